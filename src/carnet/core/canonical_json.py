@@ -1,0 +1,43 @@
+"""Canonical JSON: one byte string per value, so that hashes are reproducible.
+
+Keys are sorted, no insignificant whitespace, UTF-8 without escaping, and only JSON's own types
+are accepted. Dates, decimals and other rich values must be turned into text by the caller,
+because two libraries never agree on how to print them.
+"""
+
+import json
+import math
+from typing import Any
+
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+def _check(value: Any, path: str) -> None:
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError(f"{path}: {value!r} has no JSON form")
+        return
+    if isinstance(value, list | tuple):
+        for index, element in enumerate(value):
+            _check(element, f"{path}[{index}]")
+        return
+    if isinstance(value, dict):
+        for key, element in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{path}: key {key!r} is not text")
+            _check(element, f"{path}.{key}")
+        return
+    raise TypeError(f"{path}: {type(value).__name__} must be converted to text first")
+
+
+def canonical_json(value: Any) -> str:
+    """Return the canonical JSON text of ``value``."""
+    _check(value, "$")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Return the canonical JSON of ``value`` as UTF-8 bytes, ready to hash."""
+    return canonical_json(value).encode("utf-8")
