@@ -1,0 +1,141 @@
+"""Recording audit events. Every app calls `audit_record` inside its own transaction."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Union
+from uuid import UUID
+
+from django.db import models, transaction
+
+from carnet.audit.hashing import CURRENT_SCHEME, event_digest
+from carnet.audit.models import GENESIS_HASH, SYSTEM_CHAIN, AuditEvent, ChainHead
+from carnet.core.canonical_json import canonical_json
+from carnet.core.clock import utc_now
+
+if TYPE_CHECKING:
+    from carnet.accounts.models import User
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """Someone acting outside a web session: a command run on the server, the worker."""
+
+    label: str
+
+    @classmethod
+    def command_line(cls, command: str) -> SystemActor:
+        """Return the actor for a `carnet` command, named after the operating-system account."""
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry, as in some containers
+            who = "unknown"
+        return cls(label=f"{command} (system account {who})")
+
+
+# Who acts: a person signed in, or the system on someone's behalf (a command, the worker).
+Actor = Union["User", SystemActor]  # noqa: UP007 (a string member needs Union at run time)
+
+
+def study_chain(study_identifier: str) -> str:
+    """Return the name of a study's chain."""
+    return f"study:{study_identifier}"
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` with dates, decimals and UUIDs as text, ready for canonical JSON."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(element) for key, element in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        elements = [jsonable(element) for element in value]
+        return sorted(elements, key=canonical_json) if isinstance(value, set | frozenset) else elements
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    return value
+
+
+def _actor_fields(actor: Any) -> tuple[int | None, str]:
+    if isinstance(actor, SystemActor):
+        return None, actor.label
+    label = actor.get_username()
+    full_name = getattr(actor, "full_name", "")
+    return actor.pk, f"{label} ({full_name})" if full_name else label
+
+
+def _target_fields(target: models.Model | tuple[str, str] | None) -> tuple[str, str]:
+    if target is None:
+        return "", ""
+    if isinstance(target, tuple):
+        return target
+    meta = target._meta
+    return f"{meta.app_label}.{meta.model_name}", str(target.pk)
+
+
+@transaction.atomic
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model | tuple[str, str] | None = None,
+    old: Any = None,
+    new: Any = None,
+    reason: str = "",
+    chain: str = SYSTEM_CHAIN,
+) -> AuditEvent:
+    """Append one event to ``chain`` (the system chain unless a study's is given).
+
+    Runs inside the caller's transaction, so the event exists exactly when the change does.
+    """
+    actor_id, actor_label = _actor_fields(actor)
+    target_type, target_id = _target_fields(target)
+    old_value, new_value = jsonable(old), jsonable(new)
+    # Refuse values without one JSON form now, not when the verifier meets them.
+    canonical_json([old_value, new_value])
+
+    # The head row is the chain's lock: INSERT … ON CONFLICT DO NOTHING creates it once, then
+    # SELECT … FOR UPDATE makes concurrent writers append one after another (PostgreSQL).
+    # SQLite's IMMEDIATE transactions already serialise writers.
+    ChainHead.objects.bulk_create(
+        [ChainHead(chain=chain, seq=0, hash=GENESIS_HASH)], ignore_conflicts=True
+    )
+    head = ChainHead.objects.select_for_update().get(chain=chain)
+    # The time is taken under the lock so that times never go backwards along a chain.
+    event = AuditEvent(
+        chain=chain,
+        seq=head.seq + 1,
+        occurred_at=utc_now(),
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        old=old_value,
+        new=new_value,
+        reason=reason,
+        scheme=CURRENT_SCHEME,
+        prev_hash=head.hash,
+    )
+    event.hash = event_digest(
+        scheme=event.scheme,
+        chain=event.chain,
+        seq=event.seq,
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        action=event.action,
+        target_type=event.target_type,
+        target_id=event.target_id,
+        old=event.old,
+        new=event.new,
+        reason=event.reason,
+        prev_hash=event.prev_hash,
+    )
+    event.save(force_insert=True)
+    head.seq, head.hash = event.seq, event.hash
+    head.save(update_fields=["seq", "hash", "updated_at"])
+    return event

@@ -1,0 +1,14 @@
+"""Settings an administrator changes while Carnet runs (the environment holds the rest)."""
+
+from django.db import models
+
+
+class SystemSetting(models.Model):
+    """One runtime setting; its definition (type, bounds, default) lives in `system_settings`."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    value = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value!r}"
