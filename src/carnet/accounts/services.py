@@ -65,4 +65,6 @@ def user_set_password(*, actor: Actor, user: User, password: str) -> None:
         raise ValidationError("The password is refused: " + " ".join(error.messages)) from error
     user.set_password(password)
     user.save(update_fields=["password"])
-    audit_record(actor=actor, action="user.password_changed", target=user, new={"password_set": True})
+    audit_record(
+        actor=actor, action="user.password_changed", target=user, new={"password_set": True}
+    )

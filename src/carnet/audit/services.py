@@ -37,7 +37,7 @@ class SystemActor:
 
 
 # Who acts: a person signed in, or the system on someone's behalf (a command, the worker).
-Actor = Union["User", SystemActor]  # noqa: UP007 (a string member needs Union at run time)
+Actor = Union["User", SystemActor]
 
 
 def study_chain(study_identifier: str) -> str:
@@ -51,7 +51,9 @@ def jsonable(value: Any) -> Any:
         return {str(key): jsonable(element) for key, element in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         elements = [jsonable(element) for element in value]
-        return sorted(elements, key=canonical_json) if isinstance(value, set | frozenset) else elements
+        return (
+            sorted(elements, key=canonical_json) if isinstance(value, set | frozenset) else elements
+        )
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal | UUID):

@@ -64,9 +64,10 @@ class VerificationReport:
         return result
 
 
-def _describe(event: AuditEvent) -> str:
+def _describe(event: AuditEvent, *, first: bool = False) -> str:
     return (
-        f"event #{event.seq} (row id {event.pk}, {event.occurred_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{'E' if first else 'e'}vent #{event.seq} (row id {event.pk}, "
+        f"{event.occurred_at:%Y-%m-%d %H:%M:%S} UTC, "
         f"{event.action} by {event.actor_label})"
     )
 
@@ -97,8 +98,9 @@ def verify_chain(chain: str, *, anchors: Iterable[Anchor] = ()) -> ChainReport:
             return report
         if event.prev_hash != previous_hash:
             report.problem = (
-                f"{_describe(event)} does not follow event #{expected_seq - 1}: its previous-hash "
-                "link is wrong, so events were inserted, removed or reordered here."
+                f"{_describe(event, first=True)} does not follow event #{expected_seq - 1}: "
+                "its previous-hash link is wrong, so events were inserted, removed or reordered "
+                "here."
             )
             return report
         recomputed = event_digest(
@@ -118,15 +120,16 @@ def verify_chain(chain: str, *, anchors: Iterable[Anchor] = ()) -> ChainReport:
         )
         if recomputed != event.hash:
             report.problem = (
-                f"{_describe(event)} was edited after it was written: its content no longer "
-                "matches its hash."
+                f"{_describe(event, first=True)} was edited after it was written: "
+                "its content no longer matches its hash."
             )
             return report
         anchor = anchored.pop(event.seq, None)
         if anchor is not None and anchor.hash != event.hash:
             report.problem = (
-                f"{_describe(event)} differs from the head anchored outside the database on "
-                f"{anchor.taken_at or 'an earlier date'}: the chain was rewritten up to here."
+                f"{_describe(event, first=True)} differs from the head anchored outside the "
+                f"database on {anchor.taken_at or 'an earlier date'}: the chain was rewritten up "
+                "to here."
             )
             return report
         report.events += 1
@@ -218,6 +221,11 @@ def anchors_read(path: Path) -> list[Anchor]:
 def anchor_line(anchor: Anchor) -> str:
     """Return the JSON line that `carnet audit anchor` writes for one head."""
     return json.dumps(
-        {"chain": anchor.chain, "seq": anchor.seq, "hash": anchor.hash, "taken_at": anchor.taken_at},
+        {
+            "chain": anchor.chain,
+            "seq": anchor.seq,
+            "hash": anchor.hash,
+            "taken_at": anchor.taken_at,
+        },
         sort_keys=True,
     )

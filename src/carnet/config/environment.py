@@ -16,7 +16,7 @@ import dj_database_url
 from carnet.core.errors import ConfigurationError
 
 DEFAULT_DATA_DIR = "var"
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 SQLITE_FILE = "carnet.sqlite3"
 # Concurrent writers wait this long for SQLite's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -60,7 +60,9 @@ def secret_key(directory: Path) -> str:
             pass
     key = key_file.read_text(encoding="ascii").strip()
     if not key:
-        raise ConfigurationError(f"The secret key file {key_file} is empty; delete it to regenerate.")
+        raise ConfigurationError(
+            f"The secret key file {key_file} is empty; delete it to regenerate."
+        )
     return key
 
 

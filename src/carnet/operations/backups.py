@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections, transaction
 
 from carnet.accounts.models import User
 from carnet.audit.services import SystemActor, audit_record
@@ -83,6 +83,28 @@ def _default_destination(vendor: str) -> Path:
     return Path(settings.BACKUP_DIR) / f"carnet-{stamp}.{suffix}"
 
 
+def _postgres_dump(destination: Path) -> list[Anchor]:
+    """Dump the database with pg_dump and return the chain heads of exactly that snapshot."""
+    arguments, environment = _postgres_command("pg_dump")
+    # pg_dump reads a snapshot exported by this transaction, so the heads written into the
+    # manifest are those of the dump itself, however many writers are busy meanwhile.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute("SELECT pg_export_snapshot()")
+        (snapshot,) = cursor.fetchone() or ("",)
+        heads = chain_heads()
+        result = subprocess.run(
+            [*arguments, "--format=custom", f"--snapshot={snapshot}", "--file", str(destination)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise CarnetError(f"pg_dump failed: {result.stderr.strip()}")
+    return heads
+
+
 def backup_create(*, actor: User | SystemActor, destination: Path | None = None) -> Backup:
     """Write a consistent copy of the database while Carnet keeps running, and its manifest."""
     vendor = _vendor()
@@ -98,23 +120,14 @@ def backup_create(*, actor: User | SystemActor, destination: Path | None = None)
             target = sqlite3.connect(partial)
             try:
                 source.backup(target)
+                # A backup is one self-contained file: no -wal or -shm beside it.
+                target.execute("PRAGMA journal_mode=DELETE")
             finally:
                 target.close()
                 source.close()
             heads = _sqlite_heads(partial)
         else:
-            # Heads read before the dump starts are all inside the dump's later snapshot.
-            heads = chain_heads()
-            arguments, environment = _postgres_command("pg_dump")
-            result = subprocess.run(
-                [*arguments, "--format=custom", "--file", str(partial)],
-                env=environment,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise CarnetError(f"pg_dump failed: {result.stderr.strip()}")
+            heads = _postgres_dump(partial)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
@@ -165,7 +178,9 @@ def backup_read(path: Path) -> Backup:
         )
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        heads = [Anchor(chain=h["chain"], seq=int(h["seq"]), hash=h["hash"]) for h in manifest["heads"]]
+        heads = [
+            Anchor(chain=h["chain"], seq=int(h["seq"]), hash=h["hash"]) for h in manifest["heads"]
+        ]
         expected, vendor = manifest["sha256"], manifest["vendor"]
     except (ValueError, KeyError, TypeError) as error:
         raise ValidationError(f"The manifest {manifest_file} is not readable: {error}.") from error
@@ -201,8 +216,14 @@ def backup_restore(*, actor: User | SystemActor, source: Path) -> VerificationRe
     else:
         arguments, environment = _postgres_command("pg_restore")
         result = subprocess.run(
-            [*arguments, "--clean", "--if-exists", "--no-owner", "--single-transaction",
-             str(backup.path)],
+            [
+                *arguments,
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--single-transaction",
+                str(backup.path),
+            ],
             env=environment,
             capture_output=True,
             text=True,

@@ -14,7 +14,7 @@ from carnet.accounts.services import user_create, user_set_password
 from carnet.audit.services import SystemActor
 
 ADMIN_USERNAME = "admin"
-PASSWORD_FILE = "demo-password"
+PASSWORD_FILE = "demo-password"  # noqa: S105 (a file name, not a secret)
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,10 @@ class SettingDefinition:
             if text in {"0", "false", "no", "off"}:
                 return False
             raise ValidationError(f"{self.key} must be yes or no, not {raw!r}.")
-        value = str(raw).strip()
-        if self.maximum is not None and len(value) > self.maximum:
+        text = str(raw).strip()
+        if self.maximum is not None and len(text) > self.maximum:
             raise ValidationError(f"{self.key} must be at most {self.maximum} characters long.")
-        return value
+        return text
 
 
 DEFINITIONS: dict[str, SettingDefinition] = {
@@ -60,8 +60,12 @@ DEFINITIONS: dict[str, SettingDefinition] = {
             "upload_max_megabytes", int, 50, "Largest file a user may upload.", 1, 2048
         ),
         SettingDefinition(
-            "backup_keep", int, 14, "Number of backups `carnet backup` keeps in the data directory.",
-            1, 1000,
+            "backup_keep",
+            int,
+            14,
+            "Number of backups `carnet backup` keeps in the data directory.",
+            1,
+            1000,
         ),
     ]
 }
@@ -72,7 +76,9 @@ def _definition(key: str) -> SettingDefinition:
         return DEFINITIONS[key]
     except KeyError:
         known = ", ".join(sorted(DEFINITIONS))
-        raise ValidationError(f"There is no setting named {key!r}; known settings: {known}.") from None
+        raise ValidationError(
+            f"There is no setting named {key!r}; known settings: {known}."
+        ) from None
 
 
 def system_setting_value(key: str) -> Any:
@@ -89,9 +95,7 @@ def system_settings_list() -> list[tuple[SettingDefinition, Any]]:
 
 
 @transaction.atomic
-def system_setting_change(
-    *, actor: User | SystemActor, key: str, value: Any, reason: str
-) -> Any:
+def system_setting_change(*, actor: User | SystemActor, key: str, value: Any, reason: str) -> Any:
     """Change a runtime setting and record old and new values in the system chain."""
     definition = _definition(key)
     if not reason.strip():

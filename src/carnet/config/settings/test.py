@@ -5,8 +5,8 @@ import os
 # The suite keeps its files (SQLite test database, uploads, backups) apart from `make run`'s.
 os.environ.setdefault("CARNET_DATA_DIR", "var/test")
 
-from carnet.config.settings.base import *  # noqa: E402, F403
-from carnet.config.settings.base import DATA_DIR, DATABASES  # noqa: E402
+from carnet.config.settings.base import *  # noqa: F403
+from carnet.config.settings.base import DATA_DIR, DATABASES
 
 DEBUG = False
 WHITENOISE_USE_FINDERS = True

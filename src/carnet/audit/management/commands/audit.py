@@ -25,9 +25,7 @@ class Command(BaseCommand):
             help="Recompute every chain (or one study's) and name the first broken event.",
         )
         verify.add_argument("--study", help="Verify only this study's chain.")
-        verify.add_argument(
-            "--system", action="store_true", help="Verify only the system chain."
-        )
+        verify.add_argument("--system", action="store_true", help="Verify only the system chain.")
         verify.add_argument(
             "--anchors",
             type=Path,
@@ -37,9 +35,7 @@ class Command(BaseCommand):
             "anchor",
             help="Print the head of every chain as JSON lines, to keep outside the database.",
         )
-        anchor.add_argument(
-            "--output", type=Path, help="Append to this file instead of printing."
-        )
+        anchor.add_argument("--output", type=Path, help="Append to this file instead of printing.")
         log = actions.add_parser("log", help="Print the latest events of a chain.")
         log.add_argument("--study", help="A study's chain (default: the system chain).")
         log.add_argument("--limit", type=int, default=20, help="How many events (default 20).")

@@ -29,7 +29,9 @@ class Command(BaseCommand):
             backup = backup_create(
                 actor=SystemActor.command_line("carnet backup"), destination=options["output"]
             )
-            removed = [] if options["output"] else backups_prune(keep=system_setting_value("backup_keep"))
+            removed = (
+                [] if options["output"] else backups_prune(keep=system_setting_value("backup_keep"))
+            )
         except CarnetError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Backup written: {backup.path} ({backup.size} bytes)")

@@ -20,10 +20,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("file", type=Path, help="The backup file (its .json manifest beside it).")
         parser.add_argument(
-            "--yes", action="store_true", help="Do not ask for confirmation."
+            "file", type=Path, help="The backup file (its .json manifest beside it)."
         )
+        parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -19,9 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
         parser.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
-        parser.add_argument(
-            "--workers", type=int, default=2, help="Worker processes (default 2)."
-        )
+        parser.add_argument("--workers", type=int, default=2, help="Worker processes (default 2).")
         parser.add_argument(
             "--timeout", type=int, default=60, help="Seconds before a stuck request is killed."
         )
@@ -45,13 +43,12 @@ class Command(BaseCommand):
 
         bind = f"{options['host']}:{options['port']}"
 
-        class CarnetServer(BaseApplication):  # type: ignore[misc]
+        class CarnetServer(BaseApplication):
             def load_config(self) -> None:
                 self.cfg.set("bind", bind)
                 self.cfg.set("workers", options["workers"])
                 self.cfg.set("timeout", options["timeout"])
                 self.cfg.set("accesslog", "-")
-                self.cfg.set("worker_tmp_dir", "/dev/shm")
 
             def load(self) -> Any:
                 from carnet.config.wsgi import application

@@ -19,8 +19,8 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         actions.add_parser("list", help="Show every setting, its value and what it does.")
         change = actions.add_parser("set", help="Change one setting.")
-        change.add_argument("key")
-        change.add_argument("value")
+        change.add_argument("key", help="The setting, as `carnet setting list` names it.")
+        change.add_argument("value", help="Its new value.")
         change.add_argument("--reason", required=True, help="Why; kept in the audit trail.")
 
     def handle(self, *args: Any, **options: Any) -> None:

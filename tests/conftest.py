@@ -1,0 +1,124 @@
+"""Fixtures shared by the whole suite: actors, the database vendor, and fresh installations."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from carnet.audit.services import SystemActor
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def database_vendor() -> str:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    return "sqlite" if engine.endswith("sqlite3") else "postgresql"
+
+
+postgres_only = pytest.mark.skipif(
+    database_vendor() != "postgresql", reason="needs DATABASE_URL=postgres://…"
+)
+
+
+@pytest.fixture
+def system_actor() -> SystemActor:
+    return SystemActor(label="pytest")
+
+
+def carnet_executable() -> str:
+    """Return the `carnet` console script of the environment running the tests."""
+    candidate = Path(sys.executable).with_name("carnet")
+    return str(candidate) if candidate.exists() else "carnet"
+
+
+@dataclass
+class Installation:
+    """A Carnet installation of its own (data directory and database) driven by its CLI."""
+
+    data_dir: Path
+    environment: dict[str, str]
+
+    def run(
+        self, *arguments: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [carnet_executable(), *arguments],
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"carnet {' '.join(arguments)} exited {result.returncode}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def python(self, code: str, *, timeout: float = 120) -> subprocess.Popen[str]:
+        """Start a Python process with Django set up on this installation."""
+        prelude = "import django; django.setup()\n"
+        return subprocess.Popen(
+            [sys.executable, "-c", prelude + code],
+            env=self.environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+def _postgres_admin_url() -> str:
+    database = settings.DATABASES["default"]
+    user = database.get("USER") or "postgres"
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    host = database.get("HOST") or "127.0.0.1"
+    port = database.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}"
+
+
+@pytest.fixture
+def make_installation(tmp_path: Path) -> Iterator[object]:
+    """Return a factory of fresh installations on the suite's database engine."""
+    created_databases: list[str] = []
+
+    def factory(name: str = "site", *, migrate: bool = True) -> Installation:
+        data_dir = tmp_path / name
+        data_dir.mkdir()
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("CARNET_", "DJANGO_")) and key != "DATABASE_URL"
+        }
+        environment["CARNET_DATA_DIR"] = str(data_dir)
+        environment["CARNET_PROFILE"] = "local"
+        environment["DJANGO_SETTINGS_MODULE"] = "carnet.config.settings.local"
+        if database_vendor() == "postgresql":
+            database = f"carnet_it_{uuid.uuid4().hex[:12]}"
+            _postgres_execute(f'CREATE DATABASE "{database}"')
+            created_databases.append(database)
+            environment["DATABASE_URL"] = f"{_postgres_admin_url()}/{database}"
+        installation = Installation(data_dir=data_dir, environment=environment)
+        if migrate:
+            installation.run("migrate", "--no-input")
+        return installation
+
+    yield factory
+    for database in created_databases:
+        _postgres_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _postgres_execute(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{_postgres_admin_url()}/postgres", autocommit=True) as connection:
+        connection.execute(statement)  # type: ignore[arg-type]

@@ -1,0 +1,63 @@
+"""`carnet serve` answers HTTP with pages and static files, as `make run` does."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import Installation, carnet_executable
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def fetch(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (local test server)
+        return response.status, response.read().decode("utf-8")
+
+
+def test_serve_answers_with_the_front_page_and_static_files(make_installation) -> None:  # type: ignore[no-untyped-def]
+    site: Installation = make_installation()
+    port = free_port()
+    server = subprocess.Popen(
+        [carnet_executable(), "serve", "--port", str(port), "--workers", "1"],
+        env=site.environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = fetch(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert status == 200
+        assert "Carnet" in body
+        assert fetch(f"http://127.0.0.1:{port}/static/web/carnet.css")[0] == 200
+        assert '"status": "ok"' in fetch(f"http://127.0.0.1:{port}/healthz")[1]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert f"Carnet is serving on http://127.0.0.1:{port}/" in output
+
+
+def test_serve_refuses_a_database_that_is_not_migrated(make_installation) -> None:  # type: ignore[no-untyped-def]
+    site: Installation = make_installation(migrate=False)
+    result = site.run("serve", "--port", str(free_port()), check=False)
+    assert result.returncode == 1
+    assert "run `carnet migrate` first" in result.stderr

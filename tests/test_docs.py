@@ -1,0 +1,50 @@
+"""Generated references and the README stay true to the code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.conftest import REPOSITORY
+
+
+def test_the_cli_reference_matches_the_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPOSITORY / "scripts" / "cli_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readme_gives_exactly_the_two_commands_and_they_exist_in_the_makefile() -> None:
+    readme = (REPOSITORY / "README.md").read_text()
+    block = re.search(r"```sh\n(.*?)```", readme, re.S)
+    assert block is not None
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    assert commands == ["make run", "make test"]
+    makefile = (REPOSITORY / "Makefile").read_text()
+    assert re.search(r"^run: install$", makefile, re.M)
+    assert re.search(r"^test: install$", makefile, re.M)
+
+
+def test_every_document_the_readme_links_exists() -> None:
+    readme = (REPOSITORY / "README.md").read_text()
+    for target in re.findall(r"\]\((docs/[^)]+)\)", readme):
+        assert (REPOSITORY / target).is_file(), f"README links {target}, which does not exist"
+
+
+def test_no_file_names_a_path_of_the_developers_machine() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPOSITORY, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in tracked:
+        path = REPOSITORY / name
+        if path.suffix in {".mo", ".png"} or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        for machine_path in ("/work/" + "main", "/" + "root/"):
+            assert machine_path not in text, f"{name} names {machine_path}"
