@@ -220,3 +220,12 @@ def unparse(node: Node) -> str:
     if isinstance(node, Call):
         return f"{node.function}({', '.join(unparse(argument) for argument in node.arguments)})"
     return _literal_text(node)
+
+
+def references(node: Node) -> list[Reference]:
+    """Return the item references under ``node``, each once, in the order they are written."""
+    seen: dict[Reference, None] = {}
+    for found in walk(node):
+        if isinstance(found, Reference):
+            seen.setdefault(found, None)
+    return list(seen)

@@ -1,0 +1,226 @@
+"""Compile a checked expression to a Polars expression, for whole-study checks and filters.
+
+The frame has one column per reference as written (``weight``, ``baseline.weight``), one row
+per subject (or per subject and event). An item of a repeating group is a List column (one
+entry per row of the group); a multiple-choice item is a List column of its ticked codes.
+Missing values are nulls. Run the result with ``with_columns`` or ``filter``: an expression
+that reads no column is a literal that Polars broadcasts there.
+"""
+
+from typing import Any
+
+import polars as pl
+
+from carnet.core.clock import utc_today
+from carnet.expressions.checking import AGGREGATES, CheckedExpression
+from carnet.expressions.row_evaluator import Clock
+from carnet.expressions.symbols import ValueType
+from carnet.expressions.syntax import (
+    Binary,
+    BooleanLiteral,
+    Call,
+    DateLiteral,
+    DecimalLiteral,
+    InList,
+    IntegerLiteral,
+    MissingLiteral,
+    Negate,
+    Node,
+    Not,
+    Reference,
+    TextLiteral,
+)
+
+T = ValueType
+DTYPES: dict[ValueType, pl.DataType] = {
+    T.INTEGER: pl.Int64(),
+    T.DECIMAL: pl.Float64(),
+    T.TEXT: pl.String(),
+    T.DATE: pl.Date(),
+    T.DATETIME: pl.Datetime(),
+    T.TIME: pl.Time(),
+    T.BOOLEAN: pl.Boolean(),
+    T.FILE: pl.String(),
+}
+
+
+def _missing(value_type: ValueType) -> pl.Expr:
+    return pl.lit(None, dtype=DTYPES.get(value_type, pl.Null()))
+
+
+def _completed(difference: pl.Expr, unit: int) -> pl.Expr:
+    """Return ``difference // unit`` truncated toward zero, like the row evaluator."""
+    return difference.sign() * (difference.abs() // unit)
+
+
+def _ymd(day: pl.Expr, month_weight: int, year_weight: int) -> pl.Expr:
+    days = day.dt.day().cast(pl.Int64)
+    return (
+        day.dt.year().cast(pl.Int64) * year_weight
+        + day.dt.month().cast(pl.Int64) * month_weight
+        + days
+    )
+
+
+class _Compiler:
+    def __init__(self, checked: CheckedExpression, clock: Clock) -> None:
+        self.checked = checked
+        self.clock = clock
+
+    def type_of(self, node: Node) -> ValueType:
+        return self.checked.type_of(node)
+
+    def visit(self, node: Node) -> pl.Expr:
+        # Anything typed "missing" (missing + 1, coalesce(missing, missing)) is always null.
+        if self.type_of(node) == T.MISSING:
+            return pl.lit(None)
+        return self.compile(node)
+
+    def compile(self, node: Node) -> pl.Expr:
+        if isinstance(node, IntegerLiteral | DecimalLiteral | TextLiteral | BooleanLiteral):
+            return pl.lit(node.value, dtype=DTYPES[self.type_of(node)])
+        if isinstance(node, DateLiteral):
+            return pl.lit(node.value, dtype=pl.Date())
+        if isinstance(node, MissingLiteral):
+            return pl.lit(None)
+        if isinstance(node, Reference):
+            return pl.col(node.key)
+        if isinstance(node, Negate):
+            return -self.visit(node.operand)
+        if isinstance(node, Not):
+            return ~self.visit(node.operand)
+        if isinstance(node, Binary):
+            return self.binary(node)
+        if isinstance(node, InList):
+            return self.in_list(node)
+        if isinstance(node, Call):
+            return self.call(node)
+        raise TypeError(f"unknown node {node!r}")
+
+    def binary(self, node: Binary) -> pl.Expr:
+        operator = node.operator
+        left_type, right_type = self.type_of(node.left), self.type_of(node.right)
+        if T.MISSING in (left_type, right_type) and operator not in ("and", "or"):
+            return _missing(self.type_of(node))
+        left, right = self.visit(node.left), self.visit(node.right)
+        if operator == "and":
+            # Polars & and | follow Kleene's three-valued logic, as the row evaluator does.
+            return left & right
+        if operator == "or":
+            return left | right
+        if operator in ("+", "-") and T.DATE in (left_type, right_type):
+            return self.date_arithmetic(operator, left, left_type, right, right_type)
+        if operator == "/":
+            # Division by zero is missing (when() without otherwise() gives null).
+            return pl.when(right != 0).then(left.cast(pl.Float64) / right.cast(pl.Float64))
+        operations = {
+            "+": pl.Expr.add,
+            "-": pl.Expr.sub,
+            "*": pl.Expr.mul,
+            "=": pl.Expr.eq,
+            "!=": pl.Expr.ne,
+            "<": pl.Expr.lt,
+            "<=": pl.Expr.le,
+            ">": pl.Expr.gt,
+            ">=": pl.Expr.ge,
+        }
+        return operations[operator](left, right)
+
+    @staticmethod
+    def date_arithmetic(
+        operator: str, left: pl.Expr, left_type: ValueType, right: pl.Expr, right_type: ValueType
+    ) -> pl.Expr:
+        if left_type == T.DATE and right_type == T.DATE:
+            return (left - right).dt.total_days().cast(pl.Int64)
+        if left_type != T.DATE:
+            left, right = right, left
+        days = pl.duration(days=right)
+        return left + days if operator == "+" else left - days
+
+    def in_list(self, node: InList) -> pl.Expr:
+        operand_type = self.type_of(node.operand)
+        option_types = {self.type_of(option) for option in node.options}
+        values: list[Any] = [option.value for option in node.options]
+        operand = self.visit(node.operand)
+        value_type = T.DECIMAL if T.DECIMAL in option_types | {operand_type} else operand_type
+        if value_type == T.DECIMAL:
+            operand = operand.cast(pl.Float64)
+            values = [float(value) for value in values]
+        found = operand.is_in(pl.Series(values, dtype=DTYPES[value_type]).implode())
+        return ~found if node.negated else found
+
+    def call(self, node: Call) -> pl.Expr:
+        name, arguments = node.function, node.arguments
+        if name in AGGREGATES and len(arguments) == 1:
+            return self.aggregate(name, arguments[0])
+        if name == "today":
+            return pl.lit(self.clock(), dtype=pl.Date())
+        if name == "contains":
+            code = arguments[1]
+            assert isinstance(code, IntegerLiteral | TextLiteral)
+            return self.visit(arguments[0]).list.contains(pl.lit(code.value))
+        if name == "if":
+            condition, then, otherwise = (self.visit(argument) for argument in arguments)
+            return pl.when(condition).then(then).otherwise(otherwise)
+        if name == "coalesce":
+            return pl.coalesce([self.visit(argument) for argument in arguments])
+        if name == "is_missing":
+            return self.visit(arguments[0]).is_null()
+        if any(self.type_of(argument) == T.MISSING for argument in arguments) and name not in (
+            "sum",
+            "min",
+            "max",
+        ):
+            return _missing(self.type_of(node))
+        values = [self.visit(argument) for argument in arguments]
+        return self.function(name, node, values)
+
+    def function(self, name: str, node: Call, values: list[pl.Expr]) -> pl.Expr:
+        if name == "sum":
+            # Like the row evaluator: missing values are skipped, and all missing is missing.
+            present = pl.any_horizontal([value.is_not_null() for value in values])
+            return pl.when(present).then(pl.sum_horizontal(values))
+        if name == "min":
+            return pl.min_horizontal(values)
+        if name == "max":
+            return pl.max_horizontal(values)
+        if name == "days_between":
+            return (values[1] - values[0]).dt.total_days().cast(pl.Int64)
+        if name == "years_between":
+            start, end = values
+            return _completed(_ymd(end, 100, 10_000) - _ymd(start, 100, 10_000), 10_000)
+        if name == "months_between":
+            start, end = values
+            return _completed(_ymd(end, 100, 1_200) - _ymd(start, 100, 1_200), 100)
+        if name == "abs":
+            return values[0].abs()
+        if name == "floor":
+            if self.type_of(node.arguments[0]) == T.INTEGER:
+                return values[0]
+            return values[0].floor().cast(pl.Int64)
+        if name == "round":
+            digits = node.arguments[1]
+            assert isinstance(digits, IntegerLiteral)
+            factor = 10.0**digits.value
+            number = values[0].cast(pl.Float64)
+            # The row evaluator's round_half_away, operation for operation.
+            return number.sign() * (number.abs() * factor + 0.5).floor() / factor
+        raise AssertionError(f"function without a compiler: {name}")
+
+    def aggregate(self, name: str, argument: Node) -> pl.Expr:
+        rows = self.visit(argument).list
+        if name == "count":
+            return rows.drop_nulls().list.len().cast(pl.Int64).fill_null(0)
+        if name == "sum":
+            # No rows (or only missing ones) sum to zero, like the row evaluator.
+            return rows.sum().fill_null(0)
+        return rows.min() if name == "min" else rows.max()
+
+
+def to_polars(checked: CheckedExpression, *, clock: Clock = utc_today) -> pl.Expr:
+    """Return a Polars expression computing ``checked`` over a frame, one value per row.
+
+    Column names are the references as written (see ``references``); today() is read from
+    ``clock`` once, when compiling.
+    """
+    return _Compiler(checked, clock).visit(checked.root)
