@@ -1,0 +1,158 @@
+"""Phase II and III designs: published boundaries, exactness properties, refused requests."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from carnet.analysis import (
+    AnalysisInputError,
+    EventsFormula,
+    SpendingFunction,
+    group_sequential_boundaries,
+    simon_two_stage,
+    survival_sample_size,
+    two_proportions_sample_size,
+)
+
+
+def simon_rejection(r1: int, n1: int, r: int, n: int, p: float) -> float:
+    """P(X1 > r1 and X1 + X2 > r), written independently of the search."""
+    return sum(
+        stats.binom.pmf(x1, n1, p) * stats.binom.sf(r - x1, n - n1, p)
+        for x1 in range(r1 + 1, n1 + 1)
+    )
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.sampled_from([0.05, 0.10, 0.15, 0.20, 0.30]),
+    st.sampled_from([0.15, 0.20, 0.25]),
+    st.sampled_from([0.05, 0.10]),
+    st.sampled_from([0.80, 0.90]),
+)
+def test_a_simon_designs_exact_alpha_and_power_meet_the_request(
+    p0: float, gain: float, alpha: float, power: float
+) -> None:
+    p1 = round(p0 + gain, 2)
+    for design in simon_two_stage(p0, p1, alpha=alpha, power=power, n_max=90):
+        assert design.alpha <= alpha
+        assert design.power >= power
+        assert design.alpha == pytest.approx(
+            simon_rejection(design.r1, design.n1, design.r, design.n, p0)
+        )
+        assert design.power == pytest.approx(
+            simon_rejection(design.r1, design.n1, design.r, design.n, p1)
+        )
+        pet = stats.binom.cdf(design.r1, design.n1, p0)
+        assert design.early_stop_probability == pytest.approx(pet)
+        assert design.expected_size == pytest.approx(design.n1 + (1 - pet) * (design.n - design.n1))
+
+
+def test_the_minimax_design_is_never_larger_and_the_optimal_never_longer_on_average() -> None:
+    optimal, minimax = simon_two_stage(0.3, 0.5)
+    assert minimax.n <= optimal.n
+    assert optimal.expected_size <= minimax.expected_size
+    assert "exact alpha" in str(optimal)
+    assert "optimal" in str(optimal)
+
+
+@pytest.mark.parametrize(
+    ("p0", "p1", "parameter"),
+    [(0.3, 0.3, "p1"), (0.3, 0.2, "p1"), (0.0, 0.2, "p0"), (0.1, 1.0, "p1")],
+)
+def test_a_response_rate_not_above_p0_is_refused_naming_it(
+    p0: float, p1: float, parameter: str
+) -> None:
+    with pytest.raises(AnalysisInputError) as error:
+        simon_two_stage(p0, p1)
+    assert error.value.parameter == parameter
+    assert parameter in str(error.value)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, 1.5, math.nan])
+def test_an_alpha_outside_zero_one_is_refused(alpha: float) -> None:
+    with pytest.raises(AnalysisInputError, match="alpha") as error:
+        simon_two_stage(0.1, 0.3, alpha=alpha)
+    assert error.value.parameter == "alpha"
+    with pytest.raises(AnalysisInputError, match="alpha"):
+        survival_sample_size(0.7, alpha=alpha)
+
+
+def test_freedman_needs_slightly_more_events_than_schoenfeld() -> None:
+    # (1.96 + 0.8416)^2 (1 + 0.75)^2 / (1 - 0.75)^2 = 384.6 (Freedman 1982, 1:1).
+    size = survival_sample_size(0.75, formula=EventsFormula.FREEDMAN)
+    assert round(size.events_exact, 1) == 384.6
+    assert size.events == 385
+
+
+def test_patients_follow_from_events_and_the_probability_of_an_event() -> None:
+    size = survival_sample_size(0.75, control_median=12, accrual_duration=24, follow_up_duration=12)
+    assert size.event_probability is not None
+    assert size.patients is not None
+    # Control arm alone: 1 - (e^{-l f} - e^{-l (a + f)}) / (l a), l = log 2 / 12.
+    hazard = math.log(2) / 12
+    control = 1 - (math.exp(-hazard * 12) - math.exp(-hazard * 36)) / (hazard * 24)
+    experimental_hazard = hazard * 0.75
+    experimental = 1 - (
+        math.exp(-experimental_hazard * 12) - math.exp(-experimental_hazard * 36)
+    ) / (experimental_hazard * 24)
+    assert size.event_probability == pytest.approx((control + experimental) / 2)
+    assert size.patients == math.ceil(380 / size.event_probability)
+    assert "patients" in str(size)
+
+
+def test_longer_follow_up_needs_fewer_patients_for_the_same_events() -> None:
+    short = survival_sample_size(0.7, control_median=10, accrual_duration=20, follow_up_duration=6)
+    long = survival_sample_size(0.7, control_median=10, accrual_duration=20, follow_up_duration=24)
+    assert short.events == long.events
+    assert long.patients is not None
+    assert short.patients is not None
+    assert long.patients < short.patients
+
+
+def test_two_proportions_reach_the_requested_power_by_the_normal_approximation() -> None:
+    size = two_proportions_sample_size(0.5, 0.7, alpha=0.05, power=0.8)
+    n = size.per_arm_exact
+    p1, p2 = 0.5, 0.7
+    pbar = (p1 + p2) / 2
+    z_alpha = stats.norm.ppf(0.975)
+    spread = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    achieved = stats.norm.cdf(
+        (abs(p1 - p2) * math.sqrt(n) - z_alpha * math.sqrt(2 * pbar * (1 - pbar))) / spread
+    )
+    assert achieved == pytest.approx(0.8, abs=1e-9)
+    corrected = two_proportions_sample_size(0.5, 0.7, continuity_correction=True)
+    assert corrected.per_arm > size.per_arm
+
+
+def test_obrien_fleming_type_boundaries_match_lan_demets_tables() -> None:
+    # Convention: Lan-DeMets O'Brien-Fleming-type spending, 5 equally spaced looks,
+    # one-sided alpha 0.025 (as gsDesign and ldbounds print them to 2 decimals).
+    bounds = group_sequential_boundaries(
+        [0.2, 0.4, 0.6, 0.8, 1.0], alpha=0.025, sides=1, spending=SpendingFunction.OBRIEN_FLEMING
+    )
+    assert [round(z, 2) for z in bounds.z_boundaries] == [4.88, 3.36, 2.68, 2.29, 2.03]
+    assert bounds.cumulative_alpha[-1] == pytest.approx(0.025)
+
+
+def test_pocock_type_boundaries_match_lan_demets_tables() -> None:
+    # Convention: Lan-DeMets Pocock-type spending, 5 equally spaced looks, two-sided alpha 0.05.
+    bounds = group_sequential_boundaries(
+        [0.2, 0.4, 0.6, 0.8, 1.0], alpha=0.05, sides=2, spending=SpendingFunction.POCOCK
+    )
+    assert [round(z, 2) for z in bounds.z_boundaries] == [2.44, 2.43, 2.41, 2.40, 2.39]
+
+
+def test_a_single_look_spends_all_alpha_at_the_fixed_sample_boundary() -> None:
+    bounds = group_sequential_boundaries([1.0], alpha=0.05, sides=2)
+    assert bounds.z_boundaries[0] == pytest.approx(stats.norm.ppf(0.975), abs=1e-6)
+
+
+@pytest.mark.parametrize("fractions", [[], [0.5, 0.5], [0.0, 1.0], [0.6, 0.3], [0.5, 1.2]])
+def test_information_fractions_must_increase_within_zero_and_one(fractions: list[float]) -> None:
+    with pytest.raises(AnalysisInputError) as error:
+        group_sequential_boundaries(fractions)
+    assert error.value.parameter == "information_fractions"
