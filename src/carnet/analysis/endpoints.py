@@ -68,6 +68,7 @@ def _dates(
 
 
 def _check_order(subject: str, earlier: str, early: object, later: str, late: object) -> None:
+    """Refuse a subject whose ``earlier`` date falls after their ``later`` date."""
     if early is not None and late is not None and early > late:  # type: ignore[operator]
         raise AnalysisInputError(
             f"Subject {subject}: {later} ({late}) is before {earlier} ({early}).",
@@ -107,7 +108,7 @@ def overall_survival(
         start, death, news = row["randomisation"], row.get("death"), row["last_news"]
         _check_order(subject, "randomisation", start, "last news", news)
         _check_order(subject, "randomisation", start, "death", death)
-        _check_order(subject, "death", death, "last news", news)
+        _check_order(subject, "last news", news, "death", death)
         assert isinstance(start, dt.date)
         if isinstance(death, dt.date):
             out.append((subject, (death - start).days, True, death, f"died on {death}: event."))
@@ -211,9 +212,9 @@ def progression_free_survival(
         ):
             _check_order(subject, "randomisation", start, name, value)
         _check_order(subject, "randomisation", start, "death", death)
-        _check_order(subject, "death", death, "progression", progression)
-        _check_order(subject, "death", death, "last news", news)
-        _check_order(subject, "death", death, "new therapy", therapy)
+        _check_order(subject, "progression", progression, "death", death)
+        _check_order(subject, "last news", news, "death", death)
+        _check_order(subject, "new therapy", therapy, "death", death)
         dates = sorted(d for d in dates_by_subject.get(subject, []) if d >= start)
         if dates and isinstance(death, dt.date) and dates[-1] > death:
             raise AnalysisInputError(
