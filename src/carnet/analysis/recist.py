@@ -115,8 +115,10 @@ def overall_response(
 
 @dataclass(frozen=True)
 class TimePointResponses:
-    """Responses per subject and visit: ``subject, date, target_sum, nadir, target,
-    non_target, new_lesion, overall``."""
+    """RECIST 1.1 responses per subject and post-baseline visit.
+
+    ``frame`` has ``subject, date, target_sum, nadir, target, non_target, new_lesion, overall``.
+    """
 
     frame: pl.DataFrame
     settings: AnalysisSettings

@@ -20,6 +20,11 @@ from carnet.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings, CoxTies
 _TOLERANCE = math.sqrt(np.finfo(float).eps)
 
 
+def _show(value: float | None) -> str:
+    """Return a time for printing; NR when not reached."""
+    return "NR" if value is None else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class SurvivalQuantile:
     """Time by which a fraction of subjects have had the event, with its confidence interval.
@@ -33,10 +38,7 @@ class SurvivalQuantile:
     upper: float | None
 
     def __str__(self) -> str:
-        def show(value: float | None) -> str:
-            return "NR" if value is None else f"{value:g}"
-
-        return f"{show(self.time)} ({show(self.lower)}-{show(self.upper)})"
+        return f"{_show(self.time)} ({_show(self.lower)}-{_show(self.upper)})"
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class KaplanMeierResult:
             name = curve.group if curve.group is not None else "all"
             lines.append(
                 f"{name:<12} {curve.subjects:>6} {curve.events:>7}  {curve.median!s:<20} "
-                f"{curve.first_quartile.time} / {curve.third_quartile.time}"
+                f"{_show(curve.first_quartile.time)} / {_show(curve.third_quartile.time)}"
             )
         lines.append(self.settings.describe())
         return "\n".join(lines)
