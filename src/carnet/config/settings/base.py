@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "carnet.audit",
     "carnet.accounts",
     "carnet.operations",
+    "carnet.studies",
     "carnet.web",
 ]
 

@@ -1,0 +1,234 @@
+"""From a study file to a `StudyDefinition`, or to the located reasons it cannot be one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Any
+
+from carnet.core.hashing import sha256_hex
+from carnet.studies.definition.findings import Finding, StudyFileError
+from carnet.studies.definition.model import (
+    DEFAULT_MISSING_CODES,
+    Arm,
+    Check,
+    Code,
+    CodeList,
+    Criterion,
+    Event,
+    Form,
+    Item,
+    ItemGroup,
+    Label,
+    MissingCode,
+    Registry,
+    Repeat,
+    Schedule,
+    StudyDefinition,
+    Window,
+)
+from carnet.studies.definition.validation import validate_source
+from carnet.studies.definition.yaml_source import source_parse
+
+# A study file is a handful of forms, not a data set: refuse anything absurd before parsing.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StudyFile:
+    """A validated study file: its definition, its text and its SHA-256, and any warnings."""
+
+    definition: StudyDefinition
+    text: str
+    sha256: str
+    warnings: list[Finding]
+
+
+def _label(value: Any) -> Label:
+    if value is None:
+        return Label()
+    if isinstance(value, str):
+        return Label(en=value, fr=value)
+    return Label(en=value.get("en", ""), fr=value.get("fr", ""))
+
+
+def _item(data: dict[str, Any]) -> Item:
+    bounds = data.get("range", {})
+    file_options = data.get("file", {})
+    return Item(
+        oid=data["oid"],
+        name=data["name"],
+        type=data["type"],
+        label=_label(data["label"]),
+        sas_name=data.get("sas_name", "").upper(),
+        guideline=_label(data.get("guideline")),
+        units=data.get("units", ""),
+        required=data.get("required", False),
+        range_min=bounds.get("min"),
+        range_max=bounds.get("max"),
+        regex=data.get("regex", ""),
+        max_length=data.get("max_length"),
+        decimals=data.get("decimals"),
+        code_list=data.get("code_list", ""),
+        result_type=data.get("result_type", ""),
+        calculation=data.get("calculation", ""),
+        show_if=data.get("show_if", ""),
+        flags=tuple(data.get("flags", ())),
+        file_max_megabytes=file_options.get("max_megabytes"),
+        file_types=tuple(file_options.get("types", ())),
+    )
+
+
+def _schedule(data: dict[str, Any] | None) -> Schedule | None:
+    if data is None:
+        return None
+    repeat = data.get("repeat")
+    window = data.get("window", {})
+    return Schedule(
+        anchor=data["anchor"],
+        offset_days=data.get("offset_days", 0),
+        window=Window(before=window.get("before", 0), after=window.get("after", 0)),
+        repeat=Repeat(
+            every_days=repeat["every_days"],
+            start=repeat["from"],
+            max_occurrences=repeat.get("max_occurrences"),
+        )
+        if repeat
+        else None,
+    )
+
+
+def _build(data: dict[str, Any]) -> StudyDefinition:
+    study = data["study"]
+    missing_codes = tuple(
+        MissingCode(code=m["code"], label=_label(m["label"]))
+        for m in study.get("missing_codes", [])
+    ) or tuple(MissingCode(code, Label(en, fr)) for code, en, fr in DEFAULT_MISSING_CODES)
+    registry = study.get("registry", {})
+    return StudyDefinition(
+        identifier=study["identifier"],
+        oid=study.get("oid") or f"S.{study['identifier']}",
+        title=_label(study["title"]),
+        phase=study["phase"],
+        sponsor=study["sponsor"],
+        acronym=study.get("acronym", ""),
+        description=_label(study.get("description")),
+        registry=Registry(
+            eu_ct=registry.get("eu_ct", ""),
+            id_rcb=registry.get("id_rcb", ""),
+            nct=registry.get("nct", ""),
+        ),
+        design=study.get("design", {}),
+        subject_identifier=study.get("subject_identifier", "{site}-{seq:03}"),
+        missing_codes=missing_codes,
+        not_done_reasons=tuple(
+            MissingCode(code=m["code"], label=_label(m["label"]))
+            for m in study.get("not_done_reasons", [])
+        ),
+        arms=tuple(
+            Arm(a["oid"], a["name"], _label(a["label"]), _label(a.get("description")))
+            for a in data.get("arms", [])
+        ),
+        code_lists=tuple(
+            CodeList(
+                oid=c["oid"],
+                name=c["name"],
+                type=c["type"],
+                items=tuple(Code(i["code"], _label(i["label"])) for i in c["items"]),
+            )
+            for c in data.get("code_lists", [])
+        ),
+        events=tuple(
+            Event(
+                oid=e["oid"],
+                name=e["name"],
+                label=_label(e["label"]),
+                forms=tuple(e["forms"]),
+                schedule=_schedule(e.get("schedule")),
+                unscheduled=e.get("unscheduled", False),
+            )
+            for e in data["events"]
+        ),
+        forms=tuple(
+            Form(
+                oid=f["oid"],
+                name=f["name"],
+                label=_label(f["label"]),
+                guideline=_label(f.get("guideline")),
+                repeating=f.get("repeating", False),
+                not_done_allowed=f.get("not_done_allowed", True),
+                groups=tuple(
+                    ItemGroup(
+                        oid=g["oid"],
+                        name=g["name"],
+                        label=_label(g.get("label")),
+                        items=tuple(_item(i) for i in g["items"]),
+                        repeating=g.get("repeating", False),
+                        max_rows=g.get("max_rows"),
+                    )
+                    for g in f["groups"]
+                ),
+                checks=tuple(
+                    Check(
+                        name=c["name"],
+                        expression=c["expression"],
+                        severity=c["severity"],
+                        message=_label(c["message"]),
+                        items=tuple(c.get("items", ())),
+                    )
+                    for c in f.get("checks", [])
+                ),
+            )
+            for f in data["forms"]
+        ),
+        eligibility=tuple(
+            Criterion(c["name"], c["kind"], _label(c["label"]), c["expression"])
+            for c in data.get("eligibility", [])
+        ),
+    )
+
+
+def study_text_validate(text: str, *, name: str) -> tuple[StudyDefinition | None, list[Finding]]:
+    """Return the definition of a study text (None when it has errors) and every finding."""
+    source, findings = source_parse(text, name=name)
+    if source is None:
+        return None, findings
+    findings = validate_source(source)
+    if any(finding.severity == "error" for finding in findings):
+        return None, findings
+    return _build(source.data), findings
+
+
+def study_file_read(path: FilePath) -> StudyFile:
+    """Return a validated study file, or raise StudyFileError listing every located error."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise StudyFileError(
+            [Finding("error", name, 1, 1, "(file)", f"cannot be read: {error.strerror}.")]
+        ) from error
+    if len(raw) > MAX_FILE_BYTES:
+        raise StudyFileError(
+            [
+                Finding(
+                    "error",
+                    name,
+                    1,
+                    1,
+                    "(file)",
+                    f"is {len(raw)} bytes; a study file is at most {MAX_FILE_BYTES}.",
+                )
+            ]
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise StudyFileError(
+            [Finding("error", name, line, 1, "(file)", "is not UTF-8 text; save it as UTF-8.")]
+        ) from error
+    definition, findings = study_text_validate(text, name=name)
+    if definition is None:
+        raise StudyFileError(findings)
+    return StudyFile(definition=definition, text=text, sha256=sha256_hex(raw), warnings=findings)

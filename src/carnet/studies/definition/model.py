@@ -1,0 +1,362 @@
+"""A study definition as typed, immutable objects: what the rest of Carnet reads.
+
+Built from a validated YAML file by `carnet.studies.definition.loading`, stored as JSON in a study
+version (`to_json` / `from_json` round-trip exactly), compared by `diff`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ITEM_TYPES = (
+    "text",
+    "integer",
+    "decimal",
+    "date",
+    "partial_date",
+    "datetime",
+    "time",
+    "boolean",
+    "single_choice",
+    "multiple_choice",
+    "file",
+    "calculated",
+)
+ANCHORS = ("inclusion", "randomisation", "end_of_treatment")
+DEFAULT_MISSING_CODES = (
+    ("ND", "Not done", "Non fait"),
+    ("NA", "Not applicable", "Non applicable"),
+    ("UNK", "Unknown", "Inconnu"),
+)
+
+
+@dataclass(frozen=True)
+class Label:
+    """A text in English and French (either may be empty when the study gives one language)."""
+
+    en: str = ""
+    fr: str = ""
+
+    def text(self, language: str = "en") -> str:
+        """Return the text in ``language``, falling back on the other one."""
+        first, second = (self.fr, self.en) if language == "fr" else (self.en, self.fr)
+        return first or second
+
+
+@dataclass(frozen=True)
+class Code:
+    code: int | str
+    label: Label
+
+
+@dataclass(frozen=True)
+class CodeList:
+    oid: str
+    name: str
+    type: str
+    items: tuple[Code, ...]
+
+    def codes(self) -> tuple[int | str, ...]:
+        return tuple(item.code for item in self.items)
+
+
+@dataclass(frozen=True)
+class Arm:
+    oid: str
+    name: str
+    label: Label
+    description: Label = Label()
+
+
+@dataclass(frozen=True)
+class Window:
+    before: int = 0
+    after: int = 0
+
+
+@dataclass(frozen=True)
+class Repeat:
+    every_days: int
+    start: str  # "previous" or "anchor" (YAML key `from`)
+    max_occurrences: int | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When an event is due: ``offset_days`` after its anchor, within ``window``."""
+
+    anchor: str  # inclusion | randomisation | end_of_treatment | event:<name>
+    offset_days: int = 0
+    window: Window = Window()
+    repeat: Repeat | None = None
+
+    @property
+    def anchor_event(self) -> str | None:
+        """Return the event whose actual date anchors this one, if any."""
+        return self.anchor.removeprefix("event:") if self.anchor.startswith("event:") else None
+
+
+@dataclass(frozen=True)
+class Event:
+    oid: str
+    name: str
+    label: Label
+    forms: tuple[str, ...]
+    schedule: Schedule | None = None
+    unscheduled: bool = False
+
+    @property
+    def repeating(self) -> bool:
+        return self.unscheduled or (self.schedule is not None and self.schedule.repeat is not None)
+
+
+@dataclass(frozen=True)
+class Item:
+    oid: str
+    name: str
+    type: str
+    label: Label
+    sas_name: str = ""
+    guideline: Label = Label()
+    units: str = ""
+    required: bool = False
+    range_min: int | float | str | None = None
+    range_max: int | float | str | None = None
+    regex: str = ""
+    max_length: int | None = None
+    decimals: int | None = None
+    code_list: str = ""
+    result_type: str = ""
+    calculation: str = ""
+    show_if: str = ""
+    flags: tuple[str, ...] = ()
+    file_max_megabytes: int | None = None
+    file_types: tuple[str, ...] = ()
+
+    @property
+    def identifying(self) -> bool:
+        return "identifying" in self.flags
+
+    @property
+    def sdv_critical(self) -> bool:
+        return "sdv_critical" in self.flags
+
+    @property
+    def arm_revealing(self) -> bool:
+        return "arm_revealing" in self.flags
+
+
+@dataclass(frozen=True)
+class ItemGroup:
+    oid: str
+    name: str
+    label: Label
+    items: tuple[Item, ...]
+    repeating: bool = False
+    max_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """An edit check: ``expression`` must hold; when it is false the message is shown."""
+
+    name: str
+    expression: str
+    severity: str  # hard refuses the save, soft records a check result
+    message: Label
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Form:
+    oid: str
+    name: str
+    label: Label
+    groups: tuple[ItemGroup, ...]
+    guideline: Label = Label()
+    repeating: bool = False
+    not_done_allowed: bool = True
+    checks: tuple[Check, ...] = ()
+
+    def items(self) -> tuple[Item, ...]:
+        return tuple(item for group in self.groups for item in group.items)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """An eligibility criterion: an inclusion must hold, an exclusion must not."""
+
+    name: str
+    kind: str
+    label: Label
+    expression: str
+
+
+@dataclass(frozen=True)
+class Registry:
+    eu_ct: str = ""
+    id_rcb: str = ""
+    nct: str = ""
+
+
+@dataclass(frozen=True)
+class MissingCode:
+    code: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    identifier: str
+    oid: str
+    title: Label
+    phase: str
+    sponsor: str
+    acronym: str = ""
+    description: Label = Label()
+    registry: Registry = Registry()
+    design: dict[str, Any] = field(default_factory=dict)
+    subject_identifier: str = "{site}-{seq:03}"
+    missing_codes: tuple[MissingCode, ...] = ()
+    not_done_reasons: tuple[MissingCode, ...] = ()
+    arms: tuple[Arm, ...] = ()
+    code_lists: tuple[CodeList, ...] = ()
+    events: tuple[Event, ...] = ()
+    forms: tuple[Form, ...] = ()
+    eligibility: tuple[Criterion, ...] = ()
+
+    # Lookups by name; definitions are small, so a scan keeps the object plain data.
+    def form(self, name: str) -> Form:
+        return next(form for form in self.forms if form.name == name)
+
+    def event(self, name: str) -> Event:
+        return next(event for event in self.events if event.name == name)
+
+    def code_list(self, name: str) -> CodeList:
+        return next(code_list for code_list in self.code_lists if code_list.name == name)
+
+    def items(self) -> list[tuple[Form, ItemGroup, Item]]:
+        """Return every item with its form and group, in file order."""
+        return [
+            (form, group, item)
+            for form in self.forms
+            for group in form.groups
+            for item in group.items
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the definition as JSON-ready data (what a study version stores)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StudyDefinition:
+        """Return the definition stored by `to_json`."""
+        return _build(cls, data)
+
+
+def _label(data: dict[str, Any] | None) -> Label:
+    return Label(**data) if data else Label()
+
+
+def _build(cls: type[StudyDefinition], data: dict[str, Any]) -> StudyDefinition:
+    def item(d: dict[str, Any]) -> Item:
+        return Item(
+            **{
+                **d,
+                "label": _label(d["label"]),
+                "guideline": _label(d["guideline"]),
+                "flags": tuple(d["flags"]),
+                "file_types": tuple(d["file_types"]),
+            }
+        )
+
+    def group(d: dict[str, Any]) -> ItemGroup:
+        return ItemGroup(
+            oid=d["oid"],
+            name=d["name"],
+            label=_label(d["label"]),
+            items=tuple(item(i) for i in d["items"]),
+            repeating=d["repeating"],
+            max_rows=d["max_rows"],
+        )
+
+    def schedule(d: dict[str, Any] | None) -> Schedule | None:
+        if d is None:
+            return None
+        repeat = Repeat(**d["repeat"]) if d["repeat"] else None
+        return Schedule(
+            anchor=d["anchor"],
+            offset_days=d["offset_days"],
+            window=Window(**d["window"]),
+            repeat=repeat,
+        )
+
+    return cls(
+        identifier=data["identifier"],
+        oid=data["oid"],
+        title=_label(data["title"]),
+        phase=data["phase"],
+        sponsor=data["sponsor"],
+        acronym=data["acronym"],
+        description=_label(data["description"]),
+        registry=Registry(**data["registry"]),
+        design=data["design"],
+        subject_identifier=data["subject_identifier"],
+        missing_codes=tuple(
+            MissingCode(m["code"], _label(m["label"])) for m in data["missing_codes"]
+        ),
+        not_done_reasons=tuple(
+            MissingCode(m["code"], _label(m["label"])) for m in data["not_done_reasons"]
+        ),
+        arms=tuple(
+            Arm(a["oid"], a["name"], _label(a["label"]), _label(a["description"]))
+            for a in data["arms"]
+        ),
+        code_lists=tuple(
+            CodeList(
+                c["oid"],
+                c["name"],
+                c["type"],
+                tuple(Code(i["code"], _label(i["label"])) for i in c["items"]),
+            )
+            for c in data["code_lists"]
+        ),
+        events=tuple(
+            Event(
+                oid=e["oid"],
+                name=e["name"],
+                label=_label(e["label"]),
+                forms=tuple(e["forms"]),
+                schedule=schedule(e["schedule"]),
+                unscheduled=e["unscheduled"],
+            )
+            for e in data["events"]
+        ),
+        forms=tuple(
+            Form(
+                oid=f["oid"],
+                name=f["name"],
+                label=_label(f["label"]),
+                groups=tuple(group(g) for g in f["groups"]),
+                guideline=_label(f["guideline"]),
+                repeating=f["repeating"],
+                not_done_allowed=f["not_done_allowed"],
+                checks=tuple(
+                    Check(
+                        c["name"],
+                        c["expression"],
+                        c["severity"],
+                        _label(c["message"]),
+                        tuple(c["items"]),
+                    )
+                    for c in f["checks"]
+                ),
+            )
+            for f in data["forms"]
+        ),
+        eligibility=tuple(
+            Criterion(c["name"], c["kind"], _label(c["label"]), c["expression"])
+            for c in data["eligibility"]
+        ),
+    )

@@ -1,0 +1,610 @@
+"""Validating a study file: its structure (the published JSON Schema), then its meaning.
+
+Every problem becomes a located finding; nothing stops at the first one. The meaning checks run
+once the structure is right, because they read names and types the structure guarantees.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from carnet.expressions import (
+    ExpressionCheckError,
+    ExpressionSyntaxError,
+    Symbol,
+    SymbolTable,
+    ValueType,
+    check,
+    parse,
+    references,
+)
+from carnet.studies.definition.findings import Finding, Path
+from carnet.studies.definition.yaml_source import Source
+
+SAS_NAME_LENGTH = 8
+NUMERIC_TYPES = {"integer", "decimal"}
+DATE_TYPES = {"date", "datetime"}
+CHOICE_TYPES = {"single_choice", "multiple_choice"}
+RESULT_TYPES = {
+    "text": ValueType.TEXT,
+    "integer": ValueType.INTEGER,
+    "decimal": ValueType.DECIMAL,
+    "date": ValueType.DATE,
+    "boolean": ValueType.BOOLEAN,
+}
+
+
+@cache
+def study_schema() -> dict[str, Any]:
+    """Return the published JSON Schema of the study format."""
+    text = (
+        resources.files("carnet.studies.definition")
+        .joinpath("study.schema.json")
+        .read_text("utf-8")
+    )
+    return dict(json.loads(text))
+
+
+@dataclass
+class Checker:
+    """Collects findings about one source."""
+
+    source: Source
+    findings: list[Finding] = field(default_factory=list)
+
+    def error(self, path: Path, message: str) -> None:
+        self.findings.append(self.source.finding("error", path, message))
+
+    def warning(self, path: Path, message: str) -> None:
+        self.findings.append(self.source.finding("warning", path, message))
+
+    @property
+    def failed(self) -> bool:
+        return any(finding.severity == "error" for finding in self.findings)
+
+
+# --- structure ------------------------------------------------------------------------------
+
+
+def _schema_message(error: SchemaError) -> str:
+    validator, value = error.validator, error.validator_value
+    instance = error.instance
+    if validator == "required":
+        missing = [key for key in value if key not in instance]
+        return f"the field {missing[0]!r} is missing." if missing else error.message
+    if validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        unknown = [key for key in instance if key not in allowed]
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return f"unknown field {', '.join(hints)}; allowed here: {', '.join(allowed)}."
+    if validator == "type":
+        wanted = " or ".join(value) if isinstance(value, list) else value
+        return f"{instance!r} must be {_a(str(wanted))}."
+    if validator == "enum":
+        return f"{instance!r} is not one of {', '.join(repr(v) for v in value)}."
+    if validator == "const":
+        return f"{instance!r} must be {value!r}."
+    if validator == "pattern":
+        if error.schema is study_schema()["$defs"]["name"] or value == "^[a-z][a-z0-9_]*$":
+            return (
+                f"{instance!r} is not a variable name: start with a lowercase letter, then "
+                "lowercase letters, digits or _."
+            )
+        described = error.schema.get("description", "")
+        return (
+            f"{instance!r} does not have the expected form{': ' + described if described else '.'}"
+        )
+    if validator == "maxLength":
+        return f"{instance!r} is longer than {value} characters."
+    if validator in {"minLength", "minItems", "minProperties"}:
+        return "must not be empty."
+    if validator in {"minimum", "maximum"}:
+        return (
+            f"{instance!r} must be {'at least' if validator == 'minimum' else 'at most'} {value}."
+        )
+    if validator == "oneOf":
+        return "must be a text, or a mapping with 'en' and/or 'fr' texts."
+    if validator == "uniqueItems":
+        return "lists the same value twice."
+    return error.message
+
+
+def _structure(checker: Checker) -> None:
+    validator = Draft202012Validator(study_schema())
+    for error in sorted(
+        validator.iter_errors(checker.source.data), key=lambda e: list(map(str, e.path))
+    ):
+        checker.error(tuple(error.absolute_path), _schema_message(error))
+
+
+# --- meaning ----------------------------------------------------------------------------------
+
+
+def _label_languages(checker: Checker, path: Path, label: Any) -> None:
+    if isinstance(label, dict) and len(label) == 1:
+        missing = "French" if "en" in label else "English"
+        checker.warning(
+            path, f"no {missing} text; pages in {missing} will show the other language."
+        )
+
+
+def _labels(checker: Checker, node: Any, path: Path) -> None:
+    """Warn about every label, guideline or message given in one language only."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"label", "title", "description", "guideline", "message", "primary_endpoint"}:
+                _label_languages(checker, (*path, key), value)
+            _labels(checker, value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _labels(checker, value, (*path, index))
+
+
+def _unique(checker: Checker, entries: list[tuple[Path, str]], what: str) -> None:
+    first: dict[str, Path] = {}
+    for path, value in entries:
+        if value in first:
+            line, _ = checker.source.locate(first[value])
+            checker.error(path, f"{what} {value!r} is already used (line {line}).")
+        else:
+            first[value] = path
+
+
+def _oid_default(prefix: str, name: str) -> str:
+    return f"{prefix}.{name.upper()}"
+
+
+def _walk_items(
+    data: dict[str, Any],
+) -> Iterator[tuple[Path, dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    for f, form in enumerate(data["forms"]):
+        for g, group in enumerate(form["groups"]):
+            for i, item in enumerate(group["items"]):
+                yield ("forms", f, "groups", g, "items", i), form, group, item
+
+
+def _assign_oids(data: dict[str, Any]) -> list[tuple[Path, str]]:
+    """Give every element without an OID its derived one; return every OID with its place."""
+    oids: list[tuple[Path, str]] = []
+
+    def take(path: Path, element: dict[str, Any], prefix: str) -> None:
+        element.setdefault("oid", _oid_default(prefix, element["name"]))
+        oids.append(((*path, "oid"), element["oid"]))
+
+    for kind, prefix in (("arms", "ARM"), ("code_lists", "CL"), ("events", "SE")):
+        for index, element in enumerate(data.get(kind, [])):
+            take((kind, index), element, prefix)
+    for f, form in enumerate(data["forms"]):
+        take(("forms", f), form, "F")
+        for g, group in enumerate(form["groups"]):
+            take(("forms", f, "groups", g), group, "IG")
+            for i, item in enumerate(group["items"]):
+                take(("forms", f, "groups", g, "items", i), item, "I")
+    return oids
+
+
+def _names(checker: Checker, data: dict[str, Any]) -> None:
+    for kind, what in (
+        ("arms", "arm"),
+        ("code_lists", "code list"),
+        ("events", "event"),
+        ("forms", "form"),
+        ("eligibility", "criterion"),
+    ):
+        _unique(
+            checker,
+            [((kind, i, "name"), e["name"]) for i, e in enumerate(data.get(kind, []))],
+            f"the {what} name",
+        )
+    variables: list[tuple[Path, str]] = []
+    sas_names: list[tuple[Path, str]] = []
+    groups: list[tuple[Path, str]] = []
+    for f, form in enumerate(data["forms"]):
+        for g, group in enumerate(form["groups"]):
+            groups.append((("forms", f, "groups", g, "name"), group["name"]))
+        _unique(
+            checker,
+            [
+                (("forms", f, "checks", c, "name"), check_["name"])
+                for c, check_ in enumerate(form.get("checks", []))
+            ],
+            "the check name",
+        )
+    for path, _form, _group, item in _walk_items(data):
+        variables.append(((*path, "name"), item["name"]))
+        sas = item.get("sas_name", "")
+        if sas:
+            sas_names.append(((*path, "sas_name"), sas.upper()))
+        elif len(item["name"]) > SAS_NAME_LENGTH:
+            checker.warning(
+                (*path, "name"),
+                f"{item['name']!r} has {len(item['name'])} characters; SAS XPT v5 allows "
+                f"{SAS_NAME_LENGTH}: add a sas_name or exports will shorten it.",
+            )
+    _unique(checker, variables, "the item name")
+    _unique(checker, groups, "the item group name")
+    _unique(checker, sas_names, "the SAS name")
+    _unique(checker, _assign_oids(data), "the OID")
+    codes = [m["code"] for m in data["study"].get("missing_codes", [])]
+    for code, count in Counter(codes).items():
+        if count > 1:
+            checker.error(
+                ("study", "missing_codes"), f"the missing-data code {code!r} is listed twice."
+            )
+
+
+def _code_lists(checker: Checker, data: dict[str, Any]) -> None:
+    for c, code_list in enumerate(data.get("code_lists", [])):
+        seen: set[Any] = set()
+        for i, entry in enumerate(code_list["items"]):
+            code, path = entry["code"], ("code_lists", c, "items", i, "code")
+            if code_list["type"] == "integer" and not isinstance(code, int):
+                checker.error(
+                    path,
+                    f"the code {code!r} is text but the code list {code_list['name']!r} "
+                    "holds integers.",
+                )
+            elif code_list["type"] == "text" and not isinstance(code, str):
+                checker.error(
+                    path,
+                    f"the code {code!r} is a number but the code list {code_list['name']!r} "
+                    "holds text; "
+                    f"quote it ('{code}').",
+                )
+            if code in seen:
+                checker.error(path, f"the code {code!r} appears twice in {code_list['name']!r}.")
+            seen.add(code)
+
+
+def _range_value(item: dict[str, Any], value: Any) -> Any:
+    if item["type"] in NUMERIC_TYPES:
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if item["type"] in DATE_TYPES and isinstance(value, str):
+        return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+)?", value) else None
+    return None
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+def _item(checker: Checker, path: Path, item: dict[str, Any], code_lists: dict[str, Any]) -> None:
+    kind, name = item["type"], item["name"]
+    if kind in CHOICE_TYPES:
+        if "code_list" not in item:
+            checker.error(
+                path, f"{name!r} is {_a(kind.replace('_', ' '))} item and needs a code_list."
+            )
+        elif item["code_list"] not in code_lists:
+            checker.error(
+                (*path, "code_list"), f"there is no code list named {item['code_list']!r}."
+            )
+    elif "code_list" in item:
+        checker.error(
+            (*path, "code_list"), f"{_a(kind)} item takes no code_list (only choices do)."
+        )
+    if kind == "calculated":
+        for key in ("calculation", "result_type"):
+            if key not in item:
+                checker.error(path, f"the calculated item {name!r} needs a {key}.")
+    else:
+        for key in ("calculation", "result_type"):
+            if key in item:
+                checker.error(
+                    (*path, key), f"only calculated items take a {key}; {name!r} is {kind}."
+                )
+    if "range" in item:
+        if kind not in NUMERIC_TYPES | DATE_TYPES:
+            checker.error(
+                (*path, "range"), f"a range applies to numbers and dates, not to {_a(kind)} item."
+            )
+        else:
+            bounds = {key: item["range"].get(key) for key in ("min", "max")}
+            parsed = {}
+            for key, value in bounds.items():
+                if value is None:
+                    continue
+                parsed[key] = _range_value(item, value)
+                if parsed[key] is None:
+                    wanted = "a number" if kind in NUMERIC_TYPES else "a date such as 2024-01-31"
+                    checker.error((*path, "range", key), f"{value!r} is not {wanted}.")
+            if (
+                parsed.get("min") is not None
+                and parsed.get("max") is not None
+                and parsed["min"] > parsed["max"]
+            ):
+                checker.error(
+                    (*path, "range"), f"min {bounds['min']!r} is above max {bounds['max']!r}."
+                )
+    if "regex" in item:
+        if kind != "text":
+            checker.error(
+                (*path, "regex"), f"a regex applies to text items, not to {_a(kind)} item."
+            )
+        else:
+            try:
+                re.compile(item["regex"])
+            except re.error as error:
+                checker.error((*path, "regex"), f"the regular expression is not valid: {error}.")
+    for key, allowed in (
+        ("max_length", {"text"}),
+        ("decimals", {"decimal"}),
+        ("file", {"file"}),
+        ("units", NUMERIC_TYPES | {"calculated"}),
+    ):
+        if key in item and kind not in allowed:
+            checker.error((*path, key), f"{key} does not apply to {_a(kind)} item.")
+    if kind == "calculated" and item.get("required"):
+        checker.warning(
+            (*path, "required"),
+            "a calculated item is computed, never entered: required has no effect.",
+        )
+
+
+def _events(checker: Checker, data: dict[str, Any]) -> None:
+    forms = {form["name"] for form in data["forms"]}
+    events = {event["name"]: event for event in data["events"]}
+    scheduled_forms: set[str] = set()
+    for e, event in enumerate(data["events"]):
+        path: Path = ("events", e)
+        for f, form_name in enumerate(event["forms"]):
+            scheduled_forms.add(form_name)
+            if form_name not in forms:
+                checker.error((*path, "forms", f), f"there is no form named {form_name!r}.")
+        if Counter(event["forms"]).most_common(1)[0][1] > 1:
+            checker.error((*path, "forms"), "lists the same form twice.")
+        schedule = event.get("schedule")
+        if event.get("unscheduled"):
+            if schedule is not None:
+                checker.error((*path, "schedule"), "an unscheduled event has no schedule.")
+            continue
+        if schedule is None:
+            checker.error(
+                path, f"the event {event['name']!r} needs a schedule, or unscheduled: true."
+            )
+            continue
+        anchor = schedule["anchor"]
+        if anchor.startswith("event:"):
+            target = anchor.removeprefix("event:")
+            if target == event["name"]:
+                checker.error(
+                    (*path, "schedule", "anchor"),
+                    "an event cannot be anchored on itself; to follow its own previous occurrence "
+                    "use repeat: {from: previous}.",
+                )
+            elif target not in events:
+                checker.error(
+                    (*path, "schedule", "anchor"),
+                    f"there is no event named {target!r} to anchor on.",
+                )
+            elif events[target].get("unscheduled"):
+                checker.error(
+                    (*path, "schedule", "anchor"),
+                    f"{target!r} is unscheduled and cannot anchor a schedule.",
+                )
+        repeat = schedule.get("repeat")
+        window = schedule.get("window", {})
+        width = window.get("before", 0) + window.get("after", 0)
+        if repeat and width >= repeat["every_days"]:
+            checker.error(
+                (*path, "schedule", "window"),
+                f"the window spans {width} days (before {window.get('before', 0)} + after "
+                f"{window.get('after', 0)}), as wide as or wider than the "
+                f"{repeat['every_days']} days "
+                "between occurrences: consecutive windows would overlap.",
+            )
+    _anchor_cycles(checker, data)
+    for f, form in enumerate(data["forms"]):
+        if form["name"] not in scheduled_forms:
+            checker.warning(
+                ("forms", f, "name"),
+                f"the form {form['name']!r} is not on any event; nobody can enter it.",
+            )
+
+
+def _anchor_cycles(checker: Checker, data: dict[str, Any]) -> None:
+    anchors = {}
+    for event in data["events"]:
+        anchor = (event.get("schedule") or {}).get("anchor", "")
+        if anchor.startswith("event:") and anchor != f"event:{event['name']}":
+            anchors[event["name"]] = anchor.removeprefix("event:")
+    for e, event in enumerate(data["events"]):
+        seen, current = [event["name"]], anchors.get(event["name"])
+        while current is not None and current not in seen:
+            seen.append(current)
+            current = anchors.get(current)
+        if current == event["name"] and len(seen) > 1:
+            checker.error(
+                ("events", e, "schedule", "anchor"),
+                "the anchors go round in a circle: " + " -> ".join([*seen, current]) + ".",
+            )
+
+
+def symbol_table(data: dict[str, Any]) -> SymbolTable:
+    """Return the symbol table of a (structurally valid) study for its rules."""
+    events_of_form: dict[str, set[str]] = defaultdict(set)
+    for event in data["events"]:
+        for form_name in event["forms"]:
+            events_of_form[form_name].add(event["name"])
+    code_lists = {c["name"]: c for c in data.get("code_lists", [])}
+    symbols = []
+    for _path, form, group, item in _walk_items(data):
+        codes = None
+        if item.get("code_list") in code_lists:
+            codes = [entry["code"] for entry in code_lists[item["code_list"]]["items"]]
+        try:
+            symbols.append(
+                Symbol.for_item(
+                    item["name"],
+                    item["type"],
+                    codes=codes,
+                    repeating=bool(group.get("repeating")),
+                    result_type=item.get("result_type"),
+                    events=events_of_form.get(form["name"], set()),
+                    forms=[form["name"]],
+                )
+            )
+        except ValueError:
+            continue  # reported by the item checks
+    return SymbolTable(
+        symbols,
+        events=[event["name"] for event in data["events"]],
+        forms=[form["name"] for form in data["forms"]],
+    )
+
+
+def _expression(
+    checker: Checker, path: Path, text: str, symbols: SymbolTable, expected: ValueType
+) -> list[str]:
+    """Check one rule; return the item names it reads (empty when it has errors)."""
+    try:
+        checked = check(parse(text), symbols, expected=expected)
+    except ExpressionSyntaxError as error:
+        checker.error(
+            path, f"{error.problem.message} (at {error.problem.position} of the expression)."
+        )
+        return []
+    except ExpressionCheckError as error:
+        for problem in error.problems:
+            checker.error(path, f"{problem.message} (at {problem.position} of the expression).")
+        return []
+    return [reference.name for reference in references(checked)]
+
+
+def _rules(checker: Checker, data: dict[str, Any]) -> None:
+    symbols = symbol_table(data)
+    calculated: dict[str, tuple[Path, list[str]]] = {}
+    for path, _form, _group, item in _walk_items(data):
+        if "show_if" in item:
+            read = _expression(
+                checker, (*path, "show_if"), item["show_if"], symbols, ValueType.BOOLEAN
+            )
+            if item["name"] in read:
+                checker.error(
+                    (*path, "show_if"), f"{item['name']!r} cannot be shown depending on itself."
+                )
+        if (
+            item["type"] == "calculated"
+            and "calculation" in item
+            and item.get("result_type") in RESULT_TYPES
+        ):
+            read = _expression(
+                checker,
+                (*path, "calculation"),
+                item["calculation"],
+                symbols,
+                RESULT_TYPES[item["result_type"]],
+            )
+            calculated[item["name"]] = ((*path, "calculation"), read)
+    _calculation_cycles(checker, calculated)
+    for f, form in enumerate(data["forms"]):
+        own_items = {item["name"] for group in form["groups"] for item in group["items"]}
+        for c, rule in enumerate(form.get("checks", [])):
+            path = ("forms", f, "checks", c)
+            _expression(
+                checker, (*path, "expression"), rule["expression"], symbols, ValueType.BOOLEAN
+            )
+            for i, name in enumerate(rule.get("items", [])):
+                if name not in own_items:
+                    checker.error(
+                        (*path, "items", i),
+                        f"{name!r} is not an item of the form {form['name']!r}.",
+                    )
+    for c, criterion in enumerate(data.get("eligibility", [])):
+        _expression(
+            checker,
+            ("eligibility", c, "expression"),
+            criterion["expression"],
+            symbols,
+            ValueType.BOOLEAN,
+        )
+
+
+def _calculation_cycles(checker: Checker, calculated: dict[str, tuple[Path, list[str]]]) -> None:
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "visiting"
+        for dependency in calculated[name][1]:
+            if dependency not in calculated:
+                continue
+            if state.get(dependency) == "visiting":
+                cycle = (
+                    [*trail[trail.index(dependency) :], dependency]
+                    if dependency in trail
+                    else [name, dependency]
+                )
+                checker.error(
+                    calculated[name][0],
+                    "calculations depend on each other in a circle: " + " -> ".join(cycle) + ".",
+                )
+            elif dependency not in state:
+                visit(dependency, [*trail, dependency])
+        state[name] = "done"
+
+    for name in calculated:
+        if name not in state:
+            visit(name, [name])
+
+
+def _design(checker: Checker, data: dict[str, Any]) -> None:
+    design = data["study"].get("design", {})
+    arms = data.get("arms", [])
+    if design.get("allocation") == "randomised" and len(arms) < 2:
+        checker.error(("arms",), "a randomised study needs at least two arms.")
+    if design.get("allocation") == "single arm" and len(arms) > 1:
+        checker.error(("arms",), "a single-arm study has one arm at most.")
+    ratio = design.get("randomisation", {}).get("ratio")
+    if ratio is not None and len(ratio) != len(arms):
+        checker.error(
+            ("study", "design", "randomisation", "ratio"),
+            f"gives {len(ratio)} parts for {len(arms)} arms.",
+        )
+
+
+def validate_source(source: Source) -> list[Finding]:
+    """Return every finding about a parsed study file; the data gain their derived OIDs."""
+    checker = Checker(source)
+    _structure(checker)
+    structure_failed = checker.failed
+    data = source.data
+    families = [
+        lambda: _labels(checker, data, ()),
+        lambda: _names(checker, data),
+        lambda: _code_lists(checker, data),
+        lambda: _items(checker, data),
+        lambda: _events(checker, data),
+        lambda: _design(checker, data),
+        lambda: _rules(checker, data),
+    ]
+    for family in families:
+        try:
+            family()
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+            # Only possible when the structure is wrong, which is already reported: the
+            # remaining families still run, so the designer sees every error at once.
+            if not structure_failed:
+                raise
+    order = {"error": 0, "warning": 1}
+    unique = list(dict.fromkeys(checker.findings))
+    return sorted(unique, key=lambda f: (order[f.severity], f.line, f.column))
+
+
+def _items(checker: Checker, data: dict[str, Any]) -> None:
+    code_lists = {c["name"]: c for c in data.get("code_lists", [])}
+    for path, _form, _group, item in _walk_items(data):
+        _item(checker, path, item, code_lists)

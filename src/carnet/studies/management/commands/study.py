@@ -1,0 +1,192 @@
+"""`carnet study …`: validate, load, compare, publish and inspect study definitions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from carnet.audit.services import SystemActor
+from carnet.core.errors import CarnetError
+from carnet.studies.definition import StudyDefinition, StudyFileError, study_file_read
+from carnet.studies.definition.diff import definition_diff
+from carnet.studies.definition.outline import outline, report_lines
+from carnet.studies.definition.validation import study_schema
+from carnet.studies.models import StudyMode
+from carnet.studies.selectors import studies_list, study_get, study_version_get
+from carnet.studies.services import study_load, study_mode_change, study_publish
+
+VERSION_REFERENCE = re.compile(r"^(?P<study>[A-Z0-9][A-Z0-9_-]+):(?P<number>\d+)$")
+
+
+class Command(BaseCommand):
+    help = "Validate, load, compare, publish and inspect study definitions (study-as-code YAML)."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        validate = actions.add_parser(
+            "validate",
+            help="Check a study file; print every error and warning with file, line and YAML path.",
+        )
+        validate.add_argument("file", type=Path, help="The study's YAML file.")
+        load = actions.add_parser(
+            "load",
+            help="Load a study file: a new study, an updated draft, or an amendment with its "
+            "migration report. All or nothing.",
+        )
+        load.add_argument("file", type=Path, help="The study's YAML file.")
+        diff = actions.add_parser(
+            "diff", help="Show what changed between two study files or stored versions."
+        )
+        diff.add_argument("old", help="A YAML file, or STUDY:N for a stored version.")
+        diff.add_argument("new", help="A YAML file, or STUDY:N for a stored version.")
+        publish = actions.add_parser(
+            "publish", help="Publish the study's draft version (immutable from then on)."
+        )
+        publish.add_argument("study", help="The study identifier.")
+        mode = actions.add_parser(
+            "mode", help="Move the study to design, test, production, frozen or locked."
+        )
+        mode.add_argument("study", help="The study identifier.")
+        mode.add_argument("mode", choices=StudyMode.values, help="The new mode.")
+        mode.add_argument("--reason", default="", help="Why; required when going back.")
+        actions.add_parser("list", help="List studies: identifier, title, mode, current version.")
+        show = actions.add_parser(
+            "show", help="Print a study's outline: events, forms, items, rules, schedule grid."
+        )
+        show.add_argument("study", help="A study identifier, or a YAML file.")
+        show.add_argument("--version", type=int, help="A stored version (default: current).")
+        show.add_argument(
+            "--language", choices=["en", "fr"], default="en", help="Labels' language."
+        )
+        actions.add_parser("schema", help="Print the JSON Schema of the study format.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            getattr(self, f"_{options['action']}")(options)
+        except StudyFileError as error:
+            for finding in error.findings:
+                self.stdout.write(str(finding))
+            errors = sum(finding.severity == "error" for finding in error.findings)
+            warnings = len(error.findings) - errors
+            raise CommandError(
+                f"{errors} error{'s' if errors != 1 else ''} and {warnings} warning"
+                f"{'s' if warnings != 1 else ''}; nothing was written."
+            ) from error
+        except CarnetError as error:
+            raise CommandError(str(error)) from error
+
+    def _actor(self, action: str) -> SystemActor:
+        return SystemActor.command_line(f"carnet study {action}")
+
+    def _validate(self, options: dict[str, Any]) -> None:
+        study_file = study_file_read(options["file"])
+        for finding in study_file.warnings:
+            self.stdout.write(str(finding))
+        d = study_file.definition
+        rules = sum(len(form.checks) for form in d.forms) + len(d.eligibility)
+        rules += sum(1 for _, _, item in d.items() if item.show_if or item.calculation)
+        self.stdout.write(
+            f"{options['file']} is a valid study: {d.identifier}, {len(d.events)} events, "
+            f"{len(d.forms)} forms, {len(d.items())} items, {rules} rules, "
+            f"{len(study_file.warnings)} warnings."
+        )
+
+    def _load(self, options: dict[str, Any]) -> None:
+        study_file = study_file_read(options["file"])
+        for finding in study_file.warnings:
+            self.stdout.write(str(finding))
+        outcome = study_load(
+            actor=self._actor("load"), study_file=study_file, source_name=str(options["file"])
+        )
+        study, version = outcome.study, outcome.version
+        messages = {
+            "created": f"Created {study.identifier} with draft version {version.number}.",
+            "draft updated": f"Updated draft version {version.number} of {study.identifier}.",
+            "amendment": f"Drafted amendment: version {version.number} of {study.identifier}.",
+            "unchanged": f"{study.identifier} version {version.number} already has this content.",
+        }
+        self.stdout.write(messages[outcome.outcome])
+        if outcome.report is not None and outcome.outcome != "unchanged":
+            for line in report_lines(outcome.report):
+                self.stdout.write(line)
+        if outcome.outcome != "unchanged":
+            self.stdout.write(f"Publish it with: carnet study publish {study.identifier}")
+
+    def _definition(self, reference: str) -> StudyDefinition:
+        match = VERSION_REFERENCE.match(reference)
+        if match and not Path(reference).exists():
+            study = study_get(match["study"])
+            return study_version_get(study, int(match["number"])).parsed()
+        return study_file_read(Path(reference)).definition
+
+    def _diff(self, options: dict[str, Any]) -> None:
+        changes = definition_diff(
+            self._definition(options["old"]), self._definition(options["new"])
+        )
+        if not changes:
+            self.stdout.write("No difference.")
+            return
+        for change in changes:
+            self.stdout.write(str(change))
+        self.stdout.write(f"{len(changes)} changes.")
+
+    def _publish(self, options: dict[str, Any]) -> None:
+        version = study_publish(actor=self._actor("publish"), study=study_get(options["study"]))
+        self.stdout.write(
+            f"Published {version.study.identifier} version {version.number} "
+            f"(SHA-256 {version.source_sha256[:16]}…); it can no longer change."
+        )
+
+    def _mode(self, options: dict[str, Any]) -> None:
+        study = study_mode_change(
+            actor=self._actor("mode"),
+            study=study_get(options["study"]),
+            mode=options["mode"],
+            reason=options["reason"],
+        )
+        self.stdout.write(f"{study.identifier} is now in {study.mode} mode.")
+
+    def _list(self, options: dict[str, Any]) -> None:
+        studies = list(studies_list())
+        if not studies:
+            self.stdout.write("No study yet; load one with: carnet study load FILE")
+            return
+        rows = [("IDENTIFIER", "TITLE", "MODE", "VERSION")]
+        for study in studies:
+            version = study.current_version
+            latest = study.versions.order_by("-number").first()
+            shown = version or latest
+            title = shown.title if shown else ""
+            current = f"v{version.number}" if version else "none published"
+            if latest and latest.status == "draft":
+                current += f" (draft v{latest.number})"
+            rows.append((study.identifier, title, study.mode, current))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            self.stdout.write(
+                "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+                + "  "
+                + row[3]
+            )
+
+    def _show(self, options: dict[str, Any]) -> None:
+        reference = options["study"]
+        if Path(reference).is_file():
+            definition = study_file_read(Path(reference)).definition
+            heading = f"File {reference}"
+        else:
+            study = study_get(reference)
+            version = study_version_get(study, options["version"])
+            definition = version.parsed()
+            heading = f"Version {version.number} ({version.status}), study in {study.mode} mode"
+        self.stdout.write(heading)
+        for line in outline(definition, language=options["language"]):
+            self.stdout.write(line)
+
+    def _schema(self, options: dict[str, Any]) -> None:
+        self.stdout.write(json.dumps(study_schema(), indent=2, ensure_ascii=False))

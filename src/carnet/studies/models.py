@@ -1,0 +1,83 @@
+"""Studies and their versions. A published version is immutable; an amendment is a new version."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from carnet.studies.definition.model import StudyDefinition
+
+
+class StudyMode(models.TextChoices):
+    DESIGN = "design", "design"
+    TEST = "test", "test (user acceptance; data kept apart)"
+    PRODUCTION = "production", "production"
+    FROZEN = "frozen", "frozen"
+    LOCKED = "locked", "locked"
+
+
+class Study(models.Model):
+    """A study run or served by the data centre, known by its identifier (e.g. MAINTAIN-CRC)."""
+
+    identifier = models.CharField(max_length=40, unique=True)
+    mode = models.CharField(max_length=12, choices=StudyMode.choices, default=StudyMode.DESIGN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The version pages and capture use: the latest published one (None until a first publish).
+    current_version = models.ForeignKey(
+        "StudyVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["identifier"]
+
+    def __str__(self) -> str:
+        return self.identifier
+
+    @property
+    def audit_chain(self) -> str:
+        return f"study:{self.identifier}"
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "draft"
+    PUBLISHED = "published", "published"
+
+
+class StudyVersion(models.Model):
+    """One version of a study's definition: its YAML text, the parsed definition, and how it
+    differs from the version before it (the migration report)."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
+    title = models.CharField(max_length=300)
+    source_name = models.CharField(max_length=300)
+    source_text = models.TextField()
+    source_sha256 = models.CharField(max_length=64)
+    definition = models.JSONField()
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    migration_report = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "number"], name="study_version_number_unique"),
+        ]
+        ordering = ["study", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.study.identifier} v{self.number} ({self.status})"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == VersionStatus.PUBLISHED
+
+    def parsed(self) -> StudyDefinition:
+        """Return the typed definition stored in this version."""
+        return StudyDefinition.from_json(self.definition)
