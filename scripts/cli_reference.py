@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "cli.md"
 # Carnet's own commands; Django's (migrate, createsuperuser…) are documented by Django.
-COMMANDS = ["audit", "backup", "restore", "setting", "demo", "serve"]
+COMMANDS = ["study", "audit", "backup", "restore", "setting", "demo", "serve"]
 COMMON = {
     "help",
     "version",

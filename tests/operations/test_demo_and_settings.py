@@ -59,3 +59,23 @@ def test_a_bad_setting_is_refused_and_nothing_is_written(
     with pytest.raises(ValidationError, match=message):
         system_setting_change(actor=system_actor, key=key, value=value, reason=reason)
     assert not AuditEvent.objects.exists()
+
+
+def test_the_demo_studies_are_loaded_published_and_open_once(system_actor: SystemActor) -> None:
+    from carnet.operations.demo import demo_studies_load
+    from carnet.studies.models import Study, StudyVersion
+
+    first = demo_studies_load(actor=system_actor)
+    second = demo_studies_load(actor=system_actor)
+    assert [(s.version, s.mode) for s in first] == [(1, "production"), (1, "production")]
+    assert [s.outcome for s in second] == ["unchanged", "unchanged"]
+    assert Study.objects.count() == 2
+    assert StudyVersion.objects.filter(status="published").count() == 2
+    phase_three = Study.objects.get(identifier=first[0].identifier)
+    assert phase_three.current_version is not None
+    definition = phase_three.current_version.parsed()
+    assert len(definition.arms) == 2
+    assert any(
+        event.schedule and event.schedule.repeat and event.schedule.repeat.start == "previous"
+        for event in definition.events
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +13,39 @@ from django.db import transaction
 from carnet.accounts.models import User
 from carnet.accounts.services import user_create, user_set_password
 from carnet.audit.services import SystemActor
+from carnet.core.errors import ConfigurationError
+from carnet.studies.definition import study_file_read
+from carnet.studies.models import StudyMode
+from carnet.studies.services import study_load, study_mode_change, study_publish
 
 ADMIN_USERNAME = "admin"
 PASSWORD_FILE = "demo-password"  # noqa: S105 (a file name, not a secret)
+# The demo studies, in the order they are loaded.
+DEMO_STUDY_FILES = ("maintain-crc.yaml", "simon-phase2.yaml")
+
+
+def examples_dir() -> Path:
+    """Return the folder of the demo studies: CARNET_EXAMPLES_DIR, or the clone's examples/."""
+    configured = os.environ.get("CARNET_EXAMPLES_DIR")
+    folder = (
+        Path(configured)
+        if configured
+        else Path(__file__).resolve().parents[3] / "examples" / "studies"
+    )
+    if not all((folder / name).is_file() for name in DEMO_STUDY_FILES):
+        raise ConfigurationError(
+            f"The demo studies ({', '.join(DEMO_STUDY_FILES)}) are not in {folder}; set "
+            "CARNET_EXAMPLES_DIR to the examples/studies folder of a Carnet clone."
+        )
+    return folder
+
+
+@dataclass(frozen=True)
+class DemoStudy:
+    identifier: str
+    version: int
+    mode: str
+    outcome: str
 
 
 @dataclass(frozen=True)
@@ -63,3 +94,23 @@ def demo_load(*, actor: SystemActor, password: str | None = None) -> list[DemoAc
     kept.write_text(chosen + "\n", encoding="utf-8")
     kept.chmod(0o600)
     return accounts
+
+
+@transaction.atomic
+def demo_studies_load(*, actor: SystemActor) -> list[DemoStudy]:
+    """Load, publish and open for production the demo studies; a second run changes nothing."""
+    loaded = []
+    for name in DEMO_STUDY_FILES:
+        path = examples_dir() / name
+        outcome = study_load(actor=actor, study_file=study_file_read(path), source_name=name)
+        study = outcome.study
+        if outcome.version.status == "draft":
+            study_publish(actor=actor, study=study)
+            study.refresh_from_db()
+        if study.mode == StudyMode.DESIGN:
+            study = study_mode_change(actor=actor, study=study, mode=StudyMode.PRODUCTION)
+        assert study.current_version is not None
+        loaded.append(
+            DemoStudy(study.identifier, study.current_version.number, study.mode, outcome.outcome)
+        )
+    return loaded

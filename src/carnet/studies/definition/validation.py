@@ -445,7 +445,15 @@ def symbol_table(data: dict[str, Any]) -> SymbolTable:
     for _path, form, group, item in _walk_items(data):
         codes = None
         if item.get("code_list") in code_lists:
-            codes = [entry["code"] for entry in code_lists[item["code_list"]]["items"]]
+            code_list = code_lists[item["code_list"]]
+            # Codes of the wrong type are reported on the code list; leaving them out here keeps
+            # one mistake from reappearing in every rule that reads the item.
+            wanted = int if code_list["type"] == "integer" else str
+            codes = [
+                entry["code"]
+                for entry in code_list["items"]
+                if isinstance(entry["code"], wanted) and not isinstance(entry["code"], bool)
+            ]
         try:
             symbols.append(
                 Symbol.for_item(

@@ -9,11 +9,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
-from carnet.operations.demo import demo_load
+from carnet.operations.demo import demo_load, demo_studies_load
 
 
 class Command(BaseCommand):
-    help = "Load the demo (accounts so far); running it again changes nothing."
+    help = (
+        "Load the demo: the administrator account and the two demo studies (a randomised phase "
+        "III in colorectal cancer, a Simon two-stage phase II). Running it again changes nothing."
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -24,11 +27,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            accounts = demo_load(
-                actor=SystemActor.command_line("carnet demo"), password=options["password"]
-            )
+            actor = SystemActor.command_line("carnet demo")
+            accounts = demo_load(actor=actor, password=options["password"])
+            studies = demo_studies_load(actor=actor)
         except CarnetError as error:
             raise CommandError(str(error)) from error
+        for study in studies:
+            self.stdout.write(
+                f"Study {study.identifier}: version {study.version}, {study.mode} mode"
+                + (" (already loaded)" if study.outcome == "unchanged" else "")
+            )
         self.stdout.write("Demo loaded. Log in at http://127.0.0.1:8000/ with:")
         for account in accounts:
             self.stdout.write(f"  user {account.username!r}, password {account.password!r}")

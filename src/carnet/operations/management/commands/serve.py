@@ -49,6 +49,8 @@ class Command(BaseCommand):
                 self.cfg.set("workers", options["workers"])
                 self.cfg.set("timeout", options["timeout"])
                 self.cfg.set("accesslog", "-")
+                # No control socket in the home directory: `carnet serve` is managed by signals.
+                self.cfg.set("control_socket_disable", True)
 
             def load(self) -> Any:
                 from carnet.config.wsgi import application
