@@ -17,7 +17,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "cli.md"
 # Carnet's own commands; Django's (migrate, createsuperuser…) are documented by Django.
-COMMANDS = ["study", "audit", "backup", "restore", "setting", "demo", "serve"]
+COMMANDS = [
+    "study",
+    "centre",
+    "site",
+    "user",
+    "role",
+    "token",
+    "audit",
+    "backup",
+    "restore",
+    "setting",
+    "demo",
+    "serve",
+]
 COMMON = {
     "help",
     "version",

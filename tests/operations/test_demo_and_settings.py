@@ -8,7 +8,7 @@ from carnet.accounts.models import User
 from carnet.audit.models import AuditEvent
 from carnet.audit.services import SystemActor
 from carnet.core.errors import ValidationError
-from carnet.operations.demo import demo_load
+from carnet.operations.demo import DEMO_ACCOUNTS, demo_load
 from carnet.operations.system_settings import system_setting_change, system_setting_value
 
 pytestmark = pytest.mark.django_db
@@ -17,20 +17,22 @@ pytestmark = pytest.mark.django_db
 def test_the_demo_can_be_loaded_twice_without_changing_anything(system_actor: SystemActor) -> None:
     first = demo_load(actor=system_actor)
     second = demo_load(actor=system_actor)
-    assert [a.created for a in first] == [True]
-    assert [a.created for a in second] == [False]
+    assert len(first) == len(DEMO_ACCOUNTS) == 15
+    assert all(a.created for a in first)
+    assert not any(a.created for a in second)
     assert first[0].password == second[0].password
     admin = User.objects.get(username="admin")
     assert admin.is_superuser
     assert admin.check_password(first[0].password)
-    assert AuditEvent.objects.filter(action__startswith="user.").count() == 1
+    assert User.objects.get(username="monitor").check_password(first[0].password)
+    assert AuditEvent.objects.filter(action__startswith="user.").count() == 15
 
 
 def test_the_demo_password_can_be_chosen(system_actor: SystemActor) -> None:
     demo_load(actor=system_actor)
     demo_load(actor=system_actor, password="another long password")
     assert User.objects.get(username="admin").check_password("another long password")
-    assert AuditEvent.objects.filter(action="user.password_changed").count() == 1
+    assert AuditEvent.objects.filter(action="user.password_changed").count() == 15
 
 
 def test_a_setting_change_records_old_new_and_why(system_actor: SystemActor) -> None:
@@ -65,6 +67,7 @@ def test_the_demo_studies_are_loaded_published_and_open_once(system_actor: Syste
     from carnet.operations.demo import demo_studies_load
     from carnet.studies.models import Study, StudyVersion
 
+    demo_load(actor=system_actor)
     first = demo_studies_load(actor=system_actor)
     second = demo_studies_load(actor=system_actor)
     assert [(s.version, s.mode) for s in first] == [(1, "production"), (1, "production")]

@@ -12,3 +12,81 @@ class User(AbstractUser):
 
     def display_name(self) -> str:
         return self.full_name or self.get_full_name() or self.username
+
+
+class Centre(models.Model):
+    """A hospital or clinic that takes part in studies; its time zone dates what happens there."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    city = models.CharField(max_length=100, blank=True)
+    time_zone = models.CharField(max_length=64, default="Europe/Paris")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class StudySite(models.Model):
+    """A centre taking part in a study; nobody is included there before its activation date."""
+
+    study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="sites")
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="study_sites")
+    code = models.CharField(max_length=10, help_text="The site's number in the study, e.g. 01.")
+    activated_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "centre"], name="study_site_centre_unique"),
+            models.UniqueConstraint(fields=["study", "code"], name="study_site_code_unique"),
+        ]
+        ordering = ["study", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.study.identifier} site {self.code} ({self.centre.code})"
+
+
+class Membership(models.Model):
+    """A line of the delegation log: a person holds a role on a study, for a site or all sites,
+    from one date to another. Memberships end; they are never deleted."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="memberships")
+    site = models.ForeignKey(
+        StudySite, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(max_length=32)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "study"], name="membership_user_study_idx")]
+        ordering = ["study", "user", "starts_on"]
+
+    def __str__(self) -> str:
+        where = self.site.code if self.site else "all sites"
+        return f"{self.user} {self.role} on {self.study} ({where})"
+
+
+class ApiToken(models.Model):
+    """A personal API token for one study: 32 hexadecimal characters, shown once, kept hashed."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
+    study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="The first characters, to recognise it.")
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user}, {self.study})"

@@ -1,12 +1,24 @@
 """Writes on accounts. Each service is atomic and writes its audit event in the same transaction."""
 
+import re
+import secrets
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Q
 
-from carnet.accounts.models import User
+from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
+from carnet.accounts.permissions import memberships_in_force
+from carnet.accounts.roles import SITE_ROLES, Role
 from carnet.audit.services import Actor, audit_record
+from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
+from carnet.core.hashing import sha256_hex
+from carnet.studies.models import Study
 
 
 @transaction.atomic
@@ -68,3 +80,298 @@ def user_set_password(*, actor: Actor, user: User, password: str) -> None:
     audit_record(
         actor=actor, action="user.password_changed", target=user, new={"password_set": True}
     )
+
+
+# --- centres, sites, memberships, tokens ---------------------------------------------------
+
+
+def _centre_fields(centre: Centre) -> dict[str, str]:
+    return {
+        "code": centre.code,
+        "name": centre.name,
+        "city": centre.city,
+        "time_zone": centre.time_zone,
+    }
+
+
+@transaction.atomic
+def centre_add(
+    *, actor: Actor, code: str, name: str, city: str = "", time_zone: str = "Europe/Paris"
+) -> Centre:
+    """Register a centre (a hospital) with its time zone."""
+    code = code.strip().upper()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]{0,19}", code):
+        raise ValidationError(f"The centre code {code!r} must be 1 to 20 capitals, digits, - or _.")
+    if not name.strip():
+        raise ValidationError("The centre needs a name.")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationError(f"{time_zone!r} is not a time zone (e.g. Europe/Paris).") from error
+    if Centre.objects.filter(code=code).exists():
+        raise ValidationError(f"There is already a centre {code}.")
+    centre = Centre.objects.create(
+        code=code, name=name.strip(), city=city.strip(), time_zone=time_zone
+    )
+    audit_record(actor=actor, action="centre.added", target=centre, new=_centre_fields(centre))
+    return centre
+
+
+def centre_get(code: str) -> Centre:
+    centre = Centre.objects.filter(code=code.strip().upper()).first()
+    if centre is None:
+        raise ValidationError(f"There is no centre {code!r}.")
+    return centre
+
+
+@transaction.atomic
+def site_add(*, actor: Actor, study: Study, centre: Centre, code: str | None = None) -> StudySite:
+    """Make a centre a site of a study, numbered in the study (01, 02… unless given)."""
+    if StudySite.objects.filter(study=study, centre=centre).exists():
+        raise ValidationError(f"{centre.code} is already a site of {study.identifier}.")
+    if code is None:
+        code = f"{StudySite.objects.filter(study=study).count() + 1:02d}"
+    code = code.strip()
+    if not re.fullmatch(r"[A-Za-z0-9]{1,10}", code):
+        raise ValidationError(f"The site number {code!r} must be 1 to 10 letters or digits.")
+    if StudySite.objects.filter(study=study, code=code).exists():
+        raise ValidationError(f"{study.identifier} already has a site {code}.")
+    site = StudySite.objects.create(study=study, centre=centre, code=code)
+    audit_record(
+        actor=actor,
+        action="site.added",
+        target=site,
+        new={"study": study.identifier, "centre": centre.code, "site": code},
+        chain=study.audit_chain,
+    )
+    return site
+
+
+def site_get(study: Study, reference: str) -> StudySite:
+    """Return a site of a study by its number (01) or its centre's code (ICM)."""
+    site = (
+        StudySite.objects.filter(study=study)
+        .filter(Q(code=reference) | Q(centre__code=reference.strip().upper()))
+        .select_related("centre")
+        .first()
+    )
+    if site is None:
+        raise ValidationError(f"{study.identifier} has no site {reference!r}.")
+    return site
+
+
+@transaction.atomic
+def site_activate(*, actor: Actor, site: StudySite, on: date) -> StudySite:
+    """Set the date from which a site may include patients."""
+    old = site.activated_on
+    site.activated_on = on
+    site.save(update_fields=["activated_on"])
+    audit_record(
+        actor=actor,
+        action="site.activated",
+        target=site,
+        old={"activated_on": old},
+        new={"activated_on": on},
+        chain=site.study.audit_chain,
+    )
+    return site
+
+
+def _membership_fields(membership: Membership) -> dict[str, Any]:
+    return {
+        "user": membership.user.username,
+        "study": membership.study.identifier,
+        "site": membership.site.code if membership.site else "all",
+        "role": membership.role,
+        "starts_on": membership.starts_on,
+        "ends_on": membership.ends_on,
+    }
+
+
+@transaction.atomic
+def role_grant(
+    *,
+    actor: Actor,
+    user: User,
+    study: Study,
+    site: StudySite | None,
+    role: str,
+    starts_on: date,
+    ends_on: date | None = None,
+) -> Membership:
+    """Give a person a role on a study for one site (or all sites) for a period."""
+    if role not in Role.values:
+        raise ValidationError(f"{role!r} is not a role; roles: {', '.join(Role.values)}.")
+    if not user.is_active:
+        raise ValidationError(f"The account {user.username!r} is deactivated.")
+    if site is not None and site.study_id != study.pk:
+        raise ValidationError(f"Site {site.code} is not a site of {study.identifier}.")
+    if site is None and role in SITE_ROLES:
+        raise ValidationError(f"{Role(role).label} is a site role: name the site, not all sites.")
+    if ends_on is not None and ends_on < starts_on:
+        raise ValidationError(
+            f"The membership would end ({ends_on}) before it starts ({starts_on})."
+        )
+    overlapping = (
+        Membership.objects.select_for_update()
+        .filter(user=user, study=study, site=site, role=role)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=starts_on))
+    )
+    if ends_on is not None:
+        overlapping = overlapping.filter(starts_on__lte=ends_on)
+    clash = overlapping.first()
+    if clash is not None:
+        until = clash.ends_on or "open-ended"
+        raise ValidationError(
+            f"{user.username} already holds {role} there from {clash.starts_on} to {until}; "
+            "the periods would overlap."
+        )
+    membership = Membership.objects.create(
+        user=user, study=study, site=site, role=role, starts_on=starts_on, ends_on=ends_on
+    )
+    audit_record(
+        actor=actor,
+        action="role.granted",
+        target=membership,
+        new=_membership_fields(membership),
+        chain=study.audit_chain,
+    )
+    return membership
+
+
+@transaction.atomic
+def role_revoke(
+    *,
+    actor: Actor,
+    user: User,
+    study: Study,
+    site: StudySite | None,
+    role: str,
+    on: date,
+    reason: str = "",
+) -> Membership:
+    """End a membership on a date (the delegation log keeps it, with its end)."""
+    membership = (
+        Membership.objects.select_for_update()
+        .filter(user=user, study=study, site=site, role=role)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .order_by("-starts_on")
+        .first()
+    )
+    if membership is None:
+        raise ValidationError(f"{user.username} holds no {role} role there on {on}.")
+    if on < membership.starts_on:
+        raise ValidationError(f"The membership starts on {membership.starts_on}, after {on}.")
+    old = _membership_fields(membership)
+    membership.ends_on = on
+    membership.save(update_fields=["ends_on"])
+    audit_record(
+        actor=actor,
+        action="role.revoked",
+        target=membership,
+        old=old,
+        new=_membership_fields(membership),
+        reason=reason,
+        chain=study.audit_chain,
+    )
+    return membership
+
+
+def user_get(username: str) -> User:
+    user = User.objects.filter(username__iexact=username.strip()).first()
+    if user is None:
+        raise ValidationError(f"There is no account {username!r}.")
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor: Actor, user: User, reason: str) -> User:
+    """Deactivate an account: it keeps its history but can no longer sign in or use tokens."""
+    if not reason.strip():
+        raise ValidationError("A reason is required to deactivate an account.")
+    if not user.is_active:
+        raise ValidationError(f"The account {user.username!r} is already deactivated.")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=utc_now()
+    )
+    audit_record(
+        actor=actor,
+        action="user.deactivated",
+        target=user,
+        old={"active": True},
+        new={"active": False, "tokens_revoked": revoked},
+        reason=reason.strip(),
+    )
+    return user
+
+
+def _token_hash(key: str) -> str:
+    return sha256_hex(key.encode("ascii"))
+
+
+@transaction.atomic
+def token_create(
+    *, actor: Actor, user: User, study: Study, label: str = ""
+) -> tuple[ApiToken, str]:
+    """Create an API token for a user on a study; return it with the key, which is never stored."""
+    if not user.is_active:
+        raise ValidationError(f"The account {user.username!r} is deactivated.")
+    if not memberships_in_force(user, study=study).exists():
+        raise ValidationError(f"{user.username} has no role in force on {study.identifier}.")
+    key = secrets.token_hex(16).upper()  # 32 hexadecimal characters, as REDCap's tokens
+    token = ApiToken.objects.create(
+        user=user, study=study, key_hash=_token_hash(key), prefix=key[:6], label=label.strip()
+    )
+    audit_record(
+        actor=actor,
+        action="token.created",
+        target=token,
+        new={
+            "user": user.username,
+            "study": study.identifier,
+            "prefix": token.prefix,
+            "label": token.label,
+        },
+        chain=study.audit_chain,
+    )
+    return token, key
+
+
+@transaction.atomic
+def token_revoke(*, actor: Actor, token: ApiToken, reason: str = "") -> ApiToken:
+    """Revoke a token: it stops working at once."""
+    if token.revoked_at is not None:
+        raise ValidationError(f"The token {token.prefix}… is already revoked.")
+    token.revoked_at = utc_now()
+    token.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        action="token.revoked",
+        target=token,
+        new={"user": token.user.username, "prefix": token.prefix},
+        reason=reason,
+        chain=token.study.audit_chain,
+    )
+    return token
+
+
+def token_authenticate(key: str) -> ApiToken | None:
+    """Return the live token for a key (recording its use), or None; never says why."""
+    key = key.strip().upper()
+    if not re.fullmatch(r"[0-9A-F]{32}", key):
+        return None
+    token = (
+        ApiToken.objects.select_related("user", "study")
+        .filter(key_hash=_token_hash(key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = utc_now()
+    # Recording every use would write on every request; once a minute is enough to audit use.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -5,17 +5,26 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 
-from carnet.accounts.models import User
-from carnet.accounts.services import user_create, user_set_password
+from carnet.accounts.models import Centre, Membership, StudySite, User
+from carnet.accounts.roles import Role
+from carnet.accounts.services import (
+    centre_add,
+    role_grant,
+    site_activate,
+    site_add,
+    user_create,
+    user_set_password,
+)
 from carnet.audit.services import SystemActor
 from carnet.core.errors import ConfigurationError
 from carnet.studies.definition import study_file_read
-from carnet.studies.models import StudyMode
+from carnet.studies.models import Study, StudyMode
 from carnet.studies.services import study_load, study_mode_change, study_publish
 
 ADMIN_USERNAME = "admin"
@@ -70,25 +79,54 @@ def demo_password(requested: str | None) -> str:
     return "-".join(secrets.token_hex(3) for _ in range(4))
 
 
+# Each demo account is named after its role. Site roles and the monitor work at sites; central
+# roles cover every site, as they do in a data centre.
+DEMO_ACCOUNTS: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
+    # user name, full name, role, site numbers (empty: all sites)
+    ("investigator", "Dr Claire Martin", Role.INVESTIGATOR, (1,)),
+    ("dataentry", "Julie Bernard (TEC)", Role.DATA_ENTRY, (1,)),
+    ("pharmacist", "Marc Petit (PUI)", Role.PHARMACIST, (1,)),
+    ("monitor", "Sophie Laurent (ARC)", Role.MONITOR, (1, 2)),
+    ("datamanager", "Thomas Moreau", Role.DATA_MANAGER, ()),
+    ("projectmanager", "Camille Roux", Role.PROJECT_MANAGER, ()),
+    ("medicalreviewer", "Dr Paul Fournier", Role.MEDICAL_REVIEWER, ()),
+    ("coder", "Léa Girard", Role.CODER, ()),
+    ("statistician", "Hugo Bonnet", Role.STATISTICIAN, ()),
+    ("unblinded", "Emma Dupuis", Role.UNBLINDED_STATISTICIAN, ()),
+    ("dsmb", "Pr Anne Lambert", Role.DSMB_STATISTICIAN, ()),
+    ("pharmacovigilance", "Nicolas Faure", Role.PHARMACOVIGILANCE, ()),
+    ("biobank", "Inès Mercier", Role.BIOBANK_TECHNICIAN, ()),
+    ("sponsor", "Promoteur (lecture)", Role.SPONSOR, ()),
+    (ADMIN_USERNAME, "Demo administrator", Role.ADMINISTRATOR, ()),
+)
+DEMO_CENTRES = (
+    ("ICM", "Institut du Cancer de Montpellier", "Montpellier", date(2025, 1, 15)),
+    ("IPC", "Institut Paoli-Calmettes", "Marseille", date(2025, 2, 3)),
+    ("CLB", "Centre Léon Bérard", "Lyon", date(2025, 3, 10)),
+)
+DEMO_ROLES_FROM = date(2025, 1, 1)
+
+
 @transaction.atomic
 def demo_load(*, actor: SystemActor, password: str | None = None) -> list[DemoAccount]:
     """Create the demo accounts that do not exist yet; set their password when one is given."""
     chosen = demo_password(password)
     accounts = []
-    admin = User.objects.filter(username=ADMIN_USERNAME).first()
-    if admin is None:
-        user_create(
-            actor=actor,
-            username=ADMIN_USERNAME,
-            password=chosen,
-            full_name="Demo administrator",
-            is_administrator=True,
-        )
-        accounts.append(DemoAccount(ADMIN_USERNAME, chosen, created=True))
-    else:
-        if password or not admin.check_password(chosen):
-            user_set_password(actor=actor, user=admin, password=chosen)
-        accounts.append(DemoAccount(ADMIN_USERNAME, chosen, created=False))
+    for username, full_name, role, _sites in DEMO_ACCOUNTS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user_create(
+                actor=actor,
+                username=username,
+                password=chosen,
+                full_name=full_name,
+                is_administrator=role == Role.ADMINISTRATOR,
+            )
+            accounts.append(DemoAccount(username, chosen, created=True))
+        else:
+            if password or not user.check_password(chosen):
+                user_set_password(actor=actor, user=user, password=chosen)
+            accounts.append(DemoAccount(username, chosen, created=False))
     # Kept so that `make run` can tell the same password every time; demo data only.
     kept = _password_file()
     kept.write_text(chosen + "\n", encoding="utf-8")
@@ -113,4 +151,32 @@ def demo_studies_load(*, actor: SystemActor) -> list[DemoStudy]:
         loaded.append(
             DemoStudy(study.identifier, study.current_version.number, study.mode, outcome.outcome)
         )
+        _demo_sites_and_roles(actor=actor, study=study)
     return loaded
+
+
+def _demo_sites_and_roles(*, actor: SystemActor, study: Study) -> None:
+    """Make the three demo centres sites of a study and give every demo account its role."""
+    sites = []
+    for number, (code, name, city, activated_on) in enumerate(DEMO_CENTRES, start=1):
+        centre = Centre.objects.filter(code=code).first() or centre_add(
+            actor=actor, code=code, name=name, city=city, time_zone="Europe/Paris"
+        )
+        site = StudySite.objects.filter(study=study, centre=centre).first()
+        if site is None:
+            site = site_add(actor=actor, study=study, centre=centre, code=f"{number:02d}")
+        if site.activated_on is None:
+            site = site_activate(actor=actor, site=site, on=activated_on)
+        sites.append(site)
+    for username, _full_name, role, site_numbers in DEMO_ACCOUNTS:
+        user = User.objects.get(username=username)
+        for site in [sites[n - 1] for n in site_numbers] or [None]:
+            if not Membership.objects.filter(user=user, study=study, site=site, role=role).exists():
+                role_grant(
+                    actor=actor,
+                    user=user,
+                    study=study,
+                    site=site,
+                    role=role,
+                    starts_on=DEMO_ROLES_FROM,
+                )

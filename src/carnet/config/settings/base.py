@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # only for its bundled Swagger UI: /api/docs loads nothing from a CDN
     "carnet.audit",
     "carnet.accounts",
     "carnet.operations",

@@ -37,6 +37,8 @@ class Command(BaseCommand):
                 f"Study {study.identifier}: version {study.version}, {study.mode} mode"
                 + (" (already loaded)" if study.outcome == "unchanged" else "")
             )
-        self.stdout.write("Demo loaded. Log in at http://127.0.0.1:8000/ with:")
-        for account in accounts:
-            self.stdout.write(f"  user {account.username!r}, password {account.password!r}")
+        password = accounts[0].password
+        names = ", ".join(account.username for account in accounts)
+        self.stdout.write("Demo loaded. Log in at http://127.0.0.1:8000/ as one of:")
+        self.stdout.write(f"  {names}")
+        self.stdout.write(f"with the password {password!r} (kept in the data directory).")

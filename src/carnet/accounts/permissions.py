@@ -1,0 +1,126 @@
+"""The one permission module: may this person do this on this study, at this site, now?
+
+Every selector and service asks here. Rights come only from memberships in force today (the
+delegation log); an account that is deactivated, or whose membership has ended, gets nothing.
+System administrators (superusers) manage studies and access everywhere but see no clinical
+data unless a membership gives it to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Q, QuerySet
+
+from carnet.accounts.models import Membership, StudySite, User
+from carnet.accounts.roles import GRANTS, UNBLINDED_ROLES, Action
+from carnet.core.clock import utc_today
+from carnet.core.errors import CarnetError
+from carnet.studies.models import Study
+
+SYSTEM_ADMINISTRATOR_ACTIONS = frozenset(
+    {Action.VIEW_STUDY, Action.MANAGE_STUDY, Action.MANAGE_ACCESS}
+)
+
+
+class PermissionDenied(CarnetError):
+    """The actor may not do this; the message says what, never whether something exists."""
+
+
+@dataclass(frozen=True)
+class SiteScope:
+    """The sites where an action is allowed: every site of the study, or some."""
+
+    all_sites: bool
+    site_ids: frozenset[int]
+
+    def allows(self, site: StudySite | int | None) -> bool:
+        if self.all_sites:
+            return True
+        if site is None:
+            return False
+        return (site if isinstance(site, int) else site.pk) in self.site_ids
+
+    @property
+    def empty(self) -> bool:
+        return not self.all_sites and not self.site_ids
+
+
+NOWHERE = SiteScope(all_sites=False, site_ids=frozenset())
+
+
+def memberships_in_force(
+    user: User, *, study: Study | None = None, on: date | None = None
+) -> QuerySet[Membership]:
+    """Return the user's memberships valid on a date (today by default)."""
+    day = on or utc_today()
+    if not user.is_active:
+        return Membership.objects.none()
+    memberships = Membership.objects.filter(user=user, starts_on__lte=day).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=day)
+    )
+    return memberships.filter(study=study) if study is not None else memberships
+
+
+def site_scope(user: User, action: Action, *, study: Study, on: date | None = None) -> SiteScope:
+    """Return the sites of a study where the user may do an action."""
+    if not user.is_active:
+        return NOWHERE
+    if user.is_superuser and action in SYSTEM_ADMINISTRATOR_ACTIONS:
+        return SiteScope(all_sites=True, site_ids=frozenset())
+    site_ids: set[int] = set()
+    for role, site_id in memberships_in_force(user, study=study, on=on).values_list(
+        "role", "site_id"
+    ):
+        if action not in GRANTS.get(role, frozenset()):
+            continue
+        if site_id is None:
+            return SiteScope(all_sites=True, site_ids=frozenset())
+        site_ids.add(site_id)
+    return SiteScope(all_sites=False, site_ids=frozenset(site_ids))
+
+
+def may(
+    user: User,
+    action: Action,
+    *,
+    study: Study,
+    site: StudySite | None = None,
+    on: date | None = None,
+) -> bool:
+    """Return whether the user may do ``action`` on the study (at ``site`` when one is given).
+
+    Without a site, the question is "anywhere in the study".
+    """
+    scope = site_scope(user, action, study=study, on=on)
+    return not scope.empty if site is None else scope.allows(site)
+
+
+def require(
+    user: User,
+    action: Action,
+    *,
+    study: Study,
+    site: StudySite | None = None,
+    on: date | None = None,
+) -> None:
+    """Raise PermissionDenied unless `may` allows the action."""
+    if not may(user, action, study=study, site=site, on=on):
+        raise PermissionDenied(f"You may not {action.value.replace('_', ' ')} here.")
+
+
+def is_unblinded(user: User, *, study: Study, on: date | None = None) -> bool:
+    """Return whether the user may see treatment allocation in this study."""
+    roles = set(memberships_in_force(user, study=study, on=on).values_list("role", flat=True))
+    return bool(roles & UNBLINDED_ROLES)
+
+
+def studies_visible(user: User, *, on: date | None = None) -> QuerySet[Study]:
+    """Return the studies the user may see (where some membership is in force)."""
+    if not user.is_active:
+        return Study.objects.none()
+    if user.is_superuser:
+        return Study.objects.all()
+    ids = memberships_in_force(user, on=on).values_list("study_id", flat=True)
+    return Study.objects.filter(pk__in=ids)

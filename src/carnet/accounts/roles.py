@@ -1,0 +1,79 @@
+"""The roles a person can hold on a study, and what each one may do.
+
+This is the one place that says who may do what. Code asks `permissions.may(…)`, never which
+role someone has; a blinded role is the property `is_unblinded`, not a list checked here and there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    INVESTIGATOR = "investigator", _("Investigator")
+    DATA_ENTRY = "data_entry", _("Site data entry (TEC / ARC investigateur)")
+    PHARMACIST = "pharmacist", _("Pharmacist")
+    MONITOR = "monitor", _("Monitor (ARC moniteur)")
+    DATA_MANAGER = "data_manager", _("Data manager")
+    PROJECT_MANAGER = "project_manager", _("Project manager")
+    MEDICAL_REVIEWER = "medical_reviewer", _("Medical reviewer")
+    CODER = "coder", _("Coder")
+    STATISTICIAN = "statistician", _("Statistician (blinded)")
+    UNBLINDED_STATISTICIAN = "unblinded_statistician", _("Statistician (unblinded)")
+    DSMB_STATISTICIAN = "dsmb_statistician", _("DSMB statistician")
+    PHARMACOVIGILANCE = "pharmacovigilance", _("Pharmacovigilance officer")
+    BIOBANK_TECHNICIAN = "biobank_technician", _("Biobank technician")
+    SPONSOR = "sponsor", _("Sponsor (read-only)")
+    ADMINISTRATOR = "administrator", _("Administrator")
+
+
+class Action(StrEnum):
+    """What someone may want to do on a study (later issues add their own)."""
+
+    VIEW_STUDY = "view_study"  # outline, schedule, versions
+    VIEW_SUBJECTS = "view_subjects"  # subjects and their data, at the sites one covers
+    INCLUDE_SUBJECT = "include_subject"
+    ENTER_DATA = "enter_data"
+    REVIEW_ELIGIBILITY = "review_eligibility"
+    MONITOR = "monitor"  # source data verification, queries
+    MANAGE_DATA = "manage_data"  # queries, reviews, locks
+    CODE_TERMS = "code_terms"
+    DISPENSE = "dispense"
+    MANAGE_SAMPLES = "manage_samples"
+    REPORT_SAFETY = "report_safety"
+    EXPORT = "export"
+    MANAGE_STUDY = "manage_study"  # definition, modes, sites
+    MANAGE_ACCESS = "manage_access"  # memberships and tokens of the study
+
+
+# Site roles act for one site; a membership "for all sites" makes no sense for them.
+SITE_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_ENTRY, Role.PHARMACIST})
+
+# Roles that see treatment allocation: whoever holds one is unblinded for that study.
+UNBLINDED_ROLES = frozenset(
+    {Role.UNBLINDED_STATISTICIAN, Role.DSMB_STATISTICIAN, Role.PHARMACOVIGILANCE}
+)
+
+_READ = {Action.VIEW_STUDY, Action.VIEW_SUBJECTS}
+GRANTS: dict[str, frozenset[Action]] = {
+    Role.INVESTIGATOR: frozenset(
+        _READ | {Action.INCLUDE_SUBJECT, Action.ENTER_DATA, Action.REPORT_SAFETY}
+    ),
+    Role.DATA_ENTRY: frozenset(_READ | {Action.INCLUDE_SUBJECT, Action.ENTER_DATA}),
+    Role.PHARMACIST: frozenset(_READ | {Action.DISPENSE}),
+    Role.MONITOR: frozenset(_READ | {Action.MONITOR}),
+    Role.DATA_MANAGER: frozenset(_READ | {Action.MANAGE_DATA, Action.EXPORT, Action.MANAGE_STUDY}),
+    Role.PROJECT_MANAGER: frozenset({Action.VIEW_STUDY, Action.MANAGE_STUDY}),
+    Role.MEDICAL_REVIEWER: frozenset(_READ | {Action.REVIEW_ELIGIBILITY}),
+    Role.CODER: frozenset(_READ | {Action.CODE_TERMS}),
+    Role.STATISTICIAN: frozenset(_READ | {Action.EXPORT}),
+    Role.UNBLINDED_STATISTICIAN: frozenset(_READ | {Action.EXPORT}),
+    Role.DSMB_STATISTICIAN: frozenset(_READ | {Action.EXPORT}),
+    Role.PHARMACOVIGILANCE: frozenset(_READ | {Action.REPORT_SAFETY}),
+    Role.BIOBANK_TECHNICIAN: frozenset({Action.VIEW_STUDY, Action.MANAGE_SAMPLES}),
+    Role.SPONSOR: frozenset(_READ),
+    Role.ADMINISTRATOR: frozenset({Action.VIEW_STUDY, Action.MANAGE_STUDY, Action.MANAGE_ACCESS}),
+}

@@ -1,0 +1,51 @@
+"""Reads on people, sites and memberships, always scoped by what the actor may see."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import QuerySet
+
+from carnet.accounts.models import Membership, StudySite, User
+from carnet.accounts.permissions import (
+    PermissionDenied,
+    memberships_in_force,
+    site_scope,
+    studies_visible,
+)
+from carnet.accounts.roles import Action
+from carnet.studies.models import Study
+
+
+def study_for_actor(actor: User, identifier: str) -> Study:
+    """Return a study the actor may see; an unknown and a forbidden study look the same."""
+    study = (
+        studies_visible(actor)
+        .filter(identifier=identifier)
+        .select_related("current_version")
+        .first()
+    )
+    if study is None:
+        raise PermissionDenied(f"There is no study {identifier!r} you may see.")
+    return study
+
+
+def sites_visible(
+    actor: User, *, study: Study, action: Action = Action.VIEW_STUDY
+) -> QuerySet[StudySite]:
+    """Return the sites of a study where the actor may do ``action``, with their centre."""
+    scope = site_scope(actor, action, study=study)
+    sites = StudySite.objects.filter(study=study).select_related("centre").order_by("code")
+    if scope.all_sites:
+        return sites
+    return sites.filter(pk__in=scope.site_ids)
+
+
+def my_memberships(actor: User, *, on: date | None = None) -> QuerySet[Membership]:
+    """Return the actor's memberships in force, with study and site."""
+    return memberships_in_force(actor, on=on).select_related("study", "site", "site__centre")
+
+
+def users_list() -> QuerySet[User]:
+    """Return every account (administrators' view)."""
+    return User.objects.order_by("username")

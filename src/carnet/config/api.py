@@ -1,0 +1,129 @@
+"""The HTTP API: one django-ninja instance, one router per app, errors as RFC 9457 problems.
+
+Authentication is the browser session or a personal token sent as `Authorization: Bearer <token>`.
+A token belongs to one study: whatever it asks about another study is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as SchemaValidationError
+from ninja.security import HttpBearer, django_auth
+
+from carnet import __version__
+from carnet.accounts.models import User
+from carnet.accounts.permissions import PermissionDenied
+from carnet.accounts.services import token_authenticate
+from carnet.core.errors import CarnetError, ValidationError
+
+logger = logging.getLogger(__name__)
+PROBLEM_TYPE = "application/problem+json"
+
+
+class BearerToken(HttpBearer):
+    """A personal API token; the request remembers it so endpoints can hold it to its study."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        api_token = token_authenticate(token)
+        if api_token is None:
+            return None
+        request.api_token = api_token  # type: ignore[attr-defined]
+        return api_token.user
+
+
+api = NinjaAPI(
+    title="Carnet API",
+    version=__version__,
+    description=(
+        "Clinical research data, scoped to the studies and sites of the person asking. "
+        "Authenticate with the browser session or `Authorization: Bearer <token>` (32 "
+        "hexadecimal characters; `carnet token create USER STUDY`). Errors are RFC 9457 "
+        "problem details (`application/problem+json`)."
+    ),
+    auth=[BearerToken(), django_auth],
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    urls_namespace="api",
+)
+
+
+def problem(
+    request: HttpRequest, status: int, title: str, detail: str, **extra: Any
+) -> HttpResponse:
+    """Return an RFC 9457 problem response."""
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        **extra,
+    }
+    return JsonResponse(body, status=status, content_type=PROBLEM_TYPE)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    response = problem(
+        request, 401, "Unauthorized", "Sign in, or send a valid token as Authorization: Bearer."
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="carnet"'
+    return response
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request: HttpRequest, error: PermissionDenied) -> HttpResponse:
+    return problem(request, 403, "Forbidden", str(error))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return problem(request, 404, "Not Found", "There is nothing here you may see.")
+
+
+@api.exception_handler(SchemaValidationError)
+def _invalid(request: HttpRequest, error: SchemaValidationError) -> HttpResponse:
+    errors = [
+        {"location": ".".join(str(part) for part in e.get("loc", ())), "message": e.get("msg", "")}
+        for e in error.errors
+    ]
+    return problem(
+        request, 422, "Unprocessable Content", "The request does not fit its schema.", errors=errors
+    )
+
+
+@api.exception_handler(ValidationError)
+def _refused(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    return problem(request, 400, "Bad Request", str(error))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return problem(request, error.status_code, "Error", str(error))
+
+
+@api.exception_handler(CarnetError)
+def _carnet_error(request: HttpRequest, error: CarnetError) -> HttpResponse:
+    return problem(request, 400, "Bad Request", str(error))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
+    logger.exception("Unexpected API error on %s", request.path)
+    return problem(request, 500, "Internal Server Error", "Something went wrong on our side.")
+
+
+def _routers() -> None:
+    from carnet.accounts.api import router as accounts_router
+    from carnet.studies.api import router as studies_router
+
+    api.add_router("/", accounts_router)
+    api.add_router("/studies", studies_router)
+
+
+_routers()

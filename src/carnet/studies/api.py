@@ -1,0 +1,127 @@
+"""API: a study's outline, and its sites (as far as the person asking may see them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from carnet.accounts.api import SiteOut, request_token, request_user, site_out
+from carnet.accounts.permissions import PermissionDenied
+from carnet.accounts.selectors import sites_visible, study_for_actor
+from carnet.studies.definition.outline import schedule_text
+from carnet.studies.models import Study
+
+router = Router(tags=["studies"])
+
+
+class LabelOut(Schema):
+    en: str
+    fr: str
+
+
+class ItemOut(Schema):
+    name: str
+    oid: str
+    type: str
+    label: LabelOut
+    units: str
+    required: bool
+    code_list: str
+    repeating: bool
+
+
+class FormOut(Schema):
+    name: str
+    oid: str
+    label: LabelOut
+    items: list[ItemOut]
+
+
+class EventOut(Schema):
+    name: str
+    oid: str
+    label: LabelOut
+    schedule: str
+    forms: list[str]
+
+
+class OutlineOut(Schema):
+    identifier: str
+    title: LabelOut
+    phase: str
+    sponsor: str
+    registry: dict[str, str]
+    mode: str
+    version: int
+    events: list[EventOut]
+    forms: list[FormOut]
+
+
+def study_for_request(request: HttpRequest, identifier: str) -> Study:
+    """Return the study named in the path if the person, and their token, may see it."""
+    token = request_token(request)
+    if token is not None and token.study.identifier != identifier:
+        raise PermissionDenied("This token is for another study.")
+    return study_for_actor(request_user(request), identifier)
+
+
+def _label(label: Any) -> LabelOut:
+    return LabelOut(en=label.en, fr=label.fr)
+
+
+@router.get("/{identifier}", response=OutlineOut, summary="A study's outline: events, forms, items")
+def study_outline(request: HttpRequest, identifier: str) -> OutlineOut:
+    study = study_for_request(request, identifier)
+    version = study.current_version
+    if version is None:
+        raise PermissionDenied(f"{identifier} has no published version yet.")
+    d = version.parsed()
+    return OutlineOut(
+        identifier=d.identifier,
+        title=_label(d.title),
+        phase=d.phase,
+        sponsor=d.sponsor,
+        registry={"eu_ct": d.registry.eu_ct, "id_rcb": d.registry.id_rcb, "nct": d.registry.nct},
+        mode=study.mode,
+        version=version.number,
+        events=[
+            EventOut(
+                name=e.name,
+                oid=e.oid,
+                label=_label(e.label),
+                schedule=schedule_text(e),
+                forms=list(e.forms),
+            )
+            for e in d.events
+        ],
+        forms=[
+            FormOut(
+                name=f.name,
+                oid=f.oid,
+                label=_label(f.label),
+                items=[
+                    ItemOut(
+                        name=i.name,
+                        oid=i.oid,
+                        type=i.type,
+                        label=_label(i.label),
+                        units=i.units,
+                        required=i.required,
+                        code_list=i.code_list,
+                        repeating=g.repeating,
+                    )
+                    for g in f.groups
+                    for i in g.items
+                ],
+            )
+            for f in d.forms
+        ],
+    )
+
+
+@router.get("/{identifier}/sites", response=list[SiteOut], summary="The study's sites I may see")
+def study_sites(request: HttpRequest, identifier: str) -> list[SiteOut]:
+    study = study_for_request(request, identifier)
+    return [site_out(site) for site in sites_visible(request_user(request), study=study)]

@@ -1,0 +1,56 @@
+"""The API's front door: OpenAPI, documentation without CDN, problem details, sessions."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from carnet.accounts.roles import Role
+from tests.accounts.personas import person, world
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_openapi_schema_and_docs_are_served_without_a_cdn(client: Client) -> None:
+    schema = client.get("/api/openapi.json")
+    assert schema.status_code == 200
+    assert schema.json()["info"]["title"] == "Carnet API"
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text.lower()
+    assert "/static/ninja/swagger-ui-bundle.js" in docs.text
+
+
+def test_an_anonymous_request_gets_a_problem_401(client: Client) -> None:
+    response = client.get("/api/me")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 401
+    assert body["instance"] == "/api/me"
+
+
+def test_a_malformed_token_is_a_401_without_detail(client: Client) -> None:
+    response = client.get("/api/me", headers={"authorization": "Bearer not-a-token"})
+    assert response.status_code == 401
+
+
+def test_the_session_works_for_the_browser(client: Client) -> None:
+    w = world()
+    user = person("maya", study=w.study, role=Role.INVESTIGATOR, sites=[w.site_a])
+    client.force_login(user)
+    me = client.get("/api/me").json()
+    assert me["username"] == "maya"
+    assert me["memberships"] == [
+        {
+            "study": "MINI",
+            "site": "01",
+            "role": "investigator",
+            "starts_on": me["memberships"][0]["starts_on"],
+            "ends_on": None,
+        }
+    ]
+    outline = client.get("/api/studies/MINI").json()
+    assert [event["name"] for event in outline["events"]] == ["baseline", "cycle", "adverse_events"]
+    assert outline["events"][1]["schedule"].startswith("day +14 from event baseline")
+    assert outline["forms"][0]["items"][0]["name"] == "weight"
