@@ -170,13 +170,17 @@ def _demo_sites_and_roles(*, actor: SystemActor, study: Study) -> None:
         sites.append(site)
     for username, _full_name, role, site_numbers in DEMO_ACCOUNTS:
         user = User.objects.get(username=username)
-        for site in [sites[n - 1] for n in site_numbers] or [None]:
-            if not Membership.objects.filter(user=user, study=study, site=site, role=role).exists():
+        # No site numbers: the role covers every site (site=None).
+        covered: list[StudySite | None] = [sites[n - 1] for n in site_numbers] or [None]
+        for where in covered:
+            if not Membership.objects.filter(
+                user=user, study=study, site=where, role=role
+            ).exists():
                 role_grant(
                     actor=actor,
                     user=user,
                     study=study,
-                    site=site,
+                    site=where,
                     role=role,
                     starts_on=DEMO_ROLES_FROM,
                 )
