@@ -6,7 +6,8 @@ Pure Python (no Django). The usual path::
     checked = check(parse("weight > 40 and baseline.weight > 0"), symbols,
                     expected=ValueType.BOOLEAN)
     evaluate(checked, {"weight": 72.5, "baseline.weight": 70.0})   # one subject -> True
-    frame.filter(to_polars(checked))                               # a whole study at once
+    evaluate_frame(checked, frame)                 # a whole study at once (a Polars Series)
+    frame.lazy().filter(to_polars(checked))        # or as a Polars expression
     translate_redcap("[baseline_arm_1][weight] > 40 and [sex] = '1'")
 
 docs/expressions.md describes the language.
@@ -24,7 +25,7 @@ from carnet.expressions.errors import (
 )
 from carnet.expressions.limits import DEFAULT_LIMITS, Limits
 from carnet.expressions.parsing import Expression, parse
-from carnet.expressions.polars_compiler import to_polars
+from carnet.expressions.polars_compiler import evaluate_frame, to_polars
 from carnet.expressions.redcap import translate_redcap
 from carnet.expressions.row_evaluator import Clock, Value, evaluate
 from carnet.expressions.symbols import Symbol, SymbolTable, ValueType
@@ -62,6 +63,7 @@ __all__ = [
     "ValueType",
     "check",
     "evaluate",
+    "evaluate_frame",
     "parse",
     "references",
     "to_polars",

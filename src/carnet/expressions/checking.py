@@ -206,17 +206,17 @@ class _Checker:
         if _unify(left, right) is None:
             self.complain(node, f"cannot compare {_describe(left)} with {_describe(right)}")
             return T.BOOLEAN
-        self.codes_match(node.left, (node.right,))
-        self.codes_match(node.right, (node.left,))
+        if operator in ("=", "!="):
+            self.codes_match(node.left, (node.right,))
+            self.codes_match(node.right, (node.left,))
         return T.BOOLEAN
 
     @staticmethod
     def arithmetic(operator: str, left: ValueType, right: ValueType) -> ValueType | None:
         if T.MISSING in (left, right):
+            # Always missing, whatever the other side: `date - missing` could be either type.
             other = right if left == T.MISSING else left
-            if other == T.MISSING:
-                return T.MISSING
-            return _Checker.arithmetic(operator, other, other if other in NUMBERS else T.INTEGER)
+            return T.MISSING if other in NUMBERS | {T.DATE, T.MISSING} else None
         if left in NUMBERS and right in NUMBERS:
             if operator == "/" or T.DECIMAL in (left, right):
                 return T.DECIMAL

@@ -3,8 +3,12 @@
 The frame has one column per reference as written (``weight``, ``baseline.weight``), one row
 per subject (or per subject and event). An item of a repeating group is a List column (one
 entry per row of the group); a multiple-choice item is a List column of its ticked codes.
-Missing values are nulls. Run the result with ``with_columns`` or ``filter``: an expression
-that reads no column is a literal that Polars broadcasts there.
+Missing values are nulls.
+
+Run compiled expressions on a LazyFrame (``evaluate_frame`` does): Polars 2.1's eager
+``DataFrame.with_columns`` returns one row instead of the frame's height for some
+``when/then`` results compared with a literal (``1.5 <= when(all false).then(x)``), while
+the lazy engine, which whole-study checks use anyway, is right.
 """
 
 from typing import Any
@@ -13,7 +17,7 @@ import polars as pl
 
 from carnet.core.clock import utc_today
 from carnet.expressions.checking import AGGREGATES, CheckedExpression
-from carnet.expressions.row_evaluator import Clock
+from carnet.expressions.row_evaluator import Clock, evaluate_part
 from carnet.expressions.symbols import ValueType
 from carnet.expressions.syntax import (
     Binary,
@@ -29,6 +33,8 @@ from carnet.expressions.syntax import (
     Not,
     Reference,
     TextLiteral,
+    children,
+    walk,
 )
 
 T = ValueType
@@ -46,6 +52,18 @@ DTYPES: dict[ValueType, pl.DataType] = {
 
 def _missing(value_type: ValueType) -> pl.Expr:
     return pl.lit(None, dtype=DTYPES.get(value_type, pl.Null()))
+
+
+def _constant_parts(root: Node) -> set[int]:
+    """Return the ids of the nodes under ``root`` that read no item."""
+    constant: set[int] = set()
+    for node in reversed(walk(root)):
+        # walk() is pre-order, so in reverse every child comes before its parent.
+        if not isinstance(node, Reference) and all(
+            id(child) in constant for child in children(node)
+        ):
+            constant.add(id(node))
+    return constant
 
 
 def _completed(difference: pl.Expr, unit: int) -> pl.Expr:
@@ -66,6 +84,7 @@ class _Compiler:
     def __init__(self, checked: CheckedExpression, clock: Clock) -> None:
         self.checked = checked
         self.clock = clock
+        self.constants = _constant_parts(checked.root)
 
     def type_of(self, node: Node) -> ValueType:
         return self.checked.type_of(node)
@@ -74,6 +93,17 @@ class _Compiler:
         # Anything typed "missing" (missing + 1, coalesce(missing, missing)) is always null.
         if self.type_of(node) == T.MISSING:
             return pl.lit(None)
+        if id(node) in self.constants and not isinstance(node, Reference):
+            # A part that reads no item is computed once, by the row evaluator: the same answer
+            # by construction, and a true scalar that Polars broadcasts over the frame.
+            value = evaluate_part(self.checked, node, {}, self.clock)
+            return pl.lit(value, dtype=DTYPES.get(self.type_of(node), pl.Null()))
+        return self.compile(node)
+
+    def condition(self, node: Node) -> pl.Expr:
+        """Return ``node`` as a Boolean column, even where it is the bare ``missing``."""
+        if self.type_of(node) == T.MISSING:
+            return pl.lit(None, dtype=pl.Boolean())
         return self.compile(node)
 
     def compile(self, node: Node) -> pl.Expr:
@@ -88,7 +118,7 @@ class _Compiler:
         if isinstance(node, Negate):
             return -self.visit(node.operand)
         if isinstance(node, Not):
-            return ~self.visit(node.operand)
+            return ~self.condition(node.operand)
         if isinstance(node, Binary):
             return self.binary(node)
         if isinstance(node, InList):
@@ -100,14 +130,13 @@ class _Compiler:
     def binary(self, node: Binary) -> pl.Expr:
         operator = node.operator
         left_type, right_type = self.type_of(node.left), self.type_of(node.right)
-        if T.MISSING in (left_type, right_type) and operator not in ("and", "or"):
+        if operator in ("and", "or"):
+            left, right = self.condition(node.left), self.condition(node.right)
+            # Polars & and | follow Kleene's three-valued logic, as the row evaluator does.
+            return left & right if operator == "and" else left | right
+        if T.MISSING in (left_type, right_type):
             return _missing(self.type_of(node))
         left, right = self.visit(node.left), self.visit(node.right)
-        if operator == "and":
-            # Polars & and | follow Kleene's three-valued logic, as the row evaluator does.
-            return left & right
-        if operator == "or":
-            return left | right
         if operator in ("+", "-") and T.DATE in (left_type, right_type):
             return self.date_arithmetic(operator, left, left_type, right, right_type)
         if operator == "/":
@@ -139,6 +168,8 @@ class _Compiler:
 
     def in_list(self, node: InList) -> pl.Expr:
         operand_type = self.type_of(node.operand)
+        if operand_type == T.MISSING:
+            return pl.lit(None, dtype=pl.Boolean())
         option_types = {self.type_of(option) for option in node.options}
         values: list[Any] = [option.value for option in node.options]
         operand = self.visit(node.operand)
@@ -160,7 +191,8 @@ class _Compiler:
             assert isinstance(code, IntegerLiteral | TextLiteral)
             return self.visit(arguments[0]).list.contains(pl.lit(code.value))
         if name == "if":
-            condition, then, otherwise = (self.visit(argument) for argument in arguments)
+            condition = self.condition(arguments[0])
+            then, otherwise = self.visit(arguments[1]), self.visit(arguments[2])
             return pl.when(condition).then(then).otherwise(otherwise)
         if name == "coalesce":
             return pl.coalesce([self.visit(argument) for argument in arguments])
@@ -224,3 +256,13 @@ def to_polars(checked: CheckedExpression, *, clock: Clock = utc_today) -> pl.Exp
     ``clock`` once, when compiling.
     """
     return _Compiler(checked, clock).visit(checked.root)
+
+
+def evaluate_frame(
+    checked: CheckedExpression, frame: pl.DataFrame | pl.LazyFrame, *, clock: Clock = utc_today
+) -> pl.Series:
+    """Return the value of ``checked`` for every row of ``frame`` (null where missing)."""
+    lazy = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+    # with_columns() broadcasts an expression that reads no column to the frame's height.
+    expression = to_polars(checked, clock=clock).alias("__carnet_result")
+    return lazy.with_columns(expression).select("__carnet_result").collect().to_series()

@@ -250,3 +250,10 @@ def evaluate(
     of a repeating group, a set of codes for a multiple-choice item. ``clock`` gives today().
     """
     return _RowEvaluator(checked, values, clock).visit(checked.root)
+
+
+def evaluate_part(
+    checked: CheckedExpression, node: Node, values: Mapping[str, Value], clock: Clock
+) -> Value:
+    """Return the value of ``node``, one part of ``checked`` (the compiler folds constants so)."""
+    return _RowEvaluator(checked, values, clock).visit(node)
