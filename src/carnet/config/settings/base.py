@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "carnet.accounts",
     "carnet.operations",
     "carnet.studies",
+    "carnet.subjects",
     "carnet.web",
 ]
 

@@ -1,0 +1,1 @@
+"""Subjects: screening log, inclusion, eligibility, consent, statuses, identity vault, schedule."""
