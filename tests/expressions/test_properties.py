@@ -6,10 +6,6 @@ from functools import cache
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, assume, given, settings
-
-PHASES = (
-    [Phase.explicit, Phase.reuse, Phase.generate] if os.environ.get("NO_SHRINK") else list(Phase)
-)
 from hypothesis import strategies as st
 
 from carnet.expressions import EvaluationError, ValueType, check, evaluate, parse, references

@@ -98,15 +98,15 @@ class _Compiler:
             # by construction, and a true scalar that Polars broadcasts over the frame.
             value = evaluate_part(self.checked, node, {}, self.clock)
             return pl.lit(value, dtype=DTYPES.get(self.type_of(node), pl.Null()))
-        return self.compile(node)
+        return self.build(node)
 
     def condition(self, node: Node) -> pl.Expr:
         """Return ``node`` as a Boolean column, even where it is the bare ``missing``."""
         if self.type_of(node) == T.MISSING:
             return pl.lit(None, dtype=pl.Boolean())
-        return self.compile(node)
+        return self.build(node)
 
-    def compile(self, node: Node) -> pl.Expr:
+    def build(self, node: Node) -> pl.Expr:
         if isinstance(node, IntegerLiteral | DecimalLiteral | TextLiteral | BooleanLiteral):
             return pl.lit(node.value, dtype=DTYPES[self.type_of(node)])
         if isinstance(node, DateLiteral):
