@@ -129,3 +129,14 @@ def test_deep_parentheses_alone_add_no_depth_and_cannot_exhaust_the_stack():
 def test_limits_can_be_tightened_by_the_caller():
     with pytest.raises(ExpressionSyntaxError, match="more than 3 parts"):
         parse("a + b + c", limits=Limits(max_nodes=3))
+
+
+def test_every_example_in_the_documentation_parses():
+    from pathlib import Path
+
+    document = Path(__file__).resolve().parents[2] / "docs" / "expressions.md"
+    block = document.read_text().split("```carnet\n", 1)[1].split("```", 1)[0]
+    examples = [line for line in block.splitlines() if line.strip()]
+    assert len(examples) >= 10
+    for example in examples:
+        assert str(parse(str(parse(example)))) == str(parse(example))
