@@ -11,10 +11,11 @@ from dataclasses import dataclass
 class Limits:
     """The largest expression the language accepts; the defaults suit every real study rule."""
 
-    # The longest real eligibility rule we have seen is under 2,000 characters.
+    # Generous: a long eligibility rule with a dozen criteria is a few hundred characters.
     max_length: int = 10_000
-    # Nesting depth of the tree; evaluators recurse over it, so it also bounds the Python stack.
-    max_depth: int = 64
+    # Nesting depth of the tree: a sum of 99 questionnaire items is 99 deep. The evaluators
+    # recurse about three frames per level, so this also keeps them far from the stack limit.
+    max_depth: int = 100
     max_nodes: int = 2_000
     max_string_length: int = 1_000
     # Integers beyond 10**15 are not clinical values, and they stay exact in a 64-bit float.
