@@ -35,7 +35,12 @@ class Action(StrEnum):
 
     VIEW_STUDY = "view_study"  # outline, schedule, versions
     VIEW_SUBJECTS = "view_subjects"  # subjects and their data, at the sites one covers
-    INCLUDE_SUBJECT = "include_subject"
+    INCLUDE_SUBJECT = "include_subject"  # the screening log and inclusions
+    RECORD_CONSENT = "record_consent"  # consents and their withdrawal
+    CHANGE_STATUS = "change_status"  # study and treatment statuses, visits, news
+    # Names, birth date, national ID: only site roles hold it, so only the subject's site sees them.
+    VIEW_IDENTITY = "view_identity"
+    TRANSFER_SUBJECT = "transfer_subject"  # move a subject to another site of the study
     ENTER_DATA = "enter_data"
     REVIEW_ELIGIBILITY = "review_eligibility"
     MONITOR = "monitor"  # source data verification, queries
@@ -58,14 +63,22 @@ UNBLINDED_ROLES = frozenset(
 )
 
 _READ = {Action.VIEW_STUDY, Action.VIEW_SUBJECTS}
+# What a site's own staff do for their patients.
+_SITE_CARE = {
+    Action.INCLUDE_SUBJECT,
+    Action.RECORD_CONSENT,
+    Action.CHANGE_STATUS,
+    Action.VIEW_IDENTITY,
+    Action.ENTER_DATA,
+}
 GRANTS: dict[str, frozenset[Action]] = {
-    Role.INVESTIGATOR: frozenset(
-        _READ | {Action.INCLUDE_SUBJECT, Action.ENTER_DATA, Action.REPORT_SAFETY}
-    ),
-    Role.DATA_ENTRY: frozenset(_READ | {Action.INCLUDE_SUBJECT, Action.ENTER_DATA}),
+    Role.INVESTIGATOR: frozenset(_READ | _SITE_CARE | {Action.REPORT_SAFETY}),
+    Role.DATA_ENTRY: frozenset(_READ | _SITE_CARE),
     Role.PHARMACIST: frozenset(_READ | {Action.DISPENSE}),
     Role.MONITOR: frozenset(_READ | {Action.MONITOR}),
-    Role.DATA_MANAGER: frozenset(_READ | {Action.MANAGE_DATA, Action.EXPORT, Action.MANAGE_STUDY}),
+    Role.DATA_MANAGER: frozenset(
+        _READ | {Action.MANAGE_DATA, Action.EXPORT, Action.MANAGE_STUDY, Action.TRANSFER_SUBJECT}
+    ),
     Role.PROJECT_MANAGER: frozenset({Action.VIEW_STUDY, Action.MANAGE_STUDY}),
     Role.MEDICAL_REVIEWER: frozenset(_READ | {Action.REVIEW_ELIGIBILITY}),
     Role.CODER: frozenset(_READ | {Action.CODE_TERMS}),

@@ -1,0 +1,154 @@
+"""Evaluate a study's eligibility criteria from the values a registration supplies.
+
+Pure functions on the study definition: no database. Values are keyed by item name (``weight``)
+or by the reference as the criterion writes it (``baseline.weight``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from carnet.core.errors import ValidationError
+from carnet.expressions import (
+    EvaluationError,
+    ExpressionError,
+    Symbol,
+    SymbolTable,
+    Value,
+    ValueType,
+    check,
+    evaluate,
+    parse,
+    references,
+)
+from carnet.studies.definition.model import Criterion, StudyDefinition
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """One criterion as evaluated: met, or failed with the reason."""
+
+    name: str
+    kind: str  # inclusion | exclusion
+    label_en: str
+    label_fr: str
+    met: bool
+    detail: str  # why it failed ("" when met)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "label": {"en": self.label_en, "fr": self.label_fr},
+            "met": self.met,
+            "detail": self.detail,
+        }
+
+
+def symbol_table(definition: StudyDefinition) -> SymbolTable:
+    """Return the symbol table of a study definition, for its eligibility rules."""
+    events_of_form: dict[str, set[str]] = {}
+    for event in definition.events:
+        for form_name in event.forms:
+            events_of_form.setdefault(form_name, set()).add(event.name)
+    symbols = []
+    for form, group, item in definition.items():
+        codes = definition.code_list(item.code_list).codes() if item.code_list else None
+        try:
+            symbols.append(
+                Symbol.for_item(
+                    item.name,
+                    item.type,
+                    codes=codes,
+                    repeating=group.repeating,
+                    result_type=item.result_type or None,
+                    events=events_of_form.get(form.name, set()),
+                    forms=[form.name],
+                )
+            )
+        except ValueError:
+            continue  # the study validator reports it
+    return SymbolTable(
+        symbols,
+        events=[event.name for event in definition.events],
+        forms=[form.name for form in definition.forms],
+    )
+
+
+def eligibility_items(definition: StudyDefinition) -> list[str]:
+    """Return the item names the criteria read, each once, in criteria order."""
+    symbols = symbol_table(definition)
+    names: list[str] = []
+    for criterion in definition.eligibility:
+        checked = check(parse(criterion.expression), symbols, expected=ValueType.BOOLEAN)
+        for reference in references(checked):
+            if reference.name not in names:
+                names.append(reference.name)
+    return names
+
+
+def _coerce(name: str, value: Any, symbol: Symbol | None) -> Value:
+    """Return a JSON value in the type the language expects for the item (dates from text)."""
+    if value is None or symbol is None:
+        return value
+    try:
+        if symbol.type == ValueType.DATE and isinstance(value, str):
+            return date.fromisoformat(value)
+        if symbol.type == ValueType.DECIMAL and isinstance(value, int | str):
+            return float(value)
+        if symbol.type == ValueType.INTEGER and isinstance(value, str):
+            return int(value)
+    except ValueError as error:
+        raise ValidationError(f"eligibility.{name}: {value!r} is not a {symbol.type}.") from error
+    return value
+
+
+def evaluate_criteria(
+    definition: StudyDefinition,
+    values: Mapping[str, Any],
+    *,
+    clock: Callable[[], date],
+) -> list[CriterionResult]:
+    """Return each criterion's result; a missing value fails the criterion it is needed by."""
+    symbols = symbol_table(definition)
+    known = {item.name for _form, _group, item in definition.items()}
+    for key in values:
+        if key.rsplit(".", 1)[-1] not in known:
+            raise ValidationError(f"eligibility.{key}: the study has no item {key!r}.")
+    return [
+        _evaluate_one(criterion, symbols, values, clock) for criterion in definition.eligibility
+    ]
+
+
+def _evaluate_one(
+    criterion: Criterion,
+    symbols: SymbolTable,
+    values: Mapping[str, Any],
+    clock: Callable[[], date],
+) -> CriterionResult:
+    def result(met: bool, detail: str = "") -> CriterionResult:
+        return CriterionResult(
+            criterion.name, criterion.kind, criterion.label.en, criterion.label.fr, met, detail
+        )
+
+    try:
+        checked = check(parse(criterion.expression), symbols, expected=ValueType.BOOLEAN)
+    except ExpressionError as error:  # a published study has valid rules; say so if not
+        return result(False, f"the criterion cannot be evaluated: {error}")
+    row: dict[str, Value] = {}
+    for reference in references(checked):
+        raw = values.get(reference.key, values.get(reference.name))
+        row[reference.key] = _coerce(reference.key, raw, symbols.get(reference.name))
+    try:
+        outcome = evaluate(checked, row, clock=clock)
+    except EvaluationError as error:
+        return result(False, f"the criterion cannot be evaluated: {error}")
+    if outcome is None:
+        missing = sorted(key for key, value in row.items() if value is None)
+        return result(False, "missing value: " + ", ".join(missing) if missing else "unknown")
+    if criterion.kind == "exclusion":
+        return result(not outcome, "the exclusion criterion applies" if outcome else "")
+    return result(bool(outcome), "" if outcome else "the inclusion criterion does not hold")

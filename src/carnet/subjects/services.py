@@ -1,0 +1,969 @@
+"""Writes on subjects. Each service checks the actor's rights first, then every input, and only
+then writes its rows and audit events in one transaction: a refusal leaves nothing behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from carnet.accounts.models import StudySite, User
+from carnet.accounts.permissions import PermissionDenied, require, site_scope
+from carnet.accounts.roles import Action
+from carnet.audit.services import Actor, SystemActor, audit_record
+from carnet.core.clock import utc_now
+from carnet.core.errors import ValidationError
+from carnet.core.hashing import sha256_hex
+from carnet.studies.definition.model import StudyDefinition
+from carnet.studies.models import Study, StudyMode
+from carnet.subjects import vault
+from carnet.subjects.eligibility import CriterionResult, evaluate_criteria
+from carnet.subjects.models import (
+    Consent,
+    EligibilityReview,
+    IdentifierCounter,
+    Identity,
+    News,
+    ScreeningEntry,
+    Sex,
+    StatusChange,
+    Subject,
+    SubjectSettings,
+    Transfer,
+    Visit,
+    Withdrawal,
+)
+from carnet.subjects.statuses import (
+    ACTIVE,
+    REVIEW_ONLY,
+    STUDY_MOVES,
+    EligibilityReviewStatus,
+    OffTreatmentReason,
+    StudyStatus,
+    TreatmentStatus,
+    WithdrawalKind,
+    check_study_move,
+    check_treatment_move,
+)
+
+DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+DOCUMENT_TYPES = {b"%PDF": ".pdf", b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg"}
+
+
+# --- shared checks --------------------------------------------------------------------------
+
+
+def _require(actor: Actor, action: Action, *, study: Study, site: StudySite | None) -> None:
+    """Refuse unless the actor may act here; commands run on the server act for the centre."""
+    if isinstance(actor, SystemActor):
+        return
+    require(actor, action, study=study, site=site)
+
+
+def site_today(site: StudySite) -> date:
+    """Return today's date at a site, in its centre's time zone."""
+    return utc_now().astimezone(ZoneInfo(site.centre.time_zone)).date()
+
+
+def _not_future(field: str, day: date, site: StudySite) -> None:
+    today = site_today(site)
+    if day > today:
+        raise ValidationError(
+            f"{field}: {day.isoformat()} is in the future (today is {today.isoformat()} "
+            f"at site {site.code})."
+        )
+
+
+def _definition(study: Study) -> StudyDefinition:
+    if study.current_version is None:
+        raise ValidationError(
+            f"{study.identifier} has no published version: nobody can be included."
+        )
+    return study.current_version.parsed()
+
+
+def subject_settings(study: Study) -> SubjectSettings:
+    """Return the study's subject options (the defaults, unsaved, until someone sets them)."""
+    found = SubjectSettings.objects.filter(study=study).first()
+    return found or SubjectSettings(study=study)
+
+
+def _first_consent_on(subject: Subject) -> date | None:
+    first = subject.consents.order_by("consented_on").first()
+    return first.consented_on if first else None
+
+
+def _withdrawn(subject: Subject, kind: str) -> Withdrawal | None:
+    return subject.withdrawals.filter(kind=kind).first()
+
+
+def entry_refusal(subject: Subject, *, on: date) -> str | None:
+    """Return why nothing dated ``on`` may be entered for the subject, or None when it may."""
+    if subject.study_status == StudyStatus.SCREENED:
+        return "the central eligibility review has not approved this subject yet"
+    if subject.study_status == StudyStatus.SCREEN_FAILURE:
+        return "this subject is a screen failure and was never included"
+    objection = _withdrawn(subject, WithdrawalKind.DATA_USE)
+    if objection is not None:
+        return (
+            f"the subject objected to further use of their data on "
+            f"{objection.withdrawn_on.isoformat()}: nothing more may be entered"
+        )
+    stop = _withdrawn(subject, WithdrawalKind.FOLLOW_UP)
+    if stop is not None and on > stop.withdrawn_on:
+        return (
+            f"the subject withdrew from follow-up on {stop.withdrawn_on.isoformat()}: only data "
+            "dated on or before that day may be entered"
+        )
+    return None
+
+
+def _refresh_last_news(subject: Subject) -> None:
+    """Recompute the date of last news from every dated piece of information on the subject."""
+    dates = [subject.included_on]
+    for queryset, field in (
+        (subject.consents.all(), "consented_on"),
+        (subject.withdrawals.all(), "withdrawn_on"),
+        (subject.visits.all(), "visit_on"),
+        (subject.news.all(), "news_on"),
+        (subject.transfers.all(), "transferred_on"),
+        # Declaring someone lost is the absence of news, not news.
+        (subject.status_changes.exclude(new=StudyStatus.LOST_TO_FOLLOW_UP), "on"),
+    ):
+        latest = queryset.aggregate(latest=Max(field))["latest"]
+        if latest is not None:
+            dates.append(latest)
+    subject.last_news_on = max(dates)
+    subject.save(update_fields=["last_news_on"])
+
+
+def _status_move(
+    *, actor: Actor, subject: Subject, track: str, new: str, on: date, reason: str
+) -> None:
+    """Apply one status move already checked, with its history row and audit event."""
+    if track == StatusChange.Track.STUDY:
+        old = subject.study_status
+        subject.study_status, subject.study_status_on = new, on
+        subject.save(update_fields=["study_status", "study_status_on"])
+        action = "subject.status_changed"
+    else:
+        old = subject.treatment_status
+        subject.treatment_status, subject.treatment_status_on = new, on
+        subject.off_treatment_reason = reason if new == TreatmentStatus.OFF_TREATMENT else ""
+        subject.save(
+            update_fields=["treatment_status", "treatment_status_on", "off_treatment_reason"]
+        )
+        action = "subject.treatment_status_changed"
+    StatusChange.objects.create(
+        subject=subject, track=track, old=old, new=new, on=on, reason=reason
+    )
+    audit_record(
+        actor=actor,
+        action=action,
+        target=subject,
+        old={"status": old},
+        new={"status": new, "on": on},
+        reason=reason,
+        chain=subject.study.audit_chain,
+    )
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def subject_settings_set(
+    *,
+    actor: Actor,
+    study: Study,
+    central_eligibility_review: bool,
+    identity_vault: bool,
+    treatment_events: list[str] | None = None,
+) -> SubjectSettings:
+    """Set a study's subject options; the vault cannot be turned off once it holds identities."""
+    _require(actor, Action.MANAGE_STUDY, study=study, site=None)
+    events = list(treatment_events or [])
+    if events:
+        known = {event.name for event in _definition(study).events}
+        unknown = [name for name in events if name not in known]
+        if unknown:
+            raise ValidationError(f"treatment_events: the study has no event {unknown[0]!r}.")
+    current = subject_settings(study)
+    if (
+        current.identity_vault
+        and not identity_vault
+        and Identity.objects.filter(subject__study=study).exists()
+    ):
+        raise ValidationError(
+            "identity_vault: the vault already holds identities and cannot be turned off."
+        )
+    old = {
+        "central_eligibility_review": current.central_eligibility_review,
+        "identity_vault": current.identity_vault,
+        "treatment_events": current.treatment_events,
+    }
+    current.central_eligibility_review = central_eligibility_review
+    current.identity_vault = identity_vault
+    current.treatment_events = events
+    current.save()
+    audit_record(
+        actor=actor,
+        action="subject.settings_changed",
+        target=current,
+        old=old,
+        new={
+            "central_eligibility_review": central_eligibility_review,
+            "identity_vault": identity_vault,
+            "treatment_events": events,
+        },
+        chain=study.audit_chain,
+    )
+    return current
+
+
+# --- screening log and inclusion ------------------------------------------------------------
+
+
+def _site_of_study(study: Study, site: StudySite) -> None:
+    if site.study_id != study.pk:
+        raise ValidationError(f"site: site {site.code} is not a site of {study.identifier}.")
+
+
+def _screening_number_free(site: StudySite, number: str) -> None:
+    if not number:
+        return
+    if (
+        ScreeningEntry.objects.filter(site=site, screening_number=number).exists()
+        or Subject.objects.filter(site=site, screening_number=number).exists()
+    ):
+        raise ValidationError(f"screening_number: {number!r} is already used at site {site.code}.")
+
+
+def _sex(value: str) -> str:
+    if value not in Sex.values:
+        raise ValidationError(f"sex: {value!r} is not one of {', '.join(Sex.values)}.")
+    return value
+
+
+@transaction.atomic
+def screening_entry_add(
+    *,
+    actor: Actor,
+    study: Study,
+    site: StudySite,
+    screened_on: date,
+    age: int,
+    sex: str,
+    reason_not_included: str,
+    screening_number: str = "",
+) -> ScreeningEntry:
+    """Add an anonymous line to the screening log: a patient assessed and not included."""
+    _require(actor, Action.INCLUDE_SUBJECT, study=study, site=site)
+    _site_of_study(study, site)
+    _not_future("screened_on", screened_on, site)
+    if not 0 <= age <= 130:
+        raise ValidationError(f"age: {age} is not an age in years.")
+    _sex(sex)
+    reason = reason_not_included.strip()
+    if not reason:
+        raise ValidationError("reason_not_included: say why the patient was not included.")
+    number = screening_number.strip()
+    _screening_number_free(site, number)
+    entry = ScreeningEntry.objects.create(
+        study=study,
+        site=site,
+        screening_number=number,
+        screened_on=screened_on,
+        age=age,
+        sex=sex,
+        reason_not_included=reason,
+    )
+    audit_record(
+        actor=actor,
+        action="subject.screening_entry_added",
+        target=entry,
+        new={
+            "site": site.code,
+            "screening_number": number,
+            "screened_on": screened_on,
+            "age": age,
+            "sex": sex,
+            "reason_not_included": reason,
+        },
+        chain=study.audit_chain,
+    )
+    return entry
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    """The consent signed before inclusion."""
+
+    form_version: str
+    consented_on: date
+    biobank: bool = False
+    future_research: bool = False
+
+
+class IneligibleError(ValidationError):
+    """Eligibility failed; ``failed`` holds each criterion that did not hold, with its label."""
+
+    def __init__(self, failed: list[CriterionResult]) -> None:
+        self.failed = failed
+        listed = "; ".join(f"{c.name} ({c.label_en}): {c.detail}" for c in failed)
+        super().__init__(f"eligibility: the patient is not eligible: {listed}.")
+
+
+def subject_identifier_format(pattern: str, *, study: Study, site: StudySite, seq: int) -> str:
+    """Return a subject identifier from the study's pattern (``{site}-{seq:03}``)."""
+    try:
+        identifier = pattern.format(
+            site=site.code, seq=seq, study=study.identifier, centre=site.centre.code
+        )
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValidationError(
+            f"subject_identifier: the study's pattern {pattern!r} cannot be filled in: {error}."
+        ) from error
+    if not identifier or len(identifier) > 40:
+        raise ValidationError(f"subject_identifier: {identifier!r} is not a usable identifier.")
+    return identifier
+
+
+def _next_identifier(study: Study, site: StudySite, pattern: str) -> tuple[str, int]:
+    if "{seq" not in pattern:
+        raise ValidationError(
+            f"subject_identifier: the study's pattern {pattern!r} has no {{seq}}: "
+            "identifiers would repeat."
+        )
+    scope = site.code if "{site" in pattern else ""
+    # As for audit chains: create the counter row once, then lock it so that concurrent
+    # inclusions take numbers one after another (SQLite's IMMEDIATE transactions serialise).
+    IdentifierCounter.objects.bulk_create(
+        [IdentifierCounter(study=study, scope=scope, last=0)], ignore_conflicts=True
+    )
+    counter = IdentifierCounter.objects.select_for_update().get(study=study, scope=scope)
+    seq = counter.last
+    while True:
+        seq += 1
+        identifier = subject_identifier_format(pattern, study=study, site=site, seq=seq)
+        if not Subject.objects.filter(study=study, identifier=identifier).exists():
+            break
+    counter.last = seq
+    counter.save(update_fields=["last"])
+    return identifier, seq
+
+
+@transaction.atomic
+def subject_include(
+    *,
+    actor: Actor,
+    study: Study,
+    site: StudySite,
+    included_on: date,
+    eligibility: dict[str, Any],
+    consent: ConsentGiven,
+    sex: str = Sex.UNKNOWN,
+    age: int | None = None,
+    screening_number: str = "",
+) -> Subject:
+    """Include a patient at an activated site once every eligibility criterion holds.
+
+    Where the study asks for a central eligibility review, the subject stays screened (with
+    an identifier) until the medical reviewer approves.
+    """
+    _require(actor, Action.INCLUDE_SUBJECT, study=study, site=site)
+    _site_of_study(study, site)
+    if study.mode in {StudyMode.FROZEN, StudyMode.LOCKED}:
+        raise ValidationError(f"{study.identifier} is {study.mode}: nobody can be included.")
+    definition = _definition(study)
+    if site.activated_on is None:
+        raise ValidationError(f"site: site {site.code} is not activated: nobody can be included.")
+    if included_on < site.activated_on:
+        raise ValidationError(
+            f"included_on: site {site.code} was activated on {site.activated_on.isoformat()}, "
+            f"after {included_on.isoformat()}."
+        )
+    _not_future("included_on", included_on, site)
+    _sex(sex)
+    if age is not None and not 0 <= age <= 130:
+        raise ValidationError(f"age: {age} is not an age in years.")
+    form_version = consent.form_version.strip()
+    if not form_version:
+        raise ValidationError("consent.form_version: give the version of the consent form.")
+    _not_future("consent.consented_on", consent.consented_on, site)
+    if consent.consented_on > included_on:
+        raise ValidationError(
+            f"consent.consented_on: consent ({consent.consented_on.isoformat()}) must come "
+            f"before inclusion ({included_on.isoformat()})."
+        )
+    number = screening_number.strip()
+    _screening_number_free(site, number)
+    results = evaluate_criteria(definition, eligibility, clock=lambda: included_on)
+    failed = [result for result in results if not result.met]
+    if failed:
+        raise IneligibleError(failed)
+
+    review = subject_settings(study).central_eligibility_review
+    identifier, seq = _next_identifier(study, site, definition.subject_identifier)
+    status = StudyStatus.SCREENED if review else StudyStatus.INCLUDED
+    subject = Subject.objects.create(
+        study=study,
+        site=site,
+        identifier=identifier,
+        sequence=seq,
+        screening_number=number,
+        sex=sex,
+        age_at_inclusion=age,
+        included_on=included_on,
+        study_status=status,
+        study_status_on=included_on,
+        eligibility_review=(
+            EligibilityReviewStatus.PENDING if review else EligibilityReviewStatus.NOT_REQUIRED
+        ),
+        eligibility={
+            "values": dict(eligibility),
+            "criteria": [result.as_json() for result in results],
+        },
+        last_news_on=included_on,
+    )
+    StatusChange.objects.create(
+        subject=subject, track=StatusChange.Track.STUDY, old="", new=status, on=included_on
+    )
+    Consent.objects.create(
+        subject=subject,
+        form_version=form_version,
+        consented_on=consent.consented_on,
+        biobank=consent.biobank,
+        future_research=consent.future_research,
+    )
+    audit_record(
+        actor=actor,
+        action="subject.included",
+        target=subject,
+        new={
+            "identifier": identifier,
+            "site": site.code,
+            "included_on": included_on,
+            "status": status,
+            "screening_number": number,
+            "sex": sex,
+            "age": age,
+            "eligibility": subject.eligibility,
+            "consent": {
+                "form_version": form_version,
+                "consented_on": consent.consented_on,
+                "biobank": consent.biobank,
+                "future_research": consent.future_research,
+            },
+        },
+        chain=study.audit_chain,
+    )
+    _refresh_last_news(subject)
+    return subject
+
+
+def _store_document(name: str, content: bytes) -> tuple[str, str]:
+    """Keep an uploaded document under the data directory by its hash; return (hash, path)."""
+    if len(content) > DOCUMENT_MAX_BYTES:
+        raise ValidationError(
+            f"document: {name!r} is larger than {DOCUMENT_MAX_BYTES // (1024 * 1024)} MB."
+        )
+    suffix = next((s for magic, s in DOCUMENT_TYPES.items() if content.startswith(magic)), None)
+    if suffix is None:
+        raise ValidationError(f"document: {name!r} is not a PDF, PNG or JPEG file.")
+    digest = sha256_hex(content)
+    relative = Path("eligibility") / f"{digest}{suffix}"
+    path = Path(settings.MEDIA_ROOT) / relative
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Named by its hash, so a rolled-back review leaves at most an unreferenced copy.
+        path.write_bytes(content)
+    return digest, str(relative)
+
+
+@transaction.atomic
+def eligibility_review_decide(
+    *,
+    actor: Actor,
+    subject: Subject,
+    approved: bool,
+    comment: str,
+    document_name: str = "",
+    document: bytes | None = None,
+) -> EligibilityReview:
+    """Record the medical reviewer's decision: approval includes the subject, rejection makes
+    a screen failure."""
+    _require(actor, Action.REVIEW_ELIGIBILITY, study=subject.study, site=subject.site)
+    subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    if subject.eligibility_review != EligibilityReviewStatus.PENDING:
+        raise ValidationError(
+            f"eligibility_review: {subject.identifier} has no eligibility review waiting "
+            f"(review {subject.get_eligibility_review_display()})."
+        )
+    text = comment.strip()
+    if not text:
+        raise ValidationError("comment: say why eligibility is approved or rejected.")
+    digest, path = _store_document(document_name, document) if document else ("", "")
+    decided_on = site_today(subject.site)
+    new_status = StudyStatus.INCLUDED if approved else StudyStatus.SCREEN_FAILURE
+    check_study_move(subject.study_status, new_status)
+    review = EligibilityReview.objects.create(
+        subject=subject,
+        approved=approved,
+        comment=text,
+        reviewer_id=actor.pk if isinstance(actor, User) else None,
+        document_name=document_name[:200],
+        document_sha256=digest,
+        document_path=path,
+        decided_on=decided_on,
+    )
+    subject.eligibility_review = (
+        EligibilityReviewStatus.APPROVED if approved else EligibilityReviewStatus.REJECTED
+    )
+    subject.save(update_fields=["eligibility_review"])
+    audit_record(
+        actor=actor,
+        action="subject.eligibility_reviewed",
+        target=subject,
+        old={"review": EligibilityReviewStatus.PENDING},
+        new={
+            "review": subject.eligibility_review,
+            "document": {"name": document_name, "sha256": digest} if digest else None,
+        },
+        reason=text,
+        chain=subject.study.audit_chain,
+    )
+    _status_move(
+        actor=actor,
+        subject=subject,
+        track=StatusChange.Track.STUDY,
+        new=new_status,
+        on=decided_on,
+        reason=text,
+    )
+    return review
+
+
+# --- consent --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    actor: Actor,
+    subject: Subject,
+    form_version: str,
+    consented_on: date,
+    biobank: bool = False,
+    future_research: bool = False,
+) -> Consent:
+    """Record a new consent form signed by an included subject (an amended version, or a change
+    to the optional consents)."""
+    _require(actor, Action.RECORD_CONSENT, study=subject.study, site=subject.site)
+    version = form_version.strip()
+    if not version:
+        raise ValidationError("form_version: give the version of the consent form.")
+    _not_future("consented_on", consented_on, subject.site)
+    refusal = entry_refusal(subject, on=consented_on)
+    if refusal:
+        raise ValidationError(f"consented_on: {refusal}.")
+    latest = subject.consents.order_by("-consented_on").first()
+    if latest is not None and consented_on < latest.consented_on:
+        raise ValidationError(
+            f"consented_on: {consented_on.isoformat()} is before the latest consent "
+            f"({latest.consented_on.isoformat()})."
+        )
+    consent = Consent.objects.create(
+        subject=subject,
+        form_version=version,
+        consented_on=consented_on,
+        biobank=biobank,
+        future_research=future_research,
+    )
+    audit_record(
+        actor=actor,
+        action="subject.consent_recorded",
+        target=subject,
+        old=(
+            {
+                "form_version": latest.form_version,
+                "biobank": latest.biobank,
+                "future_research": latest.future_research,
+            }
+            if latest
+            else None
+        ),
+        new={
+            "form_version": version,
+            "consented_on": consented_on,
+            "biobank": biobank,
+            "future_research": future_research,
+        },
+        chain=subject.study.audit_chain,
+    )
+    _refresh_last_news(subject)
+    return consent
+
+
+@transaction.atomic
+def consent_withdraw(
+    *, actor: Actor, subject: Subject, kind: str, withdrawn_on: date, reason: str = ""
+) -> Withdrawal:
+    """Record a withdrawal of consent and apply its effect on the statuses.
+
+    treatment: treatment stops (reason "consent withdrawn"), follow-up goes on.
+    follow_up: the subject is withdrawn; data dated up to that day may still be entered.
+    data_use: the subject is withdrawn and nothing more may be entered.
+    """
+    _require(actor, Action.RECORD_CONSENT, study=subject.study, site=subject.site)
+    subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    if kind not in WithdrawalKind.values:
+        raise ValidationError(f"kind: {kind!r} is not one of {', '.join(WithdrawalKind.values)}.")
+    _not_future("withdrawn_on", withdrawn_on, subject.site)
+    if withdrawn_on < subject.included_on:
+        raise ValidationError(
+            f"withdrawn_on: {withdrawn_on.isoformat()} is before inclusion "
+            f"({subject.included_on.isoformat()})."
+        )
+    if _withdrawn(subject, kind) is not None:
+        raise ValidationError(f"kind: this withdrawal ({kind}) is already recorded.")
+    if _withdrawn(subject, WithdrawalKind.DATA_USE) is not None:
+        raise ValidationError("kind: the subject already objected to any further use of data.")
+    on_treatment = subject.treatment_status != TreatmentStatus.OFF_TREATMENT
+    leaves = kind in {WithdrawalKind.FOLLOW_UP, WithdrawalKind.DATA_USE}
+    if kind == WithdrawalKind.TREATMENT:
+        if not on_treatment:
+            raise ValidationError("kind: the subject's treatment has already stopped.")
+        check_treatment_move(
+            subject.treatment_status,
+            TreatmentStatus.OFF_TREATMENT,
+            study_status=subject.study_status,
+            reason=OffTreatmentReason.CONSENT_WITHDRAWN,
+        )
+    elif kind == WithdrawalKind.FOLLOW_UP:
+        check_study_move(subject.study_status, StudyStatus.WITHDRAWN)
+    # An objection to data use is honoured whatever the status; it withdraws a followed subject.
+    for field, day in (
+        ("study", subject.study_status_on),
+        ("treatment", subject.treatment_status_on),
+    ):
+        if day is not None and withdrawn_on < day and (leaves or field == "treatment"):
+            raise ValidationError(
+                f"withdrawn_on: {withdrawn_on.isoformat()} is before the last {field} status "
+                f"change ({day.isoformat()})."
+            )
+    withdrawal = Withdrawal.objects.create(
+        subject=subject, kind=kind, withdrawn_on=withdrawn_on, reason=reason.strip()
+    )
+    audit_record(
+        actor=actor,
+        action="subject.consent_withdrawn",
+        target=subject,
+        new={"kind": kind, "withdrawn_on": withdrawn_on},
+        reason=reason.strip(),
+        chain=subject.study.audit_chain,
+    )
+    note = f"consent withdrawn ({kind})"
+    if on_treatment and subject.study_status in ACTIVE:
+        _status_move(
+            actor=actor,
+            subject=subject,
+            track=StatusChange.Track.TREATMENT,
+            new=TreatmentStatus.OFF_TREATMENT,
+            on=withdrawn_on,
+            reason=OffTreatmentReason.CONSENT_WITHDRAWN,
+        )
+    if kind == WithdrawalKind.TREATMENT and subject.study_status == StudyStatus.INCLUDED:
+        _status_move(
+            actor=actor,
+            subject=subject,
+            track=StatusChange.Track.STUDY,
+            new=StudyStatus.IN_FOLLOW_UP,
+            on=withdrawn_on,
+            reason=note,
+        )
+    if leaves and StudyStatus.WITHDRAWN in _moves_from(subject.study_status):
+        _status_move(
+            actor=actor,
+            subject=subject,
+            track=StatusChange.Track.STUDY,
+            new=StudyStatus.WITHDRAWN,
+            on=withdrawn_on,
+            reason=note,
+        )
+    _refresh_last_news(subject)
+    return withdrawal
+
+
+def _moves_from(status: str) -> frozenset[str]:
+    return STUDY_MOVES.get(status, frozenset())
+
+
+# --- statuses -------------------------------------------------------------------------------
+
+
+def _date_after_history(field: str, on: date, subject: Subject, last: date | None) -> None:
+    _not_future(field, on, subject.site)
+    if on < subject.included_on:
+        raise ValidationError(
+            f"{field}: {on.isoformat()} is before inclusion ({subject.included_on.isoformat()})."
+        )
+    if last is not None and on < last:
+        raise ValidationError(
+            f"{field}: {on.isoformat()} is before the last change ({last.isoformat()})."
+        )
+
+
+@transaction.atomic
+def subject_change_status(
+    *, actor: Actor, subject: Subject, status: str, on: date, reason: str = ""
+) -> Subject:
+    """Move the subject's study status along its state machine."""
+    _require(actor, Action.CHANGE_STATUS, study=subject.study, site=subject.site)
+    subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    if status in REVIEW_ONLY and subject.study_status == StudyStatus.SCREENED:
+        raise ValidationError(
+            "status: inclusion or screen failure of a screened subject is decided by the "
+            "central eligibility review."
+        )
+    check_study_move(subject.study_status, status)
+    _date_after_history("on", on, subject, subject.study_status_on)
+    text = reason.strip()
+    if status in {StudyStatus.WITHDRAWN, StudyStatus.LOST_TO_FOLLOW_UP} and not text:
+        raise ValidationError(f"reason: say why the subject is {status.replace('_', ' ')}.")
+    on_treatment = subject.treatment_status == TreatmentStatus.ON_TREATMENT
+    if on_treatment and status != StudyStatus.DECEASED:
+        raise ValidationError(
+            "status: the subject is still on treatment; record when and why treatment "
+            "stopped first."
+        )
+    if on_treatment:  # death ends treatment on the same day
+        _date_after_history("on", on, subject, subject.treatment_status_on)
+        _status_move(
+            actor=actor,
+            subject=subject,
+            track=StatusChange.Track.TREATMENT,
+            new=TreatmentStatus.OFF_TREATMENT,
+            on=on,
+            reason=OffTreatmentReason.DEATH,
+        )
+    _status_move(
+        actor=actor, subject=subject, track=StatusChange.Track.STUDY, new=status, on=on, reason=text
+    )
+    _refresh_last_news(subject)
+    return subject
+
+
+@transaction.atomic
+def subject_change_treatment(
+    *, actor: Actor, subject: Subject, status: str, on: date, reason: str = ""
+) -> Subject:
+    """Move the subject's treatment status; stopping treatment puts an included subject in
+    follow-up, it does not take them out of the study."""
+    _require(actor, Action.CHANGE_STATUS, study=subject.study, site=subject.site)
+    subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    check_treatment_move(
+        subject.treatment_status, status, study_status=subject.study_status, reason=reason
+    )
+    _date_after_history("on", on, subject, subject.treatment_status_on)
+    refusal = entry_refusal(subject, on=on)
+    if refusal:
+        raise ValidationError(f"on: {refusal}.")
+    _status_move(
+        actor=actor,
+        subject=subject,
+        track=StatusChange.Track.TREATMENT,
+        new=status,
+        on=on,
+        reason=reason if status == TreatmentStatus.OFF_TREATMENT else "",
+    )
+    if status == TreatmentStatus.OFF_TREATMENT and subject.study_status == StudyStatus.INCLUDED:
+        _date_after_history("on", on, subject, subject.study_status_on)
+        _status_move(
+            actor=actor,
+            subject=subject,
+            track=StatusChange.Track.STUDY,
+            new=StudyStatus.IN_FOLLOW_UP,
+            on=on,
+            reason="treatment stopped",
+        )
+    _refresh_last_news(subject)
+    return subject
+
+
+# --- visits, news, transfer ----------------------------------------------------------------
+
+
+@transaction.atomic
+def visit_record(
+    *, actor: Actor, subject: Subject, event: str, visit_on: date, occurrence: int | None = None
+) -> Visit:
+    """Record the actual date of an event occurrence (the next one when no number is given)."""
+    _require(actor, Action.ENTER_DATA, study=subject.study, site=subject.site)
+    subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    definition = _definition(subject.study)
+    found = next((e for e in definition.events if e.name == event), None)
+    if found is None:
+        raise ValidationError(f"event: the study has no event {event!r}.")
+    _not_future("visit_on", visit_on, subject.site)
+    refusal = entry_refusal(subject, on=visit_on)
+    if refusal:
+        raise ValidationError(f"visit_on: {refusal}.")
+    first_consent = _first_consent_on(subject)
+    if first_consent is not None and visit_on < first_consent:
+        raise ValidationError(
+            f"visit_on: {visit_on.isoformat()} is before the subject's consent "
+            f"({first_consent.isoformat()}); no study visit may precede consent."
+        )
+    taken = set(subject.visits.filter(event=event).values_list("occurrence", flat=True))
+    number = occurrence if occurrence is not None else max(taken, default=0) + 1
+    if number < 1:
+        raise ValidationError(f"occurrence: {number} is not an occurrence number.")
+    if not found.repeating and number != 1:
+        raise ValidationError(f"occurrence: {event} takes place once.")
+    if number in taken:
+        raise ValidationError(f"occurrence: {event} #{number} is already recorded.")
+    visit = Visit.objects.create(subject=subject, event=event, occurrence=number, visit_on=visit_on)
+    audit_record(
+        actor=actor,
+        action="subject.visit_recorded",
+        target=subject,
+        new={"event": event, "occurrence": number, "visit_on": visit_on},
+        chain=subject.study.audit_chain,
+    )
+    _refresh_last_news(subject)
+    return visit
+
+
+@transaction.atomic
+def news_record(*, actor: Actor, subject: Subject, news_on: date, source: str) -> News:
+    """Record news of a subject (known alive on that day), from a call, a letter, a record."""
+    _require(actor, Action.ENTER_DATA, study=subject.study, site=subject.site)
+    text = source.strip()
+    if not text:
+        raise ValidationError("source: say where the news comes from.")
+    _not_future("news_on", news_on, subject.site)
+    if news_on < subject.included_on:
+        raise ValidationError(
+            f"news_on: {news_on.isoformat()} is before inclusion "
+            f"({subject.included_on.isoformat()})."
+        )
+    refusal = entry_refusal(subject, on=news_on)
+    if refusal:
+        raise ValidationError(f"news_on: {refusal}.")
+    news = News.objects.create(subject=subject, news_on=news_on, source=text)
+    audit_record(
+        actor=actor,
+        action="subject.news_recorded",
+        target=subject,
+        new={"news_on": news_on, "source": text},
+        chain=subject.study.audit_chain,
+    )
+    _refresh_last_news(subject)
+    return news
+
+
+@transaction.atomic
+def subject_transfer(
+    *, actor: Actor, subject: Subject, to_site: StudySite, on: date, reason: str
+) -> Subject:
+    """Move a subject to another activated site of the study; the identifier does not change."""
+    _require(actor, Action.TRANSFER_SUBJECT, study=subject.study, site=subject.site)
+    _require(actor, Action.TRANSFER_SUBJECT, study=subject.study, site=to_site)
+    subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    from_site = subject.site
+    _site_of_study(subject.study, to_site)
+    if to_site.pk == from_site.pk:
+        raise ValidationError(f"site: {subject.identifier} is already at site {to_site.code}.")
+    if to_site.activated_on is None or to_site.activated_on > on:
+        raise ValidationError(f"site: site {to_site.code} is not activated on {on.isoformat()}.")
+    _date_after_history("on", on, subject, None)
+    text = reason.strip()
+    if not text:
+        raise ValidationError("reason: say why the subject moves to another site.")
+    Transfer.objects.create(
+        subject=subject, from_site=from_site, to_site=to_site, transferred_on=on, reason=text
+    )
+    subject.site = to_site
+    subject.save(update_fields=["site"])
+    audit_record(
+        actor=actor,
+        action="subject.transferred",
+        target=subject,
+        old={"site": from_site.code},
+        new={"site": to_site.code, "on": on},
+        reason=text,
+        chain=subject.study.audit_chain,
+    )
+    _refresh_last_news(subject)
+    return subject
+
+
+# --- identity vault -------------------------------------------------------------------------
+
+
+def _require_identity_access(actor: Actor, subject: Subject) -> None:
+    """Only the staff of the subject's own site see identities; never a central role."""
+    if not subject_settings(subject.study).identity_vault:
+        raise ValidationError(f"{subject.study.identifier} keeps no identities (no vault).")
+    if isinstance(actor, SystemActor):
+        raise PermissionDenied("Identities are shown only to the subject's site.")
+    scope = site_scope(actor, Action.VIEW_IDENTITY, study=subject.study)
+    if scope.all_sites or not scope.allows(subject.site):
+        raise PermissionDenied("Identities are shown only to the subject's site.")
+
+
+@transaction.atomic
+def identity_set(*, actor: Actor, subject: Subject, values: dict[str, str | None]) -> None:
+    """Store the subject's identity, encrypted; the audit event says which fields changed,
+    never their values."""
+    _require_identity_access(actor, subject)
+    unknown = [name for name in values if name not in vault.FIELDS]
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: not an identity field ({', '.join(vault.FIELDS)}).")
+    cleaned = {name: (value or "").strip() for name, value in values.items()}
+    if cleaned.get("birth_date"):
+        try:
+            birth = date.fromisoformat(cleaned["birth_date"])
+        except ValueError as error:
+            raise ValidationError("birth_date: give a date as YYYY-MM-DD.") from error
+        _not_future("birth_date", birth, subject.site)
+    current = Identity.objects.filter(subject=subject).first()
+    old = vault.unseal(current.token) if current else {}
+    new = {**old, **cleaned}
+    changed = sorted(name for name in vault.FIELDS if old.get(name, "") != new.get(name, ""))
+    if not changed:
+        return
+    if current is None:
+        Identity.objects.create(subject=subject, token=vault.seal(new))
+    else:
+        current.token = vault.seal(new)
+        current.save(update_fields=["token", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="subject.identity_changed",
+        target=subject,
+        new=dict.fromkeys(changed, "encrypted"),
+        chain=subject.study.audit_chain,
+    )
+
+
+@transaction.atomic
+def identity_reveal(*, actor: Actor, subject: Subject) -> dict[str, str]:
+    """Return the subject's identity to their site's staff, and record that it was seen."""
+    _require_identity_access(actor, subject)
+    current = Identity.objects.filter(subject=subject).first()
+    values = vault.unseal(current.token) if current else {}
+    audit_record(
+        actor=actor,
+        action="subject.identity_viewed",
+        target=subject,
+        chain=subject.study.audit_chain,
+    )
+    return {name: values.get(name, "") for name in vault.FIELDS}
