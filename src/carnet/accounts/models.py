@@ -3,6 +3,8 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from carnet.accounts.roles import Role
+
 
 class User(AbstractUser):
     """A personal account; `full_name` is what signatures and the audit trail show."""
@@ -59,7 +61,7 @@ class Membership(models.Model):
     site = models.ForeignKey(
         StudySite, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships"
     )
-    role = models.CharField(max_length=32)
+    role = models.CharField(max_length=32, choices=Role.choices)
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -90,3 +92,50 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user}, {self.study})"
+
+
+class UserSession(models.Model):
+    """A signed-in browser session, so that people see where they are signed in and end it."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+    ip_address = models.CharField(max_length=45, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} session from {self.ip_address or '?'}"
+
+
+class Signature(models.Model):
+    """An electronic signature (21 CFR 11.50, 11.70): who, when, meaning, and what was signed.
+
+    ``binding_hash`` covers the signer, time, meaning, the record's type and identifier and the
+    SHA-256 of its content: copied onto another record, or kept after the record changed, it no
+    longer verifies.
+    """
+
+    signer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="signatures")
+    signer_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    meaning = models.CharField(max_length=300)
+    study = models.ForeignKey(
+        "studies.Study", null=True, blank=True, on_delete=models.PROTECT, related_name="signatures"
+    )
+    record_type = models.CharField(max_length=100)
+    record_id = models.CharField(max_length=100)
+    content_sha256 = models.CharField(max_length=64)
+    binding_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["record_type", "record_id"], name="signature_record_idx")]
+        ordering = ["-signed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.signer_name}: {self.meaning} ({self.record_type} {self.record_id})"

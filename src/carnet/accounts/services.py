@@ -375,3 +375,10 @@ def token_authenticate(key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def user_language_set(*, user: User, language: str) -> None:
+    """Remember a person's language (a preference, not clinical data: not audited)."""
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])

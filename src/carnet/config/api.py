@@ -19,6 +19,7 @@ from carnet import __version__
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied
 from carnet.accounts.services import token_authenticate
+from carnet.accounts.sign_in import LockedOut, lockout_remaining
 from carnet.core.errors import CarnetError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ class BearerToken(HttpBearer):
         api_token = token_authenticate(token)
         if api_token is None:
             return None
+        # A locked account is locked everywhere: its tokens wait for the lock to end too.
+        remaining = lockout_remaining(api_token.user.username)
+        if remaining:
+            raise LockedOut(remaining)
         request.api_token = api_token  # type: ignore[attr-defined]
         return api_token.user
 
@@ -73,6 +78,13 @@ def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpRe
         request, 401, "Unauthorized", "Sign in, or send a valid token as Authorization: Bearer."
     )
     response["WWW-Authenticate"] = 'Bearer realm="carnet"'
+    return response
+
+
+@api.exception_handler(LockedOut)
+def _locked(request: HttpRequest, error: LockedOut) -> HttpResponse:
+    response = problem(request, 429, "Too Many Requests", str(error))
+    response["Retry-After"] = str(error.retry_after)
     return response
 
 

@@ -1,6 +1,5 @@
 """URL map of the whole site."""
 
-from django.contrib import admin
 from django.urls import include, path
 
 from carnet.config.api import api
@@ -8,6 +7,5 @@ from carnet.config.api import api
 urlpatterns = [
     path("api/", api.urls),
     path("", include("carnet.web.urls")),
-    path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -1,5 +1,6 @@
 """Settings shared by every profile; everything that varies comes from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from carnet.config import environment
@@ -10,13 +11,17 @@ DEBUG = False
 ALLOWED_HOSTS = environment.word_list("CARNET_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # only for its bundled Swagger UI: /api/docs loads nothing from a CDN
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "django_htmx",
     "carnet.audit",
     "carnet.accounts",
     "carnet.operations",
@@ -27,14 +32,27 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "carnet.web.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "carnet.web.middleware.IdleSessionMiddleware",
+    "carnet.web.middleware.SecondFactorMiddleware",
+    "carnet.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it answers locked-out requests.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out accounts
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "carnet.config.urls"
@@ -51,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "carnet.web.context.navigation",
             ],
         },
     },
@@ -73,7 +92,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# Throttling (django-axes): failures for one user name count while each comes within 15 minutes
+# of the previous one; the fifth locks the name for 15 minutes from the last failure.
+# Administrators lift locks on the administration pages.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# Not by address: a hospital's whole network often leaves through one address, and one person's
+# typing errors must not lock every colleague out. Locking the user name stops password guessing.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "carnet.web.sign_in_views.lockout_response"
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# Sessions: ended after `session_idle_minutes` (runtime setting) without user activity, and in
+# any case after 12 hours; closing the browser ends them too.
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+OTP_TOTP_ISSUER = "Carnet"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
@@ -88,6 +128,8 @@ STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise expects it even before collectsta
 MEDIA_ROOT = DATA_DIR / "uploads"
 BACKUP_DIR = DATA_DIR / "backups"
 
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

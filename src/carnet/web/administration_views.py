@@ -1,0 +1,341 @@
+"""Administration pages: centres, study sites, accounts, memberships, tokens and lockouts.
+
+Only system administrators reach them. Every form calls the same services as the `carnet`
+command, so a change made here is checked and audited exactly as one made on the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
+from carnet.accounts.roles import Role
+from carnet.accounts.services import (
+    centre_add,
+    centre_get,
+    role_grant,
+    role_revoke,
+    site_activate,
+    site_add,
+    site_get,
+    token_revoke,
+    user_create,
+    user_deactivate,
+    user_get,
+)
+from carnet.accounts.sign_in import lockout_lift, lockouts_list, password_setting_link
+from carnet.core.clock import utc_today
+from carnet.core.errors import CarnetError, ValidationError
+from carnet.studies.models import Study
+from carnet.studies.selectors import study_get
+
+View = Callable[..., HttpResponse]
+
+
+def administrators_only(view: View) -> View:
+    """Let only active system administrators in; everyone else meets a plain 404."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not isinstance(user, User) or not user.is_active or not user.is_superuser:
+            if not user.is_authenticated:
+                return HttpResponseRedirect(f"/login/?next={request.path}")
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def _admin(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _number(value: str | None) -> int:
+    """Return a posted row identifier, or -1 (which matches nothing) when it is not a number."""
+    return int(value) if value and value.isdigit() else -1
+
+
+def _date(value: str, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{field}: {value!r} is not a date like 2026-11-22.") from None
+
+
+class _Refusals:
+    """Turn a refused service call into a message on the next page, as a `with` block."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.request = request
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> bool:
+        if isinstance(error, CarnetError):
+            messages.error(self.request, str(error))
+            return True
+        return False
+
+
+@administrators_only
+def overview_page(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "web/administration/overview.html",
+        {
+            "centres": Centre.objects.count(),
+            "users": User.objects.filter(is_active=True).count(),
+            "studies": Study.objects.count(),
+            "tokens": ApiToken.objects.filter(revoked_at__isnull=True).count(),
+            "lockouts": len(lockouts_list()),
+        },
+    )
+
+
+@administrators_only
+@require_http_methods(["GET", "POST"])
+def centres_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        with _Refusals(request):
+            centre = centre_add(
+                actor=_admin(request),
+                code=request.POST.get("code", ""),
+                name=request.POST.get("name", ""),
+                city=request.POST.get("city", ""),
+                time_zone=request.POST.get("time_zone", "Europe/Paris"),
+            )
+            messages.success(request, _("Centre %(code)s added.") % {"code": centre.code})
+        return HttpResponseRedirect("/administration/centres/")
+    return render(
+        request, "web/administration/centres.html", {"centres": Centre.objects.order_by("code")}
+    )
+
+
+@administrators_only
+@require_http_methods(["GET", "POST"])
+def sites_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    try:
+        study = study_get(identifier)
+    except CarnetError as error:
+        raise Http404(str(error)) from error
+    admin = _admin(request)
+    if request.method == "POST":
+        with _Refusals(request):
+            if request.POST.get("action") == "activate":
+                site = site_activate(
+                    actor=admin,
+                    site=site_get(study, request.POST.get("site", "")),
+                    on=_date(request.POST.get("date", ""), _("Activation date")) or utc_today(),
+                )
+                messages.success(
+                    request,
+                    _("Site %(code)s is active from %(date)s.")
+                    % {"code": site.code, "date": site.activated_on},
+                )
+            else:
+                site = site_add(
+                    actor=admin,
+                    study=study,
+                    centre=centre_get(request.POST.get("centre", "")),
+                    code=request.POST.get("code") or None,
+                )
+                messages.success(
+                    request,
+                    _("%(centre)s is site %(code)s.")
+                    % {"centre": site.centre.code, "code": site.code},
+                )
+        return HttpResponseRedirect(f"/administration/studies/{identifier}/sites/")
+    return render(
+        request,
+        "web/administration/sites.html",
+        {
+            "study": study,
+            "sites": StudySite.objects.filter(study=study)
+            .select_related("centre")
+            .order_by("code"),
+            "centres": Centre.objects.exclude(study_sites__study=study).order_by("code"),
+        },
+    )
+
+
+@administrators_only
+@require_http_methods(["GET", "POST"])
+def users_page(request: HttpRequest) -> HttpResponse:
+    link = ""
+    if request.method == "POST":
+        try:
+            user = user_create(
+                actor=_admin(request),
+                username=request.POST.get("username", ""),
+                password=None,
+                email=request.POST.get("email", ""),
+                full_name=request.POST.get("full_name", ""),
+            )
+        except CarnetError as error:
+            messages.error(request, str(error))
+        else:
+            link = request.build_absolute_uri(password_setting_link(user))
+            messages.success(
+                request, _("Account %(username)s created.") % {"username": user.username}
+            )
+    return render(
+        request,
+        "web/administration/users.html",
+        {
+            "users": User.objects.order_by("username"),
+            "link": link,
+        },
+    )
+
+
+@administrators_only
+@require_POST
+def user_action_page(request: HttpRequest, username: str) -> HttpResponse:
+    admin = _admin(request)
+    try:
+        user = user_get(username)
+    except CarnetError as error:
+        raise Http404(str(error)) from error
+    if request.POST.get("action") == "deactivate":
+        with _Refusals(request):
+            user_deactivate(actor=admin, user=user, reason=request.POST.get("reason", ""))
+            messages.success(
+                request, _("Account %(username)s deactivated.") % {"username": user.username}
+            )
+        return HttpResponseRedirect("/administration/users/")
+    link = request.build_absolute_uri(password_setting_link(user))
+    return render(
+        request,
+        "web/administration/users.html",
+        {
+            "users": User.objects.order_by("username"),
+            "link": link,
+            "link_for": user.username,
+        },
+    )
+
+
+@administrators_only
+@require_http_methods(["GET", "POST"])
+def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    try:
+        study = study_get(identifier)
+    except CarnetError as error:
+        raise Http404(str(error)) from error
+    admin = _admin(request)
+    if request.method == "POST":
+        with _Refusals(request):
+            if request.POST.get("action") == "revoke":
+                membership = Membership.objects.filter(
+                    pk=_number(request.POST.get("membership")), study=study
+                ).first()
+                if membership is None:
+                    raise ValidationError(_("Choose a line of the delegation log."))
+                ended = role_revoke(
+                    actor=admin,
+                    user=membership.user,
+                    study=study,
+                    site=membership.site,
+                    role=membership.role,
+                    on=_date(request.POST.get("on", ""), _("End date")) or utc_today(),
+                    reason=request.POST.get("reason", ""),
+                )
+                messages.success(request, _("The role ends on %(date)s.") % {"date": ended.ends_on})
+            else:
+                reference = request.POST.get("site", "all")
+                granted = role_grant(
+                    actor=admin,
+                    user=user_get(request.POST.get("username", "")),
+                    study=study,
+                    site=None if reference == "all" else site_get(study, reference),
+                    role=request.POST.get("role", ""),
+                    starts_on=_date(request.POST.get("starts_on", ""), _("Start date"))
+                    or utc_today(),
+                    ends_on=_date(request.POST.get("ends_on", ""), _("End date")),
+                )
+                messages.success(
+                    request,
+                    _("%(username)s is now %(role)s.")
+                    % {"username": granted.user.username, "role": granted.get_role_display()},
+                )
+        return HttpResponseRedirect(f"/administration/studies/{identifier}/memberships/")
+    return render(
+        request,
+        "web/administration/memberships.html",
+        {
+            "study": study,
+            "memberships": Membership.objects.filter(study=study)
+            .select_related("user", "site__centre")
+            .order_by("user__username", "starts_on"),
+            "roles": Role.choices,
+            "sites": StudySite.objects.filter(study=study)
+            .select_related("centre")
+            .order_by("code"),
+            "users": User.objects.filter(is_active=True).order_by("username"),
+            "today": utc_today(),
+        },
+    )
+
+
+@administrators_only
+@require_http_methods(["GET", "POST"])
+def tokens_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        token = ApiToken.objects.filter(
+            pk=_number(request.POST.get("token")), revoked_at__isnull=True
+        ).first()
+        if token is not None:
+            with _Refusals(request):
+                token_revoke(
+                    actor=_admin(request), token=token, reason=request.POST.get("reason", "")
+                )
+                messages.success(
+                    request, _("Token %(prefix)s… revoked.") % {"prefix": token.prefix}
+                )
+        return HttpResponseRedirect("/administration/tokens/")
+    return render(
+        request,
+        "web/administration/tokens.html",
+        {
+            "tokens": ApiToken.objects.select_related("user", "study").order_by("-created_at"),
+        },
+    )
+
+
+@administrators_only
+@require_http_methods(["GET", "POST"])
+def lockouts_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        username = request.POST.get("username", "")
+        with _Refusals(request):
+            lockout_lift(
+                actor=_admin(request), username=username, reason=request.POST.get("reason", "")
+            )
+            messages.success(
+                request, _("The lock on %(username)s is lifted.") % {"username": username}
+            )
+        return HttpResponseRedirect("/administration/lockouts/")
+    return render(request, "web/administration/lockouts.html", {"lockouts": lockouts_list()})
+
+
+@administrators_only
+def studies_page(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "web/administration/studies.html",
+        {"studies": Study.objects.order_by("identifier")},
+    )

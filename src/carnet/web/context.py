@@ -1,0 +1,35 @@
+"""What every page needs: the person's studies, the current study, their roles and sites there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext
+
+from carnet.accounts.models import User
+from carnet.accounts.permissions import memberships_in_force, studies_visible
+from carnet.accounts.roles import Role
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if not isinstance(user, User) or not user.is_authenticated:
+        return {}
+    studies = list(studies_visible(user).order_by("identifier"))
+    match = getattr(request, "resolver_match", None)
+    identifier = (match.kwargs.get("identifier") if match else None) or request.session.get(
+        "carnet_study"
+    )
+    current = next((study for study in studies if study.identifier == identifier), None)
+    where: list[str] = []
+    if current is not None:
+        request.session["carnet_study"] = current.identifier
+        for membership in memberships_in_force(user, study=current).select_related("site__centre"):
+            site = (
+                f"{membership.site.code} {membership.site.centre.code}"
+                if membership.site
+                else gettext("all sites")
+            )
+            where.append(f"{Role(membership.role).label} · {site}")
+    return {"nav_studies": studies, "nav_study": current, "nav_roles": where}
