@@ -908,22 +908,23 @@ def subject_transfer(
 # --- identity vault -------------------------------------------------------------------------
 
 
-def _require_identity_access(actor: Actor, subject: Subject) -> None:
-    """Only the staff of the subject's own site see identities; never a central role."""
-    if not subject_settings(subject.study).identity_vault:
-        raise ValidationError(f"{subject.study.identifier} keeps no identities (no vault).")
+def _require_identity_access(actor: Actor, subject: Subject) -> bool:
+    """Refuse unless the actor is staff of the subject's own site (never a central role, never
+    a command); return whether the study keeps identities at all."""
     if isinstance(actor, SystemActor):
         raise PermissionDenied("Identities are shown only to the subject's site.")
     scope = site_scope(actor, Action.VIEW_IDENTITY, study=subject.study)
     if scope.all_sites or not scope.allows(subject.site):
         raise PermissionDenied("Identities are shown only to the subject's site.")
+    return subject_settings(subject.study).identity_vault
 
 
 @transaction.atomic
 def identity_set(*, actor: Actor, subject: Subject, values: dict[str, str | None]) -> None:
     """Store the subject's identity, encrypted; the audit event says which fields changed,
     never their values."""
-    _require_identity_access(actor, subject)
+    if not _require_identity_access(actor, subject):
+        raise ValidationError(f"{subject.study.identifier} keeps no identities (no vault).")
     unknown = [name for name in values if name not in vault.FIELDS]
     if unknown:
         raise ValidationError(f"{unknown[0]}: not an identity field ({', '.join(vault.FIELDS)}).")
@@ -955,9 +956,11 @@ def identity_set(*, actor: Actor, subject: Subject, values: dict[str, str | None
 
 
 @transaction.atomic
-def identity_reveal(*, actor: Actor, subject: Subject) -> dict[str, str]:
-    """Return the subject's identity to their site's staff, and record that it was seen."""
-    _require_identity_access(actor, subject)
+def identity_reveal(*, actor: Actor, subject: Subject) -> dict[str, str] | None:
+    """Return the subject's identity to their site's staff, and record that it was seen;
+    None when the study keeps no identities."""
+    if not _require_identity_access(actor, subject):
+        return None
     current = Identity.objects.filter(subject=subject).first()
     values = vault.unseal(current.token) if current else {}
     audit_record(
