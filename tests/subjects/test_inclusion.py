@@ -130,15 +130,15 @@ def test_a_monitor_and_staff_of_another_site_cannot_include(cast: Cast) -> None:
 
 
 def test_the_screening_log_refuses_incomplete_or_future_lines(cast: Cast) -> None:
-    arguments = dict(
-        actor=cast.alice,
-        study=cast.study,
-        site=cast.site_a,
-        screened_on=date(2025, 6, 1),
-        age=64,
-        sex="F",
-        reason_not_included="ECOG 3",
-    )
+    arguments = {
+        "actor": cast.alice,
+        "study": cast.study,
+        "site": cast.site_a,
+        "screened_on": date(2025, 6, 1),
+        "age": 64,
+        "sex": "F",
+        "reason_not_included": "ECOG 3",
+    }
     snapshot = Snapshot()
     with pytest.raises(ValidationError, match="reason_not_included"):
         screening_entry_add(**{**arguments, "reason_not_included": " "})  # type: ignore[arg-type]
