@@ -1,0 +1,177 @@
+"""Schedule: occurrences from anchors and actual dates, window statuses, overdue and campaigns."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+import time_machine
+
+from carnet.studies.definition.model import Event, Repeat, Schedule, StudyDefinition, Window
+from carnet.subjects.schedule import SubjectDates, WindowStatus, subject_schedule, window_status
+from carnet.subjects.selectors import (
+    follow_up_campaign,
+    months_before,
+    overdue_list,
+    subject_list,
+    subject_summary,
+)
+from carnet.subjects.services import news_record, subject_settings_set, visit_record
+from tests.subjects.conftest import Cast, include
+
+
+def definition(*events: Event) -> StudyDefinition:
+    from carnet.studies.definition.model import Label
+
+    return StudyDefinition(
+        identifier="T", oid="T", title=Label("T"), phase="II", sponsor="S", events=events
+    )
+
+
+BASELINE = Event("E1", "baseline", None, (), Schedule("inclusion", 0, Window(7, 0)))  # type: ignore[arg-type]
+CYCLE = Event(
+    "E2",
+    "cycle",
+    None,  # type: ignore[arg-type]
+    (),
+    Schedule("event:baseline", 14, Window(2, 3), Repeat(every_days=14, start="previous")),
+)
+
+
+@pytest.mark.parametrize(
+    ("today", "done_on", "status"),
+    [
+        (date(2025, 1, 7), None, WindowStatus.UPCOMING),
+        (date(2025, 1, 8), None, WindowStatus.DUE),
+        (date(2025, 1, 13), None, WindowStatus.DUE),
+        (date(2025, 1, 14), None, WindowStatus.OVERDUE),
+        (date(2025, 1, 20), date(2025, 1, 13), WindowStatus.DONE),
+        (date(2025, 1, 20), date(2025, 1, 14), WindowStatus.OUT_OF_WINDOW),
+    ],
+)
+def test_a_window_is_upcoming_due_overdue_done_or_out_of_window(
+    today: date, done_on: date | None, status: WindowStatus
+) -> None:
+    # Target 10 January, window 2 days before and 3 after.
+    assert (
+        window_status(date(2025, 1, 10), date(2025, 1, 8), date(2025, 1, 13), done_on, today)
+        == status
+    )
+
+
+def test_a_delayed_cycle_shifts_the_cycles_after_it() -> None:
+    dates = SubjectDates(
+        inclusion=date(2025, 1, 1),
+        visits={"baseline": {1: date(2025, 1, 1)}, "cycle": {1: date(2025, 1, 20)}},
+    )
+    occurrences = subject_schedule(definition(BASELINE, CYCLE), dates, today=date(2025, 1, 25))
+    cycles = [(o.number, o.target, o.done_on, o.status) for o in occurrences if o.event == "cycle"]
+    assert cycles == [
+        # Due 15 January (baseline + 14), done five days late.
+        (1, date(2025, 1, 15), date(2025, 1, 20), WindowStatus.OUT_OF_WINDOW),
+        # Counted from the actual date of cycle 1, not from its target.
+        (2, date(2025, 2, 3), None, WindowStatus.UPCOMING),
+    ]
+
+
+def test_nothing_is_scheduled_after_the_subject_leaves_or_before_its_anchor() -> None:
+    randomised = Event("E3", "week4", None, (), Schedule("randomisation", 28))  # type: ignore[arg-type]
+    dates = SubjectDates(inclusion=date(2025, 1, 1), follow_up_ends=date(2025, 1, 20))
+    occurrences = subject_schedule(
+        definition(BASELINE, CYCLE, randomised), dates, today=date(2025, 6, 1)
+    )
+    assert [(o.event, o.number) for o in occurrences] == [("baseline", 1), ("cycle", 1)]
+
+
+def test_treatment_cycles_stop_at_the_end_of_treatment() -> None:
+    dates = SubjectDates(
+        inclusion=date(2025, 1, 1),
+        end_of_treatment=date(2025, 1, 10),
+        treatment_events=frozenset({"cycle"}),
+        visits={"baseline": {1: date(2025, 1, 1)}},
+    )
+    occurrences = subject_schedule(definition(BASELINE, CYCLE), dates, today=date(2025, 6, 1))
+    assert [o.event for o in occurrences] == ["baseline"]
+
+
+def test_months_before_keeps_the_day_or_takes_the_last_of_a_shorter_month() -> None:
+    assert months_before(date(2025, 6, 16), 6) == date(2024, 12, 16)
+    assert months_before(date(2025, 3, 31), 1) == date(2025, 2, 28)
+    assert months_before(date(2025, 1, 15), 13) == date(2023, 12, 15)
+
+
+def test_the_overdue_list_shows_a_patient_whose_visit_window_has_passed(cast: Cast) -> None:
+    subject = include(cast, on=date(2025, 6, 2))
+    visit_record(actor=cast.alice, subject=subject, event="baseline", visit_on=date(2025, 6, 2))
+    # Cycle 1 is due on 16 June (window 14 to 19 June): due today, not yet overdue.
+    summary = subject_summary(subject)
+    assert summary.next_visit is not None
+    assert (summary.next_visit.event, summary.next_visit.status) == ("cycle", WindowStatus.DUE)
+    assert overdue_list(cast.alice, study=cast.study) == []
+    with time_machine.travel(datetime(2025, 6, 21, 10, 0, tzinfo=UTC), tick=False):
+        rows = overdue_list(cast.alice, study=cast.study)
+        assert [(r.subject.identifier, r.occurrence.event, r.days_overdue) for r in rows] == [
+            ("01-001", "cycle", 2)
+        ]
+        assert [
+            s.subject.identifier for s in subject_list(cast.alice, study=cast.study, overdue=True)
+        ] == ["01-001"]
+        # Site B's staff do not see site A's patient.
+        assert overdue_list(cast.bea, study=cast.study) == []
+        visit_record(actor=cast.alice, subject=subject, event="cycle", visit_on=date(2025, 6, 21))
+        assert overdue_list(cast.alice, study=cast.study) == []
+
+
+def test_cycles_marked_as_treatment_events_stop_being_due_once_treatment_stops(cast: Cast) -> None:
+    from carnet.subjects.services import subject_change_treatment
+
+    subject_settings_set(
+        actor=cast.dana,
+        study=cast.study,
+        central_eligibility_review=False,
+        identity_vault=False,
+        treatment_events=["cycle"],
+    )
+    subject = include(cast, on=date(2025, 6, 2))
+    visit_record(actor=cast.alice, subject=subject, event="baseline", visit_on=date(2025, 6, 2))
+    subject_change_treatment(
+        actor=cast.alice,
+        subject=subject,
+        status="off_treatment",
+        on=date(2025, 6, 3),
+        reason="toxicity",
+    )
+    with time_machine.travel(datetime(2025, 6, 25, 10, 0, tzinfo=UTC), tick=False):
+        assert overdue_list(cast.alice, study=cast.study) == []
+
+
+def test_the_campaign_lists_subjects_without_news_for_n_months_per_site(cast: Cast) -> None:
+    old = include(cast, on=date(2025, 1, 10))
+    recent = include(cast, on=date(2025, 1, 12))
+    news_record(actor=cast.alice, subject=recent, news_on=date(2025, 5, 1), source="GP letter")
+    at_b = include(cast, actor=cast.bea, site=cast.site_b, on=date(2025, 1, 5))
+    campaign = follow_up_campaign(cast.dana, study=cast.study, months=3, on=date(2025, 6, 1))
+    assert [(s.identifier, s.last_news_on) for s in campaign] == [
+        (old.identifier, date(2025, 1, 10)),
+        (at_b.identifier, date(2025, 1, 5)),
+    ]
+    only_a = follow_up_campaign(
+        cast.dana, study=cast.study, months=3, on=date(2025, 6, 1), site="01"
+    )
+    assert [s.identifier for s in only_a] == [old.identifier]
+    assert [
+        s.identifier
+        for s in follow_up_campaign(cast.bea, study=cast.study, months=3, on=date(2025, 6, 1))
+    ] == [at_b.identifier]
+
+
+def test_the_date_of_last_news_is_the_latest_dated_record(cast: Cast) -> None:
+    subject = include(cast, on=date(2025, 6, 2))
+    news_record(actor=cast.alice, subject=subject, news_on=date(2025, 6, 12), source="phone")
+    visit_record(
+        actor=cast.alice, subject=subject, event="adverse_events", visit_on=date(2025, 6, 8)
+    )
+    subject.refresh_from_db()
+    assert subject.last_news_on == date(2025, 6, 12)
+    occurrences = subject_summary(subject)
+    assert occurrences.next_visit is not None
