@@ -27,17 +27,137 @@ def may_view_study(role: str, situation: str) -> bool:
     return situation in {"own site", "other site"} and Action.VIEW_STUDY in GRANTS[role]
 
 
-# For each endpoint: may this role, in this situation, get a 2xx? (about site A's study)
+def granted(action: Action, *, anywhere: bool = False) -> Callable[[str, str], bool]:
+    """Return the rule "the role may do ``action`` at site A" (or at any site of the study)."""
+
+    def rule(role: str, situation: str) -> bool:
+        situations = {"own site", "other site"} if anywhere else {"own site"}
+        return situation in situations and action in GRANTS[role]
+
+    return rule
+
+
+def may_view_identity(role: str, situation: str) -> bool:
+    # Only the staff of the subject's own site, never a central role, even one for all sites.
+    return granted(Action.VIEW_IDENTITY)(role, situation) and role in SITE_ROLES
+
+
+# For each GET endpoint: may this role, in this situation, get a 2xx? (about site A's study,
+# and subject 01-001 at site A). Lists answer every member, showing only the sites they cover.
 ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/me": lambda role, situation: True,
     "/api/my/studies": lambda role, situation: True,
     "/api/studies/{identifier}": may_view_study,
     "/api/studies/{identifier}/sites": may_view_study,
+    "/api/studies/{identifier}/subjects": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/subjects/{subject}": granted(Action.VIEW_SUBJECTS),
+    "/api/studies/{identifier}/subjects/{subject}/schedule": granted(Action.VIEW_SUBJECTS),
+    "/api/studies/{identifier}/subjects/{subject}/identity": may_view_identity,
+    "/api/studies/{identifier}/screening-log": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/overdue": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/follow-up-campaign": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/subject-settings": may_view_study,
 }
+
+FUTURE = "2099-01-01"
+# For each write: may this role, in this situation, get past the permission check? The body is
+# valid for its schema but refused later (a date in the future, a review not waiting…), so a
+# permitted call answers 400 and nothing changes between calls; a forbidden one answers 403.
+WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], bool]] = {
+    ("post", "/api/studies/{identifier}/subjects"): (
+        granted(Action.INCLUDE_SUBJECT),
+        {
+            "site": "01",
+            "included_on": FUTURE,
+            "consent": {"form_version": "v1", "consented_on": FUTURE},
+            "eligibility": {"weight": 70},
+        },
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/eligibility"): (
+        granted(Action.INCLUDE_SUBJECT, anywhere=True),
+        {"values": {"weight": 70}},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/eligibility-review"): (
+        granted(Action.REVIEW_ELIGIBILITY),
+        {"approved": "true", "comment": "not waiting for a review"},
+        False,  # a form, as it carries a file
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/consents"): (
+        granted(Action.RECORD_CONSENT),
+        {"form_version": "v2", "consented_on": FUTURE},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/withdrawals"): (
+        granted(Action.RECORD_CONSENT),
+        {"kind": "follow_up", "withdrawn_on": FUTURE},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/study-status"): (
+        granted(Action.CHANGE_STATUS),
+        {"status": "completed", "on": FUTURE},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/treatment-status"): (
+        granted(Action.CHANGE_STATUS),
+        {"status": "on_treatment", "on": FUTURE},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/visits"): (
+        granted(Action.ENTER_DATA),
+        {"event": "baseline", "visit_on": FUTURE},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/news"): (
+        granted(Action.ENTER_DATA),
+        {"news_on": FUTURE, "source": "phone"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/transfer"): (
+        granted(Action.TRANSFER_SUBJECT),
+        {"site": "02", "on": FUTURE, "reason": "moved"},
+        True,
+    ),
+    ("put", "/api/studies/{identifier}/subjects/{subject}/identity"): (
+        may_view_identity,
+        {"last_name": "refused: the study keeps no identities"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/screening-log"): (
+        granted(Action.INCLUDE_SUBJECT),
+        {"site": "01", "screened_on": FUTURE, "age": 50, "sex": "F", "reason_not_included": "x"},
+        True,
+    ),
+    ("put", "/api/studies/{identifier}/subject-settings"): (
+        granted(Action.MANAGE_STUDY, anywhere=True),
+        {"treatment_events": ["no_such_event"]},
+        True,
+    ),
+}
+
+SUBJECT_AT_A = "01-001"
 
 
 def concrete(path: str, w: World) -> str:
-    return path.replace("{identifier}", w.study.identifier)
+    return path.replace("{identifier}", w.study.identifier).replace("{subject}", SUBJECT_AT_A)
+
+
+def subject_at_site_a(w: World) -> None:
+    """Include the patient the table speaks of: 01-001, at site A."""
+    from carnet.core.clock import utc_today
+    from carnet.subjects.services import ConsentGiven, subject_include
+
+    today = utc_today()
+    subject = subject_include(
+        actor=ADMIN,
+        study=w.study,
+        site=w.site_a,
+        included_on=today,
+        eligibility={"weight": 70, "packs": 0},
+        consent=ConsentGiven(form_version="v1", consented_on=today),
+    )
+    assert subject.identifier == SUBJECT_AT_A
 
 
 def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:
@@ -78,12 +198,17 @@ def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:
 
 
 def test_the_table_describes_every_endpoint() -> None:
-    paths = {path.rstrip("/") for path in api.get_openapi_schema()["paths"]}
-    assert paths == set(ENDPOINTS)
+    schema_paths = api.get_openapi_schema()["paths"]
+    operations = {
+        (method, path.rstrip("/")) for path, methods in schema_paths.items() for method in methods
+    }
+    described = {("get", path) for path in ENDPOINTS} | set(WRITES)
+    assert operations == described
 
 
 def test_no_role_gets_what_it_may_not_and_sees_only_its_sites() -> None:
     w = world()
+    subject_at_site_a(w)
     client = Client()
     failures = []
     n = 0
@@ -114,8 +239,26 @@ def test_no_role_gets_what_it_may_not_and_sees_only_its_sites() -> None:
                     shown_sites = {s["code"] for study in body for s in study["sites"]}
                     if situation in {"expired", "no membership"} and body:
                         failures.append(f"{role} {situation} {path}: lists {body}")
+                elif isinstance(body, list):
+                    shown_sites = {row["site"] for row in body if "site" in row}
                 if situation == "other site" and w.site_a.code in shown_sites:
                     failures.append(f"{role} {situation} {path}: shows site A")
+            for (method, path), (rule, body, as_json) in WRITES.items():
+                send = getattr(client, method)
+                if as_json:
+                    response = send(
+                        concrete(path, w), body, content_type="application/json", headers=headers
+                    )
+                else:
+                    response = send(concrete(path, w), body, headers=headers)
+                permitted = response.status_code not in {401, 403}
+                # Only the eligibility check writes nothing and may answer 2xx; any other 2xx
+                # means a body meant to be refused changed something.
+                wrote = 200 <= response.status_code < 300 and not path.endswith("/eligibility")
+                if permitted != rule(role, situation) or wrote:
+                    failures.append(
+                        f"{role:24} {situation:14} {method} {path}: {response.status_code}"
+                    )
             client.logout()
     assert failures == []
 

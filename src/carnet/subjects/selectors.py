@@ -33,7 +33,10 @@ CAMPAIGN_STATUSES = ACTIVE | {StudyStatus.LOST_TO_FOLLOW_UP}
 
 
 def _scoped(actor: User, study: Study, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """Keep the rows of the sites where the actor may view subjects; refuse one who may nowhere."""
     scope = site_scope(actor, Action.VIEW_SUBJECTS, study=study)
+    if scope.empty:
+        raise PermissionDenied(f"You may not view subjects of {study.identifier}.")
     if scope.all_sites:
         return queryset
     return queryset.filter(site_id__in=scope.site_ids)

@@ -1,0 +1,112 @@
+"""The subjects API at its real address (/api/studies/MINI/…): the wizard's calls end to end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import time_machine
+from django.test import Client
+
+from carnet.subjects.models import Subject
+from tests.subjects.conftest import Cast, Snapshot
+
+BASE = "/api/studies/MINI"
+
+
+def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_patient_is_checked_included_seen_and_followed_through_the_api(cast: Cast) -> None:
+    alice = signed_in(cast.alice)
+    check = alice.post(
+        f"{BASE}/eligibility",
+        {"values": {"weight": 38, "packs": 0}},
+        content_type="application/json",
+    )
+    assert check.status_code == 200
+    assert check.json()["eligible"] is False
+    assert [c["name"] for c in check.json()["criteria"] if not c["met"]] == ["adult_weight"]
+    assert check.json()["items"] == ["weight", "packs"]
+
+    included = alice.post(
+        f"{BASE}/subjects",
+        {
+            "site": "01",
+            "included_on": "2025-06-02",
+            "consent": {"form_version": "v1.0", "consented_on": "2025-06-01", "biobank": True},
+            "eligibility": {"weight": 72, "packs": 0},
+            "sex": "F",
+            "age": 61,
+        },
+        content_type="application/json",
+    )
+    assert included.status_code == 201, included.json()
+    header = included.json()
+    assert (header["identifier"], header["site"], header["study_status"]) == (
+        "01-001",
+        "01",
+        "included",
+    )
+    assert header["consent"]["biobank"] is True
+    assert header["next_visit"]["event"] == "baseline"
+
+    visit = alice.post(
+        f"{BASE}/subjects/01-001/visits",
+        {"event": "baseline", "visit_on": "2025-06-02"},
+        content_type="application/json",
+    )
+    assert visit.json()["next_visit"]["event"] == "cycle"
+    with time_machine.travel(datetime(2025, 6, 25, 10, 0, tzinfo=UTC), tick=False):
+        alice.force_login(cast.alice)  # the session of 16 June has expired by the 25th
+        overdue = alice.get(f"{BASE}/overdue").json()
+        assert [(row["subject"], row["visit"]["event"]) for row in overdue] == [("01-001", "cycle")]
+        listed = alice.get(f"{BASE}/subjects", {"overdue": "true", "study_status": "included"})
+        assert [s["identifier"] for s in listed.json()] == ["01-001"]
+    schedule = alice.get(f"{BASE}/subjects/01-001/schedule").json()
+    assert [(o["event"], o["status"]) for o in schedule][:2] == [
+        ("baseline", "done"),
+        ("cycle", "due"),
+    ]
+
+
+def test_a_refusal_is_a_located_problem_and_writes_nothing(cast: Cast) -> None:
+    alice = signed_in(cast.alice)
+    snapshot = Snapshot()
+    refused = alice.post(
+        f"{BASE}/subjects",
+        {
+            "site": "01",
+            "included_on": "2025-06-02",
+            "consent": {"form_version": "v1.0", "consented_on": "2025-06-01"},
+            "eligibility": {"weight": 30, "packs": 90},
+        },
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert refused["Content-Type"] == "application/problem+json"
+    assert "adult_weight (Weight over 40 kg)" in refused.json()["detail"]
+    assert "heavy_smoker (Over 60 pack-years)" in refused.json()["detail"]
+    assert snapshot.unchanged()
+    assert not Subject.objects.exists()
+
+
+def test_another_sites_subject_looks_like_no_subject(cast: Cast) -> None:
+    signed_in(cast.alice).post(
+        f"{BASE}/subjects",
+        {
+            "site": "01",
+            "included_on": "2025-06-02",
+            "consent": {"form_version": "v1.0", "consented_on": "2025-06-02"},
+            "eligibility": {"weight": 72},
+        },
+        content_type="application/json",
+    )
+    bea = signed_in(cast.bea)
+    assert bea.get(f"{BASE}/subjects/01-001").json()["detail"] == (
+        "There is no subject '01-001' you may see."
+    )
+    assert bea.get(f"{BASE}/subjects/09-999").status_code == 403
+    assert bea.get(f"{BASE}/subjects").json() == []
