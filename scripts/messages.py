@@ -15,9 +15,10 @@ import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_python
+from babel.messages.extract import extract as babel_extract
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
@@ -25,14 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "carnet"
 LOCALE = PACKAGE / "locale"
 LANGUAGES = ["fr"]
-KEYWORDS = {
+KEYWORDS: dict[str, Any] = {
     "_": None,
     "gettext": None,
     "gettext_lazy": None,
+    "gettext_noop": None,
     "pgettext": ((1, "c"), 2),
     "pgettext_lazy": ((1, "c"), 2),
     "ngettext": (1, 2),
     "ngettext_lazy": (1, 2),
+    "npgettext": ((1, "c"), 2, 3),
 }
 
 
@@ -54,7 +57,9 @@ def _sources() -> Iterator[tuple[Path, str]]:
         if path.suffix == ".py":
             yield path, path.read_text(encoding="utf-8")
         elif path.suffix in {".html", ".txt"} and "templates" in path.parts:
-            yield path, templatize(path.read_text(encoding="utf-8"), origin=str(path))
+            code = templatize(path.read_text(encoding="utf-8"), origin=str(path))
+            # Babel tokenizes this as Python; the template's own indentation would confuse it.
+            yield path, "\n".join(line.lstrip() for line in code.splitlines())
 
 
 def extract() -> Catalog:
@@ -63,17 +68,14 @@ def extract() -> Catalog:
     catalog = Catalog(project="Carnet", fuzzy=False)
     for path, source in _sources():
         relative = path.relative_to(ROOT)
-        for line, _function, message, comments in extract_python(
-            io.BytesIO(source.encode("utf-8")), KEYWORDS.keys(), [], {}
+        # Babel's extract() applies the keyword specifications: plurals and contexts come out
+        # as (singular, plural) and a separate context.
+        for line, message, comments, context in babel_extract(
+            "python", io.BytesIO(source.encode("utf-8")), keywords=KEYWORDS, comment_tags=()
         ):
-            if isinstance(message, tuple):
-                if len(message) == 2 and KEYWORDS.get(_function) == ((1, "c"), 2):
-                    context, text = message
-                    catalog.add(text, locations=[(str(relative), line)], context=context)
-                    continue
-                catalog.add(message, locations=[(str(relative), line)])
-            elif message:
-                catalog.add(message, locations=[(str(relative), line)], auto_comments=comments)
+            catalog.add(
+                message, locations=[(str(relative), line)], auto_comments=comments, context=context
+            )
     return catalog
 
 

@@ -1,0 +1,162 @@
+"""Every page × every role × own site / other site / expired / no membership, plus anonymous
+visitors and system administrators. Fails on any 2xx the rules do not allow, on any refusal they
+do not expect, and when a page exists that the table below does not describe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern
+
+from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
+from carnet.accounts.services import role_revoke
+from carnet.core.clock import utc_today
+from carnet.web import urls as web_urls
+from tests.accounts.personas import ADMIN, World, person, world
+from tests.web.helpers import enrol
+
+pytestmark = pytest.mark.django_db
+
+SITUATIONS = ("own site", "other site", "expired", "no membership")
+Rule = Callable[[str, str], bool]
+
+
+def everyone(role: str, situation: str) -> bool:
+    return True
+
+
+def nobody(role: str, situation: str) -> bool:
+    return False
+
+
+def study_member(role: str, situation: str) -> bool:
+    return situation in {"own site", "other site"} and Action.VIEW_STUDY in GRANTS[role]
+
+
+# Page -> (method, rule for a signed-in person with a role; administrators may see everything).
+PAGES: dict[str, tuple[str, Rule]] = {
+    "/": ("GET", everyone),
+    "/healthz": ("GET", everyone),
+    "/login/": ("GET", everyone),
+    "/account/": ("GET", everyone),
+    "/account/two-factor/": ("GET", everyone),
+    "/studies/MINI/": ("GET", study_member),
+    "/studies/MINI/versions/1/": ("GET", study_member),
+    "/administration/": ("GET", nobody),
+    "/administration/centres/": ("GET", nobody),
+    "/administration/studies/": ("GET", nobody),
+    "/administration/studies/MINI/sites/": ("GET", nobody),
+    "/administration/studies/MINI/memberships/": ("GET", nobody),
+    "/administration/users/": ("GET", nobody),
+    "/administration/tokens/": ("GET", nobody),
+    "/administration/lockouts/": ("GET", nobody),
+}
+# Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
+ACTIONS_AND_REDIRECTS = {
+    "login/verify/",
+    "logout/",
+    "password/set/<str:uidb64>/<str:token>/",
+    "language/",
+    "account/password/",
+    "account/sessions/end-others/",
+    "account/two-factor/recovery-codes/",
+    "account/tokens/",
+    "account/tokens/<int:token_id>/revoke/",
+    "studies/",
+    "studies/<str:identifier>/mode/",
+    "studies/<str:identifier>/publish/",
+    "administration/users/<str:username>/",
+}
+
+
+def pattern_of(page: str) -> str:
+    return (
+        page.lstrip("/")
+        .replace("MINI", "<str:identifier>")
+        .replace("versions/1/", "versions/<int:number>/")
+    )
+
+
+def test_the_table_describes_every_page() -> None:
+    patterns = {str(p.pattern) for p in web_urls.urlpatterns if isinstance(p, URLPattern)}
+    described = {pattern_of(page) for page in PAGES} | ACTIONS_AND_REDIRECTS
+    assert patterns == described
+
+
+def signed_in(w: World, role: str, situation: str, n: int) -> Client:
+    site_scoped = role in SITE_ROLES or role == Role.MONITOR
+    sites = {"own site": [w.site_a], "other site": [w.site_b]}.get(situation, [w.site_a])
+    if not site_scoped and situation == "own site":
+        sites = [None]
+    member = situation != "no membership"
+    user = person(
+        f"p{n}", study=w.study if member else None, role=role if member else None, sites=sites
+    )
+    if situation == "expired":
+        role_revoke(
+            actor=ADMIN,
+            user=user,
+            study=w.study,
+            site=sites[0],
+            role=role,
+            on=utc_today() - timedelta(days=1),
+        )
+    client = Client()
+    client.post("/login/", {"username": user.username, "password": "a long test password"})
+    if client.get("/account/").status_code == 302:  # roles that must enrol a second factor first
+        enrol(client)
+    return client
+
+
+def test_no_page_shows_what_it_should_not() -> None:
+    w = world()
+    failures: list[str] = []
+    anonymous = Client()
+    for page in PAGES:
+        status = anonymous.get(page).status_code
+        public = page in {"/", "/healthz", "/login/"}
+        if (200 <= status < 300) != public:
+            failures.append(f"anonymous {page}: {status}")
+    n = 0
+    for role in Role.values:
+        for situation in SITUATIONS:
+            n += 1
+            client = signed_in(w, role, situation, n)
+            for page, (_method, rule) in PAGES.items():
+                status = client.get(page).status_code
+                if (200 <= status < 300) != rule(role, situation):
+                    failures.append(f"{role} {situation} {page}: {status}")
+            for page in ACTIONS_AND_REDIRECTS:
+                concrete = "/" + page.replace("<str:identifier>", "MINI").replace(
+                    "<int:token_id>", "1"
+                )
+                concrete = concrete.replace("<str:username>", "p1").replace(
+                    "<str:uidb64>/<str:token>", "x/y"
+                )
+                status = client.get(concrete).status_code
+                if 200 <= status < 300 and page != "password/set/<str:uidb64>/<str:token>/":
+                    failures.append(f"{role} {situation} GET {concrete}: {status}")
+    assert failures == []
+
+
+def test_only_study_managers_may_change_a_study_by_post() -> None:
+    w = world()
+    next_mode = {"design": "production", "production": "frozen", "frozen": "production"}
+    for n, role in enumerate(Role.values):
+        client = signed_in(w, role, "own site", 100 + n)
+        before = w.study.mode
+        client.post("/studies/MINI/mode/", {"mode": next_mode[before], "reason": "matrix test"})
+        w.study.refresh_from_db()
+        if Action.MANAGE_STUDY in GRANTS[role]:
+            assert w.study.mode == next_mode[before], role
+        else:
+            assert w.study.mode == before, role
+    # A person with no administration rights posts to an administration page: nothing is created.
+    client = signed_in(w, Role.SPONSOR, "own site", 999)
+    assert client.post("/administration/centres/", {"code": "HACK", "name": "x"}).status_code == 404
+    from carnet.accounts.models import Centre
+
+    assert not Centre.objects.filter(code="HACK").exists()

@@ -1,0 +1,99 @@
+"""Sessions: idle expiry that polling does not extend, seeing and ending one's sessions."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+from django.test import Client
+
+from carnet.accounts.models import UserSession
+from carnet.audit.services import SystemActor
+from carnet.core.clock import utc_now
+from carnet.operations.system_settings import system_setting_change
+from tests.accounts.personas import person
+from tests.web.helpers import PASSWORD, sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def later(minutes: float) -> time_machine.travel:
+    return time_machine.travel(utc_now().timestamp() + minutes * 60, tick=False)
+
+
+def test_a_session_ends_after_thirty_idle_minutes(client: Client) -> None:
+    person("alma")
+    with later(0):
+        sign_in(client, "alma")
+    with later(29):
+        assert client.get("/account/").status_code == 200
+    with later(29 + 31):
+        response = client.get("/account/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+    assert UserSession.objects.get().end_reason == "idle"
+
+
+def test_background_polling_does_not_keep_a_session_alive(client: Client) -> None:
+    person("basile")
+    with later(0):
+        sign_in(client, "basile")
+    for minute in (10, 20, 30):
+        with later(minute - 0.5):
+            assert client.get("/healthz", headers={"x-carnet-background": "1"}).status_code == 200
+    with later(31):
+        assert client.get("/account/").status_code == 302
+
+
+def test_the_idle_time_follows_the_setting(client: Client) -> None:
+    system_setting_change(
+        actor=SystemActor(label="t"), key="session_idle_minutes", value=10, reason="policy"
+    )
+    person("cyril")
+    with later(0):
+        sign_in(client, "cyril")
+    with later(11):
+        assert client.get("/account/").status_code == 302
+
+
+def test_a_person_sees_their_sessions_and_ends_the_others() -> None:
+    person("diane")
+    first, second = Client(), Client()
+    sign_in(first, "diane")
+    sign_in(second, "diane")
+    page = first.get("/account/").content.decode()
+    assert page.count("<tr><td>") >= 2
+    first.post("/account/sessions/end-others/")
+    assert first.get("/account/").status_code == 200
+    assert second.get("/account/").status_code == 302
+    assert UserSession.objects.filter(ended_at__isnull=True).count() == 1
+
+
+def test_a_password_change_ends_the_other_sessions() -> None:
+    person("elsa")
+    first, second = Client(), Client()
+    sign_in(first, "elsa")
+    sign_in(second, "elsa")
+    changed = first.post(
+        "/account/password/",
+        {
+            "current": PASSWORD,
+            "new": "another long password 2026",
+            "again": "another long password 2026",
+        },
+    )
+    assert changed.status_code == 302
+    assert first.get("/account/").status_code == 200
+    assert second.get("/account/").status_code == 302
+    assert sign_in(Client(), "elsa", "another long password 2026") == 302
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [("short", "too short"), ("password1234", "too common"), ("elsa.dupont.2026", "too similar")],
+)
+def test_weak_new_passwords_are_refused(client: Client, new: str, message: str) -> None:
+    user = person("elsa.dupont")
+    sign_in(client, user.username)
+    response = client.post("/account/password/", {"current": PASSWORD, "new": new, "again": new})
+    assert response.status_code == 400
+    assert message in response.content.decode()
