@@ -40,7 +40,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(
-            f"Chromium is not installed at {CHROMIUM}: browser tests skipped (apt-get install chromium)"
+            f"Chromium is not installed at {CHROMIUM}: browser tests skipped "
+            "(apt-get install chromium)"
         )
     from playwright.sync_api import sync_playwright
 
