@@ -175,3 +175,24 @@ def test_an_enrolment_needs_a_right_first_code(client: Client) -> None:
     assert refused.status_code == 400
     device.refresh_from_db()
     assert not device.confirmed
+
+
+def test_a_study_can_require_a_second_factor_of_more_roles(client: Client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from carnet.studies.definition import study_file_read
+    from carnet.studies.services import study_load, study_publish
+    from tests.accounts.personas import FIXTURE
+
+    w = world()
+    amended = tmp_path / "mini.yaml"
+    amended.write_text(
+        FIXTURE.read_text().replace(
+            "  phase: II\n", "  phase: II\n  two_factor_roles: [data_entry]\n"
+        )
+    )
+    study_load(actor=ADMIN, study_file=study_file_read(amended), source_name="mini.yaml")
+    study_publish(actor=ADMIN, study=w.study)
+    person("mona", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a])
+    assert (
+        client.post("/login/", {"username": "mona", "password": PASSWORD})["Location"]
+        == "/account/two-factor/"
+    )

@@ -125,6 +125,8 @@ def _build(data: dict[str, Any]) -> StudyDefinition:
             MissingCode(code=m["code"], label=_label(m["label"]))
             for m in study.get("not_done_reasons", [])
         ),
+        two_factor_roles=tuple(study.get("two_factor_roles", ())),
+        signature_meanings=tuple(study.get("signature_meanings", ())),
         arms=tuple(
             Arm(a["oid"], a["name"], _label(a["label"]), _label(a.get("description")))
             for a in data.get("arms", [])

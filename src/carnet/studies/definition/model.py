@@ -220,6 +220,8 @@ class StudyDefinition:
     subject_identifier: str = "{site}-{seq:03}"
     missing_codes: tuple[MissingCode, ...] = ()
     not_done_reasons: tuple[MissingCode, ...] = ()
+    two_factor_roles: tuple[str, ...] = ()
+    signature_meanings: tuple[str, ...] = ()
     arms: tuple[Arm, ...] = ()
     code_lists: tuple[CodeList, ...] = ()
     events: tuple[Event, ...] = ()
@@ -309,6 +311,8 @@ def _build(cls: type[StudyDefinition], data: dict[str, Any]) -> StudyDefinition:
         not_done_reasons=tuple(
             MissingCode(m["code"], _label(m["label"])) for m in data["not_done_reasons"]
         ),
+        two_factor_roles=tuple(data.get("two_factor_roles", ())),
+        signature_meanings=tuple(data.get("signature_meanings", ())),
         arms=tuple(
             Arm(a["oid"], a["name"], _label(a["label"]), _label(a["description"]))
             for a in data["arms"]
