@@ -22,6 +22,8 @@ from carnet.studies.models import Study
 SYSTEM_ADMINISTRATOR_ACTIONS = frozenset(
     {Action.VIEW_STUDY, Action.MANAGE_STUDY, Action.MANAGE_ACCESS}
 )
+# Actions on the study as a whole: a membership restricted to some sites does not allow them.
+STUDY_WIDE_ACTIONS = frozenset({Action.MANAGE_STUDY, Action.MANAGE_ACCESS})
 
 
 class PermissionDenied(CarnetError):
@@ -94,6 +96,8 @@ def may(
     Without a site, the question is "anywhere in the study".
     """
     scope = site_scope(user, action, study=study, on=on)
+    if action in STUDY_WIDE_ACTIONS:
+        return scope.all_sites
     return not scope.empty if site is None else scope.allows(site)
 
 

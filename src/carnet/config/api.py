@@ -133,9 +133,11 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
 def _routers() -> None:
     from carnet.accounts.api import router as accounts_router
     from carnet.studies.api import router as studies_router
+    from carnet.subjects.api import router as subjects_router
 
     api.add_router("/", accounts_router)
     api.add_router("/studies", studies_router)
+    api.add_router("/studies", subjects_router)
 
 
 _routers()

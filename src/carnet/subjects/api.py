@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from carnet.accounts.api import request_user
 from carnet.accounts.models import StudySite
@@ -326,7 +327,7 @@ def subject_list(
 )
 def subject_include(
     request: HttpRequest, identifier: str, payload: InclusionIn
-) -> tuple[int, SubjectOut]:
+) -> Status[SubjectOut]:
     site = _site(request, identifier, payload.site, Action.INCLUDE_SUBJECT)
     subject = services.subject_include(
         actor=request_user(request),
@@ -339,7 +340,7 @@ def subject_include(
         age=payload.age,
         screening_number=payload.screening_number,
     )
-    return 201, _detail(subject)
+    return Status(201, _detail(subject))
 
 
 @router.post(
@@ -544,7 +545,7 @@ def screening_log(
 )
 def screening_entry_add(
     request: HttpRequest, identifier: str, payload: ScreeningIn
-) -> tuple[int, ScreeningOut]:
+) -> Status[ScreeningOut]:
     site = _site(request, identifier, payload.site, Action.INCLUDE_SUBJECT)
     entry = services.screening_entry_add(
         actor=request_user(request),
@@ -556,13 +557,16 @@ def screening_entry_add(
         reason_not_included=payload.reason_not_included,
         screening_number=payload.screening_number,
     )
-    return 201, ScreeningOut(
-        site=site.code,
-        screening_number=entry.screening_number,
-        screened_on=entry.screened_on,
-        age=entry.age,
-        sex=entry.sex,
-        reason_not_included=entry.reason_not_included,
+    return Status(
+        201,
+        ScreeningOut(
+            site=site.code,
+            screening_number=entry.screening_number,
+            screened_on=entry.screened_on,
+            age=entry.age,
+            sex=entry.sex,
+            reason_not_included=entry.reason_not_included,
+        ),
     )
 
 
