@@ -25,7 +25,7 @@ def edit_in_sql(installation: Installation, statement: str) -> None:
 
 def test_verify_reports_intact_chains_then_the_edited_event(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation()
-    site.run("demo", "--password", "a long demo password")
+    site.run("user", "create", "marie", "--no-password")
     site.run("setting", "set", "organisation_name", "ICM Montpellier", "--reason", "set-up")
     site.run("setting", "set", "session_idle_minutes", "20", "--reason", "hospital policy")
 
@@ -44,7 +44,7 @@ def test_verify_reports_intact_chains_then_the_edited_event(make_installation) -
 
 def test_anchors_exported_to_a_file_are_checked(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation()
-    site.run("demo", "--password", "a long demo password")
+    site.run("user", "create", "marie", "--no-password")
     anchors = site.data_dir.parent / "anchors.jsonl"
     assert "1 chain heads appended" in site.run("audit", "anchor", "--output", str(anchors)).stdout
     site.run("setting", "set", "backup_keep", "3", "--reason", "disk space")
