@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "carnet.operations",
     "carnet.studies",
     "carnet.subjects",
+    "carnet.capture",
     "carnet.web",
 ]
 

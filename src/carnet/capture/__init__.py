@@ -1,0 +1,1 @@
+"""Data capture: form instances, item values, files, and the one save pipeline."""

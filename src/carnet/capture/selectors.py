@@ -1,0 +1,181 @@
+"""Reads of captured data, scoped by the actor's sites, hiding what blinded people must not see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from carnet.accounts.models import User
+from carnet.accounts.permissions import is_unblinded, require
+from carnet.accounts.roles import Action
+from carnet.audit.models import AuditEvent
+from carnet.capture.models import CheckResult, Environment, FormInstance, FormStatus, ItemValue
+from carnet.capture.rules import study_rules
+from carnet.studies.models import StudyMode
+from carnet.subjects.models import Subject
+from carnet.subjects.selectors import subject_occurrences
+
+HIDDEN = "(blinded)"
+
+
+def environment_of(subject: Subject) -> str:
+    return Environment.TEST if subject.study.mode == StudyMode.TEST else Environment.PRODUCTION
+
+
+@dataclass(frozen=True)
+class CasebookCell:
+    event: str
+    occurrence: int
+    form: str
+    status: str
+    version: int
+    open_checks: int
+
+
+def casebook(actor: User, subject: Subject) -> dict[str, Any]:
+    """Return a subject's casebook: the schedule's occurrences, and every form's status."""
+    require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
+    version = subject.study.current_version
+    assert version is not None
+    definition = study_rules(version).definition
+    instances = {
+        (i.event, i.occurrence, i.form): i
+        for i in FormInstance.objects.filter(
+            subject=subject, environment=environment_of(subject), repeat=1
+        )
+    }
+    open_checks: dict[int, int] = {}
+    for instance_id in CheckResult.objects.filter(
+        form_instance__subject=subject, open=True
+    ).values_list("form_instance_id", flat=True):
+        open_checks[instance_id] = open_checks.get(instance_id, 0) + 1
+    occurrences = list(subject_occurrences(subject))
+    columns = []
+    for occurrence in occurrences:
+        event = next(e for e in definition.events if e.name == occurrence.event)
+        cells: list[CasebookCell | None] = []
+        for form in definition.forms:
+            if form.name not in event.forms:
+                cells.append(None)
+                continue
+            instance = instances.get((occurrence.event, occurrence.number, form.name))
+            cells.append(
+                CasebookCell(
+                    event=occurrence.event,
+                    occurrence=occurrence.number,
+                    form=form.name,
+                    status=instance.status if instance else FormStatus.NOT_STARTED,
+                    version=instance.version if instance else 0,
+                    open_checks=open_checks.get(instance.pk, 0) if instance else 0,
+                )
+            )
+        columns.append({"occurrence": occurrence, "event": event, "cells": cells})
+    return {"forms": definition.forms, "columns": columns}
+
+
+def form_state(
+    actor: User, subject: Subject, *, event: str, occurrence: int, form: str, repeat: int = 1
+) -> dict[str, Any]:
+    """Return one form instance as a person may see it: values, rows, status, version, checks."""
+    require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
+    version = subject.study.current_version
+    assert version is not None
+    rules = study_rules(version).forms.get(form)
+    if rules is None:
+        return {}
+    unblinded = is_unblinded(actor, study=subject.study)
+    instance = FormInstance.objects.filter(
+        subject=subject,
+        environment=environment_of(subject),
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+    ).first()
+    values: dict[str, dict[str, Any]] = {}
+    rows: dict[str, dict[int, dict[str, dict[str, Any]]]] = {
+        group: {} for group in rules.repeating_groups
+    }
+    checks: list[CheckResult] = []
+    if instance is not None:
+        for value in instance.values.filter(removed=False):
+            item = rules.items.get(value.item)
+            concealed = item is not None and item.arm_revealing and not unblinded
+            shown = {
+                "text": HIDDEN if concealed else value.text,
+                "missing": value.missing_code,
+                "hidden": value.hidden,
+                "by": value.updated_by,
+                "at": value.updated_at,
+            }
+            if value.group in rules.repeating_groups:
+                rows[value.group].setdefault(value.row, {})[value.item] = shown
+            else:
+                values[value.item] = shown
+        checks = list(instance.checks.filter(open=True))
+    return {
+        "instance": instance,
+        "status": instance.status if instance else FormStatus.NOT_STARTED,
+        "version": instance.version if instance else 0,
+        "not_done_reason": instance.not_done_reason if instance else "",
+        "values": values,
+        "rows": rows,
+        "checks": checks,
+        "rules": rules,
+    }
+
+
+def item_history(
+    actor: User,
+    subject: Subject,
+    *,
+    event: str,
+    occurrence: int,
+    form: str,
+    item: str,
+    row: int = 0,
+    repeat: int = 1,
+) -> list[dict[str, Any]]:
+    """Return every change of one value from the audit trail: who, when, old, new, why."""
+    require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
+    instance = FormInstance.objects.filter(
+        subject=subject,
+        environment=environment_of(subject),
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+    ).first()
+    if instance is None:
+        return []
+    version = subject.study.current_version
+    assert version is not None
+    rules = study_rules(version).forms.get(form)
+    concealed = bool(
+        rules and rules.items.get(item) and rules.items[item].arm_revealing
+    ) and not is_unblinded(actor, study=subject.study)
+    events = AuditEvent.objects.filter(
+        chain=subject.study.audit_chain,
+        target_type="capture.itemvalue",
+        target_id=f"{instance.pk}:{item}:{row}",
+    ).order_by("seq")
+    history = []
+    for event_row in events:
+        old, new = event_row.old or {}, event_row.new or {}
+        history.append(
+            {
+                "at": event_row.occurred_at,
+                "by": event_row.actor_label,
+                "old": HIDDEN if concealed and old.get("text") else old.get("text", ""),
+                "old_missing": old.get("missing", ""),
+                "new": HIDDEN if concealed and new.get("text") else new.get("text", ""),
+                "new_missing": new.get("missing", ""),
+                "removed": new.get("removed", False),
+                "reason": event_row.reason,
+            }
+        )
+    return history
+
+
+def values_of_subject(subject: Subject) -> list[ItemValue]:
+    return list(ItemValue.objects.filter(form_instance__subject=subject, removed=False))

@@ -1,0 +1,703 @@
+"""The save pipeline: the one way captured data changes, for pages, the API and imports.
+
+validate each value -> compute calculated items -> apply branching -> evaluate edit checks ->
+write values and audit events in one transaction. A save based on a stale version of the form
+is refused with what changed since; changing a completed form needs a reason.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from carnet.accounts.models import User
+from carnet.accounts.permissions import require
+from carnet.accounts.roles import Action
+from carnet.audit.services import audit_record
+from carnet.capture.models import (
+    CheckResult,
+    Environment,
+    FormInstance,
+    FormStatus,
+    ItemValue,
+    StoredFile,
+)
+from carnet.capture.rules import FormRules, Rule, StudyRules, study_rules
+from carnet.capture.values import (
+    EMPTY,
+    Reading,
+    ValueRefused,
+    read_value,
+    text_of_value,
+    value_of_text,
+)
+from carnet.core.clock import utc_now
+from carnet.core.errors import CarnetError, ValidationError
+from carnet.core.hashing import sha256_hex
+from carnet.expressions import EvaluationError, evaluate
+from carnet.operations.system_settings import system_setting_value
+from carnet.studies.definition.model import Item, StudyDefinition
+from carnet.studies.models import Study, StudyMode
+from carnet.subjects.models import Subject
+from carnet.subjects.services import entry_refusal, site_today
+
+Key = tuple[str, int]  # (item name, row); row 0 outside repeating groups
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A missing-data code entered instead of a value (ND, NA, UNK…)."""
+
+    code: str
+
+
+class FormErrors(ValidationError):
+    """The save is refused; ``errors`` maps each place (item, group[row].item, reason) to why."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{place}: {message}" for place, message in errors.items()))
+        self.errors = errors
+
+
+class FormConflict(CarnetError):
+    """The form changed since the version the save was based on; ``changes`` says how."""
+
+    def __init__(self, *, current_version: int, changes: list[dict[str, Any]]) -> None:
+        super().__init__(
+            f"The form changed since you opened it (now version {current_version}): "
+            + ", ".join(f"{c['place']} by {c['by']}" for c in changes[:10])
+            + ". Reload it, check the changes, and save again."
+        )
+        self.current_version = current_version
+        self.changes = changes
+
+
+@dataclass
+class SaveOutcome:
+    form_instance: FormInstance
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    soft_checks: list[CheckResult] = field(default_factory=list)
+    hidden_kept: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Cell:
+    reading: Reading
+    missing: str = ""
+    removed: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.reading.text and not self.missing
+
+
+def _place(rules: FormRules, item: str, row: int) -> str:
+    return f"{rules.group_of[item]}[{row}].{item}" if row else item
+
+
+def _environment(study: Study) -> str:
+    if study.mode == StudyMode.TEST:
+        return Environment.TEST
+    if study.mode == StudyMode.PRODUCTION:
+        return Environment.PRODUCTION
+    words = {
+        StudyMode.DESIGN: "is still in design: no data can be entered before test or production",
+        StudyMode.FROZEN: "is frozen: its data cannot change",
+        StudyMode.LOCKED: "is locked: its data cannot change",
+    }
+    raise ValidationError(f"{study.identifier} {words[StudyMode(study.mode)]}.")
+
+
+def _form_rules(
+    study: Study, event: str, occurrence: int, form: str, repeat: int
+) -> tuple[StudyRules, FormRules]:
+    version = study.current_version
+    if version is None:
+        raise ValidationError(f"{study.identifier} has no published version.")
+    rules = study_rules(version)
+    definition = rules.definition
+    scheduled = next((e for e in definition.events if e.name == event), None)
+    if scheduled is None:
+        raise ValidationError(f"There is no event {event!r} in {study.identifier}.")
+    if form not in scheduled.forms:
+        raise ValidationError(f"The form {form!r} is not collected at {event!r}.")
+    if occurrence < 1 or (occurrence > 1 and not scheduled.repeating):
+        raise ValidationError(f"{event!r} happens once; occurrence {occurrence} does not exist.")
+    if repeat < 1 or (repeat > 1 and not rules.forms[form].form.repeating):
+        raise ValidationError(
+            f"{form!r} is not a repeating form; instance {repeat} does not exist."
+        )
+    return rules, rules.forms[form]
+
+
+def _code_list(definition: StudyDefinition, item: Item) -> Any:
+    return definition.code_list(item.code_list) if item.code_list else None
+
+
+def _read(
+    definition: StudyDefinition,
+    rules: FormRules,
+    item_name: str,
+    raw: Any,
+    errors: dict[str, str],
+    place: str,
+) -> _Cell | None:
+    item = rules.items.get(item_name)
+    if item is None:
+        errors[place] = f"{rules.form.name!r} has no item {item_name!r}."
+        return None
+    if isinstance(raw, Missing):
+        codes = {code.code for code in definition.missing_codes}
+        if raw.code not in codes:
+            errors[place] = (
+                f"{raw.code!r} is not a missing-data code of this study "
+                f"({', '.join(sorted(codes))})."
+            )
+            return None
+        return _Cell(EMPTY, missing=raw.code)
+    try:
+        return _Cell(read_value(item, raw, code_list=_code_list(definition, item)))
+    except ValueRefused as refusal:
+        errors[place] = str(refusal)
+        return None
+
+
+def _stored_cell(definition: StudyDefinition, rules: FormRules, value: ItemValue) -> _Cell:
+    item = rules.items.get(value.item)
+    typed = (
+        value_of_text(item, value.text, code_list=_code_list(definition, item))
+        if item
+        else value.text
+    )
+    reading = Reading(text=value.text, value=typed, number=value.number, day=value.day)
+    return _Cell(reading, missing=value.missing_code, removed=value.removed)
+
+
+class _Context:
+    """The values rules read: this form's state, and other forms of the subject on demand."""
+
+    def __init__(
+        self,
+        instance: FormInstance,
+        rules: StudyRules,
+        form_rules: FormRules,
+        state: dict[Key, _Cell],
+    ) -> None:
+        self.instance, self.rules, self.form_rules, self.state = instance, rules, form_rules, state
+        self._others: dict[tuple[str, int, str], dict[Key, _Cell]] = {}
+
+    def _other(self, event: str, occurrence: int, form: str) -> dict[Key, _Cell]:
+        key = (event, occurrence, form)
+        if key not in self._others:
+            other = (
+                FormInstance.objects.filter(
+                    subject=self.instance.subject,
+                    environment=self.instance.environment,
+                    event=event,
+                    occurrence=occurrence,
+                    form=form,
+                )
+                .order_by("repeat")
+                .first()
+            )
+            cells: dict[Key, _Cell] = {}
+            if other is not None:
+                other_rules = self.rules.forms[form]
+                for value in other.values.filter(removed=False):
+                    cells[(value.item, value.row)] = _stored_cell(
+                        self.rules.definition, other_rules, value
+                    )
+            self._others[key] = cells
+        return self._others[key]
+
+    def _value_of(self, cells: dict[Key, _Cell], rules: FormRules, item: str) -> Any:
+        if rules.group_of.get(item) in rules.repeating_groups:
+            rows = sorted(
+                (row, cell)
+                for (name, row), cell in cells.items()
+                if name == item and not cell.removed
+            )
+            return [cell.reading.value for _row, cell in rows]
+        cell = cells.get((item, 0))
+        return None if cell is None or cell.removed else cell.reading.value
+
+    def values(self, rule: Rule) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for reference in rule.reads:
+            form = self.rules.form_of_item.get(reference.name, "")
+            current_event = reference.event is None or reference.event == self.instance.event
+            if current_event and form == self.instance.form:
+                found[reference.key] = self._value_of(self.state, self.form_rules, reference.name)
+                continue
+            event = reference.event or self.instance.event
+            occurrence = self.instance.occurrence if event == self.instance.event else 1
+            found[reference.key] = self._value_of(
+                self._other(event, occurrence, form), self.rules.forms[form], reference.name
+            )
+        return found
+
+
+def _evaluate(rule: Rule, context: _Context, today: Any) -> Any:
+    try:
+        return evaluate(rule.expression, context.values(rule), clock=lambda: today)
+    except EvaluationError:
+        return None  # a rule that cannot be evaluated on these values gives "unknown"
+
+
+def _audit_text(item: Item, text: str) -> str:
+    # Directly identifying values never enter the trail in clear.
+    return f"sha256:{sha256_hex(text.encode())}" if item.identifying and text else text
+
+
+def _changes_since(instance: FormInstance, version: int, rules: FormRules) -> list[dict[str, Any]]:
+    return [
+        {
+            "place": _place(rules, v.item, v.row) if v.item in rules.items else v.item,
+            "item": v.item,
+            "row": v.row,
+            "text": v.text,
+            "missing": v.missing_code,
+            "removed": v.removed,
+            "by": v.updated_by,
+            "at": v.updated_at.isoformat(),
+        }
+        for v in instance.values.filter(changed_in__gt=version).order_by("group", "row", "item")
+    ]
+
+
+def _actor_label(actor: User) -> str:
+    return actor.display_name()
+
+
+@transaction.atomic
+def form_save(
+    *,
+    actor: User,
+    subject: Subject,
+    event: str,
+    occurrence: int = 1,
+    form: str,
+    repeat: int = 1,
+    base_version: int | None,
+    values: dict[str, Any] | None = None,
+    rows: dict[str, dict[int, dict[str, Any] | None]] | None = None,
+    complete: bool = False,
+    reason: str = "",
+) -> SaveOutcome:
+    """Validate, compute, check and write one form instance's values, all or nothing.
+
+    ``values`` are the non-repeating items to change (None or "" clears, `Missing` enters a
+    missing-data code); ``rows`` the repeating groups' rows to change (None removes a row).
+    Items not sent keep their value. ``base_version`` is the version the person read.
+    """
+    study = subject.study
+    environment = _environment(study)
+    require(actor, Action.ENTER_DATA, study=study, site=subject.site)
+    today = site_today(subject.site)
+    refusal = entry_refusal(subject, on=today)
+    if refusal:
+        raise ValidationError(refusal)
+    rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
+    definition = rules.definition
+    version = study.current_version
+    assert version is not None
+
+    instance, _created = FormInstance.objects.select_for_update().get_or_create(
+        subject=subject,
+        environment=environment,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        defaults={"study_version": version},
+    )
+    if instance.version and base_version != instance.version:
+        if base_version is None:
+            raise ValidationError(
+                f"Send the version of the form you read (it is at version {instance.version})."
+            )
+        raise FormConflict(
+            current_version=instance.version,
+            changes=_changes_since(instance, base_version, form_rules),
+        )
+    if instance.status == FormStatus.NOT_DONE:
+        raise ValidationError("This form is marked not done; reopen it before entering data.")
+
+    existing = {(v.item, v.row): v for v in instance.values.all()}
+    state: dict[Key, _Cell] = {
+        key: _stored_cell(definition, form_rules, value) for key, value in existing.items()
+    }
+    errors: dict[str, str] = {}
+    sent: set[Key] = set()
+    for name, raw in (values or {}).items():
+        if form_rules.group_of.get(name) in form_rules.repeating_groups:
+            errors[name] = f"{name!r} belongs to a repeating group; send it in rows."
+            continue
+        if name in form_rules.items and form_rules.items[name].type == "calculated":
+            errors[name] = "This item is calculated; it cannot be entered."
+            continue
+        cell = _read(definition, form_rules, name, raw, errors, name)
+        if cell is not None:
+            state[(name, 0)] = cell
+            sent.add((name, 0))
+    for group, group_rows in (rows or {}).items():
+        if group not in form_rules.repeating_groups:
+            errors[group] = f"{form!r} has no repeating group {group!r}."
+            continue
+        group_items = [i for i, g in form_rules.group_of.items() if g == group]
+        for row, row_values in group_rows.items():
+            if row < 1:
+                errors[f"{group}[{row}]"] = "Rows are numbered from 1."
+                continue
+            if row_values is None:
+                for name in group_items:
+                    if (name, row) in state:
+                        state[(name, row)] = _Cell(EMPTY, removed=True)
+                        sent.add((name, row))
+                continue
+            for name, raw in row_values.items():
+                place = f"{group}[{row}].{name}"
+                if name not in group_items:
+                    errors[place] = f"{name!r} is not an item of the group {group!r}."
+                    continue
+                cell = _read(definition, form_rules, name, raw, errors, place)
+                if cell is not None:
+                    state[(name, row)] = cell
+                    sent.add((name, row))
+    for group in form_rules.repeating_groups:
+        limit = next(g.max_rows for g in form_rules.form.groups if g.name == group)
+        active = {
+            row
+            for (name, row), cell in state.items()
+            if form_rules.group_of.get(name) == group and not cell.removed and not cell.empty
+        }
+        if limit and len(active) > limit:
+            errors[group] = f"At most {limit} rows are allowed; there would be {len(active)}."
+    if errors:
+        raise FormErrors(errors)
+
+    context = _Context(instance, rules, form_rules, state)
+    for item, rule in form_rules.calculations:
+        result = _evaluate(rule, context, today)
+        state[(item.name, 0)] = _Cell(text_of_value(item.result_type, result))
+    hidden = {
+        name
+        for name, rule in form_rules.show_if.items()
+        if _evaluate(rule, context, today) is not True
+    }
+
+    fired_soft: list[tuple[Any, Rule]] = []
+    for rule_check, rule in form_rules.checks:
+        if _evaluate(rule, context, today) is False:
+            places = list(rule_check.items) or [
+                r.name for r in rule.reads if r.name in form_rules.items
+            ]
+            if rule_check.severity == "hard":
+                for place in places or [rule_check.name]:
+                    errors[place] = rule_check.message.text("en")
+            else:
+                fired_soft.append((rule_check, rule))
+    completing = complete or instance.status == FormStatus.COMPLETE
+    if completing:
+        for name, item in form_rules.items.items():
+            if not item.required or item.type == "calculated" or name in hidden:
+                continue
+            if form_rules.group_of[name] in form_rules.repeating_groups:
+                keys = [key for key in state if key[0] == name and not state[key].removed]
+            else:
+                keys = [(name, 0)]
+            for key in keys:
+                cell = state.get(key)
+                if cell is None or cell.empty:
+                    errors[_place(form_rules, *key)] = (
+                        "Required: enter a value or a missing-data code."
+                    )
+    if errors:
+        raise FormErrors(errors)
+
+    changed = [key for key, cell in state.items() if _differs(existing.get(key), cell)]
+    if changed and instance.status == FormStatus.COMPLETE and not reason.strip():
+        raise FormErrors({"reason": "This form is complete: say why you change it."})
+
+    new_version = instance.version + (
+        1 if changed or (complete and instance.status != FormStatus.COMPLETE) else 0
+    )
+    outcome = SaveOutcome(form_instance=instance)
+    label = _actor_label(actor)
+    for key in changed:
+        name, row = key
+        cell = state[key]
+        item = form_rules.items[name]
+        stored = existing.get(key)
+        old = (
+            None
+            if stored is None
+            else {
+                "text": _audit_text(item, stored.text),
+                "missing": stored.missing_code,
+                "removed": stored.removed,
+            }
+        )
+        if stored is None:
+            stored = ItemValue(
+                form_instance=instance,
+                item=name,
+                item_oid=item.oid,
+                group=form_rules.group_of[name],
+                row=row,
+            )
+        stored.text, stored.number, stored.day = (
+            cell.reading.text,
+            cell.reading.number,
+            cell.reading.day,
+        )
+        stored.missing_code, stored.removed = cell.missing, cell.removed
+        stored.hidden = name in hidden and not cell.empty
+        stored.changed_in, stored.study_version, stored.updated_by = new_version, version, label
+        stored.save()
+        new = {
+            "text": _audit_text(item, cell.reading.text),
+            "missing": cell.missing,
+            "removed": cell.removed,
+        }
+        audit_record(
+            actor=actor,
+            action="item.changed",
+            target=("capture.itemvalue", f"{instance.pk}:{name}:{row}"),
+            old=old,
+            new={
+                **new,
+                "subject": subject.identifier,
+                "event": event,
+                "occurrence": occurrence,
+                "form": form,
+                "repeat": repeat,
+                "item": name,
+                "row": row,
+                "form_version": new_version,
+            },
+            reason=reason.strip(),
+            chain=study.audit_chain,
+        )
+        outcome.changed.append({"place": _place(form_rules, name, row), "old": old, "new": new})
+    for value in instance.values.all():
+        should_hide = (
+            value.item in hidden and bool(value.text or value.missing_code) and not value.removed
+        )
+        if value.hidden != should_hide:
+            ItemValue.objects.filter(pk=value.pk).update(hidden=should_hide)
+        if should_hide:
+            outcome.hidden_kept.append(_place(form_rules, value.item, value.row))
+
+    old_status = instance.status
+    has_data = any(not cell.empty and not cell.removed for cell in state.values())
+    instance.status = (
+        FormStatus.COMPLETE
+        if completing
+        else FormStatus.IN_PROGRESS
+        if has_data
+        else FormStatus.NOT_STARTED
+    )
+    instance.version = new_version
+    instance.study_version = version
+    instance.save()
+    if instance.status != old_status:
+        audit_record(
+            actor=actor,
+            action="form.status_changed",
+            target=instance,
+            old={"status": old_status},
+            new={"status": instance.status, "form_version": new_version},
+            reason=reason.strip(),
+            chain=study.audit_chain,
+        )
+    outcome.soft_checks = _soft_checks_record(instance, fired_soft, form_rules)
+    return outcome
+
+
+def _differs(stored: ItemValue | None, cell: _Cell) -> bool:
+    if stored is None:
+        return not cell.empty and not cell.removed
+    return (stored.text, stored.missing_code, stored.removed) != (
+        cell.reading.text,
+        cell.missing,
+        cell.removed,
+    )
+
+
+def _soft_checks_record(
+    instance: FormInstance, fired: list[tuple[Any, Rule]], rules: FormRules
+) -> list[CheckResult]:
+    """Keep one open result per soft check that fires; close those that no longer fire."""
+    names = {rule_check.name for rule_check, _rule in fired}
+    CheckResult.objects.filter(form_instance=instance, open=True).exclude(
+        check_name__in=names
+    ).update(open=False, closed_at=utc_now())
+    results = []
+    for rule_check, rule in fired:
+        result = CheckResult.objects.filter(
+            form_instance=instance, check_name=rule_check.name, open=True
+        ).first()
+        if result is None:
+            result = CheckResult.objects.create(
+                form_instance=instance,
+                check_name=rule_check.name,
+                message_en=rule_check.message.text("en"),
+                message_fr=rule_check.message.text("fr"),
+                items=list(rule_check.items)
+                or [r.name for r in rule.reads if r.name in rules.items],
+            )
+        results.append(result)
+    return results
+
+
+@transaction.atomic
+def form_mark_not_done(
+    *,
+    actor: User,
+    subject: Subject,
+    event: str,
+    occurrence: int = 1,
+    form: str,
+    repeat: int = 1,
+    base_version: int | None,
+    reason: str,
+) -> FormInstance:
+    """Mark a form not done (the examination was not performed), with the study's reason."""
+    study = subject.study
+    environment = _environment(study)
+    require(actor, Action.ENTER_DATA, study=study, site=subject.site)
+    rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
+    if not form_rules.form.not_done_allowed:
+        raise ValidationError(f"{form!r} cannot be marked not done.")
+    reasons = {r.code for r in rules.definition.not_done_reasons}
+    if not reason.strip() or (reasons and reason not in reasons):
+        choices = f" ({', '.join(sorted(reasons))})" if reasons else ""
+        raise FormErrors({"reason": f"Give the reason the form was not done{choices}."})
+    version = study.current_version
+    assert version is not None
+    instance, _created = FormInstance.objects.select_for_update().get_or_create(
+        subject=subject,
+        environment=environment,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        defaults={"study_version": version},
+    )
+    if instance.version and base_version != instance.version:
+        raise FormConflict(
+            current_version=instance.version,
+            changes=_changes_since(instance, base_version or 0, form_rules),
+        )
+    old = instance.status
+    instance.status, instance.not_done_reason = FormStatus.NOT_DONE, reason.strip()
+    instance.version += 1
+    instance.save()
+    audit_record(
+        actor=actor,
+        action="form.status_changed",
+        target=instance,
+        old={"status": old},
+        new={
+            "status": FormStatus.NOT_DONE,
+            "reason_code": instance.not_done_reason,
+            "form_version": instance.version,
+        },
+        reason=reason.strip(),
+        chain=study.audit_chain,
+    )
+    return instance
+
+
+# --- files ------------------------------------------------------------------------------------
+
+# What each declared file type may really be, recognised by the first bytes of the file: a
+# renamed executable is refused whatever its name says.
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "pdf": (b"%PDF-",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "tiff": (b"II*\x00", b"MM\x00*"),
+    "dicom": (),  # checked at offset 128 below
+}
+TEXT_TYPES = {"csv", "txt"}
+
+
+def _file_kind(content: bytes) -> str | None:
+    for kind, signatures in SIGNATURES.items():
+        if any(content.startswith(signature) for signature in signatures):
+            return kind
+    if content[128:132] == b"DICM":
+        return "dicom"
+    try:
+        content[:65536].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "txt"
+
+
+def files_dir() -> Path:
+    return Path(settings.DATA_DIR) / "uploads" / "files"
+
+
+@transaction.atomic
+def file_store(
+    *, actor: User, subject: Subject, item: Item, name: str, content: bytes
+) -> StoredFile:
+    """Keep an uploaded document for a file item; return it (its SHA-256 is the item's value)."""
+    study = subject.study
+    require(actor, Action.ENTER_DATA, study=study, site=subject.site)
+    limit_mb = item.file_max_megabytes or int(system_setting_value("upload_max_megabytes"))
+    if len(content) > limit_mb * 1024 * 1024:
+        raise ValidationError(f"{name}: the file is larger than {limit_mb} MB.")
+    if not content:
+        raise ValidationError(f"{name}: the file is empty.")
+    kind = _file_kind(content)
+    allowed = set(item.file_types or ("pdf", "png", "jpeg"))
+    if kind == "txt" and allowed & TEXT_TYPES:
+        kind = next(iter(sorted(allowed & TEXT_TYPES)))
+    if kind not in allowed:
+        raise ValidationError(
+            f"{name}: the content is not one of the accepted types ({', '.join(sorted(allowed))})."
+        )
+    digest = sha256_hex(content)
+    stored = StoredFile.objects.filter(study=study, sha256=digest).first()
+    if stored is None:
+        folder = files_dir() / digest[:2]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / digest
+        if not path.exists():
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(content)
+            partial.replace(path)
+        content_type = mimetypes.types_map.get(
+            "." + ("jpg" if kind == "jpeg" else kind), "application/octet-stream"
+        )
+        stored = StoredFile.objects.create(
+            sha256=digest,
+            size=len(content),
+            content_type=content_type,
+            original_name=Path(name).name[:200],
+            study=study,
+            uploaded_by=_actor_label(actor),
+        )
+    audit_record(
+        actor=actor,
+        action="file.uploaded",
+        target=("capture.storedfile", digest),
+        new={
+            "sha256": digest,
+            "size": len(content),
+            "name": stored.original_name,
+            "subject": subject.identifier,
+            "item": item.name,
+        },
+        chain=study.audit_chain,
+    )
+    return stored

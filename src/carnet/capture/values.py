@@ -1,0 +1,241 @@
+"""Reading one entered value for one item: its type, its canonical text, its checks.
+
+Pure Python (no Django): pages, the API and imports all come through here, so "72,5", "72.5"
+and 72.5 become the same decimal, and every refusal is a sentence naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from carnet.studies.definition.model import CodeList, Item
+
+# No clinical text needs more; anything longer is a paste gone wrong or an attack.
+MAX_TEXT_LENGTH = 4000
+TRUE_WORDS = {"1", "true", "yes", "y", "oui", "o", "vrai"}
+FALSE_WORDS = {"0", "false", "no", "n", "non", "faux"}
+PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+class ValueRefused(ValueError):
+    """The value cannot be stored for this item; the message says why, for the person entering."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An accepted value: the canonical text stored and shown, and the typed value rules use."""
+
+    text: str
+    value: Any  # int, float, Decimal-free, date, bool, str, frozenset of codes, or None
+    number: Decimal | None = None
+    day: date | None = None
+
+
+EMPTY = Reading(text="", value=None)
+
+
+def _decimal(raw: str) -> Decimal:
+    cleaned = raw.strip().replace(" ", "").replace("\u202f", "")
+    if cleaned.count(",") == 1 and "." not in cleaned:
+        cleaned = cleaned.replace(",", ".")  # French decimal comma
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueRefused(f"{raw!r} is not a number.") from None
+    if not number.is_finite():
+        raise ValueRefused(f"{raw!r} is not a number.")
+    return number
+
+
+def _number_text(number: Decimal) -> str:
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in {"-0", ""} else text
+
+
+def _date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        pass
+    match = re.fullmatch(
+        r"(\d{1,2})/(\d{1,2})/(\d{4})", raw.strip()
+    )  # 22/11/2026, as written in France
+    if match:
+        try:
+            return date(int(match[3]), int(match[2]), int(match[1]))
+        except ValueError:
+            pass
+    raise ValueRefused(f"{raw!r} is not a date (2026-11-22 or 22/11/2026).")
+
+
+def _check_range(item: Item, value: Any, shown: str) -> None:
+    low: Any = item.range_min
+    high: Any = item.range_max
+    if isinstance(value, date):
+        low = date.fromisoformat(str(low)[:10]) if low is not None else None
+        high = date.fromisoformat(str(high)[:10]) if high is not None else None
+    if low is not None and value < low:
+        raise ValueRefused(f"{shown} is below the minimum {item.range_min}{_units(item)}.")
+    if high is not None and value > high:
+        raise ValueRefused(f"{shown} is above the maximum {item.range_max}{_units(item)}.")
+
+
+def _units(item: Item) -> str:
+    return f" {item.units}" if item.units else ""
+
+
+def _code(raw: Any, code_list: CodeList) -> int | str:
+    codes = code_list.codes()
+    if code_list.type == "integer":
+        try:
+            code: int | str = int(str(raw).strip())
+        except ValueError:
+            raise ValueRefused(f"{raw!r} is not one of the codes {list(codes)}.") from None
+    else:
+        code = str(raw).strip()
+    if code not in codes:
+        raise ValueRefused(f"{raw!r} is not one of the codes {list(codes)}.")
+    return code
+
+
+def read_value(item: Item, raw: Any, *, code_list: CodeList | None = None) -> Reading:
+    """Return the reading of ``raw`` for ``item``, or raise ValueRefused with the reason.
+
+    None and blank text mean "no value". Calculated items are never read from input.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return EMPTY
+    if isinstance(raw, str) and len(raw) > MAX_TEXT_LENGTH:
+        raise ValueRefused(
+            f"The text is {len(raw)} characters long; at most {MAX_TEXT_LENGTH} are kept."
+        )
+    kind = item.type
+    if kind == "calculated":
+        raise ValueRefused("This item is calculated; it cannot be entered.")
+    if kind == "text":
+        text = str(raw)
+        limit = item.max_length or MAX_TEXT_LENGTH
+        if len(text) > limit:
+            raise ValueRefused(
+                f"The text is {len(text)} characters long; at most {limit} are allowed."
+            )
+        if item.regex and not re.fullmatch(item.regex, text):
+            raise ValueRefused(f"{text!r} does not have the expected form.")
+        return Reading(text=text, value=text)
+    if kind in {"integer", "decimal"}:
+        if isinstance(raw, bool):
+            raise ValueRefused(f"{raw!r} is not a number.")
+        number = Decimal(str(raw)) if isinstance(raw, int | float) else _decimal(str(raw))
+        if kind == "integer" and number != number.to_integral_value():
+            raise ValueRefused(f"{raw!r} is not a whole number.")
+        if kind == "decimal" and item.decimals is not None:
+            exponent = number.normalize().as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > item.decimals:
+                raise ValueRefused(f"{raw!r} has more than {item.decimals} decimal places.")
+        text = _number_text(number)
+        _check_range(item, number, text)
+        value: Any = int(number) if kind == "integer" else float(number)
+        return Reading(text=text, value=value, number=number)
+    if kind == "date":
+        day = raw if isinstance(raw, date) else _date(str(raw))
+        _check_range(item, day, day.isoformat())
+        return Reading(text=day.isoformat(), value=day, day=day)
+    if kind == "partial_date":
+        text = str(raw).strip().upper().replace("-UN", "").replace("-UK", "")
+        match = PARTIAL_DATE.match(text)
+        if not match:
+            raise ValueRefused(f"{raw!r} is not a date, a year-month (2023-05) or a year (2023).")
+        year, month, day_part = match.groups()
+        try:
+            date(int(year), int(month or 1), int(day_part or 1))
+        except ValueError:
+            raise ValueRefused(f"{raw!r} is not a real date.") from None
+        return Reading(text=text, value=text)
+    if kind == "datetime":
+        try:
+            moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).strip())
+        except ValueError:
+            raise ValueRefused(f"{raw!r} is not a date and time (2026-11-22T14:05).") from None
+        moment = moment.replace(second=0, microsecond=0, tzinfo=None)  # clinical local time
+        return Reading(text=moment.isoformat(timespec="minutes"), value=moment, day=moment.date())
+    if kind == "time":
+        try:
+            moment_of_day = raw if isinstance(raw, time) else time.fromisoformat(str(raw).strip())
+        except ValueError:
+            raise ValueRefused(f"{raw!r} is not a time (14:05).") from None
+        return Reading(text=moment_of_day.strftime("%H:%M"), value=moment_of_day)
+    if kind == "boolean":
+        word = str(raw).strip().lower()
+        if isinstance(raw, bool) or word in TRUE_WORDS | FALSE_WORDS:
+            truth = raw if isinstance(raw, bool) else word in TRUE_WORDS
+            return Reading(text="true" if truth else "false", value=truth)
+        raise ValueRefused(f"{raw!r} is not yes or no.")
+    if kind == "single_choice":
+        assert code_list is not None
+        code = _code(raw, code_list)
+        return Reading(text=str(code), value=code)
+    if kind == "multiple_choice":
+        assert code_list is not None
+        entries = raw if isinstance(raw, list | tuple | set | frozenset) else str(raw).split(",")
+        codes = frozenset(_code(entry, code_list) for entry in entries if str(entry).strip())
+        if not codes:
+            return EMPTY
+        ordered = sorted(codes, key=lambda c: (isinstance(c, str), c))
+        return Reading(text=",".join(str(c) for c in ordered), value=codes)
+    if kind == "file":
+        text = str(raw).strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", text):
+            raise ValueRefused("A file item holds the SHA-256 of an uploaded file.")
+        return Reading(text=text, value=text)
+    raise ValueRefused(f"Items of type {kind} cannot be entered.")
+
+
+def value_of_text(item: Item, text: str, *, code_list: CodeList | None = None) -> Any:
+    """Return the typed value of a stored canonical text (the inverse of `read_value`)."""
+    if not text:
+        return None
+    kind = item.result_type if item.type == "calculated" else item.type
+    if kind == "integer":
+        return int(Decimal(text))
+    if kind == "decimal":
+        return float(Decimal(text))
+    if kind == "date":
+        return date.fromisoformat(text)
+    if kind == "datetime":
+        return datetime.fromisoformat(text)
+    if kind == "time":
+        return time.fromisoformat(text)
+    if kind == "boolean":
+        return text == "true"
+    if kind == "single_choice":
+        return int(text) if code_list is not None and code_list.type == "integer" else text
+    if kind == "multiple_choice":
+        parts = [part for part in text.split(",") if part]
+        if code_list is not None and code_list.type == "integer":
+            return frozenset(int(part) for part in parts)
+        return frozenset(parts)
+    return text
+
+
+def text_of_value(result_type: str, value: Any) -> Reading:
+    """Return the reading of a calculated value (from the row evaluator)."""
+    if value is None:
+        return EMPTY
+    if result_type in {"integer", "decimal"}:
+        number = Decimal(str(value))
+        if result_type == "integer":
+            number = number.to_integral_value()
+        else:
+            number = number.quantize(Decimal("0.000001")).normalize()
+        return Reading(text=_number_text(number), value=value, number=number)
+    if result_type == "date":
+        return Reading(text=value.isoformat(), value=value, day=value)
+    if result_type == "boolean":
+        return Reading(text="true" if value else "false", value=bool(value))
+    return Reading(text=str(value), value=str(value))

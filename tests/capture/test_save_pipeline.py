@@ -1,0 +1,294 @@
+"""The save pipeline as site staff meet it: typed values, calculations, branching, checks,
+conflicts, reasons, and the audit trail that can rebuild everything."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from carnet.accounts.permissions import PermissionDenied
+from carnet.audit.models import AuditEvent
+from carnet.audit.verification import audit_verify
+from carnet.capture.models import CheckResult, FormInstance, ItemValue
+from carnet.capture.services import FormConflict, FormErrors, Missing, form_mark_not_done, form_save
+from carnet.core.errors import ValidationError
+from tests.capture.conftest import Capture
+
+pytestmark = pytest.mark.django_db
+
+
+def save(c: Capture, base: int | None = 0, user: Any = None, form: str = "vitals", **kwargs: Any):  # type: ignore[no-untyped-def]
+    return form_save(
+        actor=user or c.entry,
+        subject=c.subject,
+        event="baseline",
+        form=form,
+        base_version=base,
+        **kwargs,
+    )
+
+
+def stored(c: Capture, form: str = "vitals") -> dict[tuple[str, int], str]:
+    instance = FormInstance.objects.get(subject=c.subject, form=form)
+    return {
+        (v.item, v.row): v.text or v.missing_code for v in instance.values.filter(removed=False)
+    }
+
+
+def test_values_are_typed_and_stored_as_canonical_text(capture: Capture) -> None:
+    outcome = save(
+        capture, values={"weight": "72,50", "height": "175", "sbp": 130, "dbp": "80", "smoker": "0"}
+    )
+    instance = outcome.form_instance
+    assert (instance.status, instance.version) == ("in_progress", 1)
+    values = {v.item: v for v in instance.values.all()}
+    assert values["weight"].text == "72.5"
+    assert float(values["weight"].number) == 72.5
+    assert values["smoker"].text == "0"
+    assert values["bmi"].text == "23.673469"  # calculated: 72.5 / 1.75²
+    changed = AuditEvent.objects.filter(action="item.changed", chain="study:MINI")
+    assert {e.new["item"] for e in changed} == {"weight", "height", "bmi", "sbp", "dbp", "smoker"}
+    assert all(e.actor_label.startswith("julie") for e in changed)
+
+
+def test_an_aggregate_over_lesion_rows_is_computed_and_a_removed_row_is_kept_marked(
+    capture: Capture,
+) -> None:
+    rows = {
+        "target": {
+            1: {"lesion_site": "liver", "diameter": 23},
+            2: {"lesion_site": "lung", "diameter": "31"},
+            3: {"lesion_site": "node", "diameter": 15},
+        }
+    }
+    first = save(capture, form="lesions", rows=rows)
+    assert stored(capture, "lesions")[("sum_diameters", 0)] == "69"
+    second = save(
+        capture, base=first.form_instance.version, form="lesions", rows={"target": {2: None}}
+    )
+    assert stored(capture, "lesions")[("sum_diameters", 0)] == "38"
+    removed = ItemValue.objects.get(item="diameter", row=2)
+    assert removed.removed
+    assert removed.text == ""
+    assert second.form_instance.version == 2
+    assert (
+        AuditEvent.objects.filter(action="item.changed", new__row=2, new__removed=True).count() == 2
+    )
+
+
+def test_a_hidden_item_is_not_required_and_its_value_is_kept_and_flagged(capture: Capture) -> None:
+    first = save(capture, values={"weight": 70, "smoker": 1, "packs": 30})
+    second = save(capture, base=first.form_instance.version, values={"smoker": 0})
+    assert stored(capture)[("packs", 0)] == "30"
+    assert ItemValue.objects.get(item="packs").hidden
+    assert second.hidden_kept == ["packs"]
+
+
+def test_a_soft_check_saves_and_records_a_result_until_corrected(capture: Capture) -> None:
+    first = save(capture, values={"sbp": 80, "dbp": 90})
+    (result,) = first.soft_checks
+    assert result.check_name == "bp_order"
+    assert result.message_fr == "La PAS doit dépasser la PAD"
+    assert stored(capture)[("sbp", 0)] == "80"
+    save(capture, base=1, values={"sbp": 130})
+    assert not CheckResult.objects.get().open
+
+
+def test_a_hard_check_refuses_the_save_and_names_the_items(capture: Capture) -> None:
+    with pytest.raises(FormErrors) as refused:
+        save(capture, values={"weight": 240, "height": 150})
+    assert refused.value.errors == {
+        "weight": "A BMI of 70 or more is not plausible: check weight and height",
+        "height": "A BMI of 70 or more is not plausible: check weight and height",
+    }
+    assert not ItemValue.objects.exists()
+    assert not AuditEvent.objects.filter(action="item.changed").exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "place", "message"),
+    [
+        ({"weight": "heavy"}, "weight", "'heavy' is not a number."),
+        ({"weight": 12}, "weight", "12 is below the minimum 20 kg."),
+        ({"height": "175.5"}, "height", "'175.5' is not a whole number."),
+        ({"smoker": 7}, "smoker", "7 is not one of the codes [1, 0]."),
+        ({"colour": "blue"}, "colour", "'vitals' has no item 'colour'."),
+        ({"bmi": 22}, "bmi", "This item is calculated; it cannot be entered."),
+        ({"weight": "x" * (10 * 1024 * 1024)}, "weight", "characters long; at most 4000 are kept."),
+        ({"height": Missing("XX")}, "height", "'XX' is not a missing-data code of this study"),
+    ],
+)
+def test_bad_values_are_refused_with_their_place_and_nothing_is_written(
+    capture: Capture, values: dict[str, Any], place: str, message: str
+) -> None:
+    with pytest.raises(FormErrors) as refused:
+        save(capture, values={"sbp": 120, **values})
+    assert message in refused.value.errors[place]
+    assert not ItemValue.objects.exists()
+
+
+def test_html_in_text_is_stored_as_text(capture: Capture) -> None:
+    hostile = '<script>alert("x")</script>'
+    save(capture, form="lesions", rows={"target": {1: {"lesion_site": hostile, "diameter": 12}}})
+    assert ItemValue.objects.get(item="lesion_site").text == hostile
+
+
+def test_missing_data_codes_are_values_too(capture: Capture) -> None:
+    save(capture, values={"height": Missing("ND"), "weight": 70})
+    assert stored(capture)[("height", 0)] == "ND"
+    assert stored(capture).get(("bmi", 0)) is None  # nothing to compute from
+
+
+def test_a_complete_form_needs_its_required_items_and_then_a_reason_to_change(
+    capture: Capture,
+) -> None:
+    with pytest.raises(FormErrors) as refused:
+        save(capture, values={"height": 170}, complete=True)
+    assert refused.value.errors == {"weight": "Required: enter a value or a missing-data code."}
+    done = save(capture, values={"height": 170, "weight": 70}, complete=True)
+    assert done.form_instance.status == "complete"
+    with pytest.raises(FormErrors) as no_reason:
+        save(capture, base=done.form_instance.version, values={"weight": 71})
+    assert no_reason.value.errors == {"reason": "This form is complete: say why you change it."}
+    changed = save(
+        capture,
+        base=done.form_instance.version,
+        values={"weight": 71},
+        reason="transcription error",
+    )
+    assert changed.form_instance.status == "complete"
+    event = (
+        AuditEvent.objects.filter(action="item.changed", new__item="weight")
+        .order_by("-seq")
+        .first()
+    )
+    assert event is not None
+    assert (event.old["text"], event.new["text"], event.reason) == (
+        "70",
+        "71",
+        "transcription error",
+    )
+
+
+def test_a_stale_save_is_refused_with_what_changed(capture: Capture) -> None:
+    save(capture, values={"weight": 70})
+    with pytest.raises(FormConflict) as conflict:
+        save(capture, base=0, values={"weight": 75})
+    assert conflict.value.current_version == 1
+    assert [c["place"] for c in conflict.value.changes] == ["weight"]
+    assert stored(capture)[("weight", 0)] == "70"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_saving_the_same_form_one_wins_the_other_gets_a_conflict(
+    capture: Capture,
+) -> None:
+    save(capture, values={"weight": 70})
+    start = threading.Barrier(2)
+    results: list[str] = []
+
+    def write(weight: int) -> None:
+        try:
+            start.wait()
+            save(capture, base=1, values={"weight": weight})
+            results.append("saved")
+        except FormConflict:
+            results.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in (71, 72)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["conflict", "saved"]
+    assert stored(capture)[("weight", 0)] in {"71", "72"}
+    assert FormInstance.objects.get().version == 2
+
+
+def test_another_sites_staff_cannot_save_and_a_monitor_cannot_enter(capture: Capture) -> None:
+    with pytest.raises(PermissionDenied):
+        save(capture, user=capture.other_site, values={"weight": 70})
+    with pytest.raises(PermissionDenied):
+        save(capture, user=capture.monitor, values={"weight": 70})
+    assert not ItemValue.objects.exists()
+
+
+def test_a_form_not_done_takes_a_reason_and_refuses_values(capture: Capture) -> None:
+    with pytest.raises(FormErrors):
+        form_mark_not_done(
+            actor=capture.entry,
+            subject=capture.subject,
+            event="baseline",
+            form="lesions",
+            base_version=0,
+            reason=" ",
+        )
+    instance = form_mark_not_done(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="lesions",
+        base_version=0,
+        reason="scan not performed",
+    )
+    assert instance.status == "not_done"
+    with pytest.raises(ValidationError, match="marked not done"):
+        save(capture, form="lesions", base=1, rows={"target": {1: {"diameter": 12}}})
+
+
+def test_data_entered_in_test_mode_is_kept_apart(capture: Capture) -> None:
+    from carnet.studies.models import Study
+
+    Study.objects.filter(pk=capture.world.study.pk).update(mode="test")
+    capture.subject.study.refresh_from_db()
+    save(capture, values={"weight": 70})
+    Study.objects.filter(pk=capture.world.study.pk).update(mode="production")
+    capture.subject.study.refresh_from_db()
+    save(capture, values={"weight": 80})
+    assert sorted(FormInstance.objects.values_list("environment", flat=True)) == [
+        "production",
+        "test",
+    ]
+
+
+def test_every_value_at_every_moment_can_be_rebuilt_from_the_audit_trail(capture: Capture) -> None:
+    snapshots = []
+    steps = [
+        {"values": {"weight": 70, "height": 170, "smoker": 1, "packs": 10}},
+        {"values": {"weight": "71,5", "packs": None}},
+        {"values": {"smoker": 0, "height": Missing("UNK")}},
+    ]
+    version = 0
+    for step in steps:
+        version = save(capture, base=version, **step).form_instance.version
+        snapshots.append((AuditEvent.objects.order_by("-id").first().pk, dict(_database_state())))
+    for last_event, expected in snapshots:
+        assert _replayed(last_event) == expected
+    assert audit_verify(chain="study:MINI").intact
+
+
+def _database_state() -> dict[tuple[int, str, int], tuple[str, str, bool]]:
+    return {
+        (v.form_instance_id, v.item, v.row): (v.text, v.missing_code, v.removed)
+        for v in ItemValue.objects.all()
+    }
+
+
+def _replayed(up_to: int) -> dict[tuple[int, str, int], tuple[str, str, bool]]:
+    state: dict[tuple[int, str, int], tuple[str, str, bool]] = defaultdict(lambda: ("", "", False))
+    for event in AuditEvent.objects.filter(action="item.changed", pk__lte=up_to).order_by(
+        "chain", "seq"
+    ):
+        instance_id, item, row = event.target_id.split(":")
+        state[(int(instance_id), item, int(row))] = (
+            event.new["text"],
+            event.new["missing"],
+            event.new["removed"],
+        )
+    return dict(state)
