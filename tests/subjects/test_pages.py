@@ -1,0 +1,426 @@
+"""The subjects pages through the Django test client, on 16 June 2025 (the suite's clock).
+
+Alice is an investigator at site A, Bea does data entry at site B, Moe monitors site A, Dana is
+the data manager for every site. Each page shows what the person may see, refuses the others
+with the same 404, and a refused form says why next to the field and writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import Client
+
+from carnet.audit.models import AuditEvent
+from carnet.subjects.models import ScreeningEntry, Subject
+from carnet.subjects.services import subject_settings_set
+from tests.accounts.personas import ADMIN, person
+from tests.subjects.conftest import Cast, Snapshot, include
+from tests.web.helpers import enrol
+
+BASE = "/studies/MINI"
+
+
+def client_for(user: Any, *, second_factor: bool = False) -> Client:
+    client = Client()
+    client.force_login(user)
+    if second_factor:
+        enrol(client)
+    return client
+
+
+def wizard(**changes: Any) -> dict[str, Any]:
+    """Return what a person types in the registration wizard for an eligible patient at A."""
+    data = {
+        "site": "01",
+        "included_on": "2025-06-10",
+        "screening_number": "S-17",
+        "sex": "F",
+        "age": "61",
+        "consent_version": "v1.0",
+        "consented_on": "2025-06-09",
+        "item_weight": "72.5",
+        "item_packs": "10",
+        "step": "include",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+# --- list and header ------------------------------------------------------------------------
+
+
+def test_the_list_shows_the_subjects_of_ones_sites_with_statuses_and_next_visit(
+    cast: Cast,
+) -> None:
+    include(cast)
+    include(cast, actor=cast.bea, site=cast.site_b)
+    page = client_for(cast.alice).get(f"{BASE}/subjects/")
+    assert page.status_code == 200
+    html = page.text
+    assert "01-001" in html
+    assert "02-001" not in html  # Bea's patient, at site B
+    row = page.context["rows"][0]
+    assert str(row["study_status"]) == "included"
+    assert row["next_visit"]["event"] == "Baseline"
+    assert row["overdue"] == 1  # baseline was due on 2 June, the day of inclusion
+    assert "2025-06-02" in html  # date of last news
+
+
+def test_the_list_filters_by_status_and_overdue_visits(cast: Cast) -> None:
+    include(cast)
+    include(cast, on=date(2025, 6, 16))  # baseline due today: nothing overdue
+    alice = client_for(cast.alice)
+    overdue = alice.get(f"{BASE}/subjects/", {"overdue": "on"})
+    assert [r["subject"].identifier for r in overdue.context["rows"]] == ["01-001"]
+    nobody = alice.get(f"{BASE}/subjects/", {"study_status": "withdrawn"})
+    assert nobody.context["rows"] == []
+    assert "No subject matches." in nobody.text
+    refused = alice.get(f"{BASE}/subjects/", {"study_status": "asleep"})
+    assert refused.status_code == 400
+    assert "asleep" in str(refused.context["form"].errors["study_status"])
+
+
+def test_the_subject_page_shows_the_header_and_the_schedule_with_windows(cast: Cast) -> None:
+    include(cast)
+    page = client_for(cast.alice).get(f"{BASE}/subjects/01-001/")
+    assert page.status_code == 200
+    assert "ICM" in page.text or "Institut du Cancer de Montpellier" in page.text
+    schedule = page.context["schedule"]
+    baseline, cycle = schedule[0], schedule[1]
+    assert (baseline["event"], baseline["status"]) == ("Baseline", "overdue")
+    assert (baseline["earliest"], baseline["latest"]) == (date(2025, 5, 26), date(2025, 6, 2))
+    assert (cycle["target"], cycle["status"]) == (date(2025, 6, 16), "due")
+    assert 'class="window window-overdue"' in page.text
+
+
+def test_the_pages_speak_french(cast: Cast) -> None:
+    include(cast)
+    alice = client_for(cast.alice)
+    alice.post("/language/", {"language": "fr", "next": "/"})
+    page = alice.get(f"{BASE}/subjects/01-001/")
+    assert "Date des dernières nouvelles" in page.text
+    assert page.context["schedule"][0]["event"] == "Inclusion"  # the event's French label
+    assert "en retard" in page.text
+
+
+def test_an_unknown_and_a_forbidden_subject_are_the_same_404(cast: Cast) -> None:
+    include(cast, actor=cast.bea, site=cast.site_b)
+    alice = client_for(cast.alice)
+    assert alice.get(f"{BASE}/subjects/02-001/").status_code == 404
+    assert alice.get(f"{BASE}/subjects/02-999/").status_code == 404
+    assert alice.post(f"{BASE}/subjects/02-001/news/", {}).status_code == 404
+    outsider = client_for(person("olga"))
+    assert outsider.get(f"{BASE}/subjects/").status_code == 404
+    assert outsider.get("/studies/NOPE/subjects/").status_code == 404
+
+
+# --- registration wizard --------------------------------------------------------------------
+
+
+def test_checking_eligibility_shows_each_criterion_and_writes_nothing(cast: Cast) -> None:
+    snapshot = Snapshot()
+    page = client_for(cast.alice).post(
+        f"{BASE}/subjects/new/", wizard(item_weight="38", consent_version="", step="check")
+    )
+    assert page.status_code == 200
+    criteria = {c["name"]: c for c in page.context["criteria"]}
+    assert criteria["adult_weight"]["met"] is False
+    assert criteria["heavy_smoker"]["met"] is True
+    assert "Weight over 40 kg" in page.text
+    assert page.context["form"].errors == {}  # the consent is not needed to check
+    assert snapshot.unchanged()
+
+
+def test_the_check_answers_htmx_with_the_result_panel_only(cast: Cast) -> None:
+    page = client_for(cast.alice).post(
+        f"{BASE}/subjects/new/", wizard(step="check"), headers={"HX-Request": "true"}
+    )
+    assert page.text.lstrip().startswith('<div id="eligibility-result"')
+    assert "the patient is eligible" in page.text
+
+
+def test_an_ineligible_patient_is_refused_with_the_failed_criterion_and_values_kept(
+    cast: Cast,
+) -> None:
+    snapshot = Snapshot()
+    page = client_for(cast.alice).post(f"{BASE}/subjects/new/", wizard(item_packs="75"))
+    assert page.status_code == 400
+    assert [c["name"] for c in page.context["criteria"]] == ["heavy_smoker"]
+    assert "Over 60 pack-years" in page.text
+    assert 'value="75"' in page.text
+    assert 'value="S-17"' in page.text
+    assert snapshot.unchanged()
+
+
+def test_an_eligible_patient_is_included_and_lands_on_their_page(cast: Cast) -> None:
+    alice = client_for(cast.alice)
+    done = alice.post(f"{BASE}/subjects/new/", wizard())
+    assert done.status_code == 302
+    assert done["Location"] == f"{BASE}/subjects/01-001/"
+    subject = Subject.objects.get(identifier="01-001")
+    assert (subject.screening_number, subject.age_at_inclusion) == ("S-17", 61)
+    assert subject.eligibility["values"] == {"weight": 72.5, "packs": 10}
+    assert "01-001 is included." in alice.get(done["Location"]).text
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"included_on": "2025-06-17"}, "included_on", "is in the future"),
+        ({"consented_on": "2025-06-11"}, "consented_on", "must come before inclusion"),
+        ({"consent_version": ""}, "consent_version", "required"),
+        ({"item_weight": "heavy"}, "item_weight", "number"),
+        ({"site": "02"}, "site", "valid choice"),
+    ],
+)
+def test_the_wizard_refuses_bad_input_next_to_the_field(
+    cast: Cast, changes: dict[str, str], field: str, words: str
+) -> None:
+    snapshot = Snapshot()
+    page = client_for(cast.alice).post(f"{BASE}/subjects/new/", wizard(**changes))
+    assert page.status_code == 400
+    assert words in " ".join(page.context["form"].errors[field])
+    assert snapshot.unchanged()
+
+
+def test_a_screening_number_used_at_the_site_is_refused_at_its_field(cast: Cast) -> None:
+    include(cast, screening_number="S-17")
+    page = client_for(cast.alice).post(f"{BASE}/subjects/new/", wizard())
+    assert "already used at site 01" in " ".join(page.context["form"].errors["screening_number"])
+
+
+def test_only_site_staff_may_open_the_wizard(cast: Cast) -> None:
+    assert client_for(cast.moe).get(f"{BASE}/subjects/new/").status_code == 404
+    assert client_for(cast.moe).post(f"{BASE}/subjects/new/", wizard()).status_code == 404
+    assert not Subject.objects.exists()
+    assert client_for(cast.alice).get(f"{BASE}/subjects/new/").status_code == 200
+
+
+# --- the subject page's actions -------------------------------------------------------------
+
+
+def test_a_consent_is_recorded_and_a_future_one_refused_at_its_field(cast: Cast) -> None:
+    include(cast)
+    alice = client_for(cast.alice)
+    url = f"{BASE}/subjects/01-001/consents/"
+    snapshot = Snapshot()
+    refused = alice.post(
+        url, {"consent-form_version": "v2.0", "consent-consented_on": "2025-07-01"}
+    )
+    assert refused.status_code == 400
+    assert "is in the future" in " ".join(
+        refused.context["forms"]["consent"].errors["consented_on"]
+    )
+    assert snapshot.unchanged()
+    done = alice.post(
+        url,
+        {
+            "consent-form_version": "v2.0",
+            "consent-consented_on": "2025-06-12",
+            "consent-biobank": "on",
+        },
+    )
+    assert done.status_code == 302
+    assert list(Subject.objects.get().consents.values_list("form_version", flat=True)) == [
+        "v1.0",
+        "v2.0",
+    ]
+
+
+def test_a_monitor_sees_the_subject_but_cannot_act(cast: Cast) -> None:
+    include(cast)
+    moe = client_for(cast.moe)
+    page = moe.get(f"{BASE}/subjects/01-001/")
+    assert page.status_code == 200
+    assert 'id="consent-form"' not in page.text
+    snapshot = Snapshot()
+    refused = moe.post(
+        f"{BASE}/subjects/01-001/news/",
+        {"news-news_on": "2025-06-12", "news-source": "phone call"},
+    )
+    assert refused.status_code == 403
+    assert snapshot.unchanged()
+
+
+def test_a_withdrawal_from_follow_up_withdraws_the_subject(cast: Cast) -> None:
+    include(cast)
+    alice = client_for(cast.alice)
+    done = alice.post(
+        f"{BASE}/subjects/01-001/withdrawals/",
+        {"withdrawal-kind": "follow_up", "withdrawal-withdrawn_on": "2025-06-12"},
+    )
+    assert done.status_code == 302
+    assert Subject.objects.get().study_status == "withdrawn"
+    page = alice.get(done["Location"])
+    assert "withdrawn" in page.text
+    assert "from follow-up" in page.text
+
+
+def test_a_visit_date_and_news_are_recorded_and_moved_to_the_header(cast: Cast) -> None:
+    include(cast)
+    alice = client_for(cast.alice)
+    visit = alice.post(
+        f"{BASE}/subjects/01-001/visits/",
+        {"visit-event": "baseline", "visit-visit_on": "2025-06-02"},
+    )
+    assert visit.status_code == 302
+    news = alice.post(
+        f"{BASE}/subjects/01-001/news/",
+        {"news-news_on": "2025-06-13", "news-source": "letter from the GP"},
+    )
+    assert news.status_code == 302
+    page = alice.get(f"{BASE}/subjects/01-001/")
+    assert page.context["schedule"][0]["status"] == "done"
+    assert Subject.objects.get().last_news_on == date(2025, 6, 13)
+    again = alice.post(
+        f"{BASE}/subjects/01-001/visits/",
+        {"visit-event": "baseline", "visit-visit_on": "2025-06-03"},
+    )
+    assert again.status_code == 400
+    assert "takes place once" in " ".join(again.context["forms"]["visit"].errors["occurrence"])
+
+
+def test_status_changes_follow_the_state_machine_and_refusals_are_located(cast: Cast) -> None:
+    include(cast)
+    alice = client_for(cast.alice)
+    on = alice.post(
+        f"{BASE}/subjects/01-001/treatment-status/",
+        {"treatment-status-status": "on_treatment", "treatment-status-on": "2025-06-03"},
+    )
+    assert on.status_code == 302
+    snapshot = Snapshot()
+    # Completing while on treatment is refused by the service, with its reason.
+    refused = alice.post(
+        f"{BASE}/subjects/01-001/study-status/",
+        {"study-status-status": "completed", "study-status-on": "2025-06-10"},
+    )
+    assert refused.status_code == 400
+    assert "still on treatment" in " ".join(
+        refused.context["forms"]["study_status"].errors["status"]
+    )
+    # Stopping treatment needs a reason.
+    no_reason = alice.post(
+        f"{BASE}/subjects/01-001/treatment-status/",
+        {"treatment-status-status": "off_treatment", "treatment-status-on": "2025-06-10"},
+    )
+    assert no_reason.status_code == 400
+    assert "say why" in " ".join(no_reason.context["forms"]["treatment_status"].errors["reason"])
+    assert snapshot.unchanged()
+
+
+def test_only_the_data_manager_may_transfer(cast: Cast) -> None:
+    include(cast)
+    assert 'id="transfer-form"' not in client_for(cast.alice).get(f"{BASE}/subjects/01-001/").text
+    dana = client_for(cast.dana, second_factor=True)
+    assert 'id="transfer-form"' in dana.get(f"{BASE}/subjects/01-001/").text
+    done = dana.post(
+        f"{BASE}/subjects/01-001/transfer/",
+        {
+            "transfer-site": "02",
+            "transfer-on": "2025-06-12",
+            "transfer-reason": "moved to Marseille",
+        },
+    )
+    assert done.status_code == 302
+    assert Subject.objects.get().site == cast.site_b
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+def test_the_identity_is_only_for_the_subjects_site_and_only_with_the_vault(
+    cast: Cast,
+) -> None:
+    include(cast)
+    alice = client_for(cast.alice)
+    url = f"{BASE}/subjects/01-001/identity/"
+    assert alice.get(url).status_code == 404  # no vault: nothing to show
+    subject_settings_set(
+        actor=ADMIN, study=cast.study, central_eligibility_review=False, identity_vault=True
+    )
+    assert "/identity/" in alice.get(f"{BASE}/subjects/01-001/").text
+    saved = alice.post(url, {"last_name": "Dupont", "birth_date": "1964-03-02"})
+    assert saved.status_code == 302
+    page = alice.get(url)
+    assert "Dupont" in page.text
+    assert AuditEvent.objects.filter(action="subject.identity_viewed").count() == 1
+    assert client_for(cast.moe).get(url).status_code == 404
+    assert client_for(cast.dana, second_factor=True).get(url).status_code == 404
+    refused = alice.post(url, {"birth_date": "2030-01-01"})
+    assert refused.status_code == 400
+    assert "is in the future" in " ".join(refused.context["form"].errors["birth_date"])
+
+
+# --- screening log, overdue visits, follow-up campaign --------------------------------------
+
+
+def screening(**changes: Any) -> dict[str, Any]:
+    data = {
+        "site": "01",
+        "screened_on": "2025-06-12",
+        "age": "70",
+        "sex": "M",
+        "reason_not_included": "ECOG 3",
+        "screening_number": "S-20",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_screened_patient_is_logged_and_bad_lines_are_refused(cast: Cast) -> None:
+    alice = client_for(cast.alice)
+    url = f"{BASE}/screening-log/"
+    snapshot = Snapshot()
+    for changes, field, words in [
+        ({"age": "200"}, "age", "130"),
+        ({"reason_not_included": "  "}, "reason_not_included", "required"),
+        ({"screened_on": "2025-06-20"}, "screened_on", "is in the future"),
+    ]:
+        refused = alice.post(url, screening(**changes))
+        assert refused.status_code == 400
+        assert words in " ".join(refused.context["form"].errors[field]), changes
+    assert snapshot.unchanged()
+    assert alice.post(url, screening()).status_code == 302
+    page = alice.get(url)
+    assert "ECOG 3" in page.text
+    duplicate = alice.post(url, screening())
+    assert "already used" in " ".join(duplicate.context["form"].errors["screening_number"])
+    # A monitor reads the log but has no form, and a post of theirs writes nothing.
+    moe = client_for(cast.moe)
+    assert "ECOG 3" in moe.get(url).text
+    assert 'id="screening-form"' not in moe.get(url).text
+    assert moe.post(url, screening(screening_number="S-21")).status_code == 404
+    assert ScreeningEntry.objects.count() == 1
+
+
+def test_the_overdue_page_lists_visits_whose_window_has_passed(cast: Cast) -> None:
+    include(cast, on=date(2025, 6, 16))
+    alice = client_for(cast.alice)
+    assert "No visit is overdue." in alice.get(f"{BASE}/overdue/").text
+    with time_machine.travel(datetime(2025, 6, 25, 10, 0, tzinfo=UTC), tick=False):
+        alice.force_login(cast.alice)  # the session of 16 June has expired by the 25th
+        page = alice.get(f"{BASE}/overdue/")
+    site, rows = page.context["groups"][0]
+    assert site == cast.site_a
+    assert [(r["subject"].identifier, r["visit"]["event"], r["days"]) for r in rows] == [
+        ("01-001", "Baseline", 9)
+    ]
+
+
+def test_the_follow_up_campaign_lists_subjects_without_recent_news(cast: Cast) -> None:
+    include(cast)
+    alice = client_for(cast.alice)
+    url = f"{BASE}/follow-up-campaign/"
+    soon = alice.get(url, {"months": "1", "on": "2025-06-16", "site": ""})
+    assert soon.context["groups"] == []
+    later = alice.get(url, {"months": "6", "on": "2025-12-31", "site": "01"})
+    assert [r["subject"].identifier for _site, rows in later.context["groups"] for r in rows] == [
+        "01-001"
+    ]
+    refused = alice.get(url, {"months": "0", "on": "2025-12-31"})
+    assert refused.status_code == 400
+    assert "1" in " ".join(refused.context["form"].errors["months"])
