@@ -16,6 +16,7 @@ from django.test import Client
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import token_create
 from carnet.config.api import api
+from carnet.core.hashing import sha256_hex
 from tests.accounts.personas import ADMIN, World, person, world
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,8 @@ def may_view_identity(role: str, situation: str) -> bool:
     return granted(Action.VIEW_IDENTITY)(role, situation) and role in SITE_ROLES
 
 
+FORM_PATH = "/api/studies/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
+
 # For each GET endpoint: may this role, in this situation, get a 2xx? (about site A's study,
 # and subject 01-001 at site A). Lists answer every member, showing only the sites they cover.
 ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
@@ -57,7 +60,14 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/overdue": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/follow-up-campaign": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/subject-settings": may_view_study,
+    "/api/studies/{identifier}/subjects/{subject}/casebook": granted(Action.VIEW_SUBJECTS),
+    FORM_PATH: granted(Action.VIEW_SUBJECTS),
+    FORM_PATH + "/history": granted(Action.VIEW_SUBJECTS),
+    # The scan report of subject 01-001 (site A): visible where that subject is.
+    "/api/studies/{identifier}/files/{sha256}": granted(Action.VIEW_SUBJECTS),
 }
+FORM = FORM_PATH
+PDF = b"%PDF-1.4 a scan report"
 
 FUTURE = "2099-01-01"
 # For each write: may this role, in this situation, get past the permission check? The body is
@@ -129,6 +139,17 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"site": "01", "screened_on": FUTURE, "age": 50, "sex": "F", "reason_not_included": "x"},
         True,
     ),
+    ("put", FORM): (
+        granted(Action.ENTER_DATA),
+        {"version": 1, "values": {"weight": "heavy"}},
+        True,
+    ),
+    ("post", FORM + "/not-done"): (granted(Action.ENTER_DATA), {"version": 1, "reason": " "}, True),
+    ("post", FORM + "/files/{item}"): (
+        granted(Action.ENTER_DATA),
+        {"version": "1", "upload": ("disguised.pdf", b"MZ an executable")},
+        False,
+    ),
     ("put", "/api/studies/{identifier}/subject-settings"): (
         # A study-wide action: a membership restricted to some sites does not allow it.
         granted(Action.MANAGE_STUDY),
@@ -141,7 +162,18 @@ SUBJECT_AT_A = "01-001"
 
 
 def concrete(path: str, w: World) -> str:
-    return path.replace("{identifier}", w.study.identifier).replace("{subject}", SUBJECT_AT_A)
+    path = path.replace("{identifier}", w.study.identifier).replace("{subject}", SUBJECT_AT_A)
+    path = path.replace("{event}/{occurrence}/{form}", "baseline/1/lesions").replace(
+        "{item}", "scan_pdf"
+    )
+    path = path.replace("{sha256}", sha256_hex(PDF))
+    return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
+
+
+def _upload() -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("disguised.pdf", b"MZ an executable", content_type="application/pdf")
 
 
 def subject_at_site_a(w: World) -> None:
@@ -159,6 +191,27 @@ def subject_at_site_a(w: World) -> None:
         consent=ConsentGiven(form_version="v1", consented_on=today),
     )
     assert subject.identifier == SUBJECT_AT_A
+    # Data at site A: a lesion and a scan report, entered while the study is in production.
+    from carnet.capture.services import file_store, form_save
+    from carnet.studies.services import study_mode_change
+
+    study_mode_change(actor=ADMIN, study=w.study, mode="production")
+    w.study.refresh_from_db()
+    subject.refresh_from_db()
+    entry = person("entry-a", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a])
+    report = next(
+        i for f in w.study.current_version.parsed().forms for i in f.items() if i.name == "scan_pdf"
+    )
+    stored = file_store(actor=entry, subject=subject, item=report, name="scan.pdf", content=PDF)
+    form_save(
+        actor=entry,
+        subject=subject,
+        event="baseline",
+        form="lesions",
+        base_version=0,
+        values={"scan_pdf": stored.sha256},
+        rows={"target": {1: {"diameter": 20}}},
+    )
 
 
 def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:
@@ -232,6 +285,9 @@ def test_no_role_gets_what_it_may_not_and_sees_only_its_sites() -> None:
                 if not ok:
                     assert response["Content-Type"] == "application/problem+json"
                     continue
+                if response["Content-Type"] == "application/pdf":
+                    assert response.getvalue() == PDF
+                    continue
                 body = response.json()
                 shown_sites: set[str] = set()
                 if path == "/api/studies/{identifier}/sites":
@@ -246,6 +302,8 @@ def test_no_role_gets_what_it_may_not_and_sees_only_its_sites() -> None:
                     failures.append(f"{role} {situation} {path}: shows site A")
             for (method, path), (rule, body, as_json) in WRITES.items():
                 send = getattr(client, method)
+                if path.endswith("/files/{item}"):
+                    body = {"version": "1", "upload": _upload()}  # a fresh file each time
                 if as_json:
                     response = send(
                         concrete(path, w), body, content_type="application/json", headers=headers

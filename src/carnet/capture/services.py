@@ -296,8 +296,8 @@ def form_save(
     Items not sent keep their value. ``base_version`` is the version the person read.
     """
     study = subject.study
-    environment = _environment(study)
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
+    environment = _environment(study)
     today = site_today(subject.site)
     refusal = entry_refusal(subject, on=today)
     if refusal:
@@ -570,8 +570,8 @@ def form_mark_not_done(
 ) -> FormInstance:
     """Mark a form not done (the examination was not performed), with the study's reason."""
     study = subject.study
-    environment = _environment(study)
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
+    environment = _environment(study)
     rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
     if not form_rules.form.not_done_allowed:
         raise ValidationError(f"{form!r} cannot be marked not done.")

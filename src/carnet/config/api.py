@@ -20,6 +20,7 @@ from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied
 from carnet.accounts.services import token_authenticate
 from carnet.accounts.sign_in import LockedOut, lockout_remaining
+from carnet.capture.services import FormConflict, FormErrors
 from carnet.core.errors import CarnetError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,29 @@ def _invalid(request: HttpRequest, error: SchemaValidationError) -> HttpResponse
     )
 
 
+@api.exception_handler(FormErrors)
+def _form_refused(request: HttpRequest, error: FormErrors) -> HttpResponse:
+    return problem(
+        request,
+        400,
+        "Bad Request",
+        "The save was refused; nothing was written.",
+        errors=error.errors,
+    )
+
+
+@api.exception_handler(FormConflict)
+def _conflict(request: HttpRequest, error: FormConflict) -> HttpResponse:
+    return problem(
+        request,
+        409,
+        "Conflict",
+        str(error),
+        current_version=error.current_version,
+        changes=error.changes,
+    )
+
+
 @api.exception_handler(ValidationError)
 def _refused(request: HttpRequest, error: ValidationError) -> HttpResponse:
     return problem(request, 400, "Bad Request", str(error))
@@ -132,12 +156,14 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
 
 def _routers() -> None:
     from carnet.accounts.api import router as accounts_router
+    from carnet.capture.api import router as capture_router
     from carnet.studies.api import router as studies_router
     from carnet.subjects.api import router as subjects_router
 
     api.add_router("/", accounts_router)
     api.add_router("/studies", studies_router)
     api.add_router("/studies", subjects_router)
+    api.add_router("/studies", capture_router)
 
 
 _routers()

@@ -1,0 +1,387 @@
+"""API: a subject's casebook, reading and saving form instances, item history, files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse, HttpRequest
+from ninja import File, Form, Router, Schema
+from ninja.files import UploadedFile
+
+from carnet.accounts.api import request_user
+from carnet.accounts.permissions import PermissionDenied, site_scope
+from carnet.accounts.roles import Action
+from carnet.capture import selectors, services
+from carnet.capture.models import ItemValue, StoredFile
+from carnet.capture.services import Missing
+from carnet.studies.api import study_for_request
+from carnet.subjects.models import Subject
+from carnet.subjects.selectors import subject_for_actor
+
+router = Router(tags=["capture"])
+FORM_PATH = "/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
+
+
+class CasebookCellOut(Schema):
+    form: str
+    status: str
+    version: int
+    open_checks: int
+
+
+class CasebookColumnOut(Schema):
+    event: str
+    occurrence: int
+    target: str | None
+    window: str | None
+    visit_status: str
+    forms: list[CasebookCellOut]
+
+
+class ValueOut(Schema):
+    text: str
+    missing: str
+    hidden: bool
+    by: str
+
+
+class CheckOut(Schema):
+    check: str
+    message_en: str
+    message_fr: str
+    items: list[str]
+
+
+class FormOut(Schema):
+    subject: str
+    event: str
+    occurrence: int
+    form: str
+    repeat: int
+    status: str
+    version: int
+    not_done_reason: str
+    values: dict[str, ValueOut]
+    rows: dict[str, dict[int, dict[str, ValueOut]]]
+    checks: list[CheckOut]
+
+
+class FormIn(Schema):
+    """A save: the version read, changed values (a value, null to clear, or {"missing": "ND"}),
+    changed rows of repeating groups (null removes a row), completion and the reason."""
+
+    version: int
+    values: dict[str, Any] = {}
+    rows: dict[str, dict[int, dict[str, Any] | None]] = {}
+    complete: bool = False
+    reason: str = ""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "version": 3,
+                    "values": {
+                        "weight": "72,5",
+                        "height": 175,
+                        "smoker": 1,
+                        "packs": {"missing": "UNK"},
+                    },
+                    "rows": {"target": {"1": {"lesion_site": "liver", "diameter": 23}, "2": None}},
+                    "complete": True,
+                    "reason": "transcription error",
+                }
+            ]
+        }
+    }
+
+
+class NotDoneIn(Schema):
+    version: int
+    reason: str
+
+
+class HistoryOut(Schema):
+    at: str
+    by: str
+    old: str
+    old_missing: str
+    new: str
+    new_missing: str
+    removed: bool
+    reason: str
+
+
+def _subject(request: HttpRequest, identifier: str, subject: str) -> Subject:
+    study = study_for_request(request, identifier)
+    return subject_for_actor(request_user(request), study=study, identifier=subject)
+
+
+def _raw(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"missing"}:
+        return Missing(str(value["missing"]))
+    return value
+
+
+def _form_out(
+    request: HttpRequest, subject: Subject, event: str, occurrence: int, form: str, repeat: int
+) -> FormOut:
+    state = selectors.form_state(
+        request_user(request), subject, event=event, occurrence=occurrence, form=form, repeat=repeat
+    )
+    if not state:
+        raise PermissionDenied(f"There is no form {form!r}.")
+
+    def out(value: dict[str, Any]) -> ValueOut:
+        return ValueOut(
+            text=value["text"], missing=value["missing"], hidden=value["hidden"], by=value["by"]
+        )
+
+    return FormOut(
+        subject=subject.identifier,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        status=state["status"],
+        version=state["version"],
+        not_done_reason=state["not_done_reason"],
+        values={name: out(value) for name, value in state["values"].items()},
+        rows={
+            group: {
+                row: {name: out(v) for name, v in cells.items()}
+                for row, cells in group_rows.items()
+            }
+            for group, group_rows in state["rows"].items()
+        },
+        checks=[
+            CheckOut(
+                check=c.check_name, message_en=c.message_en, message_fr=c.message_fr, items=c.items
+            )
+            for c in state["checks"]
+        ],
+    )
+
+
+@router.get(
+    "/{identifier}/subjects/{subject}/casebook",
+    response=list[CasebookColumnOut],
+    summary="A subject's casebook: every event occurrence and the status of its forms",
+)
+def casebook(request: HttpRequest, identifier: str, subject: str) -> list[CasebookColumnOut]:
+    found = _subject(request, identifier, subject)
+    book = selectors.casebook(request_user(request), found)
+    columns = []
+    for column in book["columns"]:
+        occurrence = column["occurrence"]
+        columns.append(
+            CasebookColumnOut(
+                event=occurrence.event,
+                occurrence=occurrence.number,
+                target=occurrence.target.isoformat() if occurrence.target else None,
+                window=(
+                    f"{occurrence.earliest.isoformat()}/{occurrence.latest.isoformat()}"
+                    if occurrence.earliest and occurrence.latest
+                    else None
+                ),
+                visit_status=str(occurrence.status),
+                forms=[
+                    CasebookCellOut(
+                        form=c.form, status=c.status, version=c.version, open_checks=c.open_checks
+                    )
+                    for c in column["cells"]
+                    if c is not None
+                ],
+            )
+        )
+    return columns
+
+
+@router.get(
+    FORM_PATH, response=FormOut, summary="A form instance: values, rows, status, version, checks"
+)
+def form_read(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    repeat: int = 1,
+) -> FormOut:
+    return _form_out(
+        request, _subject(request, identifier, subject), event, occurrence, form, repeat
+    )
+
+
+@router.put(
+    FORM_PATH,
+    response=FormOut,
+    summary="Save a form instance (the one save pipeline)",
+    description=(
+        "Refused with 400 and `errors` (one entry per item, row or reason) when a value or a "
+        "hard edit check fails; with 409 and `changes` when the form changed since `version`."
+    ),
+)
+def form_write(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    payload: FormIn,
+    repeat: int = 1,
+) -> FormOut:
+    found = _subject(request, identifier, subject)
+    services.form_save(
+        actor=request_user(request),
+        subject=found,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        base_version=payload.version,
+        values={name: _raw(value) for name, value in payload.values.items()},
+        rows={
+            group: {
+                int(row): (None if cells is None else {n: _raw(v) for n, v in cells.items()})
+                for row, cells in group_rows.items()
+            }
+            for group, group_rows in payload.rows.items()
+        },
+        complete=payload.complete,
+        reason=payload.reason,
+    )
+    return _form_out(request, found, event, occurrence, form, repeat)
+
+
+@router.post(
+    FORM_PATH + "/not-done", response=FormOut, summary="Mark a form not done, with the reason"
+)
+def form_not_done(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    payload: NotDoneIn,
+    repeat: int = 1,
+) -> FormOut:
+    found = _subject(request, identifier, subject)
+    services.form_mark_not_done(
+        actor=request_user(request),
+        subject=found,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        base_version=payload.version,
+        reason=payload.reason,
+    )
+    return _form_out(request, found, event, occurrence, form, repeat)
+
+
+@router.get(FORM_PATH + "/history", response=list[HistoryOut], summary="Every change of one value")
+def history(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    item: str,
+    row: int = 0,
+    repeat: int = 1,
+) -> list[HistoryOut]:
+    found = _subject(request, identifier, subject)
+    return [
+        HistoryOut(**{**entry, "at": entry["at"].isoformat()})
+        for entry in selectors.item_history(
+            request_user(request),
+            found,
+            event=event,
+            occurrence=occurrence,
+            form=form,
+            item=item,
+            row=row,
+            repeat=repeat,
+        )
+    ]
+
+
+@router.post(
+    FORM_PATH + "/files/{item}",
+    response=FormOut,
+    summary="Upload the document of a file item (size limit, content type checked)",
+)
+def file_upload(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    item: str,
+    version: Form[int],
+    upload: File[UploadedFile],
+    repeat: int = 1,
+) -> FormOut:
+    found = _subject(request, identifier, subject)
+    definition = found.study.current_version.parsed() if found.study.current_version else None
+    target = next(
+        (
+            i
+            for f in (definition.forms if definition else ())
+            if f.name == form
+            for i in f.items()
+            if i.name == item and i.type == "file"
+        ),
+        None,
+    )
+    if target is None:
+        raise PermissionDenied(f"There is no file item {item!r} on {form!r}.")
+    limit = 1024 * 1024 * (target.file_max_megabytes or 2048)
+    content = upload.read(limit + 1)
+    stored = services.file_store(
+        actor=request_user(request),
+        subject=found,
+        item=target,
+        name=upload.name or "upload",
+        content=content,
+    )
+    services.form_save(
+        actor=request_user(request),
+        subject=found,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        base_version=version,
+        values={item: stored.sha256},
+    )
+    return _form_out(request, found, event, occurrence, form, repeat)
+
+
+@router.get(
+    "/{identifier}/files/{sha256}",
+    summary="Download a document, where you may see its subject",
+    response={200: None},
+)
+def file_download(request: HttpRequest, identifier: str, sha256: str) -> Any:
+    study = study_for_request(request, identifier)
+    stored = StoredFile.objects.filter(study=study, sha256=sha256.lower()).first()
+    scope = site_scope(request_user(request), Action.VIEW_SUBJECTS, study=study)
+    holders = ItemValue.objects.filter(
+        text=sha256.lower(), removed=False, form_instance__subject__study=study
+    ).values_list("form_instance__subject__site_id", flat=True)
+    if stored is None or not any(scope.allows(site_id) for site_id in holders):
+        raise PermissionDenied("There is no document here you may see.")
+    path = services.files_dir() / stored.sha256[:2] / stored.sha256
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=stored.original_name,
+        content_type=stored.content_type,
+    )
