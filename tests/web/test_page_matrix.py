@@ -5,7 +5,7 @@ do not expect, and when a page exists that the table below does not describe."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.test import Client
@@ -14,6 +14,9 @@ from django.urls import URLPattern
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke
 from carnet.core.clock import utc_today
+from carnet.subjects import urls as subjects_urls
+from carnet.subjects.models import News, ScreeningEntry
+from carnet.subjects.services import ConsentGiven, subject_include, subject_settings_set
 from carnet.web import urls as web_urls
 from tests.accounts.personas import ADMIN, World, person, world
 from tests.web.helpers import enrol
@@ -36,6 +39,25 @@ def study_member(role: str, situation: str) -> bool:
     return situation in {"own site", "other site"} and Action.VIEW_STUDY in GRANTS[role]
 
 
+def subject_viewer(role: str, situation: str) -> bool:
+    """Lists across subjects: whoever may view subjects at some site (each sees their sites)."""
+    return situation in {"own site", "other site"} and Action.VIEW_SUBJECTS in GRANTS[role]
+
+
+def includer(role: str, situation: str) -> bool:
+    return situation in {"own site", "other site"} and Action.INCLUDE_SUBJECT in GRANTS[role]
+
+
+def sees_site_a(role: str, situation: str) -> bool:
+    """Subject 01-001 is at site A: those who may view subjects there (or at every site)."""
+    return situation == "own site" and Action.VIEW_SUBJECTS in GRANTS[role]
+
+
+def identity_at_site_a(role: str, situation: str) -> bool:
+    """Identities: the staff of the subject's own site only, never a central role."""
+    return situation == "own site" and Action.VIEW_IDENTITY in GRANTS[role]
+
+
 # Page -> (method, rule for a signed-in person with a role; administrators may see everything).
 PAGES: dict[str, tuple[str, Rule]] = {
     "/": ("GET", everyone),
@@ -53,6 +75,13 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/administration/users/": ("GET", nobody),
     "/administration/tokens/": ("GET", nobody),
     "/administration/lockouts/": ("GET", nobody),
+    "/studies/MINI/subjects/": ("GET", subject_viewer),
+    "/studies/MINI/subjects/new/": ("GET", includer),
+    "/studies/MINI/subjects/01-001/": ("GET", sees_site_a),
+    "/studies/MINI/subjects/01-001/identity/": ("GET", identity_at_site_a),
+    "/studies/MINI/screening-log/": ("GET", subject_viewer),
+    "/studies/MINI/overdue/": ("GET", subject_viewer),
+    "/studies/MINI/follow-up-campaign/": ("GET", subject_viewer),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {
@@ -69,6 +98,13 @@ ACTIONS_AND_REDIRECTS = {
     "studies/<str:identifier>/mode/",
     "studies/<str:identifier>/publish/",
     "administration/users/<str:username>/",
+    "studies/<str:identifier>/subjects/<str:subject>/consents/",
+    "studies/<str:identifier>/subjects/<str:subject>/withdrawals/",
+    "studies/<str:identifier>/subjects/<str:subject>/study-status/",
+    "studies/<str:identifier>/subjects/<str:subject>/treatment-status/",
+    "studies/<str:identifier>/subjects/<str:subject>/visits/",
+    "studies/<str:identifier>/subjects/<str:subject>/news/",
+    "studies/<str:identifier>/subjects/<str:subject>/transfer/",
 }
 
 
@@ -77,13 +113,36 @@ def pattern_of(page: str) -> str:
         page.lstrip("/")
         .replace("MINI", "<str:identifier>")
         .replace("versions/1/", "versions/<int:number>/")
+        .replace("01-001", "<str:subject>")
     )
 
 
 def test_the_table_describes_every_page() -> None:
-    patterns = {str(p.pattern) for p in web_urls.urlpatterns if isinstance(p, URLPattern)}
+    patterns = {
+        str(p.pattern)
+        for module in (web_urls, subjects_urls)
+        for p in module.urlpatterns
+        if isinstance(p, URLPattern)
+    }
     described = {pattern_of(page) for page in PAGES} | ACTIONS_AND_REDIRECTS
     assert patterns == described
+
+
+def world_with_a_subject() -> World:
+    """Return the MINI world with subject 01-001 included at site A and the identity vault on."""
+    w = world()
+    subject_settings_set(
+        actor=ADMIN, study=w.study, central_eligibility_review=False, identity_vault=True
+    )
+    subject_include(
+        actor=ADMIN,
+        study=w.study,
+        site=w.site_a,
+        included_on=date(2025, 6, 2),
+        eligibility={"weight": 72, "packs": 0},
+        consent=ConsentGiven(form_version="v1", consented_on=date(2025, 6, 2)),
+    )
+    return w
 
 
 def signed_in(w: World, role: str, situation: str, n: int) -> Client:
@@ -112,7 +171,7 @@ def signed_in(w: World, role: str, situation: str, n: int) -> Client:
 
 
 def test_no_page_shows_what_it_should_not() -> None:
-    w = world()
+    w = world_with_a_subject()
     failures: list[str] = []
     anonymous = Client()
     for page in PAGES:
@@ -136,6 +195,7 @@ def test_no_page_shows_what_it_should_not() -> None:
                 concrete = concrete.replace("<str:username>", "p1").replace(
                     "<str:uidb64>/<str:token>", "x/y"
                 )
+                concrete = concrete.replace("<str:subject>", "01-001")
                 status = client.get(concrete).status_code
                 if 200 <= status < 300 and page != "password/set/<str:uidb64>/<str:token>/":
                     failures.append(f"{role} {situation} GET {concrete}: {status}")
@@ -160,3 +220,27 @@ def test_only_study_managers_may_change_a_study_by_post() -> None:
     from carnet.accounts.models import Centre
 
     assert not Centre.objects.filter(code="HACK").exists()
+
+
+def test_only_site_staff_may_write_on_subjects_by_post() -> None:
+    w = world_with_a_subject()
+    for n, role in enumerate(Role.values):
+        client = signed_in(w, role, "own site", 200 + n)
+        news, lines = News.objects.count(), ScreeningEntry.objects.count()
+        client.post(
+            "/studies/MINI/subjects/01-001/news/",
+            {"news-news_on": "2025-06-03", "news-source": "matrix test"},
+        )
+        client.post(
+            "/studies/MINI/screening-log/",
+            {
+                "site": "01",
+                "screened_on": "2025-06-03",
+                "age": "50",
+                "sex": "F",
+                "reason_not_included": "matrix test",
+            },
+        )
+        assert News.objects.count() == news + (Action.ENTER_DATA in GRANTS[role]), role
+        added = ScreeningEntry.objects.count() - lines
+        assert added == (Action.INCLUDE_SUBJECT in GRANTS[role]), role
