@@ -1,10 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
 from carnet.web import account_views, administration_views, sign_in_views, views
 
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
+    # Capture's pages live in their app; they sit under /studies/<identifier>/subjects/….
+    path("", include("carnet.capture.urls")),
     path("healthz", views.health, name="health"),
     path("login/", sign_in_views.login_page, name="login"),
     path("login/verify/", sign_in_views.verify_page, name="verify"),
