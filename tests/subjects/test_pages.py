@@ -424,3 +424,13 @@ def test_the_follow_up_campaign_lists_subjects_without_recent_news(cast: Cast) -
     refused = alice.get(url, {"months": "0", "on": "2025-12-31"})
     assert refused.status_code == 400
     assert "1" in " ".join(refused.context["form"].errors["months"])
+
+
+def test_a_check_with_a_bad_value_says_so_in_the_result_panel(cast: Cast) -> None:
+    page = client_for(cast.alice).post(
+        f"{BASE}/subjects/new/",
+        wizard(item_weight="heavy", step="check"),
+        headers={"HX-Request": "true"},
+    )
+    assert page.status_code == 200  # htmx swaps only successful answers
+    assert "Weight (kg): Enter a number." in page.text

@@ -244,10 +244,10 @@ def subject_new_page(request: HttpRequest, identifier: str) -> HttpResponse:
         if form.errors:
             status = 400
         elif step == "include":
-            site = selectors.site_by_code(
-                user, study=study, code=form.cleaned_data["site"], action=Action.INCLUDE_SUBJECT
-            )
             try:
+                site = selectors.site_by_code(
+                    user, study=study, code=form.cleaned_data["site"], action=Action.INCLUDE_SUBJECT
+                )
                 subject = services.subject_include(
                     actor=user,
                     study=study,
