@@ -95,3 +95,24 @@ def test_the_schema_is_published(make_installation) -> None:  # type: ignore[no-
     site: Installation = make_installation(migrate=False)
     schema = json.loads(site.run("study", "schema").stdout)
     assert schema["properties"]["format"]["const"] == "carnet-study/1"
+
+
+def test_an_amended_demo_study_loads_with_its_migration_report(
+    make_installation, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    site: Installation = make_installation()
+    original = EXAMPLES / "maintain-crc.yaml"
+    site.run("study", "load", str(original))
+    site.run("study", "publish", "MAINTAIN-CRC")
+    amended = tmp_path / "maintain-crc-v2.yaml"
+    # A sponsor change voted as a substantial amendment.
+    sponsor = "  sponsor: Institut du Cancer de Montpellier (ICM)\n"
+    assert sponsor in original.read_text()
+    amended.write_text(original.read_text().replace(sponsor, "  sponsor: Unicancer\n"))
+    out = site.run("study", "load", str(amended)).stdout
+    assert "Drafted amendment: version 2 of MAINTAIN-CRC." in out
+    assert "Migration report: version 1 -> 2" in out
+    assert (
+        "~ study MAINTAIN-CRC (S.MAINTAIN-CRC): "
+        "sponsor 'Institut du Cancer de Montpellier (ICM)' -> 'Unicancer'" in out
+    )
