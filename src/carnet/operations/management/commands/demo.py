@@ -24,6 +24,11 @@ class Command(BaseCommand):
             help="Password for the demo accounts (default: generated once and kept in the data "
             "directory).",
         )
+        parser.add_argument(
+            "--no-patients",
+            action="store_true",
+            help="Load the accounts and studies only, without the synthetic patients (quick).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
