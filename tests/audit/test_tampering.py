@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from carnet.audit.hashing import event_digest
+from carnet.audit.hashing import digest_of, event_digest
 from carnet.audit.models import AuditEvent, ChainHead
 from carnet.audit.services import SystemActor, audit_record, study_chain
 from carnet.audit.verification import Anchor, audit_verify, chain_heads
@@ -157,21 +157,7 @@ def rewrite_chain_from(events: list[AuditEvent], start: int) -> None:
         if event.seq == start + 1:
             event.new = {"weight": "55"}
         event.prev_hash = previous
-        event.hash = event_digest(
-            scheme=event.scheme,
-            chain=event.chain,
-            seq=event.seq,
-            occurred_at=event.occurred_at,
-            actor_id=event.actor_id,
-            actor_label=event.actor_label,
-            action=event.action,
-            target_type=event.target_type,
-            target_id=event.target_id,
-            old=event.old,
-            new=event.new,
-            reason=event.reason,
-            prev_hash=event.prev_hash,
-        )
+        event.hash = digest_of(event)
         sql(
             "UPDATE audit_auditevent SET new = %s, prev_hash = %s, hash = %s WHERE id = %s",
             [

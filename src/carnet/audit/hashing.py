@@ -54,3 +54,22 @@ def event_digest(
             "prev_hash": prev_hash,
         }
     )
+
+
+def digest_of(event: Any) -> str:
+    """Return the hash an audit event (a model instance or anything with its fields) must have."""
+    return event_digest(
+        scheme=event.scheme,
+        chain=event.chain,
+        seq=event.seq,
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        action=event.action,
+        target_type=event.target_type,
+        target_id=event.target_id,
+        old=event.old,
+        new=event.new,
+        reason=event.reason,
+        prev_hash=event.prev_hash,
+    )

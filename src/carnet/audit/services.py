@@ -11,7 +11,7 @@ from uuid import UUID
 
 from django.db import models, transaction
 
-from carnet.audit.hashing import CURRENT_SCHEME, event_digest
+from carnet.audit.hashing import CURRENT_SCHEME, digest_of
 from carnet.audit.models import GENESIS_HASH, SYSTEM_CHAIN, AuditEvent, ChainHead
 from carnet.core.canonical_json import canonical_json
 from carnet.core.clock import utc_now
@@ -122,21 +122,7 @@ def audit_record(
         scheme=CURRENT_SCHEME,
         prev_hash=head.hash,
     )
-    event.hash = event_digest(
-        scheme=event.scheme,
-        chain=event.chain,
-        seq=event.seq,
-        occurred_at=event.occurred_at,
-        actor_id=event.actor_id,
-        actor_label=event.actor_label,
-        action=event.action,
-        target_type=event.target_type,
-        target_id=event.target_id,
-        old=event.old,
-        new=event.new,
-        reason=event.reason,
-        prev_hash=event.prev_hash,
-    )
+    event.hash = digest_of(event)
     event.save(force_insert=True)
     head.seq, head.hash = event.seq, event.hash
     head.save(update_fields=["seq", "hash", "updated_at"])

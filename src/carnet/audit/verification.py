@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from carnet.audit.hashing import event_digest
+from carnet.audit.hashing import digest_of
 from carnet.audit.models import GENESIS_HASH, AuditEvent, ChainHead
 from carnet.core.errors import ValidationError
 
@@ -103,21 +103,7 @@ def verify_chain(chain: str, *, anchors: Iterable[Anchor] = ()) -> ChainReport:
                 "here."
             )
             return report
-        recomputed = event_digest(
-            scheme=event.scheme,
-            chain=event.chain,
-            seq=event.seq,
-            occurred_at=event.occurred_at,
-            actor_id=event.actor_id,
-            actor_label=event.actor_label,
-            action=event.action,
-            target_type=event.target_type,
-            target_id=event.target_id,
-            old=event.old,
-            new=event.new,
-            reason=event.reason,
-            prev_hash=event.prev_hash,
-        )
+        recomputed = digest_of(event)
         if recomputed != event.hash:
             report.problem = (
                 f"{_describe(event, first=True)} was edited after it was written: "

@@ -22,6 +22,19 @@ def environment_of(subject: Subject) -> str:
     return Environment.TEST if subject.study.mode == StudyMode.TEST else Environment.PRODUCTION
 
 
+def _instance(
+    subject: Subject, *, event: str, occurrence: int, form: str, repeat: int
+) -> FormInstance | None:
+    return FormInstance.objects.filter(
+        subject=subject,
+        environment=environment_of(subject),
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+    ).first()
+
+
 @dataclass(frozen=True)
 class CasebookCell:
     event: str
@@ -84,14 +97,7 @@ def form_state(
     if rules is None:
         return {}
     unblinded = is_unblinded(actor, study=subject.study)
-    instance = FormInstance.objects.filter(
-        subject=subject,
-        environment=environment_of(subject),
-        event=event,
-        occurrence=occurrence,
-        form=form,
-        repeat=repeat,
-    ).first()
+    instance = _instance(subject, event=event, occurrence=occurrence, form=form, repeat=repeat)
     values: dict[str, dict[str, Any]] = {}
     rows: dict[str, dict[int, dict[str, dict[str, Any]]]] = {
         group: {} for group in rules.repeating_groups
@@ -138,14 +144,7 @@ def item_history(
 ) -> list[dict[str, Any]]:
     """Return every change of one value from the audit trail: who, when, old, new, why."""
     require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
-    instance = FormInstance.objects.filter(
-        subject=subject,
-        environment=environment_of(subject),
-        event=event,
-        occurrence=occurrence,
-        form=form,
-        repeat=repeat,
-    ).first()
+    instance = _instance(subject, event=event, occurrence=occurrence, form=form, repeat=repeat)
     if instance is None:
         return []
     version = subject.study.current_version
