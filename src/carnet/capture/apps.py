@@ -7,6 +7,7 @@ class CaptureConfig(AppConfig):
 
     def ready(self) -> None:
         # The migration report of a study amendment counts the values each change touches.
-        from carnet.capture.impact import register
+        from carnet.capture import impact, news
 
-        register()
+        impact.register()
+        news.register()

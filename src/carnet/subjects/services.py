@@ -3,6 +3,7 @@ then writes its rows and audit events in one transaction: a refusal leaves nothi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -124,9 +125,28 @@ def entry_refusal(subject: Subject, *, on: date) -> str | None:
     return None
 
 
+# Other apps' dated information about a subject (captured dates of visits, examinations…):
+# each source returns the latest such date on or before today, or None.
+NewsSource = Callable[[Subject], date | None]
+NEWS_SOURCES: list[NewsSource] = []
+
+
+def register_news_source(source: NewsSource) -> None:
+    """Let an app's dated data count as news of a subject (called from its AppConfig.ready)."""
+    if source not in NEWS_SOURCES:
+        NEWS_SOURCES.append(source)
+
+
+def subject_last_news_refresh(subject: Subject) -> date:
+    """Recompute and store a subject's date of last news; return it."""
+    _refresh_last_news(subject)
+    return subject.last_news_on
+
+
 def _refresh_last_news(subject: Subject) -> None:
     """Recompute the date of last news from every dated piece of information on the subject."""
     dates = [subject.included_on]
+    dates.extend(day for source in NEWS_SOURCES if (day := source(subject)) is not None)
     for queryset, field in (
         (subject.consents.all(), "consented_on"),
         (subject.withdrawals.all(), "withdrawn_on"),

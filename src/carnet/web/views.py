@@ -125,6 +125,8 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "versions": study.versions.order_by("-number"),
             "sites": sites_visible(user, study=study),
             "manage": manage,
+            "view_subjects": may(user, Action.VIEW_SUBJECTS, study=study),
+            "include_subjects": may(user, Action.INCLUDE_SUBJECT, study=study),
             "modes": sorted(MODE_MOVES[study.mode]) if manage else [],
             "has_draft": study.versions.filter(status="draft").exists(),
         },

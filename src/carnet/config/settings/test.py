@@ -16,4 +16,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file rather than SQLite's in-memory default, so that tests with threads and
     # subprocesses (concurrent writers, backups) share one database, as in production.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-carnet.sqlite3")}
+    # One file per test process, so two runs at once (two terminals, parallel CI jobs) never
+    # share a test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-carnet-{os.getpid()}.sqlite3")}
