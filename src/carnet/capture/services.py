@@ -83,6 +83,7 @@ class SaveOutcome:
     changed: list[dict[str, Any]] = field(default_factory=list)
     soft_checks: list[CheckResult] = field(default_factory=list)
     hidden_kept: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)  # items branching hides, with a value or not
 
 
 @dataclass
@@ -288,12 +289,14 @@ def form_save(
     rows: dict[str, dict[int, dict[str, Any] | None]] | None = None,
     complete: bool = False,
     reason: str = "",
+    dry_run: bool = False,
 ) -> SaveOutcome:
     """Validate, compute, check and write one form instance's values, all or nothing.
 
     ``values`` are the non-repeating items to change (None or "" clears, `Missing` enters a
     missing-data code); ``rows`` the repeating groups' rows to change (None removes a row).
     Items not sent keep their value. ``base_version`` is the version the person read.
+    ``dry_run`` runs every step, then rolls back: what a page's live validation shows.
     """
     study = subject.study
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
@@ -517,6 +520,11 @@ def form_save(
             chain=study.audit_chain,
         )
     outcome.soft_checks = _soft_checks_record(instance, fired_soft, form_rules)
+    outcome.hidden = sorted(hidden)
+    if dry_run:
+        # Undo every write of this transaction (values, audit events, check results); the
+        # outcome in memory still says what a real save would have done.
+        transaction.set_rollback(True)
     return outcome
 
 

@@ -1,5 +1,21 @@
-"""Pages of data capture: the casebook and the case report forms (see views.py)."""
+"""Pages of data capture: the casebook and the case report forms (see views.py).
 
-from django.urls import URLPattern
+Included by the web URLs at the site root, under the subject's own address.
+"""
 
-urlpatterns: list[URLPattern] = []
+from django.urls import URLPattern, path
+
+from carnet.capture import views
+
+SUBJECT = "studies/<str:identifier>/subjects/<str:subject>/"
+FORM = SUBJECT + "forms/<str:event>/<int:occurrence>/<str:form>/"
+
+urlpatterns: list[URLPattern] = [
+    path(SUBJECT + "casebook/", views.casebook_page, name="capture_casebook"),
+    path(FORM, views.form_page, name="capture_form"),
+    path(FORM + "validate/", views.form_validate, name="capture_validate"),
+    path(FORM + "rows/<str:group>/new/", views.row_new, name="capture_row_new"),
+    path(FORM + "history/<str:item>/", views.item_history_page, name="capture_history"),
+    path(FORM + "not-done/", views.form_not_done_page, name="capture_not_done"),
+    path(FORM + "files/<str:item>/", views.file_page, name="capture_file"),
+]

@@ -1,0 +1,662 @@
+"""Pages of data capture: a subject's casebook, and the case report form with live validation,
+repeating rows, missing-data codes, the reason for a change and each item's history.
+
+Thin on purpose: each view finds the subject among those the person may see (an unknown and a
+forbidden one are the same 404), reads through the selectors and writes through the save
+pipeline the API and imports use. Live validation is the same pipeline in a dry run. Every
+page works without JavaScript: htmx only saves a round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    QueryDict,
+)
+from django.shortcuts import render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from carnet.accounts.models import User
+from carnet.accounts.permissions import PermissionDenied, is_unblinded, may
+from carnet.accounts.roles import Action
+from carnet.accounts.selectors import study_for_actor
+from carnet.capture import selectors, services
+from carnet.capture.forms import (
+    FORM_STATUS_LABELS,
+    GroupView,
+    empty_row,
+    form_layout,
+    language_of,
+    mark_hidden,
+    next_row,
+    place_checks,
+    place_errors,
+    place_id,
+    submission,
+)
+from carnet.capture.models import CheckResult, FormStatus, StoredFile
+from carnet.capture.rules import FormRules, study_rules
+from carnet.capture.services import FormConflict, FormErrors
+from carnet.core.errors import CarnetError
+from carnet.operations.system_settings import system_setting_value
+from carnet.studies.definition.model import Event, Item, StudyDefinition
+from carnet.subjects.forms import WINDOW_LABELS
+from carnet.subjects.models import Subject
+from carnet.subjects.schedule import WindowStatus
+from carnet.subjects.selectors import subject_for_actor
+
+# --- finding what the person may see ----------------------------------------------------------
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _language() -> str:
+    return language_of(get_language())
+
+
+def _subject(request: HttpRequest, identifier: str, subject: str) -> Subject:
+    """Return the subject when the person may see it; 404 for unknown and forbidden alike."""
+    try:
+        study = study_for_actor(_user(request), identifier)
+        found = subject_for_actor(_user(request), study=study, identifier=subject)
+    except PermissionDenied as error:
+        raise Http404(str(error)) from error
+    if study.current_version is None:
+        raise Http404("This study has no published version.")
+    return found
+
+
+def _subject_url(subject: Subject) -> str:
+    return f"/studies/{subject.study.identifier}/subjects/{subject.identifier}/"
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One form of one event occurrence of a subject, known to exist in the study."""
+
+    subject: Subject
+    definition: StudyDefinition
+    event: Event
+    occurrence: int
+    rules: FormRules
+
+    @property
+    def form(self) -> str:
+        return self.rules.form.name
+
+    @property
+    def url(self) -> str:
+        return f"{_subject_url(self.subject)}forms/{self.event.name}/{self.occurrence}/{self.form}/"
+
+    def where(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "event": self.event.name,
+            "occurrence": self.occurrence,
+            "form": self.form,
+        }
+
+
+def _target(
+    request: HttpRequest, identifier: str, subject: str, event: str, occurrence: int, form: str
+) -> _Target:
+    found = _subject(request, identifier, subject)
+    version = found.study.current_version
+    assert version is not None
+    rules = study_rules(version)
+    scheduled = next((e for e in rules.definition.events if e.name == event), None)
+    if (
+        scheduled is None
+        or form not in scheduled.forms
+        or occurrence < 1
+        or (occurrence > 1 and not scheduled.repeating)
+    ):
+        raise Http404("There is no such form.")
+    return _Target(found, rules.definition, scheduled, occurrence, rules.forms[form])
+
+
+def _may_enter(request: HttpRequest, subject: Subject) -> bool:
+    return may(_user(request), Action.ENTER_DATA, study=subject.study, site=subject.site)
+
+
+def _blinded(request: HttpRequest, subject: Subject) -> bool:
+    return not is_unblinded(_user(request), study=subject.study)
+
+
+# --- the casebook -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpResponse:
+    """Return the subject's casebook: events (columns) × forms (rows), coloured by status."""
+    found = _subject(request, identifier, subject)
+    book = selectors.casebook(_user(request), found)
+    language = _language()
+    base = _subject_url(found)
+    columns = []
+    for column in book["columns"]:
+        occurrence = column["occurrence"]
+        columns.append(
+            {
+                "label": column["event"].label.text(language),
+                "number": occurrence.number,
+                "target": occurrence.target,
+                "earliest": occurrence.earliest,
+                "latest": occurrence.latest,
+                "status": occurrence.status.value,
+                "status_label": WINDOW_LABELS[occurrence.status],
+                "overdue": occurrence.status == WindowStatus.OVERDUE,
+            }
+        )
+    rows = []
+    for index, form in enumerate(book["forms"]):
+        cells: list[dict[str, Any] | None] = []
+        for column in book["columns"]:
+            cell = column["cells"][index]
+            if cell is None:
+                cells.append(None)
+                continue
+            cells.append(
+                {
+                    "url": f"{base}forms/{cell.event}/{cell.occurrence}/{cell.form}/",
+                    "status": cell.status,
+                    "status_label": FORM_STATUS_LABELS.get(cell.status, cell.status),
+                    "open_checks": cell.open_checks,
+                }
+            )
+        rows.append({"label": form.label.text(language), "cells": cells})
+    version = found.study.current_version
+    assert version is not None
+    definition = study_rules(version).definition
+    seen = {c["occurrence"].event for c in book["columns"]}
+    unscheduled = [
+        {
+            "label": event.label.text(language),
+            "forms": [
+                {
+                    "label": next(f.label.text(language) for f in definition.forms if f.name == n),
+                    "url": f"{base}forms/{event.name}/1/{n}/",
+                }
+                for n in event.forms
+            ],
+        }
+        for event in definition.events
+        if event.unscheduled and event.name not in seen
+    ]
+    return render(
+        request,
+        "capture/casebook.html",
+        {
+            "study": found.study,
+            "subject": found,
+            "base": base,
+            "columns": columns,
+            "rows": rows,
+            "unscheduled": unscheduled,
+        },
+    )
+
+
+# --- the form page ----------------------------------------------------------------------------
+
+
+def _translated(target: _Target, errors: dict[str, str]) -> dict[str, str]:
+    """Return the errors with hard edit checks' messages in the page language."""
+    language = _language()
+    texts = {
+        check.message.text("en"): check.message.text(language) for check in target.rules.form.checks
+    }
+    return {place: texts.get(message, message) for place, message in errors.items()}
+
+
+def _check_messages(checks: list[CheckResult]) -> list[tuple[list[str], str]]:
+    french = _language() == "fr"
+    return [
+        (list(check.items), (check.message_fr or check.message_en) if french else check.message_en)
+        for check in checks
+    ]
+
+
+def _hidden_now(request: HttpRequest, target: _Target, version: int) -> set[str]:
+    """Return the items branching hides on the stored values (a dry run of an empty save)."""
+    if not _may_enter(request, target.subject):
+        return set()
+    try:
+        outcome = services.form_save(
+            actor=_user(request), **target.where(), base_version=version, dry_run=True
+        )
+    except CarnetError:
+        return set()  # the form cannot be entered now: show every item
+    return set(outcome.hidden)
+
+
+def _version(post: QueryDict) -> int | None:
+    try:
+        return int(post.get("version", ""))
+    except ValueError:
+        return None
+
+
+def _layout(
+    request: HttpRequest,
+    target: _Target,
+    state: dict[str, Any],
+    *,
+    post: QueryDict | None = None,
+    add_row: str = "",
+) -> list[GroupView]:
+    return form_layout(
+        target.definition,
+        target.rules,
+        state,
+        language=_language(),
+        blinded=_blinded(request, target.subject),
+        post=post,
+        add_row=add_row,
+    )
+
+
+def _render_form(
+    request: HttpRequest,
+    target: _Target,
+    state: dict[str, Any],
+    groups: list[GroupView],
+    *,
+    version: int | None,
+    elsewhere: dict[str, str] | None = None,
+    conflict: FormConflict | None = None,
+    reason: str = "",
+    complete: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    language = _language()
+    definition = target.definition
+    elsewhere = dict(elsewhere or {})
+    reason_error = elsewhere.pop("reason", "")
+    can_enter = _may_enter(request, target.subject) and state["status"] != FormStatus.NOT_DONE
+    return render(
+        request,
+        "capture/form.html",
+        {
+            "study": target.subject.study,
+            "subject": target.subject,
+            "base": _subject_url(target.subject),
+            "url": target.url,
+            "event_label": target.event.label.text(language),
+            "occurrence": target.occurrence,
+            "form_label": target.rules.form.label.text(language),
+            "guideline": target.rules.form.guideline.text(language),
+            "status": state["status"],
+            "status_label": FORM_STATUS_LABELS.get(state["status"], state["status"]),
+            "not_done_reason": state["not_done_reason"],
+            "version": version if version is not None else "",
+            "groups": groups,
+            "can_enter": can_enter,
+            "missing_codes": [(m.code, m.label.text(language)) for m in definition.missing_codes],
+            "not_done_allowed": target.rules.form.not_done_allowed and can_enter,
+            "not_done_reasons": [
+                (m.code, m.label.text(language)) for m in definition.not_done_reasons
+            ],
+            "completed": state["status"] == FormStatus.COMPLETE,
+            "complete": complete,
+            "reason": reason,
+            "elsewhere": elsewhere,
+            "reason_error": reason_error,
+            "conflict": conflict,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def form_page(
+    request: HttpRequest, identifier: str, subject: str, event: str, occurrence: int, form: str
+) -> HttpResponse:
+    """Show a form instance; save it (the whole page is one save, all or nothing)."""
+    target = _target(request, identifier, subject, event, occurrence, form)
+    user = _user(request)
+    state = selectors.form_state(user, **target.where())
+    checks = _check_messages(state["checks"])
+    if request.method == "GET":
+        groups = _layout(request, target, state)
+        place_checks(groups, checks)
+        mark_hidden(groups, _hidden_now(request, target, state["version"]))
+        return _render_form(request, target, state, groups, version=state["version"])
+
+    post = request.POST
+    version = _version(post)
+    reason, complete = post.get("reason", ""), bool(post.get("complete"))
+    add_row = post.get("add_row", "")
+    if add_row:
+        # "Add a row" without JavaScript: the same page, what was typed, one more empty row.
+        groups = _layout(request, target, state, post=post, add_row=add_row)
+        return _render_form(
+            request, target, state, groups, version=version, reason=reason, complete=complete
+        )
+    if not _may_enter(request, target.subject):
+        raise Http404("You may not enter data here.")
+    groups = _layout(request, target, state, post=post)
+    sent = submission(groups)
+    if sent.errors:
+        elsewhere = place_errors(groups, sent.errors)
+        return _render_form(
+            request,
+            target,
+            state,
+            groups,
+            version=version,
+            elsewhere=elsewhere,
+            reason=reason,
+            complete=complete,
+            status=400,
+        )
+    try:
+        outcome = services.form_save(
+            actor=user,
+            **target.where(),
+            base_version=version,
+            values=sent.values,
+            rows=sent.rows,
+            complete=complete,
+            reason=reason,
+        )
+    except FormErrors as refusal:
+        elsewhere = place_errors(groups, _translated(target, refusal.errors))
+        return _render_form(
+            request,
+            target,
+            state,
+            groups,
+            version=version,
+            elsewhere=elsewhere,
+            reason=reason,
+            complete=complete,
+            status=400,
+        )
+    except FormConflict as conflict:
+        return _render_form(
+            request,
+            target,
+            state,
+            groups,
+            version=version,
+            conflict=conflict,
+            reason=reason,
+            complete=complete,
+            status=409,
+        )
+    except CarnetError as error:
+        messages.error(request, str(error))
+        return _render_form(
+            request,
+            target,
+            state,
+            groups,
+            version=version,
+            reason=reason,
+            complete=complete,
+            status=400,
+        )
+    if outcome.changed or complete:
+        messages.success(request, _("The form is saved."))
+    else:
+        messages.info(request, _("Nothing changed."))
+    if outcome.soft_checks:
+        messages.warning(
+            request,
+            _("%(count)s check(s) to look at: see the messages next to the items.")
+            % {"count": len(outcome.soft_checks)},
+        )
+    return HttpResponseRedirect(target.url)
+
+
+@login_required
+@require_POST
+def form_validate(
+    request: HttpRequest, identifier: str, subject: str, event: str, occurrence: int, form: str
+) -> HttpResponse:
+    """Return what a save of the posted page would say, writing nothing (htmx, on change)."""
+    target = _target(request, identifier, subject, event, occurrence, form)
+    if not _may_enter(request, target.subject):
+        raise Http404("You may not enter data here.")
+    user = _user(request)
+    state = selectors.form_state(user, **target.where())
+    post = request.POST
+    groups = _layout(request, target, state, post=post)
+    sent = submission(groups)
+    errors = dict(sent.errors)
+    conflict: FormConflict | None = None
+    problem = ""
+    hidden: set[str] | None = None
+    if not errors:
+        try:
+            outcome = services.form_save(
+                actor=user,
+                **target.where(),
+                base_version=_version(post),
+                values=sent.values,
+                rows=sent.rows,
+                complete=bool(post.get("complete")),
+                reason=post.get("reason", ""),
+                dry_run=True,
+            )
+        except FormErrors as refusal:
+            errors = _translated(target, refusal.errors)
+        except FormConflict as found:
+            conflict = found
+        except CarnetError as error:
+            problem = str(error)
+        else:
+            hidden = set(outcome.hidden)
+            place_checks(groups, _check_messages(outcome.soft_checks))
+            cells = {cell.id: cell for g in groups for cell in g.all_cells()}
+            for change in outcome.changed:
+                cell = cells.get(place_id(change["place"]))
+                if cell is not None and cell.spec.kind == "calculated":
+                    cell.text = change["new"]["text"]
+    elsewhere = place_errors(groups, errors)
+    reason_error = elsewhere.pop("reason", "")
+    if hidden is not None:
+        mark_hidden(groups, hidden)
+    return render(
+        request,
+        "capture/_live.html",
+        {
+            "groups": groups,
+            "cells": [cell for g in groups for cell in g.all_cells()],
+            "elsewhere": elsewhere,
+            "reason_error": reason_error,
+            "conflict": conflict,
+            "problem": problem,
+            "hidden": hidden,
+            "url": target.url,
+        },
+    )
+
+
+@login_required
+@require_GET
+def row_new(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    group: str,
+) -> HttpResponse:
+    """Return an empty row of a repeating group, numbered after those on the page (htmx)."""
+    target = _target(request, identifier, subject, event, occurrence, form)
+    if not _may_enter(request, target.subject) or group not in target.rules.repeating_groups:
+        raise Http404("There is no such group.")
+    row = empty_row(
+        target.definition,
+        target.rules,
+        group,
+        next_row(request.GET, group),
+        language=_language(),
+        blinded=_blinded(request, target.subject),
+    )
+    return render(
+        request,
+        "capture/_row.html",
+        {
+            "row": row,
+            "group": group,
+            "url": target.url,
+            "can_enter": True,
+            "missing_codes": [
+                (m.code, m.label.text(_language())) for m in target.definition.missing_codes
+            ],
+        },
+    )
+
+
+@login_required
+@require_GET
+def item_history_page(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    item: str,
+) -> HttpResponse:
+    """Return every change of one item's value: who, when, old, new, why (htmx: the panel)."""
+    target = _target(request, identifier, subject, event, occurrence, form)
+    found = target.rules.items.get(item)
+    if found is None:
+        raise Http404("There is no such item.")
+    try:
+        row = max(int(request.GET.get("row", "0")), 0)
+    except ValueError:
+        row = 0
+    history = selectors.item_history(_user(request), **target.where(), item=item, row=row)
+    context = {
+        "study": target.subject.study,
+        "subject": target.subject,
+        "url": target.url,
+        "item_label": found.label.text(_language()),
+        "row": row,
+        "history": history,
+    }
+    if getattr(request, "htmx", False):
+        return render(request, "capture/_history.html", context)
+    return render(request, "capture/history.html", context)
+
+
+@login_required
+@require_POST
+def form_not_done_page(
+    request: HttpRequest, identifier: str, subject: str, event: str, occurrence: int, form: str
+) -> HttpResponse:
+    """Mark the form not done (the examination did not take place), with the reason."""
+    target = _target(request, identifier, subject, event, occurrence, form)
+    if not _may_enter(request, target.subject):
+        raise Http404("You may not enter data here.")
+    try:
+        services.form_mark_not_done(
+            actor=_user(request),
+            **target.where(),
+            base_version=_version(request.POST),
+            reason=request.POST.get("not_done_reason", ""),
+        )
+    except FormErrors as refusal:
+        for message in refusal.errors.values():
+            messages.error(request, message)
+    except CarnetError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The form is marked not done."))
+    return HttpResponseRedirect(target.url)
+
+
+def _file_item(target: _Target, item: str) -> Item:
+    found = target.rules.items.get(item)
+    if found is None or found.type != "file":
+        raise Http404("There is no such file item.")
+    return found
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def file_page(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    item: str,
+) -> HttpResponse | FileResponse:
+    """GET: download the item's document. POST: upload a new one (its checks, then a save)."""
+    target = _target(request, identifier, subject, event, occurrence, form)
+    found = _file_item(target, item)
+    user = _user(request)
+    if request.method == "GET":
+        state = selectors.form_state(user, **target.where())
+        sha256 = state["values"].get(item, {}).get("text", "")
+        # The document is reached through a value of this subject the person may see, never
+        # by its hash alone: a hash from another site's subject finds nothing here.
+        stored = StoredFile.objects.filter(study=target.subject.study, sha256=sha256).first()
+        if not sha256 or stored is None:
+            raise Http404("There is no document here.")
+        path = services.files_dir() / stored.sha256[:2] / stored.sha256
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=stored.original_name,
+            content_type=stored.content_type,
+        )
+    if not _may_enter(request, target.subject):
+        raise Http404("You may not enter data here.")
+    upload = request.FILES.get("upload")
+    if upload is None:
+        messages.error(request, _("Choose a file to upload."))
+        return HttpResponseRedirect(target.url)
+    limit = (
+        1024
+        * 1024
+        * (found.file_max_megabytes or int(system_setting_value("upload_max_megabytes")))
+    )
+    try:
+        stored = services.file_store(
+            actor=user,
+            subject=target.subject,
+            item=found,
+            name=upload.name or "upload",
+            content=upload.read(limit + 1),  # one byte more than allowed is enough to refuse
+        )
+        services.form_save(
+            actor=user,
+            **target.where(),
+            base_version=_version(request.POST),
+            values={item: stored.sha256},
+            reason=request.POST.get("reason", ""),
+        )
+    except FormErrors as refusal:
+        for message in _translated(target, refusal.errors).values():
+            messages.error(request, message)
+    except CarnetError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The document is uploaded."))
+    return HttpResponseRedirect(target.url)
