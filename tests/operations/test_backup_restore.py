@@ -34,7 +34,10 @@ def events_in(installation: Installation) -> dict[str, int]:
 
 def test_a_backup_taken_under_concurrent_writes_restores_and_verifies(make_installation) -> None:  # type: ignore[no-untyped-def]
     source: Installation = make_installation("source")
-    source.run("demo", "--password", "a long demo password")
+    source.run("demo", "--password", "a long demo password", "--no-patients")
+    document = source.data_dir / "uploads" / "files" / "ab" / ("ab" + "0" * 62)
+    document.parent.mkdir(parents=True)
+    document.write_bytes(b"%PDF-1.4 an uploaded scan report")
     writers = [
         source.python(WRITER.format(count=400, writer=w, writer_chain=w % 2)) for w in range(3)
     ]
@@ -63,11 +66,13 @@ def test_a_backup_taken_under_concurrent_writes_restores_and_verifies(make_insta
         assert after[chain] == seq + (1 if chain == "system" else 0)
     log = target.run("audit", "log", "--limit", "1").stdout
     assert "backup.restored" in log
+    restored_document = target.data_dir / document.relative_to(source.data_dir)
+    assert restored_document.read_bytes() == b"%PDF-1.4 an uploaded scan report"
 
 
 def test_a_damaged_backup_is_refused_and_nothing_changes(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation()
-    site.run("demo", "--password", "a long demo password")
+    site.run("demo", "--password", "a long demo password", "--no-patients")
     backup_file = site.data_dir.parent / "copy.sqlite3"
     site.run("backup", "--output", str(backup_file))
     before = events_in(site)
@@ -82,7 +87,7 @@ def test_a_damaged_backup_is_refused_and_nothing_changes(make_installation) -> N
 
 def test_a_restore_without_confirmation_changes_nothing(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation()
-    site.run("demo", "--password", "a long demo password")
+    site.run("demo", "--password", "a long demo password", "--no-patients")
     backup_file = site.data_dir.parent / "copy.sqlite3"
     site.run("backup", "--output", str(backup_file))
     site.run("setting", "set", "backup_keep", "5", "--reason", "disk")

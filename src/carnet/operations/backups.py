@@ -12,6 +12,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,7 @@ def backup_create(*, actor: User | SystemActor, destination: Path | None = None)
     backup = Backup(
         path=path, sha256=sha256_of_file(path), size=path.stat().st_size, vendor=vendor, heads=heads
     )
+    uploads = _uploads_archive(path)
     backup.manifest_path.write_text(
         json.dumps(
             {
@@ -145,6 +147,7 @@ def backup_create(*, actor: User | SystemActor, destination: Path | None = None)
                 "created_at": utc_now().isoformat(),
                 "carnet_version": _carnet_version(),
                 "heads": [{"chain": a.chain, "seq": a.seq, "hash": a.hash} for a in heads],
+                "uploads": uploads,
             },
             indent=2,
         ),
@@ -157,6 +160,61 @@ def backup_create(*, actor: User | SystemActor, destination: Path | None = None)
         new={"file": path.name, "sha256": backup.sha256, "size": backup.size},
     )
     return backup
+
+
+def uploads_archive_path(path: Path) -> Path:
+    return path.with_name(path.name + ".uploads.tar")
+
+
+def _uploads_archive(path: Path) -> dict[str, object] | None:
+    """Archive the uploaded documents beside the database copy; return what the manifest says.
+
+    Taken after the database copy: uploads are content-addressed and never change, so the
+    archive holds at least every document the copied database refers to.
+    """
+    uploads = Path(settings.MEDIA_ROOT)
+    if not uploads.is_dir() or not any(uploads.rglob("*")):
+        return None
+    archive = uploads_archive_path(path)
+    partial = archive.with_name(archive.name + ".partial")
+    with tarfile.open(partial, "w") as tar:
+        tar.add(uploads, arcname="uploads")
+    partial.replace(archive)
+    return {"file": archive.name, "sha256": sha256_of_file(archive)}
+
+
+def _uploads_checked(backup: Backup) -> Path | None:
+    """Return the backup's documents archive once it matches its manifest (None: no documents)."""
+    manifest = json.loads(backup.manifest_path.read_text(encoding="utf-8"))
+    uploads = manifest.get("uploads")
+    if not uploads:
+        return None
+    archive = backup.path.with_name(uploads["file"])
+    if not archive.is_file() or sha256_of_file(archive) != uploads["sha256"]:
+        raise ValidationError(
+            f"The documents archive {archive.name} is missing or does not match the manifest; "
+            "nothing was restored."
+        )
+    return archive
+
+
+def _uploads_restore(archive: Path | None) -> None:
+    if archive is None:
+        return
+    target = Path(settings.MEDIA_ROOT).parent
+    with tarfile.open(archive) as tar:
+        # Only regular files and folders under uploads/: an archive cannot write elsewhere.
+        members = [
+            m
+            for m in tar.getmembers()
+            if (m.isfile() or m.isdir())
+            and m.name.split("/")[0] == "uploads"
+            and ".." not in m.name
+        ]
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
+            tar.extractall(target, members=members, filter="data")
+        else:
+            tar.extractall(target, members=members)  # noqa: S202 (members checked above)
 
 
 def _carnet_version() -> str:
@@ -204,6 +262,7 @@ def backup_restore(*, actor: User | SystemActor, source: Path) -> VerificationRe
         raise ValidationError(
             f"{backup.path.name} is a {backup.vendor} backup; this Carnet uses {vendor}."
         )
+    archive = _uploads_checked(backup)  # before anything is replaced
     connections.close_all()
     if vendor == "sqlite":
         source_connection = sqlite3.connect(f"file:{backup.path}?mode=ro", uri=True)
@@ -231,6 +290,7 @@ def backup_restore(*, actor: User | SystemActor, source: Path) -> VerificationRe
         )
         if result.returncode != 0:
             raise CarnetError(f"pg_restore failed: {result.stderr.strip()}")
+    _uploads_restore(archive)
     report = audit_verify(anchors=backup.heads)
     if report.intact:
         audit_record(
@@ -253,4 +313,5 @@ def backups_prune(*, keep: int) -> list[Path]:
     for path in removed:
         path.unlink()
         manifest_path(path).unlink(missing_ok=True)
+        uploads_archive_path(path).unlink(missing_ok=True)
     return removed
