@@ -105,6 +105,13 @@ DEMO_CENTRES = (
     ("CLB", "Centre Léon Bérard", "Lyon", date(2025, 3, 10)),
 )
 DEMO_ROLES_FROM = date(2025, 1, 1)
+# Site data entry at the two other demo centres, so that each demo patient is entered by staff of
+# the site treating them. Apart from DEMO_ACCOUNTS: `demo_load` keeps one account per role.
+DEMO_SITE_STAFF: tuple[tuple[str, str, int], ...] = (
+    # user name, full name, site number
+    ("dataentry2", "Nadia Benali (TEC, IPC)", 2),
+    ("dataentry3", "Lucas Perrin (TEC, CLB)", 3),
+)
 
 
 @transaction.atomic
@@ -184,3 +191,31 @@ def _demo_sites_and_roles(*, actor: SystemActor, study: Study) -> None:
                     role=role,
                     starts_on=DEMO_ROLES_FROM,
                 )
+
+
+@transaction.atomic
+def demo_site_staff_load(*, actor: SystemActor, studies: list[Study]) -> list[DemoAccount]:
+    """Create the data-entry accounts of sites 02 and 03 with the demo password, with their
+    roles on the demo studies given (loaded with their sites); a second run changes nothing."""
+    chosen = demo_password(None)
+    accounts = []
+    for username, full_name, site_number in DEMO_SITE_STAFF:
+        user = User.objects.filter(username=username).first()
+        created = user is None
+        if user is None:
+            user = user_create(actor=actor, username=username, password=chosen, full_name=full_name)
+        accounts.append(DemoAccount(username, chosen, created=created))
+        for study in studies:
+            site = StudySite.objects.get(study=study, code=f"{site_number:02d}")
+            if not Membership.objects.filter(
+                user=user, study=study, site=site, role=Role.DATA_ENTRY
+            ).exists():
+                role_grant(
+                    actor=actor,
+                    user=user,
+                    study=study,
+                    site=site,
+                    role=Role.DATA_ENTRY,
+                    starts_on=DEMO_ROLES_FROM,
+                )
+    return accounts

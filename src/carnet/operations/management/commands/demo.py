@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
-from carnet.operations.demo import demo_load, demo_studies_load
+from carnet.operations.demo import DEMO_SITE_STAFF, demo_load, demo_studies_load
+from carnet.operations.demo_patients import StudyPatients, demo_patients_load
 
 
 class Command(BaseCommand):
     help = (
         "Load the demo: the administrator account and the two demo studies (a randomised phase "
-        "III in colorectal cancer, a Simon two-stage phase II). Running it again changes nothing."
+        "III in colorectal cancer, a Simon two-stage phase II) with synthetic patients entered "
+        "through the save pipeline up to yesterday. Running it again adds nothing."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -35,15 +38,44 @@ class Command(BaseCommand):
             actor = SystemActor.command_line("carnet demo")
             accounts = demo_load(actor=actor, password=options["password"])
             studies = demo_studies_load(actor=actor)
+            for study in studies:
+                self.stdout.write(
+                    f"Study {study.identifier}: version {study.version}, {study.mode} mode"
+                    + (" (already loaded)" if study.outcome == "unchanged" else "")
+                )
+            patients = [] if options["no_patients"] else self._patients(actor)
         except CarnetError as error:
             raise CommandError(str(error)) from error
-        for study in studies:
+        for summary in patients:
+            statuses = ", ".join(
+                f"{n} {s.replace('_', ' ')}" for s, n in sorted(summary.statuses.items())
+            )
             self.stdout.write(
-                f"Study {study.identifier}: version {study.version}, {study.mode} mode"
-                + (" (already loaded)" if study.outcome == "unchanged" else "")
+                f"Patients in {summary.identifier}: {sum(summary.statuses.values())} ({statuses}); "
+                f"{summary.added} added now"
             )
         password = accounts[0].password
-        names = ", ".join(account.username for account in accounts)
+        names = ", ".join(
+            [account.username for account in accounts]
+            + ([] if options["no_patients"] else [name for name, _n, _s in DEMO_SITE_STAFF])
+        )
         self.stdout.write("Demo loaded. Log in at http://127.0.0.1:8000/ as one of:")
         self.stdout.write(f"  {names}")
         self.stdout.write(f"with the password {password!r} (kept in the data directory).")
+
+    def _patients(self, actor: SystemActor) -> list[StudyPatients]:
+        """Load the demo patients with one progress line per study (a terminal redraws it)."""
+        started = time.monotonic()
+        tty = self.stdout.isatty()
+
+        def progress(identifier: str, done: int, total: int) -> None:
+            if tty:
+                self.stdout.write(f"\r  {identifier} {done}/{total} patients", ending="")
+                self.stdout.flush()
+            if done == total:
+                self.stdout.write(
+                    ("\r" if tty else "") + f"  {identifier} {done}/{total} patients "
+                    f"({time.monotonic() - started:.0f} s)"
+                )
+
+        return demo_patients_load(actor=actor, progress=progress)

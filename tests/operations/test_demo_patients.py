@@ -1,0 +1,110 @@
+"""The demo patients are entered through the real services, pass the hard checks, and load once.
+
+The day is frozen: how far each patient got depends on today, and the assertions below are
+about one known calendar.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+
+from carnet.accounts.models import Membership, User
+from carnet.accounts.roles import Role
+from carnet.audit.models import AuditEvent
+from carnet.audit.services import SystemActor
+from carnet.audit.verification import audit_verify
+from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue
+from carnet.operations.demo import demo_load, demo_studies_load
+from carnet.operations.demo_patients import StudyPatients, demo_patients_load
+from carnet.subjects.models import ScreeningEntry, Subject, Visit
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+TODAY = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+def load(actor: SystemActor, *, phase3: int, phase2: int) -> list[StudyPatients]:
+    with time_machine.travel(TODAY, tick=True):
+        return demo_patients_load(actor=actor, phase3=phase3, phase2=phase2)
+
+
+@pytest.fixture
+def demo(system_actor: SystemActor) -> SystemActor:
+    demo_load(actor=system_actor, password="a long demo password")
+    demo_studies_load(actor=system_actor)
+    return system_actor
+
+
+@pytest.mark.parametrize(("phase3", "phase2"), [(12, 6)])
+def test_a_small_demo_goes_through_the_pipeline_and_loads_once(
+    demo: SystemActor, phase3: int, phase2: int
+) -> None:
+    seen: list[tuple[str, int, int]] = []
+    with time_machine.travel(TODAY, tick=True):
+        first = demo_patients_load(
+            actor=demo, phase3=phase3, phase2=phase2, progress=lambda *p: seen.append(p)
+        )
+    # Every planned patient was included on the demo calendar, before today.
+    assert [(s.identifier, s.added, s.not_yet) for s in first] == [
+        ("MAINTAIN-CRC", phase3, 0),
+        ("ACC-209", phase2, 0),
+    ]
+    assert seen[-1] == ("ACC-209", phase2, phase2)
+    assert Subject.objects.count() == phase3 + phase2
+    assert ScreeningEntry.objects.exists()
+
+    # Each site's own data-entry account entered its patients.
+    for subject in Subject.objects.select_related("site"):
+        event = AuditEvent.objects.get(
+            action="subject.included", target_type="subjects.subject", target_id=str(subject.pk)
+        )
+        user = User.objects.get(pk=event.actor_id)
+        assert Membership.objects.filter(
+            user=user, study=subject.study, site=subject.site, role=Role.DATA_ENTRY
+        ).exists()
+
+    # Every stored value came through the save pipeline, with its audit event.
+    values = ItemValue.objects.select_related("form_instance")
+    assert values.count() > 500
+    audited = set(
+        AuditEvent.objects.filter(action="item.changed").values_list("target_id", flat=True)
+    )
+    missing = [v for v in values if f"{v.form_instance_id}:{v.item}:{v.row}" not in audited]
+    assert missing == []
+    assert audit_verify().intact
+
+    # Patients at several stages; some forms not done, missing-data codes, soft checks fired.
+    statuses = {status for s in first for status in s.statuses}
+    assert {"included", "in_follow_up", "deceased"} <= statuses
+    assert FormInstance.objects.filter(status=FormStatus.NOT_DONE).exists()
+    assert ItemValue.objects.exclude(missing_code="").exists()
+    assert CheckResult.objects.filter(open=True).exists()
+    # Nothing is dated today or later.
+    assert not Visit.objects.filter(visit_on__gte=TODAY.date()).exists()
+    latest = ItemValue.objects.filter(day__isnull=False).order_by("-day").first()
+    assert latest is not None
+    assert latest.day is not None
+    assert latest.day < TODAY.date()
+
+    events = AuditEvent.objects.count()
+    second = load(demo, phase3=phase3, phase2=phase2)
+    assert [(s.added, s.already_there, s.screening_log_added) for s in second] == [
+        (0, phase3, 0),
+        (0, phase2, 0),
+    ]
+    assert AuditEvent.objects.count() == events
+
+
+def test_patients_planned_after_yesterday_are_not_there_yet(demo: SystemActor) -> None:
+    with time_machine.travel(datetime(2025, 9, 1, 9, 0, tzinfo=UTC), tick=True):
+        early = demo_patients_load(actor=demo, phase3=40, phase2=3)
+    phase3 = early[0]
+    assert 0 < phase3.added < 40
+    assert phase3.added + phase3.not_yet == 40
+    assert not Visit.objects.filter(visit_on__gte=date(2025, 9, 1)).exists()
+    assert Subject.objects.filter(included_on__lt=date(2025, 9, 1) - timedelta(days=1)).count() == (
+        Subject.objects.count()
+    )
