@@ -1,6 +1,8 @@
 """French for the messages of the data capture pages (issue 8), to merge into scripts/french.py:
 the same shape as its FRENCH table (a plural message maps to its singular and plural forms)."""
 
+# One translation per line reads better than wrapped strings (as scripts/french.py).
+# ruff: noqa: E501
 from __future__ import annotations
 
 FRENCH: dict[str, str | tuple[str, str]] = {
