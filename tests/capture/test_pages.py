@@ -90,6 +90,7 @@ def test_the_casebook_shows_each_visit_and_each_form_by_status(capture: Capture)
     assert "Baseline" in html
     assert "2026-01-05" in html
     vitals_cell = re.search(r'<td class="form-cell status-(\w+)"><a href="([^"]+vitals/)"', html)
+    assert "Vital signs, Baseline 1: </span>in progress" in html
     assert vitals_cell
     assert vitals_cell.groups() == ("in_progress", VITALS)
     assert "1 check" in html

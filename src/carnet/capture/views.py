@@ -172,8 +172,10 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
             if cell is None:
                 cells.append(None)
                 continue
+            where = columns[len(cells)]
             cells.append(
                 {
+                    "where": f"{form.label.text(language)}, {where['label']} {where['number']}",
                     "url": f"{base}forms/{cell.event}/{cell.occurrence}/{cell.form}/",
                     "status": cell.status,
                     "status_label": FORM_STATUS_LABELS.get(cell.status, cell.status),

@@ -40,3 +40,14 @@ document.addEventListener("change", (event) => {
     box.closest("tr").classList.toggle("removing", box.checked);
   }
 });
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  // A row added by "Add a row": the keyboard goes on in its first field.
+  const body = event.detail.target;
+  if (body.tagName === "TBODY" && body.closest("table.capture-rows")) {
+    const field = body.lastElementChild && body.lastElementChild.querySelector("input, select");
+    if (field) {
+      field.focus();
+    }
+  }
+});
