@@ -220,6 +220,20 @@ def test_three_rows_are_saved_and_a_removed_row_goes_with_the_sum(capture: Captu
     assert ("lesion_site", 2) not in rows
     assert rows[("lesion_site", 3)] == "node"
     assert 'name="row-target" value="2"' not in client.get(LESIONS).content.decode()
+    # The last row removed: a new row takes the next number, never the removed row's history.
+    last = {
+        "version": "2",
+        "row-target": ["1", "3"],
+        "v-target-1-lesion_site": "liver",
+        "v-target-1-diameter": "23",
+        "v-target-3-lesion_site": "node",
+        "v-target-3-diameter": "15",
+        "x-target-3": "1",
+    }
+    assert client.post(LESIONS, last).status_code == 302
+    assert ("lesion_site", 3) not in stored("lesions")
+    added = client.get(LESIONS + "rows/target/new/?row-target=1", HTTP_HX_REQUEST="true")
+    assert 'name="v-target-4-diameter"' in added.content.decode()
 
 
 def test_a_row_is_added_with_or_without_javascript(capture: Capture) -> None:

@@ -292,3 +292,42 @@ def _replayed(up_to: int) -> dict[tuple[int, str, int], tuple[str, str, bool]]:
             event.new["removed"],
         )
     return dict(state)
+
+
+def test_a_captured_date_moves_the_date_of_last_news_but_never_into_the_future(
+    capture: Capture,
+) -> None:
+    from datetime import date
+
+    from carnet.subjects.models import Subject
+
+    def last_news() -> date:
+        return Subject.objects.get(pk=capture.subject.pk).last_news_on
+
+    assert last_news() == date(2026, 1, 5)
+    save(capture, values={"vs_date": "02/03/2026"})
+    assert last_news() == date(2026, 3, 2)
+    save(capture, base=1, values={"vs_date": "2099-01-01"})
+    assert last_news() == date(2026, 1, 5)  # a date in the future is not news
+
+
+def test_after_a_withdrawal_from_follow_up_only_earlier_data_may_be_entered(
+    capture: Capture,
+) -> None:
+    from datetime import date
+
+    from carnet.subjects.services import consent_withdraw
+
+    consent_withdraw(
+        actor=capture.entry,
+        subject=capture.subject,
+        kind="follow_up",
+        withdrawn_on=date(2026, 3, 1),
+    )
+    capture.subject.refresh_from_db()
+    earlier = save(capture, values={"vs_date": "2026-02-10", "weight": 70})
+    assert earlier.form_instance.version == 1
+    with pytest.raises(ValidationError, match="withdrew from follow-up on 2026-03-01"):
+        save(capture, base=1, values={"vs_date": "2026-03-15"})
+    with pytest.raises(ValidationError, match="withdrew from follow-up"):
+        save(capture, form="lesions", rows={"target": {1: {"diameter": 20}}})  # undated: today

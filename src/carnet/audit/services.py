@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -78,6 +79,17 @@ def _target_fields(target: models.Model | tuple[str, str] | None) -> tuple[str, 
     return f"{meta.app_label}.{meta.model_name}", str(target.pk)
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change to record: what was done to what, the old and new values, and why."""
+
+    action: str
+    target: models.Model | tuple[str, str] | None = None
+    old: Any = None
+    new: Any = None
+    reason: str = ""
+
+
 @transaction.atomic
 def audit_record(
     *,
@@ -93,11 +105,29 @@ def audit_record(
 
     Runs inside the caller's transaction, so the event exists exactly when the change does.
     """
+    entry = AuditEntry(action=action, target=target, old=old, new=new, reason=reason)
+    return audit_record_many(actor=actor, entries=[entry], chain=chain)[0]
+
+
+@transaction.atomic
+def audit_record_many(
+    *, actor: Actor, entries: Sequence[AuditEntry], chain: str = SYSTEM_CHAIN
+) -> list[AuditEvent]:
+    """Append several events of one change (a form's values) to ``chain``, in order.
+
+    The chain is locked once, as late as possible: callers record their events last in their
+    transaction, so concurrent saves of one study wait for each other only that long.
+    """
+    if not entries:
+        return []
     actor_id, actor_label = _actor_fields(actor)
-    target_type, target_id = _target_fields(target)
-    old_value, new_value = jsonable(old), jsonable(new)
-    # Refuse values without one JSON form now, not when the verifier meets them.
-    canonical_json([old_value, new_value])
+    prepared = []
+    for entry in entries:
+        target_type, target_id = _target_fields(entry.target)
+        old_value, new_value = jsonable(entry.old), jsonable(entry.new)
+        # Refuse values without one JSON form now, not when the verifier meets them.
+        canonical_json([old_value, new_value])
+        prepared.append((entry, target_type, target_id, old_value, new_value))
 
     # The head row is the chain's lock: INSERT … ON CONFLICT DO NOTHING creates it once, then
     # SELECT … FOR UPDATE makes concurrent writers append one after another (PostgreSQL).
@@ -107,23 +137,29 @@ def audit_record(
     )
     head = ChainHead.objects.select_for_update().get(chain=chain)
     # The time is taken under the lock so that times never go backwards along a chain.
-    event = AuditEvent(
-        chain=chain,
-        seq=head.seq + 1,
-        occurred_at=utc_now(),
-        actor_id=actor_id,
-        actor_label=actor_label,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        old=old_value,
-        new=new_value,
-        reason=reason,
-        scheme=CURRENT_SCHEME,
-        prev_hash=head.hash,
-    )
-    event.hash = digest_of(event)
-    event.save(force_insert=True)
-    head.seq, head.hash = event.seq, event.hash
+    now = utc_now()
+    events = []
+    seq, previous = head.seq, head.hash
+    for entry, target_type, target_id, old_value, new_value in prepared:
+        seq += 1
+        event = AuditEvent(
+            chain=chain,
+            seq=seq,
+            occurred_at=now,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=entry.action,
+            target_type=target_type,
+            target_id=target_id,
+            old=old_value,
+            new=new_value,
+            reason=entry.reason,
+            scheme=CURRENT_SCHEME,
+            prev_hash=previous,
+        )
+        event.hash = previous = digest_of(event)
+        events.append(event)
+    AuditEvent.objects.bulk_create(events)
+    head.seq, head.hash = seq, previous
     head.save(update_fields=["seq", "hash", "updated_at"])
-    return event
+    return events

@@ -250,7 +250,8 @@ def form_layout(
             stored_rows: dict[int, dict[str, Any]] = state.get("rows", {}).get(group.name, {})
             numbers = _row_numbers(post, group.name) if post is not None else sorted(stored_rows)
             if not numbers or add_row == group.name:
-                numbers.append(max(numbers or [0]) + 1)
+                used = state.get("last_rows", {}).get(group.name, 0)
+                numbers.append(max([*numbers, used]) + 1)
             for number in numbers:
                 cells = []
                 for spec in specs:
@@ -292,9 +293,9 @@ def empty_row(
     )
 
 
-def next_row(post: QueryDict, group: str) -> int:
-    """Return the number of a row added after those on the page."""
-    return max(_row_numbers(post, group) or [0]) + 1
+def next_row(post: QueryDict, group: str, *, used: int = 0) -> int:
+    """Return the number of a row added after those on the page and every row ever used."""
+    return max([*_row_numbers(post, group), used]) + 1
 
 
 @dataclass

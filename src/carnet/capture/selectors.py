@@ -128,6 +128,9 @@ def form_state(
         "rows": rows,
         "checks": checks,
         "rules": rules,
+        "last_rows": last_rows(
+            subject, event=event, occurrence=occurrence, form=form, repeat=repeat
+        ),
     }
 
 
@@ -178,3 +181,19 @@ def item_history(
 
 def values_of_subject(subject: Subject) -> list[ItemValue]:
     return list(ItemValue.objects.filter(form_instance__subject=subject, removed=False))
+
+
+def last_rows(
+    subject: Subject, *, event: str, occurrence: int, form: str, repeat: int = 1
+) -> dict[str, int]:
+    """Return the highest row number each repeating group ever used, removed rows included.
+
+    A new row takes the next number, so it never inherits the history of a removed one.
+    """
+    instance = _instance(subject, event=event, occurrence=occurrence, form=form, repeat=repeat)
+    if instance is None:
+        return {}
+    found: dict[str, int] = {}
+    for group, row in instance.values.filter(row__gt=0).values_list("group", "row"):
+        found[group] = max(found.get(group, 0), row)
+    return found

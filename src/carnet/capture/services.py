@@ -18,7 +18,7 @@ from django.db import transaction
 from carnet.accounts.models import User
 from carnet.accounts.permissions import require
 from carnet.accounts.roles import Action
-from carnet.audit.services import audit_record
+from carnet.audit.services import AuditEntry, audit_record, audit_record_many
 from carnet.capture.models import (
     CheckResult,
     Environment,
@@ -44,7 +44,7 @@ from carnet.operations.system_settings import system_setting_value
 from carnet.studies.definition.model import Item, StudyDefinition
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects.models import Subject
-from carnet.subjects.services import entry_refusal, site_today
+from carnet.subjects.services import entry_refusal, site_today, subject_last_news_refresh
 
 Key = tuple[str, int]  # (item name, row); row 0 outside repeating groups
 
@@ -302,9 +302,6 @@ def form_save(
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
     environment = _environment(study)
     today = site_today(subject.site)
-    refusal = entry_refusal(subject, on=today)
-    if refusal:
-        raise ValidationError(refusal)
     rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
     definition = rules.definition
     version = study.current_version
@@ -383,6 +380,12 @@ def form_save(
             errors[group] = f"At most {limit} rows are allowed; there would be {len(active)}."
     if errors:
         raise FormErrors(errors)
+    # What a withdrawal still allows depends on the date of the data: a form dated before a
+    # withdrawal from follow-up may still be completed; an undated one counts as today's.
+    dated = [cell.reading.day for cell in state.values() if cell.reading.day and not cell.removed]
+    refusal = entry_refusal(subject, on=max(dated) if dated else today)
+    if refusal:
+        raise ValidationError(refusal)
 
     context = _Context(instance, rules, form_rules, state)
     for item, rule in form_rules.calculations:
@@ -432,6 +435,11 @@ def form_save(
     )
     outcome = SaveOutcome(form_instance=instance)
     label = _actor_label(actor)
+    entries: list[AuditEntry] = []
+    to_create: list[ItemValue] = []
+    to_update: list[ItemValue] = []
+    dates_changed = False
+    now = utc_now()
     for key in changed:
         name, row = key
         cell = state[key]
@@ -446,6 +454,11 @@ def form_save(
                 "removed": stored.removed,
             }
         )
+        dates_changed = (
+            dates_changed
+            or cell.reading.day is not None
+            or (stored is not None and stored.day is not None)
+        )
         if stored is None:
             stored = ItemValue(
                 form_instance=instance,
@@ -454,48 +467,69 @@ def form_save(
                 group=form_rules.group_of[name],
                 row=row,
             )
+            to_create.append(stored)
+        else:
+            to_update.append(stored)
         stored.text, stored.number, stored.day = (
             cell.reading.text,
             cell.reading.number,
             cell.reading.day,
         )
         stored.missing_code, stored.removed = cell.missing, cell.removed
-        stored.hidden = name in hidden and not cell.empty
         stored.changed_in, stored.study_version, stored.updated_by = new_version, version, label
-        stored.save()
+        stored.updated_at = now
         new = {
             "text": _audit_text(item, cell.reading.text),
             "missing": cell.missing,
             "removed": cell.removed,
         }
-        audit_record(
-            actor=actor,
-            action="item.changed",
-            target=("capture.itemvalue", f"{instance.pk}:{name}:{row}"),
-            old=old,
-            new={
-                **new,
-                "subject": subject.identifier,
-                "event": event,
-                "occurrence": occurrence,
-                "form": form,
-                "repeat": repeat,
-                "item": name,
-                "row": row,
-                "form_version": new_version,
-            },
-            reason=reason.strip(),
-            chain=study.audit_chain,
+        entries.append(
+            AuditEntry(
+                action="item.changed",
+                target=("capture.itemvalue", f"{instance.pk}:{name}:{row}"),
+                old=old,
+                new={
+                    **new,
+                    "subject": subject.identifier,
+                    "event": event,
+                    "occurrence": occurrence,
+                    "form": form,
+                    "repeat": repeat,
+                    "item": name,
+                    "row": row,
+                    "form_version": new_version,
+                },
+                reason=reason.strip(),
+            )
         )
         outcome.changed.append({"place": _place(form_rules, name, row), "old": old, "new": new})
-    for value in instance.values.all():
+    # Branching may hide or show values that did not change: their flag follows, in memory.
+    for value in [*existing.values(), *to_create]:
         should_hide = (
             value.item in hidden and bool(value.text or value.missing_code) and not value.removed
         )
         if value.hidden != should_hide:
-            ItemValue.objects.filter(pk=value.pk).update(hidden=should_hide)
+            value.hidden = should_hide
+            if value.pk is not None and value not in to_update:
+                to_update.append(value)
         if should_hide:
             outcome.hidden_kept.append(_place(form_rules, value.item, value.row))
+    ItemValue.objects.bulk_create(to_create)
+    ItemValue.objects.bulk_update(
+        to_update,
+        [
+            "text",
+            "number",
+            "day",
+            "missing_code",
+            "removed",
+            "hidden",
+            "changed_in",
+            "study_version",
+            "updated_by",
+            "updated_at",
+        ],
+    )
 
     old_status = instance.status
     has_data = any(not cell.empty and not cell.removed for cell in state.values())
@@ -510,17 +544,23 @@ def form_save(
     instance.study_version = version
     instance.save()
     if instance.status != old_status:
-        audit_record(
-            actor=actor,
-            action="form.status_changed",
-            target=instance,
-            old={"status": old_status},
-            new={"status": instance.status, "form_version": new_version},
-            reason=reason.strip(),
-            chain=study.audit_chain,
+        entries.append(
+            AuditEntry(
+                action="form.status_changed",
+                target=instance,
+                old={"status": old_status},
+                new={"status": instance.status, "form_version": new_version},
+                reason=reason.strip(),
+            )
         )
     outcome.soft_checks = _soft_checks_record(instance, fired_soft, form_rules)
     outcome.hidden = sorted(hidden)
+    if dates_changed:
+        # A captured date (a visit, an examination) may be the subject's latest news.
+        subject_last_news_refresh(subject)
+    # Last: the study's chain is locked from here to the commit, so concurrent saves of the
+    # study queue only for the time it takes to append these events.
+    audit_record_many(actor=actor, entries=entries, chain=study.audit_chain)
     if dry_run:
         # Undo every write of this transaction (values, audit events, check results); the
         # outcome in memory still says what a real save would have done.

@@ -512,7 +512,11 @@ def row_new(
         target.definition,
         target.rules,
         group,
-        next_row(request.GET, group),
+        next_row(
+            request.GET,
+            group,
+            used=selectors.last_rows(**target.where()).get(group, 0),
+        ),
         language=_language(),
         blinded=_blinded(request, target.subject),
     )
