@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -438,7 +439,8 @@ def form_save(
     entries: list[AuditEntry] = []
     to_create: list[ItemValue] = []
     to_update: list[ItemValue] = []
-    dates_changed = False
+    dates_moved_back = False
+    newest: date | None = None
     now = utc_now()
     for key in changed:
         name, row = key
@@ -454,11 +456,10 @@ def form_save(
                 "removed": stored.removed,
             }
         )
-        dates_changed = (
-            dates_changed
-            or cell.reading.day is not None
-            or (stored is not None and stored.day is not None)
-        )
+        if stored is not None and stored.day is not None:
+            dates_moved_back = True  # a date changed or went: news may now be older
+        if cell.reading.day is not None and cell.reading.day <= today and not cell.removed:
+            newest = max(newest or cell.reading.day, cell.reading.day)
         if stored is None:
             stored = ItemValue(
                 form_instance=instance,
@@ -555,9 +556,13 @@ def form_save(
         )
     outcome.soft_checks = _soft_checks_record(instance, fired_soft, form_rules)
     outcome.hidden = sorted(hidden)
-    if dates_changed:
-        # A captured date (a visit, an examination) may be the subject's latest news.
+    # A captured date (a visit, an examination) may be the subject's latest news. Dates only
+    # added can only move it forward (one UPDATE); a changed or removed date needs a recount.
+    if dates_moved_back:
         subject_last_news_refresh(subject)
+    elif newest is not None and newest > subject.last_news_on:
+        Subject.objects.filter(pk=subject.pk).update(last_news_on=newest)
+        subject.last_news_on = newest
     # Last: the study's chain is locked from here to the commit, so concurrent saves of the
     # study queue only for the time it takes to append these events.
     audit_record_many(actor=actor, entries=entries, chain=study.audit_chain)
