@@ -445,6 +445,15 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "row": "ligne",
     "row removed": "ligne supprimée",
     "version %(version)s": "version %(version)s",
+    # Central eligibility review page.
+    "Decision": "Décision",
+    "Approve: the patient is eligible": "Approuver : le patient est éligible",
+    "Reject": "Refuser",
+    "Comment": "Commentaire",
+    "Anonymised document (PDF, PNG or JPEG, optional)": "Document anonymisé (PDF, PNG ou JPEG, facultatif)",
+    "Central eligibility review": "Relecture centralisée de l'éligibilité",
+    "Record the decision": "Enregistrer la décision",
+    "The eligibility review is recorded.": "La relecture de l'éligibilité est enregistrée.",
 }
 
 

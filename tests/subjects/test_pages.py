@@ -434,3 +434,46 @@ def test_a_check_with_a_bad_value_says_so_in_the_result_panel(cast: Cast) -> Non
     )
     assert page.status_code == 200  # htmx swaps only successful answers
     assert "Weight (kg): Enter a number." in page.text
+
+
+def test_the_medical_reviewer_approves_a_pending_subject_with_a_document(cast: Cast) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    subject_settings_set(
+        actor=ADMIN, study=cast.study, central_eligibility_review=True, identity_vault=False
+    )
+    include(cast)
+    url = f"{BASE}/subjects/01-001/"
+    alice, mira = client_for(cast.alice), client_for(cast.mira)
+    assert "review-form" not in alice.get(url).text  # an investigator does not review
+    assert "review-form" in mira.get(url).text
+    refused = alice.post(
+        url + "eligibility-review/", {"review-decision": "approve", "review-comment": "ok"}
+    )
+    assert refused.status_code == 403
+    disguised = SimpleUploadedFile("report.pdf", b"MZ not a pdf", content_type="application/pdf")
+    bad = mira.post(
+        url + "eligibility-review/",
+        {
+            "review-decision": "approve",
+            "review-comment": "criteria checked",
+            "review-document": disguised,
+        },
+    )
+    assert bad.status_code == 400
+    assert "is not a PDF, PNG or JPEG file" in bad.text
+    assert Subject.objects.get().eligibility_review == "pending"
+    report = SimpleUploadedFile(
+        "report.pdf", b"%PDF-1.4 anonymised report", content_type="application/pdf"
+    )
+    approved = mira.post(
+        url + "eligibility-review/",
+        {
+            "review-decision": "approve",
+            "review-comment": "criteria checked",
+            "review-document": report,
+        },
+    )
+    assert approved.status_code == 302
+    assert Subject.objects.get().eligibility_review == "approved"
+    assert "review-form" not in mira.get(url).text

@@ -105,6 +105,7 @@ ACTIONS_AND_REDIRECTS = {
     "studies/<str:identifier>/subjects/<str:subject>/visits/",
     "studies/<str:identifier>/subjects/<str:subject>/news/",
     "studies/<str:identifier>/subjects/<str:subject>/transfer/",
+    "studies/<str:identifier>/subjects/<str:subject>/eligibility-review/",
 }
 
 

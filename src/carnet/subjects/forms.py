@@ -328,6 +328,21 @@ class TransferForm(forms.Form):
         self.fields["site"].choices = _site_choices(sites)  # type: ignore[attr-defined]
 
 
+class ReviewForm(forms.Form):
+    """The medical reviewer's decision on a subject's eligibility."""
+
+    prefix = "review"
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("approve", _("Approve: the patient is eligible")), ("reject", _("Reject"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(label=_("Comment"), max_length=2000, widget=forms.Textarea)
+    document = forms.FileField(
+        label=_("Anonymised document (PDF, PNG or JPEG, optional)"), required=False
+    )
+
+
 class IdentityForm(forms.Form):
     last_name = forms.CharField(label=_("Last name"), required=False, max_length=200)
     first_name = forms.CharField(label=_("First name"), required=False, max_length=200)

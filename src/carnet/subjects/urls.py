@@ -13,6 +13,7 @@ urlpatterns = [
     # Before the subject's page: "new" is not a subject (identifiers always hold a number).
     path(STUDY + "subjects/new/", views.subject_new_page, name="subject_new"),
     path(SUBJECT, views.subject_page, name="subject"),
+    path(SUBJECT + "eligibility-review/", views.review_page, name="eligibility_review"),
     path(SUBJECT + "consents/", views.consent_page, name="consent"),
     path(SUBJECT + "withdrawals/", views.withdrawal_page, name="withdrawal"),
     path(SUBJECT + "study-status/", views.study_status_page, name="study_status"),

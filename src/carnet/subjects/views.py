@@ -44,6 +44,7 @@ from carnet.subjects.forms import (
     IdentityForm,
     InclusionForm,
     NewsForm,
+    ReviewForm,
     ScreeningEntryForm,
     SiteFilterForm,
     StudyStatusForm,
@@ -305,6 +306,7 @@ def subject_new_page(request: HttpRequest, identifier: str) -> HttpResponse:
 
 @dataclass(frozen=True)
 class _Abilities:
+    review: bool
     consent: bool
     status: bool
     enter: bool
@@ -316,6 +318,8 @@ def _abilities(user: User, subject: Subject) -> _Abilities:
     study, site = subject.study, subject.site
     scope = site_scope(user, Action.VIEW_IDENTITY, study=study)
     return _Abilities(
+        review=subject.eligibility_review == EligibilityReviewStatus.PENDING
+        and may(user, Action.REVIEW_ELIGIBILITY, study=study, site=site),
         consent=may(user, Action.RECORD_CONSENT, study=study, site=site),
         status=may(user, Action.CHANGE_STATUS, study=study, site=site),
         enter=may(user, Action.ENTER_DATA, study=study, site=site),
@@ -336,6 +340,7 @@ def _transfer_sites(user: User, subject: Subject) -> list[StudySite]:
 def _action_forms(user: User, subject: Subject) -> dict[str, forms.Form]:
     definition = _definition(subject.study)
     return {
+        "review": ReviewForm(),
         "consent": ConsentForm(),
         "withdrawal": WithdrawalForm(),
         "study_status": StudyStatusForm(current=subject.study_status),
@@ -440,6 +445,37 @@ def _act(
             messages.success(request, done)
             return HttpResponseRedirect(_subject_url(found))
     return _subject_page(request, found, bound={name: form}, status=400)
+
+
+@login_required
+@require_POST
+def review_page(request: HttpRequest, identifier: str, subject: str) -> HttpResponse:
+    """Record the central eligibility review: approve or reject, a comment, a document."""
+    study = _study(request, identifier)
+    user = _user(request)
+    found = _subject(request, study, subject)
+    form = ReviewForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["document"]
+        try:
+            services.eligibility_review_decide(
+                actor=user,
+                subject=found,
+                approved=form.cleaned_data["decision"] == "approve",
+                comment=form.cleaned_data["comment"],
+                document_name=upload.name if upload else "",
+                # One byte more than allowed is enough for the service to refuse it.
+                document=upload.read(services.DOCUMENT_MAX_BYTES + 1) if upload else None,
+            )
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+            return _subject_page(request, found, bound={"review": form}, status=403)
+        except CarnetError as error:
+            refusal_to_form(form, error, None)
+        else:
+            messages.success(request, _("The eligibility review is recorded."))
+            return HttpResponseRedirect(_subject_url(found))
+    return _subject_page(request, found, bound={"review": form}, status=400)
 
 
 @login_required
