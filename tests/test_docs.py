@@ -20,6 +20,17 @@ def test_the_cli_reference_matches_the_commands() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_openapi_reference_matches_the_api() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPOSITORY / "scripts" / "openapi_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_readme_gives_exactly_the_two_commands_and_they_exist_in_the_makefile() -> None:
     readme = (REPOSITORY / "README.md").read_text()
     block = re.search(r"```sh\n(.*?)```", readme, re.S)
