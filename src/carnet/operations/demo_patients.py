@@ -518,6 +518,7 @@ def _phase3_patient(
         "screening.excl_other_trial": 0,
         "screening.excl_legal_protection": 0,
     }
+    biobank = rng.random() < 0.7  # optional biobank consent
     subject = subject_include(
         actor=actor,
         study=study,
@@ -527,7 +528,7 @@ def _phase3_patient(
         consent=ConsentGiven(
             form_version="v2.0 2024-11-04",
             consented_on=consent_on,
-            biobank=rng.random() < 0.7,
+            biobank=biobank,
         ),
         sex=Sex.MALE if sex == 1 else Sex.FEMALE,
         age=age,
@@ -543,7 +544,8 @@ def _phase3_patient(
         {
             "consent_date": consent_on,
             "consent_version": "v2.0 2024-11-04",
-            "biobank_consent": 1 if rng.random() < 0.7 else 0,
+            # The consent form says what the consent record says.
+            "biobank_consent": int(biobank),
         },
     )
     w.save(
@@ -1078,6 +1080,7 @@ def _phase2_patient(
         _Lesion(rng.choice(met_sites), False, rng.randint(10, 45))
         for _ in range(rng.choice([1, 2, 2, 3, 4]))
     ]
+    biobank = rng.random() < 0.8  # optional biobank consent
     subject = subject_include(
         actor=actor,
         study=study,
@@ -1101,7 +1104,9 @@ def _phase2_patient(
                 "screening.excl_legal_protection": 0,
             }
         ),
-        consent=ConsentGiven(form_version="v1.1 2025-01-20", consented_on=consent_on),
+        consent=ConsentGiven(
+            form_version="v1.1 2025-01-20", consented_on=consent_on, biobank=biobank
+        ),
         sex=Sex.MALE if sex == 1 else Sex.FEMALE,
         age=age,
         screening_number=f"AC{patient.number:03d}",
@@ -1114,7 +1119,7 @@ def _phase2_patient(
         {
             "consent_date": consent_on,
             "consent_version": "v1.1 2025-01-20",
-            "biobank_consent": int(rng.random() < 0.8),
+            "biobank_consent": int(biobank),
         },
     )
     w.save(
