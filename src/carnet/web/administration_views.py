@@ -37,6 +37,7 @@ from carnet.core.clock import utc_today
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.studies.models import Study
 from carnet.studies.selectors import study_get
+from carnet.web.posted import posted_id
 
 View = Callable[..., HttpResponse]
 
@@ -59,11 +60,6 @@ def administrators_only(view: View) -> View:
 def _admin(request: HttpRequest) -> User:
     assert isinstance(request.user, User)
     return request.user
-
-
-def _number(value: str | None) -> int:
-    """Return a posted row identifier, or -1 (which matches nothing) when it is not a number."""
-    return int(value) if value and value.isdigit() else -1
 
 
 def _date(value: str, field: str) -> date | None:
@@ -241,7 +237,7 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
         with _Refusals(request):
             if request.POST.get("action") == "revoke":
                 membership = Membership.objects.filter(
-                    pk=_number(request.POST.get("membership")), study=study
+                    pk=posted_id(request.POST.get("membership")), study=study
                 ).first()
                 if membership is None:
                     raise ValidationError(_("Choose a line of the delegation log."))
@@ -296,7 +292,7 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
 def tokens_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         token = ApiToken.objects.filter(
-            pk=_number(request.POST.get("token")), revoked_at__isnull=True
+            pk=posted_id(request.POST.get("token")), revoked_at__isnull=True
         ).first()
         if token is not None:
             with _Refusals(request):

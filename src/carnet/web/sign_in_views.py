@@ -31,6 +31,7 @@ from carnet.accounts.sign_in import (
     two_factor_required,
 )
 from carnet.core.errors import ValidationError
+from carnet.web.posted import posted_id
 
 PENDING_KEY = "carnet_pending_user"
 NEXT_KEY = "carnet_next"
@@ -62,10 +63,6 @@ class NewPasswordForm(forms.Form):
         if data.get("password") != data.get("again"):
             raise forms.ValidationError(_("The two passwords differ."))
         return data
-
-
-def _number(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else -1
 
 
 def _safe_next(request: HttpRequest, value: str | None) -> str:
@@ -187,7 +184,7 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
     }
     if request.method == "POST":
         device = TOTPDevice.objects.filter(
-            user=user, confirmed=False, pk=_number(request.POST.get("device"))
+            user=user, confirmed=False, pk=posted_id(request.POST.get("device"))
         ).first()
         form = CodeForm(request.POST)
         if device is None:
