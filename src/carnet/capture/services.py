@@ -43,7 +43,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.expressions import EvaluationError, evaluate
 from carnet.operations.system_settings import system_setting_value
 from carnet.studies.definition.model import Item, StudyDefinition
-from carnet.studies.models import Study, StudyMode
+from carnet.studies.models import Study, StudyMode, StudyVersion
 from carnet.subjects.models import Subject
 from carnet.subjects.services import entry_refusal, site_today, subject_last_news_refresh
 
@@ -272,6 +272,40 @@ def _changes_since(instance: FormInstance, version: int, rules: FormRules) -> li
     ]
 
 
+def _instance_for_update(
+    *,
+    subject: Subject,
+    environment: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    repeat: int,
+    version: StudyVersion,
+    base_version: int | None,
+    form_rules: FormRules,
+) -> FormInstance:
+    """Return the form instance, locked for this transaction, once the save is not stale."""
+    instance, _created = FormInstance.objects.select_for_update().get_or_create(
+        subject=subject,
+        environment=environment,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        defaults={"study_version": version},
+    )
+    if instance.version and base_version != instance.version:
+        if base_version is None:
+            raise ValidationError(
+                f"Send the version of the form you read (it is at version {instance.version})."
+            )
+        raise FormConflict(
+            current_version=instance.version,
+            changes=_changes_since(instance, base_version, form_rules),
+        )
+    return instance
+
+
 def _actor_label(actor: User) -> str:
     return actor.display_name()
 
@@ -308,24 +342,17 @@ def form_save(
     version = study.current_version
     assert version is not None
 
-    instance, _created = FormInstance.objects.select_for_update().get_or_create(
+    instance = _instance_for_update(
         subject=subject,
         environment=environment,
         event=event,
         occurrence=occurrence,
         form=form,
         repeat=repeat,
-        defaults={"study_version": version},
+        version=version,
+        base_version=base_version,
+        form_rules=form_rules,
     )
-    if instance.version and base_version != instance.version:
-        if base_version is None:
-            raise ValidationError(
-                f"Send the version of the form you read (it is at version {instance.version})."
-            )
-        raise FormConflict(
-            current_version=instance.version,
-            changes=_changes_since(instance, base_version, form_rules),
-        )
     if instance.status == FormStatus.NOT_DONE:
         raise ValidationError("This form is marked not done; reopen it before entering data.")
 
@@ -334,7 +361,6 @@ def form_save(
         key: _stored_cell(definition, form_rules, value) for key, value in existing.items()
     }
     errors: dict[str, str] = {}
-    sent: set[Key] = set()
     for name, raw in (values or {}).items():
         if form_rules.group_of.get(name) in form_rules.repeating_groups:
             errors[name] = f"{name!r} belongs to a repeating group; send it in rows."
@@ -345,7 +371,6 @@ def form_save(
         cell = _read(definition, form_rules, name, raw, errors, name)
         if cell is not None:
             state[(name, 0)] = cell
-            sent.add((name, 0))
     for group, group_rows in (rows or {}).items():
         if group not in form_rules.repeating_groups:
             errors[group] = f"{form!r} has no repeating group {group!r}."
@@ -359,7 +384,6 @@ def form_save(
                 for name in group_items:
                     if (name, row) in state:
                         state[(name, row)] = _Cell(EMPTY, removed=True)
-                        sent.add((name, row))
                 continue
             for name, raw in row_values.items():
                 place = f"{group}[{row}].{name}"
@@ -369,7 +393,6 @@ def form_save(
                 cell = _read(definition, form_rules, name, raw, errors, place)
                 if cell is not None:
                     state[(name, row)] = cell
-                    sent.add((name, row))
     for group in form_rules.repeating_groups:
         limit = next(g.max_rows for g in form_rules.form.groups if g.name == group)
         active = {
@@ -634,20 +657,17 @@ def form_mark_not_done(
         raise FormErrors({"reason": f"Give the reason the form was not done{choices}."})
     version = study.current_version
     assert version is not None
-    instance, _created = FormInstance.objects.select_for_update().get_or_create(
+    instance = _instance_for_update(
         subject=subject,
         environment=environment,
         event=event,
         occurrence=occurrence,
         form=form,
         repeat=repeat,
-        defaults={"study_version": version},
+        version=version,
+        base_version=base_version,
+        form_rules=form_rules,
     )
-    if instance.version and base_version != instance.version:
-        raise FormConflict(
-            current_version=instance.version,
-            changes=_changes_since(instance, base_version or 0, form_rules),
-        )
     old = instance.status
     instance.status, instance.not_done_reason = FormStatus.NOT_DONE, reason.strip()
     instance.version += 1
