@@ -70,7 +70,11 @@ def _lock_period() -> timedelta:
 def lockout_remaining(username: str) -> int:
     """Return the seconds left of a lock on this user name (0 when it is not locked)."""
     attempt = AccessAttempt.objects.filter(username=username).order_by("-attempt_time").first()
-    if attempt is None or attempt.failures_since_start < settings.AXES_FAILURE_LIMIT:
+    return 0 if attempt is None else _seconds_left(attempt)
+
+
+def _seconds_left(attempt: AccessAttempt) -> int:
+    if attempt.failures_since_start < settings.AXES_FAILURE_LIMIT:
         return 0
     remaining = attempt.attempt_time + _lock_period() - utc_now()
     return max(0, int(remaining.total_seconds()))
@@ -362,7 +366,7 @@ def lockouts_list() -> list[Lockout]:
     for attempt in AccessAttempt.objects.filter(
         failures_since_start__gte=settings.AXES_FAILURE_LIMIT
     ).order_by("-attempt_time"):
-        remaining = lockout_remaining(attempt.username)
+        remaining = _seconds_left(attempt)  # the row in hand: no second query per name
         if remaining:
             found.append(
                 Lockout(
