@@ -48,7 +48,7 @@ class ChainHead(models.Model):
     """The last event of a chain, so that removing events from the end is noticed.
 
     Writers lock this row to append, which also keeps concurrent writers from forking a chain.
-    On PostgreSQL a trigger lets it only move forward one event at a time.
+    On PostgreSQL a trigger lets it only move forward, to events that continue the chain.
     """
 
     chain = models.CharField(max_length=120, primary_key=True)
