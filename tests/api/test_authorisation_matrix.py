@@ -145,6 +145,7 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         True,
     ),
     ("post", FORM + "/not-done"): (granted(Action.ENTER_DATA), {"version": 1, "reason": " "}, True),
+    ("post", FORM + "/reopen"): (granted(Action.ENTER_DATA), {"version": 1, "reason": " "}, True),
     ("post", FORM + "/files/{item}"): (
         granted(Action.ENTER_DATA),
         {"version": "1", "upload": ("disguised.pdf", b"MZ an executable")},

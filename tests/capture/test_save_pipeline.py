@@ -14,7 +14,14 @@ from carnet.accounts.permissions import PermissionDenied
 from carnet.audit.models import AuditEvent
 from carnet.audit.verification import audit_verify
 from carnet.capture.models import CheckResult, FormInstance, ItemValue
-from carnet.capture.services import FormConflict, FormErrors, Missing, form_mark_not_done, form_save
+from carnet.capture.services import (
+    FormConflict,
+    FormErrors,
+    Missing,
+    form_mark_not_done,
+    form_reopen,
+    form_save,
+)
 from carnet.core.errors import ValidationError
 from tests.capture.conftest import Capture
 
@@ -240,6 +247,33 @@ def test_a_form_not_done_takes_a_reason_and_refuses_values(capture: Capture) -> 
     assert instance.status == "not_done"
     with pytest.raises(ValidationError, match="marked not done"):
         save(capture, form="lesions", base=1, rows={"target": {1: {"diameter": 12}}})
+
+
+def test_a_form_not_done_is_reopened_with_a_reason_and_keeps_its_values(
+    capture: Capture,
+) -> None:
+    save(capture, form="lesions", rows={"target": {1: {"diameter": 12}}})
+    where = {"subject": capture.subject, "event": "baseline", "form": "lesions"}
+    form_mark_not_done(actor=capture.entry, **where, base_version=1, reason="scan lost")
+    with pytest.raises(FormErrors, match="reason"):
+        form_reopen(actor=capture.entry, **where, base_version=2, reason=" ")
+    with pytest.raises(PermissionDenied):
+        form_reopen(actor=capture.other_site, **where, base_version=2, reason="found it")
+    with pytest.raises(FormConflict):
+        form_reopen(actor=capture.entry, **where, base_version=1, reason="found it")
+    instance = form_reopen(actor=capture.entry, **where, base_version=2, reason="scan found")
+    assert (instance.status, instance.version, instance.not_done_reason) == ("in_progress", 3, "")
+    assert stored(capture, form="lesions") == {("diameter", 1): "12", ("sum_diameters", 0): "12"}
+    event = AuditEvent.objects.filter(action="form.status_changed").order_by("seq").last()
+    assert event is not None
+    assert (event.old, event.new["status"], event.reason) == (
+        {"status": "not_done"},
+        "in_progress",
+        "scan found",
+    )
+    with pytest.raises(ValidationError, match="nothing to reopen"):
+        form_reopen(actor=capture.entry, **where, base_version=3, reason="again")
+    save(capture, form="lesions", base=3, rows={"target": {2: {"diameter": 15}}})
 
 
 def test_data_entered_in_test_mode_is_kept_apart(capture: Capture) -> None:

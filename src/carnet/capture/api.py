@@ -283,6 +283,40 @@ def form_not_done(
     return _form_out(request, found, event, occurrence, form, repeat)
 
 
+class ReopenIn(Schema):
+    version: int
+    reason: str
+
+
+@router.post(
+    FORM_PATH + "/reopen",
+    response=FormOut,
+    summary="Reopen a form marked not done, with the reason",
+)
+def form_reopen(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    payload: ReopenIn,
+    repeat: int = 1,
+) -> FormOut:
+    found = _subject(request, identifier, subject)
+    services.form_reopen(
+        actor=request_user(request),
+        subject=found,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        base_version=payload.version,
+        reason=payload.reason,
+    )
+    return _form_out(request, found, event, occurrence, form, repeat)
+
+
 @router.get(FORM_PATH + "/history", response=list[HistoryOut], summary="Every change of one value")
 def history(
     request: HttpRequest,

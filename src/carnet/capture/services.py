@@ -688,6 +688,61 @@ def form_mark_not_done(
     return instance
 
 
+@transaction.atomic
+def form_reopen(
+    *,
+    actor: User,
+    subject: Subject,
+    event: str,
+    occurrence: int = 1,
+    form: str,
+    repeat: int = 1,
+    base_version: int | None,
+    reason: str,
+) -> FormInstance:
+    """Take back "not done" (the examination was done after all), saying why.
+
+    The form returns to the status its values give it: in progress with values (kept, never
+    deleted, while the form was not done), not started without.
+    """
+    study = subject.study
+    require(actor, Action.ENTER_DATA, study=study, site=subject.site)
+    environment = _environment(study)
+    _rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
+    if not reason.strip():
+        raise FormErrors({"reason": "Say why the form is reopened."})
+    version = study.current_version
+    assert version is not None
+    instance = _instance_for_update(
+        subject=subject,
+        environment=environment,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+        version=version,
+        base_version=base_version,
+        form_rules=form_rules,
+    )
+    if instance.status != FormStatus.NOT_DONE:
+        raise ValidationError("This form is not marked not done; there is nothing to reopen.")
+    has_data = instance.values.filter(removed=False).exclude(text="", missing_code="").exists()
+    instance.status = FormStatus.IN_PROGRESS if has_data else FormStatus.NOT_STARTED
+    instance.not_done_reason = ""
+    instance.version += 1
+    instance.save()
+    audit_record(
+        actor=actor,
+        action="form.status_changed",
+        target=instance,
+        old={"status": FormStatus.NOT_DONE},
+        new={"status": instance.status, "form_version": instance.version},
+        reason=reason.strip(),
+        chain=study.audit_chain,
+    )
+    return instance
+
+
 # --- files ------------------------------------------------------------------------------------
 
 # What each declared file type may really be, recognised by the first bytes of the file: a
