@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,10 @@ from django.test import Client
 
 from carnet.audit.models import AuditEvent
 from carnet.capture.models import CheckResult, FormInstance, ItemValue
-from carnet.capture.services import form_save
+from carnet.capture.services import form_mark_not_done, form_save
+from carnet.studies.definition import study_file_read
+from carnet.studies.services import study_load, study_publish
+from tests.accounts.personas import ADMIN, FIXTURE
 from tests.capture.conftest import Capture
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +25,8 @@ pytestmark = pytest.mark.django_db
 SUBJECT = "/studies/MINI/subjects/01-001/"
 VITALS = SUBJECT + "forms/baseline/1/vitals/"
 LESIONS = SUBJECT + "forms/baseline/1/lesions/"
+AE = SUBJECT + "forms/adverse_events/1/adverse_event/"
+MEDICATION = SUBJECT + "forms/baseline/1/medication/"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
@@ -437,7 +443,7 @@ def test_a_person_of_site_b_gets_the_same_404_as_for_an_unknown_subject(
         "/studies/MINI/subjects/01-999/casebook/",
     ):
         assert client.get(page).status_code == 404, page
-    for page in (VITALS, VITALS + "validate/", VITALS + "not-done/"):
+    for page in (VITALS, VITALS + "validate/", VITALS + "not-done/", VITALS + "reopen/"):
         assert client.post(page, vitals(version="1")).status_code == 404, page
     assert stored() == {("weight", 0): "80"}
     assert FormInstance.objects.get().status == "in_progress"
@@ -454,3 +460,290 @@ def test_unknown_events_forms_items_and_occurrences_are_404(capture: Capture) ->
         VITALS + "files/weight/",
     ):
         assert client.get(page).status_code == 404, page
+
+
+# --- repeating forms: one instance per adverse event, per medication ---------------------------
+
+# An amendment of MINI adds two repeating forms: adverse events (logged at the unscheduled
+# "adverse events" event) and the medications taken at baseline (a cell of the casebook grid).
+REPEATING_FORMS = """forms:
+  - name: adverse_event
+    label: {en: Adverse event, fr: Événement indésirable}
+    repeating: true
+    groups:
+      - name: ae
+        items:
+          - {name: ae_term, type: text, required: true, label: {en: Term, fr: Terme}}
+          - {name: ae_grade, type: integer, range: {min: 1, max: 5}, label: {en: Grade, fr: Grade}}
+  - name: medication
+    label: {en: Medication, fr: Traitement}
+    repeating: true
+    groups:
+      - name: cm
+        items:
+          - {name: cm_name, type: text, label: {en: Medication, fr: Médicament}}
+"""
+
+
+@pytest.fixture
+def repeating(capture: Capture, tmp_path: Path) -> Capture:
+    """Return the capture world once an amendment adds the repeating forms, published."""
+    text = FIXTURE.read_text(encoding="utf-8")
+    for old, new in (
+        ("    forms: [vitals, lesions]\n", "    forms: [vitals, lesions, medication]\n"),
+        ("    forms: [lesions]\n", "    forms: [lesions, adverse_event]\n"),
+        ("forms:\n  - name: vitals\n", REPEATING_FORMS + "  - name: vitals\n"),
+    ):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    amended = tmp_path / "mini.yaml"
+    amended.write_text(text, encoding="utf-8")
+    study_load(actor=ADMIN, study_file=study_file_read(amended), source_name="mini.yaml")
+    study_publish(actor=ADMIN, study=capture.world.study)
+    capture.subject.study.refresh_from_db()
+    return capture
+
+
+def adverse_event(term: str, grade: str = "", version: int = 0, **extra: str) -> dict[str, str]:
+    page = {"version": str(version), "v-ae_term": term, "v-ae_grade": grade}
+    page.update(dict.fromkeys(("m-ae_term", "m-ae_grade"), ""))
+    page.update(extra)
+    return page
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def links(html: str, label: str) -> list[str]:
+    """Return the addresses of the links whose text (hidden words included) has ``label``."""
+    return [
+        href.replace("&amp;", "&")
+        for href, content in re.findall(r'<a href="([^"]+)">(.*?)</a>', html, re.S)
+        if label in text_of(content)
+    ]
+
+
+def test_a_second_adverse_event_is_added_from_the_casebook_and_both_keep_their_status(
+    repeating: Capture,
+) -> None:
+    client = client_of(repeating.entry)
+    casebook = client.get(SUBJECT + "casebook/").content.decode()
+    # Nothing entered yet: one link, to the first adverse event, and nothing to add to.
+    assert links(casebook, "Adverse event") == [AE + "?repeat=1"]
+    assert not links(casebook, "Add another")
+    first = client.post(AE + "?repeat=1", adverse_event("nausea", "2", complete="1"))
+    assert first.status_code == 302
+    assert first["Location"] == AE + "?repeat=1"
+
+    casebook = client.get(SUBJECT + "casebook/").content.decode()
+    (another,) = links(casebook, "Adverse event, Adverse events: Add another")
+    assert another == AE + "?repeat=2"
+    page = client.get(another).content.decode()
+    assert re.search(r'<h1 id="form-title">Adverse event 2 <span', page)
+    assert f'action="{AE}?repeat=2"' in page
+    assert 'name="v-ae_term" value=""' in page  # a new, empty adverse event
+    second = client.post(another, adverse_event("rash"))
+    assert second.status_code == 302
+    assert second["Location"] == AE + "?repeat=2"
+
+    instances = FormInstance.objects.filter(form="adverse_event").order_by("repeat")
+    assert [(i.repeat, i.status) for i in instances] == [(1, "complete"), (2, "in_progress")]
+    assert {
+        (v.form_instance.repeat, v.item): v.text
+        for v in ItemValue.objects.filter(form_instance__form="adverse_event")
+    } == {(1, "ae_term"): "nausea", (1, "ae_grade"): "2", (2, "ae_term"): "rash"}
+    casebook = client.get(SUBJECT + "casebook/").content.decode()
+    assert links(casebook, "Adverse event 1, Adverse events: 1 · complete") == [AE + "?repeat=1"]
+    assert links(casebook, "Adverse event 2, Adverse events: 2 · in progress") == [AE + "?repeat=2"]
+    assert re.search(r'class="form-repeat status-complete"><a href="[^"]+\?repeat=1"', casebook)
+    assert re.search(r'class="form-repeat status-in_progress"><a href="[^"]+\?repeat=2"', casebook)
+    assert links(casebook, "Add another") == [AE + "?repeat=3"]
+    # Each instance keeps its own values and its own version.
+    assert 'value="nausea"' in client.get(AE + "?repeat=1").content.decode()
+    assert 'value="rash"' in client.get(AE + "?repeat=2").content.decode()
+    client.post("/language/", {"language": "fr", "next": "/"})
+    french = client.get(AE + "?repeat=2").content.decode()
+    assert re.search(r'<h1 id="form-title">Événement indésirable 2 <span', french)
+    assert "Ajouter un autre formulaire" in client.get(SUBJECT + "casebook/").content.decode()
+
+
+def test_a_repeating_form_of_a_visit_lists_its_instances_in_the_casebook_cell(
+    repeating: Capture,
+) -> None:
+    for repeat, name, complete in ((1, "aspirin", False), (2, "paracetamol", True)):
+        form_save(
+            actor=repeating.entry,
+            subject=repeating.subject,
+            event="baseline",
+            form="medication",
+            repeat=repeat,
+            base_version=0,
+            values={"cm_name": name},
+            complete=complete,
+        )
+    html = client_of(repeating.entry).get(SUBJECT + "casebook/").content.decode()
+    cell = re.search(r'<td class="form-cell repeating">(.*?)</td>', html, re.S)
+    assert cell
+    assert links(cell.group(1), "Medication 1, Baseline 1: 1 · in progress") == [
+        MEDICATION + "?repeat=1"
+    ]
+    assert links(cell.group(1), "Medication 2, Baseline 1: 2 · complete") == [
+        MEDICATION + "?repeat=2"
+    ]
+    assert links(cell.group(1), "Medication, Baseline 1: Add another") == [MEDICATION + "?repeat=3"]
+    # A monitor reads both and is offered nothing to add.
+    monitor = client_of(repeating.monitor).get(SUBJECT + "casebook/").content.decode()
+    assert links(monitor, "Medication 2, Baseline 1") == [MEDICATION + "?repeat=2"]
+    assert not links(monitor, "Add another")
+
+
+def changes_in(history: str) -> list[tuple[str, str]]:
+    """Return the (old value, new value) of each change in a history table."""
+    rows = re.findall(
+        r"<tr>\s*<td>.*?</td>\s*<td>.*?</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", history
+    )
+    return [(old.strip(), new.strip()) for old, new in rows]
+
+
+def test_every_page_of_a_second_adverse_event_works_on_that_instance_only(
+    repeating: Capture,
+) -> None:
+    client = client_of(repeating.entry)
+    assert client.post(AE + "?repeat=1", adverse_event("nausea", "1")).status_code == 302
+    assert client.post(AE + "?repeat=2", adverse_event("rash")).status_code == 302
+    assert client.post(AE + "?repeat=2", adverse_event("rash", "3", version=1)).status_code == 302
+    page = client.get(AE + "?repeat=2").content.decode()
+    assert f'hx-post="{AE}validate/?repeat=2"' in page
+    assert f'href="{AE}history/ae_grade/?row=0&amp;repeat=2"' in page
+    assert f'action="{AE}not-done/?repeat=2"' in page
+    history = client.get(AE + "history/ae_grade/?row=0&repeat=2").content.decode()
+    assert changes_in(history) == [("—", "3")]
+    assert f'<a href="{AE}?repeat=2">Back to the form' in history
+    assert changes_in(client.get(AE + "history/ae_grade/?repeat=1").content.decode()) == [
+        ("—", "1")
+    ]
+    # Live validation checks the second event against its own version, not the first one's.
+    live = client.post(AE + "validate/?repeat=2", adverse_event("rash", "9", version=2))
+    assert "9 is above the maximum 5." in messages_of(live.content.decode(), "ae_grade")
+    assert 'id="conflict"' not in live.content.decode()
+    stale = client.post(AE + "validate/?repeat=2", adverse_event("rash", "2", version=1))
+    assert 'id="conflict"' in stale.content.decode()
+    marked = client.post(AE + "not-done/?repeat=2", {"version": "2", "not_done_reason": "x"})
+    assert marked["Location"] == AE + "?repeat=2"
+    instances = FormInstance.objects.filter(form="adverse_event").order_by("repeat")
+    assert [(i.repeat, i.status) for i in instances] == [(1, "in_progress"), (2, "not_done")]
+
+
+def test_a_repeat_number_is_404_where_there_is_no_such_instance(repeating: Capture) -> None:
+    client = client_of(repeating.entry)
+    assert client.get(VITALS + "?repeat=1").status_code == 200
+    for page in (
+        VITALS + "?repeat=2",
+        VITALS + "history/weight/?repeat=2",
+        LESIONS + "rows/target/new/?repeat=2",
+        AE + "?repeat=0",
+        AE + "?repeat=-1",
+        AE + "?repeat=two",
+        AE + "?repeat=2",  # no first adverse event yet: the pages never leave a gap
+        AE + "?repeat=99999999999999999999",
+    ):
+        assert client.get(page).status_code == 404, page
+    for page in (
+        VITALS + "?repeat=2",
+        VITALS + "validate/?repeat=2",
+        VITALS + "not-done/?repeat=2",
+    ):
+        assert client.post(page, vitals()).status_code == 404, page
+    assert not FormInstance.objects.exists()
+
+
+def test_a_person_of_another_site_cannot_open_or_add_an_adverse_event(
+    repeating: Capture,
+) -> None:
+    for repeat, term in ((1, "nausea"), (2, "rash")):
+        form_save(
+            actor=repeating.entry,
+            subject=repeating.subject,
+            event="adverse_events",
+            form="adverse_event",
+            repeat=repeat,
+            base_version=0,
+            values={"ae_term": term},
+        )
+    client = client_of(repeating.other_site)
+    for page in (AE + "?repeat=2", AE + "?repeat=3", AE + "history/ae_term/?repeat=2"):
+        assert client.get(page).status_code == 404, page
+    for page in (AE + "?repeat=2", AE + "?repeat=3", AE + "not-done/?repeat=2"):
+        assert client.post(page, adverse_event("fever", version=1)).status_code == 404, page
+    assert {v.text for v in ItemValue.objects.all()} == {"nausea", "rash"}
+    assert FormInstance.objects.count() == 2
+
+
+# --- reopening a form marked not done ---------------------------------------------------------
+
+
+def test_a_form_not_done_is_reopened_with_a_reason_and_keeps_its_values(
+    capture: Capture,
+) -> None:
+    client = client_of(capture.entry)
+    assert client.post(LESIONS, lesion_rows(("liver", "23"))).status_code == 302
+    form_mark_not_done(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="lesions",
+        base_version=1,
+        reason="scanner broken",
+    )
+    html = client.get(LESIONS).content.decode()
+    assert "not done</span> (scanner broken)" in html
+    assert "reopen it to enter data" in html
+    assert f'<form method="post" action="{LESIONS}reopen/"' in html
+    assert re.search(r'<input type="text" id="f-reopen-reason" name="reason"[^>]* required>', html)
+    assert '<label for="f-reopen-reason">' in html
+
+    refused = client.post(LESIONS + "reopen/", {"version": "2", "reason": " "}, follow=True)
+    assert "Say why the form is reopened." in refused.content.decode()
+    client.post("/language/", {"language": "fr", "next": "/"})
+    french = client.post(LESIONS + "reopen/", {"version": "2", "reason": ""}, follow=True)
+    assert "Indiquez pourquoi le formulaire est rouvert." in french.content.decode()
+    client.post("/language/", {"language": "en", "next": "/"})
+    stale = client.post(LESIONS + "reopen/", {"version": "1", "reason": "done"}, follow=True)
+    assert "The form changed since you opened it (now version 2)" in stale.content.decode()
+    assert FormInstance.objects.get(form="lesions").status == "not_done"
+
+    reopened = client.post(
+        LESIONS + "reopen/", {"version": "2", "reason": "the scan was done on Monday"}
+    )
+    assert reopened.status_code == 302
+    assert reopened["Location"] == LESIONS
+    instance = FormInstance.objects.get(form="lesions")
+    assert (instance.status, instance.not_done_reason, instance.version) == ("in_progress", "", 3)
+    assert stored("lesions")[("lesion_site", 1)] == "liver"
+    assert AuditEvent.objects.filter(
+        action="form.status_changed", reason="the scan was done on Monday"
+    ).exists()
+    page = client.get(LESIONS).content.decode()
+    assert "The form is reopened." in page
+    assert 'value="liver"' in page
+    assert 'id="save"' in page
+    assert 'id="f-reopen-reason"' not in page
+
+
+def test_only_who_may_enter_data_is_offered_to_reopen_a_form(capture: Capture) -> None:
+    form_mark_not_done(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="lesions",
+        base_version=0,
+        reason="scanner broken",
+    )
+    monitor = client_of(capture.monitor)
+    html = monitor.get(LESIONS).content.decode()
+    assert "scanner broken" in html
+    assert 'id="f-reopen-reason"' not in html
+    assert 'id="read-only"' in html
+    assert monitor.post(LESIONS + "reopen/", {"version": "1", "reason": "x"}).status_code == 404
+    assert FormInstance.objects.get(form="lesions").status == "not_done"

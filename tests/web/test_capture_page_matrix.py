@@ -48,7 +48,8 @@ def enters_at_site_a(role: str, situation: str) -> bool:
 
 
 # What a POST sends: a page that changes nothing (a save of the stored values, a not-done
-# without its reason, an upload without a file), so that an allowed person changes no data.
+# or a reopening without its reason, an upload without a file), so that an allowed person
+# changes no data.
 UNCHANGED_VITALS = {"version": "1", "v-weight": "70"}
 # Pattern -> (page, who may GET it with a 2xx, POST data, who may POST it without a refusal).
 PAGES: dict[str, tuple[str, Rule, dict[str, str] | None, Rule]] = {
@@ -71,6 +72,12 @@ PAGES: dict[str, tuple[str, Rule, dict[str, str] | None, Rule]] = {
         LESIONS + "not-done/",
         nobody,
         {"version": "2", "not_done_reason": ""},
+        enters_at_site_a,
+    ),
+    PATTERN_FORM + "reopen/": (
+        LESIONS + "reopen/",
+        nobody,
+        {"version": "2", "reason": ""},
         enters_at_site_a,
     ),
     PATTERN_FORM + "files/<str:item>/": (
@@ -183,6 +190,10 @@ def test_capture_pages_have_a_strict_policy_and_no_inline_script_or_style(
     client = site_a_client(capture_world(tmp_path, settings))
     for page in (SUBJECT + "casebook/", VITALS, LESIONS, LESIONS + "history/diameter/?row=1"):
         check_page(client, page)
+    # A form marked not done offers its reopening instead of the save.
+    client.post(VITALS + "not-done/", {"version": "1", "not_done_reason": "patient unwell"})
+    assert 'id="f-reopen-reason"' in client.get(VITALS).content.decode()
+    check_page(client, VITALS)
     fragments = [client.get(page, HTTP_HX_REQUEST="true") for page in PARTIALS]
     fragments.append(client.post(VITALS + "validate/", {"version": "1", "v-weight": "x"}))
     for response in fragments:
@@ -201,6 +212,14 @@ def test_every_capture_form_that_posts_carries_a_csrf_token(tmp_path: Path, sett
         assert len(forms) >= 2, page  # the form itself, the language switch…
         for form in forms:
             assert "csrfmiddlewaretoken" in form, page
+    # Marked not done, a form offers its reopening, which posts too.
+    client.post(VITALS + "not-done/", {"version": "1", "not_done_reason": "patient unwell"})
+    html = client.get(VITALS).content.decode()
+    reopen = re.search(
+        rf'<form method="post" action="{VITALS}reopen/"[^>]*>(.*?)</form>', html, re.S
+    )
+    assert reopen
+    assert "csrfmiddlewaretoken" in reopen.group(1)
 
 
 def test_a_save_without_the_csrf_token_is_refused(tmp_path: Path, settings: Any) -> None:

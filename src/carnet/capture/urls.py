@@ -1,5 +1,7 @@
 """Pages of data capture: the casebook and the case report forms (see views.py).
 
+A repeating form's instance is chosen by ``?repeat=N`` (1 when absent) on every form address.
+
 Included by the web URLs at the site root, under the subject's own address.
 """
 
@@ -17,5 +19,6 @@ urlpatterns: list[URLPattern] = [
     path(FORM + "rows/<str:group>/new/", views.row_new, name="capture_row_new"),
     path(FORM + "history/<str:item>/", views.item_history_page, name="capture_history"),
     path(FORM + "not-done/", views.form_not_done_page, name="capture_not_done"),
+    path(FORM + "reopen/", views.form_reopen_page, name="capture_reopen"),
     path(FORM + "files/<str:item>/", views.file_page, name="capture_file"),
 ]

@@ -1,5 +1,7 @@
 """Pages of data capture: a subject's casebook, and the case report form with live validation,
-repeating rows, missing-data codes, the reason for a change and each item's history.
+repeating rows, missing-data codes, the reason for a change, each item's history, "not done" and
+its reopening. A repeating form (one instance per adverse event…) is one page per instance,
+``?repeat=N`` on each of its addresses.
 
 Thin on purpose: each view finds the subject among those the person may see (an unknown and a
 forbidden one are the same 404), reads through the selectors and writes through the save
@@ -14,6 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Max, Q
 from django.http import (
     FileResponse,
     Http404,
@@ -45,7 +48,7 @@ from carnet.capture.forms import (
     place_id,
     submission,
 )
-from carnet.capture.models import CheckResult, FormStatus, StoredFile
+from carnet.capture.models import CheckResult, FormInstance, FormStatus, StoredFile
 from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import FormConflict, FormErrors
 from carnet.core.errors import CarnetError
@@ -94,14 +97,29 @@ class _Target:
     event: Event
     occurrence: int
     rules: FormRules
+    repeat: int = 1  # the instance of a repeating form (an adverse event…); 1 otherwise
 
     @property
     def form(self) -> str:
         return self.rules.form.name
 
     @property
+    def repeating(self) -> bool:
+        return self.rules.form.repeating
+
+    @property
     def url(self) -> str:
+        """Return the address the form's pages hang from (validate/, not-done/…), no query."""
         return f"{_subject_url(self.subject)}forms/{self.event.name}/{self.occurrence}/{self.form}/"
+
+    @property
+    def query(self) -> str:
+        """Return what every address of the form's pages ends with to reach this instance."""
+        return _repeat_query(self.repeating, self.repeat)
+
+    @property
+    def page(self) -> str:
+        return self.url + self.query
 
     def where(self) -> dict[str, Any]:
         return {
@@ -109,7 +127,22 @@ class _Target:
             "event": self.event.name,
             "occurrence": self.occurrence,
             "form": self.form,
+            "repeat": self.repeat,
         }
+
+    def addresses(self) -> dict[str, Any]:
+        """Return what templates need to build this instance's addresses."""
+        return {
+            "url": self.url,
+            "query": self.query,
+            "here": self.page,
+            "repeat": self.repeat if self.repeating else 0,
+        }
+
+
+def _repeat_query(repeating: bool, repeat: int) -> str:
+    # Forms that do not repeat keep their plain address; those that do always say which one.
+    return f"?repeat={repeat}" if repeating else ""
 
 
 def _target(
@@ -127,7 +160,29 @@ def _target(
         or (occurrence > 1 and not scheduled.repeating)
     ):
         raise Http404("There is no such form.")
-    return _Target(found, rules.definition, scheduled, occurrence, rules.forms[form])
+    form_rules = rules.forms[form]
+    try:
+        repeat = int(request.GET.get("repeat", "1"))
+    except ValueError:
+        repeat = 0
+    if repeat < 1 or (repeat > 1 and not form_rules.form.repeating):
+        raise Http404("There is no such instance of the form.")
+    if repeat > 1 and repeat > _last_repeat(found, event, occurrence, form) + 1:
+        # The pages open the instances there are and the next one: never a gap in the numbers.
+        raise Http404("There is no such instance of the form.")
+    return _Target(found, rules.definition, scheduled, occurrence, form_rules, repeat)
+
+
+def _last_repeat(subject: Subject, event: str, occurrence: int, form: str) -> int:
+    """Return the highest instance number of a form at one event occurrence, 0 without any."""
+    last = FormInstance.objects.filter(
+        subject=subject,
+        environment=selectors.environment_of(subject),
+        event=event,
+        occurrence=occurrence,
+        form=form,
+    ).aggregate(last=Max("repeat"))["last"]
+    return int(last or 0)
 
 
 def _may_enter(request: HttpRequest, subject: Subject) -> bool:
@@ -141,14 +196,67 @@ def _blinded(request: HttpRequest, subject: Subject) -> bool:
 # --- the casebook -----------------------------------------------------------------------------
 
 
+def _repeats_of(subject: Subject, forms: list[str]) -> dict[tuple[str, int, str], list[Any]]:
+    """Return every instance of the subject's repeating forms by (event, occurrence, form).
+
+    The casebook selector reads only the first instance of each form; the subject was found
+    among those the person may see, so its instances are theirs to list.
+    """
+    found: dict[tuple[str, int, str], list[Any]] = {}
+    instances = (
+        FormInstance.objects.filter(
+            subject=subject, environment=selectors.environment_of(subject), form__in=forms
+        )
+        .annotate(open_checks=Count("checks", filter=Q(checks__open=True)))
+        .order_by("event", "occurrence", "form", "repeat")
+    )
+    for instance in instances:
+        found.setdefault((instance.event, instance.occurrence, instance.form), []).append(instance)
+    return found
+
+
+def _repeat_cell(
+    instances: list[Any], *, url: str, form_label: str, where: str, may_enter: bool
+) -> dict[str, Any]:
+    """Return a casebook cell listing each instance of a repeating form, and the next one."""
+    repeats = [
+        {
+            "number": instance.repeat,
+            "where": f"{form_label} {instance.repeat}, {where}",
+            "url": url + _repeat_query(True, instance.repeat),
+            "status": instance.status,
+            "status_label": FORM_STATUS_LABELS.get(instance.status, instance.status),
+            "open_checks": instance.open_checks,
+        }
+        for instance in instances
+    ]
+    following = instances[-1].repeat + 1 if instances else 1
+    return {
+        "where": f"{form_label}, {where}",
+        # Without any instance yet the cell opens the first one, as any other form's cell.
+        "url": url + _repeat_query(True, 1),
+        "status": FormStatus.NOT_STARTED,
+        "status_label": FORM_STATUS_LABELS[FormStatus.NOT_STARTED],
+        "open_checks": 0,
+        "repeats": repeats,
+        "add_url": url + _repeat_query(True, following) if repeats and may_enter else "",
+    }
+
+
 @login_required
 @require_GET
 def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpResponse:
-    """Return the subject's casebook: events (columns) × forms (rows), coloured by status."""
+    """Return the subject's casebook: events (columns) × forms (rows), coloured by status.
+
+    A repeating form's cell lists each of its instances (one per adverse event…) and offers the
+    next one to whoever may enter data.
+    """
     found = _subject(request, identifier, subject)
     book = selectors.casebook(_user(request), found)
     language = _language()
     base = _subject_url(found)
+    may_enter = _may_enter(request, found)
+    repeats = _repeats_of(found, [f.name for f in book["forms"] if f.repeating])
     columns = []
     for column in book["columns"]:
         occurrence = column["occurrence"]
@@ -173,10 +281,22 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
                 cells.append(None)
                 continue
             where = columns[len(cells)]
+            url = f"{base}forms/{cell.event}/{cell.occurrence}/{cell.form}/"
+            if form.repeating:
+                cells.append(
+                    _repeat_cell(
+                        repeats.get((cell.event, cell.occurrence, cell.form), []),
+                        url=url,
+                        form_label=form.label.text(language),
+                        where=f"{where['label']} {where['number']}",
+                        may_enter=may_enter,
+                    )
+                )
+                continue
             cells.append(
                 {
                     "where": f"{form.label.text(language)}, {where['label']} {where['number']}",
-                    "url": f"{base}forms/{cell.event}/{cell.occurrence}/{cell.form}/",
+                    "url": url,
                     "status": cell.status,
                     "status_label": FORM_STATUS_LABELS.get(cell.status, cell.status),
                     "open_checks": cell.open_checks,
@@ -187,20 +307,28 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
     assert version is not None
     definition = study_rules(version).definition
     seen = {c["occurrence"].event for c in book["columns"]}
-    unscheduled = [
-        {
-            "label": event.label.text(language),
-            "forms": [
-                {
-                    "label": next(f.label.text(language) for f in definition.forms if f.name == n),
-                    "url": f"{base}forms/{event.name}/1/{n}/",
-                }
-                for n in event.forms
-            ],
-        }
-        for event in definition.events
-        if event.unscheduled and event.name not in seen
-    ]
+    forms = {f.name: f for f in definition.forms}
+    unscheduled = []
+    for event in definition.events:
+        if not event.unscheduled or event.name in seen:
+            continue
+        entries = []
+        for name in event.forms:
+            form = forms[name]
+            url = f"{base}forms/{event.name}/1/{name}/"
+            entry: dict[str, Any] = {"label": form.label.text(language), "url": url}
+            if form.repeating:
+                entry.update(
+                    _repeat_cell(
+                        repeats.get((event.name, 1, name), []),
+                        url=url,
+                        form_label=form.label.text(language),
+                        where=event.label.text(language),
+                        may_enter=may_enter,
+                    )
+                )
+            entries.append(entry)
+        unscheduled.append({"label": event.label.text(language), "forms": entries})
     return render(
         request,
         "capture/casebook.html",
@@ -291,7 +419,10 @@ def _render_form(
     definition = target.definition
     elsewhere = dict(elsewhere or {})
     reason_error = elsewhere.pop("reason", "")
-    can_enter = _may_enter(request, target.subject) and state["status"] != FormStatus.NOT_DONE
+    may_enter = _may_enter(request, target.subject)
+    not_done = state["status"] == FormStatus.NOT_DONE
+    can_enter = may_enter and not not_done
+    reasons = {m.code: m.label.text(language) for m in definition.not_done_reasons}
     return render(
         request,
         "capture/form.html",
@@ -299,14 +430,15 @@ def _render_form(
             "study": target.subject.study,
             "subject": target.subject,
             "base": _subject_url(target.subject),
-            "url": target.url,
+            **target.addresses(),
             "event_label": target.event.label.text(language),
             "occurrence": target.occurrence,
             "form_label": target.rules.form.label.text(language),
             "guideline": target.rules.form.guideline.text(language),
             "status": state["status"],
             "status_label": FORM_STATUS_LABELS.get(state["status"], state["status"]),
-            "not_done_reason": state["not_done_reason"],
+            "not_done_reason": reasons.get(state["not_done_reason"], state["not_done_reason"]),
+            "reopen_allowed": may_enter and not_done,
             "version": version if version is not None else "",
             "groups": groups,
             "can_enter": can_enter,
@@ -426,7 +558,7 @@ def form_page(
             _("%(count)s check(s) to look at: see the messages next to the items.")
             % {"count": len(outcome.soft_checks)},
         )
-    return HttpResponseRedirect(target.url)
+    return HttpResponseRedirect(target.page)
 
 
 @login_required
@@ -488,7 +620,7 @@ def form_validate(
             "conflict": conflict,
             "problem": problem,
             "hidden": hidden,
-            "url": target.url,
+            **target.addresses(),
         },
     )
 
@@ -526,7 +658,7 @@ def row_new(
         {
             "row": row,
             "group": group,
-            "url": target.url,
+            **target.addresses(),
             "can_enter": True,
             "missing_codes": [
                 (m.code, m.label.text(_language())) for m in target.definition.missing_codes
@@ -559,7 +691,7 @@ def item_history_page(
     context = {
         "study": target.subject.study,
         "subject": target.subject,
-        "url": target.url,
+        **target.addresses(),
         "item_label": found.label.text(_language()),
         "row": row,
         "history": history,
@@ -592,7 +724,44 @@ def form_not_done_page(
         messages.error(request, str(error))
     else:
         messages.success(request, _("The form is marked not done."))
-    return HttpResponseRedirect(target.url)
+    return HttpResponseRedirect(target.page)
+
+
+@login_required
+@require_POST
+def form_reopen_page(
+    request: HttpRequest, identifier: str, subject: str, event: str, occurrence: int, form: str
+) -> HttpResponse:
+    """Take back "not done" (the examination was done after all), saying why."""
+    target = _target(request, identifier, subject, event, occurrence, form)
+    if not _may_enter(request, target.subject):
+        raise Http404("You may not enter data here.")
+    try:
+        services.form_reopen(
+            actor=_user(request),
+            **target.where(),
+            base_version=_version(request.POST),
+            reason=request.POST.get("reason", ""),
+        )
+    except FormErrors as refusal:
+        for place, message in refusal.errors.items():
+            messages.error(
+                request, _("Say why the form is reopened.") if place == "reason" else message
+            )
+    except FormConflict as conflict:
+        messages.error(
+            request,
+            _(
+                "The form changed since you opened it (now version %(version)s): it is not "
+                "reopened. Check the form and reopen it again."
+            )
+            % {"version": conflict.current_version},
+        )
+    except CarnetError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The form is reopened."))
+    return HttpResponseRedirect(target.page)
 
 
 def _file_item(target: _Target, item: str) -> Item:
@@ -637,7 +806,7 @@ def file_page(
     upload = request.FILES.get("upload")
     if upload is None:
         messages.error(request, _("Choose a file to upload."))
-        return HttpResponseRedirect(target.url)
+        return HttpResponseRedirect(target.page)
     limit = (
         1024
         * 1024
@@ -665,4 +834,4 @@ def file_page(
         messages.error(request, str(error))
     else:
         messages.success(request, _("The document is uploaded."))
-    return HttpResponseRedirect(target.url)
+    return HttpResponseRedirect(target.page)
