@@ -465,7 +465,11 @@ def test_unknown_events_forms_items_and_occurrences_are_404(capture: Capture) ->
 # --- repeating forms: one instance per adverse event, per medication ---------------------------
 
 # An amendment of MINI adds two repeating forms: adverse events (logged at the unscheduled
-# "adverse events" event) and the medications taken at baseline (a cell of the casebook grid).
+# "adverse events" event) and the medications taken at baseline (a cell of the casebook grid),
+# and the study's own reasons for a form not done.
+NOT_DONE_REASONS = """  not_done_reasons:
+    - {code: PATIENT_REFUSED, label: {en: Patient refused, fr: Refus du patient}}
+"""
 REPEATING_FORMS = """forms:
   - name: adverse_event
     label: {en: Adverse event, fr: Événement indésirable}
@@ -493,6 +497,7 @@ def repeating(capture: Capture, tmp_path: Path) -> Capture:
         ("    forms: [vitals, lesions]\n", "    forms: [vitals, lesions, medication]\n"),
         ("    forms: [lesions]\n", "    forms: [lesions, adverse_event]\n"),
         ("forms:\n  - name: vitals\n", REPEATING_FORMS + "  - name: vitals\n"),
+        ("arms:\n", NOT_DONE_REASONS + "arms:\n"),
     ):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -629,10 +634,20 @@ def test_every_page_of_a_second_adverse_event_works_on_that_instance_only(
     assert 'id="conflict"' not in live.content.decode()
     stale = client.post(AE + "validate/?repeat=2", adverse_event("rash", "2", version=1))
     assert 'id="conflict"' in stale.content.decode()
-    marked = client.post(AE + "not-done/?repeat=2", {"version": "2", "not_done_reason": "x"})
+    marked = client.post(
+        AE + "not-done/?repeat=2", {"version": "2", "not_done_reason": "PATIENT_REFUSED"}
+    )
     assert marked["Location"] == AE + "?repeat=2"
     instances = FormInstance.objects.filter(form="adverse_event").order_by("repeat")
     assert [(i.repeat, i.status) for i in instances] == [(1, "in_progress"), (2, "not_done")]
+    # Marked not done, the second event shows the study's words for why, and reopens alone.
+    page = client.get(AE + "?repeat=2").content.decode()
+    assert "not done</span> (Patient refused)" in page
+    assert f'action="{AE}reopen/?repeat=2"' in page
+    reopened = client.post(AE + "reopen/?repeat=2", {"version": "3", "reason": "he agreed"})
+    assert reopened["Location"] == AE + "?repeat=2"
+    instances = FormInstance.objects.filter(form="adverse_event").order_by("repeat")
+    assert [(i.repeat, i.status) for i in instances] == [(1, "in_progress"), (2, "in_progress")]
 
 
 def test_a_repeat_number_is_404_where_there_is_no_such_instance(repeating: Capture) -> None:
