@@ -8,6 +8,9 @@ data unless a membership gives it to them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
@@ -65,6 +68,46 @@ def memberships_in_force(
     return memberships.filter(study=study) if study is not None else memberships
 
 
+# One request asks the same question many times (the study, the subject, the save, the answer):
+# within a request, the roles a user holds in a study are read once. Outside a request (commands,
+# tests) every question reads the database. A change of memberships empties the cache.
+_roles_read: ContextVar[dict[tuple[int, int, date], tuple[tuple[str, int | None], ...]] | None] = (
+    ContextVar("roles_read", default=None)
+)
+
+
+@contextmanager
+def permissions_remembered() -> Iterator[None]:
+    """Remember, until the block ends, the roles each user holds in each study."""
+    token = _roles_read.set({})
+    try:
+        yield
+    finally:
+        _roles_read.reset(token)
+
+
+def permissions_forget() -> None:
+    """Forget what this request remembered (memberships just changed)."""
+    remembered = _roles_read.get()
+    if remembered is not None:
+        remembered.clear()
+
+
+def _roles_in_force(
+    user: User, study: Study, on: date | None
+) -> tuple[tuple[str, int | None], ...]:
+    """Return the (role, site id or None for all sites) the user holds in the study on a day."""
+    day = on or utc_today()
+    remembered = _roles_read.get()
+    key = (user.pk, study.pk, day)
+    if remembered is not None and key in remembered:
+        return remembered[key]
+    roles = tuple(memberships_in_force(user, study=study, on=day).values_list("role", "site_id"))
+    if remembered is not None:
+        remembered[key] = roles
+    return roles
+
+
 def site_scope(user: User, action: Action, *, study: Study, on: date | None = None) -> SiteScope:
     """Return the sites of a study where the user may do an action."""
     if not user.is_active:
@@ -72,9 +115,7 @@ def site_scope(user: User, action: Action, *, study: Study, on: date | None = No
     if user.is_superuser and action in SYSTEM_ADMINISTRATOR_ACTIONS:
         return SiteScope(all_sites=True, site_ids=frozenset())
     site_ids: set[int] = set()
-    for role, site_id in memberships_in_force(user, study=study, on=on).values_list(
-        "role", "site_id"
-    ):
+    for role, site_id in _roles_in_force(user, study, on):
         if action not in GRANTS.get(role, frozenset()):
             continue
         if site_id is None:
@@ -116,8 +157,9 @@ def require(
 
 def is_unblinded(user: User, *, study: Study, on: date | None = None) -> bool:
     """Return whether the user may see treatment allocation in this study."""
-    roles = set(memberships_in_force(user, study=study, on=on).values_list("role", flat=True))
-    return bool(roles & UNBLINDED_ROLES)
+    if not user.is_active:
+        return False
+    return any(role in UNBLINDED_ROLES for role, _site in _roles_in_force(user, study, on))
 
 
 def studies_visible(user: User, *, on: date | None = None) -> QuerySet[Study]:

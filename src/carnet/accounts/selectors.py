@@ -14,7 +14,7 @@ from carnet.accounts.permissions import (
     studies_visible,
 )
 from carnet.accounts.roles import Action
-from carnet.studies.models import Study
+from carnet.studies.models import BULKY_VERSION_FIELDS, Study
 
 
 def study_for_actor(actor: User, identifier: str) -> Study:
@@ -23,6 +23,8 @@ def study_for_actor(actor: User, identifier: str) -> Study:
         studies_visible(actor)
         .filter(identifier=identifier)
         .select_related("current_version")
+        # The definition is read once per version (StudyVersion.parsed), not on every request.
+        .defer(*(f"current_version__{name}" for name in BULKY_VERSION_FIELDS))
         .first()
     )
     if study is None:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
-from carnet.accounts.permissions import memberships_in_force
+from carnet.accounts.permissions import memberships_in_force, permissions_forget
 from carnet.accounts.roles import SITE_ROLES, Role
 from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now
@@ -229,6 +229,7 @@ def role_grant(
     membership = Membership.objects.create(
         user=user, study=study, site=site, role=role, starts_on=starts_on, ends_on=ends_on
     )
+    permissions_forget()
     audit_record(
         actor=actor,
         action="role.granted",
@@ -265,6 +266,7 @@ def role_revoke(
     old = _membership_fields(membership)
     membership.ends_on = on
     membership.save(update_fields=["ends_on"])
+    permissions_forget()
     audit_record(
         actor=actor,
         action="role.revoked",

@@ -10,10 +10,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Union
 from uuid import UUID
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 from carnet.audit.hashing import CURRENT_SCHEME, digest_of
 from carnet.audit.models import GENESIS_HASH, SYSTEM_CHAIN, AuditEvent, ChainHead
+from carnet.core.bulk import rows_insert
 from carnet.core.canonical_json import canonical_json
 from carnet.core.clock import utc_now
 
@@ -90,7 +91,6 @@ class AuditEntry:
     reason: str = ""
 
 
-@transaction.atomic
 def audit_record(
     *,
     actor: Actor,
@@ -109,7 +109,6 @@ def audit_record(
     return audit_record_many(actor=actor, entries=[entry], chain=chain)[0]
 
 
-@transaction.atomic
 def audit_record_many(
     *, actor: Actor, entries: Sequence[AuditEntry], chain: str = SYSTEM_CHAIN
 ) -> list[AuditEvent]:
@@ -129,37 +128,58 @@ def audit_record_many(
         canonical_json([old_value, new_value])
         prepared.append((entry, target_type, target_id, old_value, new_value))
 
-    # The head row is the chain's lock: INSERT … ON CONFLICT DO NOTHING creates it once, then
-    # SELECT … FOR UPDATE makes concurrent writers append one after another (PostgreSQL).
-    # SQLite's IMMEDIATE transactions already serialise writers.
-    ChainHead.objects.bulk_create(
-        [ChainHead(chain=chain, seq=0, hash=GENESIS_HASH)], ignore_conflicts=True
-    )
-    head = ChainHead.objects.select_for_update().get(chain=chain)
-    # The time is taken under the lock so that times never go backwards along a chain.
-    now = utc_now()
-    events = []
-    seq, previous = head.seq, head.hash
-    for entry, target_type, target_id, old_value, new_value in prepared:
-        seq += 1
-        event = AuditEvent(
-            chain=chain,
-            seq=seq,
-            occurred_at=now,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=entry.action,
-            target_type=target_type,
-            target_id=target_id,
-            old=old_value,
-            new=new_value,
-            reason=entry.reason,
-            scheme=CURRENT_SCHEME,
-            prev_hash=previous,
-        )
-        event.hash = previous = digest_of(event)
-        events.append(event)
-    AuditEvent.objects.bulk_create(events)
-    head.seq, head.hash = seq, previous
-    head.save(update_fields=["seq", "hash", "updated_at"])
+    # Inside the caller's transaction (no savepoint: a failure here fails the whole change).
+    with transaction.atomic(savepoint=False):
+        seq, previous = _head_locked(chain)
+        # The time is taken under the lock so that times never go backwards along a chain.
+        now = utc_now()
+        events = []
+        for entry, target_type, target_id, old_value, new_value in prepared:
+            seq += 1
+            event = AuditEvent(
+                chain=chain,
+                seq=seq,
+                occurred_at=now,
+                actor_id=actor_id,
+                actor_label=actor_label,
+                action=entry.action,
+                target_type=target_type,
+                target_id=target_id,
+                old=old_value,
+                new=new_value,
+                reason=entry.reason,
+                scheme=CURRENT_SCHEME,
+                prev_hash=previous,
+            )
+            event.hash = previous = digest_of(event)
+            events.append(event)
+        rows_insert(events)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # Names come from the models, every value is a parameter.
+                f"UPDATE {ChainHead._meta.db_table} SET seq = %s, hash = %s, updated_at = %s "  # noqa: S608
+                "WHERE chain = %s",
+                [seq, previous, connection.ops.adapt_datetimefield_value(now), chain],
+            )
     return events
+
+
+def _head_locked(chain: str) -> tuple[int, str]:
+    """Return the chain head's position and hash, locked until the transaction ends.
+
+    The head row is the chain's lock: SELECT … FOR UPDATE makes concurrent writers append one
+    after another (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers). The
+    first event of a chain creates its head (INSERT … ON CONFLICT DO NOTHING, then lock it).
+    """
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    select = f"SELECT seq, hash FROM {ChainHead._meta.db_table} WHERE chain = %s{lock}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(select, [chain])
+        row = cursor.fetchone()
+        if row is None:
+            ChainHead.objects.bulk_create(
+                [ChainHead(chain=chain, seq=0, hash=GENESIS_HASH)], ignore_conflicts=True
+            )
+            cursor.execute(select, [chain])
+            row = cursor.fetchone()
+    return int(row[0]), str(row[1])

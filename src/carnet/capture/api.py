@@ -129,6 +129,12 @@ def _form_out(
     state = selectors.form_state(
         request_user(request), subject, event=event, occurrence=occurrence, form=form, repeat=repeat
     )
+    return _form_answer(state, subject, event, occurrence, form, repeat)
+
+
+def _form_answer(
+    state: dict[str, Any], subject: Subject, event: str, occurrence: int, form: str, repeat: int
+) -> FormOut:
     if not state:
         raise PermissionDenied(f"There is no form {form!r}.")
 
@@ -234,8 +240,9 @@ def form_write(
     repeat: int = 1,
 ) -> FormOut:
     found = _subject(request, identifier, subject)
-    services.form_save(
-        actor=request_user(request),
+    actor = request_user(request)
+    outcome = services.form_save(
+        actor=actor,
         subject=found,
         event=event,
         occurrence=occurrence,
@@ -253,7 +260,16 @@ def form_write(
         complete=payload.complete,
         reason=payload.reason,
     )
-    return _form_out(request, found, event, occurrence, form, repeat)
+    # The answer is the save's own result, masked as a read would be, not a second read.
+    state = selectors.form_shown(
+        actor,
+        found,
+        form=form,
+        instance=outcome.form_instance,
+        values=outcome.values,
+        checks=outcome.open_checks,
+    )
+    return _form_answer(state, found, event, occurrence, form, repeat)
 
 
 @router.post(

@@ -91,46 +91,74 @@ def form_state(
 ) -> dict[str, Any]:
     """Return one form instance as a person may see it: values, rows, status, version, checks."""
     require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
+    instance = _instance(subject, event=event, occurrence=occurrence, form=form, repeat=repeat)
+    if instance is None:
+        return form_shown(actor, subject, form=form, instance=None, values=[], checks=[])
+    return form_shown(
+        actor,
+        subject,
+        form=form,
+        instance=instance,
+        values=list(instance.values.all()),
+        checks=list(instance.checks.filter(open=True)),
+    )
+
+
+def form_shown(
+    actor: User,
+    subject: Subject,
+    *,
+    form: str,
+    instance: FormInstance | None,
+    values: list[ItemValue],
+    checks: list[CheckResult],
+) -> dict[str, Any]:
+    """Return a form instance's values (removed rows included) and open checks as the actor
+    may see them: arm-revealing values masked for the blinded.
+
+    The save pipeline's outcome holds exactly these, so a save answers without reading again.
+    """
     version = subject.study.current_version
     assert version is not None
     rules = study_rules(version).forms.get(form)
     if rules is None:
         return {}
     unblinded = is_unblinded(actor, study=subject.study)
-    instance = _instance(subject, event=event, occurrence=occurrence, form=form, repeat=repeat)
-    values: dict[str, dict[str, Any]] = {}
+    shown_values: dict[str, dict[str, Any]] = {}
     rows: dict[str, dict[int, dict[str, dict[str, Any]]]] = {
         group: {} for group in rules.repeating_groups
     }
-    checks: list[CheckResult] = []
-    if instance is not None:
-        for value in instance.values.filter(removed=False):
-            item = rules.items.get(value.item)
-            concealed = item is not None and item.arm_revealing and not unblinded
-            shown = {
-                "text": HIDDEN if concealed else value.text,
-                "missing": value.missing_code,
-                "hidden": value.hidden,
-                "by": value.updated_by,
-                "at": value.updated_at,
-            }
-            if value.group in rules.repeating_groups:
-                rows[value.group].setdefault(value.row, {})[value.item] = shown
-            else:
-                values[value.item] = shown
-        checks = list(instance.checks.filter(open=True))
+    last: dict[str, int] = {}
+    for value in sorted(values, key=lambda v: (v.group, v.row, v.item)):
+        if value.row:
+            last[value.group] = max(last.get(value.group, 0), value.row)
+        if value.removed:
+            continue
+        item = rules.items.get(value.item)
+        concealed = item is not None and item.arm_revealing and not unblinded
+        shown = {
+            "text": HIDDEN if concealed else value.text,
+            "missing": value.missing_code,
+            "hidden": value.hidden,
+            "by": value.updated_by,
+            "at": value.updated_at,
+        }
+        if value.group in rules.repeating_groups:
+            rows[value.group].setdefault(value.row, {})[value.item] = shown
+        else:
+            shown_values[value.item] = shown
     return {
         "instance": instance,
         "status": instance.status if instance else FormStatus.NOT_STARTED,
         "version": instance.version if instance else 0,
         "not_done_reason": instance.not_done_reason if instance else "",
-        "values": values,
+        "values": shown_values,
         "rows": rows,
-        "checks": checks,
+        "checks": sorted(checks, key=lambda c: (c.check_name, c.row)),
         "rules": rules,
-        "last_rows": last_rows(
-            subject, event=event, occurrence=occurrence, form=form, repeat=repeat
-        ),
+        # The highest row each repeating group ever used, removed rows included: a new row
+        # takes the next number, so it never inherits the history of a removed one.
+        "last_rows": last,
     }
 
 

@@ -8,13 +8,14 @@ is refused with what changed since; changing a completed form needs a reason.
 from __future__ import annotations
 
 import mimetypes
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from carnet.accounts.models import User
 from carnet.accounts.permissions import require
@@ -37,6 +38,7 @@ from carnet.capture.values import (
     text_of_value,
     value_of_text,
 )
+from carnet.core.bulk import rows_insert
 from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.core.hashing import sha256_hex
@@ -85,6 +87,10 @@ class SaveOutcome:
     soft_checks: list[CheckResult] = field(default_factory=list)
     hidden_kept: list[str] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)  # items branching hides, with a value or not
+    # The instance's values (removed rows included) and open check results once saved: what an
+    # answer shows without reading the form again.
+    values: list[ItemValue] = field(default_factory=list)
+    open_checks: list[CheckResult] = field(default_factory=list)
 
 
 @dataclass
@@ -272,7 +278,7 @@ def _changes_since(instance: FormInstance, version: int, rules: FormRules) -> li
     ]
 
 
-def _instance_for_update(
+def _instance_for_change(
     *,
     subject: Subject,
     environment: str,
@@ -283,17 +289,37 @@ def _instance_for_update(
     version: StudyVersion,
     base_version: int | None,
     form_rules: FormRules,
+    lock: bool = True,
 ) -> FormInstance:
-    """Return the form instance, locked for this transaction, once the save is not stale."""
-    instance, _created = FormInstance.objects.select_for_update().get_or_create(
+    """Return the form instance, locked for this transaction, once the save is not stale.
+
+    A form never saved yet is returned unsaved (``pk`` None): `_instance_insert` writes it when
+    the save writes, so that a first save is one INSERT rather than an INSERT and an UPDATE.
+    """
+    found = FormInstance.objects.filter(
         subject=subject,
         environment=environment,
         event=event,
         occurrence=occurrence,
         form=form,
         repeat=repeat,
-        defaults={"study_version": version},
     )
+    instance = (found.select_for_update() if lock else found).first()
+    if instance is None:
+        instance = FormInstance(
+            subject=subject,
+            environment=environment,
+            event=event,
+            occurrence=occurrence,
+            form=form,
+            repeat=repeat,
+            study_version=version,
+        )
+    _refuse_stale(instance, base_version, form_rules)
+    return instance
+
+
+def _refuse_stale(instance: FormInstance, base_version: int | None, rules: FormRules) -> None:
     if instance.version and base_version != instance.version:
         if base_version is None:
             raise ValidationError(
@@ -301,16 +327,40 @@ def _instance_for_update(
             )
         raise FormConflict(
             current_version=instance.version,
-            changes=_changes_since(instance, base_version, form_rules),
+            changes=_changes_since(instance, base_version, rules),
         )
-    return instance
+
+
+def _instance_write(instance: FormInstance, base_version: int | None, rules: FormRules) -> None:
+    """Write the instance: an UPDATE, or the INSERT of a form's first save.
+
+    Two first saves of one form at once: the second INSERT meets the unique constraint once
+    the first commits, and is refused as stale, with what the first one wrote.
+    """
+    if instance.pk is not None:
+        instance.save()
+        return
+    try:
+        with transaction.atomic():
+            instance.save(force_insert=True)
+    except IntegrityError:
+        instance.pk = None
+        other = FormInstance.objects.get(
+            subject=instance.subject,
+            environment=instance.environment,
+            event=instance.event,
+            occurrence=instance.occurrence,
+            form=instance.form,
+            repeat=instance.repeat,
+        )
+        _refuse_stale(other, base_version, rules)
+        raise  # not stale after all: a constraint this code does not know of
 
 
 def _actor_label(actor: User) -> str:
     return actor.display_name()
 
 
-@transaction.atomic
 def form_save(
     *,
     actor: User,
@@ -331,8 +381,42 @@ def form_save(
     ``values`` are the non-repeating items to change (None or "" clears, `Missing` enters a
     missing-data code); ``rows`` the repeating groups' rows to change (None removes a row).
     Items not sent keep their value. ``base_version`` is the version the person read.
-    ``dry_run`` runs every step, then rolls back: what a page's live validation shows.
+    ``dry_run`` runs every step up to the writes and writes nothing (no lock either): what a
+    page's live validation shows.
     """
+    # A dry run reads only: outside a transaction it never takes SQLite's write lock.
+    with nullcontext() if dry_run else transaction.atomic():
+        return _form_save(
+            actor=actor,
+            subject=subject,
+            event=event,
+            occurrence=occurrence,
+            form=form,
+            repeat=repeat,
+            base_version=base_version,
+            values=values,
+            rows=rows,
+            complete=complete,
+            reason=reason,
+            dry_run=dry_run,
+        )
+
+
+def _form_save(
+    *,
+    actor: User,
+    subject: Subject,
+    event: str,
+    occurrence: int = 1,
+    form: str,
+    repeat: int = 1,
+    base_version: int | None,
+    values: dict[str, Any] | None = None,
+    rows: dict[str, dict[int, dict[str, Any] | None]] | None = None,
+    complete: bool = False,
+    reason: str = "",
+    dry_run: bool = False,
+) -> SaveOutcome:
     study = subject.study
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
     environment = _environment(study)
@@ -342,7 +426,7 @@ def form_save(
     version = study.current_version
     assert version is not None
 
-    instance = _instance_for_update(
+    instance = _instance_for_change(
         subject=subject,
         environment=environment,
         event=event,
@@ -352,11 +436,13 @@ def form_save(
         version=version,
         base_version=base_version,
         form_rules=form_rules,
+        lock=not dry_run,
     )
     if instance.status == FormStatus.NOT_DONE:
         raise ValidationError("This form is marked not done; reopen it before entering data.")
 
-    existing = {(v.item, v.row): v for v in instance.values.all()}
+    # A form never saved has no values to read.
+    existing = {(v.item, v.row): v for v in instance.values.all()} if instance.pk else {}
     state: dict[Key, _Cell] = {
         key: _stored_cell(definition, form_rules, value) for key, value in existing.items()
     }
@@ -454,31 +540,43 @@ def form_save(
     if changed and instance.status == FormStatus.COMPLETE and not reason.strip():
         raise FormErrors({"reason": "This form is complete: say why you change it."})
 
-    new_version = instance.version + (
-        1 if changed or (complete and instance.status != FormStatus.COMPLETE) else 0
+    outcome = SaveOutcome(form_instance=instance, hidden=sorted(hidden))
+    outcome.changed = [
+        {
+            "place": _place(form_rules, name, row),
+            "old": _audit_cell(form_rules.items[name], existing.get((name, row))),
+            "new": _audit_cell(form_rules.items[name], state[(name, row)]),
+        }
+        for name, row in changed
+    ]
+    if dry_run:
+        outcome.soft_checks = _check_results(instance, fired_soft, form_rules, write=False)
+        return outcome
+
+    # The writes, all computed above: the instance, its values, its check results, the news
+    # date, and last the audit events.
+    old_status = instance.status
+    has_data = any(not cell.empty and not cell.removed for cell in state.values())
+    instance.status = (
+        FormStatus.COMPLETE
+        if completing
+        else FormStatus.IN_PROGRESS
+        if has_data
+        else FormStatus.NOT_STARTED
     )
-    outcome = SaveOutcome(form_instance=instance)
+    instance.version += 1 if changed or instance.status != old_status else 0
+    instance.study_version = version
+    _instance_write(instance, base_version, form_rules)
+
     label = _actor_label(actor)
-    entries: list[AuditEntry] = []
+    now = utc_now()
     to_create: list[ItemValue] = []
     to_update: list[ItemValue] = []
     dates_moved_back = False
     newest: date | None = None
-    now = utc_now()
-    for key in changed:
-        name, row = key
-        cell = state[key]
-        item = form_rules.items[name]
-        stored = existing.get(key)
-        old = (
-            None
-            if stored is None
-            else {
-                "text": _audit_text(item, stored.text),
-                "missing": stored.missing_code,
-                "removed": stored.removed,
-            }
-        )
+    for name, row in changed:
+        cell = state[(name, row)]
+        stored = existing.get((name, row))
         if stored is not None and stored.day is not None:
             dates_moved_back = True  # a date changed or went: news may now be older
         if cell.reading.day is not None and cell.reading.day <= today and not cell.removed:
@@ -487,7 +585,7 @@ def form_save(
             stored = ItemValue(
                 form_instance=instance,
                 item=name,
-                item_oid=item.oid,
+                item_oid=form_rules.items[name].oid,
                 group=form_rules.group_of[name],
                 row=row,
             )
@@ -500,34 +598,9 @@ def form_save(
             cell.reading.day,
         )
         stored.missing_code, stored.removed = cell.missing, cell.removed
-        stored.changed_in, stored.study_version, stored.updated_by = new_version, version, label
-        stored.updated_at = now
-        new = {
-            "text": _audit_text(item, cell.reading.text),
-            "missing": cell.missing,
-            "removed": cell.removed,
-        }
-        entries.append(
-            AuditEntry(
-                action="item.changed",
-                target=("capture.itemvalue", f"{instance.pk}:{name}:{row}"),
-                old=old,
-                new={
-                    **new,
-                    "subject": subject.identifier,
-                    "event": event,
-                    "occurrence": occurrence,
-                    "form": form,
-                    "repeat": repeat,
-                    "item": name,
-                    "row": row,
-                    "form_version": new_version,
-                },
-                reason=reason.strip(),
-            )
-        )
-        outcome.changed.append({"place": _place(form_rules, name, row), "old": old, "new": new})
-    # Branching may hide or show values that did not change: their flag follows, in memory.
+        stored.changed_in, stored.study_version = instance.version, version
+        stored.updated_by, stored.updated_at = label, now
+    # Branching may hide or show values that did not change: their flag follows.
     for value in [*existing.values(), *to_create]:
         should_hide = (
             value.item in hidden and bool(value.text or value.missing_code) and not value.removed
@@ -538,47 +611,26 @@ def form_save(
                 to_update.append(value)
         if should_hide:
             outcome.hidden_kept.append(_place(form_rules, value.item, value.row))
-    ItemValue.objects.bulk_create(to_create)
-    ItemValue.objects.bulk_update(
-        to_update,
-        [
-            "text",
-            "number",
-            "day",
-            "missing_code",
-            "removed",
-            "hidden",
-            "changed_in",
-            "study_version",
-            "updated_by",
-            "updated_at",
-        ],
-    )
-
-    old_status = instance.status
-    has_data = any(not cell.empty and not cell.removed for cell in state.values())
-    instance.status = (
-        FormStatus.COMPLETE
-        if completing
-        else FormStatus.IN_PROGRESS
-        if has_data
-        else FormStatus.NOT_STARTED
-    )
-    instance.version = new_version
-    instance.study_version = version
-    instance.save()
-    if instance.status != old_status:
-        entries.append(
-            AuditEntry(
-                action="form.status_changed",
-                target=instance,
-                old={"status": old_status},
-                new={"status": instance.status, "form_version": new_version},
-                reason=reason.strip(),
-            )
+    rows_insert(to_create)
+    if to_update:
+        ItemValue.objects.bulk_update(
+            to_update,
+            [
+                "text",
+                "number",
+                "day",
+                "missing_code",
+                "removed",
+                "hidden",
+                "changed_in",
+                "study_version",
+                "updated_by",
+                "updated_at",
+            ],
         )
-    outcome.soft_checks = _soft_checks_record(instance, fired_soft, form_rules)
-    outcome.hidden = sorted(hidden)
+    outcome.values = [*existing.values(), *to_create]
+    outcome.soft_checks = _check_results(instance, fired_soft, form_rules, write=True)
+    outcome.open_checks = outcome.soft_checks
     # A captured date (a visit, an examination) may be the subject's latest news. Dates only
     # added can only move it forward (one UPDATE); a changed or removed date needs a recount.
     if dates_moved_back:
@@ -586,14 +638,50 @@ def form_save(
     elif newest is not None and newest > subject.last_news_on:
         Subject.objects.filter(pk=subject.pk).update(last_news_on=newest)
         subject.last_news_on = newest
+
+    where = {
+        "subject": subject.identifier,
+        "event": event,
+        "occurrence": occurrence,
+        "form": form,
+        "repeat": repeat,
+        "form_version": instance.version,
+    }
+    entries = [
+        AuditEntry(
+            action="item.changed",
+            target=("capture.itemvalue", f"{instance.pk}:{name}:{row}"),
+            old=change["old"],
+            new={**change["new"], **where, "item": name, "row": row},
+            reason=reason.strip(),
+        )
+        for (name, row), change in zip(changed, outcome.changed, strict=True)
+    ]
+    if instance.status != old_status:
+        entries.append(
+            AuditEntry(
+                action="form.status_changed",
+                target=instance,
+                old={"status": old_status},
+                new={"status": instance.status, "form_version": instance.version},
+                reason=reason.strip(),
+            )
+        )
     # Last: the study's chain is locked from here to the commit, so concurrent saves of the
     # study queue only for the time it takes to append these events.
     audit_record_many(actor=actor, entries=entries, chain=study.audit_chain)
-    if dry_run:
-        # Undo every write of this transaction (values, audit events, check results); the
-        # outcome in memory still says what a real save would have done.
-        transaction.set_rollback(True)
     return outcome
+
+
+def _audit_cell(item: Item, value: ItemValue | _Cell | None) -> dict[str, Any] | None:
+    """Return a value as the audit trail and a conflict show it (identifying text hashed)."""
+    if value is None:
+        return None
+    if isinstance(value, ItemValue):
+        text, missing, removed = value.text, value.missing_code, value.removed
+    else:
+        text, missing, removed = value.reading.text, value.missing, value.removed
+    return {"text": _audit_text(item, text), "missing": missing, "removed": removed}
 
 
 def _differs(stored: ItemValue | None, cell: _Cell) -> bool:
@@ -606,21 +694,23 @@ def _differs(stored: ItemValue | None, cell: _Cell) -> bool:
     )
 
 
-def _soft_checks_record(
-    instance: FormInstance, fired: list[tuple[Any, Rule]], rules: FormRules
+def _check_results(
+    instance: FormInstance, fired: list[tuple[Any, Rule]], rules: FormRules, *, write: bool
 ) -> list[CheckResult]:
-    """Keep one open result per soft check that fires; close those that no longer fire."""
-    names = {rule_check.name for rule_check, _rule in fired}
-    CheckResult.objects.filter(form_instance=instance, open=True).exclude(
-        check_name__in=names
-    ).update(open=False, closed_at=utc_now())
-    results = []
+    """Return one open result per soft check that fires, kept from an earlier save or new.
+
+    With ``write``, new results are stored and those that no longer fire are closed.
+    """
+    still_open = (
+        {r.check_name: r for r in CheckResult.objects.filter(form_instance=instance, open=True)}
+        if instance.pk
+        else {}
+    )
+    results, new = [], []
     for rule_check, rule in fired:
-        result = CheckResult.objects.filter(
-            form_instance=instance, check_name=rule_check.name, open=True
-        ).first()
+        result = still_open.pop(rule_check.name, None)
         if result is None:
-            result = CheckResult.objects.create(
+            result = CheckResult(
                 form_instance=instance,
                 check_name=rule_check.name,
                 message_en=rule_check.message.text("en"),
@@ -628,7 +718,14 @@ def _soft_checks_record(
                 items=list(rule_check.items)
                 or [r.name for r in rule.reads if r.name in rules.items],
             )
+            new.append(result)
         results.append(result)
+    if write:
+        rows_insert(new)
+        if still_open:  # what is left no longer fires
+            CheckResult.objects.filter(pk__in=[r.pk for r in still_open.values()]).update(
+                open=False, closed_at=utc_now()
+            )
     return results
 
 
@@ -657,7 +754,7 @@ def form_mark_not_done(
         raise FormErrors({"reason": f"Give the reason the form was not done{choices}."})
     version = study.current_version
     assert version is not None
-    instance = _instance_for_update(
+    instance = _instance_for_change(
         subject=subject,
         environment=environment,
         event=event,
@@ -671,7 +768,7 @@ def form_mark_not_done(
     old = instance.status
     instance.status, instance.not_done_reason = FormStatus.NOT_DONE, reason.strip()
     instance.version += 1
-    instance.save()
+    _instance_write(instance, base_version, form_rules)
     audit_record(
         actor=actor,
         action="form.status_changed",
@@ -713,7 +810,7 @@ def form_reopen(
         raise FormErrors({"reason": "Say why the form is reopened."})
     version = study.current_version
     assert version is not None
-    instance = _instance_for_update(
+    instance = _instance_for_change(
         subject=subject,
         environment=environment,
         event=event,

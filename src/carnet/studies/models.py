@@ -79,5 +79,24 @@ class StudyVersion(models.Model):
         return self.status == VersionStatus.PUBLISHED
 
     def parsed(self) -> StudyDefinition:
-        """Return the typed definition stored in this version."""
-        return StudyDefinition.from_json(self.definition)
+        """Return the typed definition stored in this version (read once per content).
+
+        Requests ask for it all the time; the definition is immutable (frozen dataclasses) and
+        keyed by its content's hash, so a draft loaded again is never served stale.
+        """
+        if self.pk is None:
+            return StudyDefinition.from_json(self.definition)
+        key = (self.pk, self.source_sha256)
+        found = _PARSED.get(key)
+        if found is None:
+            if len(_PARSED) >= _PARSED_SIZE:
+                _PARSED.clear()
+            found = _PARSED[key] = StudyDefinition.from_json(self.definition)
+        return found
+
+
+# What a request rarely needs of a version: the source, the definition (read through `parsed`),
+# the migration report.
+BULKY_VERSION_FIELDS = ("source_text", "definition", "migration_report")
+_PARSED: dict[tuple[int, str], StudyDefinition] = {}
+_PARSED_SIZE = 64

@@ -53,6 +53,7 @@ def subject_for_actor(actor: User, *, study: Study, identifier: str) -> Subject:
     subject = subjects_visible(actor, study=study).filter(identifier=identifier).first()
     if subject is None:
         raise PermissionDenied(f"There is no subject {identifier!r} you may see.")
+    subject.study = study  # the caller's, with what it already read (its current version)
     return subject
 
 

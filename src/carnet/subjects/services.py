@@ -110,13 +110,19 @@ def entry_refusal(subject: Subject, *, on: date) -> str | None:
         return "the central eligibility review has not approved this subject yet"
     if subject.study_status == StudyStatus.SCREEN_FAILURE:
         return "this subject is a screen failure and was never included"
-    objection = _withdrawn(subject, WithdrawalKind.DATA_USE)
+    # One read of the withdrawals that limit entry: this runs on every save.
+    withdrawals: dict[str, Withdrawal] = {}
+    for withdrawal in subject.withdrawals.filter(
+        kind__in=[WithdrawalKind.DATA_USE, WithdrawalKind.FOLLOW_UP]
+    ).order_by("-withdrawn_on"):
+        withdrawals[withdrawal.kind] = withdrawal  # the earliest of a kind wins
+    objection = withdrawals.get(WithdrawalKind.DATA_USE)
     if objection is not None:
         return (
             f"the subject objected to further use of their data on "
             f"{objection.withdrawn_on.isoformat()}: nothing more may be entered"
         )
-    stop = _withdrawn(subject, WithdrawalKind.FOLLOW_UP)
+    stop = withdrawals.get(WithdrawalKind.FOLLOW_UP)
     if stop is not None and on > stop.withdrawn_on:
         return (
             f"the subject withdrew from follow-up on {stop.withdrawn_on.isoformat()}: only data "

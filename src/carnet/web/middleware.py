@@ -12,6 +12,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
+from carnet.accounts.permissions import permissions_remembered
 from carnet.accounts.sign_in import session_activity, two_factor_enrolled, two_factor_required
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -53,6 +54,17 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
+
+
+class PermissionsRememberedMiddleware:
+    """Read each person's roles in a study once per request, however often they are asked."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with permissions_remembered():
+            return self.get_response(request)
 
 
 def _is_api(request: HttpRequest) -> bool:

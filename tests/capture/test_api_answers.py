@@ -1,0 +1,69 @@
+"""What the capture API answers: a save answers with exactly what reading the form shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from carnet.accounts.services import token_create
+from carnet.studies.definition.model import Item
+from tests.accounts.personas import ADMIN
+from tests.capture.conftest import Capture
+
+pytestmark = pytest.mark.django_db
+
+FORMS = "/api/studies/MINI/subjects/{subject}/forms/baseline/1/{form}"
+
+
+def _client(capture: Capture, user: Any) -> Client:
+    _token, key = token_create(actor=ADMIN, user=user, study=capture.world.study)
+    return Client(headers={"authorization": f"Bearer {key}"})
+
+
+def test_a_save_answers_what_a_read_then_shows_masked_for_the_blinded(
+    capture: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Systolic pressure stands in for an arm-revealing item (a dose, a drug-specific lab).
+    monkeypatch.setattr(Item, "arm_revealing", property(lambda item: item.name == "sbp"))
+    client = _client(capture, capture.entry)
+    vitals = FORMS.format(subject=capture.subject.identifier, form="vitals")
+    saved = client.put(
+        vitals,
+        {"version": 0, "values": {"weight": "70,5", "height": 170, "sbp": 90, "dbp": 95}},
+        content_type="application/json",
+    )
+    assert saved.status_code == 200, saved.content
+    answer = saved.json()
+    assert answer["values"]["sbp"]["text"] == "(blinded)"
+    assert answer["values"]["weight"]["text"] == "70.5"
+    assert answer["values"]["bmi"]["text"] == "24.394464"
+    assert [c["check"] for c in answer["checks"]] == ["bp_order"]
+    assert (answer["status"], answer["version"]) == ("in_progress", 1)
+    assert client.get(vitals).json() == answer
+
+    # A second save: the check no longer fires and closes; a cleared value shows empty.
+    saved = client.put(
+        vitals,
+        {"version": 1, "values": {"dbp": 60, "height": None}},
+        content_type="application/json",
+    )
+    answer = saved.json()
+    assert answer["checks"] == []
+    assert answer["values"]["height"]["text"] == ""
+    assert answer["values"]["bmi"]["text"] == ""
+    assert client.get(vitals).json() == answer
+
+    lesions = FORMS.format(subject=capture.subject.identifier, form="lesions")
+    rows = {"target": {"1": {"lesion_site": "liver", "diameter": 20}, "2": {"diameter": 15}}}
+    answer = client.put(
+        lesions, {"version": 0, "rows": rows}, content_type="application/json"
+    ).json()
+    answer = client.put(
+        lesions, {"version": 1, "rows": {"target": {"1": None}}}, content_type="application/json"
+    ).json()
+    assert list(answer["rows"]["target"]) == ["2"]
+    assert answer["rows"]["target"]["2"]["diameter"]["text"] == "15"
+    assert answer["values"]["sum_diameters"]["text"] == "15"
+    assert client.get(lesions).json() == answer
