@@ -67,3 +67,47 @@ def test_a_save_answers_what_a_read_then_shows_masked_for_the_blinded(
     assert answer["rows"]["target"]["2"]["diameter"]["text"] == "15"
     assert answer["values"]["sum_diameters"]["text"] == "15"
     assert client.get(lesions).json() == answer
+
+
+def test_the_casebook_lists_every_instance_of_a_repeating_form(repeating: Capture) -> None:
+    client = _client(repeating, repeating.entry)
+    identifier = repeating.subject.identifier
+    medication = FORMS.format(subject=identifier, form="medication")
+    for repeat, name in ((1, "paracetamol"), (2, "ondansetron")):
+        saved = client.put(
+            f"{medication}?repeat={repeat}",
+            {"version": 0, "values": {"cm_name": name}},
+            content_type="application/json",
+        )
+        assert saved.status_code == 200, saved.content
+        assert (saved.json()["repeat"], saved.json()["values"]["cm_name"]["text"]) == (
+            repeat,
+            name,
+        )
+    book = client.get(f"/api/studies/MINI/subjects/{identifier}/casebook").json()
+    cell = next(
+        c
+        for column in book
+        if column["event"] == "baseline"
+        for c in column["forms"]
+        if c["form"] == "medication"
+    )
+    assert [(i["repeat"], i["status"], i["version"]) for i in cell["instances"]] == [
+        (1, "in_progress", 1),
+        (2, "in_progress", 1),
+    ]
+    vitals = next(
+        c
+        for column in book
+        if column["event"] == "baseline"
+        for c in column["forms"]
+        if c["form"] == "vitals"
+    )
+    assert vitals["instances"] == []  # never saved
+    refused = client.put(
+        f"{FORMS.format(subject=identifier, form='vitals')}?repeat=2",
+        {"version": 0, "values": {"weight": 70}},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert "not a repeating form" in refused.json()["detail"]

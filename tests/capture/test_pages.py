@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +14,6 @@ from django.test import Client
 from carnet.audit.models import AuditEvent
 from carnet.capture.models import CheckResult, FormInstance, ItemValue
 from carnet.capture.services import form_mark_not_done, form_save
-from carnet.studies.definition import study_file_read
-from carnet.studies.services import study_load, study_publish
-from tests.accounts.personas import ADMIN, FIXTURE
 from tests.capture.conftest import Capture
 
 pytestmark = pytest.mark.django_db
@@ -463,50 +459,6 @@ def test_unknown_events_forms_items_and_occurrences_are_404(capture: Capture) ->
 
 
 # --- repeating forms: one instance per adverse event, per medication ---------------------------
-
-# An amendment of MINI adds two repeating forms: adverse events (logged at the unscheduled
-# "adverse events" event) and the medications taken at baseline (a cell of the casebook grid),
-# and the study's own reasons for a form not done.
-NOT_DONE_REASONS = """  not_done_reasons:
-    - {code: PATIENT_REFUSED, label: {en: Patient refused, fr: Refus du patient}}
-"""
-REPEATING_FORMS = """forms:
-  - name: adverse_event
-    label: {en: Adverse event, fr: Événement indésirable}
-    repeating: true
-    groups:
-      - name: ae
-        items:
-          - {name: ae_term, type: text, required: true, label: {en: Term, fr: Terme}}
-          - {name: ae_grade, type: integer, range: {min: 1, max: 5}, label: {en: Grade, fr: Grade}}
-  - name: medication
-    label: {en: Medication, fr: Traitement}
-    repeating: true
-    groups:
-      - name: cm
-        items:
-          - {name: cm_name, type: text, label: {en: Medication, fr: Médicament}}
-"""
-
-
-@pytest.fixture
-def repeating(capture: Capture, tmp_path: Path) -> Capture:
-    """Return the capture world once an amendment adds the repeating forms, published."""
-    text = FIXTURE.read_text(encoding="utf-8")
-    for old, new in (
-        ("    forms: [vitals, lesions]\n", "    forms: [vitals, lesions, medication]\n"),
-        ("    forms: [lesions]\n", "    forms: [lesions, adverse_event]\n"),
-        ("forms:\n  - name: vitals\n", REPEATING_FORMS + "  - name: vitals\n"),
-        ("arms:\n", NOT_DONE_REASONS + "arms:\n"),
-    ):
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    amended = tmp_path / "mini.yaml"
-    amended.write_text(text, encoding="utf-8")
-    study_load(actor=ADMIN, study_file=study_file_read(amended), source_name="mini.yaml")
-    study_publish(actor=ADMIN, study=capture.world.study)
-    capture.subject.study.refresh_from_db()
-    return capture
 
 
 def adverse_event(term: str, grade: str = "", version: int = 0, **extra: str) -> dict[str, str]:

@@ -22,11 +22,22 @@ router = Router(tags=["capture"])
 FORM_PATH = "/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
 
 
+class CasebookInstanceOut(Schema):
+    repeat: int
+    status: str
+    version: int
+    open_checks: int
+
+
 class CasebookCellOut(Schema):
+    """A form at an event occurrence: its first instance's status, and every saved instance
+    (a repeating form has several; read or save one with `?repeat=N`)."""
+
     form: str
     status: str
     version: int
     open_checks: int
+    instances: list[CasebookInstanceOut]
 
 
 class CasebookColumnOut(Schema):
@@ -193,7 +204,19 @@ def casebook(request: HttpRequest, identifier: str, subject: str) -> list[Casebo
                 visit_status=str(occurrence.status),
                 forms=[
                     CasebookCellOut(
-                        form=c.form, status=c.status, version=c.version, open_checks=c.open_checks
+                        form=c.form,
+                        status=c.status,
+                        version=c.version,
+                        open_checks=c.open_checks,
+                        instances=[
+                            CasebookInstanceOut(
+                                repeat=i.repeat,
+                                status=i.status,
+                                version=i.version,
+                                open_checks=i.open_checks,
+                            )
+                            for i in c.instances
+                        ],
                     )
                     for c in column["cells"]
                     if c is not None

@@ -36,13 +36,24 @@ def _instance(
 
 
 @dataclass(frozen=True)
+class CasebookInstance:
+    """One saved instance of a form (a repeating form has several: AE 1, AE 2…)."""
+
+    repeat: int
+    status: str
+    version: int
+    open_checks: int
+
+
+@dataclass(frozen=True)
 class CasebookCell:
     event: str
     occurrence: int
     form: str
-    status: str
+    status: str  # of the first instance
     version: int
     open_checks: int
+    instances: tuple[CasebookInstance, ...] = ()
 
 
 def casebook(actor: User, subject: Subject) -> dict[str, Any]:
@@ -51,12 +62,11 @@ def casebook(actor: User, subject: Subject) -> dict[str, Any]:
     version = subject.study.current_version
     assert version is not None
     definition = study_rules(version).definition
-    instances = {
-        (i.event, i.occurrence, i.form): i
-        for i in FormInstance.objects.filter(
-            subject=subject, environment=environment_of(subject), repeat=1
-        )
-    }
+    instances: dict[tuple[str, int, str], list[FormInstance]] = {}
+    for found in FormInstance.objects.filter(
+        subject=subject, environment=environment_of(subject)
+    ).order_by("repeat"):
+        instances.setdefault((found.event, found.occurrence, found.form), []).append(found)
     open_checks: dict[int, int] = {}
     for instance_id in CheckResult.objects.filter(
         form_instance__subject=subject, open=True
@@ -71,7 +81,8 @@ def casebook(actor: User, subject: Subject) -> dict[str, Any]:
             if form.name not in event.forms:
                 cells.append(None)
                 continue
-            instance = instances.get((occurrence.event, occurrence.number, form.name))
+            saved = instances.get((occurrence.event, occurrence.number, form.name), [])
+            instance = next((i for i in saved if i.repeat == 1), None)
             cells.append(
                 CasebookCell(
                     event=occurrence.event,
@@ -80,6 +91,15 @@ def casebook(actor: User, subject: Subject) -> dict[str, Any]:
                     status=instance.status if instance else FormStatus.NOT_STARTED,
                     version=instance.version if instance else 0,
                     open_checks=open_checks.get(instance.pk, 0) if instance else 0,
+                    instances=tuple(
+                        CasebookInstance(
+                            repeat=i.repeat,
+                            status=i.status,
+                            version=i.version,
+                            open_checks=open_checks.get(i.pk, 0),
+                        )
+                        for i in saved
+                    ),
                 )
             )
         columns.append({"occurrence": occurrence, "event": event, "cells": cells})
