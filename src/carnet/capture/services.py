@@ -566,6 +566,7 @@ def _form_save(
     )
     instance.version += 1 if changed or instance.status != old_status else 0
     instance.study_version = version
+    first_save = instance.pk is None
     _instance_write(instance, base_version, form_rules)
 
     label = _actor_label(actor)
@@ -629,7 +630,9 @@ def _form_save(
             ],
         )
     outcome.values = [*existing.values(), *to_create]
-    outcome.soft_checks = _check_results(instance, fired_soft, form_rules, write=True)
+    outcome.soft_checks = _check_results(
+        instance, fired_soft, form_rules, write=True, first_save=first_save
+    )
     outcome.open_checks = outcome.soft_checks
     # A captured date (a visit, an examination) may be the subject's latest news. Dates only
     # added can only move it forward (one UPDATE); a changed or removed date needs a recount.
@@ -695,16 +698,23 @@ def _differs(stored: ItemValue | None, cell: _Cell) -> bool:
 
 
 def _check_results(
-    instance: FormInstance, fired: list[tuple[Any, Rule]], rules: FormRules, *, write: bool
+    instance: FormInstance,
+    fired: list[tuple[Any, Rule]],
+    rules: FormRules,
+    *,
+    write: bool,
+    first_save: bool = False,
 ) -> list[CheckResult]:
     """Return one open result per soft check that fires, kept from an earlier save or new.
 
     With ``write``, new results are stored and those that no longer fire are closed.
     """
     still_open = (
-        {r.check_name: r for r in CheckResult.objects.filter(form_instance=instance, open=True)}
-        if instance.pk
-        else {}
+        {}
+        if first_save or instance.pk is None
+        else {
+            r.check_name: r for r in CheckResult.objects.filter(form_instance=instance, open=True)
+        }
     )
     results, new = [], []
     for rule_check, rule in fired:
