@@ -1,6 +1,6 @@
 """French for the messages that scripts/messages.py extracts: `python scripts/french.py` fills
-every message of the French catalog that has no translation yet from the table below, then
-compiles. Translators may also edit the .po file directly; this table is where new messages of a
+every message of the French catalog that has no translation yet from the tables below (the
+second for messages with a pgettext context), then compiles. Translators may also edit the .po file directly; this table is where new messages of a
 change are written first."""
 
 from __future__ import annotations
@@ -464,6 +464,66 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Central eligibility review": "Relecture centralisée de l'éligibilité",
     "Record the decision": "Enregistrer la décision",
     "The eligibility review is recorded.": "La relecture de l'éligibilité est enregistrée.",
+    # The save pipeline's refusals: values, forms, files, and what a withdrawal still allows.
+    "%(value)s is not a number.": "%(value)s n'est pas un nombre.",
+    "%(value)s is not a date (2026-11-22 or 22/11/2026).": "%(value)s n'est pas une date (22/11/2026 ou 2026-11-22).",
+    "%(value)s is below the minimum %(minimum)s%(units)s.": "%(value)s est inférieur au minimum de %(minimum)s%(units)s.",
+    "%(value)s is above the maximum %(maximum)s%(units)s.": "%(value)s est supérieur au maximum de %(maximum)s%(units)s.",
+    "%(value)s is not one of the codes %(codes)s.": "%(value)s ne fait pas partie des codes %(codes)s.",
+    "The text is %(length)s characters long; at most %(limit)s are kept.": "Le texte fait %(length)s caractères ; %(limit)s au plus sont conservés.",
+    "This item is calculated; it cannot be entered.": "Cette variable est calculée ; elle ne peut pas être saisie.",
+    "The text is %(length)s characters long; at most %(limit)s are allowed.": "Le texte fait %(length)s caractères ; la limite est de %(limit)s.",
+    "%(value)s does not have the expected form.": "%(value)s n'a pas le format attendu.",
+    "%(value)s is not a whole number.": "%(value)s n'est pas un nombre entier.",
+    "%(value)s has more than %(decimals)s decimal places.": "%(value)s a trop de décimales (%(decimals)s au plus).",
+    "%(value)s is not a date, a year-month (2023-05) or a year (2023).": "%(value)s n'est ni une date, ni un mois (2023-05), ni une année (2023).",
+    "%(value)s is not a real date.": "%(value)s n'est pas une date existante.",
+    "%(value)s is not a date and time (2026-11-22T14:05).": "%(value)s n'est pas une date et une heure (2026-11-22T14:05).",
+    "%(value)s is not a time (14:05).": "%(value)s n'est pas une heure (14:05).",
+    "%(value)s is not yes or no.": "%(value)s n'est ni oui ni non.",
+    "A file item holds the SHA-256 of an uploaded file.": "Une variable de type fichier contient l'empreinte SHA-256 d'un fichier déposé.",
+    "Items of type %(type)s cannot be entered.": "Les variables de type %(type)s ne peuvent pas être saisies.",
+    "The form changed since you opened it (now version %(version)s): %(changes)s. Reload it, check the changes, and save again.": "Le formulaire a changé depuis que vous l'avez ouvert (il est maintenant en version %(version)s) : %(changes)s. Rechargez-le, vérifiez les modifications et enregistrez à nouveau.",
+    "%(place)s by %(person)s": "%(place)s par %(person)s",
+    "%(study)s is still in design: no data can be entered before test or production.": "L'étude %(study)s est encore en conception : aucune donnée ne peut être saisie avant le mode test ou production.",
+    "%(study)s is frozen: its data cannot change.": "L'étude %(study)s est gelée : ses données ne peuvent plus être modifiées.",
+    "%(study)s is locked: its data cannot change.": "L'étude %(study)s est verrouillée : ses données ne peuvent plus être modifiées.",
+    "%(study)s has no published version.": "L'étude %(study)s n'a pas de version publiée.",
+    "There is no event %(event)s in %(study)s.": "Il n'y a pas de visite %(event)s dans l'étude %(study)s.",
+    "The form %(form)s is not collected at %(event)s.": "Le formulaire %(form)s n'est pas recueilli à la visite %(event)s.",
+    "%(event)s happens once; occurrence %(occurrence)s does not exist.": "La visite %(event)s n'a lieu qu'une fois ; l'occurrence %(occurrence)s n'existe pas.",
+    "%(form)s is not a repeating form; instance %(repeat)s does not exist.": "Le formulaire %(form)s n'est pas répétable ; l'exemplaire %(repeat)s n'existe pas.",
+    "%(form)s has no item %(item)s.": "Le formulaire %(form)s n'a pas de variable %(item)s.",
+    "%(code)s is not a missing-data code of this study (%(codes)s).": "%(code)s n'est pas un code de donnée manquante de cette étude (%(codes)s).",
+    "Send the version of the form you read (it is at version %(version)s).": "Envoyez la version du formulaire que vous avez lue (il est en version %(version)s).",
+    "This form is marked not done; reopen it before entering data.": "Ce formulaire est marqué non fait ; rouvrez-le avant d'y saisir des données.",
+    "%(item)s belongs to a repeating group; send it in rows.": "La variable %(item)s appartient à un groupe répétable ; envoyez-la dans « rows ».",
+    "%(form)s has no repeating group %(group)s.": "Le formulaire %(form)s n'a pas de groupe répétable %(group)s.",
+    "Rows are numbered from 1.": "Les lignes sont numérotées à partir de 1.",
+    "%(item)s is not an item of the group %(group)s.": "%(item)s n'est pas une variable du groupe %(group)s.",
+    "At most %(limit)s rows are allowed; there would be %(count)s.": "Nombre maximal de lignes : %(limit)s ; il y en aurait %(count)s.",
+    "Required: enter a value or a missing-data code.": "Obligatoire : saisissez une valeur ou un code de donnée manquante.",
+    "This form is complete: say why you change it.": "Ce formulaire est complet : indiquez pourquoi vous le modifiez.",
+    "%(form)s cannot be marked not done.": "Le formulaire %(form)s ne peut pas être marqué non fait.",
+    "Give the reason the form was not done (%(reasons)s).": "Indiquez pourquoi le formulaire n'a pas été fait (%(reasons)s).",
+    "Give the reason the form was not done.": "Indiquez pourquoi le formulaire n'a pas été fait.",
+    "This form is not marked not done; there is nothing to reopen.": "Ce formulaire n'est pas marqué non fait ; il n'y a rien à rouvrir.",
+    "%(name)s: the file is larger than %(limit)s MB.": "%(name)s : le fichier dépasse %(limit)s Mo.",
+    "%(name)s: the file is empty.": "%(name)s : le fichier est vide.",
+    "%(name)s: the content is not one of the accepted types (%(types)s).": "%(name)s : le contenu ne correspond à aucun des types acceptés (%(types)s).",
+    "the central eligibility review has not approved this subject yet": "la revue centralisée de l'éligibilité n'a pas encore approuvé ce patient",
+    "this subject is a screen failure and was never included": "ce patient est un échec de pré-inclusion et n'a jamais été inclus",
+    "the subject objected to further use of their data on %(date)s: nothing more may be entered": "le patient s'est opposé le %(date)s à l'utilisation ultérieure de ses données : plus rien ne peut être saisi",
+    "the subject withdrew from follow-up on %(date)s: only data dated on or before that day may be entered": "le patient s'est retiré du suivi le %(date)s : seules les données datées de ce jour ou avant peuvent être saisies",
+}
+
+# Messages whose French depends on their context (pgettext): context -> English -> French.
+FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {
+    # A value out of range: French says a date is before or after.
+    "date": {
+        "%(value)s is below the minimum %(minimum)s%(units)s.": "La date %(value)s est antérieure à la date minimale (%(minimum)s).",
+        "%(value)s is above the maximum %(maximum)s%(units)s.": "La date %(value)s est postérieure à la date maximale (%(maximum)s).",
+    },
 }
 
 
@@ -474,13 +534,15 @@ def main() -> int:
     filled = 0
     for message in catalog:
         key = message.id[0] if isinstance(message.id, tuple) else message.id
-        if not key or key not in FRENCH:
+        table = FRENCH_IN_CONTEXT.get(message.context, {}) if message.context else FRENCH
+        french = table.get(key)
+        if not key or french is None:
             continue
         empty = not message.string or (
             isinstance(message.string, tuple) and not all(message.string)
         )
         if empty:
-            message.string = FRENCH[key]
+            message.string = french
             filled += 1
     with path.open("wb") as handle:
         write_po(handle, catalog, width=100, sort_output=True)

@@ -5,15 +5,20 @@ and the same 404 for everything of another site."""
 from __future__ import annotations
 
 import hashlib
+import html as entities
 import re
+from datetime import date
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from carnet.accounts.services import token_create
 from carnet.audit.models import AuditEvent
 from carnet.capture.models import CheckResult, FormInstance, ItemValue
 from carnet.capture.services import form_mark_not_done, form_save
+from carnet.subjects.services import consent_withdraw
+from tests.accounts.personas import ADMIN
 from tests.capture.conftest import Capture
 
 pytestmark = pytest.mark.django_db
@@ -179,6 +184,66 @@ def test_a_hard_check_refuses_the_page_next_to_both_items_in_french(capture: Cap
     html = response.content.decode()
     for cell in ("weight", "height"):
         assert "Un IMC de 70 ou plus n&#x27;est pas plausible" in messages_of(html, cell)
+    assert not ItemValue.objects.exists()
+
+
+def api_of(capture: Capture, user: Any, *, accept_language: str = "") -> Client:
+    """Return an API client with a personal token of ``user``, as scripts call the API."""
+    _token, key = token_create(actor=ADMIN, user=user, study=capture.world.study)
+    headers = {"authorization": f"Bearer {key}"}
+    if accept_language:
+        headers["accept-language"] = accept_language
+    return Client(headers=headers)
+
+
+def test_a_french_speaking_person_reads_the_save_refusals_in_french_and_the_api_in_english(
+    capture: Capture,
+) -> None:
+    client = client_of(capture.entry)
+    client.post("/language/", {"language": "fr", "next": "/"})  # remembered in the account
+    api = api_of(capture, capture.entry)
+    api_vitals = "/api/studies/MINI/subjects/01-001/forms/baseline/1/vitals"
+
+    def api_put(client: Client, payload: dict[str, Any]) -> Any:
+        return client.put(api_vitals, {"version": 0, **payload}, content_type="application/json")
+
+    below = client.post(VITALS, vitals(**{"v-weight": "12"}))
+    assert below.status_code == 400
+    assert "12 est inférieur au minimum de 20 kg." in messages_of(below.content.decode(), "weight")
+    required = client.post(VITALS, vitals(complete="1", **{"v-weight": ""}))
+    assert required.status_code == 400
+    assert "Obligatoire : saisissez une valeur ou un code de donnée manquante." in messages_of(
+        required.content.decode(), "weight"
+    )
+    # The same saves through the API answer in English: the account's language is the pages'.
+    refused = api_put(api, {"values": {"weight": 12}})
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"weight": "12 is below the minimum 20 kg."}
+    refused = api_put(api, {"values": {"height": 170}, "complete": True})
+    assert refused.json()["errors"] == {"weight": "Required: enter a value or a missing-data code."}
+    # …unless the client asks for French.
+    french_api = api_of(capture, capture.entry, accept_language="fr-FR,fr;q=0.9")
+    refused = api_put(french_api, {"values": {"weight": 12}})
+    assert refused.json()["errors"] == {"weight": "12 est inférieur au minimum de 20 kg."}
+
+    consent_withdraw(
+        actor=capture.entry,
+        subject=capture.subject,
+        kind="follow_up",
+        withdrawn_on=date(2026, 3, 1),
+    )
+    withdrawn = client.post(VITALS, vitals(**{"v-vs_date": "2026-03-15"}))
+    assert withdrawn.status_code == 400
+    assert (
+        "le patient s'est retiré du suivi le 2026-03-01 : seules les données datées de ce jour "
+        "ou avant peuvent être saisies"
+    ) in entities.unescape(withdrawn.content.decode())
+    refused = api_put(api, {"values": {"vs_date": "2026-03-15"}})
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "the subject withdrew from follow-up on 2026-03-01: only data dated on or before that "
+        "day may be entered"
+    )
     assert not ItemValue.objects.exists()
 
 

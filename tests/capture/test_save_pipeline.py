@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from carnet.accounts.permissions import PermissionDenied
 from carnet.audit.models import AuditEvent
@@ -22,7 +23,9 @@ from carnet.capture.services import (
     form_reopen,
     form_save,
 )
+from carnet.capture.values import ValueRefused, read_value
 from carnet.core.errors import ValidationError
+from carnet.studies.definition.model import Item, Label
 from tests.capture.conftest import Capture
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +139,67 @@ def test_bad_values_are_refused_with_their_place_and_nothing_is_written(
         save(capture, values={"sbp": 120, **values})
     assert message in refused.value.errors[place]
     assert not ItemValue.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "place", "english", "french"),
+    [
+        (
+            {"weight": "heavy"},
+            "weight",
+            "'heavy' is not a number.",
+            "'heavy' n'est pas un nombre.",
+        ),
+        (
+            {"vs_date": "30/02/2026"},
+            "vs_date",
+            "'30/02/2026' is not a date (2026-11-22 or 22/11/2026).",
+            "'30/02/2026' n'est pas une date (22/11/2026 ou 2026-11-22).",
+        ),
+        (
+            {"height": Missing("XX")},
+            "height",
+            "'XX' is not a missing-data code of this study (NA, ND, UNK).",
+            "'XX' n'est pas un code de donnée manquante de cette étude (NA, ND, UNK).",
+        ),
+        (  # a hard edit check: the study's own sentence in the person's language
+            {"weight": 240, "height": 150},
+            "height",
+            "A BMI of 70 or more is not plausible: check weight and height",
+            "Un IMC de 70 ou plus n'est pas plausible : vérifiez poids et taille",
+        ),
+    ],
+)
+def test_a_refusal_speaks_the_language_of_the_person_saving(
+    capture: Capture, values: dict[str, Any], place: str, english: str, french: str
+) -> None:
+    with translation.override("fr"), pytest.raises(FormErrors) as in_french:
+        save(capture, values=values)
+    assert in_french.value.errors[place] == french
+    with pytest.raises(FormErrors) as in_english:
+        save(capture, values=values)
+    assert in_english.value.errors[place] == english
+    assert not ItemValue.objects.exists()
+
+
+def test_a_date_out_of_its_range_is_said_before_or_after_in_french() -> None:
+    day = Item(
+        oid="IT.SURGERY",
+        name="surgery_on",
+        type="date",
+        label=Label(en="Date of surgery"),
+        range_min="2020-01-01",
+        range_max="2026-12-31",
+    )
+    with pytest.raises(ValueRefused, match=r"^2019-05-02 is below the minimum 2020-01-01\.$"):
+        read_value(day, "02/05/2019")
+    with translation.override("fr"):
+        with pytest.raises(ValueRefused) as early:
+            read_value(day, "02/05/2019")
+        with pytest.raises(ValueRefused) as late:
+            read_value(day, "2027-01-04")
+    assert str(early.value) == "La date 2019-05-02 est antérieure à la date minimale (2020-01-01)."
+    assert str(late.value) == "La date 2027-01-04 est postérieure à la date maximale (2026-12-31)."
 
 
 def test_html_in_text_is_stored_as_text(capture: Capture) -> None:
@@ -365,3 +429,9 @@ def test_after_a_withdrawal_from_follow_up_only_earlier_data_may_be_entered(
         save(capture, base=1, values={"vs_date": "2026-03-15"})
     with pytest.raises(ValidationError, match="withdrew from follow-up"):
         save(capture, form="lesions", rows={"target": {1: {"diameter": 20}}})  # undated: today
+    with translation.override("fr"), pytest.raises(ValidationError) as in_french:
+        save(capture, base=1, values={"vs_date": "2026-03-15"})
+    assert str(in_french.value) == (
+        "le patient s'est retiré du suivi le 2026-03-01 : seules les données datées de ce jour "
+        "ou avant peuvent être saisies"
+    )

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
 from carnet.accounts.permissions import require
@@ -72,9 +74,17 @@ class FormConflict(CarnetError):
 
     def __init__(self, *, current_version: int, changes: list[dict[str, Any]]) -> None:
         super().__init__(
-            f"The form changed since you opened it (now version {current_version}): "
-            + ", ".join(f"{c['place']} by {c['by']}" for c in changes[:10])
-            + ". Reload it, check the changes, and save again."
+            _(
+                "The form changed since you opened it (now version %(version)s): %(changes)s. "
+                "Reload it, check the changes, and save again."
+            )
+            % {
+                "version": current_version,
+                "changes": ", ".join(
+                    _("%(place)s by %(person)s") % {"place": c["place"], "person": c["by"]}
+                    for c in changes[:10]
+                ),
+            }
         )
         self.current_version = current_version
         self.changes = changes
@@ -114,11 +124,13 @@ def _environment(study: Study) -> str:
     if study.mode == StudyMode.PRODUCTION:
         return Environment.PRODUCTION
     words = {
-        StudyMode.DESIGN: "is still in design: no data can be entered before test or production",
-        StudyMode.FROZEN: "is frozen: its data cannot change",
-        StudyMode.LOCKED: "is locked: its data cannot change",
+        StudyMode.DESIGN: _(
+            "%(study)s is still in design: no data can be entered before test or production."
+        ),
+        StudyMode.FROZEN: _("%(study)s is frozen: its data cannot change."),
+        StudyMode.LOCKED: _("%(study)s is locked: its data cannot change."),
     }
-    raise ValidationError(f"{study.identifier} {words[StudyMode(study.mode)]}.")
+    raise ValidationError(words[StudyMode(study.mode)] % {"study": study.identifier})
 
 
 def _form_rules(
@@ -126,19 +138,31 @@ def _form_rules(
 ) -> tuple[StudyRules, FormRules]:
     version = study.current_version
     if version is None:
-        raise ValidationError(f"{study.identifier} has no published version.")
+        raise ValidationError(
+            _("%(study)s has no published version.") % {"study": study.identifier}
+        )
     rules = study_rules(version)
     definition = rules.definition
     scheduled = next((e for e in definition.events if e.name == event), None)
     if scheduled is None:
-        raise ValidationError(f"There is no event {event!r} in {study.identifier}.")
+        raise ValidationError(
+            _("There is no event %(event)s in %(study)s.")
+            % {"event": repr(event), "study": study.identifier}
+        )
     if form not in scheduled.forms:
-        raise ValidationError(f"The form {form!r} is not collected at {event!r}.")
+        raise ValidationError(
+            _("The form %(form)s is not collected at %(event)s.")
+            % {"form": repr(form), "event": repr(event)}
+        )
     if occurrence < 1 or (occurrence > 1 and not scheduled.repeating):
-        raise ValidationError(f"{event!r} happens once; occurrence {occurrence} does not exist.")
+        raise ValidationError(
+            _("%(event)s happens once; occurrence %(occurrence)s does not exist.")
+            % {"event": repr(event), "occurrence": occurrence}
+        )
     if repeat < 1 or (repeat > 1 and not rules.forms[form].form.repeating):
         raise ValidationError(
-            f"{form!r} is not a repeating form; instance {repeat} does not exist."
+            _("%(form)s is not a repeating form; instance %(repeat)s does not exist.")
+            % {"form": repr(form), "repeat": repeat}
         )
     return rules, rules.forms[form]
 
@@ -157,15 +181,18 @@ def _read(
 ) -> _Cell | None:
     item = rules.items.get(item_name)
     if item is None:
-        errors[place] = f"{rules.form.name!r} has no item {item_name!r}."
+        errors[place] = _("%(form)s has no item %(item)s.") % {
+            "form": repr(rules.form.name),
+            "item": repr(item_name),
+        }
         return None
     if isinstance(raw, Missing):
         codes = {code.code for code in definition.missing_codes}
         if raw.code not in codes:
-            errors[place] = (
-                f"{raw.code!r} is not a missing-data code of this study "
-                f"({', '.join(sorted(codes))})."
-            )
+            errors[place] = _("%(code)s is not a missing-data code of this study (%(codes)s).") % {
+                "code": repr(raw.code),
+                "codes": ", ".join(sorted(codes)),
+            }
             return None
         return _Cell(EMPTY, missing=raw.code)
     try:
@@ -323,7 +350,8 @@ def _refuse_stale(instance: FormInstance, base_version: int | None, rules: FormR
     if instance.version and base_version != instance.version:
         if base_version is None:
             raise ValidationError(
-                f"Send the version of the form you read (it is at version {instance.version})."
+                _("Send the version of the form you read (it is at version %(version)s).")
+                % {"version": instance.version}
             )
         raise FormConflict(
             current_version=instance.version,
@@ -355,6 +383,11 @@ def _instance_write(instance: FormInstance, base_version: int | None, rules: For
         )
         _refuse_stale(other, base_version, rules)
         raise  # not stale after all: a constraint this code does not know of
+
+
+def _language() -> str:
+    """Return the language a refusal speaks: the active one, French or else English."""
+    return "fr" if (get_language() or "en").startswith("fr") else "en"
 
 
 def _actor_label(actor: User) -> str:
@@ -439,7 +472,7 @@ def _form_save(
         lock=not dry_run,
     )
     if instance.status == FormStatus.NOT_DONE:
-        raise ValidationError("This form is marked not done; reopen it before entering data.")
+        raise ValidationError(_("This form is marked not done; reopen it before entering data."))
 
     # A form never saved has no values to read.
     existing = {(v.item, v.row): v for v in instance.values.all()} if instance.pk else {}
@@ -449,22 +482,27 @@ def _form_save(
     errors: dict[str, str] = {}
     for name, raw in (values or {}).items():
         if form_rules.group_of.get(name) in form_rules.repeating_groups:
-            errors[name] = f"{name!r} belongs to a repeating group; send it in rows."
+            errors[name] = _("%(item)s belongs to a repeating group; send it in rows.") % {
+                "item": repr(name)
+            }
             continue
         if name in form_rules.items and form_rules.items[name].type == "calculated":
-            errors[name] = "This item is calculated; it cannot be entered."
+            errors[name] = _("This item is calculated; it cannot be entered.")
             continue
         cell = _read(definition, form_rules, name, raw, errors, name)
         if cell is not None:
             state[(name, 0)] = cell
     for group, group_rows in (rows or {}).items():
         if group not in form_rules.repeating_groups:
-            errors[group] = f"{form!r} has no repeating group {group!r}."
+            errors[group] = _("%(form)s has no repeating group %(group)s.") % {
+                "form": repr(form),
+                "group": repr(group),
+            }
             continue
         group_items = [i for i, g in form_rules.group_of.items() if g == group]
         for row, row_values in group_rows.items():
             if row < 1:
-                errors[f"{group}[{row}]"] = "Rows are numbered from 1."
+                errors[f"{group}[{row}]"] = _("Rows are numbered from 1.")
                 continue
             if row_values is None:
                 for name in group_items:
@@ -474,7 +512,10 @@ def _form_save(
             for name, raw in row_values.items():
                 place = f"{group}[{row}].{name}"
                 if name not in group_items:
-                    errors[place] = f"{name!r} is not an item of the group {group!r}."
+                    errors[place] = _("%(item)s is not an item of the group %(group)s.") % {
+                        "item": repr(name),
+                        "group": repr(group),
+                    }
                     continue
                 cell = _read(definition, form_rules, name, raw, errors, place)
                 if cell is not None:
@@ -487,7 +528,10 @@ def _form_save(
             if form_rules.group_of.get(name) == group and not cell.removed and not cell.empty
         }
         if limit and len(active) > limit:
-            errors[group] = f"At most {limit} rows are allowed; there would be {len(active)}."
+            errors[group] = _("At most %(limit)s rows are allowed; there would be %(count)s.") % {
+                "limit": limit,
+                "count": len(active),
+            }
     if errors:
         raise FormErrors(errors)
     # What a withdrawal still allows depends on the date of the data: a form dated before a
@@ -514,8 +558,10 @@ def _form_save(
                 r.name for r in rule.reads if r.name in form_rules.items
             ]
             if rule_check.severity == "hard":
+                # The study's own sentence, in the language of the person saving.
+                message = rule_check.message.text(_language())
                 for place in places or [rule_check.name]:
-                    errors[place] = rule_check.message.text("en")
+                    errors[place] = message
             else:
                 fired_soft.append((rule_check, rule))
     completing = complete or instance.status == FormStatus.COMPLETE
@@ -530,7 +576,7 @@ def _form_save(
             for key in keys:
                 cell = state.get(key)
                 if cell is None or cell.empty:
-                    errors[_place(form_rules, *key)] = (
+                    errors[_place(form_rules, *key)] = _(
                         "Required: enter a value or a missing-data code."
                     )
     if errors:
@@ -538,7 +584,7 @@ def _form_save(
 
     changed = [key for key, cell in state.items() if _differs(existing.get(key), cell)]
     if changed and instance.status == FormStatus.COMPLETE and not reason.strip():
-        raise FormErrors({"reason": "This form is complete: say why you change it."})
+        raise FormErrors({"reason": _("This form is complete: say why you change it.")})
 
     outcome = SaveOutcome(form_instance=instance, hidden=sorted(hidden))
     outcome.changed = [
@@ -757,11 +803,16 @@ def form_mark_not_done(
     environment = _environment(study)
     rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
     if not form_rules.form.not_done_allowed:
-        raise ValidationError(f"{form!r} cannot be marked not done.")
+        raise ValidationError(_("%(form)s cannot be marked not done.") % {"form": repr(form)})
     reasons = {r.code for r in rules.definition.not_done_reasons}
     if not reason.strip() or (reasons and reason not in reasons):
-        choices = f" ({', '.join(sorted(reasons))})" if reasons else ""
-        raise FormErrors({"reason": f"Give the reason the form was not done{choices}."})
+        why = (
+            _("Give the reason the form was not done (%(reasons)s).")
+            % {"reasons": ", ".join(sorted(reasons))}
+            if reasons
+            else _("Give the reason the form was not done.")
+        )
+        raise FormErrors({"reason": why})
     version = study.current_version
     assert version is not None
     instance = _instance_for_change(
@@ -817,7 +868,7 @@ def form_reopen(
     environment = _environment(study)
     _rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
     if not reason.strip():
-        raise FormErrors({"reason": "Say why the form is reopened."})
+        raise FormErrors({"reason": _("Say why the form is reopened.")})
     version = study.current_version
     assert version is not None
     instance = _instance_for_change(
@@ -832,7 +883,7 @@ def form_reopen(
         form_rules=form_rules,
     )
     if instance.status != FormStatus.NOT_DONE:
-        raise ValidationError("This form is not marked not done; there is nothing to reopen.")
+        raise ValidationError(_("This form is not marked not done; there is nothing to reopen."))
     has_data = instance.values.filter(removed=False).exclude(text="", missing_code="").exists()
     instance.status = FormStatus.IN_PROGRESS if has_data else FormStatus.NOT_STARTED
     instance.not_done_reason = ""
@@ -890,16 +941,19 @@ def file_store(
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
     limit_mb = item.file_max_megabytes or int(system_setting_value("upload_max_megabytes"))
     if len(content) > limit_mb * 1024 * 1024:
-        raise ValidationError(f"{name}: the file is larger than {limit_mb} MB.")
+        raise ValidationError(
+            _("%(name)s: the file is larger than %(limit)s MB.") % {"name": name, "limit": limit_mb}
+        )
     if not content:
-        raise ValidationError(f"{name}: the file is empty.")
+        raise ValidationError(_("%(name)s: the file is empty.") % {"name": name})
     kind = _file_kind(content)
     allowed = set(item.file_types or ("pdf", "png", "jpeg"))
     if kind == "txt" and allowed & TEXT_TYPES:
         kind = next(iter(sorted(allowed & TEXT_TYPES)))
     if kind not in allowed:
         raise ValidationError(
-            f"{name}: the content is not one of the accepted types ({', '.join(sorted(allowed))})."
+            _("%(name)s: the content is not one of the accepted types (%(types)s).")
+            % {"name": name, "types": ", ".join(sorted(allowed))}
         )
     digest = sha256_hex(content)
     stored = StoredFile.objects.filter(study=study, sha256=digest).first()

@@ -1,7 +1,9 @@
 """Reading one entered value for one item: its type, its canonical text, its checks.
 
-Pure Python (no Django): pages, the API and imports all come through here, so "72,5", "72.5"
-and 72.5 become the same decimal, and every refusal is a sentence naming what is wrong.
+Pure Python but for Django's gettext: pages, the API and imports all come through here, so
+"72,5", "72.5" and 72.5 become the same decimal, and every refusal is a sentence naming what is
+wrong, in the language active for the request (a French page speaks French; the API English
+unless the client asks otherwise).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from carnet.studies.definition.model import CodeList, Item
 
@@ -45,9 +50,9 @@ def _decimal(raw: str) -> Decimal:
     try:
         number = Decimal(cleaned)
     except InvalidOperation:
-        raise ValueRefused(f"{raw!r} is not a number.") from None
+        raise ValueRefused(_("%(value)s is not a number.") % {"value": repr(raw)}) from None
     if not number.is_finite():
-        raise ValueRefused(f"{raw!r} is not a number.")
+        raise ValueRefused(_("%(value)s is not a number.") % {"value": repr(raw)})
     return number
 
 
@@ -71,7 +76,9 @@ def _date(raw: str) -> date:
             return date(int(match[3]), int(match[2]), int(match[1]))
         except ValueError:
             pass
-    raise ValueRefused(f"{raw!r} is not a date (2026-11-22 or 22/11/2026).")
+    raise ValueRefused(
+        _("%(value)s is not a date (2026-11-22 or 22/11/2026).") % {"value": repr(raw)}
+    )
 
 
 def _check_range(item: Item, value: Any, shown: str) -> None:
@@ -80,10 +87,34 @@ def _check_range(item: Item, value: Any, shown: str) -> None:
     if isinstance(value, date):
         low = date.fromisoformat(str(low)[:10]) if low is not None else None
         high = date.fromisoformat(str(high)[:10]) if high is not None else None
+    # One English sentence for numbers and dates; French says a date is before or after.
     if low is not None and value < low:
-        raise ValueRefused(f"{shown} is below the minimum {item.range_min}{_units(item)}.")
+        raise ValueRefused(
+            (
+                pgettext("date", "%(value)s is below the minimum %(minimum)s%(units)s.")
+                if isinstance(value, date)
+                else _("%(value)s is below the minimum %(minimum)s%(units)s.")
+            )
+            % _range_words(item, shown)
+        )
     if high is not None and value > high:
-        raise ValueRefused(f"{shown} is above the maximum {item.range_max}{_units(item)}.")
+        raise ValueRefused(
+            (
+                pgettext("date", "%(value)s is above the maximum %(maximum)s%(units)s.")
+                if isinstance(value, date)
+                else _("%(value)s is above the maximum %(maximum)s%(units)s.")
+            )
+            % _range_words(item, shown)
+        )
+
+
+def _range_words(item: Item, shown: str) -> dict[str, Any]:
+    return {
+        "value": shown,
+        "minimum": item.range_min,
+        "maximum": item.range_max,
+        "units": _units(item),
+    }
 
 
 def _units(item: Item) -> str:
@@ -96,12 +127,19 @@ def _code(raw: Any, code_list: CodeList) -> int | str:
         try:
             code: int | str = int(str(raw).strip())
         except ValueError:
-            raise ValueRefused(f"{raw!r} is not one of the codes {list(codes)}.") from None
+            raise ValueRefused(_not_a_code(raw, codes)) from None
     else:
         code = str(raw).strip()
     if code not in codes:
-        raise ValueRefused(f"{raw!r} is not one of the codes {list(codes)}.")
+        raise ValueRefused(_not_a_code(raw, codes))
     return code
+
+
+def _not_a_code(raw: Any, codes: Any) -> str:
+    return _("%(value)s is not one of the codes %(codes)s.") % {
+        "value": repr(raw),
+        "codes": list(codes),
+    }
 
 
 def read_value(item: Item, raw: Any, *, code_list: CodeList | None = None) -> Reading:
@@ -113,31 +151,38 @@ def read_value(item: Item, raw: Any, *, code_list: CodeList | None = None) -> Re
         return EMPTY
     if isinstance(raw, str) and len(raw) > MAX_TEXT_LENGTH:
         raise ValueRefused(
-            f"The text is {len(raw)} characters long; at most {MAX_TEXT_LENGTH} are kept."
+            _("The text is %(length)s characters long; at most %(limit)s are kept.")
+            % {"length": len(raw), "limit": MAX_TEXT_LENGTH}
         )
     kind = item.type
     if kind == "calculated":
-        raise ValueRefused("This item is calculated; it cannot be entered.")
+        raise ValueRefused(_("This item is calculated; it cannot be entered."))
     if kind == "text":
         text = str(raw)
         limit = item.max_length or MAX_TEXT_LENGTH
         if len(text) > limit:
             raise ValueRefused(
-                f"The text is {len(text)} characters long; at most {limit} are allowed."
+                _("The text is %(length)s characters long; at most %(limit)s are allowed.")
+                % {"length": len(text), "limit": limit}
             )
         if item.regex and not re.fullmatch(item.regex, text):
-            raise ValueRefused(f"{text!r} does not have the expected form.")
+            raise ValueRefused(
+                _("%(value)s does not have the expected form.") % {"value": repr(text)}
+            )
         return Reading(text=text, value=text)
     if kind in {"integer", "decimal"}:
         if isinstance(raw, bool):
-            raise ValueRefused(f"{raw!r} is not a number.")
+            raise ValueRefused(_("%(value)s is not a number.") % {"value": repr(raw)})
         number = Decimal(str(raw)) if isinstance(raw, int | float) else _decimal(str(raw))
         if kind == "integer" and number != number.to_integral_value():
-            raise ValueRefused(f"{raw!r} is not a whole number.")
+            raise ValueRefused(_("%(value)s is not a whole number.") % {"value": repr(raw)})
         if kind == "decimal" and item.decimals is not None:
             exponent = number.normalize().as_tuple().exponent
             if isinstance(exponent, int) and -exponent > item.decimals:
-                raise ValueRefused(f"{raw!r} has more than {item.decimals} decimal places.")
+                raise ValueRefused(
+                    _("%(value)s has more than %(decimals)s decimal places.")
+                    % {"value": repr(raw), "decimals": item.decimals}
+                )
         text = _number_text(number)
         _check_range(item, number, text)
         value: Any = int(number) if kind == "integer" else float(number)
@@ -150,32 +195,39 @@ def read_value(item: Item, raw: Any, *, code_list: CodeList | None = None) -> Re
         text = str(raw).strip().upper().replace("-UN", "").replace("-UK", "")
         match = PARTIAL_DATE.match(text)
         if not match:
-            raise ValueRefused(f"{raw!r} is not a date, a year-month (2023-05) or a year (2023).")
+            raise ValueRefused(
+                _("%(value)s is not a date, a year-month (2023-05) or a year (2023).")
+                % {"value": repr(raw)}
+            )
         year, month, day_part = match.groups()
         try:
             date(int(year), int(month or 1), int(day_part or 1))
         except ValueError:
-            raise ValueRefused(f"{raw!r} is not a real date.") from None
+            raise ValueRefused(_("%(value)s is not a real date.") % {"value": repr(raw)}) from None
         return Reading(text=text, value=text)
     if kind == "datetime":
         try:
             moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).strip())
         except ValueError:
-            raise ValueRefused(f"{raw!r} is not a date and time (2026-11-22T14:05).") from None
+            raise ValueRefused(
+                _("%(value)s is not a date and time (2026-11-22T14:05).") % {"value": repr(raw)}
+            ) from None
         moment = moment.replace(second=0, microsecond=0, tzinfo=None)  # clinical local time
         return Reading(text=moment.isoformat(timespec="minutes"), value=moment, day=moment.date())
     if kind == "time":
         try:
             moment_of_day = raw if isinstance(raw, time) else time.fromisoformat(str(raw).strip())
         except ValueError:
-            raise ValueRefused(f"{raw!r} is not a time (14:05).") from None
+            raise ValueRefused(
+                _("%(value)s is not a time (14:05).") % {"value": repr(raw)}
+            ) from None
         return Reading(text=moment_of_day.strftime("%H:%M"), value=moment_of_day)
     if kind == "boolean":
         word = str(raw).strip().lower()
         if isinstance(raw, bool) or word in TRUE_WORDS | FALSE_WORDS:
             truth = raw if isinstance(raw, bool) else word in TRUE_WORDS
             return Reading(text="true" if truth else "false", value=truth)
-        raise ValueRefused(f"{raw!r} is not yes or no.")
+        raise ValueRefused(_("%(value)s is not yes or no.") % {"value": repr(raw)})
     if kind == "single_choice":
         assert code_list is not None
         code = _code(raw, code_list)
@@ -191,9 +243,9 @@ def read_value(item: Item, raw: Any, *, code_list: CodeList | None = None) -> Re
     if kind == "file":
         text = str(raw).strip().lower()
         if not re.fullmatch(r"[0-9a-f]{64}", text):
-            raise ValueRefused("A file item holds the SHA-256 of an uploaded file.")
+            raise ValueRefused(_("A file item holds the SHA-256 of an uploaded file."))
         return Reading(text=text, value=text)
-    raise ValueRefused(f"Items of type {kind} cannot be entered.")
+    raise ValueRefused(_("Items of type %(type)s cannot be entered.") % {"type": kind})
 
 
 def value_of_text(item: Item, text: str, *, code_list: CodeList | None = None) -> Any:

@@ -346,15 +346,6 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
 # --- the form page ----------------------------------------------------------------------------
 
 
-def _translated(target: _Target, errors: dict[str, str]) -> dict[str, str]:
-    """Return the errors with hard edit checks' messages in the page language."""
-    language = _language()
-    texts = {
-        check.message.text("en"): check.message.text(language) for check in target.rules.form.checks
-    }
-    return {place: texts.get(message, message) for place, message in errors.items()}
-
-
 def _check_messages(checks: list[CheckResult]) -> list[tuple[list[str], str]]:
     french = _language() == "fr"
     return [
@@ -512,7 +503,8 @@ def form_page(
             reason=reason,
         )
     except FormErrors as refusal:
-        elsewhere = place_errors(groups, _translated(target, refusal.errors))
+        # The pipeline speaks the page language, hard edit checks included.
+        elsewhere = place_errors(groups, refusal.errors)
         return _render_form(
             request,
             target,
@@ -592,7 +584,7 @@ def form_validate(
                 dry_run=True,
             )
         except FormErrors as refusal:
-            errors = _translated(target, refusal.errors)
+            errors = dict(refusal.errors)
         except FormConflict as found:
             conflict = found
         except CarnetError as error:
@@ -744,10 +736,8 @@ def form_reopen_page(
             reason=request.POST.get("reason", ""),
         )
     except FormErrors as refusal:
-        for place, message in refusal.errors.items():
-            messages.error(
-                request, _("Say why the form is reopened.") if place == "reason" else message
-            )
+        for message in refusal.errors.values():
+            messages.error(request, message)
     except FormConflict as conflict:
         messages.error(
             request,
@@ -828,7 +818,7 @@ def file_page(
             reason=request.POST.get("reason", ""),
         )
     except FormErrors as refusal:
-        for message in _translated(target, refusal.errors).values():
+        for message in refusal.errors.values():
             messages.error(request, message)
     except CarnetError as error:
         messages.error(request, str(error))

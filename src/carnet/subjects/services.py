@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import PermissionDenied, require, site_scope
@@ -107,9 +108,9 @@ def _withdrawn(subject: Subject, kind: str) -> Withdrawal | None:
 def entry_refusal(subject: Subject, *, on: date) -> str | None:
     """Return why nothing dated ``on`` may be entered for the subject, or None when it may."""
     if subject.study_status == StudyStatus.SCREENED:
-        return "the central eligibility review has not approved this subject yet"
+        return _("the central eligibility review has not approved this subject yet")
     if subject.study_status == StudyStatus.SCREEN_FAILURE:
-        return "this subject is a screen failure and was never included"
+        return _("this subject is a screen failure and was never included")
     # One read of the withdrawals that limit entry: this runs on every save.
     withdrawals: dict[str, Withdrawal] = {}
     for withdrawal in subject.withdrawals.filter(
@@ -118,16 +119,16 @@ def entry_refusal(subject: Subject, *, on: date) -> str | None:
         withdrawals[withdrawal.kind] = withdrawal  # the earliest of a kind wins
     objection = withdrawals.get(WithdrawalKind.DATA_USE)
     if objection is not None:
-        return (
-            f"the subject objected to further use of their data on "
-            f"{objection.withdrawn_on.isoformat()}: nothing more may be entered"
-        )
+        return _(
+            "the subject objected to further use of their data on %(date)s: nothing more may "
+            "be entered"
+        ) % {"date": objection.withdrawn_on.isoformat()}
     stop = withdrawals.get(WithdrawalKind.FOLLOW_UP)
     if stop is not None and on > stop.withdrawn_on:
-        return (
-            f"the subject withdrew from follow-up on {stop.withdrawn_on.isoformat()}: only data "
-            "dated on or before that day may be entered"
-        )
+        return _(
+            "the subject withdrew from follow-up on %(date)s: only data dated on or before that "
+            "day may be entered"
+        ) % {"date": stop.withdrawn_on.isoformat()}
     return None
 
 
