@@ -7,12 +7,13 @@ is refused with what changed since; changing a completed form needs a reason.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
-from contextlib import nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -51,6 +52,8 @@ from carnet.studies.models import Study, StudyMode, StudyVersion
 from carnet.subjects.models import Subject
 from carnet.subjects.services import entry_refusal, site_today, subject_last_news_refresh
 
+P = ParamSpec("P")
+R = TypeVar("R")
 Key = tuple[str, int]  # (item name, row); row 0 outside repeating groups
 
 
@@ -394,6 +397,21 @@ def _actor_label(actor: User) -> str:
     return actor.display_name()
 
 
+def _atomic_unless_dry_run(save: Callable[P, R]) -> Callable[P, R]:
+    """Run a save in one transaction; a dry run reads only, outside any transaction, so that it
+    never takes SQLite's write lock."""
+
+    @functools.wraps(save)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if kwargs.get("dry_run"):
+            return save(*args, **kwargs)
+        with transaction.atomic():
+            return save(*args, **kwargs)
+
+    return run
+
+
+@_atomic_unless_dry_run
 def form_save(
     *,
     actor: User,
@@ -417,39 +435,6 @@ def form_save(
     ``dry_run`` runs every step up to the writes and writes nothing (no lock either): what a
     page's live validation shows.
     """
-    # A dry run reads only: outside a transaction it never takes SQLite's write lock.
-    with nullcontext() if dry_run else transaction.atomic():
-        return _form_save(
-            actor=actor,
-            subject=subject,
-            event=event,
-            occurrence=occurrence,
-            form=form,
-            repeat=repeat,
-            base_version=base_version,
-            values=values,
-            rows=rows,
-            complete=complete,
-            reason=reason,
-            dry_run=dry_run,
-        )
-
-
-def _form_save(
-    *,
-    actor: User,
-    subject: Subject,
-    event: str,
-    occurrence: int = 1,
-    form: str,
-    repeat: int = 1,
-    base_version: int | None,
-    values: dict[str, Any] | None = None,
-    rows: dict[str, dict[int, dict[str, Any] | None]] | None = None,
-    complete: bool = False,
-    reason: str = "",
-    dry_run: bool = False,
-) -> SaveOutcome:
     study = subject.study
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
     environment = _environment(study)
