@@ -282,6 +282,38 @@ def test_two_people_saving_the_same_form_one_wins_the_other_gets_a_conflict(
     assert FormInstance.objects.get().version == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_first_saves_of_a_form_at_once_one_wins_the_other_is_told_what_it_wrote(
+    capture: Capture,
+) -> None:
+    start = threading.Barrier(2)
+    results: dict[int, Any] = {}
+
+    def write(weight: int) -> None:
+        try:
+            start.wait()
+            save(capture, base=0, values={"weight": weight})
+            results[weight] = "saved"
+        except FormConflict as conflict:
+            results[weight] = conflict
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in (71, 72)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(str(type(r).__name__) for r in results.values()) == ["FormConflict", "str"]
+    winner = next(w for w, r in results.items() if r == "saved")
+    loser = next(r for r in results.values() if isinstance(r, FormConflict))
+    assert loser.current_version == 1
+    assert {c["place"]: c["text"] for c in loser.changes}["weight"] == str(winner)
+    assert stored(capture)[("weight", 0)] == str(winner)
+    assert FormInstance.objects.get().version == 1
+    assert audit_verify(chain="study:MINI").intact
+
+
 def test_another_sites_staff_cannot_save_and_a_monitor_cannot_enter(capture: Capture) -> None:
     with pytest.raises(PermissionDenied):
         save(capture, user=capture.other_site, values={"weight": 70})

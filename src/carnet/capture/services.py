@@ -362,11 +362,12 @@ def _refuse_stale(instance: FormInstance, base_version: int | None, rules: FormR
         )
 
 
-def _instance_write(instance: FormInstance, base_version: int | None, rules: FormRules) -> None:
+def _instance_write(instance: FormInstance, rules: FormRules) -> None:
     """Write the instance: an UPDATE, or the INSERT of a form's first save.
 
     Two first saves of one form at once: the second INSERT meets the unique constraint once
-    the first commits, and is refused as stale, with what the first one wrote.
+    the first commits, and is refused as stale, with what the first one wrote; when the first
+    wrote nothing (an empty save), the second simply goes on with that row.
     """
     if instance.pk is not None:
         instance.save()
@@ -376,16 +377,26 @@ def _instance_write(instance: FormInstance, base_version: int | None, rules: For
             instance.save(force_insert=True)
     except IntegrityError:
         instance.pk = None
-        other = FormInstance.objects.get(
-            subject=instance.subject,
-            environment=instance.environment,
-            event=instance.event,
-            occurrence=instance.occurrence,
-            form=instance.form,
-            repeat=instance.repeat,
+        other = (
+            FormInstance.objects.select_for_update()
+            .filter(
+                subject=instance.subject,
+                environment=instance.environment,
+                event=instance.event,
+                occurrence=instance.occurrence,
+                form=instance.form,
+                repeat=instance.repeat,
+            )
+            .first()
         )
-        _refuse_stale(other, base_version, rules)
-        raise  # not stale after all: a constraint this code does not know of
+        if other is None:
+            raise  # a constraint other than the form's own: not a concurrent first save
+        if other.version:  # this save was computed on an empty form: stale whatever it says
+            raise FormConflict(
+                current_version=other.version, changes=_changes_since(other, 0, rules)
+            ) from None
+        instance.pk, instance.created_at = other.pk, other.created_at
+        instance.save()
 
 
 def _language() -> str:
@@ -598,7 +609,7 @@ def form_save(
     instance.version += 1 if changed or instance.status != old_status else 0
     instance.study_version = version
     first_save = instance.pk is None
-    _instance_write(instance, base_version, form_rules)
+    _instance_write(instance, form_rules)
 
     label = _actor_label(actor)
     now = utc_now()
@@ -814,7 +825,7 @@ def form_mark_not_done(
     old = instance.status
     instance.status, instance.not_done_reason = FormStatus.NOT_DONE, reason.strip()
     instance.version += 1
-    _instance_write(instance, base_version, form_rules)
+    _instance_write(instance, form_rules)
     audit_record(
         actor=actor,
         action="form.status_changed",
