@@ -56,6 +56,10 @@ def rows_insert(objects: Sequence[models.Model], *, using: str = "default") -> N
         for field in stamped:
             field.pre_save(instance, add=True)  # auto_now(_add): the time of the insert
     connection = connections[using]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        # SQLite before 3.35 has no RETURNING: Django's own path, slower, is the correct one.
+        type(objects[0])._default_manager.using(using).bulk_create(objects)
+        return
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     if connection.vendor == "postgresql":
