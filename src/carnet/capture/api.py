@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import FileResponse, HttpRequest
@@ -107,7 +108,9 @@ class FormIn(Schema):
     }
 
 
-class NotDoneIn(Schema):
+class ReasonIn(Schema):
+    """The version of the form read, and why its status changes."""
+
     version: int
     reason: str
 
@@ -295,21 +298,18 @@ def form_write(
     return _form_answer(state, found, event, occurrence, form, repeat)
 
 
-@router.post(
-    FORM_PATH + "/not-done", response=FormOut, summary="Mark a form not done, with the reason"
-)
-def form_not_done(
+def _status_change(
+    change: Callable[..., Any],
     request: HttpRequest,
     identifier: str,
     subject: str,
-    event: str,
-    occurrence: int,
-    form: str,
-    payload: NotDoneIn,
-    repeat: int = 1,
+    where: tuple[str, int, str, int],
+    payload: ReasonIn,
 ) -> FormOut:
+    """Run a change of a form's status that needs the version read and a reason."""
     found = _subject(request, identifier, subject)
-    services.form_mark_not_done(
+    event, occurrence, form, repeat = where
+    change(
         actor=request_user(request),
         subject=found,
         event=event,
@@ -322,9 +322,21 @@ def form_not_done(
     return _form_out(request, found, event, occurrence, form, repeat)
 
 
-class ReopenIn(Schema):
-    version: int
-    reason: str
+@router.post(
+    FORM_PATH + "/not-done", response=FormOut, summary="Mark a form not done, with the reason"
+)
+def form_not_done(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    payload: ReasonIn,
+    repeat: int = 1,
+) -> FormOut:
+    where = (event, occurrence, form, repeat)
+    return _status_change(services.form_mark_not_done, request, identifier, subject, where, payload)
 
 
 @router.post(
@@ -339,21 +351,11 @@ def form_reopen(
     event: str,
     occurrence: int,
     form: str,
-    payload: ReopenIn,
+    payload: ReasonIn,
     repeat: int = 1,
 ) -> FormOut:
-    found = _subject(request, identifier, subject)
-    services.form_reopen(
-        actor=request_user(request),
-        subject=found,
-        event=event,
-        occurrence=occurrence,
-        form=form,
-        repeat=repeat,
-        base_version=payload.version,
-        reason=payload.reason,
-    )
-    return _form_out(request, found, event, occurrence, form, repeat)
+    where = (event, occurrence, form, repeat)
+    return _status_change(services.form_reopen, request, identifier, subject, where, payload)
 
 
 @router.get(FORM_PATH + "/history", response=list[HistoryOut], summary="Every change of one value")
