@@ -7,6 +7,7 @@ with the same 404, and a refused form says why next to the field and writes noth
 
 from __future__ import annotations
 
+import html as entities
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,9 +15,14 @@ import pytest
 import time_machine
 from django.test import Client
 
+from carnet.accounts.services import token_create
 from carnet.audit.models import AuditEvent
 from carnet.subjects.models import ScreeningEntry, Subject
-from carnet.subjects.services import subject_settings_set
+from carnet.subjects.services import (
+    subject_change_status,
+    subject_change_treatment,
+    subject_settings_set,
+)
 from tests.accounts.personas import ADMIN, person
 from tests.subjects.conftest import Cast, Snapshot, include
 from tests.web.helpers import enrol
@@ -477,3 +483,120 @@ def test_the_medical_reviewer_approves_a_pending_subject_with_a_document(cast: C
     assert approved.status_code == 302
     assert Subject.objects.get().eligibility_review == "approved"
     assert "review-form" not in mira.get(url).text
+
+
+# --- refusals in the person's language ------------------------------------------------------
+
+
+def api_of(cast: Cast, user: Any, *, accept_language: str = "") -> Client:
+    """Return an API client with a personal token of ``user``, as scripts call the API."""
+    _token, key = token_create(actor=ADMIN, user=user, study=cast.study)
+    headers = {"authorization": f"Bearer {key}"}
+    if accept_language:
+        headers["accept-language"] = accept_language
+    return Client(headers=headers)
+
+
+def test_a_french_speaking_investigator_reads_the_refusals_in_french_and_the_api_in_english(
+    cast: Cast,
+) -> None:
+    on_treatment = include(cast)  # 01-001, included on 2 June
+    subject_change_treatment(
+        actor=cast.alice, subject=on_treatment, status="on_treatment", on=date(2025, 6, 3)
+    )
+    completed = include(cast)  # 01-002
+    subject_change_status(
+        actor=cast.alice, subject=completed, status="completed", on=date(2025, 6, 10)
+    )
+    alice = client_for(cast.alice)
+    alice.post("/language/", {"language": "fr", "next": "/"})  # remembered in the account
+    api = api_of(cast, cast.alice)
+    french_api = api_of(cast, cast.alice, accept_language="fr-FR,fr;q=0.9")
+    snapshot = Snapshot()
+
+    def api_post(client: Client, path: str, payload: dict[str, Any]) -> Any:
+        return client.post(f"/api/studies/MINI/{path}", payload, content_type="application/json")
+
+    # A visit dated in the future, next to the visit date.
+    future = alice.post(
+        f"{BASE}/subjects/01-001/visits/",
+        {"visit-event": "baseline", "visit-visit_on": "2025-12-01"},
+    )
+    assert future.status_code == 400
+    french = "la date 2025-12-01 est dans le futur (nous sommes le 2025-06-16 au centre 01)."
+    assert future.context["forms"]["visit"].errors["visit_on"] == [french]
+    assert french in entities.unescape(future.text)
+    refused = api_post(
+        api, "subjects/01-001/visits", {"event": "baseline", "visit_on": "2025-12-01"}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "visit_on: 2025-12-01 is in the future (today is 2025-06-16 at site 01)."
+    )
+
+    # Completing a subject still on treatment, next to the new status.
+    still = alice.post(
+        f"{BASE}/subjects/01-001/study-status/",
+        {"study-status-status": "completed", "study-status-on": "2025-06-12"},
+    )
+    assert still.status_code == 400
+    french = (
+        "le patient est encore sous traitement ; enregistrez d'abord la date et le motif "
+        "d'arrêt du traitement."
+    )
+    assert still.context["forms"]["study_status"].errors["status"] == [french]
+    assert french in entities.unescape(still.text)
+    refused = api_post(
+        api, "subjects/01-001/study-status", {"status": "completed", "on": "2025-06-12"}
+    )
+    assert refused.json()["detail"] == (
+        "status: the subject is still on treatment; record when and why treatment stopped first."
+    )
+
+    # Withdrawing a completed subject from follow-up: the state machine names both statuses.
+    terminal = alice.post(
+        f"{BASE}/subjects/01-002/withdrawals/",
+        {"withdrawal-kind": "follow_up", "withdrawal-withdrawn_on": "2025-06-12"},
+    )
+    assert terminal.status_code == 400
+    assert (
+        "impossible de passer de « terminé » à « retiré » : le patient a terminé l'étude."
+    ) in entities.unescape(terminal.text)
+    refused = api_post(
+        api, "subjects/01-002/withdrawals", {"kind": "follow_up", "withdrawn_on": "2025-06-12"}
+    )
+    assert refused.json()["detail"] == (
+        "status: cannot move from completed to withdrawn: the subject has completed the study."
+    )
+
+    # The registration wizard: a consent after inclusion, then a failed exclusion criterion.
+    late = alice.post(f"{BASE}/subjects/new/", wizard(consented_on="2025-06-11"))
+    assert late.status_code == 400
+    assert late.context["form"].errors["consented_on"] == [
+        "le consentement (2025-06-11) doit précéder l'inclusion (2025-06-10)."
+    ]
+    smoker = alice.post(f"{BASE}/subjects/new/", wizard(item_packs="75"))
+    assert smoker.status_code == 400
+    shown = entities.unescape(smoker.text)
+    assert "Non inclus : le patient n'est pas éligible." in shown
+    assert "Plus de 60 paquets-années" in shown
+    assert "le critère de non-inclusion s'applique" in shown
+    inclusion = {
+        "site": "01",
+        "included_on": "2025-06-10",
+        "consent": {"form_version": "v1.0", "consented_on": "2025-06-09"},
+        "eligibility": {"weight": 72.5, "packs": 75},
+    }
+    refused = api_post(api, "subjects", inclusion)
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "eligibility: the patient is not eligible: heavy_smoker (Over 60 pack-years): "
+        "the exclusion criterion applies."
+    )
+    # …unless the client asks for French.
+    refused = api_post(french_api, "subjects", inclusion)
+    assert refused.json()["detail"] == (
+        "eligibility: le patient n'est pas éligible : heavy_smoker (Plus de 60 paquets-années) : "
+        "le critère de non-inclusion s'applique."
+    )
+    assert snapshot.unchanged()

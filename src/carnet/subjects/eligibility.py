@@ -1,7 +1,8 @@
 """Evaluate a study's eligibility criteria from the values a registration supplies.
 
 Pure functions on the study definition: no database. Values are keyed by item name (``weight``)
-or by the reference as the criterion writes it (``baseline.weight``).
+or by the reference as the criterion writes it (``baseline.weight``). A criterion's detail is kept
+in English, as stored with the subject; `detail_text` says it in the person's language.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from carnet.core.errors import ValidationError
 from carnet.expressions import (
@@ -46,6 +50,36 @@ class CriterionResult:
             "met": self.met,
             "detail": self.detail,
         }
+
+    def label(self) -> str:
+        """Return the criterion's label in the person's language (the other when it has one)."""
+        if (get_language() or "en").startswith("fr"):
+            return self.label_fr or self.label_en
+        return self.label_en or self.label_fr
+
+
+# The details a criterion fails with, as stored (in English) and read back by detail_text.
+NOT_EVALUATED = "the criterion cannot be evaluated: "
+MISSING_VALUE = "missing value: "
+EXCLUSION_APPLIES = "the exclusion criterion applies"
+INCLUSION_FAILS = "the inclusion criterion does not hold"
+
+
+def detail_text(detail: str) -> str:
+    """Return a criterion's stored detail in the person's language."""
+    if detail.startswith(MISSING_VALUE):
+        return _("missing value: %(items)s") % {"items": detail.removeprefix(MISSING_VALUE)}
+    if detail.startswith(NOT_EVALUATED):
+        # The expression language explains itself in English.
+        return _("the criterion cannot be evaluated: %(error)s") % {
+            "error": detail.removeprefix(NOT_EVALUATED)
+        }
+    words = {
+        EXCLUSION_APPLIES: _("the exclusion criterion applies"),
+        INCLUSION_FAILS: _("the inclusion criterion does not hold"),
+        "unknown": _("unknown"),
+    }
+    return words.get(detail, detail)
 
 
 def symbol_table(definition: StudyDefinition) -> SymbolTable:
@@ -102,7 +136,12 @@ def _coerce(name: str, value: Any, symbol: Symbol | None) -> Value:
         if symbol.type == ValueType.INTEGER and isinstance(value, str):
             return int(value)
     except ValueError as error:
-        raise ValidationError(f"eligibility.{name}: {value!r} is not a {symbol.type}.") from error
+        why = {
+            ValueType.DATE: _("%(value)s is not a date."),
+            ValueType.DECIMAL: _("%(value)s is not a decimal."),
+            ValueType.INTEGER: _("%(value)s is not an integer."),
+        }[symbol.type]
+        raise ValidationError(f"eligibility.{name}: " + why % {"value": repr(value)}) from error
     return value
 
 
@@ -117,7 +156,9 @@ def evaluate_criteria(
     known = {item.name for _form, _group, item in definition.items()}
     for key in values:
         if key.rsplit(".", 1)[-1] not in known:
-            raise ValidationError(f"eligibility.{key}: the study has no item {key!r}.")
+            raise ValidationError(
+                f"eligibility.{key}: " + _("the study has no item %(item)s.") % {"item": repr(key)}
+            )
     return [
         _evaluate_one(criterion, symbols, values, clock) for criterion in definition.eligibility
     ]
@@ -137,7 +178,7 @@ def _evaluate_one(
     try:
         checked = check(parse(criterion.expression), symbols, expected=ValueType.BOOLEAN)
     except ExpressionError as error:  # a published study has valid rules; say so if not
-        return result(False, f"the criterion cannot be evaluated: {error}")
+        return result(False, f"{NOT_EVALUATED}{error}")
     row: dict[str, Value] = {}
     for reference in references(checked):
         raw = values.get(reference.key, values.get(reference.name))
@@ -145,10 +186,10 @@ def _evaluate_one(
     try:
         outcome = evaluate(checked, row, clock=clock)
     except EvaluationError as error:
-        return result(False, f"the criterion cannot be evaluated: {error}")
+        return result(False, f"{NOT_EVALUATED}{error}")
     if outcome is None:
         missing = sorted(key for key, value in row.items() if value is None)
-        return result(False, "missing value: " + ", ".join(missing) if missing else "unknown")
+        return result(False, MISSING_VALUE + ", ".join(missing) if missing else "unknown")
     if criterion.kind == "exclusion":
-        return result(not outcome, "the exclusion criterion applies" if outcome else "")
-    return result(bool(outcome), "" if outcome else "the inclusion criterion does not hold")
+        return result(not outcome, EXCLUSION_APPLIES if outcome else "")
+    return result(bool(outcome), "" if outcome else INCLUSION_FAILS)

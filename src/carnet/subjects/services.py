@@ -25,7 +25,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects import vault
-from carnet.subjects.eligibility import CriterionResult, evaluate_criteria
+from carnet.subjects.eligibility import CriterionResult, detail_text, evaluate_criteria
 from carnet.subjects.models import (
     Consent,
     EligibilityReview,
@@ -68,6 +68,14 @@ def _require(actor: Actor, action: Action, *, study: Study, site: StudySite | No
     require(actor, action, study=study, site=site)
 
 
+def _refusal(field: str, why: str) -> ValidationError:
+    """Return a refusal that names its field, then says why in the person's language.
+
+    The field's name stays outside the translated text: API clients read it, and the pages use
+    it to put the refusal next to the field, whatever the language."""
+    return ValidationError(f"{field}: {why}")
+
+
 def site_today(site: StudySite) -> date:
     """Return today's date at a site, in its centre's time zone."""
     return utc_now().astimezone(ZoneInfo(site.centre.time_zone)).date()
@@ -76,16 +84,18 @@ def site_today(site: StudySite) -> date:
 def _not_future(field: str, day: date, site: StudySite) -> None:
     today = site_today(site)
     if day > today:
-        raise ValidationError(
-            f"{field}: {day.isoformat()} is in the future (today is {today.isoformat()} "
-            f"at site {site.code})."
+        raise _refusal(
+            field,
+            _("%(date)s is in the future (today is %(today)s at site %(site)s).")
+            % {"date": day.isoformat(), "today": today.isoformat(), "site": site.code},
         )
 
 
 def _definition(study: Study) -> StudyDefinition:
     if study.current_version is None:
         raise ValidationError(
-            f"{study.identifier} has no published version: nobody can be included."
+            _("%(study)s has no published version: nobody can be included.")
+            % {"study": study.identifier}
         )
     return study.current_version.parsed()
 
@@ -220,15 +230,19 @@ def subject_settings_set(
         known = {event.name for event in _definition(study).events}
         unknown = [name for name in events if name not in known]
         if unknown:
-            raise ValidationError(f"treatment_events: the study has no event {unknown[0]!r}.")
+            raise _refusal(
+                "treatment_events",
+                _("the study has no event %(event)s.") % {"event": repr(unknown[0])},
+            )
     current = subject_settings(study)
     if (
         current.identity_vault
         and not identity_vault
         and Identity.objects.filter(subject__study=study).exists()
     ):
-        raise ValidationError(
-            "identity_vault: the vault already holds identities and cannot be turned off."
+        raise _refusal(
+            "identity_vault",
+            _("the vault already holds identities and cannot be turned off."),
         )
     old = {
         "central_eligibility_review": current.central_eligibility_review,
@@ -259,7 +273,11 @@ def subject_settings_set(
 
 def _site_of_study(study: Study, site: StudySite) -> None:
     if site.study_id != study.pk:
-        raise ValidationError(f"site: site {site.code} is not a site of {study.identifier}.")
+        raise _refusal(
+            "site",
+            _("site %(site)s is not a site of %(study)s.")
+            % {"site": site.code, "study": study.identifier},
+        )
 
 
 def _screening_number_free(site: StudySite, number: str) -> None:
@@ -269,12 +287,20 @@ def _screening_number_free(site: StudySite, number: str) -> None:
         ScreeningEntry.objects.filter(site=site, screening_number=number).exists()
         or Subject.objects.filter(site=site, screening_number=number).exists()
     ):
-        raise ValidationError(f"screening_number: {number!r} is already used at site {site.code}.")
+        raise _refusal(
+            "screening_number",
+            _("%(number)s is already used at site %(site)s.")
+            % {"number": repr(number), "site": site.code},
+        )
 
 
 def _sex(value: str) -> str:
     if value not in Sex.values:
-        raise ValidationError(f"sex: {value!r} is not one of {', '.join(Sex.values)}.")
+        raise _refusal(
+            "sex",
+            _("%(value)s is not one of %(values)s.")
+            % {"value": repr(value), "values": ", ".join(Sex.values)},
+        )
     return value
 
 
@@ -295,11 +321,11 @@ def screening_entry_add(
     _site_of_study(study, site)
     _not_future("screened_on", screened_on, site)
     if not 0 <= age <= 130:
-        raise ValidationError(f"age: {age} is not an age in years.")
+        raise _refusal("age", _("%(age)s is not an age in years.") % {"age": age})
     _sex(sex)
     reason = reason_not_included.strip()
     if not reason:
-        raise ValidationError("reason_not_included: say why the patient was not included.")
+        raise _refusal("reason_not_included", _("say why the patient was not included."))
     number = screening_number.strip()
     _screening_number_free(site, number)
     entry = ScreeningEntry.objects.create(
@@ -343,8 +369,14 @@ class IneligibleError(ValidationError):
 
     def __init__(self, failed: list[CriterionResult]) -> None:
         self.failed = failed
-        listed = "; ".join(f"{c.name} ({c.label_en}): {c.detail}" for c in failed)
-        super().__init__(f"eligibility: the patient is not eligible: {listed}.")
+        listed = "; ".join(
+            _("%(criterion)s (%(label)s): %(detail)s")
+            % {"criterion": c.name, "label": c.label(), "detail": detail_text(c.detail)}
+            for c in failed
+        )
+        super().__init__(
+            "eligibility: " + _("the patient is not eligible: %(criteria)s.") % {"criteria": listed}
+        )
 
 
 def subject_identifier_format(pattern: str, *, study: Study, site: StudySite, seq: int) -> str:
@@ -354,19 +386,25 @@ def subject_identifier_format(pattern: str, *, study: Study, site: StudySite, se
             site=site.code, seq=seq, study=study.identifier, centre=site.centre.code
         )
     except (KeyError, IndexError, ValueError) as error:
-        raise ValidationError(
-            f"subject_identifier: the study's pattern {pattern!r} cannot be filled in: {error}."
+        raise _refusal(
+            "subject_identifier",
+            _("the study's pattern %(pattern)s cannot be filled in: %(error)s.")
+            % {"pattern": repr(pattern), "error": error},
         ) from error
     if not identifier or len(identifier) > 40:
-        raise ValidationError(f"subject_identifier: {identifier!r} is not a usable identifier.")
+        raise _refusal(
+            "subject_identifier",
+            _("%(identifier)s is not a usable identifier.") % {"identifier": repr(identifier)},
+        )
     return identifier
 
 
 def _next_identifier(study: Study, site: StudySite, pattern: str) -> tuple[str, int]:
     if "{seq" not in pattern:
-        raise ValidationError(
-            f"subject_identifier: the study's pattern {pattern!r} has no {{seq}}: "
-            "identifiers would repeat."
+        raise _refusal(
+            "subject_identifier",
+            _("the study's pattern %(pattern)s has no {seq}: identifiers would repeat.")
+            % {"pattern": repr(pattern)},
         )
     scope = site.code if "{site" in pattern else ""
     # As for audit chains: create the counter row once, then lock it so that concurrent
@@ -406,28 +444,43 @@ def subject_include(
     """
     _require(actor, Action.INCLUDE_SUBJECT, study=study, site=site)
     _site_of_study(study, site)
-    if study.mode in {StudyMode.FROZEN, StudyMode.LOCKED}:
-        raise ValidationError(f"{study.identifier} is {study.mode}: nobody can be included.")
+    if study.mode == StudyMode.FROZEN:
+        raise ValidationError(
+            _("%(study)s is frozen: nobody can be included.") % {"study": study.identifier}
+        )
+    if study.mode == StudyMode.LOCKED:
+        raise ValidationError(
+            _("%(study)s is locked: nobody can be included.") % {"study": study.identifier}
+        )
     definition = _definition(study)
     if site.activated_on is None:
-        raise ValidationError(f"site: site {site.code} is not activated: nobody can be included.")
+        raise _refusal(
+            "site",
+            _("site %(site)s is not activated: nobody can be included.") % {"site": site.code},
+        )
     if included_on < site.activated_on:
-        raise ValidationError(
-            f"included_on: site {site.code} was activated on {site.activated_on.isoformat()}, "
-            f"after {included_on.isoformat()}."
+        raise _refusal(
+            "included_on",
+            _("site %(site)s was activated on %(activated)s, after %(date)s.")
+            % {
+                "site": site.code,
+                "activated": site.activated_on.isoformat(),
+                "date": included_on.isoformat(),
+            },
         )
     _not_future("included_on", included_on, site)
     _sex(sex)
     if age is not None and not 0 <= age <= 130:
-        raise ValidationError(f"age: {age} is not an age in years.")
+        raise _refusal("age", _("%(age)s is not an age in years.") % {"age": age})
     form_version = consent.form_version.strip()
     if not form_version:
-        raise ValidationError("consent.form_version: give the version of the consent form.")
+        raise _refusal("consent.form_version", _("give the version of the consent form."))
     _not_future("consent.consented_on", consent.consented_on, site)
     if consent.consented_on > included_on:
-        raise ValidationError(
-            f"consent.consented_on: consent ({consent.consented_on.isoformat()}) must come "
-            f"before inclusion ({included_on.isoformat()})."
+        raise _refusal(
+            "consent.consented_on",
+            _("consent (%(consent)s) must come before inclusion (%(inclusion)s).")
+            % {"consent": consent.consented_on.isoformat(), "inclusion": included_on.isoformat()},
         )
     number = screening_number.strip()
     _screening_number_free(site, number)
@@ -498,12 +551,16 @@ def subject_include(
 def _store_document(name: str, content: bytes) -> tuple[str, str]:
     """Keep an uploaded document under the data directory by its hash; return (hash, path)."""
     if len(content) > DOCUMENT_MAX_BYTES:
-        raise ValidationError(
-            f"document: {name!r} is larger than {DOCUMENT_MAX_BYTES // (1024 * 1024)} MB."
+        raise _refusal(
+            "document",
+            _("%(name)s is larger than %(limit)s MB.")
+            % {"name": repr(name), "limit": DOCUMENT_MAX_BYTES // (1024 * 1024)},
         )
     suffix = next((s for magic, s in DOCUMENT_TYPES.items() if content.startswith(magic)), None)
     if suffix is None:
-        raise ValidationError(f"document: {name!r} is not a PDF, PNG or JPEG file.")
+        raise _refusal(
+            "document", _("%(name)s is not a PDF, PNG or JPEG file.") % {"name": repr(name)}
+        )
     digest = sha256_hex(content)
     relative = Path("eligibility") / f"{digest}{suffix}"
     path = Path(settings.MEDIA_ROOT) / relative
@@ -529,13 +586,14 @@ def eligibility_review_decide(
     _require(actor, Action.REVIEW_ELIGIBILITY, study=subject.study, site=subject.site)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     if subject.eligibility_review != EligibilityReviewStatus.PENDING:
-        raise ValidationError(
-            f"eligibility_review: {subject.identifier} has no eligibility review waiting "
-            f"(review {subject.get_eligibility_review_display()})."
+        raise _refusal(
+            "eligibility_review",
+            _("%(subject)s has no eligibility review waiting (review %(review)s).")
+            % {"subject": subject.identifier, "review": subject.get_eligibility_review_display()},
         )
     text = comment.strip()
     if not text:
-        raise ValidationError("comment: say why eligibility is approved or rejected.")
+        raise _refusal("comment", _("say why eligibility is approved or rejected."))
     digest, path = _store_document(document_name, document) if document else ("", "")
     decided_on = site_today(subject.site)
     new_status = StudyStatus.INCLUDED if approved else StudyStatus.SCREEN_FAILURE
@@ -595,16 +653,17 @@ def consent_record(
     _require(actor, Action.RECORD_CONSENT, study=subject.study, site=subject.site)
     version = form_version.strip()
     if not version:
-        raise ValidationError("form_version: give the version of the consent form.")
+        raise _refusal("form_version", _("give the version of the consent form."))
     _not_future("consented_on", consented_on, subject.site)
     refusal = entry_refusal(subject, on=consented_on)
     if refusal:
         raise ValidationError(f"consented_on: {refusal}.")
     latest = subject.consents.order_by("-consented_on").first()
     if latest is not None and consented_on < latest.consented_on:
-        raise ValidationError(
-            f"consented_on: {consented_on.isoformat()} is before the latest consent "
-            f"({latest.consented_on.isoformat()})."
+        raise _refusal(
+            "consented_on",
+            _("%(date)s is before the latest consent (%(latest)s).")
+            % {"date": consented_on.isoformat(), "latest": latest.consented_on.isoformat()},
         )
     consent = Consent.objects.create(
         subject=subject,
@@ -651,22 +710,29 @@ def consent_withdraw(
     _require(actor, Action.RECORD_CONSENT, study=subject.study, site=subject.site)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     if kind not in WithdrawalKind.values:
-        raise ValidationError(f"kind: {kind!r} is not one of {', '.join(WithdrawalKind.values)}.")
+        raise _refusal(
+            "kind",
+            _("%(value)s is not one of %(values)s.")
+            % {"value": repr(kind), "values": ", ".join(WithdrawalKind.values)},
+        )
     _not_future("withdrawn_on", withdrawn_on, subject.site)
     if withdrawn_on < subject.included_on:
-        raise ValidationError(
-            f"withdrawn_on: {withdrawn_on.isoformat()} is before inclusion "
-            f"({subject.included_on.isoformat()})."
-        )
+        raise _refusal("withdrawn_on", _before_inclusion(withdrawn_on, subject))
     if _withdrawn(subject, kind) is not None:
-        raise ValidationError(f"kind: this withdrawal ({kind}) is already recorded.")
+        # One sentence per kind: French names each withdrawal in its own words.
+        recorded = {
+            WithdrawalKind.TREATMENT: _("this withdrawal (treatment) is already recorded."),
+            WithdrawalKind.FOLLOW_UP: _("this withdrawal (follow_up) is already recorded."),
+            WithdrawalKind.DATA_USE: _("this withdrawal (data_use) is already recorded."),
+        }
+        raise _refusal("kind", recorded[WithdrawalKind(kind)])
     if _withdrawn(subject, WithdrawalKind.DATA_USE) is not None:
-        raise ValidationError("kind: the subject already objected to any further use of data.")
+        raise _refusal("kind", _("the subject already objected to any further use of data."))
     on_treatment = subject.treatment_status != TreatmentStatus.OFF_TREATMENT
     leaves = kind in {WithdrawalKind.FOLLOW_UP, WithdrawalKind.DATA_USE}
     if kind == WithdrawalKind.TREATMENT:
         if not on_treatment:
-            raise ValidationError("kind: the subject's treatment has already stopped.")
+            raise _refusal("kind", _("the subject's treatment has already stopped."))
         check_treatment_move(
             subject.treatment_status,
             TreatmentStatus.OFF_TREATMENT,
@@ -676,14 +742,22 @@ def consent_withdraw(
     elif kind == WithdrawalKind.FOLLOW_UP:
         check_study_move(subject.study_status, StudyStatus.WITHDRAWN)
     # An objection to data use is honoured whatever the status; it withdraws a followed subject.
-    for field, day in (
-        ("study", subject.study_status_on),
-        ("treatment", subject.treatment_status_on),
+    for field, day, why in (
+        (
+            "study",
+            subject.study_status_on,
+            _("%(date)s is before the last study status change (%(last)s)."),
+        ),
+        (
+            "treatment",
+            subject.treatment_status_on,
+            _("%(date)s is before the last treatment status change (%(last)s)."),
+        ),
     ):
         if day is not None and withdrawn_on < day and (leaves or field == "treatment"):
-            raise ValidationError(
-                f"withdrawn_on: {withdrawn_on.isoformat()} is before the last {field} status "
-                f"change ({day.isoformat()})."
+            raise _refusal(
+                "withdrawn_on",
+                why % {"date": withdrawn_on.isoformat(), "last": day.isoformat()},
             )
     withdrawal = Withdrawal.objects.create(
         subject=subject, kind=kind, withdrawn_on=withdrawn_on, reason=reason.strip()
@@ -735,15 +809,22 @@ def _moves_from(status: str) -> frozenset[str]:
 # --- statuses -------------------------------------------------------------------------------
 
 
+def _before_inclusion(day: date, subject: Subject) -> str:
+    return _("%(date)s is before inclusion (%(inclusion)s).") % {
+        "date": day.isoformat(),
+        "inclusion": subject.included_on.isoformat(),
+    }
+
+
 def _date_after_history(field: str, on: date, subject: Subject, last: date | None) -> None:
     _not_future(field, on, subject.site)
     if on < subject.included_on:
-        raise ValidationError(
-            f"{field}: {on.isoformat()} is before inclusion ({subject.included_on.isoformat()})."
-        )
+        raise _refusal(field, _before_inclusion(on, subject))
     if last is not None and on < last:
-        raise ValidationError(
-            f"{field}: {on.isoformat()} is before the last change ({last.isoformat()})."
+        raise _refusal(
+            field,
+            _("%(date)s is before the last change (%(last)s).")
+            % {"date": on.isoformat(), "last": last.isoformat()},
         )
 
 
@@ -755,20 +836,25 @@ def subject_change_status(
     _require(actor, Action.CHANGE_STATUS, study=subject.study, site=subject.site)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     if status in REVIEW_ONLY and subject.study_status == StudyStatus.SCREENED:
-        raise ValidationError(
-            "status: inclusion or screen failure of a screened subject is decided by the "
-            "central eligibility review."
+        raise _refusal(
+            "status",
+            _(
+                "inclusion or screen failure of a screened subject is decided by the central "
+                "eligibility review."
+            ),
         )
     check_study_move(subject.study_status, status)
     _date_after_history("on", on, subject, subject.study_status_on)
     text = reason.strip()
-    if status in {StudyStatus.WITHDRAWN, StudyStatus.LOST_TO_FOLLOW_UP} and not text:
-        raise ValidationError(f"reason: say why the subject is {status.replace('_', ' ')}.")
+    if status == StudyStatus.WITHDRAWN and not text:
+        raise _refusal("reason", _("say why the subject is withdrawn."))
+    if status == StudyStatus.LOST_TO_FOLLOW_UP and not text:
+        raise _refusal("reason", _("say why the subject is lost to follow up."))
     on_treatment = subject.treatment_status == TreatmentStatus.ON_TREATMENT
     if on_treatment and status != StudyStatus.DECEASED:
-        raise ValidationError(
-            "status: the subject is still on treatment; record when and why treatment "
-            "stopped first."
+        raise _refusal(
+            "status",
+            _("the subject is still on treatment; record when and why treatment stopped first."),
         )
     if on_treatment:  # death ends treatment on the same day
         _date_after_history("on", on, subject, subject.treatment_status_on)
@@ -837,25 +923,34 @@ def visit_record(
     definition = _definition(subject.study)
     found = next((e for e in definition.events if e.name == event), None)
     if found is None:
-        raise ValidationError(f"event: the study has no event {event!r}.")
+        raise _refusal("event", _("the study has no event %(event)s.") % {"event": repr(event)})
     _not_future("visit_on", visit_on, subject.site)
     refusal = entry_refusal(subject, on=visit_on)
     if refusal:
         raise ValidationError(f"visit_on: {refusal}.")
     first_consent = _first_consent_on(subject)
     if first_consent is not None and visit_on < first_consent:
-        raise ValidationError(
-            f"visit_on: {visit_on.isoformat()} is before the subject's consent "
-            f"({first_consent.isoformat()}); no study visit may precede consent."
+        raise _refusal(
+            "visit_on",
+            _(
+                "%(date)s is before the subject's consent (%(consent)s); no study visit may "
+                "precede consent."
+            )
+            % {"date": visit_on.isoformat(), "consent": first_consent.isoformat()},
         )
     taken = set(subject.visits.filter(event=event).values_list("occurrence", flat=True))
     number = occurrence if occurrence is not None else max(taken, default=0) + 1
     if number < 1:
-        raise ValidationError(f"occurrence: {number} is not an occurrence number.")
+        raise _refusal(
+            "occurrence", _("%(number)s is not an occurrence number.") % {"number": number}
+        )
     if not found.repeating and number != 1:
-        raise ValidationError(f"occurrence: {event} takes place once.")
+        raise _refusal("occurrence", _("%(event)s takes place once.") % {"event": event})
     if number in taken:
-        raise ValidationError(f"occurrence: {event} #{number} is already recorded.")
+        raise _refusal(
+            "occurrence",
+            _("%(event)s #%(number)s is already recorded.") % {"event": event, "number": number},
+        )
     visit = Visit.objects.create(subject=subject, event=event, occurrence=number, visit_on=visit_on)
     audit_record(
         actor=actor,
@@ -874,13 +969,10 @@ def news_record(*, actor: Actor, subject: Subject, news_on: date, source: str) -
     _require(actor, Action.ENTER_DATA, study=subject.study, site=subject.site)
     text = source.strip()
     if not text:
-        raise ValidationError("source: say where the news comes from.")
+        raise _refusal("source", _("say where the news comes from."))
     _not_future("news_on", news_on, subject.site)
     if news_on < subject.included_on:
-        raise ValidationError(
-            f"news_on: {news_on.isoformat()} is before inclusion "
-            f"({subject.included_on.isoformat()})."
-        )
+        raise _refusal("news_on", _before_inclusion(news_on, subject))
     refusal = entry_refusal(subject, on=news_on)
     if refusal:
         raise ValidationError(f"news_on: {refusal}.")
@@ -907,13 +999,21 @@ def subject_transfer(
     from_site = subject.site
     _site_of_study(subject.study, to_site)
     if to_site.pk == from_site.pk:
-        raise ValidationError(f"site: {subject.identifier} is already at site {to_site.code}.")
+        raise _refusal(
+            "site",
+            _("%(subject)s is already at site %(site)s.")
+            % {"subject": subject.identifier, "site": to_site.code},
+        )
     if to_site.activated_on is None or to_site.activated_on > on:
-        raise ValidationError(f"site: site {to_site.code} is not activated on {on.isoformat()}.")
+        raise _refusal(
+            "site",
+            _("site %(site)s is not activated on %(date)s.")
+            % {"site": to_site.code, "date": on.isoformat()},
+        )
     _date_after_history("on", on, subject, None)
     text = reason.strip()
     if not text:
-        raise ValidationError("reason: say why the subject moves to another site.")
+        raise _refusal("reason", _("say why the subject moves to another site."))
     Transfer.objects.create(
         subject=subject, from_site=from_site, to_site=to_site, transferred_on=on, reason=text
     )
@@ -939,10 +1039,10 @@ def _require_identity_access(actor: Actor, subject: Subject) -> bool:
     """Refuse unless the actor is staff of the subject's own site (never a central role, never
     a command); return whether the study keeps identities at all."""
     if isinstance(actor, SystemActor):
-        raise PermissionDenied("Identities are shown only to the subject's site.")
+        raise PermissionDenied(_("Identities are shown only to the subject's site."))
     scope = site_scope(actor, Action.VIEW_IDENTITY, study=subject.study)
     if scope.all_sites or not scope.allows(subject.site):
-        raise PermissionDenied("Identities are shown only to the subject's site.")
+        raise PermissionDenied(_("Identities are shown only to the subject's site."))
     return subject_settings(subject.study).identity_vault
 
 
@@ -951,16 +1051,21 @@ def identity_set(*, actor: Actor, subject: Subject, values: dict[str, str | None
     """Store the subject's identity, encrypted; the audit event says which fields changed,
     never their values."""
     if not _require_identity_access(actor, subject):
-        raise ValidationError(f"{subject.study.identifier} keeps no identities (no vault).")
+        raise ValidationError(
+            _("%(study)s keeps no identities (no vault).") % {"study": subject.study.identifier}
+        )
     unknown = [name for name in values if name not in vault.FIELDS]
     if unknown:
-        raise ValidationError(f"{unknown[0]}: not an identity field ({', '.join(vault.FIELDS)}).")
+        raise _refusal(
+            unknown[0],
+            _("not an identity field (%(fields)s).") % {"fields": ", ".join(vault.FIELDS)},
+        )
     cleaned = {name: (value or "").strip() for name, value in values.items()}
     if cleaned.get("birth_date"):
         try:
             birth = date.fromisoformat(cleaned["birth_date"])
         except ValueError as error:
-            raise ValidationError("birth_date: give a date as YYYY-MM-DD.") from error
+            raise _refusal("birth_date", _("give a date as YYYY-MM-DD.")) from error
         _not_future("birth_date", birth, subject.site)
     current = Identity.objects.filter(subject=subject).first()
     old = vault.unseal(current.token) if current else {}

@@ -8,25 +8,28 @@ Each machine is a table of allowed moves; anything else is refused with the reas
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from carnet.core.errors import ValidationError
 
 
+# The labels of the statuses that refusals name are in the person's language.
 class StudyStatus(models.TextChoices):
-    SCREENED = "screened", "screened"
-    SCREEN_FAILURE = "screen_failure", "screen failure"
-    INCLUDED = "included", "included"
-    IN_FOLLOW_UP = "in_follow_up", "in follow-up"
-    COMPLETED = "completed", "completed"
-    WITHDRAWN = "withdrawn", "withdrawn"
-    LOST_TO_FOLLOW_UP = "lost_to_follow_up", "lost to follow-up"
-    DECEASED = "deceased", "deceased"
+    SCREENED = "screened", gettext_lazy("screened")
+    SCREEN_FAILURE = "screen_failure", gettext_lazy("screen failure")
+    INCLUDED = "included", gettext_lazy("included")
+    IN_FOLLOW_UP = "in_follow_up", gettext_lazy("in follow-up")
+    COMPLETED = "completed", gettext_lazy("completed")
+    WITHDRAWN = "withdrawn", gettext_lazy("withdrawn")
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", gettext_lazy("lost to follow-up")
+    DECEASED = "deceased", gettext_lazy("deceased")
 
 
 class TreatmentStatus(models.TextChoices):
-    NOT_STARTED = "not_started", "not started"
-    ON_TREATMENT = "on_treatment", "on treatment"
-    OFF_TREATMENT = "off_treatment", "off treatment"
+    NOT_STARTED = "not_started", gettext_lazy("not started")
+    ON_TREATMENT = "on_treatment", gettext_lazy("on treatment")
+    OFF_TREATMENT = "off_treatment", gettext_lazy("off treatment")
 
 
 class OffTreatmentReason(models.TextChoices):
@@ -41,10 +44,10 @@ class OffTreatmentReason(models.TextChoices):
 
 
 class EligibilityReviewStatus(models.TextChoices):
-    NOT_REQUIRED = "not_required", "not required"
-    PENDING = "pending", "pending"
-    APPROVED = "approved", "approved"
-    REJECTED = "rejected", "rejected"
+    NOT_REQUIRED = "not_required", gettext_lazy("not required")
+    PENDING = "pending", gettext_lazy("pending")
+    APPROVED = "approved", gettext_lazy("approved")
+    REJECTED = "rejected", gettext_lazy("rejected")
 
 
 class WithdrawalKind(models.TextChoices):
@@ -97,10 +100,10 @@ TREATMENT_MOVES: dict[str, frozenset[str]] = {
 }
 
 _WHY_TERMINAL = {
-    StudyStatus.SCREEN_FAILURE: "a screen failure was never included",
-    StudyStatus.COMPLETED: "the subject has completed the study",
-    StudyStatus.WITHDRAWN: "the subject has withdrawn",
-    StudyStatus.DECEASED: "the subject is deceased",
+    StudyStatus.SCREEN_FAILURE: gettext_lazy("a screen failure was never included"),
+    StudyStatus.COMPLETED: gettext_lazy("the subject has completed the study"),
+    StudyStatus.WITHDRAWN: gettext_lazy("the subject has withdrawn"),
+    StudyStatus.DECEASED: gettext_lazy("the subject is deceased"),
 }
 
 
@@ -110,37 +113,63 @@ def _label(choices: type[models.TextChoices], value: str) -> str:
 
 def check_study_move(old: str, new: str) -> None:
     """Raise ValidationError, saying why, unless the study status may move from old to new."""
+    # Refusals start with the field they concern, outside the translated text, so that the
+    # pages can put them next to it in any language.
     if new not in StudyStatus.values:
-        raise ValidationError(f"status: {new!r} is not a study status.")
+        raise ValidationError(
+            "status: " + _("%(value)s is not a study status.") % {"value": repr(new)}
+        )
     if new in STUDY_MOVES.get(old, frozenset()):
         return
     a, b = _label(StudyStatus, old), _label(StudyStatus, new)
     if old == new:
-        raise ValidationError(f"status: the subject is already {a}.")
+        raise ValidationError("status: " + _("the subject is already %(status)s.") % {"status": a})
     if old in TERMINAL:
         why = _WHY_TERMINAL[StudyStatus(old)]
-        raise ValidationError(f"status: cannot move from {a} to {b}: {why}.")
+        raise ValidationError(
+            "status: "
+            + _("cannot move from %(old)s to %(new)s: %(why)s.") % {"old": a, "new": b, "why": why}
+        )
     allowed = ", ".join(sorted(_label(StudyStatus, s) for s in STUDY_MOVES[old]))
-    raise ValidationError(f"status: cannot move from {a} to {b}; from {a} only to: {allowed}.")
+    raise ValidationError(
+        "status: "
+        + _("cannot move from %(old)s to %(new)s; from %(old)s only to: %(allowed)s.")
+        % {"old": a, "new": b, "allowed": allowed}
+    )
 
 
 def check_treatment_move(old: str, new: str, *, study_status: str, reason: str) -> None:
     """Raise ValidationError, saying why, unless the treatment status may move from old to new."""
     if new not in TreatmentStatus.values:
-        raise ValidationError(f"treatment_status: {new!r} is not a treatment status.")
+        raise ValidationError(
+            "treatment_status: " + _("%(value)s is not a treatment status.") % {"value": repr(new)}
+        )
     if study_status not in ACTIVE:
         raise ValidationError(
-            "treatment_status: treatment can change only for an included subject or one in "
-            f"follow-up; this subject is {_label(StudyStatus, study_status)}."
+            "treatment_status: "
+            + _(
+                "treatment can change only for an included subject or one in follow-up; this "
+                "subject is %(status)s."
+            )
+            % {"status": _label(StudyStatus, study_status)}
         )
     a, b = _label(TreatmentStatus, old), _label(TreatmentStatus, new)
     if new not in TREATMENT_MOVES.get(old, frozenset()):
         if old == new:
-            raise ValidationError(f"treatment_status: the subject is already {a}.")
+            raise ValidationError(
+                "treatment_status: " + _("the subject is already %(status)s.") % {"status": a}
+            )
         raise ValidationError(
-            f"treatment_status: cannot move from {a} to {b}; "
-            "a treatment that has stopped does not restart in the study."
+            "treatment_status: "
+            + _(
+                "cannot move from %(old)s to %(new)s; a treatment that has stopped does not "
+                "restart in the study."
+            )
+            % {"old": a, "new": b}
         )
     if new == TreatmentStatus.OFF_TREATMENT and reason not in OffTreatmentReason.values:
         reasons = ", ".join(OffTreatmentReason.values)
-        raise ValidationError(f"off_treatment_reason: say why treatment stopped ({reasons}).")
+        raise ValidationError(
+            "off_treatment_reason: "
+            + _("say why treatment stopped (%(reasons)s).") % {"reasons": reasons}
+        )

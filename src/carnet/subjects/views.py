@@ -18,7 +18,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -31,7 +30,7 @@ from carnet.core.errors import CarnetError
 from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study
 from carnet.subjects import selectors, services
-from carnet.subjects.eligibility import CriterionResult
+from carnet.subjects.eligibility import CriterionResult, detail_text
 from carnet.subjects.forms import (
     OFF_TREATMENT_LABELS,
     SEX_LABELS,
@@ -130,23 +129,13 @@ def _subject_row(summary: selectors.SubjectSummary, labels: dict[str, str]) -> d
     }
 
 
-_DETAILS = {
-    "the inclusion criterion does not hold": gettext_lazy("the inclusion criterion does not hold"),
-    "the exclusion criterion applies": gettext_lazy("the exclusion criterion applies"),
-}
-
-
 def _criterion(name: str, kind: str, label_en: str, label_fr: str, met: bool, detail: str) -> Any:
-    if detail.startswith("missing value: "):
-        shown = _("missing value: %(items)s") % {"items": detail.removeprefix("missing value: ")}
-    else:
-        shown = str(_DETAILS.get(detail, detail))
     return {
         "name": name,
         "kind": _("inclusion") if kind == "inclusion" else _("exclusion"),
         "label": (label_fr or label_en) if language() == "fr" else (label_en or label_fr),
         "met": met,
-        "detail": shown,
+        "detail": detail_text(detail),
     }
 
 
