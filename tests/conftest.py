@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 from carnet.audit.services import SystemActor
 
@@ -26,6 +27,16 @@ def database_vendor() -> str:
 postgres_only = pytest.mark.skipif(
     database_vendor() != "postgresql", reason="needs DATABASE_URL=postgres://…"
 )
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Give every test the default language, and take back whatever a request left active.
+
+    A page request activates the person's language and leaves it active in the thread: after a
+    French page, services called directly would refuse in French in the next test."""
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.conf import settings
-from django.utils import translation
 
 from carnet.accounts.models import StudySite, User
 from carnet.accounts.roles import Role
@@ -46,16 +44,6 @@ class Cast:
     @property
     def site_b(self) -> StudySite:
         return self.w.site_b
-
-
-@pytest.fixture(autouse=True)
-def default_language() -> Iterator[None]:
-    """Give every test the default language, and take back whatever a request left active.
-
-    A page request activates the person's language and leaves it active in the thread: after a
-    French page, services called directly would refuse in French in the next test."""
-    with translation.override(settings.LANGUAGE_CODE):
-        yield
 
 
 @pytest.fixture
