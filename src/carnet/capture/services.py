@@ -48,7 +48,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.expressions import EvaluationError, evaluate
 from carnet.operations.system_settings import system_setting_value
 from carnet.studies.definition.model import Item, StudyDefinition
-from carnet.studies.models import Study, StudyMode, StudyVersion
+from carnet.studies.models import Study, StudyMode
 from carnet.subjects.models import Subject
 from carnet.subjects.services import entry_refusal, site_today, subject_last_news_refresh
 
@@ -311,12 +311,7 @@ def _changes_since(instance: FormInstance, version: int, rules: FormRules) -> li
 def _instance_for_change(
     *,
     subject: Subject,
-    environment: str,
-    event: str,
-    occurrence: int,
-    form: str,
-    repeat: int,
-    version: StudyVersion,
+    where: tuple[str, int, str, int],
     base_version: int | None,
     form_rules: FormRules,
     lock: bool = True,
@@ -326,6 +321,9 @@ def _instance_for_change(
     A form never saved yet is returned unsaved (``pk`` None): `_instance_insert` writes it when
     the save writes, so that a first save is one INSERT rather than an INSERT and an UPDATE.
     """
+    event, occurrence, form, repeat = where
+    study = subject.study
+    environment = _environment(study)
     found = FormInstance.objects.filter(
         subject=subject,
         environment=environment,
@@ -343,7 +341,7 @@ def _instance_for_change(
             occurrence=occurrence,
             form=form,
             repeat=repeat,
-            study_version=version,
+            study_version=study.current_version,
         )
     _refuse_stale(instance, base_version, form_rules)
     return instance
@@ -448,7 +446,7 @@ def form_save(
     """
     study = subject.study
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
-    environment = _environment(study)
+    _environment(study)  # refuses a study that takes no data before anything is read
     today = site_today(subject.site)
     rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
     definition = rules.definition
@@ -457,12 +455,7 @@ def form_save(
 
     instance = _instance_for_change(
         subject=subject,
-        environment=environment,
-        event=event,
-        occurrence=occurrence,
-        form=form,
-        repeat=repeat,
-        version=version,
+        where=(event, occurrence, form, repeat),
         base_version=base_version,
         form_rules=form_rules,
         lock=not dry_run,
@@ -796,7 +789,6 @@ def form_mark_not_done(
     """Mark a form not done (the examination was not performed), with the study's reason."""
     study = subject.study
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
-    environment = _environment(study)
     rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
     if not form_rules.form.not_done_allowed:
         raise ValidationError(_("%(form)s cannot be marked not done.") % {"form": repr(form)})
@@ -809,16 +801,9 @@ def form_mark_not_done(
             else _("Give the reason the form was not done.")
         )
         raise FormErrors({"reason": why})
-    version = study.current_version
-    assert version is not None
     instance = _instance_for_change(
         subject=subject,
-        environment=environment,
-        event=event,
-        occurrence=occurrence,
-        form=form,
-        repeat=repeat,
-        version=version,
+        where=(event, occurrence, form, repeat),
         base_version=base_version,
         form_rules=form_rules,
     )
@@ -861,20 +846,12 @@ def form_reopen(
     """
     study = subject.study
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
-    environment = _environment(study)
     _rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
     if not reason.strip():
         raise FormErrors({"reason": _("Say why the form is reopened.")})
-    version = study.current_version
-    assert version is not None
     instance = _instance_for_change(
         subject=subject,
-        environment=environment,
-        event=event,
-        occurrence=occurrence,
-        form=form,
-        repeat=repeat,
-        version=version,
+        where=(event, occurrence, form, repeat),
         base_version=base_version,
         form_rules=form_rules,
     )
