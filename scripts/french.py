@@ -451,7 +451,6 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Reopen": "Rouvrir",
     "Reopen the form": "Rouvrir le formulaire",
     "Say why the form is reopened.": "Indiquez pourquoi le formulaire est rouvert.",
-    "The form changed since you opened it (now version %(version)s): it is not reopened. Check the form and reopen it again.": "Le formulaire a changé depuis que vous l'avez ouvert (il est maintenant en version %(version)s) : il n'est pas rouvert. Vérifiez le formulaire et rouvrez-le à nouveau.",
     "The form is reopened.": "Le formulaire est rouvert.",
     "This form is marked not done: reopen it to enter data.": "Ce formulaire est marqué non fait : rouvrez-le pour y saisir des données.",
     "Why the form is reopened": "Pourquoi le formulaire est rouvert",

@@ -693,21 +693,19 @@ def item_history_page(
     return render(request, "capture/history.html", context)
 
 
-@login_required
-@require_POST
-def form_not_done_page(
-    request: HttpRequest, identifier: str, subject: str, event: str, occurrence: int, form: str
+def _status_change(
+    request: HttpRequest, target: _Target, change: Any, reason: str, done: str
 ) -> HttpResponse:
-    """Mark the form not done (the examination did not take place), with the reason."""
-    target = _target(request, identifier, subject, event, occurrence, form)
+    """Run a change of the form's status that needs a reason (not done, reopened); say how it
+    went on the form page, refusals included (a stale version says what changed)."""
     if not _may_enter(request, target.subject):
         raise Http404("You may not enter data here.")
     try:
-        services.form_mark_not_done(
+        change(
             actor=_user(request),
             **target.where(),
             base_version=_version(request.POST),
-            reason=request.POST.get("not_done_reason", ""),
+            reason=reason,
         )
     except FormErrors as refusal:
         for message in refusal.errors.values():
@@ -715,8 +713,21 @@ def form_not_done_page(
     except CarnetError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, _("The form is marked not done."))
+        messages.success(request, done)
     return HttpResponseRedirect(target.page)
+
+
+@login_required
+@require_POST
+def form_not_done_page(
+    request: HttpRequest, identifier: str, subject: str, event: str, occurrence: int, form: str
+) -> HttpResponse:
+    """Mark the form not done (the examination did not take place), with the reason."""
+    target = _target(request, identifier, subject, event, occurrence, form)
+    reason = request.POST.get("not_done_reason", "")
+    return _status_change(
+        request, target, services.form_mark_not_done, reason, _("The form is marked not done.")
+    )
 
 
 @login_required
@@ -726,32 +737,8 @@ def form_reopen_page(
 ) -> HttpResponse:
     """Take back "not done" (the examination was done after all), saying why."""
     target = _target(request, identifier, subject, event, occurrence, form)
-    if not _may_enter(request, target.subject):
-        raise Http404("You may not enter data here.")
-    try:
-        services.form_reopen(
-            actor=_user(request),
-            **target.where(),
-            base_version=_version(request.POST),
-            reason=request.POST.get("reason", ""),
-        )
-    except FormErrors as refusal:
-        for message in refusal.errors.values():
-            messages.error(request, message)
-    except FormConflict as conflict:
-        messages.error(
-            request,
-            _(
-                "The form changed since you opened it (now version %(version)s): it is not "
-                "reopened. Check the form and reopen it again."
-            )
-            % {"version": conflict.current_version},
-        )
-    except CarnetError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, _("The form is reopened."))
-    return HttpResponseRedirect(target.page)
+    reason = request.POST.get("reason", "")
+    return _status_change(request, target, services.form_reopen, reason, _("The form is reopened."))
 
 
 def _file_item(target: _Target, item: str) -> Item:
