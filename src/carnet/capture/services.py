@@ -318,7 +318,7 @@ def _instance_for_change(
 ) -> FormInstance:
     """Return the form instance, locked for this transaction, once the save is not stale.
 
-    A form never saved yet is returned unsaved (``pk`` None): `_instance_insert` writes it when
+    A form never saved yet is returned unsaved (``pk`` None): `_instance_write` inserts it when
     the save writes, so that a first save is one INSERT rather than an INSERT and an UPDATE.
     """
     event, occurrence, form, repeat = where
