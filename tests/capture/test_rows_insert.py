@@ -11,7 +11,7 @@ from django.db import connection
 from carnet.audit.models import AuditEvent
 from carnet.capture.models import FormInstance, ItemValue
 from carnet.capture.services import form_save
-from carnet.core.bulk import rows_insert
+from carnet.core.bulk import row_insert_unless_taken, rows_insert
 from tests.capture.conftest import Capture
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +98,31 @@ def test_values_read_back_as_the_orm_writes_them(capture: Capture) -> None:
         assert (ours.number, ours.day, ours.text) == (orm.number, orm.day, orm.text)
         assert ours.number == given.number
         assert ours.updated_at == given.updated_at
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["one statement", "without RETURNING"])
+def test_a_row_already_taken_is_not_inserted_and_the_transaction_goes_on(
+    capture: Capture, returning: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not returning:
+        features = type(connection.features)
+        monkeypatch.setattr(features, "can_return_rows_from_bulk_insert", False)
+    where = {
+        "subject": capture.subject,
+        "event": "baseline",
+        "occurrence": 1,
+        "form": "vitals",
+        "study_version": capture.world.study.current_version,
+    }
+    first = FormInstance(**where, environment="test", repeat=1)
+    assert row_insert_unless_taken(first)
+    assert first.pk is not None
+    assert first.created_at is not None
+    same = FormInstance(**where, environment="test", repeat=1, version=7)
+    assert not row_insert_unless_taken(same)
+    assert same.pk is None
+    # The refused insert broke nothing: the transaction still reads and writes.
+    other = FormInstance(**where, environment="test", repeat=2)
+    assert row_insert_unless_taken(other)
+    stored = FormInstance.objects.filter(subject=capture.subject, form="vitals")
+    assert sorted(stored.values_list("repeat", "version")) == [(1, 0), (2, 0)]

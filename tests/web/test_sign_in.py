@@ -100,6 +100,10 @@ def test_the_api_answers_429_with_retry_after_for_a_locked_account(client: Clien
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert response["Content-Type"] == "application/problem+json"
+    with time_machine.travel(utc_now().timestamp() + 16 * 60, tick=False):
+        # The lock lasts 15 minutes for the token as for the password.
+        later = Client().get("/api/me", headers={"authorization": f"Bearer {key}"})
+        assert later.status_code == 200
 
 
 def test_totp_is_asked_after_the_password_and_a_code_works_once(client: Client) -> None:

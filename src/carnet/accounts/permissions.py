@@ -102,7 +102,10 @@ def _roles_in_force(
     key = (user.pk, study.pk, day)
     if remembered is not None and key in remembered:
         return remembered[key]
-    roles = tuple(memberships_in_force(user, study=study, on=day).values_list("role", "site_id"))
+    # Unordered: the model's ordering would join the study for nothing.
+    roles = tuple(
+        memberships_in_force(user, study=study, on=day).order_by().values_list("role", "site_id")
+    )
     if remembered is not None:
         remembered[key] = roles
     return roles
@@ -160,6 +163,14 @@ def is_unblinded(user: User, *, study: Study, on: date | None = None) -> bool:
     if not user.is_active:
         return False
     return any(role in UNBLINDED_ROLES for role, _site in _roles_in_force(user, study, on))
+
+
+def study_visible(user: User, study: Study) -> bool:
+    """Return whether the user may see a study already read: as `studies_visible` says, from
+    the roles this request reads anyway."""
+    if not user.is_active:
+        return False
+    return user.is_superuser or bool(_roles_in_force(user, study, None))
 
 
 def studies_visible(user: User, *, on: date | None = None) -> QuerySet[Study]:

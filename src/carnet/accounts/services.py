@@ -9,16 +9,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q
 
 from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
 from carnet.accounts.permissions import memberships_in_force, permissions_forget
 from carnet.accounts.roles import SITE_ROLES, Role
+from carnet.accounts.sign_in import lock_possible
 from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
-from carnet.studies.models import Study
+from carnet.studies.models import BULKY_VERSION_FIELDS, Study
 
 
 @transaction.atomic
@@ -360,13 +361,21 @@ def token_revoke(*, actor: Actor, token: ApiToken, reason: str = "") -> ApiToken
 
 
 def token_authenticate(key: str) -> ApiToken | None:
-    """Return the live token for a key (recording its use), or None; never says why."""
+    """Return the live token for a key (recording its use), or None; never says why.
+
+    The token comes with its person, its study and the study's current version (what every
+    request on the study reads next), and ``lock_possible``: whether the person's sign-in may be
+    locked (then `lockout_remaining` says for how long).
+    """
     key = key.strip().upper()
     if not re.fullmatch(r"[0-9A-F]{32}", key):
         return None
     token = (
-        ApiToken.objects.select_related("user", "study")
+        ApiToken.objects.select_related("user", "study__current_version")
+        .defer(*(f"study__current_version__{name}" for name in BULKY_VERSION_FIELDS))
+        .annotate(lock_possible=lock_possible(OuterRef("user__username")))
         .filter(key_hash=_token_hash(key), revoked_at__isnull=True, user__is_active=True)
+        .order_by()
         .first()
     )
     if token is None:

@@ -11,6 +11,7 @@ import io
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -23,6 +24,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Exists
 from django.http import HttpRequest
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
@@ -65,6 +67,21 @@ def _client(request: HttpRequest) -> SystemActor:
 def _lock_period() -> timedelta:
     period = settings.AXES_COOLOFF_TIME
     return period if isinstance(period, timedelta) else timedelta(hours=float(period))
+
+
+def lock_possible(username: Any) -> Exists:
+    """Return an SQL condition, true where a lock on ``username`` may be in force.
+
+    A query that already reads an account (a token's) asks it in passing, so that the lock is
+    read (`lockout_remaining`) only for the rare account with enough recent failures.
+    """
+    return Exists(
+        AccessAttempt.objects.filter(
+            username=username,
+            failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+            attempt_time__gt=utc_now() - _lock_period(),
+        )
+    )
 
 
 def lockout_remaining(username: str) -> int:

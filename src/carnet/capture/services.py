@@ -41,7 +41,7 @@ from carnet.capture.values import (
     text_of_value,
     value_of_text,
 )
-from carnet.core.bulk import rows_insert
+from carnet.core.bulk import row_insert_unless_taken, rows_insert
 from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.core.hashing import sha256_hex
@@ -332,7 +332,10 @@ def _instance_for_change(
         form=form,
         repeat=repeat,
     )
-    instance = (found.select_for_update() if lock else found).first()
+    # Unordered and locking its own row only: the model's ordering would join the subject and the
+    # study, and FOR UPDATE would then lock the study's row and serialise every save of a study.
+    found = found.order_by()
+    instance = (found.select_for_update(of=("self",)) if lock else found).first()
     if instance is None:
         instance = FormInstance(
             subject=subject,
@@ -370,13 +373,10 @@ def _instance_write(instance: FormInstance, rules: FormRules) -> None:
     if instance.pk is not None:
         instance.save()
         return
-    try:
-        with transaction.atomic():
-            instance.save(force_insert=True)
-    except IntegrityError:
-        instance.pk = None
+    if not row_insert_unless_taken(instance):
         other = (
-            FormInstance.objects.select_for_update()
+            FormInstance.objects.select_for_update(of=("self",))
+            .order_by()
             .filter(
                 subject=instance.subject,
                 environment=instance.environment,
@@ -387,8 +387,8 @@ def _instance_write(instance: FormInstance, rules: FormRules) -> None:
             )
             .first()
         )
-        if other is None:
-            raise  # a constraint other than the form's own: not a concurrent first save
+        if other is None:  # a constraint other than the form's own: not a concurrent first save
+            raise IntegrityError(f"The form instance {instance} breaks a unique constraint.")
         if other.version:  # this save was computed on an empty form: stale whatever it says
             raise FormConflict(
                 current_version=other.version, changes=_changes_since(other, 0, rules)

@@ -35,7 +35,11 @@ class BearerToken(HttpBearer):
         if api_token is None:
             return None
         # A locked account is locked everywhere: its tokens wait for the lock to end too.
-        remaining = lockout_remaining(api_token.user.username)
+        remaining = (
+            lockout_remaining(api_token.user.username)
+            if getattr(api_token, "lock_possible", True)
+            else 0
+        )
         if remaining:
             raise LockedOut(remaining)
         request.api_token = api_token  # type: ignore[attr-defined]

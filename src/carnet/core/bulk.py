@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections, models
+from django.db import IntegrityError, connections, models, transaction
 
 _PLAIN = (
     models.CharField,
@@ -49,17 +49,49 @@ def rows_insert(objects: Sequence[models.Model], *, using: str = "default") -> N
     """Insert new model instances of one model in one INSERT; give each its primary key."""
     if not objects:
         return
+    connection = connections[using]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        # SQLite before 3.35 has no RETURNING: Django's own path, slower, is the correct one.
+        _stamp(objects)
+        type(objects[0])._default_manager.using(using).bulk_create(objects)
+        return
+    _insert_returning(objects, using=using, conflicts="")
+
+
+def row_insert_unless_taken(instance: models.Model, *, using: str = "default") -> bool:
+    """Insert one new model instance unless a unique constraint already holds such a row.
+
+    Return whether it was inserted (and given its primary key). One statement, where a
+    savepoint around a plain INSERT would take three; a conflict with a row another transaction
+    is writing waits for that transaction, as the plain INSERT would.
+    """
+    connection = connections[using]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        try:
+            with transaction.atomic(using=using):
+                instance.save(using=using, force_insert=True)
+        except IntegrityError:
+            instance.pk = None
+            return False
+        return True
+    return _insert_returning([instance], using=using, conflicts=" ON CONFLICT DO NOTHING")
+
+
+def _stamp(objects: Sequence[models.Model]) -> list[models.Field[Any, Any]]:
+    """Set the auto_now(_add) fields (the time of the insert); return the fields to insert."""
     meta = type(objects[0])._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     stamped = [f for f in fields if getattr(f, "auto_now", 0) or getattr(f, "auto_now_add", 0)]
     for instance in objects:
         for field in stamped:
-            field.pre_save(instance, add=True)  # auto_now(_add): the time of the insert
+            field.pre_save(instance, add=True)
+    return fields
+
+
+def _insert_returning(objects: Sequence[models.Model], *, using: str, conflicts: str) -> bool:
+    fields = _stamp(objects)
+    meta = type(objects[0])._meta
     connection = connections[using]
-    if not connection.features.can_return_rows_from_bulk_insert:
-        # SQLite before 3.35 has no RETURNING: Django's own path, slower, is the correct one.
-        type(objects[0])._default_manager.using(using).bulk_create(objects)
-        return
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     if connection.vendor == "postgresql":
@@ -67,8 +99,8 @@ def rows_insert(objects: Sequence[models.Model], *, using: str = "default") -> N
         # Names come from the model and are quoted; the rows are the one parameter.
         statement = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT {columns} FROM json_populate_recordset(NULL::{quote(meta.db_table)}, %s) "
-            f"RETURNING {quote(meta.pk.column)}"
+            f"SELECT {columns} FROM json_populate_recordset(NULL::{quote(meta.db_table)}, %s)"
+            f"{conflicts} RETURNING {quote(meta.pk.column)}"
         )
         parameters: list[Any] = [json.dumps(rows, default=_json_scalar)]
     else:
@@ -82,14 +114,19 @@ def rows_insert(objects: Sequence[models.Model], *, using: str = "default") -> N
         # Names come from the model and are quoted; every value is a parameter.
         statement = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-            f"VALUES {', '.join([row] * len(objects))} RETURNING {quote(meta.pk.column)}"
+            f"VALUES {', '.join([row] * len(objects))}{conflicts} "
+            f"RETURNING {quote(meta.pk.column)}"
         )
     with connection.cursor() as cursor:
         cursor.execute(statement, parameters)
-        for instance, (pk,) in zip(objects, cursor.fetchall(), strict=True):
-            instance.pk = pk
-            instance._state.adding = False
-            instance._state.db = using
+        keys = cursor.fetchall()
+    if len(keys) != len(objects):  # only with conflicts skipped, and only for one row
+        return False
+    for instance, (pk,) in zip(objects, keys, strict=True):
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = using
+    return True
 
 
 def _json_scalar(value: Any) -> Any:

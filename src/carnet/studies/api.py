@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from carnet.accounts.api import SiteOut, request_token, request_user, site_out
-from carnet.accounts.permissions import PermissionDenied
+from carnet.accounts.permissions import PermissionDenied, study_visible
 from carnet.accounts.selectors import sites_visible, study_for_actor
 from carnet.studies.definition.outline import schedule_text
 from carnet.studies.models import Study
@@ -62,9 +62,14 @@ class OutlineOut(Schema):
 def study_for_request(request: HttpRequest, identifier: str) -> Study:
     """Return the study named in the path if the person, and their token, may see it."""
     token = request_token(request)
-    if token is not None and token.study.identifier != identifier:
+    if token is None:
+        return study_for_actor(request_user(request), identifier)
+    if token.study.identifier != identifier:
         raise PermissionDenied("This token is for another study.")
-    return study_for_actor(request_user(request), identifier)
+    # The token came with its study and current version, read in this request: not read again.
+    if not study_visible(request_user(request), token.study):
+        raise PermissionDenied(f"There is no study {identifier!r} you may see.")
+    return token.study
 
 
 def _label(label: Any) -> LabelOut:

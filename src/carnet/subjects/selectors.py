@@ -50,7 +50,9 @@ def subjects_visible(actor: User, *, study: Study) -> QuerySet[Subject]:
 
 def subject_for_actor(actor: User, *, study: Study, identifier: str) -> Subject:
     """Return one subject; an unknown subject and one at another site look the same."""
-    subject = subjects_visible(actor, study=study).filter(identifier=identifier).first()
+    # Not through subjects_visible: the study is the caller's, and one row needs no order.
+    subjects = Subject.objects.filter(study=study, identifier=identifier)
+    subject = _scoped(actor, study, subjects.select_related("site", "site__centre")).first()
     if subject is None:
         raise PermissionDenied(f"There is no subject {identifier!r} you may see.")
     subject.study = study  # the caller's, with what it already read (its current version)
