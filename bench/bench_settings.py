@@ -30,8 +30,13 @@ def __getattr__(name: str) -> Any:
     if name == "urlpatterns":
         from django.urls import path
         from django.views.decorators.csrf import csrf_exempt
+        from lean_save import lean_save
 
         from carnet.config.urls import urlpatterns as product
 
-        return [path("bench/floor", csrf_exempt(floor)), *product]
+        return [
+            path("bench/floor", csrf_exempt(floor)),
+            path("bench/lean/<str:study>/<str:subject>/<int:visit>", csrf_exempt(lean_save)),
+            *product,
+        ]
     raise AttributeError(name)

@@ -4,13 +4,19 @@ For each database, a fresh installation (a temporary data directory; for Postgre
 database, dropped at the end) is migrated and given the bench study (bench/capture-bench.yaml:
 one 25-item form), one site, one data-entry account with an API token and one subject per
 client. `carnet serve` (gunicorn) then serves it with bench/bench_settings.py, the local profile
-plus a floor endpoint doing one INSERT. N client threads, each with a keep-alive connection,
-save a new visit's form (25 values, each with its audit event) as fast as they can; then the
-same clients call the floor. Reported: saves/s, p50 and p99 latency, the floor's rate, and the
-ratio of the two.
+plus a floor endpoint doing one INSERT and a lean save (bench/lean_save.py). N client threads,
+each with a keep-alive connection, save a new visit's form (25 values, each with its audit
+event) as fast as they can; then the same clients call the floor, then the lean save. Reported:
+saves/s, p50 and p99 latency, the floor's rate, and the ratio of the two; and the lean save's
+rate and ratio: the ceiling of the ratio for any save that writes what this one writes (the
+values and one chained audit event per value), since it does only that, in hand-written SQL.
+Last, the clients save at random moments, ``--rate`` saves/s in all (a Poisson process), and
+the latency of those saves is reported, counted from when each was due: what a person saving a
+form notices at that load, rather than when the server is saturated. The study's audit chain is
+verified at the end (`carnet audit verify`).
 
     .venv/bin/python bench/capture_save.py [--quick] [--clients 16] [--seconds 20]
-        [--database sqlite|postgresql|both] [--workers 4]
+        [--database sqlite|postgresql|both] [--workers 4] [--rate 20]
 
 The last line holds the figures.
 """
@@ -21,6 +27,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -157,29 +164,43 @@ class Installation:
 
 
 class Client(threading.Thread):
-    """One data-entry client: a keep-alive connection sending requests back to back."""
+    """One data-entry client: a keep-alive connection sending requests back to back, or, in the
+    "paced" mode, saves at random moments (a Poisson process of ``mean_gap`` seconds)."""
 
     def __init__(self, number: int, port: int, token: str, subject: str) -> None:
         super().__init__(daemon=True)
         self.number, self.port, self.subject = number, port, subject
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.mode = "idle"
+        self.mean_gap = 1.0
+        self.due = 0.0  # paced mode: when the next save is due
         self.visit = 0
         self.samples: list[tuple[str, float, float]] = []  # (mode, finished at, seconds)
         self.errors: list[str] = []
         self.stop = threading.Event()
 
     def request(self, connection: http.client.HTTPConnection) -> None:
-        if self.mode == "save":
+        started = time.perf_counter()
+        if self.mode == "paced":
+            # Latency counts from when the save was due, so a save that waited behind a slow
+            # one counts its wait (no coordinated omission).
+            if self.due < started - 1.0:  # the mode just began
+                self.due = started + random.expovariate(1 / self.mean_gap)
+            if self.due > started:
+                time.sleep(self.due - started)
+            started, self.due = self.due, self.due + random.expovariate(1 / self.mean_gap)
+        if self.mode in ("save", "lean", "paced"):
             self.visit += 1
             path = (
-                f"/api/studies/{STUDY}/subjects/{self.subject}/forms/visit/{self.visit}/assessment"
+                f"/bench/lean/{STUDY}/{self.subject}/{self.visit}"
+                if self.mode == "lean"
+                else f"/api/studies/{STUDY}/subjects/{self.subject}/forms/visit/{self.visit}/"
+                "assessment"
             )
             body = json.dumps({"version": 0, "values": form_values(self.number, self.visit)})
-            method = "PUT"
+            method = "POST" if self.mode == "lean" else "PUT"
         else:
             path, body, method = "/bench/floor", json.dumps({"client": self.number}), "POST"
-        started = time.perf_counter()
         connection.request(method, path, body=body, headers=self.headers)
         response = connection.getresponse()
         response.read()
@@ -254,15 +275,21 @@ def bench_database(database: str, arguments: argparse.Namespace) -> dict[str, An
         clients = [Client(n, port, token, subject) for n, subject in enumerate(subjects, start=1)]
         for client in clients:
             client.start()
-        warm_up = 1.0 if arguments.quick else 3.0
+        warm_up = 0.5 if arguments.quick else 3.0
         saves = measure(clients, "save", warm_up, arguments.seconds)
         floor = measure(clients, "floor", warm_up, arguments.seconds / 2)
+        lean = measure(clients, "lean", warm_up, arguments.seconds / 2)
+        for client in clients:
+            client.mean_gap = len(clients) / arguments.rate
+        paced = measure(clients, "paced", warm_up, arguments.seconds)
         for client in clients:
             client.stop.set()
         errors = [error for client in clients for error in client.errors]
         if errors:
             raise SystemExit(f"{len(errors)} requests failed, e.g. {errors[:3]}")
-        return {"database": database, "saves": saves, "floor": floor}
+        # The saves and the lean saves share the study's chain: it must verify.
+        installation.run(CARNET, "audit", "verify")
+        return {"database": database, "saves": saves, "floor": floor, "lean": lean, "paced": paced}
     finally:
         if server is not None and server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -276,21 +303,28 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=None, help="Seconds of saves measured.")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4).")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="Saves/s offered in the paced run (default 20)."
+    )
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     arguments = parser.parse_args()
     if arguments.seconds is None:
-        arguments.seconds = 6.0 if arguments.quick else 20.0
+        arguments.seconds = 4.0 if arguments.quick else 20.0
     databases = ["postgresql", "sqlite"] if arguments.database == "both" else [arguments.database]
     results = []
     for database in databases:
         result = bench_database(database, arguments)
-        saves, floor = result["saves"], result["floor"]
+        saves, floor, lean, paced = (result[k] for k in ("saves", "floor", "lean", "paced"))
         print(
             f"{database}: {arguments.clients} clients, {arguments.workers} workers: "
             f"{saves['rate']:.0f} saves/s (25 items; p50 {saves['p50']:.0f} ms, "
             f"p99 {saves['p99']:.0f} ms, {saves['count']:.0f} saves); floor (one INSERT) "
             f"{floor['rate']:.0f} req/s (p50 {floor['p50']:.0f} ms, p99 {floor['p99']:.0f} ms); "
-            f"ratio {saves['rate'] / floor['rate']:.2f}",
+            f"ratio {saves['rate'] / floor['rate']:.2f}; lean save (bench/lean_save.py, the "
+            f"ceiling) {lean['rate']:.0f} saves/s (p50 {lean['p50']:.0f} ms, "
+            f"p99 {lean['p99']:.0f} ms), ratio {lean['rate'] / floor['rate']:.2f}; paced at "
+            f"{arguments.rate:.0f} saves/s offered: {paced['rate']:.0f} saves/s, p50 "
+            f"{paced['p50']:.0f} ms, p99 {paced['p99']:.0f} ms",
             flush=True,
         )
         results.append(result)
@@ -298,7 +332,11 @@ def main() -> None:
         " | ".join(
             f"{r['database']} saves/s={r['saves']['rate']:.0f} p50={r['saves']['p50']:.0f}ms "
             f"p99={r['saves']['p99']:.0f}ms floor/s={r['floor']['rate']:.0f} "
-            f"ratio={r['saves']['rate'] / r['floor']['rate']:.2f}"
+            f"ratio={r['saves']['rate'] / r['floor']['rate']:.2f} "
+            f"lean/s={r['lean']['rate']:.0f} lean_p99={r['lean']['p99']:.0f}ms "
+            f"lean_ratio={r['lean']['rate'] / r['floor']['rate']:.2f} "
+            f"paced{arguments.rate:.0f}_p50={r['paced']['p50']:.0f}ms "
+            f"paced{arguments.rate:.0f}_p99={r['paced']['p99']:.0f}ms"
             for r in results
         )
     )
