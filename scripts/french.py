@@ -586,6 +586,36 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "the vault already holds identities and cannot be turned off.": "le coffre-fort des identités contient déjà des identités et ne peut plus être désactivé.",
     "not an identity field (%(fields)s).": "ce n'est pas un champ de l'identité (%(fields)s).",
     "give a date as YYYY-MM-DD.": "indiquez une date au format AAAA-MM-JJ.",
+    # Error pages (404, 403, CSRF, 400, 500).
+    "Page not found": "Page introuvable",
+    "There is nothing here you may see: the address is wrong, or it leads to something your roles do not show you.": "Il n'y a rien ici que vous puissiez voir : l'adresse est erronée, ou elle mène à quelque chose que vos rôles ne vous montrent pas.",
+    "Back to the home page": "Retour à l'accueil",
+    "Not allowed": "Action non autorisée",
+    "Your roles do not allow this here. If you think they should, ask the data manager of your study.": "Vos rôles ne permettent pas cette action ici. S'ils le devraient, demandez-le au data manager de votre étude.",
+    "This page has expired": "Cette page a expiré",
+    "For your safety, a form is accepted only from a page opened in your current session, and this one was opened before you signed in again, or too long ago. Nothing was saved: go back, reload the page and send the form again.": "Par sécurité, un formulaire n'est accepté que depuis une page ouverte dans votre session en cours ; celle-ci a été ouverte avant votre dernière connexion, ou il y a trop longtemps. Rien n'a été enregistré : revenez en arrière, rechargez la page et envoyez de nouveau le formulaire.",
+    "Request not understood": "Requête incomprise",
+    "The server could not understand this request, and did nothing with it.": "Le serveur n'a pas compris cette requête et n'en a rien fait.",
+    "Something went wrong": "Une erreur est survenue",
+    "Carnet met an unexpected error. What you saved before is safe; the change you were sending was not saved, because every save is all or nothing. Try again in a moment; if it happens again, tell your administrator the time it happened.": "Carnet a rencontré une erreur inattendue. Ce que vous avez enregistré auparavant est intact ; la modification que vous envoyiez n'a pas été enregistrée, car chaque enregistrement se fait en entier ou pas du tout. Réessayez dans un instant ; si l'erreur se reproduit, indiquez à votre administrateur l'heure à laquelle elle est survenue.",
+    # Permission refusals and API problems.
+    "You may not do this here (%(action)s).": "Vous n'avez pas le droit de faire cela ici (%(action)s).",
+    "There is no study '%(identifier)s' you may see.": "Il n'y a pas d'étude « %(identifier)s » que vous puissiez voir.",
+    "You may not view subjects of %(study)s.": "Vous n'avez pas le droit de voir les patients de %(study)s.",
+    "There is no subject '%(identifier)s' you may see.": "Il n'y a pas de patient « %(identifier)s » que vous puissiez voir.",
+    "You may not do this at site '%(code)s' (%(action)s).": "Vous n'avez pas le droit de faire cela au centre « %(code)s » (%(action)s).",
+    "This token is for another study.": "Ce jeton est celui d'une autre étude.",
+    "%(identifier)s has no published version yet.": "%(identifier)s n'a pas encore de version publiée.",
+    "There is no form '%(form)s'.": "Il n'y a pas de formulaire « %(form)s ».",
+    "There is no file item '%(item)s' on '%(form)s'.": "Il n'y a pas d'item fichier « %(item)s » dans « %(form)s ».",
+    "There is no document here you may see.": "Il n'y a ici aucun document que vous puissiez voir.",
+    "Sign in, or send a valid token as Authorization: Bearer.": "Connectez-vous, ou envoyez un jeton valide dans l'en-tête Authorization: Bearer.",
+    "There is nothing here you may see.": "Il n'y a rien ici que vous puissiez voir.",
+    "Something went wrong on our side.": "Une erreur est survenue de notre côté.",
+    "Too many failed attempts: sign-in is paused for about %(minutes)s minute. Try again later, or ask an administrator to lift the lock.": (
+        "Trop d'échecs : la connexion est suspendue pour environ %(minutes)s minute. Réessayez plus tard, ou demandez à un administrateur de lever le blocage.",
+        "Trop d'échecs : la connexion est suspendue pour environ %(minutes)s minutes. Réessayez plus tard, ou demandez à un administrateur de lever le blocage.",
+    ),
 }
 
 # Messages whose French depends on their context (pgettext): context -> English -> French.

@@ -508,6 +508,14 @@ def test_a_person_of_site_b_gets_the_same_404_as_for_an_unknown_subject(
         assert client.post(page, vitals(version="1")).status_code == 404, page
     assert stored() == {("weight", 0): "80"}
     assert FormInstance.objects.get().status == "in_progress"
+    # The page says so in the layout and the person's language, and shows nothing of the form.
+    client.post("/language/", {"language": "fr", "next": "/"})
+    for page in (VITALS, "/studies/MINI/subjects/01-999/casebook/"):
+        html = client.get(page).content.decode()
+        assert "<h1>Page introuvable</h1>" in html, page
+        assert "Se déconnecter" in html, page  # the layout, signed in
+        assert "Weight" not in html
+        assert "Poids" not in html
 
 
 def test_unknown_events_forms_items_and_occurrences_are_404(capture: Capture) -> None:

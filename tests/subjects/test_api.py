@@ -110,3 +110,7 @@ def test_another_sites_subject_looks_like_no_subject(cast: Cast) -> None:
     )
     assert bea.get(f"{BASE}/subjects/09-999").status_code == 403
     assert bea.get(f"{BASE}/subjects").json() == []
+    # The refusal speaks French to a client that asks for it, and still says nothing more.
+    french = bea.get(f"{BASE}/subjects/01-001", headers={"accept-language": "fr"})
+    assert french.status_code == 403
+    assert french.json()["detail"] == "Il n'y a pas de patient « 01-001 » que vous puissiez voir."

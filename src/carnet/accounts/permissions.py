@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from carnet.accounts.models import Membership, StudySite, User
 from carnet.accounts.roles import GRANTS, UNBLINDED_ROLES, Action
@@ -155,7 +156,9 @@ def require(
 ) -> None:
     """Raise PermissionDenied unless `may` allows the action."""
     if not may(user, action, study=study, site=site, on=on):
-        raise PermissionDenied(f"You may not {action.value.replace('_', ' ')} here.")
+        raise PermissionDenied(
+            _("You may not do this here (%(action)s).") % {"action": action.value}
+        )
 
 
 def is_unblinded(user: User, *, study: Study, on: date | None = None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from carnet.accounts.models import Membership, StudySite, User
 from carnet.accounts.permissions import (
@@ -28,7 +29,9 @@ def study_for_actor(actor: User, identifier: str) -> Study:
         .first()
     )
     if study is None:
-        raise PermissionDenied(f"There is no study {identifier!r} you may see.")
+        raise PermissionDenied(
+            _("There is no study '%(identifier)s' you may see.") % {"identifier": identifier}
+        )
     return study
 
 

@@ -28,6 +28,7 @@ from django.db.models import Exists
 from django.http import HttpRequest
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import ngettext
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -53,8 +54,14 @@ class LockedOut(CarnetError):
     def __init__(self, retry_after: int) -> None:
         minutes = max(1, round(retry_after / 60))
         super().__init__(
-            f"Too many failed attempts: sign-in is paused for about {minutes} minutes. "
-            "Try again later, or ask an administrator to lift the lock."
+            ngettext(
+                "Too many failed attempts: sign-in is paused for about %(minutes)s minute. "
+                "Try again later, or ask an administrator to lift the lock.",
+                "Too many failed attempts: sign-in is paused for about %(minutes)s minutes. "
+                "Try again later, or ask an administrator to lift the lock.",
+                minutes,
+            )
+            % {"minutes": minutes}
         )
         self.retry_after = retry_after
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 
@@ -150,7 +151,7 @@ def _form_answer(
     state: dict[str, Any], subject: Subject, event: str, occurrence: int, form: str, repeat: int
 ) -> FormOut:
     if not state:
-        raise PermissionDenied(f"There is no form {form!r}.")
+        raise PermissionDenied(_("There is no form '%(form)s'.") % {"form": form})
 
     def out(value: dict[str, Any]) -> ValueOut:
         return ValueOut(
@@ -416,7 +417,9 @@ def file_upload(
         None,
     )
     if target is None:
-        raise PermissionDenied(f"There is no file item {item!r} on {form!r}.")
+        raise PermissionDenied(
+            _("There is no file item '%(item)s' on '%(form)s'.") % {"item": item, "form": form}
+        )
     limit = 1024 * 1024 * (target.file_max_megabytes or 2048)
     content = upload.read(limit + 1)
     stored = services.file_store(
@@ -452,7 +455,7 @@ def file_download(request: HttpRequest, identifier: str, sha256: str) -> Any:
         text=sha256.lower(), removed=False, form_instance__subject__study=study
     ).values_list("form_instance__subject__site_id", flat=True)
     if stored is None or not any(scope.allows(site_id) for site_id in holders):
-        raise PermissionDenied("There is no document here you may see.")
+        raise PermissionDenied(_("There is no document here you may see."))
     path = services.files_dir() / stored.sha256[:2] / stored.sha256
     return FileResponse(
         path.open("rb"),

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaValidationError
@@ -80,7 +81,7 @@ def problem(
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
     response = problem(
-        request, 401, "Unauthorized", "Sign in, or send a valid token as Authorization: Bearer."
+        request, 401, "Unauthorized", _("Sign in, or send a valid token as Authorization: Bearer.")
     )
     response["WWW-Authenticate"] = 'Bearer realm="carnet"'
     return response
@@ -100,7 +101,7 @@ def _forbidden(request: HttpRequest, error: PermissionDenied) -> HttpResponse:
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
-    return problem(request, 404, "Not Found", "There is nothing here you may see.")
+    return problem(request, 404, "Not Found", _("There is nothing here you may see."))
 
 
 @api.exception_handler(SchemaValidationError)
@@ -155,7 +156,7 @@ def _carnet_error(request: HttpRequest, error: CarnetError) -> HttpResponse:
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
     logger.exception("Unexpected API error on %s", request.path)
-    return problem(request, 500, "Internal Server Error", "Something went wrong on our side.")
+    return problem(request, 500, "Internal Server Error", _("Something went wrong on our side."))
 
 
 def _routers() -> None:

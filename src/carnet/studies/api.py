@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from carnet.accounts.api import SiteOut, request_token, request_user, site_out
@@ -65,10 +66,12 @@ def study_for_request(request: HttpRequest, identifier: str) -> Study:
     if token is None:
         return study_for_actor(request_user(request), identifier)
     if token.study.identifier != identifier:
-        raise PermissionDenied("This token is for another study.")
+        raise PermissionDenied(_("This token is for another study."))
     # The token came with its study and current version, read in this request: not read again.
     if not study_visible(request_user(request), token.study):
-        raise PermissionDenied(f"There is no study {identifier!r} you may see.")
+        raise PermissionDenied(
+            _("There is no study '%(identifier)s' you may see.") % {"identifier": identifier}
+        )
     return token.study
 
 
@@ -81,7 +84,9 @@ def study_outline(request: HttpRequest, identifier: str) -> OutlineOut:
     study = study_for_request(request, identifier)
     version = study.current_version
     if version is None:
-        raise PermissionDenied(f"{identifier} has no published version yet.")
+        raise PermissionDenied(
+            _("%(identifier)s has no published version yet.") % {"identifier": identifier}
+        )
     d = version.parsed()
     return OutlineOut(
         identifier=d.identifier,

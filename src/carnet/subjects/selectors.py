@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import PermissionDenied, require, site_scope
@@ -36,7 +37,9 @@ def _scoped(actor: User, study: Study, queryset: QuerySet[Any]) -> QuerySet[Any]
     """Keep the rows of the sites where the actor may view subjects; refuse one who may nowhere."""
     scope = site_scope(actor, Action.VIEW_SUBJECTS, study=study)
     if scope.empty:
-        raise PermissionDenied(f"You may not view subjects of {study.identifier}.")
+        raise PermissionDenied(
+            _("You may not view subjects of %(study)s.") % {"study": study.identifier}
+        )
     if scope.all_sites:
         return queryset
     return queryset.filter(site_id__in=scope.site_ids)
@@ -54,7 +57,9 @@ def subject_for_actor(actor: User, *, study: Study, identifier: str) -> Subject:
     subjects = Subject.objects.filter(study=study, identifier=identifier)
     subject = _scoped(actor, study, subjects.select_related("site", "site__centre")).first()
     if subject is None:
-        raise PermissionDenied(f"There is no subject {identifier!r} you may see.")
+        raise PermissionDenied(
+            _("There is no subject '%(identifier)s' you may see.") % {"identifier": identifier}
+        )
     subject.study = study  # the caller's, with what it already read (its current version)
     return subject
 
@@ -64,7 +69,10 @@ def site_by_code(actor: User, *, study: Study, code: str, action: Action) -> Stu
     site = StudySite.objects.filter(study=study, code=code).select_related("centre").first()
     scope = site_scope(actor, action, study=study)
     if site is None or not scope.allows(site):
-        raise PermissionDenied(f"You may not {action.value.replace('_', ' ')} at site {code!r}.")
+        raise PermissionDenied(
+            _("You may not do this at site '%(code)s' (%(action)s).")
+            % {"code": code, "action": action.value}
+        )
     return site
 
 
