@@ -474,7 +474,10 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "The text is %(length)s characters long; at most %(limit)s are allowed.": "Le texte fait %(length)s caractères ; la limite est de %(limit)s.",
     "%(value)s does not have the expected form.": "%(value)s n'a pas le format attendu.",
     "%(value)s is not a whole number.": "%(value)s n'est pas un nombre entier.",
-    "%(value)s has more than %(decimals)s decimal places.": "%(value)s a trop de décimales (%(decimals)s au plus).",
+    "%(value)s has more than %(decimals)s decimal place.": (
+        "%(value)s a trop de décimales (%(decimals)s au plus).",
+        "%(value)s a trop de décimales (%(decimals)s au plus).",
+    ),
     "%(value)s is not a date, a year-month (2023-05) or a year (2023).": "%(value)s n'est ni une date, ni un mois (2023-05), ni une année (2023).",
     "%(value)s is not a real date.": "%(value)s n'est pas une date existante.",
     "%(value)s is not a date and time (2026-11-22T14:05).": "%(value)s n'est pas une date et une heure (2026-11-22T14:05).",
@@ -500,7 +503,10 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "%(form)s has no repeating group %(group)s.": "Le formulaire %(form)s n'a pas de groupe répétable %(group)s.",
     "Rows are numbered from 1.": "Les lignes sont numérotées à partir de 1.",
     "%(item)s is not an item of the group %(group)s.": "%(item)s n'est pas une variable du groupe %(group)s.",
-    "At most %(limit)s rows are allowed; there would be %(count)s.": "Nombre maximal de lignes : %(limit)s ; il y en aurait %(count)s.",
+    "At most %(limit)s row is allowed; there would be %(count)s.": (
+        "Nombre maximal de lignes : %(limit)s ; il y en aurait %(count)s.",
+        "Nombre maximal de lignes : %(limit)s ; il y en aurait %(count)s.",
+    ),
     "Required: enter a value or a missing-data code.": "Obligatoire : saisissez une valeur ou un code de donnée manquante.",
     "This form is complete: say why you change it.": "Ce formulaire est complet : indiquez pourquoi vous le modifiez.",
     "%(form)s cannot be marked not done.": "Le formulaire %(form)s ne peut pas être marqué non fait.",

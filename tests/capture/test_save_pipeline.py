@@ -202,6 +202,17 @@ def test_a_date_out_of_its_range_is_said_before_or_after_in_french() -> None:
     assert str(late.value) == "La date 2027-01-04 est postérieure à la date maximale (2026-12-31)."
 
 
+def test_too_many_decimals_are_counted_in_good_english() -> None:
+    def weight(decimals: int) -> Item:
+        label = Label(en="Weight")
+        return Item(oid="IT.W", name="weight", type="decimal", label=label, decimals=decimals)
+
+    with pytest.raises(ValueRefused, match=r"^'72\.45' has more than 1 decimal place\.$"):
+        read_value(weight(1), "72.45")
+    with pytest.raises(ValueRefused, match=r"^'72\.456' has more than 2 decimal places\.$"):
+        read_value(weight(2), "72.456")
+
+
 def test_html_in_text_is_stored_as_text(capture: Capture) -> None:
     hostile = '<script>alert("x")</script>'
     save(capture, form="lesions", rows={"target": {1: {"lesion_site": hostile, "diameter": 12}}})

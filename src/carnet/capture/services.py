@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
@@ -517,10 +517,11 @@ def form_save(
             if form_rules.group_of.get(name) == group and not cell.removed and not cell.empty
         }
         if limit and len(active) > limit:
-            errors[group] = _("At most %(limit)s rows are allowed; there would be %(count)s.") % {
-                "limit": limit,
-                "count": len(active),
-            }
+            errors[group] = ngettext(
+                "At most %(limit)s row is allowed; there would be %(count)s.",
+                "At most %(limit)s rows are allowed; there would be %(count)s.",
+                limit,
+            ) % {"limit": limit, "count": len(active)}
     if errors:
         raise FormErrors(errors)
     # What a withdrawal still allows depends on the date of the data: a form dated before a

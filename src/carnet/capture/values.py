@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
 from carnet.studies.definition.model import CodeList, Item
 
@@ -180,7 +180,11 @@ def read_value(item: Item, raw: Any, *, code_list: CodeList | None = None) -> Re
             exponent = number.normalize().as_tuple().exponent
             if isinstance(exponent, int) and -exponent > item.decimals:
                 raise ValueRefused(
-                    _("%(value)s has more than %(decimals)s decimal places.")
+                    ngettext(
+                        "%(value)s has more than %(decimals)s decimal place.",
+                        "%(value)s has more than %(decimals)s decimal places.",
+                        item.decimals,
+                    )
                     % {"value": repr(raw), "decimals": item.decimals}
                 )
         text = _number_text(number)
