@@ -140,7 +140,7 @@ def _raw(value: Any) -> Any:
 
 def _form_out(
     request: HttpRequest, subject: Subject, event: str, occurrence: int, form: str, repeat: int
-) -> FormOut:
+) -> dict[str, Any]:
     state = selectors.form_state(
         request_user(request), subject, event=event, occurrence=occurrence, form=form, repeat=repeat
     )
@@ -149,39 +149,42 @@ def _form_out(
 
 def _form_answer(
     state: dict[str, Any], subject: Subject, event: str, occurrence: int, form: str, repeat: int
-) -> FormOut:
+) -> dict[str, Any]:
+    """Return a form as FormOut's fields. Plain data, which the API validates once on the way
+    out: building FormOut here would validate every value twice (about 0.7 ms a save)."""
     if not state:
         raise PermissionDenied(_("There is no form '%(form)s'.") % {"form": form})
 
-    def out(value: dict[str, Any]) -> ValueOut:
-        return ValueOut(
-            text=value["text"], missing=value["missing"], hidden=value["hidden"], by=value["by"]
-        )
+    def out(value: dict[str, Any]) -> dict[str, Any]:
+        return {k: value[k] for k in ("text", "missing", "hidden", "by")}
 
-    return FormOut(
-        subject=subject.identifier,
-        event=event,
-        occurrence=occurrence,
-        form=form,
-        repeat=repeat,
-        status=state["status"],
-        version=state["version"],
-        not_done_reason=state["not_done_reason"],
-        values={name: out(value) for name, value in state["values"].items()},
-        rows={
+    return {
+        "subject": subject.identifier,
+        "event": event,
+        "occurrence": occurrence,
+        "form": form,
+        "repeat": repeat,
+        "status": state["status"],
+        "version": state["version"],
+        "not_done_reason": state["not_done_reason"],
+        "values": {name: out(value) for name, value in state["values"].items()},
+        "rows": {
             group: {
                 row: {name: out(v) for name, v in cells.items()}
                 for row, cells in group_rows.items()
             }
             for group, group_rows in state["rows"].items()
         },
-        checks=[
-            CheckOut(
-                check=c.check_name, message_en=c.message_en, message_fr=c.message_fr, items=c.items
-            )
+        "checks": [
+            {
+                "check": c.check_name,
+                "message_en": c.message_en,
+                "message_fr": c.message_fr,
+                "items": c.items,
+            }
             for c in state["checks"]
         ],
-    )
+    }
 
 
 @router.get(
@@ -241,7 +244,7 @@ def form_read(
     occurrence: int,
     form: str,
     repeat: int = 1,
-) -> FormOut:
+) -> dict[str, Any]:
     return _form_out(
         request, _subject(request, identifier, subject), event, occurrence, form, repeat
     )
@@ -265,7 +268,7 @@ def form_write(
     form: str,
     payload: FormIn,
     repeat: int = 1,
-) -> FormOut:
+) -> dict[str, Any]:
     found = _subject(request, identifier, subject)
     actor = request_user(request)
     outcome = services.form_save(
@@ -306,7 +309,7 @@ def _status_change(
     subject: str,
     where: tuple[str, int, str, int],
     payload: ReasonIn,
-) -> FormOut:
+) -> dict[str, Any]:
     """Run a change of a form's status that needs the version read and a reason."""
     found = _subject(request, identifier, subject)
     event, occurrence, form, repeat = where
@@ -335,7 +338,7 @@ def form_not_done(
     form: str,
     payload: ReasonIn,
     repeat: int = 1,
-) -> FormOut:
+) -> dict[str, Any]:
     where = (event, occurrence, form, repeat)
     return _status_change(services.form_mark_not_done, request, identifier, subject, where, payload)
 
@@ -354,7 +357,7 @@ def form_reopen(
     form: str,
     payload: ReasonIn,
     repeat: int = 1,
-) -> FormOut:
+) -> dict[str, Any]:
     where = (event, occurrence, form, repeat)
     return _status_change(services.form_reopen, request, identifier, subject, where, payload)
 
@@ -403,7 +406,7 @@ def file_upload(
     version: Form[int],
     upload: File[UploadedFile],
     repeat: int = 1,
-) -> FormOut:
+) -> dict[str, Any]:
     found = _subject(request, identifier, subject)
     definition = found.study.current_version.parsed() if found.study.current_version else None
     target = next(
