@@ -52,7 +52,6 @@ def rows_insert(objects: Sequence[models.Model], *, using: str = "default") -> N
     connection = connections[using]
     if not connection.features.can_return_rows_from_bulk_insert:
         # SQLite before 3.35 has no RETURNING: Django's own path, slower, is the correct one.
-        _stamp(objects)
         type(objects[0])._default_manager.using(using).bulk_create(objects)
         return
     _insert_returning(objects, using=using, conflicts="")
