@@ -27,6 +27,7 @@ from carnet.capture.values import ValueRefused, read_value
 from carnet.core.errors import ValidationError
 from carnet.studies.definition.model import Item, Label
 from tests.capture.conftest import Capture
+from tests.conftest import postgres_only
 
 pytestmark = pytest.mark.django_db
 
@@ -323,6 +324,64 @@ def test_two_first_saves_of_a_form_at_once_one_wins_the_other_is_told_what_it_wr
     assert stored(capture)[("weight", 0)] == str(winner)
     assert FormInstance.objects.get().version == 1
     assert audit_verify(chain="study:MINI").intact
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_save_in_progress_holds_its_form_not_the_study_or_the_subject(
+    capture: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saves of other forms and subjects of the study wait for nothing but the audit chain."""
+    import psycopg
+
+    from carnet.capture import services
+
+    save(capture, values={"weight": 70})
+    locked, release = threading.Event(), threading.Event()
+    record = services.audit_record_many
+
+    def held(**kwargs: Any) -> Any:
+        locked.set()  # the form instance is locked; the chain is not yet
+        assert release.wait(10)
+        return record(**kwargs)
+
+    monkeypatch.setattr(services, "audit_record_many", held)
+
+    def write() -> None:
+        try:
+            save(capture, base=1, values={"weight": 71})
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert locked.wait(10)
+        settings = connection.settings_dict
+        other = psycopg.connect(
+            host=settings["HOST"],
+            port=settings["PORT"] or 5432,
+            user=settings["USER"],
+            password=settings["PASSWORD"],
+            dbname=settings["NAME"],
+        )
+        with other, other.cursor() as cursor:
+            for table, pk in (
+                ("studies_study", capture.world.study.pk),
+                ("subjects_subject", capture.subject.pk),
+            ):
+                # NOWAIT: fails at once if the save holds the row.
+                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])  # noqa: S608
+                assert cursor.fetchone() == (pk,)
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                cursor.execute(
+                    "SELECT id FROM capture_forminstance WHERE subject_id = %s FOR UPDATE NOWAIT",
+                    [capture.subject.pk],
+                )
+    finally:
+        release.set()
+        writer.join()
+    assert stored(capture)[("weight", 0)] == "71"
 
 
 def test_another_sites_staff_cannot_save_and_a_monitor_cannot_enter(capture: Capture) -> None:
