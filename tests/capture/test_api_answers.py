@@ -111,3 +111,51 @@ def test_the_casebook_lists_every_instance_of_a_repeating_form(repeating: Captur
     )
     assert refused.status_code == 400
     assert "not a repeating form" in refused.json()["detail"]
+
+
+def _shape(value: Any) -> Any:
+    """Return the keys of nested objects, the first element of lists, and the type of the rest."""
+    if isinstance(value, dict):
+        return {key: _shape(element) for key, element in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def test_the_openapi_examples_have_the_shape_of_real_answers(capture: Capture) -> None:
+    from carnet.capture.api import CasebookColumnOut, FormIn, FormOut, HistoryOut, ReasonIn
+    from carnet.config.api import api
+
+    def example(schema: Any) -> dict[str, Any]:
+        found: dict[str, Any] = schema.model_config["json_schema_extra"]["examples"][0]
+        schema.model_validate(found)  # what the document promises, the API accepts or answers
+        return found
+
+    published = api.get_openapi_schema()["components"]["schemas"]
+    for schema in (FormIn, FormOut, ReasonIn, HistoryOut, CasebookColumnOut):
+        assert published[schema.__name__]["examples"] == [example(schema)], schema.__name__
+
+    client = _client(capture, capture.entry)
+    subject = capture.subject.identifier
+    vitals = FORMS.format(subject=subject, form="vitals")
+    values = {"weight": "72,5", "height": 175}
+    answer = client.put(vitals, {"version": 0, "values": values}, content_type="application/json")
+    lesions = FORMS.format(subject=subject, form="lesions")
+    rows = {"target": {"1": {"lesion_site": "liver", "diameter": 23}}}
+    client.put(lesions, {"version": 0, "rows": rows}, content_type="application/json")
+    with_rows = client.get(lesions).json()
+    check = {"check": "c", "message_en": "e", "message_fr": "f", "items": ["weight"]}
+    real = {**answer.json(), "rows": with_rows["rows"], "checks": [check]}
+    promised = example(FormOut)
+    assert _shape(promised) == {
+        **_shape(real),
+        "values": {name: _shape(real["values"]["weight"]) for name in promised["values"]},
+        "rows": {
+            "target": {"1": {n: _shape(real["values"]["weight"]) for n in rows["target"]["1"]}}
+        },
+    }
+    history = client.get(f"{vitals}/history", {"item": "weight"}).json()
+    assert _shape(history[0]) == _shape(example(HistoryOut))
+    column = client.get(f"/api/studies/MINI/subjects/{subject}/casebook").json()[0]
+    assert set(column) == set(example(CasebookColumnOut))
+    assert set(column["forms"][0]) == set(example(CasebookColumnOut)["forms"][0])

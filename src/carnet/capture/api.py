@@ -43,12 +43,55 @@ class CasebookCellOut(Schema):
 
 
 class CasebookColumnOut(Schema):
+    """An event occurrence of the subject's schedule: its target date and window (ISO 8601), the
+    visit's status (upcoming, due, overdue, done, out_of_window, unscheduled) and its forms."""
+
     event: str
     occurrence: int
     target: str | None
     window: str | None
     visit_status: str
     forms: list[CasebookCellOut]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "event": "cycle",
+                    "occurrence": 2,
+                    "target": "2026-03-02",
+                    "window": "2026-02-27/2026-03-05",
+                    "visit_status": "done",
+                    "forms": [
+                        {
+                            "form": "vitals",
+                            "status": "complete",
+                            "version": 2,
+                            "open_checks": 1,
+                            "instances": [
+                                {"repeat": 1, "status": "complete", "version": 2, "open_checks": 1}
+                            ],
+                        },
+                        {
+                            "form": "adverse_event",
+                            "status": "in_progress",
+                            "version": 1,
+                            "open_checks": 0,
+                            "instances": [
+                                {
+                                    "repeat": 1,
+                                    "status": "in_progress",
+                                    "version": 1,
+                                    "open_checks": 0,
+                                },
+                                {"repeat": 2, "status": "complete", "version": 3, "open_checks": 0},
+                            ],
+                        },
+                    ],
+                }
+            ]
+        }
+    }
 
 
 class ValueOut(Schema):
@@ -66,6 +109,11 @@ class CheckOut(Schema):
 
 
 class FormOut(Schema):
+    """A form instance: its status (not_started, in_progress, complete, not_done), the version to
+    send back with the next save, its values (canonical text, or the missing-data code; `hidden`
+    when branching hides a value that is kept), its repeating groups' rows, and its open checks.
+    A blinded person reads `(blinded)` for an arm-revealing value."""
+
     subject: str
     event: str
     occurrence: int
@@ -77,6 +125,69 @@ class FormOut(Schema):
     values: dict[str, ValueOut]
     rows: dict[str, dict[int, dict[str, ValueOut]]]
     checks: list[CheckOut]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "subject": "01-004",
+                    "event": "baseline",
+                    "occurrence": 1,
+                    "form": "vitals",
+                    "repeat": 1,
+                    "status": "complete",
+                    "version": 4,
+                    "not_done_reason": "",
+                    "values": {
+                        "weight": {
+                            "text": "72.5",
+                            "missing": "",
+                            "hidden": False,
+                            "by": "Julie Martin",
+                        },
+                        "height": {
+                            "text": "175",
+                            "missing": "",
+                            "hidden": False,
+                            "by": "Julie Martin",
+                        },
+                        "packs": {
+                            "text": "",
+                            "missing": "UNK",
+                            "hidden": False,
+                            "by": "Julie Martin",
+                        },
+                    },
+                    "rows": {
+                        "target": {
+                            "1": {
+                                "lesion_site": {
+                                    "text": "liver",
+                                    "missing": "",
+                                    "hidden": False,
+                                    "by": "Julie Martin",
+                                },
+                                "diameter": {
+                                    "text": "23",
+                                    "missing": "",
+                                    "hidden": False,
+                                    "by": "Julie Martin",
+                                },
+                            }
+                        }
+                    },
+                    "checks": [
+                        {
+                            "check": "weight_loss",
+                            "message_en": "Weight fell by more than 10% since screening",
+                            "message_fr": "Le poids a baissé de plus de 10 % depuis la sélection",
+                            "items": ["weight"],
+                        }
+                    ],
+                }
+            ]
+        }
+    }
 
 
 class FormIn(Schema):
@@ -115,8 +226,17 @@ class ReasonIn(Schema):
     version: int
     reason: str
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"version": 2, "reason": "The patient missed the visit (hospitalised)"}]
+        }
+    }
+
 
 class HistoryOut(Schema):
+    """One change of a value, from the audit trail: when (UTC), who, the old and new text or
+    missing-data code, whether the row was removed, and why."""
+
     at: str
     by: str
     old: str
@@ -125,6 +245,23 @@ class HistoryOut(Schema):
     new_missing: str
     removed: bool
     reason: str
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "at": "2026-11-20T14:03:11.412000+00:00",
+                    "by": "jmartin (Julie Martin)",
+                    "old": "72.5",
+                    "old_missing": "",
+                    "new": "75.2",
+                    "new_missing": "",
+                    "removed": False,
+                    "reason": "transcription error",
+                }
+            ]
+        }
+    }
 
 
 def _subject(request: HttpRequest, identifier: str, subject: str) -> Subject:
