@@ -183,9 +183,7 @@ class Client(threading.Thread):
         started = time.perf_counter()
         if self.mode == "paced":
             # Latency counts from when the save was due, so a save that waited behind a slow
-            # one counts its wait (no coordinated omission).
-            if self.due < started - 1.0:  # the mode just began
-                self.due = started + random.expovariate(1 / self.mean_gap)
+            # one counts its wait (no coordinated omission), however far behind it falls.
             if self.due > started:
                 time.sleep(self.due - started)
             started, self.due = self.due, self.due + random.expovariate(1 / self.mean_gap)
@@ -281,6 +279,7 @@ def bench_database(database: str, arguments: argparse.Namespace) -> dict[str, An
         lean = measure(clients, "lean", warm_up, arguments.seconds / 2)
         for client in clients:
             client.mean_gap = len(clients) / arguments.rate
+            client.due = time.perf_counter() + random.expovariate(1 / client.mean_gap)
         paced = measure(clients, "paced", warm_up, arguments.seconds)
         for client in clients:
             client.stop.set()
