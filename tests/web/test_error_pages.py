@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from axes.models import AccessAttempt
 from django.core.exceptions import PermissionDenied
 from django.test import Client, RequestFactory
 from django.utils import translation
@@ -39,7 +40,10 @@ def test_a_form_sent_from_an_expired_page_explains_and_saves_nothing() -> None:
     assert "<h1>This page has expired</h1>" in html
     assert "Nothing was saved" in html
     assert "CSRF verification failed" not in html
-    assert sign_in(Client(), "hugo") == 302  # the refused post counted as no failed sign-in
+    # Refused before anything ran: the password was not even tried.
+    assert not AccessAttempt.objects.exists()
+    assert sign_in(Client(), "hugo", "wrong") == 400  # a real failure is counted
+    assert AccessAttempt.objects.get().failures_since_start == 1
 
 
 def test_a_refusal_shows_the_not_allowed_page_in_french() -> None:
