@@ -266,45 +266,16 @@ def test_a_stale_save_is_refused_with_what_changed(capture: Capture) -> None:
     assert stored(capture)[("weight", 0)] == "70"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_people_saving_the_same_form_one_wins_the_other_gets_a_conflict(
-    capture: Capture,
-) -> None:
-    save(capture, values={"weight": 70})
-    start = threading.Barrier(2)
-    results: list[str] = []
-
-    def write(weight: int) -> None:
-        try:
-            start.wait()
-            save(capture, base=1, values={"weight": weight})
-            results.append("saved")
-        except FormConflict:
-            results.append("conflict")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=write, args=(w,)) for w in (71, 72)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == ["conflict", "saved"]
-    assert stored(capture)[("weight", 0)] in {"71", "72"}
-    assert FormInstance.objects.get().version == 2
-
-
-@pytest.mark.django_db(transaction=True)
-def test_two_first_saves_of_a_form_at_once_one_wins_the_other_is_told_what_it_wrote(
-    capture: Capture,
-) -> None:
+def _two_saves_at_once(capture: Capture, base: int) -> dict[int, Any]:
+    """Save weights 71 and 72 at the same moment from two connections; return, for each weight,
+    "saved" or the FormConflict it met."""
     start = threading.Barrier(2)
     results: dict[int, Any] = {}
 
     def write(weight: int) -> None:
         try:
             start.wait()
-            save(capture, base=0, values={"weight": weight})
+            save(capture, base=base, values={"weight": weight})
             results[weight] = "saved"
         except FormConflict as conflict:
             results[weight] = conflict
@@ -316,6 +287,27 @@ def test_two_first_saves_of_a_form_at_once_one_wins_the_other_is_told_what_it_wr
         thread.start()
     for thread in threads:
         thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_saving_the_same_form_one_wins_the_other_gets_a_conflict(
+    capture: Capture,
+) -> None:
+    save(capture, values={"weight": 70})
+    results = [
+        "saved" if r == "saved" else "conflict" for r in _two_saves_at_once(capture, 1).values()
+    ]
+    assert sorted(results) == ["conflict", "saved"]
+    assert stored(capture)[("weight", 0)] in {"71", "72"}
+    assert FormInstance.objects.get().version == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_saves_of_a_form_at_once_one_wins_the_other_is_told_what_it_wrote(
+    capture: Capture,
+) -> None:
+    results = _two_saves_at_once(capture, 0)
     assert sorted(str(type(r).__name__) for r in results.values()) == ["FormConflict", "str"]
     winner = next(w for w, r in results.items() if r == "saved")
     loser = next(r for r in results.values() if isinstance(r, FormConflict))
