@@ -54,3 +54,26 @@ def test_the_session_works_for_the_browser(client: Client) -> None:
     assert [event["name"] for event in outline["events"]] == ["baseline", "cycle", "adverse_events"]
     assert outline["events"][1]["schedule"].startswith("day +14 from event baseline")
     assert outline["forms"][0]["items"][0]["name"] == "weight"
+
+
+def test_no_two_different_answer_schemas_share_a_name_in_the_openapi_document() -> None:
+    # Components are keyed by class name: a second class of the same name silently replaced the
+    # first, so the study outline was documented as a form instance (found by the fuzzing run).
+    from ninja import Schema
+
+    from carnet.config.api import api
+
+    api.get_openapi_schema()  # imports every router's schemas
+    shapes: dict[str, list[dict[str, object]]] = {}
+    pending = list(Schema.__subclasses__())
+    while pending:
+        schema = pending.pop()
+        pending.extend(schema.__subclasses__())
+        if schema.__module__.startswith("carnet."):
+            shape = schema.model_json_schema()
+            shape.pop("description", None)
+            shapes.setdefault(schema.__name__, [])
+            if shape not in shapes[schema.__name__]:
+                shapes[schema.__name__].append(shape)
+    clashes = sorted(name for name, variants in shapes.items() if len(variants) > 1)
+    assert clashes == []

@@ -22,7 +22,7 @@ class LabelOut(Schema):
     fr: str
 
 
-class ItemOut(Schema):
+class ItemOutlineOut(Schema):
     name: str
     oid: str
     type: str
@@ -33,14 +33,14 @@ class ItemOut(Schema):
     repeating: bool
 
 
-class FormOut(Schema):
+class FormOutlineOut(Schema):
     name: str
     oid: str
     label: LabelOut
-    items: list[ItemOut]
+    items: list[ItemOutlineOut]
 
 
-class EventOut(Schema):
+class EventOutlineOut(Schema):
     name: str
     oid: str
     label: LabelOut
@@ -56,8 +56,8 @@ class OutlineOut(Schema):
     registry: dict[str, str]
     mode: str
     version: int
-    events: list[EventOut]
-    forms: list[FormOut]
+    events: list[EventOutlineOut]
+    forms: list[FormOutlineOut]
 
 
 def study_for_request(request: HttpRequest, identifier: str) -> Study:
@@ -97,7 +97,7 @@ def study_outline(request: HttpRequest, identifier: str) -> OutlineOut:
         mode=study.mode,
         version=version.number,
         events=[
-            EventOut(
+            EventOutlineOut(
                 name=e.name,
                 oid=e.oid,
                 label=_label(e.label),
@@ -107,12 +107,12 @@ def study_outline(request: HttpRequest, identifier: str) -> OutlineOut:
             for e in d.events
         ],
         forms=[
-            FormOut(
+            FormOutlineOut(
                 name=f.name,
                 oid=f.oid,
                 label=_label(f.label),
                 items=[
-                    ItemOut(
+                    ItemOutlineOut(
                         name=i.name,
                         oid=i.oid,
                         type=i.type,
