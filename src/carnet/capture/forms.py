@@ -18,9 +18,9 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from carnet.accounts.blinding import HIDDEN
 from carnet.capture.models import FormStatus
 from carnet.capture.rules import FormRules
-from carnet.capture.selectors import HIDDEN
 from carnet.capture.services import Missing
 from carnet.studies.definition.model import Item, StudyDefinition
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from carnet.accounts.blinding import blinding_of
 from carnet.accounts.models import User
-from carnet.accounts.permissions import is_unblinded, require
+from carnet.accounts.permissions import require
 from carnet.accounts.roles import Action
 from carnet.audit.models import AuditEvent
 from carnet.capture.models import CheckResult, Environment, FormInstance, FormStatus, ItemValue
@@ -14,8 +15,6 @@ from carnet.capture.rules import study_rules
 from carnet.studies.models import StudyMode
 from carnet.subjects.models import Subject
 from carnet.subjects.selectors import subject_occurrences
-
-HIDDEN = "(blinded)"
 
 
 def environment_of(subject: Subject) -> str:
@@ -143,7 +142,7 @@ def form_shown(
     rules = study_rules(version).forms.get(form)
     if rules is None:
         return {}
-    unblinded = is_unblinded(actor, study=subject.study)
+    blinding = blinding_of(actor, study=subject.study)
     shown_values: dict[str, dict[str, Any]] = {}
     rows: dict[str, dict[int, dict[str, dict[str, Any]]]] = {
         group: {} for group in rules.repeating_groups
@@ -154,10 +153,8 @@ def form_shown(
             last[value.group] = max(last.get(value.group, 0), value.row)
         if value.removed:
             continue
-        item = rules.items.get(value.item)
-        concealed = item is not None and item.arm_revealing and not unblinded
         shown = {
-            "text": HIDDEN if concealed else value.text,
+            "text": blinding.text(rules.items.get(value.item), value.text),
             "missing": value.missing_code,
             "hidden": value.hidden,
             "by": value.updated_by,
@@ -201,9 +198,8 @@ def item_history(
     version = subject.study.current_version
     assert version is not None
     rules = study_rules(version).forms.get(form)
-    concealed = bool(
-        rules and rules.items.get(item) and rules.items[item].arm_revealing
-    ) and not is_unblinded(actor, study=subject.study)
+    blinding = blinding_of(actor, study=subject.study)
+    definition = rules.items.get(item) if rules else None
     events = AuditEvent.objects.filter(
         chain=subject.study.audit_chain,
         target_type="capture.itemvalue",
@@ -216,9 +212,9 @@ def item_history(
             {
                 "at": event_row.occurred_at,
                 "by": event_row.actor_label,
-                "old": HIDDEN if concealed and old.get("text") else old.get("text", ""),
+                "old": blinding.text(definition, old.get("text", "")),
                 "old_missing": old.get("missing", ""),
-                "new": HIDDEN if concealed and new.get("text") else new.get("text", ""),
+                "new": blinding.text(definition, new.get("text", "")),
                 "new_missing": new.get("missing", ""),
                 "removed": new.get("removed", False),
                 "reason": event_row.reason,

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from carnet.accounts.blinding import blinding_of
 from carnet.accounts.models import User
 from carnet.accounts.permissions import require
 from carnet.accounts.roles import Action
@@ -292,24 +293,33 @@ def _audit_text(item: Item, text: str) -> str:
     return f"sha256:{sha256_hex(text.encode())}" if item.identifying and text else text
 
 
-def _changes_since(instance: FormInstance, version: int, rules: FormRules) -> list[dict[str, Any]]:
+def _changes_since(
+    instance: FormInstance, version: int, rules: FormRules, actor: User
+) -> list[dict[str, Any]]:
+    """Return what changed in the form since a version, as the actor may see it: a conflict
+    must not tell a blinded person what they could not read on the form."""
+    blinding = blinding_of(actor, study=instance.subject.study)
     return [
-        {
-            "place": _place(rules, v.item, v.row) if v.item in rules.items else v.item,
-            "item": v.item,
-            "row": v.row,
-            "text": v.text,
-            "missing": v.missing_code,
-            "removed": v.removed,
-            "by": v.updated_by,
-            "at": v.updated_at.isoformat(),
-        }
+        blinding.change(
+            rules.items.get(v.item),
+            {
+                "place": _place(rules, v.item, v.row) if v.item in rules.items else v.item,
+                "item": v.item,
+                "row": v.row,
+                "text": v.text,
+                "missing": v.missing_code,
+                "removed": v.removed,
+                "by": v.updated_by,
+                "at": v.updated_at.isoformat(),
+            },
+        )
         for v in instance.values.filter(changed_in__gt=version).order_by("group", "row", "item")
     ]
 
 
 def _instance_for_change(
     *,
+    actor: User,
     subject: Subject,
     where: tuple[str, int, str, int],
     base_version: int | None,
@@ -346,11 +356,13 @@ def _instance_for_change(
             repeat=repeat,
             study_version=study.current_version,
         )
-    _refuse_stale(instance, base_version, form_rules)
+    _refuse_stale(instance, base_version, form_rules, actor)
     return instance
 
 
-def _refuse_stale(instance: FormInstance, base_version: int | None, rules: FormRules) -> None:
+def _refuse_stale(
+    instance: FormInstance, base_version: int | None, rules: FormRules, actor: User
+) -> None:
     if instance.version and base_version != instance.version:
         if base_version is None:
             raise ValidationError(
@@ -359,11 +371,11 @@ def _refuse_stale(instance: FormInstance, base_version: int | None, rules: FormR
             )
         raise FormConflict(
             current_version=instance.version,
-            changes=_changes_since(instance, base_version, rules),
+            changes=_changes_since(instance, base_version, rules, actor),
         )
 
 
-def _instance_write(instance: FormInstance, rules: FormRules) -> None:
+def _instance_write(instance: FormInstance, rules: FormRules, actor: User) -> None:
     """Write the instance: an UPDATE, or the INSERT of a form's first save.
 
     Two first saves of one form at once: the second INSERT meets the unique constraint once
@@ -391,7 +403,7 @@ def _instance_write(instance: FormInstance, rules: FormRules) -> None:
             raise IntegrityError(f"The form instance {instance} breaks a unique constraint.")
         if other.version:  # this save was computed on an empty form: stale whatever it says
             raise FormConflict(
-                current_version=other.version, changes=_changes_since(other, 0, rules)
+                current_version=other.version, changes=_changes_since(other, 0, rules, actor)
             ) from None
         instance.pk, instance.created_at = other.pk, other.created_at
         instance.save()
@@ -454,6 +466,7 @@ def form_save(
     assert version is not None
 
     instance = _instance_for_change(
+        actor=actor,
         subject=subject,
         where=(event, occurrence, form, repeat),
         base_version=base_version,
@@ -603,7 +616,7 @@ def form_save(
     instance.version += 1 if changed or instance.status != old_status else 0
     instance.study_version = version
     first_save = instance.pk is None
-    _instance_write(instance, form_rules)
+    _instance_write(instance, form_rules, actor)
 
     label = _actor_label(actor)
     now = utc_now()
@@ -803,6 +816,7 @@ def form_mark_not_done(
         )
         raise FormErrors({"reason": why})
     instance = _instance_for_change(
+        actor=actor,
         subject=subject,
         where=(event, occurrence, form, repeat),
         base_version=base_version,
@@ -811,7 +825,7 @@ def form_mark_not_done(
     old = instance.status
     instance.status, instance.not_done_reason = FormStatus.NOT_DONE, reason.strip()
     instance.version += 1
-    _instance_write(instance, form_rules)
+    _instance_write(instance, form_rules, actor)
     audit_record(
         actor=actor,
         action="form.status_changed",
@@ -851,6 +865,7 @@ def form_reopen(
     if not reason.strip():
         raise FormErrors({"reason": _("Say why the form is reopened.")})
     instance = _instance_for_change(
+        actor=actor,
         subject=subject,
         where=(event, occurrence, form, repeat),
         base_version=base_version,

@@ -30,8 +30,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from carnet.accounts.blinding import blinding_of
 from carnet.accounts.models import User
-from carnet.accounts.permissions import PermissionDenied, is_unblinded, may
+from carnet.accounts.permissions import PermissionDenied, may
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
 from carnet.capture import selectors, services
@@ -190,7 +191,7 @@ def _may_enter(request: HttpRequest, subject: Subject) -> bool:
 
 
 def _blinded(request: HttpRequest, subject: Subject) -> bool:
-    return not is_unblinded(_user(request), study=subject.study)
+    return not blinding_of(_user(request), study=subject.study).unblinded
 
 
 # --- the casebook -----------------------------------------------------------------------------
