@@ -36,73 +36,7 @@ from carnet.subjects.services import (
 from tests.accounts.personas import ADMIN, person
 from tests.subjects.conftest import Snapshot
 
-REG = """format: carnet-study/1
-study:
-  identifier: REG
-  title: {en: Registration study, fr: Étude d'inscription}
-  phase: II
-  sponsor: Institut du Cancer de Montpellier
-  design: {allocation: single arm, blinding: open}
-arms:
-  - {name: treated, label: {en: Treated, fr: Traité}}
-code_lists:
-  - name: yes_no
-    type: integer
-    items:
-      - {code: 1, label: {en: "Yes", fr: Oui}}
-      - {code: 0, label: {en: "No", fr: Non}}
-  - name: sex
-    type: integer
-    items:
-      - {code: 1, label: {en: Male, fr: Homme}}
-      - {code: 2, label: {en: Female, fr: Femme}}
-  - name: ecog
-    type: integer
-    items:
-      - {code: 0, label: {en: "0", fr: "0"}}
-      - {code: 1, label: {en: "1", fr: "1"}}
-      - {code: 2, label: {en: "2", fr: "2"}}
-events:
-  - name: screening
-    label: {en: Screening, fr: Sélection}
-    schedule: {anchor: inclusion, offset_days: -28, window: {before: 0, after: 28}}
-    forms: [consent, demographics, eligibility]
-forms:
-  - name: consent
-    label: {en: Consent, fr: Consentement}
-    groups:
-      - name: consent_items
-        items:
-          - {name: consent_date, type: date, required: true, label: {en: Consent date, fr: Date du consentement}}
-          - {name: consent_version, type: text, label: {en: Consent version, fr: Version du consentement}}
-          - {name: biobank_consent, type: single_choice, code_list: yes_no, label: {en: Biobank consent, fr: Consentement biobanque}}
-  - name: demographics
-    label: {en: Demographics, fr: Démographie}
-    groups:
-      - name: demography
-        items:
-          - {name: sex, type: single_choice, code_list: sex, required: true, label: {en: Sex, fr: Sexe}}
-          - {name: age, type: integer, units: years, range: {min: 18, max: 100}, required: true, label: {en: Age at consent, fr: Âge au consentement}}
-          - {name: ecog_ps, type: single_choice, code_list: ecog, required: true, label: {en: ECOG performance status, fr: Indice de performance ECOG}}
-  - name: eligibility
-    label: {en: Eligibility, fr: Éligibilité}
-    groups:
-      - name: exclusion
-        items:
-          - {name: excl_pregnancy, type: single_choice, code_list: yes_no, required: true, label: {en: Pregnancy or breast-feeding, fr: Grossesse ou allaitement}}
-eligibility:
-  - {name: in_age, kind: inclusion, label: {en: Age 18 or over, fr: Âge >= 18 ans}, expression: "screening.age >= 18"}
-  - {name: in_ecog, kind: inclusion, label: {en: ECOG 0 or 1, fr: ECOG 0 ou 1}, expression: "screening.ecog_ps in (0, 1)"}
-  - {name: ex_pregnancy, kind: exclusion, label: {en: Pregnancy or breast-feeding, fr: Grossesse ou allaitement}, expression: "screening.excl_pregnancy = 1"}
-registration:
-  questions:
-    sex: {item: screening.sex, codes: {male: 1, female: 2}}
-    age: {item: screening.age}
-    consent_date: {item: screening.consent_date}
-    consent_version: {item: screening.consent_version}
-    biobank_consent: {item: screening.biobank_consent, codes: {yes: 1, no: 0}}
-  eligibility: [screening.ecog_ps, screening.excl_pregnancy]
-"""
+REG = (Path(__file__).parent / "fixtures" / "registration.yaml").read_text()
 BASE = "/studies/REG"
 INCLUDED_ON = date(2025, 6, 10)
 
@@ -240,9 +174,7 @@ def test_a_reviewed_inclusion_writes_the_casebook_when_the_review_approves(reg: 
     eligibility_review_decide(actor=reg.mira, subject=subject, approved=True, comment="Eligible")
 
     assert casebook(subject)[("demographics", "age")] == "64"
-    assert {e.actor_id for e in AuditEvent.objects.filter(action="item.changed")} == {
-        reg.alice.pk
-    }
+    assert {e.actor_id for e in AuditEvent.objects.filter(action="item.changed")} == {reg.alice.pk}
 
 
 def test_the_wizard_asks_each_answer_once_and_writes_it_into_the_casebook(reg: Reg) -> None:

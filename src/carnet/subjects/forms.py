@@ -240,7 +240,9 @@ class InclusionForm(forms.Form):
         """Return the labels of the casebook items inclusion writes (the person is told so)."""
         if self.definition is None:
             return []
-        labels = {item.name: label_text(item.label) for _form, _group, item in self.definition.items()}
+        labels = {
+            item.name: label_text(item.label) for _form, _group, item in self.definition.items()
+        }
         return [labels[target.item] for target in self.definition.registration]
 
     def item_fields(self) -> list[forms.BoundField]:

@@ -26,14 +26,6 @@ from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects import vault
 from carnet.subjects.eligibility import CriterionResult, detail_text, evaluate_criteria
-from carnet.subjects.registration import (
-    CasebookRefusal,
-    RegistrationAnswers,
-    casebook_values,
-    casebook_write,
-    eligibility_from_answers,
-    registration_field,
-)
 from carnet.subjects.models import (
     Consent,
     EligibilityReview,
@@ -48,6 +40,14 @@ from carnet.subjects.models import (
     Transfer,
     Visit,
     Withdrawal,
+)
+from carnet.subjects.registration import (
+    CasebookRefusal,
+    RegistrationAnswers,
+    casebook_values,
+    casebook_write,
+    eligibility_from_answers,
+    registration_field,
 )
 from carnet.subjects.statuses import (
     ACTIVE,

@@ -141,7 +141,9 @@ def _criterion(c: dict[str, Any], definition: StudyDefinition | None) -> dict[st
     return {
         "name": c["name"],
         "kind": _("inclusion") if c["kind"] == "inclusion" else _("exclusion"),
-        "label": (label["fr"] or label["en"]) if language() == "fr" else (label["en"] or label["fr"]),
+        "label": (label["fr"] or label["en"])
+        if language() == "fr"
+        else (label["en"] or label["fr"]),
         "met": c["met"],
         "outcome": outcome,
         "outcome_text": outcome_text(outcome),

@@ -675,10 +675,7 @@ def _registration(checker: Checker, data: dict[str, Any]) -> None:
     section = data.get("registration")
     if not section:
         return
-    places = {
-        item["name"]: (form, group, item)
-        for _path, form, group, item in _walk_items(data)
-    }
+    places = {item["name"]: (form, group, item) for _path, form, group, item in _walk_items(data)}
     events = {event["name"]: event for event in data["events"]}
     code_lists = {c["name"]: c for c in data.get("code_lists", [])}
     targets: list[tuple[Path, str]] = []
