@@ -218,3 +218,83 @@ def test_the_complete_example_of_the_format_documentation_is_valid() -> None:
     definition, findings = study_text_validate(example, name="docs/study-format.md")
     assert definition is not None, [str(f) for f in findings]
     assert findings == []
+
+
+# --- registration: the wizard's answers written into the casebook ---------------------------
+
+
+def _with_registration(section: str) -> str:
+    return MINI + "registration:\n" + section
+
+
+def test_a_registration_mapping_loads_with_the_form_of_each_item() -> None:
+    text = _with_registration(
+        "  questions:\n"
+        "    biobank_consent: {item: baseline.smoker, codes: {yes: 1, no: 0}}\n"
+        "  eligibility: [baseline.weight]\n"
+    )
+    definition, findings = study_text_validate(text, name="mini.yaml")
+    assert findings == []
+    assert definition is not None
+    smoker, weight = definition.registration
+    assert (smoker.question, smoker.event, smoker.form, smoker.item) == (
+        "biobank_consent",
+        "baseline",
+        "vitals",
+        "smoker",
+    )
+    assert smoker.code("yes") == 1
+    assert smoker.code("no") == 0
+    assert (weight.question, weight.form, weight.item) == ("baseline.weight", "vitals", "weight")
+    assert type(definition).from_json(definition.to_json()) == definition
+
+
+@pytest.mark.parametrize(
+    ("section", "place", "path", "message"),
+    [
+        (
+            "  questions:\n    age: {item: baseline.agee}\n",
+            "age: {item",
+            "registration.questions.age.item",
+            "there is no item named 'agee'.",
+        ),
+        (
+            "  questions:\n    age: {item: baseline.vs_date}\n",
+            "age: {item",
+            "registration.questions.age.item",
+            "the answer to 'age' cannot go into 'vs_date', a date item: it needs a decimal or "
+            "integer item.",
+        ),
+        (
+            "  questions:\n    biobank_consent: {item: baseline.smoker, codes: {yes: 1, no: 7}}\n",
+            "no: 7",
+            "registration.questions.biobank_consent.codes.no",
+            "7 is not a code of the code list 'yes_no'.",
+        ),
+        (
+            "  eligibility: [baseline.height]\n",
+            "  eligibility: [baseline.height]",
+            "registration.eligibility[0]",
+            "no eligibility criterion reads 'baseline.height', so the wizard does not ask it.",
+        ),
+        (
+            "  eligibility: [cycle.bmi]\n",
+            "  eligibility: [cycle.bmi]",
+            "registration.eligibility[0]",
+            "'bmi' is calculated, never entered: inclusion cannot write it.",
+        ),
+    ],
+)
+def test_a_registration_answer_that_no_casebook_item_can_hold_is_located(
+    section: str, place: str, path: str, message: str
+) -> None:
+    text = _with_registration(section)
+    definition, findings = study_text_validate(text, name="planted.yaml")
+    assert definition is None
+    finding = only([f for f in findings if f.severity == "error"])
+    assert (finding.file, finding.line, finding.path) == (
+        "planted.yaml",
+        line_of(place, text),
+        path,
+    )
+    assert finding.message == message

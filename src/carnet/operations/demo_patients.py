@@ -533,6 +533,7 @@ def _phase3_patient(
         sex=Sex.MALE if sex == 1 else Sex.FEMALE,
         age=age,
         screening_number=f"MC{patient.number:04d}",
+        casebook=False,  # the generator writes every casebook form itself, just below
     )
     w = _Writer(actor, subject, summary, last_day)
 
@@ -1110,6 +1111,7 @@ def _phase2_patient(
         sex=Sex.MALE if sex == 1 else Sex.FEMALE,
         age=age,
         screening_number=f"AC{patient.number:03d}",
+        casebook=False,  # the generator writes every casebook form itself, just below
     )
     w = _Writer(actor, subject, summary, last_day)
     w.visit("screening", consent_on + timedelta(days=rng.randint(0, (inclusion - consent_on).days)))

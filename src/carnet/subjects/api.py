@@ -20,7 +20,7 @@ from carnet.accounts.roles import Action
 from carnet.core.clock import utc_today
 from carnet.studies.api import study_for_request
 from carnet.subjects import selectors, services
-from carnet.subjects.eligibility import CriterionResult
+from carnet.subjects.eligibility import CriterionResult, criterion_outcome
 from carnet.subjects.models import Subject
 from carnet.subjects.schedule import Occurrence
 
@@ -41,7 +41,13 @@ class CriterionOut(Schema):
     name: str
     kind: str = Field(description="inclusion: must hold; exclusion: must not apply")
     label: LabelOut
-    met: bool
+    met: bool = Field(description="true when the criterion lets the patient in")
+    outcome: str = Field(
+        description=(
+            "What the result means: an inclusion criterion is met or not_met, an exclusion "
+            "criterion absent or present; undetermined when a value is missing"
+        )
+    )
     detail: str = Field(description="Why the criterion failed; empty when met")
 
 
@@ -230,6 +236,7 @@ def _criterion(c: CriterionResult) -> CriterionOut:
         kind=c.kind,
         label=LabelOut(en=c.label_en, fr=c.label_fr),
         met=c.met,
+        outcome=c.outcome,
         detail=c.detail,
     )
 
@@ -270,6 +277,7 @@ def _subject_out(summary: selectors.SubjectSummary, *, detail: bool = False) -> 
             kind=c["kind"],
             label=LabelOut(**c["label"]),
             met=c["met"],
+            outcome=criterion_outcome(c["kind"], c["met"], c["detail"]),
             detail=c["detail"],
         )
         for c in s.eligibility.get("criteria", [])

@@ -42,6 +42,10 @@ class CriterionResult:
     met: bool
     detail: str  # why it failed ("" when met)
 
+    @property
+    def outcome(self) -> str:
+        return criterion_outcome(self.kind, self.met, self.detail)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -65,10 +69,53 @@ EXCLUSION_APPLIES = "the exclusion criterion applies"
 INCLUSION_FAILS = "the inclusion criterion does not hold"
 
 
-def detail_text(detail: str) -> str:
-    """Return a criterion's stored detail in the person's language."""
+# What a criterion's result means: an inclusion criterion is met or not; an exclusion criterion
+# (a condition that must not be there) is absent or present. "met" for an exclusion read as
+# "the pregnancy criterion is met" for a man.
+MET, NOT_MET, ABSENT, PRESENT, UNDETERMINED = "met", "not_met", "absent", "present", "undetermined"
+
+
+def criterion_outcome(kind: str, met: bool, detail: str) -> str:
+    """Return what a criterion's result means: met / not_met, absent / present, undetermined."""
+    if not met and detail.startswith((MISSING_VALUE, NOT_EVALUATED, "unknown")):
+        return UNDETERMINED  # a missing value decides nothing about the patient
+    if kind == "exclusion":
+        return ABSENT if met else PRESENT
+    return MET if met else NOT_MET
+
+
+def outcome_text(outcome: str) -> str:
+    """Return a criterion's outcome in the person's language."""
+    words = {
+        MET: _("met"),
+        NOT_MET: _("not met"),
+        ABSENT: _("absent"),
+        PRESENT: _("present"),
+        UNDETERMINED: _("undetermined"),
+    }
+    return words.get(outcome, outcome)
+
+
+def _item_label(definition: StudyDefinition | None, reference: str) -> str:
+    """Return the label of the item a reference names, in the person's language."""
+    if definition is None:
+        return reference
+    name = reference.rsplit(".", 1)[-1]
+    language = "fr" if (get_language() or "en").startswith("fr") else "en"
+    for _form, _group, item in definition.items():
+        if item.name == name:
+            return item.label.text(language)
+    return reference
+
+
+def detail_text(detail: str, definition: StudyDefinition | None = None) -> str:
+    """Return a criterion's stored detail in the person's language, items named by their label
+    where the study definition is given."""
     if detail.startswith(MISSING_VALUE):
-        return _("missing value: %(items)s") % {"items": detail.removeprefix(MISSING_VALUE)}
+        references = detail.removeprefix(MISSING_VALUE).split(", ")
+        return _("missing value: %(items)s") % {
+            "items": ", ".join(_item_label(definition, reference) for reference in references)
+        }
     if detail.startswith(NOT_EVALUATED):
         # The expression language explains itself in English.
         return _("the criterion cannot be evaluated: %(error)s") % {

@@ -19,6 +19,12 @@ from carnet.accounts.models import StudySite
 from carnet.core.errors import CarnetError
 from carnet.studies.definition.model import Item, Label, StudyDefinition
 from carnet.subjects.models import Sex
+from carnet.subjects.registration import (
+    RegistrationAnswers,
+    answered_items,
+    eligibility_from_answers,
+    question_targets,
+)
 from carnet.subjects.schedule import WindowStatus
 from carnet.subjects.statuses import (
     STUDY_MOVES,
@@ -178,7 +184,8 @@ class InclusionForm(forms.Form):
     site = forms.ChoiceField(label=_("Site"))
     included_on = _date(_("Inclusion date"))
     screening_number = forms.CharField(label=_("Screening number"), required=False, max_length=30)
-    sex = forms.ChoiceField(label=_("Sex"), choices=list(SEX_LABELS.items()), initial=Sex.UNKNOWN)
+    # No answer chosen in advance: "unknown" is an answer someone gives, not a default.
+    sex = forms.ChoiceField(label=_("Sex"), choices=[("", "—"), *SEX_LABELS.items()])
     age = forms.IntegerField(label=_("Age (years)"), required=False, min_value=0, max_value=130)
     consent_version = forms.CharField(label=_("Consent form version"), max_length=40)
     consented_on = _date(_("Consent date"))
@@ -189,6 +196,18 @@ class InclusionForm(forms.Form):
     ALIASES = {
         "consent.form_version": "consent_version",
         "consent.consented_on": "consented_on",
+        "consent.biobank": "biobank",
+        "consent.future_research": "future_research",
+    }
+    # The field that answers each registration question of the study file.
+    QUESTION_FIELDS = {
+        "sex": "sex",
+        "age": "age",
+        "inclusion_date": "included_on",
+        "consent_date": "consented_on",
+        "consent_version": "consent_version",
+        "biobank_consent": "biobank",
+        "future_research_consent": "future_research",
     }
 
     def __init__(
@@ -202,13 +221,29 @@ class InclusionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["site"].choices = _site_choices(sites)  # type: ignore[attr-defined]
         self.item_names: list[str] = []
+        self.answering_fields: list[str] = []  # questions whose answer a criterion reads
+        self.definition = definition
         if definition is None:
             return
+        for target in question_targets(definition):
+            if target.item in items:
+                self.answering_fields.append(self.QUESTION_FIELDS[target.question])
         by_name = {item.name: item for _form, _group, item in definition.items()}
+        # An item the wizard's own questions fill (age, sex, consent date) is asked once, there.
+        answered = answered_items(definition)
         for name in items:
-            if name in by_name:
+            if name in by_name and name not in answered:
                 self.fields[ITEM_PREFIX + name] = _item_field(definition, by_name[name])
                 self.item_names.append(name)
+
+    def casebook_items(self) -> list[str]:
+        """Return the labels of the casebook items inclusion writes (the person is told so)."""
+        if self.definition is None:
+            return []
+        labels = {
+            item.name: label_text(item.label) for _form, _group, item in self.definition.items()
+        }
+        return [labels[target.item] for target in self.definition.registration]
 
     def item_fields(self) -> list[forms.BoundField]:
         return [self[ITEM_PREFIX + name] for name in self.item_names]
@@ -229,6 +264,18 @@ class InclusionForm(forms.Form):
             if value is None or value in ("", []):
                 continue  # a missing value fails the criterion that needs it
             values[name] = value.isoformat() if isinstance(value, date) else value
+        if self.definition is not None:
+            answers = RegistrationAnswers(
+                sex=data.get("sex") or "",
+                age=data.get("age"),
+                inclusion_date=data.get("included_on"),
+                consent_date=data.get("consented_on"),
+                consent_version=data.get("consent_version") or "",
+                biobank_consent=data.get("biobank"),
+                future_research_consent=data.get("future_research"),
+            )
+            for key, value in eligibility_from_answers(self.definition, answers).items():
+                values[key] = value
         return values
 
     def refuse(self, error: CarnetError) -> None:

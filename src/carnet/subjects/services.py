@@ -41,6 +41,14 @@ from carnet.subjects.models import (
     Visit,
     Withdrawal,
 )
+from carnet.subjects.registration import (
+    CasebookRefusal,
+    RegistrationAnswers,
+    casebook_values,
+    casebook_write,
+    eligibility_from_answers,
+    registration_field,
+)
 from carnet.subjects.statuses import (
     ACTIVE,
     REVIEW_ONLY,
@@ -367,11 +375,17 @@ class ConsentGiven:
 class IneligibleError(ValidationError):
     """Eligibility failed; ``failed`` holds each criterion that did not hold, with its label."""
 
-    def __init__(self, failed: list[CriterionResult]) -> None:
+    def __init__(
+        self, failed: list[CriterionResult], definition: StudyDefinition | None = None
+    ) -> None:
         self.failed = failed
         listed = "; ".join(
             _("%(criterion)s (%(label)s): %(detail)s")
-            % {"criterion": c.name, "label": c.label(), "detail": detail_text(c.detail)}
+            % {
+                "criterion": c.name,
+                "label": c.label(),
+                "detail": detail_text(c.detail, definition),
+            }
             for c in failed
         )
         super().__init__(
@@ -436,11 +450,15 @@ def subject_include(
     sex: str = Sex.UNKNOWN,
     age: int | None = None,
     screening_number: str = "",
+    casebook: bool = True,
 ) -> Subject:
     """Include a patient at an activated site once every eligibility criterion holds.
 
     Where the study asks for a central eligibility review, the subject stays screened (with
-    an identifier) until the medical reviewer approves.
+    an identifier) until the medical reviewer approves. The answers the study maps to casebook
+    items (`registration:`) are written there through the save pipeline, in this transaction
+    (at approval for a reviewed inclusion); ``casebook=False`` is for a caller that writes the
+    whole casebook itself (the demo generator), so nothing is written twice.
     """
     _require(actor, Action.INCLUDE_SUBJECT, study=study, site=site)
     _site_of_study(study, site)
@@ -484,10 +502,20 @@ def subject_include(
         )
     number = screening_number.strip()
     _screening_number_free(site, number)
+    answers = RegistrationAnswers(
+        sex=sex,
+        age=age,
+        inclusion_date=included_on,
+        consent_date=consent.consented_on,
+        consent_version=form_version,
+        biobank_consent=consent.biobank,
+        future_research_consent=consent.future_research,
+    )
+    eligibility = _with_answers(definition, eligibility, answers)
     results = evaluate_criteria(definition, eligibility, clock=lambda: included_on)
     failed = [result for result in results if not result.met]
     if failed:
-        raise IneligibleError(failed)
+        raise IneligibleError(failed, definition)
 
     review = subject_settings(study).central_eligibility_review
     identifier, seq = _next_identifier(study, site, definition.subject_identifier)
@@ -544,8 +572,65 @@ def subject_include(
         },
         chain=study.audit_chain,
     )
+    if casebook:
+        writes = casebook_values(definition, answers, eligibility)
+        if status == StudyStatus.INCLUDED:
+            _casebook_write(actor=actor, subject=subject, definition=definition, writes=writes)
+        elif writes:
+            # Nothing is entered before the review approves: the answers wait in the subject's
+            # registration record, and the approval writes them in the includer's name.
+            subject.eligibility["registration"] = {
+                "answers": {
+                    "sex": sex,
+                    "age": age,
+                    "inclusion_date": included_on.isoformat(),
+                    "consent_date": consent.consented_on.isoformat(),
+                    "consent_version": form_version,
+                    "biobank_consent": consent.biobank,
+                    "future_research_consent": consent.future_research,
+                },
+                "included_by": actor.pk if isinstance(actor, User) else None,
+            }
+            subject.save(update_fields=["eligibility"])
     _refresh_last_news(subject)
     return subject
+
+
+def _with_answers(
+    definition: StudyDefinition, eligibility: dict[str, Any], answers: RegistrationAnswers
+) -> dict[str, Any]:
+    """Return the eligibility values with those the wizard's own questions give.
+
+    An eligibility value that contradicts the question it also answers is refused: the casebook
+    would otherwise hold one and the criteria have read the other."""
+    merged = dict(eligibility)
+    for key, value in eligibility_from_answers(definition, answers).items():
+        name = key.rsplit(".", 1)[-1]
+        given = merged.get(key, merged.get(name))
+        if given is not None and str(given) != str(value):
+            raise _refusal(
+                f"eligibility.{key}",
+                _("%(given)s differs from the answer %(value)s given for %(field)s.")
+                % {
+                    "given": repr(given),
+                    "value": repr(value),
+                    "field": registration_field(definition, name),
+                },
+            )
+        merged.pop(name, None)
+        merged[key] = value
+    return merged
+
+
+def _casebook_write(
+    *, actor: Actor, subject: Subject, definition: StudyDefinition, writes: list[Any]
+) -> None:
+    """Write the registration values into the casebook; a refusal names the inclusion's field."""
+    try:
+        casebook_write(actor=actor, subject=subject, writes=writes)
+    except CasebookRefusal as error:
+        item, why = next(iter(error.errors.items()))
+        raise _refusal(registration_field(definition, item), why) from error
 
 
 def _store_document(name: str, content: bytes) -> tuple[str, str]:
@@ -632,7 +717,30 @@ def eligibility_review_decide(
         on=decided_on,
         reason=text,
     )
+    if approved:
+        _casebook_write_on_approval(subject)
     return review
+
+
+def _casebook_write_on_approval(subject: Subject) -> None:
+    """Write the registration values kept while the review was pending, as their includer."""
+    waiting = subject.eligibility.get("registration")
+    if not waiting or waiting.get("included_by") is None:
+        return
+    definition = _definition(subject.study)
+    saved = waiting["answers"]
+    answers = RegistrationAnswers(
+        sex=saved["sex"],
+        age=saved["age"],
+        inclusion_date=date.fromisoformat(saved["inclusion_date"]),
+        consent_date=date.fromisoformat(saved["consent_date"]),
+        consent_version=saved["consent_version"],
+        biobank_consent=saved["biobank_consent"],
+        future_research_consent=saved["future_research_consent"],
+    )
+    writes = casebook_values(definition, answers, subject.eligibility.get("values", {}))
+    includer = User.objects.get(pk=waiting["included_by"])
+    _casebook_write(actor=includer, subject=subject, definition=definition, writes=writes)
 
 
 # --- consent --------------------------------------------------------------------------------

@@ -30,7 +30,12 @@ from carnet.core.errors import CarnetError
 from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study
 from carnet.subjects import selectors, services
-from carnet.subjects.eligibility import CriterionResult, detail_text
+from carnet.subjects.eligibility import (
+    CriterionResult,
+    criterion_outcome,
+    detail_text,
+    outcome_text,
+)
 from carnet.subjects.forms import (
     OFF_TREATMENT_LABELS,
     SEX_LABELS,
@@ -129,25 +134,31 @@ def _subject_row(summary: selectors.SubjectSummary, labels: dict[str, str]) -> d
     }
 
 
-def _criterion(name: str, kind: str, label_en: str, label_fr: str, met: bool, detail: str) -> Any:
+def _criterion(c: dict[str, Any], definition: StudyDefinition | None) -> dict[str, Any]:
+    """Return a criterion as a page shows it: what its result means, in the person's words."""
+    label = c["label"]
+    outcome = criterion_outcome(c["kind"], c["met"], c["detail"])
     return {
-        "name": name,
-        "kind": _("inclusion") if kind == "inclusion" else _("exclusion"),
-        "label": (label_fr or label_en) if language() == "fr" else (label_en or label_fr),
-        "met": met,
-        "detail": detail_text(detail),
+        "name": c["name"],
+        "kind": _("inclusion") if c["kind"] == "inclusion" else _("exclusion"),
+        "label": (label["fr"] or label["en"])
+        if language() == "fr"
+        else (label["en"] or label["fr"]),
+        "met": c["met"],
+        "outcome": outcome,
+        "outcome_text": outcome_text(outcome),
+        "detail": detail_text(c["detail"], definition),
     }
 
 
-def _criteria(results: Iterable[CriterionResult]) -> list[dict[str, Any]]:
-    return [_criterion(r.name, r.kind, r.label_en, r.label_fr, r.met, r.detail) for r in results]
+def _criteria(
+    results: Iterable[CriterionResult], definition: StudyDefinition | None
+) -> list[dict[str, Any]]:
+    return [_criterion(result.as_json(), definition) for result in results]
 
 
-def _stored_criteria(subject: Subject) -> list[dict[str, Any]]:
-    return [
-        _criterion(c["name"], c["kind"], c["label"]["en"], c["label"]["fr"], c["met"], c["detail"])
-        for c in subject.eligibility.get("criteria", [])
-    ]
+def _stored_criteria(subject: Subject, definition: StudyDefinition | None) -> list[dict[str, Any]]:
+    return [_criterion(c, definition) for c in subject.eligibility.get("criteria", [])]
 
 
 # --- subject list ---------------------------------------------------------------------------
@@ -206,7 +217,11 @@ def _inclusion_form(
 
 def _only_what_eligibility_needs(form: InclusionForm) -> None:
     """Keep the errors that matter to a check of eligibility: the items and the date."""
-    needed = {"included_on", *(field.name for field in form.item_fields())}
+    needed = {
+        "included_on",
+        *form.answering_fields,
+        *(field.name for field in form.item_fields()),
+    }
     for name in [name for name in form.errors if name not in needed]:
         del form.errors[name]
 
@@ -255,7 +270,7 @@ def subject_new_page(request: HttpRequest, identifier: str) -> HttpResponse:
                     screening_number=form.cleaned_data["screening_number"],
                 )
             except IneligibleError as error:
-                criteria, eligible, status = _criteria(error.failed), False, 400
+                criteria, eligible, status = _criteria(error.failed, form.definition), False, 400
                 form.add_error(None, _("Not included: the patient is not eligible."))
             except CarnetError as error:
                 form.refuse(error)
@@ -282,7 +297,8 @@ def subject_new_page(request: HttpRequest, identifier: str) -> HttpResponse:
                 form.refuse(error)
                 status = 400
             else:
-                criteria, eligible = _criteria(results), all(r.met for r in results)
+                criteria = _criteria(results, form.definition)
+                eligible = all(r.met for r in results)
     context = {"study": study, "form": form, "criteria": criteria, "eligible": eligible}
     if getattr(request, "htmx", False) and request.POST.get("step") == "check":
         # The "check eligibility" button asks for the result panel only.
@@ -385,7 +401,7 @@ def _subject_page(
                 }
                 for c in subject.status_changes.order_by("on", "pk")
             ],
-            "criteria": _stored_criteria(subject),
+            "criteria": _stored_criteria(subject, definition),
             "can": abilities,
             "forms": action_forms,
             "transfer_sites": bool(action_forms["transfer"].fields["site"].choices),  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from carnet.studies.definition.model import (
     ItemGroup,
     Label,
     MissingCode,
+    RegistrationTarget,
     Registry,
     Repeat,
     Schedule,
@@ -187,7 +188,28 @@ def _build(data: dict[str, Any]) -> StudyDefinition:
             Criterion(c["name"], c["kind"], _label(c["label"]), c["expression"])
             for c in data.get("eligibility", [])
         ),
+        registration=_registration(data),
     )
+
+
+def _registration(data: dict[str, Any]) -> tuple[RegistrationTarget, ...]:
+    """Return where each registration answer goes in the casebook (file order)."""
+    section = data.get("registration", {})
+    form_of = {
+        item["name"]: form["name"]
+        for form in data["forms"]
+        for group in form["groups"]
+        for item in group["items"]
+    }
+    targets = []
+    for question, target in section.get("questions", {}).items():
+        event, item = target["item"].split(".")
+        codes = tuple((str(answer), code) for answer, code in target.get("codes", {}).items())
+        targets.append(RegistrationTarget(question, event, form_of[item], item, codes))
+    for reference in section.get("eligibility", []):
+        event, item = reference.split(".")
+        targets.append(RegistrationTarget(reference, event, form_of[item], item))
+    return tuple(targets)
 
 
 def study_text_validate(text: str, *, name: str) -> tuple[StudyDefinition | None, list[Finding]]:

@@ -24,6 +24,17 @@ ITEM_TYPES = (
     "calculated",
 )
 ANCHORS = ("inclusion", "randomisation", "end_of_treatment")
+# What the inclusion wizard asks besides the eligibility answers; a study may write each into a
+# casebook item (`registration:` in the study file).
+REGISTRATION_QUESTIONS = (
+    "sex",
+    "age",
+    "inclusion_date",
+    "consent_date",
+    "consent_version",
+    "biobank_consent",
+    "future_research_consent",
+)
 DEFAULT_MISSING_CODES = (
     ("ND", "Not done", "Non fait"),
     ("NA", "Not applicable", "Non applicable"),
@@ -194,6 +205,25 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class RegistrationTarget:
+    """The casebook item a registration answer is written into at inclusion.
+
+    ``question`` is one of REGISTRATION_QUESTIONS, or an eligibility answer as the criteria read
+    it (``screening.age``). ``codes`` translate the wizard's answer into the item's code
+    (``male`` -> 1, ``yes`` -> 1); an answer without a code is not written.
+    """
+
+    question: str
+    event: str
+    form: str
+    item: str
+    codes: tuple[tuple[str, int | str], ...] = ()
+
+    def code(self, answer: str) -> int | str | None:
+        return dict(self.codes).get(answer)
+
+
+@dataclass(frozen=True)
 class Registry:
     eu_ct: str = ""
     id_rcb: str = ""
@@ -227,6 +257,7 @@ class StudyDefinition:
     events: tuple[Event, ...] = ()
     forms: tuple[Form, ...] = ()
     eligibility: tuple[Criterion, ...] = ()
+    registration: tuple[RegistrationTarget, ...] = ()
 
     # Lookups by name; definitions are small, so a scan keeps the object plain data.
     def form(self, name: str) -> Form:
@@ -362,5 +393,16 @@ def _build(cls: type[StudyDefinition], data: dict[str, Any]) -> StudyDefinition:
         eligibility=tuple(
             Criterion(c["name"], c["kind"], _label(c["label"]), c["expression"])
             for c in data["eligibility"]
+        ),
+        # Versions stored before registration mapping existed have none.
+        registration=tuple(
+            RegistrationTarget(
+                r["question"],
+                r["event"],
+                r["form"],
+                r["item"],
+                tuple((str(answer), code) for answer, code in r["codes"]),
+            )
+            for r in data.get("registration", ())
         ),
     )

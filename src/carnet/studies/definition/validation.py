@@ -598,6 +598,7 @@ def validate_source(source: Source) -> list[Finding]:
         lambda: _events(checker, data),
         lambda: _design(checker, data),
         lambda: _rules(checker, data),
+        lambda: _registration(checker, data),
     ]
     for family in families:
         try:
@@ -610,6 +611,140 @@ def validate_source(source: Source) -> list[Finding]:
     order = {"error": 0, "warning": 1}
     unique = list(dict.fromkeys(checker.findings))
     return sorted(unique, key=lambda f: (order[f.severity], f.line, f.column))
+
+
+# What each registration question answers, and the item types that can hold it.
+QUESTION_TYPES = {
+    "sex": {"single_choice", "text"},
+    "age": NUMERIC_TYPES,
+    "inclusion_date": {"date"},
+    "consent_date": {"date"},
+    "consent_version": {"text"},
+    "biobank_consent": {"boolean", "single_choice"},
+    "future_research_consent": {"boolean", "single_choice"},
+}
+QUESTION_ANSWERS = {
+    "sex": ("female", "male", "unknown"),
+    "biobank_consent": ("yes", "no"),
+    "future_research_consent": ("yes", "no"),
+}
+
+
+def _registration_item(
+    checker: Checker,
+    path: Path,
+    reference: str,
+    places: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]],
+    events: dict[str, dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Return the item a registration target names, once it can take a value at inclusion."""
+    event_name, _dot, name = reference.partition(".")
+    if event_name not in events:
+        checker.error(path, f"there is no event named {event_name!r}.")
+        return None
+    if name not in places:
+        checker.error(path, f"there is no item named {name!r}.")
+        return None
+    form, group, item = places[name]
+    if form["name"] not in events[event_name]["forms"]:
+        checker.error(
+            path,
+            f"the item {name!r} is on the form {form['name']!r}, which the event "
+            f"{event_name!r} does not hold.",
+        )
+        return None
+    why = (
+        "is calculated, never entered"
+        if item["type"] == "calculated"
+        else "belongs to a repeating group"
+        if group.get("repeating")
+        else f"is on the repeating form {form['name']!r}"
+        if form.get("repeating")
+        else "is a file"
+        if item["type"] == "file"
+        else ""
+    )
+    if why:
+        checker.error(path, f"{name!r} {why}: inclusion cannot write it.")
+        return None
+    return item
+
+
+def _registration(checker: Checker, data: dict[str, Any]) -> None:
+    """Check that every registration answer goes to a casebook item that can hold it, once."""
+    section = data.get("registration")
+    if not section:
+        return
+    places = {item["name"]: (form, group, item) for _path, form, group, item in _walk_items(data)}
+    events = {event["name"]: event for event in data["events"]}
+    code_lists = {c["name"]: c for c in data.get("code_lists", [])}
+    targets: list[tuple[Path, str]] = []
+    for question, target in section.get("questions", {}).items():
+        path: Path = ("registration", "questions", question, "item")
+        item = _registration_item(checker, path, target["item"], places, events)
+        targets.append((path, target["item"]))
+        if item is None:
+            continue
+        kind = item["type"]
+        if kind not in QUESTION_TYPES[question]:
+            wanted = " or ".join(sorted(QUESTION_TYPES[question])).replace("_", " ")
+            checker.error(
+                path,
+                f"the answer to {question!r} cannot go into {item['name']!r}, "
+                f"{_a(kind.replace('_', ' '))} item: it needs {_a(wanted)} item.",
+            )
+            continue
+        codes = target.get("codes")
+        codes_path: Path = ("registration", "questions", question, "codes")
+        if kind == "single_choice":
+            if not codes:
+                checker.error(
+                    path,
+                    f"{item['name']!r} is a choice: give the codes of "
+                    f"{', '.join(QUESTION_ANSWERS[question])}.",
+                )
+                continue
+            listed = code_lists.get(item.get("code_list", ""), {"items": []})
+            known = [entry["code"] for entry in listed["items"]]
+            for answer, code in codes.items():
+                if answer not in QUESTION_ANSWERS[question]:
+                    checker.error(
+                        (*codes_path, answer),
+                        f"{answer!r} is not an answer to {question!r} "
+                        f"({', '.join(QUESTION_ANSWERS[question])}).",
+                    )
+                elif code not in known:
+                    checker.error(
+                        (*codes_path, answer),
+                        f"{code!r} is not a code of the code list {item.get('code_list')!r}.",
+                    )
+        elif codes:
+            checker.error(codes_path, f"{_a(kind)} item takes the answer as it is: no codes.")
+    read = _criteria_references(data)
+    for index, reference in enumerate(section.get("eligibility", [])):
+        path = ("registration", "eligibility", index)
+        targets.append((path, reference))
+        if _registration_item(checker, path, reference, places, events) is None:
+            continue
+        if reference not in read:
+            checker.error(
+                path,
+                f"no eligibility criterion reads {reference!r}, so the wizard does not ask it.",
+            )
+    _unique(checker, targets, "the casebook item")
+
+
+def _criteria_references(data: dict[str, Any]) -> set[str]:
+    """Return every reference the eligibility criteria read, as written (``screening.age``)."""
+    symbols = symbol_table(data)
+    read: set[str] = set()
+    for criterion in data.get("eligibility", []):
+        try:
+            checked = check(parse(criterion["expression"]), symbols, expected=ValueType.BOOLEAN)
+        except (ExpressionSyntaxError, ExpressionCheckError):
+            continue  # reported with the criterion
+        read.update(reference.key for reference in references(checked))
+    return read
 
 
 def _items(checker: Checker, data: dict[str, Any]) -> None:
