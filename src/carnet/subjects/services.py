@@ -306,10 +306,7 @@ def _screening_number_free(site: StudySite, number: str, environment: str) -> No
         return
     # Test lines number apart: a number used in test mode is still free in production.
     taken = {"site": site, "environment": environment, "screening_number": number}
-    if (
-        ScreeningEntry.objects.filter(**taken).exists()
-        or Subject.objects.filter(**taken).exists()
-    ):
+    if ScreeningEntry.objects.filter(**taken).exists() or Subject.objects.filter(**taken).exists():
         raise _refusal(
             "screening_number",
             _("%(number)s is already used at site %(site)s.")

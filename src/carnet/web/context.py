@@ -37,10 +37,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             where.append(f"{Role(membership.role).label} · {site}")
     # The banner: every page says so while the study's subjects shown are test patients.
     test = current is not None and environment_seen(user, study=current) == Environment.TEST
+    switchable = current is not None and test and current.mode != StudyMode.TEST
     return {
         "nav_studies": studies,
         "nav_study": current,
         "nav_roles": where,
         "nav_test_view": test,
-        "nav_test_view_switchable": test and current.mode != StudyMode.TEST,
+        "nav_test_view_switchable": switchable,
     }
