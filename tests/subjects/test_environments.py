@@ -144,6 +144,17 @@ def test_the_test_view_shows_test_patients_with_a_banner(cast: Cast, tested: Sub
     assert 'class="test-banner"' not in page
 
 
+def test_only_people_who_see_subjects_may_open_the_test_view(cast: Cast, tested: Subject) -> None:
+    from carnet.accounts.roles import Role
+    from tests.accounts.personas import person
+
+    manager = signed_in(person("pam", study=cast.study, role=Role.PROJECT_MANAGER))
+    refused = manager.post(f"{BASE}/test-view/", {"on": "1"})
+    assert refused.status_code == 404
+    assert "carnet_test_view" not in manager.session
+    assert signed_in(cast.dana).get(f"{BASE}/test-view/").status_code == 405
+
+
 def test_the_test_view_follows_the_actors_site_scope(cast: Cast, tested: Subject) -> None:
     with test_view(cast.study.identifier):
         assert environment_seen(cast.bea, study=cast.study) == "test"
