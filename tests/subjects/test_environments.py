@@ -101,9 +101,13 @@ def test_test_numbering_goes_on_in_test_mode_apart_from_production(cast: Cast) -
     assert include(cast).identifier == "01-001"
     assert include(cast).identifier == "01-002"
     _mode(cast, "design")
-    assert include(cast).identifier == "01-001"  # design is not test: nothing is tested there
+    designed = include(cast)
+    assert designed.identifier == "01-001"  # design is not test: nothing is tested there
     _mode(cast, "test")
     assert include(cast).identifier == "01-003"
+    designed.study.refresh_from_db()
+    with pytest.raises(ValidationError, match="not a test patient"):
+        news_record(actor=cast.alice, subject=designed, news_on=date(2025, 6, 10), source="call")
 
 
 def test_the_pages_and_api_show_only_production_patients(cast: Cast, tested: Subject) -> None:

@@ -26,7 +26,7 @@ from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects import vault
 from carnet.subjects.eligibility import CriterionResult, detail_text, evaluate_criteria
-from carnet.subjects.environments import environment_written
+from carnet.subjects.environments import Environment, environment_written
 from carnet.subjects.models import (
     Consent,
     EligibilityReview,
@@ -120,10 +120,15 @@ def environment_refusal(subject: Subject) -> str | None:
     """Return why the subject's data cannot change in the study's current mode, or None."""
     if subject.environment == environment_written(subject.study):
         return None
-    # Only test patients can be out of place: a study never goes back from production to test.
+    if subject.environment == Environment.TEST:
+        return _(
+            "%(identifier)s is a test patient: its data can be read in the test view but not "
+            "changed once the study has left test mode"
+        ) % {"identifier": subject.identifier}
+    # A patient included in design mode, before the study went to test.
     return _(
-        "%(identifier)s is a test patient: its data can be read in the test view but not "
-        "changed once the study has left test mode"
+        "%(identifier)s is not a test patient: its data cannot change while the study is in "
+        "test mode"
     ) % {"identifier": subject.identifier}
 
 
