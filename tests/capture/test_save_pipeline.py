@@ -435,18 +435,28 @@ def test_a_form_not_done_is_reopened_with_a_reason_and_keeps_its_values(
 
 
 def test_data_entered_in_test_mode_is_kept_apart(capture: Capture) -> None:
-    from carnet.studies.models import Study
+    # Test data belongs to a test patient (one included in test mode), never to a production one.
+    from dataclasses import replace
 
-    Study.objects.filter(pk=capture.world.study.pk).update(mode="test")
-    capture.subject.study.refresh_from_db()
-    save(capture, values={"weight": 70})
-    Study.objects.filter(pk=capture.world.study.pk).update(mode="production")
+    from carnet.studies.models import Study
+    from tests.capture.conftest import include
+
+    study = capture.world.study
+    Study.objects.filter(pk=study.pk).update(mode="test")
+    study.refresh_from_db()
+    tested = replace(capture, subject=include(capture.world, capture.entry))
+    save(tested, values={"weight": 70})
+    Study.objects.filter(pk=study.pk).update(mode="production")
+    study.refresh_from_db()
     capture.subject.study.refresh_from_db()
     save(capture, values={"weight": 80})
     assert sorted(FormInstance.objects.values_list("environment", flat=True)) == [
         "production",
         "test",
     ]
+    tested.subject.study.refresh_from_db()
+    with pytest.raises(ValidationError, match="test patient"):
+        save(tested, base=1, values={"weight": 71})
 
 
 def test_every_value_at_every_moment_can_be_rebuilt_from_the_audit_trail(capture: Capture) -> None:

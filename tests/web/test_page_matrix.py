@@ -97,6 +97,7 @@ ACTIONS_AND_REDIRECTS = {
     "studies/",
     "studies/<str:identifier>/mode/",
     "studies/<str:identifier>/publish/",
+    "studies/<str:identifier>/test-view/",
     "administration/users/<str:username>/",
     "studies/<str:identifier>/subjects/<str:subject>/consents/",
     "studies/<str:identifier>/subjects/<str:subject>/withdrawals/",

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 from django.db import models
 
+# Subjects carry the environment too: one definition, in the lower part (re-exported here).
+from carnet.subjects.environments import Environment as Environment
+
 
 class FormStatus(models.TextChoices):
     NOT_STARTED = "not_started", "not started"
     IN_PROGRESS = "in_progress", "in progress"
     COMPLETE = "complete", "complete"
     NOT_DONE = "not_done", "not done"
-
-
-class Environment(models.TextChoices):
-    """Data entered while the study is in test mode is kept apart from production data."""
-
-    PRODUCTION = "production", "production"
-    TEST = "test", "test"
 
 
 class FormInstance(models.Model):

@@ -10,15 +10,15 @@ from carnet.accounts.models import User
 from carnet.accounts.permissions import require
 from carnet.accounts.roles import Action
 from carnet.audit.models import AuditEvent
-from carnet.capture.models import CheckResult, Environment, FormInstance, FormStatus, ItemValue
+from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue
 from carnet.capture.rules import study_rules
-from carnet.studies.models import StudyMode
 from carnet.subjects.models import Subject
 from carnet.subjects.selectors import subject_occurrences
 
 
 def environment_of(subject: Subject) -> str:
-    return Environment.TEST if subject.study.mode == StudyMode.TEST else Environment.PRODUCTION
+    """Return the environment of a subject's forms: the subject's own, whatever the mode now."""
+    return subject.environment
 
 
 def _instance(

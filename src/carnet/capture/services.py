@@ -51,7 +51,12 @@ from carnet.operations.system_settings import system_setting_value
 from carnet.studies.definition.model import Item, StudyDefinition
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects.models import Subject
-from carnet.subjects.services import entry_refusal, site_today, subject_last_news_refresh
+from carnet.subjects.services import (
+    entry_refusal,
+    environment_refusal,
+    site_today,
+    subject_last_news_refresh,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -334,6 +339,9 @@ def _instance_for_change(
     event, occurrence, form, repeat = where
     study = subject.study
     environment = _environment(study)
+    refusal = environment_refusal(subject)  # a test patient once the study is in production
+    if refusal:
+        raise ValidationError(refusal)
     found = FormInstance.objects.filter(
         subject=subject,
         environment=environment,

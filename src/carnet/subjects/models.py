@@ -2,6 +2,10 @@
 
 Rows here are written only by `carnet.subjects.services`; nothing is deleted (GCP traceability).
 Clinical dates are `date`s, in the time zone of the subject's centre.
+
+Subjects and screening-log lines carry their environment (test or production), set from the
+study's mode when they are created; what hangs off a subject (consents, visits, news…) is in the
+subject's environment and is always reached through the subject.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from datetime import date
 
 from django.db import models
 
+from carnet.subjects.environments import Environment
 from carnet.subjects.statuses import (
     EligibilityReviewStatus,
     StudyStatus,
@@ -39,20 +44,24 @@ class SubjectSettings(models.Model):
 class IdentifierCounter(models.Model):
     """The last sequence number given in a study (``scope`` "") or at one site (its code).
 
+    Test and production number apart: test patients never use up a production number.
     Inclusions lock this row (SELECT … FOR UPDATE) so two at once never get the same number.
     """
 
     study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")
+    environment = models.CharField(max_length=10, choices=Environment.choices)
     scope = models.CharField(max_length=20, blank=True)
     last = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["study", "scope"], name="identifier_counter_unique")
+            models.UniqueConstraint(
+                fields=["study", "environment", "scope"], name="identifier_counter_unique"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.study_id}/{self.scope or 'study'}: {self.last}"
+        return f"{self.study_id}/{self.environment}/{self.scope or 'study'}: {self.last}"
 
 
 class Sex(models.TextChoices):
@@ -66,6 +75,7 @@ class ScreeningEntry(models.Model):
 
     study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")
     site = models.ForeignKey("accounts.StudySite", on_delete=models.PROTECT, related_name="+")
+    environment = models.CharField(max_length=10, choices=Environment.choices)
     screening_number = models.CharField(max_length=30, blank=True)
     screened_on = models.DateField()
     age = models.PositiveSmallIntegerField()
@@ -77,7 +87,7 @@ class ScreeningEntry(models.Model):
         ordering = ["site", "screened_on", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["site", "screening_number"],
+                fields=["site", "environment", "screening_number"],
                 condition=~models.Q(screening_number=""),
                 name="screening_entry_number_unique",
             )
@@ -94,6 +104,8 @@ class Subject(models.Model):
     site = models.ForeignKey(
         "accounts.StudySite", on_delete=models.PROTECT, related_name="subjects"
     )
+    # Test patients are numbered apart: a test 01-001 and a production 01-001 may both exist.
+    environment = models.CharField(max_length=10, choices=Environment.choices)
     identifier = models.CharField(max_length=40)
     sequence = models.PositiveIntegerField()
     screening_number = models.CharField(max_length=30, blank=True)
@@ -123,10 +135,10 @@ class Subject(models.Model):
         ordering = ["study", "identifier"]
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "identifier"], name="subject_identifier_unique"
+                fields=["study", "environment", "identifier"], name="subject_identifier_unique"
             ),
             models.UniqueConstraint(
-                fields=["site", "screening_number"],
+                fields=["site", "environment", "screening_number"],
                 condition=~models.Q(screening_number=""),
                 name="subject_screening_number_unique",
             ),

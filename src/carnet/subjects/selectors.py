@@ -18,6 +18,7 @@ from carnet.core.errors import ValidationError
 from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study
 from carnet.subjects.eligibility import CriterionResult, eligibility_items, evaluate_criteria
+from carnet.subjects.environments import Environment, environment_written, test_view_asked
 from carnet.subjects.models import ScreeningEntry, Subject
 from carnet.subjects.schedule import (
     Occurrence,
@@ -33,13 +34,31 @@ from carnet.subjects.statuses import ACTIVE, StudyStatus, WithdrawalKind
 CAMPAIGN_STATUSES = ACTIVE | {StudyStatus.LOST_TO_FOLLOW_UP}
 
 
+def environment_seen(actor: User, *, study: Study) -> str:
+    """Return the environment (test or production) whose subjects the actor is looking at.
+
+    The one place that decides it: a study in test mode shows its test data; otherwise the
+    production data, unless this request asked for the test view (the page's switch, the API's
+    ``?environment=test``). Whoever may view the study's subjects may look at its test data,
+    within the same sites: test patients are not real, and testing is everyone's job.
+    """
+    if environment_written(study) == Environment.TEST or test_view_asked(study):
+        return Environment.TEST
+    return Environment.PRODUCTION
+
+
 def _scoped(actor: User, study: Study, queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """Keep the rows of the sites where the actor may view subjects; refuse one who may nowhere."""
+    """Keep the rows of the environment the actor looks at, at the sites where they may view
+    subjects; refuse one who may nowhere.
+
+    ``queryset`` holds subjects or screening-log lines (both carry their environment).
+    """
     scope = site_scope(actor, Action.VIEW_SUBJECTS, study=study)
     if scope.empty:
         raise PermissionDenied(
             _("You may not view subjects of %(study)s.") % {"study": study.identifier}
         )
+    queryset = queryset.filter(environment=environment_seen(actor, study=study))
     if scope.all_sites:
         return queryset
     return queryset.filter(site_id__in=scope.site_ids)

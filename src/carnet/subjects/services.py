@@ -26,6 +26,7 @@ from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects import vault
 from carnet.subjects.eligibility import CriterionResult, detail_text, evaluate_criteria
+from carnet.subjects.environments import Environment, environment_written
 from carnet.subjects.models import (
     Consent,
     EligibilityReview,
@@ -123,8 +124,33 @@ def _withdrawn(subject: Subject, kind: str) -> Withdrawal | None:
     return subject.withdrawals.filter(kind=kind).first()
 
 
+def environment_refusal(subject: Subject) -> str | None:
+    """Return why the subject's data cannot change in the study's current mode, or None."""
+    if subject.environment == environment_written(subject.study):
+        return None
+    if subject.environment == Environment.TEST:
+        return _(
+            "%(identifier)s is a test patient: its data can be read in the test view but not "
+            "changed once the study has left test mode"
+        ) % {"identifier": subject.identifier}
+    # A patient included in design mode, before the study went to test.
+    return _(
+        "%(identifier)s is not a test patient: its data cannot change while the study is in "
+        "test mode"
+    ) % {"identifier": subject.identifier}
+
+
+def _in_current_environment(subject: Subject) -> None:
+    refusal = environment_refusal(subject)
+    if refusal:
+        raise ValidationError(refusal)
+
+
 def entry_refusal(subject: Subject, *, on: date) -> str | None:
     """Return why nothing dated ``on`` may be entered for the subject, or None when it may."""
+    refusal = environment_refusal(subject)
+    if refusal:
+        return refusal
     if subject.study_status == StudyStatus.SCREENED:
         return _("the central eligibility review has not approved this subject yet")
     if subject.study_status == StudyStatus.SCREEN_FAILURE:
@@ -288,13 +314,12 @@ def _site_of_study(study: Study, site: StudySite) -> None:
         )
 
 
-def _screening_number_free(site: StudySite, number: str) -> None:
+def _screening_number_free(site: StudySite, number: str, environment: str) -> None:
     if not number:
         return
-    if (
-        ScreeningEntry.objects.filter(site=site, screening_number=number).exists()
-        or Subject.objects.filter(site=site, screening_number=number).exists()
-    ):
+    # Test lines number apart: a number used in test mode is still free in production.
+    taken = {"site": site, "environment": environment, "screening_number": number}
+    if ScreeningEntry.objects.filter(**taken).exists() or Subject.objects.filter(**taken).exists():
         raise _refusal(
             "screening_number",
             _("%(number)s is already used at site %(site)s.")
@@ -335,10 +360,12 @@ def screening_entry_add(
     if not reason:
         raise _refusal("reason_not_included", _("say why the patient was not included."))
     number = screening_number.strip()
-    _screening_number_free(site, number)
+    environment = environment_written(study)
+    _screening_number_free(site, number, environment)
     entry = ScreeningEntry.objects.create(
         study=study,
         site=site,
+        environment=environment,
         screening_number=number,
         screened_on=screened_on,
         age=age,
@@ -356,6 +383,7 @@ def screening_entry_add(
             "age": age,
             "sex": sex,
             "reason_not_included": reason,
+            "environment": environment,
         },
         chain=study.audit_chain,
     )
@@ -413,7 +441,9 @@ def subject_identifier_format(pattern: str, *, study: Study, site: StudySite, se
     return identifier
 
 
-def _next_identifier(study: Study, site: StudySite, pattern: str) -> tuple[str, int]:
+def _next_identifier(
+    study: Study, site: StudySite, pattern: str, environment: str
+) -> tuple[str, int]:
     if "{seq" not in pattern:
         raise _refusal(
             "subject_identifier",
@@ -424,14 +454,19 @@ def _next_identifier(study: Study, site: StudySite, pattern: str) -> tuple[str, 
     # As for audit chains: create the counter row once, then lock it so that concurrent
     # inclusions take numbers one after another (SQLite's IMMEDIATE transactions serialise).
     IdentifierCounter.objects.bulk_create(
-        [IdentifierCounter(study=study, scope=scope, last=0)], ignore_conflicts=True
+        [IdentifierCounter(study=study, environment=environment, scope=scope, last=0)],
+        ignore_conflicts=True,
     )
-    counter = IdentifierCounter.objects.select_for_update().get(study=study, scope=scope)
+    counter = IdentifierCounter.objects.select_for_update().get(
+        study=study, environment=environment, scope=scope
+    )
     seq = counter.last
     while True:
         seq += 1
         identifier = subject_identifier_format(pattern, study=study, site=site, seq=seq)
-        if not Subject.objects.filter(study=study, identifier=identifier).exists():
+        if not Subject.objects.filter(
+            study=study, environment=environment, identifier=identifier
+        ).exists():
             break
     counter.last = seq
     counter.save(update_fields=["last"])
@@ -501,7 +536,8 @@ def subject_include(
             % {"consent": consent.consented_on.isoformat(), "inclusion": included_on.isoformat()},
         )
     number = screening_number.strip()
-    _screening_number_free(site, number)
+    environment = environment_written(study)
+    _screening_number_free(site, number, environment)
     answers = RegistrationAnswers(
         sex=sex,
         age=age,
@@ -518,11 +554,12 @@ def subject_include(
         raise IneligibleError(failed, definition)
 
     review = subject_settings(study).central_eligibility_review
-    identifier, seq = _next_identifier(study, site, definition.subject_identifier)
+    identifier, seq = _next_identifier(study, site, definition.subject_identifier, environment)
     status = StudyStatus.SCREENED if review else StudyStatus.INCLUDED
     subject = Subject.objects.create(
         study=study,
         site=site,
+        environment=environment,
         identifier=identifier,
         sequence=seq,
         screening_number=number,
@@ -556,6 +593,7 @@ def subject_include(
         target=subject,
         new={
             "identifier": identifier,
+            "environment": environment,
             "site": site.code,
             "included_on": included_on,
             "status": status,
@@ -669,6 +707,7 @@ def eligibility_review_decide(
     """Record the medical reviewer's decision: approval includes the subject, rejection makes
     a screen failure."""
     _require(actor, Action.REVIEW_ELIGIBILITY, study=subject.study, site=subject.site)
+    _in_current_environment(subject)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     if subject.eligibility_review != EligibilityReviewStatus.PENDING:
         raise _refusal(
@@ -759,6 +798,7 @@ def consent_record(
     """Record a new consent form signed by an included subject (an amended version, or a change
     to the optional consents)."""
     _require(actor, Action.RECORD_CONSENT, study=subject.study, site=subject.site)
+    _in_current_environment(subject)
     version = form_version.strip()
     if not version:
         raise _refusal("form_version", _("give the version of the consent form."))
@@ -816,6 +856,7 @@ def consent_withdraw(
     data_use: the subject is withdrawn and nothing more may be entered.
     """
     _require(actor, Action.RECORD_CONSENT, study=subject.study, site=subject.site)
+    _in_current_environment(subject)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     if kind not in WithdrawalKind.values:
         raise _refusal(
@@ -942,6 +983,7 @@ def subject_change_status(
 ) -> Subject:
     """Move the subject's study status along its state machine."""
     _require(actor, Action.CHANGE_STATUS, study=subject.study, site=subject.site)
+    _in_current_environment(subject)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     if status in REVIEW_ONLY and subject.study_status == StudyStatus.SCREENED:
         raise _refusal(
@@ -988,6 +1030,7 @@ def subject_change_treatment(
     """Move the subject's treatment status; stopping treatment puts an included subject in
     follow-up, it does not take them out of the study."""
     _require(actor, Action.CHANGE_STATUS, study=subject.study, site=subject.site)
+    _in_current_environment(subject)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     check_treatment_move(
         subject.treatment_status, status, study_status=subject.study_status, reason=reason
@@ -1027,6 +1070,7 @@ def visit_record(
 ) -> Visit:
     """Record the actual date of an event occurrence (the next one when no number is given)."""
     _require(actor, Action.ENTER_DATA, study=subject.study, site=subject.site)
+    _in_current_environment(subject)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     definition = _definition(subject.study)
     found = next((e for e in definition.events if e.name == event), None)
@@ -1075,6 +1119,7 @@ def visit_record(
 def news_record(*, actor: Actor, subject: Subject, news_on: date, source: str) -> News:
     """Record news of a subject (known alive on that day), from a call, a letter, a record."""
     _require(actor, Action.ENTER_DATA, study=subject.study, site=subject.site)
+    _in_current_environment(subject)
     text = source.strip()
     if not text:
         raise _refusal("source", _("say where the news comes from."))
@@ -1102,6 +1147,7 @@ def subject_transfer(
 ) -> Subject:
     """Move a subject to another activated site of the study; the identifier does not change."""
     _require(actor, Action.TRANSFER_SUBJECT, study=subject.study, site=subject.site)
+    _in_current_environment(subject)
     _require(actor, Action.TRANSFER_SUBJECT, study=subject.study, site=to_site)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     from_site = subject.site
@@ -1162,6 +1208,7 @@ def identity_set(*, actor: Actor, subject: Subject, values: dict[str, str | None
         raise ValidationError(
             _("%(study)s keeps no identities (no vault).") % {"study": subject.study.identifier}
         )
+    _in_current_environment(subject)
     unknown = [name for name in values if name not in vault.FIELDS]
     if unknown:
         raise _refusal(

@@ -10,6 +10,9 @@ from django.utils.translation import gettext
 from carnet.accounts.models import User
 from carnet.accounts.permissions import memberships_in_force, studies_visible
 from carnet.accounts.roles import Role
+from carnet.studies.models import StudyMode
+from carnet.subjects.environments import Environment
+from carnet.subjects.selectors import environment_seen
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -32,4 +35,13 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 else gettext("all sites")
             )
             where.append(f"{Role(membership.role).label} · {site}")
-    return {"nav_studies": studies, "nav_study": current, "nav_roles": where}
+    # The banner: every page says so while the study's subjects shown are test patients.
+    test = current is not None and environment_seen(user, study=current) == Environment.TEST
+    switchable = current is not None and test and current.mode != StudyMode.TEST
+    return {
+        "nav_studies": studies,
+        "nav_study": current,
+        "nav_roles": where,
+        "nav_test_view": test,
+        "nav_test_view_switchable": switchable,
+    }

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from carnet.accounts.models import User
 from carnet.accounts.permissions import permissions_remembered
 from carnet.accounts.sign_in import session_activity, two_factor_enrolled, two_factor_required
+from carnet.subjects.environments import SESSION_KEY, session_test_view, test_view
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -69,6 +70,41 @@ class PermissionsRememberedMiddleware:
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+class TestViewMiddleware:
+    """Honour a request for a study's test data: the page's switch, or the API's
+    ``?environment=test`` (the API never follows the browser's switch, so a script reads test
+    data only when it asks). What the person then sees is decided by the subjects' selectors."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _is_api(request):
+            asked = request.GET.get("environment", "production")
+            if asked not in {"production", "test"}:
+                return JsonResponse(
+                    {
+                        "type": "about:blank",
+                        "title": "Bad Request",
+                        "status": 400,
+                        "detail": _("environment: %(value)s is not test or production.")
+                        % {"value": repr(asked)},
+                        "instance": request.path,
+                    },
+                    status=400,
+                    content_type="application/problem+json",
+                )
+            if asked == "production":
+                return self.get_response(request)
+            with test_view():
+                return self.get_response(request)
+        studies = session_test_view(request.session.get(SESSION_KEY))
+        if not studies:
+            return self.get_response(request)
+        with test_view(*studies):
+            return self.get_response(request)
 
 
 class IdleSessionMiddleware:

@@ -40,6 +40,7 @@ urlpatterns = [
         name="study_version",
     ),
     path("studies/<str:identifier>/mode/", views.study_mode_page, name="study_mode"),
+    path("studies/<str:identifier>/test-view/", views.study_test_view_page, name="test_view"),
     path("studies/<str:identifier>/publish/", views.study_publish_page, name="study_publish"),
     path("administration/", administration_views.overview_page, name="administration"),
     path("administration/centres/", administration_views.centres_page, name="admin_centres"),

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -29,6 +30,7 @@ from carnet.studies.definition.diff import definition_diff
 from carnet.studies.definition.outline import schedule_text
 from carnet.studies.models import Study, StudyMode, StudyVersion
 from carnet.studies.services import MODE_MOVES, study_mode_change, study_publish
+from carnet.subjects.environments import SESSION_KEY, session_test_view
 
 
 def _user(request: HttpRequest) -> User:
@@ -129,8 +131,29 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "include_subjects": may(user, Action.INCLUDE_SUBJECT, study=study),
             "modes": sorted(MODE_MOVES[study.mode]) if manage else [],
             "has_draft": study.versions.filter(status="draft").exists(),
+            "test_view_switch": study.mode != StudyMode.TEST
+            and may(user, Action.VIEW_SUBJECTS, study=study),
         },
     )
+
+
+@login_required
+@require_POST
+def study_test_view_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Turn the test view of a study on or off for this session, then go back where one was."""
+    study = _study(request, identifier)
+    if not may(_user(request), Action.VIEW_SUBJECTS, study=study):
+        raise Http404("No such study.")
+    studies = set(session_test_view(request.session.get(SESSION_KEY)))
+    if request.POST.get("on") == "1":
+        studies.add(study.identifier)
+    else:
+        studies.discard(study.identifier)
+    request.session[SESSION_KEY] = sorted(studies)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = f"/studies/{identifier}/"
+    return HttpResponseRedirect(back)
 
 
 @login_required
