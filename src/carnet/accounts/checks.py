@@ -16,7 +16,7 @@ def allowed_hosts_named(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         return [
             Warning(
                 "CARNET_ALLOWED_HOSTS allows any host name ('*').",
-                hint="Name the host names people use, e.g. CARNET_ALLOWED_HOSTS=carnet.example.org.",
+                hint="Name the host names people use: CARNET_ALLOWED_HOSTS=carnet.example.org.",
                 id="carnet.W001",
             )
         ]
