@@ -43,7 +43,7 @@ class BearerToken(HttpBearer):
             raise PermissionDenied(
                 _(
                     "This account must use a second factor: its tokens work once it is enrolled "
-                    "(My account › Second factor)."
+                    "(My account › Second sign-in factor)."
                 )
             )
         request.api_token = api_token  # type: ignore[attr-defined]

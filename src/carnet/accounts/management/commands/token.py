@@ -56,7 +56,7 @@ class Command(BaseCommand):
                     self.stderr.write(
                         f"{token.user.username} must use a second factor: the token works once "
                         f"{token.user.username} has enrolled a second factor (My account › "
-                        "Second factor); until then the API answers 403."
+                        "Second sign-in factor); until then the API answers 403."
                     )
             elif action == "revoke":
                 matches = list(
