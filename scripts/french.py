@@ -175,6 +175,7 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "The token is revoked.": "Le jeton est révoqué.",
     "The two passwords differ.": "Les deux mots de passe diffèrent.",
     "The user name or the password is wrong.": "L'identifiant ou le mot de passe est incorrect.",
+    "This account must use a second factor: its tokens work once it is enrolled (My account › Second sign-in factor).": "Ce compte doit utiliser un second facteur : ses jetons fonctionnent une fois celui-ci enrôlé (Mon compte › Second facteur de connexion).",
     "This code is wrong, expired or already used.": "Ce code est incorrect, expiré ou déjà utilisé.",
     "This link is not valid any more: it was used, it expired, or the password changed since. Ask your administrator for a new one.": "Ce lien n'est plus valable : il a servi, il a expiré, ou le mot de passe a changé depuis. Demandez-en un nouveau à votre administrateur.",
     "Time zone": "Fuseau horaire",

@@ -78,3 +78,12 @@ def person(
                 ends_on=today - timedelta(days=1) if expired else None,
             )
     return user
+
+
+def with_second_factor(user: User) -> User:
+    """Return the person with an authenticator app enrolled, as people whose roles require a
+    second factor have before their API tokens work."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
+    return user

@@ -17,7 +17,7 @@ from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import token_create
 from carnet.config.api import api
 from carnet.core.hashing import sha256_hex
-from tests.accounts.personas import ADMIN, World, person, world
+from tests.accounts.personas import ADMIN, World, person, with_second_factor, world
 
 pytestmark = pytest.mark.django_db
 
@@ -229,6 +229,9 @@ def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:
         role=role if situation != "no membership" else None,
         sites=sites,
     )
+    if situation != "no membership":
+        # Enrolled, as every role that needs a second factor must be before its token works.
+        with_second_factor(user)
     # Tokens are made while the role is in force, then the role expires (as time passes).
     if situation == "expired":
         from datetime import timedelta
@@ -327,7 +330,7 @@ def test_a_token_is_refused_for_another_study_and_when_revoked(tmp_path) -> None
     from carnet.accounts.services import token_revoke
 
     w = world()
-    user = person("kim", study=w.study, role=Role.DATA_MANAGER)
+    user = with_second_factor(person("kim", study=w.study, role=Role.DATA_MANAGER))
     token, key = token_create(actor=ADMIN, user=user, study=w.study)
     client = Client()
     other = client.get("/api/studies/OTHER", headers={"authorization": f"Bearer {key}"})

@@ -13,6 +13,7 @@ from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_today
 from carnet.operations.demo import demo_load, demo_studies_load
 from carnet.studies.models import Study
+from tests.accounts.personas import with_second_factor
 
 pytestmark = pytest.mark.django_db
 ACTOR = SystemActor(label="pytest")
@@ -42,7 +43,9 @@ def test_the_monitor_sees_exactly_its_two_sites_and_data_entry_one(demo: Study) 
         actor=ACTOR, user=User.objects.get(username="dataentry"), study=demo
     )
     _t, manager_key = token_create(
-        actor=ACTOR, user=User.objects.get(username="datamanager"), study=demo
+        actor=ACTOR,
+        user=with_second_factor(User.objects.get(username="datamanager")),
+        study=demo,
     )
     assert sites_seen(client, monitor_key, demo) == ["ICM", "IPC"]
     assert sites_seen(client, entry_key, demo) == ["ICM"]
@@ -79,6 +82,8 @@ def test_an_expired_membership_and_a_revoked_token_are_refused(demo: Study) -> N
 def test_only_unblinded_roles_are_told_they_are_unblinded(demo: Study) -> None:
     client = Client()
     for username, unblinded in (("statistician", False), ("unblinded", True), ("sponsor", False)):
-        _t, key = token_create(actor=ACTOR, user=User.objects.get(username=username), study=demo)
+        # Enrolled: the unblinded statistician's token needs a second factor.
+        user = with_second_factor(User.objects.get(username=username))
+        _t, key = token_create(actor=ACTOR, user=user, study=demo)
         body = client.get("/api/my/studies", headers={"authorization": f"Bearer {key}"}).json()
         assert body[0]["unblinded"] is unblinded, username

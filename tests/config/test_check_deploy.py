@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.config.test_bad_configuration import carnet
+from tests.config.test_bad_configuration import assert_one_sentence, carnet
 
 pytestmark = pytest.mark.slow
 
@@ -47,3 +47,33 @@ def test_production_cookies_are_secure_and_https_is_enforced() -> None:
     assert module.SESSION_COOKIE_HTTPONLY
     assert module.SECURE_SSL_REDIRECT
     assert module.SECURE_HSTS_SECONDS >= 31536000
+
+
+def test_ssl_redirect_off_passes_behind_a_declared_proxy(tmp_path: Path) -> None:
+    # docs/deployment.md: a proxy that already redirects HTTP to HTTPS may do it alone.
+    result = carnet(
+        "check-deploy",
+        CARNET_DATA_DIR=str(tmp_path),
+        CARNET_SSL_REDIRECT="0",
+        CARNET_TRUSTED_PROXIES="10.0.0.5",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_ssl_redirect_off_fails_when_no_proxy_is_declared(tmp_path: Path) -> None:
+    result = carnet("check-deploy", CARNET_DATA_DIR=str(tmp_path), CARNET_SSL_REDIRECT="0")
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr
+
+
+def test_any_host_is_a_warning_that_fails_the_deployment_checks(tmp_path: Path) -> None:
+    result = carnet("check-deploy", CARNET_DATA_DIR=str(tmp_path), CARNET_ALLOWED_HOSTS="*")
+    assert result.returncode != 0
+    assert "carnet.W001" in result.stderr
+    assert "CARNET_ALLOWED_HOSTS" in result.stderr
+
+
+def test_a_malformed_proxy_address_is_one_clear_sentence(tmp_path: Path) -> None:
+    result = carnet("check", CARNET_DATA_DIR=str(tmp_path), CARNET_TRUSTED_PROXIES="proxy.local")
+    assert_one_sentence(result, "CARNET_TRUSTED_PROXIES", "'proxy.local'")

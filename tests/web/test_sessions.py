@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import time_machine
+from django.contrib.sessions.models import Session
 from django.test import Client
 
 from carnet.accounts.models import UserSession
@@ -97,3 +98,65 @@ def test_weak_new_passwords_are_refused(client: Client, new: str, message: str) 
     response = client.post("/account/password/", {"current": PASSWORD, "new": new, "again": new})
     assert response.status_code == 400
     assert message in response.content.decode()
+
+
+def test_after_a_password_change_the_session_stays_listed_and_can_be_ended_from_another() -> None:
+    person("fabien")
+    first = Client()
+    sign_in(first, "fabien")
+    first.post(
+        "/account/password/",
+        {
+            "current": PASSWORD,
+            "new": "another long password 2026",
+            "again": "another long password 2026",
+        },
+    )
+    live = UserSession.objects.get(ended_at__isnull=True)
+    assert live.session_key == first.cookies["sessionid"].value
+    assert first.get("/account/").context["current_session"] == live.session_key
+    second = Client()
+    sign_in(second, "fabien", "another long password 2026")
+    second.post("/account/sessions/end-others/")
+    assert first.get("/account/").status_code == 302
+    assert second.get("/account/").status_code == 200
+
+
+def test_an_anonymous_visit_to_the_sign_in_page_stores_no_session() -> None:
+    response = Client().get("/login/?next=/account/")
+    assert response.status_code == 200
+    assert "sessionid" not in response.cookies
+    assert Session.objects.count() == 0
+
+
+def test_the_next_page_survives_the_sign_in_without_a_stored_session() -> None:
+    person("gael")
+    client = Client()
+    page = client.get("/login/?next=/account/").content.decode()
+    assert 'value="/account/"' in page
+    response = client.post(
+        "/login/", {"username": "gael", "password": PASSWORD, "next": "/account/"}
+    )
+    assert response["Location"] == "/account/"
+    outside = client.post(
+        "/login/", {"username": "gael", "password": PASSWORD, "next": "https://evil.example/"}
+    )
+    assert outside["Location"] == "/"
+
+
+def test_signed_in_pages_and_api_answers_are_never_stored_by_a_cache() -> None:
+    person("hector")
+    client = Client()
+    sign_in(client, "hector")
+    for path in ("/", "/account/", "/api/me", "/api/my/studies"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "no-store" in response["Cache-Control"], path
+    # Refusals and API errors too, signed in or not.
+    assert "no-store" in client.get("/api/studies/NOPE")["Cache-Control"]
+    assert "no-store" in Client().get("/api/me")["Cache-Control"]
+
+
+def test_static_files_stay_cacheable() -> None:
+    response = Client().get("/static/web/carnet.css")
+    assert "no-store" not in response.get("Cache-Control", "")

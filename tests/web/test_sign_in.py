@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import time_machine
-from django.test import Client
+from django.test import Client, override_settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from carnet.accounts.models import UserSession
 from carnet.accounts.roles import Role
 from carnet.accounts.services import token_create
 from carnet.audit.models import AuditEvent
@@ -90,20 +91,20 @@ def test_an_administrator_sees_and_lifts_a_lock(client: Client) -> None:
     assert event.reason == "called the helpdesk"
 
 
-def test_the_api_answers_429_with_retry_after_for_a_locked_account(client: Client) -> None:
+def test_a_locked_name_leaves_the_accounts_tokens_working_during_the_lock(
+    client: Client,
+) -> None:
+    # Issue 15: the lock once reached the tokens too (429), so anyone could stop a site's
+    # scripts by typing five wrong passwords. A token is a credential of its own.
     w = world()
-    user = person("fanny", study=w.study, role=Role.DATA_MANAGER)
+    user = person("fanny", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a])
     _token, key = token_create(actor=ADMIN, user=user, study=w.study)
     for _ in range(5):
         client.post("/login/", {"username": "fanny", "password": "wrong"})
+    assert sign_in(Client(), "fanny") == 429
     response = Client().get("/api/me", headers={"authorization": f"Bearer {key}"})
-    assert response.status_code == 429
-    assert int(response["Retry-After"]) > 0
-    assert response["Content-Type"] == "application/problem+json"
-    with time_machine.travel(utc_now().timestamp() + 16 * 60, tick=False):
-        # The lock lasts 15 minutes for the token as for the password.
-        later = Client().get("/api/me", headers={"authorization": f"Bearer {key}"})
-        assert later.status_code == 200
+    assert response.status_code == 200
+    assert response.json()["username"] == "fanny"
 
 
 def test_totp_is_asked_after_the_password_and_a_code_works_once(client: Client) -> None:
@@ -200,3 +201,77 @@ def test_a_study_can_require_a_second_factor_of_more_roles(client: Client, tmp_p
         client.post("/login/", {"username": "mona", "password": PASSWORD})["Location"]
         == "/account/two-factor/"
     )
+
+
+def test_a_typed_name_that_is_no_account_is_kept_only_as_a_keyed_hash(client: Client) -> None:
+    # People type their password into the user name field; the audit trail keeps it for ever.
+    typed = "Tr0ub4dor-and-3"
+    for _ in range(5):
+        client.post("/login/", {"username": typed, "password": "wrong"})
+    client.post("/login/", {"username": typed, "password": "wrong"})
+    events = AuditEvent.objects.filter(action__startswith="login.")
+    assert {"login.failed", "login.locked", "login.refused_locked"} <= {e.action for e in events}
+    for event in events:
+        assert typed not in f"{event.target_id} {event.actor_label} {event.old} {event.new}"
+        assert typed.lower() not in event.target_id.lower()
+        assert event.target_type == "accounts.unknown_user_name"
+        assert event.target_id.startswith("hmac-sha256:")
+    # The same name always gives the same hash: repeated attempts are still visible as such.
+    assert len({e.target_id for e in events}) == 1
+
+
+def test_a_failed_sign_in_on_an_existing_account_names_the_account(client: Client) -> None:
+    alice = person("alice")
+    client.post("/login/", {"username": "alice", "password": "wrong"})
+    event = AuditEvent.objects.get(action="login.failed")
+    assert (event.target_type, event.target_id) == ("accounts.user", str(alice.pk))
+
+
+@override_settings(CARNET_ADDRESS_FAILURE_LIMIT=6)
+def test_an_address_that_fails_too_often_is_paused_without_locking_any_account() -> None:
+    w = world()
+    gilles = person("gilles", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a])
+    _token, key = token_create(actor=ADMIN, user=gilles, study=w.study)
+    guesser = Client(REMOTE_ADDR="203.0.113.9")
+    # Six names, one wrong password each: no name reaches its own limit of five.
+    for name in ("ana", "ben", "carl", "dina", "ed", "gilles"):
+        assert guesser.post("/login/", {"username": name, "password": "x"}).status_code == 400
+    paused = guesser.post("/login/", {"username": "gilles", "password": PASSWORD})
+    assert paused.status_code == 429
+    assert int(paused["Retry-After"]) > 800
+    assert "sign-in is paused" in paused.content.decode()
+    assert "login.refused_address" in actions()
+    # The account is not locked: Gilles signs in from his own desk, and his token works.
+    assert sign_in(Client(REMOTE_ADDR="192.0.2.20"), "gilles") == 302
+    assert Client().get("/api/me", headers={"authorization": f"Bearer {key}"}).status_code == 200
+    with time_machine.travel(utc_now().timestamp() + 16 * 60, tick=False):
+        assert sign_in(guesser, "gilles") == 302
+
+
+@override_settings(CARNET_ADDRESS_FAILURE_LIMIT=3)
+def test_without_a_declared_proxy_a_forwarded_address_is_not_believed() -> None:
+    for n in range(3):
+        Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").post(
+            "/login/", {"username": f"name{n}", "password": "x"}
+        )
+    person("hugo")
+    forged = Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.99")
+    assert sign_in(forged, "hugo") == 429
+
+
+@override_settings(CARNET_ADDRESS_FAILURE_LIMIT=3, CARNET_TRUSTED_PROXIES=["10.0.0.0/30"])
+def test_behind_a_declared_proxy_the_clients_own_address_counts() -> None:
+    person("ilse")
+    # Two people behind the same proxy: one fails three times, the other signs in.
+    for n in range(3):
+        Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7").post(
+            "/login/", {"username": f"name{n}", "password": "x"}
+        )
+    guesser = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert sign_in(guesser, "ilse") == 429
+    colleague = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.8")
+    assert sign_in(colleague, "ilse") == 302
+    assert UserSession.objects.get(end_reason="").ip_address == "198.51.100.8"
+    failed = AuditEvent.objects.filter(action="login.failed").first()
+    assert failed is not None
+    assert failed.actor_label == "sign-in from 198.51.100.7"

@@ -64,6 +64,9 @@ class Membership(models.Model):
     role = models.CharField(max_length=32, choices=Role.choices)
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
+    # Set when a role is revoked with immediate effect: it stops then, not at the end of its
+    # last day (ends_on, that day, stays what the delegation log shows).
+    ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

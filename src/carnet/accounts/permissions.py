@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from carnet.accounts.models import Membership, StudySite, User
 from carnet.accounts.roles import GRANTS, UNBLINDED_ROLES, Action
-from carnet.core.clock import utc_today
+from carnet.core.clock import utc_now, utc_today
 from carnet.core.errors import CarnetError
 from carnet.studies.models import Study
 
@@ -59,13 +59,19 @@ NOWHERE = SiteScope(all_sites=False, site_ids=frozenset())
 def memberships_in_force(
     user: User, *, study: Study | None = None, on: date | None = None
 ) -> QuerySet[Membership]:
-    """Return the user's memberships valid on a date (today by default)."""
+    """Return the user's memberships valid on a date (today by default).
+
+    A role revoked with immediate effect holds on its last day only until the moment it ended:
+    asked about today, the answer leaves it out from then on.
+    """
     day = on or utc_today()
     if not user.is_active:
         return Membership.objects.none()
     memberships = Membership.objects.filter(user=user, starts_on__lte=day).filter(
         Q(ends_on__isnull=True) | Q(ends_on__gte=day)
     )
+    if day >= utc_today():
+        memberships = memberships.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=utc_now()))
     return memberships.filter(study=study) if study is not None else memberships
 
 

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
 from carnet.accounts.permissions import memberships_in_force, permissions_forget
 from carnet.accounts.roles import SITE_ROLES, Role
-from carnet.accounts.sign_in import lock_possible
+from carnet.accounts.sign_in import two_factor_required
 from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
@@ -186,6 +187,7 @@ def _membership_fields(membership: Membership) -> dict[str, Any]:
         "role": membership.role,
         "starts_on": membership.starts_on,
         "ends_on": membership.ends_on,
+        "ended_at": membership.ended_at,
     }
 
 
@@ -249,24 +251,32 @@ def role_revoke(
     study: Study,
     site: StudySite | None,
     role: str,
-    on: date,
+    on: date | None = None,
     reason: str = "",
 ) -> Membership:
-    """End a membership on a date (the delegation log keeps it, with its end)."""
+    """End a membership: now, or after a given last day (the delegation log keeps it, with its
+    end).
+
+    Without a date the role stops at once (its tokens and sessions lose it with the next
+    request): today becomes its last day and ``ended_at`` the moment it ended.
+    """
+    now = utc_now()
+    day = on or now.date()
     membership = (
         Membership.objects.select_for_update()
-        .filter(user=user, study=study, site=site, role=role)
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .filter(user=user, study=study, site=site, role=role, ended_at__isnull=True)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=day))
         .order_by("-starts_on")
         .first()
     )
     if membership is None:
-        raise ValidationError(f"{user.username} holds no {role} role there on {on}.")
-    if on < membership.starts_on:
-        raise ValidationError(f"The membership starts on {membership.starts_on}, after {on}.")
+        raise ValidationError(f"{user.username} holds no {role} role there on {day}.")
+    if day < membership.starts_on:
+        raise ValidationError(f"The membership starts on {membership.starts_on}, after {day}.")
     old = _membership_fields(membership)
-    membership.ends_on = on
-    membership.save(update_fields=["ends_on"])
+    membership.ends_on = day
+    membership.ended_at = None if on is not None else now
+    membership.save(update_fields=["ends_on", "ended_at"])
     permissions_forget()
     audit_record(
         actor=actor,
@@ -318,7 +328,11 @@ def _token_hash(key: str) -> str:
 def token_create(
     *, actor: Actor, user: User, study: Study, label: str = ""
 ) -> tuple[ApiToken, str]:
-    """Create an API token for a user on a study; return it with the key, which is never stored."""
+    """Create an API token for a user on a study; return it with the key, which is never stored.
+
+    The token of a person who must use a second factor works only once that person has enrolled
+    one (`token_waits_for_second_factor` tells the caller, to say so).
+    """
     if not user.is_active:
         raise ValidationError(f"The account {user.username!r} is deactivated.")
     if not memberships_in_force(user, study=study).exists():
@@ -360,12 +374,20 @@ def token_revoke(*, actor: Actor, token: ApiToken, reason: str = "") -> ApiToken
     return token
 
 
+def token_waits_for_second_factor(token: ApiToken) -> bool:
+    """Return whether a token cannot work yet: its owner must enrol a second factor first."""
+    return not TOTPDevice.objects.filter(
+        user=token.user, confirmed=True
+    ).exists() and two_factor_required(token.user)
+
+
 def token_authenticate(key: str) -> ApiToken | None:
     """Return the live token for a key (recording its use), or None; never says why.
 
     The token comes with its person, its study and the study's current version (what every
-    request on the study reads next), and ``lock_possible``: whether the person's sign-in may be
-    locked (then `lockout_remaining` says for how long).
+    request on the study reads next), and ``second_factor_enrolled``: whether the person has
+    enrolled a second factor (`token_second_factor_missing` needs it). A password lock-out does
+    not concern tokens: a token is a credential of its own, stopped by revoking it.
     """
     key = key.strip().upper()
     if not re.fullmatch(r"[0-9A-F]{32}", key):
@@ -373,7 +395,11 @@ def token_authenticate(key: str) -> ApiToken | None:
     token = (
         ApiToken.objects.select_related("user", "study__current_version")
         .defer(*(f"study__current_version__{name}" for name in BULKY_VERSION_FIELDS))
-        .annotate(lock_possible=lock_possible(OuterRef("user__username")))
+        .annotate(
+            second_factor_enrolled=Exists(
+                TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)
+            )
+        )
         .filter(key_hash=_token_hash(key), revoked_at__isnull=True, user__is_active=True)
         .order_by()
         .first()

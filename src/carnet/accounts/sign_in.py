@@ -7,11 +7,12 @@ user name is throttled like a real one.
 
 from __future__ import annotations
 
+import hmac
 import io
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -24,7 +25,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Exists
+from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
@@ -66,9 +67,59 @@ class LockedOut(CarnetError):
         self.retry_after = retry_after
 
 
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+    return address is not None and any(
+        address in ipaddress.ip_network(network) for network in settings.CARNET_TRUSTED_PROXIES
+    )
+
+
+def client_address(request: HttpRequest) -> str:
+    """Return the address of the person's machine: the peer, or behind a declared proxy the
+    address that proxy saw (``X-Forwarded-For``).
+
+    Only proxies declared in CARNET_TRUSTED_PROXIES are believed: anyone else can write any
+    ``X-Forwarded-For``. The list is read from the right (the nearest proxy), skipping declared
+    proxies, so an address the client prepended itself is never taken.
+    """
+    peer = request.META.get("REMOTE_ADDR", "") or ""
+    if not _trusted_proxy(_address(peer)):
+        return peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        address = _address(hop)
+        if address is None:
+            break  # a malformed hop: what lies before it cannot be trusted either
+        if not _trusted_proxy(address):
+            return str(address)
+    return peer
+
+
 def _client(request: HttpRequest) -> SystemActor:
-    address = request.META.get("REMOTE_ADDR", "?")
-    return SystemActor(label=f"sign-in from {address}")
+    return SystemActor(label=f"sign-in from {client_address(request) or '?'}")
+
+
+def typed_name_target(username: str) -> User | tuple[str, str]:
+    """Return what an audit event of a sign-in attempt names: the account when one has this
+    user name, else a keyed hash of what was typed.
+
+    People type passwords into the user name field; the audit trail is kept for ever and cannot
+    be edited, so a name that is not an account is never written in clear. The hash (HMAC with
+    the secret key) still lets an administrator see that attempts repeat the same name.
+    """
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user
+    digest = hmac.new(
+        settings.SECRET_KEY.encode("utf-8"), username.encode("utf-8"), "sha256"
+    ).hexdigest()
+    return ("accounts.unknown_user_name", f"hmac-sha256:{digest[:32]}")
 
 
 def _lock_period() -> timedelta:
@@ -76,19 +127,28 @@ def _lock_period() -> timedelta:
     return period if isinstance(period, timedelta) else timedelta(hours=float(period))
 
 
-def lock_possible(username: Any) -> Exists:
-    """Return an SQL condition, true where a lock on ``username`` may be in force.
+def address_failures(address: str) -> int:
+    """Return the failed sign-ins from one address that still count (as the name's failures
+    do: while each comes within the lock period of the previous one)."""
+    total = AccessAttempt.objects.filter(
+        ip_address=address, attempt_time__gt=utc_now() - _lock_period()
+    ).aggregate(total=Sum("failures_since_start"))["total"]
+    return int(total or 0)
 
-    A query that already reads an account (a token's) asks it in passing, so that the lock is
-    read (`lockout_remaining`) only for the rare account with enough recent failures.
-    """
-    return Exists(
-        AccessAttempt.objects.filter(
-            username=username,
-            failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
-            attempt_time__gt=utc_now() - _lock_period(),
-        )
+
+def address_pause_remaining(address: str) -> int:
+    """Return the seconds sign-in stays paused for this address (0 when it is not paused)."""
+    if not address or address_failures(address) < settings.CARNET_ADDRESS_FAILURE_LIMIT:
+        return 0
+    last = (
+        AccessAttempt.objects.filter(ip_address=address)
+        .order_by("-attempt_time")
+        .values_list("attempt_time", flat=True)
+        .first()
     )
+    if last is None:
+        return 0
+    return max(0, int((last + _lock_period() - utc_now()).total_seconds()))
 
 
 def lockout_remaining(username: str) -> int:
@@ -113,39 +173,67 @@ def two_factor_required(user: User) -> bool:
     unblinded roles, and whatever roles their studies add)."""
     if user.is_superuser:
         return True
-    for membership in memberships_in_force(user).select_related("study__current_version"):
-        roles = DEFAULT_TWO_FACTOR_ROLES
-        version = membership.study.current_version
-        if version is not None:
-            configured = version.definition.get("two_factor_roles")
-            if configured:
-                roles = frozenset(configured)
-        if membership.role in roles:
+    # Only the study's list of roles is read, not its whole definition: pages and tokens of
+    # people without a second factor ask this on every request.
+    in_force = memberships_in_force(user).order_by()
+    for role, configured in in_force.values_list(
+        "role", "study__current_version__definition__two_factor_roles"
+    ):
+        roles = frozenset(configured) if configured else DEFAULT_TWO_FACTOR_ROLES
+        if role in roles:
             return True
     return False
 
 
+def token_second_factor_missing(user: User, *, enrolled: bool | None = None) -> bool:
+    """Return whether a token of this person must wait for a second factor: the person must use
+    one and has not enrolled it.
+
+    A token is a credential of its own, used without any session that could have asked for the
+    code; the enrolment is what proves the person holds the second factor. ``enrolled`` is
+    passed when the token's query has already read it.
+    """
+    if enrolled is None:
+        enrolled = two_factor_enrolled(user)
+    return not enrolled and two_factor_required(user)
+
+
 def sign_in_password(request: HttpRequest, *, username: str, password: str) -> User | None:
-    """Check a user name and password; return the person, or None. Raise LockedOut when locked."""
+    """Check a user name and password; return the person, or None.
+
+    Raise LockedOut when the name is locked, or when its address has failed too often: that
+    pause is the address's, not the account's (the person signs in from elsewhere, and tokens
+    never depend on either).
+    """
     username = username.strip()
+    paused = address_pause_remaining(client_address(request))
+    if paused:
+        audit_record(
+            actor=_client(request),
+            action="login.refused_address",
+            target=typed_name_target(username),
+            new={"paused_seconds": paused},
+        )
+        raise LockedOut(paused)
     remaining = lockout_remaining(username)
     if remaining:
         audit_record(
             actor=_client(request),
             action="login.refused_locked",
-            target=("accounts.user", username),
+            target=typed_name_target(username),
         )
         raise LockedOut(remaining)
     user = authenticate(request, username=username, password=password)
     if isinstance(user, User) and user.is_active:
         return user
-    audit_record(actor=_client(request), action="login.failed", target=("accounts.user", username))
+    target = typed_name_target(username)
+    audit_record(actor=_client(request), action="login.failed", target=target)
     remaining = lockout_remaining(username)
     if remaining:
         audit_record(
             actor=_client(request),
             action="login.locked",
-            target=("accounts.user", username),
+            target=target,
             new={"failures": settings.AXES_FAILURE_LIMIT, "locked_seconds": remaining},
         )
         raise LockedOut(remaining)
@@ -184,7 +272,7 @@ def sign_in_complete(
         defaults={
             "user": user,
             "last_seen_at": utc_now(),
-            "ip_address": request.META.get("REMOTE_ADDR", "")[:45],
+            "ip_address": client_address(request)[:45],
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200],
         },
     )
@@ -278,7 +366,13 @@ def password_change(request: HttpRequest, *, user: User, current: str, new: str)
     _validated(new, user)
     user.set_password(new)
     user.save(update_fields=["password"])
+    before = request.session.session_key
     update_session_auth_hash(request, user)
+    # update_session_auth_hash gives the session a new key: the registry follows it, or this
+    # session would vanish from "my sessions" and could no longer be ended from another one.
+    after = request.session.session_key
+    if before and after and before != after:
+        UserSession.objects.filter(session_key=before).update(session_key=after)
     audit_record(
         actor=user, action="user.password_changed", target=user, new={"password_set": True}
     )
@@ -408,7 +502,7 @@ def lockout_lift(*, actor: Actor, username: str, reason: str) -> None:
     audit_record(
         actor=actor,
         action="login.unlocked",
-        target=("accounts.user", username),
+        target=typed_name_target(username),
         new={"attempts_cleared": removed},
         reason=reason.strip(),
     )

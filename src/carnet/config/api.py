@@ -20,7 +20,7 @@ from carnet import __version__
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied
 from carnet.accounts.services import token_authenticate
-from carnet.accounts.sign_in import LockedOut, lockout_remaining
+from carnet.accounts.sign_in import LockedOut, token_second_factor_missing
 from carnet.capture.services import FormConflict, FormErrors
 from carnet.core.errors import CarnetError, ValidationError
 
@@ -35,14 +35,17 @@ class BearerToken(HttpBearer):
         api_token = token_authenticate(token)
         if api_token is None:
             return None
-        # A locked account is locked everywhere: its tokens wait for the lock to end too.
-        remaining = (
-            lockout_remaining(api_token.user.username)
-            if getattr(api_token, "lock_possible", True)
-            else 0
-        )
-        if remaining:
-            raise LockedOut(remaining)
+        # No password lock here: a token is a credential of its own (revoke it to stop it), and
+        # anyone may type wrong passwords for a name. The second factor does hold for tokens.
+        if token_second_factor_missing(
+            api_token.user, enrolled=getattr(api_token, "second_factor_enrolled", None)
+        ):
+            raise PermissionDenied(
+                _(
+                    "This account must use a second factor: its tokens work once it is enrolled "
+                    "(My account › Second sign-in factor)."
+                )
+            )
         request.api_token = api_token  # type: ignore[attr-defined]
         return api_token.user
 

@@ -5,6 +5,7 @@ instead of showing a traceback. Settings modules call these functions, so the we
 worker and the command line read the environment the same way.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -134,3 +135,32 @@ def word_list(name: str, *, default: list[str]) -> list[str]:
     if not raw:
         return default
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def trusted_proxies() -> list[str]:
+    """Return CARNET_TRUSTED_PROXIES: the addresses or networks of the reverse proxies in front
+    of Carnet, whose X-Forwarded-For is believed (empty: no proxy declared)."""
+    networks = []
+    for part in word_list("CARNET_TRUSTED_PROXIES", default=[]):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as error:
+            raise ConfigurationError(
+                f"CARNET_TRUSTED_PROXIES: {part!r} is not an address or a network "
+                "(e.g. 10.0.0.5 or 10.0.0.0/24)."
+            ) from error
+    return networks
+
+
+def positive_integer(name: str, *, default: int) -> int:
+    """Return a whole-number environment variable, at least 1."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigurationError(f"{name}={raw!r} must be a whole number of at least 1.")
+    return value

@@ -247,7 +247,8 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
                     study=study,
                     site=membership.site,
                     role=membership.role,
-                    on=_date(request.POST.get("on", ""), _("End date")) or utc_today(),
+                    # No date: the role ends now, not at midnight.
+                    on=_date(request.POST.get("on", ""), _("End date")),
                     reason=request.POST.get("reason", ""),
                 )
                 messages.success(request, _("The role ends on %(date)s.") % {"date": ended.ends_on})

@@ -71,31 +71,42 @@ def _safe_next(request: HttpRequest, value: str | None) -> str:
     return "/"
 
 
-def _locked(request: HttpRequest, form: forms.Form, error: LockedOut) -> HttpResponse:
-    response = render(request, "web/login.html", {"form": form, "locked": str(error)}, status=429)
+def _locked(
+    request: HttpRequest, form: forms.Form, error: LockedOut, next_url: str = "/"
+) -> HttpResponse:
+    response = render(
+        request,
+        "web/login.html",
+        {"form": form, "locked": str(error), "next": next_url},
+        status=429,
+    )
     response["Retry-After"] = str(error.retry_after)
     return response
 
 
 @require_http_methods(["GET", "POST"])
 def login_page(request: HttpRequest) -> HttpResponse:
-    """Ask for a user name and password."""
+    """Ask for a user name and password.
+
+    The page to go to next travels in the form, not in a session: an anonymous visit stores
+    nothing (anyone can load this page as often as they like).
+    """
     if request.method == "GET":
-        request.session[NEXT_KEY] = _safe_next(request, request.GET.get("next"))
-        return render(request, "web/login.html", {"form": SignInForm()})
+        next_url = _safe_next(request, request.GET.get("next"))
+        return render(request, "web/login.html", {"form": SignInForm(), "next": next_url})
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     form = SignInForm(request.POST)
     if not form.is_valid():
-        return render(request, "web/login.html", {"form": form}, status=400)
+        return render(request, "web/login.html", {"form": form, "next": next_url}, status=400)
     try:
         user = sign_in_password(
             request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
         )
     except LockedOut as error:
-        return _locked(request, form, error)
+        return _locked(request, form, error, next_url)
     if user is None:
         form.add_error(None, _("The user name or the password is wrong."))
-        return render(request, "web/login.html", {"form": form}, status=400)
-    next_url = request.session.get(NEXT_KEY, "/")
+        return render(request, "web/login.html", {"form": form, "next": next_url}, status=400)
     if two_factor_enrolled(user):
         request.session.cycle_key()
         request.session[PENDING_KEY] = user.pk

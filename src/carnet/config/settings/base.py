@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "carnet.web.middleware.TestViewMiddleware",
+    "carnet.web.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "carnet.web.middleware.IdleSessionMiddleware",
@@ -107,6 +108,16 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 # Not by address: a hospital's whole network often leaves through one address, and one person's
 # typing errors must not lock every colleague out. Locking the user name stops password guessing.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# One address that fails this often (within the lock period of each failure) may not try again
+# until the period ends: that stops guessing across many names. It locks no account: the person
+# signs in from elsewhere, and tokens never depend on sign-in failures.
+CARNET_ADDRESS_FAILURE_LIMIT = environment.positive_integer(
+    "CARNET_ADDRESS_FAILURE_LIMIT", default=50
+)
+# The reverse proxies in front of Carnet (docs/deployment.md): behind one of them, the address
+# that counts (throttling, sessions, audit) is the one it forwards, never the proxy's own.
+CARNET_TRUSTED_PROXIES = environment.trusted_proxies()
+AXES_CLIENT_IP_CALLABLE = "carnet.accounts.sign_in.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "carnet.web.sign_in_views.lockout_response"
 AXES_ENABLE_ADMIN = False

@@ -40,7 +40,11 @@ class Command(BaseCommand):
         grant.add_argument(
             "--to", dest="ends_on", type=iso_date, help="Last day (default open-ended)."
         )
-        revoke.add_argument("--on", type=iso_date, help="Last day of the role (default today).")
+        revoke.add_argument(
+            "--on",
+            type=iso_date,
+            help="Last day of the role (default: it ends now, not at midnight).",
+        )
         revoke.add_argument("--reason", default="", help="Why; kept in the audit trail.")
         listing = actions.add_parser("list", help="Print a study's delegation log.")
         listing.add_argument("study", help="The study identifier.")
@@ -86,12 +90,12 @@ class Command(BaseCommand):
                     study=study,
                     site=site,
                     role=options["role"],
-                    on=options["on"] or utc_today(),
+                    on=options["on"],
                     reason=options["reason"],
                 )
+                when = "ended now" if m.ended_at else f"ends on {m.ends_on}"
                 self.stdout.write(
-                    f"{user.username}'s {m.role} role on {study.identifier} ({where}) "
-                    f"ends on {m.ends_on}."
+                    f"{user.username}'s {m.role} role on {study.identifier} ({where}) {when}."
                 )
         except CarnetError as error:
             raise CommandError(str(error)) from error

@@ -8,7 +8,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from carnet.accounts.models import ApiToken
-from carnet.accounts.services import token_create, token_revoke, user_get
+from carnet.accounts.services import (
+    token_create,
+    token_revoke,
+    token_waits_for_second_factor,
+    user_get,
+)
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.studies.selectors import study_get
@@ -47,6 +52,12 @@ class Command(BaseCommand):
                     f"Token {token.prefix}… for {token.user.username} on {token.study.identifier}: "
                     "copy it now, it is not shown again."
                 )
+                if token_waits_for_second_factor(token):
+                    self.stderr.write(
+                        f"{token.user.username} must use a second factor: the token works once "
+                        f"{token.user.username} has enrolled a second factor (My account › "
+                        "Second sign-in factor); until then the API answers 403."
+                    )
             elif action == "revoke":
                 matches = list(
                     ApiToken.objects.filter(
