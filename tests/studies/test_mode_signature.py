@@ -57,7 +57,7 @@ def test_a_study_is_frozen_only_with_a_reason_and_a_signature(running: World) ->
         study_mode_change_signed(
             actor=dora(), study=running.study, mode="frozen", reason=" ", password=PASSWORD
         )
-    with pytest.raises(ValidationError, match="The password is wrong; nothing was signed."):
+    with pytest.raises(ValidationError, match=r"The password is wrong; nothing was signed\."):
         study_mode_change_signed(
             actor=dora(), study=running.study, mode="frozen", reason="cleaning", password="x"
         )
@@ -146,7 +146,8 @@ def test_the_study_page_asks_for_a_reason_and_a_signature_before_freezing(
 ) -> None:
     client, device = signed_in_data_manager()
     page = client.get("/studies/MINI/").content.decode()
-    assert 'id="mode-password"' in page and 'id="mode-reason"' in page
+    assert 'id="mode-password"' in page
+    assert 'id="mode-reason"' in page
     assert 'id="mode-totp"' in page  # enrolled: the code too
     assert "required" in page.split('id="mode-reason"')[1].split(">")[0]
     html = post_mode(client, device, reason="")
@@ -256,13 +257,9 @@ def test_the_command_line_freezes_only_with_a_reason_and_a_signature(running: Wo
             password="wrong",
         )
     with pytest.raises(CommandError, match="You may not do this here"):
-        run_mode(
-            "MINI", "frozen", "--reason", "cleaning", "--signer", "julie", "--password-stdin"
-        )
+        run_mode("MINI", "frozen", "--reason", "cleaning", "--signer", "julie", "--password-stdin")
     assert mode() == "production"
-    out = run_mode(
-        "MINI", "frozen", "--reason", "cleaning", "--signer", "dora", "--password-stdin"
-    )
+    out = run_mode("MINI", "frozen", "--reason", "cleaning", "--signer", "dora", "--password-stdin")
     assert out == "MINI is now in frozen mode, signed by Dora.\n"
     assert mode() == "frozen"
     assert Signature.objects.get().signer == dora()

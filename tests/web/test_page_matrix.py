@@ -10,8 +10,8 @@ from datetime import date, timedelta
 import pytest
 import time_machine
 from django.test import Client
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.urls import URLPattern
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke

@@ -11,11 +11,11 @@ from ninja import Field, Router, Schema
 
 from carnet.accounts.api import SiteOut, request_token, request_user, site_out
 from carnet.accounts.permissions import PermissionDenied, study_visible
+from carnet.accounts.selectors import sites_visible, study_for_actor
 from carnet.accounts.signatures import (
     MODE_CHANGE_MEANING,
     study_mode_change_signed,
 )
-from carnet.accounts.selectors import sites_visible, study_for_actor
 from carnet.studies.definition.outline import schedule_text
 from carnet.studies.models import Study
 

@@ -18,16 +18,16 @@ from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied, may, studies_visible
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import my_memberships, sites_visible, study_for_actor
-from carnet.accounts.signatures import (
-    MODE_CHANGE_MEANING,
-    signature_meanings,
-    study_mode_change_signed,
-)
 from carnet.accounts.sign_in import (
     lockouts_list,
     recovery_codes_left,
     two_factor_enrolled,
     two_factor_required,
+)
+from carnet.accounts.signatures import (
+    MODE_CHANGE_MEANING,
+    signature_meanings,
+    study_mode_change_signed,
 )
 from carnet.core.errors import CarnetError
 from carnet.studies.definition.diff import definition_diff
