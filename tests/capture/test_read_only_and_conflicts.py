@@ -251,3 +251,26 @@ def test_when_both_changed_one_item_what_was_typed_is_kept_and_flagged(capture: 
     assert message
     assert "Paul a enregistré « 72 » ici" in entities.unescape(message.group(1))
     assert stored()[("weight", 0)] == "72"
+
+
+def test_a_stale_reopening_names_what_changed_by_item_label(capture: Capture) -> None:
+    paul = person(
+        "paul", study=capture.world.study, role=Role.DATA_ENTRY, sites=[capture.world.site_a]
+    )
+    save_vitals(capture, weight=70)
+    save_vitals(capture, paul, weight=72)
+    form_mark_not_done(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="vitals",
+        base_version=2,
+        reason="scale broken",
+    )
+    client = client_of(capture.entry)
+    stale = client.post(VITALS + "reopen/", {"version": "1", "reason": "done"}, follow=True)
+    html = entities.unescape(stale.content.decode())
+    assert "The form changed since you opened it (now version 3): Weight by Paul." in html
+    french(client)
+    stale = client.post(VITALS + "reopen/", {"version": "1", "reason": "done"}, follow=True)
+    assert "Poids par Paul" in entities.unescape(stale.content.decode())

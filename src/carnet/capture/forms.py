@@ -433,7 +433,8 @@ def conflict_changes(
         removed = bool(change.get("removed"))
         label = cell.spec.label if cell else (labels or {}).get(change["item"], change["place"])
         if change.get("row"):
-            group = cell.group if cell else ""
+            match = PLACE.match(change["place"])
+            group = cell.group if cell else (match["group"] if match else "")
             label = f"{group_labels.get(group, group)} {change['row']}: {label}"
         kept_mine = False
         if cell is not None and before is not None and cell.spec.enterable:

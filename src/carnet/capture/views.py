@@ -756,6 +756,23 @@ def _status_change(
     except FormErrors as refusal:
         for message in refusal.errors.values():
             messages.error(request, message)
+    except FormConflict as conflict:
+        # The form page shows the current values: the message names what changed, by label.
+        changes = conflict_changes([], conflict.changes, labels=_labels(target))
+        messages.error(
+            request,
+            _(
+                "The form changed since you opened it (now version %(version)s): %(changes)s. "
+                "Reload it, check the changes, and save again."
+            )
+            % {
+                "version": conflict.current_version,
+                "changes": ", ".join(
+                    _("%(place)s by %(person)s") % {"place": c.label, "person": c.by}
+                    for c in changes[:10]
+                ),
+            },
+        )
     except CarnetError as error:
         messages.error(request, str(error))
     else:
