@@ -362,7 +362,7 @@ def test_a_stale_save_shows_what_changed_and_a_reload_link(capture: Capture) -> 
     assert response.status_code == 409
     html = response.content.decode()
     assert 'id="conflict"' in html
-    assert "weight — Julie" in html
+    assert "Weight: 80 — Julie" in html  # the item's label, not its variable name
     assert f'<a href="{VITALS}">Reload the form' in html
     assert stored()[("weight", 0)] == "80"
 

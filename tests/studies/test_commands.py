@@ -70,12 +70,19 @@ def test_load_publish_amend_and_show(make_installation, tmp_path: Path) -> None:
 def test_mode_moves_are_checked(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation()
     site.run("study", "load", str(FIXTURE))
-    refused = site.run("study", "mode", "MINI", "production", check=False)
+    secret = "a long test password\n"
+    site.run("user", "create", "dora", "--full-name", "Dora", "--password-stdin", input=secret)
+    site.run("role", "grant", "dora", "MINI", "all", "data_manager")
+    signed = ("--reason", "go live", "--signer", "dora", "--password-stdin")
+    refused = site.run("study", "mode", "MINI", "production", *signed, check=False, input=secret)
     assert refused.returncode == 1
     assert "has no published version" in refused.stderr
     site.run("study", "publish", "MINI")
+    unsigned = site.run("study", "mode", "MINI", "production", "--reason", "go", check=False)
+    assert "the following arguments are required: --signer" in unsigned.stderr
     assert (
-        "MINI is now in production mode." in site.run("study", "mode", "MINI", "production").stdout
+        "MINI is now in production mode, signed by Dora."
+        in site.run("study", "mode", "MINI", "production", *signed, input=secret).stdout
     )
     unknown = site.run("study", "publish", "NOPE", check=False)
     assert "There is no study 'NOPE' (known studies: MINI)." in unknown.stderr

@@ -163,7 +163,7 @@ def test_modes_follow_the_lifecycle_and_are_audited(
         study_mode_change(actor=system_actor, study=study, mode="test")
     study_publish(actor=system_actor, study=study)
     for mode in ("test", "production", "frozen", "locked"):
-        study = study_mode_change(actor=system_actor, study=study, mode=mode)
+        study = study_mode_change(actor=system_actor, study=study, mode=mode, reason="next step")
     assert study.mode == "locked"
     with pytest.raises(ValidationError, match="cannot go from locked to production"):
         study_mode_change(actor=system_actor, study=study, mode="production")
@@ -185,7 +185,7 @@ def test_a_locked_study_cannot_be_amended(system_actor: SystemActor, tmp_path: P
     study = study_get("MINI")
     study_publish(actor=system_actor, study=study)
     for mode in ("production", "frozen", "locked"):
-        study = study_mode_change(actor=system_actor, study=study, mode=mode)
+        study = study_mode_change(actor=system_actor, study=study, mode=mode, reason="next step")
     with pytest.raises(ValidationError, match="is locked"):
         load(system_actor, study_file(tmp_path, AMENDMENT))
     assert StudyVersion.objects.count() == 1

@@ -8,18 +8,20 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import URLPattern
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke
-from carnet.core.clock import utc_today
+from carnet.core.clock import utc_now, utc_today
 from carnet.subjects import urls as subjects_urls
 from carnet.subjects.models import News, ScreeningEntry
 from carnet.subjects.services import ConsentGiven, subject_include, subject_settings_set
 from carnet.web import urls as web_urls
 from tests.accounts.personas import ADMIN, World, person, world
-from tests.web.helpers import enrol
+from tests.web.helpers import PASSWORD, current_code, enrol
 
 pytestmark = pytest.mark.django_db
 
@@ -210,7 +212,18 @@ def test_only_study_managers_may_change_a_study_by_post() -> None:
     for n, role in enumerate(Role.values):
         client = signed_in(w, role, "own site", 100 + n)
         before = w.study.mode
-        client.post("/studies/MINI/mode/", {"mode": next_mode[before], "reason": "matrix test"})
+        # Signed as the page asks: the password, and a fresh code for those with an authenticator.
+        device = TOTPDevice.objects.filter(user__username=f"p{100 + n}", confirmed=True).first()
+        with time_machine.travel(utc_now().timestamp() + 90, tick=False):
+            client.post(
+                "/studies/MINI/mode/",
+                {
+                    "mode": next_mode[before],
+                    "reason": "matrix test",
+                    "password": PASSWORD,
+                    "totp_code": current_code(device) if device else "",
+                },
+            )
         w.study.refresh_from_db()
         if Action.MANAGE_STUDY in GRANTS[role]:
             assert w.study.mode == next_mode[before], role

@@ -9,6 +9,7 @@ here: the pipeline checks every value, this module only carries them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,7 @@ class Cell:
     checks: list[str] = field(default_factory=list)
     hidden: bool = False  # branching hides it and it holds nothing
     kept_hidden: bool = False  # branching hides it but a value is kept
+    conflict: str = ""  # someone else saved another value here since the page was opened
 
     @property
     def id(self) -> str:
@@ -373,3 +375,86 @@ def mark_hidden(groups: list[GroupView], hidden: set[str]) -> None:
         if cell.spec.name in hidden:
             has_value = bool(cell.text or cell.missing) and cell.text != HIDDEN
             cell.hidden, cell.kept_hidden = not has_value, has_value
+
+
+@dataclass(frozen=True)
+class OtherChange:
+    """A change someone else saved since the page was opened, as the conflict screen names it."""
+
+    label: str  # the item's label in the page's language ("Weight", "Target lesions 2: Site")
+    value: str  # what it holds now, as the page shows it
+    by: str
+    at: str  # ISO time, UTC; templates show it in the site's time
+    kept_mine: bool = False  # the person typed something else there: theirs stays in the box
+
+
+def _shown(cell: Cell | None, text: str, missing: str, removed: bool) -> str:
+    if removed:
+        return str(_("row removed"))
+    if missing:
+        return missing
+    if cell is None:
+        return text
+    if cell.spec.concealed and text:
+        return HIDDEN
+    labels = dict(cell.spec.choices)
+    if cell.spec.kind == "choices":
+        return ", ".join(labels.get(code, code) for code in text.split(",") if code)
+    return labels.get(text, text)
+
+
+def _same(typed: tuple[str, str], stored: dict[str, Any] | None) -> bool:
+    """Return whether what the page holds is a stored value (identifying text kept as a hash)."""
+    text, missing = (stored or {}).get("text", ""), (stored or {}).get("missing", "")
+    if text.startswith("sha256:") and typed[0]:
+        return typed == (f"sha256:{hashlib.sha256(typed[0].encode()).hexdigest()}", missing)
+    return typed == (text, missing)
+
+
+def conflict_changes(
+    groups: list[GroupView],
+    changes: list[dict[str, Any]],
+    *,
+    before: dict[tuple[str, int], dict[str, Any] | None] | None = None,
+    labels: dict[str, str] | None = None,
+) -> list[OtherChange]:
+    """Return the others' changes named by item label; with ``before`` (the values the page was
+    opened with), bring each into the page where the person left the item as it was.
+
+    Where the person typed something else, what they typed stays in the box and the cell says
+    what the other person saved: nothing typed is lost, nothing saved is overwritten unseen.
+    """
+    cells = {cell.id: cell for g in groups for cell in g.all_cells()}
+    group_labels = {g.name: g.label for g in groups}
+    shown: list[OtherChange] = []
+    for change in changes:
+        cell = cells.get(place_id(change["place"]))
+        text, missing = change.get("text", ""), change.get("missing", "")
+        removed = bool(change.get("removed"))
+        label = cell.spec.label if cell else (labels or {}).get(change["item"], change["place"])
+        if change.get("row"):
+            match = PLACE.match(change["place"])
+            group = cell.group if cell else (match["group"] if match else "")
+            label = f"{group_labels.get(group, group)} {change['row']}: {label}"
+        kept_mine = False
+        if cell is not None and before is not None and cell.spec.enterable:
+            typed = (cell.text, cell.missing)
+            place = (change["item"], change.get("row", 0))
+            if _same(typed, before.get(place)):
+                _fill(cell, "" if removed else text, "" if removed else missing)
+            elif not _same(typed, {"text": text, "missing": missing}):
+                kept_mine = True
+                cell.conflict = _(
+                    "%(person)s saved “%(value)s” here since you opened the form; what you "
+                    "typed is kept: saving replaces it."
+                ) % {"person": change["by"], "value": _shown(cell, text, missing, removed)}
+        shown.append(
+            OtherChange(
+                label=label,
+                value=_shown(cell, text, missing, removed),
+                by=change["by"],
+                at=change["at"],
+                kept_mine=kept_mine,
+            )
+        )
+    return shown

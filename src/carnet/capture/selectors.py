@@ -241,3 +241,40 @@ def last_rows(
     for group, row in instance.values.filter(row__gt=0).values_list("group", "row"):
         found[group] = max(found.get(group, 0), row)
     return found
+
+
+def values_at_version(
+    actor: User,
+    subject: Subject,
+    *,
+    event: str,
+    occurrence: int,
+    form: str,
+    repeat: int = 1,
+    version: int,
+    places: list[tuple[str, int]],
+) -> dict[tuple[str, int], dict[str, Any] | None]:
+    """Return what some values were at a version of the form (None: empty), from the audit trail.
+
+    What a page opened at that version showed: the first change after it holds the value before
+    it (identifying text as its hash, as the trail keeps it). Places not changed since are left out.
+    """
+    require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
+    instance = _instance(subject, event=event, occurrence=occurrence, form=form, repeat=repeat)
+    if instance is None or not places:
+        return {}
+    targets = {f"{instance.pk}:{item}:{row}": (item, row) for item, row in places}
+    before: dict[tuple[str, int], dict[str, Any] | None] = {}
+    for target_id, old, new in (
+        AuditEvent.objects.filter(
+            chain=subject.study.audit_chain,
+            target_type="capture.itemvalue",
+            target_id__in=list(targets),
+        )
+        .order_by("seq")
+        .values_list("target_id", "old", "new")
+    ):
+        place = targets[target_id]
+        if place not in before and int((new or {}).get("form_version", 0)) > version:
+            before[place] = old
+    return before

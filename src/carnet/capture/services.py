@@ -987,3 +987,15 @@ def file_store(
         chain=study.audit_chain,
     )
     return stored
+
+
+def study_entry_refusal(study: Study) -> str:
+    """Return why the study takes no data now (design, frozen, locked), or "" when it does.
+
+    What the form pages say above a form shown read-only: the same sentence a save would get.
+    """
+    try:
+        _environment(study)
+    except ValidationError as refusal:
+        return str(refusal)
+    return ""

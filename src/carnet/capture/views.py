@@ -12,6 +12,7 @@ page works without JavaScript: htmx only saves a round trip.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -39,6 +40,8 @@ from carnet.capture import selectors, services
 from carnet.capture.forms import (
     FORM_STATUS_LABELS,
     GroupView,
+    OtherChange,
+    conflict_changes,
     empty_row,
     form_layout,
     language_of,
@@ -59,6 +62,7 @@ from carnet.subjects.forms import WINDOW_LABELS
 from carnet.subjects.models import Subject
 from carnet.subjects.schedule import WindowStatus
 from carnet.subjects.selectors import subject_for_actor
+from carnet.subjects.services import entry_refusal, site_today
 
 # --- finding what the person may see ----------------------------------------------------------
 
@@ -355,6 +359,11 @@ def _check_messages(checks: list[CheckResult]) -> list[tuple[list[str], str]]:
     ]
 
 
+def _labels(target: _Target) -> dict[str, str]:
+    language = _language()
+    return {name: item.label.text(language) for name, item in target.rules.items.items()}
+
+
 def _hidden_now(request: HttpRequest, target: _Target, version: int) -> set[str]:
     """Return the items branching hides on the stored values (a dry run of an empty save)."""
     if not _may_enter(request, target.subject):
@@ -394,6 +403,30 @@ def _layout(
     )
 
 
+def _entry_closed(request: HttpRequest, target: _Target, state: dict[str, Any]) -> tuple[str, str]:
+    """Return why the form is shown read-only and what closes it ("right", "study", "not done",
+    "subject"), or two empty strings when the person may change it now."""
+    subject = target.subject
+    if not _may_enter(request, subject):
+        return _("You may read this form; you may not change it."), "right"
+    closed = services.study_entry_refusal(subject.study)
+    if closed:
+        return closed, "study"
+    # Whatever the date of the data (date.min): a screen failure, an objection to data use.
+    refusal = entry_refusal(subject, on=date.min)
+    if refusal:
+        return _("No data may be entered: %(why)s.") % {"why": refusal}, "subject"
+    if state["status"] == FormStatus.NOT_DONE:
+        return _("This form is marked not done: reopen it to enter data."), "not done"
+    return "", ""
+
+
+def _entry_note(target: _Target) -> str:
+    """Return what limits entry without closing the form (a withdrawal from follow-up)."""
+    refusal = entry_refusal(target.subject, on=site_today(target.subject.site))
+    return _("Note: %(why)s.") % {"why": refusal} if refusal else ""
+
+
 def _render_form(
     request: HttpRequest,
     target: _Target,
@@ -402,7 +435,7 @@ def _render_form(
     *,
     version: int | None,
     elsewhere: dict[str, str] | None = None,
-    conflict: FormConflict | None = None,
+    conflict: list[OtherChange] | None = None,
     reason: str = "",
     complete: bool = False,
     status: int = 200,
@@ -411,9 +444,10 @@ def _render_form(
     definition = target.definition
     elsewhere = dict(elsewhere or {})
     reason_error = elsewhere.pop("reason", "")
-    may_enter = _may_enter(request, target.subject)
-    not_done = state["status"] == FormStatus.NOT_DONE
-    can_enter = may_enter and not not_done
+    read_only, closed_by = _entry_closed(request, target, state)
+    can_enter = not read_only
+    # Reopening is offered only where "not done" is all that keeps the form closed.
+    reopen_allowed = closed_by == "not done"
     reasons = {m.code: m.label.text(language) for m in definition.not_done_reasons}
     return render(
         request,
@@ -430,7 +464,9 @@ def _render_form(
             "status": state["status"],
             "status_label": FORM_STATUS_LABELS.get(state["status"], state["status"]),
             "not_done_reason": reasons.get(state["not_done_reason"], state["not_done_reason"]),
-            "reopen_allowed": may_enter and not_done,
+            "reopen_allowed": reopen_allowed,
+            "read_only": read_only,
+            "entry_note": _entry_note(target) if can_enter else "",
             "version": version if version is not None else "",
             "groups": groups,
             "can_enter": can_enter,
@@ -518,13 +554,22 @@ def form_page(
             status=400,
         )
     except FormConflict as conflict:
+        # Nothing typed is lost: the page keeps it, takes in the other changes where the person
+        # left the item as it was, and is based on the current version so that it can be saved.
+        before = selectors.values_at_version(
+            user,
+            **target.where(),
+            version=version or 0,
+            places=[(c["item"], c["row"]) for c in conflict.changes],
+        )
+        others = conflict_changes(groups, conflict.changes, before=before, labels=_labels(target))
         return _render_form(
             request,
             target,
-            state,
+            selectors.form_state(user, **target.where()),
             groups,
-            version=version,
-            conflict=conflict,
+            version=conflict.current_version,
+            conflict=others,
             reason=reason,
             complete=complete,
             status=409,
@@ -569,7 +614,7 @@ def form_validate(
     groups = _layout(request, target, state, post=post)
     sent = submission(groups)
     errors = dict(sent.errors)
-    conflict: FormConflict | None = None
+    conflict: list[OtherChange] | None = None
     problem = ""
     hidden: set[str] | None = None
     if not errors:
@@ -587,7 +632,7 @@ def form_validate(
         except FormErrors as refusal:
             errors = dict(refusal.errors)
         except FormConflict as found:
-            conflict = found
+            conflict = conflict_changes(groups, found.changes, labels=_labels(target))
         except CarnetError as error:
             problem = str(error)
         else:
@@ -611,6 +656,7 @@ def form_validate(
             "elsewhere": elsewhere,
             "reason_error": reason_error,
             "conflict": conflict,
+            "subject": target.subject,
             "problem": problem,
             "hidden": hidden,
             **target.addresses(),
@@ -711,6 +757,23 @@ def _status_change(
     except FormErrors as refusal:
         for message in refusal.errors.values():
             messages.error(request, message)
+    except FormConflict as conflict:
+        # The form page shows the current values: the message names what changed, by label.
+        changes = conflict_changes([], conflict.changes, labels=_labels(target))
+        messages.error(
+            request,
+            _(
+                "The form changed since you opened it (now version %(version)s): %(changes)s. "
+                "Reload it, check the changes, and save again."
+            )
+            % {
+                "version": conflict.current_version,
+                "changes": ", ".join(
+                    _("%(place)s by %(person)s") % {"place": c.label, "person": c.by}
+                    for c in changes[:10]
+                ),
+            },
+        )
     except CarnetError as error:
         messages.error(request, str(error))
     else:

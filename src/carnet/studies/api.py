@@ -1,4 +1,5 @@
-"""API: a study's outline, and its sites (as far as the person asking may see them)."""
+"""API: a study's outline, its sites (as far as the person asking may see them), and the
+signed change of its mode."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from carnet.accounts.api import SiteOut, request_token, request_user, site_out
 from carnet.accounts.permissions import PermissionDenied, study_visible
 from carnet.accounts.selectors import sites_visible, study_for_actor
+from carnet.accounts.signatures import (
+    MODE_CHANGE_MEANING,
+    study_mode_change_signed,
+)
 from carnet.studies.definition.outline import schedule_text
 from carnet.studies.models import Study
 
@@ -75,6 +80,21 @@ def study_for_request(request: HttpRequest, identifier: str) -> Study:
     return token.study
 
 
+class ModeChangeIn(Schema):
+    mode: str = Field(description="The new mode: design, test, production, frozen or locked.")
+    reason: str = Field(description="Why; kept in the audit trail with the signature.")
+    password: str = Field(description="The signer's password: the e-signature.")
+    totp_code: str = Field("", description="The authenticator code, when the signer has one.")
+    meaning: str = Field(MODE_CHANGE_MEANING, description="The meaning, from the study's list.")
+
+
+class ModeChangeOut(Schema):
+    identifier: str
+    mode: str
+    signed_by: str
+    meaning: str
+
+
 def _label(label: Any) -> LabelOut:
     return LabelOut(en=label.en, fr=label.fr)
 
@@ -135,3 +155,28 @@ def study_outline(request: HttpRequest, identifier: str) -> OutlineOut:
 def study_sites(request: HttpRequest, identifier: str) -> list[SiteOut]:
     study = study_for_request(request, identifier)
     return [site_out(site) for site in sites_visible(request_user(request), study=study)]
+
+
+@router.post(
+    "/{identifier}/mode",
+    response=ModeChangeOut,
+    summary="Move the study to another mode, with a reason and the e-signature of its manager",
+)
+def study_mode(request: HttpRequest, identifier: str, payload: ModeChangeIn) -> ModeChangeOut:
+    study = study_for_request(request, identifier)
+    signer = request_user(request)
+    study = study_mode_change_signed(
+        actor=signer,
+        study=study,
+        mode=payload.mode,
+        reason=payload.reason,
+        password=payload.password,
+        totp_code=payload.totp_code,
+        meaning=payload.meaning,
+    )
+    return ModeChangeOut(
+        identifier=study.identifier,
+        mode=study.mode,
+        signed_by=signer.display_name(),
+        meaning=payload.meaning,
+    )

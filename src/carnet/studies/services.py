@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now
@@ -28,7 +29,10 @@ MODE_MOVES: dict[str, set[str]] = {
     StudyMode.FROZEN: {StudyMode.PRODUCTION, StudyMode.LOCKED},
     StudyMode.LOCKED: {StudyMode.FROZEN},
 }
+# Going back, and the moves that stop data entry (freezing, locking): never without saying why.
 MOVES_NEEDING_A_REASON = {
+    (StudyMode.PRODUCTION, StudyMode.FROZEN),
+    (StudyMode.FROZEN, StudyMode.LOCKED),
     (StudyMode.TEST, StudyMode.DESIGN),
     (StudyMode.FROZEN, StudyMode.PRODUCTION),
     (StudyMode.LOCKED, StudyMode.FROZEN),
@@ -187,27 +191,53 @@ def study_publish(*, actor: Actor, study: Study) -> StudyVersion:
     return draft
 
 
-@transaction.atomic
-def study_mode_change(*, actor: Actor, study: Study, mode: str, reason: str = "") -> Study:
-    """Move the study through design -> test -> production -> frozen -> locked."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+def study_mode_move_check(*, study: Study, mode: str, reason: str, signed: bool = False) -> None:
+    """Refuse a move of the study's mode that may not happen now, saying why.
+
+    A signed move (what people do on the page, the API and the command line) always needs a
+    reason; the system's own moves (loading the demo) need one where MOVES_NEEDING_A_REASON says.
+    """
     if mode not in StudyMode.values:
-        raise ValidationError(f"{mode!r} is not a mode; use one of {', '.join(StudyMode.values)}.")
-    current = study.mode
-    if mode == current:
-        raise ValidationError(f"{study.identifier} is already in {mode} mode.")
-    if mode not in MODE_MOVES[current]:
-        allowed = ", ".join(sorted(MODE_MOVES[current]))
         raise ValidationError(
-            f"{study.identifier} cannot go from {current} to {mode}; from {current} it can go to: "
-            f"{allowed}."
+            _("%(mode)s is not a mode; use one of %(modes)s.")
+            % {"mode": repr(mode), "modes": ", ".join(StudyMode.values)}
+        )
+    current = study.mode
+    words = {"study": study.identifier, "current": current, "mode": mode}
+    if mode == current:
+        raise ValidationError(_("%(study)s is already in %(mode)s mode.") % words)
+    if mode not in MODE_MOVES[current]:
+        raise ValidationError(
+            _("%(study)s cannot go from %(current)s to %(mode)s; from %(current)s it can go to: ")
+            % words
+            + ", ".join(sorted(MODE_MOVES[current]))
+            + "."
         )
     if mode in {StudyMode.TEST, StudyMode.PRODUCTION} and study.current_version is None:
         raise ValidationError(
-            f"{study.identifier} has no published version; publish one before {mode} mode."
+            _("%(study)s has no published version; publish one before %(mode)s mode.") % words
         )
-    if (current, mode) in MOVES_NEEDING_A_REASON and not reason.strip():
-        raise ValidationError(f"Going back from {current} to {mode} needs a reason.")
+    if not reason.strip() and (signed or (current, mode) in MOVES_NEEDING_A_REASON):
+        raise ValidationError(_("Going from %(current)s to %(mode)s needs a reason.") % words)
+
+
+@transaction.atomic
+def study_mode_change(
+    *,
+    actor: Actor,
+    study: Study,
+    mode: str,
+    reason: str = "",
+    signature: dict[str, str] | None = None,
+) -> Study:
+    """Move the study through design -> test -> production -> frozen -> locked.
+
+    People move it under their e-signature (``signature``: signer, meaning, binding hash, which
+    the audit event keeps): accounts.signatures.study_mode_change_signed is their way in.
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    study_mode_move_check(study=study, mode=mode, reason=reason, signed=signature is not None)
+    current = study.mode
     study.mode = mode
     study.save(update_fields=["mode"])
     audit_record(
@@ -215,7 +245,7 @@ def study_mode_change(*, actor: Actor, study: Study, mode: str, reason: str = ""
         action="study.mode_changed",
         target=study,
         old={"mode": current},
-        new={"mode": mode},
+        new={"mode": mode, "signature": signature} if signature else {"mode": mode},
         reason=reason.strip(),
         chain=study.audit_chain,
     )

@@ -25,11 +25,16 @@ from carnet.accounts.sign_in import (
     two_factor_enrolled,
     two_factor_required,
 )
+from carnet.accounts.signatures import (
+    MODE_CHANGE_MEANING,
+    signature_meanings,
+    study_mode_change_signed,
+)
 from carnet.core.errors import CarnetError
 from carnet.studies.definition.diff import definition_diff
 from carnet.studies.definition.outline import schedule_text
 from carnet.studies.models import Study, StudyMode, StudyVersion
-from carnet.studies.services import MODE_MOVES, study_mode_change, study_publish
+from carnet.studies.services import MODE_MOVES, study_publish
 from carnet.subjects.environments import SESSION_KEY, session_test_view
 
 
@@ -130,6 +135,9 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "view_subjects": may(user, Action.VIEW_SUBJECTS, study=study),
             "include_subjects": may(user, Action.INCLUDE_SUBJECT, study=study),
             "modes": sorted(MODE_MOVES[study.mode]) if manage else [],
+            "meanings": signature_meanings(study),
+            "mode_change_meaning": MODE_CHANGE_MEANING,
+            "two_factor": two_factor_enrolled(user),
             "has_draft": study.versions.filter(status="draft").exists(),
             "test_view_switch": study.mode != StudyMode.TEST
             and may(user, Action.VIEW_SUBJECTS, study=study),
@@ -183,16 +191,20 @@ def study_version_page(request: HttpRequest, identifier: str, number: int) -> Ht
 @login_required
 @require_POST
 def study_mode_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Move the study to another mode under the person's e-signature, with a reason."""
     study = _study(request, identifier)
     user = _user(request)
     if not may(user, Action.MANAGE_STUDY, study=study):
         raise Http404("No such study.")
     try:
-        study = study_mode_change(
+        study = study_mode_change_signed(
             actor=user,
             study=study,
             mode=request.POST.get("mode", ""),
             reason=request.POST.get("reason", ""),
+            password=request.POST.get("password", ""),
+            totp_code=request.POST.get("totp_code", ""),
+            meaning=request.POST.get("meaning", "") or MODE_CHANGE_MEANING,
         )
         messages.success(
             request, _("The study is now in %(mode)s mode.") % {"mode": StudyMode(study.mode).label}

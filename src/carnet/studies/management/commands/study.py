@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from carnet.accounts.services import user_get
+from carnet.accounts.signatures import MODE_CHANGE_MEANING, study_mode_change_signed
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
 from carnet.studies.definition import StudyDefinition, StudyFileError, study_file_read
@@ -18,7 +22,7 @@ from carnet.studies.definition.outline import outline, report_lines
 from carnet.studies.definition.validation import study_schema
 from carnet.studies.models import StudyMode
 from carnet.studies.selectors import studies_list, study_get, study_version_get
-from carnet.studies.services import study_load, study_mode_change, study_publish
+from carnet.studies.services import study_load, study_publish
 
 VERSION_REFERENCE = re.compile(r"^(?P<study>[A-Z0-9][A-Z0-9_-]+):(?P<number>\d+)$")
 
@@ -49,11 +53,31 @@ class Command(BaseCommand):
         )
         publish.add_argument("study", help="The study identifier.")
         mode = actions.add_parser(
-            "mode", help="Move the study to design, test, production, frozen or locked."
+            "mode",
+            help="Move the study to design, test, production, frozen or locked, with a reason "
+            "and the e-signature of a person who manages the study.",
         )
         mode.add_argument("study", help="The study identifier.")
         mode.add_argument("mode", choices=StudyMode.values, help="The new mode.")
-        mode.add_argument("--reason", default="", help="Why; required when going back.")
+        mode.add_argument("--reason", default="", help="Why; kept in the audit trail (required).")
+        mode.add_argument(
+            "--signer",
+            required=True,
+            help="The user name of the person who signs the change (a manager of the study).",
+        )
+        mode.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="Read the signer's password from standard input (else it is asked for).",
+        )
+        mode.add_argument(
+            "--totp-code", default="", help="The signer's authenticator code, when enrolled."
+        )
+        mode.add_argument(
+            "--meaning",
+            default=MODE_CHANGE_MEANING,
+            help="The meaning of the signature, from the study's list (default: %(default)s).",
+        )
         actions.add_parser("list", help="List studies: identifier, title, mode, current version.")
         show = actions.add_parser(
             "show", help="Print a study's outline: events, forms, items, rules, schedule grid."
@@ -142,14 +166,28 @@ class Command(BaseCommand):
             f"(SHA-256 {version.source_sha256[:16]}…); it can no longer change."
         )
 
+    def _password(self, options: dict[str, Any]) -> str:
+        if options["password_stdin"]:
+            return sys.stdin.readline().rstrip("\n")
+        if not sys.stdin.isatty():
+            raise CommandError("Give --password-stdin when not at a terminal.")
+        return getpass.getpass(f"Password of {options['signer']} (e-signature): ")
+
     def _mode(self, options: dict[str, Any]) -> None:
-        study = study_mode_change(
-            actor=self._actor("mode"),
+        # A change of mode is a person's signed act, not the system's: the signer is the actor.
+        signer = user_get(options["signer"])  # a deactivated account's password is refused
+        study = study_mode_change_signed(
+            actor=signer,
             study=study_get(options["study"]),
             mode=options["mode"],
             reason=options["reason"],
+            password=self._password(options),
+            totp_code=options["totp_code"],
+            meaning=options["meaning"],
         )
-        self.stdout.write(f"{study.identifier} is now in {study.mode} mode.")
+        self.stdout.write(
+            f"{study.identifier} is now in {study.mode} mode, signed by {signer.display_name()}."
+        )
 
     def _list(self, options: dict[str, Any]) -> None:
         studies = list(studies_list())
