@@ -195,8 +195,9 @@ def _blinded(request: HttpRequest, subject: Subject) -> bool:
 
 # --- the casebook -----------------------------------------------------------------------------
 
-# A long repeating event (60 treatment cycles…) folds its finished occurrences into one column,
-# keeping the last few in view; folding fewer than FOLD_LEAST would only hide, not shorten.
+# A long repeating event (60 treatment cycles…) folds its first finished occurrences into one
+# column, keeping the last FOLD_KEEP finished ones in view; folding fewer than FOLD_LEAST would
+# only hide, not shorten.
 FOLD_KEEP = 4
 FOLD_LEAST = 3
 # A cell listing more instances of a repeating form than this folds them behind a summary.
@@ -302,12 +303,13 @@ def _column_head(column: selectors.CasebookColumn, language: str) -> dict[str, A
 
 
 def _folded(columns: list[selectors.CasebookColumn]) -> int:
-    """Return how many of an event's first occurrences fold: the finished ones before the last
-    FOLD_KEEP (0 when that would hide fewer than FOLD_LEAST)."""
+    """Return how many of an event's first occurrences fold: the finished ones but the last
+    FOLD_KEEP of them, the most recent, still corrected now and then (0 when that would hide
+    fewer than FOLD_LEAST)."""
     finished = 0
     while finished < len(columns) and columns[finished].finished:
         finished += 1
-    folded = min(finished, len(columns) - FOLD_KEEP)
+    folded = finished - FOLD_KEEP
     return folded if folded >= FOLD_LEAST else 0
 
 
@@ -368,8 +370,10 @@ def _new_occurrences(book: selectors.Casebook, *, base: str, language: str) -> l
     last: dict[str, int] = {}
     placed: set[str] = set()
     for column in book.columns:
+        if column.status == selectors.NOT_SCHEDULED:
+            continue  # its first occurrence is there to open
         last[column.event.name] = max(last.get(column.event.name, 0), column.number)
-        if column.status not in {selectors.RECORDED, selectors.NOT_SCHEDULED}:
+        if column.status != selectors.RECORDED:
             placed.add(column.event.name)
     forms = {form.name: form for form in book.forms}
     offered = []
