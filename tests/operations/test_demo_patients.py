@@ -20,6 +20,7 @@ from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemVal
 from carnet.operations.demo import demo_load, demo_studies_load
 from carnet.operations.demo_patients import StudyPatients, demo_patients_load
 from carnet.subjects.models import ScreeningEntry, Subject, Visit
+from tests.capture.casebook_checks import casebooks_missing_forms
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -88,6 +89,10 @@ def test_a_small_demo_goes_through_the_pipeline_and_loads_once(
     assert latest is not None
     assert latest.day is not None
     assert latest.day < TODAY.date()
+    # Every stored form instance appears in its subject's casebook, page and API, whatever the
+    # schedule computes (randomisation-anchored events included).
+    with time_machine.travel(TODAY, tick=True):
+        assert casebooks_missing_forms(User.objects.get(username="sponsor")) == []
 
     events = AuditEvent.objects.count()
     second = load(demo, phase3=phase3, phase2=phase2)

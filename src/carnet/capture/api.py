@@ -43,13 +43,21 @@ class CasebookCellOut(Schema):
 
 
 class CasebookColumnOut(Schema):
-    """An event occurrence of the subject's schedule: its target date and window (ISO 8601), the
-    visit's status (upcoming, due, overdue, done, out_of_window, unscheduled) and its forms."""
+    """An event occurrence of the subject: its target date and window (ISO 8601) where the
+    schedule places it, the date the visit took place, the visit's status and its forms.
+
+    Every occurrence that holds a visit date or a form instance is listed, whatever the schedule
+    computes. `visit_status` is one of upcoming, due, overdue, done, out_of_window, unscheduled
+    (an unscheduled event that took place), recorded (a visit date or data where the schedule
+    places no occurrence, e.g. its anchor date is unknown) and not_scheduled (an event the
+    schedule cannot place yet, with nothing entered: occurrence 1 can still be opened).
+    Occurrences come grouped by event in the study's order, then by number."""
 
     event: str
     occurrence: int
     target: str | None
     window: str | None
+    visit_date: str | None
     visit_status: str
     forms: list[CasebookCellOut]
 
@@ -61,6 +69,7 @@ class CasebookColumnOut(Schema):
                     "occurrence": 2,
                     "target": "2026-03-02",
                     "window": "2026-02-27/2026-03-05",
+                    "visit_date": "2026-03-03",
                     "visit_status": "done",
                     "forms": [
                         {
@@ -328,24 +337,29 @@ def _form_answer(
     "/{identifier}/subjects/{subject}/casebook",
     response=list[CasebookColumnOut],
     summary="A subject's casebook: every event occurrence and the status of its forms",
+    description=(
+        "Every event occurrence the schedule places, and every one holding a visit date or a "
+        "form instance whatever the schedule computes; events the schedule cannot place yet "
+        "come as not_scheduled."
+    ),
 )
 def casebook(request: HttpRequest, identifier: str, subject: str) -> list[CasebookColumnOut]:
     found = _subject(request, identifier, subject)
     book = selectors.casebook(request_user(request), found)
     columns = []
-    for column in book["columns"]:
-        occurrence = column["occurrence"]
+    for column in book.columns:
         columns.append(
             CasebookColumnOut(
-                event=occurrence.event,
-                occurrence=occurrence.number,
-                target=occurrence.target.isoformat() if occurrence.target else None,
+                event=column.event.name,
+                occurrence=column.number,
+                target=column.target.isoformat() if column.target else None,
                 window=(
-                    f"{occurrence.earliest.isoformat()}/{occurrence.latest.isoformat()}"
-                    if occurrence.earliest and occurrence.latest
+                    f"{column.earliest.isoformat()}/{column.latest.isoformat()}"
+                    if column.earliest and column.latest
                     else None
                 ),
-                visit_status=str(occurrence.status),
+                visit_date=column.done_on.isoformat() if column.done_on else None,
+                visit_status=column.status,
                 forms=[
                     CasebookCellOut(
                         form=c.form,
@@ -362,8 +376,7 @@ def casebook(request: HttpRequest, identifier: str, subject: str) -> list[Casebo
                             for i in c.instances
                         ],
                     )
-                    for c in column["cells"]
-                    if c is not None
+                    for c in column.cells
                 ],
             )
         )

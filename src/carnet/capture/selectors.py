@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+
+from django.db.models import Count, Q
 
 from carnet.accounts.blinding import blinding_of
 from carnet.accounts.models import User
@@ -12,7 +15,9 @@ from carnet.accounts.roles import Action
 from carnet.audit.models import AuditEvent
 from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue
 from carnet.capture.rules import study_rules
+from carnet.studies.definition.model import Event, Form, StudyDefinition
 from carnet.subjects.models import Subject
+from carnet.subjects.schedule import WindowStatus
 from carnet.subjects.selectors import subject_occurrences
 
 
@@ -32,6 +37,12 @@ def _instance(
         form=form,
         repeat=repeat,
     ).first()
+
+
+# What a casebook column says of a visit, besides the schedule's window statuses.
+NOT_SCHEDULED = "not_scheduled"  # a scheduled event the schedule cannot place yet (anchor unknown)
+RECORDED = "recorded"  # a visit date or data exists where the schedule places no occurrence
+FINISHED = frozenset({FormStatus.COMPLETE, FormStatus.NOT_DONE})
 
 
 @dataclass(frozen=True)
@@ -54,55 +65,126 @@ class CasebookCell:
     open_checks: int
     instances: tuple[CasebookInstance, ...] = ()
 
+    @property
+    def finished(self) -> bool:
+        """Return whether nothing is left to enter: every instance complete or not done."""
+        return bool(self.instances) and all(i.status in FINISHED for i in self.instances)
 
-def casebook(actor: User, subject: Subject) -> dict[str, Any]:
-    """Return a subject's casebook: the schedule's occurrences, and every form's status."""
+
+@dataclass(frozen=True)
+class CasebookColumn:
+    """One event occurrence: where the schedule places it (if it can), its visit date, and one
+    cell per form of the event, in the event's order."""
+
+    event: Event
+    number: int
+    target: date | None
+    earliest: date | None
+    latest: date | None
+    done_on: date | None
+    status: str  # a WindowStatus, NOT_SCHEDULED or RECORDED
+    cells: tuple[CasebookCell, ...]
+
+    @property
+    def finished(self) -> bool:
+        """Return whether the visit is behind us and every one of its forms is finished."""
+        waiting = {WindowStatus.UPCOMING, WindowStatus.DUE, WindowStatus.OVERDUE, NOT_SCHEDULED}
+        return self.status not in waiting and all(cell.finished for cell in self.cells)
+
+
+@dataclass(frozen=True)
+class Casebook:
+    """A subject's casebook: the study's forms, and every event occurrence that exists or is
+    expected, grouped by event in the study's order (occurrences by number)."""
+
+    definition: StudyDefinition
+    columns: tuple[CasebookColumn, ...]
+
+    @property
+    def forms(self) -> tuple[Form, ...]:
+        return self.definition.forms
+
+
+def casebook(actor: User, subject: Subject) -> Casebook:
+    """Return a subject's casebook: every event occurrence the schedule places, and every one
+    that holds a visit date or a form instance whatever the schedule computes.
+
+    A scheduled event the schedule cannot place yet (its anchor date is unknown) and that holds
+    nothing still has a column, marked NOT_SCHEDULED, so its forms can be opened. Built from a
+    fixed number of queries, however many occurrences and forms the subject has.
+    """
     require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
     version = subject.study.current_version
     assert version is not None
     definition = study_rules(version).definition
-    instances: dict[tuple[str, int, str], list[FormInstance]] = {}
-    for found in FormInstance.objects.filter(
-        subject=subject, environment=environment_of(subject)
-    ).order_by("repeat"):
-        instances.setdefault((found.event, found.occurrence, found.form), []).append(found)
-    open_checks: dict[int, int] = {}
-    for instance_id in CheckResult.objects.filter(
-        form_instance__subject=subject, open=True
-    ).values_list("form_instance_id", flat=True):
-        open_checks[instance_id] = open_checks.get(instance_id, 0) + 1
-    occurrences = list(subject_occurrences(subject))
+    events = {event.name: event for event in definition.events}
+    instances: dict[tuple[str, int, str], list[CasebookInstance]] = {}
+    rows = (
+        FormInstance.objects.filter(subject=subject, environment=environment_of(subject))
+        .annotate(open_checks=Count("checks", filter=Q(checks__open=True)))
+        .order_by("event", "occurrence", "form", "repeat")
+        .values_list("event", "occurrence", "form", "repeat", "status", "version", "open_checks")
+    )
+    for event_name, number, form, repeat, status, form_version, checks in rows:
+        instances.setdefault((event_name, number, form), []).append(
+            CasebookInstance(repeat, status, form_version, checks)
+        )
+    visits = {
+        (event_name, number): day
+        for event_name, number, day in subject.visits.values_list("event", "occurrence", "visit_on")
+    }
+    placed = {(o.event, o.number): o for o in subject_occurrences(subject, definition=definition)}
+    # Data of an event or form an amendment removed cannot be opened from this version's pages.
+    held = {
+        (event_name, number)
+        for event_name, number, form in instances
+        if event_name in events and form in events[event_name].forms
+    }
+    keys = set(placed) | {key for key in visits if key[0] in events} | held
+    for event in definition.events:
+        if not event.unscheduled and not any(key[0] == event.name for key in keys):
+            keys.add((event.name, 1))
+    order = {event.name: index for index, event in enumerate(definition.events)}
     columns = []
-    for occurrence in occurrences:
-        event = next(e for e in definition.events if e.name == occurrence.event)
-        cells: list[CasebookCell | None] = []
-        for form in definition.forms:
-            if form.name not in event.forms:
-                cells.append(None)
-                continue
-            saved = instances.get((occurrence.event, occurrence.number, form.name), [])
-            instance = next((i for i in saved if i.repeat == 1), None)
-            cells.append(
-                CasebookCell(
-                    event=occurrence.event,
-                    occurrence=occurrence.number,
-                    form=form.name,
-                    status=instance.status if instance else FormStatus.NOT_STARTED,
-                    version=instance.version if instance else 0,
-                    open_checks=open_checks.get(instance.pk, 0) if instance else 0,
-                    instances=tuple(
-                        CasebookInstance(
-                            repeat=i.repeat,
-                            status=i.status,
-                            version=i.version,
-                            open_checks=open_checks.get(i.pk, 0),
-                        )
-                        for i in saved
-                    ),
-                )
+    for event_name, number in sorted(keys, key=lambda key: (order[key[0]], key[1])):
+        event = events[event_name]
+        occurrence = placed.get((event_name, number))
+        done_on = visits.get((event_name, number))
+        if occurrence is not None:
+            status = str(occurrence.status)
+        elif event.unscheduled:
+            status = WindowStatus.UNSCHEDULED
+        else:
+            status = RECORDED if (event_name, number) in held or done_on else NOT_SCHEDULED
+        columns.append(
+            CasebookColumn(
+                event=event,
+                number=number,
+                target=occurrence.target if occurrence else None,
+                earliest=occurrence.earliest if occurrence else None,
+                latest=occurrence.latest if occurrence else None,
+                done_on=occurrence.done_on if occurrence else done_on,
+                status=status,
+                cells=tuple(
+                    _cell(event_name, number, form, instances.get((event_name, number, form), []))
+                    for form in event.forms
+                ),
             )
-        columns.append({"occurrence": occurrence, "event": event, "cells": cells})
-    return {"forms": definition.forms, "columns": columns}
+        )
+    return Casebook(definition, tuple(columns))
+
+
+def _cell(event: str, number: int, form: str, saved: list[CasebookInstance]) -> CasebookCell:
+    first = next((i for i in saved if i.repeat == 1), None)
+    return CasebookCell(
+        event=event,
+        occurrence=number,
+        form=form,
+        status=first.status if first else FormStatus.NOT_STARTED,
+        version=first.version if first else 0,
+        open_checks=first.open_checks if first else 0,
+        instances=tuple(saved),
+    )
 
 
 def form_state(

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, Q
+from django.db.models import Max
 from django.http import (
     FileResponse,
     Http404,
@@ -27,7 +27,7 @@ from django.http import (
     QueryDict,
 )
 from django.shortcuts import render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -57,7 +57,7 @@ from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import FormConflict, FormErrors
 from carnet.core.errors import CarnetError
 from carnet.operations.system_settings import system_setting_value
-from carnet.studies.definition.model import Event, Item, StudyDefinition
+from carnet.studies.definition.model import Event, Form, Item, StudyDefinition
 from carnet.subjects.forms import WINDOW_LABELS
 from carnet.subjects.models import Subject
 from carnet.subjects.schedule import WindowStatus
@@ -200,28 +200,43 @@ def _blinded(request: HttpRequest, subject: Subject) -> bool:
 
 # --- the casebook -----------------------------------------------------------------------------
 
+# A long repeating event (60 treatment cycles…) folds its first finished occurrences into one
+# column, keeping the last FOLD_KEEP finished ones in view; folding fewer than FOLD_LEAST would
+# only hide, not shorten.
+FOLD_KEEP = 4
+FOLD_LEAST = 3
+# A cell listing more instances of a repeating form than this folds them behind a summary.
+REPEATS_SHOWN = 6
+COLUMN_LABELS: dict[str, Any] = {
+    **WINDOW_LABELS,
+    selectors.NOT_SCHEDULED: gettext_lazy("not yet scheduled"),
+    selectors.RECORDED: gettext_lazy("recorded"),
+}
 
-def _repeats_of(subject: Subject, forms: list[str]) -> dict[tuple[str, int, str], list[Any]]:
-    """Return every instance of the subject's repeating forms by (event, occurrence, form).
 
-    The casebook selector reads only the first instance of each form; the subject was found
-    among those the person may see, so its instances are theirs to list.
-    """
-    found: dict[tuple[str, int, str], list[Any]] = {}
-    instances = (
-        FormInstance.objects.filter(
-            subject=subject, environment=selectors.environment_of(subject), form__in=forms
-        )
-        .annotate(open_checks=Count("checks", filter=Q(checks__open=True)))
-        .order_by("event", "occurrence", "form", "repeat")
+def _where(event: Event, number: int, language: str) -> str:
+    """Return how a person names an event occurrence: "Cycle 3"; an unscheduled event's first
+    (often only) occurrence goes without its number."""
+    label = event.label.text(language)
+    return label if event.unscheduled and number == 1 else f"{label} {number}"
+
+
+def _status_counts(statuses: list[str]) -> str:
+    """Return "12 complete, 1 not done": how many forms have each status, in workflow order."""
+    return ", ".join(
+        f"{statuses.count(status)} {label}"
+        for status, label in FORM_STATUS_LABELS.items()
+        if statuses.count(status)
     )
-    for instance in instances:
-        found.setdefault((instance.event, instance.occurrence, instance.form), []).append(instance)
-    return found
 
 
 def _repeat_cell(
-    instances: list[Any], *, url: str, form_label: str, where: str, may_enter: bool
+    instances: tuple[selectors.CasebookInstance, ...],
+    *,
+    url: str,
+    form_label: str,
+    where: str,
+    may_enter: bool,
 ) -> dict[str, Any]:
     """Return a casebook cell listing each instance of a repeating form, and the next one."""
     repeats = [
@@ -244,96 +259,233 @@ def _repeat_cell(
         "status_label": FORM_STATUS_LABELS[FormStatus.NOT_STARTED],
         "open_checks": 0,
         "repeats": repeats,
+        "fold": _status_counts([i.status for i in instances])
+        if len(repeats) > REPEATS_SHOWN
+        else "",
         "add_url": url + _repeat_query(True, following) if repeats and may_enter else "",
     }
+
+
+def _form_cell(
+    cell: selectors.CasebookCell,
+    form: Form,
+    *,
+    base: str,
+    where: str,
+    language: str,
+    may_enter: bool,
+) -> dict[str, Any]:
+    url = f"{base}forms/{cell.event}/{cell.occurrence}/{cell.form}/"
+    if form.repeating:
+        return _repeat_cell(
+            cell.instances,
+            url=url,
+            form_label=form.label.text(language),
+            where=where,
+            may_enter=may_enter,
+        )
+    return {
+        "where": f"{form.label.text(language)}, {where}",
+        "url": url,
+        "status": cell.status,
+        "status_label": FORM_STATUS_LABELS.get(cell.status, cell.status),
+        "open_checks": cell.open_checks,
+    }
+
+
+def _column_head(column: selectors.CasebookColumn, language: str) -> dict[str, Any]:
+    return {
+        "where": _where(column.event, column.number, language),
+        "number": column.number if column.event.repeating else 0,
+        "date": column.target or column.done_on,
+        "done_on": column.done_on if column.target and column.done_on != column.target else None,
+        "earliest": column.earliest,
+        "latest": column.latest,
+        "status": column.status,
+        "status_label": COLUMN_LABELS.get(column.status, column.status),
+        "overdue": column.status == WindowStatus.OVERDUE,
+    }
+
+
+def _folded(columns: list[selectors.CasebookColumn]) -> int:
+    """Return how many of an event's first occurrences fold: the finished ones but the last
+    FOLD_KEEP of them, the most recent, still corrected now and then (0 when that would hide
+    fewer than FOLD_LEAST)."""
+    finished = 0
+    while finished < len(columns) and columns[finished].finished:
+        finished += 1
+    folded = finished - FOLD_KEEP
+    return folded if folded >= FOLD_LEAST else 0
+
+
+def _folded_column(
+    columns: list[selectors.CasebookColumn],
+    forms: tuple[Form, ...],
+    *,
+    base: str,
+    language: str,
+    may_enter: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any] | None]]:
+    """Return the head of a column standing for several finished occurrences, and its cells:
+    per form, how many of each status, and behind that summary a link to every instance."""
+    first, last = columns[0], columns[-1]
+    head = {
+        "folded": True,
+        "first": first.number,
+        "last": last.number,
+        "where": f"{_where(first.event, first.number, language)} – {last.number}",
+        "date": first.done_on or first.target,
+        "date_last": last.done_on or last.target,
+        "status": "finished",
+        "status_label": _("every form finished"),
+    }
+    cells: list[dict[str, Any] | None] = []
+    for form in forms:
+        if form.name not in first.event.forms:
+            cells.append(None)
+            continue
+        index = first.event.forms.index(form.name)
+        entries: list[dict[str, Any]] = []
+        statuses: list[str] = []
+        for column in columns:
+            where = _where(column.event, column.number, language)
+            cell = _form_cell(
+                column.cells[index],
+                form,
+                base=base,
+                where=where,
+                language=language,
+                may_enter=may_enter,
+            )
+            if form.repeating:
+                for repeat in cell["repeats"]:
+                    entries.append({**repeat, "number": f"{column.number}.{repeat['number']}"})
+                    statuses.append(repeat["status"])
+            else:
+                entries.append({**cell, "number": column.number})
+                statuses.append(cell["status"])
+        cells.append({"folded": True, "summary": _status_counts(statuses), "entries": entries})
+    return head, cells
+
+
+def _new_occurrences(book: selectors.Casebook, *, base: str, language: str) -> list[dict[str, Any]]:
+    """Return the next occurrence of each event one may add by hand: an unscheduled event that
+    already took place, and a repeating event the schedule cannot place yet but that holds data
+    (the schedule offers the next occurrence of the others itself)."""
+    last: dict[str, int] = {}
+    placed: set[str] = set()
+    for column in book.columns:
+        if column.status == selectors.NOT_SCHEDULED:
+            continue  # its first occurrence is there to open
+        last[column.event.name] = max(last.get(column.event.name, 0), column.number)
+        if column.status != selectors.RECORDED:
+            placed.add(column.event.name)
+    forms = {form.name: form for form in book.forms}
+    offered = []
+    for event in book.definition.events:
+        if event.name not in last or not event.repeating:
+            continue
+        if not event.unscheduled and event.name in placed:
+            continue
+        number = last[event.name] + 1
+        offered.append(
+            {
+                "where": _where(event, number, language),
+                "forms": [
+                    {
+                        "label": forms[name].label.text(language),
+                        "url": f"{base}forms/{event.name}/{number}/{name}/"
+                        + _repeat_query(forms[name].repeating, 1),
+                    }
+                    for name in event.forms
+                ],
+            }
+        )
+    return offered
+
+
+def _unscheduled(book: selectors.Casebook, *, base: str, language: str) -> list[dict[str, Any]]:
+    """Return the unscheduled events that have not taken place yet, each with its forms."""
+    seen = {column.event.name for column in book.columns}
+    forms = {form.name: form for form in book.forms}
+    found = []
+    for event in book.definition.events:
+        if not event.unscheduled or event.name in seen:
+            continue
+        entries = [
+            {
+                "label": forms[name].label.text(language),
+                "url": f"{base}forms/{event.name}/1/{name}/"
+                + _repeat_query(forms[name].repeating, 1),
+            }
+            for name in event.forms
+        ]
+        found.append({"label": event.label.text(language), "forms": entries})
+    return found
 
 
 @login_required
 @require_GET
 def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpResponse:
-    """Return the subject's casebook: events (columns) × forms (rows), coloured by status.
+    """Return the subject's casebook: event occurrences (columns, grouped by event) × forms
+    (rows), coloured by status.
 
-    A repeating form's cell lists each of its instances (one per adverse event…) and offers the
-    next one to whoever may enter data.
+    Every occurrence that holds a visit date or a form shows, whatever the schedule computes; a
+    long repeating event folds its first finished occurrences into one column (``?all=1`` shows
+    them one by one). A repeating form's cell lists each of its instances and offers the next
+    one to whoever may enter data.
     """
     found = _subject(request, identifier, subject)
     book = selectors.casebook(_user(request), found)
     language = _language()
     base = _subject_url(found)
     may_enter = _may_enter(request, found)
-    repeats = _repeats_of(found, [f.name for f in book["forms"] if f.repeating])
-    columns = []
-    for column in book["columns"]:
-        occurrence = column["occurrence"]
-        columns.append(
+    unfold = request.GET.get("all") == "1"
+    by_event: dict[str, list[selectors.CasebookColumn]] = {}
+    for column in book.columns:
+        by_event.setdefault(column.event.name, []).append(column)
+    groups, heads = [], []
+    cells: list[list[dict[str, Any] | None]] = []  # per column, one per form of the study
+    folded_any = False
+    for columns in by_event.values():
+        event = columns[0].event
+        folded = 0 if unfold else _folded(columns)
+        folded_any = folded_any or folded > 0
+        groups.append(
             {
-                "label": column["event"].label.text(language),
-                "number": occurrence.number,
-                "target": occurrence.target,
-                "earliest": occurrence.earliest,
-                "latest": occurrence.latest,
-                "status": occurrence.status.value,
-                "status_label": WINDOW_LABELS[occurrence.status],
-                "overdue": occurrence.status == WindowStatus.OVERDUE,
+                "label": event.label.text(language),
+                "span": len(columns) - folded + (1 if folded else 0),
+                "count": len(columns) if event.repeating else 0,
             }
         )
-    rows = []
-    for index, form in enumerate(book["forms"]):
-        cells: list[dict[str, Any] | None] = []
-        for column in book["columns"]:
-            cell = column["cells"][index]
-            if cell is None:
-                cells.append(None)
-                continue
-            where = columns[len(cells)]
-            url = f"{base}forms/{cell.event}/{cell.occurrence}/{cell.form}/"
-            if form.repeating:
-                cells.append(
-                    _repeat_cell(
-                        repeats.get((cell.event, cell.occurrence, cell.form), []),
-                        url=url,
-                        form_label=form.label.text(language),
-                        where=f"{where['label']} {where['number']}",
-                        may_enter=may_enter,
-                    )
-                )
-                continue
-            cells.append(
-                {
-                    "where": f"{form.label.text(language)}, {where['label']} {where['number']}",
-                    "url": url,
-                    "status": cell.status,
-                    "status_label": FORM_STATUS_LABELS.get(cell.status, cell.status),
-                    "open_checks": cell.open_checks,
-                }
+        if folded:
+            head, column_cells = _folded_column(
+                columns[:folded], book.forms, base=base, language=language, may_enter=may_enter
             )
-        rows.append({"label": form.label.text(language), "cells": cells})
-    version = found.study.current_version
-    assert version is not None
-    definition = study_rules(version).definition
-    seen = {c["occurrence"].event for c in book["columns"]}
-    forms = {f.name: f for f in definition.forms}
-    unscheduled = []
-    for event in definition.events:
-        if not event.unscheduled or event.name in seen:
-            continue
-        entries = []
-        for name in event.forms:
-            form = forms[name]
-            url = f"{base}forms/{event.name}/1/{name}/"
-            entry: dict[str, Any] = {"label": form.label.text(language), "url": url}
-            if form.repeating:
-                entry.update(
-                    _repeat_cell(
-                        repeats.get((event.name, 1, name), []),
-                        url=url,
-                        form_label=form.label.text(language),
-                        where=event.label.text(language),
+            heads.append(head)
+            cells.append(column_cells)
+        for column in columns[folded:]:
+            where = _where(event, column.number, language)
+            heads.append(_column_head(column, language))
+            cells.append(
+                [
+                    _form_cell(
+                        column.cells[event.forms.index(form.name)],
+                        form,
+                        base=base,
+                        where=where,
+                        language=language,
                         may_enter=may_enter,
                     )
-                )
-            entries.append(entry)
-        unscheduled.append({"label": event.label.text(language), "forms": entries})
+                    if form.name in event.forms
+                    else None
+                    for form in book.forms
+                ]
+            )
+    rows = [
+        {"label": form.label.text(language), "cells": [column[index] for column in cells]}
+        for index, form in enumerate(book.forms)
+    ]
     return render(
         request,
         "capture/casebook.html",
@@ -341,9 +493,15 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
             "study": found.study,
             "subject": found,
             "base": base,
-            "columns": columns,
-            "rows": rows,
-            "unscheduled": unscheduled,
+            "groups": groups,
+            "columns": heads,
+            "rows": rows if heads else [],
+            "unscheduled": _unscheduled(book, base=base, language=language),
+            "new_occurrences": _new_occurrences(book, base=base, language=language)
+            if may_enter
+            else [],
+            "folded_any": folded_any,
+            "unfolded": unfold,
         },
     )
 
