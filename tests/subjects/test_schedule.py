@@ -107,19 +107,19 @@ def test_the_overdue_list_shows_a_patient_whose_visit_window_has_passed(cast: Ca
     summary = subject_summary(subject)
     assert summary.next_visit is not None
     assert (summary.next_visit.event, summary.next_visit.status) == ("cycle", WindowStatus.DUE)
-    assert overdue_list(cast.alice, study=cast.study) == []
+    assert overdue_list(cast.alice, study=cast.study).rows == []
     with time_machine.travel(datetime(2025, 6, 21, 10, 0, tzinfo=UTC), tick=False):
-        rows = overdue_list(cast.alice, study=cast.study)
+        rows = overdue_list(cast.alice, study=cast.study).rows
         assert [(r.subject.identifier, r.occurrence.event, r.days_overdue) for r in rows] == [
             ("01-001", "cycle", 2)
         ]
         assert [
-            s.subject.identifier for s in subject_list(cast.alice, study=cast.study, overdue=True)
+            s.subject.identifier for s in subject_list(cast.alice, study=cast.study, overdue=True).rows
         ] == ["01-001"]
         # Site B's staff do not see site A's patient.
-        assert overdue_list(cast.bea, study=cast.study) == []
+        assert overdue_list(cast.bea, study=cast.study).rows == []
         visit_record(actor=cast.alice, subject=subject, event="cycle", visit_on=date(2025, 6, 21))
-        assert overdue_list(cast.alice, study=cast.study) == []
+        assert overdue_list(cast.alice, study=cast.study).rows == []
 
 
 def test_cycles_marked_as_treatment_events_stop_being_due_once_treatment_stops(cast: Cast) -> None:
@@ -142,7 +142,7 @@ def test_cycles_marked_as_treatment_events_stop_being_due_once_treatment_stops(c
         reason="toxicity",
     )
     with time_machine.travel(datetime(2025, 6, 25, 10, 0, tzinfo=UTC), tick=False):
-        assert overdue_list(cast.alice, study=cast.study) == []
+        assert overdue_list(cast.alice, study=cast.study).rows == []
 
 
 def test_the_campaign_lists_subjects_without_news_for_n_months_per_site(cast: Cast) -> None:

@@ -78,6 +78,7 @@ WINDOW_LABELS: dict[str, Promise] = {
     WindowStatus.DONE: _("done"),
     WindowStatus.OUT_OF_WINDOW: _("out of window"),
     WindowStatus.UNSCHEDULED: _("unscheduled"),
+    WindowStatus.MISSED: _("missed"),
 }
 SEX_LABELS: dict[str, Promise] = {
     Sex.FEMALE: _("female"),

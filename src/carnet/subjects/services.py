@@ -41,6 +41,7 @@ from carnet.subjects.models import (
     Visit,
     Withdrawal,
 )
+from carnet.subjects.scheduling import schedule_rebuild, schedule_refresh
 from carnet.subjects.statuses import (
     ACTIVE,
     REVIEW_ONLY,
@@ -265,6 +266,7 @@ def subject_settings_set(
         },
         chain=study.audit_chain,
     )
+    schedule_rebuild(study=study)
     return current
 
 
@@ -545,6 +547,7 @@ def subject_include(
         chain=study.audit_chain,
     )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return subject
 
 
@@ -632,6 +635,7 @@ def eligibility_review_decide(
         on=decided_on,
         reason=text,
     )
+    schedule_refresh(subject=subject)
     return review
 
 
@@ -799,6 +803,7 @@ def consent_withdraw(
             reason=note,
         )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return withdrawal
 
 
@@ -870,6 +875,7 @@ def subject_change_status(
         actor=actor, subject=subject, track=StatusChange.Track.STUDY, new=status, on=on, reason=text
     )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return subject
 
 
@@ -907,6 +913,7 @@ def subject_change_treatment(
             reason="treatment stopped",
         )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return subject
 
 
@@ -960,6 +967,7 @@ def visit_record(
         chain=subject.study.audit_chain,
     )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return visit
 
 
