@@ -387,6 +387,9 @@ class SubjectFilterForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     overdue = forms.BooleanField(label=_("Only subjects with an overdue visit"), required=False)
+    q = forms.CharField(
+        label=_("Search (subject or screening number)"), required=False, max_length=40
+    )
 
     def __init__(self, *args: Any, sites: Iterable[StudySite], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -398,6 +401,7 @@ class SubjectFilterForm(forms.Form):
 
 class SiteFilterForm(forms.Form):
     site = forms.ChoiceField(label=_("Site"), required=False)
+    q = forms.CharField(label=_("Search"), required=False, max_length=40)
 
     def __init__(self, *args: Any, sites: Iterable[StudySite], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
