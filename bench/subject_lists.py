@@ -90,7 +90,7 @@ def _setup(size: int) -> tuple[Any, Any, float]:
                 actor=actor, site=site_add(actor=actor, study=study, centre=centre), on=start
             )
         )
-    manager = user_create(actor=actor, username="manager", password="a long bench password")
+    manager = user_create(actor=actor, username="manager", password="a long bench password")  # noqa: S106
     role_grant(
         actor=actor, user=manager, study=study, site=None, role=Role.DATA_MANAGER, starts_on=start
     )
@@ -240,7 +240,8 @@ def main() -> None:
         f"{options.database} {sizes[-1]} subjects: list {large['list'] * 1000:.0f} ms, "
         f"overdue {large['overdue'] * 1000:.0f} ms, floor {large['floor'] * 1000:.0f} ms; "
         f"slowest {worst} {large[worst] * 1000:.0f} ms; growth {sizes[0]}->{sizes[-1]} "
-        f"list {large['list'] / small['list']:.2f} overdue {large['overdue'] / small['overdue']:.2f}"
+        f"list {large['list'] / small['list']:.2f} "
+        f"overdue {large['overdue'] / small['overdue']:.2f}"
     )
 
 

@@ -72,7 +72,7 @@ def test_no_demo_subject_awaits_a_visit_after_death_end_of_study_or_treatment(
                     ]
                     assert [o for o in cycles if o.open] == [], subject.identifier
                     assert [o for o in cycles if o.target and o.target > end] == []
-                # One answer everywhere: the page's statuses, its header, the list, the overdue list.
+                # One answer: the page's statuses, its header, the list, the overdue list.
                 on_page = [
                     (o.event, o.number) for o in occurrences if o.status == WindowStatus.OVERDUE
                 ]
