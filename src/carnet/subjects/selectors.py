@@ -327,8 +327,10 @@ def subject_list(
                 ),
                 days[subject.site_id],
             )
-        late = sorted(late_visits[subject.pk], key=lambda o: (o.target, o.event, o.number))
-        summaries.append(SubjectSummary(subject, following, late))
+        overdue_visits = sorted(
+            late_visits[subject.pk], key=lambda o: (o.target or date.max, o.event, o.number)
+        )
+        summaries.append(SubjectSummary(subject, following, overdue_visits))
     return ListPage(summaries, total, number, per_page)
 
 
