@@ -24,6 +24,7 @@ COMMANDS = [
     "user",
     "role",
     "token",
+    "schedule",
     "audit",
     "backup",
     "restore",

@@ -51,7 +51,8 @@ def test_a_patient_is_checked_included_seen_and_followed_through_the_api(cast: C
         "included",
     )
     assert header["consent"]["biobank"] is True
-    assert header["next_visit"]["event"] == "baseline"
+    # Baseline's window closed on the day of inclusion: the inclusion says it took place.
+    assert (header["next_visit"]["event"], header["overdue_visits"]) == ("cycle", 0)
 
     visit = alice.post(
         f"{BASE}/subjects/01-001/visits",

@@ -71,16 +71,20 @@ def test_the_list_shows_the_subjects_of_ones_sites_with_statuses_and_next_visit(
     assert "02-001" not in html  # Bea's patient, at site B
     row = page.context["rows"][0]
     assert str(row["study_status"]) == "included"
-    assert row["next_visit"]["event"] == "Baseline"
-    assert row["overdue"] == 1  # baseline was due on 2 June, the day of inclusion
+    # Baseline's window closed on 2 June, the day of inclusion: including the patient says it
+    # took place, so it is not overdue (issue 14); cycle 1 is due today.
+    assert (row["next_visit"]["event"], row["next_visit"]["status"]) == ("Cycle", "due")
+    assert row["overdue"] == 0
     assert "2025-06-02" in html  # date of last news
 
 
 def test_the_list_filters_by_status_and_overdue_visits(cast: Cast) -> None:
-    include(cast)
-    include(cast, on=date(2025, 6, 16))  # baseline due today: nothing overdue
+    include(cast)  # cycle 1 due 16 June (window 14 to 19 June)
+    include(cast, on=date(2025, 6, 16))  # cycle 1 due 30 June: nothing overdue on the 21st
     alice = client_for(cast.alice)
-    overdue = alice.get(f"{BASE}/subjects/", {"overdue": "on"})
+    with time_machine.travel(datetime(2025, 6, 21, 10, 0, tzinfo=UTC), tick=False):
+        alice.force_login(cast.alice)
+        overdue = alice.get(f"{BASE}/subjects/", {"overdue": "on"})
     assert [r["subject"].identifier for r in overdue.context["rows"]] == ["01-001"]
     nobody = alice.get(f"{BASE}/subjects/", {"study_status": "withdrawn"})
     assert nobody.context["rows"] == []
@@ -97,10 +101,12 @@ def test_the_subject_page_shows_the_header_and_the_schedule_with_windows(cast: C
     assert "ICM" in page.text or "Institut du Cancer de Montpellier" in page.text
     schedule = page.context["schedule"]
     baseline, cycle = schedule[0], schedule[1]
-    assert (baseline["event"], baseline["status"]) == ("Baseline", "overdue")
+    # A visit whose window closes by the inclusion took place: the inclusion says so.
+    assert (baseline["event"], baseline["status"]) == ("Baseline", "done")
     assert (baseline["earliest"], baseline["latest"]) == (date(2025, 5, 26), date(2025, 6, 2))
     assert (cycle["target"], cycle["status"]) == (date(2025, 6, 16), "due")
-    assert 'class="window window-overdue"' in page.text
+    assert 'class="window window-due"' in page.text
+    assert 'class="window window-overdue"' not in page.text
 
 
 def test_the_pages_speak_french(cast: Cast) -> None:
@@ -407,13 +413,14 @@ def test_the_overdue_page_lists_visits_whose_window_has_passed(cast: Cast) -> No
     include(cast, on=date(2025, 6, 16))
     alice = client_for(cast.alice)
     assert "No visit is overdue." in alice.get(f"{BASE}/overdue/").text
-    with time_machine.travel(datetime(2025, 6, 25, 10, 0, tzinfo=UTC), tick=False):
-        alice.force_login(cast.alice)  # the session of 16 June has expired by the 25th
+    # Cycle 1 is due on 30 June (window 28 June to 3 July).
+    with time_machine.travel(datetime(2025, 7, 5, 10, 0, tzinfo=UTC), tick=False):
+        alice.force_login(cast.alice)  # the session of 16 June has expired by then
         page = alice.get(f"{BASE}/overdue/")
     site, rows = page.context["groups"][0]
     assert site == cast.site_a
     assert [(r["subject"].identifier, r["visit"]["event"], r["days"]) for r in rows] == [
-        ("01-001", "Baseline", 9)
+        ("01-001", "Cycle", 2)
     ]
 
 

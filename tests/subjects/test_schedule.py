@@ -107,19 +107,20 @@ def test_the_overdue_list_shows_a_patient_whose_visit_window_has_passed(cast: Ca
     summary = subject_summary(subject)
     assert summary.next_visit is not None
     assert (summary.next_visit.event, summary.next_visit.status) == ("cycle", WindowStatus.DUE)
-    assert overdue_list(cast.alice, study=cast.study) == []
+    assert overdue_list(cast.alice, study=cast.study).rows == []
     with time_machine.travel(datetime(2025, 6, 21, 10, 0, tzinfo=UTC), tick=False):
-        rows = overdue_list(cast.alice, study=cast.study)
+        rows = overdue_list(cast.alice, study=cast.study).rows
         assert [(r.subject.identifier, r.occurrence.event, r.days_overdue) for r in rows] == [
             ("01-001", "cycle", 2)
         ]
         assert [
-            s.subject.identifier for s in subject_list(cast.alice, study=cast.study, overdue=True)
+            s.subject.identifier
+            for s in subject_list(cast.alice, study=cast.study, overdue=True).rows
         ] == ["01-001"]
         # Site B's staff do not see site A's patient.
-        assert overdue_list(cast.bea, study=cast.study) == []
+        assert overdue_list(cast.bea, study=cast.study).rows == []
         visit_record(actor=cast.alice, subject=subject, event="cycle", visit_on=date(2025, 6, 21))
-        assert overdue_list(cast.alice, study=cast.study) == []
+        assert overdue_list(cast.alice, study=cast.study).rows == []
 
 
 def test_cycles_marked_as_treatment_events_stop_being_due_once_treatment_stops(cast: Cast) -> None:
@@ -142,7 +143,7 @@ def test_cycles_marked_as_treatment_events_stop_being_due_once_treatment_stops(c
         reason="toxicity",
     )
     with time_machine.travel(datetime(2025, 6, 25, 10, 0, tzinfo=UTC), tick=False):
-        assert overdue_list(cast.alice, study=cast.study) == []
+        assert overdue_list(cast.alice, study=cast.study).rows == []
 
 
 def test_the_campaign_lists_subjects_without_news_for_n_months_per_site(cast: Cast) -> None:
@@ -175,3 +176,100 @@ def test_the_date_of_last_news_is_the_latest_dated_record(cast: Cast) -> None:
     assert subject.last_news_on == date(2025, 6, 12)
     occurrences = subject_summary(subject)
     assert occurrences.next_visit is not None
+
+
+# --- issue 14: schedules end when treatment and life end --------------------------------------
+
+SCREENING = Event(
+    "E0",
+    "screening",
+    None,  # type: ignore[arg-type]
+    (),
+    Schedule("inclusion", -28, Window(0, 28)),
+)
+
+
+def test_nothing_is_awaited_after_death_and_what_was_due_before_is_missed() -> None:
+    # Cycle 1 due 15 January, cycle 2 (from its actual date) 3 February; died 5 February.
+    dates = SubjectDates(
+        inclusion=date(2025, 1, 1),
+        follow_up_ends=date(2025, 2, 5),
+        visits={"baseline": {1: date(2025, 1, 1)}, "cycle": {1: date(2025, 1, 20)}},
+    )
+    occurrences = subject_schedule(definition(BASELINE, CYCLE), dates, today=date(2025, 6, 1))
+    assert [(o.event, o.number, o.status) for o in occurrences] == [
+        ("baseline", 1, WindowStatus.DONE),
+        ("cycle", 1, WindowStatus.OUT_OF_WINDOW),
+        ("cycle", 2, WindowStatus.MISSED),  # not overdue: nobody chases the dead
+    ]
+
+
+def test_a_cycle_whose_window_was_open_at_the_end_of_treatment_is_not_overdue() -> None:
+    # Cycle 1 done 15 January; cycle 2 due 29 January (window 27 January to 1 February);
+    # treatment stopped on 30 January.
+    dates = SubjectDates(
+        inclusion=date(2025, 1, 1),
+        end_of_treatment=date(2025, 1, 30),
+        treatment_events=frozenset({"cycle"}),
+        visits={"baseline": {1: date(2025, 1, 1)}, "cycle": {1: date(2025, 1, 15)}},
+    )
+    occurrences = subject_schedule(definition(BASELINE, CYCLE), dates, today=date(2025, 6, 1))
+    cycles = [(o.number, o.status) for o in occurrences if o.event == "cycle"]
+    assert cycles == [(1, WindowStatus.DONE), (2, WindowStatus.MISSED)]
+    assert not any(o.open for o in occurrences)
+
+
+def test_a_new_patient_has_no_overdue_screening_visit() -> None:
+    # Included on 10 March, registered on the 13th: screening (D-28 to D0) took place.
+    dates = SubjectDates(inclusion=date(2025, 3, 10))
+    occurrences = subject_schedule(definition(SCREENING), dates, today=date(2025, 3, 13))
+    assert [(o.event, o.status) for o in occurrences] == [("screening", WindowStatus.DONE)]
+
+
+def test_a_stored_schedule_answers_as_one_planned_for_the_day() -> None:
+    from carnet.subjects.schedule import planned_occurrences, schedule_on
+
+    follow_up = Event(
+        "E9",
+        "follow_up",
+        None,  # type: ignore[arg-type]
+        (),
+        Schedule("inclusion", 91, Window(14, 14), Repeat(every_days=91, start="anchor")),
+    )
+    dates = SubjectDates(
+        inclusion=date(2025, 1, 1),
+        visits={"baseline": {1: date(2025, 1, 1)}, "follow_up": {1: date(2025, 4, 2)}},
+    )
+    study = definition(BASELINE, CYCLE, follow_up)
+    stored = planned_occurrences(study, dates, through=date(2027, 1, 1))
+    for today in (date(2025, 1, 1), date(2025, 5, 20), date(2025, 9, 30), date(2026, 6, 1)):
+        assert schedule_on(stored, today=today) == subject_schedule(study, dates, today=today)
+
+
+def test_the_subject_page_the_list_and_the_overdue_list_agree_after_death(cast: Cast) -> None:
+    from carnet.subjects.selectors import subject_occurrences
+    from carnet.subjects.services import subject_change_status
+
+    subject = include(cast, on=date(2025, 6, 2))
+    visit_record(actor=cast.alice, subject=subject, event="cycle", visit_on=date(2025, 6, 2))
+    with time_machine.travel(datetime(2025, 7, 10, 10, 0, tzinfo=UTC), tick=False):
+        # Cycles 2 and 3 were due 16 and 30 June: overdue everywhere alike.
+        assert [o.number for o in subject_summary(subject).overdue] == [2, 3]
+        listed = overdue_list(cast.alice, study=cast.study)
+        assert [(r.occurrence.event, r.occurrence.number) for r in listed] == [
+            ("cycle", 2),
+            ("cycle", 3),
+        ]
+        (row,) = subject_list(cast.alice, study=cast.study)
+        assert [o.number for o in row.overdue] == [2, 3]
+        subject_change_status(
+            actor=cast.alice, subject=subject, status="deceased", on=date(2025, 7, 1)
+        )
+        statuses = {o.status for o in subject_occurrences(subject)}
+        assert WindowStatus.OVERDUE not in statuses
+        assert WindowStatus.MISSED in statuses
+        assert subject_summary(subject).overdue == []
+        assert list(overdue_list(cast.alice, study=cast.study)) == []
+        (row,) = subject_list(cast.alice, study=cast.study)
+        assert row.overdue == []
+        assert row.next_visit is None

@@ -26,6 +26,7 @@ from carnet.core.errors import ConfigurationError
 from carnet.studies.definition import study_file_read
 from carnet.studies.models import Study, StudyMode
 from carnet.studies.services import study_load, study_mode_change, study_publish
+from carnet.subjects.services import subject_settings, subject_settings_set
 
 ADMIN_USERNAME = "admin"
 PASSWORD_FILE = "demo-password"  # noqa: S105 (a file name, not a secret)
@@ -159,6 +160,16 @@ def demo_studies_load(*, actor: SystemActor) -> list[DemoStudy]:
             DemoStudy(study.identifier, study.current_version.number, study.mode, outcome.outcome)
         )
         _demo_sites_and_roles(actor=actor, study=study)
+        # Treatment cycles stop being expected at the end of treatment (issue 14).
+        current = subject_settings(study)
+        if not current.treatment_events:
+            subject_settings_set(
+                actor=actor,
+                study=study,
+                central_eligibility_review=current.central_eligibility_review,
+                identity_vault=current.identity_vault,
+                treatment_events=["cycle"],
+            )
     return loaded
 
 

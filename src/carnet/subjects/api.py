@@ -324,7 +324,8 @@ def subject_list(
         study_status=study_status,
         treatment_status=treatment_status,
         overdue=overdue,
-    )
+        per_page=None,
+    ).rows
     return [_subject_out(summary) for summary in summaries]
 
 
@@ -542,7 +543,7 @@ def screening_log(
             sex=e.sex,
             reason_not_included=e.reason_not_included,
         )
-        for e in selectors.screening_log(request_user(request), study=study, site=site)
+        for e in selectors.screening_log(request_user(request), study=study, site=site).rows
     ]
 
 
@@ -594,7 +595,7 @@ def overdue_list(
             visit=_occurrence(row.occurrence),
             days_overdue=row.days_overdue,
         )
-        for row in selectors.overdue_list(request_user(request), study=study, site=site)
+        for row in selectors.overdue_list(request_user(request), study=study, site=site).rows
     ]
 
 
@@ -613,7 +614,7 @@ def follow_up_campaign(
     study = study_for_request(request, identifier)
     subjects = selectors.follow_up_campaign(
         request_user(request), study=study, months=months, on=on or utc_today(), site=site
-    )
+    ).rows
     return [
         CampaignOut(
             subject=s.identifier,

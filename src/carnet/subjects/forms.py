@@ -84,6 +84,7 @@ WINDOW_LABELS: dict[str, Promise] = {
     WindowStatus.DONE: _("done"),
     WindowStatus.OUT_OF_WINDOW: _("out of window"),
     WindowStatus.UNSCHEDULED: _("unscheduled"),
+    WindowStatus.MISSED: _("missed"),
 }
 SEX_LABELS: dict[str, Promise] = {
     Sex.FEMALE: _("female"),
@@ -433,6 +434,9 @@ class SubjectFilterForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     overdue = forms.BooleanField(label=_("Only subjects with an overdue visit"), required=False)
+    q = forms.CharField(
+        label=_("Search (subject or screening number)"), required=False, max_length=40
+    )
 
     def __init__(self, *args: Any, sites: Iterable[StudySite], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -444,6 +448,7 @@ class SubjectFilterForm(forms.Form):
 
 class SiteFilterForm(forms.Form):
     site = forms.ChoiceField(label=_("Site"), required=False)
+    q = forms.CharField(label=_("Search"), required=False, max_length=40)
 
     def __init__(self, *args: Any, sites: Iterable[StudySite], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

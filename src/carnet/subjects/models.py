@@ -287,3 +287,72 @@ class Identity(models.Model):
 
     def __str__(self) -> str:
         return f"identity of {self.subject_id} (encrypted)"
+
+
+class PlannedVisit(models.Model):
+    """One occurrence of a subject's schedule as `carnet.subjects.schedule` plans it.
+
+    Derived, not clinical data: `carnet.subjects.scheduling` deletes and writes a subject's rows
+    again whenever what the schedule reads changes, so lists filter, count, sort and page in SQL
+    ("overdue" is an awaited row whose ``latest`` is before today).
+    """
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="planned_visits")
+    # The subject's study, kept here so the overdue list reads one index.
+    study = models.ForeignKey("studies.Study", on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=64)
+    number = models.PositiveIntegerField()
+    target = models.DateField(null=True)  # null: an unscheduled event
+    earliest = models.DateField(null=True)
+    latest = models.DateField(null=True)
+    done_on = models.DateField(null=True)
+    # Why a visit not done is no longer awaited (schedule.Settled); "" while it is.
+    settled = models.CharField(max_length=20, blank=True)
+    unbounded = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "event", "number"], name="planned_visit_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["study", "latest"],
+                name="planned_visit_awaited_idx",
+                condition=models.Q(done_on__isnull=True, settled="", target__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.event} #{self.number} due {self.target}"
+
+
+class ScheduleSummary(models.Model):
+    """What lists show of a subject's schedule, whatever the day: the next awaited visit and the
+    earliest closing window of those awaited (overdue from the day after it)."""
+
+    subject = models.OneToOneField(
+        Subject, on_delete=models.CASCADE, primary_key=True, related_name="schedule_summary"
+    )
+    # The study version and the day the schedule was planned with: stale when either is behind.
+    study_version = models.ForeignKey(
+        "studies.StudyVersion", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    planned_through = models.DateField()
+    next_event = models.CharField(max_length=64, blank=True)
+    next_number = models.PositiveIntegerField(null=True)
+    next_target = models.DateField(null=True)
+    next_earliest = models.DateField(null=True)
+    next_latest = models.DateField(null=True)
+    first_awaited_latest = models.DateField(null=True)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["next_target"], name="schedule_next_idx"),
+            models.Index(fields=["first_awaited_latest"], name="schedule_overdue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"schedule of {self.subject_id}: next {self.next_event} {self.next_target}"

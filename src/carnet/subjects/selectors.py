@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Case, DateField, F, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import PermissionDenied, require, site_scope
 from carnet.accounts.roles import Action
+from carnet.core.clock import utc_today
 from carnet.core.errors import ValidationError
 from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study
 from carnet.subjects.eligibility import CriterionResult, eligibility_items, evaluate_criteria
 from carnet.subjects.environments import Environment, environment_written, test_view_asked
-from carnet.subjects.models import ScreeningEntry, Subject
+from carnet.subjects.models import PlannedVisit, ScheduleSummary, ScreeningEntry, Subject
 from carnet.subjects.schedule import (
     Occurrence,
-    SubjectDates,
-    WindowStatus,
+    Planned,
+    Settled,
     next_visit,
-    subject_schedule,
+    occurrence_status,
+    overdue,
+    planned_occurrences,
+    schedule_on,
 )
-from carnet.subjects.services import site_today, subject_settings
-from carnet.subjects.statuses import ACTIVE, StudyStatus, WithdrawalKind
+from carnet.subjects.scheduling import subject_dates
+from carnet.subjects.services import site_today
+from carnet.subjects.statuses import ACTIVE, StudyStatus
 
 # Subjects a follow-up campaign looks for: still followed, or lost and worth looking for again.
 CAMPAIGN_STATUSES = ACTIVE | {StudyStatus.LOST_TO_FOLLOW_UP}
@@ -99,36 +104,137 @@ def _definition(study: Study) -> StudyDefinition | None:
     return study.current_version.parsed() if study.current_version else None
 
 
-def subject_dates(subject: Subject) -> SubjectDates:
-    """Return what the schedule needs to know of a subject."""
-    visits: dict[str, dict[int, date]] = {}
-    for event, number, day in subject.visits.values_list("event", "occurrence", "visit_on"):
-        visits.setdefault(event, {})[number] = day
-    follow_up_ends = None
-    if subject.study_status not in ACTIVE and subject.study_status != StudyStatus.SCREENED:
-        follow_up_ends = subject.study_status_on
-    stop = subject.withdrawals.filter(kind=WithdrawalKind.FOLLOW_UP).first()
-    if stop is not None:
-        follow_up_ends = min(follow_up_ends or stop.withdrawn_on, stop.withdrawn_on)
-    return SubjectDates(
-        inclusion=subject.included_on,
-        randomisation=subject.randomised_on,
-        end_of_treatment=subject.end_of_treatment_on,
-        follow_up_ends=follow_up_ends,
-        treatment_events=frozenset(subject_settings(subject.study).treatment_events),
-        visits=visits,
+T = TypeVar("T")
+# Rows per page of the lists, unless the person asks for another size within these bounds.
+PER_PAGE = 50
+PER_PAGE_MAX = 500
+
+
+@dataclass(frozen=True)
+class ListPage(Generic[T]):
+    """One page of a list: its rows, how many match in all, and where it stands."""
+
+    rows: list[T]
+    total: int
+    number: int
+    per_page: int | None  # None: every row on one page (the API, exports)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def pages(self) -> int:
+        if not self.per_page:
+            return 1
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def _paged(queryset: QuerySet[Any], page: int, per_page: int | None) -> tuple[list[Any], int, int]:
+    """Return the rows of one page, the total and the page number (kept within the pages)."""
+    total = queryset.count()
+    if not per_page:
+        return list(queryset), total, 1
+    per_page = min(max(per_page, 1), PER_PAGE_MAX)
+    last = max(1, -(-total // per_page))
+    number = min(max(page, 1), last)
+    start = (number - 1) * per_page
+    return list(queryset[start : start + per_page]), total, number
+
+
+def _ordering(sort: str, orders: dict[str, tuple[Any, ...]], default: str) -> list[Any]:
+    """Return the ORDER BY of a sort key ("site", or "-site" for descending)."""
+    key = sort.removeprefix("-")
+    if key not in orders:
+        key, sort = default, default
+    result = []
+    for field in orders[key]:
+        if isinstance(field, str):
+            result.append(F(field).desc() if sort.startswith("-") else F(field).asc())
+        else:
+            result.append(field)
+    return result
+
+
+def _today_by_site(study: Study, today: date | None, site_field: str = "site_id") -> Any:
+    """Return an SQL expression for today's date at each row's site (each centre's time zone)."""
+    if today is not None:
+        return Value(today, output_field=DateField())
+    days: dict[date, list[int]] = {}
+    for found in StudySite.objects.filter(study=study).select_related("centre"):
+        days.setdefault(site_today(found), []).append(found.pk)
+    if len(days) == 1:
+        return Value(next(iter(days)), output_field=DateField())
+    return Case(
+        *(When(**{f"{site_field}__in": pks}, then=Value(day)) for day, pks in days.items()),
+        default=Value(utc_today()),
+        output_field=DateField(),
     )
+
+
+def _latest_today(study: Study, today: date | None) -> date:
+    """Return the latest of today's dates at the study's sites (a bound an index can use)."""
+    if today is not None:
+        return today
+    sites = StudySite.objects.filter(study=study).select_related("centre")
+    return max((site_today(site) for site in sites), default=utc_today())
+
+
+def _site_days(subjects: Iterable[Subject], today: date | None) -> dict[int, date]:
+    days: dict[int, date] = {}
+    for subject in subjects:
+        if subject.site_id not in days:
+            days[subject.site_id] = today or site_today(subject.site)
+    return days
+
+
+def _stored(subject: Subject) -> list[Planned] | None:
+    """Return the subject's stored schedule, or None when it is behind the study's version."""
+    summary = ScheduleSummary.objects.filter(subject=subject).first()
+    if summary is None or summary.study_version_id != subject.study.current_version_id:
+        return None
+    if summary.planned_through < utc_today():
+        return None
+    return [
+        Planned(
+            v.event,
+            v.number,
+            v.target,
+            v.earliest,
+            v.latest,
+            v.done_on,
+            Settled(v.settled),
+            v.unbounded,
+        )
+        for v in PlannedVisit.objects.filter(subject=subject)
+    ]
 
 
 def subject_occurrences(
     subject: Subject, *, today: date | None = None, definition: StudyDefinition | None = None
 ) -> list[Occurrence]:
-    """Return the subject's schedule as it stands today at their site."""
-    definition = definition or _definition(subject.study)
-    if definition is None:
-        return []
+    """Return the subject's schedule as it stands today at their site.
+
+    From the stored schedule the lists read; planned afresh (nothing written) when it is behind.
+    """
     day = today or site_today(subject.site)
-    return subject_schedule(definition, subject_dates(subject), today=day)
+    planned = _stored(subject)
+    if planned is None:
+        definition = definition or _definition(subject.study)
+        if definition is None:
+            return []
+        planned = planned_occurrences(definition, subject_dates(subject), through=day)
+    return schedule_on(planned, today=day)
 
 
 @dataclass(frozen=True)
@@ -140,23 +246,50 @@ class SubjectSummary:
     overdue: list[Occurrence]
 
 
-def _summaries(
-    subjects: Iterable[Subject], study: Study, today: date | None
-) -> list[SubjectSummary]:
-    definition = _definition(study)
-    result = []
-    for subject in subjects:
-        occurrences = subject_occurrences(subject, today=today, definition=definition)
-        overdue = [o for o in occurrences if o.status == WindowStatus.OVERDUE]
-        if subject.study_status not in ACTIVE:
-            overdue = []  # nobody chases a visit of a subject who has left
-        result.append(SubjectSummary(subject, next_visit(occurrences), overdue))
-    return result
-
-
 def subject_summary(subject: Subject, *, today: date | None = None) -> SubjectSummary:
     """Return the header of one subject: statuses, date of last news, next visit."""
-    return _summaries([subject], subject.study, today)[0]
+    occurrences = subject_occurrences(subject, today=today)
+    return SubjectSummary(subject, next_visit(occurrences), overdue(occurrences))
+
+
+def _occurrence(visit: PlannedVisit, today: date) -> Occurrence:
+    planned = Planned(
+        visit.event,
+        visit.number,
+        visit.target,
+        visit.earliest,
+        visit.latest,
+        visit.done_on,
+        Settled(visit.settled),
+        visit.unbounded,
+    )
+    return Occurrence(
+        visit.event,
+        visit.number,
+        visit.target,
+        visit.earliest,
+        visit.latest,
+        visit.done_on,
+        occurrence_status(planned, today),
+    )
+
+
+def _awaited() -> Q:
+    return Q(done_on__isnull=True, settled=Settled.OPEN.value, target__isnull=False)
+
+
+SUBJECT_ORDERS: dict[str, tuple[Any, ...]] = {
+    "identifier": ("identifier",),
+    "site": ("site__code", "identifier"),
+    "status": ("study_status", "identifier"),
+    "treatment": ("treatment_status", "identifier"),
+    "included": ("included_on", "identifier"),
+    "last_news": ("last_news_on", "identifier"),
+    "next_visit": (
+        F("schedule_summary__next_target").asc(nulls_last=True),
+        "identifier",
+    ),
+}
 
 
 def subject_list(
@@ -167,9 +300,17 @@ def subject_list(
     study_status: list[str] | None = None,
     treatment_status: list[str] | None = None,
     overdue: bool | None = None,
+    search: str = "",
+    sort: str = "identifier",
+    page: int = 1,
+    per_page: int | None = PER_PAGE,
     today: date | None = None,
-) -> list[SubjectSummary]:
-    """Return the subjects the actor may see, filtered by site, statuses and overdue visits."""
+) -> ListPage[SubjectSummary]:
+    """Return one page of the subjects the actor may see, filtered by site, statuses, overdue
+    visits and a search on the identifier or screening number, sorted as asked.
+
+    Filters, counts, sorts and pages in SQL on the stored schedules: the time it takes does not
+    grow with the number of subjects beyond what the database does with its indexes."""
     subjects = subjects_visible(actor, study=study)
     if site:
         subjects = subjects.filter(site__code=site)
@@ -177,10 +318,49 @@ def subject_list(
         subjects = subjects.filter(study_status__in=study_status)
     if treatment_status:
         subjects = subjects.filter(treatment_status__in=treatment_status)
-    summaries = _summaries(subjects, study, today)
+    if search.strip():
+        text = search.strip()
+        subjects = subjects.filter(
+            Q(identifier__icontains=text) | Q(screening_number__icontains=text)
+        )
     if overdue is not None:
-        summaries = [s for s in summaries if bool(s.overdue) == overdue]
-    return summaries
+        late = Q(schedule_summary__first_awaited_latest__lt=_latest_today(study, today)) & Q(
+            schedule_summary__first_awaited_latest__lt=_today_by_site(study, today)
+        )
+        subjects = subjects.filter(late) if overdue else subjects.exclude(late)
+    subjects = subjects.select_related("schedule_summary").order_by(
+        *_ordering(sort, SUBJECT_ORDERS, "identifier")
+    )
+    rows, total, number = _paged(subjects, page, per_page)
+    days = _site_days(rows, today)
+    late_visits: dict[int, list[Occurrence]] = {pk.pk: [] for pk in rows}
+    if rows:
+        for visit in PlannedVisit.objects.filter(
+            _awaited(), subject_id__in=late_visits, latest__lt=max(days.values())
+        ).select_related("subject"):
+            day = days[visit.subject.site_id]
+            if visit.latest is not None and visit.latest < day:
+                late_visits[visit.subject_id].append(_occurrence(visit, day))
+    summaries = []
+    for subject in rows:
+        stored = getattr(subject, "schedule_summary", None)
+        following = None
+        if stored is not None and stored.next_target is not None:
+            following = _occurrence(
+                PlannedVisit(
+                    event=stored.next_event,
+                    number=stored.next_number or 1,
+                    target=stored.next_target,
+                    earliest=stored.next_earliest,
+                    latest=stored.next_latest,
+                ),
+                days[subject.site_id],
+            )
+        overdue_visits = sorted(
+            late_visits[subject.pk], key=lambda o: (o.target or date.max, o.event, o.number)
+        )
+        summaries.append(SubjectSummary(subject, following, overdue_visits))
+    return ListPage(summaries, total, number, per_page)
 
 
 @dataclass(frozen=True)
@@ -190,20 +370,50 @@ class OverdueVisit:
     days_overdue: int
 
 
+OVERDUE_ORDERS: dict[str, tuple[Any, ...]] = {
+    "site": ("subject__site__code", "latest", "subject__identifier", "event", "number"),
+    "days": ("latest", "subject__identifier", "event", "number"),
+    "subject": ("subject__identifier", "latest", "event", "number"),
+    "event": ("event", "number", "latest", "subject__identifier"),
+}
+
+
 def overdue_list(
-    actor: User, *, study: Study, site: str | None = None, today: date | None = None
-) -> list[OverdueVisit]:
-    """Return every overdue visit of followed subjects, by site, then oldest first."""
-    rows = []
-    subjects = subjects_visible(actor, study=study).filter(study_status__in=ACTIVE)
+    actor: User,
+    *,
+    study: Study,
+    site: str | None = None,
+    search: str = "",
+    sort: str = "site",
+    page: int = 1,
+    per_page: int | None = None,
+    today: date | None = None,
+) -> ListPage[OverdueVisit]:
+    """Return every overdue visit, by site then the longest overdue first (or as sorted): a
+    visit still awaited whose window closed before today at the subject's site."""
+    visible = subjects_visible(actor, study=study)
     if site:
-        subjects = subjects.filter(site__code=site)
-    for summary in _summaries(subjects, study, today):
-        day = today or site_today(summary.subject.site)
-        for occurrence in summary.overdue:
-            assert occurrence.latest is not None
-            rows.append(OverdueVisit(summary.subject, occurrence, (day - occurrence.latest).days))
-    return sorted(rows, key=lambda r: (r.subject.site.code, -r.days_overdue, r.subject.identifier))
+        visible = visible.filter(site__code=site)
+    if search.strip():
+        visible = visible.filter(identifier__icontains=search.strip())
+    visits = (
+        PlannedVisit.objects.filter(_awaited(), study=study, subject__in=visible.values("pk"))
+        # The plain bound first, so the partial index narrows the rows; then each site's day.
+        .filter(latest__lt=_latest_today(study, today))
+        .filter(latest__lt=_today_by_site(study, today, "subject__site_id"))
+        .select_related("subject", "subject__site", "subject__site__centre")
+    )
+    visits = visits.order_by(*_ordering(sort, OVERDUE_ORDERS, "site"))
+    rows, total, number = _paged(visits, page, per_page)
+    days = _site_days([v.subject for v in rows], today)
+    overdue_rows = []
+    for visit in rows:
+        day = days[visit.subject.site_id]
+        assert visit.latest is not None
+        overdue_rows.append(
+            OverdueVisit(visit.subject, _occurrence(visit, day), (day - visit.latest).days)
+        )
+    return ListPage(overdue_rows, total, number, per_page)
 
 
 def months_before(day: date, months: int) -> date:
@@ -214,11 +424,29 @@ def months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+CAMPAIGN_ORDERS: dict[str, tuple[Any, ...]] = {
+    "site": ("site__code", "last_news_on", "identifier"),
+    "last_news": ("last_news_on", "identifier"),
+    "identifier": ("identifier",),
+    "status": ("study_status", "identifier"),
+}
+
+
 def follow_up_campaign(
-    actor: User, *, study: Study, months: int, on: date, site: str | None = None
-) -> QuerySet[Subject]:
+    actor: User,
+    *,
+    study: Study,
+    months: int,
+    on: date,
+    site: str | None = None,
+    search: str = "",
+    study_status: list[str] | None = None,
+    sort: str = "site",
+    page: int = 1,
+    per_page: int | None = None,
+) -> ListPage[Subject]:
     """Return the followed subjects whose date of last news is older than ``months`` before
-    ``on``: the ones a follow-up campaign asks sites for news of."""
+    ``on``: the ones a follow-up campaign asks sites for news of (one page of them)."""
     if months < 1:
         raise ValidationError(f"months: {months} is not a number of months (1 or more).")
     cutoff = months_before(on, months)
@@ -227,18 +455,47 @@ def follow_up_campaign(
     )
     if site:
         subjects = subjects.filter(site__code=site)
-    return subjects.order_by("site__code", "last_news_on", "identifier")
+    if study_status:
+        subjects = subjects.filter(study_status__in=study_status)
+    if search.strip():
+        subjects = subjects.filter(identifier__icontains=search.strip())
+    subjects = subjects.order_by(*_ordering(sort, CAMPAIGN_ORDERS, "site"))
+    rows, total, number = _paged(subjects, page, per_page)
+    return ListPage(rows, total, number, per_page)
+
+
+SCREENING_ORDERS: dict[str, tuple[Any, ...]] = {
+    "site": ("site__code", "screened_on", "pk"),
+    "screened": ("screened_on", "pk"),
+    "number": ("screening_number", "pk"),
+    "age": ("age", "pk"),
+}
 
 
 def screening_log(
-    actor: User, *, study: Study, site: str | None = None
-) -> QuerySet[ScreeningEntry]:
-    """Return the screening log lines at the sites the actor may see."""
+    actor: User,
+    *,
+    study: Study,
+    site: str | None = None,
+    search: str = "",
+    sort: str = "site",
+    page: int = 1,
+    per_page: int | None = None,
+) -> ListPage[ScreeningEntry]:
+    """Return one page of the screening log lines at the sites the actor may see, searched by
+    screening number or reason not included."""
     entries = ScreeningEntry.objects.filter(study=study).select_related("site")
     entries = _scoped(actor, study, entries)
     if site:
         entries = entries.filter(site__code=site)
-    return entries.order_by("site__code", "screened_on", "pk")
+    if search.strip():
+        text = search.strip()
+        entries = entries.filter(
+            Q(screening_number__icontains=text) | Q(reason_not_included__icontains=text)
+        )
+    entries = entries.order_by(*_ordering(sort, SCREENING_ORDERS, "site"))
+    rows, total, number = _paged(entries, page, per_page)
+    return ListPage(rows, total, number, per_page)
 
 
 def eligibility_evaluate(

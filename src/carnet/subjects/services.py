@@ -50,6 +50,7 @@ from carnet.subjects.registration import (
     eligibility_from_answers,
     registration_field,
 )
+from carnet.subjects.scheduling import schedule_rebuild, schedule_refresh
 from carnet.subjects.statuses import (
     ACTIVE,
     REVIEW_ONLY,
@@ -299,6 +300,7 @@ def subject_settings_set(
         },
         chain=study.audit_chain,
     )
+    schedule_rebuild(study=study)
     return current
 
 
@@ -631,6 +633,7 @@ def subject_include(
             }
             subject.save(update_fields=["eligibility"])
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return subject
 
 
@@ -758,6 +761,7 @@ def eligibility_review_decide(
     )
     if approved:
         _casebook_write_on_approval(subject)
+    schedule_refresh(subject=subject)
     return review
 
 
@@ -948,6 +952,7 @@ def consent_withdraw(
             reason=note,
         )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return withdrawal
 
 
@@ -1020,6 +1025,7 @@ def subject_change_status(
         actor=actor, subject=subject, track=StatusChange.Track.STUDY, new=status, on=on, reason=text
     )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return subject
 
 
@@ -1058,6 +1064,7 @@ def subject_change_treatment(
             reason="treatment stopped",
         )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return subject
 
 
@@ -1112,6 +1119,7 @@ def visit_record(
         chain=subject.study.audit_chain,
     )
     _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
     return visit
 
 

@@ -29,7 +29,7 @@ from carnet.core.clock import utc_today
 from carnet.core.errors import CarnetError
 from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study
-from carnet.subjects import selectors, services
+from carnet.subjects import scheduling, selectors, services
 from carnet.subjects.eligibility import (
     CriterionResult,
     criterion_outcome,
@@ -134,6 +134,46 @@ def _subject_row(summary: selectors.SubjectSummary, labels: dict[str, str]) -> d
     }
 
 
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _controls(
+    request: HttpRequest, page: selectors.ListPage[Any], sorts: Iterable[str], sort: str
+) -> dict[str, Any]:
+    """Return the links of a list's pager and column headers: plain links keeping the filters,
+    so they work without JavaScript."""
+
+    def link(**changes: Any) -> str:
+        query = request.GET.copy()
+        for name, value in changes.items():
+            query[name] = str(value)
+        return "?" + query.urlencode()
+
+    current, descending = sort.removeprefix("-"), sort.startswith("-")
+    headers = {}
+    for key in sorts:
+        active = key == current
+        headers[key] = {
+            # A second click on the sorted column reverses it.
+            "url": link(sort=f"-{key}" if active and not descending else key, page=1),
+            "aria": ("descending" if descending else "ascending") if active else "none",
+            "mark": (" ▼" if descending else " ▲") if active else "",
+        }
+    last = page.pages
+    return {
+        "page": page,
+        "first": link(page=1) if page.number > 2 else None,
+        "previous": link(page=page.number - 1) if page.has_previous else None,
+        "next": link(page=page.number + 1) if page.has_next else None,
+        "last": link(page=last) if page.number < last - 1 else None,
+        "sort": headers,
+    }
+
+
 def _criterion(c: dict[str, Any], definition: StudyDefinition | None) -> dict[str, Any]:
     """Return a criterion as a page shows it: what its result means, in the person's words."""
     label = c["label"]
@@ -167,26 +207,33 @@ def _stored_criteria(subject: Subject, definition: StudyDefinition | None) -> li
 @login_required
 @require_GET
 def subject_list_page(request: HttpRequest, identifier: str) -> HttpResponse:
-    """Return the subjects the person may see, filtered by site, statuses and overdue visits."""
+    """Return one page of the subjects the person may see: filtered by site, statuses, overdue
+    visits and a search, sorted by any column."""
     study = _study(request, identifier)
     user = _user(request)
+    scheduling.schedule_rebuild(study=study, stale_only=True)
     form = SubjectFilterForm(request.GET or None, sites=sites_visible(user, study=study))
     rows: list[dict[str, Any]] = []
     status = 200
+    sort = request.GET.get("sort", "identifier")
+    found = selectors.ListPage[selectors.SubjectSummary]([], 0, 1, selectors.PER_PAGE)
     if form.is_bound and not form.is_valid():
         status = 400
     else:
         data = form.cleaned_data if form.is_bound else {}
-        summaries = selectors.subject_list(
+        found = selectors.subject_list(
             user,
             study=study,
             site=data.get("site") or None,
             study_status=data.get("study_status") or None,
             treatment_status=data.get("treatment_status") or None,
             overdue=True if data.get("overdue") else None,
+            search=data.get("q") or "",
+            sort=sort,
+            page=_page_number(request),
         )
         labels = _event_labels(_definition(study))
-        rows = [_subject_row(summary, labels) for summary in summaries]
+        rows = [_subject_row(summary, labels) for summary in found]
     return render(
         request,
         "subjects/subject_list.html",
@@ -194,6 +241,7 @@ def subject_list_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "study": study,
             "form": form,
             "rows": rows,
+            "list": _controls(request, found, selectors.SUBJECT_ORDERS, sort),
             "may_include": may(user, Action.INCLUDE_SUBJECT, study=study),
         },
         status=status,
@@ -664,15 +712,30 @@ def screening_log_page(request: HttpRequest, identifier: str) -> HttpResponse:
     else:
         today = services.site_today(sites[0]) if sites else utc_today()
         form = ScreeningEntryForm(sites=sites, initial={"screened_on": today})
-    entries = [
-        {"entry": entry, "sex": SEX_LABELS.get(entry.sex, entry.sex)}
-        for entry in selectors.screening_log(user, study=study)
-    ]
+    search = SiteFilterForm(request.GET or None, sites=sites_visible(user, study=study))
+    chosen = search.cleaned_data if search.is_bound and search.is_valid() else {}
+    sort = request.GET.get("sort", "site")
+    found = selectors.screening_log(
+        user,
+        study=study,
+        site=chosen.get("site") or None,
+        search=chosen.get("q") or "",
+        sort=sort,
+        page=_page_number(request),
+        per_page=selectors.PER_PAGE,
+    )
+    entries = [{"entry": entry, "sex": SEX_LABELS.get(entry.sex, entry.sex)} for entry in found]
     return render(
         request,
         "subjects/screening_log.html",
-        {"study": study, "form": form if sites else None, "entries": entries},
-        status=status,
+        {
+            "study": study,
+            "form": form if sites else None,
+            "search": search,
+            "entries": entries,
+            "list": _controls(request, found, selectors.SCREENING_ORDERS, sort),
+        },
+        status=status if not search.errors else 400,
     )
 
 
@@ -690,9 +753,20 @@ def overdue_page(request: HttpRequest, identifier: str) -> HttpResponse:
     """Return the overdue visits of followed subjects, by site, the longest overdue first."""
     study = _study(request, identifier)
     user = _user(request)
+    scheduling.schedule_rebuild(study=study, stale_only=True)
     form = SiteFilterForm(request.GET or None, sites=sites_visible(user, study=study))
-    site = form.cleaned_data.get("site") if form.is_bound and form.is_valid() else None
+    chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
     labels = _event_labels(_definition(study))
+    sort = request.GET.get("sort", "site")
+    found = selectors.overdue_list(
+        user,
+        study=study,
+        site=chosen.get("site") or None,
+        search=chosen.get("q") or "",
+        sort=sort,
+        page=_page_number(request),
+        per_page=selectors.PER_PAGE,
+    )
     rows = [
         {
             "site": row.subject.site,
@@ -700,12 +774,17 @@ def overdue_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "visit": _occurrence(row.occurrence, labels),
             "days": row.days_overdue,
         }
-        for row in selectors.overdue_list(user, study=study, site=site or None)
+        for row in found
     ]
     return render(
         request,
         "subjects/overdue.html",
-        {"study": study, "form": form, "groups": _by_site(rows)},
+        {
+            "study": study,
+            "form": form,
+            "groups": _by_site(rows),
+            "list": _controls(request, found, selectors.OVERDUE_ORDERS, sort),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -719,19 +798,30 @@ def follow_up_campaign_page(request: HttpRequest, identifier: str) -> HttpRespon
     sites = sites_visible(user, study=study)
     data = request.GET if "months" in request.GET else None
     form = CampaignForm(data, sites=sites, initial={"months": 6, "on": utc_today()})
-    months, on, site = 6, utc_today(), None
+    months, on, site, search = 6, utc_today(), None, ""
     status = 200
     if form.is_bound:
         if form.is_valid():
             months, on = form.cleaned_data["months"], form.cleaned_data["on"]
             site = form.cleaned_data["site"] or None
+            search = form.cleaned_data["q"] or ""
         else:
             status = 400
     rows: list[dict[str, Any]] = []
+    sort = request.GET.get("sort", "site")
+    subjects = selectors.ListPage[Subject]([], 0, 1, selectors.PER_PAGE)
     if status == 200:
         try:
             subjects = selectors.follow_up_campaign(
-                user, study=study, months=months, on=on, site=site
+                user,
+                study=study,
+                months=months,
+                on=on,
+                site=site,
+                search=search,
+                sort=sort,
+                page=_page_number(request),
+                per_page=selectors.PER_PAGE,
             )
         except CarnetError as error:
             refusal_to_form(form, error)
@@ -755,6 +845,7 @@ def follow_up_campaign_page(request: HttpRequest, identifier: str) -> HttpRespon
             "months": months,
             "on": on,
             "cutoff": selectors.months_before(on, months),
+            "list": _controls(request, subjects, selectors.CAMPAIGN_ORDERS, sort),
         },
         status=status,
     )
