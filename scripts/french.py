@@ -521,6 +521,7 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "the subject objected to further use of their data on %(date)s: nothing more may be entered": "le patient s'est opposé le %(date)s à l'utilisation ultérieure de ses données : plus rien ne peut être saisi",
     "the subject withdrew from follow-up on %(date)s: only data dated on or before that day may be entered": "le patient s'est retiré du suivi le %(date)s : seules les données datées de ce jour ou avant peuvent être saisies",
     # The subjects services' refusals: the field's name stays before the sentence, untranslated.
+    "%(date)s is after the death of the subject (%(died)s): check both dates. It does not count as news.": "La date %(date)s est postérieure au décès du patient (%(died)s) : vérifiez les deux dates. Elle ne compte pas comme nouvelle du patient.",
     "%(date)s is in the future (today is %(today)s at site %(site)s).": "la date %(date)s est dans le futur (nous sommes le %(today)s au centre %(site)s).",
     "%(date)s is before inclusion (%(inclusion)s).": "la date %(date)s est antérieure à l'inclusion (%(inclusion)s).",
     "%(date)s is before the last change (%(last)s).": "la date %(date)s est antérieure au dernier changement (%(last)s).",
