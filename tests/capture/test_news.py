@@ -32,9 +32,7 @@ def save(c: Capture, base: int | None, **values: Any):  # type: ignore[no-untype
 
 
 def die(c: Capture, on: date = DIED_ON) -> None:
-    c.subject = subject_change_status(
-        actor=c.entry, subject=c.subject, status="deceased", on=on
-    )
+    c.subject = subject_change_status(actor=c.entry, subject=c.subject, status="deceased", on=on)
 
 
 def last_news(c: Capture) -> date:
@@ -86,7 +84,9 @@ def test_the_flag_is_shown_on_the_form_and_counted_in_the_casebook_in_both_langu
 ) -> None:
     save(capture, None, weight=70, vs_date="2026-03-02")
     die(capture)
-    state = form_state(capture.monitor, capture.subject, event="baseline", occurrence=1, form="vitals")
+    state = form_state(
+        capture.monitor, capture.subject, event="baseline", occurrence=1, form="vitals"
+    )
     [check] = state["checks"]
     assert check.items == ["vs_date"]
     assert check.message_fr == (

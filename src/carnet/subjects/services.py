@@ -169,11 +169,9 @@ def subject_last_news_refresh(subject: Subject) -> date:
 def _death_day(subject: Subject) -> date | None:
     """Return the day the subject died, from the status history (None while alive)."""
     # Read from the history rather than the object: callers may hold a copy from before the death.
-    died: date | None = (
-        subject.status_changes.filter(
-            track=StatusChange.Track.STUDY, new=StudyStatus.DECEASED
-        ).aggregate(on=Max("on"))["on"]
-    )
+    died: date | None = subject.status_changes.filter(
+        track=StatusChange.Track.STUDY, new=StudyStatus.DECEASED
+    ).aggregate(on=Max("on"))["on"]
     return died
 
 
