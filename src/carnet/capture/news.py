@@ -54,6 +54,7 @@ def captured_dates_after_death_flag(subject: Subject, died_on: date) -> None:
     for instance_id, item, row, day in ItemValue.objects.filter(
         form_instance__subject=subject, removed=False, day__gt=died_on
     ).values_list("form_instance_id", "item", "row", "day"):
+        assert day is not None  # the filter keeps dated values only
         english, french = _after_death_messages(day, died_on)
         wanted[(instance_id, item, row, english)] = (english, french)
     stale = []
