@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run PORT=8001` when 8000 is taken.
+PORT ?= 8000
 
 .PHONY: install run test lint typecheck check clean
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/carnet migrate --no-input
 	$(BIN)/carnet demo
-	$(BIN)/carnet serve --host 127.0.0.1 --port 8000
+	$(BIN)/carnet serve --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(BIN)/pytest

@@ -52,7 +52,9 @@ and the code disagree. Every command also accepts Django's common options (`--ve
 
 Errors end with one sentence on standard error and a non-zero exit status: 1 for a refused
 command, 2 for bad configuration (data directory, `DATABASE_URL`, profile), 3 when the database
-cannot be reached.
+cannot be reached, 4 when it is reached but not migrated (`carnet migrate` first; `carnet demo`
+migrates by itself). A command whose reader stops early (`carnet study show X | head`) ends
+quietly with 141, as a shell reports a command ended by SIGPIPE.
 
 ## carnet check-deploy
 

@@ -577,6 +577,7 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     # The subjects services' refusals: the field's name stays before the sentence, untranslated.
     "%(identifier)s is a test patient: its data can be read in the test view but not changed once the study has left test mode": "%(identifier)s est un patient de test : ses données se lisent dans la vue de test mais ne peuvent plus être modifiées une fois l'étude sortie du mode test",
     "%(identifier)s is not a test patient: its data cannot change while the study is in test mode": "%(identifier)s n'est pas un patient de test : ses données ne peuvent pas être modifiées tant que l'étude est en mode test",
+    "%(date)s is after the death of the subject (%(died)s): check both dates. It does not count as news.": "La date %(date)s est postérieure au décès du patient (%(died)s) : vérifiez les deux dates. Elle ne compte pas comme nouvelle du patient.",
     "%(date)s is in the future (today is %(today)s at site %(site)s).": "la date %(date)s est dans le futur (nous sommes le %(today)s au centre %(site)s).",
     "%(date)s is before inclusion (%(inclusion)s).": "la date %(date)s est antérieure à l'inclusion (%(inclusion)s).",
     "%(date)s is before the last change (%(last)s).": "la date %(date)s est antérieure au dernier changement (%(last)s).",

@@ -1,7 +1,8 @@
 """The `carnet` command: Django's management commands with Carnet's profiles and plain errors.
 
 `carnet check-deploy` runs Django's deployment checks on the production profile. Configuration
-and database problems end with one sentence and a non-zero exit, never a traceback.
+and database problems end with one sentence and a non-zero exit, never a traceback; so does a
+reader that stops early (`carnet study show X | head`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from carnet.core.errors import CarnetError, ConfigurationError
 
 EXIT_CONFIGURATION = 2
 EXIT_DATABASE = 3
+EXIT_NOT_MIGRATED = 4
+# What a shell reports for a command ended by SIGPIPE (128 + 13): the output was cut short.
+EXIT_BROKEN_PIPE = 141
 
 
 def _settings_module(command: str | None) -> str:
@@ -45,15 +49,59 @@ def _database_problem(error: Exception) -> str:
     return f"Cannot use the database {shown}: {detail}"
 
 
+def _migrations_pending() -> int:
+    """Return how many migrations the database lacks (0 when it cannot tell)."""
+    from django.db import DatabaseError, connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        connection.close()  # a failed statement may have left the connection unusable
+        executor = MigrationExecutor(connection)
+        return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    except DatabaseError:
+        return 0
+
+
+def _not_migrated(command: str | None) -> str | None:
+    """Return the sentence for a database that lacks migrations, or None when it does not."""
+    if command == "migrate":
+        return None
+    pending = _migrations_pending()
+    if not pending:
+        return None
+    from django.conf import settings
+
+    where = settings.DATABASES["default"].get("NAME", "")
+    return (
+        f"The database {where} is not migrated ({pending} migrations to apply); "
+        "run `carnet migrate` first."
+    )
+
+
+def _stdout_discarded() -> None:
+    """Send what is left of standard output nowhere: the reader has gone."""
+    # Without this, Python flushes the buffer again at exit and prints a second traceback.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one `carnet` command and return its exit status."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        _stdout_discarded()
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: list[str] | None) -> int:
     arguments = list(sys.argv if argv is None else argv)
     arguments[0] = "carnet"
     command = arguments[1] if len(arguments) > 1 else None
     try:
         os.environ["DJANGO_SETTINGS_MODULE"] = _settings_module(command)
         import django
-        from django.db.utils import InterfaceError, OperationalError
+        from django.db.utils import InterfaceError, OperationalError, ProgrammingError
 
         django.setup()
         from django.core.management import execute_from_command_line
@@ -62,7 +110,15 @@ def main(argv: list[str] | None = None) -> int:
             arguments[1:2] = ["check", "--deploy", "--fail-level", "WARNING"]
         try:
             execute_from_command_line(arguments)
-        except (OperationalError, InterfaceError) as error:
+        except (OperationalError, InterfaceError, ProgrammingError) as error:
+            # A missing table (SQLite: OperationalError, PostgreSQL: ProgrammingError) is a
+            # database nobody has migrated yet, not an unreachable one.
+            not_migrated = _not_migrated(command)
+            if not_migrated:
+                print(f"carnet: {not_migrated}", file=sys.stderr)
+                return EXIT_NOT_MIGRATED
+            if isinstance(error, ProgrammingError):
+                raise
             print(f"carnet: {_database_problem(error)}", file=sys.stderr)
             return EXIT_DATABASE
     except CarnetError as error:

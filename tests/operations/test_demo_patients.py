@@ -113,3 +113,56 @@ def test_patients_planned_after_yesterday_are_not_there_yet(demo: SystemActor) -
     assert Subject.objects.filter(included_on__lt=date(2025, 9, 1) - timedelta(days=1)).count() == (
         Subject.objects.count()
     )
+
+
+def test_no_demo_patient_has_news_after_death(demo: SystemActor) -> None:
+    """The whole demo, as `carnet demo` loads it: a deceased patient was last known alive on
+    the day of death, nothing of theirs is dated later, and overall survival takes them all."""
+    import polars as pl
+
+    from carnet.analysis.endpoints import overall_survival
+    from carnet.subjects.models import News
+
+    load(demo, phase3=240, phase2=29)
+    deceased = Subject.objects.filter(study_status="deceased")
+    assert deceased.count() >= 20
+    wrong = []
+    for subject in deceased:
+        died_on = subject.study_status_on
+        later = [
+            *(
+                f"{v.form_instance.event}/{v.form_instance.form}.{v.item}={v.day}"
+                for v in ItemValue.objects.filter(
+                    form_instance__subject=subject, removed=False, day__gt=died_on
+                ).select_related("form_instance")
+            ),
+            *(f"visit {v.event}={v.visit_on}" for v in subject.visits.filter(visit_on__gt=died_on)),
+            *(
+                f"news={n.news_on}"
+                for n in News.objects.filter(subject=subject, news_on__gt=died_on)
+            ),
+        ]
+        if subject.last_news_on != died_on or later:
+            wrong.append((subject.identifier, died_on, subject.last_news_on, later))
+    assert wrong == []
+    assert not CheckResult.objects.filter(check_name="carnet:after_death").exists()
+    assert not Subject.objects.filter(last_news_on__gte=TODAY.date()).exists()
+    for study in ("MAINTAIN-CRC", "ACC-209"):
+        rows = Subject.objects.filter(study__identifier=study).values_list(
+            "identifier", "included_on", "last_news_on", "study_status", "study_status_on"
+        )
+        frame = pl.DataFrame(
+            {
+                "subject": [r[0] for r in rows],
+                "randomisation": [r[1] for r in rows],
+                "last_news": [r[2] for r in rows],
+                "death": [r[4] if r[3] == "deceased" else None for r in rows],
+            },
+            schema={
+                "subject": pl.String,
+                "randomisation": pl.Date,
+                "last_news": pl.Date,
+                "death": pl.Date,
+            },
+        )
+        assert overall_survival(frame).frame.height == len(rows)

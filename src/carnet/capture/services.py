@@ -33,6 +33,7 @@ from carnet.capture.models import (
     ItemValue,
     StoredFile,
 )
+from carnet.capture.news import AFTER_DEATH_CHECK
 from carnet.capture.rules import FormRules, Rule, StudyRules, study_rules
 from carnet.capture.values import (
     EMPTY,
@@ -57,6 +58,7 @@ from carnet.subjects.services import (
     site_today,
     subject_last_news_refresh,
 )
+from carnet.subjects.statuses import StudyStatus
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -692,9 +694,16 @@ def form_save(
     )
     outcome.open_checks = outcome.soft_checks
     # A captured date (a visit, an examination) may be the subject's latest news. Dates only
-    # added can only move it forward (one UPDATE); a changed or removed date needs a recount.
-    if dates_moved_back:
+    # added can only move it forward (one UPDATE); a changed or removed date needs a recount,
+    # and so does any date of a deceased subject (never news: flagged if after the death).
+    if dates_moved_back or subject.study_status == StudyStatus.DECEASED:
         subject_last_news_refresh(subject)
+        outcome.open_checks = [
+            *outcome.soft_checks,
+            *CheckResult.objects.filter(
+                form_instance=instance, check_name=AFTER_DEATH_CHECK, open=True
+            ),
+        ]
     elif newest is not None and newest > subject.last_news_on:
         Subject.objects.filter(pk=subject.pk).update(last_news_on=newest)
         subject.last_news_on = newest
@@ -770,7 +779,10 @@ def _check_results(
         {}
         if first_save or instance.pk is None
         else {
-            r.check_name: r for r in CheckResult.objects.filter(form_instance=instance, open=True)
+            r.check_name: r
+            for r in CheckResult.objects.filter(form_instance=instance, open=True).exclude(
+                check_name=AFTER_DEATH_CHECK  # not the study's: news of the subject keeps it
+            )
         }
     )
     results, new = [], []

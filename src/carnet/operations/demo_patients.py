@@ -286,6 +286,8 @@ class _AdverseEvent:
 
 
 def _ae_values(ae: _AdverseEvent, last_day: date, *, sae_criteria: bool) -> dict[str, Any]:
+    """Return an adverse event's form, ongoing if it outlasts ``last_day`` (yesterday, or the
+    day of death: nothing of a patient is dated after it)."""
     ongoing = ae.end > last_day
     values: dict[str, Any] = {
         "ae_term": ae.term,
@@ -731,7 +733,7 @@ def _phase3_patient(
             term = rng.choices([t for t, _w in ae_pool], [w for _t, w in ae_pool])[0]
             grade = rng.choices([1, 2, 3, 4], [0.55, 0.31, 0.12, 0.02])[0]
             start = day + timedelta(days=rng.randint(1, 12))
-            if start <= last_day:
+            if start <= last_day and start < death_day:
                 serious = grade >= 3 and rng.random() < 0.4
                 action = 1
                 if grade >= 3:
@@ -866,9 +868,12 @@ def _phase3_patient(
             },
         )
 
-    # Logs: adverse events and concomitant medications.
+    # Logs: adverse events and concomitant medications, as they stand yesterday or at death.
+    known_until = min(last_day, death_day - timedelta(days=1))
     for repeat, ae in enumerate(aes, 1):
-        w.save("logs", "adverse_event", _ae_values(ae, last_day, sae_criteria=True), repeat=repeat)
+        w.save(
+            "logs", "adverse_event", _ae_values(ae, known_until, sae_criteria=True), repeat=repeat
+        )
     medications: list[tuple[tuple[str, str, str, int], date, date | None]] = [
         (medication, consent_on - timedelta(days=rng.randint(60, 2000)), None)
         for medication in rng.sample(BACKGROUND_MEDICATIONS, rng.choice([0, 1, 1, 2, 3]))
@@ -876,7 +881,7 @@ def _phase3_patient(
     for ae in aes:
         if ae.term in AE_MEDICATIONS and ae.grade >= 2:
             medications.append((AE_MEDICATIONS[ae.term], ae.start, ae.end))
-    _save_medications(w, "logs", medications, last_day)
+    _save_medications(w, "logs", medications, known_until)
 
     # End of treatment, follow-up, death or withdrawal.
     if eot_day is None or not cycles:
@@ -1019,11 +1024,12 @@ def _phase3_patient(
 def _phase3_death(
     w: _Writer, rng: random.Random, death_day: date, *, occurrence: int, last_day: date
 ) -> None:
-    """Record a death once the site learns of it (a few days to weeks later)."""
+    """Record a death once the site learns of it (a few days to weeks later).
+
+    The site hears of it by a call or a letter: no visit, and nothing dated after the death."""
     told = death_day + timedelta(days=rng.randint(2, 25))
     if told > last_day:
         return
-    w.visit("follow_up", told, occurrence=occurrence)
     w.save(
         "follow_up",
         "survival",
@@ -1215,7 +1221,7 @@ def _phase2_patient(
             )[0]
             grade = rng.choices([1, 2, 3], [0.55, 0.35, 0.1])[0]
             start = day + timedelta(days=rng.randint(2, 18))
-            if start <= last_day:
+            if start <= last_day and start < death_day:
                 action = 1
                 if grade == 3 and level < 3:
                     level, reduce_now, action = level + 1, True, 2  # from the next cycle
@@ -1275,7 +1281,10 @@ def _phase2_patient(
         )
     for repeat, ae in enumerate(aes, 1):
         w.save(
-            "ae_log", "adverse_event", _ae_values(ae, last_day, sae_criteria=False), repeat=repeat
+            "ae_log",
+            "adverse_event",
+            _ae_values(ae, min(last_day, death_day - timedelta(days=1)), sae_criteria=False),
+            repeat=repeat,
         )
     if eot_day is None or not cycles:
         return
@@ -1329,8 +1338,7 @@ def _phase2_patient(
         occurrence += 1
     if w.subject.study_status == StudyStatus.IN_FOLLOW_UP:
         told = death_day + timedelta(days=rng.randint(3, 30))
-        if told <= last_day:
-            w.visit("follow_up", told, occurrence=occurrence)
+        if told <= last_day:  # by a call or a letter: no visit, nothing dated after the death
             w.save(
                 "follow_up",
                 "follow_up",

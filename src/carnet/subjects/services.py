@@ -178,15 +178,21 @@ def entry_refusal(subject: Subject, *, on: date) -> str | None:
 
 
 # Other apps' dated information about a subject (captured dates of visits, examinations…):
-# each source returns the latest such date on or before today, or None.
+# each source returns the latest such date on or before today, or None. Its ``after_death``
+# companion flags, where the data manager sees them, the source's own records dated after a
+# subject's death (and withdraws the flags whose records no longer are).
 NewsSource = Callable[[Subject], date | None]
+AfterDeath = Callable[[Subject, date], None]
 NEWS_SOURCES: list[NewsSource] = []
+AFTER_DEATH: list[AfterDeath] = []
 
 
-def register_news_source(source: NewsSource) -> None:
+def register_news_source(source: NewsSource, *, after_death: AfterDeath | None = None) -> None:
     """Let an app's dated data count as news of a subject (called from its AppConfig.ready)."""
     if source not in NEWS_SOURCES:
         NEWS_SOURCES.append(source)
+    if after_death is not None and after_death not in AFTER_DEATH:
+        AFTER_DEATH.append(after_death)
 
 
 def subject_last_news_refresh(subject: Subject) -> date:
@@ -195,8 +201,27 @@ def subject_last_news_refresh(subject: Subject) -> date:
     return subject.last_news_on
 
 
+def _death_day(subject: Subject) -> date | None:
+    """Return the day the subject died, from the status history (None while alive)."""
+    # Read from the history rather than the object: callers may hold a copy from before the death.
+    died: date | None = subject.status_changes.filter(
+        track=StatusChange.Track.STUDY, new=StudyStatus.DECEASED
+    ).aggregate(on=Max("on"))["on"]
+    return died
+
+
 def _refresh_last_news(subject: Subject) -> None:
-    """Recompute the date of last news from every dated piece of information on the subject."""
+    """Recompute the date of last news: the last day the subject was known alive.
+
+    For a deceased subject that is the day of death: anything dated later contradicts the death
+    (one of the two dates is wrong), so it is flagged by its source, never counted."""
+    died_on = _death_day(subject)
+    if died_on is not None:
+        for flag in AFTER_DEATH:
+            flag(subject, died_on)
+        subject.last_news_on = died_on
+        subject.save(update_fields=["last_news_on"])
+        return
     dates = [subject.included_on]
     dates.extend(day for source in NEWS_SOURCES if (day := source(subject)) is not None)
     for queryset, field in (

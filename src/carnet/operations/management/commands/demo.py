@@ -1,4 +1,5 @@
-"""`carnet demo`: load the demo installation (idempotent) and say how to log in."""
+"""`carnet demo`: migrate the database, load the demo installation (idempotent) and say how to
+log in."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import argparse
 import time
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
@@ -16,9 +20,10 @@ from carnet.operations.demo_patients import StudyPatients, demo_patients_load
 
 class Command(BaseCommand):
     help = (
-        "Load the demo: the administrator account and the two demo studies (a randomised phase "
-        "III in colorectal cancer, a Simon two-stage phase II) with synthetic patients entered "
-        "through the save pipeline up to yesterday. Running it again adds nothing."
+        "Load the demo, migrating the database first when it needs it: the administrator "
+        "account and the two demo studies (a randomised phase III in colorectal cancer, a Simon "
+        "two-stage phase II) with synthetic patients entered through the save pipeline up to "
+        "yesterday. Running it again adds nothing."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -34,6 +39,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self._migrate()
         try:
             actor = SystemActor.command_line("carnet demo")
             accounts = demo_load(actor=actor, password=options["password"])
@@ -62,6 +68,15 @@ class Command(BaseCommand):
         self.stdout.write("Demo loaded. Log in at http://127.0.0.1:8000/ as one of:")
         self.stdout.write(f"  {names}")
         self.stdout.write(f"with the password {password!r} (kept in the data directory).")
+
+    def _migrate(self) -> None:
+        """Apply the migrations the database lacks: the demo is the first command people type."""
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if not pending:
+            return
+        self.stdout.write(f"Migrating the database ({len(pending)} migrations)…")
+        call_command("migrate", interactive=False, verbosity=0)
 
     def _patients(self, actor: SystemActor) -> list[StudyPatients]:
         """Load the demo patients with one progress line per study (a terminal redraws it)."""
