@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "carnet.accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # `carnet audit verify` counts what the audit chains must record.
+        from carnet.accounts import census
+
+        census.register()

@@ -7,7 +7,9 @@ class CaptureConfig(AppConfig):
 
     def ready(self) -> None:
         # The migration report of a study amendment counts the values each change touches.
-        from carnet.capture import impact, news
+        # `carnet audit verify` counts the data the study chains must record.
+        from carnet.capture import census, impact, news
 
+        census.register()
         impact.register()
         news.register()
