@@ -11,7 +11,7 @@ from carnet.subjects.models import ScreeningEntry, Subject
 
 def subjects_and_screening() -> list[AuditedData]:
     """Count each study's subjects and screening-log entries, with the oldest one's time."""
-    found = []
+    found: list[AuditedData] = []
     for model, what in ((ScreeningEntry, "screening entries"), (Subject, "subjects")):
         rows = (
             model.objects.values("study__identifier")
