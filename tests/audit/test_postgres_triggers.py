@@ -47,3 +47,21 @@ def test_a_chain_head_cannot_be_deleted() -> None:
     assert "cannot be deleted" in refused(
         "DELETE FROM audit_chainhead WHERE chain = %s", ["system"]
     )
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "TRUNCATE audit_auditevent",
+        "TRUNCATE audit_chainhead",
+        "TRUNCATE audit_auditevent, audit_chainhead",
+        "TRUNCATE audit_auditevent CASCADE",
+    ],
+)
+def test_the_audit_tables_cannot_be_emptied_by_truncate(statement: str) -> None:
+    audit_record(actor=SystemActor(label="pytest"), action="one")
+    message = refused(statement, [])
+    assert "the audit trail cannot be emptied: TRUNCATE refused on audit_" in message
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM audit_auditevent")
+        assert cursor.fetchone() == (1,)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import Installation, database_vendor
+
+FIXTURE = Path(__file__).resolve().parents[1] / "studies" / "fixtures" / "mini.yaml"
 
 pytestmark = pytest.mark.slow
 
@@ -61,3 +64,32 @@ def test_verifying_an_unknown_study_chain_is_refused(make_installation) -> None:
     result = site.run("audit", "verify", "--study", "NOPE", check=False)
     assert result.returncode == 1
     assert "There is no audit chain named 'study:NOPE'." in result.stderr
+
+
+def test_an_emptied_trail_fails_verification_while_data_remain(make_installation) -> None:  # type: ignore[no-untyped-def]
+    site: Installation = make_installation()
+    site.run("user", "create", "marie", "--no-password")
+    site.run("study", "load", str(FIXTURE))
+    if database_vendor() == "sqlite":
+        with sqlite3.connect(site.data_dir / "carnet.sqlite3") as connection:
+            connection.execute("DELETE FROM audit_auditevent")
+            connection.execute("DELETE FROM audit_chainhead")
+    else:
+        import psycopg
+
+        url = site.environment["DATABASE_URL"]
+        with psycopg.connect(url, autocommit=True) as connection:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="cannot be emptied"):
+                connection.execute("TRUNCATE audit_auditevent, audit_chainhead")
+            # Only the tables' owner can do it, by setting the triggers aside first.
+            for table in ("audit_auditevent", "audit_chainhead"):
+                connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")  # type: ignore[arg-type]
+            connection.execute("TRUNCATE audit_auditevent, audit_chainhead")
+
+    result = site.run("audit", "verify", check=False)
+    assert result.returncode == 1
+    assert "No audit events yet." not in result.stdout
+    emptied = "The chain has no events, yet the database holds data it must record"
+    assert f"study:MINI: BROKEN. {emptied} (study versions: 1)" in result.stdout
+    assert f"system: BROKEN. {emptied} (accounts: 1)" in result.stdout
+    assert "2 of 2 audit chains are broken." in result.stderr

@@ -6,4 +6,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from carnet.accounts import checks  # noqa: F401 (registers the deployment checks)
+        # `carnet audit verify` counts what the audit chains must record.
+        from carnet.accounts import (
+            census,
+            checks,  # noqa: F401 (registers the deployment checks)
+        )
+
+        census.register()

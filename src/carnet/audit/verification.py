@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from carnet.audit.coverage import AuditedData, audited_data
 from carnet.audit.hashing import digest_of
 from carnet.audit.models import GENESIS_HASH, AuditEvent, ChainHead
 from carnet.core.errors import ValidationError
@@ -32,6 +34,7 @@ class ChainReport:
     events: int = 0
     last_seq: int = 0
     last_hash: str = GENESIS_HASH
+    first_at: datetime | None = None
     problem: str | None = None
 
     @property
@@ -119,6 +122,8 @@ def verify_chain(chain: str, *, anchors: Iterable[Anchor] = ()) -> ChainReport:
             )
             return report
         report.events += 1
+        if report.first_at is None:
+            report.first_at = event.occurred_at
         report.last_seq, report.last_hash = event.seq, event.hash
         previous_hash = event.hash
         expected_seq += 1
@@ -132,7 +137,8 @@ def verify_chain(chain: str, *, anchors: Iterable[Anchor] = ()) -> ChainReport:
         return report
     head = ChainHead.objects.filter(chain=chain).first()
     if head is None:
-        report.problem = "The chain has events but no recorded head: the head row was removed."
+        if report.events:
+            report.problem = "The chain has events but no recorded head: the head row was removed."
     elif (head.seq, head.hash) != (report.last_seq, report.last_hash):
         report.problem = (
             f"The chain ends at event #{report.last_seq} ({report.last_hash[:16]}…) but its "
@@ -142,9 +148,38 @@ def verify_chain(chain: str, *, anchors: Iterable[Anchor] = ()) -> ChainReport:
     return report
 
 
+def _time(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def coverage_problem(report: ChainReport, data: list[AuditedData]) -> str | None:
+    """Return why an intact chain cannot be the whole record of ``data``, or None if it can."""
+    if not data:
+        return None
+    if report.events == 0:
+        listing = ", ".join(f"{entry.what}: {entry.count}" for entry in data)
+        return (
+            f"The chain has no events, yet the database holds data it must record ({listing}): "
+            "its events were removed (the tables emptied, or a restore without them)."
+        )
+    dated = [(entry.oldest, entry.what) for entry in data if entry.oldest is not None]
+    if report.first_at is None or not dated:
+        return None
+    oldest, what = min(dated)
+    if report.first_at > oldest:
+        return (
+            f"The chain starts on {_time(report.first_at)}, after data it must record "
+            f"({what} since {_time(oldest)}): the events before were removed and the chain "
+            "started again."
+        )
+    return None
+
+
 def audit_verify(*, chain: str | None = None, anchors: Iterable[Anchor] = ()) -> VerificationReport:
-    """Verify one chain, or every chain that has a head or an event."""
+    """Verify one chain, or every chain that has a head, an event or data it must record."""
     anchor_list = list(anchors)
+    # An emptied trail leaves data behind: their chains are verified even with no event left.
+    data = audited_data()
     if chain is not None:
         names = [chain]
     else:
@@ -153,15 +188,20 @@ def audit_verify(*, chain: str | None = None, anchors: Iterable[Anchor] = ()) ->
             set(ChainHead.objects.values_list("chain", flat=True))
             | set(AuditEvent.objects.values_list("chain", flat=True).distinct())
             | {anchor.chain for anchor in anchor_list}
+            | set(data)
         )
     report = VerificationReport()
     for name in names:
         if chain is not None and not (
-            ChainHead.objects.filter(chain=name).exists()
+            name in data
+            or ChainHead.objects.filter(chain=name).exists()
             or AuditEvent.objects.filter(chain=name).exists()
         ):
             raise ValidationError(f"There is no audit chain named {name!r}.")
-        report.chains.append(verify_chain(name, anchors=anchor_list))
+        chain_report = verify_chain(name, anchors=anchor_list)
+        if chain_report.intact:
+            chain_report.problem = coverage_problem(chain_report, data.get(name, []))
+        report.chains.append(chain_report)
     return report
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema
+from ninja import Field, File, Form, Router, Schema
 from ninja.files import UploadedFile
 
 from carnet.accounts.api import request_user
@@ -203,7 +203,7 @@ class FormIn(Schema):
     """A save: the version read, changed values (a value, null to clear, or {"missing": "ND"}),
     changed rows of repeating groups (null removes a row), completion and the reason."""
 
-    version: int
+    version: int = Field(ge=0)
     values: dict[str, Any] = {}
     rows: dict[str, dict[int, dict[str, Any] | None]] = {}
     complete: bool = False
@@ -232,7 +232,7 @@ class FormIn(Schema):
 class ReasonIn(Schema):
     """The version of the form read, and why its status changes."""
 
-    version: int
+    version: int = Field(ge=0)
     reason: str
 
     model_config = {

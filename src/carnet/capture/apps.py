@@ -6,9 +6,11 @@ class CaptureConfig(AppConfig):
     verbose_name = "Data capture"
 
     def ready(self) -> None:
-        # The migration report of a study amendment counts the values each change touches.
-        from carnet.capture import impact, news, registration
+        from carnet.capture import census, impact, news, registration
 
+        # `carnet audit verify` counts the data the study chains must record.
+        census.register()
+        # The migration report of a study amendment counts the values each change touches.
         impact.register()
         news.register()
         # Inclusion writes the registration answers the study maps to casebook items.

@@ -101,6 +101,22 @@ class FormConflict(CarnetError):
         self.changes = changes
 
 
+class FormVersionAhead(FormConflict):
+    """The save names a version the form has not reached: it was not read from the form."""
+
+    def __init__(self, *, sent: int, current_version: int) -> None:
+        CarnetError.__init__(
+            self,
+            _(
+                "You sent version %(sent)s of this form, but it is only at version %(version)s: "
+                "send the version you read. Nothing was written."
+            )
+            % {"sent": sent, "version": current_version},
+        )
+        self.current_version = current_version
+        self.changes = []
+
+
 @dataclass
 class SaveOutcome:
     form_instance: FormInstance
@@ -373,6 +389,9 @@ def _instance_for_change(
 def _refuse_stale(
     instance: FormInstance, base_version: int | None, rules: FormRules, actor: User
 ) -> None:
+    if base_version is not None and base_version > instance.version:
+        # No one read this version: a client counting on its own, or a mistyped number.
+        raise FormVersionAhead(sent=base_version, current_version=instance.version)
     if instance.version and base_version != instance.version:
         if base_version is None:
             raise ValidationError(

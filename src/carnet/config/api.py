@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaValidationError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
 
 from carnet import __version__
 from carnet.accounts.models import User
@@ -50,6 +53,19 @@ class BearerToken(HttpBearer):
         return api_token.user
 
 
+class SessionAuth(NinjaSessionAuth):
+    """The browser session; its CSRF check only once someone is signed in.
+
+    Asked first, ninja's check answered an anonymous or bad-token write with 403 "CSRF check
+    Failed" where the truth is 401: nobody is authenticated.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
 api = NinjaAPI(
     title="Carnet API",
     version=__version__,
@@ -59,7 +75,7 @@ api = NinjaAPI(
         "hexadecimal characters; `carnet token create USER STUDY`). Errors are RFC 9457 "
         "problem details (`application/problem+json`)."
     ),
-    auth=[BearerToken(), django_auth],
+    auth=[BearerToken(), SessionAuth()],
     docs_url="/docs",
     openapi_url="/openapi.json",
     urls_namespace="api",
@@ -88,6 +104,19 @@ def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpRe
     )
     response["WWW-Authenticate"] = 'Bearer realm="carnet"'
     return response
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+    # Bodies that announce their length are refused earlier (RequestLimitsMiddleware); this is
+    # the body whose size shows only while it is read.
+    return problem(
+        request,
+        413,
+        "Content Too Large",
+        _("The request body is larger than the %(limit)s bytes accepted here. Nothing was written.")
+        % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+    )
 
 
 @api.exception_handler(LockedOut)

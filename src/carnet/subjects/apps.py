@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class SubjectsConfig(AppConfig):
     name = "carnet.subjects"
     verbose_name = "Subjects"
+
+    def ready(self) -> None:
+        # `carnet audit verify` counts what the audit chains must record.
+        from carnet.subjects import census
+
+        census.register()

@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "carnet.web.middleware.IdleSessionMiddleware",
     "carnet.web.middleware.SecondFactorMiddleware",
     "carnet.web.middleware.UserLanguageMiddleware",
+    # Before any view reads the body: oversized bodies and NUL characters are refused here.
+    "carnet.web.middleware.RequestLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: it answers locked-out requests.

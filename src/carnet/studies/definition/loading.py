@@ -29,10 +29,10 @@ from carnet.studies.definition.model import (
     Window,
 )
 from carnet.studies.definition.validation import validate_source
-from carnet.studies.definition.yaml_source import source_parse
+from carnet.studies.definition.yaml_source import MAX_TEXT_BYTES, source_parse
 
 # A study file is a handful of forms, not a data set: refuse anything absurd before parsing.
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = MAX_TEXT_BYTES
 
 
 @dataclass(frozen=True)
