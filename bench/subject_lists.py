@@ -115,6 +115,7 @@ def _setup(size: int) -> tuple[Any, Any, float]:
         subjects.append(
             Subject(
                 study=study,
+                environment="production",
                 site=site,
                 identifier=f"{site.code}-{n // 3 + 1:05d}",
                 sequence=n // 3 + 1,
@@ -212,7 +213,9 @@ def _child(size: int, repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 and 3,000 subjects, 7 repeats.")
+    parser.add_argument(
+        "--quick", action="store_true", help="100 and 800 subjects, 5 repeats (under a minute)."
+    )
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
@@ -221,8 +224,8 @@ def main() -> None:
     if options.child:
         _child(options.child, options.repeat)
         return
-    sizes = [300, 3000] if options.quick else [int(s) for s in options.sizes.split(",")]
-    repeat = 7 if options.quick else options.repeat
+    sizes = [100, 800] if options.quick else [int(s) for s in options.sizes.split(",")]
+    repeat = 5 if options.quick else options.repeat
     results = {size: _one_size(size, repeat, options.database) for size in sizes}
     small, large = results[sizes[0]], results[sizes[-1]]
     print(f"database {options.database}; median of {repeat} requests; floor = /account/")

@@ -326,6 +326,7 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Overdue visits": "Visites en retard",
     "Overdue visits of %(study)s": "Visites en retard de %(study)s",
     "Page %(number)s of %(pages)s · %(total)s in all": "Page %(number)s sur %(pages)s · %(total)s en tout",
+    "Page %(number)s · more than %(total)s in all": "Page %(number)s · plus de %(total)s en tout",
     "Pages": "Pages",
     "Patients assessed for eligibility and not included, anonymously. Included patients are registered as subjects.": "Patients évalués pour l'éligibilité et non inclus, de façon anonyme. Les patients inclus sont enregistrés comme patients de l'étude.",
     "Please correct the fields marked below.": "Veuillez corriger les champs signalés ci-dessous.",

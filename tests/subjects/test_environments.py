@@ -77,11 +77,11 @@ def test_no_production_list_or_count_shows_a_test_patient(cast: Cast, tested: Su
     for actor in (cast.alice, cast.dana):
         assert environment_seen(actor, study=cast.study) == "production"
         assert subjects_visible(actor, study=cast.study).count() == 0
-        assert subject_list(actor, study=cast.study) == []
-        assert overdue_list(actor, study=cast.study, today=date(2025, 6, 16)) == []
+        assert subject_list(actor, study=cast.study).rows == []
+        assert overdue_list(actor, study=cast.study, today=date(2025, 6, 16)).rows == []
         campaign = follow_up_campaign(actor, study=cast.study, months=1, on=date(2025, 6, 16))
         assert list(campaign) == []
-        assert screening_log(actor, study=cast.study).count() == 0
+        assert screening_log(actor, study=cast.study).total == 0
         with pytest.raises(PermissionDenied):
             subject_for_actor(actor, study=cast.study, identifier="01-001")
 

@@ -123,6 +123,33 @@ def test_the_overdue_list_shows_a_patient_whose_visit_window_has_passed(cast: Ca
         assert overdue_list(cast.alice, study=cast.study).rows == []
 
 
+def test_the_overdue_list_stops_counting_at_its_limit_and_still_pages(
+    cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A study of 10,000 patients may hold tens of thousands of overdue visits: the page says
+    # "more than N" instead of counting them all, and its pages still go on.
+    from carnet.subjects import selectors
+
+    monkeypatch.setattr(selectors, "OVERDUE_COUNT_LIMIT", 1)
+    for day in (2, 3, 4):
+        subject = include(cast, on=date(2025, 6, day))
+        visit_record(
+            actor=cast.alice, subject=subject, event="baseline", visit_on=date(2025, 6, day)
+        )
+    with time_machine.travel(datetime(2025, 7, 30, 10, 0, tzinfo=UTC), tick=False):
+        everything = overdue_list(cast.alice, study=cast.study)
+        assert len(everything.rows) >= 3
+        assert not everything.capped
+        first = overdue_list(cast.alice, study=cast.study, per_page=1)
+        assert (first.capped, first.total, first.has_next) == (True, 1, True)
+        second = overdue_list(cast.alice, study=cast.study, per_page=1, page=2)
+        assert second.number == 2
+        assert second.rows
+        assert second.rows != first.rows
+        # The longest overdue comes first.
+        assert first.rows[0].days_overdue >= second.rows[0].days_overdue
+
+
 def test_cycles_marked_as_treatment_events_stop_being_due_once_treatment_stops(cast: Cast) -> None:
     from carnet.subjects.services import subject_change_treatment
 

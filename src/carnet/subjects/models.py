@@ -317,8 +317,10 @@ class PlannedVisit(models.Model):
             )
         ]
         indexes = [
+            # Ordered as the overdue list reads it (longest overdue first, then by row), so its
+            # first page comes from the index without sorting every overdue visit of the study.
             models.Index(
-                fields=["study", "latest"],
+                fields=["study", "latest", "id"],
                 name="planned_visit_awaited_idx",
                 condition=models.Q(done_on__isnull=True, settled="", target__isnull=False),
             )

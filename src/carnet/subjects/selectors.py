@@ -118,6 +118,8 @@ class ListPage(Generic[T]):
     total: int
     number: int
     per_page: int | None  # None: every row on one page (the API, exports)
+    # True when more rows match than were counted: ``total`` is then a lower bound.
+    capped: bool = False
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.rows)
@@ -137,16 +139,27 @@ class ListPage(Generic[T]):
 
     @property
     def has_next(self) -> bool:
-        return self.number < self.pages
+        return self.number < self.pages or (self.capped and len(self.rows) == self.per_page)
 
 
-def _paged(queryset: QuerySet[Any], page: int, per_page: int | None) -> tuple[list[Any], int, int]:
-    """Return the rows of one page, the total and the page number (kept within the pages)."""
-    total = queryset.count()
+def _paged(
+    queryset: QuerySet[Any], page: int, per_page: int | None, *, count_limit: int | None = None
+) -> tuple[list[Any], int, int]:
+    """Return the rows of one page, the total and the page number (kept within the pages).
+
+    With ``count_limit``, counting stops there (the total is then that limit, and the caller
+    says "more than"), so a list whose rows grow with the study still answers in bounded time.
+    """
+    if count_limit is None or not per_page:
+        total = queryset.count()
+    else:
+        total = queryset[: count_limit + 1].count()
     if not per_page:
         return list(queryset), total, 1
     per_page = min(max(per_page, 1), PER_PAGE_MAX)
     last = max(1, -(-total // per_page))
+    if count_limit is not None and total > count_limit:
+        last = max(last, page)  # beyond the counted rows, a page answers while it has rows
     number = min(max(page, 1), last)
     start = (number - 1) * per_page
     return list(queryset[start : start + per_page]), total, number
@@ -370,9 +383,12 @@ class OverdueVisit:
     days_overdue: int
 
 
+# Past this many overdue visits, the list says "more than 1,000" rather than counting them all.
+OVERDUE_COUNT_LIMIT = 1000
 OVERDUE_ORDERS: dict[str, tuple[Any, ...]] = {
+    # The index's own order: the first page needs no sort of every overdue visit.
+    "days": ("latest", "id"),
     "site": ("subject__site__code", "latest", "subject__identifier", "event", "number"),
-    "days": ("latest", "subject__identifier", "event", "number"),
     "subject": ("subject__identifier", "latest", "event", "number"),
     "event": ("event", "number", "latest", "subject__identifier"),
 }
@@ -384,13 +400,13 @@ def overdue_list(
     study: Study,
     site: str | None = None,
     search: str = "",
-    sort: str = "site",
+    sort: str = "days",
     page: int = 1,
     per_page: int | None = None,
     today: date | None = None,
 ) -> ListPage[OverdueVisit]:
-    """Return every overdue visit, by site then the longest overdue first (or as sorted): a
-    visit still awaited whose window closed before today at the subject's site."""
+    """Return the overdue visits, the longest overdue first (or as sorted: by site, subject,
+    event): a visit still awaited whose window closed before today at the subject's site."""
     visible = subjects_visible(actor, study=study)
     if site:
         visible = visible.filter(site__code=site)
@@ -403,8 +419,8 @@ def overdue_list(
         .filter(latest__lt=_today_by_site(study, today, "subject__site_id"))
         .select_related("subject", "subject__site", "subject__site__centre")
     )
-    visits = visits.order_by(*_ordering(sort, OVERDUE_ORDERS, "site"))
-    rows, total, number = _paged(visits, page, per_page)
+    visits = visits.order_by(*_ordering(sort, OVERDUE_ORDERS, "days"))
+    rows, total, number = _paged(visits, page, per_page, count_limit=OVERDUE_COUNT_LIMIT)
     days = _site_days([v.subject for v in rows], today)
     overdue_rows = []
     for visit in rows:
@@ -413,7 +429,10 @@ def overdue_list(
         overdue_rows.append(
             OverdueVisit(visit.subject, _occurrence(visit, day), (day - visit.latest).days)
         )
-    return ListPage(overdue_rows, total, number, per_page)
+    capped = bool(per_page) and total > OVERDUE_COUNT_LIMIT
+    if capped:
+        total = OVERDUE_COUNT_LIMIT
+    return ListPage(overdue_rows, total, number, per_page, capped)
 
 
 def months_before(day: date, months: int) -> date:

@@ -750,14 +750,15 @@ def _by_site(rows: list[dict[str, Any]]) -> list[tuple[StudySite, list[dict[str,
 @login_required
 @require_GET
 def overdue_page(request: HttpRequest, identifier: str) -> HttpResponse:
-    """Return the overdue visits of followed subjects, by site, the longest overdue first."""
+    """Return the overdue visits of followed subjects, the longest overdue first (or as sorted),
+    shown by site."""
     study = _study(request, identifier)
     user = _user(request)
     scheduling.schedule_rebuild(study=study, stale_only=True)
     form = SiteFilterForm(request.GET or None, sites=sites_visible(user, study=study))
     chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
     labels = _event_labels(_definition(study))
-    sort = request.GET.get("sort", "site")
+    sort = request.GET.get("sort", "days")
     found = selectors.overdue_list(
         user,
         study=study,
