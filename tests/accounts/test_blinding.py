@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.blinding import HIDDEN, blinding_of
 from carnet.accounts.models import User
@@ -26,7 +28,7 @@ from carnet.accounts.services import token_create
 from carnet.capture.services import form_save
 from carnet.studies.definition import study_file_read
 from carnet.studies.services import study_load, study_mode_change, study_publish
-from tests.accounts.personas import ADMIN, FIXTURE, person, world
+from tests.accounts.personas import ADMIN, FIXTURE, person, with_second_factor, world
 from tests.capture.conftest import include
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +79,10 @@ def blinded_world(tmp_path: Path) -> dict[str, Any]:
         "version": saved.form_instance.version,
         "investigator": person("irene", study=w.study, role=Role.INVESTIGATOR, sites=[w.site_a]),
         "monitor": person("sophie", study=w.study, role=Role.MONITOR, sites=[w.site_a, w.site_b]),
-        "unblinded": person("ulysse", study=w.study, role=Role.UNBLINDED_STATISTICIAN),
+        # Unblinded roles must use a second factor, on the pages and for their tokens.
+        "unblinded": with_second_factor(
+            person("ulysse", study=w.study, role=Role.UNBLINDED_STATISTICIAN)
+        ),
     }
 
 
@@ -109,6 +114,11 @@ def _answers(user: User, study: Any, version: int) -> dict[str, str]:
     _, key = token_create(actor=ADMIN, user=user, study=study)
     page = Client()
     page.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is not None:  # signed in with the second factor, as the sign-in page does
+        session = page.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
     api = Client(headers={"authorization": f"Bearer {key}"})
     answers = {}
     for path in _paths():
