@@ -151,6 +151,12 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"version": "1", "upload": ("disguised.pdf", b"MZ an executable")},
         False,
     ),
+    ("post", "/api/studies/{identifier}/mode"): (
+        # A study-wide, signed action: a wrong password is refused and nothing moves.
+        granted(Action.MANAGE_STUDY),
+        {"mode": "frozen", "reason": "cleaning", "password": "not the password"},
+        True,
+    ),
     ("put", "/api/studies/{identifier}/subject-settings"): (
         # A study-wide action: a membership restricted to some sites does not allow it.
         granted(Action.MANAGE_STUDY),

@@ -95,7 +95,7 @@ def test_the_flag_is_shown_on_the_form_and_counted_in_the_casebook_in_both_langu
     )
     with translation.override("en"):
         grid = casebook(capture.monitor, capture.subject)
-    cells = [cell for column in grid["columns"] for cell in column["cells"] if cell]
+    cells = [cell for column in grid.columns for cell in column.cells if cell]
     assert [c.open_checks for c in cells if c.form == "vitals" and c.event == "baseline"] == [1]
 
 

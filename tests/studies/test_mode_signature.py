@@ -12,6 +12,7 @@ import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import Signature, User
 from carnet.accounts.permissions import PermissionDenied
@@ -28,7 +29,7 @@ from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.studies.models import Study
 from carnet.studies.services import study_mode_change
-from tests.accounts.personas import ADMIN, World, person, world
+from tests.accounts.personas import ADMIN, World, person, with_second_factor, world
 from tests.web.helpers import PASSWORD, current_code, enrol, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -177,6 +178,8 @@ def test_the_study_page_refuses_a_freeze_without_reason_in_french(running: World
 
 
 def api_client(w: World, user: User, language: str = "") -> Client:
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        with_second_factor(user)  # a data manager's token works once a second factor is enrolled
     _token, key = token_create(actor=ADMIN, user=user, study=w.study)
     headers = {"authorization": f"Bearer {key}"}
     if language:
@@ -208,9 +211,15 @@ def test_the_api_freezes_only_with_a_reason_and_a_signature(running: World) -> N
     )
     assert french.json()["detail"] == "Passer de production à frozen demande une raison."
     assert mode() == "production"
+    device = TOTPDevice.objects.get(user=dora(), confirmed=True)
     done = api.post(
         url,
-        {"mode": "frozen", "reason": "cleaning", "password": PASSWORD},
+        {
+            "mode": "frozen",
+            "reason": "cleaning",
+            "password": PASSWORD,
+            "totp_code": current_code(device),
+        },
         content_type="application/json",
     )
     assert done.status_code == 200, done.content
