@@ -16,7 +16,7 @@ from django.test import Client
 from carnet.accounts.permissions import PermissionDenied
 from carnet.core.errors import ValidationError
 from carnet.studies.services import study_mode_change
-from carnet.subjects.environments import test_view
+from carnet.subjects.environments import test_view as viewing_test_patients
 from carnet.subjects.models import Subject
 from carnet.subjects.selectors import (
     environment_seen,
@@ -160,7 +160,7 @@ def test_only_people_who_see_subjects_may_open_the_test_view(cast: Cast, tested:
 
 
 def test_the_test_view_follows_the_actors_site_scope(cast: Cast, tested: Subject) -> None:
-    with test_view(cast.study.identifier):
+    with viewing_test_patients(cast.study.identifier):
         assert environment_seen(cast.bea, study=cast.study) == "test"
         assert subjects_visible(cast.bea, study=cast.study).count() == 0  # site B only
         assert [s.identifier for s in subjects_visible(cast.alice, study=cast.study)] == ["01-001"]
@@ -169,7 +169,7 @@ def test_the_test_view_follows_the_actors_site_scope(cast: Cast, tested: Subject
 def test_test_patients_are_read_only_once_the_study_is_in_production(
     cast: Cast, tested: Subject
 ) -> None:
-    with test_view(cast.study.identifier):
+    with viewing_test_patients(cast.study.identifier):
         subject = subject_for_actor(cast.alice, study=cast.study, identifier="01-001")
     with pytest.raises(ValidationError, match="test patient"):
         news_record(actor=cast.alice, subject=subject, news_on=date(2025, 6, 10), source="call")
