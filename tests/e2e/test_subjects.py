@@ -1,7 +1,7 @@
 """Issue 7 in Chromium, as the issue tells it: a site data-entry person logs a screened patient,
 is refused the inclusion of an ineligible one with the failed criterion shown, includes an
 eligible one, records a new consent and reads the schedule with its windows; nine days later the
-overdue list shows the patient whose baseline visit window has passed.
+overdue list shows the patient whose cycle 1 visit window has passed.
 
 The study is MINI (tests/studies/fixtures/mini.yaml): eligible when the weight is over 40 kg and
 the patient smoked at most 60 pack-years; baseline is due on the inclusion day (window 7 days
@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PASSWORD = "a long test password"
 # 10:00 UTC is noon in Montpellier: the same day at the site and on the server.
 INCLUSION_DAY = datetime(2025, 6, 16, 10, 0, tzinfo=UTC)
-NINE_DAYS_LATER = datetime(2025, 6, 25, 10, 0, tzinfo=UTC)
+# Nine days after cycle 1's window closed (3 July); baseline closed on the inclusion day.
+NINE_DAYS_LATER = datetime(2025, 7, 12, 10, 0, tzinfo=UTC)
 
 
 def sign_in(page: Any, username: str) -> None:
@@ -121,16 +122,17 @@ def test_a_data_entry_person_screens_includes_and_follows_a_patient(page: Any) -
         baseline, cycle = rows.nth(0).inner_text(), rows.nth(1).inner_text()
         assert "Baseline 1" in baseline
         assert "2025-06-09 – 2025-06-16" in baseline
-        assert "due" in baseline
+        # Its window closes on the day of inclusion: counted done then, never chased (issue 14).
+        assert "done" in baseline
         assert "Cycle 1" in cycle
         assert "2025-06-28 – 2025-07-03" in cycle
         assert "upcoming" in cycle
-        assert page.locator("#schedule .window-due").count() == 1
+        assert page.locator("#schedule .window-due").count() == 0
 
         page.goto("/studies/MINI/overdue/")
         assert page.locator("#no-overdue").is_visible()
 
-    # Nine days later nobody has recorded the baseline visit: its window closed on the 16th.
+    # Nobody has recorded cycle 1: its window closed on 3 July.
     with time_machine.travel(NINE_DAYS_LATER, tick=True):
         sign_in(page, "julie")  # the session of the 16th has ended meanwhile
         page.goto("/studies/MINI/overdue/")
@@ -139,7 +141,7 @@ def test_a_data_entry_person_screens_includes_and_follows_a_patient(page: Any) -
         assert row.count() == 1
         text = row.inner_text()
         assert "01-001" in text
-        assert "Baseline 1" in text
+        assert "Cycle 1" in text
         assert text.split()[-1] == "9"  # days overdue
         # The subject page says so too, in red and in words.
         row.get_by_role("link", name="01-001").click()

@@ -451,6 +451,8 @@ class SiteFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=40)
 
     def __init__(self, *args: Any, sites: Iterable[StudySite], **kwargs: Any) -> None:
+        # Its own ids: a list page may also hold a form with a site field (the screening log).
+        kwargs.setdefault("auto_id", "filter-%s")
         super().__init__(*args, **kwargs)
         self.fields["site"].choices = [  # type: ignore[attr-defined]
             ("", _("all my sites")),
