@@ -23,7 +23,7 @@ run: install
 	$(BIN)/carnet serve --host 127.0.0.1 --port $(PORT)
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses auto --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.utils import translation
 
 from carnet.audit.services import SystemActor
+from carnet.config.environment import SQLITE_FILE
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -27,6 +29,15 @@ def database_vendor() -> str:
 postgres_only = pytest.mark.skipif(
     database_vendor() != "postgresql", reason="needs DATABASE_URL=postgres://…"
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slow tests first (stable order otherwise).
+
+    `make test` spreads the suite over the cores (pytest-xdist): a slow test handed out last
+    would leave one core working alone at the end, so the longest work is handed out first.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -124,31 +135,59 @@ def _postgres_admin_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}"
 
 
+def _installation_environment(data_dir: Path) -> dict[str, str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CARNET_", "DJANGO_")) and key != "DATABASE_URL"
+    }
+    environment["CARNET_DATA_DIR"] = str(data_dir)
+    environment["CARNET_PROFILE"] = "local"
+    environment["DJANGO_SETTINGS_MODULE"] = "carnet.config.settings.local"
+    return environment
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate one database per test process, the template of every migrated installation.
+
+    `carnet migrate` in a subprocess costs seconds; the installations of the slow tests start
+    from a copy of this one (a file copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL)
+    instead of migrating again. Returns the SQLite file or the PostgreSQL database name."""
+    data_dir = tmp_path_factory.mktemp("migrated")
+    environment = _installation_environment(data_dir)
+    database = ""
+    if database_vendor() == "postgresql":
+        database = f"carnet_it_template_{uuid.uuid4().hex[:12]}"
+        _postgres_execute(f'CREATE DATABASE "{database}"')
+        environment["DATABASE_URL"] = f"{_postgres_admin_url()}/{database}"
+    Installation(data_dir=data_dir, environment=environment).run("migrate", "--no-input")
+    yield database or str(data_dir / SQLITE_FILE)
+    if database:
+        _postgres_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
 @pytest.fixture
-def make_installation(tmp_path: Path) -> Iterator[object]:
+def make_installation(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Installation]]:
     """Return a factory of fresh installations on the suite's database engine."""
     created_databases: list[str] = []
 
     def factory(name: str = "site", *, migrate: bool = True) -> Installation:
         data_dir = tmp_path / name
         data_dir.mkdir()
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("CARNET_", "DJANGO_")) and key != "DATABASE_URL"
-        }
-        environment["CARNET_DATA_DIR"] = str(data_dir)
-        environment["CARNET_PROFILE"] = "local"
-        environment["DJANGO_SETTINGS_MODULE"] = "carnet.config.settings.local"
+        environment = _installation_environment(data_dir)
+        template = request.getfixturevalue("migrated_database") if migrate else None
         if database_vendor() == "postgresql":
             database = f"carnet_it_{uuid.uuid4().hex[:12]}"
-            _postgres_execute(f'CREATE DATABASE "{database}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            _postgres_execute(f'CREATE DATABASE "{database}"{copy}')
             created_databases.append(database)
             environment["DATABASE_URL"] = f"{_postgres_admin_url()}/{database}"
-        installation = Installation(data_dir=data_dir, environment=environment)
-        if migrate:
-            installation.run("migrate", "--no-input")
-        return installation
+        elif template:
+            shutil.copyfile(template, data_dir / SQLITE_FILE)
+        return Installation(data_dir=data_dir, environment=environment)
 
     yield factory
     for database in created_databases:
