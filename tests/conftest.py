@@ -167,31 +167,41 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         _postgres_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def installation_new(data_dir: Path, *, template: str | None, databases: list[str]) -> Installation:
+    """Create an installation in `data_dir`, migrated when given the `migrated_database` template.
+
+    PostgreSQL databases created are appended to `databases`, for the caller to drop."""
+    data_dir.mkdir()
+    environment = _installation_environment(data_dir)
+    if database_vendor() == "postgresql":
+        database = f"carnet_it_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{template}"' if template else ""
+        _postgres_execute(f'CREATE DATABASE "{database}"{copy}')
+        databases.append(database)
+        environment["DATABASE_URL"] = f"{_postgres_admin_url()}/{database}"
+    elif template:
+        shutil.copyfile(template, data_dir / SQLITE_FILE)
+    return Installation(data_dir=data_dir, environment=environment)
+
+
+def installations_drop(databases: list[str]) -> None:
+    for database in databases:
+        _postgres_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
 @pytest.fixture
 def make_installation(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Installation]]:
     """Return a factory of fresh installations on the suite's database engine."""
-    created_databases: list[str] = []
+    databases: list[str] = []
 
     def factory(name: str = "site", *, migrate: bool = True) -> Installation:
-        data_dir = tmp_path / name
-        data_dir.mkdir()
-        environment = _installation_environment(data_dir)
         template = request.getfixturevalue("migrated_database") if migrate else None
-        if database_vendor() == "postgresql":
-            database = f"carnet_it_{uuid.uuid4().hex[:12]}"
-            copy = f' TEMPLATE "{template}"' if template else ""
-            _postgres_execute(f'CREATE DATABASE "{database}"{copy}')
-            created_databases.append(database)
-            environment["DATABASE_URL"] = f"{_postgres_admin_url()}/{database}"
-        elif template:
-            shutil.copyfile(template, data_dir / SQLITE_FILE)
-        return Installation(data_dir=data_dir, environment=environment)
+        return installation_new(tmp_path / name, template=template, databases=databases)
 
     yield factory
-    for database in created_databases:
-        _postgres_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    installations_drop(databases)
 
 
 def _postgres_execute(statement: str) -> None:

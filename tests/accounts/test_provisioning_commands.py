@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Installation
+from tests.conftest import Installation, installation_new, installations_drop
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("provisioning")]
 
 FIXTURE = Path(__file__).resolve().parents[1] / "studies" / "fixtures" / "mini.yaml"
+
+
+@pytest.fixture(scope="module")
+def provisioned(
+    tmp_path_factory: pytest.TempPathFactory, migrated_database: str
+) -> Iterator[Installation]:
+    """One installation for all the refusals: each is checked to write nothing."""
+    databases: list[str] = []
+    site = installation_new(
+        tmp_path_factory.mktemp("provisioning") / "site",
+        template=migrated_database,
+        databases=databases,
+    )
+    site.run("study", "load", str(FIXTURE))
+    site.run("centre", "add", "ICM", "--name", "ICM")
+    site.run("site", "add", "MINI", "ICM")
+    site.run("user", "create", "jdupont", "--no-password")
+    yield site
+    installations_drop(databases)
 
 
 def test_an_administrator_sets_up_a_site_and_a_person(make_installation) -> None:  # type: ignore[no-untyped-def]
@@ -95,13 +115,12 @@ def test_an_administrator_sets_up_a_site_and_a_person(make_installation) -> None
         ),
     ],
 )
-def test_bad_provisioning_is_refused_with_a_sentence(make_installation, arguments, message) -> None:  # type: ignore[no-untyped-def]
-    site: Installation = make_installation()
-    site.run("study", "load", str(FIXTURE))
-    site.run("centre", "add", "ICM", "--name", "ICM")
-    site.run("site", "add", "MINI", "ICM")
-    site.run("user", "create", "jdupont", "--no-password")
-    result = site.run(*arguments, check=False)
+def test_bad_provisioning_is_refused_with_a_sentence(
+    provisioned: Installation, arguments, message
+) -> None:  # type: ignore[no-untyped-def]
+    before = provisioned.run("audit", "verify").stdout
+    result = provisioned.run(*arguments, check=False)
     assert result.returncode in (1, 2)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert provisioned.run("audit", "verify").stdout == before  # a refusal writes nothing
