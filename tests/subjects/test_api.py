@@ -8,7 +8,8 @@ import time_machine
 from django.test import Client
 
 from carnet.subjects.models import Subject
-from tests.subjects.conftest import Cast, Snapshot
+from tests.subjects.conftest import Cast, Snapshot, include
+from tests.web.helpers import enrol
 
 BASE = "/api/studies/MINI"
 
@@ -62,10 +63,10 @@ def test_a_patient_is_checked_included_seen_and_followed_through_the_api(cast: C
     assert visit.json()["next_visit"]["event"] == "cycle"
     with time_machine.travel(datetime(2025, 6, 25, 10, 0, tzinfo=UTC), tick=False):
         alice.force_login(cast.alice)  # the session of 16 June has expired by the 25th
-        overdue = alice.get(f"{BASE}/overdue").json()
+        overdue = alice.get(f"{BASE}/overdue").json()["items"]
         assert [(row["subject"], row["visit"]["event"]) for row in overdue] == [("01-001", "cycle")]
         listed = alice.get(f"{BASE}/subjects", {"overdue": "true", "study_status": "included"})
-        assert [s["identifier"] for s in listed.json()] == ["01-001"]
+        assert [s["identifier"] for s in listed.json()["items"]] == ["01-001"]
     schedule = alice.get(f"{BASE}/subjects/01-001/schedule").json()
     assert [(o["event"], o["status"]) for o in schedule][:2] == [
         ("baseline", "done"),
@@ -110,8 +111,42 @@ def test_another_sites_subject_looks_like_no_subject(cast: Cast) -> None:
         "There is no subject '01-001' you may see."
     )
     assert bea.get(f"{BASE}/subjects/09-999").status_code == 403
-    assert bea.get(f"{BASE}/subjects").json() == []
+    assert bea.get(f"{BASE}/subjects").json()["items"] == []
     # The refusal speaks French to a client that asks for it, and still says nothing more.
     french = bea.get(f"{BASE}/subjects/01-001", headers={"accept-language": "fr"})
     assert french.status_code == 403
     assert french.json()["detail"] == "Il n'y a pas de patient « 01-001 » que vous puissiez voir."
+
+
+def test_the_lists_come_in_pages_searched_and_sorted(cast: Cast) -> None:
+    """Issue 14 item 8: a study of thousands answers one page at a time, as the pages do."""
+    for _ in range(3):
+        include(cast)  # 01-001 … 01-003
+    for _ in range(2):
+        include(cast, site=cast.site_b, actor=cast.bea)  # 02-001, 02-002
+    dana = signed_in(cast.dana)
+    enrol(dana)  # a data manager's second factor
+    first = dana.get(f"{BASE}/subjects", {"per_page": 2}).json()
+    assert [s["identifier"] for s in first["items"]] == ["01-001", "01-002"]
+    assert {k: v for k, v in first.items() if k != "items"} == {
+        "page": 1,
+        "pages": 3,
+        "per_page": 2,
+        "total": 5,
+        "total_is_lower_bound": False,
+    }
+    last = dana.get(f"{BASE}/subjects", {"per_page": 2, "page": 3}).json()
+    assert [s["identifier"] for s in last["items"]] == ["02-002"]
+    beyond = dana.get(f"{BASE}/subjects", {"per_page": 2, "page": 9}).json()
+    assert (beyond["page"], [s["identifier"] for s in beyond["items"]]) == (3, ["02-002"])
+    found = dana.get(f"{BASE}/subjects", {"search": "02-00", "sort": "-identifier"}).json()
+    assert [s["identifier"] for s in found["items"]] == ["02-002", "02-001"]
+    assert found["total"] == 2
+    # The page size is bounded, and a bad one is a located problem, not a silent default.
+    refused = dana.get(f"{BASE}/subjects", {"per_page": 501})
+    assert refused.status_code == 422
+    assert "per_page" in str(refused.json())
+    for path in ("screening-log", "overdue", "follow-up-campaign"):
+        answer = dana.get(f"{BASE}/{path}", {"per_page": 1})
+        assert answer.status_code == 200, (path, answer.json())
+        assert answer.json()["per_page"] == 1

@@ -24,6 +24,9 @@ from carnet.subjects.eligibility import CriterionResult, criterion_outcome
 from carnet.subjects.models import Subject
 from carnet.subjects.schedule import Occurrence
 
+# API pages are larger than the pages' 50: scripts read whole lists, page after page.
+PER_PAGE_API = 100
+
 router = Router(tags=["subjects"])
 
 SUBJECT = "/{identifier}/subjects/{subject}"
@@ -198,6 +201,58 @@ class CampaignOut(Schema):
     last_news_on: date
 
 
+class ListPageOut(Schema):
+    """Where one page of a list stands; `items` holds its rows."""
+
+    page: int = Field(description="This page's number, from 1 (kept within the pages)")
+    pages: int = Field(description="How many pages the list has at this page size")
+    per_page: int
+    total: int = Field(description="How many rows match in all")
+    total_is_lower_bound: bool = Field(
+        description="True when counting stopped early (long lists): more than `total` match"
+    )
+
+
+class SubjectPageOut(ListPageOut):
+    items: list[SubjectOut]
+
+
+class ScreeningPageOut(ListPageOut):
+    items: list[ScreeningOut]
+
+
+class OverduePageOut(ListPageOut):
+    items: list[OverdueOut]
+
+
+class CampaignPageOut(ListPageOut):
+    items: list[CampaignOut]
+
+
+class Paging(Schema):
+    """The query parameters every list of the API shares."""
+
+    page: int = Field(1, ge=1, description="The page to return, from 1")
+    per_page: int = Field(
+        PER_PAGE_API, ge=1, le=selectors.PER_PAGE_MAX, description="Rows per page"
+    )
+    search: str = Field("", description="Part of an identifier or screening number")
+    sort: str = Field(
+        "", description="A column key, `-key` for descending; each list documents its keys"
+    )
+
+
+def _page(rows: list[Any], found: selectors.ListPage[Any]) -> dict[str, Any]:
+    return {
+        "items": rows,
+        "page": found.number,
+        "pages": found.pages,
+        "per_page": found.per_page or len(rows),
+        "total": found.total,
+        "total_is_lower_bound": found.capped,
+    }
+
+
 class SettingsIn(Schema):
     central_eligibility_review: bool = False
     identity_vault: bool = False
@@ -305,28 +360,34 @@ def _site(request: HttpRequest, identifier: str, code: str, action: Action) -> S
 
 @router.get(
     "/{identifier}/subjects",
-    response=list[SubjectOut],
-    summary="Subjects I may see, filtered by site, statuses and overdue visits",
+    response=SubjectPageOut,
+    summary="Subjects I may see, filtered by site, statuses and overdue visits, one page",
+    description="Sort keys: identifier (default), site, status, treatment, included, "
+    "last_news, next_visit.",
 )
 def subject_list(
     request: HttpRequest,
     identifier: str,
+    paging: Query[Paging],
     site: str | None = None,
     study_status: list[str] = Query([]),  # noqa: B008 (ninja's way of declaring a list)
     treatment_status: list[str] = Query([]),  # noqa: B008
     overdue: bool | None = None,
-) -> list[SubjectOut]:
+) -> dict[str, Any]:
     study = study_for_request(request, identifier)
-    summaries = selectors.subject_list(
+    found = selectors.subject_list(
         request_user(request),
         study=study,
         site=site,
         study_status=study_status,
         treatment_status=treatment_status,
         overdue=overdue,
-        per_page=None,
-    ).rows
-    return [_subject_out(summary) for summary in summaries]
+        search=paging.search,
+        sort=paging.sort or "identifier",
+        page=paging.page,
+        per_page=paging.per_page,
+    )
+    return _page([_subject_out(summary) for summary in found.rows], found)
 
 
 @router.post(
@@ -527,14 +588,24 @@ def identity_put(
 
 @router.get(
     "/{identifier}/screening-log",
-    response=list[ScreeningOut],
-    summary="The screening log (anonymous) at the sites I may see",
+    response=ScreeningPageOut,
+    summary="The screening log (anonymous) at the sites I may see, one page",
+    description="Sort keys: site (default), screened, number, age.",
 )
 def screening_log(
-    request: HttpRequest, identifier: str, site: str | None = None
-) -> list[ScreeningOut]:
+    request: HttpRequest, identifier: str, paging: Query[Paging], site: str | None = None
+) -> dict[str, Any]:
     study = study_for_request(request, identifier)
-    return [
+    found = selectors.screening_log(
+        request_user(request),
+        study=study,
+        site=site,
+        search=paging.search,
+        sort=paging.sort or "site",
+        page=paging.page,
+        per_page=paging.per_page,
+    )
+    rows = [
         ScreeningOut(
             site=e.site.code,
             screening_number=e.screening_number,
@@ -543,8 +614,9 @@ def screening_log(
             sex=e.sex,
             reason_not_included=e.reason_not_included,
         )
-        for e in selectors.screening_log(request_user(request), study=study, site=site).rows
+        for e in found.rows
     ]
+    return _page(rows, found)
 
 
 @router.post(
@@ -581,49 +653,72 @@ def screening_entry_add(
 
 @router.get(
     "/{identifier}/overdue",
-    response=list[OverdueOut],
-    summary="Overdue visits of followed subjects, by site",
+    response=OverduePageOut,
+    summary="Overdue visits of followed subjects, by site, one page",
+    description="Sort keys: days (default: longest overdue first), site, subject, event. "
+    "Counting stops at 1,000 (`total_is_lower_bound`).",
 )
 def overdue_list(
-    request: HttpRequest, identifier: str, site: str | None = None
-) -> list[OverdueOut]:
+    request: HttpRequest, identifier: str, paging: Query[Paging], site: str | None = None
+) -> dict[str, Any]:
     study = study_for_request(request, identifier)
-    return [
+    found = selectors.overdue_list(
+        request_user(request),
+        study=study,
+        site=site,
+        search=paging.search,
+        sort=paging.sort or "days",
+        page=paging.page,
+        per_page=paging.per_page,
+    )
+    rows = [
         OverdueOut(
             subject=row.subject.identifier,
             site=row.subject.site.code,
             visit=_occurrence(row.occurrence),
             days_overdue=row.days_overdue,
         )
-        for row in selectors.overdue_list(request_user(request), study=study, site=site).rows
+        for row in found.rows
     ]
+    return _page(rows, found)
 
 
 @router.get(
     "/{identifier}/follow-up-campaign",
-    response=list[CampaignOut],
-    summary="Subjects without news for more than N months before a date, by site",
+    response=CampaignPageOut,
+    summary="Subjects without news for more than N months before a date, by site, one page",
+    description="Sort keys: site (default), last_news, identifier, status.",
 )
 def follow_up_campaign(
     request: HttpRequest,
     identifier: str,
+    paging: Query[Paging],
     months: int = 6,
     on: date | None = None,
     site: str | None = None,
-) -> list[CampaignOut]:
+) -> dict[str, Any]:
     study = study_for_request(request, identifier)
-    subjects = selectors.follow_up_campaign(
-        request_user(request), study=study, months=months, on=on or utc_today(), site=site
-    ).rows
-    return [
+    found = selectors.follow_up_campaign(
+        request_user(request),
+        study=study,
+        months=months,
+        on=on or utc_today(),
+        site=site,
+        search=paging.search,
+        sort=paging.sort or "site",
+        page=paging.page,
+        per_page=paging.per_page,
+    )
+    rows = [
         CampaignOut(
             subject=s.identifier,
             site=s.site.code,
             study_status=s.study_status,
             last_news_on=s.last_news_on,
         )
-        for s in subjects
+        for s in found.rows
     ]
+    return _page(rows, found)
 
 
 @router.get(
