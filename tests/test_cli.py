@@ -38,6 +38,8 @@ def test_the_demo_on_an_empty_data_directory_migrates_first(make_installation) -
     assert result.stderr == ""
     again = site.run("demo", "--no-patients")
     assert "Migrating" not in again.stdout
+    # What the demo writes goes through the services: the trail names the command.
+    assert " carnet demo (system account " in site.run("audit", "log", "--limit", "1").stdout
 
 
 @pytest.mark.slow
@@ -196,16 +198,14 @@ def test_createsuperuser_and_flush_change_nothing(make_installation) -> None:  #
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
         DJANGO_SUPERUSER_EMAIL="mallory@example.org",
     )
-    site.run("user", "create", "marie", "--no-password")
     created = site.run("createsuperuser", "--noinput", check=False)
     assert created.returncode == 1
     assert "`carnet user create NAME --admin" in created.stderr
     flushed = site.run("flush", "--noinput", check=False)
     assert flushed.returncode == 1
     assert "`carnet restore FILE`" in flushed.stderr
-    assert [line.split()[0] for line in site.run("user", "list").stdout.splitlines()] == ["marie"]
-    [event] = site.run("audit", "log").stdout.splitlines()
-    assert "user.created" in event
+    assert site.run("user", "list").stdout == ""
+    assert site.run("audit", "log").stdout == ""
 
 
 # --- every write the command line can do is in the audit trail -------------------------------
@@ -284,7 +284,8 @@ READ_ONLY = {
     "audit log",
     "serve",
 }
-# Filled, copied or replaced whole: run on an installation of their own below.
+# Filled, copied or replaced whole: run on installations of their own (the tests of the demo
+# above, of a backup and a restore below).
 WHOLE_DATABASE = {"demo", "backup", "restore"}
 # The worker runs queued tasks; each writes through a service, which records its own events.
 RUNS_TASKS = {"worker"}
@@ -340,21 +341,14 @@ def test_every_write_of_the_command_line_moves_the_audit_trail_with_actor_and_re
 
 
 @pytest.mark.slow
-def test_the_demo_a_backup_and_a_restore_are_audited(
-    make_installation,  # type: ignore[no-untyped-def]
-    tmp_path: Path,
-) -> None:
+def test_a_backup_and_a_restore_are_audited(make_installation, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation()
-
-    def last_event() -> str:
-        return site.run("audit", "log", "--limit", "1").stdout
-
-    site.run("demo", "--no-patients", "--password", PASSWORD)
-    assert "carnet demo (system account" in last_event()
     copy = tmp_path / "copy.sqlite3"
     site.run("backup", "--output", str(copy))
-    assert "carnet backup (system account" in last_event()
-    assert "backup.created" in last_event()
+    [backed_up] = site.run("audit", "log", "--limit", "1").stdout.splitlines()
+    assert " carnet backup (system account " in backed_up
+    assert "backup.created" in backed_up
     site.run("restore", str(copy), "--yes")
-    assert "carnet restore (system account" in last_event()
-    assert "backup.restored" in last_event()
+    [restored] = site.run("audit", "log", "--limit", "1").stdout.splitlines()
+    assert " carnet restore (system account " in restored
+    assert "backup.restored" in restored
