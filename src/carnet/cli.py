@@ -217,7 +217,7 @@ def _refusal(arguments: list[str]) -> tuple[int, str] | None:
     command = arguments[1] if len(arguments) > 1 else None
     if command is None or command in HELP:
         asked = arguments[2] if command == "help" and len(arguments) > 2 else None
-        if asked is None:
+        if asked is None or asked in HELP:
             return 0, _listing()
         command = asked
     if command == "--version" or _allowed(command):
@@ -260,6 +260,15 @@ def _backwards_migration(arguments: list[str]) -> str | None:
     return refusal if any(backwards for _migration, backwards in plan) else None
 
 
+def _said(status: int, text: str) -> int:
+    """Print `carnet help`'s listing, or a refusal on standard error; return the exit status."""
+    if status == 0:
+        print(text)
+    else:
+        print(f"carnet: {text}", file=sys.stderr)
+    return status
+
+
 def _stdout_discarded() -> None:
     """Send what is left of standard output nowhere: the reader has gone."""
     # Without this, Python flushes the buffer again at exit and prints a second traceback.
@@ -292,21 +301,17 @@ def _run(argv: list[str] | None) -> int:
         with translation.override(_terminal_language()):
             refused = _refusal(arguments)
         if refused is not None:
-            status, text = refused
-            print(
-                text if status == 0 else f"carnet: {text}",
-                file=sys.stderr if status else sys.stdout,
-            )
-            return status
+            return _said(*refused)
         if command == CHECK_DEPLOY:
             arguments[1:2] = ["check", "--deploy", "--fail-level", "WARNING"]
+        elif arguments[1:3] == ["help", CHECK_DEPLOY]:
+            arguments[2] = "check"
         try:
             if command == "migrate":
                 with translation.override(_terminal_language()):
                     backwards = _backwards_migration(arguments[2:])
                 if backwards:
-                    print(f"carnet: {backwards}", file=sys.stderr)
-                    return 1
+                    return _said(1, backwards)
             execute_from_command_line(arguments)
         except (OperationalError, InterfaceError, ProgrammingError) as error:
             # A missing table (SQLite: OperationalError, PostgreSQL: ProgrammingError) is a
