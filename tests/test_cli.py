@@ -1,21 +1,35 @@
 """The `carnet` command as a newcomer meets it: the first command works on an empty data
 directory, a database nobody migrated is named as such, and a reader that stops early (`| head`)
-ends the command quietly."""
+ends the command quietly. It offers Carnet's own commands plus `migrate` and `check`: Django's
+writing commands are unknown, and every write it can do is in the audit trail."""
 
 from __future__ import annotations
 
+import argparse
+import io
+import re
 import shlex
 import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command, get_commands, load_command_class
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Max
 
-from tests.conftest import Installation, carnet_executable
-
-pytestmark = pytest.mark.slow
+from carnet import cli
+from carnet.audit.models import AuditEvent
+from carnet.audit.services import SystemActor
+from carnet.audit.verification import audit_verify
+from tests.conftest import REPOSITORY, Installation, carnet_executable
 
 PASSWORD = "a long demo password"
 
 
+@pytest.mark.slow
 def test_the_demo_on_an_empty_data_directory_migrates_first(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation(migrate=False)
     result = site.run("demo", "--no-patients", "--password", PASSWORD)
@@ -24,8 +38,11 @@ def test_the_demo_on_an_empty_data_directory_migrates_first(make_installation) -
     assert result.stderr == ""
     again = site.run("demo", "--no-patients")
     assert "Migrating" not in again.stdout
+    # What the demo writes goes through the services: the trail names the command.
+    assert " carnet demo (system account " in site.run("audit", "log", "--limit", "1").stdout
 
 
+@pytest.mark.slow
 def test_a_database_nobody_migrated_is_named_as_such(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation(migrate=False)
     result = site.run("user", "list", check=False)
@@ -36,6 +53,7 @@ def test_a_database_nobody_migrated_is_named_as_such(make_installation) -> None:
     assert line.endswith("run `carnet migrate` first.")
 
 
+@pytest.mark.slow
 def test_a_reader_that_stops_early_ends_the_command_quietly(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation(migrate=False)
     site.run("demo", "--no-patients", "--password", PASSWORD)
@@ -53,6 +71,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(make_installation) -
     assert result.returncode == 141  # as a shell reports a command ended by SIGPIPE
 
 
+@pytest.mark.slow
 def test_the_local_profile_shows_carnets_own_error_pages_unless_debug_is_asked(
     make_installation,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -68,3 +87,268 @@ def test_the_local_profile_shows_carnets_own_error_pages_unless_debug_is_asked(
     site.environment["CARNET_DEBUG"] = "1"
     debug = site.python(code)
     assert debug.communicate(timeout=120)[0].split()[:3] == ["True", "404", "True"]
+
+
+# --- the allow-list: Carnet's own commands, migrate forward only, and the read-only checks -----
+
+# Django's writing commands, and the Carnet command each refusal names instead.
+REFUSED = {
+    "createsuperuser": "`carnet user create NAME --admin",
+    "changepassword": "`carnet user password NAME",
+    "axes_reset": "`carnet user unlock NAME",
+    "axes_reset_username": "`carnet user unlock NAME",
+    "flush": "`carnet restore FILE`",
+    "loaddata": "`carnet study load FILE`",
+    "shell": "`carnet help`",
+    "dbshell": "`carnet help`",
+}
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the command in a terminal set to English, whatever the machine's locale."""
+    for variable in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+@pytest.mark.parametrize("command", sorted(REFUSED))
+def test_djangos_writing_commands_are_unknown_and_name_carnets_equivalent(
+    command: str, english: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No database access here: the command is refused before anything is opened.
+    assert cli.main(["carnet", command, "--noinput"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"carnet: `carnet {command}` is not a Carnet command")
+    assert REFUSED[command] in line
+
+
+def test_every_installed_command_outside_the_allow_list_is_refused(
+    english: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    installed = get_commands()
+    allowed = set(cli.CARNET_COMMANDS) | set(cli.DJANGO_COMMANDS)
+    carnets_own = {name for name, app in installed.items() if app.startswith("carnet.")}
+    assert carnets_own <= allowed, "a Carnet command missing from the allow-list"
+    for name in sorted(set(installed) - allowed):
+        assert cli.main(["carnet", name]) == 1, name
+        assert "is not a Carnet command" in capsys.readouterr().err
+        assert cli.main(["carnet", "help", name]) == 1, name
+        capsys.readouterr()
+
+
+def test_the_refusal_speaks_the_terminals_language(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    assert cli.main(["carnet", "createsuperuser"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("carnet: `carnet createsuperuser` n'est pas une commande de Carnet")
+    assert "`carnet user create NOM --admin" in line
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")  # LC_ALL wins over LANG, as in every program
+    assert cli.main(["carnet", "flush"]) == 1
+    assert "is not a Carnet command" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments", [[], ["help"], ["--help"]])
+def test_carnet_help_lists_only_the_commands_it_offers(
+    arguments: list[str], english: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["carnet", *arguments]) == 0
+    out = capsys.readouterr().out
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("  ")}
+    installed = set(get_commands())
+    offered = {name for name in cli.CARNET_COMMANDS if name in installed}
+    assert listed == offered | {"migrate", "check", "check-deploy"}
+    assert "createsuperuser" not in out
+
+
+def test_carnet_help_on_one_of_its_commands_shows_its_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["carnet", "help", "user"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ +password +Set a person's password", out, re.M)
+    assert re.search(r"^ +unlock +Lift the sign-in lock", out, re.M)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", [["audit", "zero"], ["audit", "0001"], ["accounts", "0001"]])
+def test_migrate_only_goes_forward(
+    target: list[str], english: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Going back would drop, among others, the triggers that keep the audit trail append-only.
+    assert cli.main(["carnet", "migrate", *target]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("carnet: `carnet migrate` only goes forward")
+    assert "`carnet restore FILE`" in line
+    executor = MigrationExecutor(connection)
+    assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []
+
+
+@pytest.mark.slow
+def test_createsuperuser_and_flush_change_nothing(make_installation) -> None:  # type: ignore[no-untyped-def]
+    site: Installation = make_installation()
+    site.environment.update(
+        DJANGO_SUPERUSER_USERNAME="mallory",
+        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+        DJANGO_SUPERUSER_EMAIL="mallory@example.org",
+    )
+    created = site.run("createsuperuser", "--noinput", check=False)
+    assert created.returncode == 1
+    assert "`carnet user create NAME --admin" in created.stderr
+    flushed = site.run("flush", "--noinput", check=False)
+    assert flushed.returncode == 1
+    assert "`carnet restore FILE`" in flushed.stderr
+    assert site.run("user", "list").stdout == ""
+    assert site.run("audit", "log").stdout == ""
+
+
+# --- every write the command line can do is in the audit trail -------------------------------
+
+FIXTURE = REPOSITORY / "tests" / "studies" / "fixtures" / "mini.yaml"
+NEW_PASSWORD = "another long test password"
+
+
+@dataclass(frozen=True)
+class Write:
+    """One writing command, what it reads on standard input and the reason it gives."""
+
+    arguments: tuple[str, ...]
+    reason: str = ""
+    stdin: str = ""
+    # A change of a study's mode is the signer's act: the trail names the person, not the command.
+    signer: str = ""
+
+
+WRITES = [
+    Write(("study", "load", str(FIXTURE))),
+    Write(("study", "publish", "MINI")),
+    Write(("centre", "add", "ICM", "--name", "Institut du Cancer de Montpellier")),
+    Write(("site", "add", "MINI", "ICM")),
+    Write(("site", "activate", "MINI", "01", "--date", "2025-01-15")),
+    Write(
+        ("user", "create", "dora", "--full-name", "Dora", "--password-stdin", "--reason", "DM"),
+        reason="DM",
+        stdin=PASSWORD,
+    ),
+    Write(
+        ("user", "create", "root", "--admin", "--no-password", "--reason", "second administrator"),
+        reason="second administrator",
+    ),
+    Write(
+        ("user", "password", "dora", "--password-stdin", "--reason", "forgotten"),
+        reason="forgotten",
+        stdin=NEW_PASSWORD,
+    ),
+    Write(("user", "unlock", "dora", "--reason", "help desk call"), reason="help desk call"),
+    Write(("role", "grant", "dora", "MINI", "all", "data_manager")),
+    Write(("token", "create", "dora", "MINI", "--label", "scripts")),
+    Write(("token", "revoke", "{token}", "--reason", "leaked"), reason="leaked"),
+    Write(
+        (
+            *("study", "mode", "MINI", "production", "--reason", "go live"),
+            *("--signer", "dora", "--password-stdin"),
+        ),
+        reason="go live",
+        stdin=NEW_PASSWORD,
+        signer="dora (Dora)",
+    ),
+    Write(("schedule", "rebuild", "MINI")),
+    Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
+    Write(
+        ("role", "revoke", "dora", "MINI", "all", "data_manager", "--reason", "left"),
+        reason="left",
+    ),
+    Write(("user", "deactivate", "dora", "--reason", "left the unit"), reason="left the unit"),
+]
+# What only reads the database (`audit anchor` writes the heads to a file, not to the database).
+READ_ONLY = {
+    "study validate",
+    "study diff",
+    "study list",
+    "study show",
+    "study schema",
+    "centre list",
+    "site list",
+    "user list",
+    "role list",
+    "token list",
+    "setting list",
+    "audit verify",
+    "audit anchor",
+    "audit log",
+    "serve",
+}
+# Filled, copied or replaced whole: run on installations of their own (the tests of the demo
+# above, of a backup and a restore below).
+WHOLE_DATABASE = {"demo", "backup", "restore"}
+# The worker runs queued tasks; each writes through a service, which records its own events.
+RUNS_TASKS = {"worker"}
+
+
+def _actions(name: str) -> set[str]:
+    """Return `name ACTION` for each action of a command, or `name` when it has none."""
+    parser = load_command_class(get_commands()[name], name).create_parser("carnet", name)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return {f"{name} {choice}" for choice in action.choices}
+    return {name}
+
+
+def test_every_writing_command_is_in_the_list_of_audited_writes() -> None:
+    installed = get_commands()
+    offered = set().union(
+        *(
+            _actions(name)
+            for name in cli.CARNET_COMMANDS
+            if name in installed and name not in RUNS_TASKS
+        )
+    )
+    written = {" ".join(write.arguments[:2]) for write in WRITES}
+    assert offered - READ_ONLY - WHOLE_DATABASE == written
+
+
+def _last_event() -> int:
+    return AuditEvent.objects.aggregate(last=Max("pk"))["last"] or 0
+
+
+@pytest.mark.django_db
+def test_every_write_of_the_command_line_moves_the_audit_trail_with_actor_and_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    output = ""
+    for write in WRITES:
+        arguments = [argument.replace("{token}", output[:6]) for argument in write.arguments]
+        if write.stdin:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(write.stdin + "\n"))
+        before = _last_event()
+        out = io.StringIO()
+        call_command(*arguments, stdout=out, stderr=io.StringIO())
+        output = out.getvalue()
+        events = list(AuditEvent.objects.filter(pk__gt=before).order_by("pk"))
+        command = f"carnet {' '.join(arguments[:2])}"
+        assert events, f"`{command}` left no audit event"
+        actor = write.signer or SystemActor.command_line(command).label
+        assert {event.actor_label for event in events} == {actor}, command
+        if write.reason:
+            assert write.reason in {event.reason for event in events}, command
+    assert audit_verify().intact
+
+
+@pytest.mark.slow
+def test_a_backup_and_a_restore_are_audited(make_installation, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site: Installation = make_installation()
+    copy = tmp_path / "copy.sqlite3"
+    site.run("backup", "--output", str(copy))
+    [backed_up] = site.run("audit", "log", "--limit", "1").stdout.splitlines()
+    assert " carnet backup (system account " in backed_up
+    assert "backup.created" in backed_up
+    site.run("restore", str(copy), "--yes")
+    [restored] = site.run("audit", "log", "--limit", "1").stdout.splitlines()
+    assert " carnet restore (system account " in restored
+    assert "backup.restored" in restored

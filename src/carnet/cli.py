@@ -1,17 +1,92 @@
-"""The `carnet` command: Django's management commands with Carnet's profiles and plain errors.
+"""The `carnet` command: Carnet's own commands plus `migrate` and `check`, with plain errors.
 
-`carnet check-deploy` runs Django's deployment checks on the production profile. Configuration
-and database problems end with one sentence and a non-zero exit, never a traceback; so does a
-reader that stops early (`carnet study show X | head`).
+Only the commands of the allow-list run. Django's writing commands (`createsuperuser`, `flush`,
+`loaddata`, `shell`…) would change the database behind the audit trail's back: they are unknown
+commands, and the refusal names the Carnet command that does the same through a service.
+`carnet migrate` only goes forward. `carnet check-deploy` runs Django's deployment checks on the
+production profile. Configuration and database problems end with one sentence and a non-zero
+exit, never a traceback; so does a reader that stops early (`carnet study show X | head`).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import textwrap
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from carnet.config.settings import PROFILES
 from carnet.core.errors import CarnetError, ConfigurationError
+
+# Carnet's own commands: each write goes through a service, which records it in the audit trail.
+# `scripts/cli_reference.py` documents them in this order.
+CARNET_COMMANDS = (
+    "study",
+    "centre",
+    "site",
+    "user",
+    "role",
+    "token",
+    "schedule",
+    "audit",
+    "backup",
+    "restore",
+    "setting",
+    "demo",
+    "serve",
+    "worker",
+)
+# Django's commands that Carnet keeps: the schema upgrade (forward only) and the read-only checks.
+DJANGO_COMMANDS = ("migrate", "check")
+# `carnet check-deploy` is `check --deploy` on the production profile.
+CHECK_DEPLOY = "check-deploy"
+HELP = ("help", "-h", "--help")
+
+# What to use instead of a Django command that writes behind the audit trail's back.
+_EMPTY = gettext_lazy(
+    "Carnet never empties its database; to go back to an earlier state, restore a backup with "
+    "`carnet restore FILE`."
+)
+_SHELL = gettext_lazy(
+    "a change made there would escape the audit trail; `carnet help` lists the commands that "
+    "write through it."
+)
+_UNLOCK = gettext_lazy(
+    "lift a sign-in lock with `carnet user unlock NAME --reason …`, which the audit trail records."
+)
+INSTEAD = {
+    "createsuperuser": gettext_lazy(
+        "create the administrator with `carnet user create NAME --admin`, which the audit trail "
+        "records."
+    ),
+    "changepassword": gettext_lazy(
+        "change the password with `carnet user password NAME`, which the audit trail records."
+    ),
+    "flush": _EMPTY,
+    "sqlflush": _EMPTY,
+    "loaddata": gettext_lazy(
+        "load a study with `carnet study load FILE` or the demo with `carnet demo`; data enter "
+        "through the pages, the API and the imports, which the audit trail records."
+    ),
+    "dumpdata": gettext_lazy("copy the database with `carnet backup`."),
+    "runserver": gettext_lazy("serve Carnet with `carnet serve`."),
+    "collectstatic": gettext_lazy("`carnet serve` collects the static files itself."),
+    "shell": _SHELL,
+    "dbshell": _SHELL,
+    # django-otp's: a recovery code made behind its owner's back.
+    "addstatictoken": gettext_lazy(
+        "a person makes their own recovery codes on the page My account › Second sign-in factor."
+    ),
+    # django-axes's commands clear sign-in locks without a trace.
+    "axes_reset": _UNLOCK,
+    "axes_reset_ip": _UNLOCK,
+    "axes_reset_username": _UNLOCK,
+    "axes_reset_ip_username": _UNLOCK,
+    "axes_reset_failure_logs": _UNLOCK,
+    "axes_reset_logs": _UNLOCK,
+}
 
 EXIT_CONFIGURATION = 2
 EXIT_DATABASE = 3
@@ -78,6 +153,122 @@ def _not_migrated(command: str | None) -> str | None:
     )
 
 
+def _terminal_language() -> str:
+    """Return the language of the terminal's messages: French when its locale is French."""
+    # The POSIX order: LC_ALL overrides LC_MESSAGES, which overrides LANG.
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable)
+        if value:
+            return "fr" if value.lower().startswith("fr") else "en"
+    return "en"
+
+
+def _unknown(command: str) -> str:
+    """Return the refusal of a command outside the allow-list, naming Carnet's equivalent."""
+    instead = INSTEAD.get(command)
+    if instead is None:
+        return _("`carnet %(command)s` is not a Carnet command; `carnet help` lists them.") % {
+            "command": command
+        }
+    return _("`carnet %(command)s` is not a Carnet command: %(instead)s") % {
+        "command": command,
+        "instead": instead,
+    }
+
+
+def _offered() -> dict[str, str]:
+    """Return each command `carnet` offers here, with its one-line description."""
+    from django.core.management import get_commands, load_command_class
+
+    installed = get_commands()
+    offered = {}
+    for name in CARNET_COMMANDS:
+        # A command of the allow-list whose app is not installed yet is simply not offered.
+        if name in installed:
+            described = str(load_command_class(installed[name], name).help).split(". ")[0]
+            offered[name] = textwrap.shorten(
+                described, width=72, placeholder="…", break_on_hyphens=False
+            )
+    offered["migrate"] = _("Upgrade the database to this version of Carnet (forward only).")
+    offered["check"] = _("Check the configuration (reads only).")
+    offered[CHECK_DEPLOY] = _("Run the deployment checks on the production profile.")
+    return offered
+
+
+def _listing() -> str:
+    """Return what `carnet help` prints: the commands offered and how to learn more."""
+    offered = _offered()
+    width = max(len(name) for name in offered) + 2
+    lines = [_("Usage: carnet COMMAND [options]; `carnet help COMMAND` shows its options."), ""]
+    lines += [_("Commands:")]
+    lines += [f"  {name.ljust(width)}{description}" for name, description in offered.items()]
+    return "\n".join(lines)
+
+
+def _allowed(command: str) -> bool:
+    return command in CARNET_COMMANDS or command in DJANGO_COMMANDS or command == CHECK_DEPLOY
+
+
+def _refusal(arguments: list[str]) -> tuple[int, str] | None:
+    """Return the exit status and text for `carnet`, `carnet help` or a refused command.
+
+    None lets the command run. Reads no database: a refused command opens nothing.
+    """
+    command = arguments[1] if len(arguments) > 1 else None
+    if command is None or command in HELP:
+        asked = arguments[2] if command == "help" and len(arguments) > 2 else None
+        if asked is None or asked in HELP:
+            return 0, _listing()
+        command = asked
+    if command == "--version" or _allowed(command):
+        return None
+    return 1, _unknown(command)
+
+
+def _backwards_migration(arguments: list[str]) -> str | None:
+    """Return the refusal of a `carnet migrate APP NAME` that would unapply migrations, or None.
+
+    Going back would drop what the data and the trail rely on (among others the triggers that
+    keep the audit tables append-only): the way back is a backup taken before the upgrade.
+    """
+    from django.core.management import CommandError, load_command_class
+    from django.db import connections
+    from django.db.migrations.exceptions import AmbiguityError
+    from django.db.migrations.executor import MigrationExecutor
+
+    parser = load_command_class("django.core", "migrate").create_parser("carnet", "migrate")
+    try:
+        options, _rest = parser.parse_known_args(arguments)
+    except (CommandError, SystemExit):
+        return None  # Django names what is wrong with the arguments
+    if not options.migration_name:
+        return None
+    refusal = _(
+        "`carnet migrate` only goes forward: the way back is a backup taken before the upgrade "
+        "(`carnet restore FILE`)."
+    )
+    if options.migration_name == "zero":
+        return refusal
+    executor = MigrationExecutor(connections[options.database])
+    try:
+        migration = executor.loader.get_migration_by_prefix(
+            options.app_label, options.migration_name
+        )
+    except (AmbiguityError, KeyError):
+        return None  # Django names the unknown or ambiguous migration
+    plan = executor.migration_plan([(options.app_label, migration.name)])
+    return refusal if any(backwards for _migration, backwards in plan) else None
+
+
+def _said(status: int, text: str) -> int:
+    """Print `carnet help`'s listing, or a refusal on standard error; return the exit status."""
+    if status == 0:
+        print(text)
+    else:
+        print(f"carnet: {text}", file=sys.stderr)
+    return status
+
+
 def _stdout_discarded() -> None:
     """Send what is left of standard output nowhere: the reader has gone."""
     # Without this, Python flushes the buffer again at exit and prints a second traceback.
@@ -105,10 +296,22 @@ def _run(argv: list[str] | None) -> int:
 
         django.setup()
         from django.core.management import execute_from_command_line
+        from django.utils import translation
 
-        if command == "check-deploy":
+        with translation.override(_terminal_language()):
+            refused = _refusal(arguments)
+        if refused is not None:
+            return _said(*refused)
+        if command == CHECK_DEPLOY:
             arguments[1:2] = ["check", "--deploy", "--fail-level", "WARNING"]
+        elif arguments[1:3] == ["help", CHECK_DEPLOY]:
+            arguments[2] = "check"
         try:
+            if command == "migrate":
+                with translation.override(_terminal_language()):
+                    backwards = _backwards_migration(arguments[2:])
+                if backwards:
+                    return _said(1, backwards)
             execute_from_command_line(arguments)
         except (OperationalError, InterfaceError, ProgrammingError) as error:
             # A missing table (SQLite: OperationalError, PostgreSQL: ProgrammingError) is a

@@ -11,21 +11,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from carnet.accounts.models import StudySite, User
-from carnet.accounts.services import (
-    centre_add,
-    role_grant,
-    site_activate,
-    site_add,
-    user_create,
-)
-from carnet.audit.services import SystemActor
+from carnet.accounts.services import centre_add, role_grant, site_activate, site_add
 from carnet.core.clock import utc_today
 from carnet.studies.definition import study_file_read
 from carnet.studies.models import Study
 from carnet.studies.services import study_load, study_publish
+from tests.accounts.factories import ADMIN, UserFactory
 
 FIXTURE = Path(__file__).resolve().parents[1] / "studies" / "fixtures" / "mini.yaml"
-ADMIN = SystemActor(label="test administrator")
 
 
 @dataclass
@@ -62,9 +55,7 @@ def person(
     expired: bool = False,
 ) -> User:
     """Return a new account, with a role at the given sites (None: all sites) if one is given."""
-    user = user_create(
-        actor=ADMIN, username=username, password="a long test password", full_name=username.title()
-    )
+    user = UserFactory.create(username=username)
     if study is not None and role is not None:
         today = utc_today()
         for site in sites or [None]:

@@ -12,6 +12,7 @@ from django.test import Client
 from carnet.accounts.models import User
 from carnet.accounts.roles import Role
 from carnet.audit.models import AuditEvent
+from tests.accounts.factories import UserFactory
 from tests.accounts.personas import World, person, world
 from tests.web.helpers import enrol, sign_in
 
@@ -46,7 +47,7 @@ def test_a_token_of_a_person_who_never_enrolled_a_required_second_factor_gets_40
 
 def test_a_token_of_a_system_administrator_without_a_second_factor_gets_403() -> None:
     w = world()
-    admin = User.objects.create_superuser("olga", password="a long test password")
+    admin = UserFactory.create(username="olga", is_administrator=True)
     call_command("role", "grant", "olga", "MINI", "all", Role.SPONSOR, stdout=io.StringIO())
     key = token_of(admin, w)
     assert api(key, "/api/me") == 403

@@ -151,16 +151,24 @@ def test_an_unknown_field_suggests_the_right_one() -> None:
 
 
 def test_a_reversed_range_and_circular_calculations_are_refused() -> None:
+    # bmi is calculated from height; height becomes calculated from bmi: a real cycle, with an
+    # expression that type-checks (round(bmi) alone would stop at round's argument count).
     text = MINI.replace("range: {min: 20, max: 250}", "range: {min: 250, max: 20}").replace(
         "{name: height, type: integer, label: {en: Height, fr: Taille}, units: cm}",
-        '{name: height, type: calculated, result_type: integer, calculation: "round(bmi)", '
+        '{name: height, type: calculated, result_type: decimal, calculation: "round(bmi, 0)", '
         "label: {en: Height, fr: Taille}, units: cm}",
     )
     definition, findings = study_text_validate(text, name="two.yaml")
     assert definition is None
     messages = [f.message for f in findings]
     assert any("min 250 is above max 20" in m for m in messages)
-    assert any("in a circle" in m for m in messages) or any("round" in m for m in messages)
+    [cycle] = [f for f in findings if "in a circle" in f.message]
+    assert (
+        cycle.message == "calculations depend on each other in a circle: height -> bmi -> height."
+    )
+    assert cycle.path == "forms[0].groups[0].items[2].calculation"  # bmi's, where the cycle closes
+    assert cycle.line == line_of('calculation: "weight / ((height / 100) * (height / 100))"')
+    assert len([f for f in findings if f.severity == "error"]) == 2, [str(f) for f in findings]
 
 
 def test_every_error_is_reported_at_once() -> None:

@@ -38,9 +38,9 @@ def enrol(client: Client) -> tuple[TOTPDevice, list[str]]:
 
 def administrator_client(username: str = "root-admin") -> Client:
     """Return a client signed in as a system administrator who passed the second factor."""
-    from carnet.accounts.models import User
+    from tests.accounts.factories import UserFactory
 
-    admin = User.objects.create_superuser(username, password=PASSWORD)
+    admin = UserFactory.create(username=username, password=PASSWORD, is_administrator=True)
     client = Client()
     assert sign_in(client, admin.username) == 302
     enrol(client)

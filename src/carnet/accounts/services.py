@@ -32,6 +32,7 @@ def user_create(
     email: str = "",
     full_name: str = "",
     is_administrator: bool = False,
+    reason: str = "",
 ) -> User:
     """Create a personal account and record it in the system audit chain."""
     username = username.strip()
@@ -66,12 +67,13 @@ def user_create(
             "administrator": is_administrator,
             "password_set": password is not None,
         },
+        reason=reason.strip(),
     )
     return user
 
 
 @transaction.atomic
-def user_set_password(*, actor: Actor, user: User, password: str) -> None:
+def user_set_password(*, actor: Actor, user: User, password: str, reason: str = "") -> None:
     """Change a password (checked against the password rules); the audit event holds no secret."""
     try:
         validate_password(password, user)
@@ -80,7 +82,11 @@ def user_set_password(*, actor: Actor, user: User, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     audit_record(
-        actor=actor, action="user.password_changed", target=user, new={"password_set": True}
+        actor=actor,
+        action="user.password_changed",
+        target=user,
+        new={"password_set": True},
+        reason=reason.strip(),
     )
 
 

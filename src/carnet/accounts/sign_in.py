@@ -494,8 +494,10 @@ def lockouts_list() -> list[Lockout]:
     return found
 
 
-def lockout_lift(*, actor: Actor, username: str, reason: str) -> None:
-    """Lift the lock on a user name (an administrator's decision, audited)."""
+@transaction.atomic
+def lockout_lift(*, actor: Actor, username: str, reason: str) -> int:
+    """Lift the lock on a user name (an administrator's decision, audited); return how many
+    failed attempts were cleared."""
     if not reason.strip():
         raise ValidationError("A reason is required to lift a lock.")
     removed = axes_reset(username=username)
@@ -506,3 +508,4 @@ def lockout_lift(*, actor: Actor, username: str, reason: str) -> None:
         new={"attempts_cleared": removed},
         reason=reason.strip(),
     )
+    return removed

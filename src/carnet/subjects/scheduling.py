@@ -2,9 +2,10 @@
 
 `schedule_refresh` is called by every service that changes what the schedule reads (inclusion,
 eligibility review, statuses, withdrawals, visit dates, the study's treatment events);
-`schedule_rebuild` plans a whole study again (`carnet schedule rebuild`, after a new study version
-is published, or when the stored schedules near the end of what they planned). Both write derived
-rows only: no audit event, since nothing clinical changes.
+`schedule_rebuild` plans a whole study again (after a new study version is published, or when the
+stored schedules near the end of what they planned). Both write derived rows only: no audit
+event, since nothing clinical changes; `carnet schedule rebuild` goes through
+`subjects.services.study_schedules_rebuild`, which records who asked for it.
 """
 
 from __future__ import annotations

@@ -329,6 +329,25 @@ def subject_settings_set(
     return current
 
 
+def study_schedules_rebuild(*, actor: Actor, study: Study, stale_only: bool = False) -> int:
+    """Plan again the stored schedules of a study's subjects on an operator's request, recorded
+    in the study's audit chain; return how many subjects were planned.
+
+    The rows are derived (the refreshes that follow each change record nothing), but a rebuild
+    someone asked for is an act on the study: the trail says who ran it and when. The batches
+    commit one by one, so the event is written once the last one has.
+    """
+    count = schedule_rebuild(study=study, stale_only=stale_only)
+    audit_record(
+        actor=actor,
+        action="schedule.rebuilt",
+        target=study,
+        new={"subjects": count, "stale_only": stale_only},
+        chain=study.audit_chain,
+    )
+    return count
+
+
 # --- screening log and inclusion ------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""`carnet schedule rebuild`: plan the stored schedules of subjects again."""
+"""`carnet schedule rebuild`: plan the stored schedules of subjects again, in the audit trail."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from carnet.audit.services import SystemActor
 from carnet.studies.models import Study
-from carnet.subjects.scheduling import schedule_rebuild
+from carnet.subjects.services import study_schedules_rebuild
 
 
 class Command(BaseCommand):
@@ -36,6 +37,9 @@ class Command(BaseCommand):
             unknown = set(options["studies"]) - set(studies.values_list("identifier", flat=True))
             if unknown:
                 raise CommandError(f"No study {', '.join(sorted(unknown))}.")
+        actor = SystemActor.command_line("carnet schedule rebuild")
         for study in studies:
-            count = schedule_rebuild(study=study, stale_only=options["stale_only"])
+            count = study_schedules_rebuild(
+                actor=actor, study=study, stale_only=options["stale_only"]
+            )
             self.stdout.write(f"{study.identifier}: {count} subject schedules planned.")
