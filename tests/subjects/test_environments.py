@@ -139,9 +139,9 @@ def test_the_test_view_shows_test_patients_with_a_banner(cast: Cast, tested: Sub
     assert 'class="test-banner"' in dana.get(f"{BASE}/").content.decode()
     # The API does not follow the browser's switch: a script asks for test data explicitly.
     assert [s["identifier"] for s in dana.get(f"{API}/subjects").json()["items"]] == ["02-001"]
-    assert [s["identifier"] for s in dana.get(f"{API}/subjects?environment=test").json()["items"]] == [
-        "01-001"
-    ]
+    assert [
+        s["identifier"] for s in dana.get(f"{API}/subjects?environment=test").json()["items"]
+    ] == ["01-001"]
     dana.post(f"{BASE}/test-view/", {"on": "0", "next": f"{BASE}/subjects/"})
     page = dana.get(f"{BASE}/subjects/").content.decode()
     assert "02-001" in page
