@@ -14,8 +14,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-import qrcode
-import qrcode.image.svg
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
@@ -419,6 +417,10 @@ def totp_enrol_start(*, user: User) -> Enrolment:
 
 def totp_enrolment(device: TOTPDevice) -> Enrolment:
     import base64
+
+    # Imported here: qrcode brings Pillow, a third of a second of every process's start.
+    import qrcode
+    import qrcode.image.svg
 
     secret = base64.b32encode(device.bin_key).decode("ascii")
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)

@@ -13,6 +13,8 @@ Pure Python (no Django). The usual path::
 docs/expressions.md describes the language.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from carnet.expressions.checking import CheckedExpression, check
 from carnet.expressions.errors import (
     EvaluationError,
@@ -25,12 +27,26 @@ from carnet.expressions.errors import (
 )
 from carnet.expressions.limits import DEFAULT_LIMITS, Limits
 from carnet.expressions.parsing import Expression, parse
-from carnet.expressions.polars_compiler import evaluate_frame, to_polars
 from carnet.expressions.redcap import translate_redcap
 from carnet.expressions.row_evaluator import Clock, Value, evaluate
 from carnet.expressions.symbols import Symbol, SymbolTable, ValueType
 from carnet.expressions.syntax import Node, Reference, unparse
 from carnet.expressions.syntax import references as _references
+
+if TYPE_CHECKING:
+    from carnet.expressions.polars_compiler import evaluate_frame, to_polars
+
+
+def __getattr__(name: str) -> Any:
+    """Import the column evaluator (and Polars) only when asked for.
+
+    Every `carnet` command and worker process imports the expression language; Polars costs
+    a good half second of each one's start, and only analyses and bulk checks need it."""
+    if name in {"evaluate_frame", "to_polars"}:
+        from carnet.expressions import polars_compiler
+
+        return getattr(polars_compiler, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def references(expression: Expression | CheckedExpression) -> list[Reference]:
