@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,7 +29,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from carnet.accounts.models import Centre, StudySite, User
-from carnet.accounts.roles import Role
 from carnet.accounts.services import centre_add, role_grant, site_activate, site_add
 from carnet.audit.services import SystemActor
 from carnet.capture.services import form_save
@@ -583,6 +583,12 @@ def test_monitor_reads_the_sites_they_monitor(persona: Any) -> None:
     page.goto(f"/studies/{PHASE2}/overdue/")
     expect(page.locator("main")).to_contain_text("Site 02 — Institut Paoli-Calmettes")
     expect(page.locator("main")).not_to_contain_text("Centre Léon Bérard")
+
+    # A token for a program, shown once.
+    page.get_by_role("link", name="My account").click()
+    page.get_by_label("Label").fill("R scripts")
+    page.get_by_role("button", name="Create a token").click()
+    expect(page.locator("#new-token")).to_have_text(re.compile(r"^[0-9A-F]{32}$"))
 
 
 # --- data manager (docs/guide/data-manager.md) ---------------------------------------------------
