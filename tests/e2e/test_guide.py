@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, transaction
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
@@ -293,13 +293,15 @@ def guide(django_db_setup: Any, django_db_blocker: Any) -> Iterator[World]:
 
     with django_db_blocker.unblock(), time_machine.travel(TODAY, tick=True):
         try:
-            demo_load(actor=SYSTEM, password=PASSWORD)
-            phase2 = _study("simon-phase2.yaml", test_patient=True)
-            _phase2_world(phase2)
-            phase3 = _study("maintain-crc.yaml", test_patient=False)
-            _phase3_world(phase3)
-            for username in ("datamanager", "unblinded"):
-                _second_factor(username)
+            # One transaction: a few hundred audited writes, committed once.
+            with transaction.atomic():
+                demo_load(actor=SYSTEM, password=PASSWORD)
+                phase2 = _study("simon-phase2.yaml", test_patient=True)
+                _phase2_world(phase2)
+                phase3 = _study("maintain-crc.yaml", test_patient=False)
+                _phase3_world(phase3)
+                for username in ("datamanager", "unblinded"):
+                    _second_factor(username)
             server = LiveServer("localhost")
             server._live_server_modified_settings.enable()
             try:
