@@ -4,9 +4,9 @@ they stay current). Each test asserts what the guide claims next to its picture.
 
 One small world serves the whole module (it takes a few seconds, the full demo patients take
 minutes): the two demo studies with the demo accounts, and a handful of subjects entered through
-the services on a frozen day. Tests run in file order and each leaves the world as it found it
-(the data manager unfreezes the study they froze); the module empties the database at the end,
-as a transactional test does. One browser context per persona.
+the services on a frozen day. What a test adds (a patient, an account, a token) changes nothing
+another test asserts, and the data manager unfreezes the study they froze; the module empties the
+database at the end, as a transactional test does. One browser context per persona.
 """
 
 from __future__ import annotations
