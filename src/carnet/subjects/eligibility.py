@@ -8,7 +8,7 @@ in English, as stored with the subject; `detail_text` says it in the person's la
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -172,9 +172,19 @@ def eligibility_items(definition: StudyDefinition) -> list[str]:
 
 
 def _coerce(name: str, value: Any, symbol: Symbol | None) -> Value:
-    """Return a JSON value in the type the language expects for the item (dates from text)."""
+    """Return a JSON value in the type the language expects for the item (dates from text).
+
+    An item of a repeating group (target lesions) is a list of rows, which rules aggregate; one
+    value, as the wizard's single field gives it, is one row.
+    """
     if value is None or symbol is None:
         return value
+    if symbol.repeating:
+        one_row = replace(symbol, repeating=False)
+        rows: list[Any] = [
+            _coerce(name, row, one_row) for row in (value if isinstance(value, list) else [value])
+        ]
+        return rows
     try:
         if symbol.type == ValueType.DATE and isinstance(value, str):
             return date.fromisoformat(value)
