@@ -58,7 +58,11 @@ from tests.web.helpers import current_code
 
 # The marker makes the session create the test database; the tests share the module's world
 # (committed, so that the server thread sees it) rather than a transaction or a flush each.
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("guide"),  # one world for the module: one worker builds it
+]
 PASSWORD = "the demo password 2026"
 # 09:00 UTC is 10:00 in Montpellier: the same day at the sites and on the server.
 TODAY = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
