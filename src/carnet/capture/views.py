@@ -53,6 +53,7 @@ from carnet.capture.forms import (
     submission,
 )
 from carnet.capture.models import CheckResult, FormInstance, FormStatus, StoredFile
+from carnet.capture.modes import study_entry_refusal
 from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import FormConflict, FormErrors
 from carnet.core.errors import CarnetError
@@ -567,7 +568,7 @@ def _entry_closed(request: HttpRequest, target: _Target, state: dict[str, Any]) 
     subject = target.subject
     if not _may_enter(request, subject):
         return _("You may read this form; you may not change it."), "right"
-    closed = services.study_entry_refusal(subject.study)
+    closed = study_entry_refusal(subject.study)
     if closed:
         return closed, "study"
     # Whatever the date of the data (date.min): a screen failure, an objection to data use.
