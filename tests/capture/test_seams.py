@@ -16,7 +16,7 @@ from django.test import Client
 from carnet.accounts.services import token_create
 from carnet.audit.models import AuditEvent
 from carnet.capture import seams
-from carnet.capture.models import FormInstance, ItemValue
+from carnet.capture.models import FormInstance, ItemValue, StoredFile
 from carnet.capture.modes import study_mode_guard
 from carnet.capture.news import last_news_on_save
 from carnet.capture.seams import (
@@ -130,9 +130,9 @@ def test_a_refusing_guard_blocks_every_entry_point_and_nothing_is_written(
     settings.DATA_DIR = tmp_path
     save_vitals(capture, None, weight=70)
     lesions_not_done(capture)  # so that there is something to reopen
+    page, api = page_client(capture.entry), api_client(capture)
     signature.sign()
     before = written()
-    page, api = page_client(capture.entry), api_client(capture)
     # Each entry point, the kind of write it is, and how it asks.
     entry_points: dict[str, tuple[WriteKind, Callable[[], Any]]] = {
         "page save": (
@@ -152,7 +152,7 @@ def test_a_refusing_guard_blocks_every_entry_point_and_nothing_is_written(
             ),
         ),
         "page upload": (
-            WriteKind.SAVE,
+            WriteKind.FILE,
             lambda: page.post(
                 LESIONS + "files/scan_pdf/", {"version": "1", "upload": _pdf()}, follow=True
             ),
@@ -178,7 +178,7 @@ def test_a_refusing_guard_blocks_every_entry_point_and_nothing_is_written(
             ),
         ),
         "API upload": (
-            WriteKind.SAVE,
+            WriteKind.FILE,
             lambda: api.post(API + "lesions/files/scan_pdf", {"version": "1", "upload": _pdf()}),
         ),
     }
@@ -192,8 +192,8 @@ def test_a_refusing_guard_blocks_every_entry_point_and_nothing_is_written(
             assert SIGNED in answer.content.decode(), entry_point
         # The guard was asked about this write (a page shown after it may ask again, dry).
         assert kind in [context.kind for context in signature.seen], entry_point
-    instances, values, _events = written()
-    assert (instances, values) == before[:2]
+    assert written() == before
+    assert not StoredFile.objects.exists()  # the refused upload kept no document either
 
 
 def test_the_guard_speaks_before_a_stale_save_is_told_what_changed(

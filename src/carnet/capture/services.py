@@ -10,14 +10,12 @@ needs a reason.
 from __future__ import annotations
 
 import functools
-import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -27,6 +25,12 @@ from carnet.accounts.models import User
 from carnet.accounts.permissions import require
 from carnet.accounts.roles import Action
 from carnet.audit.services import AuditEntry, audit_record, audit_record_many
+from carnet.capture.files import (
+    document_content_type,
+    document_name,
+    document_place,
+    stored_file_keep,
+)
 from carnet.capture.models import (
     CheckResult,
     FormInstance,
@@ -44,6 +48,12 @@ from carnet.capture.seams import (
     save_guards_run,
     save_listeners_run,
 )
+from carnet.capture.uploads import (
+    MEGABYTE,
+    ReceivedFile,
+    UploadTooLarge,
+    upload_limit_megabytes,
+)
 from carnet.capture.values import (
     EMPTY,
     Reading,
@@ -57,7 +67,6 @@ from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.core.hashing import sha256_hex
 from carnet.expressions import EvaluationError, evaluate
-from carnet.operations.system_settings import system_setting_value
 from carnet.studies.definition.model import Item, StudyDefinition
 from carnet.studies.models import Study, StudyVersion
 from carnet.subjects.environments import environment_written
@@ -562,11 +571,12 @@ def _values_save(
     kind: WriteKind,
     base_version: int | None,
     dry_run: bool = False,
+    events_first: list[AuditEntry] | None = None,
 ) -> SaveOutcome:
     """Save values into a resolved and locked form instance: the steps of the save pipeline.
 
     guards -> validate -> compute -> branch -> check -> write values -> listeners -> audit.
-    The audit events (the save's, then the listeners') are appended last: the
+    The audit events (``events_first``, the save's, then the listeners') are appended last: the
     study's chain is locked from that append to the commit, so concurrent saves of a study
     queue for that short time only, and a listener's own writes (the subject's last news) never
     run while the chain is held.
@@ -601,7 +611,7 @@ def _values_save(
     entries = _save_audit_entries(target, changed, outcome, old_status, sent.reason)
     audit_record_many(
         actor=target.actor,
-        entries=[*entries, *context.audit],
+        entries=[*(events_first or ()), *entries, *context.audit],
         chain=target.study.audit_chain,
     )
     return outcome
@@ -1140,85 +1150,114 @@ def form_reopen(
 
 # --- files ------------------------------------------------------------------------------------
 
-# What each declared file type may really be, recognised by the first bytes of the file: a
-# renamed executable is refused whatever its name says.
-SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "pdf": (b"%PDF-",),
-    "png": (b"\x89PNG\r\n\x1a\n",),
-    "jpeg": (b"\xff\xd8\xff",),
-    "tiff": (b"II*\x00", b"MM\x00*"),
-    "dicom": (),  # checked at offset 128 below
-}
-TEXT_TYPES = {"csv", "txt"}
+
+def _file_item(form_rules: FormRules, name: str) -> Item:
+    item = form_rules.items.get(name)
+    if item is None or item.type != "file":
+        raise ValidationError(
+            _("There is no file item '%(item)s' on '%(form)s'.")
+            % {"item": name, "form": form_rules.form.name}
+        )
+    return item
 
 
-def _file_kind(content: bytes) -> str | None:
-    for kind, signatures in SIGNATURES.items():
-        if any(content.startswith(signature) for signature in signatures):
-            return kind
-    if content[128:132] == b"DICM":
-        return "dicom"
-    try:
-        content[:65536].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return "txt"
+def _document_received(
+    item: Item, upload: UploadedFile, reason: str
+) -> tuple[ReceivedFile, str, str]:
+    """Return an upload received on disk, the name it is kept under and its content type, once
+    it is within the item's limit and of its accepted types."""
+    if "\x00" in reason:  # PostgreSQL refuses it, and a multipart body reaches us unchecked
+        raise FormErrors(
+            {"reason": _("The reason contains a NUL character (U+0000), which no text may hold.")}
+        )
+    received = ReceivedFile.of(upload, limit_megabytes=upload_limit_megabytes(item))
+    name = document_name(upload.name or "")
+    return received, name, document_content_type(item, name, received.head, received.size or 0)
 
 
-def files_dir() -> Path:
-    return Path(settings.DATA_DIR) / "uploads" / "files"
+def form_file_attach(
+    *,
+    actor: User,
+    subject: Subject,
+    event: str,
+    occurrence: int = 1,
+    form: str,
+    repeat: int = 1,
+    item: str,
+    upload: UploadedFile,
+    base_version: int | None,
+    reason: str = "",
+) -> SaveOutcome:
+    """Keep an uploaded document as the value of a file item, all or nothing.
+
+    One transaction through the save pipeline (guards, stale check, a reason to change a
+    complete form, listeners): the value, the document's row, their audit events
+    (``file.uploaded`` first) and last the document itself under the data directory. A refused
+    upload leaves none of them. The document is held to `upload_limit_megabytes` and its first
+    bytes must be of the item's accepted types.
+    """
+    where = (event, occurrence, form, repeat)
+    with transaction.atomic():
+        rules = _rules_resolve(actor, subject, where)
+        file_item = _file_item(rules[1], item)
+        received, name, content_type = _document_received(file_item, upload, reason)
+        target = _target_lock(actor=actor, subject=subject, where=where, rules=rules)
+        uploaded = AuditEntry(
+            action="file.uploaded",
+            target=("capture.storedfile", received.sha256),
+            new={
+                "sha256": received.sha256,
+                "size": received.size,
+                "name": name,
+                "subject": subject.identifier,
+                "item": item,
+            },
+            reason=reason.strip(),
+        )
+        outcome = _values_save(
+            target,
+            _Sent({item: received.sha256}, {}, reason=reason),
+            kind=WriteKind.FILE,
+            base_version=base_version,
+            events_first=[uploaded],
+        )
+        stored_file_keep(
+            study=subject.study,
+            received=received,
+            content_type=content_type,
+            uploaded_by=_actor_label(actor),
+        )
+        document_place(received)
+    return outcome
 
 
 @transaction.atomic
 def file_store(
     *, actor: User, subject: Subject, item: Item, name: str, content: bytes
 ) -> StoredFile:
-    """Keep an uploaded document for a file item; return it (its SHA-256 is the item's value)."""
+    """Keep a document for a file item without saving it as a value; return its row.
+
+    For documents that arrive apart from a form (imports, tests setting data up): an upload
+    from a person goes through `form_file_attach`, which saves the value with it.
+    """
     study = subject.study
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
-    limit_mb = item.file_max_megabytes or int(system_setting_value("upload_max_megabytes"))
-    if len(content) > limit_mb * 1024 * 1024:
-        raise ValidationError(
-            _("%(name)s: the file is larger than %(limit)s MB.") % {"name": name, "limit": limit_mb}
-        )
-    if not content:
-        raise ValidationError(_("%(name)s: the file is empty.") % {"name": name})
-    kind = _file_kind(content)
-    allowed = set(item.file_types or ("pdf", "png", "jpeg"))
-    if kind == "txt" and allowed & TEXT_TYPES:
-        kind = next(iter(sorted(allowed & TEXT_TYPES)))
-    if kind not in allowed:
-        raise ValidationError(
-            _("%(name)s: the content is not one of the accepted types (%(types)s).")
-            % {"name": name, "types": ", ".join(sorted(allowed))}
-        )
-    digest = sha256_hex(content)
-    stored = StoredFile.objects.filter(study=study, sha256=digest).first()
-    if stored is None:
-        folder = files_dir() / digest[:2]
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / digest
-        if not path.exists():
-            partial = path.with_suffix(".partial")
-            partial.write_bytes(content)
-            partial.replace(path)
-        content_type = mimetypes.types_map.get(
-            "." + ("jpg" if kind == "jpeg" else kind), "application/octet-stream"
-        )
-        stored = StoredFile.objects.create(
-            sha256=digest,
-            size=len(content),
-            content_type=content_type,
-            original_name=Path(name).name[:200],
-            study=study,
-            uploaded_by=_actor_label(actor),
-        )
+    limit = upload_limit_megabytes(item)
+    if len(content) > limit * MEGABYTE:
+        raise UploadTooLarge(name, limit)
+    received = ReceivedFile.of(
+        SimpleUploadedFile(document_name(name), content), limit_megabytes=limit
+    )
+    content_type = document_content_type(item, received.name or name, received.head, len(content))
+    stored = stored_file_keep(
+        study=study, received=received, content_type=content_type, uploaded_by=_actor_label(actor)
+    )
     audit_record(
         actor=actor,
         action="file.uploaded",
-        target=("capture.storedfile", digest),
+        target=("capture.storedfile", received.sha256),
         new={
-            "sha256": digest,
+            "sha256": received.sha256,
             "size": len(content),
             "name": stored.original_name,
             "subject": subject.identifier,
@@ -1226,4 +1265,6 @@ def file_store(
         },
         chain=study.audit_chain,
     )
+    document_place(received)
+    received.close()
     return stored
