@@ -78,8 +78,9 @@ def lesions_saved(capture: Capture, *, complete: bool = False) -> int:
 
 
 def stored_files(data_dir: Path) -> list[Path]:
-    """Return every file under the uploads folder (documents and anything half received)."""
-    return sorted(p for p in (data_dir / "uploads").rglob("*") if p.is_file())
+    """Return every document kept and every upload half received."""
+    folders = (data_dir / "uploads", data_dir / "incoming")
+    return sorted(p for folder in folders for p in folder.rglob("*") if p.is_file())
 
 
 def assert_nothing_kept(data_dir: Path) -> None:

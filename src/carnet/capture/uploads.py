@@ -48,9 +48,10 @@ def _remove(path: Path) -> None:
 
 
 def incoming_dir() -> Path:
-    """Return where uploads are received: beside the stored documents (the same file system,
-    so that keeping one is a rename), created if need be."""
-    folder = Path(settings.DATA_DIR) / "uploads" / "incoming"
+    """Return where uploads are received, created if need be: in the data directory (the file
+    system of the stored documents, so that keeping one is a rename), but outside the uploads
+    folder, which backups archive while uploads may come and go."""
+    folder = Path(settings.DATA_DIR) / "incoming"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
