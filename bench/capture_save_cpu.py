@@ -45,21 +45,22 @@ def main() -> None:
         from capture_save import SETUP, form_values
 
         # The same study, site, person and subjects as the HTTP benchmark (one per round).
-        sys.argv = ["setup", str(options.rounds), str(BENCH / "capture-bench.yaml")]
+        sys.argv = ["setup", str(options.rounds + 1), str(BENCH / "capture-bench.yaml")]
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             exec(SETUP, {"__name__": "setup"})  # noqa: S102 (the benchmark's own setup text)
-        identifiers = printed.getvalue().splitlines()[-1].split()
+        *identifiers, counted = printed.getvalue().splitlines()[-1].split()
+
+        from django.db import connection
 
         from carnet.accounts.models import User
         from carnet.capture.services import form_save
         from carnet.subjects.models import Subject
 
         person = User.objects.get(username="bench")
-        per_save = []
-        for identifier in identifiers:
+
+        def saves(identifier: str, count: int) -> None:
             subject = Subject.objects.get(identifier=identifier)
-            started = time.process_time()
-            for visit in range(1, options.saves + 1):
+            for visit in range(1, count + 1):
                 form_save(
                     actor=person,
                     subject=subject,
@@ -69,13 +70,28 @@ def main() -> None:
                     base_version=0,
                     values=form_values(0, visit),
                 )
+
+        per_save = []
+        for identifier in identifiers:
+            started = time.process_time()
+            saves(identifier, options.saves)
             per_save.append((time.process_time() - started) / options.saves)
+        # Statements per save, counted apart from the timed rounds (the count does not vary).
+        statements: list[str] = []
+        with connection.execute_wrapper(
+            lambda run, sql, *rest: statements.append(sql) or run(sql, *rest)
+        ):
+            saves(counted, 10)
     best, median = min(per_save), sorted(per_save)[len(per_save) // 2]
     print(
         f"sqlite in process: {options.rounds} rounds of {options.saves} saves (25 values each); "
-        f"CPU per save: best {best * 1000:.2f} ms, median {median * 1000:.2f} ms"
+        f"CPU per save: best {best * 1000:.2f} ms, median {median * 1000:.2f} ms; "
+        f"{len(statements) / 10:g} statements per save"
     )
-    print(f"cpu_per_save_best_ms={best * 1000:.2f} cpu_per_save_median_ms={median * 1000:.2f}")
+    print(
+        f"cpu_per_save_best_ms={best * 1000:.2f} cpu_per_save_median_ms={median * 1000:.2f} "
+        f"statements_per_save={len(statements) / 10:g}"
+    )
 
 
 if __name__ == "__main__":
