@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -287,3 +288,24 @@ def test_an_oversized_body_is_refused_as_it_arrives_without_being_held(data_dir:
     assert peak < limit_megabytes * MEGABYTE // 2  # chunks pass through; nothing piles up
     assert body.read() == b""  # the rest was read and dropped, so the answer can be sent
     assert stored_files(data_dir) == []  # what arrived before the refusal is gone too
+
+
+def test_a_browser_upload_passes_its_csrf_check_and_is_held_to_the_limit_before_it(
+    capture: Capture, data_dir: Path
+) -> None:
+    # A browser's POST carries its CSRF token in the body: the check reads the body, so the
+    # upload's handler must be in place before it (the test client skips CSRF unless asked).
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(capture.entry)
+    form_page = client.get(PAGE.removesuffix("files/scan_pdf/"))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form_page.text)
+    assert token
+    body = {"version": "0", "csrfmiddlewaretoken": token.group(1)}
+    forged = client.post(PAGE, {"version": "0", "upload": pdf()})
+    assert forged.status_code == 403
+    too_large = client.post(PAGE, {**body, "upload": pdf(6 * MEGABYTE)})
+    assert "scan.pdf: the file is larger than 5 MB." in client.get(too_large["Location"]).text
+    assert_nothing_kept(data_dir)
+    uploaded = client.post(PAGE, {**body, "upload": pdf()})
+    assert "The document is uploaded." in client.get(uploaded["Location"]).text
+    assert ItemValue.objects.get(item="scan_pdf").text == hashlib.sha256(PDF).hexdigest()
