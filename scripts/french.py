@@ -14,6 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from messages import compiled, po_path
 
 FRENCH: dict[str, str | tuple[str, str]] = {
+    "%(refusal)s Nothing was written.": "%(refusal)s Rien n'a été enregistré.",
+    "The reason contains a NUL character (U+0000), which no text may hold.": "La raison contient un caractère NUL (U+0000), qu'aucun texte ne peut contenir.",
     "%(centre)s is site %(code)s.": "%(centre)s est le centre %(code)s.",
     "%(count)s account(s) locked after failed sign-ins.": "%(count)s compte(s) bloqué(s) après des échecs de connexion.",
     "%(count)s other session(s) ended.": "%(count)s autre(s) session(s) fermée(s).",

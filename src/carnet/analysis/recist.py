@@ -6,6 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import polars as pl
 from scipy import stats
@@ -188,32 +189,61 @@ def time_point_responses(
         str(s): d
         for s, d in baselines.select(pl.col("subject").cast(pl.String), "baseline").iter_rows()
     }
+    baseline_lesions, visits = _target_measurements(targets, baseline_of)
+    _check_target_choice(baseline_lesions, visits)
+    non_target_visits = _non_target_assessments(non_targets, baseline_of)
+    new_lesion_dates = _new_lesion_dates(new_lesions, baseline_of)
+    rows = []
+    for subject in sorted(baseline_of):
+        rows.extend(
+            _subject_time_points(
+                subject,
+                baseline_of[subject],
+                baseline_lesions.get(subject, {}),
+                visits[subject],
+                non_target_visits[subject],
+                new_lesion_dates[subject],
+            )
+        )
+    return TimePointResponses(pl.DataFrame(rows, schema=_TIME_POINT_SCHEMA, orient="row"), settings)
+
+
+# subject -> lesion -> (node, organ)
+_BaselineLesions = dict[str, dict[str, tuple[bool, str | None]]]
+# subject -> date -> lesion -> diameter (None: not evaluated)
+_Measurements = dict[str, dict[dt.date, dict[str, float | None]]]
+
+
+def _checked_baseline(
+    baseline_of: dict[str, dt.date], subject: str, date: dt.date, what: str
+) -> dt.date:
+    """Return the subject's baseline date, once ``date`` (of ``what``) is not before it."""
+    if subject not in baseline_of:
+        raise AnalysisInputError(
+            f"Subject {subject} has {what} but no baseline assessment date.", subject=subject
+        )
+    baseline = baseline_of[subject]
+    if date < baseline:
+        raise AnalysisInputError(
+            f"Subject {subject}: a {what} is dated {date}, before the baseline assessment "
+            f"on {baseline}.",
+            subject=subject,
+            parameter="date",
+        )
+    return baseline
+
+
+def _target_measurements(
+    targets: pl.DataFrame, baseline_of: dict[str, dt.date]
+) -> tuple[_BaselineLesions, _Measurements]:
+    """Return the target lesions chosen at baseline and every measurement of them, checked."""
     require_columns(targets, ["subject", "date", "lesion", "diameter", "node"], what="targets")
     require_no_nulls(
         targets, ["subject", "date", "lesion", "node"], subject="subject", what="Targets"
     )
     has_organ = "organ" in targets.columns
-
-    def check_date(subject: str, date: dt.date, what: str) -> dt.date:
-        if subject not in baseline_of:
-            raise AnalysisInputError(
-                f"Subject {subject} has {what} but no baseline assessment date.", subject=subject
-            )
-        baseline = baseline_of[subject]
-        if date < baseline:
-            raise AnalysisInputError(
-                f"Subject {subject}: a {what} is dated {date}, before the baseline assessment "
-                f"on {baseline}.",
-                subject=subject,
-                parameter="date",
-            )
-        return baseline
-
-    # subject -> lesion -> (node, organ); subject -> date -> lesion -> diameter
-    baseline_lesions: dict[str, dict[str, tuple[bool, str | None]]] = defaultdict(dict)
-    visits: dict[str, dict[dt.date, dict[str, float | None]]] = defaultdict(
-        lambda: defaultdict(dict)
-    )
+    baseline_lesions: _BaselineLesions = defaultdict(dict)
+    visits: _Measurements = defaultdict(lambda: defaultdict(dict))
     columns = ["subject", "date", "lesion", "diameter", "node"] + (["organ"] if has_organ else [])
     for record in (
         targets.select(columns)
@@ -226,7 +256,7 @@ def time_point_responses(
             record["lesion"],
             record["diameter"],
         )
-        baseline = check_date(subject, date, "target lesion measurement")
+        baseline = _checked_baseline(baseline_of, subject, date, "target lesion measurement")
         if diameter is not None and diameter < 0:
             raise AnalysisInputError(
                 f"Subject {subject}: target lesion {lesion} has a negative diameter on {date}.",
@@ -234,24 +264,34 @@ def time_point_responses(
                 parameter="diameter",
             )
         if date == baseline:
-            if diameter is None:
-                raise AnalysisInputError(
-                    f"Subject {subject}: target lesion {lesion} is not measured at baseline.",
-                    subject=subject,
-                    parameter="diameter",
-                )
-            # Measurable at baseline: >= 10 mm longest diameter, >= 15 mm short axis for nodes.
-            least = 15 if record["node"] else 10
-            if diameter < least:
-                raise AnalysisInputError(
-                    f"Subject {subject}: target lesion {lesion} measures {diameter:g} mm at "
-                    f"baseline, below the {least} mm a measurable "
-                    f"{'lymph node' if record['node'] else 'lesion'} needs.",
-                    subject=subject,
-                    parameter="diameter",
-                )
+            _check_measurable(subject, lesion, diameter, node=bool(record["node"]))
             baseline_lesions[subject][lesion] = (bool(record["node"]), record.get("organ"))
         visits[subject][date][lesion] = diameter
+    return baseline_lesions, visits
+
+
+def _check_measurable(subject: str, lesion: str, diameter: float | None, *, node: bool) -> None:
+    """Refuse a target lesion not measurable at baseline: >= 10 mm longest diameter, >= 15 mm
+    short axis for a lymph node."""
+    if diameter is None:
+        raise AnalysisInputError(
+            f"Subject {subject}: target lesion {lesion} is not measured at baseline.",
+            subject=subject,
+            parameter="diameter",
+        )
+    least = 15 if node else 10
+    if diameter < least:
+        raise AnalysisInputError(
+            f"Subject {subject}: target lesion {lesion} measures {diameter:g} mm at "
+            f"baseline, below the {least} mm a measurable "
+            f"{'lymph node' if node else 'lesion'} needs.",
+            subject=subject,
+            parameter="diameter",
+        )
+
+
+def _check_target_choice(baseline_lesions: _BaselineLesions, visits: _Measurements) -> None:
+    """Refuse more than 5 targets, more than 2 per organ, or a target not chosen at baseline."""
     for subject, chosen in baseline_lesions.items():
         if len(chosen) > 5:
             raise AnalysisInputError(
@@ -277,93 +317,111 @@ def time_point_responses(
                         parameter="lesion",
                     )
 
+
+def _non_target_assessments(
+    non_targets: pl.DataFrame | None, baseline_of: dict[str, dt.date]
+) -> dict[str, dict[dt.date, dict[str, NonTargetStatus]]]:
+    """Return subject -> date -> non-target lesion -> status, checked."""
     non_target_visits: dict[str, dict[dt.date, dict[str, NonTargetStatus]]] = defaultdict(
         lambda: defaultdict(dict)
     )
-    if non_targets is not None:
-        require_columns(non_targets, ["subject", "date", "lesion", "status"], what="non-targets")
-        require_no_nulls(
-            non_targets,
-            ["subject", "date", "lesion", "status"],
-            subject="subject",
-            what="Non-targets",
-        )
-        for subject, date, lesion, status in non_targets.select(
-            pl.col("subject").cast(pl.String), "date", pl.col("lesion").cast(pl.String), "status"
-        ).iter_rows():
-            check_date(subject, date, "non-target lesion assessment")
-            try:
-                non_target_visits[subject][date][lesion] = NonTargetStatus(status)
-            except ValueError:
-                raise AnalysisInputError(
-                    f"Subject {subject}: non-target status {status!r} on {date} is not one of "
-                    f"{', '.join(s.value for s in NonTargetStatus)}.",
-                    subject=subject,
-                    parameter="status",
-                ) from None
-    new_lesion_dates: dict[str, set[dt.date]] = defaultdict(set)
-    if new_lesions is not None:
-        require_columns(new_lesions, ["subject", "date"], what="new lesions")
-        require_no_nulls(new_lesions, ["subject", "date"], subject="subject", what="New lesions")
-        for subject, date in new_lesions.select(
-            pl.col("subject").cast(pl.String), "date"
-        ).iter_rows():
-            if date == check_date(subject, date, "new lesion"):
-                raise AnalysisInputError(
-                    f"Subject {subject}: a new lesion cannot be found at the baseline assessment.",
-                    subject=subject,
-                    parameter="date",
-                )
-            new_lesion_dates[subject].add(date)
+    if non_targets is None:
+        return non_target_visits
+    require_columns(non_targets, ["subject", "date", "lesion", "status"], what="non-targets")
+    require_no_nulls(
+        non_targets,
+        ["subject", "date", "lesion", "status"],
+        subject="subject",
+        what="Non-targets",
+    )
+    for subject, date, lesion, status in non_targets.select(
+        pl.col("subject").cast(pl.String), "date", pl.col("lesion").cast(pl.String), "status"
+    ).iter_rows():
+        _checked_baseline(baseline_of, subject, date, "non-target lesion assessment")
+        try:
+            non_target_visits[subject][date][lesion] = NonTargetStatus(status)
+        except ValueError:
+            raise AnalysisInputError(
+                f"Subject {subject}: non-target status {status!r} on {date} is not one of "
+                f"{', '.join(s.value for s in NonTargetStatus)}.",
+                subject=subject,
+                parameter="status",
+            ) from None
+    return non_target_visits
 
-    rows = []
-    for subject in sorted(baseline_of):
-        baseline = baseline_of[subject]
-        lesions = baseline_lesions.get(subject, {})
-        names = sorted(lesions)
-        baseline_sum = sum(visits[subject][baseline][n] or 0.0 for n in names)
-        baseline_non_targets = sorted(non_target_visits[subject].get(baseline, {}))
-        dates = sorted(
-            {d for d in visits[subject] if d != baseline}
-            | {d for d in non_target_visits[subject] if d != baseline}
-            | new_lesion_dates[subject]
-        )
-        nadir = baseline_sum
-        for date in dates:
-            target: Response | None = None
-            total: float | None = None
-            if names:
-                diameters = [visits[subject].get(date, {}).get(n) for n in names]
-                target = target_response(
-                    diameters,
-                    [lesions[n][0] for n in names],
-                    baseline_sum=baseline_sum,
-                    nadir=nadir,
-                )
-                known = [d for d in diameters if d is not None]
-                total = float(sum(known)) if len(known) == len(names) else None
-            recorded = non_target_visits[subject].get(date, {})
-            statuses = [
-                recorded.get(n, NonTargetStatus.NOT_EVALUATED) for n in baseline_non_targets
-            ]
-            non_target = non_target_response(statuses)
-            new = date in new_lesion_dates[subject]
-            overall = overall_response(target, non_target, new_lesion=new)
-            rows.append(
-                (
-                    subject,
-                    date,
-                    total,
-                    nadir if names else None,
-                    target.value if target else None,
-                    non_target.value if non_target else None,
-                    new,
-                    overall.value,
-                )
+
+def _new_lesion_dates(
+    new_lesions: pl.DataFrame | None, baseline_of: dict[str, dt.date]
+) -> dict[str, set[dt.date]]:
+    """Return subject -> the dates a new lesion was found (never at baseline)."""
+    new_lesion_dates: dict[str, set[dt.date]] = defaultdict(set)
+    if new_lesions is None:
+        return new_lesion_dates
+    require_columns(new_lesions, ["subject", "date"], what="new lesions")
+    require_no_nulls(new_lesions, ["subject", "date"], subject="subject", what="New lesions")
+    for subject, date in new_lesions.select(pl.col("subject").cast(pl.String), "date").iter_rows():
+        if date == _checked_baseline(baseline_of, subject, date, "new lesion"):
+            raise AnalysisInputError(
+                f"Subject {subject}: a new lesion cannot be found at the baseline assessment.",
+                subject=subject,
+                parameter="date",
             )
-            if total is not None:
-                nadir = min(nadir, total)
-    return TimePointResponses(pl.DataFrame(rows, schema=_TIME_POINT_SCHEMA, orient="row"), settings)
+        new_lesion_dates[subject].add(date)
+    return new_lesion_dates
+
+
+def _subject_time_points(
+    subject: str,
+    baseline: dt.date,
+    lesions: dict[str, tuple[bool, str | None]],
+    visits: dict[dt.date, dict[str, float | None]],
+    non_target_visits: dict[dt.date, dict[str, NonTargetStatus]],
+    new_lesion_dates: set[dt.date],
+) -> list[tuple[Any, ...]]:
+    """Return one subject's post-baseline assessments, in date order, with their responses."""
+    names = sorted(lesions)
+    baseline_sum = sum(visits[baseline][n] or 0.0 for n in names)
+    baseline_non_targets = sorted(non_target_visits.get(baseline, {}))
+    dates = sorted(
+        {d for d in visits if d != baseline}
+        | {d for d in non_target_visits if d != baseline}
+        | new_lesion_dates
+    )
+    nadir = baseline_sum
+    rows: list[tuple[Any, ...]] = []
+    for date in dates:
+        target: Response | None = None
+        total: float | None = None
+        if names:
+            diameters = [visits.get(date, {}).get(n) for n in names]
+            target = target_response(
+                diameters,
+                [lesions[n][0] for n in names],
+                baseline_sum=baseline_sum,
+                nadir=nadir,
+            )
+            known = [d for d in diameters if d is not None]
+            total = float(sum(known)) if len(known) == len(names) else None
+        recorded = non_target_visits.get(date, {})
+        statuses = [recorded.get(n, NonTargetStatus.NOT_EVALUATED) for n in baseline_non_targets]
+        non_target = non_target_response(statuses)
+        new = date in new_lesion_dates
+        overall = overall_response(target, non_target, new_lesion=new)
+        rows.append(
+            (
+                subject,
+                date,
+                total,
+                nadir if names else None,
+                target.value if target else None,
+                non_target.value if non_target else None,
+                new,
+                overall.value,
+            )
+        )
+        if total is not None:
+            nadir = min(nadir, total)
+    return rows
 
 
 _RANK = {
@@ -441,6 +499,25 @@ def best_overall_response(
     )
 
 
+def _confirmed(
+    counted: list[tuple[dt.date, Response]], level: Response, gap: dt.timedelta
+) -> tuple[dt.date, dt.date] | None:
+    """Return the first response of ``level`` (CR, or PR or better) confirmed by a later one at
+    least ``gap`` after it, with the confirming date; None if there is none."""
+    accepted = {Response.CR} if level is Response.CR else {Response.CR, Response.PR}
+    for i, (date, response) in enumerate(counted):
+        if response not in accepted:
+            continue
+        for later_date, later in counted[i + 1 :]:
+            if later is Response.PD:
+                break
+            if response is Response.CR and later is Response.PR:
+                break  # reappearance after CR confirms nothing
+            if later in accepted and later_date - date >= gap:
+                return date, later_date
+    return None
+
+
 def _best(
     visits: list[tuple[dt.date, Response]], reference: dt.date, settings: AnalysisSettings
 ) -> tuple[str, dt.date | None, dt.date | None, str]:
@@ -448,24 +525,9 @@ def _best(
     first_pd = next((i for i, (_, r) in enumerate(visits) if r is Response.PD), None)
     counted = visits if first_pd is None else visits[: first_pd + 1]
     gap = dt.timedelta(days=rules.confirmation_interval_days)
-
-    def confirmed(level: Response) -> tuple[dt.date, dt.date] | None:
-        accepted = {Response.CR} if level is Response.CR else {Response.CR, Response.PR}
-        for i, (date, response) in enumerate(counted):
-            if response not in accepted:
-                continue
-            for later_date, later in counted[i + 1 :]:
-                if later is Response.PD:
-                    break
-                if response is Response.CR and later is Response.PR:
-                    break  # reappearance after CR confirms nothing
-                if later in accepted and later_date - date >= gap:
-                    return date, later_date
-        return None
-
     if rules.confirmation:
         for level in (Response.CR, Response.PR):
-            found = confirmed(level)
+            found = _confirmed(counted, level, gap)
             if found:
                 return (
                     level.value,

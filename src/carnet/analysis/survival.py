@@ -472,6 +472,54 @@ class CoxResult:
         return "\n".join(lines)
 
 
+def _cox_design(
+    frame: pl.DataFrame,
+    *,
+    arm: str | None,
+    covariates: Sequence[str],
+    subject: str | None,
+    settings: AnalysisSettings,
+) -> tuple[list[np.ndarray], list[str], str | None]:
+    """Return the Cox model's design columns, their term names, and the reference arm.
+
+    One indicator column per arm other than the reference; each covariate as it is.
+    """
+    what = "Cox model"
+    columns: list[np.ndarray] = []
+    names: list[str] = []
+    reference: str | None = None
+    if arm is not None:
+        arm_labels = labels(frame, arm, subject=subject, what=what)
+        levels = sorted(set(arm_labels.tolist()))
+        reference = settings.reference_arm if settings.reference_arm is not None else levels[0]
+        if reference not in levels:
+            raise AnalysisInputError(
+                f"The reference arm {reference!r} is not among the values of {arm!r} "
+                f"({', '.join(levels)}).",
+                parameter="reference_arm",
+            )
+        for level in levels:
+            if level != reference:
+                columns.append((arm_labels == level).astype(float))
+                names.append(f"{arm}={level}")
+    for column in covariates:
+        if column not in frame.columns:
+            raise AnalysisInputError(f"{what}: no column {column!r}.", parameter=column)
+        if not frame[column].dtype.is_numeric() and frame[column].dtype != pl.Boolean:
+            raise AnalysisInputError(
+                f"{what}: covariate {column!r} must be numeric; code a category as an arm.",
+                parameter=column,
+            )
+        require_no_nulls(frame, [column], subject=subject, what=what)
+        columns.append(frame[column].cast(pl.Float64).to_numpy())
+        names.append(column)
+    if not columns:
+        raise AnalysisInputError(
+            "A Cox model needs an arm or at least one covariate.", parameter="covariates"
+        )
+    return columns, names, reference
+
+
 def cox(
     frame: pl.DataFrame,
     *,
@@ -505,38 +553,9 @@ def cox(
     """
     what = "Cox model"
     times, events = time_and_event(frame, time=time, event=event, subject=subject, what=what)
-    columns: list[np.ndarray] = []
-    names: list[str] = []
-    reference: str | None = None
-    if arm is not None:
-        arm_labels = labels(frame, arm, subject=subject, what=what)
-        levels = sorted(set(arm_labels.tolist()))
-        reference = settings.reference_arm if settings.reference_arm is not None else levels[0]
-        if reference not in levels:
-            raise AnalysisInputError(
-                f"The reference arm {reference!r} is not among the values of {arm!r} "
-                f"({', '.join(levels)}).",
-                parameter="reference_arm",
-            )
-        for level in levels:
-            if level != reference:
-                columns.append((arm_labels == level).astype(float))
-                names.append(f"{arm}={level}")
-    for column in covariates:
-        if column not in frame.columns:
-            raise AnalysisInputError(f"{what}: no column {column!r}.", parameter=column)
-        if not frame[column].dtype.is_numeric() and frame[column].dtype != pl.Boolean:
-            raise AnalysisInputError(
-                f"{what}: covariate {column!r} must be numeric; code a category as an arm.",
-                parameter=column,
-            )
-        require_no_nulls(frame, [column], subject=subject, what=what)
-        columns.append(frame[column].cast(pl.Float64).to_numpy())
-        names.append(column)
-    if not columns:
-        raise AnalysisInputError(
-            "A Cox model needs an arm or at least one covariate.", parameter="covariates"
-        )
+    columns, names, reference = _cox_design(
+        frame, arm=arm, covariates=covariates, subject=subject, settings=settings
+    )
     design = np.column_stack(columns)
     # Centring changes no coefficient but keeps exp(X beta) away from overflow.
     design = design - design.mean(axis=0)

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema
+from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 
 from carnet.accounts.api import request_user
+from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied, site_scope
 from carnet.accounts.roles import Action
+from carnet.accounts.selectors import study_for_actor
 from carnet.capture import selectors, services
+from carnet.capture.files import document_path
 from carnet.capture.models import ItemValue, StoredFile
 from carnet.capture.services import Missing
+from carnet.capture.uploads import upload_limit_megabytes, uploads_limit
 from carnet.studies.api import study_for_request
+from carnet.studies.definition.model import Item
 from carnet.subjects.models import Subject
 from carnet.subjects.selectors import subject_for_actor
 
@@ -540,24 +547,20 @@ def history(
     ]
 
 
-@router.post(
-    FORM_PATH + "/files/{item}",
-    response=FormOut,
-    summary="Upload the document of a file item (size limit, content type checked)",
-)
-def file_upload(
-    request: HttpRequest,
-    identifier: str,
-    subject: str,
-    event: str,
-    occurrence: int,
-    form: str,
-    item: str,
-    version: Form[int],
-    upload: File[UploadedFile],
-    repeat: int = 1,
-) -> dict[str, Any]:
-    found = _subject(request, identifier, subject)
+def _file_target(
+    request: HttpRequest, identifier: str, subject: str, form: str, item: str
+) -> tuple[Subject, Item]:
+    """Return the subject and the file item an upload is for, where the person may see them."""
+    if hasattr(request, "auth"):
+        found = _subject(request, identifier, subject)
+    else:
+        # A session's CSRF check reads the body (and asks for the limit) before the API knows
+        # who asks: the session's person, scoped the same way.
+        person = request.user
+        assert isinstance(person, User)
+        found = subject_for_actor(
+            person, study=study_for_actor(person, identifier), identifier=subject
+        )
     definition = found.study.current_version.parsed() if found.study.current_version else None
     target = next(
         (
@@ -573,24 +576,62 @@ def file_upload(
         raise PermissionDenied(
             _("There is no file item '%(item)s' on '%(form)s'.") % {"item": item, "form": form}
         )
-    limit = 1024 * 1024 * (target.file_max_megabytes or 2048)
-    content = upload.read(limit + 1)
-    stored = services.file_store(
-        actor=request_user(request),
-        subject=found,
-        item=target,
-        name=upload.name or "upload",
-        content=content,
-    )
-    services.form_save(
+    return found, target
+
+
+def _upload_limited(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Receive the upload on disk, held to its item's limit as it arrives (capture/uploads.py)."""
+
+    @functools.wraps(view)
+    def run(request: HttpRequest, **path: Any) -> Any:
+        def limit() -> int:
+            where = (path["identifier"], path["subject"], path["form"], path["item"])
+            return upload_limit_megabytes(_file_target(request, *where)[1])
+
+        uploads_limit(request, limit)
+        return view(request, **path)
+
+    return run
+
+
+@router.post(
+    FORM_PATH + "/files/{item}",
+    response=FormOut,
+    summary="Upload the document of a file item and save it as the item's value",
+    description=(
+        "One write: the document (size limit, content type checked), the value and their "
+        "audit events, or nothing. `version` is the form's version read; `reason` is needed "
+        "to change a complete form. Refused with 413 past the item's size limit (its own, "
+        "else the `upload_max_megabytes` setting), as soon as the body passes it; with 409 "
+        "and `changes` when the form changed since `version`; with 400 otherwise."
+    ),
+)
+@decorate_view(_upload_limited)
+def file_upload(
+    request: HttpRequest,
+    identifier: str,
+    subject: str,
+    event: str,
+    occurrence: int,
+    form: str,
+    item: str,
+    version: Form[int],
+    upload: File[UploadedFile],
+    reason: Form[str] = "",
+    repeat: int = 1,
+) -> dict[str, Any]:
+    found, _target = _file_target(request, identifier, subject, form, item)
+    services.form_file_attach(
         actor=request_user(request),
         subject=found,
         event=event,
         occurrence=occurrence,
         form=form,
         repeat=repeat,
+        item=item,
+        upload=upload,
         base_version=version,
-        values={item: stored.sha256},
+        reason=reason,
     )
     return _form_out(request, found, event, occurrence, form, repeat)
 
@@ -609,7 +650,7 @@ def file_download(request: HttpRequest, identifier: str, sha256: str) -> Any:
     ).values_list("form_instance__subject__site_id", flat=True)
     if stored is None or not any(scope.allows(site_id) for site_id in holders):
         raise PermissionDenied(_("There is no document here you may see."))
-    path = services.files_dir() / stored.sha256[:2] / stored.sha256
+    path = document_path(stored.sha256)
     return FileResponse(
         path.open("rb"),
         as_attachment=True,

@@ -14,14 +14,26 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from carnet.capture.models import CheckResult, ItemValue
+from carnet.capture.seams import (
+    OWN_CHECK_PREFIX,
+    WriteContext,
+    WriteKind,
+    register_save_listener,
+)
 from carnet.core.bulk import rows_insert
 from carnet.core.clock import utc_now
 from carnet.subjects.models import Subject
-from carnet.subjects.services import register_news_source, site_today
+from carnet.subjects.services import (
+    register_news_source,
+    site_today,
+    subject_last_news_advance,
+    subject_last_news_refresh,
+)
+from carnet.subjects.statuses import StudyStatus
 
-# The check of a date after death. A colon is never part of a study's check names, so the
-# study's own checks can neither take nor close it.
-AFTER_DEATH_CHECK = "carnet:after_death"
+# The check of a date after death: one of Carnet's own (OWN_CHECK_PREFIX), so the study's own
+# checks can neither take nor close it.
+AFTER_DEATH_CHECK = OWN_CHECK_PREFIX + "after_death"
 
 
 def latest_captured_date(subject: Subject) -> date | None:
@@ -81,5 +93,33 @@ def captured_dates_after_death_flag(subject: Subject, died_on: date) -> None:
     )
 
 
+def last_news_on_save(context: WriteContext) -> None:
+    """Count the dates a save changed as news of the subject (a listener of every write).
+
+    Dates only added can only move the date of last news forward (one UPDATE); a date changed
+    or removed needs a recount, and so does any save of a deceased subject's data (whose dates
+    after the death are flagged, never news)."""
+    if context.kind not in (WriteKind.SAVE, WriteKind.FILE):
+        return  # a change of status only: no date changed
+    subject = context.subject
+    moved_back = any(c.old is not None and c.old.day is not None for c in context.changes)
+    if moved_back or subject.study_status == StudyStatus.DECEASED:
+        subject_last_news_refresh(subject)
+        context.open_checks.extend(
+            CheckResult.objects.filter(
+                form_instance=context.form_instance, check_name=AFTER_DEATH_CHECK, open=True
+            )
+        )
+        return
+    added = [
+        c.new.day
+        for c in context.changes
+        if c.new.day is not None and c.new.day <= context.today and not c.new.removed
+    ]
+    if added:
+        subject_last_news_advance(subject, max(added))
+
+
 def register() -> None:
     register_news_source(latest_captured_date, after_death=captured_dates_after_death_flag)
+    register_save_listener(last_news_on_save)

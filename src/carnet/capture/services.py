@@ -1,21 +1,21 @@
 """The save pipeline: the one way captured data changes, for pages, the API and imports.
 
-validate each value -> compute calculated items -> apply branching -> evaluate edit checks ->
-write values and audit events in one transaction. A save based on a stale version of the form
-is refused with what changed since; changing a completed form needs a reason.
+resolve and lock the form instance -> guards -> validate each value -> compute calculated items
+-> apply branching -> evaluate edit checks -> write values -> listeners -> audit events, in one
+transaction (capture/seams.py: how other apps take part as guards and listeners). A save based
+on a stale version of the form is refused with what changed since; changing a completed form
+needs a reason.
 """
 
 from __future__ import annotations
 
 import functools
-import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -25,16 +25,35 @@ from carnet.accounts.models import User
 from carnet.accounts.permissions import require
 from carnet.accounts.roles import Action
 from carnet.audit.services import AuditEntry, audit_record, audit_record_many
+from carnet.capture.files import (
+    document_content_type,
+    document_name,
+    document_place,
+    stored_file_keep,
+)
 from carnet.capture.models import (
     CheckResult,
-    Environment,
     FormInstance,
     FormStatus,
     ItemValue,
     StoredFile,
 )
-from carnet.capture.news import AFTER_DEATH_CHECK
 from carnet.capture.rules import FormRules, Rule, StudyRules, study_rules
+from carnet.capture.seams import (
+    OWN_CHECK_PREFIX,
+    Change,
+    ValueState,
+    WriteContext,
+    WriteKind,
+    save_guards_run,
+    save_listeners_run,
+)
+from carnet.capture.uploads import (
+    MEGABYTE,
+    ReceivedFile,
+    UploadTooLarge,
+    upload_limit_megabytes,
+)
 from carnet.capture.values import (
     EMPTY,
     Reading,
@@ -48,17 +67,11 @@ from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.core.hashing import sha256_hex
 from carnet.expressions import EvaluationError, evaluate
-from carnet.operations.system_settings import system_setting_value
 from carnet.studies.definition.model import Item, StudyDefinition
-from carnet.studies.models import Study, StudyMode
+from carnet.studies.models import Study, StudyVersion
+from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
-from carnet.subjects.services import (
-    entry_refusal,
-    environment_refusal,
-    site_today,
-    subject_last_news_refresh,
-)
-from carnet.subjects.statuses import StudyStatus
+from carnet.subjects.services import entry_refusal, site_today
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -143,21 +156,6 @@ class _Cell:
 
 def _place(rules: FormRules, item: str, row: int) -> str:
     return f"{rules.group_of[item]}[{row}].{item}" if row else item
-
-
-def _environment(study: Study) -> str:
-    if study.mode == StudyMode.TEST:
-        return Environment.TEST
-    if study.mode == StudyMode.PRODUCTION:
-        return Environment.PRODUCTION
-    words = {
-        StudyMode.DESIGN: _(
-            "%(study)s is still in design: no data can be entered before test or production."
-        ),
-        StudyMode.FROZEN: _("%(study)s is frozen: its data cannot change."),
-        StudyMode.LOCKED: _("%(study)s is locked: its data cannot change."),
-    }
-    raise ValidationError(words[StudyMode(study.mode)] % {"study": study.identifier})
 
 
 def _form_rules(
@@ -340,26 +338,61 @@ def _changes_since(
     ]
 
 
-def _instance_for_change(
+@dataclass
+class _Target:
+    """The form instance a write changes, found and locked, with what every step reads.
+
+    A form never saved yet is unsaved here (``pk`` None): `_instance_write` inserts it when the
+    write happens, so that a first save is one INSERT rather than an INSERT and an UPDATE.
+    """
+
+    actor: User
+    subject: Subject
+    rules: StudyRules
+    form_rules: FormRules
+    instance: FormInstance
+    today: date  # at the subject's site
+
+    @property
+    def study(self) -> Study:
+        return self.subject.study
+
+    @property
+    def definition(self) -> StudyDefinition:
+        return self.rules.definition
+
+    @property
+    def study_version(self) -> StudyVersion:
+        version = self.subject.study.current_version
+        assert version is not None  # `_form_rules` refuses a study without one
+        return version
+
+
+def _rules_resolve(
+    actor: User, subject: Subject, where: tuple[str, int, str, int]
+) -> tuple[StudyRules, FormRules]:
+    """Return the rules of the form a write names, once the actor may enter the subject's data."""
+    study = subject.study
+    require(actor, Action.ENTER_DATA, study=study, site=subject.site)
+    event, occurrence, form, repeat = where
+    return _form_rules(study, event, occurrence, form, repeat)
+
+
+def _target_lock(
     *,
     actor: User,
     subject: Subject,
     where: tuple[str, int, str, int],
-    base_version: int | None,
-    form_rules: FormRules,
+    rules: tuple[StudyRules, FormRules],
     lock: bool = True,
-) -> FormInstance:
-    """Return the form instance, locked for this transaction, once the save is not stale.
+) -> _Target:
+    """Return the write's target: its form instance, locked until the transaction ends.
 
-    A form never saved yet is returned unsaved (``pk`` None): `_instance_write` inserts it when
-    the save writes, so that a first save is one INSERT rather than an INSERT and an UPDATE.
+    ``lock`` False reads without locking (a dry run, outside any transaction).
     """
     event, occurrence, form, repeat = where
     study = subject.study
-    environment = _environment(study)
-    refusal = environment_refusal(subject)  # a test patient once the study is in production
-    if refusal:
-        raise ValidationError(refusal)
+    environment = environment_written(study)  # a study taking no data is refused by a guard
     found = FormInstance.objects.filter(
         subject=subject,
         environment=environment,
@@ -382,13 +415,35 @@ def _instance_for_change(
             repeat=repeat,
             study_version=study.current_version,
         )
-    _refuse_stale(instance, base_version, form_rules, actor)
-    return instance
+    all_rules, form_rules = rules
+    return _Target(actor, subject, all_rules, form_rules, instance, site_today(subject.site))
+
+
+def _write_begin(
+    target: _Target, kind: WriteKind, *, base_version: int | None, reason: str
+) -> WriteContext:
+    """Return the write's context once every guard let it through and it is not stale.
+
+    The guards come first: a write they refuse learns nothing of the form, not even what
+    changed since the version it was based on.
+    """
+    context = WriteContext(
+        actor=target.actor,
+        subject=target.subject,
+        form_instance=target.instance,
+        kind=kind,
+        today=target.today,
+        reason=reason.strip(),
+    )
+    save_guards_run(context)
+    _refuse_stale(target.instance, base_version, target.form_rules, target.actor)
+    return context
 
 
 def _refuse_stale(
     instance: FormInstance, base_version: int | None, rules: FormRules, actor: User
 ) -> None:
+    """Refuse a write based on another version of the form than its current one."""
     if base_version is not None and base_version > instance.version:
         # No one read this version: a client counting on its own, or a mistyped number.
         raise FormVersionAhead(sent=base_version, current_version=instance.version)
@@ -461,6 +516,16 @@ def _atomic_unless_dry_run(save: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What a save asks: the values and rows to change, whether it completes the form, why."""
+
+    values: dict[str, Any]
+    rows: dict[str, dict[int, dict[str, Any] | None]]
+    complete: bool = False
+    reason: str = ""
+
+
 @_atomic_unless_dry_run
 def form_save(
     *,
@@ -485,33 +550,101 @@ def form_save(
     ``dry_run`` runs every step up to the writes and writes nothing (no lock either): what a
     page's live validation shows.
     """
-    study = subject.study
-    require(actor, Action.ENTER_DATA, study=study, site=subject.site)
-    _environment(study)  # refuses a study that takes no data before anything is read
-    today = site_today(subject.site)
-    rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
-    definition = rules.definition
-    version = study.current_version
-    assert version is not None
-
-    instance = _instance_for_change(
+    where = (event, occurrence, form, repeat)
+    target = _target_lock(
         actor=actor,
         subject=subject,
-        where=(event, occurrence, form, repeat),
-        base_version=base_version,
-        form_rules=form_rules,
+        where=where,
+        rules=_rules_resolve(actor, subject, where),
         lock=not dry_run,
     )
-    if instance.status == FormStatus.NOT_DONE:
-        raise ValidationError(_("This form is marked not done; reopen it before entering data."))
+    sent = _Sent(values or {}, rows or {}, complete, reason)
+    return _values_save(
+        target, sent, kind=WriteKind.SAVE, base_version=base_version, dry_run=dry_run
+    )
 
+
+def _values_save(
+    target: _Target,
+    sent: _Sent,
+    *,
+    kind: WriteKind,
+    base_version: int | None,
+    dry_run: bool = False,
+    events_first: list[AuditEntry] | None = None,
+) -> SaveOutcome:
+    """Save values into a resolved and locked form instance: the steps of the save pipeline.
+
+    guards -> validate -> compute -> branch -> check -> write values -> listeners -> audit.
+    The audit events (``events_first``, the save's, then the listeners') are appended last: the
+    study's chain is locked from that append to the commit, so concurrent saves of a study
+    queue for that short time only, and a listener's own writes (the subject's last news) never
+    run while the chain is held.
+    """
+    context = _write_begin(target, kind, base_version=base_version, reason=sent.reason)
+    if target.instance.status == FormStatus.NOT_DONE:
+        raise ValidationError(_("This form is marked not done; reopen it before entering data."))
+    existing, state = _values_read(target, sent)
+    _entry_allowed(target, state)
+    rules_context = _Context(target.instance, target.rules, target.form_rules, state)
+    _calculations_compute(target, rules_context, state)
+    hidden = _branching_apply(target, rules_context)
+    completing = sent.complete or target.instance.status == FormStatus.COMPLETE
+    fired_soft = _checks_evaluate(target, rules_context, state, hidden, completing=completing)
+    changed = _changes_find(target, existing, state, sent.reason)
+    outcome = _outcome(target, existing, state, changed, hidden)
+    if dry_run:
+        outcome.soft_checks = _check_results(
+            target.instance, fired_soft, target.form_rules, write=False
+        )
+        return outcome
+    context.changes = _changes_for_listeners(target, existing, state, changed)
+    old_status = target.instance.status
+    first_save = target.instance.pk is None
+    _instance_status_write(target, state, changed, completing=completing)
+    _item_values_write(target, existing, state, changed, hidden, outcome)
+    outcome.soft_checks = _check_results(
+        target.instance, fired_soft, target.form_rules, write=True, first_save=first_save
+    )
+    save_listeners_run(context)
+    outcome.open_checks = [*outcome.soft_checks, *context.open_checks]
+    entries = _save_audit_entries(target, changed, outcome, old_status, sent.reason)
+    audit_record_many(
+        actor=target.actor,
+        entries=[*(events_first or ()), *entries, *context.audit],
+        chain=target.study.audit_chain,
+    )
+    return outcome
+
+
+def _values_read(target: _Target, sent: _Sent) -> tuple[dict[Key, ItemValue], dict[Key, _Cell]]:
+    """Return the stored values and the form's state once the sent values are read into it.
+
+    Refuses with `FormErrors`, every place at once, whatever cannot be read: an unknown item or
+    group, a value of the wrong type, a calculated item entered, too many rows.
+    """
+    instance = target.instance
     # A form never saved has no values to read.
     existing = {(v.item, v.row): v for v in instance.values.all()} if instance.pk else {}
     state: dict[Key, _Cell] = {
-        key: _stored_cell(definition, form_rules, value) for key, value in existing.items()
+        key: _stored_cell(target.definition, target.form_rules, value)
+        for key, value in existing.items()
     }
     errors: dict[str, str] = {}
-    for name, raw in (values or {}).items():
+    _items_read(target, sent.values, state, errors)
+    _rows_read(target, sent.rows, state, errors)
+    _row_limits_check(target.form_rules, state, errors)
+    if errors:
+        raise FormErrors(errors)
+    return existing, state
+
+
+def _items_read(
+    target: _Target, values: dict[str, Any], state: dict[Key, _Cell], errors: dict[str, str]
+) -> None:
+    """Read the sent values of the items outside repeating groups into the state."""
+    form_rules = target.form_rules
+    for name, raw in values.items():
         if form_rules.group_of.get(name) in form_rules.repeating_groups:
             errors[name] = _("%(item)s belongs to a repeating group; send it in rows.") % {
                 "item": repr(name)
@@ -520,13 +653,23 @@ def form_save(
         if name in form_rules.items and form_rules.items[name].type == "calculated":
             errors[name] = _("This item is calculated; it cannot be entered.")
             continue
-        cell = _read(definition, form_rules, name, raw, errors, name)
+        cell = _read(target.definition, form_rules, name, raw, errors, name)
         if cell is not None:
             state[(name, 0)] = cell
-    for group, group_rows in (rows or {}).items():
+
+
+def _rows_read(
+    target: _Target,
+    rows: dict[str, dict[int, dict[str, Any] | None]],
+    state: dict[Key, _Cell],
+    errors: dict[str, str],
+) -> None:
+    """Read the sent rows of repeating groups into the state; a row sent as None is removed."""
+    form_rules = target.form_rules
+    for group, group_rows in rows.items():
         if group not in form_rules.repeating_groups:
             errors[group] = _("%(form)s has no repeating group %(group)s.") % {
-                "form": repr(form),
+                "form": repr(form_rules.form.name),
                 "group": repr(group),
             }
             continue
@@ -548,9 +691,15 @@ def form_save(
                         "group": repr(group),
                     }
                     continue
-                cell = _read(definition, form_rules, name, raw, errors, place)
+                cell = _read(target.definition, form_rules, name, raw, errors, place)
                 if cell is not None:
                     state[(name, row)] = cell
+
+
+def _row_limits_check(
+    form_rules: FormRules, state: dict[Key, _Cell], errors: dict[str, str]
+) -> None:
+    """Refuse more rows in a repeating group than it allows."""
     for group in form_rules.repeating_groups:
         limit = next(g.max_rows for g in form_rules.form.groups if g.name == group)
         active = {
@@ -564,61 +713,110 @@ def form_save(
                 "At most %(limit)s rows are allowed; there would be %(count)s.",
                 limit,
             ) % {"limit": limit, "count": len(active)}
-    if errors:
-        raise FormErrors(errors)
-    # What a withdrawal still allows depends on the date of the data: a form dated before a
-    # withdrawal from follow-up may still be completed; an undated one counts as today's.
+
+
+def _entry_allowed(target: _Target, state: dict[Key, _Cell]) -> None:
+    """Refuse data the subject's status or withdrawals no longer allow.
+
+    What a withdrawal still allows depends on the date of the data: a form dated before a
+    withdrawal from follow-up may still be completed; an undated one counts as today's.
+    """
     dated = [cell.reading.day for cell in state.values() if cell.reading.day and not cell.removed]
-    refusal = entry_refusal(subject, on=max(dated) if dated else today)
+    refusal = entry_refusal(target.subject, on=max(dated) if dated else target.today)
     if refusal:
         raise ValidationError(refusal)
 
-    context = _Context(instance, rules, form_rules, state)
-    for item, rule in form_rules.calculations:
-        result = _evaluate(rule, context, today)
+
+def _calculations_compute(target: _Target, context: _Context, state: dict[Key, _Cell]) -> None:
+    """Compute the form's calculated items, in the order the study declares them."""
+    for item, rule in target.form_rules.calculations:
+        result = _evaluate(rule, context, target.today)
         state[(item.name, 0)] = _Cell(text_of_value(item.result_type, result))
-    hidden = {
+
+
+def _branching_apply(target: _Target, context: _Context) -> set[str]:
+    """Return the items branching hides: those whose condition is not true."""
+    return {
         name
-        for name, rule in form_rules.show_if.items()
-        if _evaluate(rule, context, today) is not True
+        for name, rule in target.form_rules.show_if.items()
+        if _evaluate(rule, context, target.today) is not True
     }
 
+
+def _checks_evaluate(
+    target: _Target,
+    context: _Context,
+    state: dict[Key, _Cell],
+    hidden: set[str],
+    *,
+    completing: bool,
+) -> list[tuple[Any, Rule]]:
+    """Return the soft edit checks that fire; refuse the save (`FormErrors`) where a hard check
+    fails or, on a form being completed, a required item shown is left empty."""
+    form_rules = target.form_rules
+    errors: dict[str, str] = {}
     fired_soft: list[tuple[Any, Rule]] = []
     for rule_check, rule in form_rules.checks:
-        if _evaluate(rule, context, today) is False:
-            places = list(rule_check.items) or [
-                r.name for r in rule.reads if r.name in form_rules.items
-            ]
-            if rule_check.severity == "hard":
-                # The study's own sentence, in the language of the person saving.
-                message = rule_check.message.text(_language())
-                for place in places or [rule_check.name]:
-                    errors[place] = message
-            else:
-                fired_soft.append((rule_check, rule))
-    completing = complete or instance.status == FormStatus.COMPLETE
+        if _evaluate(rule, context, target.today) is not False:
+            continue
+        if rule_check.severity != "hard":
+            fired_soft.append((rule_check, rule))
+            continue
+        places = list(rule_check.items) or [
+            r.name for r in rule.reads if r.name in form_rules.items
+        ]
+        # The study's own sentence, in the language of the person saving.
+        message = rule_check.message.text(_language())
+        for place in places or [rule_check.name]:
+            errors[place] = message
     if completing:
-        for name, item in form_rules.items.items():
-            if not item.required or item.type == "calculated" or name in hidden:
-                continue
-            if form_rules.group_of[name] in form_rules.repeating_groups:
-                keys = [key for key in state if key[0] == name and not state[key].removed]
-            else:
-                keys = [(name, 0)]
-            for key in keys:
-                cell = state.get(key)
-                if cell is None or cell.empty:
-                    errors[_place(form_rules, *key)] = _(
-                        "Required: enter a value or a missing-data code."
-                    )
+        errors.update(_required_missing(form_rules, state, hidden))
     if errors:
         raise FormErrors(errors)
+    return fired_soft
 
+
+def _required_missing(
+    form_rules: FormRules, state: dict[Key, _Cell], hidden: set[str]
+) -> dict[str, str]:
+    """Return the places of required items shown and left without a value or missing code."""
+    errors: dict[str, str] = {}
+    for name, item in form_rules.items.items():
+        if not item.required or item.type == "calculated" or name in hidden:
+            continue
+        if form_rules.group_of[name] in form_rules.repeating_groups:
+            keys = [key for key in state if key[0] == name and not state[key].removed]
+        else:
+            keys = [(name, 0)]
+        for key in keys:
+            cell = state.get(key)
+            if cell is None or cell.empty:
+                errors[_place(form_rules, *key)] = _(
+                    "Required: enter a value or a missing-data code."
+                )
+    return errors
+
+
+def _changes_find(
+    target: _Target, existing: dict[Key, ItemValue], state: dict[Key, _Cell], reason: str
+) -> list[Key]:
+    """Return the values the save changes; refuse changes to a complete form without a reason."""
     changed = [key for key, cell in state.items() if _differs(existing.get(key), cell)]
-    if changed and instance.status == FormStatus.COMPLETE and not reason.strip():
+    if changed and target.instance.status == FormStatus.COMPLETE and not reason.strip():
         raise FormErrors({"reason": _("This form is complete: say why you change it.")})
+    return changed
 
-    outcome = SaveOutcome(form_instance=instance, hidden=sorted(hidden))
+
+def _outcome(
+    target: _Target,
+    existing: dict[Key, ItemValue],
+    state: dict[Key, _Cell],
+    changed: list[Key],
+    hidden: set[str],
+) -> SaveOutcome:
+    """Return what the save changes, as the audit trail records it (identifying text hashed)."""
+    form_rules = target.form_rules
+    outcome = SaveOutcome(form_instance=target.instance, hidden=sorted(hidden))
     outcome.changed = [
         {
             "place": _place(form_rules, name, row),
@@ -627,12 +825,39 @@ def form_save(
         }
         for name, row in changed
     ]
-    if dry_run:
-        outcome.soft_checks = _check_results(instance, fired_soft, form_rules, write=False)
-        return outcome
+    return outcome
 
-    # The writes, all computed above: the instance, its values, its check results, the news
-    # date, and last the audit events.
+
+def _value_state(value: ItemValue | _Cell) -> ValueState:
+    if isinstance(value, ItemValue):
+        return ValueState(value.text, value.number, value.day, value.missing_code, value.removed)
+    reading = value.reading
+    return ValueState(reading.text, reading.number, reading.day, value.missing, value.removed)
+
+
+def _changes_for_listeners(
+    target: _Target, existing: dict[Key, ItemValue], state: dict[Key, _Cell], changed: list[Key]
+) -> list[Change]:
+    """Return the changed values as listeners see them (taken before the write updates the
+    stored rows in place)."""
+    return [
+        Change(
+            item=name,
+            row=row,
+            place=_place(target.form_rules, name, row),
+            old=_value_state(stored) if (stored := existing.get((name, row))) else None,
+            new=_value_state(state[(name, row)]),
+        )
+        for name, row in changed
+    ]
+
+
+def _instance_status_write(
+    target: _Target, state: dict[Key, _Cell], changed: list[Key], *, completing: bool
+) -> None:
+    """Write the form instance with the status its values give it, one version up if the save
+    changes anything."""
+    instance = target.instance
     old_status = instance.status
     has_data = any(not cell.empty and not cell.removed for cell in state.values())
     instance.status = (
@@ -643,23 +868,27 @@ def form_save(
         else FormStatus.NOT_STARTED
     )
     instance.version += 1 if changed or instance.status != old_status else 0
-    instance.study_version = version
-    first_save = instance.pk is None
-    _instance_write(instance, form_rules, actor)
+    instance.study_version = target.study_version
+    _instance_write(instance, target.form_rules, target.actor)
 
-    label = _actor_label(actor)
-    now = utc_now()
+
+def _item_values_write(
+    target: _Target,
+    existing: dict[Key, ItemValue],
+    state: dict[Key, _Cell],
+    changed: list[Key],
+    hidden: set[str],
+    outcome: SaveOutcome,
+) -> None:
+    """Insert the new values and update the changed ones; values branching hides keep their
+    text, flagged hidden (and listed in ``outcome.hidden_kept``)."""
+    instance, form_rules = target.instance, target.form_rules
+    label, now = _actor_label(target.actor), utc_now()
     to_create: list[ItemValue] = []
     to_update: list[ItemValue] = []
-    dates_moved_back = False
-    newest: date | None = None
     for name, row in changed:
         cell = state[(name, row)]
         stored = existing.get((name, row))
-        if stored is not None and stored.day is not None:
-            dates_moved_back = True  # a date changed or went: news may now be older
-        if cell.reading.day is not None and cell.reading.day <= today and not cell.removed:
-            newest = max(newest or cell.reading.day, cell.reading.day)
         if stored is None:
             stored = ItemValue(
                 form_instance=instance,
@@ -677,7 +906,7 @@ def form_save(
             cell.reading.day,
         )
         stored.missing_code, stored.removed = cell.missing, cell.removed
-        stored.changed_in, stored.study_version = instance.version, version
+        stored.changed_in, stored.study_version = instance.version, instance.study_version
         stored.updated_by, stored.updated_at = label, now
     # Branching may hide or show values that did not change: their flag follows.
     for value in [*existing.values(), *to_create]:
@@ -692,47 +921,40 @@ def form_save(
             outcome.hidden_kept.append(_place(form_rules, value.item, value.row))
     rows_insert(to_create)
     if to_update:
-        ItemValue.objects.bulk_update(
-            to_update,
-            [
-                "text",
-                "number",
-                "day",
-                "missing_code",
-                "removed",
-                "hidden",
-                "changed_in",
-                "study_version",
-                "updated_by",
-                "updated_at",
-            ],
-        )
+        ItemValue.objects.bulk_update(to_update, ITEM_VALUE_FIELDS)
     outcome.values = [*existing.values(), *to_create]
-    outcome.soft_checks = _check_results(
-        instance, fired_soft, form_rules, write=True, first_save=first_save
-    )
-    outcome.open_checks = outcome.soft_checks
-    # A captured date (a visit, an examination) may be the subject's latest news. Dates only
-    # added can only move it forward (one UPDATE); a changed or removed date needs a recount,
-    # and so does any date of a deceased subject (never news: flagged if after the death).
-    if dates_moved_back or subject.study_status == StudyStatus.DECEASED:
-        subject_last_news_refresh(subject)
-        outcome.open_checks = [
-            *outcome.soft_checks,
-            *CheckResult.objects.filter(
-                form_instance=instance, check_name=AFTER_DEATH_CHECK, open=True
-            ),
-        ]
-    elif newest is not None and newest > subject.last_news_on:
-        Subject.objects.filter(pk=subject.pk).update(last_news_on=newest)
-        subject.last_news_on = newest
 
+
+# What a save may change in a stored value.
+ITEM_VALUE_FIELDS = [
+    "text",
+    "number",
+    "day",
+    "missing_code",
+    "removed",
+    "hidden",
+    "changed_in",
+    "study_version",
+    "updated_by",
+    "updated_at",
+]
+
+
+def _save_audit_entries(
+    target: _Target,
+    changed: list[Key],
+    outcome: SaveOutcome,
+    old_status: str,
+    reason: str,
+) -> list[AuditEntry]:
+    """Return the save's audit events: one per changed value, one if the status changed."""
+    instance = target.instance
     where = {
-        "subject": subject.identifier,
-        "event": event,
-        "occurrence": occurrence,
-        "form": form,
-        "repeat": repeat,
+        "subject": target.subject.identifier,
+        "event": instance.event,
+        "occurrence": instance.occurrence,
+        "form": instance.form,
+        "repeat": instance.repeat,
         "form_version": instance.version,
     }
     entries = [
@@ -755,10 +977,7 @@ def form_save(
                 reason=reason.strip(),
             )
         )
-    # Last: the study's chain is locked from here to the commit, so concurrent saves of the
-    # study queue only for the time it takes to append these events.
-    audit_record_many(actor=actor, entries=entries, chain=study.audit_chain)
-    return outcome
+    return entries
 
 
 def _audit_cell(item: Item, value: ItemValue | _Cell | None) -> dict[str, Any] | None:
@@ -800,7 +1019,8 @@ def _check_results(
         else {
             r.check_name: r
             for r in CheckResult.objects.filter(form_instance=instance, open=True).exclude(
-                check_name=AFTER_DEATH_CHECK  # not the study's: news of the subject keeps it
+                # Not the study's: a listener keeps them (a date after death…).
+                check_name__startswith=OWN_CHECK_PREFIX
             )
         }
     )
@@ -827,6 +1047,42 @@ def _check_results(
     return results
 
 
+def _status_write(
+    target: _Target, context: WriteContext, *, old_status: str, new: dict[str, Any]
+) -> None:
+    """Write a change of the form's status alone (not done, reopened): the instance, the
+    listeners, and the audit event with the listeners' own after it."""
+    _instance_write(target.instance, target.form_rules, target.actor)
+    save_listeners_run(context)
+    entry = AuditEntry(
+        action="form.status_changed",
+        target=target.instance,
+        old={"status": old_status},
+        new={**new, "form_version": target.instance.version},
+        reason=context.reason,
+    )
+    audit_record_many(
+        actor=target.actor, entries=[entry, *context.audit], chain=target.study.audit_chain
+    )
+
+
+def _not_done_reason_check(rules: StudyRules, form_rules: FormRules, reason: str) -> None:
+    """Refuse "not done" on a form that cannot be, or without one of the study's reasons."""
+    if not form_rules.form.not_done_allowed:
+        raise ValidationError(
+            _("%(form)s cannot be marked not done.") % {"form": repr(form_rules.form.name)}
+        )
+    reasons = {r.code for r in rules.definition.not_done_reasons}
+    if not reason.strip() or (reasons and reason not in reasons):
+        why = (
+            _("Give the reason the form was not done (%(reasons)s).")
+            % {"reasons": ", ".join(sorted(reasons))}
+            if reasons
+            else _("Give the reason the form was not done.")
+        )
+        raise FormErrors({"reason": why})
+
+
 @transaction.atomic
 def form_mark_not_done(
     *,
@@ -840,43 +1096,20 @@ def form_mark_not_done(
     reason: str,
 ) -> FormInstance:
     """Mark a form not done (the examination was not performed), with the study's reason."""
-    study = subject.study
-    require(actor, Action.ENTER_DATA, study=study, site=subject.site)
-    rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
-    if not form_rules.form.not_done_allowed:
-        raise ValidationError(_("%(form)s cannot be marked not done.") % {"form": repr(form)})
-    reasons = {r.code for r in rules.definition.not_done_reasons}
-    if not reason.strip() or (reasons and reason not in reasons):
-        why = (
-            _("Give the reason the form was not done (%(reasons)s).")
-            % {"reasons": ", ".join(sorted(reasons))}
-            if reasons
-            else _("Give the reason the form was not done.")
-        )
-        raise FormErrors({"reason": why})
-    instance = _instance_for_change(
-        actor=actor,
-        subject=subject,
-        where=(event, occurrence, form, repeat),
-        base_version=base_version,
-        form_rules=form_rules,
-    )
-    old = instance.status
+    where = (event, occurrence, form, repeat)
+    rules = _rules_resolve(actor, subject, where)
+    _not_done_reason_check(*rules, reason)
+    target = _target_lock(actor=actor, subject=subject, where=where, rules=rules)
+    context = _write_begin(target, WriteKind.NOT_DONE, base_version=base_version, reason=reason)
+    instance = target.instance
+    old_status = instance.status
     instance.status, instance.not_done_reason = FormStatus.NOT_DONE, reason.strip()
     instance.version += 1
-    _instance_write(instance, form_rules, actor)
-    audit_record(
-        actor=actor,
-        action="form.status_changed",
-        target=instance,
-        old={"status": old},
-        new={
-            "status": FormStatus.NOT_DONE,
-            "reason_code": instance.not_done_reason,
-            "form_version": instance.version,
-        },
-        reason=reason.strip(),
-        chain=study.audit_chain,
+    _status_write(
+        target,
+        context,
+        old_status=old_status,
+        new={"status": FormStatus.NOT_DONE, "reason_code": instance.not_done_reason},
     )
     return instance
 
@@ -898,118 +1131,133 @@ def form_reopen(
     The form returns to the status its values give it: in progress with values (kept, never
     deleted, while the form was not done), not started without.
     """
-    study = subject.study
-    require(actor, Action.ENTER_DATA, study=study, site=subject.site)
-    _rules, form_rules = _form_rules(study, event, occurrence, form, repeat)
+    where = (event, occurrence, form, repeat)
+    rules = _rules_resolve(actor, subject, where)
     if not reason.strip():
         raise FormErrors({"reason": _("Say why the form is reopened.")})
-    instance = _instance_for_change(
-        actor=actor,
-        subject=subject,
-        where=(event, occurrence, form, repeat),
-        base_version=base_version,
-        form_rules=form_rules,
-    )
+    target = _target_lock(actor=actor, subject=subject, where=where, rules=rules)
+    context = _write_begin(target, WriteKind.REOPEN, base_version=base_version, reason=reason)
+    instance = target.instance
     if instance.status != FormStatus.NOT_DONE:
         raise ValidationError(_("This form is not marked not done; there is nothing to reopen."))
     has_data = instance.values.filter(removed=False).exclude(text="", missing_code="").exists()
     instance.status = FormStatus.IN_PROGRESS if has_data else FormStatus.NOT_STARTED
     instance.not_done_reason = ""
     instance.version += 1
-    instance.save()
-    audit_record(
-        actor=actor,
-        action="form.status_changed",
-        target=instance,
-        old={"status": FormStatus.NOT_DONE},
-        new={"status": instance.status, "form_version": instance.version},
-        reason=reason.strip(),
-        chain=study.audit_chain,
-    )
+    _status_write(target, context, old_status=FormStatus.NOT_DONE, new={"status": instance.status})
     return instance
 
 
 # --- files ------------------------------------------------------------------------------------
 
-# What each declared file type may really be, recognised by the first bytes of the file: a
-# renamed executable is refused whatever its name says.
-SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "pdf": (b"%PDF-",),
-    "png": (b"\x89PNG\r\n\x1a\n",),
-    "jpeg": (b"\xff\xd8\xff",),
-    "tiff": (b"II*\x00", b"MM\x00*"),
-    "dicom": (),  # checked at offset 128 below
-}
-TEXT_TYPES = {"csv", "txt"}
+
+def _file_item(form_rules: FormRules, name: str) -> Item:
+    item = form_rules.items.get(name)
+    if item is None or item.type != "file":
+        raise ValidationError(
+            _("There is no file item '%(item)s' on '%(form)s'.")
+            % {"item": name, "form": form_rules.form.name}
+        )
+    return item
 
 
-def _file_kind(content: bytes) -> str | None:
-    for kind, signatures in SIGNATURES.items():
-        if any(content.startswith(signature) for signature in signatures):
-            return kind
-    if content[128:132] == b"DICM":
-        return "dicom"
-    try:
-        content[:65536].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return "txt"
+def _document_received(
+    item: Item, upload: UploadedFile, reason: str
+) -> tuple[ReceivedFile, str, str]:
+    """Return an upload received on disk, the name it is kept under and its content type, once
+    it is within the item's limit and of its accepted types."""
+    if "\x00" in reason:  # PostgreSQL refuses it, and a multipart body reaches us unchecked
+        raise FormErrors(
+            {"reason": _("The reason contains a NUL character (U+0000), which no text may hold.")}
+        )
+    received = ReceivedFile.of(upload, limit_megabytes=upload_limit_megabytes(item))
+    name = document_name(upload.name or "")
+    return received, name, document_content_type(item, name, received.head, received.size or 0)
 
 
-def files_dir() -> Path:
-    return Path(settings.DATA_DIR) / "uploads" / "files"
+def form_file_attach(
+    *,
+    actor: User,
+    subject: Subject,
+    event: str,
+    occurrence: int = 1,
+    form: str,
+    repeat: int = 1,
+    item: str,
+    upload: UploadedFile,
+    base_version: int | None,
+    reason: str = "",
+) -> SaveOutcome:
+    """Keep an uploaded document as the value of a file item, all or nothing.
+
+    One transaction through the save pipeline (guards, stale check, a reason to change a
+    complete form, listeners): the value, the document's row, their audit events
+    (``file.uploaded`` first) and last the document itself under the data directory. A refused
+    upload leaves none of them. The document is held to `upload_limit_megabytes` and its first
+    bytes must be of the item's accepted types.
+    """
+    where = (event, occurrence, form, repeat)
+    with transaction.atomic():
+        rules = _rules_resolve(actor, subject, where)
+        file_item = _file_item(rules[1], item)
+        received, name, content_type = _document_received(file_item, upload, reason)
+        target = _target_lock(actor=actor, subject=subject, where=where, rules=rules)
+        uploaded = AuditEntry(
+            action="file.uploaded",
+            target=("capture.storedfile", received.sha256),
+            new={
+                "sha256": received.sha256,
+                "size": received.size,
+                "name": name,
+                "subject": subject.identifier,
+                "item": item,
+            },
+            reason=reason.strip(),
+        )
+        outcome = _values_save(
+            target,
+            _Sent({item: received.sha256}, {}, reason=reason),
+            kind=WriteKind.FILE,
+            base_version=base_version,
+            events_first=[uploaded],
+        )
+        stored_file_keep(
+            study=subject.study,
+            received=received,
+            content_type=content_type,
+            uploaded_by=_actor_label(actor),
+        )
+        document_place(received)
+    return outcome
 
 
 @transaction.atomic
 def file_store(
     *, actor: User, subject: Subject, item: Item, name: str, content: bytes
 ) -> StoredFile:
-    """Keep an uploaded document for a file item; return it (its SHA-256 is the item's value)."""
+    """Keep a document for a file item without saving it as a value; return its row.
+
+    For documents that arrive apart from a form (imports, tests setting data up): an upload
+    from a person goes through `form_file_attach`, which saves the value with it.
+    """
     study = subject.study
     require(actor, Action.ENTER_DATA, study=study, site=subject.site)
-    limit_mb = item.file_max_megabytes or int(system_setting_value("upload_max_megabytes"))
-    if len(content) > limit_mb * 1024 * 1024:
-        raise ValidationError(
-            _("%(name)s: the file is larger than %(limit)s MB.") % {"name": name, "limit": limit_mb}
-        )
-    if not content:
-        raise ValidationError(_("%(name)s: the file is empty.") % {"name": name})
-    kind = _file_kind(content)
-    allowed = set(item.file_types or ("pdf", "png", "jpeg"))
-    if kind == "txt" and allowed & TEXT_TYPES:
-        kind = next(iter(sorted(allowed & TEXT_TYPES)))
-    if kind not in allowed:
-        raise ValidationError(
-            _("%(name)s: the content is not one of the accepted types (%(types)s).")
-            % {"name": name, "types": ", ".join(sorted(allowed))}
-        )
-    digest = sha256_hex(content)
-    stored = StoredFile.objects.filter(study=study, sha256=digest).first()
-    if stored is None:
-        folder = files_dir() / digest[:2]
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / digest
-        if not path.exists():
-            partial = path.with_suffix(".partial")
-            partial.write_bytes(content)
-            partial.replace(path)
-        content_type = mimetypes.types_map.get(
-            "." + ("jpg" if kind == "jpeg" else kind), "application/octet-stream"
-        )
-        stored = StoredFile.objects.create(
-            sha256=digest,
-            size=len(content),
-            content_type=content_type,
-            original_name=Path(name).name[:200],
-            study=study,
-            uploaded_by=_actor_label(actor),
-        )
+    limit = upload_limit_megabytes(item)
+    if len(content) > limit * MEGABYTE:
+        raise UploadTooLarge(name, limit)
+    received = ReceivedFile.of(
+        SimpleUploadedFile(document_name(name), content), limit_megabytes=limit
+    )
+    content_type = document_content_type(item, received.name or name, received.head, len(content))
+    stored = stored_file_keep(
+        study=study, received=received, content_type=content_type, uploaded_by=_actor_label(actor)
+    )
     audit_record(
         actor=actor,
         action="file.uploaded",
-        target=("capture.storedfile", digest),
+        target=("capture.storedfile", received.sha256),
         new={
-            "sha256": digest,
+            "sha256": received.sha256,
             "size": len(content),
             "name": stored.original_name,
             "subject": subject.identifier,
@@ -1017,16 +1265,6 @@ def file_store(
         },
         chain=study.audit_chain,
     )
+    document_place(received)
+    received.close()
     return stored
-
-
-def study_entry_refusal(study: Study) -> str:
-    """Return why the study takes no data now (design, frozen, locked), or "" when it does.
-
-    What the form pages say above a form shown read-only: the same sentence a save would get.
-    """
-    try:
-        _environment(study)
-    except ValidationError as refusal:
-        return str(refusal)
-    return ""

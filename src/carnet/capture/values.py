@@ -9,6 +9,7 @@ unless the client asks otherwise).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -154,102 +155,137 @@ def read_value(item: Item, raw: Any, *, code_list: CodeList | None = None) -> Re
             _("The text is %(length)s characters long; at most %(limit)s are kept.")
             % {"length": len(raw), "limit": MAX_TEXT_LENGTH}
         )
-    kind = item.type
-    if kind == "calculated":
+    if item.type == "calculated":
         raise ValueRefused(_("This item is calculated; it cannot be entered."))
-    if kind == "text":
-        text = str(raw)
-        limit = item.max_length or MAX_TEXT_LENGTH
-        if len(text) > limit:
+    reader = READERS.get(item.type)
+    if reader is None:
+        raise ValueRefused(_("Items of type %(type)s cannot be entered.") % {"type": item.type})
+    return reader(item, raw, code_list)
+
+
+def _read_text(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    text = str(raw)
+    limit = item.max_length or MAX_TEXT_LENGTH
+    if len(text) > limit:
+        raise ValueRefused(
+            _("The text is %(length)s characters long; at most %(limit)s are allowed.")
+            % {"length": len(text), "limit": limit}
+        )
+    if item.regex and not re.fullmatch(item.regex, text):
+        raise ValueRefused(_("%(value)s does not have the expected form.") % {"value": repr(text)})
+    return Reading(text=text, value=text)
+
+
+def _read_number(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    kind = item.type
+    if isinstance(raw, bool):
+        raise ValueRefused(_("%(value)s is not a number.") % {"value": repr(raw)})
+    number = Decimal(str(raw)) if isinstance(raw, int | float) else _decimal(str(raw))
+    if kind == "integer" and number != number.to_integral_value():
+        raise ValueRefused(_("%(value)s is not a whole number.") % {"value": repr(raw)})
+    if kind == "decimal" and item.decimals is not None:
+        exponent = number.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > item.decimals:
             raise ValueRefused(
-                _("The text is %(length)s characters long; at most %(limit)s are allowed.")
-                % {"length": len(text), "limit": limit}
-            )
-        if item.regex and not re.fullmatch(item.regex, text):
-            raise ValueRefused(
-                _("%(value)s does not have the expected form.") % {"value": repr(text)}
-            )
-        return Reading(text=text, value=text)
-    if kind in {"integer", "decimal"}:
-        if isinstance(raw, bool):
-            raise ValueRefused(_("%(value)s is not a number.") % {"value": repr(raw)})
-        number = Decimal(str(raw)) if isinstance(raw, int | float) else _decimal(str(raw))
-        if kind == "integer" and number != number.to_integral_value():
-            raise ValueRefused(_("%(value)s is not a whole number.") % {"value": repr(raw)})
-        if kind == "decimal" and item.decimals is not None:
-            exponent = number.normalize().as_tuple().exponent
-            if isinstance(exponent, int) and -exponent > item.decimals:
-                raise ValueRefused(
-                    ngettext(
-                        "%(value)s has more than %(decimals)s decimal place.",
-                        "%(value)s has more than %(decimals)s decimal places.",
-                        item.decimals,
-                    )
-                    % {"value": repr(raw), "decimals": item.decimals}
+                ngettext(
+                    "%(value)s has more than %(decimals)s decimal place.",
+                    "%(value)s has more than %(decimals)s decimal places.",
+                    item.decimals,
                 )
-        text = _number_text(number)
-        _check_range(item, number, text)
-        value: Any = int(number) if kind == "integer" else float(number)
-        return Reading(text=text, value=value, number=number)
-    if kind == "date":
-        day = raw if isinstance(raw, date) else _date(str(raw))
-        _check_range(item, day, day.isoformat())
-        return Reading(text=day.isoformat(), value=day, day=day)
-    if kind == "partial_date":
-        text = str(raw).strip().upper().replace("-UN", "").replace("-UK", "")
-        match = PARTIAL_DATE.match(text)
-        if not match:
-            raise ValueRefused(
-                _("%(value)s is not a date, a year-month (2023-05) or a year (2023).")
-                % {"value": repr(raw)}
+                % {"value": repr(raw), "decimals": item.decimals}
             )
-        year, month, day_part = match.groups()
-        try:
-            date(int(year), int(month or 1), int(day_part or 1))
-        except ValueError:
-            raise ValueRefused(_("%(value)s is not a real date.") % {"value": repr(raw)}) from None
-        return Reading(text=text, value=text)
-    if kind == "datetime":
-        try:
-            moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).strip())
-        except ValueError:
-            raise ValueRefused(
-                _("%(value)s is not a date and time (2026-11-22T14:05).") % {"value": repr(raw)}
-            ) from None
-        moment = moment.replace(second=0, microsecond=0, tzinfo=None)  # clinical local time
-        return Reading(text=moment.isoformat(timespec="minutes"), value=moment, day=moment.date())
-    if kind == "time":
-        try:
-            moment_of_day = raw if isinstance(raw, time) else time.fromisoformat(str(raw).strip())
-        except ValueError:
-            raise ValueRefused(
-                _("%(value)s is not a time (14:05).") % {"value": repr(raw)}
-            ) from None
-        return Reading(text=moment_of_day.strftime("%H:%M"), value=moment_of_day)
-    if kind == "boolean":
-        word = str(raw).strip().lower()
-        if isinstance(raw, bool) or word in TRUE_WORDS | FALSE_WORDS:
-            truth = raw if isinstance(raw, bool) else word in TRUE_WORDS
-            return Reading(text="true" if truth else "false", value=truth)
-        raise ValueRefused(_("%(value)s is not yes or no.") % {"value": repr(raw)})
-    if kind == "single_choice":
-        assert code_list is not None
-        code = _code(raw, code_list)
-        return Reading(text=str(code), value=code)
-    if kind == "multiple_choice":
-        assert code_list is not None
-        entries = raw if isinstance(raw, list | tuple | set | frozenset) else str(raw).split(",")
-        codes = frozenset(_code(entry, code_list) for entry in entries if str(entry).strip())
-        if not codes:
-            return EMPTY
-        ordered = sorted(codes, key=lambda c: (isinstance(c, str), c))
-        return Reading(text=",".join(str(c) for c in ordered), value=codes)
-    if kind == "file":
-        text = str(raw).strip().lower()
-        if not re.fullmatch(r"[0-9a-f]{64}", text):
-            raise ValueRefused(_("A file item holds the SHA-256 of an uploaded file."))
-        return Reading(text=text, value=text)
-    raise ValueRefused(_("Items of type %(type)s cannot be entered.") % {"type": kind})
+    text = _number_text(number)
+    _check_range(item, number, text)
+    value: Any = int(number) if kind == "integer" else float(number)
+    return Reading(text=text, value=value, number=number)
+
+
+def _read_date(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    day = raw if isinstance(raw, date) else _date(str(raw))
+    _check_range(item, day, day.isoformat())
+    return Reading(text=day.isoformat(), value=day, day=day)
+
+
+def _read_partial_date(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    text = str(raw).strip().upper().replace("-UN", "").replace("-UK", "")
+    match = PARTIAL_DATE.match(text)
+    if not match:
+        raise ValueRefused(
+            _("%(value)s is not a date, a year-month (2023-05) or a year (2023).")
+            % {"value": repr(raw)}
+        )
+    year, month, day_part = match.groups()
+    try:
+        date(int(year), int(month or 1), int(day_part or 1))
+    except ValueError:
+        raise ValueRefused(_("%(value)s is not a real date.") % {"value": repr(raw)}) from None
+    return Reading(text=text, value=text)
+
+
+def _read_datetime(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    try:
+        moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise ValueRefused(
+            _("%(value)s is not a date and time (2026-11-22T14:05).") % {"value": repr(raw)}
+        ) from None
+    moment = moment.replace(second=0, microsecond=0, tzinfo=None)  # clinical local time
+    return Reading(text=moment.isoformat(timespec="minutes"), value=moment, day=moment.date())
+
+
+def _read_time(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    try:
+        moment_of_day = raw if isinstance(raw, time) else time.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise ValueRefused(_("%(value)s is not a time (14:05).") % {"value": repr(raw)}) from None
+    return Reading(text=moment_of_day.strftime("%H:%M"), value=moment_of_day)
+
+
+def _read_boolean(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    word = str(raw).strip().lower()
+    if isinstance(raw, bool) or word in TRUE_WORDS | FALSE_WORDS:
+        truth = raw if isinstance(raw, bool) else word in TRUE_WORDS
+        return Reading(text="true" if truth else "false", value=truth)
+    raise ValueRefused(_("%(value)s is not yes or no.") % {"value": repr(raw)})
+
+
+def _read_single_choice(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    assert code_list is not None
+    code = _code(raw, code_list)
+    return Reading(text=str(code), value=code)
+
+
+def _read_multiple_choice(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    assert code_list is not None
+    entries = raw if isinstance(raw, list | tuple | set | frozenset) else str(raw).split(",")
+    codes = frozenset(_code(entry, code_list) for entry in entries if str(entry).strip())
+    if not codes:
+        return EMPTY
+    ordered = sorted(codes, key=lambda c: (isinstance(c, str), c))
+    return Reading(text=",".join(str(c) for c in ordered), value=codes)
+
+
+def _read_file(item: Item, raw: Any, code_list: CodeList | None) -> Reading:
+    text = str(raw).strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ValueRefused(_("A file item holds the SHA-256 of an uploaded file."))
+    return Reading(text=text, value=text)
+
+
+# How each type of item reads what is entered.
+READERS: dict[str, Callable[[Item, Any, CodeList | None], Reading]] = {
+    "text": _read_text,
+    "integer": _read_number,
+    "decimal": _read_number,
+    "date": _read_date,
+    "partial_date": _read_partial_date,
+    "datetime": _read_datetime,
+    "time": _read_time,
+    "boolean": _read_boolean,
+    "single_choice": _read_single_choice,
+    "multiple_choice": _read_multiple_choice,
+    "file": _read_file,
+}
 
 
 def value_of_text(item: Item, text: str, *, code_list: CodeList | None = None) -> Any:

@@ -29,6 +29,7 @@ from django.http import (
 from django.shortcuts import render
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from carnet.accounts.blinding import blinding_of
@@ -37,6 +38,7 @@ from carnet.accounts.permissions import PermissionDenied, may
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
 from carnet.capture import selectors, services
+from carnet.capture.files import document_path
 from carnet.capture.forms import (
     FORM_STATUS_LABELS,
     GroupView,
@@ -53,10 +55,11 @@ from carnet.capture.forms import (
     submission,
 )
 from carnet.capture.models import CheckResult, FormInstance, FormStatus, StoredFile
+from carnet.capture.modes import study_entry_refusal
 from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import FormConflict, FormErrors
+from carnet.capture.uploads import UploadTooLarge, upload_limit_megabytes, uploads_limit
 from carnet.core.errors import CarnetError
-from carnet.operations.system_settings import system_setting_value
 from carnet.studies.definition.model import Event, Form, Item, StudyDefinition
 from carnet.subjects.forms import WINDOW_LABELS
 from carnet.subjects.models import Subject
@@ -567,7 +570,7 @@ def _entry_closed(request: HttpRequest, target: _Target, state: dict[str, Any]) 
     subject = target.subject
     if not _may_enter(request, subject):
         return _("You may read this form; you may not change it."), "right"
-    closed = services.study_entry_refusal(subject.study)
+    closed = study_entry_refusal(subject.study)
     if closed:
         return closed, "study"
     # Whatever the date of the data (date.min): a screen failure, an objection to data use.
@@ -971,6 +974,9 @@ def _file_item(target: _Target, item: str) -> Item:
 
 
 @login_required
+# The CSRF check reads the body: it runs in `_file_upload`, once the upload's own handler holds
+# the body to the item's size limit (Django's way of changing upload handlers in a view).
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def file_page(
     request: HttpRequest,
@@ -981,49 +987,51 @@ def file_page(
     form: str,
     item: str,
 ) -> HttpResponse | FileResponse:
-    """GET: download the item's document. POST: upload a new one (its checks, then a save)."""
+    """GET: download the item's document. POST: upload a new one, saved as the item's value."""
     target = _target(request, identifier, subject, event, occurrence, form)
     found = _file_item(target, item)
-    user = _user(request)
     if request.method == "GET":
-        state = selectors.form_state(user, **target.where())
-        sha256 = state["values"].get(item, {}).get("text", "")
-        # The document is reached through a value of this subject the person may see, never
-        # by its hash alone: a hash from another site's subject finds nothing here.
-        stored = StoredFile.objects.filter(study=target.subject.study, sha256=sha256).first()
-        if not sha256 or stored is None:
-            raise Http404("There is no document here.")
-        path = services.files_dir() / stored.sha256[:2] / stored.sha256
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=stored.original_name,
-            content_type=stored.content_type,
-        )
+        return _file_download(request, target, item)
     if not _may_enter(request, target.subject):
         raise Http404("You may not enter data here.")
+    uploads_limit(request, upload_limit_megabytes(found))
+    try:
+        return _file_upload(request, target, item)
+    except UploadTooLarge as refusal:
+        messages.error(request, str(refusal))
+        return HttpResponseRedirect(target.page)
+
+
+def _file_download(request: HttpRequest, target: _Target, item: str) -> FileResponse:
+    state = selectors.form_state(_user(request), **target.where())
+    sha256 = state["values"].get(item, {}).get("text", "")
+    # The document is reached through a value of this subject the person may see, never
+    # by its hash alone: a hash from another site's subject finds nothing here.
+    stored = StoredFile.objects.filter(study=target.subject.study, sha256=sha256).first()
+    if not sha256 or stored is None:
+        raise Http404("There is no document here.")
+    return FileResponse(
+        document_path(stored.sha256).open("rb"),
+        as_attachment=True,
+        filename=stored.original_name,
+        content_type=stored.content_type,
+    )
+
+
+@csrf_protect
+def _file_upload(request: HttpRequest, target: _Target, item: str) -> HttpResponse:
+    """Save the uploaded document as the item's value (one write, all or nothing)."""
     upload = request.FILES.get("upload")
     if upload is None:
         messages.error(request, _("Choose a file to upload."))
         return HttpResponseRedirect(target.page)
-    limit = (
-        1024
-        * 1024
-        * (found.file_max_megabytes or int(system_setting_value("upload_max_megabytes")))
-    )
     try:
-        stored = services.file_store(
-            actor=user,
-            subject=target.subject,
-            item=found,
-            name=upload.name or "upload",
-            content=upload.read(limit + 1),  # one byte more than allowed is enough to refuse
-        )
-        services.form_save(
-            actor=user,
+        services.form_file_attach(
+            actor=_user(request),
             **target.where(),
+            item=item,
+            upload=upload,
             base_version=_version(request.POST),
-            values={item: stored.sha256},
             reason=request.POST.get("reason", ""),
         )
     except FormErrors as refusal:

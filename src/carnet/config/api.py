@@ -25,6 +25,7 @@ from carnet.accounts.permissions import PermissionDenied
 from carnet.accounts.services import token_authenticate
 from carnet.accounts.sign_in import LockedOut, token_second_factor_missing
 from carnet.capture.services import FormConflict, FormErrors
+from carnet.capture.uploads import UploadTooLarge
 from carnet.core.errors import CarnetError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,17 @@ def _too_large(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
         "Content Too Large",
         _("The request body is larger than the %(limit)s bytes accepted here. Nothing was written.")
         % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+    )
+
+
+@api.exception_handler(UploadTooLarge)
+def _upload_too_large(request: HttpRequest, error: UploadTooLarge) -> HttpResponse:
+    # Refused as the body arrived, past the file item's limit: nothing was kept.
+    return problem(
+        request,
+        413,
+        "Content Too Large",
+        _("%(refusal)s Nothing was written.") % {"refusal": str(error)},
     )
 
 

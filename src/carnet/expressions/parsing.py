@@ -132,6 +132,7 @@ _COMPARISON_RULES = {
     "and_": "and",
     "or_": "or",
 }
+_LITERAL_RULES = frozenset({"integer", "decimal", "text", "true", "false", "missing"})
 
 
 class _Builder:
@@ -190,6 +191,25 @@ class _Builder:
     def make(self, rule: str, parts: list[object], span: Span) -> object:
         if rule in ("arguments", "options"):
             return tuple(self.as_node(part) for part in parts)
+        if rule in _LITERAL_RULES:
+            return self.literal(rule, parts, span)
+        if rule == "reference":
+            return self.reference([str(part) for part in parts], span)
+        if rule == "call":
+            name = str(parts[0])
+            arguments = parts[1] if len(parts) > 1 else ()
+            assert isinstance(arguments, tuple)
+            if name == "date":
+                return self.date(arguments, span)
+            return Call(name, arguments, span=span)
+        if rule in ("in_", "not_in"):
+            operand, options = parts
+            assert isinstance(operand, Node)
+            assert isinstance(options, tuple)
+            return InList(operand, self.options(options), rule == "not_in", span=span)
+        return self.operator(rule, [self.as_node(part) for part in parts], span)
+
+    def literal(self, rule: str, parts: list[object], span: Span) -> Literal | MissingLiteral:
         if rule == "integer":
             token = str(parts[0])
             if len(token) > 18:
@@ -209,29 +229,17 @@ class _Builder:
             return TextLiteral(value, span=span)
         if rule in ("true", "false"):
             return BooleanLiteral(rule == "true", span=span)
-        if rule == "missing":
-            return MissingLiteral(span=span)
-        if rule == "reference":
-            names = [str(part) for part in parts]
-            for name in names:
-                if name in KEYWORDS:
-                    raise self.refuse(span, f"{name!r} is a keyword and cannot name an item")
-            event = names[0] if len(names) > 1 else None
-            form = names[1] if len(names) > 2 else None
-            return Reference(names[-1], event, form, span=span)
-        if rule == "call":
-            name = str(parts[0])
-            arguments = parts[1] if len(parts) > 1 else ()
-            assert isinstance(arguments, tuple)
-            if name == "date":
-                return self.date(arguments, span)
-            return Call(name, arguments, span=span)
-        if rule in ("in_", "not_in"):
-            operand, options = parts
-            assert isinstance(operand, Node)
-            assert isinstance(options, tuple)
-            return InList(operand, self.options(options), rule == "not_in", span=span)
-        operands = [self.as_node(part) for part in parts]
+        return MissingLiteral(span=span)
+
+    def reference(self, names: list[str], span: Span) -> Reference:
+        for name in names:
+            if name in KEYWORDS:
+                raise self.refuse(span, f"{name!r} is a keyword and cannot name an item")
+        event = names[0] if len(names) > 1 else None
+        form = names[1] if len(names) > 2 else None
+        return Reference(names[-1], event, form, span=span)
+
+    def operator(self, rule: str, operands: list[Node], span: Span) -> Node:
         if rule == "negate":
             (operand,) = operands
             if (

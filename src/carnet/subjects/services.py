@@ -201,6 +201,16 @@ def subject_last_news_refresh(subject: Subject) -> date:
     return subject.last_news_on
 
 
+def subject_last_news_advance(subject: Subject, on: date) -> None:
+    """Move the subject's date of last news forward to ``on``, a new dated record, if later.
+
+    One UPDATE, for the common case of a save adding a date: a date changed or removed, or any
+    date of a deceased subject, needs `subject_last_news_refresh` instead."""
+    if on > subject.last_news_on:
+        Subject.objects.filter(pk=subject.pk).update(last_news_on=on)
+        subject.last_news_on = on
+
+
 def _death_day(subject: Subject) -> date | None:
     """Return the day the subject died, from the status history (None while alive)."""
     # Read from the history rather than the object: callers may hold a copy from before the death.

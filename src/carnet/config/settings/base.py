@@ -31,6 +31,11 @@ INSTALLED_APPS = [
     "carnet.web",
 ]
 
+# Every uploaded file goes to disk as it arrives, refused once it passes the
+# `upload_max_megabytes` setting (never held in memory); a file item's page and API install the
+# same handler with the item's own limit (carnet/capture/uploads.py).
+FILE_UPLOAD_HANDLERS = ["carnet.capture.uploads.SizeLimitUploadHandler"]
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "carnet.web.middleware.SecurityHeadersMiddleware",

@@ -283,6 +283,32 @@ def _a(word: str) -> str:
 
 
 def _item(checker: Checker, path: Path, item: dict[str, Any], code_lists: dict[str, Any]) -> None:
+    kind = item["type"]
+    _item_code_list(checker, path, item, code_lists)
+    _item_calculation(checker, path, item)
+    if "range" in item:
+        _item_range(checker, path, item)
+    if "regex" in item:
+        _item_regex(checker, path, item)
+    for key, allowed in (
+        ("max_length", {"text"}),
+        ("decimals", {"decimal"}),
+        ("file", {"file"}),
+        ("units", NUMERIC_TYPES | {"calculated"}),
+    ):
+        if key in item and kind not in allowed:
+            checker.error((*path, key), f"{key} does not apply to {_a(kind)} item.")
+    if kind == "calculated" and item.get("required"):
+        checker.warning(
+            (*path, "required"),
+            "a calculated item is computed, never entered: required has no effect.",
+        )
+
+
+def _item_code_list(
+    checker: Checker, path: Path, item: dict[str, Any], code_lists: dict[str, Any]
+) -> None:
+    """Choices need a code list that exists; other items take none."""
     kind, name = item["type"], item["name"]
     if kind in CHOICE_TYPES:
         if "code_list" not in item:
@@ -297,6 +323,11 @@ def _item(checker: Checker, path: Path, item: dict[str, Any], code_lists: dict[s
         checker.error(
             (*path, "code_list"), f"{_a(kind)} item takes no code_list (only choices do)."
         )
+
+
+def _item_calculation(checker: Checker, path: Path, item: dict[str, Any]) -> None:
+    """Calculated items need a calculation and a result type; other items take neither."""
+    kind, name = item["type"], item["name"]
     if kind == "calculated":
         for key in ("calculation", "result_type"):
             if key not in item:
@@ -307,52 +338,43 @@ def _item(checker: Checker, path: Path, item: dict[str, Any], code_lists: dict[s
                 checker.error(
                     (*path, key), f"only calculated items take a {key}; {name!r} is {kind}."
                 )
-    if "range" in item:
-        if kind not in NUMERIC_TYPES | DATE_TYPES:
-            checker.error(
-                (*path, "range"), f"a range applies to numbers and dates, not to {_a(kind)} item."
-            )
-        else:
-            bounds = {key: item["range"].get(key) for key in ("min", "max")}
-            parsed = {}
-            for key, value in bounds.items():
-                if value is None:
-                    continue
-                parsed[key] = _range_value(item, value)
-                if parsed[key] is None:
-                    wanted = "a number" if kind in NUMERIC_TYPES else "a date such as 2024-01-31"
-                    checker.error((*path, "range", key), f"{value!r} is not {wanted}.")
-            if (
-                parsed.get("min") is not None
-                and parsed.get("max") is not None
-                and parsed["min"] > parsed["max"]
-            ):
-                checker.error(
-                    (*path, "range"), f"min {bounds['min']!r} is above max {bounds['max']!r}."
-                )
-    if "regex" in item:
-        if kind != "text":
-            checker.error(
-                (*path, "regex"), f"a regex applies to text items, not to {_a(kind)} item."
-            )
-        else:
-            try:
-                re.compile(item["regex"])
-            except re.error as error:
-                checker.error((*path, "regex"), f"the regular expression is not valid: {error}.")
-    for key, allowed in (
-        ("max_length", {"text"}),
-        ("decimals", {"decimal"}),
-        ("file", {"file"}),
-        ("units", NUMERIC_TYPES | {"calculated"}),
-    ):
-        if key in item and kind not in allowed:
-            checker.error((*path, key), f"{key} does not apply to {_a(kind)} item.")
-    if kind == "calculated" and item.get("required"):
-        checker.warning(
-            (*path, "required"),
-            "a calculated item is computed, never entered: required has no effect.",
+
+
+def _item_range(checker: Checker, path: Path, item: dict[str, Any]) -> None:
+    """A range applies to numbers and dates, with bounds of the item's type, min <= max."""
+    kind = item["type"]
+    if kind not in NUMERIC_TYPES | DATE_TYPES:
+        checker.error(
+            (*path, "range"), f"a range applies to numbers and dates, not to {_a(kind)} item."
         )
+        return
+    bounds = {key: item["range"].get(key) for key in ("min", "max")}
+    parsed = {}
+    for key, value in bounds.items():
+        if value is None:
+            continue
+        parsed[key] = _range_value(item, value)
+        if parsed[key] is None:
+            wanted = "a number" if kind in NUMERIC_TYPES else "a date such as 2024-01-31"
+            checker.error((*path, "range", key), f"{value!r} is not {wanted}.")
+    if (
+        parsed.get("min") is not None
+        and parsed.get("max") is not None
+        and parsed["min"] > parsed["max"]
+    ):
+        checker.error((*path, "range"), f"min {bounds['min']!r} is above max {bounds['max']!r}.")
+
+
+def _item_regex(checker: Checker, path: Path, item: dict[str, Any]) -> None:
+    """A regex applies to text items and must compile."""
+    kind = item["type"]
+    if kind != "text":
+        checker.error((*path, "regex"), f"a regex applies to text items, not to {_a(kind)} item.")
+        return
+    try:
+        re.compile(item["regex"])
+    except re.error as error:
+        checker.error((*path, "regex"), f"the regular expression is not valid: {error}.")
 
 
 def _events(checker: Checker, data: dict[str, Any]) -> None:
