@@ -14,3 +14,8 @@ def messages_received(actor: User, *, page: int | str | None = 1) -> Page[Messag
     """Return one page of the messages written to `actor`, the newest first."""
     messages = Message.objects.filter(recipient=actor).order_by("-created_at", "-id")
     return Paginator(messages, MESSAGES_PER_PAGE).get_page(page)
+
+
+def message_written(key: str) -> bool:
+    """Return whether a message was already written under `key` (see `message_send`)."""
+    return Message.objects.filter(key=key).exists()

@@ -12,11 +12,9 @@ from carnet.worker.selectors import register_status_source
 from carnet.worker.services import register_periodic_job
 
 
-@task(takes_context=True)
-def message_deliver(context: TaskContext, message_id: int) -> str:
-    """E-mail one message; after a failure, enqueue the next attempt at its time."""
-    # A second attempt of this very task means its worker died during the first one.
-    outcome = message_deliver_now(message_id=message_id, resume=context.attempt > 1)
+def _deliver(message_id: int, *, resume: bool = False) -> str:
+    """E-mail one message; after a failed attempt, enqueue the next one at its time."""
+    outcome = message_deliver_now(message_id=message_id, resume=resume)
     if outcome.startswith("failed"):
         message = Message.objects.get(pk=message_id)
         if message.next_attempt_at is not None:
@@ -24,11 +22,18 @@ def message_deliver(context: TaskContext, message_id: int) -> str:
     return outcome
 
 
+@task(takes_context=True)
+def message_deliver(context: TaskContext, message_id: int) -> str:
+    """E-mail one message of the outbox (enqueued after the commit that wrote it)."""
+    # A second attempt of this very task means its worker died during the first one.
+    return _deliver(message_id, resume=context.attempt > 1)
+
+
 @task()
 def outbox_flush() -> int:
     """Send every message whose attempt is due (those whose task was lost: a server killed
     between its commit and the enqueueing); return how many went out."""
-    return sum(message_deliver_now(message_id=pk) == "sent" for pk in outbox_due())
+    return sum(_deliver(pk) == "sent" for pk in outbox_due())
 
 
 def outbox_status() -> list[str]:

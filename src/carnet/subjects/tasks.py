@@ -16,6 +16,7 @@ from carnet.accounts.models import Membership, User
 from carnet.accounts.permissions import may
 from carnet.accounts.roles import Action
 from carnet.core.clock import utc_today
+from carnet.messaging.selectors import message_written
 from carnet.messaging.services import message_send, recipient_language
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects.scheduling import schedule_rebuild
@@ -83,6 +84,9 @@ def overdue_digest() -> int:
     user_ids = Membership.objects.filter(study__in=studies).values_list("user_id", flat=True)
     written = 0
     for user in User.objects.filter(pk__in=user_ids, is_active=True).order_by("pk"):
+        key = f"overdue-digest:{user.pk}:{today.isoformat()}"
+        if message_written(key):
+            continue  # sent earlier today (the job ran again after a restart)
         counts = _overdue_counts(user, studies)
         if not counts:
             continue
@@ -94,7 +98,7 @@ def overdue_digest() -> int:
             subject=subject,
             body=body,
             language=language,
-            key=f"overdue-digest:{user.pk}:{today.isoformat()}",
+            key=key,
         )
         written += 1
     return written
