@@ -31,6 +31,7 @@ COMMANDS = [
     "setting",
     "demo",
     "serve",
+    "worker",
 ]
 COMMON = {
     "help",
