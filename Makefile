@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# One command: `carnet serve` starts `carnet worker` beside the server and stops it with it.
 run: install
 	$(BIN)/carnet migrate --no-input
 	$(BIN)/carnet demo

@@ -710,6 +710,16 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Usage: carnet COMMAND [options]; `carnet help COMMAND` shows its options.": "Usage : carnet COMMANDE [options] ; `carnet help COMMANDE` montre ses options.",
     "Commands:": "Commandes :",
     "`carnet migrate` only goes forward: the way back is a backup taken before the upgrade (`carnet restore FILE`).": "`carnet migrate` ne va qu'en avant : le retour en arrière passe par une sauvegarde prise avant la mise à niveau (`carnet restore FICHIER`).",
+    "%(study)s: %(count)s visit overdue (%(link)s)": ("%(study)s : %(count)s visite en retard (%(link)s)", "%(study)s : %(count)s visites en retard (%(link)s)"),
+    "Carnet: %(count)s visit overdue at your sites": ("Carnet : %(count)s visite en retard dans vos centres", "Carnet : %(count)s visites en retard dans vos centres"),
+    "My messages": "Mes messages",
+    "No message yet.": "Aucun message pour l'instant.",
+    "Visits whose window has closed without taking place, by study:": "Visites dont la fenêtre s'est refermée sans qu'elles aient eu lieu, par étude :",
+    "What Carnet wrote to you, the newest first. Each message is also sent to your e-mail address when your account has one.": "Ce que Carnet vous a écrit, du plus récent au plus ancien. Chaque message est aussi envoyé à votre adresse électronique si votre compte en a une.",
+    "not sent by e-mail: your account had no address": "non envoyé par courriel : votre compte n'avait pas d'adresse",
+    "not sent yet: the mail server did not take it; next attempt at %(when)s UTC": "pas encore envoyé : le serveur de messagerie ne l'a pas pris ; nouvel essai à %(when)s UTC",
+    "sent by e-mail to %(address)s at %(when)s UTC": "envoyé par courriel à %(address)s à %(when)s UTC",
+    "waiting to be sent by e-mail": "en attente d'envoi par courriel",
 }
 
 # Messages whose French depends on their context (pgettext): context -> English -> French.

@@ -1,7 +1,9 @@
-"""`carnet serve` answers HTTP with pages and static files, as `make run` does."""
+"""`carnet serve` answers HTTP with pages and static files, and runs the worker beside it, as
+`make run` does."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -50,10 +52,18 @@ def test_serve_answers_with_the_front_page_and_static_files(make_installation) -
         assert "Carnet" in body
         assert fetch(f"http://127.0.0.1:{port}/static/web/carnet.css")[0] == 200
         assert '"status": "ok"' in fetch(f"http://127.0.0.1:{port}/healthz")[1]
+        # The worker runs beside the server, on the same database.
+        deadline = time.monotonic() + 30
+        while "Workers running: 1" not in site.run("worker", "--status").stdout:
+            assert time.monotonic() < deadline, "no worker started beside the server"
+            time.sleep(0.5)
     finally:
         server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
+        # The worker writes to the same pipe: the output ends only once it has stopped too.
+        output, _ = server.communicate(timeout=90)
     assert f"Carnet is serving on http://127.0.0.1:{port}/" in output
+    assert re.search(r"Worker \w+ started", output)
+    assert re.search(r"Worker \w+ stopped after \d+ tasks", output)
 
 
 def test_serve_refuses_a_database_that_is_not_migrated(make_installation) -> None:  # type: ignore[no-untyped-def]

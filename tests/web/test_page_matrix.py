@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke
 from carnet.core.clock import utc_now, utc_today
+from carnet.messaging import urls as messaging_urls
 from carnet.subjects import urls as subjects_urls
 from carnet.subjects.models import News, ScreeningEntry
 from carnet.subjects.services import ConsentGiven, subject_include, subject_settings_set
@@ -67,6 +68,7 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/login/": ("GET", everyone),
     "/account/": ("GET", everyone),
     "/account/two-factor/": ("GET", everyone),
+    "/account/messages/": ("GET", everyone),
     "/studies/MINI/": ("GET", study_member),
     "/studies/MINI/versions/1/": ("GET", study_member),
     "/administration/": ("GET", nobody),
@@ -124,7 +126,7 @@ def pattern_of(page: str) -> str:
 def test_the_table_describes_every_page() -> None:
     patterns = {
         str(p.pattern)
-        for module in (web_urls, subjects_urls)
+        for module in (web_urls, subjects_urls, messaging_urls)
         for p in module.urlpatterns
         if isinstance(p, URLPattern)
     }

@@ -164,3 +164,49 @@ def positive_integer(name: str, *, default: int) -> int:
     if value < 1:
         raise ConfigurationError(f"{name}={raw!r} must be a whole number of at least 1.")
     return value
+
+
+EMAIL_SECURITY = ("starttls", "tls", "none")
+
+
+def email() -> dict[str, Any]:
+    """Return Django's e-mail settings: SMTP when CARNET_EMAIL_HOST is set, otherwise the console
+    (each message printed by the worker that sends it), or CARNET_EMAIL_BACKEND's own."""
+    host = os.environ.get("CARNET_EMAIL_HOST", "").strip()
+    security = os.environ.get("CARNET_EMAIL_SECURITY", "starttls").strip().lower() or "starttls"
+    if security not in EMAIL_SECURITY:
+        raise ConfigurationError(
+            f"CARNET_EMAIL_SECURITY={security!r} must be one of {', '.join(EMAIL_SECURITY)}."
+        )
+    backend = os.environ.get("CARNET_EMAIL_BACKEND", "").strip()
+    if not backend:
+        backend = (
+            "django.core.mail.backends.smtp.EmailBackend"
+            if host
+            else "django.core.mail.backends.console.EmailBackend"
+        )
+    return {
+        "EMAIL_BACKEND": backend,
+        "EMAIL_HOST": host or "localhost",
+        "EMAIL_PORT": positive_integer(
+            "CARNET_EMAIL_PORT", default=465 if security == "tls" else 587
+        ),
+        "EMAIL_HOST_USER": os.environ.get("CARNET_EMAIL_USER", ""),
+        "EMAIL_HOST_PASSWORD": os.environ.get("CARNET_EMAIL_PASSWORD", ""),
+        "EMAIL_USE_TLS": security == "starttls",
+        "EMAIL_USE_SSL": security == "tls",
+        "EMAIL_TIMEOUT": positive_integer("CARNET_EMAIL_TIMEOUT", default=30),
+        "DEFAULT_FROM_EMAIL": os.environ.get("CARNET_EMAIL_FROM", "").strip()
+        or "Carnet <carnet@localhost>",
+    }
+
+
+def site_url() -> str:
+    """Return CARNET_SITE_URL, the address people open Carnet at (links in e-mails)."""
+    raw = os.environ.get("CARNET_SITE_URL", "").strip() or "http://127.0.0.1:8000"
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+        raise ConfigurationError(
+            f"CARNET_SITE_URL={raw!r} must be an address such as https://carnet.example.org."
+        )
+    return raw.rstrip("/")

@@ -6,6 +6,7 @@ from carnet.config.api import api
 
 urlpatterns = [
     path("api/", api.urls),
+    path("", include("carnet.messaging.urls")),
     path("", include("carnet.subjects.urls")),
     path("", include("carnet.web.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -7,6 +7,8 @@ class SubjectsConfig(AppConfig):
 
     def ready(self) -> None:
         # `carnet audit verify` counts what the audit chains must record.
-        from carnet.subjects import census
+        from carnet.subjects import census, tasks
 
         census.register()
+        # The worker refreshes stale schedules and sends the daily overdue digest.
+        tasks.register()

@@ -22,8 +22,12 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "carnet.audit",
+    "carnet.worker",
     "carnet.accounts",
+    "carnet.messaging",
     "carnet.operations",
     "carnet.studies",
     "carnet.subjects",
@@ -157,6 +161,31 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Background work (docs/worker.md): tasks are rows of the database, run by `carnet worker`, so
+# nothing waits on a broker and nothing is lost while no worker runs.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+# E-mail goes out through the outbox (carnet.messaging), sent by the worker; SMTP when
+# CARNET_EMAIL_HOST is set, the worker's console otherwise (docs/configuration.md).
+_EMAIL = environment.email()
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL["EMAIL_HOST"]
+EMAIL_PORT = _EMAIL["EMAIL_PORT"]
+EMAIL_HOST_USER = _EMAIL["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _EMAIL["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _EMAIL["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _EMAIL["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = _EMAIL["EMAIL_TIMEOUT"]
+DEFAULT_FROM_EMAIL = _EMAIL["DEFAULT_FROM_EMAIL"]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people reach Carnet, for the links of messages written outside a request (the worker's).
+CARNET_SITE_URL = environment.site_url()
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,11 @@
-"""`carnet serve`: gunicorn serving Carnet, static files through WhiteNoise."""
+"""`carnet serve`: gunicorn serving Carnet, static files through WhiteNoise, and a worker beside
+it for the background tasks (unless `--no-worker`)."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -13,15 +16,27 @@ from django.db.migrations.executor import MigrationExecutor
 
 
 class Command(BaseCommand):
-    help = "Serve Carnet with gunicorn (WhiteNoise serves the static files)."
+    help = (
+        "Serve Carnet with gunicorn (WhiteNoise serves the static files), with `carnet worker` "
+        "beside it for the background tasks."
+    )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
         parser.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
-        parser.add_argument("--workers", type=int, default=2, help="Worker processes (default 2).")
+        parser.add_argument(
+            "--workers", type=int, default=2, help="Web server processes (default 2)."
+        )
         parser.add_argument(
             "--timeout", type=int, default=60, help="Seconds before a stuck request is killed."
+        )
+        parser.add_argument(
+            "--no-worker",
+            action="store_false",
+            dest="worker",
+            help="Do not start `carnet worker` beside the server (when it runs as a service of "
+            "its own); tasks then wait in the database for a worker.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -57,6 +72,32 @@ class Command(BaseCommand):
 
                 return application
 
+        worker = _worker_start() if options["worker"] else None
         self.stdout.write(f"Carnet is serving on http://{bind}/ (Ctrl-C to stop)", ending="\n")
         self.stdout.flush()
-        CarnetServer().run()
+        try:
+            CarnetServer().run()
+        finally:
+            if worker is not None:
+                _worker_stop(worker)
+
+
+def _worker_start() -> subprocess.Popen[bytes]:
+    """Start `carnet worker` as a child that stops when the server stops (or dies)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "carnet.cli", "worker", "--stop-with-parent"],
+        # A session of its own: a Ctrl-C at the terminal reaches the server alone, which then
+        # asks the worker once to stop (a second signal would interrupt its task).
+        start_new_session=True,
+    )
+
+
+def _worker_stop(worker: subprocess.Popen[bytes]) -> None:
+    """Ask the worker to stop after its current task; end it if it has not within a minute."""
+    if worker.poll() is None:
+        worker.terminate()
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()  # its task goes back in the queue at the next start
+        worker.wait()
