@@ -76,7 +76,7 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Create an account": "Créer un compte",
     "Current password": "Mot de passe actuel",
     "DSMB statistician": "Statisticien du comité indépendant (DSMB)",
-    "Data manager": "Data manager",
+    "Data manager": "Gestionnaire de données",
     "Deactivate": "Désactiver",
     "Delegation log": "Registre de délégation",
     "Delegation log of %(study)s": "Registre de délégation de %(study)s",
@@ -686,6 +686,19 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Sign in, or send a valid token as Authorization: Bearer.": "Connectez-vous, ou envoyez un jeton valide dans l'en-tête Authorization: Bearer.",
     "There is nothing here you may see.": "Il n'y a rien ici que vous puissiez voir.",
     "Something went wrong on our side.": "Une erreur est survenue de notre côté.",
+    "the previous occurrence's actual date": "la date réelle de l'occurrence précédente",
+    "no schedule": "sans calendrier",
+    "day %(offset)s from %(anchor)s": "jour %(offset)s à compter de %(anchor)s",
+    "at %(anchor)s": "à %(anchor)s",
+    ", window -%(before)s/+%(after)s days": ", fenêtre -%(before)s/+%(after)s jours",
+    "; then every %(days)s days from %(start)s": " ; puis tous les %(days)s jours à compter de %(start)s",
+    ", at most %(count)s times": ", au plus %(count)s fois",
+    "treatment stopped": "arrêt du traitement",
+    "consent withdrawn from treatment": "retrait du consentement au traitement",
+    "consent withdrawn from follow-up": "retrait du consentement au suivi",
+    "objection to further use of data": "opposition à l'utilisation ultérieure des données",
+    "since %(on)s: %(reason)s": "depuis le %(on)s : %(reason)s",
+    "Mode: <strong>%(mode)s</strong>": "Mode : <strong>%(mode)s</strong>",
     "Too many failed attempts: sign-in is paused for about %(minutes)s minute. Try again later, or ask an administrator to lift the lock.": (
         "Trop d'échecs : la connexion est suspendue pour environ %(minutes)s minute. Réessayez plus tard, ou demandez à un administrateur de lever le blocage.",
         "Trop d'échecs : la connexion est suspendue pour environ %(minutes)s minutes. Réessayez plus tard, ou demandez à un administrateur de lever le blocage.",
@@ -694,6 +707,25 @@ FRENCH: dict[str, str | tuple[str, str]] = {
 
 # Messages whose French depends on their context (pgettext): context -> English -> French.
 FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {
+    # What a schedule counts from, after "à" or "à compter de".
+    "schedule anchor": {
+        "inclusion": "l'inclusion",
+        "randomisation": "la randomisation",
+        "end of treatment": "la fin du traitement",
+        "event %(event)s": "l'événement %(event)s",
+    },
+    # An event (masculine in French: "événement").
+    "event": {"unscheduled": "non programmé"},
+    # A study's mode, after "Mode :" and "en mode" (masculine).
+    "study mode": {
+        "design": "conception",
+        "test (user acceptance; data kept apart)": "test (recette ; données tenues à part)",
+        "production": "production",
+        "frozen": "gelé",
+        "locked": "verrouillé",
+    },
+    # A version of a study (feminine in French).
+    "version status": {"draft": "brouillon", "published": "publiée"},
     # A value out of range: French says a date is before or after.
     "date": {
         "%(value)s is below the minimum %(minimum)s%(units)s.": "La date %(value)s est antérieure à la date minimale (%(minimum)s).",
