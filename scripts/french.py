@@ -699,6 +699,13 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "objection to further use of data": "opposition à l'utilisation ultérieure des données",
     "since %(on)s: %(reason)s": "depuis le %(on)s : %(reason)s",
     "Mode: <strong>%(mode)s</strong>": "Mode : <strong>%(mode)s</strong>",
+    "none yet": "aucune pour l'instant",
+    "There is no study %(identifier)s (known studies: %(known)s).": "Il n'y a pas d'étude %(identifier)s (études connues : %(known)s).",
+    "%(study)s has no version %(number)s.": "%(study)s n'a pas de version %(number)s.",
+    "%(study)s has no version.": "%(study)s n'a aucune version.",
+    "%(study)s is locked; its definition cannot change (unlock it to frozen first).": "%(study)s est verrouillée ; sa définition ne peut pas changer (déverrouillez-la d'abord en la repassant en mode gelé).",
+    "%(study)s has no draft version to publish; load a changed study file first.": "%(study)s n'a pas de version brouillon à publier ; chargez d'abord un fichier d'étude modifié.",
+    "%(months)s is not a number of months (1 or more).": "%(months)s n'est pas un nombre de mois (1 ou plus).",
     "Too many failed attempts: sign-in is paused for about %(minutes)s minute. Try again later, or ask an administrator to lift the lock.": (
         "Trop d'échecs : la connexion est suspendue pour environ %(minutes)s minute. Réessayez plus tard, ou demandez à un administrateur de lever le blocage.",
         "Trop d'échecs : la connexion est suspendue pour environ %(minutes)s minutes. Réessayez plus tard, ou demandez à un administrateur de lever le blocage.",
