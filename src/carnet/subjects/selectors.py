@@ -468,8 +468,7 @@ def follow_up_campaign(
     ``on``: the ones a follow-up campaign asks sites for news of (one page of them)."""
     if months < 1:
         raise ValidationError(
-            "months: "
-            + _("%(months)s is not a number of months (1 or more).") % {"months": months}
+            "months: " + _("%(months)s is not a number of months (1 or more).") % {"months": months}
         )
     cutoff = months_before(on, months)
     subjects = subjects_visible(actor, study=study).filter(
