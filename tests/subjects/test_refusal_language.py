@@ -16,6 +16,8 @@ MODULES = [
     *sorted((PACKAGE / "subjects").glob("*.py")),
     *(PACKAGE / "capture" / name for name in ("services.py", "values.py", "news.py", "rules.py")),
     *(PACKAGE / "studies" / name for name in ("services.py", "selectors.py")),
+    # The administration and account pages show these.
+    *(PACKAGE / "accounts" / name for name in ("services.py", "sign_in.py")),
 ]
 REFUSALS = {"ValidationError", "ValueRefused", "PermissionDenied", "_refusal", "FormRefused"}
 GETTEXT = {"_", "gettext", "pgettext", "ngettext", "gettext_lazy", "npgettext"}
@@ -66,7 +68,7 @@ def untranslated_refusals(source: str, name: str) -> list[str]:
     return found
 
 
-def test_every_refusal_of_subjects_studies_and_the_save_pipeline_is_translatable() -> None:
+def test_every_refusal_of_subjects_studies_accounts_and_the_save_pipeline_is_translatable() -> None:
     found = [
         refusal
         for path in MODULES
