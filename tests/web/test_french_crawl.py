@@ -451,7 +451,7 @@ def test_the_study_page_says_its_mode_version_and_schedule_in_french(walked_unit
     assert contains(lines, ["Passer en", "gelé"])  # the modes it may move to, in French
     assert contains(lines, ["1", "publiée"])  # the versions
     # The header names the data manager's role in French.
-    assert "Dana MINI : Gestionnaire de données · tous les centres" in lines
+    assert "MINI : Gestionnaire de données · tous les centres" in lines
 
 
 def test_a_subjects_status_history_gives_its_reasons_in_french(walked_unit: Unit) -> None:
