@@ -16,7 +16,7 @@ from carnet.core.clock import utc_today
 from tests.accounts.personas import ADMIN, with_second_factor, world
 from tests.web.helpers import PASSWORD, current_code
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 WIDTH, HEIGHT = 1366, 768
 
 

@@ -368,6 +368,7 @@ def _walk_as(unit: Unit, name: str, language: str, check: Any) -> Walk:
     return result
 
 
+@pytest.mark.slow  # a hundred pages: a few seconds on a quiet machine
 def test_no_french_page_shows_carnets_english(walked_unit: Unit) -> None:
     failures: list[str] = []
     anonymous = walk(Client(HTTP_ACCEPT_LANGUAGE="fr"), ["/", "/login/"], english_left_on)
@@ -377,6 +378,7 @@ def test_no_french_page_shows_carnets_english(walked_unit: Unit) -> None:
     assert failures == []
 
 
+@pytest.mark.slow
 def test_no_english_page_shows_a_catalogue_artefact(walked_unit: Unit) -> None:
     failures: list[str] = []
     for name in ("nurse", "data manager"):
