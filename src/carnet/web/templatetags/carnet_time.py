@@ -62,10 +62,11 @@ def day_text(value: date | datetime | str | None) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = date.fromisoformat(value[:10])
+            value = date.fromisoformat(text[:10])
         except ValueError:
-            return value  # not a date (a partial one, a code): shown as it came
+            return text  # not a date (a partial one, a code): shown as it came
     if isinstance(value, datetime):
         value = timezone.localdate(value) if timezone.is_aware(value) else value.date()
     return formats.date_format(value, "DATE_FORMAT")
