@@ -2,7 +2,7 @@
 Carnet's own English on a French page and no catalogue artefact on an English one.
 
 The walk follows every link a person's pages offer, from the study page down to the forms, as
-a nurse, a monitor, a data manager, a statistician and an administrator would. A French page
+a nurse, a monitor, a data manager and an administrator would. A French page
 fails on any message of Carnet's catalogue (``locale/fr/LC_MESSAGES/django.po``) that appears
 in English although French has its own words for it; an English page fails on a placeholder or
 template tag left unfilled, and on French words of the catalogue shown to an English reader.
@@ -412,7 +412,7 @@ def test_the_checker_finds_french_and_unfilled_placeholders_on_an_english_page()
     assert artefacts_on(lines_of("<p>Something went wrong on our side.</p>")) == []
 
 
-def test_it_reads_only_what_a_person_sees(settings: Any) -> None:
+def test_it_reads_only_what_a_person_sees() -> None:
     lines = lines_of("<script>var a = 'Sign out';</script><p>Bonjour <strong>vous</strong></p>")
     assert lines == ["Bonjour vous"]
 
