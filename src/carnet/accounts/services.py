@@ -10,6 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
@@ -37,9 +38,11 @@ def user_create(
     """Create a personal account and record it in the system audit chain."""
     username = username.strip()
     if not username:
-        raise ValidationError("The user name is empty.")
+        raise ValidationError(_("The user name is empty."))
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError(f"The user name {username!r} is already taken.")
+        raise ValidationError(
+            _("The user name %(username)s is already taken.") % {"username": repr(username)}
+        )
     user = User(
         username=username,
         email=email,
@@ -53,7 +56,9 @@ def user_create(
         try:
             validate_password(password, user)
         except DjangoValidationError as error:
-            raise ValidationError("The password is refused: " + " ".join(error.messages)) from error
+            raise ValidationError(
+                _("The password is refused: %(why)s") % {"why": " ".join(error.messages)}
+            ) from error
         user.set_password(password)
     user.save()
     audit_record(
@@ -78,7 +83,9 @@ def user_set_password(*, actor: Actor, user: User, password: str, reason: str = 
     try:
         validate_password(password, user)
     except DjangoValidationError as error:
-        raise ValidationError("The password is refused: " + " ".join(error.messages)) from error
+        raise ValidationError(
+            _("The password is refused: %(why)s") % {"why": " ".join(error.messages)}
+        ) from error
     user.set_password(password)
     user.save(update_fields=["password"])
     audit_record(
@@ -109,15 +116,20 @@ def centre_add(
     """Register a centre (a hospital) with its time zone."""
     code = code.strip().upper()
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]{0,19}", code):
-        raise ValidationError(f"The centre code {code!r} must be 1 to 20 capitals, digits, - or _.")
+        raise ValidationError(
+            _("The centre code %(code)s must be 1 to 20 capitals, digits, - or _.")
+            % {"code": repr(code)}
+        )
     if not name.strip():
-        raise ValidationError("The centre needs a name.")
+        raise ValidationError(_("The centre needs a name."))
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValidationError(f"{time_zone!r} is not a time zone (e.g. Europe/Paris).") from error
+        raise ValidationError(
+            _("%(zone)s is not a time zone (e.g. Europe/Paris).") % {"zone": repr(time_zone)}
+        ) from error
     if Centre.objects.filter(code=code).exists():
-        raise ValidationError(f"There is already a centre {code}.")
+        raise ValidationError(_("There is already a centre %(code)s.") % {"code": code})
     centre = Centre.objects.create(
         code=code, name=name.strip(), city=city.strip(), time_zone=time_zone
     )
@@ -128,7 +140,7 @@ def centre_add(
 def centre_get(code: str) -> Centre:
     centre = Centre.objects.filter(code=code.strip().upper()).first()
     if centre is None:
-        raise ValidationError(f"There is no centre {code!r}.")
+        raise ValidationError(_("There is no centre %(code)s.") % {"code": repr(code)})
     return centre
 
 
@@ -136,14 +148,21 @@ def centre_get(code: str) -> Centre:
 def site_add(*, actor: Actor, study: Study, centre: Centre, code: str | None = None) -> StudySite:
     """Make a centre a site of a study, numbered in the study (01, 02… unless given)."""
     if StudySite.objects.filter(study=study, centre=centre).exists():
-        raise ValidationError(f"{centre.code} is already a site of {study.identifier}.")
+        raise ValidationError(
+            _("%(centre)s is already a site of %(study)s.")
+            % {"centre": centre.code, "study": study.identifier}
+        )
     if code is None:
         code = f"{StudySite.objects.filter(study=study).count() + 1:02d}"
     code = code.strip()
     if not re.fullmatch(r"[A-Za-z0-9]{1,10}", code):
-        raise ValidationError(f"The site number {code!r} must be 1 to 10 letters or digits.")
+        raise ValidationError(
+            _("The site number %(code)s must be 1 to 10 letters or digits.") % {"code": repr(code)}
+        )
     if StudySite.objects.filter(study=study, code=code).exists():
-        raise ValidationError(f"{study.identifier} already has a site {code}.")
+        raise ValidationError(
+            _("%(study)s already has a site %(code)s.") % {"study": study.identifier, "code": code}
+        )
     site = StudySite.objects.create(study=study, centre=centre, code=code)
     audit_record(
         actor=actor,
@@ -164,7 +183,10 @@ def site_get(study: Study, reference: str) -> StudySite:
         .first()
     )
     if site is None:
-        raise ValidationError(f"{study.identifier} has no site {reference!r}.")
+        raise ValidationError(
+            _("%(study)s has no site %(site)s.")
+            % {"study": study.identifier, "site": repr(reference)}
+        )
     return site
 
 
@@ -210,16 +232,27 @@ def role_grant(
 ) -> Membership:
     """Give a person a role on a study for one site (or all sites) for a period."""
     if role not in Role.values:
-        raise ValidationError(f"{role!r} is not a role; roles: {', '.join(Role.values)}.")
+        raise ValidationError(
+            _("%(role)s is not a role; roles: %(roles)s.")
+            % {"role": repr(role), "roles": ", ".join(Role.values)}
+        )
     if not user.is_active:
-        raise ValidationError(f"The account {user.username!r} is deactivated.")
+        raise ValidationError(
+            _("The account %(username)s is deactivated.") % {"username": repr(user.username)}
+        )
     if site is not None and site.study_id != study.pk:
-        raise ValidationError(f"Site {site.code} is not a site of {study.identifier}.")
+        raise ValidationError(
+            _("Site %(site)s is not a site of %(study)s.")
+            % {"site": site.code, "study": study.identifier}
+        )
     if site is None and role in SITE_ROLES:
-        raise ValidationError(f"{Role(role).label} is a site role: name the site, not all sites.")
+        raise ValidationError(
+            _("%(role)s is a site role: name the site, not all sites.") % {"role": Role(role).label}
+        )
     if ends_on is not None and ends_on < starts_on:
         raise ValidationError(
-            f"The membership would end ({ends_on}) before it starts ({starts_on})."
+            _("The membership would end (%(end)s) before it starts (%(start)s).")
+            % {"end": ends_on, "start": starts_on}
         )
     overlapping = (
         Membership.objects.select_for_update()
@@ -232,8 +265,11 @@ def role_grant(
     if clash is not None:
         until = clash.ends_on or "open-ended"
         raise ValidationError(
-            f"{user.username} already holds {role} there from {clash.starts_on} to {until}; "
-            "the periods would overlap."
+            _(
+                "%(username)s already holds %(role)s there from %(start)s to %(end)s; the "
+                "periods would overlap."
+            )
+            % {"username": user.username, "role": role, "start": clash.starts_on, "end": until}
         )
     membership = Membership.objects.create(
         user=user, study=study, site=site, role=role, starts_on=starts_on, ends_on=ends_on
@@ -276,9 +312,15 @@ def role_revoke(
         .first()
     )
     if membership is None:
-        raise ValidationError(f"{user.username} holds no {role} role there on {day}.")
+        raise ValidationError(
+            _("%(username)s holds no %(role)s role there on %(date)s.")
+            % {"username": user.username, "role": role, "date": day}
+        )
     if day < membership.starts_on:
-        raise ValidationError(f"The membership starts on {membership.starts_on}, after {day}.")
+        raise ValidationError(
+            _("The membership starts on %(start)s, after %(date)s.")
+            % {"start": membership.starts_on, "date": day}
+        )
     old = _membership_fields(membership)
     membership.ends_on = day
     membership.ended_at = None if on is not None else now
@@ -299,7 +341,7 @@ def role_revoke(
 def user_get(username: str) -> User:
     user = User.objects.filter(username__iexact=username.strip()).first()
     if user is None:
-        raise ValidationError(f"There is no account {username!r}.")
+        raise ValidationError(_("There is no account %(username)s.") % {"username": repr(username)})
     return user
 
 
@@ -307,9 +349,12 @@ def user_get(username: str) -> User:
 def user_deactivate(*, actor: Actor, user: User, reason: str) -> User:
     """Deactivate an account: it keeps its history but can no longer sign in or use tokens."""
     if not reason.strip():
-        raise ValidationError("A reason is required to deactivate an account.")
+        raise ValidationError(_("A reason is required to deactivate an account."))
     if not user.is_active:
-        raise ValidationError(f"The account {user.username!r} is already deactivated.")
+        raise ValidationError(
+            _("The account %(username)s is already deactivated.")
+            % {"username": repr(user.username)}
+        )
     user.is_active = False
     user.save(update_fields=["is_active"])
     revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
@@ -340,9 +385,14 @@ def token_create(
     one (`token_waits_for_second_factor` tells the caller, to say so).
     """
     if not user.is_active:
-        raise ValidationError(f"The account {user.username!r} is deactivated.")
+        raise ValidationError(
+            _("The account %(username)s is deactivated.") % {"username": repr(user.username)}
+        )
     if not memberships_in_force(user, study=study).exists():
-        raise ValidationError(f"{user.username} has no role in force on {study.identifier}.")
+        raise ValidationError(
+            _("%(username)s has no role in force on %(study)s.")
+            % {"username": user.username, "study": study.identifier}
+        )
     key = secrets.token_hex(16).upper()  # 32 hexadecimal characters, as REDCap's tokens
     token = ApiToken.objects.create(
         user=user, study=study, key_hash=_token_hash(key), prefix=key[:6], label=label.strip()
@@ -366,7 +416,9 @@ def token_create(
 def token_revoke(*, actor: Actor, token: ApiToken, reason: str = "") -> ApiToken:
     """Revoke a token: it stops working at once."""
     if token.revoked_at is not None:
-        raise ValidationError(f"The token {token.prefix}… is already revoked.")
+        raise ValidationError(
+            _("The token %(prefix)s… is already revoked.") % {"prefix": token.prefix}
+        )
     token.revoked_at = utc_now()
     token.save(update_fields=["revoked_at"])
     audit_record(

@@ -27,6 +27,7 @@ from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -352,7 +353,9 @@ def _validated(password: str, user: User) -> None:
     try:
         validate_password(password, user)
     except DjangoValidationError as error:
-        raise ValidationError("The password is refused: " + " ".join(error.messages)) from error
+        raise ValidationError(
+            _("The password is refused: %(why)s") % {"why": " ".join(error.messages)}
+        ) from error
 
 
 @transaction.atomic
@@ -360,7 +363,7 @@ def password_change(request: HttpRequest, *, user: User, current: str, new: str)
     """Change one's password (current password required); end every other session."""
     if not user.check_password(current):
         audit_record(actor=user, action="password.change_refused", target=user)
-        raise ValidationError("The current password is wrong.")
+        raise ValidationError(_("The current password is wrong."))
     _validated(new, user)
     user.set_password(new)
     user.save(update_fields=["password"])
@@ -435,10 +438,10 @@ def totp_enrol_confirm(
 ) -> list[str]:
     """Confirm enrolment with a first code; return the recovery codes, shown once."""
     if device.user_id != user.pk or device.confirmed:
-        raise ValidationError("This enrolment is not yours or is already finished.")
+        raise ValidationError(_("This enrolment is not yours or is already finished."))
     if not device.verify_token("".join(code.split())):
         audit_record(actor=user, action="two_factor.enrolment_refused", target=user)
-        raise ValidationError("The code is wrong or expired; enter the code the app shows now.")
+        raise ValidationError(_("The code is wrong or expired; enter the code the app shows now."))
     TOTPDevice.objects.filter(user=user, confirmed=True).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -462,7 +465,7 @@ def _recovery_codes_replace(user: User) -> list[str]:
 def recovery_codes_regenerate(*, user: User) -> list[str]:
     """Replace the recovery codes (the old ones stop working)."""
     if not two_factor_enrolled(user):
-        raise ValidationError("Enrol an authenticator app first.")
+        raise ValidationError(_("Enrol an authenticator app first."))
     codes = _recovery_codes_replace(user)
     audit_record(actor=user, action="two_factor.recovery_codes_replaced", target=user)
     return codes
@@ -501,7 +504,7 @@ def lockout_lift(*, actor: Actor, username: str, reason: str) -> int:
     """Lift the lock on a user name (an administrator's decision, audited); return how many
     failed attempts were cleared."""
     if not reason.strip():
-        raise ValidationError("A reason is required to lift a lock.")
+        raise ValidationError(_("A reason is required to lift a lock."))
     removed = axes_reset(username=username)
     audit_record(
         actor=actor,

@@ -3,10 +3,13 @@
 from django.urls import include, path
 
 from carnet.config.api import api
+from carnet.web.views import favicon
 
 urlpatterns = [
     path("api/", api.urls),
     path("", include("carnet.messaging.urls")),
+    # Browsers ask for it on every site whatever the page says: answer rather than 404.
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("carnet.subjects.urls")),
     path("", include("carnet.web.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 from carnet.studies.definition.model import StudyDefinition
 
 
+# Labels in the reader's language; the context tells translators what they qualify ("mode"
+# in French is masculine: "gelé", while a version is feminine: "publiée").
 class StudyMode(models.TextChoices):
-    DESIGN = "design", "design"
-    TEST = "test", "test (user acceptance; data kept apart)"
-    PRODUCTION = "production", "production"
-    FROZEN = "frozen", "frozen"
-    LOCKED = "locked", "locked"
+    DESIGN = "design", pgettext_lazy("study mode", "design")
+    TEST = "test", pgettext_lazy("study mode", "test (user acceptance; data kept apart)")
+    PRODUCTION = "production", pgettext_lazy("study mode", "production")
+    FROZEN = "frozen", pgettext_lazy("study mode", "frozen")
+    LOCKED = "locked", pgettext_lazy("study mode", "locked")
 
 
 class Study(models.Model):
@@ -39,8 +42,8 @@ class Study(models.Model):
 
 
 class VersionStatus(models.TextChoices):
-    DRAFT = "draft", "draft"
-    PUBLISHED = "published", "published"
+    DRAFT = "draft", pgettext_lazy("version status", "draft")
+    PUBLISHED = "published", pgettext_lazy("version status", "published")
 
 
 class StudyVersion(models.Model):

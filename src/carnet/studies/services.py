@@ -103,8 +103,8 @@ def study_load(*, actor: Actor, study_file: StudyFile, source_name: str) -> Load
 
     if study.mode == StudyMode.LOCKED:
         raise ValidationError(
-            f"{study.identifier} is locked; its definition cannot change "
-            "(unlock it to frozen first)."
+            _("%(study)s is locked; its definition cannot change (unlock it to frozen first).")
+            % {"study": study.identifier}
         )
     latest = study.versions.order_by("-number").first()
     assert latest is not None  # a study is created with its first version
@@ -168,7 +168,8 @@ def study_publish(*, actor: Actor, study: Study) -> StudyVersion:
     draft = study.versions.filter(status=VersionStatus.DRAFT).order_by("-number").first()
     if draft is None:
         raise ValidationError(
-            f"{study.identifier} has no draft version to publish; load a changed study file first."
+            _("%(study)s has no draft version to publish; load a changed study file first.")
+            % {"study": study.identifier}
         )
     draft.status = VersionStatus.PUBLISHED
     draft.published_at = utc_now()

@@ -467,7 +467,9 @@ def follow_up_campaign(
     """Return the followed subjects whose date of last news is older than ``months`` before
     ``on``: the ones a follow-up campaign asks sites for news of (one page of them)."""
     if months < 1:
-        raise ValidationError(f"months: {months} is not a number of months (1 or more).")
+        raise ValidationError(
+            "months: " + _("%(months)s is not a number of months (1 or more).") % {"months": months}
+        )
     cutoff = months_before(on, months)
     subjects = subjects_visible(actor, study=study).filter(
         study_status__in=CAMPAIGN_STATUSES, last_news_on__lt=cutoff

@@ -57,6 +57,7 @@ from carnet.subjects.statuses import (
     STUDY_MOVES,
     EligibilityReviewStatus,
     OffTreatmentReason,
+    StatusReason,
     StudyStatus,
     TreatmentStatus,
     WithdrawalKind,
@@ -977,7 +978,7 @@ def consent_withdraw(
         reason=reason.strip(),
         chain=subject.study.audit_chain,
     )
-    note = f"consent withdrawn ({kind})"
+    note = StatusReason.of_withdrawal(kind)
     if on_treatment and subject.study_status in ACTIVE:
         _status_move(
             actor=actor,
@@ -1115,7 +1116,7 @@ def subject_change_treatment(
             track=StatusChange.Track.STUDY,
             new=StudyStatus.IN_FOLLOW_UP,
             on=on,
-            reason="treatment stopped",
+            reason=StatusReason.TREATMENT_STOPPED,
         )
     _refresh_last_news(subject)
     schedule_refresh(subject=subject)

@@ -33,14 +33,55 @@ class TreatmentStatus(models.TextChoices):
 
 
 class OffTreatmentReason(models.TextChoices):
-    COMPLETED = "completed", "treatment completed per protocol"
-    PROGRESSION = "progression", "disease progression"
-    TOXICITY = "toxicity", "unacceptable toxicity"
-    PATIENT_DECISION = "patient_decision", "patient decision"
-    CONSENT_WITHDRAWN = "consent_withdrawn", "consent to treatment withdrawn"
-    INVESTIGATOR_DECISION = "investigator_decision", "investigator decision"
-    DEATH = "death", "death"
-    OTHER = "other", "other"
+    COMPLETED = "completed", gettext_lazy("treatment completed per protocol")
+    PROGRESSION = "progression", gettext_lazy("disease progression")
+    TOXICITY = "toxicity", gettext_lazy("unacceptable toxicity")
+    PATIENT_DECISION = "patient_decision", gettext_lazy("patient decision")
+    CONSENT_WITHDRAWN = "consent_withdrawn", gettext_lazy("consent to treatment withdrawn")
+    INVESTIGATOR_DECISION = "investigator_decision", gettext_lazy("investigator decision")
+    DEATH = "death", gettext_lazy("death")
+    OTHER = "other", gettext_lazy("other")
+
+
+class StatusReason(models.TextChoices):
+    """Why Carnet itself moved a status (a person's reasons are stored as typed)."""
+
+    TREATMENT_STOPPED = "treatment_stopped", gettext_lazy("treatment stopped")
+    CONSENT_WITHDRAWN_TREATMENT = (
+        "consent_withdrawn_treatment",
+        gettext_lazy("consent withdrawn from treatment"),
+    )
+    CONSENT_WITHDRAWN_FOLLOW_UP = (
+        "consent_withdrawn_follow_up",
+        gettext_lazy("consent withdrawn from follow-up"),
+    )
+    CONSENT_WITHDRAWN_DATA_USE = (
+        "consent_withdrawn_data_use",
+        gettext_lazy("objection to further use of data"),
+    )
+
+    @classmethod
+    def of_withdrawal(cls, kind: str) -> StatusReason:
+        return cls(f"consent_withdrawn_{kind}")
+
+
+# What the history held before Carnet stored its reasons as codes: the English it wrote.
+_WRITTEN_IN_ENGLISH = {
+    "treatment stopped": StatusReason.TREATMENT_STOPPED,
+    "consent withdrawn (treatment)": StatusReason.CONSENT_WITHDRAWN_TREATMENT,
+    "consent withdrawn (follow_up)": StatusReason.CONSENT_WITHDRAWN_FOLLOW_UP,
+    "consent withdrawn (data_use)": StatusReason.CONSENT_WITHDRAWN_DATA_USE,
+}
+
+
+def status_reason_text(reason: str) -> str:
+    """Return the reason of a status change in the reader's language: Carnet's own reasons
+    (stored as codes, or as the English of older rows) translated, a person's as typed."""
+    known = _WRITTEN_IN_ENGLISH.get(reason, reason)
+    for choices in (StatusReason, OffTreatmentReason):
+        if known in choices.values:
+            return str(choices(known).label)
+    return reason
 
 
 class EligibilityReviewStatus(models.TextChoices):

@@ -64,7 +64,7 @@ from carnet.subjects.forms import (
 from carnet.subjects.models import Subject
 from carnet.subjects.schedule import Occurrence
 from carnet.subjects.services import IneligibleError
-from carnet.subjects.statuses import EligibilityReviewStatus
+from carnet.subjects.statuses import EligibilityReviewStatus, status_reason_text
 
 # --- finding things the person may see ------------------------------------------------------
 
@@ -445,7 +445,7 @@ def _subject_page(
                     "new": STUDY_STATUS_LABELS.get(c.new)
                     or TREATMENT_STATUS_LABELS.get(c.new, c.new),
                     "on": c.on,
-                    "reason": OFF_TREATMENT_LABELS.get(c.reason, c.reason),
+                    "reason": status_reason_text(c.reason),
                 }
                 for c in subject.status_changes.order_by("on", "pk")
             ],

@@ -1,4 +1,5 @@
-"""What every page needs: the person's studies, the current study, their roles and sites there."""
+"""What every page needs: Carnet's version; the person's studies, the current study, their roles
+and sites there."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext
 
+from carnet import __version__
 from carnet.accounts.models import User
 from carnet.accounts.permissions import memberships_in_force, studies_visible
 from carnet.accounts.roles import Role
 from carnet.studies.models import StudyMode
 from carnet.subjects.environments import Environment
 from carnet.subjects.selectors import environment_seen
+
+
+def product(request: HttpRequest) -> dict[str, Any]:
+    """Carnet's own version, for the footer (``version`` in a page is a study's or a form's)."""
+    return {"carnet_version": __version__}
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

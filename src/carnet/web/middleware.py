@@ -46,6 +46,7 @@ SECOND_FACTOR_OPEN = (
     "/i18n/",
     "/language/",
     "/healthz",
+    "/favicon.ico",
 )
 
 

@@ -9,7 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -47,14 +49,17 @@ def _user(request: HttpRequest) -> User:
 def home(request: HttpRequest) -> HttpResponse:
     """Return the front page: for a signed-in person, their studies and what waits for them."""
     if not request.user.is_authenticated:
-        return render(request, "web/landing.html", {"version": __version__})
+        return render(request, "web/landing.html")
     user = _user(request)
     studies = []
     tasks: list[tuple[str, str]] = []
     for study in studies_visible(user).select_related("current_version").order_by("identifier"):
         roles = sorted({m.get_role_display() for m in my_memberships(user).filter(study=study)})
         sites = [f"{s.code} {s.centre.code}" for s in sites_visible(user, study=study)]
-        studies.append({"study": study, "roles": roles, "sites": sites})
+        version = study.current_version
+        # The title in the reader's language, as the study file gives it in both.
+        title = version.parsed().title.text(_definition_language()) if version else ""
+        studies.append({"study": study, "title": title, "roles": roles, "sites": sites})
         if (
             may(user, Action.MANAGE_STUDY, study=study)
             and study.versions.filter(status="draft").exists()
@@ -79,9 +84,12 @@ def home(request: HttpRequest) -> HttpResponse:
                     "/administration/lockouts/",
                 )
             )
-    return render(
-        request, "web/home.html", {"studies": studies, "tasks": tasks, "version": __version__}
-    )
+    return render(request, "web/home.html", {"studies": studies, "tasks": tasks})
+
+
+def _definition_language() -> str:
+    """Return the language of the page as study files name them: "fr" or "en"."""
+    return "fr" if (get_language() or "en").startswith("fr") else "en"
 
 
 def _study(request: HttpRequest, identifier: str) -> Study:
@@ -134,7 +142,9 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "manage": manage,
             "view_subjects": may(user, Action.VIEW_SUBJECTS, study=study),
             "include_subjects": may(user, Action.INCLUDE_SUBJECT, study=study),
-            "modes": sorted(MODE_MOVES[study.mode]) if manage else [],
+            "modes": [(mode, StudyMode(mode).label) for mode in sorted(MODE_MOVES[study.mode])]
+            if manage
+            else [],
             "meanings": signature_meanings(study),
             "mode_change_meaning": MODE_CHANGE_MEANING,
             "two_factor": two_factor_enrolled(user),
@@ -240,3 +250,11 @@ def health(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "version": __version__})
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Send browsers that ask for /favicon.ico to Carnet's icon among the static files.
+
+    Temporary (302), not permanent: in production the static file's name carries its hash,
+    and a browser that kept a permanent redirect would ask for last release's file."""
+    return HttpResponseRedirect(static("web/favicon.svg"))

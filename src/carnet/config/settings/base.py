@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "carnet.web.context.product",
                 "carnet.web.context.navigation",
             ],
         },
@@ -144,6 +145,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [Path(__file__).resolve().parent.parent.parent / "locale"]
 USE_I18N = True
+# One date format per language (carnet/config/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["carnet.config.formats"]
 USE_TZ = True
 TIME_ZONE = "UTC"
 

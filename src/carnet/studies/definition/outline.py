@@ -7,39 +7,54 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
+
 from carnet.studies.definition.model import Event, Item, StudyDefinition
 
+# The anchors as a schedule names them, in the reader's language ("at inclusion", "from
+# inclusion": French says "à l'inclusion", "à compter de l'inclusion").
 ANCHOR_WORDS = {
-    "inclusion": "inclusion",
-    "randomisation": "randomisation",
-    "end_of_treatment": "end of treatment",
+    "inclusion": pgettext_lazy("schedule anchor", "inclusion"),
+    "randomisation": pgettext_lazy("schedule anchor", "randomisation"),
+    "end_of_treatment": pgettext_lazy("schedule anchor", "end of treatment"),
 }
+PREVIOUS_OCCURRENCE = gettext_lazy("the previous occurrence's actual date")
 
 
 def schedule_text(event: Event) -> str:
-    """Return when an event is due, as a data manager would say it."""
+    """Return when an event is due, as a data manager would say it, in the reader's language."""
     if event.unscheduled:
-        return "unscheduled"
+        return pgettext("event", "unscheduled")
     schedule = event.schedule
     if schedule is None:
-        return "no schedule"
+        return _("no schedule")
     anchor = schedule.anchor_event
-    anchor_text = f"event {anchor}" if anchor else ANCHOR_WORDS[schedule.anchor]
-    offset = schedule.offset_days
-    when = f"day {offset:+d} from {anchor_text}" if offset else f"at {anchor_text}"
-    window = schedule.window
-    text = when + (
-        f", window -{window.before}/+{window.after} days" if window.before or window.after else ""
+    anchor_text = (
+        pgettext("schedule anchor", "event %(event)s") % {"event": anchor}
+        if anchor
+        else str(ANCHOR_WORDS[schedule.anchor])
     )
+    offset = schedule.offset_days
+    text = (
+        _("day %(offset)s from %(anchor)s") % {"offset": f"{offset:+d}", "anchor": anchor_text}
+        if offset
+        else _("at %(anchor)s") % {"anchor": anchor_text}
+    )
+    window = schedule.window
+    if window.before or window.after:
+        text += _(", window -%(before)s/+%(after)s days") % {
+            "before": window.before,
+            "after": window.after,
+        }
     if schedule.repeat:
-        start = (
-            "the previous occurrence's actual date"
-            if schedule.repeat.start == "previous"
-            else anchor_text
-        )
-        text += f"; then every {schedule.repeat.every_days} days from {start}"
+        start = str(PREVIOUS_OCCURRENCE) if schedule.repeat.start == "previous" else anchor_text
+        text += _("; then every %(days)s days from %(start)s") % {
+            "days": schedule.repeat.every_days,
+            "start": start,
+        }
         if schedule.repeat.max_occurrences:
-            text += f", at most {schedule.repeat.max_occurrences} times"
+            text += _(", at most %(count)s times") % {"count": schedule.repeat.max_occurrences}
     return text
 
 
