@@ -812,10 +812,9 @@ def main() -> int:
         french = table.get(key)
         if not key or french is None:
             continue
-        empty = not message.string or (
-            isinstance(message.string, tuple) and not all(message.string)
-        )
-        if empty:
+        # This table is the source of the French: applied every time, so that a catalogue taken
+        # from one side of a merge cannot keep a translation the other side corrected.
+        if message.string != french:
             message.string = french
             filled += 1
     with path.open("wb") as handle:
