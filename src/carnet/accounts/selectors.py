@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import Membership, StudySite, User
@@ -15,6 +16,7 @@ from carnet.accounts.permissions import (
     studies_visible,
 )
 from carnet.accounts.roles import Action
+from carnet.core.clock import utc_now, utc_today
 from carnet.studies.models import BULKY_VERSION_FIELDS, Study
 
 
@@ -54,3 +56,19 @@ def my_memberships(actor: User, *, on: date | None = None) -> QuerySet[Membershi
 def users_list() -> QuerySet[User]:
     """Return every account (administrators' view)."""
     return User.objects.order_by("username")
+
+
+def site_members(*, study: Study, site: StudySite | int, roles: Iterable[str]) -> list[User]:
+    """Return the active people who hold one of ``roles`` today on the study at ``site`` (a
+    membership for that site or for all sites), each once: whom a message about a subject of
+    that site goes to. Not scoped by an actor: Carnet itself writes to them."""
+    today = utc_today()
+    in_force = (
+        Membership.objects.filter(study=study, role__in=list(roles), starts_on__lte=today)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=utc_now()))
+        .filter(Q(site__isnull=True) | Q(site=site))
+    )
+    return list(
+        User.objects.filter(is_active=True, pk__in=in_force.values("user_id")).order_by("pk")
+    )
