@@ -150,3 +150,14 @@ def test_the_lists_come_in_pages_searched_and_sorted(cast: Cast) -> None:
         answer = dana.get(f"{BASE}/{path}", {"per_page": 1})
         assert answer.status_code == 200, (path, answer.json())
         assert answer.json()["per_page"] == 1
+
+
+def test_a_campaign_far_back_is_bounded_not_a_server_error(cast: Cast) -> None:
+    """Found by the API fuzzing: months=3049624 reached a date before year 1 (a 500)."""
+    include(cast)
+    moe = signed_in(cast.moe)
+    refused = moe.get(f"{BASE}/follow-up-campaign", {"months": 3049624})
+    assert refused.status_code == 422
+    assert "months" in str(refused.json())
+    early = moe.get(f"{BASE}/follow-up-campaign", {"months": 240, "on": "0001-02-01"})
+    assert (early.status_code, early.json()["items"]) == (200, [])

@@ -693,7 +693,7 @@ def follow_up_campaign(
     request: HttpRequest,
     identifier: str,
     paging: Query[Paging],
-    months: int = 6,
+    months: int = Query(6, ge=1, le=240),  # as the page's field
     on: date | None = None,
     site: str | None = None,
 ) -> dict[str, Any]:

@@ -436,9 +436,13 @@ def overdue_list(
 
 
 def months_before(day: date, months: int) -> date:
-    """Return the same day ``months`` months earlier (the month's last day when it is shorter)."""
+    """Return the same day ``months`` months earlier (the month's last day when it is shorter).
+
+    Before the calendar's first day, the first day: no news can be older than that."""
     index = day.year * 12 + day.month - 1 - months
     year, month = divmod(index, 12)
+    if year < date.min.year:
+        return date.min
     last = calendar.monthrange(year, month + 1)[1]
     return date(year, month + 1, min(day.day, last))
 
