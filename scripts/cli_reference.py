@@ -36,7 +36,9 @@ and the code disagree. Every command also accepts Django's common options (`--ve
 
 `carnet` runs only the commands below plus two of Django's: `carnet migrate`, which upgrades the
 database and only goes forward (`carnet migrate APP zero` or an older migration is refused: the
-way back is a backup taken before the upgrade), and `carnet check`, which only reads. Every
+way back is a backup taken before the upgrade; so are `--fake`, `--fake-initial` and `--prune`,
+which would record migrations that never ran or forget some that did), and `carnet check`, which
+only reads. `carnet --version` prints Carnet's version. Every
 command that writes goes through a service that records the change in the audit trail, with the
 command and the operating-system account as the actor. Django's writing commands are unknown
 commands, and the refusal names the Carnet command to use instead:

@@ -759,6 +759,7 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Run the deployment checks on the production profile.": "Lancer les vérifications de déploiement sur le profil de production.",
     "Usage: carnet COMMAND [options]; `carnet help COMMAND` shows its options.": "Usage : carnet COMMANDE [options] ; `carnet help COMMANDE` montre ses options.",
     "Commands:": "Commandes :",
+    "`carnet migrate %(flag)s` is refused: the database would record migrations that never ran, or forget some that did; run `carnet migrate` alone.": "`carnet migrate %(flag)s` est refusé : la base enregistrerait des migrations qui n'ont jamais été exécutées, ou en oublierait qui l'ont été ; lancez `carnet migrate` seul.",
     "`carnet migrate` only goes forward: the way back is a backup taken before the upgrade (`carnet restore FILE`).": "`carnet migrate` ne va qu'en avant : le retour en arrière passe par une sauvegarde prise avant la mise à niveau (`carnet restore FICHIER`).",
     "%(study)s: %(count)s visit overdue (%(link)s)": ("%(study)s : %(count)s visite en retard (%(link)s)", "%(study)s : %(count)s visites en retard (%(link)s)"),
     "Carnet: %(count)s visit overdue at your sites": ("Carnet : %(count)s visite en retard dans vos centres", "Carnet : %(count)s visites en retard dans vos centres"),

@@ -190,6 +190,25 @@ def test_migrate_only_goes_forward(
     assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("flag", ["--fake", "--fake-initial", "--prune"])
+def test_migrate_refuses_to_mark_or_forget_migrations_without_running_them(
+    flag: str, english: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --fake would record as applied a migration that never ran (the audit triggers among them);
+    # --prune forgets applied ones: either leaves the schema and its record apart.
+    assert cli.main(["carnet", "migrate", flag]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"carnet: `carnet migrate {flag}` is refused")
+
+
+def test_carnet_version_is_carnets_not_djangos(capsys: pytest.CaptureFixture[str]) -> None:
+    from carnet import __version__
+
+    assert cli.main(["carnet", "--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"carnet {__version__}"
+
+
 @pytest.mark.slow
 def test_createsuperuser_and_flush_change_nothing(make_installation) -> None:  # type: ignore[no-untyped-def]
     site: Installation = make_installation()

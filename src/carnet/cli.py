@@ -220,9 +220,30 @@ def _refusal(arguments: list[str]) -> tuple[int, str] | None:
         if asked is None or asked in HELP:
             return 0, _listing()
         command = asked
-    if command == "--version" or _allowed(command):
+    if command == "--version":
+        from carnet import __version__
+
+        return 0, f"carnet {__version__}"
+    if _allowed(command):
         return None
     return 1, _unknown(command)
+
+
+# `migrate` flags that make the record of applied migrations disagree with the schema: --fake and
+# --fake-initial mark migrations applied without running them (the audit triggers among them),
+# --prune forgets applied ones.
+UNRECORDED_MIGRATION_FLAGS = ("--fake", "--fake-initial", "--prune")
+
+
+def _unrecorded_migration(arguments: list[str]) -> str | None:
+    """Return the refusal of a `carnet migrate` flag that skips or forgets migrations, or None."""
+    for flag in UNRECORDED_MIGRATION_FLAGS:
+        if flag in arguments:
+            return _(
+                "`carnet migrate %(flag)s` is refused: the database would record migrations "
+                "that never ran, or forget some that did; run `carnet migrate` alone."
+            ) % {"flag": flag}
+    return None
 
 
 def _backwards_migration(arguments: list[str]) -> str | None:
@@ -309,9 +330,11 @@ def _run(argv: list[str] | None) -> int:
         try:
             if command == "migrate":
                 with translation.override(_terminal_language()):
-                    backwards = _backwards_migration(arguments[2:])
-                if backwards:
-                    return _said(1, backwards)
+                    refusal = _unrecorded_migration(arguments[2:]) or _backwards_migration(
+                        arguments[2:]
+                    )
+                if refusal:
+                    return _said(1, refusal)
             execute_from_command_line(arguments)
         except (OperationalError, InterfaceError, ProgrammingError) as error:
             # A missing table (SQLite: OperationalError, PostgreSQL: ProgrammingError) is a
