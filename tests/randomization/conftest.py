@@ -26,6 +26,14 @@ BLOCKS = (
     "randomisation: {method: blocks, ratio: [1, 1], block_sizes: [2, 4], strata: [site, smoker]}"
 )
 
+# Version 2 adds a treatment visit anchored on randomisation: planned once the subject is.
+AFTER_RANDOMISATION_BEFORE = "  - name: adverse_events\n"
+AFTER_RANDOMISATION = """  - name: treatment
+    label: {en: Treatment, fr: Traitement}
+    schedule: {anchor: randomisation, offset_days: 7, window: {before: 1, after: 2}}
+    forms: [vitals]
+"""
+
 
 @dataclass
 class Trial:
@@ -37,7 +45,12 @@ class Trial:
     unblinded: User  # unblinded statistician
 
     def include(
-        self, *, smoker: int | None = 1, site: str = "a", on: date = date(2026, 1, 5)
+        self,
+        *,
+        smoker: int | None = 1,
+        site: str = "a",
+        on: date = date(2026, 1, 5),
+        enter: bool = True,
     ) -> Subject:
         """Include a patient at site A (or B) and enter smoker in the baseline vital signs."""
         who = self.nurse if site == "a" else self.other_site
@@ -49,6 +62,8 @@ class Trial:
             eligibility={"baseline.weight": 70, "weight": 70, "packs": 0},
             consent=ConsentGiven(form_version="v1", consented_on=on),
         )
+        if not enter:
+            return subject
         values: dict[str, object] = {"weight": 70}
         if smoker is not None:
             values["smoker"] = smoker
@@ -63,16 +78,21 @@ class Trial:
         return subject
 
 
-def trial_with(scheme: str, tmp_path: Path) -> Trial:
+def trial_with(scheme: str, tmp_path: Path, *, mode: str = "production") -> Trial:
     w = world()
     text = FIXTURE.read_text(encoding="utf-8")
     assert MINIMISATION in text
     amended = tmp_path / "mini.yaml"
-    amended.write_text(text.replace(MINIMISATION, scheme), encoding="utf-8")
-    if scheme != MINIMISATION:
-        study_load(actor=ADMIN, study_file=study_file_read(amended), source_name="mini.yaml")
-        study_publish(actor=ADMIN, study=w.study)
-    study_mode_change(actor=ADMIN, study=w.study, mode="production")
+    assert text.count(AFTER_RANDOMISATION_BEFORE) == 1
+    amended.write_text(
+        text.replace(MINIMISATION, scheme).replace(
+            AFTER_RANDOMISATION_BEFORE, AFTER_RANDOMISATION + AFTER_RANDOMISATION_BEFORE
+        ),
+        encoding="utf-8",
+    )
+    study_load(actor=ADMIN, study_file=study_file_read(amended), source_name="mini.yaml")
+    study_publish(actor=ADMIN, study=w.study)
+    study_mode_change(actor=ADMIN, study=w.study, mode=mode)
     w.study.refresh_from_db()
     return Trial(
         world=w,

@@ -38,29 +38,26 @@ from carnet.randomization.models import (
     Method,
     Scheme,
 )
-from carnet.randomization.selectors import factor_levels, marginal_counts, stratum_key
+from carnet.randomization.selectors import (
+    RandomisationRefused,
+    definition_and_scheme,
+    factor_levels,
+    marginal_counts,
+    stratum_key,
+    subject_refusal,
+)
 from carnet.studies.definition.model import RandomisationScheme, StudyDefinition
-from carnet.studies.models import Study, StudyMode
+from carnet.studies.models import Study
 from carnet.subjects.environments import Environment, environment_written
 from carnet.subjects.models import Subject
 from carnet.subjects.services import (
-    environment_refusal,
     site_today,
     subject_randomisation_date_set,
 )
-from carnet.subjects.statuses import ACTIVE, StudyStatus
 
 # The uniform numbers that decide minimisation and simple randomisation: from the operating
 # system's generator, never predictable from earlier ones; each is recorded with its allocation.
 _SYSTEM_RANDOM = secrets.SystemRandom()
-
-
-class RandomisationRefused(ValidationError):
-    """A randomisation was refused; ``code`` says which refusal (the API maps it to a status)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"randomisation: {message}")
-        self.code = code
 
 
 def _require(actor: Actor, action: Action, *, study: Study, site: object = None) -> None:
@@ -79,25 +76,9 @@ def _actor_label(actor: Actor) -> tuple[int | None, str]:
 # --- schemes ---------------------------------------------------------------------------------
 
 
-def _definition_and_scheme(study: Study) -> tuple[StudyDefinition, RandomisationScheme]:
-    if study.current_version is None:
-        raise RandomisationRefused(
-            "no_scheme",
-            _("%(study)s has no published version.") % {"study": study.identifier},
-        )
-    definition = study.current_version.parsed()
-    scheme = definition.randomisation_scheme()
-    if scheme is None:
-        raise RandomisationRefused(
-            "no_scheme",
-            _("%(study)s declares no randomisation scheme.") % {"study": study.identifier},
-        )
-    return definition, scheme
-
-
 def scheme_current(*, actor: Actor, study: Study) -> tuple[Scheme, RandomisationScheme]:
     """Return the stored scheme of the study's current version, recording it when it is new."""
-    _definition, scheme = _definition_and_scheme(study)
+    _definition, scheme = definition_and_scheme(study)
     data = asdict(scheme)
     digest = sha256_of_json(data)
     latest = Scheme.objects.filter(study=study).order_by("-number").first()
@@ -445,63 +426,6 @@ def list_import(
 # --- allocation ------------------------------------------------------------------------------
 
 
-def _subject_refusal(subject: Subject) -> tuple[str, str] | None:
-    """Return why the subject cannot be randomised now (a code and a sentence), or None."""
-    words = {"identifier": subject.identifier}
-    if subject.study.mode not in (StudyMode.TEST, StudyMode.PRODUCTION):
-        return "study_mode", _("the study is not open to randomisation (mode %(mode)s).") % {
-            "mode": subject.study.get_mode_display()
-        }
-    refusal = environment_refusal(subject)
-    if refusal:
-        return "environment", refusal + "."
-    if subject.study_status == StudyStatus.SCREENED:
-        return "ineligible", _(
-            "%(identifier)s awaits the central eligibility review: only an eligible subject is "
-            "randomised."
-        ) % words
-    criteria = subject.eligibility.get("criteria", [])
-    not_met = [c.get("name", "") for c in criteria if c.get("met") is False]
-    if subject.study_status == StudyStatus.SCREEN_FAILURE or not_met:
-        return "ineligible", _("%(identifier)s is not eligible.") % words
-    if subject.withdrawals.exists():
-        return "withdrawn", _("%(identifier)s has withdrawn consent.") % words
-    if subject.study_status not in ACTIVE:
-        return "withdrawn", _("%(identifier)s is no longer in the study (%(status)s).") % {
-            **words,
-            "status": subject.get_study_status_display(),
-        }
-    if not subject.consents.exists():
-        return "unconsented", _("%(identifier)s has no signed consent recorded.") % words
-    if subject.randomised_on is not None or Allocation.objects.filter(subject=subject).exists():
-        return "already_randomised", _("%(identifier)s is already randomised.") % words
-    return None
-
-
-def randomisation_refusal(subject: Subject) -> RandomisationRefused | None:
-    """Return the refusal a randomisation of the subject would meet now, or None (for pages)."""
-    found = _subject_refusal(subject)
-    return RandomisationRefused(*found) if found else None
-
-
-@dataclass(frozen=True)
-class FactorLevels:
-    """The subject's level of each factor, as the casebook holds it (None where not entered)."""
-
-    levels: dict[str, str | None]
-
-    @property
-    def missing(self) -> list[str]:
-        return [name for name, level in self.levels.items() if level is None]
-
-
-def subject_factor_levels(*, actor: Actor, subject: Subject) -> FactorLevels:
-    """Return the factor levels a randomisation of the subject would use (what the page shows)."""
-    _require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
-    definition, scheme = _definition_and_scheme(subject.study)
-    return FactorLevels(factor_levels(subject, scheme, definition))
-
-
 class _Exhausted(Exception):
     def __init__(self, stratum: str) -> None:
         self.stratum = stratum
@@ -529,11 +453,11 @@ def _allocate(
     *, actor: Actor, subject: Subject, confirm_factors: Mapping[str, str] | None
 ) -> Allocation:
     """Allocate inside the caller's transaction; the study's counter row is locked first."""
-    refusal = _subject_refusal(subject)
+    refusal = subject_refusal(subject)
     if refusal:
         raise RandomisationRefused(*refusal)
     study = subject.study
-    definition, scheme = _definition_and_scheme(study)
+    definition, scheme = definition_and_scheme(study)
     levels = factor_levels(subject, scheme, definition)
     missing = [name for name, level in levels.items() if level is None]
     if missing:
