@@ -44,7 +44,7 @@ FRENCH: dict[str, str] = {
     "Allocation %(number)s on %(on)s; arm: %(arm)s.": "Allocation %(number)s le %(on)s ; bras : %(arm)s.",
     "Randomise": "Randomiser",
     "Randomisation details": "Détails de la randomisation",
-    "Randomisation of %(subject)s": "Randomisation de %(subject)s",
+    "Randomisation of %(subject)s": "Randomisation du sujet %(subject)s",
     "Allocation number": "Numéro d'allocation",
     "Randomised on": "Randomisé le",
     "Arm": "Bras",
