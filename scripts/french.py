@@ -11,6 +11,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from french_randomisation import FRENCH as FRENCH_RANDOMISATION
 from messages import compiled, po_path
 
 FRENCH: dict[str, str | tuple[str, str]] = {
@@ -779,6 +780,8 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "sent by e-mail to %(address)s at %(when)s UTC": "envoyé par courriel à %(address)s à %(when)s UTC",
     "waiting to be sent by e-mail": "en attente d'envoi par courriel",
 }
+
+FRENCH.update(FRENCH_RANDOMISATION)
 
 # Messages whose French depends on their context (pgettext): context -> English -> French.
 FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {

@@ -24,6 +24,7 @@ from carnet import cli
 from carnet.audit.models import AuditEvent
 from carnet.audit.services import SystemActor
 from carnet.audit.verification import audit_verify
+from carnet.core.hashing import sha256_of_file
 from tests.conftest import REPOSITORY, Installation, carnet_executable
 
 PASSWORD = "a long demo password"
@@ -247,6 +248,13 @@ class Write:
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
+    # Versions 2 and 3 allocate by permuted blocks: one list generated, then one imported.
+    Write(("study", "load", "{blocks}")),
+    Write(("study", "publish", "MINI")),
+    Write(("randomization", "generate", "MINI", "--per-stratum", "4")),
+    Write(("study", "load", "{blocks4}")),
+    Write(("study", "publish", "MINI")),
+    Write(("randomization", "import", "MINI", "{list}", "--sha256", "{list_sha256}")),
     Write(("centre", "add", "ICM", "--name", "Institut du Cancer de Montpellier")),
     Write(("site", "add", "MINI", "ICM")),
     Write(("site", "activate", "MINI", "01", "--date", "2025-01-15")),
@@ -336,13 +344,36 @@ def _last_event() -> int:
     return AuditEvent.objects.aggregate(last=Max("pk"))["last"] or 0
 
 
+def _randomisation_files(directory: Path) -> dict[str, str]:
+    """Return the files the randomisation writes read: MINI by blocks, and a list from R."""
+    text = FIXTURE.read_text(encoding="utf-8")
+    scheme = "randomisation: {method: minimisation, ratio: [1, 1], factors: [site, smoker]}"
+    files = {}
+    for name, sizes in (("blocks", "[2]"), ("blocks4", "[4]")):
+        path = directory / f"{name}.yaml"
+        path.write_text(
+            text.replace(scheme, f"randomisation: {{method: blocks, block_sizes: {sizes}}}"),
+            encoding="utf-8",
+        )
+        files[f"{{{name}}}"] = str(path)
+    listing = directory / "list.csv"
+    listing.write_bytes(b"sequence,arm\n1,experimental\n2,placebo\n")
+    files["{list}"] = str(listing)
+    files["{list_sha256}"] = sha256_of_file(listing)
+    return files
+
+
 @pytest.mark.django_db
 def test_every_write_of_the_command_line_moves_the_audit_trail_with_actor_and_reason(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     output = ""
+    files = _randomisation_files(tmp_path)
     for write in WRITES:
-        arguments = [argument.replace("{token}", output[:6]) for argument in write.arguments]
+        arguments = [
+            files.get(argument, argument.replace("{token}", output[:6]))
+            for argument in write.arguments
+        ]
         if write.stdin:
             monkeypatch.setattr(sys, "stdin", io.StringIO(write.stdin + "\n"))
         before = _last_event()

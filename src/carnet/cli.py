@@ -30,6 +30,7 @@ CARNET_COMMANDS = (
     "role",
     "token",
     "schedule",
+    "randomization",
     "audit",
     "backup",
     "restore",

@@ -26,6 +26,7 @@ from carnet.accounts.models import User
 from carnet.accounts.roles import Role
 from carnet.accounts.services import token_create
 from carnet.capture.services import form_save
+from carnet.randomization.services import subject_randomise
 from carnet.studies.definition import study_file_read
 from carnet.studies.services import study_load, study_mode_change, study_publish
 from tests.accounts.personas import ADMIN, FIXTURE, person, with_second_factor, world
@@ -71,9 +72,12 @@ def blinded_world(tmp_path: Path) -> dict[str, Any]:
         event="baseline",
         form="vitals",
         base_version=0,
-        values={"weight": 70, "kit_number": KIT},
+        values={"weight": 70, "smoker": 1, "kit_number": KIT},
     )
+    # Randomised: the walk reaches the randomisation page and endpoint with an arm behind them.
+    allocation = subject_randomise(actor=entry, subject=subject)
     return {
+        "arm": allocation.arm,
         "world": w,
         "subject": subject,
         "version": saved.form_instance.version,
@@ -144,6 +148,13 @@ def _answers(user: User, study: Any, version: int) -> dict[str, str]:
         answers[f"POST page {action} stale"] = page.post(
             f"{page_form}{action}/", {"version": str(version - 1), "reason": "because"}
         ).content.decode()
+    # Randomising again is refused: the refusal must not name the arm either.
+    answers["POST randomisation again"] = api.post(
+        "/api/studies/MINI/subjects/01-001/randomisation", {}, content_type="application/json"
+    ).content.decode()
+    answers["POST page randomisation again"] = page.post(
+        "/studies/MINI/subjects/01-001/randomisation/", {"factor-site": "01", "factor-smoker": "1"}
+    ).content.decode()
     return answers
 
 
@@ -186,3 +197,33 @@ def test_the_policy_masks_only_arm_revealing_values_for_the_blinded(
         "new": HIDDEN,
         "by": "Julie",
     }
+
+
+# Where the subject's own allocation shows: its page, its randomisation step and endpoint, and
+# the refusals of a second randomisation. (The study's outline names both arms to everyone.)
+ALLOCATION_PLACES = ("randomisation", "GET /studies/MINI/subjects/01-001/")
+
+
+@pytest.mark.parametrize("persona", ["investigator", "monitor"])
+def test_no_answer_about_the_allocation_shows_a_blinded_person_the_arm(
+    blinded_world: dict[str, Any], persona: str
+) -> None:
+    answers = _answers(
+        blinded_world[persona], blinded_world["world"].study, blinded_world["version"]
+    )
+    places = {
+        where: body
+        for where, body in answers.items()
+        if any(place in where for place in ALLOCATION_PLACES)
+    }
+    assert len(places) >= 5  # page, step, endpoint, two refusals
+    assert [where for where, body in places.items() if blinded_world["arm"] in body] == []
+    assert HIDDEN in places["GET /api/studies/MINI/subjects/01-001/randomisation"]
+
+
+def test_the_unblinded_statistician_reads_the_arm(blinded_world: dict[str, Any]) -> None:
+    answers = _answers(
+        blinded_world["unblinded"], blinded_world["world"].study, blinded_world["version"]
+    )
+    assert blinded_world["arm"] in answers["GET /api/studies/MINI/subjects/01-001/randomisation"]
+    assert blinded_world["arm"] in answers["GET /studies/MINI/subjects/01-001/randomisation/"]

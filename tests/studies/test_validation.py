@@ -306,3 +306,78 @@ def test_a_registration_answer_that_no_casebook_item_can_hold_is_located(
         path,
     )
     assert finding.message == message
+
+
+SCHEME = "randomisation: {method: minimisation, ratio: [1, 1], factors: [site, smoker]}"
+
+
+def test_a_blocks_scheme_with_strata_and_block_sizes_is_valid() -> None:
+    text = MINI.replace(
+        SCHEME,
+        "randomisation: {method: blocks, ratio: [2, 1], block_sizes: [3, 6], strata: [site]}",
+    )
+    definition, findings = study_text_validate(text, name="blocks.yaml")
+    assert findings == []
+    assert definition is not None
+    scheme = definition.randomisation_scheme()
+    assert scheme is not None
+    assert (scheme.method, scheme.ratio, scheme.block_sizes) == ("blocks", (2, 1), (3, 6))
+    assert [factor.name for factor in scheme.factors] == ["site"]
+
+
+def test_a_minimisation_scheme_has_its_defaults() -> None:
+    definition, _ = study_text_validate(MINI, name="mini.yaml")
+    assert definition is not None
+    scheme = definition.randomisation_scheme()
+    assert scheme is not None
+    assert (scheme.imbalance, scheme.p, scheme.arms) == ("range", 0.8, ("experimental", "placebo"))
+
+
+def test_a_factor_that_is_not_in_the_casebook_is_refused_at_its_place() -> None:
+    finding = only(planted("factors: [site, smoker]", "factors: [site, smokr]"))
+    assert finding.path == "study.design.randomisation.factors[1]"
+    assert finding.line == line_of("factors: [site, smoker]")
+    assert "'smokr' is neither 'site' nor an item of the casebook (did you mean 'smoker'?)" in (
+        finding.message
+    )
+
+
+def test_a_factor_that_is_not_a_choice_item_is_refused() -> None:
+    finding = only(planted("factors: [site, smoker]", "factors: [site, {name: weight, weight: 2}]"))
+    assert finding.path == "study.design.randomisation.factors[1]"
+    assert "'weight' is a decimal item; a factor must be a single_choice item" in finding.message
+
+
+def test_a_block_size_that_breaks_the_ratio_is_refused() -> None:
+    finding = only(
+        planted(SCHEME, "randomisation: {method: blocks, ratio: [2, 1], block_sizes: [3, 4]}")
+    )
+    assert finding.path == "study.design.randomisation.block_sizes[1]"
+    assert "a block of 4 cannot keep the ratio: use a multiple of 3." in finding.message
+
+
+def test_a_setting_the_method_does_not_read_is_refused() -> None:
+    finding = only(planted(SCHEME, "randomisation: {method: simple, factors: [site]}"))
+    assert finding.path == "study.design.randomisation.factors"
+    assert "'factors' is not read by the method 'simple'" in finding.message
+
+
+def test_minimisation_without_factors_and_blocks_without_sizes_are_refused() -> None:
+    assert (
+        "minimisation needs at least one factor."
+        in only(planted(SCHEME, "randomisation: {method: minimisation}")).message
+    )
+    assert (
+        "blocks need block_sizes"
+        in only(planted(SCHEME, "randomisation: {method: blocks, strata: [site]}")).message
+    )
+
+
+def test_an_out_of_range_p_and_an_unknown_imbalance_are_refused() -> None:
+    findings = planted(
+        "factors: [site, smoker]}", "factors: [site, smoker], p: 1.5, imbalance: spread}"
+    )
+    assert {f.path for f in findings} == {
+        "study.design.randomisation.p",
+        "study.design.randomisation.imbalance",
+    }

@@ -38,6 +38,10 @@ class Blinding:
         arm and the person is blinded (an empty value stays empty)."""
         return HIDDEN if text and self.conceals(item) else text
 
+    def arm(self, arm: str) -> str:
+        """Return a subject's allocated arm as this person may read it: masked unless unblinded."""
+        return arm if self.unblinded or not arm else HIDDEN
+
     def change(self, item: Item | None, change: dict[str, Any]) -> dict[str, Any]:
         """Return a change of a value (a conflict's or the history's) as this person may read
         it: its ``text``, ``old`` and ``new`` texts masked alike."""

@@ -206,6 +206,7 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
 def _routers() -> None:
     from carnet.accounts.api import router as accounts_router
     from carnet.capture.api import router as capture_router
+    from carnet.randomization.api import router as randomization_router
     from carnet.studies.api import router as studies_router
     from carnet.subjects.api import router as subjects_router
 
@@ -213,6 +214,7 @@ def _routers() -> None:
     api.add_router("/studies", studies_router)
     api.add_router("/studies", subjects_router)
     api.add_router("/studies", capture_router)
+    api.add_router("/studies", randomization_router)
 
 
 _routers()

@@ -11,6 +11,7 @@ urlpatterns = [
     # Browsers ask for it on every site whatever the page says: answer rather than 404.
     path("favicon.ico", favicon, name="favicon"),
     path("", include("carnet.subjects.urls")),
+    path("", include("carnet.randomization.urls")),
     path("", include("carnet.web.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -1320,3 +1320,33 @@ def identity_reveal(*, actor: Actor, subject: Subject) -> dict[str, str] | None:
         chain=subject.study.audit_chain,
     )
     return {name: values.get(name, "") for name in vault.FIELDS}
+
+
+# --- randomisation date ----------------------------------------------------------------------
+
+
+def subject_randomisation_date_set(*, actor: Actor, subject: Subject, on: date) -> Subject:
+    """Record the day the subject was randomised (the schedule's anchor) and plan it again.
+
+    Called by the randomisation service inside its own transaction, once the allocation is made:
+    the date is set once and never changed (the allocation stands, ICH E9). It holds no arm.
+    """
+    subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    if subject.randomised_on is not None:
+        raise _refusal(
+            "randomised_on",
+            _("%(identifier)s was already randomised on %(date)s.")
+            % {"identifier": subject.identifier, "date": subject.randomised_on.isoformat()},
+        )
+    subject.randomised_on = on
+    subject.save(update_fields=["randomised_on"])
+    audit_record(
+        actor=actor,
+        action="subject.randomised_on_set",
+        target=subject,
+        old={"randomised_on": None},
+        new={"randomised_on": on},
+        chain=subject.study.audit_chain,
+    )
+    schedule_refresh(subject=subject)
+    return subject

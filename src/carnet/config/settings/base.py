@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "carnet.studies",
     "carnet.subjects",
     "carnet.capture",
+    "carnet.randomization",
     "carnet.web",
 ]
 

@@ -237,6 +237,48 @@ class MissingCode:
 
 
 @dataclass(frozen=True)
+class RandomisationFactor:
+    """A factor of a scheme: ``site`` or a single-choice item's name, with its weight."""
+
+    name: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class RandomisationScheme:
+    """How subjects are allocated to arms (`design.randomisation`, validated).
+
+    ``factors`` are the strata of ``blocks`` or the factors of ``minimisation``; ``ratio`` has one
+    part per arm, in the order of the study's arms.
+    """
+
+    method: str  # simple | blocks | minimisation
+    arms: tuple[str, ...]
+    ratio: tuple[int, ...]
+    factors: tuple[RandomisationFactor, ...] = ()
+    block_sizes: tuple[int, ...] = ()
+    imbalance: str = "range"
+    p: float = 0.8
+
+    @classmethod
+    def from_design(cls, design: dict[str, Any], arms: tuple[str, ...]) -> RandomisationScheme:
+        """Return the scheme of a validated ``design.randomisation`` mapping, with defaults."""
+        factors = [
+            RandomisationFactor(f) if isinstance(f, str) else RandomisationFactor(**f)
+            for f in design.get("strata", design.get("factors", ()))
+        ]
+        return cls(
+            method=design["method"],
+            arms=arms,
+            ratio=tuple(design.get("ratio") or (1,) * len(arms)),
+            factors=tuple(factors),
+            block_sizes=tuple(design.get("block_sizes", ())),
+            imbalance=design.get("imbalance", "range"),
+            p=float(design.get("p", 0.8)),
+        )
+
+
+@dataclass(frozen=True)
 class StudyDefinition:
     identifier: str
     oid: str
@@ -258,6 +300,13 @@ class StudyDefinition:
     forms: tuple[Form, ...] = ()
     eligibility: tuple[Criterion, ...] = ()
     registration: tuple[RegistrationTarget, ...] = ()
+
+    def randomisation_scheme(self) -> RandomisationScheme | None:
+        """Return the study's randomisation scheme, or None when it declares none."""
+        scheme = self.design.get("randomisation")
+        if not scheme:
+            return None
+        return RandomisationScheme.from_design(scheme, tuple(arm.name for arm in self.arms))
 
     # Lookups by name; definitions are small, so a scan keeps the object plain data.
     def form(self, name: str) -> Form:

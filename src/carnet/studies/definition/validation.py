@@ -112,11 +112,12 @@ def _schema_message(error: SchemaError) -> str:
         return f"{instance!r} is longer than {value} characters."
     if validator in {"minLength", "minItems", "minProperties"}:
         return "must not be empty."
-    if validator in {"minimum", "maximum"}:
-        return (
-            f"{instance!r} must be {'at least' if validator == 'minimum' else 'at most'} {value}."
-        )
+    if validator in {"minimum", "maximum", "exclusiveMinimum"}:
+        bound = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than"}
+        return f"{instance!r} must be {bound[validator]} {value}."
     if validator == "oneOf":
+        if any("weight" in option.get("properties", {}) for option in value):
+            return "must be a name, or a mapping with 'name' and an optional 'weight'."
         return "must be a text, or a mapping with 'en' and/or 'fr' texts."
     if validator == "uniqueItems":
         return "lists the same value twice."
@@ -604,6 +605,76 @@ def _design(checker: Checker, data: dict[str, Any]) -> None:
             ("study", "design", "randomisation", "ratio"),
             f"gives {len(ratio)} parts for {len(arms)} arms.",
         )
+    if "randomisation" in design:
+        _randomisation(checker, data, design["randomisation"])
+
+
+# Which keys each randomisation method reads; any other is refused, so a scheme never carries a
+# setting that silently does nothing.
+METHOD_KEYS = {
+    "simple": {"method", "ratio"},
+    "blocks": {"method", "ratio", "strata", "block_sizes"},
+    "minimisation": {"method", "ratio", "factors", "imbalance", "p"},
+}
+
+
+def _randomisation(checker: Checker, data: dict[str, Any], scheme: dict[str, Any]) -> None:
+    path: Path = ("study", "design", "randomisation")
+    method = scheme["method"]
+    for key in scheme:
+        if key not in METHOD_KEYS[method]:
+            checker.error(
+                (*path, key),
+                f"{key!r} is not read by the method {method!r}; it reads "
+                f"{', '.join(sorted(METHOD_KEYS[method]))}.",
+            )
+    items = {item["name"]: (item, group) for _p, _f, group, item in _walk_items(data)}
+    names = [((*path, "strata", i), name) for i, name in enumerate(scheme.get("strata", []))] + [
+        ((*path, "factors", i), factor if isinstance(factor, str) else factor["name"])
+        for i, factor in enumerate(scheme.get("factors", []))
+    ]
+    _unique(checker, names, "the factor")
+    for factor_path, name in names:
+        _randomisation_factor(checker, factor_path, name, items)
+    if method == "minimisation" and not scheme.get("factors"):
+        checker.error((*path, "method"), "minimisation needs at least one factor.")
+    if method == "blocks":
+        ratio_sum = sum(scheme.get("ratio") or [1] * len(data.get("arms", [])))
+        if "block_sizes" not in scheme:
+            checker.error((*path, "method"), "blocks need block_sizes, e.g. [4, 6].")
+        for i, size in enumerate(scheme.get("block_sizes", [])):
+            if ratio_sum and size % ratio_sum:
+                checker.error(
+                    (*path, "block_sizes", i),
+                    f"a block of {size} cannot keep the ratio: use a multiple of {ratio_sum}.",
+                )
+
+
+def _randomisation_factor(
+    checker: Checker,
+    path: Path,
+    name: str,
+    items: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    if name == "site":
+        return
+    if name not in items:
+        close = difflib.get_close_matches(name, list(items), n=1)
+        checker.error(
+            path,
+            f"{name!r} is neither 'site' nor an item of the casebook"
+            + (f" (did you mean {close[0]!r}?)." if close else "."),
+        )
+        return
+    item, group = items[name]
+    if item["type"] != "single_choice":
+        checker.error(
+            path,
+            f"{name!r} is a {item['type']} item; a factor must be a single_choice item, "
+            "whose codes are its levels.",
+        )
+    elif group.get("repeating"):
+        checker.error(path, f"{name!r} is in a repeating group; a factor has one value.")
 
 
 def validate_source(source: Source) -> list[Finding]:

@@ -1,0 +1,1 @@
+"""Randomisation: schemes, lists, minimisation, allocation (issue 17)."""

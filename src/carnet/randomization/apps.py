@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RandomizationConfig(AppConfig):
+    name = "carnet.randomization"
+    verbose_name = "Randomisation"

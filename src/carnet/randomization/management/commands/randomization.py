@@ -1,0 +1,102 @@
+"""`carnet randomization generate|import`: a study's randomisation list, in the audit trail.
+
+The seed of a generated list is never printed: it is what keeps the next allocations concealed.
+The command prints the hash of the list's entries, which the randomisation report will quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from carnet.audit.services import SystemActor
+from carnet.core.errors import CarnetError
+from carnet.randomization.services import ListWritten, list_generate, list_import
+from carnet.studies.models import Study
+
+
+class Command(BaseCommand):
+    help = "Generate or import a study's randomisation list (permuted blocks)."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        generate = actions.add_parser(
+            "generate",
+            help="Generate the list of every stratum from a seed, or extend it from its own seed.",
+        )
+        generate.add_argument("study", metavar="STUDY")
+        generate.add_argument(
+            "--per-stratum",
+            type=int,
+            required=True,
+            metavar="N",
+            help="Entries per stratum (whole blocks: a stratum may get a few more).",
+        )
+        generate.add_argument(
+            "--seed",
+            type=int,
+            help="The generator's seed (default: a secret random one). Never printed.",
+        )
+        imported = actions.add_parser(
+            "import",
+            help="Import or extend the list from a CSV made by SAS or R (all lines or none).",
+        )
+        imported.add_argument("study", metavar="STUDY")
+        imported.add_argument("file", metavar="FILE.csv", type=Path)
+        imported.add_argument(
+            "--sha256", required=True, help="The file's SHA-256, as its author computed it."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        study = Study.objects.filter(identifier=options["study"]).first()
+        if study is None:
+            raise CommandError(_("No study %(study)s.") % {"study": options["study"]})
+        action = options["action"]
+        actor = SystemActor.command_line(f"carnet randomization {action}")
+        try:
+            if action == "generate":
+                written = list_generate(
+                    actor=actor,
+                    study=study,
+                    per_stratum=options["per_stratum"],
+                    seed=options["seed"],
+                )
+            else:
+                path: Path = options["file"]
+                try:
+                    content = path.read_bytes()
+                except OSError as error:
+                    raise CommandError(
+                        _("Cannot read %(file)s: %(error)s")
+                        % {"file": path, "error": error.strerror}
+                    ) from error
+                written = list_import(
+                    actor=actor,
+                    study=study,
+                    content=content,
+                    sha256=options["sha256"],
+                    file_name=path.name,
+                )
+        except CarnetError as error:
+            raise CommandError(str(error)) from error
+        self._report(study, written)
+
+    def _report(self, study: Study, written: ListWritten) -> None:
+        entries = written.allocation_list.entries.count()
+        self.stdout.write(
+            _(
+                "%(study)s (%(environment)s): %(added)s entries added, %(entries)s in the list; "
+                "entries SHA-256 %(sha256)s."
+            )
+            % {
+                "study": study.identifier,
+                "environment": written.allocation_list.environment,
+                "added": written.added,
+                "entries": entries,
+                "sha256": written.sha256,
+            }
+        )

@@ -1,0 +1,12 @@
+"""Randomisation pages, under their subject."""
+
+from django.urls import path
+
+from carnet.randomization import views
+
+app_name = "randomization"
+SUBJECT = "studies/<str:identifier>/subjects/<str:subject>/"
+
+urlpatterns = [
+    path(SUBJECT + "randomisation/", views.randomisation_page, name="randomisation"),
+]
