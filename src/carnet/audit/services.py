@@ -14,9 +14,9 @@ from django.db import connection, models, transaction
 
 from carnet.audit.hashing import CURRENT_SCHEME, digest_of
 from carnet.audit.models import GENESIS_HASH, SYSTEM_CHAIN, AuditEvent, ChainHead
-from carnet.core.bulk import rows_insert
 from carnet.core.canonical_json import canonical_json
 from carnet.core.clock import utc_now
+from carnet.db.bulk import rows_insert
 
 if TYPE_CHECKING:
     from carnet.accounts.models import User
