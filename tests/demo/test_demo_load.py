@@ -7,7 +7,7 @@ import pytest
 from carnet.accounts.models import User
 from carnet.audit.models import AuditEvent
 from carnet.audit.services import SystemActor
-from carnet.operations.demo import DEMO_ACCOUNTS, demo_load
+from carnet.demo import DEMO_ACCOUNTS, demo_load
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_the_demo_password_can_be_chosen(system_actor: SystemActor) -> None:
 
 
 def test_the_demo_studies_are_loaded_published_and_open_once(system_actor: SystemActor) -> None:
-    from carnet.operations.demo import demo_studies_load
+    from carnet.demo import demo_studies_load
     from carnet.studies.models import Study, StudyVersion
 
     demo_load(actor=system_actor)
