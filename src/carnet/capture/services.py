@@ -168,7 +168,7 @@ def _form_rules(
         )
     rules = study_rules(version)
     definition = rules.definition
-    scheduled = next((e for e in definition.events if e.name == event), None)
+    scheduled = definition.event(event)
     if scheduled is None:
         raise ValidationError(
             _("There is no event %(event)s in %(study)s.")

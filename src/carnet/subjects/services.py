@@ -1135,7 +1135,7 @@ def visit_record(
     _in_current_environment(subject)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     definition = _definition(subject.study)
-    found = next((e for e in definition.events if e.name == event), None)
+    found = definition.event(event)
     if found is None:
         raise _refusal("event", _("the study has no event %(event)s.") % {"event": repr(event)})
     _not_future("visit_on", visit_on, subject.site)
