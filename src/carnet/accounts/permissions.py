@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from carnet.accounts.models import Membership, StudySite, User
+from carnet.accounts.models import ApiToken, Membership, StudySite, User
 from carnet.accounts.roles import GRANTS, UNBLINDED_ROLES, Action
 from carnet.core.clock import utc_now, utc_today
 from carnet.core.errors import CarnetError
@@ -190,3 +191,18 @@ def studies_visible(user: User, *, on: date | None = None) -> QuerySet[Study]:
         return Study.objects.all()
     ids = memberships_in_force(user, on=on).values_list("study_id", flat=True)
     return Study.objects.filter(pk__in=ids)
+
+
+# --- who asks, over the API -------------------------------------------------------------------
+
+
+def request_user(request: HttpRequest) -> User:
+    """Return the authenticated person behind an API request."""
+    user = request.auth  # type: ignore[attr-defined]
+    assert isinstance(user, User)
+    return user
+
+
+def request_token(request: HttpRequest) -> ApiToken | None:
+    """Return the API token the request came with, if any."""
+    return getattr(request, "api_token", None)
