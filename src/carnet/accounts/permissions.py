@@ -20,9 +20,14 @@ from django.utils.translation import gettext as _
 
 from carnet.accounts.models import ApiToken, Membership, StudySite, User
 from carnet.accounts.roles import GRANTS, UNBLINDED_ROLES, Action
+from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_now, utc_today
 from carnet.core.errors import CarnetError
 from carnet.studies.models import Study
+
+# Who acts, as accounts knows them: a user with their memberships, or the system on someone's
+# behalf (a command, the worker). The audit trail records either through its `Person` protocol.
+Actor = User | SystemActor
 
 SYSTEM_ADMINISTRATOR_ACTIONS = frozenset(
     {Action.VIEW_STUDY, Action.MANAGE_STUDY, Action.MANAGE_ACCESS}

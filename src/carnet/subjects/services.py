@@ -16,9 +16,9 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
-from carnet.accounts.permissions import PermissionDenied, require, site_scope
+from carnet.accounts.permissions import Actor, PermissionDenied, require, site_scope
 from carnet.accounts.roles import Action
-from carnet.audit.services import Actor, SystemActor, audit_record
+from carnet.audit.services import SystemActor, audit_record
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
