@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "carnet.studies",
     "carnet.subjects",
     "carnet.capture",
+    "carnet.safety",
     "carnet.web",
 ]
 
