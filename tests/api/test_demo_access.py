@@ -11,7 +11,7 @@ from carnet.accounts.models import User
 from carnet.accounts.services import role_revoke, token_create, token_revoke
 from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_today
-from carnet.operations.demo import demo_load, demo_studies_load
+from carnet.demo import demo_load, demo_studies_load
 from carnet.studies.models import Study
 from tests.accounts.personas import with_second_factor
 

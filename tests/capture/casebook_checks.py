@@ -1,6 +1,6 @@
 """What a casebook must show whatever its schedule computes: every stored form instance.
 
-Used by the tests that load the demo (tests/operations/test_demo_patients.py), so the check runs
+Used by the tests that load the demo (tests/demo/test_demo_patients.py), so the check runs
 on patients as the demo generator makes them, without a second slow load.
 """
 

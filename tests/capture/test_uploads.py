@@ -27,7 +27,7 @@ from carnet.audit.models import AuditEvent
 from carnet.capture.models import ItemValue, StoredFile
 from carnet.capture.services import form_save
 from carnet.capture.uploads import SizeLimitUploadHandler, UploadTooLarge, upload_limit_megabytes
-from carnet.operations.system_settings import system_setting_change
+from carnet.runtime_settings.services import system_setting_change
 from carnet.studies.definition import study_file_read
 from carnet.studies.definition.model import Item, Label
 from carnet.studies.services import study_load, study_publish

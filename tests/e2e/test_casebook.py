@@ -19,8 +19,7 @@ from playwright.sync_api import expect
 
 from carnet.audit.services import SystemActor
 from carnet.capture.models import FormInstance
-from carnet.operations.demo import demo_load, demo_studies_load
-from carnet.operations.demo_patients import demo_patients_load
+from carnet.demo import demo_load, demo_patients_load, demo_studies_load
 from carnet.subjects.models import Subject
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_now
-from carnet.operations.demo import demo_load, demo_studies_load
+from carnet.demo import demo_load, demo_studies_load
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PASSWORD = "the demo password 2026"

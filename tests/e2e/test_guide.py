@@ -33,7 +33,7 @@ from carnet.accounts.services import centre_add, role_grant, site_activate, site
 from carnet.audit.services import SystemActor
 from carnet.capture.services import form_save
 from carnet.core.clock import utc_now
-from carnet.operations.demo import (
+from carnet.demo import (
     DEMO_ACCOUNTS,
     DEMO_CENTRES,
     DEMO_ROLES_FROM,

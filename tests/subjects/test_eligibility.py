@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from carnet.operations.demo import examples_dir
+from carnet.demo import examples_dir
 from carnet.studies.definition import study_file_read
 from carnet.subjects.eligibility import evaluate_criteria
 

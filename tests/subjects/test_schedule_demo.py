@@ -1,7 +1,7 @@
 """Issue 14 on the demo: no visit is awaited after death, the end of study or (treatment cycles)
 the end of treatment, and the subject page, the lists and the counts agree for every subject.
 
-The day is frozen, as in tests/operations/test_demo_patients.py; ACC-209 is loaded whole (the
+The day is frozen, as in tests/demo/test_demo_patients.py; ACC-209 is loaded whole (the
 issue saw the defect in 01-004, 02-002 and 03-001 of its 29 patients).
 """
 
@@ -14,8 +14,7 @@ import time_machine
 
 from carnet.accounts.models import User
 from carnet.audit.services import SystemActor
-from carnet.operations.demo import demo_load, demo_studies_load
-from carnet.operations.demo_patients import demo_patients_load
+from carnet.demo import demo_load, demo_patients_load, demo_studies_load
 from carnet.studies.models import Study
 from carnet.subjects.schedule import WindowStatus
 from carnet.subjects.selectors import (

@@ -10,7 +10,7 @@ from django.test import Client
 from carnet.accounts.models import UserSession
 from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_now
-from carnet.operations.system_settings import system_setting_change
+from carnet.runtime_settings.services import system_setting_change
 from tests.accounts.personas import person
 from tests.web.helpers import PASSWORD, sign_in
 

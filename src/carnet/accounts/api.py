@@ -1,15 +1,23 @@
-"""API: who am I, and which studies and sites may I see."""
+"""API: who am I, which studies and sites may I see, and the signed change of a study's mode.
+
+The study endpoints that need accounts (its sites, its signed mode change) live here, under the
+studies' URLs and tag: accounts sits above studies, so studies' own API imports none of it."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
-from carnet.accounts.models import ApiToken, User
-from carnet.accounts.permissions import is_unblinded, studies_visible
-from carnet.accounts.selectors import my_memberships, sites_visible
+from carnet.accounts.permissions import (
+    is_unblinded,
+    request_token,
+    request_user,
+    studies_visible,
+)
+from carnet.accounts.selectors import my_memberships, sites_visible, study_for_request
+from carnet.accounts.signatures import MODE_CHANGE_MEANING, study_mode_change_signed
 
 router = Router(tags=["me"])
 
@@ -47,18 +55,6 @@ class MyStudyOut(Schema):
     roles: list[str]
     unblinded: bool
     sites: list[SiteOut]
-
-
-def request_user(request: HttpRequest) -> User:
-    """Return the authenticated person behind a request."""
-    user = request.auth  # type: ignore[attr-defined]
-    assert isinstance(user, User)
-    return user
-
-
-def request_token(request: HttpRequest) -> ApiToken | None:
-    """Return the API token the request came with, if any."""
-    return getattr(request, "api_token", None)
 
 
 def site_out(site) -> SiteOut:  # type: ignore[no-untyped-def]
@@ -121,3 +117,62 @@ def my_studies(request: HttpRequest) -> list[MyStudyOut]:
             )
         )
     return result
+
+
+# --- a study's sites and mode (under /studies/, tagged as the studies' endpoints) -------------
+
+
+class ModeChangeIn(Schema):
+    mode: str = Field(description="The new mode: design, test, production, frozen or locked.")
+    reason: str = Field(description="Why; kept in the audit trail with the signature.")
+    password: str = Field(description="The signer's password: the e-signature.")
+    totp_code: str = Field("", description="The authenticator code, when the signer has one.")
+    meaning: str = Field(MODE_CHANGE_MEANING, description="The meaning, from the study's list.")
+
+
+class ModeChangeOut(Schema):
+    identifier: str
+    mode: str
+    signed_by: str
+    meaning: str
+
+
+# The operation ids are those the endpoints had in the studies' router: clients generated from
+# the OpenAPI description keep their method names.
+@router.get(
+    "/studies/{identifier}/sites",
+    response=list[SiteOut],
+    summary="The study's sites I may see",
+    tags=["studies"],
+    operation_id="carnet_studies_api_study_sites",
+)
+def study_sites(request: HttpRequest, identifier: str) -> list[SiteOut]:
+    study = study_for_request(request, identifier)
+    return [site_out(site) for site in sites_visible(request_user(request), study=study)]
+
+
+@router.post(
+    "/studies/{identifier}/mode",
+    response=ModeChangeOut,
+    summary="Move the study to another mode, with a reason and the e-signature of its manager",
+    tags=["studies"],
+    operation_id="carnet_studies_api_study_mode",
+)
+def study_mode(request: HttpRequest, identifier: str, payload: ModeChangeIn) -> ModeChangeOut:
+    study = study_for_request(request, identifier)
+    signer = request_user(request)
+    study = study_mode_change_signed(
+        actor=signer,
+        study=study,
+        mode=payload.mode,
+        reason=payload.reason,
+        password=payload.password,
+        totp_code=payload.totp_code,
+        meaning=payload.meaning,
+    )
+    return ModeChangeOut(
+        identifier=study.identifier,
+        mode=study.mode,
+        signed_by=signer.display_name(),
+        meaning=payload.meaning,
+    )

@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from carnet.accounts.models import Membership, StudySite, User
+from carnet.accounts.models import ApiToken, Membership, StudySite, User
 from carnet.accounts.roles import GRANTS, UNBLINDED_ROLES, Action
+from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_now, utc_today
 from carnet.core.errors import CarnetError
 from carnet.studies.models import Study
+
+# Who acts, as accounts knows them: a user with their memberships, or the system on someone's
+# behalf (a command, the worker). The audit trail records either through its `Person` protocol.
+Actor = User | SystemActor
 
 SYSTEM_ADMINISTRATOR_ACTIONS = frozenset(
     {Action.VIEW_STUDY, Action.MANAGE_STUDY, Action.MANAGE_ACCESS}
@@ -190,3 +196,18 @@ def studies_visible(user: User, *, on: date | None = None) -> QuerySet[Study]:
         return Study.objects.all()
     ids = memberships_in_force(user, on=on).values_list("study_id", flat=True)
     return Study.objects.filter(pk__in=ids)
+
+
+# --- who asks, over the API -------------------------------------------------------------------
+
+
+def request_user(request: HttpRequest) -> User:
+    """Return the authenticated person behind an API request."""
+    user = request.auth  # type: ignore[attr-defined]
+    assert isinstance(user, User)
+    return user
+
+
+def request_token(request: HttpRequest) -> ApiToken | None:
+    """Return the API token the request came with, if any."""
+    return getattr(request, "api_token", None)

@@ -6,14 +6,18 @@ from collections.abc import Iterable
 from datetime import date
 
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import Membership, StudySite, User
 from carnet.accounts.permissions import (
     PermissionDenied,
     memberships_in_force,
+    request_token,
+    request_user,
     site_scope,
     studies_visible,
+    study_visible,
 )
 from carnet.accounts.roles import Action
 from carnet.core.clock import utc_now, utc_today
@@ -35,6 +39,21 @@ def study_for_actor(actor: User, identifier: str) -> Study:
             _("There is no study '%(identifier)s' you may see.") % {"identifier": identifier}
         )
     return study
+
+
+def study_for_request(request: HttpRequest, identifier: str) -> Study:
+    """Return the study named in the path if the person, and their token, may see it."""
+    token = request_token(request)
+    if token is None:
+        return study_for_actor(request_user(request), identifier)
+    if token.study.identifier != identifier:
+        raise PermissionDenied(_("This token is for another study."))
+    # The token came with its study and current version, read in this request: not read again.
+    if not study_visible(request_user(request), token.study):
+        raise PermissionDenied(
+            _("There is no study '%(identifier)s' you may see.") % {"identifier": identifier}
+        )
+    return token.study
 
 
 def sites_visible(

@@ -39,7 +39,7 @@ from carnet.accounts.roles import UNBLINDED_ROLES, Role
 from carnet.audit.services import Actor, SystemActor, audit_record
 from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
-from carnet.operations.system_settings import system_setting_value
+from carnet.runtime_settings.services import system_setting_value
 
 RECOVERY_CODES = 10
 # Roles whose holders must use a second factor unless a study says otherwise.

@@ -7,19 +7,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Protocol
 from uuid import UUID
 
 from django.db import connection, models, transaction
 
 from carnet.audit.hashing import CURRENT_SCHEME, digest_of
 from carnet.audit.models import GENESIS_HASH, SYSTEM_CHAIN, AuditEvent, ChainHead
-from carnet.core.bulk import rows_insert
 from carnet.core.canonical_json import canonical_json
 from carnet.core.clock import utc_now
+from carnet.db.bulk import rows_insert
 
-if TYPE_CHECKING:
-    from carnet.accounts.models import User
+
+class Person(Protocol):
+    """A person signed in, as the audit trail records them: an id and a user name.
+
+    A protocol, not the accounts' User model: audit sits below accounts and never imports it.
+    The full name, when the person has one, is read too (`full_name`)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    def get_username(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class SystemActor:
 
 
 # Who acts: a person signed in, or the system on someone's behalf (a command, the worker).
-Actor = Union["User", SystemActor]
+Actor = Person | SystemActor
 
 
 def study_chain(study_identifier: str) -> str:

@@ -12,17 +12,15 @@ from ninja import Field, File, Form, Router, Schema
 from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 
-from carnet.accounts.api import request_user
 from carnet.accounts.models import User
-from carnet.accounts.permissions import PermissionDenied, site_scope
+from carnet.accounts.permissions import PermissionDenied, request_user, site_scope
 from carnet.accounts.roles import Action
-from carnet.accounts.selectors import study_for_actor
+from carnet.accounts.selectors import study_for_actor, study_for_request
 from carnet.capture import selectors, services
 from carnet.capture.files import document_path
 from carnet.capture.models import ItemValue, StoredFile
 from carnet.capture.services import Missing
 from carnet.capture.uploads import upload_limit_megabytes, uploads_limit
-from carnet.studies.api import study_for_request
 from carnet.studies.definition.model import Item
 from carnet.subjects.models import Subject
 from carnet.subjects.selectors import subject_for_actor

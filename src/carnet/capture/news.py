@@ -20,8 +20,8 @@ from carnet.capture.seams import (
     WriteKind,
     register_save_listener,
 )
-from carnet.core.bulk import rows_insert
 from carnet.core.clock import utc_now
+from carnet.db.bulk import rows_insert
 from carnet.subjects.models import Subject
 from carnet.subjects.services import (
     register_news_source,

@@ -62,10 +62,10 @@ from carnet.capture.values import (
     text_of_value,
     value_of_text,
 )
-from carnet.core.bulk import row_insert_unless_taken, rows_insert
 from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.core.hashing import sha256_hex
+from carnet.db.bulk import row_insert_unless_taken, rows_insert
 from carnet.expressions import EvaluationError, evaluate
 from carnet.studies.definition.model import Item, StudyDefinition
 from carnet.studies.models import Study, StudyVersion
@@ -168,7 +168,7 @@ def _form_rules(
         )
     rules = study_rules(version)
     definition = rules.definition
-    scheduled = next((e for e in definition.events if e.name == event), None)
+    scheduled = definition.event(event)
     if scheduled is None:
         raise ValidationError(
             _("There is no event %(event)s in %(study)s.")

@@ -26,7 +26,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from carnet.core.errors import CarnetError
-from carnet.operations.system_settings import system_setting_value
+from carnet.runtime_settings.services import system_setting_value
 from carnet.studies.definition.model import Item
 
 MEGABYTE = 1024 * 1024

@@ -1,5 +1,7 @@
-"""API: a study's outline, its sites (as far as the person asking may see them), and the
-signed change of its mode."""
+"""API: a study's outline.
+
+Its sites and the signed change of its mode need accounts (memberships, e-signatures), which sit
+above studies: those endpoints are in carnet/accounts/api.py, under the same /studies/ URLs."""
 
 from __future__ import annotations
 
@@ -7,17 +9,11 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Router, Schema
 
-from carnet.accounts.api import SiteOut, request_token, request_user, site_out
-from carnet.accounts.permissions import PermissionDenied, study_visible
-from carnet.accounts.selectors import sites_visible, study_for_actor
-from carnet.accounts.signatures import (
-    MODE_CHANGE_MEANING,
-    study_mode_change_signed,
-)
+from carnet.accounts.permissions import PermissionDenied
+from carnet.accounts.selectors import study_for_request
 from carnet.studies.definition.outline import schedule_text
-from carnet.studies.models import Study
 
 router = Router(tags=["studies"])
 
@@ -63,36 +59,6 @@ class OutlineOut(Schema):
     version: int
     events: list[EventOutlineOut]
     forms: list[FormOutlineOut]
-
-
-def study_for_request(request: HttpRequest, identifier: str) -> Study:
-    """Return the study named in the path if the person, and their token, may see it."""
-    token = request_token(request)
-    if token is None:
-        return study_for_actor(request_user(request), identifier)
-    if token.study.identifier != identifier:
-        raise PermissionDenied(_("This token is for another study."))
-    # The token came with its study and current version, read in this request: not read again.
-    if not study_visible(request_user(request), token.study):
-        raise PermissionDenied(
-            _("There is no study '%(identifier)s' you may see.") % {"identifier": identifier}
-        )
-    return token.study
-
-
-class ModeChangeIn(Schema):
-    mode: str = Field(description="The new mode: design, test, production, frozen or locked.")
-    reason: str = Field(description="Why; kept in the audit trail with the signature.")
-    password: str = Field(description="The signer's password: the e-signature.")
-    totp_code: str = Field("", description="The authenticator code, when the signer has one.")
-    meaning: str = Field(MODE_CHANGE_MEANING, description="The meaning, from the study's list.")
-
-
-class ModeChangeOut(Schema):
-    identifier: str
-    mode: str
-    signed_by: str
-    meaning: str
 
 
 def _label(label: Any) -> LabelOut:
@@ -148,35 +114,4 @@ def study_outline(request: HttpRequest, identifier: str) -> OutlineOut:
             )
             for f in d.forms
         ],
-    )
-
-
-@router.get("/{identifier}/sites", response=list[SiteOut], summary="The study's sites I may see")
-def study_sites(request: HttpRequest, identifier: str) -> list[SiteOut]:
-    study = study_for_request(request, identifier)
-    return [site_out(site) for site in sites_visible(request_user(request), study=study)]
-
-
-@router.post(
-    "/{identifier}/mode",
-    response=ModeChangeOut,
-    summary="Move the study to another mode, with a reason and the e-signature of its manager",
-)
-def study_mode(request: HttpRequest, identifier: str, payload: ModeChangeIn) -> ModeChangeOut:
-    study = study_for_request(request, identifier)
-    signer = request_user(request)
-    study = study_mode_change_signed(
-        actor=signer,
-        study=study,
-        mode=payload.mode,
-        reason=payload.reason,
-        password=payload.password,
-        totp_code=payload.totp_code,
-        meaning=payload.meaning,
-    )
-    return ModeChangeOut(
-        identifier=study.identifier,
-        mode=study.mode,
-        signed_by=signer.display_name(),
-        meaning=payload.meaning,
     )

@@ -14,11 +14,11 @@ from ninja import Field, File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from carnet.accounts.api import request_user
 from carnet.accounts.models import StudySite
+from carnet.accounts.permissions import request_user
 from carnet.accounts.roles import Action
+from carnet.accounts.selectors import study_for_request
 from carnet.core.clock import utc_today
-from carnet.studies.api import study_for_request
 from carnet.subjects import selectors, services
 from carnet.subjects.eligibility import CriterionResult, criterion_outcome
 from carnet.subjects.models import Subject

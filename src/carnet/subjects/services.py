@@ -16,9 +16,9 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
-from carnet.accounts.permissions import PermissionDenied, require, site_scope
+from carnet.accounts.permissions import Actor, PermissionDenied, require, site_scope
 from carnet.accounts.roles import Action
-from carnet.audit.services import Actor, SystemActor, audit_record
+from carnet.audit.services import SystemActor, audit_record
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
@@ -1135,7 +1135,7 @@ def visit_record(
     _in_current_environment(subject)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     definition = _definition(subject.study)
-    found = next((e for e in definition.events if e.name == event), None)
+    found = definition.event(event)
     if found is None:
         raise _refusal("event", _("the study has no event %(event)s.") % {"event": repr(event)})
     _not_future("visit_on", visit_on, subject.site)

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "carnet.audit",
+    "carnet.runtime_settings",
     "carnet.worker",
     "carnet.accounts",
     "carnet.messaging",
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "carnet.subjects",
     "carnet.capture",
     "carnet.randomization",
+    "carnet.safety",
     "carnet.web",
 ]
 

@@ -10,23 +10,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.studies.definition.findings import Finding, StudyFileError
 from carnet.studies.definition.model import (
     DEFAULT_MISSING_CODES,
-    Arm,
-    Check,
-    Code,
-    CodeList,
-    Criterion,
-    Event,
-    Form,
-    Item,
-    ItemGroup,
-    Label,
-    MissingCode,
-    RegistrationTarget,
-    Registry,
-    Repeat,
-    Schedule,
     StudyDefinition,
-    Window,
 )
 from carnet.studies.definition.validation import validate_source
 from carnet.studies.definition.yaml_source import MAX_TEXT_BYTES, source_parse
@@ -45,154 +29,172 @@ class StudyFile:
     warnings: list[Finding]
 
 
-def _label(value: Any) -> Label:
+# The study file says things the short way (a label as one string, `range: {min, max}`,
+# `repeat: {from: …}`, defaults left out); the stored JSON of a version says them in full. A file
+# is first written out in the stored form, then built by the one builder, `from_json`: a version
+# read back from the database is the definition that was loaded, by construction.
+
+
+def _label(value: Any) -> dict[str, str]:
     if value is None:
-        return Label()
+        return {"en": "", "fr": ""}
     if isinstance(value, str):
-        return Label(en=value, fr=value)
-    return Label(en=value.get("en", ""), fr=value.get("fr", ""))
+        return {"en": value, "fr": value}
+    return {"en": value.get("en", ""), "fr": value.get("fr", "")}
 
 
-def _item(data: dict[str, Any]) -> Item:
+def _item(data: dict[str, Any]) -> dict[str, Any]:
     bounds = data.get("range", {})
     file_options = data.get("file", {})
-    return Item(
-        oid=data["oid"],
-        name=data["name"],
-        type=data["type"],
-        label=_label(data["label"]),
-        sas_name=data.get("sas_name", "").upper(),
-        guideline=_label(data.get("guideline")),
-        units=data.get("units", ""),
-        required=data.get("required", False),
-        range_min=bounds.get("min"),
-        range_max=bounds.get("max"),
-        regex=data.get("regex", ""),
-        max_length=data.get("max_length"),
-        decimals=data.get("decimals"),
-        code_list=data.get("code_list", ""),
-        result_type=data.get("result_type", ""),
-        calculation=data.get("calculation", ""),
-        show_if=data.get("show_if", ""),
-        flags=tuple(data.get("flags", ())),
-        file_max_megabytes=file_options.get("max_megabytes"),
-        file_types=tuple(file_options.get("types", ())),
-    )
+    return {
+        "oid": data["oid"],
+        "name": data["name"],
+        "type": data["type"],
+        "label": _label(data["label"]),
+        "sas_name": data.get("sas_name", "").upper(),
+        "guideline": _label(data.get("guideline")),
+        "units": data.get("units", ""),
+        "required": data.get("required", False),
+        "range_min": bounds.get("min"),
+        "range_max": bounds.get("max"),
+        "regex": data.get("regex", ""),
+        "max_length": data.get("max_length"),
+        "decimals": data.get("decimals"),
+        "code_list": data.get("code_list", ""),
+        "result_type": data.get("result_type", ""),
+        "calculation": data.get("calculation", ""),
+        "show_if": data.get("show_if", ""),
+        "flags": list(data.get("flags", ())),
+        "file_max_megabytes": file_options.get("max_megabytes"),
+        "file_types": list(file_options.get("types", ())),
+    }
 
 
-def _schedule(data: dict[str, Any] | None) -> Schedule | None:
+def _schedule(data: dict[str, Any] | None) -> dict[str, Any] | None:
     if data is None:
         return None
     repeat = data.get("repeat")
     window = data.get("window", {})
-    return Schedule(
-        anchor=data["anchor"],
-        offset_days=data.get("offset_days", 0),
-        window=Window(before=window.get("before", 0), after=window.get("after", 0)),
-        repeat=Repeat(
-            every_days=repeat["every_days"],
-            start=repeat["from"],
-            max_occurrences=repeat.get("max_occurrences"),
-        )
+    return {
+        "anchor": data["anchor"],
+        "offset_days": data.get("offset_days", 0),
+        "window": {"before": window.get("before", 0), "after": window.get("after", 0)},
+        "repeat": {
+            "every_days": repeat["every_days"],
+            "start": repeat["from"],
+            "max_occurrences": repeat.get("max_occurrences"),
+        }
         if repeat
         else None,
-    )
+    }
 
 
-def _build(data: dict[str, Any]) -> StudyDefinition:
+def _missing_codes(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"code": m["code"], "label": _label(m["label"])} for m in entries]
+
+
+def _form(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "oid": data["oid"],
+        "name": data["name"],
+        "label": _label(data["label"]),
+        "guideline": _label(data.get("guideline")),
+        "repeating": data.get("repeating", False),
+        "not_done_allowed": data.get("not_done_allowed", True),
+        "groups": [
+            {
+                "oid": g["oid"],
+                "name": g["name"],
+                "label": _label(g.get("label")),
+                "items": [_item(i) for i in g["items"]],
+                "repeating": g.get("repeating", False),
+                "max_rows": g.get("max_rows"),
+            }
+            for g in data["groups"]
+        ],
+        "checks": [
+            {
+                "name": c["name"],
+                "expression": c["expression"],
+                "severity": c["severity"],
+                "message": _label(c["message"]),
+                "items": list(c.get("items", ())),
+            }
+            for c in data.get("checks", [])
+        ],
+    }
+
+
+def _stored_form(data: dict[str, Any]) -> dict[str, Any]:
+    """Return a validated study file's data as a version stores it (`StudyDefinition.to_json`)."""
     study = data["study"]
-    missing_codes = tuple(
-        MissingCode(code=m["code"], label=_label(m["label"]))
-        for m in study.get("missing_codes", [])
-    ) or tuple(MissingCode(code, Label(en, fr)) for code, en, fr in DEFAULT_MISSING_CODES)
+    missing_codes = _missing_codes(study.get("missing_codes", [])) or [
+        {"code": code, "label": {"en": en, "fr": fr}} for code, en, fr in DEFAULT_MISSING_CODES
+    ]
     registry = study.get("registry", {})
-    return StudyDefinition(
-        identifier=study["identifier"],
-        oid=study.get("oid") or f"S.{study['identifier']}",
-        title=_label(study["title"]),
-        phase=study["phase"],
-        sponsor=study["sponsor"],
-        acronym=study.get("acronym", ""),
-        description=_label(study.get("description")),
-        registry=Registry(
-            eu_ct=registry.get("eu_ct", ""),
-            id_rcb=registry.get("id_rcb", ""),
-            nct=registry.get("nct", ""),
-        ),
-        design=study.get("design", {}),
-        subject_identifier=study.get("subject_identifier", "{site}-{seq:03}"),
-        missing_codes=missing_codes,
-        not_done_reasons=tuple(
-            MissingCode(code=m["code"], label=_label(m["label"]))
-            for m in study.get("not_done_reasons", [])
-        ),
-        two_factor_roles=tuple(study.get("two_factor_roles", ())),
-        signature_meanings=tuple(study.get("signature_meanings", ())),
-        arms=tuple(
-            Arm(a["oid"], a["name"], _label(a["label"]), _label(a.get("description")))
+    return {
+        "identifier": study["identifier"],
+        "oid": study.get("oid") or f"S.{study['identifier']}",
+        "title": _label(study["title"]),
+        "phase": study["phase"],
+        "sponsor": study["sponsor"],
+        "acronym": study.get("acronym", ""),
+        "description": _label(study.get("description")),
+        "registry": {
+            "eu_ct": registry.get("eu_ct", ""),
+            "id_rcb": registry.get("id_rcb", ""),
+            "nct": registry.get("nct", ""),
+        },
+        "design": study.get("design", {}),
+        "subject_identifier": study.get("subject_identifier", "{site}-{seq:03}"),
+        "missing_codes": missing_codes,
+        "not_done_reasons": _missing_codes(study.get("not_done_reasons", [])),
+        "two_factor_roles": list(study.get("two_factor_roles", ())),
+        "signature_meanings": list(study.get("signature_meanings", ())),
+        "arms": [
+            {
+                "oid": a["oid"],
+                "name": a["name"],
+                "label": _label(a["label"]),
+                "description": _label(a.get("description")),
+            }
             for a in data.get("arms", [])
-        ),
-        code_lists=tuple(
-            CodeList(
-                oid=c["oid"],
-                name=c["name"],
-                type=c["type"],
-                items=tuple(Code(i["code"], _label(i["label"])) for i in c["items"]),
-            )
+        ],
+        "code_lists": [
+            {
+                "oid": c["oid"],
+                "name": c["name"],
+                "type": c["type"],
+                "items": [{"code": i["code"], "label": _label(i["label"])} for i in c["items"]],
+            }
             for c in data.get("code_lists", [])
-        ),
-        events=tuple(
-            Event(
-                oid=e["oid"],
-                name=e["name"],
-                label=_label(e["label"]),
-                forms=tuple(e["forms"]),
-                schedule=_schedule(e.get("schedule")),
-                unscheduled=e.get("unscheduled", False),
-            )
+        ],
+        "events": [
+            {
+                "oid": e["oid"],
+                "name": e["name"],
+                "label": _label(e["label"]),
+                "forms": list(e["forms"]),
+                "schedule": _schedule(e.get("schedule")),
+                "unscheduled": e.get("unscheduled", False),
+            }
             for e in data["events"]
-        ),
-        forms=tuple(
-            Form(
-                oid=f["oid"],
-                name=f["name"],
-                label=_label(f["label"]),
-                guideline=_label(f.get("guideline")),
-                repeating=f.get("repeating", False),
-                not_done_allowed=f.get("not_done_allowed", True),
-                groups=tuple(
-                    ItemGroup(
-                        oid=g["oid"],
-                        name=g["name"],
-                        label=_label(g.get("label")),
-                        items=tuple(_item(i) for i in g["items"]),
-                        repeating=g.get("repeating", False),
-                        max_rows=g.get("max_rows"),
-                    )
-                    for g in f["groups"]
-                ),
-                checks=tuple(
-                    Check(
-                        name=c["name"],
-                        expression=c["expression"],
-                        severity=c["severity"],
-                        message=_label(c["message"]),
-                        items=tuple(c.get("items", ())),
-                    )
-                    for c in f.get("checks", [])
-                ),
-            )
-            for f in data["forms"]
-        ),
-        eligibility=tuple(
-            Criterion(c["name"], c["kind"], _label(c["label"]), c["expression"])
+        ],
+        "forms": [_form(f) for f in data["forms"]],
+        "eligibility": [
+            {
+                "name": c["name"],
+                "kind": c["kind"],
+                "label": _label(c["label"]),
+                "expression": c["expression"],
+            }
             for c in data.get("eligibility", [])
-        ),
-        registration=_registration(data),
-    )
+        ],
+        "registration": _registration(data),
+    }
 
 
-def _registration(data: dict[str, Any]) -> tuple[RegistrationTarget, ...]:
+def _registration(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Return where each registration answer goes in the casebook (file order)."""
     section = data.get("registration", {})
     form_of = {
@@ -204,12 +206,28 @@ def _registration(data: dict[str, Any]) -> tuple[RegistrationTarget, ...]:
     targets = []
     for question, target in section.get("questions", {}).items():
         event, item = target["item"].split(".")
-        codes = tuple((str(answer), code) for answer, code in target.get("codes", {}).items())
-        targets.append(RegistrationTarget(question, event, form_of[item], item, codes))
+        codes = [[str(answer), code] for answer, code in target.get("codes", {}).items()]
+        targets.append(
+            {
+                "question": question,
+                "event": event,
+                "form": form_of[item],
+                "item": item,
+                "codes": codes,
+            }
+        )
     for reference in section.get("eligibility", []):
         event, item = reference.split(".")
-        targets.append(RegistrationTarget(reference, event, form_of[item], item))
-    return tuple(targets)
+        targets.append(
+            {
+                "question": reference,
+                "event": event,
+                "form": form_of[item],
+                "item": item,
+                "codes": [],
+            }
+        )
+    return targets
 
 
 def study_text_validate(text: str, *, name: str) -> tuple[StudyDefinition | None, list[Finding]]:
@@ -220,7 +238,7 @@ def study_text_validate(text: str, *, name: str) -> tuple[StudyDefinition | None
     findings = validate_source(source)
     if any(finding.severity == "error" for finding in findings):
         return None, findings
-    return _build(source.data), findings
+    return StudyDefinition.from_json(_stored_form(source.data)), findings
 
 
 def study_file_read(path: FilePath) -> StudyFile:

@@ -1,7 +1,8 @@
 """A study definition as typed, immutable objects: what the rest of Carnet reads.
 
-Built from a validated YAML file by `carnet.studies.definition.loading`, stored as JSON in a study
-version (`to_json` / `from_json` round-trip exactly), compared by `diff`.
+Stored as JSON in a study version and built by one builder, `from_json` (`to_json` / `from_json`
+round-trip exactly); `carnet.studies.definition.loading` writes a validated YAML file out in that
+stored form first. Compared by `diff`.
 """
 
 from __future__ import annotations
@@ -312,8 +313,9 @@ class StudyDefinition:
     def form(self, name: str) -> Form:
         return next(form for form in self.forms if form.name == name)
 
-    def event(self, name: str) -> Event:
-        return next(event for event in self.events if event.name == name)
+    def event(self, name: str) -> Event | None:
+        """Return the event named ``name``, or None when the study has no such event."""
+        return next((event for event in self.events if event.name == name), None)
 
     def code_list(self, name: str) -> CodeList:
         return next(code_list for code_list in self.code_lists if code_list.name == name)

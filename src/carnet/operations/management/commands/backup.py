@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
 from carnet.operations.backups import backup_create, backups_prune
-from carnet.operations.system_settings import system_setting_value
+from carnet.runtime_settings.services import system_setting_value
 
 
 class Command(BaseCommand):

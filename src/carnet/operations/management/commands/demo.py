@@ -1,5 +1,9 @@
 """`carnet demo`: migrate the database, load the demo installation (idempotent) and say how to
-log in."""
+log in.
+
+The command stays with the other installation commands (backup, restore, serve, setting): the
+demo itself is data, a plain package (carnet/demo) with no models or migrations, so it needs no
+Django app of its own just to be discovered."""
 
 from __future__ import annotations
 
@@ -14,8 +18,13 @@ from django.db.migrations.executor import MigrationExecutor
 
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
-from carnet.operations.demo import DEMO_SITE_STAFF, demo_load, demo_studies_load
-from carnet.operations.demo_patients import StudyPatients, demo_patients_load
+from carnet.demo import (
+    DEMO_SITE_STAFF,
+    StudyPatients,
+    demo_load,
+    demo_patients_load,
+    demo_studies_load,
+)
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
-from carnet.operations.system_settings import system_setting_change, system_settings_list
+from carnet.runtime_settings.services import system_setting_change, system_settings_list
 
 
 class Command(BaseCommand):

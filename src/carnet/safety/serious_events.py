@@ -58,7 +58,7 @@ def _message_text(context: WriteContext, definition: StudyDefinition, link: str)
     """Return the message's subject and body in the active language: names, never values."""
     instance, subject = context.form_instance, context.subject
     language = translation.get_language() or settings.LANGUAGE_CODE
-    event = next((e for e in definition.events if e.name == instance.event), None)
+    event = definition.event(instance.event)
     form = next((f for f in definition.forms if f.name == instance.form), None)
     event_label = event.label.text(language) if event is not None else instance.event
     form_label = form.label.text(language) if form is not None else instance.form

@@ -11,7 +11,7 @@ from django.db import connection
 from carnet.audit.models import AuditEvent
 from carnet.capture.models import FormInstance, ItemValue
 from carnet.capture.services import form_save
-from carnet.core.bulk import row_insert_unless_taken, rows_insert
+from carnet.db.bulk import row_insert_unless_taken, rows_insert
 from tests.capture.conftest import Capture
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,7 @@ from carnet.audit.models import AuditEvent
 from carnet.audit.services import SystemActor
 from carnet.audit.verification import audit_verify
 from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue
-from carnet.operations.demo import demo_load, demo_studies_load
-from carnet.operations.demo_patients import StudyPatients, demo_patients_load
+from carnet.demo import StudyPatients, demo_load, demo_patients_load, demo_studies_load
 from carnet.subjects.models import ScreeningEntry, Subject, Visit
 from tests.capture.casebook_checks import casebooks_missing_forms
 

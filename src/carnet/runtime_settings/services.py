@@ -7,10 +7,9 @@ from typing import Any
 
 from django.db import transaction
 
-from carnet.accounts.models import User
-from carnet.audit.services import SystemActor, audit_record
+from carnet.audit.services import Actor, audit_record
 from carnet.core.errors import ValidationError
-from carnet.operations.models import SystemSetting
+from carnet.runtime_settings.models import SystemSetting
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def system_settings_list() -> list[tuple[SettingDefinition, Any]]:
 
 
 @transaction.atomic
-def system_setting_change(*, actor: User | SystemActor, key: str, value: Any, reason: str) -> Any:
+def system_setting_change(*, actor: Actor, key: str, value: Any, reason: str) -> Any:
     """Change a runtime setting and record old and new values in the system chain."""
     definition = _definition(key)
     if not reason.strip():
@@ -109,6 +108,7 @@ def system_setting_change(*, actor: User | SystemActor, key: str, value: Any, re
     audit_record(
         actor=actor,
         action="setting.changed",
+        # The target type the audit trail has always named settings by (the table's name).
         target=("operations.systemsetting", key),
         old={key: old_value},
         new={key: new_value},

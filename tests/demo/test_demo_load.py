@@ -1,4 +1,4 @@
-"""`carnet demo` is idempotent; runtime settings are checked and every change audited."""
+"""`carnet demo` is idempotent."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import pytest
 from carnet.accounts.models import User
 from carnet.audit.models import AuditEvent
 from carnet.audit.services import SystemActor
-from carnet.core.errors import ValidationError
-from carnet.operations.demo import DEMO_ACCOUNTS, demo_load
-from carnet.operations.system_settings import system_setting_change, system_setting_value
+from carnet.demo import DEMO_ACCOUNTS, demo_load
 
 pytestmark = pytest.mark.django_db
 
@@ -35,36 +33,8 @@ def test_the_demo_password_can_be_chosen(system_actor: SystemActor) -> None:
     assert AuditEvent.objects.filter(action="user.password_changed").count() == 15
 
 
-def test_a_setting_change_records_old_new_and_why(system_actor: SystemActor) -> None:
-    system_setting_change(actor=system_actor, key="session_idle_minutes", value="20", reason="DPO")
-    assert system_setting_value("session_idle_minutes") == 20
-    event = AuditEvent.objects.get(action="setting.changed")
-    assert (event.old, event.new, event.reason) == (
-        {"session_idle_minutes": 30},
-        {"session_idle_minutes": 20},
-        "DPO",
-    )
-
-
-@pytest.mark.parametrize(
-    ("key", "value", "reason", "message"),
-    [
-        ("session_idle_minutes", "2", "x", "session_idle_minutes must be at least 5, not 2."),
-        ("session_idle_minutes", "soon", "x", "session_idle_minutes must be a whole number"),
-        ("colour", "blue", "x", "There is no setting named 'colour'"),
-        ("backup_keep", "3", "  ", "A reason is required"),
-    ],
-)
-def test_a_bad_setting_is_refused_and_nothing_is_written(
-    system_actor: SystemActor, key: str, value: str, reason: str, message: str
-) -> None:
-    with pytest.raises(ValidationError, match=message):
-        system_setting_change(actor=system_actor, key=key, value=value, reason=reason)
-    assert not AuditEvent.objects.exists()
-
-
 def test_the_demo_studies_are_loaded_published_and_open_once(system_actor: SystemActor) -> None:
-    from carnet.operations.demo import demo_studies_load
+    from carnet.demo import demo_studies_load
     from carnet.studies.models import Study, StudyVersion
 
     demo_load(actor=system_actor)

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class SafetyConfig(AppConfig):
+    name = "carnet.safety"
+    verbose_name = "Safety"
+
+    def ready(self) -> None:
+        from carnet.safety import serious_events
+
+        # A save that makes an adverse event serious writes to pharmacovigilance and the site's
+        # investigators (capture knows nothing of it: a listener of its writes).
+        serious_events.register()
