@@ -57,4 +57,8 @@ FRENCH: dict[str, str] = {
     "Confirm and randomise": "Confirmer et randomiser",
     "site": "centre",
     "%(subject)s is randomised.": "%(subject)s est randomisé.",
+    "%(study)s: a randomisation factor of %(subject)s changed": "%(study)s : un facteur de randomisation de %(subject)s a changé",
+    "A value used to randomise subject %(subject)s of study %(study)s was changed in the casebook. The allocation stands (ICH E9): document the stratification error; do not randomise again.": "Une valeur utilisée pour randomiser le sujet %(subject)s de l'étude %(study)s a été modifiée dans le cahier d'observation. L'allocation est maintenue (ICH E9) : documentez l'erreur de stratification ; ne randomisez pas à nouveau.",
+    "%(factor)s: %(old)s at randomisation, now %(new)s": "%(factor)s : %(old)s à la randomisation, désormais %(new)s",
+    "(empty)": "(vide)",
 }

@@ -237,3 +237,35 @@ def test_factor_levels_come_from_the_first_visit(minimisation_trial: Trial) -> N
     )
     allocation = subject_randomise(actor=minimisation_trial.nurse, subject=subject)
     assert allocation.factors["smoker"] == "0"
+
+
+def test_a_factor_changed_after_randomisation_is_flagged_and_the_allocation_stands(
+    minimisation_trial: Trial,
+) -> None:
+    trial = minimisation_trial
+    subject = trial.include(smoker=0)
+    allocation = subject_randomise(actor=trial.nurse, subject=subject)
+    form_save(
+        actor=trial.nurse,
+        subject=subject,
+        event="baseline",
+        form="vitals",
+        base_version=1,
+        values={"weight": 71},
+    )
+    assert not Message.objects.filter(recipient=trial.data_manager).exists()
+    form_save(
+        actor=trial.nurse,
+        subject=subject,
+        event="baseline",
+        form="vitals",
+        base_version=2,
+        values={"smoker": 1},
+        reason="transcription error",
+    )
+    [message] = Message.objects.filter(recipient=trial.data_manager)
+    assert message.subject == "MINI: a randomisation factor of 01-001 changed"
+    assert "smoker: 0 at randomisation, now 1" in message.body
+    assert allocation.arm not in message.body
+    kept = Allocation.objects.get(subject=subject)
+    assert (kept.arm, kept.factors["smoker"]) == (allocation.arm, "0")

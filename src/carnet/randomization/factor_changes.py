@@ -1,0 +1,65 @@
+"""A factor changed after randomisation: the data managers are told; the allocation stands.
+
+ICH E9: a subject randomised in the wrong stratum stays in the arm allocated, and the error is
+documented. A save that changes an item whose level was used at allocation (a listener of
+capture's writes) writes a message to the data managers of the subject's site. It names the
+factor and both levels, never the arm (levels of a stratification factor reveal nothing).
+"""
+
+from __future__ import annotations
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from carnet.accounts.models import User
+from carnet.accounts.roles import Role
+from carnet.accounts.selectors import site_members
+from carnet.capture.seams import WriteContext, register_save_listener
+from carnet.messaging.services import message_send, recipient_language
+from carnet.randomization.models import Allocation
+
+
+def factor_change_notify(context: WriteContext) -> None:
+    """Write to the site's data managers when a save changes a level used at allocation."""
+    if not context.changes:
+        return
+    allocation = Allocation.objects.filter(subject=context.subject).only("factors").first()
+    if allocation is None:
+        return
+    changed = [
+        (change.item, str(allocation.factors[change.item]), change.new.text)
+        for change in context.changes
+        if change.item in allocation.factors
+        and not change.new.removed
+        and change.new.text != str(allocation.factors[change.item])
+    ]
+    if not changed:
+        return
+    subject = context.subject
+    recipients: list[User] = site_members(
+        study=subject.study, site=subject.site_id, roles=[Role.DATA_MANAGER]
+    )
+    words = {"study": subject.study.identifier, "subject": subject.identifier}
+    for recipient in recipients:
+        language = recipient_language(recipient)
+        with translation.override(language):
+            title = _("%(study)s: a randomisation factor of %(subject)s changed") % words
+            lines = [
+                _(
+                    "A value used to randomise subject %(subject)s of study %(study)s was "
+                    "changed in the casebook. The allocation stands (ICH E9): document the "
+                    "stratification error; do not randomise again."
+                )
+                % words,
+                "",
+            ]
+            lines += [
+                _("%(factor)s: %(old)s at randomisation, now %(new)s")
+                % {"factor": item, "old": old, "new": new or _("(empty)")}
+                for item, old, new in changed
+            ]
+        message_send(recipient=recipient, subject=title, body="\n".join(lines), language=language)
+
+
+def register() -> None:
+    register_save_listener(factor_change_notify)
