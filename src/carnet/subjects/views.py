@@ -17,6 +17,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -36,6 +38,7 @@ from carnet.subjects.eligibility import (
     detail_text,
     outcome_text,
 )
+from carnet.subjects.environments import SESSION_KEY, session_test_view
 from carnet.subjects.forms import (
     OFF_TREATMENT_LABELS,
     SEX_LABELS,
@@ -850,3 +853,20 @@ def follow_up_campaign_page(request: HttpRequest, identifier: str) -> HttpRespon
         },
         status=status,
     )
+
+
+@login_required
+@require_POST
+def test_view_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Turn the test view of a study on or off for this session, then go back where one was."""
+    study = _study(request, identifier)
+    studies = set(session_test_view(request.session.get(SESSION_KEY)))
+    if request.POST.get("on") == "1":
+        studies.add(study.identifier)
+    else:
+        studies.discard(study.identifier)
+    request.session[SESSION_KEY] = sorted(studies)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("studies:study", args=[identifier])
+    return HttpResponseRedirect(back)

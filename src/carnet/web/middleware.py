@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
@@ -154,7 +154,7 @@ class IdleSessionMiddleware:
                 _("Your session ended after a period without activity; please sign in again."),
             )
             return HttpResponseRedirect(
-                f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}"
+                f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.get_full_path()})}"
             )
         return self.get_response(request)
 

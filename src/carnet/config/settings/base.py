@@ -108,7 +108,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/login/"
+LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 
 # Throttling (django-axes): failures for one user name count while each comes within 15 minutes
@@ -131,7 +131,7 @@ CARNET_ADDRESS_FAILURE_LIMIT = environment.positive_integer(
 CARNET_TRUSTED_PROXIES = environment.trusted_proxies()
 AXES_CLIENT_IP_CALLABLE = "carnet.accounts.sign_in.client_address"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "carnet.web.sign_in_views.lockout_response"
+AXES_LOCKOUT_CALLABLE = "carnet.accounts.views.signing_in.lockout_response"
 AXES_ENABLE_ADMIN = False
 AXES_VERBOSE = False
 

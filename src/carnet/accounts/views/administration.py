@@ -33,11 +33,11 @@ from carnet.accounts.services import (
     user_get,
 )
 from carnet.accounts.sign_in import lockout_lift, lockouts_list, password_setting_link
+from carnet.accounts.views.posted import posted_id
 from carnet.core.clock import utc_today
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.studies.models import Study
 from carnet.studies.selectors import study_get
-from carnet.web.posted import posted_id
 
 View = Callable[..., HttpResponse]
 
@@ -91,7 +91,7 @@ class _Refusals:
 def overview_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
-        "web/administration/overview.html",
+        "accounts/administration/overview.html",
         {
             "centres": Centre.objects.count(),
             "users": User.objects.filter(is_active=True).count(),
@@ -117,7 +117,9 @@ def centres_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Centre %(code)s added.") % {"code": centre.code})
         return HttpResponseRedirect("/administration/centres/")
     return render(
-        request, "web/administration/centres.html", {"centres": Centre.objects.order_by("code")}
+        request,
+        "accounts/administration/centres.html",
+        {"centres": Centre.objects.order_by("code")},
     )
 
 
@@ -157,7 +159,7 @@ def sites_page(request: HttpRequest, identifier: str) -> HttpResponse:
         return HttpResponseRedirect(f"/administration/studies/{identifier}/sites/")
     return render(
         request,
-        "web/administration/sites.html",
+        "accounts/administration/sites.html",
         {
             "study": study,
             "sites": StudySite.objects.filter(study=study)
@@ -190,7 +192,7 @@ def users_page(request: HttpRequest) -> HttpResponse:
             )
     return render(
         request,
-        "web/administration/users.html",
+        "accounts/administration/users.html",
         {
             "users": User.objects.order_by("username"),
             "link": link,
@@ -216,7 +218,7 @@ def user_action_page(request: HttpRequest, username: str) -> HttpResponse:
     link = request.build_absolute_uri(password_setting_link(user))
     return render(
         request,
-        "web/administration/users.html",
+        "accounts/administration/users.html",
         {
             "users": User.objects.order_by("username"),
             "link": link,
@@ -272,7 +274,7 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
         return HttpResponseRedirect(f"/administration/studies/{identifier}/memberships/")
     return render(
         request,
-        "web/administration/memberships.html",
+        "accounts/administration/memberships.html",
         {
             "study": study,
             "memberships": Membership.objects.filter(study=study)
@@ -306,7 +308,7 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect("/administration/tokens/")
     return render(
         request,
-        "web/administration/tokens.html",
+        "accounts/administration/tokens.html",
         {
             "tokens": ApiToken.objects.select_related("user", "study").order_by("-created_at"),
         },
@@ -326,13 +328,13 @@ def lockouts_page(request: HttpRequest) -> HttpResponse:
                 request, _("The lock on %(username)s is lifted.") % {"username": username}
             )
         return HttpResponseRedirect("/administration/lockouts/")
-    return render(request, "web/administration/lockouts.html", {"lockouts": lockouts_list()})
+    return render(request, "accounts/administration/lockouts.html", {"lockouts": lockouts_list()})
 
 
 @administrators_only
 def studies_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
-        "web/administration/studies.html",
+        "accounts/administration/studies.html",
         {"studies": Study.objects.order_by("identifier")},
     )

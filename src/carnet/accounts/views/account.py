@@ -50,7 +50,7 @@ def _page(
     user = _user(request)
     return render(
         request,
-        "web/account.html",
+        "accounts/account.html",
         {
             "languages": settings.LANGUAGES,
             "password_form": password_form or PasswordChangeForm(),
@@ -138,7 +138,7 @@ def recovery_codes_page(request: HttpRequest) -> HttpResponse:
     except CarnetError as error:
         messages.error(request, str(error))
         return HttpResponseRedirect("/account/")
-    return render(request, "web/recovery_codes.html", {"codes": codes})
+    return render(request, "accounts/recovery_codes.html", {"codes": codes})
 
 
 @login_required

@@ -30,8 +30,8 @@ from carnet.accounts.sign_in import (
     two_factor_enrolled,
     two_factor_required,
 )
+from carnet.accounts.views.posted import posted_id
 from carnet.core.errors import ValidationError
-from carnet.web.posted import posted_id
 
 PENDING_KEY = "carnet_pending_user"
 NEXT_KEY = "carnet_next"
@@ -76,7 +76,7 @@ def _locked(
 ) -> HttpResponse:
     response = render(
         request,
-        "web/login.html",
+        "accounts/login.html",
         {"form": form, "locked": str(error), "next": next_url},
         status=429,
     )
@@ -93,11 +93,11 @@ def login_page(request: HttpRequest) -> HttpResponse:
     """
     if request.method == "GET":
         next_url = _safe_next(request, request.GET.get("next"))
-        return render(request, "web/login.html", {"form": SignInForm(), "next": next_url})
+        return render(request, "accounts/login.html", {"form": SignInForm(), "next": next_url})
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     form = SignInForm(request.POST)
     if not form.is_valid():
-        return render(request, "web/login.html", {"form": form, "next": next_url}, status=400)
+        return render(request, "accounts/login.html", {"form": form, "next": next_url}, status=400)
     try:
         user = sign_in_password(
             request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
@@ -106,7 +106,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         return _locked(request, form, error, next_url)
     if user is None:
         form.add_error(None, _("The user name or the password is wrong."))
-        return render(request, "web/login.html", {"form": form, "next": next_url}, status=400)
+        return render(request, "accounts/login.html", {"form": form, "next": next_url}, status=400)
     if two_factor_enrolled(user):
         request.session.cycle_key()
         request.session[PENDING_KEY] = user.pk
@@ -127,17 +127,17 @@ def verify_page(request: HttpRequest) -> HttpResponse:
     if pending is None:
         return HttpResponseRedirect("/login/")
     if request.method == "GET":
-        return render(request, "web/verify.html", {"form": CodeForm()})
+        return render(request, "accounts/verify.html", {"form": CodeForm()})
     form = CodeForm(request.POST)
     if not form.is_valid():
-        return render(request, "web/verify.html", {"form": form}, status=400)
+        return render(request, "accounts/verify.html", {"form": form}, status=400)
     remaining = lockout_remaining(pending.username)
     if remaining:
         return _locked(request, SignInForm(), LockedOut(remaining))
     device = second_factor_verify(request, user=pending, code=form.cleaned_data["code"])
     if device is None:
         form.add_error("code", _("This code is wrong, expired or already used."))
-        return render(request, "web/verify.html", {"form": form}, status=400)
+        return render(request, "accounts/verify.html", {"form": form}, status=400)
     next_url = request.session.get(NEXT_KEY, "/")
     sign_in_complete(request, user=pending, device=device)
     return HttpResponseRedirect(next_url)
@@ -163,7 +163,7 @@ def password_set_page(request: HttpRequest, uidb64: str, token: str) -> HttpResp
     """Let a new person (or one whose password was reset) choose a password from their link."""
     user = password_link_user(uidb64, token)
     if user is None:
-        return render(request, "web/password_set.html", {"invalid": True}, status=400)
+        return render(request, "accounts/password_set.html", {"invalid": True}, status=400)
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -175,7 +175,7 @@ def password_set_page(request: HttpRequest, uidb64: str, token: str) -> HttpResp
             return HttpResponseRedirect("/login/")
     return render(
         request,
-        "web/password_set.html",
+        "accounts/password_set.html",
         {"form": form, "username": user.username},
         status=400 if request.method == "POST" else 200,
     )
@@ -208,9 +208,9 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 form.add_error("code", str(error))
             else:
-                return render(request, "web/recovery_codes.html", {"codes": codes})
+                return render(request, "accounts/recovery_codes.html", {"codes": codes})
         context.update(enrolment=totp_enrolment(device), form=form)
-        return render(request, "web/two_factor.html", context, status=400)
+        return render(request, "accounts/two_factor.html", context, status=400)
     if "start" in request.GET or not context["enrolled"]:
         context.update(enrolment=totp_enrol_start(user=user), form=CodeForm())
-    return render(request, "web/two_factor.html", context)
+    return render(request, "accounts/two_factor.html", context)
