@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
@@ -383,7 +384,7 @@ def password_change(request: HttpRequest, *, user: User, current: str, new: str)
 def password_setting_link(user: User) -> str:
     """Return the path where a person sets their password (valid for PASSWORD_RESET_TIMEOUT)."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
-    return f"/password/set/{uid}/{default_token_generator.make_token(user)}/"
+    return reverse("accounts:password_set", args=[uid, default_token_generator.make_token(user)])
 
 
 def password_link_user(uidb64: str, token: str) -> User | None:

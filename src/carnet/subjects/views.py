@@ -100,8 +100,9 @@ def _definition(study: Study) -> StudyDefinition | None:
     return study.current_version.parsed() if study.current_version else None
 
 
-def _subject_url(subject: Subject) -> str:
-    return f"/studies/{subject.study.identifier}/subjects/{subject.identifier}/"
+def _subject_url(subject: Subject, page: str = "subject") -> str:
+    """Return the address of the subject's page, or of another of its pages named ``page``."""
+    return reverse(f"subjects:{page}", args=[subject.study.identifier, subject.identifier])
 
 
 # --- what the templates show ----------------------------------------------------------------
@@ -427,7 +428,6 @@ def _subject_page(
         {
             "study": subject.study,
             "subject": subject,
-            "base": _subject_url(subject),
             "row": _subject_row(summary, labels),
             "sex": SEX_LABELS.get(subject.sex, subject.sex),
             "off_treatment_reason": OFF_TREATMENT_LABELS.get(subject.off_treatment_reason, ""),
@@ -667,7 +667,7 @@ def identity_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
                 refusal_to_form(form, error)
             else:
                 messages.success(request, _("The identity is stored, encrypted."))
-                return HttpResponseRedirect(_subject_url(found) + "identity/")
+                return HttpResponseRedirect(_subject_url(found, "identity"))
         status = 400
     values = services.identity_reveal(actor=user, subject=found) or {}
     if not form.is_bound:
@@ -710,7 +710,9 @@ def screening_log_page(request: HttpRequest, identifier: str) -> HttpResponse:
                 refusal_to_form(form, error)
             else:
                 messages.success(request, _("The line is added to the screening log."))
-                return HttpResponseRedirect(f"/studies/{study.identifier}/screening-log/")
+                return HttpResponseRedirect(
+                    reverse("subjects:screening_log", args=[study.identifier])
+                )
         status = 400
     else:
         today = services.site_today(sites[0]) if sites else utc_today()

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -76,9 +77,10 @@ def account_page(request: HttpRequest) -> HttpResponse:
 def language_page(request: HttpRequest) -> HttpResponse:
     """Switch language; a signed-in person keeps the choice in their account."""
     language = request.POST.get("language", "")
-    next_url = request.POST.get("next", "/")
+    next_url = request.POST.get("next", "")
+    # Only a path of this site: "//host/…" is another site's address.
     if not next_url.startswith("/") or next_url.startswith("//"):
-        next_url = "/"
+        next_url = reverse("web:home")
     response = HttpResponseRedirect(next_url)
     if language in dict(settings.LANGUAGES):
         if isinstance(request.user, User):
@@ -118,7 +120,7 @@ def password_page(request: HttpRequest) -> HttpResponse:
                     _("Your password is changed; %(count)s other session(s) ended.")
                     % {"count": ended},
                 )
-                return HttpResponseRedirect("/account/")
+                return HttpResponseRedirect(reverse("accounts:account"))
     return _page(request, password_form=form, status=400)
 
 
@@ -127,7 +129,7 @@ def password_page(request: HttpRequest) -> HttpResponse:
 def sessions_end_page(request: HttpRequest) -> HttpResponse:
     ended = sessions_end_others(request, user=_user(request), reason="ended by the user")
     messages.success(request, _("%(count)s other session(s) ended.") % {"count": ended})
-    return HttpResponseRedirect("/account/")
+    return HttpResponseRedirect(reverse("accounts:account"))
 
 
 @login_required
@@ -137,7 +139,7 @@ def recovery_codes_page(request: HttpRequest) -> HttpResponse:
         codes = recovery_codes_regenerate(user=_user(request))
     except CarnetError as error:
         messages.error(request, str(error))
-        return HttpResponseRedirect("/account/")
+        return HttpResponseRedirect(reverse("accounts:account"))
     return render(request, "accounts/recovery_codes.html", {"codes": codes})
 
 
@@ -148,14 +150,14 @@ def token_create_page(request: HttpRequest) -> HttpResponse:
     study = studies_visible(user).filter(identifier=request.POST.get("study", "")).first()
     if study is None:
         messages.error(request, _("Choose one of your studies."))
-        return HttpResponseRedirect("/account/")
+        return HttpResponseRedirect(reverse("accounts:account"))
     try:
         _token, key = token_create(
             actor=user, user=user, study=study, label=request.POST.get("label", "")
         )
     except CarnetError as error:
         messages.error(request, str(error))
-        return HttpResponseRedirect("/account/")
+        return HttpResponseRedirect(reverse("accounts:account"))
     return _page(request, new_token=key)
 
 
@@ -167,4 +169,4 @@ def token_revoke_page(request: HttpRequest, token_id: int) -> HttpResponse:
     if token is not None:
         token_revoke(actor=user, token=token, reason="revoked by its owner")
         messages.success(request, _("The token is revoked."))
-    return HttpResponseRedirect("/account/")
+    return HttpResponseRedirect(reverse("accounts:account"))

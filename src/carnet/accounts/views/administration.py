@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -50,7 +51,7 @@ def administrators_only(view: View) -> View:
         user = request.user
         if not isinstance(user, User) or not user.is_active or not user.is_superuser:
             if not user.is_authenticated:
-                return HttpResponseRedirect(f"/login/?next={request.path}")
+                return HttpResponseRedirect(f"{reverse('accounts:login')}?next={request.path}")
             raise Http404("No such page.")
         return view(request, *args, **kwargs)
 
@@ -115,7 +116,7 @@ def centres_page(request: HttpRequest) -> HttpResponse:
                 time_zone=request.POST.get("time_zone", "Europe/Paris"),
             )
             messages.success(request, _("Centre %(code)s added.") % {"code": centre.code})
-        return HttpResponseRedirect("/administration/centres/")
+        return HttpResponseRedirect(reverse("accounts:admin_centres"))
     return render(
         request,
         "accounts/administration/centres.html",
@@ -156,7 +157,7 @@ def sites_page(request: HttpRequest, identifier: str) -> HttpResponse:
                     _("%(centre)s is site %(code)s.")
                     % {"centre": site.centre.code, "code": site.code},
                 )
-        return HttpResponseRedirect(f"/administration/studies/{identifier}/sites/")
+        return HttpResponseRedirect(reverse("accounts:admin_sites", args=[identifier]))
     return render(
         request,
         "accounts/administration/sites.html",
@@ -214,7 +215,7 @@ def user_action_page(request: HttpRequest, username: str) -> HttpResponse:
             messages.success(
                 request, _("Account %(username)s deactivated.") % {"username": user.username}
             )
-        return HttpResponseRedirect("/administration/users/")
+        return HttpResponseRedirect(reverse("accounts:admin_users"))
     link = request.build_absolute_uri(password_setting_link(user))
     return render(
         request,
@@ -271,7 +272,7 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
                     _("%(username)s is now %(role)s.")
                     % {"username": granted.user.username, "role": granted.get_role_display()},
                 )
-        return HttpResponseRedirect(f"/administration/studies/{identifier}/memberships/")
+        return HttpResponseRedirect(reverse("accounts:admin_memberships", args=[identifier]))
     return render(
         request,
         "accounts/administration/memberships.html",
@@ -305,7 +306,7 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request, _("Token %(prefix)s… revoked.") % {"prefix": token.prefix}
                 )
-        return HttpResponseRedirect("/administration/tokens/")
+        return HttpResponseRedirect(reverse("accounts:admin_tokens"))
     return render(
         request,
         "accounts/administration/tokens.html",
@@ -327,7 +328,7 @@ def lockouts_page(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("The lock on %(username)s is lifted.") % {"username": username}
             )
-        return HttpResponseRedirect("/administration/lockouts/")
+        return HttpResponseRedirect(reverse("accounts:admin_lockouts"))
     return render(request, "accounts/administration/lockouts.html", {"lockouts": lockouts_list()})
 
 

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -68,16 +69,16 @@ class NewPasswordForm(forms.Form):
 def _safe_next(request: HttpRequest, value: str | None) -> str:
     if value and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}):
         return value
-    return "/"
+    return reverse("web:home")
 
 
 def _locked(
-    request: HttpRequest, form: forms.Form, error: LockedOut, next_url: str = "/"
+    request: HttpRequest, form: forms.Form, error: LockedOut, next_url: str = ""
 ) -> HttpResponse:
     response = render(
         request,
         "accounts/login.html",
-        {"form": form, "locked": str(error), "next": next_url},
+        {"form": form, "locked": str(error), "next": next_url or reverse("web:home")},
         status=429,
     )
     response["Retry-After"] = str(error.retry_after)
@@ -111,10 +112,10 @@ def login_page(request: HttpRequest) -> HttpResponse:
         request.session.cycle_key()
         request.session[PENDING_KEY] = user.pk
         request.session[NEXT_KEY] = next_url
-        return HttpResponseRedirect("/login/verify/")
+        return HttpResponseRedirect(reverse("accounts:verify"))
     sign_in_complete(request, user=user)
     if two_factor_required(user):
-        return HttpResponseRedirect("/account/two-factor/")
+        return HttpResponseRedirect(reverse("accounts:two_factor"))
     return HttpResponseRedirect(next_url)
 
 
@@ -125,7 +126,7 @@ def verify_page(request: HttpRequest) -> HttpResponse:
         pk=int(request.session.get(PENDING_KEY) or 0), is_active=True
     ).first()
     if pending is None:
-        return HttpResponseRedirect("/login/")
+        return HttpResponseRedirect(reverse("accounts:login"))
     if request.method == "GET":
         return render(request, "accounts/verify.html", {"form": CodeForm()})
     form = CodeForm(request.POST)
@@ -138,7 +139,7 @@ def verify_page(request: HttpRequest) -> HttpResponse:
     if device is None:
         form.add_error("code", _("This code is wrong, expired or already used."))
         return render(request, "accounts/verify.html", {"form": form}, status=400)
-    next_url = request.session.get(NEXT_KEY, "/")
+    next_url = request.session.get(NEXT_KEY) or reverse("web:home")
     sign_in_complete(request, user=pending, device=device)
     return HttpResponseRedirect(next_url)
 
@@ -155,7 +156,7 @@ def lockout_response(
 def logout_page(request: HttpRequest) -> HttpResponse:
     sign_out(request)
     messages.info(request, _("You are signed out."))
-    return HttpResponseRedirect("/login/")
+    return HttpResponseRedirect(reverse("accounts:login"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -172,7 +173,7 @@ def password_set_page(request: HttpRequest, uidb64: str, token: str) -> HttpResp
             form.add_error("password", str(error))
         else:
             messages.success(request, _("Your password is set; sign in with it."))
-            return HttpResponseRedirect("/login/")
+            return HttpResponseRedirect(reverse("accounts:login"))
     return render(
         request,
         "accounts/password_set.html",
@@ -186,9 +187,9 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: QR code, then a first code, then the recovery codes once."""
     user = request.user
     if not isinstance(user, User):
-        return HttpResponseRedirect("/login/")
+        return HttpResponseRedirect(reverse("accounts:login"))
     if two_factor_enrolled(user) and not user.is_verified():  # type: ignore[attr-defined]
-        return HttpResponseRedirect("/login/verify/")
+        return HttpResponseRedirect(reverse("accounts:verify"))
     context: dict[str, Any] = {
         "enrolled": two_factor_enrolled(user),
         "required": two_factor_required(user),
@@ -199,7 +200,7 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
         ).first()
         form = CodeForm(request.POST)
         if device is None:
-            return HttpResponseRedirect("/account/two-factor/")
+            return HttpResponseRedirect(reverse("accounts:two_factor"))
         if form.is_valid():
             try:
                 codes = totp_enrol_confirm(
