@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from carnet.accounts.models import Membership, StudySite, User
+from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
 from carnet.accounts.permissions import (
     PermissionDenied,
     memberships_in_force,
@@ -72,3 +74,98 @@ def site_members(*, study: Study, site: StudySite | int, roles: Iterable[str]) -
     return list(
         User.objects.filter(is_active=True, pk__in=in_force.values("user_id")).order_by("pk")
     )
+
+
+def active_user(pk: int) -> User | None:
+    """Return the active person with this identifier, or None (a closed account never signs in)."""
+    return User.objects.filter(pk=pk, is_active=True).first()
+
+
+def study_visible(actor: User, identifier: str) -> Study | None:
+    """Return the study with this identifier among those the person may see, or None."""
+    return studies_visible(actor).filter(identifier=identifier).first()
+
+
+def my_memberships_in(actor: User, study: Study) -> QuerySet[Membership]:
+    """Return the person's memberships of one study in force today."""
+    return my_memberships(actor).filter(study=study)
+
+
+def my_tokens(actor: User) -> QuerySet[ApiToken]:
+    """Return the person's own API tokens (revoked ones too), with their study."""
+    return ApiToken.objects.filter(user=actor).select_related("study")
+
+
+def my_live_token(actor: User, token_id: int) -> ApiToken | None:
+    """Return one of the person's own tokens that is not revoked, or None."""
+    return ApiToken.objects.filter(pk=token_id, user=actor, revoked_at__isnull=True).first()
+
+
+def enrolment_pending(actor: User, device_id: int) -> TOTPDevice | None:
+    """Return the person's authenticator enrolment that awaits its first code, or None."""
+    return TOTPDevice.objects.filter(user=actor, confirmed=False, pk=device_id).first()
+
+
+# --- what the system administrators' pages read (their views let only administrators in) ----
+
+
+@dataclass(frozen=True)
+class AdministrationCounts:
+    centres: int
+    users: int
+    studies: int
+    tokens: int
+
+
+def administration_counts() -> AdministrationCounts:
+    """Return how many centres, active accounts, studies and live tokens there are."""
+    return AdministrationCounts(
+        centres=Centre.objects.count(),
+        users=User.objects.filter(is_active=True).count(),
+        studies=Study.objects.count(),
+        tokens=ApiToken.objects.filter(revoked_at__isnull=True).count(),
+    )
+
+
+def centres_list() -> QuerySet[Centre]:
+    """Return every centre, by code."""
+    return Centre.objects.order_by("code")
+
+
+def centres_outside(study: Study) -> QuerySet[Centre]:
+    """Return the centres that are not yet a site of the study, by code."""
+    return Centre.objects.exclude(study_sites__study=study).order_by("code")
+
+
+def study_sites(study: Study) -> QuerySet[StudySite]:
+    """Return the study's sites with their centre, by code."""
+    return StudySite.objects.filter(study=study).select_related("centre").order_by("code")
+
+
+def active_users_list() -> QuerySet[User]:
+    """Return the active accounts, by user name."""
+    return User.objects.filter(is_active=True).order_by("username")
+
+
+def delegation_log(study: Study) -> QuerySet[Membership]:
+    """Return every membership of the study, ended ones too, by person then start."""
+    return (
+        Membership.objects.filter(study=study)
+        .select_related("user", "site__centre")
+        .order_by("user__username", "starts_on")
+    )
+
+
+def delegation_log_line(study: Study, membership_id: int) -> Membership | None:
+    """Return one line of the study's delegation log, or None."""
+    return Membership.objects.filter(pk=membership_id, study=study).first()
+
+
+def tokens_list() -> QuerySet[ApiToken]:
+    """Return every API token with its owner and study, newest first."""
+    return ApiToken.objects.select_related("user", "study").order_by("-created_at")
+
+
+def live_token(token_id: int) -> ApiToken | None:
+    """Return a token that is not revoked, or None."""
+    return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).first()

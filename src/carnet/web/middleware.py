@@ -16,9 +16,10 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from carnet.accounts.browser_sessions import session_activity
 from carnet.accounts.models import User
 from carnet.accounts.permissions import permissions_remembered
-from carnet.accounts.sign_in import session_activity, two_factor_enrolled, two_factor_required
+from carnet.accounts.sign_in import two_factor_enrolled, two_factor_required
 from carnet.subjects.environments import SESSION_KEY, session_test_view, test_view
 
 Handler = Callable[[HttpRequest], HttpResponse]

@@ -14,14 +14,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from carnet.accounts.browser_sessions import other_sessions_end, password_change_here
 from carnet.accounts.models import ApiToken, User
 from carnet.accounts.permissions import studies_visible
 from carnet.accounts.services import token_create, token_revoke, user_language_set
 from carnet.accounts.sign_in import (
-    password_change,
     recovery_codes_left,
     recovery_codes_regenerate,
-    sessions_end_others,
     sessions_live,
     two_factor_enrolled,
     two_factor_required,
@@ -106,7 +105,7 @@ def password_page(request: HttpRequest) -> HttpResponse:
             form.add_error("again", _("The two passwords differ."))
         else:
             try:
-                ended = password_change(
+                ended = password_change_here(
                     request,
                     user=_user(request),
                     current=form.cleaned_data["current"],
@@ -127,7 +126,7 @@ def password_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def sessions_end_page(request: HttpRequest) -> HttpResponse:
-    ended = sessions_end_others(request, user=_user(request), reason="ended by the user")
+    ended = other_sessions_end(request, user=_user(request), reason="ended by the user")
     messages.success(request, _("%(count)s other session(s) ended.") % {"count": ended})
     return HttpResponseRedirect(reverse("accounts:account"))
 

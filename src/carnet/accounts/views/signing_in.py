@@ -15,6 +15,16 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from carnet.accounts.browser_sessions import (
+    client_address,
+    next_after_sign_in,
+    password_sign_in,
+    second_factor_pending,
+    second_factor_wait,
+    sign_in_complete,
+    sign_out,
+    totp_enrol_finish,
+)
 from carnet.accounts.models import User
 from carnet.accounts.sign_in import (
     LockedOut,
@@ -22,10 +32,6 @@ from carnet.accounts.sign_in import (
     password_link_user,
     password_set_from_link,
     second_factor_verify,
-    sign_in_complete,
-    sign_in_password,
-    sign_out,
-    totp_enrol_confirm,
     totp_enrol_start,
     totp_enrolment,
     two_factor_enrolled,
@@ -33,9 +39,6 @@ from carnet.accounts.sign_in import (
 )
 from carnet.accounts.views.posted import posted_id
 from carnet.core.errors import ValidationError
-
-PENDING_KEY = "carnet_pending_user"
-NEXT_KEY = "carnet_next"
 
 
 class SignInForm(forms.Form):
@@ -100,7 +103,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "accounts/login.html", {"form": form, "next": next_url}, status=400)
     try:
-        user = sign_in_password(
+        user = password_sign_in(
             request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
         )
     except LockedOut as error:
@@ -109,9 +112,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         form.add_error(None, _("The user name or the password is wrong."))
         return render(request, "accounts/login.html", {"form": form, "next": next_url}, status=400)
     if two_factor_enrolled(user):
-        request.session.cycle_key()
-        request.session[PENDING_KEY] = user.pk
-        request.session[NEXT_KEY] = next_url
+        second_factor_wait(request, user=user, next_url=next_url)
         return HttpResponseRedirect(reverse("accounts:verify"))
     sign_in_complete(request, user=user)
     if two_factor_required(user):
@@ -122,9 +123,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify_page(request: HttpRequest) -> HttpResponse:
     """Ask for the second factor of someone whose password was right."""
-    pending = User.objects.filter(
-        pk=int(request.session.get(PENDING_KEY) or 0), is_active=True
-    ).first()
+    pending = second_factor_pending(request)
     if pending is None:
         return HttpResponseRedirect(reverse("accounts:login"))
     if request.method == "GET":
@@ -135,11 +134,13 @@ def verify_page(request: HttpRequest) -> HttpResponse:
     remaining = lockout_remaining(pending.username)
     if remaining:
         return _locked(request, SignInForm(), LockedOut(remaining))
-    device = second_factor_verify(request, user=pending, code=form.cleaned_data["code"])
+    device = second_factor_verify(
+        user=pending, code=form.cleaned_data["code"], client=client_address(request)
+    )
     if device is None:
         form.add_error("code", _("This code is wrong, expired or already used."))
         return render(request, "accounts/verify.html", {"form": form}, status=400)
-    next_url = request.session.get(NEXT_KEY) or reverse("web:home")
+    next_url = next_after_sign_in(request, reverse("web:home"))
     sign_in_complete(request, user=pending, device=device)
     return HttpResponseRedirect(next_url)
 
@@ -203,7 +204,7 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(reverse("accounts:two_factor"))
         if form.is_valid():
             try:
-                codes = totp_enrol_confirm(
+                codes = totp_enrol_finish(
                     request, user=user, device=device, code=form.cleaned_data["code"]
                 )
             except ValidationError as error:
