@@ -175,3 +175,98 @@ def test_the_scan_finds_each_way_of_writing_an_address_out() -> None:
         '<a href="/">Carnet</a>\n'
     )
     assert [line for line, _value in template_paths(page)] == [1, 2, 5, 6]
+
+
+# --- reads go through selectors -------------------------------------------------------------
+
+# Query methods that, called on a model's manager, a related manager or a query set, read the
+# database. (`get` and `values` are left out: `request.GET.get` and a dict's values are no reads.)
+QUERY_METHODS = {
+    "filter",
+    "exclude",
+    "order_by",
+    "first",
+    "last",
+    "exists",
+    "count",
+    "all",
+    "select_related",
+    "prefetch_related",
+    "values_list",
+    "aggregate",
+    "annotate",
+}
+
+# ORM reads still in a view, each with its reason; keyed by (file under src/carnet, read).
+# This list may only shrink: an entry that matches nothing any more fails the test.
+ORM_READS_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def _view_modules() -> Iterator[Path]:
+    for path in sorted(SOURCE.rglob("*.py")):
+        parts = path.relative_to(SOURCE).parts
+        if path.name == "views.py" or "views" in parts[:-1] or "templatetags" in parts:
+            yield path
+
+
+def orm_reads(code: str) -> Iterator[tuple[int, str]]:
+    """Yield (line, read) for each read of the database a view module makes itself: a model's
+    ``objects``, or a query method on a related manager or on a query set a call returned."""
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Attribute) and node.attr == "objects":
+            yield node.lineno, ast.unparse(node)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in QUERY_METHODS
+            and isinstance(node.func.value, ast.Attribute | ast.Call)
+            and not (
+                isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "objects"
+            )
+        ):
+            yield node.lineno, ast.unparse(node.func)
+
+
+def view_orm_reads() -> list[tuple[str, int, str]]:
+    found = []
+    for path in _view_modules():
+        name = path.relative_to(SOURCE).as_posix()
+        found += [(name, line, read) for line, read in orm_reads(path.read_text("utf-8"))]
+    return found
+
+
+def test_views_read_the_database_only_through_selectors() -> None:
+    left = [
+        f"{name}:{line}: {read}"
+        for name, line, read in view_orm_reads()
+        if (name, read) not in ORM_READS_ALLOWED
+    ]
+    assert left == [], "Move these reads to the app's selectors.py:\n" + "\n".join(left)
+
+
+def test_every_allowed_orm_read_is_still_there() -> None:
+    found = {(name, read) for name, _line, read in view_orm_reads()}
+    assert [entry for entry in ORM_READS_ALLOWED if entry not in found] == []
+
+
+def test_the_read_scan_finds_managers_related_managers_and_query_sets() -> None:
+    planted = (
+        "def view(request, study, user):\n"
+        "    a = ApiToken.objects.filter(user=user)\n"
+        '    b = study.versions.order_by("-number")\n'
+        '    c = studies_visible(user).filter(identifier="X").first()\n'
+        '    d = request.GET.get("sort", "")\n'
+        '    e = request.POST.getlist("site")\n'
+        "    f = rows.count(1)\n"
+    )
+    assert sorted(line for line, _read in orm_reads(planted)) == [2, 3, 4, 4]
+
+
+def test_capture_updates_a_subject_only_through_a_subjects_service() -> None:
+    writes = [
+        f"{path.name}:{number}"
+        for path in sorted((SOURCE / "capture").rglob("*.py"))
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1)
+        if re.search(r"\bSubject\.objects\b", line)
+    ]
+    assert writes == []

@@ -169,3 +169,8 @@ def tokens_list() -> QuerySet[ApiToken]:
 def live_token(token_id: int) -> ApiToken | None:
     """Return a token that is not revoked, or None."""
     return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).first()
+
+
+def my_studies(actor: User) -> QuerySet[Study]:
+    """Return the studies the person may see, with their current version, by identifier."""
+    return studies_visible(actor).select_related("current_version").order_by("identifier")

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max
 from django.http import (
     FileResponse,
     Http404,
@@ -55,7 +54,7 @@ from carnet.capture.forms import (
     place_id,
     submission,
 )
-from carnet.capture.models import CheckResult, FormInstance, FormStatus, StoredFile
+from carnet.capture.models import CheckResult, FormStatus
 from carnet.capture.modes import study_entry_refusal
 from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import FormConflict, FormErrors
@@ -187,22 +186,10 @@ def _target(
         repeat = 0
     if repeat < 1 or (repeat > 1 and not form_rules.form.repeating):
         raise Http404("There is no such instance of the form.")
-    if repeat > 1 and repeat > _last_repeat(found, event, occurrence, form) + 1:
+    if repeat > 1 and repeat > selectors.last_repeat(found, event, occurrence, form) + 1:
         # The pages open the instances there are and the next one: never a gap in the numbers.
         raise Http404("There is no such instance of the form.")
     return _Target(found, rules.definition, scheduled, occurrence, form_rules, repeat)
-
-
-def _last_repeat(subject: Subject, event: str, occurrence: int, form: str) -> int:
-    """Return the highest instance number of a form at one event occurrence, 0 without any."""
-    last = FormInstance.objects.filter(
-        subject=subject,
-        environment=selectors.environment_of(subject),
-        event=event,
-        occurrence=occurrence,
-        form=form,
-    ).aggregate(last=Max("repeat"))["last"]
-    return int(last or 0)
 
 
 def _may_enter(request: HttpRequest, subject: Subject) -> bool:
@@ -1020,8 +1007,8 @@ def _file_download(request: HttpRequest, target: _Target, item: str) -> FileResp
     sha256 = state["values"].get(item, {}).get("text", "")
     # The document is reached through a value of this subject the person may see, never
     # by its hash alone: a hash from another site's subject finds nothing here.
-    stored = StoredFile.objects.filter(study=target.subject.study, sha256=sha256).first()
-    if not sha256 or stored is None:
+    stored = selectors.stored_file(target.subject, sha256)
+    if stored is None:
         raise Http404("There is no document here.")
     return FileResponse(
         document_path(stored.sha256).open("rb"),

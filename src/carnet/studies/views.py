@@ -25,7 +25,13 @@ from carnet.accounts.signatures import (
 from carnet.core.errors import CarnetError
 from carnet.studies.definition.diff import definition_diff
 from carnet.studies.definition.outline import schedule_text
-from carnet.studies.models import Study, StudyMode, StudyVersion
+from carnet.studies.models import Study, StudyMode
+from carnet.studies.selectors import (
+    study_has_draft,
+    study_version_and_previous,
+    study_version_shown,
+    study_versions,
+)
 from carnet.studies.services import MODE_MOVES, study_publish
 
 
@@ -72,7 +78,7 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
     """Return a study's page: outline, schedule grid, versions, mode."""
     study = _study(request, identifier)
     user = _user(request)
-    version = study.current_version or study.versions.order_by("-number").first()
+    version = study_version_shown(study)
     definition = version.parsed() if version else None
     manage = may(user, Action.MANAGE_STUDY, study=study)
     return render(
@@ -86,7 +92,7 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             if definition
             else [],
             "grid": _grid(definition) if definition else None,
-            "versions": study.versions.order_by("-number"),
+            "versions": study_versions(study),
             "sites": sites_visible(user, study=study),
             "manage": manage,
             "view_subjects": may(user, Action.VIEW_SUBJECTS, study=study),
@@ -97,7 +103,7 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "meanings": signature_meanings(study),
             "mode_change_meaning": MODE_CHANGE_MEANING,
             "two_factor": two_factor_enrolled(user),
-            "has_draft": study.versions.filter(status="draft").exists(),
+            "has_draft": study_has_draft(study),
             "test_view_switch": study.mode != StudyMode.TEST
             and may(user, Action.VIEW_SUBJECTS, study=study),
         },
@@ -108,12 +114,10 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
 def study_version_page(request: HttpRequest, identifier: str, number: int) -> HttpResponse:
     """Return one version: its changes from the version it amends, and the migration report."""
     study = _study(request, identifier)
-    version = StudyVersion.objects.filter(study=study, number=number).first()
-    if version is None:
+    found = study_version_and_previous(study, number)
+    if found is None:
         raise Http404("No such version.")
-    previous = (
-        version.based_on or StudyVersion.objects.filter(study=study, number=number - 1).first()
-    )
+    version, previous = found
     changes = definition_diff(previous.parsed(), version.parsed()) if previous else []
     return render(
         request,

@@ -422,6 +422,7 @@ def _subject_page(
     occurrences = selectors.subject_occurrences(subject, definition=definition)
     abilities = _abilities(user, subject)
     action_forms = {**_action_forms(user, subject), **(bound or {})}
+    record = selectors.subject_record(subject)
     return render(
         request,
         "subjects/subject.html",
@@ -433,14 +434,14 @@ def _subject_page(
             "off_treatment_reason": OFF_TREATMENT_LABELS.get(subject.off_treatment_reason, ""),
             "review_pending": subject.eligibility_review == EligibilityReviewStatus.PENDING,
             "schedule": [_occurrence(o, labels) for o in occurrences],
-            "consents": subject.consents.order_by("consented_on", "pk"),
+            "consents": record.consents,
             "withdrawals": [
                 {
                     "kind": WITHDRAWAL_SHORT.get(w.kind, w.kind),
                     "on": w.withdrawn_on,
                     "reason": w.reason,
                 }
-                for w in subject.withdrawals.order_by("withdrawn_on", "pk")
+                for w in record.withdrawals
             ],
             "history": [
                 {
@@ -450,7 +451,7 @@ def _subject_page(
                     "on": c.on,
                     "reason": status_reason_text(c.reason),
                 }
-                for c in subject.status_changes.order_by("on", "pk")
+                for c in record.status_changes
             ],
             "criteria": _stored_criteria(subject, definition),
             "can": abilities,

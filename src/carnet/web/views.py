@@ -13,15 +13,16 @@ from django.views.decorators.cache import never_cache
 
 from carnet import __version__
 from carnet.accounts.models import User
-from carnet.accounts.permissions import may, studies_visible
+from carnet.accounts.permissions import may
 from carnet.accounts.roles import Action
-from carnet.accounts.selectors import my_memberships, sites_visible
+from carnet.accounts.selectors import my_memberships_in, my_studies, sites_visible
 from carnet.accounts.sign_in import (
     lockouts_list,
     recovery_codes_left,
     two_factor_enrolled,
     two_factor_required,
 )
+from carnet.studies.selectors import study_has_draft
 
 
 def _user(request: HttpRequest) -> User:
@@ -37,17 +38,14 @@ def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     studies = []
     tasks: list[tuple[str, str]] = []
-    for study in studies_visible(user).select_related("current_version").order_by("identifier"):
-        roles = sorted({m.get_role_display() for m in my_memberships(user).filter(study=study)})
+    for study in my_studies(user):
+        roles = sorted({m.get_role_display() for m in my_memberships_in(user, study)})
         sites = [f"{s.code} {s.centre.code}" for s in sites_visible(user, study=study)]
         version = study.current_version
         # The title in the reader's language, as the study file gives it in both.
         title = version.parsed().title.text(_definition_language()) if version else ""
         studies.append({"study": study, "title": title, "roles": roles, "sites": sites})
-        if (
-            may(user, Action.MANAGE_STUDY, study=study)
-            and study.versions.filter(status="draft").exists()
-        ):
+        if may(user, Action.MANAGE_STUDY, study=study) and study_has_draft(study):
             tasks.append(
                 (
                     _("A draft version of %(study)s awaits publication.")

@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from carnet.accounts.browser_sessions import other_sessions_end, password_change_here
-from carnet.accounts.models import ApiToken, User
-from carnet.accounts.permissions import studies_visible
+from carnet.accounts.models import User
+from carnet.accounts.selectors import my_live_token, my_studies, my_tokens, study_visible
 from carnet.accounts.services import token_create, token_revoke, user_language_set
 from carnet.accounts.sign_in import (
     recovery_codes_left,
@@ -59,8 +59,8 @@ def _page(
             "codes_left": recovery_codes_left(user),
             "sessions": sessions_live(user),
             "current_session": request.session.session_key,
-            "tokens": ApiToken.objects.filter(user=user).select_related("study"),
-            "token_studies": studies_visible(user).order_by("identifier"),
+            "tokens": my_tokens(user),
+            "token_studies": my_studies(user),
             "new_token": new_token,
         },
         status=status,
@@ -146,7 +146,7 @@ def recovery_codes_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_create_page(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    study = studies_visible(user).filter(identifier=request.POST.get("study", "")).first()
+    study = study_visible(user, request.POST.get("study", ""))
     if study is None:
         messages.error(request, _("Choose one of your studies."))
         return HttpResponseRedirect(reverse("accounts:account"))
@@ -164,7 +164,7 @@ def token_create_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke_page(request: HttpRequest, token_id: int) -> HttpResponse:
     user = _user(request)
-    token = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).first()
+    token = my_live_token(user, token_id)
     if token is not None:
         token_revoke(actor=user, token=token, reason="revoked by its owner")
         messages.success(request, _("The token is revoked."))

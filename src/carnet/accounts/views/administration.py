@@ -7,6 +7,7 @@ command, so a change made here is checked and audited exactly as one made on the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 from functools import wraps
 from typing import Any
@@ -18,8 +19,20 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
+from carnet.accounts.models import User
 from carnet.accounts.roles import Role
+from carnet.accounts.selectors import (
+    active_users_list,
+    administration_counts,
+    centres_list,
+    centres_outside,
+    delegation_log,
+    delegation_log_line,
+    live_token,
+    study_sites,
+    tokens_list,
+    users_list,
+)
 from carnet.accounts.services import (
     centre_add,
     centre_get,
@@ -37,8 +50,7 @@ from carnet.accounts.sign_in import lockout_lift, lockouts_list, password_settin
 from carnet.accounts.views.posted import posted_id
 from carnet.core.clock import utc_today
 from carnet.core.errors import CarnetError, ValidationError
-from carnet.studies.models import Study
-from carnet.studies.selectors import study_get
+from carnet.studies.selectors import studies_list, study_get
 
 View = Callable[..., HttpResponse]
 
@@ -94,10 +106,7 @@ def overview_page(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/administration/overview.html",
         {
-            "centres": Centre.objects.count(),
-            "users": User.objects.filter(is_active=True).count(),
-            "studies": Study.objects.count(),
-            "tokens": ApiToken.objects.filter(revoked_at__isnull=True).count(),
+            **asdict(administration_counts()),
             "lockouts": len(lockouts_list()),
         },
     )
@@ -120,7 +129,7 @@ def centres_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/administration/centres.html",
-        {"centres": Centre.objects.order_by("code")},
+        {"centres": centres_list()},
     )
 
 
@@ -163,10 +172,8 @@ def sites_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "accounts/administration/sites.html",
         {
             "study": study,
-            "sites": StudySite.objects.filter(study=study)
-            .select_related("centre")
-            .order_by("code"),
-            "centres": Centre.objects.exclude(study_sites__study=study).order_by("code"),
+            "sites": study_sites(study),
+            "centres": centres_outside(study),
         },
     )
 
@@ -195,7 +202,7 @@ def users_page(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/administration/users.html",
         {
-            "users": User.objects.order_by("username"),
+            "users": users_list(),
             "link": link,
         },
     )
@@ -221,7 +228,7 @@ def user_action_page(request: HttpRequest, username: str) -> HttpResponse:
         request,
         "accounts/administration/users.html",
         {
-            "users": User.objects.order_by("username"),
+            "users": users_list(),
             "link": link,
             "link_for": user.username,
         },
@@ -239,9 +246,7 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
     if request.method == "POST":
         with _Refusals(request):
             if request.POST.get("action") == "revoke":
-                membership = Membership.objects.filter(
-                    pk=posted_id(request.POST.get("membership")), study=study
-                ).first()
+                membership = delegation_log_line(study, posted_id(request.POST.get("membership")))
                 if membership is None:
                     raise ValidationError(_("Choose a line of the delegation log."))
                 ended = role_revoke(
@@ -278,14 +283,10 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "accounts/administration/memberships.html",
         {
             "study": study,
-            "memberships": Membership.objects.filter(study=study)
-            .select_related("user", "site__centre")
-            .order_by("user__username", "starts_on"),
+            "memberships": delegation_log(study),
             "roles": Role.choices,
-            "sites": StudySite.objects.filter(study=study)
-            .select_related("centre")
-            .order_by("code"),
-            "users": User.objects.filter(is_active=True).order_by("username"),
+            "sites": study_sites(study),
+            "users": active_users_list(),
             "today": utc_today(),
         },
     )
@@ -295,9 +296,7 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def tokens_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        token = ApiToken.objects.filter(
-            pk=posted_id(request.POST.get("token")), revoked_at__isnull=True
-        ).first()
+        token = live_token(posted_id(request.POST.get("token")))
         if token is not None:
             with _Refusals(request):
                 token_revoke(
@@ -311,7 +310,7 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/administration/tokens.html",
         {
-            "tokens": ApiToken.objects.select_related("user", "study").order_by("-created_at"),
+            "tokens": tokens_list(),
         },
     )
 
@@ -337,5 +336,5 @@ def studies_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/administration/studies.html",
-        {"studies": Study.objects.order_by("identifier")},
+        {"studies": studies_list()},
     )

@@ -13,7 +13,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.browser_sessions import (
     client_address,
@@ -26,6 +25,7 @@ from carnet.accounts.browser_sessions import (
     totp_enrol_finish,
 )
 from carnet.accounts.models import User
+from carnet.accounts.selectors import enrolment_pending
 from carnet.accounts.sign_in import (
     LockedOut,
     lockout_remaining,
@@ -196,9 +196,7 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
         "required": two_factor_required(user),
     }
     if request.method == "POST":
-        device = TOTPDevice.objects.filter(
-            user=user, confirmed=False, pk=posted_id(request.POST.get("device"))
-        ).first()
+        device = enrolment_pending(user, posted_id(request.POST.get("device")))
         form = CodeForm(request.POST)
         if device is None:
             return HttpResponseRedirect(reverse("accounts:two_factor"))
