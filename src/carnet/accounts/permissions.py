@@ -190,3 +190,9 @@ def studies_visible(user: User, *, on: date | None = None) -> QuerySet[Study]:
         return Study.objects.all()
     ids = memberships_in_force(user, on=on).values_list("study_id", flat=True)
     return Study.objects.filter(pk__in=ids)
+
+
+def person_asking(user: object) -> User:
+    """Return a request's ``user`` as the person it is, on pages only signed-in people reach."""
+    assert isinstance(user, User), "a page behind login_required"
+    return user

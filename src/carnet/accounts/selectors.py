@@ -13,11 +13,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
 from carnet.accounts.permissions import (
     PermissionDenied,
+    may,
     memberships_in_force,
     site_scope,
     studies_visible,
 )
 from carnet.accounts.roles import Action
+from carnet.accounts.sign_in import two_factor_enrolled
+from carnet.accounts.signatures import MODE_CHANGE_MEANING, signature_meanings
 from carnet.core.clock import utc_now, utc_today
 from carnet.studies.models import BULKY_VERSION_FIELDS, Study
 
@@ -81,7 +84,7 @@ def active_user(pk: int) -> User | None:
     return User.objects.filter(pk=pk, is_active=True).first()
 
 
-def study_visible(actor: User, identifier: str) -> Study | None:
+def my_study(actor: User, identifier: str) -> Study | None:
     """Return the study with this identifier among those the person may see, or None."""
     return studies_visible(actor).filter(identifier=identifier).first()
 
@@ -174,3 +177,27 @@ def live_token(token_id: int) -> ApiToken | None:
 def my_studies(actor: User) -> QuerySet[Study]:
     """Return the studies the person may see, with their current version, by identifier."""
     return studies_visible(actor).select_related("current_version").order_by("identifier")
+
+
+@dataclass(frozen=True)
+class StudyAccess:
+    """What a person may do from a study's page, and how they would sign a change of mode."""
+
+    manage: bool
+    view_subjects: bool
+    include_subjects: bool
+    two_factor: bool  # enrolled: a signature asks for a code too
+    meanings: tuple[str, ...]
+    mode_change_meaning: str
+
+
+def study_access(actor: User, study: Study) -> StudyAccess:
+    """Return what the person may do from the study's page."""
+    return StudyAccess(
+        manage=may(actor, Action.MANAGE_STUDY, study=study),
+        view_subjects=may(actor, Action.VIEW_SUBJECTS, study=study),
+        include_subjects=may(actor, Action.INCLUDE_SUBJECT, study=study),
+        two_factor=two_factor_enrolled(actor),
+        meanings=signature_meanings(study),
+        mode_change_meaning=MODE_CHANGE_MEANING,
+    )

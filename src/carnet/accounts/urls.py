@@ -3,7 +3,7 @@ study sites, delegation logs, tokens and lockouts."""
 
 from django.urls import path
 
-from carnet.accounts.views import account, administration, signing_in
+from carnet.accounts.views import account, administration, signatures, signing_in
 
 app_name = "accounts"
 urlpatterns = [
@@ -31,6 +31,8 @@ urlpatterns = [
         account.token_revoke_page,
         name="token_revoke",
     ),
+    # A study's page asks for it; the act is the person's e-signature, which accounts holds.
+    path("studies/<str:identifier>/mode/", signatures.study_mode_page, name="study_mode"),
     path("administration/", administration.overview_page, name="administration"),
     path("administration/centres/", administration.centres_page, name="admin_centres"),
     path("administration/studies/", administration.studies_page, name="admin_studies"),

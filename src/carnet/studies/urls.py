@@ -13,6 +13,5 @@ urlpatterns = [
         views.study_version_page,
         name="version",
     ),
-    path("studies/<str:identifier>/mode/", views.study_mode_page, name="mode"),
     path("studies/<str:identifier>/publish/", views.study_publish_page, name="publish"),
 ]

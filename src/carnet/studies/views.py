@@ -1,4 +1,8 @@
-"""Study pages: the outline and schedule of a study, its versions, its mode and publication."""
+"""Study pages: the outline and schedule of a study, its versions and its publication.
+
+A change of mode is posted from the study's page to accounts (accounts/views/signatures.py): it
+is an e-signed act.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from carnet.accounts.models import User
-from carnet.accounts.permissions import PermissionDenied, may
-from carnet.accounts.roles import Action
-from carnet.accounts.selectors import sites_visible, study_for_actor
-from carnet.accounts.sign_in import two_factor_enrolled
-from carnet.accounts.signatures import (
-    MODE_CHANGE_MEANING,
-    signature_meanings,
-    study_mode_change_signed,
-)
+from carnet.accounts.permissions import PermissionDenied, person_asking
+from carnet.accounts.selectors import sites_visible, study_access, study_for_actor
 from carnet.core.errors import CarnetError
 from carnet.studies.definition.diff import definition_diff
 from carnet.studies.definition.outline import schedule_text
@@ -35,15 +31,9 @@ from carnet.studies.selectors import (
 from carnet.studies.services import MODE_MOVES, study_publish
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
 def _study(request: HttpRequest, identifier: str) -> Study:
     try:
-        return study_for_actor(_user(request), identifier)
+        return study_for_actor(person_asking(request.user), identifier)
     except PermissionDenied as error:
         raise Http404(str(error)) from error
 
@@ -77,10 +67,10 @@ def study_switch(request: HttpRequest) -> HttpResponse:
 def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
     """Return a study's page: outline, schedule grid, versions, mode."""
     study = _study(request, identifier)
-    user = _user(request)
+    user = person_asking(request.user)
     version = study_version_shown(study)
     definition = version.parsed() if version else None
-    manage = may(user, Action.MANAGE_STUDY, study=study)
+    access = study_access(user, study)
     return render(
         request,
         "studies/study.html",
@@ -94,18 +84,17 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "grid": _grid(definition) if definition else None,
             "versions": study_versions(study),
             "sites": sites_visible(user, study=study),
-            "manage": manage,
-            "view_subjects": may(user, Action.VIEW_SUBJECTS, study=study),
-            "include_subjects": may(user, Action.INCLUDE_SUBJECT, study=study),
+            "manage": access.manage,
+            "view_subjects": access.view_subjects,
+            "include_subjects": access.include_subjects,
             "modes": [(mode, StudyMode(mode).label) for mode in sorted(MODE_MOVES[study.mode])]
-            if manage
+            if access.manage
             else [],
-            "meanings": signature_meanings(study),
-            "mode_change_meaning": MODE_CHANGE_MEANING,
-            "two_factor": two_factor_enrolled(user),
+            "meanings": access.meanings,
+            "mode_change_meaning": access.mode_change_meaning,
+            "two_factor": access.two_factor,
             "has_draft": study_has_draft(study),
-            "test_view_switch": study.mode != StudyMode.TEST
-            and may(user, Action.VIEW_SUBJECTS, study=study),
+            "test_view_switch": study.mode != StudyMode.TEST and access.view_subjects,
         },
     )
 
@@ -134,36 +123,10 @@ def study_version_page(request: HttpRequest, identifier: str, number: int) -> Ht
 
 @login_required
 @require_POST
-def study_mode_page(request: HttpRequest, identifier: str) -> HttpResponse:
-    """Move the study to another mode under the person's e-signature, with a reason."""
-    study = _study(request, identifier)
-    user = _user(request)
-    if not may(user, Action.MANAGE_STUDY, study=study):
-        raise Http404("No such study.")
-    try:
-        study = study_mode_change_signed(
-            actor=user,
-            study=study,
-            mode=request.POST.get("mode", ""),
-            reason=request.POST.get("reason", ""),
-            password=request.POST.get("password", ""),
-            totp_code=request.POST.get("totp_code", ""),
-            meaning=request.POST.get("meaning", "") or MODE_CHANGE_MEANING,
-        )
-        messages.success(
-            request, _("The study is now in %(mode)s mode.") % {"mode": StudyMode(study.mode).label}
-        )
-    except CarnetError as error:
-        messages.error(request, str(error))
-    return HttpResponseRedirect(_study_url(identifier))
-
-
-@login_required
-@require_POST
 def study_publish_page(request: HttpRequest, identifier: str) -> HttpResponse:
     study = _study(request, identifier)
-    user = _user(request)
-    if not may(user, Action.MANAGE_STUDY, study=study):
+    user = person_asking(request.user)
+    if not study_access(user, study).manage:
         raise Http404("No such study.")
     try:
         version = study_publish(actor=user, study=study)

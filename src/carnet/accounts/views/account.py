@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from carnet.accounts.browser_sessions import other_sessions_end, password_change_here
 from carnet.accounts.models import User
-from carnet.accounts.selectors import my_live_token, my_studies, my_tokens, study_visible
+from carnet.accounts.selectors import my_live_token, my_studies, my_study, my_tokens
 from carnet.accounts.services import token_create, token_revoke, user_language_set
 from carnet.accounts.sign_in import (
     recovery_codes_left,
@@ -146,7 +146,7 @@ def recovery_codes_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_create_page(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    study = study_visible(user, request.POST.get("study", ""))
+    study = my_study(user, request.POST.get("study", ""))
     if study is None:
         messages.error(request, _("Choose one of your studies."))
         return HttpResponseRedirect(reverse("accounts:account"))
