@@ -191,7 +191,7 @@ def artefacts_on(lines: list[str]) -> list[str]:
 # first one's, each item's history like any other's.
 SAME_WORDS = {"occurrence", "event", "item", "group"}
 # Pages whose words do not depend on the subject either.
-ANY_SUBJECT = {"web:capture_history", "web:capture_row_new"}
+ANY_SUBJECT = {"capture:history", "capture:row_new"}
 
 
 def _key(url: str) -> tuple[str, ...]:

@@ -13,10 +13,12 @@ from django.test import Client
 from django.urls import URLPattern
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from carnet.accounts import urls as accounts_urls
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke
 from carnet.core.clock import utc_now, utc_today
 from carnet.messaging import urls as messaging_urls
+from carnet.studies import urls as studies_urls
 from carnet.subjects import urls as subjects_urls
 from carnet.subjects.models import News, ScreeningEntry
 from carnet.subjects.services import ConsentGiven, subject_include, subject_settings_set
@@ -126,7 +128,7 @@ def pattern_of(page: str) -> str:
 def test_the_table_describes_every_page() -> None:
     patterns = {
         str(p.pattern)
-        for module in (web_urls, subjects_urls, messaging_urls)
+        for module in (web_urls, accounts_urls, studies_urls, subjects_urls, messaging_urls)
         for p in module.urlpatterns
         if isinstance(p, URLPattern)
     }

@@ -211,3 +211,9 @@ def request_user(request: HttpRequest) -> User:
 def request_token(request: HttpRequest) -> ApiToken | None:
     """Return the API token the request came with, if any."""
     return getattr(request, "api_token", None)
+
+
+def person_asking(user: object) -> User:
+    """Return a request's ``user`` as the person it is, on pages only signed-in people reach."""
+    assert isinstance(user, User), "a page behind login_required"
+    return user

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from carnet.accounts.models import Membership, StudySite, User
+from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
 from carnet.accounts.permissions import (
     PermissionDenied,
+    may,
     memberships_in_force,
     request_token,
     request_user,
@@ -20,6 +23,8 @@ from carnet.accounts.permissions import (
     study_visible,
 )
 from carnet.accounts.roles import Action
+from carnet.accounts.sign_in import two_factor_enrolled
+from carnet.accounts.signatures import MODE_CHANGE_MEANING, signature_meanings
 from carnet.core.clock import utc_now, utc_today
 from carnet.studies.models import BULKY_VERSION_FIELDS, Study
 
@@ -90,4 +95,128 @@ def site_members(*, study: Study, site: StudySite | int, roles: Iterable[str]) -
     )
     return list(
         User.objects.filter(is_active=True, pk__in=in_force.values("user_id")).order_by("pk")
+    )
+
+
+def active_user(pk: int) -> User | None:
+    """Return the active person with this identifier, or None (a closed account never signs in)."""
+    return User.objects.filter(pk=pk, is_active=True).first()
+
+
+def my_study(actor: User, identifier: str) -> Study | None:
+    """Return the study with this identifier among those the person may see, or None."""
+    return studies_visible(actor).filter(identifier=identifier).first()
+
+
+def my_memberships_in(actor: User, study: Study) -> QuerySet[Membership]:
+    """Return the person's memberships of one study in force today."""
+    return my_memberships(actor).filter(study=study)
+
+
+def my_tokens(actor: User) -> QuerySet[ApiToken]:
+    """Return the person's own API tokens (revoked ones too), with their study."""
+    return ApiToken.objects.filter(user=actor).select_related("study")
+
+
+def my_live_token(actor: User, token_id: int) -> ApiToken | None:
+    """Return one of the person's own tokens that is not revoked, or None."""
+    return ApiToken.objects.filter(pk=token_id, user=actor, revoked_at__isnull=True).first()
+
+
+def enrolment_pending(actor: User, device_id: int) -> TOTPDevice | None:
+    """Return the person's authenticator enrolment that awaits its first code, or None."""
+    return TOTPDevice.objects.filter(user=actor, confirmed=False, pk=device_id).first()
+
+
+# --- what the system administrators' pages read (their views let only administrators in) ----
+
+
+@dataclass(frozen=True)
+class AdministrationCounts:
+    centres: int
+    users: int
+    studies: int
+    tokens: int
+
+
+def administration_counts() -> AdministrationCounts:
+    """Return how many centres, active accounts, studies and live tokens there are."""
+    return AdministrationCounts(
+        centres=Centre.objects.count(),
+        users=User.objects.filter(is_active=True).count(),
+        studies=Study.objects.count(),
+        tokens=ApiToken.objects.filter(revoked_at__isnull=True).count(),
+    )
+
+
+def centres_list() -> QuerySet[Centre]:
+    """Return every centre, by code."""
+    return Centre.objects.order_by("code")
+
+
+def centres_outside(study: Study) -> QuerySet[Centre]:
+    """Return the centres that are not yet a site of the study, by code."""
+    return Centre.objects.exclude(study_sites__study=study).order_by("code")
+
+
+def study_sites(study: Study) -> QuerySet[StudySite]:
+    """Return the study's sites with their centre, by code."""
+    return StudySite.objects.filter(study=study).select_related("centre").order_by("code")
+
+
+def active_users_list() -> QuerySet[User]:
+    """Return the active accounts, by user name."""
+    return User.objects.filter(is_active=True).order_by("username")
+
+
+def delegation_log(study: Study) -> QuerySet[Membership]:
+    """Return every membership of the study, ended ones too, by person then start."""
+    return (
+        Membership.objects.filter(study=study)
+        .select_related("user", "site__centre")
+        .order_by("user__username", "starts_on")
+    )
+
+
+def delegation_log_line(study: Study, membership_id: int) -> Membership | None:
+    """Return one line of the study's delegation log, or None."""
+    return Membership.objects.filter(pk=membership_id, study=study).first()
+
+
+def tokens_list() -> QuerySet[ApiToken]:
+    """Return every API token with its owner and study, newest first."""
+    return ApiToken.objects.select_related("user", "study").order_by("-created_at")
+
+
+def live_token(token_id: int) -> ApiToken | None:
+    """Return a token that is not revoked, or None."""
+    return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).first()
+
+
+def my_studies(actor: User) -> QuerySet[Study]:
+    """Return the studies the person may see, with their current version, by identifier."""
+    return studies_visible(actor).select_related("current_version").order_by("identifier")
+
+
+@dataclass(frozen=True)
+class StudyAccess:
+    """What a person may do from a study's page, and how they would sign a change of mode."""
+
+    manage: bool
+    view_subjects: bool
+    include_subjects: bool
+    two_factor: bool  # enrolled: a signature asks for a code too
+    meanings: tuple[str, ...]
+    mode_change_meaning: str
+
+
+def study_access(actor: User, study: Study) -> StudyAccess:
+    """Return what the person may do from the study's page."""
+    return StudyAccess(
+        manage=may(actor, Action.MANAGE_STUDY, study=study),
+        view_subjects=may(actor, Action.VIEW_SUBJECTS, study=study),
+        include_subjects=may(actor, Action.INCLUDE_SUBJECT, study=study),
+        two_factor=two_factor_enrolled(actor),
+        meanings=signature_meanings(study),
+        mode_change_meaning=MODE_CHANGE_MEANING,
     )

@@ -3,13 +3,15 @@
 Every failure, lockout and sign-in is an event of the system audit chain. Messages never reveal
 whether an account exists: a wrong user name and a wrong password read the same, and an unknown
 user name is throttled like a real one.
+
+These services take plain values (the person, the client's address, the code typed) and never a
+request: the pages' handling of the request and its session lives in browser_sessions.py.
 """
 
 from __future__ import annotations
 
 import hmac
 import io
-import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,19 +19,17 @@ from datetime import timedelta
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Sum
-from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -44,8 +44,6 @@ from carnet.runtime_settings.services import system_setting_value
 RECOVERY_CODES = 10
 # Roles whose holders must use a second factor unless a study says otherwise.
 DEFAULT_TWO_FACTOR_ROLES = frozenset({Role.ADMINISTRATOR, Role.DATA_MANAGER} | UNBLINDED_ROLES)
-LAST_ACTIVITY_KEY = "carnet_last_activity"
-BACKGROUND_HEADER = "HTTP_X_CARNET_BACKGROUND"
 
 
 class LockedOut(CarnetError):
@@ -64,44 +62,6 @@ class LockedOut(CarnetError):
             % {"minutes": minutes}
         )
         self.retry_after = retry_after
-
-
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None
-
-
-def _trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
-    return address is not None and any(
-        address in ipaddress.ip_network(network) for network in settings.CARNET_TRUSTED_PROXIES
-    )
-
-
-def client_address(request: HttpRequest) -> str:
-    """Return the address of the person's machine: the peer, or behind a declared proxy the
-    address that proxy saw (``X-Forwarded-For``).
-
-    Only proxies declared in CARNET_TRUSTED_PROXIES are believed: anyone else can write any
-    ``X-Forwarded-For``. The list is read from the right (the nearest proxy), skipping declared
-    proxies, so an address the client prepended itself is never taken.
-    """
-    peer = request.META.get("REMOTE_ADDR", "") or ""
-    if not _trusted_proxy(_address(peer)):
-        return peer
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
-        address = _address(hop)
-        if address is None:
-            break  # a malformed hop: what lies before it cannot be trusted either
-        if not _trusted_proxy(address):
-            return str(address)
-    return peer
-
-
-def _client(request: HttpRequest) -> SystemActor:
-    return SystemActor(label=f"sign-in from {client_address(request) or '?'}")
 
 
 def typed_name_target(username: str) -> User | tuple[str, str]:
@@ -197,18 +157,21 @@ def token_second_factor_missing(user: User, *, enrolled: bool | None = None) -> 
     return not enrolled and two_factor_required(user)
 
 
-def sign_in_password(request: HttpRequest, *, username: str, password: str) -> User | None:
-    """Check a user name and password; return the person, or None.
+def _client(address: str) -> SystemActor:
+    return SystemActor(label=f"sign-in from {address or '?'}")
 
-    Raise LockedOut when the name is locked, or when its address has failed too often: that
-    pause is the address's, not the account's (the person signs in from elsewhere, and tokens
-    never depend on either).
+
+def sign_in_allowed(*, username: str, client: str) -> None:
+    """Refuse with LockedOut (audited) a sign-in attempt for a locked user name, or from an
+    address (``client``) that has failed too often.
+
+    The address's pause is the address's, not the account's: the person signs in from
+    elsewhere, and tokens never depend on either.
     """
-    username = username.strip()
-    paused = address_pause_remaining(client_address(request))
+    paused = address_pause_remaining(client)
     if paused:
         audit_record(
-            actor=_client(request),
+            actor=_client(client),
             action="login.refused_address",
             target=typed_name_target(username),
             new={"paused_seconds": paused},
@@ -217,31 +180,30 @@ def sign_in_password(request: HttpRequest, *, username: str, password: str) -> U
     remaining = lockout_remaining(username)
     if remaining:
         audit_record(
-            actor=_client(request),
-            action="login.refused_locked",
-            target=typed_name_target(username),
+            actor=_client(client), action="login.refused_locked", target=typed_name_target(username)
         )
         raise LockedOut(remaining)
-    user = authenticate(request, username=username, password=password)
-    if isinstance(user, User) and user.is_active:
-        return user
+
+
+def sign_in_failed(*, username: str, client: str) -> None:
+    """Record a wrong user name or password; raise LockedOut when this failure locked the name.
+
+    The throttle (django-axes) has counted the failure already, as the password was checked.
+    """
     target = typed_name_target(username)
-    audit_record(actor=_client(request), action="login.failed", target=target)
+    audit_record(actor=_client(client), action="login.failed", target=target)
     remaining = lockout_remaining(username)
     if remaining:
         audit_record(
-            actor=_client(request),
+            actor=_client(client),
             action="login.locked",
             target=target,
             new={"failures": settings.AXES_FAILURE_LIMIT, "locked_seconds": remaining},
         )
         raise LockedOut(remaining)
-    return None
 
 
-def second_factor_verify(
-    request: HttpRequest, *, user: User, code: str
-) -> TOTPDevice | StaticDevice | None:
+def second_factor_verify(*, user: User, code: str, client: str) -> TOTPDevice | StaticDevice | None:
     """Return the device that accepts a TOTP or recovery code, or None (audited)."""
     code = "".join(code.split()).lower()
     for device in TOTPDevice.objects.filter(user=user, confirmed=True):
@@ -252,31 +214,28 @@ def second_factor_verify(
         if device.verify_token(code):  # a recovery code is deleted once used
             audit_record(actor=user, action="login.recovery_code_used", target=user)
             return device
-    audit_record(actor=_client(request), action="login.second_factor_failed", target=user)
+    audit_record(actor=_client(client), action="login.second_factor_failed", target=user)
     return None
 
 
-def sign_in_complete(
-    request: HttpRequest, *, user: User, device: TOTPDevice | StaticDevice | None = None
+def session_opened(
+    *,
+    user: User,
+    session_key: str,
+    client: str,
+    user_agent: str,
+    device: TOTPDevice | StaticDevice | None = None,
 ) -> None:
-    """Open the session, record it and audit the sign-in."""
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    if device is not None:
-        otp_login(request, device)
-    request.session[LAST_ACTIVITY_KEY] = utc_now().timestamp()
-    if request.session.session_key is None:
-        request.session.save()
+    """Record a new session of the person (where from, which browser) and audit the sign-in."""
     UserSession.objects.update_or_create(
-        session_key=request.session.session_key,
+        session_key=session_key,
         defaults={
             "user": user,
             "last_seen_at": utc_now(),
-            "ip_address": client_address(request)[:45],
-            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200],
+            "ip_address": client[:45],
+            "user_agent": user_agent[:200],
         },
     )
-    if user.language:
-        request.session["carnet_language"] = user.language
     second = (
         "none"
         if device is None
@@ -297,27 +256,40 @@ def session_end(session_key: str, *, reason: str) -> None:
     )
 
 
-def sign_out(request: HttpRequest, *, reason: str = "signed out") -> None:
-    """Close the current session."""
-    user = request.user
-    key = request.session.session_key
-    logout(request)
-    if key:
-        UserSession.objects.filter(session_key=key, ended_at__isnull=True).update(
+def session_closed(*, user: User | None, session_key: str | None, reason: str) -> None:
+    """Mark a session that was just closed in the registry and audit the person's sign-out."""
+    if session_key:
+        UserSession.objects.filter(session_key=session_key, ended_at__isnull=True).update(
             ended_at=utc_now(), end_reason=reason
         )
-    if isinstance(user, User):
+    if user is not None:
         audit_record(actor=user, action="logout", target=user, new={"reason": reason})
+
+
+def session_seen(session_key: str) -> None:
+    """Record that a session is in use now (shown in the person's list of sessions)."""
+    UserSession.objects.filter(session_key=session_key).update(last_seen_at=utc_now())
+
+
+def session_moved(*, before: str | None, after: str | None) -> None:
+    """Follow a session whose key changed (a new password gives it one) in the registry, so it
+    still shows in "my sessions" and can still be ended from another one."""
+    if before and after and before != after:
+        UserSession.objects.filter(session_key=before).update(session_key=after)
+
+
+def session_idle_seconds() -> int:
+    """Return how long a session may sit idle before it ends (the session_idle_minutes setting)."""
+    return 60 * int(system_setting_value("session_idle_minutes"))
 
 
 def sessions_live(user: User) -> list[UserSession]:
     return list(UserSession.objects.filter(user=user, ended_at__isnull=True))
 
 
-def sessions_end_others(request: HttpRequest, *, user: User, reason: str) -> int:
-    """End every session of the user except this one; return how many were ended."""
-    current = request.session.session_key
-    others = [s.session_key for s in sessions_live(user) if s.session_key != current]
+def sessions_end_others(*, user: User, keep: str | None, reason: str) -> int:
+    """End every session of the person but ``keep`` (the one asking); return how many."""
+    others = [s.session_key for s in sessions_live(user) if s.session_key != keep]
     for key in others:
         session_end(key, reason=reason)
     if others:
@@ -330,25 +302,6 @@ def sessions_end_others(request: HttpRequest, *, user: User, reason: str) -> int
     return len(others)
 
 
-def session_activity(request: HttpRequest) -> bool:
-    """Return False (and sign out) when the session sat idle too long; else record activity.
-
-    Requests marked as background polling (header X-Carnet-Background) do not count as activity.
-    """
-    last = request.session.get(LAST_ACTIVITY_KEY)
-    now = utc_now().timestamp()
-    idle_limit = 60 * int(system_setting_value("session_idle_minutes"))
-    if last is not None and now - float(last) > idle_limit:
-        sign_out(request, reason="idle")
-        return False
-    if request.META.get(BACKGROUND_HEADER) != "1":
-        request.session[LAST_ACTIVITY_KEY] = now
-        key = request.session.session_key
-        if key and (last is None or now - float(last) > 60):
-            UserSession.objects.filter(session_key=key).update(last_seen_at=utc_now())
-    return True
-
-
 def _validated(password: str, user: User) -> None:
     try:
         validate_password(password, user)
@@ -358,32 +311,34 @@ def _validated(password: str, user: User) -> None:
         ) from error
 
 
-@transaction.atomic
-def password_change(request: HttpRequest, *, user: User, current: str, new: str) -> int:
-    """Change one's password (current password required); end every other session."""
+def password_change(*, user: User, current: str, new: str, keep: str | None) -> int:
+    """Change one's password (the current one required) and end every other session of the
+    person but ``keep`` (the one asking); return how many were ended.
+
+    A wrong current password is refused, and audited outside the change's transaction: the
+    refusal's rollback must not take its audit event with it.
+    """
     if not user.check_password(current):
         audit_record(actor=user, action="password.change_refused", target=user)
         raise ValidationError(_("The current password is wrong."))
+    return _password_replace(user=user, new=new, keep=keep)
+
+
+@transaction.atomic
+def _password_replace(*, user: User, new: str, keep: str | None) -> int:
     _validated(new, user)
     user.set_password(new)
     user.save(update_fields=["password"])
-    before = request.session.session_key
-    update_session_auth_hash(request, user)
-    # update_session_auth_hash gives the session a new key: the registry follows it, or this
-    # session would vanish from "my sessions" and could no longer be ended from another one.
-    after = request.session.session_key
-    if before and after and before != after:
-        UserSession.objects.filter(session_key=before).update(session_key=after)
     audit_record(
         actor=user, action="user.password_changed", target=user, new={"password_set": True}
     )
-    return sessions_end_others(request, user=user, reason="password changed")
+    return sessions_end_others(user=user, keep=keep, reason="password changed")
 
 
 def password_setting_link(user: User) -> str:
     """Return the path where a person sets their password (valid for PASSWORD_RESET_TIMEOUT)."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
-    return f"/password/set/{uid}/{default_token_generator.make_token(user)}/"
+    return reverse("accounts:password_set", args=[uid, default_token_generator.make_token(user)])
 
 
 def password_link_user(uidb64: str, token: str) -> User | None:
@@ -432,21 +387,26 @@ def totp_enrolment(device: TOTPDevice) -> Enrolment:
     return Enrolment(device=device, secret_base32=secret, qr_svg=buffer.getvalue().decode("utf-8"))
 
 
-@transaction.atomic
-def totp_enrol_confirm(
-    request: HttpRequest, *, user: User, device: TOTPDevice, code: str
-) -> list[str]:
-    """Confirm enrolment with a first code; return the recovery codes, shown once."""
+def totp_enrol_confirm(*, user: User, device: TOTPDevice, code: str) -> list[str]:
+    """Confirm enrolment with a first code; return the recovery codes, shown once.
+
+    A wrong code is refused, and audited outside the enrolment's transaction: the refusal's
+    rollback must not take its audit event with it.
+    """
     if device.user_id != user.pk or device.confirmed:
         raise ValidationError(_("This enrolment is not yours or is already finished."))
     if not device.verify_token("".join(code.split())):
         audit_record(actor=user, action="two_factor.enrolment_refused", target=user)
         raise ValidationError(_("The code is wrong or expired; enter the code the app shows now."))
+    return _totp_enrolment_finish(user=user, device=device)
+
+
+@transaction.atomic
+def _totp_enrolment_finish(*, user: User, device: TOTPDevice) -> list[str]:
     TOTPDevice.objects.filter(user=user, confirmed=True).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = _recovery_codes_replace(user)
-    otp_login(request, device)
     audit_record(
         actor=user, action="two_factor.enrolled", target=user, new={"recovery_codes": len(codes)}
     )

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 
 from carnet.accounts.blinding import blinding_of
 from carnet.accounts.models import User
 from carnet.accounts.permissions import require
 from carnet.accounts.roles import Action
 from carnet.audit.models import AuditEvent
-from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue
+from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue, StoredFile
 from carnet.capture.rules import study_rules
 from carnet.studies.definition.model import Event, Form, StudyDefinition
 from carnet.subjects.models import Subject
@@ -360,3 +360,26 @@ def values_at_version(
         if place not in before and int((new or {}).get("form_version", 0)) > version:
             before[place] = old
     return before
+
+
+def last_repeat(subject: Subject, event: str, occurrence: int, form: str) -> int:
+    """Return the highest instance number of a form at one event occurrence, 0 without any."""
+    last = FormInstance.objects.filter(
+        subject=subject,
+        environment=environment_of(subject),
+        event=event,
+        occurrence=occurrence,
+        form=form,
+    ).aggregate(last=Max("repeat"))["last"]
+    return int(last or 0)
+
+
+def stored_file(subject: Subject, sha256: str) -> StoredFile | None:
+    """Return the document with this hash in the subject's study, or None.
+
+    Callers reach it through a value of this subject that the person may see, never by its hash
+    alone: a hash from another site's subject must find nothing.
+    """
+    if not sha256:
+        return None
+    return StoredFile.objects.filter(study=subject.study, sha256=sha256).first()

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max
 from django.http import (
     FileResponse,
     Http404,
@@ -27,6 +26,7 @@ from django.http import (
     QueryDict,
 )
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -54,7 +54,7 @@ from carnet.capture.forms import (
     place_id,
     submission,
 )
-from carnet.capture.models import CheckResult, FormInstance, FormStatus, StoredFile
+from carnet.capture.models import CheckResult, FormStatus
 from carnet.capture.modes import study_entry_refusal
 from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import FormConflict, FormErrors
@@ -92,8 +92,11 @@ def _subject(request: HttpRequest, identifier: str, subject: str) -> Subject:
     return found
 
 
-def _subject_url(subject: Subject) -> str:
-    return f"/studies/{subject.study.identifier}/subjects/{subject.identifier}/"
+def _form_url(subject: Subject, event: str, occurrence: int, form: str) -> str:
+    """Return the address of one form of one event occurrence of a subject (no query)."""
+    return reverse(
+        "capture:form", args=[subject.study.identifier, subject.identifier, event, occurrence, form]
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class _Target:
     @property
     def url(self) -> str:
         """Return the address the form's pages hang from (validate/, not-done/…), no query."""
-        return f"{_subject_url(self.subject)}forms/{self.event.name}/{self.occurrence}/{self.form}/"
+        return _form_url(self.subject, self.event.name, self.occurrence, self.form)
 
     @property
     def query(self) -> str:
@@ -142,6 +145,14 @@ class _Target:
         """Return what templates need to build this instance's addresses."""
         return {
             "url": self.url,
+            # What capture's named addresses of this form take, before their own (an item…).
+            "form_args": (
+                self.subject.study.identifier,
+                self.subject.identifier,
+                self.event.name,
+                self.occurrence,
+                self.form,
+            ),
             "query": self.query,
             "here": self.page,
             "repeat": self.repeat if self.repeating else 0,
@@ -175,22 +186,10 @@ def _target(
         repeat = 0
     if repeat < 1 or (repeat > 1 and not form_rules.form.repeating):
         raise Http404("There is no such instance of the form.")
-    if repeat > 1 and repeat > _last_repeat(found, event, occurrence, form) + 1:
+    if repeat > 1 and repeat > selectors.last_repeat(found, event, occurrence, form) + 1:
         # The pages open the instances there are and the next one: never a gap in the numbers.
         raise Http404("There is no such instance of the form.")
     return _Target(found, rules.definition, scheduled, occurrence, form_rules, repeat)
-
-
-def _last_repeat(subject: Subject, event: str, occurrence: int, form: str) -> int:
-    """Return the highest instance number of a form at one event occurrence, 0 without any."""
-    last = FormInstance.objects.filter(
-        subject=subject,
-        environment=selectors.environment_of(subject),
-        event=event,
-        occurrence=occurrence,
-        form=form,
-    ).aggregate(last=Max("repeat"))["last"]
-    return int(last or 0)
 
 
 def _may_enter(request: HttpRequest, subject: Subject) -> bool:
@@ -273,12 +272,12 @@ def _form_cell(
     cell: selectors.CasebookCell,
     form: Form,
     *,
-    base: str,
+    subject: Subject,
     where: str,
     language: str,
     may_enter: bool,
 ) -> dict[str, Any]:
-    url = f"{base}forms/{cell.event}/{cell.occurrence}/{cell.form}/"
+    url = _form_url(subject, cell.event, cell.occurrence, cell.form)
     if form.repeating:
         return _repeat_cell(
             cell.instances,
@@ -325,7 +324,7 @@ def _folded_column(
     columns: list[selectors.CasebookColumn],
     forms: tuple[Form, ...],
     *,
-    base: str,
+    subject: Subject,
     language: str,
     may_enter: bool,
 ) -> tuple[dict[str, Any], list[dict[str, Any] | None]]:
@@ -355,7 +354,7 @@ def _folded_column(
             cell = _form_cell(
                 column.cells[index],
                 form,
-                base=base,
+                subject=subject,
                 where=where,
                 language=language,
                 may_enter=may_enter,
@@ -371,7 +370,9 @@ def _folded_column(
     return head, cells
 
 
-def _new_occurrences(book: selectors.Casebook, *, base: str, language: str) -> list[dict[str, Any]]:
+def _new_occurrences(
+    book: selectors.Casebook, *, subject: Subject, language: str
+) -> list[dict[str, Any]]:
     """Return the next occurrence of each event one may add by hand: an unscheduled event that
     already took place, and a repeating event the schedule cannot place yet but that holds data
     (the schedule offers the next occurrence of the others itself)."""
@@ -397,7 +398,7 @@ def _new_occurrences(book: selectors.Casebook, *, base: str, language: str) -> l
                 "forms": [
                     {
                         "label": forms[name].label.text(language),
-                        "url": f"{base}forms/{event.name}/{number}/{name}/"
+                        "url": _form_url(subject, event.name, number, name)
                         + _repeat_query(forms[name].repeating, 1),
                     }
                     for name in event.forms
@@ -407,7 +408,9 @@ def _new_occurrences(book: selectors.Casebook, *, base: str, language: str) -> l
     return offered
 
 
-def _unscheduled(book: selectors.Casebook, *, base: str, language: str) -> list[dict[str, Any]]:
+def _unscheduled(
+    book: selectors.Casebook, *, subject: Subject, language: str
+) -> list[dict[str, Any]]:
     """Return the unscheduled events that have not taken place yet, each with its forms."""
     seen = {column.event.name for column in book.columns}
     forms = {form.name: form for form in book.forms}
@@ -418,7 +421,7 @@ def _unscheduled(book: selectors.Casebook, *, base: str, language: str) -> list[
         entries = [
             {
                 "label": forms[name].label.text(language),
-                "url": f"{base}forms/{event.name}/1/{name}/"
+                "url": _form_url(subject, event.name, 1, name)
                 + _repeat_query(forms[name].repeating, 1),
             }
             for name in event.forms
@@ -441,7 +444,6 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
     found = _subject(request, identifier, subject)
     book = selectors.casebook(_user(request), found)
     language = _language()
-    base = _subject_url(found)
     may_enter = _may_enter(request, found)
     unfold = request.GET.get("all") == "1"
     by_event: dict[str, list[selectors.CasebookColumn]] = {}
@@ -463,7 +465,7 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
         )
         if folded:
             head, column_cells = _folded_column(
-                columns[:folded], book.forms, base=base, language=language, may_enter=may_enter
+                columns[:folded], book.forms, subject=found, language=language, may_enter=may_enter
             )
             heads.append(head)
             cells.append(column_cells)
@@ -475,7 +477,7 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
                     _form_cell(
                         column.cells[event.forms.index(form.name)],
                         form,
-                        base=base,
+                        subject=found,
                         where=where,
                         language=language,
                         may_enter=may_enter,
@@ -495,12 +497,11 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
         {
             "study": found.study,
             "subject": found,
-            "base": base,
             "groups": groups,
             "columns": heads,
             "rows": rows if heads else [],
-            "unscheduled": _unscheduled(book, base=base, language=language),
-            "new_occurrences": _new_occurrences(book, base=base, language=language)
+            "unscheduled": _unscheduled(book, subject=found, language=language),
+            "new_occurrences": _new_occurrences(book, subject=found, language=language)
             if may_enter
             else [],
             "folded_any": folded_any,
@@ -616,7 +617,6 @@ def _render_form(
         {
             "study": target.subject.study,
             "subject": target.subject,
-            "base": _subject_url(target.subject),
             **target.addresses(),
             "event_label": target.event.label.text(language),
             "occurrence": target.occurrence,
@@ -1007,8 +1007,8 @@ def _file_download(request: HttpRequest, target: _Target, item: str) -> FileResp
     sha256 = state["values"].get(item, {}).get("text", "")
     # The document is reached through a value of this subject the person may see, never
     # by its hash alone: a hash from another site's subject finds nothing here.
-    stored = StoredFile.objects.filter(study=target.subject.study, sha256=sha256).first()
-    if not sha256 or stored is None:
+    stored = selectors.stored_file(target.subject, sha256)
+    if stored is None:
         raise Http404("There is no document here.")
     return FileResponse(
         document_path(stored.sha256).open("rb"),

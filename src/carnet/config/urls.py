@@ -1,4 +1,4 @@
-"""URL map of the whole site."""
+"""URL map of the whole site: each app's pages are included once, from its own urls.py."""
 
 from django.urls import include, path
 
@@ -10,8 +10,11 @@ urlpatterns = [
     path("", include("carnet.messaging.urls")),
     # Browsers ask for it on every site whatever the page says: answer rather than 404.
     path("favicon.ico", favicon, name="favicon"),
+    path("", include("carnet.accounts.urls")),
+    path("", include("carnet.studies.urls")),
     path("", include("carnet.subjects.urls")),
     path("", include("carnet.randomization.urls")),
+    path("", include("carnet.capture.urls")),
     path("", include("carnet.web.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -91,7 +91,7 @@ def _form_link(context: WriteContext, definition: StudyDefinition) -> str:
     instance, subject = context.form_instance, context.subject
     form = next((f for f in definition.forms if f.name == instance.form), None)
     path = reverse(
-        "web:capture_form",  # capture's pages are included by web's URLs
+        "capture:form",
         args=[
             subject.study.identifier,
             subject.identifier,

@@ -41,3 +41,32 @@ def study_version_get(study: Study, number: int | None = None) -> StudyVersion:
     if version is None:
         raise ValidationError(_("%(study)s has no version.") % {"study": study.identifier})
     return version
+
+
+def study_versions(study: Study) -> QuerySet[StudyVersion]:
+    """Return every version of a study, the latest first."""
+    return study.versions.order_by("-number")
+
+
+def study_version_shown(study: Study) -> StudyVersion | None:
+    """Return the version a study's page shows: the current one, else the latest, else None."""
+    return study.current_version or study.versions.order_by("-number").first()
+
+
+def study_has_draft(study: Study) -> bool:
+    """Return whether a version of the study awaits publication."""
+    return study.versions.filter(status="draft").exists()
+
+
+def study_version_and_previous(
+    study: Study, number: int
+) -> tuple[StudyVersion, StudyVersion | None] | None:
+    """Return a version of the study and the one it amends (the version it is based on, else
+    the one numbered before it), or None when the study has no such version."""
+    version = StudyVersion.objects.filter(study=study, number=number).first()
+    if version is None:
+        return None
+    previous = (
+        version.based_on or StudyVersion.objects.filter(study=study, number=number - 1).first()
+    )
+    return version, previous

@@ -20,7 +20,15 @@ from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study
 from carnet.subjects.eligibility import CriterionResult, eligibility_items, evaluate_criteria
 from carnet.subjects.environments import Environment, environment_written, test_view_asked
-from carnet.subjects.models import PlannedVisit, ScheduleSummary, ScreeningEntry, Subject
+from carnet.subjects.models import (
+    Consent,
+    PlannedVisit,
+    ScheduleSummary,
+    ScreeningEntry,
+    StatusChange,
+    Subject,
+    Withdrawal,
+)
 from carnet.subjects.schedule import (
     Occurrence,
     Planned,
@@ -538,3 +546,24 @@ def eligibility_questions(study: Study) -> list[str]:
     """Return the item names a registration must give for the criteria."""
     definition = _definition(study)
     return eligibility_items(definition) if definition else []
+
+
+@dataclass(frozen=True)
+class SubjectRecord:
+    """What a subject's page lists of the subject's life in the study, oldest first."""
+
+    consents: list[Consent]
+    withdrawals: list[Withdrawal]
+    status_changes: list[StatusChange]
+
+
+def subject_record(subject: Subject) -> SubjectRecord:
+    """Return the subject's consents, withdrawals and status changes, each oldest first.
+
+    The subject is one the caller found through subject_for_actor: its reads are scoped there.
+    """
+    return SubjectRecord(
+        consents=list(subject.consents.order_by("consented_on", "pk")),
+        withdrawals=list(subject.withdrawals.order_by("withdrawn_on", "pk")),
+        status_changes=list(subject.status_changes.order_by("on", "pk")),
+    )

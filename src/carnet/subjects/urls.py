@@ -22,6 +22,7 @@ urlpatterns = [
     path(SUBJECT + "news/", views.news_page, name="news"),
     path(SUBJECT + "transfer/", views.transfer_page, name="transfer"),
     path(SUBJECT + "identity/", views.identity_page, name="identity"),
+    path(STUDY + "test-view/", views.test_view_page, name="test_view"),
     path(STUDY + "screening-log/", views.screening_log_page, name="screening_log"),
     path(STUDY + "overdue/", views.overdue_page, name="overdue"),
     path(STUDY + "follow-up-campaign/", views.follow_up_campaign_page, name="follow_up_campaign"),

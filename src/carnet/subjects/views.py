@@ -17,6 +17,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -36,6 +38,7 @@ from carnet.subjects.eligibility import (
     detail_text,
     outcome_text,
 )
+from carnet.subjects.environments import SESSION_KEY, session_test_view
 from carnet.subjects.forms import (
     OFF_TREATMENT_LABELS,
     SEX_LABELS,
@@ -97,8 +100,9 @@ def _definition(study: Study) -> StudyDefinition | None:
     return study.current_version.parsed() if study.current_version else None
 
 
-def _subject_url(subject: Subject) -> str:
-    return f"/studies/{subject.study.identifier}/subjects/{subject.identifier}/"
+def _subject_url(subject: Subject, page: str = "subject") -> str:
+    """Return the address of the subject's page, or of another of its pages named ``page``."""
+    return reverse(f"subjects:{page}", args=[subject.study.identifier, subject.identifier])
 
 
 # --- what the templates show ----------------------------------------------------------------
@@ -418,26 +422,26 @@ def _subject_page(
     occurrences = selectors.subject_occurrences(subject, definition=definition)
     abilities = _abilities(user, subject)
     action_forms = {**_action_forms(user, subject), **(bound or {})}
+    record = selectors.subject_record(subject)
     return render(
         request,
         "subjects/subject.html",
         {
             "study": subject.study,
             "subject": subject,
-            "base": _subject_url(subject),
             "row": _subject_row(summary, labels),
             "sex": SEX_LABELS.get(subject.sex, subject.sex),
             "off_treatment_reason": OFF_TREATMENT_LABELS.get(subject.off_treatment_reason, ""),
             "review_pending": subject.eligibility_review == EligibilityReviewStatus.PENDING,
             "schedule": [_occurrence(o, labels) for o in occurrences],
-            "consents": subject.consents.order_by("consented_on", "pk"),
+            "consents": record.consents,
             "withdrawals": [
                 {
                     "kind": WITHDRAWAL_SHORT.get(w.kind, w.kind),
                     "on": w.withdrawn_on,
                     "reason": w.reason,
                 }
-                for w in subject.withdrawals.order_by("withdrawn_on", "pk")
+                for w in record.withdrawals
             ],
             "history": [
                 {
@@ -447,7 +451,7 @@ def _subject_page(
                     "on": c.on,
                     "reason": status_reason_text(c.reason),
                 }
-                for c in subject.status_changes.order_by("on", "pk")
+                for c in record.status_changes
             ],
             "criteria": _stored_criteria(subject, definition),
             "can": abilities,
@@ -664,7 +668,7 @@ def identity_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
                 refusal_to_form(form, error)
             else:
                 messages.success(request, _("The identity is stored, encrypted."))
-                return HttpResponseRedirect(_subject_url(found) + "identity/")
+                return HttpResponseRedirect(_subject_url(found, "identity"))
         status = 400
     values = services.identity_reveal(actor=user, subject=found) or {}
     if not form.is_bound:
@@ -707,7 +711,9 @@ def screening_log_page(request: HttpRequest, identifier: str) -> HttpResponse:
                 refusal_to_form(form, error)
             else:
                 messages.success(request, _("The line is added to the screening log."))
-                return HttpResponseRedirect(f"/studies/{study.identifier}/screening-log/")
+                return HttpResponseRedirect(
+                    reverse("subjects:screening_log", args=[study.identifier])
+                )
         status = 400
     else:
         today = services.site_today(sites[0]) if sites else utc_today()
@@ -850,3 +856,20 @@ def follow_up_campaign_page(request: HttpRequest, identifier: str) -> HttpRespon
         },
         status=status,
     )
+
+
+@login_required
+@require_POST
+def test_view_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Turn the test view of a study on or off for this session, then go back where one was."""
+    study = _study(request, identifier)
+    studies = set(session_test_view(request.session.get(SESSION_KEY)))
+    if request.POST.get("on") == "1":
+        studies.add(study.identifier)
+    else:
+        studies.discard(study.identifier)
+    request.session[SESSION_KEY] = sorted(studies)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("studies:study", args=[identifier])
+    return HttpResponseRedirect(back)

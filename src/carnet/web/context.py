@@ -10,8 +10,8 @@ from django.utils.translation import gettext
 
 from carnet import __version__
 from carnet.accounts.models import User
-from carnet.accounts.permissions import memberships_in_force, studies_visible
 from carnet.accounts.roles import Role
+from carnet.accounts.selectors import my_memberships_in, my_studies
 from carnet.studies.models import StudyMode
 from carnet.subjects.environments import Environment
 from carnet.subjects.selectors import environment_seen
@@ -26,7 +26,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if not isinstance(user, User) or not user.is_authenticated:
         return {}
-    studies = list(studies_visible(user).order_by("identifier"))
+    studies = list(my_studies(user))
     match = getattr(request, "resolver_match", None)
     identifier = (match.kwargs.get("identifier") if match else None) or request.session.get(
         "carnet_study"
@@ -35,7 +35,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     where: list[str] = []
     if current is not None:
         request.session["carnet_study"] = current.identifier
-        for membership in memberships_in_force(user, study=current).select_related("site__centre"):
+        for membership in my_memberships_in(user, current):
             site = (
                 f"{membership.site.code} {membership.site.centre.code}"
                 if membership.site

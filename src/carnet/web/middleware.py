@@ -9,15 +9,17 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from carnet.accounts.browser_sessions import session_activity
 from carnet.accounts.models import User
 from carnet.accounts.permissions import permissions_remembered
-from carnet.accounts.sign_in import session_activity, two_factor_enrolled, two_factor_required
+from carnet.accounts.sign_in import two_factor_enrolled, two_factor_required
 from carnet.subjects.environments import SESSION_KEY, session_test_view, test_view
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -37,17 +39,21 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-# Paths a person who still owes a second factor may reach.
-SECOND_FACTOR_OPEN = (
-    "/login/",
-    "/logout/",
-    "/account/two-factor/",
-    "/static/",
-    "/i18n/",
-    "/language/",
-    "/healthz",
-    "/favicon.ico",
-)
+
+
+def _second_factor_open() -> tuple[str, ...]:
+    """Return the paths (and what lies under them) that a person who still owes a second
+    factor may reach: signing in and out, enrolling, the language, static files, health."""
+    return (
+        reverse("accounts:login"),  # with login/verify/ under it
+        reverse("accounts:logout"),
+        reverse("accounts:two_factor"),  # with its recovery codes under it
+        settings.STATIC_URL,
+        reverse("set_language"),
+        reverse("accounts:language"),
+        reverse("web:health"),
+        reverse("favicon"),
+    )
 
 
 class SecurityHeadersMiddleware:
@@ -92,6 +98,7 @@ class PermissionsRememberedMiddleware:
 
 
 def _is_api(request: HttpRequest) -> bool:
+    # The API's mount point (config/urls.py): ninja names none of its own addresses "root".
     return request.path.startswith("/api/")
 
 
@@ -154,7 +161,7 @@ class IdleSessionMiddleware:
                 _("Your session ended after a period without activity; please sign in again."),
             )
             return HttpResponseRedirect(
-                f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}"
+                f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.get_full_path()})}"
             )
         return self.get_response(request)
 
@@ -170,13 +177,13 @@ class SecondFactorMiddleware:
         if (
             isinstance(user, User)
             and not user.is_verified()  # type: ignore[attr-defined]
-            and not request.path.startswith(SECOND_FACTOR_OPEN)
+            and not request.path.startswith(_second_factor_open())
             and not getattr(request, "api_token", None)
         ):
             if two_factor_enrolled(user):
-                target = "/login/verify/"
+                target = reverse("accounts:verify")
             elif two_factor_required(user):
-                target = "/account/two-factor/"
+                target = reverse("accounts:two_factor")
             else:
                 return self.get_response(request)
             if _is_api(request):

@@ -111,7 +111,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/login/"
+LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 
 # Throttling (django-axes): failures for one user name count while each comes within 15 minutes
@@ -132,9 +132,9 @@ CARNET_ADDRESS_FAILURE_LIMIT = environment.positive_integer(
 # The reverse proxies in front of Carnet (docs/deployment.md): behind one of them, the address
 # that counts (throttling, sessions, audit) is the one it forwards, never the proxy's own.
 CARNET_TRUSTED_PROXIES = environment.trusted_proxies()
-AXES_CLIENT_IP_CALLABLE = "carnet.accounts.sign_in.client_address"
+AXES_CLIENT_IP_CALLABLE = "carnet.accounts.browser_sessions.client_address"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "carnet.web.sign_in_views.lockout_response"
+AXES_LOCKOUT_CALLABLE = "carnet.accounts.views.signing_in.lockout_response"
 AXES_ENABLE_ADMIN = False
 AXES_VERBOSE = False
 

@@ -8,33 +8,37 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from carnet.accounts.browser_sessions import (
+    client_address,
+    next_after_sign_in,
+    password_sign_in,
+    second_factor_pending,
+    second_factor_wait,
+    sign_in_complete,
+    sign_out,
+    totp_enrol_finish,
+)
 from carnet.accounts.models import User
+from carnet.accounts.selectors import enrolment_pending
 from carnet.accounts.sign_in import (
     LockedOut,
     lockout_remaining,
     password_link_user,
     password_set_from_link,
     second_factor_verify,
-    sign_in_complete,
-    sign_in_password,
-    sign_out,
-    totp_enrol_confirm,
     totp_enrol_start,
     totp_enrolment,
     two_factor_enrolled,
     two_factor_required,
 )
+from carnet.accounts.views.posted import posted_id
 from carnet.core.errors import ValidationError
-from carnet.web.posted import posted_id
-
-PENDING_KEY = "carnet_pending_user"
-NEXT_KEY = "carnet_next"
 
 
 class SignInForm(forms.Form):
@@ -68,16 +72,16 @@ class NewPasswordForm(forms.Form):
 def _safe_next(request: HttpRequest, value: str | None) -> str:
     if value and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}):
         return value
-    return "/"
+    return reverse("web:home")
 
 
 def _locked(
-    request: HttpRequest, form: forms.Form, error: LockedOut, next_url: str = "/"
+    request: HttpRequest, form: forms.Form, error: LockedOut, next_url: str = ""
 ) -> HttpResponse:
     response = render(
         request,
-        "web/login.html",
-        {"form": form, "locked": str(error), "next": next_url},
+        "accounts/login.html",
+        {"form": form, "locked": str(error), "next": next_url or reverse("web:home")},
         status=429,
     )
     response["Retry-After"] = str(error.retry_after)
@@ -93,52 +97,50 @@ def login_page(request: HttpRequest) -> HttpResponse:
     """
     if request.method == "GET":
         next_url = _safe_next(request, request.GET.get("next"))
-        return render(request, "web/login.html", {"form": SignInForm(), "next": next_url})
+        return render(request, "accounts/login.html", {"form": SignInForm(), "next": next_url})
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     form = SignInForm(request.POST)
     if not form.is_valid():
-        return render(request, "web/login.html", {"form": form, "next": next_url}, status=400)
+        return render(request, "accounts/login.html", {"form": form, "next": next_url}, status=400)
     try:
-        user = sign_in_password(
+        user = password_sign_in(
             request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
         )
     except LockedOut as error:
         return _locked(request, form, error, next_url)
     if user is None:
         form.add_error(None, _("The user name or the password is wrong."))
-        return render(request, "web/login.html", {"form": form, "next": next_url}, status=400)
+        return render(request, "accounts/login.html", {"form": form, "next": next_url}, status=400)
     if two_factor_enrolled(user):
-        request.session.cycle_key()
-        request.session[PENDING_KEY] = user.pk
-        request.session[NEXT_KEY] = next_url
-        return HttpResponseRedirect("/login/verify/")
+        second_factor_wait(request, user=user, next_url=next_url)
+        return HttpResponseRedirect(reverse("accounts:verify"))
     sign_in_complete(request, user=user)
     if two_factor_required(user):
-        return HttpResponseRedirect("/account/two-factor/")
+        return HttpResponseRedirect(reverse("accounts:two_factor"))
     return HttpResponseRedirect(next_url)
 
 
 @require_http_methods(["GET", "POST"])
 def verify_page(request: HttpRequest) -> HttpResponse:
     """Ask for the second factor of someone whose password was right."""
-    pending = User.objects.filter(
-        pk=int(request.session.get(PENDING_KEY) or 0), is_active=True
-    ).first()
+    pending = second_factor_pending(request)
     if pending is None:
-        return HttpResponseRedirect("/login/")
+        return HttpResponseRedirect(reverse("accounts:login"))
     if request.method == "GET":
-        return render(request, "web/verify.html", {"form": CodeForm()})
+        return render(request, "accounts/verify.html", {"form": CodeForm()})
     form = CodeForm(request.POST)
     if not form.is_valid():
-        return render(request, "web/verify.html", {"form": form}, status=400)
+        return render(request, "accounts/verify.html", {"form": form}, status=400)
     remaining = lockout_remaining(pending.username)
     if remaining:
         return _locked(request, SignInForm(), LockedOut(remaining))
-    device = second_factor_verify(request, user=pending, code=form.cleaned_data["code"])
+    device = second_factor_verify(
+        user=pending, code=form.cleaned_data["code"], client=client_address(request)
+    )
     if device is None:
         form.add_error("code", _("This code is wrong, expired or already used."))
-        return render(request, "web/verify.html", {"form": form}, status=400)
-    next_url = request.session.get(NEXT_KEY, "/")
+        return render(request, "accounts/verify.html", {"form": form}, status=400)
+    next_url = next_after_sign_in(request, reverse("web:home"))
     sign_in_complete(request, user=pending, device=device)
     return HttpResponseRedirect(next_url)
 
@@ -155,7 +157,7 @@ def lockout_response(
 def logout_page(request: HttpRequest) -> HttpResponse:
     sign_out(request)
     messages.info(request, _("You are signed out."))
-    return HttpResponseRedirect("/login/")
+    return HttpResponseRedirect(reverse("accounts:login"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -163,7 +165,7 @@ def password_set_page(request: HttpRequest, uidb64: str, token: str) -> HttpResp
     """Let a new person (or one whose password was reset) choose a password from their link."""
     user = password_link_user(uidb64, token)
     if user is None:
-        return render(request, "web/password_set.html", {"invalid": True}, status=400)
+        return render(request, "accounts/password_set.html", {"invalid": True}, status=400)
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -172,10 +174,10 @@ def password_set_page(request: HttpRequest, uidb64: str, token: str) -> HttpResp
             form.add_error("password", str(error))
         else:
             messages.success(request, _("Your password is set; sign in with it."))
-            return HttpResponseRedirect("/login/")
+            return HttpResponseRedirect(reverse("accounts:login"))
     return render(
         request,
-        "web/password_set.html",
+        "accounts/password_set.html",
         {"form": form, "username": user.username},
         status=400 if request.method == "POST" else 200,
     )
@@ -186,31 +188,29 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: QR code, then a first code, then the recovery codes once."""
     user = request.user
     if not isinstance(user, User):
-        return HttpResponseRedirect("/login/")
+        return HttpResponseRedirect(reverse("accounts:login"))
     if two_factor_enrolled(user) and not user.is_verified():  # type: ignore[attr-defined]
-        return HttpResponseRedirect("/login/verify/")
+        return HttpResponseRedirect(reverse("accounts:verify"))
     context: dict[str, Any] = {
         "enrolled": two_factor_enrolled(user),
         "required": two_factor_required(user),
     }
     if request.method == "POST":
-        device = TOTPDevice.objects.filter(
-            user=user, confirmed=False, pk=posted_id(request.POST.get("device"))
-        ).first()
+        device = enrolment_pending(user, posted_id(request.POST.get("device")))
         form = CodeForm(request.POST)
         if device is None:
-            return HttpResponseRedirect("/account/two-factor/")
+            return HttpResponseRedirect(reverse("accounts:two_factor"))
         if form.is_valid():
             try:
-                codes = totp_enrol_confirm(
+                codes = totp_enrol_finish(
                     request, user=user, device=device, code=form.cleaned_data["code"]
                 )
             except ValidationError as error:
                 form.add_error("code", str(error))
             else:
-                return render(request, "web/recovery_codes.html", {"codes": codes})
+                return render(request, "accounts/recovery_codes.html", {"codes": codes})
         context.update(enrolment=totp_enrolment(device), form=form)
-        return render(request, "web/two_factor.html", context, status=400)
+        return render(request, "accounts/two_factor.html", context, status=400)
     if "start" in request.GET or not context["enrolled"]:
         context.update(enrolment=totp_enrol_start(user=user), form=CodeForm())
-    return render(request, "web/two_factor.html", context)
+    return render(request, "accounts/two_factor.html", context)

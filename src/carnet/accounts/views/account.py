@@ -8,19 +8,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from carnet.accounts.models import ApiToken, User
-from carnet.accounts.permissions import studies_visible
+from carnet.accounts.browser_sessions import other_sessions_end, password_change_here
+from carnet.accounts.models import User
+from carnet.accounts.selectors import my_live_token, my_studies, my_study, my_tokens
 from carnet.accounts.services import token_create, token_revoke, user_language_set
 from carnet.accounts.sign_in import (
-    password_change,
     recovery_codes_left,
     recovery_codes_regenerate,
-    sessions_end_others,
     sessions_live,
     two_factor_enrolled,
     two_factor_required,
@@ -50,7 +50,7 @@ def _page(
     user = _user(request)
     return render(
         request,
-        "web/account.html",
+        "accounts/account.html",
         {
             "languages": settings.LANGUAGES,
             "password_form": password_form or PasswordChangeForm(),
@@ -59,8 +59,8 @@ def _page(
             "codes_left": recovery_codes_left(user),
             "sessions": sessions_live(user),
             "current_session": request.session.session_key,
-            "tokens": ApiToken.objects.filter(user=user).select_related("study"),
-            "token_studies": studies_visible(user).order_by("identifier"),
+            "tokens": my_tokens(user),
+            "token_studies": my_studies(user),
             "new_token": new_token,
         },
         status=status,
@@ -76,9 +76,10 @@ def account_page(request: HttpRequest) -> HttpResponse:
 def language_page(request: HttpRequest) -> HttpResponse:
     """Switch language; a signed-in person keeps the choice in their account."""
     language = request.POST.get("language", "")
-    next_url = request.POST.get("next", "/")
+    next_url = request.POST.get("next", "")
+    # Only a path of this site: "//host/…" is another site's address.
     if not next_url.startswith("/") or next_url.startswith("//"):
-        next_url = "/"
+        next_url = reverse("web:home")
     response = HttpResponseRedirect(next_url)
     if language in dict(settings.LANGUAGES):
         if isinstance(request.user, User):
@@ -104,7 +105,7 @@ def password_page(request: HttpRequest) -> HttpResponse:
             form.add_error("again", _("The two passwords differ."))
         else:
             try:
-                ended = password_change(
+                ended = password_change_here(
                     request,
                     user=_user(request),
                     current=form.cleaned_data["current"],
@@ -118,16 +119,16 @@ def password_page(request: HttpRequest) -> HttpResponse:
                     _("Your password is changed; %(count)s other session(s) ended.")
                     % {"count": ended},
                 )
-                return HttpResponseRedirect("/account/")
+                return HttpResponseRedirect(reverse("accounts:account"))
     return _page(request, password_form=form, status=400)
 
 
 @login_required
 @require_POST
 def sessions_end_page(request: HttpRequest) -> HttpResponse:
-    ended = sessions_end_others(request, user=_user(request), reason="ended by the user")
+    ended = other_sessions_end(request, user=_user(request), reason="ended by the user")
     messages.success(request, _("%(count)s other session(s) ended.") % {"count": ended})
-    return HttpResponseRedirect("/account/")
+    return HttpResponseRedirect(reverse("accounts:account"))
 
 
 @login_required
@@ -137,25 +138,25 @@ def recovery_codes_page(request: HttpRequest) -> HttpResponse:
         codes = recovery_codes_regenerate(user=_user(request))
     except CarnetError as error:
         messages.error(request, str(error))
-        return HttpResponseRedirect("/account/")
-    return render(request, "web/recovery_codes.html", {"codes": codes})
+        return HttpResponseRedirect(reverse("accounts:account"))
+    return render(request, "accounts/recovery_codes.html", {"codes": codes})
 
 
 @login_required
 @require_POST
 def token_create_page(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    study = studies_visible(user).filter(identifier=request.POST.get("study", "")).first()
+    study = my_study(user, request.POST.get("study", ""))
     if study is None:
         messages.error(request, _("Choose one of your studies."))
-        return HttpResponseRedirect("/account/")
+        return HttpResponseRedirect(reverse("accounts:account"))
     try:
         _token, key = token_create(
             actor=user, user=user, study=study, label=request.POST.get("label", "")
         )
     except CarnetError as error:
         messages.error(request, str(error))
-        return HttpResponseRedirect("/account/")
+        return HttpResponseRedirect(reverse("accounts:account"))
     return _page(request, new_token=key)
 
 
@@ -163,8 +164,8 @@ def token_create_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke_page(request: HttpRequest, token_id: int) -> HttpResponse:
     user = _user(request)
-    token = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).first()
+    token = my_live_token(user, token_id)
     if token is not None:
         token_revoke(actor=user, token=token, reason="revoked by its owner")
         messages.success(request, _("The token is revoked."))
-    return HttpResponseRedirect("/account/")
+    return HttpResponseRedirect(reverse("accounts:account"))

@@ -7,6 +7,7 @@ command, so a change made here is checked and audited exactly as one made on the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 from functools import wraps
 from typing import Any
@@ -14,11 +15,24 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
+from carnet.accounts.models import User
 from carnet.accounts.roles import Role
+from carnet.accounts.selectors import (
+    active_users_list,
+    administration_counts,
+    centres_list,
+    centres_outside,
+    delegation_log,
+    delegation_log_line,
+    live_token,
+    study_sites,
+    tokens_list,
+    users_list,
+)
 from carnet.accounts.services import (
     centre_add,
     centre_get,
@@ -33,11 +47,10 @@ from carnet.accounts.services import (
     user_get,
 )
 from carnet.accounts.sign_in import lockout_lift, lockouts_list, password_setting_link
+from carnet.accounts.views.posted import posted_id
 from carnet.core.clock import utc_today
 from carnet.core.errors import CarnetError, ValidationError
-from carnet.studies.models import Study
-from carnet.studies.selectors import study_get
-from carnet.web.posted import posted_id
+from carnet.studies.selectors import studies_list, study_get
 
 View = Callable[..., HttpResponse]
 
@@ -50,7 +63,7 @@ def administrators_only(view: View) -> View:
         user = request.user
         if not isinstance(user, User) or not user.is_active or not user.is_superuser:
             if not user.is_authenticated:
-                return HttpResponseRedirect(f"/login/?next={request.path}")
+                return HttpResponseRedirect(f"{reverse('accounts:login')}?next={request.path}")
             raise Http404("No such page.")
         return view(request, *args, **kwargs)
 
@@ -91,12 +104,9 @@ class _Refusals:
 def overview_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
-        "web/administration/overview.html",
+        "accounts/administration/overview.html",
         {
-            "centres": Centre.objects.count(),
-            "users": User.objects.filter(is_active=True).count(),
-            "studies": Study.objects.count(),
-            "tokens": ApiToken.objects.filter(revoked_at__isnull=True).count(),
+            **asdict(administration_counts()),
             "lockouts": len(lockouts_list()),
         },
     )
@@ -115,9 +125,11 @@ def centres_page(request: HttpRequest) -> HttpResponse:
                 time_zone=request.POST.get("time_zone", "Europe/Paris"),
             )
             messages.success(request, _("Centre %(code)s added.") % {"code": centre.code})
-        return HttpResponseRedirect("/administration/centres/")
+        return HttpResponseRedirect(reverse("accounts:admin_centres"))
     return render(
-        request, "web/administration/centres.html", {"centres": Centre.objects.order_by("code")}
+        request,
+        "accounts/administration/centres.html",
+        {"centres": centres_list()},
     )
 
 
@@ -154,16 +166,14 @@ def sites_page(request: HttpRequest, identifier: str) -> HttpResponse:
                     _("%(centre)s is site %(code)s.")
                     % {"centre": site.centre.code, "code": site.code},
                 )
-        return HttpResponseRedirect(f"/administration/studies/{identifier}/sites/")
+        return HttpResponseRedirect(reverse("accounts:admin_sites", args=[identifier]))
     return render(
         request,
-        "web/administration/sites.html",
+        "accounts/administration/sites.html",
         {
             "study": study,
-            "sites": StudySite.objects.filter(study=study)
-            .select_related("centre")
-            .order_by("code"),
-            "centres": Centre.objects.exclude(study_sites__study=study).order_by("code"),
+            "sites": study_sites(study),
+            "centres": centres_outside(study),
         },
     )
 
@@ -190,9 +200,9 @@ def users_page(request: HttpRequest) -> HttpResponse:
             )
     return render(
         request,
-        "web/administration/users.html",
+        "accounts/administration/users.html",
         {
-            "users": User.objects.order_by("username"),
+            "users": users_list(),
             "link": link,
         },
     )
@@ -212,13 +222,13 @@ def user_action_page(request: HttpRequest, username: str) -> HttpResponse:
             messages.success(
                 request, _("Account %(username)s deactivated.") % {"username": user.username}
             )
-        return HttpResponseRedirect("/administration/users/")
+        return HttpResponseRedirect(reverse("accounts:admin_users"))
     link = request.build_absolute_uri(password_setting_link(user))
     return render(
         request,
-        "web/administration/users.html",
+        "accounts/administration/users.html",
         {
-            "users": User.objects.order_by("username"),
+            "users": users_list(),
             "link": link,
             "link_for": user.username,
         },
@@ -236,9 +246,7 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
     if request.method == "POST":
         with _Refusals(request):
             if request.POST.get("action") == "revoke":
-                membership = Membership.objects.filter(
-                    pk=posted_id(request.POST.get("membership")), study=study
-                ).first()
+                membership = delegation_log_line(study, posted_id(request.POST.get("membership")))
                 if membership is None:
                     raise ValidationError(_("Choose a line of the delegation log."))
                 ended = role_revoke(
@@ -269,20 +277,16 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
                     _("%(username)s is now %(role)s.")
                     % {"username": granted.user.username, "role": granted.get_role_display()},
                 )
-        return HttpResponseRedirect(f"/administration/studies/{identifier}/memberships/")
+        return HttpResponseRedirect(reverse("accounts:admin_memberships", args=[identifier]))
     return render(
         request,
-        "web/administration/memberships.html",
+        "accounts/administration/memberships.html",
         {
             "study": study,
-            "memberships": Membership.objects.filter(study=study)
-            .select_related("user", "site__centre")
-            .order_by("user__username", "starts_on"),
+            "memberships": delegation_log(study),
             "roles": Role.choices,
-            "sites": StudySite.objects.filter(study=study)
-            .select_related("centre")
-            .order_by("code"),
-            "users": User.objects.filter(is_active=True).order_by("username"),
+            "sites": study_sites(study),
+            "users": active_users_list(),
             "today": utc_today(),
         },
     )
@@ -292,9 +296,7 @@ def memberships_page(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def tokens_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        token = ApiToken.objects.filter(
-            pk=posted_id(request.POST.get("token")), revoked_at__isnull=True
-        ).first()
+        token = live_token(posted_id(request.POST.get("token")))
         if token is not None:
             with _Refusals(request):
                 token_revoke(
@@ -303,12 +305,12 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request, _("Token %(prefix)s… revoked.") % {"prefix": token.prefix}
                 )
-        return HttpResponseRedirect("/administration/tokens/")
+        return HttpResponseRedirect(reverse("accounts:admin_tokens"))
     return render(
         request,
-        "web/administration/tokens.html",
+        "accounts/administration/tokens.html",
         {
-            "tokens": ApiToken.objects.select_related("user", "study").order_by("-created_at"),
+            "tokens": tokens_list(),
         },
     )
 
@@ -325,14 +327,14 @@ def lockouts_page(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("The lock on %(username)s is lifted.") % {"username": username}
             )
-        return HttpResponseRedirect("/administration/lockouts/")
-    return render(request, "web/administration/lockouts.html", {"lockouts": lockouts_list()})
+        return HttpResponseRedirect(reverse("accounts:admin_lockouts"))
+    return render(request, "accounts/administration/lockouts.html", {"lockouts": lockouts_list()})
 
 
 @administrators_only
 def studies_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
-        "web/administration/studies.html",
-        {"studies": Study.objects.order_by("identifier")},
+        "accounts/administration/studies.html",
+        {"studies": studies_list()},
     )
