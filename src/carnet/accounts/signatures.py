@@ -28,6 +28,7 @@ from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_of_json
 from carnet.studies.models import Study
 from carnet.studies.services import study_mode_change, study_mode_move_check
+from carnet.studies.signing import MODE_CHANGE_MEANING
 
 # Meanings offered when a study lists none of its own.
 DEFAULT_MEANINGS = (
@@ -35,9 +36,8 @@ DEFAULT_MEANINGS = (
     gettext_noop("I have reviewed this report."),
     gettext_noop("I approve this document."),
     gettext_noop("I authorise this database lock."),
-    gettext_noop("I authorise this change of the study's mode."),
+    MODE_CHANGE_MEANING,
 )
-MODE_CHANGE_MEANING = DEFAULT_MEANINGS[-1]
 
 
 def signature_meanings(study: Study | None) -> tuple[str, ...]:

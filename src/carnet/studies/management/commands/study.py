@@ -12,8 +12,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from carnet.accounts.services import user_get
-from carnet.accounts.signatures import MODE_CHANGE_MEANING, study_mode_change_signed
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
 from carnet.studies.definition import StudyDefinition, StudyFileError, study_file_read
@@ -23,6 +21,7 @@ from carnet.studies.definition.validation import study_schema
 from carnet.studies.models import StudyMode
 from carnet.studies.selectors import studies_list, study_get, study_version_get
 from carnet.studies.services import study_load, study_publish
+from carnet.studies.signing import MODE_CHANGE_MEANING, mode_signing
 
 VERSION_REFERENCE = re.compile(r"^(?P<study>[A-Z0-9][A-Z0-9_-]+):(?P<number>\d+)$")
 
@@ -175,8 +174,10 @@ class Command(BaseCommand):
 
     def _mode(self, options: dict[str, Any]) -> None:
         # A change of mode is a person's signed act, not the system's: the signer is the actor.
-        signer = user_get(options["signer"])  # a deactivated account's password is refused
-        study = study_mode_change_signed(
+        # Accounts finds the signer and signs (studies/signing.py).
+        signing = mode_signing()
+        signer = signing.signer(options["signer"])  # a deactivated account's password is refused
+        study = signing.change(
             actor=signer,
             study=study_get(options["study"]),
             mode=options["mode"],
