@@ -20,10 +20,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
-from carnet.accounts.permissions import require
+from carnet.accounts.permissions import Actor, require
 from carnet.accounts.roles import Action, Role
 from carnet.accounts.selectors import site_members
-from carnet.audit.services import Actor, SystemActor, audit_record
+from carnet.audit.services import SystemActor, audit_record
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex, sha256_of_json
