@@ -171,7 +171,7 @@ def _target(
     version = found.study.current_version
     assert version is not None
     rules = study_rules(version)
-    scheduled = next((e for e in rules.definition.events if e.name == event), None)
+    scheduled = rules.definition.event(event)
     if (
         scheduled is None
         or form not in scheduled.forms
