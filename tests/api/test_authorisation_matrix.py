@@ -63,6 +63,7 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/subjects/{subject}/casebook": granted(Action.VIEW_SUBJECTS),
     FORM_PATH: granted(Action.VIEW_SUBJECTS),
     FORM_PATH + "/history": granted(Action.VIEW_SUBJECTS),
+    "/api/studies/{identifier}/subjects/{subject}/randomisation": granted(Action.VIEW_SUBJECTS),
     # The scan report of subject 01-001 (site A): visible where that subject is.
     "/api/studies/{identifier}/files/{sha256}": granted(Action.VIEW_SUBJECTS),
 }
@@ -150,6 +151,12 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         granted(Action.ENTER_DATA),
         {"version": "1", "upload": ("disguised.pdf", b"MZ an executable")},
         False,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/randomisation"): (
+        # Factor levels that are not the casebook's: refused (409), nothing allocated.
+        granted(Action.INCLUDE_SUBJECT),
+        {"confirm_factors": {"no_such_factor": "1"}},
+        True,
     ),
     ("post", "/api/studies/{identifier}/mode"): (
         # A study-wide, signed action: a wrong password is refused and nothing moves.
