@@ -33,4 +33,7 @@ FRENCH: dict[str, str] = {
     "confirm the unblinding a second time: it cannot be undone.": "confirmez une seconde fois la levée d'aveugle : elle est irréversible.",
     "give the reason for the unblinding.": "donnez la raison de la levée d'aveugle.",
     "give the reference of the pharmacovigilance case.": "donnez la référence du cas de pharmacovigilance.",
+    "Kit number": "Numéro de kit",
+    "Unblinded in an emergency.": "Aveugle levé en urgence.",
+    "Unblinding": "Levée d'aveugle",
 }

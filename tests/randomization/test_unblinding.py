@@ -158,3 +158,44 @@ def test_pharmacovigilance_unblinding_is_recorded_per_case_and_leaves_the_team_b
     assert allocation.unblinded_at is None
     assert allocation_arm(trial.investigator, allocation) == HIDDEN
     assert AuditEvent.objects.filter(action="randomisation.pharmacovigilance_unblinded").exists()
+
+
+def test_emergency_and_pharmacovigilance_unblinding_through_the_api(
+    minimisation_trial: Trial,
+) -> None:
+    from tests.accounts.personas import with_second_factor
+    from tests.randomization.test_api_and_page import api_client
+
+    trial = minimisation_trial
+    allocation = _randomised(trial)
+    pv = with_second_factor(person("pia", study=trial.world.study, role=Role.PHARMACOVIGILANCE))
+    base = "/api/studies/MINI/subjects/01-001/"
+    nurse = api_client(trial, trial.nurse)
+    asked = {"reason": "emergency", "password": PASSWORD, "confirmed": True}
+    assert (
+        nurse.post(base + "unblinding", asked, content_type="application/json").status_code == 403
+    )
+    answer = api_client(trial, trial.investigator).post(
+        base + "pharmacovigilance-unblinding",
+        {"reason": "r", "case_reference": "C"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 403
+    answer = api_client(trial, pv).post(
+        base + "pharmacovigilance-unblinding",
+        {"reason": "SUSAR", "case_reference": "PV-1"},
+        content_type="application/json",
+    )
+    assert (answer.status_code, answer.json()["arm"]) == (201, allocation.arm)
+    assert nurse.get(base + "randomisation").json()["arm"] == HIDDEN
+    investigator = api_client(trial, trial.investigator)
+    refused = investigator.post(
+        base + "unblinding", asked | {"confirmed": False}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    answer = investigator.post(base + "unblinding", asked, content_type="application/json")
+    assert (answer.status_code, answer.json()["arm"]) == (201, allocation.arm)
+    again = investigator.post(base + "unblinding", asked, content_type="application/json")
+    assert again.status_code == 409
+    shown = nurse.get(base + "randomisation").json()
+    assert (shown["arm"], shown["unblinded"]) == (allocation.arm, True)
