@@ -36,4 +36,12 @@ FRENCH: dict[str, str] = {
     "Kit number": "Numéro de kit",
     "Unblinded in an emergency.": "Aveugle levé en urgence.",
     "Unblinding": "Levée d'aveugle",
+    "%(subject)s is unblinded.": "L'aveugle de %(subject)s est levé.",
+    "Authenticator code, if you use one": "Code de l'application d'authentification, si vous en utilisez une",
+    "Emergency unblinding": "Levée d'aveugle en urgence",
+    "Emergency unblinding of %(subject)s": "Levée d'aveugle en urgence de %(subject)s",
+    "I confirm the emergency unblinding of this subject.": "Je confirme la levée d'aveugle en urgence de ce patient.",
+    "Only when the treatment must be known to care for the patient. The sponsor is told; it cannot be undone.": "Uniquement quand le traitement doit être connu pour soigner le patient. Le promoteur est prévenu ; c'est irréversible.",
+    "Sign and unblind": "Signer et lever l'aveugle",
+    "The subject is not randomised.": "Le patient n'est pas randomisé.",
 }

@@ -199,3 +199,33 @@ def test_emergency_and_pharmacovigilance_unblinding_through_the_api(
     assert again.status_code == 409
     shown = nurse.get(base + "randomisation").json()
     assert (shown["arm"], shown["unblinded"]) == (allocation.arm, True)
+
+
+def test_the_emergency_unblinding_page_needs_reason_signature_and_confirmation(
+    minimisation_trial: Trial,
+) -> None:
+    from django.test import Client
+
+    trial = minimisation_trial
+    allocation = _randomised(trial)
+    page_url = "/studies/MINI/subjects/01-001/unblinding/"
+    nurse = Client()
+    nurse.force_login(trial.nurse)
+    assert (
+        nurse.post(page_url, {"reason": "r", "password": PASSWORD, "confirmed": "on"}).status_code
+        == 403
+    )
+    page = Client()
+    page.force_login(trial.investigator)
+    form = page.get(page_url).content.decode()
+    assert 'id="unblinding-form"' in form
+    assert allocation.arm not in form
+    refused = page.post(page_url, {"reason": "anaphylaxis", "password": PASSWORD})
+    assert refused.status_code == 400
+    assert "confirm the unblinding a second time" in refused.content.decode()
+    done = page.post(
+        page_url, {"reason": "anaphylaxis", "password": PASSWORD, "confirmed": "on"}, follow=True
+    )
+    shown = done.content.decode()
+    assert 'id="allocation-unblinded"' in shown
+    assert f'<dd id="allocation-arm">{allocation.arm}</dd>' in shown
