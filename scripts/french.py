@@ -12,6 +12,7 @@ from babel.messages.pofile import read_po, write_po
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from french_randomisation import FRENCH as FRENCH_RANDOMISATION
+from french_unblinding import FRENCH as FRENCH_UNBLINDING
 from messages import compiled, po_path
 
 FRENCH: dict[str, str | tuple[str, str]] = {
@@ -782,6 +783,7 @@ FRENCH: dict[str, str | tuple[str, str]] = {
 }
 
 FRENCH.update(FRENCH_RANDOMISATION)
+FRENCH.update(FRENCH_UNBLINDING)
 
 # Messages whose French depends on their context (pgettext): context -> English -> French.
 FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {

@@ -155,6 +155,20 @@ def _answers(user: User, study: Any, version: int) -> dict[str, str]:
     answers["POST page randomisation again"] = page.post(
         "/studies/MINI/subjects/01-001/randomisation/", {"factor-site": "01", "factor-smoker": "1"}
     ).content.decode()
+    # Unblinding refused (no confirmation, a wrong signature; not pharmacovigilance): the
+    # refusals must not name the arm either.
+    refused = {"reason": "emergency", "password": "wrong", "confirmed": False}
+    answers["POST unblinding refused"] = api.post(
+        "/api/studies/MINI/subjects/01-001/unblinding", refused, content_type="application/json"
+    ).content.decode()
+    answers["POST pharmacovigilance-unblinding refused"] = api.post(
+        "/api/studies/MINI/subjects/01-001/pharmacovigilance-unblinding",
+        {"reason": "SUSAR", "case_reference": "PV-1"},
+        content_type="application/json",
+    ).content.decode()
+    answers["POST page unblinding refused"] = page.post(
+        "/studies/MINI/subjects/01-001/unblinding/", {"reason": "emergency", "password": "wrong"}
+    ).content.decode()
     return answers
 
 
@@ -201,7 +215,7 @@ def test_the_policy_masks_only_arm_revealing_values_for_the_blinded(
 
 # Where the subject's own allocation shows: its page, its randomisation step and endpoint, and
 # the refusals of a second randomisation. (The study's outline names both arms to everyone.)
-ALLOCATION_PLACES = ("randomisation", "GET /studies/MINI/subjects/01-001/")
+ALLOCATION_PLACES = ("randomisation", "unblinding", "GET /studies/MINI/subjects/01-001/")
 
 
 @pytest.mark.parametrize("persona", ["investigator", "monitor"])
@@ -216,7 +230,8 @@ def test_no_answer_about_the_allocation_shows_a_blinded_person_the_arm(
         for where, body in answers.items()
         if any(place in where for place in ALLOCATION_PLACES)
     }
-    assert len(places) >= 5  # page, step, endpoint, two refusals
+    assert len(places) >= 9  # page, step, endpoint, two refusals, unblinding page and refusals
+    assert "GET /studies/MINI/subjects/01-001/unblinding/" in places
     assert [where for where, body in places.items() if blinded_world["arm"] in body] == []
     assert HIDDEN in places["GET /api/studies/MINI/subjects/01-001/randomisation"]
 

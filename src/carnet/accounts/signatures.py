@@ -37,6 +37,7 @@ DEFAULT_MEANINGS = (
     gettext_noop("I approve this document."),
     gettext_noop("I authorise this database lock."),
     MODE_CHANGE_MEANING,
+    gettext_noop("I request the emergency unblinding of this subject."),
 )
 
 

@@ -46,6 +46,8 @@ class RandomisationOut(Schema):
         description="Each factor's level, from the casebook (null: not entered yet)"
     )
     refusal: str = Field(description="Why the subject cannot be randomised now; empty if it can")
+    kit_number: str = Field("", description="Blinded studies with kits: the kit given")
+    unblinded: bool = Field(False, description="Unblinded in an emergency")
 
 
 def _out(subject: str, state: selectors.RandomisationState) -> RandomisationOut:
@@ -58,6 +60,8 @@ def _out(subject: str, state: selectors.RandomisationState) -> RandomisationOut:
         randomised_on=state.randomised_on,
         factors=state.levels,
         refusal=state.refusal,
+        kit_number=state.kit_number,
+        unblinded=state.unblinded,
     )
 
 
@@ -96,3 +100,102 @@ def randomisation_create(
             raise HttpError(409, str(refused)) from refused
         raise
     return Status(201, _out(found.identifier, selectors.randomisation_state(user, found)))
+
+
+# --- emergency and pharmacovigilance unblinding (issue 17 item 5) ----------------------------
+
+UNBLINDING = "/{identifier}/subjects/{subject}/unblinding"
+PV_UNBLINDING = "/{identifier}/subjects/{subject}/pharmacovigilance-unblinding"
+
+
+class UnblindingIn(Schema):
+    reason: str = Field(description="Why the arm must be known now")
+    password: str = Field(description="The investigator's password: the e-signature")
+    totp_code: str = Field("", description="The authenticator code, when enrolled")
+    confirmed: bool = Field(description="The second confirmation: must be true")
+
+
+class UnblindingOut(Schema):
+    subject: str
+    arm: str
+    unblinded_at: str
+
+
+class PharmacovigilanceUnblindingIn(Schema):
+    reason: str
+    case_reference: str = Field(description="The pharmacovigilance case (e.g. a SUSAR's number)")
+
+
+class PharmacovigilanceUnblindingOut(Schema):
+    subject: str
+    case_reference: str
+    arm: str
+
+
+@router.post(
+    UNBLINDING,
+    response={201: UnblindingOut},
+    summary="Unblind a subject in an emergency",
+    description=(
+        "An investigator of the subject's site, with a reason, the e-signature (password, TOTP "
+        "when enrolled) and `confirmed: true`. Audited; the sponsor's contacts are told. 409 when "
+        "already unblinded; 400 without reason, confirmation or a valid signature; 403 otherwise."
+    ),
+)
+def unblinding_create(
+    request: HttpRequest, identifier: str, subject: str, payload: UnblindingIn
+) -> Status[UnblindingOut]:
+    from carnet.randomization import unblinding
+
+    user = request_user(request)
+    study = study_for_request(request, identifier)
+    found = subject_for_actor(user, study=study, identifier=subject)
+    try:
+        allocation = unblinding.emergency_unblind(
+            actor=user,
+            subject=found,
+            reason=payload.reason,
+            password=payload.password,
+            totp_code=payload.totp_code,
+            confirmed=payload.confirmed,
+        )
+    except unblinding.UnblindingRefused as refused:
+        if refused.code == "already_unblinded":
+            raise HttpError(409, str(refused)) from refused
+        raise
+    return Status(
+        201,
+        UnblindingOut(
+            subject=found.identifier,
+            arm=unblinding.allocation_arm(user, allocation),
+            unblinded_at=allocation.unblinded_at.isoformat() if allocation.unblinded_at else "",
+        ),
+    )
+
+
+@router.post(
+    PV_UNBLINDING,
+    response={201: PharmacovigilanceUnblindingOut},
+    summary="Reveal a subject's arm to pharmacovigilance for one case",
+    description=(
+        "The pharmacovigilance role only, with a reason and the case; recorded and audited; the "
+        "study team stays blinded."
+    ),
+)
+def pharmacovigilance_unblinding_create(
+    request: HttpRequest, identifier: str, subject: str, payload: PharmacovigilanceUnblindingIn
+) -> Status[PharmacovigilanceUnblindingOut]:
+    from carnet.randomization import unblinding
+
+    user = request_user(request)
+    study = study_for_request(request, identifier)
+    found = subject_for_actor(user, study=study, identifier=subject)
+    arm = unblinding.pharmacovigilance_unblind(
+        actor=user, subject=found, reason=payload.reason, case_reference=payload.case_reference
+    )
+    return Status(
+        201,
+        PharmacovigilanceUnblindingOut(
+            subject=found.identifier, case_reference=payload.case_reference.strip(), arm=arm
+        ),
+    )

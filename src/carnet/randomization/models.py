@@ -181,3 +181,60 @@ class Allocation(models.Model):
 
     def __str__(self) -> str:
         return f"allocation {self.number} of {self.subject_id}"
+
+
+class Kit(models.Model):
+    """A kit of a blinded study's per-site kit list: its number, the arm it holds, its site.
+
+    The number is what the site and the hospital pharmacy enter and see; the list as a whole is
+    arm-revealing (number → arm), so only unblinded roles read it. Rows are written by
+    `carnet.randomization.kits` only; a kit is marked given, never edited or deleted.
+    """
+
+    study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")
+    environment = models.CharField(max_length=10, choices=Environment.choices)
+    site = models.ForeignKey("accounts.StudySite", on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(max_length=40)
+    arm = models.CharField(max_length=64)
+    given_to = models.OneToOneField(
+        "subjects.Subject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    given_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "environment", "site", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "environment", "number"], name="randomisation_kit_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"kit {self.number}"
+
+
+class Unblinding(models.Model):
+    """An unblinding of one subject: an emergency one (the site's team sees the subject's arm
+    from then on) or a pharmacovigilance one (the pharmacovigilance role only, for one case)."""
+
+    class Kind(models.TextChoices):
+        EMERGENCY = "emergency", "emergency"
+        PHARMACOVIGILANCE = "pharmacovigilance", "pharmacovigilance"
+
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="unblindings")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reason = models.TextField()
+    case_reference = models.CharField(max_length=100, blank=True)  # PV: the case (e.g. SUSAR)
+    by_id = models.IntegerField(null=True)
+    by = models.CharField(max_length=200)
+    at = models.DateTimeField()
+    signature = models.ForeignKey(
+        "accounts.Signature", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["allocation", "at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} unblinding of {self.allocation_id}"

@@ -11,7 +11,6 @@ from datetime import date
 
 from django.utils.translation import gettext as _
 
-from carnet.accounts.blinding import blinding_of
 from carnet.accounts.models import User
 from carnet.accounts.permissions import may, require
 from carnet.accounts.roles import Action
@@ -169,6 +168,8 @@ class RandomisationState:
     randomised_on: date | None
     refusal: str  # why it cannot be randomised now ("" when it can, or once it is)
     may_randomise: bool  # the person may randomise this subject now
+    kit_number: str = ""  # blinded studies with kits: shown to the site and the pharmacy
+    unblinded: bool = False  # unblinded in an emergency (the site's team reads the arm)
 
 
 def randomisation_state(actor: User, subject: Subject) -> RandomisationState:
@@ -177,6 +178,8 @@ def randomisation_state(actor: User, subject: Subject) -> RandomisationState:
     A study without a scheme is refused (`RandomisationRefused`, code ``no_scheme``).
     """
     require(actor, Action.VIEW_SUBJECTS, study=subject.study, site=subject.site)
+    from carnet.randomization.unblinding import allocation_arm  # the policy for unblinded subjects
+
     definition, scheme = definition_and_scheme(subject.study)
     allocation = Allocation.objects.filter(subject=subject).first()
     if allocation is not None:
@@ -185,10 +188,12 @@ def randomisation_state(actor: User, subject: Subject) -> RandomisationState:
             levels=dict(allocation.factors),
             allocated=True,
             number=allocation.number,
-            arm=blinding_of(actor, study=subject.study).arm(allocation.arm),
+            arm=allocation_arm(actor, allocation),
             randomised_on=allocation.randomised_on,
             refusal="",
             may_randomise=False,
+            kit_number=allocation.kit_number,
+            unblinded=allocation.unblinded_at is not None,
         )
     levels = factor_levels(subject, scheme, definition)
     found = subject_refusal(subject)

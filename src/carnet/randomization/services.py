@@ -29,6 +29,8 @@ from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex, sha256_of_json
 from carnet.messaging.services import message_send, recipient_language
 from carnet.randomization.blocks import stratum_list
+from carnet.randomization.confirmations import allocation_confirm
+from carnet.randomization.kits import KitsExhausted, kit_take, kits_exhausted_refusal
 from carnet.randomization.minimisation import minimisation_allocate, simple_allocate
 from carnet.randomization.models import (
     Allocation,
@@ -506,6 +508,7 @@ def _allocate(
     else:
         draw = _SYSTEM_RANDOM.random()
         arm = simple_allocate(arms=scheme.arms, ratio=scheme.ratio, draw=draw)
+    kit = kit_take(subject, arm)  # blinded studies with a kit list: the site's next kit
     counter.last += 1
     counter.save(update_fields=["last"])
     now = utc_now()
@@ -528,6 +531,7 @@ def _allocate(
         allocated_by_id=actor_id,
         allocated_by=label,
         allocated_at=now,
+        kit_number=kit.number if kit else "",
     )
     if entry is not None:
         entry.used_by, entry.used_at, entry.concealed = subject, now, False
@@ -548,9 +552,11 @@ def _allocate(
             "draw": draw,
             "list_entry": [entry.stratum, entry.sequence] if entry else None,
             "randomised_on": today,
+            "kit_number": allocation.kit_number,
         },
         chain=study.audit_chain,
     )
+    allocation_confirm(allocation)
     return allocation
 
 
@@ -595,6 +601,8 @@ def subject_randomise(
         with transaction.atomic():
             subject = Subject.objects.select_related("study", "site__centre").get(pk=subject.pk)
             return _allocate(actor=actor, subject=subject, confirm_factors=confirm_factors)
+    except KitsExhausted:
+        raise kits_exhausted_refusal(subject) from None
     except _Exhausted as exhausted:
         with transaction.atomic():
             _exhausted_notify(subject, exhausted.stratum)

@@ -1,4 +1,4 @@
-"""`carnet randomization generate|import`: a study's randomisation list, in the audit trail.
+"""`carnet randomization generate|import|kits`: a study's randomisation list, in the audit trail.
 
 The seed of a generated list is never printed: it is what keeps the next allocations concealed.
 The command prints the hash of the list's entries, which the randomisation report will quote.
@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
+from carnet.randomization.kits import kits_import
 from carnet.randomization.services import ListWritten, list_generate, list_import
 from carnet.studies.models import Study
 
@@ -50,6 +51,12 @@ class Command(BaseCommand):
         imported.add_argument(
             "--sha256", required=True, help="The file's SHA-256, as its author computed it."
         )
+        kits = actions.add_parser(
+            "kits",
+            help="Add kits (CSV: site, number, arm) to a blinded study's per-site kit list.",
+        )
+        kits.add_argument("study", metavar="STUDY")
+        kits.add_argument("file", metavar="FILE.csv", type=Path)
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = Study.objects.filter(identifier=options["study"]).first()
@@ -57,6 +64,9 @@ class Command(BaseCommand):
             raise CommandError(_("No study %(study)s.") % {"study": options["study"]})
         action = options["action"]
         actor = SystemActor.command_line(f"carnet randomization {action}")
+        if action == "kits":
+            self._kits(study, actor, options["file"])
+            return
         try:
             if action == "generate":
                 written = list_generate(
@@ -99,4 +109,20 @@ class Command(BaseCommand):
                 "entries": entries,
                 "sha256": written.sha256,
             }
+        )
+
+    def _kits(self, study: Study, actor: SystemActor, path: Path) -> None:
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            raise CommandError(
+                _("Cannot read %(file)s: %(error)s") % {"file": path, "error": error.strerror}
+            ) from error
+        try:
+            added = kits_import(actor=actor, study=study, content=content, file_name=path.name)
+        except CarnetError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(
+            _("%(study)s: %(added)s kits added to the kit list.")
+            % {"study": study.identifier, "added": added}
         )
