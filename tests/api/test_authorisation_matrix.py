@@ -43,6 +43,15 @@ def may_view_identity(role: str, situation: str) -> bool:
     return granted(Action.VIEW_IDENTITY)(role, situation) and role in SITE_ROLES
 
 
+def role_at_site_a(only: str) -> Callable[[str, str], bool]:
+    """Return the rule "only this role, covering site A" (unblinding is a role's, not a right's)."""
+
+    def rule(role: str, situation: str) -> bool:
+        return role == only and situation == "own site"
+
+    return rule
+
+
 FORM_PATH = "/api/studies/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
 
 # For each GET endpoint: may this role, in this situation, get a 2xx? (about site A's study,
@@ -156,6 +165,18 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         # Factor levels that are not the casebook's: refused (409), nothing allocated.
         granted(Action.INCLUDE_SUBJECT),
         {"confirm_factors": {"no_such_factor": "1"}},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/unblinding"): (
+        # Without the second confirmation: refused (400), nothing unblinded.
+        role_at_site_a(Role.INVESTIGATOR),
+        {"reason": "a reason", "password": "not the password", "confirmed": False},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/pharmacovigilance-unblinding"): (
+        # Without the case's reference: refused (400), nothing revealed.
+        role_at_site_a(Role.PHARMACOVIGILANCE),
+        {"reason": "a reason", "case_reference": " "},
         True,
     ),
     ("post", "/api/studies/{identifier}/mode"): (
