@@ -1,4 +1,4 @@
-"""`carnet randomization generate|import`: a study's randomisation list, in the audit trail.
+"""`carnet randomization generate|import|verify`: a study's randomisation list, and its proof.
 
 The seed of a generated list is never printed: it is what keeps the next allocations concealed.
 The command prints the hash of the list's entries, which the randomisation report will quote.
@@ -50,12 +50,21 @@ class Command(BaseCommand):
         imported.add_argument(
             "--sha256", required=True, help="The file's SHA-256, as its author computed it."
         )
+        verify = actions.add_parser(
+            "verify",
+            help="Replay every allocation from the lists, seeds, draws and audit trail; "
+            "exit 1 on any difference.",
+        )
+        verify.add_argument("study", metavar="STUDY")
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = Study.objects.filter(identifier=options["study"]).first()
         if study is None:
             raise CommandError(_("No study %(study)s.") % {"study": options["study"]})
         action = options["action"]
+        if action == "verify":
+            self._verify(study)
+            return
         actor = SystemActor.command_line(f"carnet randomization {action}")
         try:
             if action == "generate":
@@ -99,4 +108,32 @@ class Command(BaseCommand):
                 "entries": entries,
                 "sha256": written.sha256,
             }
+        )
+
+    def _verify(self, study: Study) -> None:
+        from carnet.randomization.verification import study_randomisation_verify
+
+        result = study_randomisation_verify(study)
+        for difference in result.differences:
+            self.stderr.write(str(difference))
+        words = {
+            "study": study.identifier,
+            "allocations": result.allocations,
+            "entries": result.entries,
+            "differences": len(result.differences),
+        }
+        if not result.passed:
+            raise CommandError(
+                _(
+                    "%(study)s: %(differences)s differences in %(allocations)s allocations and "
+                    "%(entries)s list entries."
+                )
+                % words
+            )
+        self.stdout.write(
+            _(
+                "%(study)s: %(allocations)s allocations replayed and %(entries)s list entries "
+                "checked; no difference."
+            )
+            % words
         )
