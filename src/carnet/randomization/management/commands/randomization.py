@@ -56,6 +56,17 @@ class Command(BaseCommand):
             "exit 1 on any difference.",
         )
         verify.add_argument("study", metavar="STUDY")
+        report = actions.add_parser(
+            "report",
+            help="Write the randomisation report (PDF) for the trial master file.",
+        )
+        report.add_argument("study", metavar="STUDY")
+        report.add_argument("--output", type=Path, required=True, metavar="FILE.pdf")
+        report.add_argument(
+            "--unblinded",
+            action="store_true",
+            help="Include each subject's arm and the balance by arm (for unblinded roles only).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = Study.objects.filter(identifier=options["study"]).first()
@@ -64,6 +75,9 @@ class Command(BaseCommand):
         action = options["action"]
         if action == "verify":
             self._verify(study)
+            return
+        if action == "report":
+            self._write_report(study, options["output"], unblinded=options["unblinded"])
             return
         actor = SystemActor.command_line(f"carnet randomization {action}")
         try:
@@ -136,4 +150,20 @@ class Command(BaseCommand):
                 "checked; no difference."
             )
             % words
+        )
+
+    def _write_report(self, study: Study, output: Path, *, unblinded: bool) -> None:
+        from carnet.accounts.blinding import Blinding
+        from carnet.randomization.report import randomisation_report, report_pdf
+
+        report = randomisation_report(study=study, blinding=Blinding(unblinded=unblinded))
+        try:
+            output.write_bytes(report_pdf(report))
+        except OSError as error:
+            raise CommandError(
+                _("Cannot write %(file)s: %(error)s") % {"file": output, "error": error.strerror}
+            ) from error
+        self.stdout.write(
+            _("%(study)s: randomisation report written to %(file)s.")
+            % {"study": study.identifier, "file": output}
         )
