@@ -11,6 +11,8 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from french_proof import FRENCH as FRENCH_PROOF
+from french_proof import FRENCH_IN_CONTEXT as FRENCH_PROOF_IN_CONTEXT
 from french_randomisation import FRENCH as FRENCH_RANDOMISATION
 from french_unblinding import FRENCH as FRENCH_UNBLINDING
 from messages import compiled, po_path
@@ -784,6 +786,7 @@ FRENCH: dict[str, str | tuple[str, str]] = {
 
 FRENCH.update(FRENCH_RANDOMISATION)
 FRENCH.update(FRENCH_UNBLINDING)
+FRENCH.update(FRENCH_PROOF)
 
 # Messages whose French depends on their context (pgettext): context -> English -> French.
 FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {
@@ -812,6 +815,7 @@ FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {
         "%(value)s is above the maximum %(maximum)s%(units)s.": "La date %(value)s est postérieure à la date maximale (%(maximum)s).",
     },
 }
+FRENCH_IN_CONTEXT.update(FRENCH_PROOF_IN_CONTEXT)
 
 
 def main() -> int:

@@ -168,3 +168,24 @@ def test_no_demo_patient_has_news_after_death(demo: SystemActor) -> None:
             },
         )
         assert overall_survival(frame).frame.height == len(rows)
+
+
+def test_the_demo_randomises_through_the_service_and_verify_passes(demo: SystemActor) -> None:
+    from carnet.randomization.models import Allocation
+    from carnet.randomization.verification import study_randomisation_verify
+    from carnet.studies.models import Study
+
+    load(demo, phase3=30, phase2=0)
+    study = Study.objects.get(identifier="MAINTAIN-CRC")
+    subjects = Subject.objects.filter(study=study, randomised_on__isnull=False)
+    allocations = Allocation.objects.filter(study=study)
+    assert allocations.count() == subjects.count() >= 20
+    assert set(allocations.values_list("method", flat=True)) == {"minimisation"}
+    assert set(allocations.values_list("arm", flat=True)) == {"experimental", "placebo"}
+    for subject in subjects:
+        # Randomised on the day of inclusion; every cycle on or after it.
+        assert subject.randomised_on == subject.included_on
+        cycles = Visit.objects.filter(subject=subject, event="cycle").values_list("visit_on")
+        assert all(day >= subject.randomised_on for (day,) in cycles)
+    result = study_randomisation_verify(study)
+    assert result.passed, result.differences

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 from carnet.accounts.models import StudySite, User
 from carnet.capture.services import Missing
@@ -28,8 +30,9 @@ from carnet.demo.synthetic import (
     site_plan,
     spread,
 )
+from carnet.randomization import services as randomisation_services
 from carnet.studies.models import Study
-from carnet.subjects.models import Sex
+from carnet.subjects.models import Sex, Subject
 from carnet.subjects.services import (
     ConsentGiven,
     consent_withdraw,
@@ -258,7 +261,7 @@ def patient_enter(  # noqa: C901
     height = int(gauss(rng, 174 if sex == 1 else 162, 7, 148, 198))
     weight = round(gauss(rng, 24.5, 3.5, 17.5, 34) * (height / 100) ** 2, 1)
     ecog = 0 if rng.random() < 0.58 else 1
-    experimental = rng.random() < 0.5  # the concealed arm drives the course, never recorded
+    draws = random.Random(rng.getrandbits(64))  # the minimisation's draws: seeded, so replayable
     consent_on = inclusion - timedelta(days=rng.randint(4, 21))
     induction_end = inclusion - timedelta(days=rng.randint(14, 46))
     induction_start = induction_end - timedelta(days=rng.randint(100, 166))
@@ -432,7 +435,8 @@ def patient_enter(  # noqa: C901
         },
     )
 
-    # Baseline and randomisation (inclusion is the randomisation call).
+    # Baseline, then randomisation on the day of inclusion through the service (minimisation on
+    # the site and strat_ecog): the arm it allocates drives the course of the disease below.
     w.visit("baseline", baseline_day)
     strat = ecog if rng.random() > 0.03 else 1 - ecog  # a stratification error now and then
     w.save(
@@ -447,6 +451,7 @@ def patient_enter(  # noqa: C901
     w.save("baseline", "ecog", {"ecog_ps": ecog})
     w.save("baseline", "vital_signs", baseline_vitals)
     w.save("baseline", "laboratory", baseline_lab)
+    experimental = _randomise(actor, subject, on=inclusion, draws=draws) == "experimental"
 
     # The course of the disease, unknown to the site until it happens.
     median_pfs = 173 if experimental else 122
@@ -842,3 +847,20 @@ def _death_record(
         actor=w.actor, subject=w.subject, status=StudyStatus.DECEASED, on=death_day
     )
     w.refresh()
+
+
+def _randomise(actor: User, subject: Subject, *, on: date, draws: random.Random) -> str:
+    """Randomise the patient through `subject_randomise` as on the day ``on``; return the arm.
+
+    The demo replays history: the service's clock reads ``on`` (at 10:00 at the site) and its
+    random draws come from the patient's seeded generator, so the demo loads the same every time
+    and `carnet randomization verify` replays it from the draws recorded.
+    """
+    moment = datetime.combine(on, time(10), tzinfo=ZoneInfo(subject.site.centre.time_zone))
+    with (
+        mock.patch.object(randomisation_services, "_SYSTEM_RANDOM", draws),
+        mock.patch.object(randomisation_services, "utc_now", return_value=moment.astimezone(UTC)),
+        mock.patch.object(randomisation_services, "site_today", return_value=on),
+    ):
+        allocation = randomisation_services.subject_randomise(actor=actor, subject=subject)
+    return allocation.arm

@@ -1,18 +1,24 @@
-"""Randomisation pages, under their subject."""
+"""Randomisation pages: a subject's step and emergency unblinding, the study's report."""
 
 from django.urls import path
 
-from carnet.randomization import views
+from carnet.randomization import report_views, views, views_unblinding
 
 app_name = "randomization"
 SUBJECT = "studies/<str:identifier>/subjects/<str:subject>/"
 
 urlpatterns = [
     path(SUBJECT + "randomisation/", views.randomisation_page, name="randomisation"),
-]
-
-from carnet.randomization import views_unblinding  # noqa: E402
-
-urlpatterns += [
     path(SUBJECT + "unblinding/", views_unblinding.unblinding_page, name="unblinding"),
+    # The randomisation report (proof for the trial master file): page and PDF.
+    path(
+        "studies/<str:identifier>/randomisation/report/",
+        report_views.report_page,
+        name="report",
+    ),
+    path(
+        "studies/<str:identifier>/randomisation/report.pdf",
+        report_views.report_pdf_download,
+        name="report_pdf",
+    ),
 ]

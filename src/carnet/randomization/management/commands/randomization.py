@@ -1,4 +1,5 @@
-"""`carnet randomization generate|import|kits`: a study's randomisation list, in the audit trail.
+"""`carnet randomization generate|import|kits|verify|report`: a study's randomisation list,
+its kits and its proof, in the audit trail.
 
 The seed of a generated list is never printed: it is what keeps the next allocations concealed.
 The command prints the hash of the list's entries, which the randomisation report will quote.
@@ -57,12 +58,35 @@ class Command(BaseCommand):
         )
         kits.add_argument("study", metavar="STUDY")
         kits.add_argument("file", metavar="FILE.csv", type=Path)
+        verify = actions.add_parser(
+            "verify",
+            help="Replay every allocation from the lists, seeds, draws and audit trail; "
+            "exit 1 on any difference.",
+        )
+        verify.add_argument("study", metavar="STUDY")
+        report = actions.add_parser(
+            "report",
+            help="Write the randomisation report (PDF) for the trial master file.",
+        )
+        report.add_argument("study", metavar="STUDY")
+        report.add_argument("--output", type=Path, required=True, metavar="FILE.pdf")
+        report.add_argument(
+            "--unblinded",
+            action="store_true",
+            help="Include each subject's arm and the balance by arm (for unblinded roles only).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = Study.objects.filter(identifier=options["study"]).first()
         if study is None:
             raise CommandError(_("No study %(study)s.") % {"study": options["study"]})
         action = options["action"]
+        if action == "verify":
+            self._verify(study)
+            return
+        if action == "report":
+            self._write_report(study, options["output"], unblinded=options["unblinded"])
+            return
         actor = SystemActor.command_line(f"carnet randomization {action}")
         if action == "kits":
             self._kits(study, actor, options["file"])
@@ -125,4 +149,48 @@ class Command(BaseCommand):
         self.stdout.write(
             _("%(study)s: %(added)s kits added to the kit list.")
             % {"study": study.identifier, "added": added}
+        )
+
+    def _verify(self, study: Study) -> None:
+        from carnet.randomization.verification import study_randomisation_verify
+
+        result = study_randomisation_verify(study)
+        for difference in result.differences:
+            self.stderr.write(str(difference))
+        words = {
+            "study": study.identifier,
+            "allocations": result.allocations,
+            "entries": result.entries,
+            "differences": len(result.differences),
+        }
+        if not result.passed:
+            raise CommandError(
+                _(
+                    "%(study)s: %(differences)s differences in %(allocations)s allocations and "
+                    "%(entries)s list entries."
+                )
+                % words
+            )
+        self.stdout.write(
+            _(
+                "%(study)s: %(allocations)s allocations replayed and %(entries)s list entries "
+                "checked; no difference."
+            )
+            % words
+        )
+
+    def _write_report(self, study: Study, output: Path, *, unblinded: bool) -> None:
+        from carnet.accounts.blinding import Blinding
+        from carnet.randomization.report import randomisation_report, report_pdf
+
+        report = randomisation_report(study=study, blinding=Blinding(unblinded=unblinded))
+        try:
+            output.write_bytes(report_pdf(report))
+        except OSError as error:
+            raise CommandError(
+                _("Cannot write %(file)s: %(error)s") % {"file": output, "error": error.strerror}
+            ) from error
+        self.stdout.write(
+            _("%(study)s: randomisation report written to %(file)s.")
+            % {"study": study.identifier, "file": output}
         )
