@@ -258,6 +258,7 @@ WRITES = [
     Write(("centre", "add", "ICM", "--name", "Institut du Cancer de Montpellier")),
     Write(("site", "add", "MINI", "ICM")),
     Write(("site", "activate", "MINI", "01", "--date", "2025-01-15")),
+    Write(("randomization", "kits", "MINI", "{kits}")),
     Write(
         ("user", "create", "dora", "--full-name", "Dora", "--password-stdin", "--reason", "DM"),
         reason="DM",
@@ -310,6 +311,9 @@ READ_ONLY = {
     "audit anchor",
     "audit log",
     "serve",
+    # `randomization report` writes a PDF file, not to the database; `verify` only replays.
+    "randomization verify",
+    "randomization report",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).
@@ -360,6 +364,9 @@ def _randomisation_files(directory: Path) -> dict[str, str]:
     listing.write_bytes(b"sequence,arm\n1,experimental\n2,placebo\n")
     files["{list}"] = str(listing)
     files["{list_sha256}"] = sha256_of_file(listing)
+    kits = directory / "kits.csv"
+    kits.write_bytes(b"site,number,arm\n01,K-0001,experimental\n01,K-0002,placebo\n")
+    files["{kits}"] = str(kits)
     return files
 
 
