@@ -5,16 +5,13 @@ change are written first."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from french_proof import FRENCH as FRENCH_PROOF
-from french_proof import FRENCH_IN_CONTEXT as FRENCH_PROOF_IN_CONTEXT
-from french_randomisation import FRENCH as FRENCH_RANDOMISATION
-from french_unblinding import FRENCH as FRENCH_UNBLINDING
 from messages import compiled, po_path
 
 FRENCH: dict[str, str | tuple[str, str]] = {
@@ -765,8 +762,14 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Commands:": "Commandes :",
     "`carnet migrate %(flag)s` is refused: the database would record migrations that never ran, or forget some that did; run `carnet migrate` alone.": "`carnet migrate %(flag)s` est refusé : la base enregistrerait des migrations qui n'ont jamais été exécutées, ou en oublierait qui l'ont été ; lancez `carnet migrate` seul.",
     "`carnet migrate` only goes forward: the way back is a backup taken before the upgrade (`carnet restore FILE`).": "`carnet migrate` ne va qu'en avant : le retour en arrière passe par une sauvegarde prise avant la mise à niveau (`carnet restore FICHIER`).",
-    "%(study)s: %(count)s visit overdue (%(link)s)": ("%(study)s : %(count)s visite en retard (%(link)s)", "%(study)s : %(count)s visites en retard (%(link)s)"),
-    "Carnet: %(count)s visit overdue at your sites": ("Carnet : %(count)s visite en retard dans vos centres", "Carnet : %(count)s visites en retard dans vos centres"),
+    "%(study)s: %(count)s visit overdue (%(link)s)": (
+        "%(study)s : %(count)s visite en retard (%(link)s)",
+        "%(study)s : %(count)s visites en retard (%(link)s)",
+    ),
+    "Carnet: %(count)s visit overdue at your sites": (
+        "Carnet : %(count)s visite en retard dans vos centres",
+        "Carnet : %(count)s visites en retard dans vos centres",
+    ),
     "My messages": "Mes messages",
     "%(study)s: serious adverse event, subject %(subject)s": "%(study)s : événement indésirable grave, patient %(subject)s",
     "An adverse event of subject %(subject)s in study %(study)s was recorded as serious.": "Un événement indésirable du patient %(subject)s de l'étude %(study)s a été enregistré comme grave.",
@@ -784,9 +787,6 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "waiting to be sent by e-mail": "en attente d'envoi par courriel",
 }
 
-FRENCH.update(FRENCH_RANDOMISATION)
-FRENCH.update(FRENCH_UNBLINDING)
-FRENCH.update(FRENCH_PROOF)
 
 # Messages whose French depends on their context (pgettext): context -> English -> French.
 FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {
@@ -815,7 +815,19 @@ FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {
         "%(value)s is above the maximum %(maximum)s%(units)s.": "La date %(value)s est postérieure à la date maximale (%(maximum)s).",
     },
 }
-FRENCH_IN_CONTEXT.update(FRENCH_PROOF_IN_CONTEXT)
+
+
+def _merge_part_tables() -> None:
+    """Each capability keeps its French in its own `scripts/french_<part>.py` (FRENCH, and
+    optionally FRENCH_IN_CONTEXT), so that changes made side by side never edit one table."""
+    for path in sorted(Path(__file__).resolve().parent.glob("french_*.py")):
+        module = importlib.import_module(path.stem)
+        FRENCH.update(module.FRENCH)
+        for context, table in getattr(module, "FRENCH_IN_CONTEXT", {}).items():
+            FRENCH_IN_CONTEXT.setdefault(context, {}).update(table)
+
+
+_merge_part_tables()
 
 
 def main() -> int:

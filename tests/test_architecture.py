@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "subjects": 7,
     "capture": 8,
     "quality": 9,
+    "laboratory": 9,  # normal ranges, unit conversion, CTCAE grades of laboratory values
     "randomization": 9,
     "interop": 9,
     "safety": 9,

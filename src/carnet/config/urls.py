@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("carnet.studies.urls")),
     path("", include("carnet.subjects.urls")),
     path("", include("carnet.randomization.urls")),
+    path("", include("carnet.quality.urls")),
+    path("", include("carnet.laboratory.urls")),
     path("", include("carnet.capture.urls")),
     path("", include("carnet.web.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

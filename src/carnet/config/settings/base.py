@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "carnet.subjects",
     "carnet.capture",
     "carnet.randomization",
+    "carnet.quality",
+    "carnet.laboratory",
     "carnet.safety",
     "carnet.web",
 ]

@@ -1,0 +1,5 @@
+"""API of the laboratory app."""
+
+from ninja import Router
+
+router = Router(tags=["laboratory"])

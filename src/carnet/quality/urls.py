@@ -1,0 +1,7 @@
+"""Quality pages."""
+
+from django.urls import URLPattern
+
+app_name = "quality"
+
+urlpatterns: list[URLPattern] = []
