@@ -169,6 +169,10 @@ def _answers(user: User, study: Any, version: int) -> dict[str, str]:
     answers["POST page unblinding refused"] = page.post(
         "/studies/MINI/subjects/01-001/unblinding/", {"reason": "emergency", "password": "wrong"}
     ).content.decode()
+    answers["POST page pharmacovigilance-unblinding refused"] = page.post(
+        "/studies/MINI/subjects/01-001/pharmacovigilance-unblinding/",
+        {"reason": "SUSAR", "case_reference": "PV-1"},
+    ).content.decode()
     return answers
 
 

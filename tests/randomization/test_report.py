@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -84,3 +85,40 @@ def test_the_command_writes_the_pdf(minimisation_trial: Trial, tmp_path: Path) -
     output = tmp_path / "report.pdf"
     call_command("randomization", "report", "MINI", "--output", str(output), stdout=None)
     assert output.read_bytes().startswith(b"%PDF")
+
+
+def _without_weasyprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Act as a server without Pango: importing WeasyPrint fails, as it does there."""
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+
+
+def test_without_pango_the_pdf_link_answers_with_the_page_and_what_to_install(
+    minimisation_trial: Trial, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    randomise_some(minimisation_trial, count=1)
+    _without_weasyprint(monkeypatch)
+    nurse = Client()
+    nurse.force_login(minimisation_trial.nurse)
+    answer = nurse.get(reverse("randomization:report_pdf", args=["MINI"]))
+    page = answer.content.decode()
+    assert answer.status_code == 503
+    assert 'id="report-pdf-error"' in page
+    assert "libpango-1.0-0" in page
+    assert 'id="report-blinded"' in page  # the same report, as a page
+    minimisation_trial.nurse.language = "fr"
+    minimisation_trial.nurse.save(update_fields=["language"])
+    page = nurse.get(reverse("randomization:report_pdf", args=["MINI"])).content.decode()
+    assert "Ce serveur ne peut pas produire de PDF" in page
+
+
+def test_without_pango_the_command_writes_the_html_and_says_what_to_install(
+    minimisation_trial: Trial, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    randomise_some(minimisation_trial, count=1)
+    _without_weasyprint(monkeypatch)
+    output = tmp_path / "report.pdf"
+    with pytest.raises(CommandError, match="libpango-1.0-0") as refused:
+        call_command("randomization", "report", "MINI", "--output", str(output))
+    assert str(tmp_path / "report.html") in str(refused.value)
+    assert not output.exists()
+    assert "<html" in (tmp_path / "report.html").read_text(encoding="utf-8")

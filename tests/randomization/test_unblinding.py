@@ -4,8 +4,10 @@ signature, the sponsor's contacts told, and who reads the arm from then on."""
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
-from carnet.accounts.blinding import HIDDEN
+from carnet.accounts.blinding import HIDDEN, blinding_of
+from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied
 from carnet.accounts.roles import Role
 from carnet.audit.models import AuditEvent
@@ -64,8 +66,10 @@ def test_an_investigator_unblinds_one_subject_signed_audited_and_the_sponsor_is_
     assert "emergency unblinding of 01-001" in to_sponsor.subject
     assert "anaphylaxis" in to_sponsor.body
     assert done.arm not in to_sponsor.body  # the sponsor (read-only) is blinded
+    # Pharmacovigilance is told, blinded too: it reads an arm only for a case it unblinds.
     [to_pv] = Message.objects.filter(recipient=pv)
-    assert f"Arm: {done.arm}" in to_pv.body
+    assert "anaphylaxis" in to_pv.body
+    assert done.arm not in to_pv.body
 
 
 @pytest.mark.parametrize(
@@ -160,6 +164,26 @@ def test_pharmacovigilance_unblinding_is_recorded_per_case_and_leaves_the_team_b
     assert AuditEvent.objects.filter(action="randomisation.pharmacovigilance_unblinded").exists()
 
 
+def test_pharmacovigilance_reads_the_arm_only_of_the_case_it_unblinded(
+    minimisation_trial: Trial,
+) -> None:
+    """Pharmacovigilance is blinded like the study team until it unblinds a case: then it reads
+    that subject's arm, and still no other's (issue 17 item 5: "for that case")."""
+    trial = minimisation_trial
+    pv = person("pia", study=trial.world.study, role=Role.PHARMACOVIGILANCE)
+    colleague = person("paz", study=trial.world.study, role=Role.PHARMACOVIGILANCE)
+    case, other = _randomised(trial), _randomised(trial)
+    assert allocation_arm(pv, case) == HIDDEN
+    assert blinding_of(pv, study=trial.world.study).unblinded is False
+    pharmacovigilance_unblind(
+        actor=pv, subject=case.subject, reason="SUSAR assessment", case_reference="PV-2026-8"
+    )
+    assert allocation_arm(pv, case) == case.arm
+    assert allocation_arm(colleague, case) == case.arm  # the pharmacovigilance unit's case
+    assert allocation_arm(pv, other) == HIDDEN
+    assert allocation_arm(trial.investigator, case) == HIDDEN
+
+
 def test_emergency_and_pharmacovigilance_unblinding_through_the_api(
     minimisation_trial: Trial,
 ) -> None:
@@ -229,3 +253,58 @@ def test_the_emergency_unblinding_page_needs_reason_signature_and_confirmation(
     shown = done.content.decode()
     assert 'id="allocation-unblinded"' in shown
     assert f'<dd id="allocation-arm">{allocation.arm}</dd>' in shown
+
+
+def _signed_in(user: User) -> Client:
+    """A browser signed in as the person, with the second factor their role requires."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    page = Client()
+    page.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is not None:
+        session = page.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return page
+
+
+def test_pharmacovigilance_unblinds_a_case_from_its_page_and_no_one_else_can(
+    minimisation_trial: Trial,
+) -> None:
+    from tests.accounts.personas import with_second_factor
+
+    trial = minimisation_trial
+    allocation = _randomised(trial)
+    pv = with_second_factor(person("pia", study=trial.world.study, role=Role.PHARMACOVIGILANCE))
+    url = "/studies/MINI/subjects/01-001/pharmacovigilance-unblinding/"
+    step = "/studies/MINI/subjects/01-001/randomisation/"
+    page = _signed_in(pv)
+    assert url in page.get(step).content.decode()  # linked from the randomisation step
+    before = page.get(url)
+    assert before.status_code == 200
+    assert allocation.arm not in before.content.decode()
+    refused = page.post(url, {"case_reference": " ", "reason": "SUSAR"})
+    assert refused.status_code == 400
+    assert "reference of the pharmacovigilance case" in refused.content.decode()
+    assert allocation.arm not in refused.content.decode()
+    answer = page.post(url, {"case_reference": "PV-2026-9", "reason": "SUSAR assessment"})
+    body = answer.content.decode()
+    assert answer.status_code == 200
+    for shown in (allocation.arm, "PV-2026-9", "SUSAR assessment"):
+        assert shown in body
+    [record] = Unblinding.objects.filter(kind="pharmacovigilance")
+    assert (record.by, record.case_reference) == ("pia", "PV-2026-9")
+    # The investigator is refused, reads no arm and no case, and has no link to the page.
+    investigator = _signed_in(trial.investigator)
+    assert url not in investigator.get(step).content.decode()
+    for answered in (
+        investigator.get(url),
+        investigator.post(url, {"case_reference": "X", "reason": "r"}),
+    ):
+        text = answered.content.decode()
+        assert answered.status_code == 403
+        assert allocation.arm not in text
+        assert "PV-2026-9" not in text
+    assert Unblinding.objects.count() == 1

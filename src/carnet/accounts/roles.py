@@ -58,9 +58,9 @@ class Action(StrEnum):
 SITE_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_ENTRY, Role.PHARMACIST})
 
 # Roles that see treatment allocation: whoever holds one is unblinded for that study.
-UNBLINDED_ROLES = frozenset(
-    {Role.UNBLINDED_STATISTICIAN, Role.DSMB_STATISTICIAN, Role.PHARMACOVIGILANCE}
-)
+# Pharmacovigilance is not one of them: it reads an arm only for a case it unblinds (a suspected
+# unexpected serious reaction), one subject at a time (randomization.unblinding).
+UNBLINDED_ROLES = frozenset({Role.UNBLINDED_STATISTICIAN, Role.DSMB_STATISTICIAN})
 
 _READ = {Action.VIEW_STUDY, Action.VIEW_SUBJECTS}
 # What a site's own staff do for their patients.

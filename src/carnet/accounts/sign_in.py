@@ -43,7 +43,9 @@ from carnet.runtime_settings.services import system_setting_value
 
 RECOVERY_CODES = 10
 # Roles whose holders must use a second factor unless a study says otherwise.
-DEFAULT_TWO_FACTOR_ROLES = frozenset({Role.ADMINISTRATOR, Role.DATA_MANAGER} | UNBLINDED_ROLES)
+DEFAULT_TWO_FACTOR_ROLES = frozenset(
+    {Role.ADMINISTRATOR, Role.DATA_MANAGER, Role.PHARMACOVIGILANCE} | UNBLINDED_ROLES
+)
 
 
 class LockedOut(CarnetError):

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 
 from carnet.accounts.blinding import Blinding
 from carnet.core.clock import utc_now
+from carnet.core.pdf import html_to_pdf
 from carnet.randomization.models import Allocation, AllocationList, Scheme
 from carnet.randomization.services import list_entries_sha256
 from carnet.studies.models import Study
@@ -143,9 +144,6 @@ def report_html(report: RandomisationReport, *, standalone: bool) -> str:
 
 
 def report_pdf(report: RandomisationReport) -> bytes:
-    """Return the report as a PDF (WeasyPrint renders the standalone HTML)."""
-    from weasyprint import HTML  # imported here: loading it takes a while
-
-    pdf = HTML(string=report_html(report, standalone=True)).write_pdf()
-    assert pdf is not None
-    return bytes(pdf)
+    """Return the report as a PDF (WeasyPrint renders the standalone HTML); `PdfUnavailable`
+    where the system lacks Pango."""
+    return html_to_pdf(report_html(report, standalone=True))

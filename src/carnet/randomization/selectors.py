@@ -12,12 +12,12 @@ from datetime import date
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
-from carnet.accounts.permissions import may, require
-from carnet.accounts.roles import Action
+from carnet.accounts.permissions import may, memberships_in_force, require
+from carnet.accounts.roles import Action, Role
 from carnet.capture.models import ItemValue
 from carnet.core.errors import ValidationError
 from carnet.randomization.minimisation import MarginalCounts
-from carnet.randomization.models import Allocation, AllocationList
+from carnet.randomization.models import Allocation, AllocationList, Unblinding
 from carnet.studies.definition.model import RandomisationScheme, StudyDefinition
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects.models import Subject
@@ -213,4 +213,21 @@ def randomisation_state(actor: User, subject: Subject) -> RandomisationState:
         randomised_on=None,
         refusal=refusal,
         may_randomise=not refusal and allowed,
+    )
+
+
+def holds_pharmacovigilance(actor: User, study: Study) -> bool:
+    """Return whether the person holds the pharmacovigilance role on the study today."""
+    return any(m.role == Role.PHARMACOVIGILANCE for m in memberships_in_force(actor, study=study))
+
+
+def pharmacovigilance_cases(actor: User, subject: Subject) -> list[Unblinding]:
+    """Return the subject's pharmacovigilance unblindings (case, reason, who, when), oldest
+    first: for the pharmacovigilance role only, to anyone else none."""
+    if not holds_pharmacovigilance(actor, subject.study):
+        return []
+    return list(
+        Unblinding.objects.filter(
+            allocation__subject=subject, kind=Unblinding.Kind.PHARMACOVIGILANCE
+        ).order_by("at")
     )

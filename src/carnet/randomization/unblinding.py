@@ -7,7 +7,8 @@ subject's arm — that subject's only — to the people of that site (and to unb
 always saw it). The sponsor's contacts (the study's pharmacovigilance and sponsor roles) are told
 through the outbox. Pharmacovigilance unblinding: a pharmacovigilance officer, for one case (a
 suspected unexpected serious adverse reaction) and a reason, reads the arm; a record is kept per
-request and audited; the study team stays blinded (``unblinded_at`` is not set).
+request and audited; from then on the pharmacovigilance role reads that subject's arm and no
+other's (it is blinded otherwise); the study team stays blinded (``unblinded_at`` is not set).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.messaging.services import message_send, recipient_language
 from carnet.randomization.models import Allocation, Unblinding
+from carnet.randomization.selectors import holds_pharmacovigilance
 from carnet.subjects.environments import Environment
 from carnet.subjects.models import Subject
 
@@ -50,13 +52,25 @@ def _on_site_team(person: User, subject: Subject) -> bool:
     )
 
 
+def _pharmacovigilance_case(person: User, allocation: Allocation) -> bool:
+    """Return whether the person is pharmacovigilance and the subject is one of its cases."""
+    return holds_pharmacovigilance(person, allocation.study) and (
+        Unblinding.objects.filter(
+            allocation=allocation, kind=Unblinding.Kind.PHARMACOVIGILANCE
+        ).exists()
+    )
+
+
 def allocation_arm(person: User, allocation: Allocation) -> str:
     """Return the allocation's arm as the person may read it: unblinded roles always; the people
-    of the subject's site once the subject was unblinded in an emergency; otherwise masked."""
+    of the subject's site once the subject was unblinded in an emergency; pharmacovigilance for
+    a subject it unblinded for a case; otherwise masked."""
     blinding = blinding_of(person, study=allocation.study)
     if blinding.unblinded:
         return allocation.arm
     if allocation.unblinded_at is not None and _on_site_team(person, allocation.subject):
+        return allocation.arm
+    if _pharmacovigilance_case(person, allocation):
         return allocation.arm
     return blinding.arm(allocation.arm)
 
@@ -206,9 +220,7 @@ def pharmacovigilance_unblind(
 
     Recorded (one record per request, audited); the study team stays blinded.
     """
-    if not any(
-        m.role == Role.PHARMACOVIGILANCE for m in memberships_in_force(actor, study=subject.study)
-    ):
+    if not holds_pharmacovigilance(actor, subject.study):
         raise PermissionDenied(
             _("Only the pharmacovigilance role may unblind a subject for a case.")
         )

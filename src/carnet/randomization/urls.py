@@ -10,6 +10,11 @@ SUBJECT = "studies/<str:identifier>/subjects/<str:subject>/"
 urlpatterns = [
     path(SUBJECT + "randomisation/", views.randomisation_page, name="randomisation"),
     path(SUBJECT + "unblinding/", views_unblinding.unblinding_page, name="unblinding"),
+    path(
+        SUBJECT + "pharmacovigilance-unblinding/",
+        views_unblinding.pharmacovigilance_unblinding_page,
+        name="pharmacovigilance_unblinding",
+    ),
     # The randomisation report (proof for the trial master file): page and PDF.
     path(
         "studies/<str:identifier>/randomisation/report/",

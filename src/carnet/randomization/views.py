@@ -88,6 +88,7 @@ def randomisation_page(request: HttpRequest, identifier: str, subject: str) -> H
                 for name, level in state.levels.items()
             ],
             "error": message,
+            "pharmacovigilance": selectors.holds_pharmacovigilance(user, found.study),
         },
         status=status,
     )

@@ -58,3 +58,50 @@ def unblinding_page(request: HttpRequest, identifier: str, subject: str) -> Http
         {"study": found.study, "subject": found, "state": state, "error": message},
         status=status,
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pharmacovigilance_unblinding_page(
+    request: HttpRequest, identifier: str, subject: str
+) -> HttpResponse:
+    """Reveal a subject's arm to pharmacovigilance for one case (case reference and reason);
+    list the case's earlier requests. Anyone else is refused, the arm never shown to them."""
+    found = _subject(request, identifier, subject)
+    user = _user(request)
+    try:
+        state = selectors.randomisation_state(user, found)
+    except (PermissionDenied, selectors.RandomisationRefused) as refused:
+        raise Http404(str(refused)) from refused
+    message, status, arm = "", 200, ""
+    if not selectors.holds_pharmacovigilance(user, found.study):
+        message, status = (
+            _("Only the pharmacovigilance role may unblind a subject for a case."),
+            403,
+        )
+    elif request.method == "POST":
+        try:
+            arm = unblinding.pharmacovigilance_unblind(
+                actor=user,
+                subject=found,
+                reason=str(request.POST.get("reason", "")),
+                case_reference=str(request.POST.get("case_reference", "")),
+            )
+        except PermissionDenied as refused:
+            message, status = str(refused), 403
+        except CarnetError as refused:
+            message, status = str(refused), 400
+    return render(
+        request,
+        "randomization/pharmacovigilance_unblinding.html",
+        {
+            "study": found.study,
+            "subject": found,
+            "state": selectors.randomisation_state(user, found) if arm else state,
+            "cases": selectors.pharmacovigilance_cases(user, found),
+            "error": message,
+            "revealed": bool(arm),
+            "may_request": status != 403 and state.allocated,
+        },
+        status=status,
+    )

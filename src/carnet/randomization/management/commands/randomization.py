@@ -181,11 +181,25 @@ class Command(BaseCommand):
 
     def _write_report(self, study: Study, output: Path, *, unblinded: bool) -> None:
         from carnet.accounts.blinding import Blinding
-        from carnet.randomization.report import randomisation_report, report_pdf
+        from carnet.core.pdf import PANGO_PACKAGES, PdfUnavailable
+        from carnet.randomization.report import randomisation_report, report_html, report_pdf
 
         report = randomisation_report(study=study, blinding=Blinding(unblinded=unblinded))
         try:
-            output.write_bytes(report_pdf(report))
+            pdf = report_pdf(report)
+        except PdfUnavailable as missing:
+            # Without Pango the same report is written as HTML, and the command says why.
+            page = output.with_suffix(".html")
+            page.write_text(report_html(report, standalone=True), encoding="utf-8")
+            raise CommandError(
+                _(
+                    "No PDF: WeasyPrint could not load the system's Pango library (%(cause)s); "
+                    "install %(packages)s. The report is written as HTML to %(file)s."
+                )
+                % {"cause": missing.cause, "packages": PANGO_PACKAGES, "file": page}
+            ) from missing
+        try:
+            output.write_bytes(pdf)
         except OSError as error:
             raise CommandError(
                 _("Cannot write %(file)s: %(error)s") % {"file": output, "error": error.strerror}
