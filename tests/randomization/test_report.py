@@ -117,7 +117,7 @@ def test_without_pango_the_command_writes_the_html_and_says_what_to_install(
     randomise_some(minimisation_trial, count=1)
     _without_weasyprint(monkeypatch)
     output = tmp_path / "report.pdf"
-    with pytest.raises(CommandError, match="libpango-1.0-0") as refused:
+    with pytest.raises(CommandError, match=r"libpango-1\.0-0") as refused:
         call_command("randomization", "report", "MINI", "--output", str(output))
     assert str(tmp_path / "report.html") in str(refused.value)
     assert not output.exists()
