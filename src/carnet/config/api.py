@@ -206,6 +206,7 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
 def _routers() -> None:
     from carnet.accounts.api import router as accounts_router
     from carnet.capture.api import router as capture_router
+    from carnet.interop.api import router as interop_router
     from carnet.laboratory.api import router as laboratory_router
     from carnet.quality.api import router as quality_router
     from carnet.randomization.api import router as randomization_router
@@ -219,6 +220,7 @@ def _routers() -> None:
     api.add_router("/studies", randomization_router)
     api.add_router("/studies", quality_router)
     api.add_router("/studies", laboratory_router)
+    api.add_router("/studies", interop_router)
 
 
 _routers()

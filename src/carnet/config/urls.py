@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("carnet.randomization.urls")),
     path("", include("carnet.quality.urls")),
     path("", include("carnet.laboratory.urls")),
+    path("", include("carnet.interop.urls")),
     path("", include("carnet.capture.urls")),
     path("", include("carnet.web.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

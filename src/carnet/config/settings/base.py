@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "carnet.randomization",
     "carnet.quality",
     "carnet.laboratory",
+    "carnet.interop",
     "carnet.safety",
     "carnet.web",
 ]

@@ -1,0 +1,2 @@
+"""Data leaving Carnet: named cut-offs, per-form analysis datasets and their formats, the
+warehouse layout, ODM and REDCap."""

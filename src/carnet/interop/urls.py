@@ -1,0 +1,7 @@
+"""Interop pages: cut-offs and exports."""
+
+from django.urls import URLPattern
+
+app_name = "interop"
+
+urlpatterns: list[URLPattern] = []
