@@ -109,7 +109,9 @@ def _casebook_strata(
     return strata
 
 
-def _issues(envelope: Mapping[str, Any], casebook: str, sealed_before: bool) -> list[tuple[str, str]]:
+def _issues(
+    envelope: Mapping[str, Any], casebook: str, sealed_before: bool
+) -> list[tuple[str, str]]:
     issues = []
     if envelope["allocation_id"] is None:
         issues.append((OPENED, _("opened, but no allocation with it is recorded")))
