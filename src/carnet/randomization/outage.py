@@ -269,6 +269,16 @@ def subject_randomise_on_paper(
             subject = Subject.objects.select_related("study", "site__centre").get(pk=subject.pk)
             known = subject_factors_known(subject)
             moment, day = allocation_moment(subject, allocated_at)
+            if day < subject.included_on:
+                raise RandomisationRefused(
+                    "before_inclusion",
+                    _("%(day)s is before the inclusion of %(identifier)s (%(included)s).")
+                    % {
+                        "day": day.isoformat(),
+                        "identifier": subject.identifier,
+                        "included": subject.included_on.isoformat(),
+                    },
+                )
             counter = allocation_counter_lock(subject)
             chosen = _envelope_for(subject, envelope)
             return _record(
@@ -374,6 +384,7 @@ def _record(
             "randomised_on": day,
             "kit_number": kit_number,
         },
+        reason=reason,
         chain=study.audit_chain,
     )
     allocation_confirm(allocation)
@@ -386,6 +397,7 @@ def envelope_opened_report(
 ) -> Envelope:
     """Report an envelope found opened (its seal broken) with no allocation recorded for it;
     the reconciliation lists it until an allocation with it is recorded. Return the envelope."""
+    _require(actor, Action.VIEW_SUBJECTS, study=study)
     environment = environment_written(study)
     found = envelope_of(study, environment, envelope)
     if found is None:
@@ -414,6 +426,7 @@ def envelope_opened_report(
         action="randomisation.envelope_opened",
         target=found,
         new={"envelope": found.number, "opened_at": opened_at, "note": note},
+        reason=note,
         chain=study.audit_chain,
     )
     return found
