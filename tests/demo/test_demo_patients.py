@@ -201,9 +201,7 @@ def test_the_demo_randomises_through_the_service_and_verify_passes(demo: SystemA
             allocation.arm,
             allocation.subject.site,
         )
-        values = ItemValue.objects.filter(
-            form_instance__subject=allocation.subject, removed=False
-        )
+        values = ItemValue.objects.filter(form_instance__subject=allocation.subject, removed=False)
         assert values.get(item="rando_number").text == f"R{allocation.number:04d}"
         kits = set(values.filter(item="kit_number").values_list("text", flat=True))
         assert kits <= {allocation.kit_number}

@@ -332,3 +332,19 @@ def test_the_site_records_a_paper_allocation_on_the_page_and_through_the_api(
         ).status_code
         == 403
     )
+
+
+def test_simple_randomisation_envelopes_are_one_stratum_per_site(tmp_path: Path) -> None:
+    from tests.randomization.conftest import trial_with
+
+    trial = trial_with("randomisation: {method: simple, ratio: [2, 1]}", tmp_path)
+    envelopes = _envelopes(trial, per_stratum=6)
+    assert {e.stratum for e in envelopes} == {"all"}
+    assert {e.block_size for e in envelopes} <= {6, 9}
+    first = [e.arm for e in envelopes if e.block == 1]
+    assert first.count("experimental") == 2 * first.count("placebo")
+    allocation = _paper(trial, trial.include(smoker=None), envelopes[0].number)
+    assert (allocation.method, allocation.stratum, allocation.factors) == ("simple", "all", {})
+    assert [
+        row.issue_codes for row in paper_reconciliation(actor=ADMIN, study=trial.world.study)
+    ] == [[]]
