@@ -27,6 +27,9 @@ from carnet.randomization import outage, reconciliation
 from carnet.studies.models import Study
 from carnet.subjects.selectors import subject_for_actor
 
+# The paper allocation form's fields, kept as typed when the page answers a refusal.
+_FIELDS = ("envelope", "day", "time", "allocated_by", "reason", "kit")
+
 
 def _user(request: HttpRequest) -> User:
     user = request.user
@@ -140,6 +143,3 @@ def paper_page(request: HttpRequest, identifier: str, subject: str) -> HttpRespo
         {"study": study, "subject": found, "values": values, "error": message},
         status=status,
     )
-
-
-_FIELDS = ("envelope", "day", "time", "allocated_by", "reason", "kit")
