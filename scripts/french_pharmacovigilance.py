@@ -11,4 +11,5 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Reveal the arm for this case": "Révéler le bras pour ce cas",
     "The request is recorded.": "La demande est enregistrée.",
     "This server cannot make PDFs: WeasyPrint could not load the system's Pango library (%(cause)s). Ask your administrator to install %(packages)s; the report below is the same as the PDF would be.": "Ce serveur ne peut pas produire de PDF : WeasyPrint n'a pas pu charger la bibliothèque Pango du système (%(cause)s). Demandez à votre administrateur d'installer %(packages)s ; le rapport ci-dessous est identique à ce que serait le PDF.",
+    "This server cannot make PDFs: WeasyPrint could not load the system's Pango library (%(cause)s). Ask your administrator to install %(packages)s.": "Ce serveur ne peut pas produire de PDF : WeasyPrint n'a pas pu charger la bibliothèque Pango du système (%(cause)s). Demandez à votre administrateur d'installer %(packages)s.",
 }

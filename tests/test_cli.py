@@ -11,7 +11,9 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -243,6 +245,31 @@ class Write:
     stdin: str = ""
     # A change of a study's mode is the signer's act: the trail names the person, not the command.
     signer: str = ""
+    # Made through the services first (not the command's act): returns placeholders' values.
+    before: Callable[[], dict[str, str]] | None = None
+
+
+def _patient_at_site_01() -> dict[str, str]:
+    """Include a patient at MINI's site 01, whose paper allocation the command records."""
+    from carnet.accounts.models import StudySite
+    from carnet.accounts.roles import Role
+    from carnet.core.clock import utc_now
+    from carnet.studies.models import Study
+    from carnet.subjects.services import ConsentGiven, subject_include
+    from tests.accounts.personas import person
+
+    study = Study.objects.get(identifier="MINI")
+    site = StudySite.objects.get(study=study, code="01")
+    now = utc_now()
+    subject = subject_include(
+        actor=person("irene", study=study, role=Role.INVESTIGATOR, sites=[site]),
+        study=study,
+        site=site,
+        included_on=now.date() - timedelta(days=1),
+        eligibility={"weight": 70, "packs": 0},
+        consent=ConsentGiven(form_version="v1", consented_on=now.date() - timedelta(days=1)),
+    )
+    return {"{subject}": subject.identifier, "{moment}": (now - timedelta(hours=1)).isoformat()}
 
 
 WRITES = [
@@ -286,6 +313,25 @@ WRITES = [
         stdin=NEW_PASSWORD,
         signer="dora (Dora)",
     ),
+    # The outage procedure, in production: site 01's envelopes, one found opened, one used.
+    Write(("randomization", "backup", "MINI", "--site", "01", "--per-stratum", "2")),
+    Write(
+        (
+            *("randomization", "opened", "MINI", "E01-0002"),
+            *("--at", "2026-01-05T10:00+01:00", "--note", "seal broken"),
+        ),
+        reason="seal broken",
+    ),
+    Write(
+        (
+            *("randomization", "paper", "MINI", "{subject}", "--envelope", "E01-0001"),
+            *("--at", "{moment}", "--by", "Dr Irene Martin", "--reason", "network down"),
+        ),
+        reason="network down",
+        before=_patient_at_site_01,
+    ),
+    # Printing the envelopes (they hold the arms) is audited.
+    Write(("randomization", "envelopes", "MINI", "--site", "01", "--output", "{envelopes}")),
     Write(("schedule", "rebuild", "MINI")),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     Write(
@@ -314,6 +360,8 @@ READ_ONLY = {
     # `randomization report` writes a PDF file, not to the database; `verify` only replays.
     "randomization verify",
     "randomization report",
+    # `reconcile` lists the paper allocations against the envelopes.
+    "randomization reconcile",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).
@@ -365,8 +413,12 @@ def _randomisation_files(directory: Path) -> dict[str, str]:
     files["{list}"] = str(listing)
     files["{list_sha256}"] = sha256_of_file(listing)
     kits = directory / "kits.csv"
-    kits.write_bytes(b"site,number,arm\n01,K-0001,experimental\n01,K-0002,placebo\n")
+    kits.write_bytes(
+        b"site,number,arm\n01,K-0001,experimental\n01,K-0002,placebo\n"
+        b"01,K-0003,experimental\n01,K-0004,placebo\n01,K-0005,experimental\n01,K-0006,placebo\n"
+    )
     files["{kits}"] = str(kits)
+    files["{envelopes}"] = str(directory / "envelopes.pdf")
     return files
 
 
@@ -377,6 +429,8 @@ def test_every_write_of_the_command_line_moves_the_audit_trail_with_actor_and_re
     output = ""
     files = _randomisation_files(tmp_path)
     for write in WRITES:
+        if write.before is not None:
+            files |= write.before()
         arguments = [
             files.get(argument, argument.replace("{token}", output[:6]))
             for argument in write.arguments

@@ -1,17 +1,21 @@
 """The blinding policy holds for every output: no page or API answer, error answers included,
 shows a blinded person an arm-revealing value.
 
-The kit number of MINI's vital signs is arm-revealing. Site data entry types it; then a blinded
-investigator of the same site and a blinded monitor walk every page and every API read with the
-real study, subject, visit, form and item in the path, and make the saves that a stale form
-refuses (the conflict answers list what changed). The kit number never shows; an unblinded
-statistician reads it, which proves the walk reaches it.
+An item of MINI's vital signs, the treatment revealed, is arm-revealing (a kit number is not: the
+site must see it; the kit list is). Site data entry types it; then a blinded investigator of the
+same site and a blinded monitor walk every page and every API read with the real study, subject,
+visit, form, item and site in the path, and make the saves that a stale form refuses (the
+conflict answers list what changed). The value never shows; an unblinded statistician reads it,
+which proves the walk reaches it. A second subject was randomised on paper during an outage with
+one of site A's sealed envelopes: the outage pages, the reconciliation and the envelopes' PDF
+are walked too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,8 @@ from carnet.accounts.models import User
 from carnet.accounts.roles import Role
 from carnet.accounts.services import token_create
 from carnet.capture.services import form_save
+from carnet.randomization.models import Envelope
+from carnet.randomization.outage import backup_list_generate, subject_randomise_on_paper
 from carnet.randomization.services import subject_randomise
 from carnet.studies.definition import study_file_read
 from carnet.studies.services import study_load, study_mode_change, study_publish
@@ -34,10 +40,10 @@ from tests.capture.conftest import include
 
 pytestmark = pytest.mark.django_db
 
-KIT = "471147"
+KIT = "471147"  # the value typed in the arm-revealing item: what must never show
 KIT_ITEM = (
-    "          - {name: kit_number, type: text, flags: [arm_revealing],"
-    " label: {en: Kit number, fr: Numéro de kit}}\n"
+    "          - {name: treatment_revealed, type: text, flags: [arm_revealing],"
+    " label: {en: Treatment revealed, fr: Traitement révélé}}\n"
 )
 # What each path parameter stands for in the walk: the subject's own visit, form and kit item.
 PATH_VALUES = {
@@ -46,7 +52,8 @@ PATH_VALUES = {
     "event": "baseline",
     "occurrence": "1",
     "form": "vitals",
-    "item": "kit_number",
+    "item": "treatment_revealed",
+    "site": "01",
     "group": "vs",
     "number": "1",
 }
@@ -72,10 +79,31 @@ def blinded_world(tmp_path: Path) -> dict[str, Any]:
         event="baseline",
         form="vitals",
         base_version=0,
-        values={"weight": 70, "smoker": 1, "kit_number": KIT},
+        values={"weight": 70, "smoker": 1, "treatment_revealed": KIT},
     )
     # Randomised: the walk reaches the randomisation page and endpoint with an arm behind them.
     allocation = subject_randomise(actor=entry, subject=subject)
+    # An outage: site A's sealed envelopes, one used for a second subject (recorded afterwards).
+    backup_list_generate(actor=ADMIN, study=w.study, site=w.site_a, per_stratum=2)
+    second = include(w, entry)
+    form_save(
+        actor=entry,
+        subject=second,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": 70, "smoker": 1},
+    )
+    envelope = Envelope.objects.filter(stratum="site=01|smoker=1").order_by("sequence").first()
+    assert envelope is not None
+    subject_randomise_on_paper(
+        actor=entry,
+        subject=second,
+        envelope=envelope.number,
+        allocated_at=datetime(2026, 1, 5, 14, 0, tzinfo=UTC),
+        allocated_by="Dr Irene Martin",
+        reason="network down",
+    )
     return {
         "arm": allocation.arm,
         "world": w,
@@ -203,7 +231,9 @@ def test_the_policy_masks_only_arm_revealing_values_for_the_blinded(
     blinded = blinding_of(blinded_world["investigator"], study=study)
     unblinded = blinding_of(blinded_world["unblinded"], study=study)
     kit = next(
-        item for _, _, item in study.current_version.parsed().items() if item.name == "kit_number"
+        item
+        for _, _, item in study.current_version.parsed().items()
+        if item.name == "treatment_revealed"
     )
     assert blinded.text(kit, KIT) == HIDDEN
     assert blinded.text(kit, "") == ""  # an empty value says nothing
@@ -236,6 +266,10 @@ def test_no_answer_about_the_allocation_shows_a_blinded_person_the_arm(
     }
     assert len(places) >= 9  # page, step, endpoint, two refusals, unblinding page and refusals
     assert "GET /studies/MINI/subjects/01-001/unblinding/" in places
+    # The outage pages: the reconciliation (page and API) and the envelopes' PDF, refused.
+    assert "01-002" in places["GET /api/studies/MINI/randomisation/reconciliation"]
+    assert "01-002" in places["GET /studies/MINI/randomisation/outage/"]
+    assert "Only unblinded roles" in places["GET /studies/MINI/randomisation/envelopes/01.pdf"]
     assert [where for where, body in places.items() if blinded_world["arm"] in body] == []
     assert HIDDEN in places["GET /api/studies/MINI/subjects/01-001/randomisation"]
 
@@ -246,3 +280,4 @@ def test_the_unblinded_statistician_reads_the_arm(blinded_world: dict[str, Any])
     )
     assert blinded_world["arm"] in answers["GET /api/studies/MINI/subjects/01-001/randomisation"]
     assert blinded_world["arm"] in answers["GET /studies/MINI/subjects/01-001/randomisation/"]
+    assert answers["GET /studies/MINI/randomisation/envelopes/01.pdf"].startswith("%PDF")

@@ -73,6 +73,10 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     FORM_PATH: granted(Action.VIEW_SUBJECTS),
     FORM_PATH + "/history": granted(Action.VIEW_SUBJECTS),
     "/api/studies/{identifier}/subjects/{subject}/randomisation": granted(Action.VIEW_SUBJECTS),
+    # Paper allocations against the sites' envelopes: the sites one sees, never an arm.
+    "/api/studies/{identifier}/randomisation/reconciliation": granted(
+        Action.VIEW_SUBJECTS, anywhere=True
+    ),
     # The scan report of subject 01-001 (site A): visible where that subject is.
     "/api/studies/{identifier}/files/{sha256}": granted(Action.VIEW_SUBJECTS),
 }
@@ -167,6 +171,23 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"confirm_factors": {"no_such_factor": "1"}},
         True,
     ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/randomisation/paper"): (
+        # An envelope that does not exist: refused (400), nothing allocated.
+        granted(Action.INCLUDE_SUBJECT),
+        {
+            "envelope": "E99-0001",
+            "allocated_at": "2026-03-02T14:30:00+01:00",
+            "allocated_by": "Dr A",
+            "reason": "network down",
+        },
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/randomisation/envelopes/{envelope}/opened"): (
+        # An envelope that does not exist: refused (400), nothing reported.
+        granted(Action.VIEW_SUBJECTS, anywhere=True),
+        {"opened_at": "2026-03-02T14:30:00+01:00", "note": "seal broken"},
+        True,
+    ),
     ("post", "/api/studies/{identifier}/subjects/{subject}/unblinding"): (
         # Without the second confirmation: refused (400), nothing unblinded.
         role_at_site_a(Role.INVESTIGATOR),
@@ -201,7 +222,7 @@ def concrete(path: str, w: World) -> str:
     path = path.replace("{event}/{occurrence}/{form}", "baseline/1/lesions").replace(
         "{item}", "scan_pdf"
     )
-    path = path.replace("{sha256}", sha256_hex(PDF))
+    path = path.replace("{sha256}", sha256_hex(PDF)).replace("{envelope}", "E99-0001")
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 

@@ -70,6 +70,7 @@ IMAGES = Path(__file__).resolve().parents[2] / "docs" / "guide" / "img"
 VIEWPORT = {"width": 1366, "height": 900}
 PHASE2 = "ACC-209"
 PHASE3 = "MAINTAIN-CRC"
+REVEALED = 2  # the treatment revealed for MAINTAIN-CRC's 01-001 (code 2: placebo)
 SYSTEM = SystemActor(label="guide world")
 
 
@@ -213,7 +214,8 @@ def _phase2_world(study: Study) -> None:
 
 
 def _phase3_world(study: Study) -> None:
-    """One MAINTAIN-CRC patient whose first cycle holds a kit number (arm-revealing)."""
+    """One MAINTAIN-CRC patient: a first cycle with its kit number (which the site sees), then
+    an end of study recording the treatment revealed by an emergency unblinding (arm-revealing)."""
     actor = _staff("01")
     subject = subject_include(
         actor=actor,
@@ -273,6 +275,23 @@ def _phase3_world(study: Study) -> None:
             "adm_dose": 600,
             "cycle_delayed": 0,
             "dose_reduced": 0,
+        },
+        complete=True,
+    )
+    visit_record(actor=actor, subject=subject, event="end_of_study", visit_on=date(2026, 10, 20))
+    form_save(
+        actor=actor,
+        subject=subject,
+        event="end_of_study",
+        form="end_of_study",
+        base_version=None,
+        values={
+            "eos_date": "2026-10-20",
+            "eos_reason": 5,
+            "unblinded": 1,
+            "unblind_date": "2026-10-15",
+            "unblind_reason": "Anaphylaxis: the treating team needed the treatment",
+            "unblind_arm": REVEALED,
         },
         complete=True,
     )
@@ -700,13 +719,13 @@ def test_data_manager_lists_freezes_with_a_signature_and_reads_the_trail(
 
 # --- statistician (docs/guide/statistician.md) ---------------------------------------------------
 
-KIT = "417203"  # the kit number of MAINTAIN-CRC's patient 01-001, cycle 1 (arm-revealing)
+KIT = "417203"  # the kit number of MAINTAIN-CRC's patient 01-001, cycle 1: the site sees it
 
 
 def test_a_blinded_statistician_reads_blinded_and_an_unblinded_one_the_value(
     persona: Any,
 ) -> None:
-    form = f"/studies/{PHASE3}/subjects/01-001/forms/cycle/1/treatment/"
+    form = f"/studies/{PHASE3}/subjects/01-001/forms/end_of_study/1/end_of_study/"
     blinded = persona("statistician")
     home = blinded.locator("main table tbody tr", has_text=PHASE3)
     expect(home).to_contain_text("Statistician (blinded)")
@@ -714,20 +733,24 @@ def test_a_blinded_statistician_reads_blinded_and_an_unblinded_one_the_value(
     expect(blinded.locator("#read-only")).to_have_text(
         "You may read this form; you may not change it."
     )
-    kit = blinded.locator("#item-kit_number")
-    expect(kit.locator(".concealed")).to_have_text("(blinded)")
-    kit.locator("summary", has_text="History").click()
-    expect(kit.locator(".capture-history-table")).to_contain_text("(blinded)")
-    assert KIT not in blinded.content()
-    shot(kit, "blinded.png")
+    revealed = blinded.locator("#item-unblind_arm")
+    expect(revealed.locator(".concealed")).to_have_text("(blinded)")
+    revealed.locator("summary", has_text="History").click()
+    expect(revealed.locator(".capture-history-table")).to_contain_text("(blinded)")
+    expect(revealed).not_to_contain_text("Placebo")
+    shot(revealed, "blinded.png")
     # The API answers the same, from the same session.
     answer = blinded.request.get(f"/api{form.removesuffix('/')}")
     assert answer.ok, answer.text()
-    assert KIT not in answer.text()
+    assert '"unblind_arm"' in answer.text()
+    assert "(blinded)" in answer.text()
+    # The kit number alone does not reveal the arm: the blinded statistician reads it.
+    blinded.goto(f"/studies/{PHASE3}/subjects/01-001/forms/cycle/1/treatment/")
+    expect(blinded.locator("#f-kit_number")).to_have_value(KIT)
 
     unblinded = persona("unblinded", code=True)
     unblinded.goto(form)
-    expect(unblinded.locator("#f-kit_number")).to_have_value(KIT)
+    expect(unblinded.locator("#f-unblind_arm")).to_have_value(str(REVEALED))
 
 
 # --- administrator (docs/guide/administrator.md) -------------------------------------------------

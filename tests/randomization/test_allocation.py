@@ -274,3 +274,36 @@ def test_a_factor_changed_after_randomisation_is_flagged_and_the_allocation_stan
     assert allocation.arm not in message.body
     kept = Allocation.objects.get(subject=subject)
     assert (kept.arm, kept.factors["smoker"]) == (allocation.arm, "0")
+
+
+def test_the_moment_and_the_draws_can_be_given_and_a_future_moment_is_refused(
+    minimisation_trial: Trial,
+) -> None:
+    """What the demo does without patching anything: the allocation on a past day at 10:00 at
+    the site, with the draws of a seeded generator (recorded, so verify replays them)."""
+    import random
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from carnet.randomization.verification import study_randomisation_verify
+
+    trial = minimisation_trial
+    subject = trial.include(smoker=0)
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    with pytest.raises(RandomisationRefused, match="is in the future") as future:
+        subject_randomise(actor=trial.nurse, subject=subject, at=later)
+    assert future.value.code == "future"
+    assert not Allocation.objects.exists()
+    draws = random.Random(7)
+    expected = random.Random(7).random()
+    # 00:30 in Montpellier on 6 January is still 5 January in UTC: the site's day counts.
+    moment = datetime(2026, 1, 6, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    allocation = subject_randomise(
+        actor=trial.nurse, subject=subject, random_source=draws.random, at=moment
+    )
+    assert allocation.draw == expected
+    assert allocation.randomised_on == date(2026, 1, 6)
+    assert allocation.allocated_at == moment
+    subject.refresh_from_db()
+    assert subject.randomised_on == date(2026, 1, 6)
+    assert study_randomisation_verify(trial.world.study).passed

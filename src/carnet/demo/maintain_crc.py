@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 from carnet.accounts.models import StudySite, User
+from carnet.audit.services import SystemActor
 from carnet.capture.services import Missing
+from carnet.core.clock import utc_now
 from carnet.demo.synthetic import (
     ENTRY_LAG_DAYS,
     SEED,
@@ -30,8 +31,11 @@ from carnet.demo.synthetic import (
     site_plan,
     spread,
 )
-from carnet.randomization import services as randomisation_services
+from carnet.randomization.kits import kits_import, kits_in_use
+from carnet.randomization.models import Allocation
+from carnet.randomization.services import subject_randomise
 from carnet.studies.models import Study
+from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Sex, Subject
 from carnet.subjects.services import (
     ConsentGiven,
@@ -252,7 +256,6 @@ def patient_enter(  # noqa: C901
     actor: User,
     summary: StudyPatients,
     last_day: date,
-    rando_number: int,
 ) -> None:
     rng = patient.rng
     inclusion = patient.included_on
@@ -439,19 +442,21 @@ def patient_enter(  # noqa: C901
     # the site and strat_ecog): the arm it allocates drives the course of the disease below.
     w.visit("baseline", baseline_day)
     strat = ecog if rng.random() > 0.03 else 1 - ecog  # a stratification error now and then
-    w.save(
+    version = w.save(
         "baseline",
         "randomisation",
-        {
-            "rando_date": inclusion,
-            "rando_number": f"R{rando_number:04d}",
-            "strat_ecog": strat,
-        },
+        {"rando_date": inclusion, "strat_ecog": strat},
+        complete=False,
     )
     w.save("baseline", "ecog", {"ecog_ps": ecog})
     w.save("baseline", "vital_signs", baseline_vitals)
     w.save("baseline", "laboratory", baseline_lab)
-    experimental = _randomise(actor, subject, on=inclusion, draws=draws) == "experimental"
+    allocation = _randomise(actor, subject, on=inclusion, draws=draws)
+    experimental = allocation.arm == "experimental"
+    # The site copies the allocation number from the confirmation into the form, completing it.
+    w.save_version(
+        "baseline", "randomisation", version, {"rando_number": f"R{allocation.number:04d}"}
+    )
 
     # The course of the disease, unknown to the site until it happens.
     median_pfs = 173 if experimental else 122
@@ -504,10 +509,12 @@ def patient_enter(  # noqa: C901
         given = rng.random() > 0.02
         treatment: dict[str, Any] = {"adm_given": 1 if given else 0}
         if given:
+            spare_kit = f"{rng.randint(100000, 999999)}"
             reduced = reduce_next
             treatment |= {
                 "adm_date": day,
-                "kit_number": f"{rng.randint(100000, 999999)}",
+                # The kit the randomisation gave; the old draw is kept so the story stays the same.
+                "kit_number": allocation.kit_number or spare_kit,
                 "dose_level": level,
                 "adm_dose": round(
                     current_weight * {1: 8, 2: 6, 3: 4}[level] * rng.uniform(0.98, 1.02)
@@ -849,18 +856,40 @@ def _death_record(
     w.refresh()
 
 
-def _randomise(actor: User, subject: Subject, *, on: date, draws: random.Random) -> str:
-    """Randomise the patient through `subject_randomise` as on the day ``on``; return the arm.
+def kits_load(*, actor: SystemActor, study: Study, plan: list[PlannedPatient]) -> int:
+    """Import MAINTAIN-CRC's per-site kit list once (as the sponsor's pharmacy would ship it);
+    return how many kits were added.
 
-    The demo replays history: the service's clock reads ``on`` (at 10:00 at the site) and its
-    random draws come from the patient's seeded generator, so the demo loads the same every time
-    and `carnet randomization verify` replays it from the draws recorded.
+    Each site gets, for each arm, one kit per patient planned there, numbered from the site:
+    site 01's kits are 01xxxx. Allocations then give each patient the next kit of the site
+    holding the allocated arm (`kit_take`); the kit numbers are seen by the site, the list is not.
+    """
+    if kits_in_use(study, environment_written(study)):
+        return 0
+    per_site: dict[str, int] = {}
+    for patient in plan:
+        per_site[patient.site] = per_site.get(patient.site, 0) + 1
+    lines = ["site,number,arm"]
+    for code, count in sorted(per_site.items()):
+        number = 0
+        for arm in ("experimental", "placebo"):
+            for _kit in range(count):
+                number += 1
+                lines.append(f"{code},{code}{number:04d},{arm}")
+    content = ("\n".join(lines) + "\n").encode()
+    return kits_import(actor=actor, study=study, content=content, file_name="maintain-crc-kits.csv")
+
+
+def _randomise(actor: User, subject: Subject, *, on: date, draws: random.Random) -> Allocation:
+    """Randomise the patient through `subject_randomise` as on the day ``on``; return the
+    allocation.
+
+    The demo replays history: the allocation is made at 10:00 at the site on ``on`` and its
+    uniform draws come from the patient's seeded generator, both passed to the service, so the
+    demo loads the same every time and `carnet randomization verify` replays it from the draws
+    recorded.
     """
     moment = datetime.combine(on, time(10), tzinfo=ZoneInfo(subject.site.centre.time_zone))
-    with (
-        mock.patch.object(randomisation_services, "_SYSTEM_RANDOM", draws),
-        mock.patch.object(randomisation_services, "utc_now", return_value=moment.astimezone(UTC)),
-        mock.patch.object(randomisation_services, "site_today", return_value=on),
-    ):
-        allocation = randomisation_services.subject_randomise(actor=actor, subject=subject)
-    return allocation.arm
+    # A patient included today, loaded before 10:00, is randomised now (same day, same arm).
+    moment = min(moment, utc_now())
+    return subject_randomise(actor=actor, subject=subject, random_source=draws.random, at=moment)

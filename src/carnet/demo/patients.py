@@ -65,6 +65,8 @@ def demo_patients_load(
             if identifier == PHASE3
             else acc_209.patients_plan(planned)
         )
+        if identifier == PHASE3:
+            maintain_crc.kits_load(actor=actor, study=study, plan=plan)
         prefix = "MC" if identifier == PHASE3 else "AC"
         taken = set(
             Subject.objects.filter(study=study, screening_number__startswith=prefix).values_list(
@@ -91,7 +93,6 @@ def demo_patients_load(
                             actor=staff[patient.site],
                             summary=summary,
                             last_day=last_day,
-                            rando_number=1000 + patient.number,
                         )
                     else:
                         acc_209.patient_enter(

@@ -79,6 +79,22 @@ class Writer:
         self.summary.forms_saved += 1
         return outcome.form_instance.version
 
+    def save_version(
+        self, event: str, form: str, version: int, values: dict[str, Any], *, occurrence: int = 1
+    ) -> None:
+        """Add values to a form saved incomplete (version ``version``) and complete it."""
+        form_save(
+            actor=self.actor,
+            subject=self.subject,
+            event=event,
+            occurrence=occurrence,
+            form=form,
+            base_version=version,
+            values=values,
+            complete=True,
+        )
+        self.summary.forms_saved += 1
+
     def correct(
         self, event: str, form: str, version: int, values: dict[str, Any], *, occurrence: int
     ) -> None:

@@ -6,7 +6,7 @@ The arm in every answer has been through the blinding policy: a blinded person r
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
@@ -199,3 +199,150 @@ def pharmacovigilance_unblinding_create(
             subject=found.identifier, case_reference=payload.case_reference.strip(), arm=arm
         ),
     )
+
+
+# --- the outage procedure (issue 17 item 6) --------------------------------------------------
+
+PAPER = "/{identifier}/subjects/{subject}/randomisation/paper"
+RECONCILIATION = "/{identifier}/randomisation/reconciliation"
+ENVELOPE_OPENED = "/{identifier}/randomisation/envelopes/{envelope}/opened"
+PAPER_CONFLICTS = frozenset({"already_randomised", "envelope_used"})
+
+
+class PaperRandomisationIn(Schema):
+    envelope: str = Field(description="The number of the sealed envelope opened at the site")
+    allocated_at: datetime = Field(
+        description="When the envelope was opened (with its time zone); not in the future"
+    )
+    allocated_by: str = Field(description="Who opened the envelope and allocated")
+    reason: str = Field(description="Why the allocation was made on paper (the outage)")
+    kit_given: str = Field("", description="The kit dispensed, when the study has kits")
+
+
+class EnvelopeOpenedIn(Schema):
+    opened_at: datetime
+    note: str = Field(description="How the envelope was found (seal broken, by whom)")
+
+
+class EnvelopeOpenedOut(Schema):
+    envelope: str
+    opened_at: datetime
+
+
+class ReconciliationOut(Schema):
+    envelope: str
+    site: str
+    envelope_stratum: str
+    subject: str
+    allocation_number: int | None
+    allocated_at: datetime | None
+    randomised_on: date | None
+    allocated_by: str
+    reason: str
+    recorded_by: str
+    casebook_stratum: str = Field(description="The subject's stratum from the casebook now")
+    envelope_kit: str
+    kit_given: str
+    opened_at: datetime | None
+    issues: list[str] = Field(description="stratum, order, opened, kit: what does not match")
+    details: list[str] = Field(description="Each mismatch in words")
+
+
+@router.post(
+    PAPER,
+    response={201: RandomisationOut},
+    summary="Record an allocation made on paper during an outage",
+    description=(
+        "The subject's site records the sealed envelope it opened, when, who and why; the "
+        "randomisation date is the day of `allocated_at` at the site. 409 when the subject is "
+        "already randomised or the envelope was used; 400 for an unknown envelope, an envelope "
+        "of another site, a future moment or a subject who cannot be randomised; 403 otherwise."
+    ),
+)
+def paper_randomisation_create(
+    request: HttpRequest, identifier: str, subject: str, payload: PaperRandomisationIn
+) -> Status[RandomisationOut]:
+    from carnet.randomization import outage
+
+    user = request_user(request)
+    study = study_for_request(request, identifier)
+    found = subject_for_actor(user, study=study, identifier=subject)
+    try:
+        outage.subject_randomise_on_paper(
+            actor=user,
+            subject=found,
+            envelope=payload.envelope,
+            allocated_at=payload.allocated_at,
+            allocated_by=payload.allocated_by,
+            reason=payload.reason,
+            kit_given=payload.kit_given,
+        )
+    except selectors.RandomisationRefused as refused:
+        if refused.code in PAPER_CONFLICTS:
+            raise HttpError(409, str(refused)) from refused
+        raise
+    return Status(201, _out(found.identifier, selectors.randomisation_state(user, found)))
+
+
+@router.get(
+    RECONCILIATION,
+    response=list[ReconciliationOut],
+    summary="Paper allocations reconciled with the sites' sealed envelopes",
+    description="Each envelope used or found opened at the sites one sees, with any mismatch; "
+    "no arm.",
+)
+def reconciliation_list(request: HttpRequest, identifier: str) -> list[ReconciliationOut]:
+    from carnet.randomization import reconciliation
+
+    user = request_user(request)
+    study = study_for_request(request, identifier)
+    return [
+        ReconciliationOut(
+            envelope=row.envelope,
+            site=row.site,
+            envelope_stratum=row.envelope_stratum,
+            subject=row.subject,
+            allocation_number=row.allocation_number,
+            allocated_at=row.allocated_at,
+            randomised_on=row.randomised_on,
+            allocated_by=row.allocated_by,
+            reason=row.reason,
+            recorded_by=row.recorded_by,
+            casebook_stratum=row.casebook_stratum,
+            envelope_kit=row.envelope_kit,
+            kit_given=row.kit_given,
+            opened_at=row.opened_at,
+            issues=row.issue_codes,
+            details=[sentence for _code, sentence in row.issues],
+        )
+        for row in reconciliation.paper_reconciliation(actor=user, study=study)
+    ]
+
+
+@router.post(
+    ENVELOPE_OPENED,
+    response={201: EnvelopeOpenedOut},
+    summary="Report an envelope found opened without a recorded allocation",
+    description="By someone who sees the envelope's site; audited; it shows in the "
+    "reconciliation until an allocation with it is recorded. 409 when already reported.",
+)
+def envelope_opened_create(
+    request: HttpRequest, identifier: str, envelope: str, payload: EnvelopeOpenedIn
+) -> Status[EnvelopeOpenedOut]:
+    from carnet.randomization import outage
+
+    user = request_user(request)
+    study = study_for_request(request, identifier)
+    try:
+        found = outage.envelope_opened_report(
+            actor=user,
+            study=study,
+            envelope=envelope,
+            opened_at=payload.opened_at,
+            note=payload.note,
+        )
+    except selectors.RandomisationRefused as refused:
+        if refused.code in PAPER_CONFLICTS:
+            raise HttpError(409, str(refused)) from refused
+        raise
+    return Status(201, EnvelopeOpenedOut(envelope=found.number, opened_at=payload.opened_at))

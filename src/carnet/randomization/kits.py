@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import translation
@@ -123,7 +124,7 @@ class KitsExhausted(Exception):
     """The subject's site has no kit left for the allocated arm."""
 
 
-def kit_take(subject: Subject, arm: str) -> Kit | None:
+def kit_take(subject: Subject, arm: str, *, at: datetime | None = None) -> Kit | None:
     """Inside the allocation's transaction (the study's counter locked): give the subject the
     next kit of its site holding ``arm``; None when the study is open or has no kit list; raise
     KitsExhausted when the site has none left."""
@@ -137,13 +138,14 @@ def kit_take(subject: Subject, arm: str) -> Kit | None:
             site=subject.site,
             arm=arm,
             given_to__isnull=True,
+            reserved=False,  # kits of the site's sealed envelopes stay for an outage
         )
         .order_by("number")
         .first()
     )
     if kit is None:
         raise KitsExhausted
-    kit.given_to, kit.given_at = subject, utc_now()
+    kit.given_to, kit.given_at = subject, at or utc_now()
     kit.save(update_fields=["given_to", "given_at"])
     return kit
 

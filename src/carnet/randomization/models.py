@@ -200,6 +200,8 @@ class Kit(models.Model):
         "subjects.Subject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     given_at = models.DateTimeField(null=True, blank=True)
+    # Reserved for a sealed envelope of the site's backup list: central allocation skips it.
+    reserved = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -238,3 +240,79 @@ class Unblinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} unblinding of {self.allocation_id}"
+
+
+class BackupList(models.Model):
+    """A site's reserved emergency list: the sealed envelopes the pharmacy keeps for an outage.
+
+    Generated with the list generator (`blocks.stratum_list`) from its own secret seed, per
+    stratum of the site, and kept apart from the central list: central allocation never takes an
+    envelope. For a blocks scheme the strata are the scheme's; for minimisation and simple
+    randomisation the envelopes are stratified permuted blocks on the scheme's factors, as is
+    customary for a paper backup.
+    """
+
+    scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="backup_lists")
+    environment = models.CharField(max_length=10, choices=Environment.choices)
+    site = models.ForeignKey("accounts.StudySite", on_delete=models.PROTECT, related_name="+")
+    seed = models.CharField(max_length=80)  # never displayed; only its SHA-256 is audited
+    per_stratum = models.PositiveIntegerField()
+    block_sizes = models.JSONField(default=list)
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "environment", "site"], name="randomisation_backup_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"backup list of site {self.site_id} ({self.environment})"
+
+
+class Envelope(models.Model):
+    """One sealed envelope of a site's backup list: its number and stratum outside, the arm inside.
+
+    ``number`` is what the site writes down as the allocation number during an outage. Once the
+    allocation made with it is recorded, ``allocation`` links it; an envelope found opened without
+    a recorded allocation is reported (``opened_at``) and shows in the reconciliation listing.
+    """
+
+    backup_list = models.ForeignKey(BackupList, on_delete=models.PROTECT, related_name="envelopes")
+    number = models.CharField(max_length=40)  # e.g. "E01-0007": unique in the study's environment
+    stratum = models.CharField(max_length=200)
+    sequence = models.PositiveIntegerField()
+    block = models.PositiveIntegerField()
+    block_size = models.PositiveIntegerField()
+    arm = models.CharField(max_length=64)
+    kit_number = models.CharField(max_length=40, blank=True)  # blinded studies with kits
+    allocation = models.OneToOneField(
+        Allocation, null=True, blank=True, on_delete=models.PROTECT, related_name="envelope"
+    )
+    # At the site: who opened it, when (the allocation's moment), why the system was not used,
+    # and the kit the site says it dispensed (compared with the envelope's in reconciliation).
+    allocated_by = models.CharField(max_length=200, blank=True)
+    reason = models.TextField(blank=True)
+    kit_given = models.CharField(max_length=40, blank=True)
+    recorded_by = models.CharField(max_length=200, blank=True)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    # Found opened (seal broken) without an allocation recorded: reported by the site or monitor.
+    opened_at = models.DateTimeField(null=True, blank=True)
+    opened_note = models.TextField(blank=True)
+    opened_reported_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["backup_list", "stratum", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["backup_list", "stratum", "sequence"], name="randomisation_envelope_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["backup_list", "number"], name="randomisation_envelope_number_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"envelope {self.number}"

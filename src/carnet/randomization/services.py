@@ -12,8 +12,10 @@ import csv
 import io
 import itertools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import translation
@@ -52,14 +54,33 @@ from carnet.studies.definition.model import RandomisationScheme, StudyDefinition
 from carnet.studies.models import Study
 from carnet.subjects.environments import Environment, environment_written
 from carnet.subjects.models import Subject
-from carnet.subjects.services import (
-    site_today,
-    subject_randomisation_date_set,
-)
+from carnet.subjects.services import subject_randomisation_date_set
 
 # The uniform numbers that decide minimisation and simple randomisation: from the operating
 # system's generator, never predictable from earlier ones; each is recorded with its allocation.
 _SYSTEM_RANDOM = secrets.SystemRandom()
+
+RandomSource = Callable[[], float]  # returns a uniform number in [0, 1)
+
+
+def allocation_moment(subject: Subject, at: datetime | None) -> tuple[datetime, date]:
+    """Return the moment of an allocation (now, or ``at``) in UTC and its day at the subject's
+    site; refuse a moment in the future or without a time zone."""
+    now = utc_now()
+    if at is None:
+        at = now
+    if at.tzinfo is None:
+        raise RandomisationRefused(
+            "moment", _("the moment of the allocation needs a time zone (or UTC).")
+        )
+    if at > now:
+        raise RandomisationRefused(
+            "future",
+            _("%(moment)s is in the future: an allocation is recorded once it is made.")
+            % {"moment": at.isoformat(timespec="minutes")},
+        )
+    day = at.astimezone(ZoneInfo(subject.site.centre.time_zone)).date()
+    return at.astimezone(now.tzinfo), day
 
 
 def _require(actor: Actor, action: Action, *, study: Study, site: object = None) -> None:
@@ -451,15 +472,13 @@ def _from_list(stored: Scheme, subject: Subject, stratum: str) -> ListEntry:
     return entry
 
 
-def _allocate(
-    *, actor: Actor, subject: Subject, confirm_factors: Mapping[str, str] | None
-) -> Allocation:
-    """Allocate inside the caller's transaction; the study's counter row is locked first."""
+def subject_factors_known(subject: Subject) -> dict[str, str]:
+    """Return the subject's factor levels from the casebook; refuse when one is not entered or
+    the subject cannot be randomised now."""
     refusal = subject_refusal(subject)
     if refusal:
         raise RandomisationRefused(*refusal)
-    study = subject.study
-    definition, scheme = definition_and_scheme(study)
+    definition, scheme = definition_and_scheme(subject.study)
     levels = factor_levels(subject, scheme, definition)
     missing = [name for name, level in levels.items() if level is None]
     if missing:
@@ -468,17 +487,18 @@ def _allocate(
             _("enter %(factors)s in the casebook first: the randomisation reads it from there.")
             % {"factors": ", ".join(missing)},
         )
-    known = {name: str(level) for name, level in levels.items()}
-    if confirm_factors is not None and {k: str(v) for k, v in confirm_factors.items()} != known:
-        raise RandomisationRefused(
-            "factors_changed",
-            _("the factor values changed since they were shown; check them and confirm again."),
-        )
-    # One allocation at a time per study and environment: the counter row is the lock. On SQLite
-    # the IMMEDIATE transaction already holds the write lock; on PostgreSQL FOR UPDATE waits.
-    AllocationCounter.objects.get_or_create(study=study, environment=subject.environment)
+    return {name: str(level) for name, level in levels.items()}
+
+
+def allocation_counter_lock(subject: Subject) -> AllocationCounter:
+    """Lock and return the study's allocation counter, then refuse a subject already randomised.
+
+    One allocation at a time per study and environment: the counter row is the lock. On SQLite
+    the IMMEDIATE transaction already holds the write lock; on PostgreSQL FOR UPDATE waits.
+    """
+    AllocationCounter.objects.get_or_create(study=subject.study, environment=subject.environment)
     counter = AllocationCounter.objects.select_for_update().get(
-        study=study, environment=subject.environment
+        study=subject.study, environment=subject.environment
     )
     # Read again under the lock: a concurrent request for the same subject has committed by now.
     if Allocation.objects.filter(subject=subject).exists():
@@ -486,6 +506,27 @@ def _allocate(
             "already_randomised",
             _("%(identifier)s is already randomised.") % {"identifier": subject.identifier},
         )
+    return counter
+
+
+def _allocate(
+    *,
+    actor: Actor,
+    subject: Subject,
+    confirm_factors: Mapping[str, str] | None,
+    random_source: RandomSource,
+    at: datetime | None,
+) -> Allocation:
+    """Allocate inside the caller's transaction; the study's counter row is locked first."""
+    known = subject_factors_known(subject)
+    if confirm_factors is not None and {k: str(v) for k, v in confirm_factors.items()} != known:
+        raise RandomisationRefused(
+            "factors_changed",
+            _("the factor values changed since they were shown; check them and confirm again."),
+        )
+    now, today = allocation_moment(subject, at)
+    study = subject.study
+    counter = allocation_counter_lock(subject)
     stored, scheme = scheme_current(actor=actor, study=study)
     stratum = stratum_key(known) if scheme.method == Method.BLOCKS else ""
     entry, draw, scores = None, None, {}
@@ -493,7 +534,7 @@ def _allocate(
         entry = _from_list(stored, subject, stratum)
         arm = entry.arm
     elif scheme.method == Method.MINIMISATION:
-        draw = _SYSTEM_RANDOM.random()
+        draw = random_source()
         result = minimisation_allocate(
             arms=scheme.arms,
             ratio=scheme.ratio,
@@ -506,13 +547,11 @@ def _allocate(
         )
         arm, scores = result.arm, result.scores
     else:
-        draw = _SYSTEM_RANDOM.random()
+        draw = random_source()
         arm = simple_allocate(arms=scheme.arms, ratio=scheme.ratio, draw=draw)
-    kit = kit_take(subject, arm)  # blinded studies with a kit list: the site's next kit
+    kit = kit_take(subject, arm, at=now)  # blinded studies with a kit list: the site's next kit
     counter.last += 1
     counter.save(update_fields=["last"])
-    now = utc_now()
-    today = site_today(subject.site)
     actor_id, label = _actor_label(actor)
     allocation = Allocation.objects.create(
         subject=subject,
@@ -588,9 +627,17 @@ def subject_randomise(
     actor: Actor,
     subject: Subject,
     confirm_factors: Mapping[str, str] | None = None,
+    random_source: RandomSource | None = None,
+    at: datetime | None = None,
 ) -> Allocation:
     """Randomise the subject: exactly once, from the casebook's factor values; return the
     allocation. ``confirm_factors``, when given, must be the values the person was shown.
+
+    ``random_source`` gives the uniform numbers of minimisation and simple randomisation (the
+    operating system's generator unless given: the demo passes a seeded one so it loads the same
+    every time; each draw is recorded and `verify` replays it). ``at`` is the moment of the
+    allocation (now unless given; never in the future): its day at the subject's site is the
+    randomisation date, the schedule's anchor.
 
     Refused (nothing allocated) for a subject not eligible, without consent, withdrawn, of the
     test environment in a production study, of another site, already randomised, with a factor
@@ -600,7 +647,13 @@ def subject_randomise(
     try:
         with transaction.atomic():
             subject = Subject.objects.select_related("study", "site__centre").get(pk=subject.pk)
-            return _allocate(actor=actor, subject=subject, confirm_factors=confirm_factors)
+            return _allocate(
+                actor=actor,
+                subject=subject,
+                confirm_factors=confirm_factors,
+                random_source=random_source or _SYSTEM_RANDOM.random,
+                at=at,
+            )
     except KitsExhausted:
         raise kits_exhausted_refusal(subject) from None
     except _Exhausted as exhausted:

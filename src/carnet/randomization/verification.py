@@ -27,7 +27,14 @@ from carnet.randomization.minimisation import (
     minimisation_allocate,
     simple_allocate,
 )
-from carnet.randomization.models import Allocation, AllocationList, ListEntry, Method, Scheme
+from carnet.randomization.models import (
+    Allocation,
+    AllocationList,
+    Envelope,
+    ListEntry,
+    Method,
+    Scheme,
+)
 from carnet.randomization.selectors import stratum_key
 from carnet.randomization.services import list_entries_sha256
 from carnet.studies.models import Study
@@ -181,17 +188,20 @@ def study_randomisation_verify(study: Study) -> Verification:
             result.differ(where, _("no allocation is recorded in the audit trail."))
             continue
         factors = {name: str(level) for name, level in (record.get("factors") or {}).items()}
-        arm = _replay(
-            allocation=allocation,
-            scheme=schemes[allocation.scheme_id],
-            record=record,
-            factors=factors,
-            counts=counts[allocation.environment],
-            expected_arms=expected_arms,
-            next_sequence=next_sequence,
-            result=result,
-            where=where,
-        )
+        if allocation.channel == "paper":
+            arm = _replay_paper(allocation, record, result, where)
+        else:
+            arm = _replay(
+                allocation=allocation,
+                scheme=schemes[allocation.scheme_id],
+                record=record,
+                factors=factors,
+                counts=counts[allocation.environment],
+                expected_arms=expected_arms,
+                next_sequence=next_sequence,
+                result=result,
+                where=where,
+            )
         if arm is not None and arm != record.get("arm"):
             result.differ(where, _("the replayed arm differs from the arm recorded."))
         _compare(
@@ -244,6 +254,33 @@ def study_randomisation_verify(study: Study) -> Verification:
             _("the allocation it records is missing from the database."),
         )
     return result
+
+
+def _replay_paper(
+    allocation: Allocation, record: dict[str, Any], result: Verification, where: str
+) -> str | None:
+    """Return the arm of the envelope a paper allocation used, regenerated from its backup
+    list's seed; None when the envelope is missing."""
+    envelope = (
+        Envelope.objects.filter(allocation=allocation).select_related("backup_list__scheme").first()
+    )
+    if envelope is None or envelope.number != record.get("envelope"):
+        result.differ(where, _("its envelope is missing or not the one recorded."))
+        return None
+    backup = envelope.backup_list
+    definition = backup.scheme.definition
+    entries = stratum_list(
+        seed=int(backup.seed),
+        stratum=envelope.stratum,
+        arms=definition["arms"],
+        ratio=definition["ratio"],
+        block_sizes=backup.block_sizes,
+        length=envelope.sequence,
+    )
+    arm = entries[envelope.sequence - 1].arm
+    if envelope.arm != arm:
+        result.differ(where, _("its envelope is not the one its backup list's seed generates."))
+    return arm
 
 
 def _replay(
