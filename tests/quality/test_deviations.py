@@ -122,9 +122,7 @@ def test_a_rejection_needs_a_reason_and_only_the_data_manager_reviews(
         "Say why the deviation is rejected.",
     )
     with pytest.raises(PermissionDenied):
-        deviation_review(
-            actor=dw.nurse, deviation=deviation, decision="rejected", reason="not one"
-        )
+        deviation_review(actor=dw.nurse, deviation=deviation, decision="rejected", reason="not one")
     deviation_review(
         actor=dw.data_manager,
         deviation=deviation,
