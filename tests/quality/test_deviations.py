@@ -55,7 +55,8 @@ def test_a_cleared_check_resolves_its_deviation_which_is_kept_and_reopens_when_i
     first = dw.vitals(subject, 0, sbp=80, dbp=90)
     second = dw.vitals(subject, first.form_instance.version, sbp=130)
     deviation = Deviation.objects.get()
-    assert deviation.resolved and deviation.resolved_at is not None
+    assert deviation.resolved
+    assert deviation.resolved_at is not None
     resolved = AuditEvent.objects.get(action="deviation.resolved")
     assert (resolved.old["resolved"], resolved.new["resolved"]) == (False, True)
     assert resolved.reason == "corrected from source"

@@ -83,31 +83,6 @@ class PerProtocolOut(Schema):
     pending_major: int = Field(description="Major deviations awaiting review")
 
 
-def deviation_out(row: selectors.DeviationRow) -> dict[str, Any]:
-    """Return a deviation as the API and the CSV export give it."""
-    d = row.deviation
-    instance = d.form_instance
-    return {
-        "number": d.pk,
-        "subject": d.subject.identifier,
-        "site": d.subject.site.code,
-        "origin": d.origin,
-        "event": instance.event if instance else "",
-        "form": instance.form if instance else "",
-        "check_name": d.check_name,
-        "description": row.description,
-        "occurred_on": d.occurred_on,
-        "deviation_class": d.deviation_class,
-        "category": d.category,
-        "status": d.status,
-        "resolved": d.resolved,
-        "declared_by": d.declared_by,
-        "reviewed_by": d.reviewed_by,
-        "reviewed_at": d.reviewed_at,
-        "review_reason": d.review_reason,
-    }
-
-
 @router.get(
     "/{identifier}/deviations",
     response=DeviationPageOut,
@@ -129,7 +104,7 @@ def deviation_list(
         per_page=filters.per_page,
     )
     return {
-        "items": [deviation_out(row) for row in found],
+        "items": [selectors.deviation_record(row) for row in found],
         "page": found.number,
         "pages": found.pages,
         "per_page": found.per_page or len(found.rows),
@@ -174,7 +149,7 @@ def deviation_declare_endpoint(
         category=payload.category,
     )
     row = selectors.deviation_row(actor, study=study, deviation=deviation)
-    return Status(201, deviation_out(row))
+    return Status(201, selectors.deviation_record(row))
 
 
 @router.post(
@@ -197,4 +172,6 @@ def deviation_review_endpoint(
         category=payload.category,
     )
     reviewed = selectors.deviation_for_actor(actor, study=study, pk=reviewed.pk)
-    return deviation_out(selectors.deviation_row(actor, study=study, deviation=reviewed))
+    return selectors.deviation_record(
+        selectors.deviation_row(actor, study=study, deviation=reviewed)
+    )

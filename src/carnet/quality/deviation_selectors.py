@@ -108,6 +108,53 @@ class DeviationReader:
         return DeviationRow(deviation, text, category)
 
 
+DEVIATION_COLUMNS = (
+    "number",
+    "subject",
+    "site",
+    "origin",
+    "event",
+    "form",
+    "check_name",
+    "description",
+    "occurred_on",
+    "deviation_class",
+    "category",
+    "status",
+    "resolved",
+    "declared_by",
+    "reviewed_by",
+    "reviewed_at",
+    "review_reason",
+)
+
+
+def deviation_record(row: DeviationRow) -> dict[str, Any]:
+    """Return a deviation as the API, the CSV export and the command give it (the columns
+    of `DEVIATION_COLUMNS`)."""
+    d = row.deviation
+    instance = d.form_instance
+    return {
+        "number": d.pk,
+        "subject": d.subject.identifier,
+        "site": d.subject.site.code,
+        "origin": d.origin,
+        "event": instance.event if instance else "",
+        "form": instance.form if instance else "",
+        "check_name": d.check_name,
+        "description": row.description,
+        "occurred_on": d.occurred_on,
+        "deviation_class": d.deviation_class,
+        "category": d.category,
+        "status": d.status,
+        "resolved": d.resolved,
+        "declared_by": d.declared_by,
+        "reviewed_by": d.reviewed_by,
+        "reviewed_at": d.reviewed_at,
+        "review_reason": d.review_reason,
+    }
+
+
 def deviation_list(
     actor: User,
     *,
