@@ -39,5 +39,6 @@ def test_the_command_refuses_a_person_without_the_study(tmp_path: Path) -> None:
     deviation_world(tmp_path)
     with pytest.raises(CommandError, match="No active account 'nobody'"):
         listed("MINI", "--as", "nobody")
-    with pytest.raises(CommandError, match="There is no study 'NOPE' you may see."):
+    with pytest.raises(CommandError) as refused:
         listed("NOPE", "--as", "bruno")
+    assert str(refused.value) == "There is no study 'NOPE' you may see."
