@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied, may, require
 from carnet.accounts.roles import Action
-from carnet.audit.services import AuditEntry, audit_record
+from carnet.audit.services import Actor, AuditEntry, SystemActor, audit_record
 from carnet.capture.models import CheckResult
 from carnet.capture.seams import WriteContext, register_save_listener
 from carnet.core.clock import utc_now
@@ -58,6 +58,11 @@ def _deviation_checks(definition: StudyDefinition, form_name: str) -> dict[str, 
     if form is None:
         return {}
     return {check.name: check for check in form.checks if check.deviation}
+
+
+def _name(actor: Actor) -> str:
+    """Return who wrote, as the register shows it (a command or the worker by its label)."""
+    return actor.label if isinstance(actor, SystemActor) else actor.get_username()
 
 
 def _snapshot(deviation: Deviation) -> dict[str, Any]:
@@ -121,7 +126,7 @@ def _derived_record(context: WriteContext, check: Check, result: CheckResult) ->
         occurred_on=context.today,
         deviation_class=check.deviation_class,
         category=check.deviation_category,
-        declared_by=context.actor.get_username(),
+        declared_by=_name(context.actor),
     )
     context.audit.append(
         AuditEntry(action="deviation.derived", target=deviation, new=_snapshot(deviation))

@@ -120,8 +120,16 @@ def deviation_register_page(request: HttpRequest, identifier: str) -> HttpRespon
     if form.is_bound and not form.is_valid():
         status = 400
     else:
+        filters = _filters(form)
         found = selectors.deviation_list(
-            user, study=study, page=_page_number(request), **_filters(form)
+            user,
+            study=study,
+            page=_page_number(request),
+            site=filters["site"],
+            subject=filters["subject"],
+            deviation_class=filters["deviation_class"],
+            category=filters["category"],
+            status=filters["status"],
         )
     population = selectors.per_protocol_population(study=study, actor=user)
     return render(
@@ -155,7 +163,9 @@ def _csv_lines(rows: Iterator[selectors.DeviationRow]) -> Iterator[str]:
 
 @login_required
 @require_GET
-def deviation_register_csv(request: HttpRequest, identifier: str) -> HttpResponse:
+def deviation_register_csv(
+    request: HttpRequest, identifier: str
+) -> HttpResponse | StreamingHttpResponse:
     """Return every deviation the page's filters keep, as CSV (streamed)."""
     study = _study(request, identifier)
     form = _filter_form(request, study)
