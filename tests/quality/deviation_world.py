@@ -57,12 +57,21 @@ class DeviationWorld:
         )
 
 
-def deviation_world(tmp_path: Path) -> DeviationWorld:
+DBP = "{name: dbp, type: integer,"
+# The diastolic pressure as if it revealed the arm (a drug that lowers it, say).
+DBP_ARM_REVEALING = "{name: dbp, flags: [arm_revealing], type: integer,"
+
+
+def deviation_world(tmp_path: Path, *, arm_revealing: bool = False) -> DeviationWorld:
     w = world()
     text = FIXTURE.read_text(encoding="utf-8")
     assert text.count(BP_ORDER) == 1
+    assert text.count(DBP) == 1
+    text = text.replace(BP_ORDER, BP_ORDER_DEVIATION)
+    if arm_revealing:
+        text = text.replace(DBP, DBP_ARM_REVEALING)
     amended = tmp_path / "mini.yaml"
-    amended.write_text(text.replace(BP_ORDER, BP_ORDER_DEVIATION), encoding="utf-8")
+    amended.write_text(text, encoding="utf-8")
     study_load(actor=ADMIN, study_file=study_file_read(amended), source_name="mini.yaml")
     study_publish(actor=ADMIN, study=w.study)
     study_mode_change(actor=ADMIN, study=w.study, mode="production")

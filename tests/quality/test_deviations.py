@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from carnet.accounts.permissions import PermissionDenied
+from carnet.accounts.roles import Role
 from carnet.audit.models import AuditEvent
 from carnet.quality.deviation_models import Deviation
 from carnet.quality.deviation_selectors import deviation_list, per_protocol_population
 from carnet.quality.deviations import DeviationRefused, deviation_declare, deviation_review
 from carnet.randomization.services import subject_randomise
+from tests.accounts.personas import person
 from tests.quality.deviation_world import DeviationWorld, deviation_world
 
 pytestmark = pytest.mark.django_db
@@ -267,3 +269,17 @@ def test_per_protocol_leaves_out_only_confirmed_major_deviations(dw: DeviationWo
     assert population.excluded == [excluded.identifier]
     assert population.pending_major == 1
     assert not_randomised.identifier not in population.subjects
+
+
+def test_a_blinded_reader_sees_no_message_of_a_check_that_reads_an_arm_revealing_item(
+    tmp_path: Path,
+) -> None:
+    dw = deviation_world(tmp_path, arm_revealing=True)
+    dw.vitals(dw.include(), 0, sbp=80, dbp=90)
+    study = dw.world.study
+    (blinded,) = deviation_list(dw.statistician, study=study)
+    assert blinded.description == "(blinded)"
+    assert blinded.deviation.deviation_class == "major"  # that there is one is not the arm
+    unblinded = person("ulysse", study=study, role=Role.UNBLINDED_STATISTICIAN)
+    (row,) = deviation_list(unblinded, study=study)
+    assert row.description == "SBP must exceed DBP"
