@@ -13,7 +13,11 @@ from carnet.accounts.permissions import PermissionDenied
 from carnet.accounts.roles import Role
 from carnet.audit.models import AuditEvent
 from carnet.quality.deviation_models import Deviation
-from carnet.quality.deviation_selectors import deviation_list, per_protocol_population
+from carnet.quality.deviation_selectors import (
+    deviation_list,
+    per_protocol_count,
+    per_protocol_population,
+)
 from carnet.quality.deviations import DeviationRefused, deviation_declare, deviation_review
 from carnet.randomization.services import subject_randomise
 from tests.accounts.personas import person
@@ -269,6 +273,13 @@ def test_per_protocol_leaves_out_only_confirmed_major_deviations(dw: DeviationWo
     assert population.excluded == [excluded.identifier]
     assert population.pending_major == 1
     assert not_randomised.identifier not in population.subjects
+    counted = per_protocol_count(study=dw.world.study, actor=dw.data_manager)
+    assert (counted.basis, counted.size, counted.excluded, counted.pending_major) == (
+        "randomised",
+        2,
+        1,
+        1,
+    )
 
 
 def test_a_blinded_reader_sees_no_message_of_a_check_that_reads_an_arm_revealing_item(

@@ -73,7 +73,13 @@ class Deviation(models.Model):
                 name="deviation_derived_once",
             )
         ]
-        indexes = [models.Index(fields=["study", "status", "deviation_class"])]
+        indexes = [
+            # The register's order, and the per-protocol population's confirmed majors.
+            models.Index(fields=["study", "-occurred_on", "-id"], name="deviation_register"),
+            models.Index(
+                fields=["subject", "deviation_class", "status"], name="deviation_of_subject"
+            ),
+        ]
         ordering = ["study", "-occurred_on", "-pk"]
 
     def __str__(self) -> str:

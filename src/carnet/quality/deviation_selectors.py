@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -264,12 +264,9 @@ def _randomised_study(study: Study) -> bool:
     return version.parsed().design.get("allocation") == "randomised"
 
 
-def per_protocol_population(*, study: Study, actor: User) -> PerProtocolPopulation:
-    """Return the study's per-protocol population: subjects randomised (or included, in a study
-    without randomisation) minus those with a confirmed major deviation, resolved or not.
-
-    Pending and rejected deviations do not count; minor ones never do. Computed in the
-    database (one query for the members, one for the excluded)."""
+def _population_base(study: Study, actor: User) -> tuple[QuerySet[Subject], bool, int]:
+    """Return the subjects the population starts from (within the actor's sites), whether the
+    study randomises, and the number of major deviations awaiting review."""
     deviations = deviations_visible(actor, study=study)  # refuses one who may see nothing
     scope = site_scope(actor, Action.VIEW_SUBJECTS, study=study)
     subjects = Subject.objects.filter(
@@ -280,22 +277,62 @@ def per_protocol_population(*, study: Study, actor: User) -> PerProtocolPopulati
     randomised = _randomised_study(study)
     if randomised:
         subjects = subjects.filter(randomised_on__isnull=False)
-    major = Deviation.objects.filter(
-        subject=OuterRef("pk"),
-        deviation_class=DeviationClass.MAJOR,
-        status=DeviationStatus.CONFIRMED,
+    pending = deviations.filter(
+        deviation_class=DeviationClass.MAJOR, status=DeviationStatus.PENDING
+    ).count()
+    return subjects, randomised, pending
+
+
+def _confirmed_major() -> Exists:
+    return Exists(
+        Deviation.objects.filter(
+            subject=OuterRef("pk"),
+            deviation_class=DeviationClass.MAJOR,
+            status=DeviationStatus.CONFIRMED,
+        )
     )
+
+
+def per_protocol_population(*, study: Study, actor: User) -> PerProtocolPopulation:
+    """Return the study's per-protocol population: subjects randomised (or included, in a study
+    without randomisation) minus those with a confirmed major deviation, resolved or not.
+
+    Pending and rejected deviations do not count; minor ones never do. Computed in the
+    database (one query for the subjects, one for the deviations awaiting review)."""
+    subjects, randomised, pending = _population_base(study, actor)
     rows: list[dict[str, Any]] = list(
-        subjects.annotate(deviated=Exists(major))
+        subjects.annotate(deviated=_confirmed_major())
         .order_by("identifier")
         .values("identifier", "deviated")
     )
-    pending = deviations.filter(
-        Q(deviation_class=DeviationClass.MAJOR) & Q(status=DeviationStatus.PENDING)
-    ).count()
     return PerProtocolPopulation(
         basis="randomised" if randomised else "included",
         subjects=[r["identifier"] for r in rows if not r["deviated"]],
         excluded=[r["identifier"] for r in rows if r["deviated"]],
+        pending_major=pending,
+    )
+
+
+@dataclass(frozen=True)
+class PerProtocolCount:
+    """The per-protocol population's size, as the register shows it."""
+
+    basis: str
+    size: int
+    excluded: int
+    pending_major: int
+
+
+def per_protocol_count(*, study: Study, actor: User) -> PerProtocolCount:
+    """Return how many subjects the per-protocol population holds and leaves out (counted in
+    the database: nothing read per subject)."""
+    subjects, randomised, pending = _population_base(study, actor)
+    counts = subjects.aggregate(
+        everyone=Count("pk"), excluded=Count("pk", filter=Q(_confirmed_major()))
+    )
+    return PerProtocolCount(
+        basis="randomised" if randomised else "included",
+        size=counts["everyone"] - counts["excluded"],
+        excluded=counts["excluded"],
         pending_major=pending,
     )

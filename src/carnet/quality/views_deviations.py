@@ -131,7 +131,7 @@ def deviation_register_page(request: HttpRequest, identifier: str) -> HttpRespon
             category=filters["category"],
             status=filters["status"],
         )
-    population = selectors.per_protocol_population(study=study, actor=user)
+    population = selectors.per_protocol_count(study=study, actor=user)
     return render(
         request,
         "quality/deviations/register.html",
