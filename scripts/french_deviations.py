@@ -64,4 +64,6 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "major": "majeure",
     "minor": "mineure",
     "reject": "rejeter",
+    "No active account %(name)s.": "Aucun compte actif %(name)s.",
+    "%(study)s: %(count)s deviations; per protocol %(size)s subjects (%(excluded)s excluded, %(pending)s major deviations awaiting review).": "%(study)s : %(count)s déviations ; per protocole %(size)s patients (%(excluded)s exclus, %(pending)s déviations majeures en attente de revue).",
 }

@@ -7,6 +7,7 @@ import csv
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
 from carnet.accounts.selectors import study_for_actor
@@ -55,7 +56,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         person = User.objects.filter(username=options["person"], is_active=True).first()
         if person is None:
-            raise CommandError(f"No active account {options['person']!r}.")
+            raise CommandError(_("No active account %(name)s.") % {"name": repr(options["person"])})
         try:
             study = study_for_actor(person, options["study"])
             rows = deviation_rows(
@@ -77,7 +78,15 @@ class Command(BaseCommand):
         except CarnetError as error:
             raise CommandError(str(error)) from error
         self.stderr.write(
-            f"{study.identifier}: {count} deviations; per protocol {population.size} subjects "
-            f"({len(population.excluded)} excluded, {population.pending_major} major deviations "
-            "awaiting review)."
+            _(
+                "%(study)s: %(count)s deviations; per protocol %(size)s subjects (%(excluded)s "
+                "excluded, %(pending)s major deviations awaiting review)."
+            )
+            % {
+                "study": study.identifier,
+                "count": count,
+                "size": population.size,
+                "excluded": len(population.excluded),
+                "pending": population.pending_major,
+            }
         )
