@@ -124,10 +124,7 @@ def test_a_rejection_needs_a_reason_and_only_the_data_manager_reviews(
     deviation = Deviation.objects.get()
     with pytest.raises(DeviationRefused) as refused:
         deviation_review(actor=dw.data_manager, deviation=deviation, decision="rejected")
-    assert (refused.value.field, str(refused.value)) == (
-        "reason",
-        "Say why the deviation is rejected.",
-    )
+    assert str(refused.value) == "reason: Say why the deviation is rejected."
     with pytest.raises(PermissionDenied):
         deviation_review(actor=dw.nurse, deviation=deviation, decision="rejected", reason="not one")
     deviation_review(
@@ -171,7 +168,7 @@ def test_a_declaration_is_refused_with_the_field_named(
     with pytest.raises(DeviationRefused) as refused:
         deviation_declare(actor=dw.nurse, subject=subject, **sent)  # type: ignore[arg-type]
     assert refused.value.field == field
-    assert str(refused.value).startswith(message)
+    assert str(refused.value).startswith(f"{field}: {message}")
     assert not Deviation.objects.exists()
 
 
@@ -187,7 +184,7 @@ def test_an_unknown_category_is_refused_naming_the_known_ones(dw: DeviationWorld
             category="paperwork",
         )
     assert str(refused.value) == (
-        "'paperwork' is not a deviation category of this study (eligibility, consent, "
+        "category: 'paperwork' is not a deviation category of this study (eligibility, consent, "
         "visit_window, dosing, prohibited_medication, assessment_missed, other)."
     )
 

@@ -70,7 +70,7 @@ def test_a_declaration_and_its_review_through_the_api(dw: DeviationWorld) -> Non
         path, {"decision": "rejected"}, content_type="application/json", headers=manager_headers
     )
     assert refused.status_code == 400
-    assert refused.json()["detail"] == "Say why the deviation is rejected."
+    assert refused.json()["detail"] == "reason: Say why the deviation is rejected."
     confirmed = manager.post(
         path, {"decision": "confirmed"}, content_type="application/json", headers=manager_headers
     )

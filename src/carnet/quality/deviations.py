@@ -45,11 +45,15 @@ DESCRIPTION_MAX = 4000
 
 
 class DeviationRefused(ValidationError):
-    """A declaration or review is refused; ``field`` names what is wrong."""
+    """A declaration or review is refused: ``field: why``, as the other services' refusals.
 
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
+    The field's name stays outside the translated text: API clients read it, and the pages put
+    ``why`` next to the field, whatever the language."""
+
+    def __init__(self, why: str, *, field: str) -> None:
+        super().__init__(f"{field}: {why}")
         self.field = field
+        self.why = why
 
 
 def _deviation_checks(definition: StudyDefinition, form_name: str) -> dict[str, Check]:

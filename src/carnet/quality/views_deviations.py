@@ -11,6 +11,7 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import (
     Http404,
@@ -177,6 +178,14 @@ def deviation_register_csv(
     return response
 
 
+def _refusal_shown(form: forms.Form, refused: DeviationRefused) -> None:
+    """Put a service's refusal next to the field it names, else above the form."""
+    if refused.field in form.fields:
+        form.add_error(refused.field, refused.why)
+    else:
+        form.add_error(None, str(refused))
+
+
 def _declaring(user: User, subject: Subject) -> bool:
     return any(
         may(user, action, study=subject.study, site=subject.site) for action in DECLARING_ACTIONS
@@ -200,9 +209,7 @@ def subject_deviations_page(request: HttpRequest, identifier: str, subject: str)
             try:
                 deviation_declare(actor=user, subject=found, **form.cleaned_data)
             except DeviationRefused as refused:
-                form.add_error(
-                    refused.field if refused.field in form.fields else None, str(refused)
-                )
+                _refusal_shown(form, refused)
             else:
                 return HttpResponseRedirect(
                     reverse("quality:subject_deviations", args=[study.identifier, found.identifier])
@@ -251,9 +258,7 @@ def deviation_page(request: HttpRequest, identifier: str, number: int) -> HttpRe
             try:
                 deviation_review(actor=user, deviation=deviation, **form.cleaned_data)
             except DeviationRefused as refused:
-                form.add_error(
-                    refused.field if refused.field in form.fields else None, str(refused)
-                )
+                _refusal_shown(form, refused)
             else:
                 return HttpResponseRedirect(
                     reverse("quality:deviation", args=[study.identifier, deviation.pk])
