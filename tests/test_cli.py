@@ -362,6 +362,8 @@ READ_ONLY = {
     "randomization report",
     # `reconcile` lists the paper allocations against the envelopes.
     "randomization reconcile",
+    # The register of protocol deviations, as CSV on standard output.
+    "deviations list",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

@@ -79,6 +79,11 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     ),
     # The scan report of subject 01-001 (site A): visible where that subject is.
     "/api/studies/{identifier}/files/{sha256}": granted(Action.VIEW_SUBJECTS),
+    # Protocol deviations: the register and the per-protocol population list the sites one covers.
+    "/api/studies/{identifier}/deviations": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/deviations/per-protocol": granted(
+        Action.VIEW_SUBJECTS, anywhere=True
+    ),
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -206,6 +211,26 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"mode": "frozen", "reason": "cleaning", "password": "not the password"},
         True,
     ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/deviations"): (
+        # A deviation dated in the future: refused (400), nothing declared.
+        lambda role, situation: any(
+            granted(action)(role, situation)
+            for action in (Action.ENTER_DATA, Action.MONITOR, Action.MANAGE_DATA)
+        ),
+        {
+            "description": "x",
+            "occurred_on": FUTURE,
+            "deviation_class": "minor",
+            "category": "other",
+        },
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/deviations/{number}/review"): (
+        # No such decision: refused (400), nothing reviewed (the deviation of 01-001).
+        granted(Action.MANAGE_DATA),
+        {"decision": "maybe"},
+        True,
+    ),
     ("put", "/api/studies/{identifier}/subject-settings"): (
         # A study-wide action: a membership restricted to some sites does not allow it.
         granted(Action.MANAGE_STUDY),
@@ -223,6 +248,10 @@ def concrete(path: str, w: World) -> str:
         "{item}", "scan_pdf"
     )
     path = path.replace("{sha256}", sha256_hex(PDF)).replace("{envelope}", "E99-0001")
+    if "{number}" in path:
+        from carnet.quality.deviation_models import Deviation
+
+        path = path.replace("{number}", str(Deviation.objects.get().pk))
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 
@@ -267,6 +296,17 @@ def subject_at_site_a(w: World) -> None:
         base_version=0,
         values={"scan_pdf": stored.sha256},
         rows={"target": {1: {"diameter": 20}}},
+    )
+    # A protocol deviation of 01-001, declared by its site, for the review endpoint.
+    from carnet.quality.deviations import deviation_declare
+
+    deviation_declare(
+        actor=entry,
+        subject=subject,
+        description="Visit 3 days late",
+        occurred_on=today,
+        deviation_class="minor",
+        category="visit_window",
     )
 
 

@@ -119,6 +119,9 @@ def _form(data: dict[str, Any]) -> dict[str, Any]:
                 "severity": c["severity"],
                 "message": _label(c["message"]),
                 "items": list(c.get("items", ())),
+                "deviation": c.get("deviation", False),
+                "deviation_class": c.get("deviation_class", ""),
+                "deviation_category": c.get("deviation_category", ""),
             }
             for c in data.get("checks", [])
         ],
@@ -191,6 +194,10 @@ def _stored_form(data: dict[str, Any]) -> dict[str, Any]:
             for c in data.get("eligibility", [])
         ],
         "registration": _registration(data),
+        "deviation_categories": [
+            {"code": m["name"], "label": _label(m["label"])}
+            for m in study.get("deviation_categories", [])
+        ],
     }
 
 

@@ -25,6 +25,18 @@ ITEM_TYPES = (
     "calculated",
 )
 ANCHORS = ("inclusion", "randomisation", "end_of_treatment")
+DEVIATION_CLASSES = ("major", "minor")
+# The categories of protocol deviations every study has; a study may add its own
+# (`deviation_categories:` in the study file).
+STANDARD_DEVIATION_CATEGORIES = (
+    ("eligibility", "Eligibility", "Éligibilité"),
+    ("consent", "Consent", "Consentement"),
+    ("visit_window", "Visit window", "Fenêtre de visite"),
+    ("dosing", "Dosing", "Administration du traitement"),
+    ("prohibited_medication", "Prohibited medication", "Traitement interdit"),
+    ("assessment_missed", "Assessment missed", "Évaluation manquée"),
+    ("other", "Other", "Autre"),
+)
 # What the inclusion wizard asks besides the eligibility answers; a study may write each into a
 # casebook item (`registration:` in the study file).
 REGISTRATION_QUESTIONS = (
@@ -178,6 +190,10 @@ class Check:
     severity: str  # hard refuses the save, soft records a check result
     message: Label
     items: tuple[str, ...] = ()
+    # A soft check that records a protocol deviation when it fires (the quality app's register).
+    deviation: bool = False
+    deviation_class: str = ""  # major or minor
+    deviation_category: str = ""  # a name of the study's deviation categories
 
 
 @dataclass(frozen=True)
@@ -301,6 +317,15 @@ class StudyDefinition:
     forms: tuple[Form, ...] = ()
     eligibility: tuple[Criterion, ...] = ()
     registration: tuple[RegistrationTarget, ...] = ()
+    # The study's own deviation categories, added to the standard ones.
+    deviation_categories: tuple[MissingCode, ...] = ()
+
+    def deviation_category_labels(self) -> dict[str, Label]:
+        """Return every deviation category of the study (standard ones first) with its label."""
+        labels = {name: Label(en, fr) for name, en, fr in STANDARD_DEVIATION_CATEGORIES}
+        for category in self.deviation_categories:
+            labels[str(category.code)] = category.label
+        return labels
 
     def randomisation_scheme(self) -> RandomisationScheme | None:
         """Return the study's randomisation scheme, or None when it declares none."""
@@ -435,6 +460,10 @@ def _build(cls: type[StudyDefinition], data: dict[str, Any]) -> StudyDefinition:
                         c["severity"],
                         _label(c["message"]),
                         tuple(c["items"]),
+                        # Versions stored before deviations existed have none.
+                        c.get("deviation", False),
+                        c.get("deviation_class", ""),
+                        c.get("deviation_category", ""),
                     )
                     for c in f["checks"]
                 ),
@@ -455,5 +484,8 @@ def _build(cls: type[StudyDefinition], data: dict[str, Any]) -> StudyDefinition:
                 tuple((str(answer), code) for answer, code in r["codes"]),
             )
             for r in data.get("registration", ())
+        ),
+        deviation_categories=tuple(
+            MissingCode(m["code"], _label(m["label"])) for m in data.get("deviation_categories", ())
         ),
     )

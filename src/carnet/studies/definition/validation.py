@@ -30,6 +30,7 @@ from carnet.expressions import (
     references,
 )
 from carnet.studies.definition.findings import Finding, Path
+from carnet.studies.definition.model import STANDARD_DEVIATION_CATEGORIES
 from carnet.studies.definition.yaml_source import Source
 
 SAS_NAME_LENGTH = 8
@@ -692,6 +693,7 @@ def validate_source(source: Source) -> list[Finding]:
         lambda: _design(checker, data),
         lambda: _rules(checker, data),
         lambda: _registration(checker, data),
+        lambda: _deviations(checker, data),
     ]
     for family in families:
         try:
@@ -825,6 +827,46 @@ def _registration(checker: Checker, data: dict[str, Any]) -> None:
                 f"no eligibility criterion reads {reference!r}, so the wizard does not ask it.",
             )
     _unique(checker, targets, "the casebook item")
+
+
+def _deviations(checker: Checker, data: dict[str, Any]) -> None:
+    """Check the checks that record protocol deviations: soft, with a class and a category."""
+    own = data["study"].get("deviation_categories", [])
+    _unique(
+        checker,
+        [(("study", "deviation_categories", i, "name"), c["name"]) for i, c in enumerate(own)],
+        "the deviation category",
+    )
+    categories = [name for name, _en, _fr in STANDARD_DEVIATION_CATEGORIES]
+    categories += [c["name"] for c in own]
+    for f, form in enumerate(data["forms"]):
+        for c, rule in enumerate(form.get("checks", [])):
+            path = ("forms", f, "checks", c)
+            if not rule.get("deviation", False):
+                for key in ("deviation_class", "deviation_category"):
+                    if key in rule:
+                        checker.error(
+                            (*path, key),
+                            f"{key} is only read on a check marked 'deviation: true'.",
+                        )
+                continue
+            if rule["severity"] != "soft":
+                checker.error(
+                    (*path, "severity"),
+                    "a hard check refuses the save, so it never records a deviation: make it soft.",
+                )
+            for key in ("deviation_class", "deviation_category"):
+                if key not in rule:
+                    checker.error((*path, "deviation"), f"a deviation check needs {key}.")
+            category = rule.get("deviation_category")
+            if category is not None and category not in categories:
+                close = difflib.get_close_matches(category, categories, n=1)
+                checker.error(
+                    (*path, "deviation_category"),
+                    f"{category!r} is not a deviation category"
+                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + f"; known: {', '.join(categories)}.",
+                )
 
 
 def _criteria_references(data: dict[str, Any]) -> set[str]:
