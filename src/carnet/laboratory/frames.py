@@ -103,7 +103,9 @@ def _grading_table(frame: pl.DataFrame) -> pl.DataFrame:
                 factor = 1.0 if same else conversion_factor(analyte, unit, graded_in)
             except UnitError:
                 continue
-            rows.append((analyte, unit, term.code, graded_in if "" not in term.bounds else "", factor))
+            rows.append(
+                (analyte, unit, term.code, graded_in if "" not in term.bounds else "", factor)
+            )
     return pl.DataFrame(
         rows,
         schema={

@@ -139,7 +139,8 @@ class _Reader:
             return date.fromisoformat(text)
         except ValueError:
             raise self.refuse(
-                key, _("%(key)s: %(value)r is not a date (YYYY-MM-DD).") % {"key": key, "value": text}
+                key,
+                _("%(key)s: %(value)r is not a date (YYYY-MM-DD).") % {"key": key, "value": text},
             ) from None
 
     def whole(self, record: dict[str, Any], key: str) -> int | None:
@@ -233,7 +234,9 @@ def _item_row(reader: _Reader, record: dict[str, Any], place: Place) -> ItemRow:
         try:
             unit = unit_name(unit, analyte=analyte)
         except UnitError:
-            raise reader.refuse("unit", _("the unit %(unit)r is unknown.") % {"unit": unit}) from None
+            raise reader.refuse(
+                "unit", _("the unit %(unit)r is unknown.") % {"unit": unit}
+            ) from None
     return ItemRow(
         place=place,
         item=reader.text(record, "item", required=True),
@@ -253,10 +256,14 @@ def read_csv(content: str, file_name: str) -> LabFile:
     header = [name.strip().lower() for name in rows[0]]
     for number, name in enumerate(header, start=1):
         if name not in RANGE_KEYS:
-            raise FileRefused(file_name, Place(1, number), _("unknown column %(column)r.") % {"column": name})
+            raise FileRefused(
+                file_name, Place(1, number), _("unknown column %(column)r.") % {"column": name}
+            )
     for name in ("analyte", "unit", "from"):
         if name not in header:
-            raise FileRefused(file_name, Place(1, 1), _("the column %(column)s is missing.") % {"column": name})
+            raise FileRefused(
+                file_name, Place(1, 1), _("the column %(column)s is missing.") % {"column": name}
+            )
     lab = LabFile()
     for line, cells in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in cells):
@@ -300,7 +307,9 @@ def _records(
         line, column = sequence.lc.item(index)
         place = Place(line + 1, column + 1)
         if not isinstance(node, CommentedMap):
-            raise FileRefused(file_name, place, _("each entry of %(key)s must be a mapping.") % {"key": key})
+            raise FileRefused(
+                file_name, place, _("each entry of %(key)s must be a mapping.") % {"key": key}
+            )
         records.append((dict(node), _places(node), place))
     return records
 

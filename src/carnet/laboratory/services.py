@@ -92,7 +92,9 @@ def _check_ranges(lab: LabFile, file_name: str, sites: dict[str, StudySite]) -> 
 def _check_items(lab: LabFile, file_name: str, study: Study) -> None:
     definition = study.current_version.parsed() if study.current_version else None
     if definition is None:
-        raise ValidationError(_("%(study)s has no published version.") % {"study": study.identifier})
+        raise ValidationError(
+            _("%(study)s has no published version.") % {"study": study.identifier}
+        )
     items = {item.name: item for _form, _group, item in definition.items()}
     events = {event.name for event in definition.events}
 

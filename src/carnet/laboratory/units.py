@@ -181,3 +181,37 @@ def _across(analyte: str, source: str, target: str, source_unit: str, target_uni
 def convert(value: float, *, analyte: str, source: str, target: str) -> float:
     """Return ``value`` of ``analyte`` expressed in ``target`` instead of ``source``."""
     return value * conversion_factor(analyte, source, target)
+
+
+# The other unit a value of an analyte is commonly reported in, shown beside it in listings.
+ALTERNATE_UNITS: dict[str, tuple[str, str]] = {
+    "creatinine": ("µmol/L", "mg/dL"),
+    "bilirubin": ("µmol/L", "mg/dL"),
+    "glucose": ("mmol/L", "mg/dL"),
+    "calcium": ("mmol/L", "mg/dL"),
+    "ionised_calcium": ("mmol/L", "mg/dL"),
+    "magnesium": ("mmol/L", "mg/dL"),
+    "uric_acid": ("µmol/L", "mg/dL"),
+    "urea": ("mmol/L", "mg/dL"),
+    "cholesterol": ("mmol/L", "mg/dL"),
+    "triglycerides": ("mmol/L", "mg/dL"),
+    "haemoglobin": ("g/dL", "g/L"),
+    "albumin": ("g/L", "g/dL"),
+    "neutrophils": ("10^9/L", "/mm³"),
+    "platelets": ("10^9/L", "/mm³"),
+    "leukocytes": ("10^9/L", "/mm³"),
+    "lymphocytes": ("10^9/L", "/mm³"),
+    "alt": ("U/L", "µkat/L"),
+    "ast": ("U/L", "µkat/L"),
+    "alp": ("U/L", "µkat/L"),
+    "ggt": ("U/L", "µkat/L"),
+}
+
+
+def alternate_unit(analyte: str, unit: str) -> str:
+    """Return the other common unit of a value in ``unit`` ("" when there is none)."""
+    pair = ALTERNATE_UNITS.get(analyte)
+    if pair is None or not known_unit(unit, analyte=analyte):
+        return ""
+    name = unit_name(unit, analyte=analyte)
+    return pair[1] if name == pair[0] else pair[0]
