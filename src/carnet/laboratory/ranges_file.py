@@ -282,15 +282,27 @@ def read_csv(content: str, file_name: str) -> LabFile:
     return lab
 
 
-def _places(node: CommentedMap) -> dict[str, Place]:
+def _places(node: CommentedMap, *, keys: bool = False) -> dict[str, Place]:
+    """Return where each value of a mapping was written (where each key was, with ``keys``)."""
     places: dict[str, Place] = {}
     for key in node:
         try:
-            line, column = node.lc.value(key)
+            line, column = node.lc.key(key) if keys else node.lc.value(key)
         except (KeyError, TypeError):
             line, column = node.lc.line, node.lc.col
         places[str(key)] = Place(line + 1, column + 1)
     return places
+
+
+def _unknown_key(file_name: str, node: CommentedMap, allowed: frozenset[str]) -> None:
+    """Refuse the first key of a mapping that is not one of ``allowed``, where it is written."""
+    for key in node:
+        if str(key) not in allowed:
+            raise FileRefused(
+                file_name,
+                _places(node, keys=True)[str(key)],
+                _("unknown key %(key)r.") % {"key": key},
+            )
 
 
 def _records(
@@ -310,6 +322,7 @@ def _records(
             raise FileRefused(
                 file_name, place, _("each entry of %(key)s must be a mapping.") % {"key": key}
             )
+        _unknown_key(file_name, node, RANGE_KEYS if key == "ranges" else ITEM_KEYS)
         records.append((dict(node), _places(node), place))
     return records
 
@@ -324,10 +337,8 @@ def read_yaml(content: str, file_name: str) -> LabFile:
         raise FileRefused(file_name, place, _("this is not valid YAML.")) from None
     if not isinstance(document, CommentedMap):
         raise FileRefused(file_name, Place(1, 1), _("the file must be a mapping."))
+    _unknown_key(file_name, document, TOP_KEYS)
     places = _places(document)
-    for key in document:
-        if key not in TOP_KEYS:
-            raise FileRefused(file_name, places[str(key)], _("unknown key %(key)r.") % {"key": key})
     reader = _Reader(file_name, places, Place(1, 1))
     lab = LabFile(
         mapping=True,
