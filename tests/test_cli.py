@@ -259,6 +259,7 @@ WRITES = [
     Write(("site", "add", "MINI", "ICM")),
     Write(("site", "activate", "MINI", "01", "--date", "2025-01-15")),
     Write(("randomization", "kits", "MINI", "{kits}")),
+    Write(("lab", "ranges", "load", "MINI", "{lab_ranges}")),
     Write(
         ("user", "create", "dora", "--full-name", "Dora", "--password-stdin", "--reason", "DM"),
         reason="DM",
@@ -314,6 +315,7 @@ READ_ONLY = {
     # `randomization report` writes a PDF file, not to the database; `verify` only replays.
     "randomization verify",
     "randomization report",
+    # `lab ranges` loads (audited, in WRITES) or shows.
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).
@@ -367,6 +369,11 @@ def _randomisation_files(directory: Path) -> dict[str, str]:
     kits = directory / "kits.csv"
     kits.write_bytes(b"site,number,arm\n01,K-0001,experimental\n01,K-0002,placebo\n")
     files["{kits}"] = str(kits)
+    ranges = directory / "ranges.csv"
+    ranges.write_bytes(
+        b"site,analyte,sex,from,unit,low,high\n01,neutrophils,,2025-01-01,G/L,1.8,7.5\n"
+    )
+    files["{lab_ranges}"] = str(ranges)
     return files
 
 
