@@ -73,6 +73,9 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     FORM_PATH: granted(Action.VIEW_SUBJECTS),
     FORM_PATH + "/history": granted(Action.VIEW_SUBJECTS),
     "/api/studies/{identifier}/subjects/{subject}/randomisation": granted(Action.VIEW_SUBJECTS),
+    # Laboratory values: a list, showing only the sites one covers; the ranges: the study's.
+    "/api/studies/{identifier}/laboratory/values": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/laboratory/ranges": may_view_study,
     # The scan report of subject 01-001 (site A): visible where that subject is.
     "/api/studies/{identifier}/files/{sha256}": granted(Action.VIEW_SUBJECTS),
 }
@@ -183,6 +186,12 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         # A study-wide, signed action: a wrong password is refused and nothing moves.
         granted(Action.MANAGE_STUDY),
         {"mode": "frozen", "reason": "cleaning", "password": "not the password"},
+        True,
+    ),
+    ("put", "/api/studies/{identifier}/laboratory/ranges"): (
+        # A study-wide action; a file with an unknown column is refused (400), nothing loaded.
+        granted(Action.MANAGE_STUDY),
+        {"file_name": "ranges.csv", "content": "colour\n"},
         True,
     ),
     ("put", "/api/studies/{identifier}/subject-settings"): (
