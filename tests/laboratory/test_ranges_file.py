@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from carnet.accounts.permissions import PermissionDenied
 from carnet.audit.models import AuditEvent
@@ -175,3 +178,52 @@ def test_only_those_who_manage_the_study_load_ranges(lab: Lab) -> None:
         load(lab, lab.sophie, HEADER)
     load(lab, lab.dora, HEADER + ",,neutrophils,,,,2024-01-01,,G/L,2.0,7.0\n")
     assert NormalRange.objects.filter(study=lab.study).count() == 1
+
+
+def test_loading_the_file_in_force_again_changes_nothing(lab: Lab, system_actor: Any) -> None:
+    before = AuditEvent.objects.filter(action="laboratory.file_loaded").count()
+    loaded = lab_file_load(
+        actor=system_actor,
+        study=lab.study,
+        content=RANGES_FILE.read_bytes(),
+        file_name="labs-ranges.yaml",
+    )
+    assert (loaded.unchanged, loaded.ranges, loaded.items) == (True, 5, 4)
+    assert AuditEvent.objects.filter(action="laboratory.file_loaded").count() == before
+
+
+def test_the_demo_file_fits_maintain_crc(system_actor: Any) -> None:
+    from carnet.studies.definition import study_file_read
+    from carnet.studies.services import study_load, study_publish
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    outcome = study_load(
+        actor=system_actor,
+        study_file=study_file_read(examples / "studies" / "maintain-crc.yaml"),
+        source_name="maintain-crc.yaml",
+    )
+    study_publish(actor=system_actor, study=outcome.study)
+    outcome.study.refresh_from_db()
+    path = examples / "laboratory" / "maintain-crc-ranges.yaml"
+    loaded = lab_file_load(
+        actor=system_actor, study=outcome.study, content=path.read_bytes(), file_name=path.name
+    )
+    assert (loaded.ranges, loaded.items) == (14, 10)
+
+
+def test_the_command_line_loads_shows_and_refuses_in_place(lab: Lab, tmp_path: Path) -> None:
+    ranges = tmp_path / "ranges.csv"
+    ranges.write_text(HEADER + ",,neutrophils,,,,2024-01-01,,G/L,2.0,7.0\n", encoding="utf-8")
+    out = io.StringIO()
+    call_command("lab", "ranges", "load", "LABS", str(ranges), stdout=out)
+    assert out.getvalue().startswith("LABS: 1 normal ranges loaded (5 replaced), 0 items mapped")
+    shown = io.StringIO()
+    call_command("lab", "ranges", "show", "LABS", stdout=shown)
+    assert "*\tneutrophils\t*\t-\t2024-01-01\t\t2\t7\t10^9/L" in shown.getvalue()
+    assert "item alt → alt (U/L) uln=alt_uln" in shown.getvalue()
+    ranges.write_text(HEADER + ",,neutrophils,,,,2024-01-01,,G/L,7.0,2.0\n", encoding="utf-8")
+    with pytest.raises(CommandError) as refused:
+        call_command("lab", "ranges", "load", "LABS", str(ranges))
+    assert str(refused.value) == (
+        "ranges.csv, line 2, column 11: the high limit must be above the low limit."
+    )

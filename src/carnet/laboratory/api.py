@@ -99,6 +99,7 @@ class RangesLoadedOut(Schema):
     items: int
     removed_ranges: int
     sha256: str
+    unchanged: bool = Field(description="The file in force was sent again: nothing changed")
 
 
 @router.get(

@@ -42,6 +42,7 @@ class LabFileLoaded:
     items: int
     removed_ranges: int
     sha256: str
+    unchanged: bool = False  # the same file as the one in force: nothing was written
 
 
 def _allowed(actor: Actor, study: Study) -> None:
@@ -177,6 +178,17 @@ def lab_file_load(*, actor: Actor, study: Study, content: bytes, file_name: str)
     """Replace the study's normal ranges (and, from a YAML file, its item mapping) with the
     file's; all of it or nothing, every refusal located (file, line, column)."""
     _allowed(actor, study)
+    sha256 = sha256_hex(content)
+    settings = LabSettings.objects.filter(study=study).first()
+    if settings is not None and settings.file_sha256 == sha256:
+        # The file in force, loaded again (a demo rebuilt, a script re-run): nothing changes.
+        return LabFileLoaded(
+            ranges=NormalRange.objects.filter(study=study).count(),
+            items=LabItem.objects.filter(study=study).count(),
+            removed_ranges=0,
+            sha256=sha256,
+            unchanged=True,
+        )
     lab = read_lab_file(content, file_name)
     sites = {site.code: site for site in StudySite.objects.filter(study=study)}
     _check_ranges(lab, file_name, sites)
@@ -205,7 +217,6 @@ def lab_file_load(*, actor: Actor, study: Study, content: bytes, file_name: str)
         )
         for row in lab.ranges
     )
-    sha256 = sha256_hex(content)
     new: dict[str, Any] = {
         "file_name": file_name,
         "file_sha256": sha256,
@@ -214,8 +225,11 @@ def lab_file_load(*, actor: Actor, study: Study, content: bytes, file_name: str)
     old: dict[str, Any] = {"ranges": old_ranges}
     if lab.mapping:
         old["items"] = _mapping_json(study)
-        _mapping_replace(study, lab, file_name, sha256)
+        _mapping_replace(study, lab)
         new["items"] = _mapping_json(study)
+    LabSettings.objects.update_or_create(
+        study=study, defaults={"file_name": file_name[:200], "file_sha256": sha256}
+    )
     audit_record(
         actor=actor,
         action="laboratory.file_loaded",
@@ -249,7 +263,7 @@ def _mapping_json(study: Study) -> dict[str, Any]:
     }
 
 
-def _mapping_replace(study: Study, lab: LabFile, file_name: str, sha256: str) -> None:
+def _mapping_replace(study: Study, lab: LabFile) -> None:
     LabItem.objects.filter(study=study).delete()
     LabItem.objects.bulk_create(
         LabItem(
@@ -269,7 +283,5 @@ def _mapping_replace(study: Study, lab: LabFile, file_name: str, sha256: str) ->
             "date_item": lab.date_item,
             "age_item": lab.age_item,
             "baseline_event": lab.baseline_event,
-            "file_name": file_name[:200],
-            "file_sha256": sha256,
         },
     )

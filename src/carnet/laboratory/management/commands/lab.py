@@ -56,6 +56,12 @@ class Command(BaseCommand):
             )
         except CarnetError as error:
             raise CommandError(str(error)) from error
+        if loaded.unchanged:
+            self.stdout.write(
+                _("%(study)s: this file is the one in force; nothing changed.")
+                % {"study": study.identifier}
+            )
+            return
         self.stdout.write(
             _(
                 "%(study)s: %(ranges)s normal ranges loaded (%(removed)s replaced), %(items)s "
