@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from carnet.laboratory.ctcae import INCREASED, TERMS, Bound, Term, bound_set, terms_of
+from carnet.laboratory.ctcae import INCREASED, TERMS_BY_CODE, Bound, Term, bound_set, terms_of
 from carnet.laboratory.units import UnitError, conversion_factor, unit_name
 
 # What `flagged` and `graded` read and add.
@@ -119,14 +119,17 @@ def _grading_table(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _grade_expression() -> pl.Expr:
-    """One expression choosing, per row, the term and bound set it is graded on."""
-    expression: pl.Expr = pl.lit(None, dtype=pl.Int8)
-    for term in TERMS:
-        for unit, bounds in term.bounds.items():
-            chosen = (pl.col("_term") == term.code) & (pl.col("_graded_in") == unit)
-            expression = pl.when(chosen).then(_term_grade(term, bounds)).otherwise(expression)
-    return expression
+def _per_term_grades(scaled: pl.DataFrame) -> pl.DataFrame:
+    """Grade each row on its term and bound set: one partition per (term, unit), so each
+    expression runs over its own rows only."""
+    parts = []
+    for part in scaled.partition_by("_term", "_graded_in", maintain_order=False):
+        term = TERMS_BY_CODE[part["_term"][0]]
+        bounds = term.bounds[part["_graded_in"][0]]
+        parts.append(part.with_columns(_term_grade(term, bounds).alias("_grade")))
+    if not parts:
+        return scaled.with_columns(pl.lit(None, dtype=pl.Int8).alias("_grade"))
+    return pl.concat(parts)
 
 
 def graded(frame: pl.DataFrame) -> pl.DataFrame:
@@ -143,21 +146,24 @@ def graded(frame: pl.DataFrame) -> pl.DataFrame:
     scaled = scaled.with_columns(
         pl.col(name).cast(pl.Float64) * pl.col("_factor") for name in (VALUE, LOW, HIGH, BASELINE)
     ).filter(pl.col(VALUE).is_not_null())
-    per_term = scaled.with_columns(_grade_expression().alias("_grade"))
-    positive = pl.col("_grade") > 0
-    per_row = per_term.group_by("_row").agg(
-        pl.col("_grade").filter(positive).max().alias("_positive"),
-        pl.col("_term").filter(positive).sort_by(pl.col("_grade").filter(positive)).last(),
-        pl.col("_grade").is_null().any().alias("_unknown"),
+    per_term = _per_term_grades(scaled)
+    # A positive grade wins (the highest); else a term that cannot tell makes the grade
+    # unknown; else 0. One rank says it, and one sort keeps each row's first.
+    grade = pl.col("_grade").cast(pl.Int16)
+    rank = pl.when(grade > 0).then(grade + 10).when(grade.is_null()).then(5).otherwise(0)
+    per_row = (
+        per_term.select("_row", "_term", "_grade", rank.alias("_rank"))
+        .sort("_row", "_rank", descending=[False, True])
+        .unique("_row", keep="first", maintain_order=True)
+        .select(
+            "_row",
+            pl.when(pl.col("_rank") >= 10)
+            .then(pl.col("_grade"))
+            .when(pl.col("_rank") == 5)
+            .then(pl.lit(None, dtype=pl.Int8))
+            .otherwise(pl.lit(0, dtype=pl.Int8))
+            .alias(GRADE),
+            pl.when(pl.col("_rank") >= 10).then(pl.col("_term")).alias(TERM),
+        )
     )
-    per_row = per_row.select(
-        "_row",
-        pl.when(pl.col("_positive").is_not_null())
-        .then(pl.col("_positive"))
-        .when(pl.col("_unknown"))
-        .then(pl.lit(None, dtype=pl.Int8))
-        .otherwise(pl.lit(0, dtype=pl.Int8))
-        .alias(GRADE),
-        pl.col("_term").alias(TERM),
-    )
-    return numbered.join(per_row, on="_row", how="left").sort("_row").drop("_row")
+    return numbered.join(per_row, on="_row", how="left", maintain_order="left").drop("_row")
