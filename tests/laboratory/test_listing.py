@@ -125,3 +125,34 @@ def test_pages_of_the_listing(lab: Lab) -> None:
         )
     page = lab_listing(lab.dora, study=lab.study, page=2, per_page=2)
     assert (page.total, page.number, len(page.rows), page.pages) == (3, 2, 1, 2)
+
+
+def test_the_range_follows_the_age_band_and_the_sampling_date(
+    lab: Lab, system_actor: object
+) -> None:
+    from carnet.laboratory.services import lab_file_load
+
+    lab_file_load(
+        actor=system_actor,  # type: ignore[arg-type]
+        study=lab.study,
+        content=(
+            b"analyte,age_min,age_max,from,to,unit,low,high\n"
+            b"neutrophils,0,18,2020-01-01,,G/L,1.5,8.5\n"
+            b"neutrophils,18,,2020-01-01,2025-12-31,G/L,1.8,7.5\n"
+            b"neutrophils,18,,2026-01-01,,G/L,2.0,7.0\n"
+        ),
+        file_name="ranges.csv",
+    )
+    young = lab.include(lab.alice, lab.site_a, sex="F", age=17)
+    adult = lab.include(lab.alice, lab.site_a, sex="M", age=40)
+    lab.sample(lab.alice, young, lab_date=date(2026, 1, 5), neutrophils="1.6")
+    lab.sample(lab.alice, adult, lab_date=date(2025, 12, 20), neutrophils="1.9")
+    lab.sample(lab.alice, adult, event="cycle", lab_date=date(2026, 1, 3), neutrophils="1.9")
+    rows = [
+        (r.subject, r.sampled_on, r.low, r.flag) for r in lab_listing(lab.dora, study=lab.study)
+    ]
+    assert rows == [
+        (young.identifier, date(2026, 1, 5), "1.5", ""),
+        (adult.identifier, date(2025, 12, 20), "1.8", ""),
+        (adult.identifier, date(2026, 1, 3), "2", "L"),
+    ]

@@ -116,8 +116,11 @@ def _values(subject_ids: Any, items: set[str]) -> pl.DataFrame:
         "number",
         "day",
     )
-    data = [(*row[:12], None if row[12] is None else float(row[12]), row[13]) for row in rows]
-    return pl.DataFrame(data, schema=_COLUMNS, orient="row")
+    # The database's decimals become floats in Polars, not row by row in Python.
+    schema = {**_COLUMNS, "number": pl.Decimal(30, 10)}
+    return pl.DataFrame(list(rows), schema=schema, orient="row").with_columns(
+        pl.col("number").cast(pl.Float64)
+    )
 
 
 def _on_form(values: pl.DataFrame, item: str, column: str, source: str) -> pl.DataFrame:
