@@ -156,3 +156,25 @@ def test_the_range_follows_the_age_band_and_the_sampling_date(
         (adult.identifier, date(2025, 12, 20), "1.8", ""),
         (adult.identifier, date(2026, 1, 3), "2", "L"),
     ]
+
+
+def test_a_unit_read_from_the_form_converts_the_range(lab: Lab, system_actor: object) -> None:
+    from carnet.laboratory.services import lab_file_load
+    from tests.laboratory.conftest import RANGES_FILE
+
+    text = RANGES_FILE.read_text(encoding="utf-8").replace(
+        "{item: creatinine, analyte: creatinine, unit: µmol/L}",
+        "{item: creatinine, analyte: creatinine, unit_item: comment}",
+    )
+    lab_file_load(
+        actor=system_actor,  # type: ignore[arg-type]
+        study=lab.study,
+        content=text.encode(),
+        file_name="ranges.yaml",
+    )
+    woman = lab.include(lab.alice, lab.site_a, sex="F", age=60)
+    lab.sample(lab.alice, woman, lab_date=date(2026, 1, 5), creatinine="1.5", comment="mg/dL")
+    (row,) = lab_listing(lab.dora, study=lab.study)
+    # 1.5 mg/dL against the women's 0.51-0.95 mg/dL: 1.58 x ULN, grade 2; 132.6 µmol/L.
+    assert (row.unit, row.high, row.flag, row.grade) == ("mg/dL", "0.95", "H", 2)
+    assert (row.converted, row.converted_unit) == ("132.6", "µmol/L")
