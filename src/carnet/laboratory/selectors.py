@@ -117,7 +117,7 @@ def _values(subject_ids: Any, items: set[str]) -> pl.DataFrame:
         "day",
     )
     # The database's decimals become floats in Polars, not row by row in Python.
-    schema = {**_COLUMNS, "number": pl.Decimal(30, 10)}
+    schema: dict[str, Any] = {**_COLUMNS, "number": pl.Decimal(30, 10)}
     return pl.DataFrame(list(rows), schema=schema, orient="row").with_columns(
         pl.col("number").cast(pl.Float64)
     )
