@@ -472,15 +472,19 @@ def analyte_grade(
     baseline: float | None = None,
 ) -> tuple[int | None, Term | None]:
     """Return the grade of a value over every term of its analyte, with the term that gives
-    it: a potassium above the ULN grades as hyperkalemia, below the LLN as hypokalemia. A grade
-    of 0 needs every term to say 0; a term that cannot tell makes the grade None."""
+    it: a potassium above the ULN grades as hyperkalemia, below the LLN as hypokalemia (with
+    limits that make both apply, the higher grade). A grade of 0 needs every term to say 0; a
+    term that cannot tell makes the grade None."""
     unknown = False
+    best: tuple[int, Term | None] = (0, None)
     for term in terms_of(analyte):
         grade = ctcae_grade(term, value, unit=unit, uln=uln, lln=lln, baseline=baseline)
         if grade is None:
             unknown = True
-        elif grade > 0:
-            return grade, term
+        elif grade > best[0]:
+            best = (grade, term)
+    if best[0] > 0:
+        return best
     return (None, None) if unknown else (0, None)
 
 
