@@ -402,7 +402,8 @@ def _filtered(frame: pl.DataFrame, filters: LabFilters) -> pl.DataFrame:
 def _number(value: float | None) -> str:
     if value is None:
         return ""
-    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
+    # Four significant digits, never in scientific notation (platelets read 43000 /mm³).
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def lab_rows(actor: User, *, study: Study, frame: pl.DataFrame) -> list[LabRow]:
