@@ -16,8 +16,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from carnet.accounts import urls as accounts_urls
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke
-from carnet.laboratory import urls as laboratory_urls
 from carnet.core.clock import utc_now, utc_today
+from carnet.laboratory import urls as laboratory_urls
 from carnet.messaging import urls as messaging_urls
 from carnet.studies import urls as studies_urls
 from carnet.subjects import urls as subjects_urls
