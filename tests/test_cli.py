@@ -286,6 +286,7 @@ WRITES = [
     Write(("site", "add", "MINI", "ICM")),
     Write(("site", "activate", "MINI", "01", "--date", "2025-01-15")),
     Write(("randomization", "kits", "MINI", "{kits}")),
+    Write(("lab", "ranges", "load", "MINI", "{lab_ranges}")),
     Write(
         ("user", "create", "dora", "--full-name", "Dora", "--password-stdin", "--reason", "DM"),
         reason="DM",
@@ -364,6 +365,7 @@ READ_ONLY = {
     "randomization reconcile",
     # The register of protocol deviations, as CSV on standard output.
     "deviations list",
+    # `lab ranges` loads (audited, in WRITES) or shows.
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).
@@ -421,6 +423,11 @@ def _randomisation_files(directory: Path) -> dict[str, str]:
     )
     files["{kits}"] = str(kits)
     files["{envelopes}"] = str(directory / "envelopes.pdf")
+    ranges = directory / "ranges.csv"
+    ranges.write_bytes(
+        b"site,analyte,sex,from,unit,low,high\n01,neutrophils,,2025-01-01,G/L,1.8,7.5\n"
+    )
+    files["{lab_ranges}"] = str(ranges)
     return files
 
 

@@ -32,6 +32,7 @@ CARNET_COMMANDS = (
     "schedule",
     "randomization",
     "deviations",
+    "lab",
     "audit",
     "backup",
     "restore",

@@ -77,6 +77,9 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/randomisation/reconciliation": granted(
         Action.VIEW_SUBJECTS, anywhere=True
     ),
+    # Laboratory values: a list, showing only the sites one covers; the ranges: the study's.
+    "/api/studies/{identifier}/laboratory/values": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/laboratory/ranges": may_view_study,
     # The scan report of subject 01-001 (site A): visible where that subject is.
     "/api/studies/{identifier}/files/{sha256}": granted(Action.VIEW_SUBJECTS),
     # Protocol deviations: the register and the per-protocol population list the sites one covers.
@@ -229,6 +232,12 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         # No such decision: refused (400), nothing reviewed (the deviation of 01-001).
         granted(Action.MANAGE_DATA),
         {"decision": "maybe"},
+        True,
+    ),
+    ("put", "/api/studies/{identifier}/laboratory/ranges"): (
+        # A study-wide action; a file with an unknown column is refused (400), nothing loaded.
+        granted(Action.MANAGE_STUDY),
+        {"file_name": "ranges.csv", "content": "colour\n"},
         True,
     ),
     ("put", "/api/studies/{identifier}/subject-settings"): (

@@ -17,6 +17,7 @@ from carnet.accounts import urls as accounts_urls
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke
 from carnet.core.clock import utc_now, utc_today
+from carnet.laboratory import urls as laboratory_urls
 from carnet.messaging import urls as messaging_urls
 from carnet.studies import urls as studies_urls
 from carnet.subjects import urls as subjects_urls
@@ -88,6 +89,12 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/screening-log/": ("GET", subject_viewer),
     "/studies/MINI/overdue/": ("GET", subject_viewer),
     "/studies/MINI/follow-up-campaign/": ("GET", subject_viewer),
+    # Laboratory values: across subjects (each sees their sites), or one subject's; the ranges
+    # are the study's own.
+    "/studies/MINI/laboratory/": ("GET", subject_viewer),
+    "/studies/MINI/laboratory.csv": ("GET", subject_viewer),
+    "/studies/MINI/laboratory/ranges/": ("GET", study_member),
+    "/studies/MINI/subjects/01-001/laboratory/": ("GET", sees_site_a),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {
@@ -128,7 +135,14 @@ def pattern_of(page: str) -> str:
 def test_the_table_describes_every_page() -> None:
     patterns = {
         str(p.pattern)
-        for module in (web_urls, accounts_urls, studies_urls, subjects_urls, messaging_urls)
+        for module in (
+            web_urls,
+            accounts_urls,
+            studies_urls,
+            subjects_urls,
+            messaging_urls,
+            laboratory_urls,
+        )
         for p in module.urlpatterns
         if isinstance(p, URLPattern)
     }

@@ -1,2 +1,18 @@
 """Laboratory values: normal ranges per site or laboratory, unit conversion, L/H flags and
-CTCAE v5 grades."""
+CTCAE v5 grades.
+
+The pure part (no Django) is what rules and other apps use: `ctcae_grade` and `analyte_grade`
+grade a value, `convert` changes its unit."""
+
+from carnet.laboratory.ctcae import TERMS, Term, UnknownTerm, analyte_grade, ctcae_grade
+from carnet.laboratory.units import UnitError, convert
+
+__all__ = [
+    "TERMS",
+    "Term",
+    "UnitError",
+    "UnknownTerm",
+    "analyte_grade",
+    "convert",
+    "ctcae_grade",
+]
