@@ -18,6 +18,7 @@ from carnet.accounts.services import (
 from carnet.audit.services import SystemActor
 from carnet.core.errors import ConfigurationError
 from carnet.demo.accounts import DEMO_ACCOUNTS, DEMO_CENTRES, DEMO_ROLES_FROM
+from carnet.laboratory.services import lab_file_load
 from carnet.studies.definition import study_file_read
 from carnet.studies.models import Study, StudyMode
 from carnet.studies.services import study_load, study_mode_change, study_publish
@@ -79,7 +80,23 @@ def demo_studies_load(*, actor: SystemActor) -> list[DemoStudy]:
                 identity_vault=current.identity_vault,
                 treatment_events=["cycle"],
             )
+        _demo_laboratory(actor=actor, study=study)
     return loaded
+
+
+# Normal ranges and the mapping of lab items to analytes, for the studies that have them: the
+# laboratory listing then shows flags and CTCAE grades. Loading the same file again changes nothing.
+DEMO_LABORATORY_FILES = {"MAINTAIN-CRC": "maintain-crc-ranges.yaml"}
+
+
+def _demo_laboratory(*, actor: SystemActor, study: Study) -> None:
+    name = DEMO_LABORATORY_FILES.get(study.identifier)
+    if name is None:
+        return
+    path = examples_dir().parent / "laboratory" / name
+    if not path.is_file():  # a folder of studies copied without it: no ranges, no grades
+        return
+    lab_file_load(actor=actor, study=study, content=path.read_bytes(), file_name=name)
 
 
 def _demo_sites_and_roles(*, actor: SystemActor, study: Study) -> None:
