@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.utils.translation import gettext as _
 
 from carnet.accounts.blinding import Blinding, blinding_of
 from carnet.accounts.models import StudySite, User
@@ -53,6 +54,8 @@ class QueryFilters:
 
 def _visible(actor: User, study: Study) -> QuerySet[Query]:
     scope = site_scope(actor, Action.VIEW_SUBJECTS, study=study)
+    if scope.empty:
+        raise PermissionDenied(_("You may not see this study's queries."))
     queries = Query.objects.filter(study=study)
     if scope.all_sites:
         return queries
@@ -102,7 +105,7 @@ def query_get(*, actor: User, study: Study, pk: int) -> Query:
         .first()
     )
     if found is None:
-        raise PermissionDenied("No such query here.")
+        raise PermissionDenied(_("There is no such query you may see."))
     return found
 
 
@@ -228,6 +231,8 @@ def site_query_counts(*, actor: User) -> list[SiteCount]:
     what a site's or a data manager's home shows (one grouped query per study)."""
     found = []
     for study in studies_visible(actor):
+        if site_scope(actor, Action.VIEW_SUBJECTS, study=study).empty:
+            continue
         queries = _visible(actor, study)
         counts = dict(
             queries.filter(state__in=ACTIVE_STATES)

@@ -106,7 +106,10 @@ def query_list_page(request: HttpRequest, identifier: str) -> HttpResponse:
     study = _study(request, identifier)
     actor = _user(request)
     filters = _filters(request)
-    found = selectors.queries_list(actor=actor, study=study, filters=filters)
+    try:
+        found = selectors.queries_list(actor=actor, study=study, filters=filters)
+    except PermissionDenied as error:
+        raise Http404(str(error)) from error
     page = Paginator(found, PER_PAGE).get_page(request.GET.get("page"))
     rows = selectors.query_rows(
         actor=actor, study=study, queries=page.object_list, language=_language()
@@ -180,6 +183,8 @@ def _csv_lines(actor: User, study: Study, filters: selectors.QueryFilters) -> It
 def query_export(request: HttpRequest, identifier: str) -> StreamingHttpResponse:
     """Return the filtered query list as CSV (values through the blinding policy)."""
     study = _study(request, identifier)
+    if not may(_user(request), Action.VIEW_SUBJECTS, study=study):
+        raise Http404("You may not see this study's queries.")
     response = StreamingHttpResponse(
         _csv_lines(_user(request), study, _filters(request)), content_type="text/csv"
     )
