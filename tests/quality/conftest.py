@@ -19,7 +19,7 @@ from carnet.studies.definition import study_file_read
 from carnet.studies.services import study_load, study_publish
 from tests.accounts.personas import ADMIN, FIXTURE, person
 from tests.capture.conftest import Capture
-from tests.capture.conftest import capture as capture  # noqa: F401  (the fixture)
+from tests.capture.conftest import capture as capture
 
 LESION_CHECK = """    checks:
       - {name: lesion_large, expression: "max(diameter) <= 100", severity: soft, items: [diameter], message: {en: A lesion over 100 mm is rare, fr: Une lésion de plus de 100 mm est rare}}
@@ -61,7 +61,7 @@ class Quality:
 
 
 @pytest.fixture
-def quality(capture: Capture, tmp_path: Path) -> Quality:  # noqa: F811
+def quality(capture: Capture, tmp_path: Path) -> Quality:
     text = FIXTURE.read_text(encoding="utf-8")
     anchor = '            calculation: "sum(diameter)"\n'
     assert text.count(anchor) == 1

@@ -132,6 +132,14 @@ def query_list_page(request: HttpRequest, identifier: str) -> HttpResponse:
     )
 
 
+def _cell(value: Any) -> Any:
+    """Return a value for a spreadsheet: free text that a spreadsheet would run as a formula
+    (=, +, -, @) is kept as text."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@"}:
+        return "'" + value
+    return value
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -172,7 +180,7 @@ def _csv_lines(actor: User, study: Study, filters: selectors.QueryFilters) -> It
         for row in selectors.query_rows(actor=actor, study=study, queries=chunk, language=language):
             yield writer.writerow(
                 [
-                    row["opened_at"].isoformat() if name == "opened_at" else row[name]
+                    row["opened_at"].isoformat() if name == "opened_at" else _cell(row[name])
                     for name in columns
                 ]
             )
