@@ -21,9 +21,12 @@ from tests.accounts.personas import ADMIN, FIXTURE, person
 from tests.capture.conftest import Capture
 from tests.capture.conftest import capture as capture
 
-LESION_CHECK = """    checks:
-      - {name: lesion_large, expression: "max(diameter) <= 100", severity: soft, items: [diameter], message: {en: A lesion over 100 mm is rare, fr: Une lésion de plus de 100 mm est rare}}
-"""
+LESION_CHECK = (
+    "    checks:\n"
+    '      - {name: lesion_large, expression: "max(diameter) <= 100", severity: soft,'
+    " items: [diameter],"
+    " message: {en: A lesion over 100 mm is rare, fr: Une lésion de plus de 100 mm est rare}}\n"
+)
 
 
 @dataclass

@@ -30,7 +30,8 @@ def test_a_soft_check_that_fires_opens_an_automatic_query_and_the_correction_clo
     )
     assert query.site == quality.subject.site
     opened = AuditEvent.objects.get(action="query.opened")
-    assert opened.target_id == str(query.pk) and opened.actor_label.startswith("julie")
+    assert opened.target_id == str(query.pk)
+    assert opened.actor_label.startswith("julie")
     # The site hears of it: its data entry person, not the other site's.
     assert Message.objects.filter(recipient=quality.entry).count() == 1
     assert not Message.objects.filter(recipient=quality.capture.other_site).exists()
@@ -39,7 +40,8 @@ def test_a_soft_check_that_fires_opens_an_automatic_query_and_the_correction_clo
     query.refresh_from_db()
     assert (query.state, query.resolution) == ("closed", "corrected")
     closed = AuditEvent.objects.get(action="query.closed")
-    assert closed.old == {"state": "open"} and closed.new["resolution"] == "corrected"
+    assert closed.old == {"state": "open"}
+    assert closed.new["resolution"] == "corrected"
 
 
 def test_a_save_that_keeps_the_check_firing_opens_nothing_more(quality: Quality) -> None:

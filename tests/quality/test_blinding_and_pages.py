@@ -127,7 +127,9 @@ def test_the_csv_export_lists_the_filtered_queries(kit: dict[str, Any]) -> None:
     response = client.get(reverse("quality:export", args=[study.identifier]) + "?kind=automatic")
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines[0].startswith("id,site,subject,event")
-    assert len(lines) == 2 and ",automatic," in lines[1] and "bp_order" not in lines[0]
+    assert len(lines) == 2
+    assert ",automatic," in lines[1]
+    assert "bp_order" not in lines[0]
 
 
 def test_the_site_answers_in_the_drawer_and_sees_badges_and_its_home(kit: dict[str, Any]) -> None:
@@ -136,7 +138,8 @@ def test_the_site_answers_in_the_drawer_and_sees_badges_and_its_home(kit: dict[s
     client.force_login(kit["entry"])
     form_url = reverse("capture:form", args=[study.identifier, "01-001", "baseline", 1, "vitals"])
     page = client.get(form_url).content.decode()
-    assert 'class="query-mark"' in page and "1 query" in page
+    assert 'class="query-mark"' in page
+    assert "1 query" in page
     assert 'id="form-panel"' in page
     casebook = client.get(reverse("capture:casebook", args=[study.identifier, "01-001"]))
     assert "2 queries" in casebook.content.decode()  # the kit query and the automatic one
@@ -144,7 +147,8 @@ def test_the_site_answers_in_the_drawer_and_sees_badges_and_its_home(kit: dict[s
     assert "2 open queries wait for your site&#x27;s answer in MINI." in home
     drawer = reverse("quality:drawer", args=[study.identifier, "01-001", "baseline", 1, "vitals"])
     fragment = client.get(drawer, headers={"HX-Request": "true"}).content.decode()
-    assert f'id="answer-{query.pk}"' in fragment and "Raise a query" not in fragment
+    assert f'id="answer-{query.pk}"' in fragment
+    assert "Raise a query" not in fragment
     answered = client.post(
         reverse("quality:action", args=[study.identifier, query.pk, "answer"]),
         {"text": "The label was re-read: correct"},
@@ -159,7 +163,8 @@ def test_the_site_answers_in_the_drawer_and_sees_badges_and_its_home(kit: dict[s
         reverse("quality:action", args=[study.identifier, auto.pk, "confirm"]),
         {"text": "Usual for this patient", "next": form_url},
     )
-    assert confirmed.status_code == 302 and confirmed["Location"] == form_url
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == form_url
 
 
 def test_a_monitor_raises_from_the_drawer_and_closes_from_the_query_page(
@@ -174,7 +179,8 @@ def test_a_monitor_raises_from_the_drawer_and_closes_from_the_query_page(
         {"item": "weight", "row": "0", "text": "Weight 70 or 75?"},
         headers={"HX-Request": "1"},
     )
-    assert response.status_code == 200 and "Weight 70 or 75?" in response.content.decode()
+    assert response.status_code == 200
+    assert "Weight 70 or 75?" in response.content.decode()
     created = Query.objects.get(item="weight")
     closed = client.post(reverse("quality:action", args=[study.identifier, created.pk, "close"]))
     assert closed.status_code == 302
@@ -192,6 +198,7 @@ def test_another_sites_monitor_finds_no_query_page(kit: dict[str, Any]) -> None:
         client.get(reverse("quality:query", args=[study.identifier, query.pk])).status_code == 404
     )
     listed = client.get(reverse("quality:queries", args=[study.identifier]) + "?state=")
-    assert listed.status_code == 200 and 'id="no-queries"' in listed.content.decode()
+    assert listed.status_code == 200
+    assert 'id="no-queries"' in listed.content.decode()
     answer = client.post(reverse("quality:action", args=[study.identifier, query.pk, "close"]))
     assert answer.status_code == 404
