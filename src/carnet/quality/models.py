@@ -8,13 +8,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class QueryState(models.TextChoices):
-    OPEN = "open", _("Open")
-    ANSWERED = "answered", _("Answered")
-    CLOSED = "closed", _("Closed")
-    CANCELLED = "cancelled", _("Cancelled")
+    OPEN = "open", pgettext_lazy("query state", "Open")
+    ANSWERED = "answered", pgettext_lazy("query state", "Answered")
+    CLOSED = "closed", pgettext_lazy("query state", "Closed")
+    CANCELLED = "cancelled", pgettext_lazy("query state", "Cancelled")
 
 
 # A query in one of these states waits for someone: it counts in badges, lists and ages.
