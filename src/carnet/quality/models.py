@@ -191,3 +191,18 @@ class CheckAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_name} confirmed on {self.form_instance_id}"
+
+
+class DataReview(models.Model):
+    """A data manager's "data review" mark on a form instance: the version they reviewed.
+    The workspace lists the forms changed since (a higher version) or never reviewed."""
+
+    form_instance = models.OneToOneField(
+        "capture.FormInstance", on_delete=models.PROTECT, related_name="data_review"
+    )
+    version = models.PositiveIntegerField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"data review of {self.form_instance_id} at version {self.version}"

@@ -289,3 +289,118 @@ def form_instance_find(
         .select_related("study_version")
         .first()
     )
+
+
+# The ages a workspace counts waiting queries in, in days: (label key, from, to or None).
+AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("week", 0, 7),
+    ("month", 8, 30),
+    ("quarter", 31, 90),
+    ("older", 91, None),
+)
+
+
+@dataclass(frozen=True)
+class SiteWork:
+    """What waits at one site: queries by age, forms not finished, forms changed since the
+    data review, subjects with a check unresolved, overdue visits."""
+
+    site: StudySite
+    queries_by_age: dict[str, int]
+    answered: int
+    forms_in_progress: int
+    forms_to_review: int
+    subjects_with_checks: int
+    overdue_visits: int
+
+
+def workspace(*, actor: User, study: Study) -> list[SiteWork]:
+    """Return the data manager's workspace: per site they cover, counts read by grouped,
+    indexed queries (a handful per site, none per subject)."""
+    from django.db.models import F, Q
+
+    from carnet.subjects.selectors import overdue_list
+
+    if not may(actor, Action.MANAGE_DATA, study=study):
+        raise PermissionDenied(_("You may not see this study's workspace."))
+    scope = site_scope(actor, Action.MANAGE_DATA, study=study)
+    sites = StudySite.objects.filter(study=study).order_by("code")
+    if not scope.all_sites:
+        sites = sites.filter(pk__in=scope.site_ids)
+    now = utc_now()
+    bands = {
+        name: Count(
+            "pk",
+            filter=Q(opened_at__lte=now - timedelta(days=start))
+            & (Q() if end is None else Q(opened_at__gt=now - timedelta(days=end + 1))),
+        )
+        for name, start, end in AGE_BANDS
+    }
+    queries = {
+        row["site_id"]: row
+        for row in Query.objects.filter(study=study, state__in=ACTIVE_STATES)
+        .order_by()
+        .values("site_id")
+        .annotate(**bands, answered=Count("pk", filter=Q(state=QueryState.ANSWERED)))
+    }
+    forms = FormInstance.objects.filter(subject__study=study).order_by()
+    in_progress = dict(
+        forms.filter(status="in_progress")
+        .values_list("subject__site_id")
+        .annotate(count=Count("pk"))
+    )
+    to_review = dict(
+        forms.exclude(status="not_started")
+        .filter(Q(data_review__isnull=True) | Q(data_review__version__lt=F("version")))
+        .values_list("subject__site_id")
+        .annotate(count=Count("pk"))
+    )
+    with_checks = dict(
+        Query.objects.filter(study=study, kind="automatic", state__in=ACTIVE_STATES)
+        .order_by()
+        .values_list("site_id")
+        .annotate(count=Count("subject_id", distinct=True))
+    )
+    found = []
+    for site in sites:
+        counts = queries.get(site.pk, {})
+        found.append(
+            SiteWork(
+                site=site,
+                queries_by_age={name: counts.get(name, 0) for name, _start, _end in AGE_BANDS},
+                answered=counts.get("answered", 0),
+                forms_in_progress=in_progress.get(site.pk, 0),
+                forms_to_review=to_review.get(site.pk, 0),
+                subjects_with_checks=with_checks.get(site.pk, 0),
+                overdue_visits=overdue_list(actor, study=study, site=site.code, per_page=1).total,
+            )
+        )
+    return found
+
+
+def forms_to_review(*, actor: User, study: Study, site: str = "", limit: int = 50) -> list[Any]:
+    """Return the forms changed since their last data review (or never reviewed), the most
+    recently changed first: where the data manager's review goes next."""
+    from django.db.models import F, Q
+
+    if not may(actor, Action.MANAGE_DATA, study=study):
+        raise PermissionDenied(_("You may not see this study's workspace."))
+    scope = site_scope(actor, Action.MANAGE_DATA, study=study)
+    forms = (
+        FormInstance.objects.filter(subject__study=study)
+        .exclude(status="not_started")
+        .filter(Q(data_review__isnull=True) | Q(data_review__version__lt=F("version")))
+        .select_related("subject", "subject__site")
+    )
+    if not scope.all_sites:
+        forms = forms.filter(subject__site_id__in=scope.site_ids)
+    if site:
+        forms = forms.filter(subject__site__code=site)
+    return list(forms.order_by("-updated_at")[:limit])
+
+
+def data_review_of(*, form_instance: FormInstance) -> Any:
+    """Return the form's data review mark (read through a scoped form instance), or None."""
+    from carnet.quality.models import DataReview
+
+    return DataReview.objects.filter(form_instance=form_instance).first()

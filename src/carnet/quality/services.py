@@ -25,6 +25,7 @@ from carnet.quality.automatic import fingerprint_of, query_settings_of
 from carnet.quality.models import (
     ACTIVE_STATES,
     CheckAcknowledgement,
+    DataReview,
     MessageKind,
     Query,
     QueryKind,
@@ -378,3 +379,29 @@ def query_settings_set(
         chain=study.audit_chain,
     )
     return settings
+
+
+@transaction.atomic
+def data_review_mark(*, actor: User, form_instance: FormInstance) -> DataReview:
+    """Mark a form instance reviewed by a data manager at its current version; audited."""
+    subject = form_instance.subject
+    require(actor, Action.MANAGE_DATA, study=subject.study, site=subject.site)
+    instance = FormInstance.objects.select_for_update().get(pk=form_instance.pk)
+    previous = DataReview.objects.filter(form_instance=instance).first()
+    review, _created = DataReview.objects.update_or_create(
+        form_instance=instance,
+        defaults={"version": instance.version, "by": actor, "reviewed_at": utc_now()},
+    )
+    audit_record_many(
+        actor=actor,
+        entries=[
+            AuditEntry(
+                action="form.data_reviewed",
+                target=instance,
+                old={"version": previous.version} if previous else None,
+                new={"version": instance.version},
+            )
+        ],
+        chain=subject.study.audit_chain,
+    )
+    return review

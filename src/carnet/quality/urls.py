@@ -14,4 +14,6 @@ urlpatterns: list[URLPattern] = [
     path(STUDY + "queries/<int:pk>/", views.query_page, name="query"),
     path(STUDY + "queries/<int:pk>/<str:action>/", views.query_action, name="action"),
     path(FORM + "queries/", views.drawer_page, name="drawer"),
+    path(STUDY + "workspace/", views.workspace_page, name="workspace"),
+    path(FORM + "data-review/", views.data_review_page, name="data_review"),
 ]

@@ -128,6 +128,7 @@ def query_list_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "states": [("active", _("Waiting (open or answered)")), *QueryState.choices],
             "kinds": QueryKind.choices,
             "params": params.urlencode(),
+            "may_manage": may(actor, Action.MANAGE_DATA, study=study),
         },
     )
 
@@ -343,6 +344,9 @@ def _drawer_context(
         "item": item,
         "row": row_text if item else "",
         "may_raise": may(actor, Action.RAISE_QUERY, study=study, site=subject.site),
+        "may_review": may(actor, Action.MANAGE_DATA, study=study, site=subject.site),
+        "reviewed": selectors.data_review_of(form_instance=instance),
+        "review_url": reverse("quality:data_review", args=[*where, instance.form]) + repeat,
         "form_url": reverse("capture:form", args=[*where, instance.form]) + repeat,
         "drawer_url": reverse("quality:drawer", args=[*where, instance.form]) + repeat,
         "problem": problem,
@@ -401,3 +405,75 @@ def drawer_page(
             status=400 if problem and not htmx else 200,
         )
     return HttpResponseRedirect(_safe_next(request, request.get_full_path()))
+
+
+@login_required
+@require_GET
+def workspace_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Return the data manager's workspace: per site, queries by age, forms not finished,
+    forms changed since the data review, subjects with unresolved checks, overdue visits."""
+    study = _study(request, identifier)
+    actor = _user(request)
+    site = request.GET.get("site", "").strip()
+    try:
+        sites = selectors.workspace(actor=actor, study=study)
+        review = selectors.forms_to_review(actor=actor, study=study, site=site)
+    except PermissionDenied as error:
+        raise Http404(str(error)) from error
+    bands = [
+        ("week", 0, _("up to 7 days")),
+        ("month", 8, _("8 to 30 days")),
+        ("quarter", 31, _("31 to 90 days")),
+        ("older", 91, _("over 90 days")),
+    ]
+    return render(
+        request,
+        "quality/workspace.html",
+        {
+            "study": study,
+            "sites": [
+                {
+                    "work": work,
+                    "bands": [
+                        (label, work.queries_by_age[name], start) for name, start, label in bands
+                    ],
+                }
+                for work in sites
+            ],
+            "bands": bands,
+            "review": [
+                {
+                    "instance": instance,
+                    "url": reverse(
+                        "capture:form",
+                        args=[
+                            study.identifier,
+                            instance.subject.identifier,
+                            instance.event,
+                            instance.occurrence,
+                            instance.form,
+                        ],
+                    )
+                    + (f"?repeat={instance.repeat}" if instance.repeat > 1 else ""),
+                }
+                for instance in review
+            ],
+            "site": site,
+        },
+    )
+
+
+@login_required
+@require_POST
+def data_review_page(
+    request: HttpRequest, identifier: str, subject: str, event: str, occurrence: int, form: str
+) -> HttpResponse:
+    """Mark the form reviewed by the data manager at its current version."""
+    study, _found, instance = _form_instance(request, identifier, subject, event, occurrence, form)
+    try:
+        services.data_review_mark(actor=_user(request), form_instance=instance)
+    except PermissionDenied as error:
+        raise Http404(str(error)) from error
+    return HttpResponseRedirect(
+        _safe_next(request, reverse("quality:workspace", args=[study.identifier]))
+    )
