@@ -96,6 +96,22 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "Answered": "Répondue",
     "Cancelled": "Annulée",
     "Closed": "Close",
+    "31 to 90 days": "31 à 90 jours",
+    "8 to 30 days": "8 à 30 jours",
+    "Answered, to close": "Répondues, à clore",
+    "Data manager's workspace": "Espace du data manager",
+    "Data manager's workspace of %(study)s": "Espace du data manager de %(study)s",
+    "Data reviewed at version %(version)s": "Données revues à la version %(version)s",
+    "Every form is reviewed.": "Tous les formulaires sont revus.",
+    "Forms changed since the data review": "Formulaires modifiés depuis la revue des données",
+    "Forms in progress": "Formulaires en cours",
+    "Mark the data reviewed": "Marquer les données revues",
+    "Subjects with unresolved checks": "Patients avec des contrôles non résolus",
+    "Waiting queries, by age": "Requêtes en attente, par ancienneté",
+    "You may not see this study's workspace.": "Vous ne pouvez pas voir l'espace de cette étude.",
+    "changed since": "modifié depuis",
+    "over 90 days": "plus de 90 jours",
+    "up to 7 days": "jusqu'à 7 jours",
 }
 
 FRENCH_IN_CONTEXT: dict[str, dict[str, str]] = {
