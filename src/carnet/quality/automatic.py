@@ -94,12 +94,20 @@ def fingerprint_of(*, form_instance_id: int, items: Sequence[str], row: int) -> 
 def acknowledged_check_keys(*, study: Study) -> set[tuple[int, str, int]]:
     """Return the (form instance id, check name, row) of soft checks the site confirmed
     correct and whose values have not changed since: a re-check opens no query for them."""
+    return _acknowledged(study)
+
+
+def _acknowledged(
+    study: Study, form_instance_ids: Sequence[int] | None = None
+) -> set[tuple[int, str, int]]:
+    """`acknowledged_check_keys`, narrowed to some form instances (a save reads its own)."""
+    acknowledgements = CheckAcknowledgement.objects.filter(form_instance__subject__study=study)
+    if form_instance_ids is not None:
+        acknowledgements = acknowledgements.filter(form_instance_id__in=form_instance_ids)
     latest: dict[tuple[int, str, int], tuple[list[str], str]] = {}
-    for form_id, check_name, row, items, fingerprint in (
-        CheckAcknowledgement.objects.filter(form_instance__subject__study=study)
-        .order_by("created_at", "pk")
-        .values_list("form_instance_id", "check_name", "row", "items", "fingerprint")
-    ):
+    for form_id, check_name, row, items, fingerprint in acknowledgements.order_by(
+        "created_at", "pk"
+    ).values_list("form_instance_id", "check_name", "row", "items", "fingerprint"):
         latest[(form_id, check_name, row)] = (items, fingerprint)
     if not latest:
         return set()
@@ -156,7 +164,9 @@ def _queries_open(
     rows = _result_rows(study, ids)
     if not rows:
         return
-    acknowledged = acknowledged_check_keys(study=study)
+    form_ids = sorted({row["form_instance_id"] for row in rows})
+    # A few forms (a save): their own acknowledgements; many (a re-check): the study's at once.
+    acknowledged = _acknowledged(study, form_ids if len(form_ids) <= _SLICE else None)
     now = utc_now()
     queries = [
         Query(
