@@ -314,6 +314,7 @@ READ_ONLY = {
     # `randomization report` writes a PDF file, not to the database; `verify` only replays.
     "randomization verify",
     "randomization report",
+    "queries list",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

@@ -202,3 +202,19 @@ def test_another_sites_monitor_finds_no_query_page(kit: dict[str, Any]) -> None:
     assert 'id="no-queries"' in listed.content.decode()
     answer = client.post(reverse("quality:action", args=[study.identifier, query.pk, "close"]))
     assert answer.status_code == 404
+
+
+def test_the_command_line_lists_the_queries_with_arm_revealing_values_masked(
+    kit: dict[str, Any],
+) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("queries", "list", "MINI", "--state", "all", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("id,site,subject")
+    assert len(lines) == 3  # the kit query and the automatic one
+    assert KIT not in out.getvalue()
+    assert HIDDEN in out.getvalue()

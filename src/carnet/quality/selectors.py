@@ -131,8 +131,12 @@ def query_rows(
 ) -> list[dict[str, Any]]:
     """Return the queries as a list or an export shows them: place, state, age, text, and the
     item's current value through the blinding policy."""
-    queries = list(queries)
-    blinding = blinding_of(actor, study=study)
+    return _rows(blinding_of(actor, study=study), study, list(queries), language)
+
+
+def _rows(
+    blinding: Blinding, study: Study, queries: list[Query], language: str
+) -> list[dict[str, Any]]:
     now = utc_now()
     form_ids = {q.form_instance_id for q in queries if q.form_instance_id and q.item}
     values = {
@@ -404,3 +408,23 @@ def data_review_of(*, form_instance: FormInstance) -> Any:
     from carnet.quality.models import DataReview
 
     return DataReview.objects.filter(form_instance=form_instance).first()
+
+
+def queries_for_server(
+    *, study: Study, filters: QueryFilters | None = None
+) -> list[dict[str, Any]]:
+    """Return a study's queries for the command line (run on the server, every site), rows as
+    the lists show them; values through the blinding policy as a blinded person reads them:
+    the account running the command holds no role that unblinds."""
+    filters = filters or QueryFilters()
+    queries = Query.objects.filter(study=study)
+    if filters.site:
+        queries = queries.filter(site__code=filters.site)
+    if filters.state == "active":
+        queries = queries.filter(state__in=ACTIVE_STATES)
+    elif filters.state:
+        queries = queries.filter(state=filters.state)
+    if filters.kind:
+        queries = queries.filter(kind=filters.kind)
+    queries = queries.select_related("site", "subject", "check_result").order_by("opened_at", "pk")
+    return _rows(Blinding(unblinded=False), study, list(queries), "en")
