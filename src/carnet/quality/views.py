@@ -41,7 +41,6 @@ from carnet.subjects.models import Subject
 from carnet.subjects.selectors import subject_for_actor
 
 PER_PAGE = 50
-EXPORT_CHUNK = 1000
 ACTIONS = {
     "answer": services.query_answer,
     "confirm": services.query_confirm,
@@ -168,23 +167,15 @@ def _csv_lines(actor: User, study: Study, filters: selectors.QueryFilters) -> It
         "value",
     ]
     yield writer.writerow(columns)
-    ids = list(
-        selectors.queries_list(actor=actor, study=study, filters=filters).values_list(
-            "pk", flat=True
+    for row in selectors.query_export_rows(
+        actor=actor, study=study, filters=filters, language=_language()
+    ):
+        yield writer.writerow(
+            [
+                row["opened_at"].isoformat() if name == "opened_at" else _cell(row[name])
+                for name in columns
+            ]
         )
-    )
-    language = _language()
-    for start in range(0, len(ids), EXPORT_CHUNK):
-        chunk = selectors.queries_list(actor=actor, study=study, filters=filters).filter(
-            pk__in=ids[start : start + EXPORT_CHUNK]
-        )
-        for row in selectors.query_rows(actor=actor, study=study, queries=chunk, language=language):
-            yield writer.writerow(
-                [
-                    row["opened_at"].isoformat() if name == "opened_at" else _cell(row[name])
-                    for name in columns
-                ]
-            )
 
 
 @login_required
