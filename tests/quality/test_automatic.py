@@ -134,3 +134,17 @@ def test_the_bulk_sync_opens_for_new_results_in_one_go(quality: Quality) -> None
         actor=quality.manager,
         reason="re-check",
     ) == (0, 0)
+
+
+def test_the_daily_digest_reaches_the_sites_people_once_a_day(quality: Quality) -> None:
+    from carnet.quality.notifications import digests_send
+
+    quality.save(values={"sbp": 80, "dbp": 90})
+    assert digests_send() == 0  # the study wants no digest
+    QuerySettings.objects.create(study=quality.study, daily_digest=True)
+    before = Message.objects.count()
+    assert digests_send() == 2  # the data entry person and the investigator of site A
+    subjects = set(Message.objects.order_by("-pk")[:2].values_list("subject", flat=True))
+    assert subjects == {"MINI: 1 query waits at site 01"}
+    digests_send()
+    assert Message.objects.count() == before + 2  # once a day

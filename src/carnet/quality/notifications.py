@@ -66,7 +66,8 @@ def sites_notify(*, study_id: int, opened_by_site: dict[int, int]) -> int:
 
 def digests_send(*, day: date | None = None) -> int:
     """Write the daily digest of open queries to the sites of studies that want one, once a
-    day per person and site (a second run the same day writes nothing); return how many."""
+    day per person and site (a second run the same day writes nothing); return how many
+    people and sites it addressed."""
     today = day or utc_today()
     sent = 0
     for study in Study.objects.filter(
