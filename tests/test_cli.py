@@ -366,6 +366,7 @@ READ_ONLY = {
     # The register of protocol deviations, as CSV on standard output.
     "deviations list",
     # `lab ranges` loads (audited, in WRITES) or shows.
+    "queries list",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

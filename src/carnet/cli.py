@@ -33,6 +33,7 @@ CARNET_COMMANDS = (
     "randomization",
     "deviations",
     "lab",
+    "queries",
     "audit",
     "backup",
     "restore",

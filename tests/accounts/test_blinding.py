@@ -155,7 +155,10 @@ def _answers(user: User, study: Any, version: int) -> dict[str, str]:
     answers = {}
     for path in _paths():
         client = api if path.startswith("/api/") else page
-        answers[f"GET {path}"] = client.get(path).content.decode(errors="replace")
+        response = client.get(path)
+        # A streamed answer (the query list's CSV export) is read whole, as a browser would.
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        answers[f"GET {path}"] = body.decode(errors="replace")
     form = "/api/studies/MINI/subjects/01-001/forms/baseline/1/vitals"
     stale = {"version": version - 1, "values": {"weight": 71}, "reason": "typo"}
     answers["PUT stale"] = api.put(form, stale, content_type="application/json").content.decode()

@@ -53,6 +53,19 @@ def role_at_site_a(only: str) -> Callable[[str, str], bool]:
 
 
 FORM_PATH = "/api/studies/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
+# A query of subject 01-001 (site A), raised by a monitor of A and cancelled: every change of it
+# is refused after the permission check (its state), so the calls change nothing.
+QUERY = "/api/studies/{identifier}/queries/{query_id}"
+
+
+def closes_others_queries(role: str, situation: str) -> bool:
+    """A data manager covering site A closes, re-opens and cancels queries others raised."""
+    return (
+        situation == "own site"
+        and Action.CLOSE_QUERY in GRANTS[role]
+        and Action.MANAGE_DATA in GRANTS[role]
+    )
+
 
 # For each GET endpoint: may this role, in this situation, get a 2xx? (about site A's study,
 # and subject 01-001 at site A). Lists answer every member, showing only the sites they cover.
@@ -87,6 +100,10 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/deviations/per-protocol": granted(
         Action.VIEW_SUBJECTS, anywhere=True
     ),
+    # Queries: the list answers whoever sees subjects somewhere (only their sites' queries);
+    # one query of subject 01-001 (site A) answers where that subject is.
+    "/api/studies/{identifier}/queries": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    QUERY: granted(Action.VIEW_SUBJECTS),
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -240,6 +257,17 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"file_name": "ranges.csv", "content": "colour\n"},
         True,
     ),
+    ("post", "/api/studies/{identifier}/queries"): (
+        # Without a question: refused (400), nothing raised.
+        granted(Action.RAISE_QUERY),
+        {"subject": "01-001", "text": " "},
+        True,
+    ),
+    ("post", QUERY + "/answer"): (granted(Action.ANSWER_QUERY), {"text": "cancelled"}, True),
+    ("post", QUERY + "/confirm"): (granted(Action.ANSWER_QUERY), {"text": "manual"}, True),
+    ("post", QUERY + "/close"): (closes_others_queries, {"text": "cancelled"}, True),
+    ("post", QUERY + "/reopen"): (closes_others_queries, {"text": "cancelled"}, True),
+    ("post", QUERY + "/cancel"): (closes_others_queries, {"text": "cancelled"}, True),
     ("put", "/api/studies/{identifier}/subject-settings"): (
         # A study-wide action: a membership restricted to some sites does not allow it.
         granted(Action.MANAGE_STUDY),
@@ -249,6 +277,7 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
 }
 
 SUBJECT_AT_A = "01-001"
+MATRIX_QUERY = "Consent date to check"
 
 
 def concrete(path: str, w: World) -> str:
@@ -261,6 +290,10 @@ def concrete(path: str, w: World) -> str:
         from carnet.quality.deviation_models import Deviation
 
         path = path.replace("{number}", str(Deviation.objects.get().pk))
+    if "{query_id}" in path:
+        from carnet.quality.models import Query
+
+        path = path.replace("{query_id}", str(Query.objects.get(text=MATRIX_QUERY).pk))
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 
@@ -317,6 +350,11 @@ def subject_at_site_a(w: World) -> None:
         deviation_class="minor",
         category="visit_window",
     )
+    from carnet.quality.services import query_cancel, query_raise
+
+    raiser = person("raiser-a", study=w.study, role=Role.MONITOR, sites=[w.site_a])
+    query = query_raise(actor=raiser, subject=subject, text=MATRIX_QUERY)
+    query_cancel(actor=raiser, query=query, text="raised for the table")
 
 
 def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:

@@ -52,6 +52,11 @@ class Action(StrEnum):
     EXPORT = "export"
     MANAGE_STUDY = "manage_study"  # definition, modes, sites
     MANAGE_ACCESS = "manage_access"  # memberships and tokens of the study
+    # --- Queries (issue 18, quality app) ---
+    RAISE_QUERY = "raise_query"  # ask a question on a subject's data (monitor, DM, reviewer)
+    ANSWER_QUERY = "answer_query"  # answer it, or confirm a questioned value correct (the site)
+    CLOSE_QUERY = "close_query"  # close, re-open or cancel queries (the raiser or a DM)
+    # --- end of queries ---
 
 
 # Site roles act for one site; a membership "for all sites" makes no sense for them.
@@ -90,3 +95,16 @@ GRANTS: dict[str, frozenset[Action]] = {
     Role.SPONSOR: frozenset(_READ),
     Role.ADMINISTRATOR: frozenset({Action.VIEW_STUDY, Action.MANAGE_STUDY, Action.MANAGE_ACCESS}),
 }
+
+# --- Queries (issue 18, quality app): a site answers; monitors, data managers and medical
+# reviewers raise; the quality services decide further who of them closes (the raiser or a data
+# manager; a study may reserve closing to the raiser).
+_QUERY_GRANTS = {
+    Role.INVESTIGATOR: {Action.ANSWER_QUERY},
+    Role.DATA_ENTRY: {Action.ANSWER_QUERY},
+    Role.MONITOR: {Action.RAISE_QUERY, Action.CLOSE_QUERY},
+    Role.DATA_MANAGER: {Action.RAISE_QUERY, Action.CLOSE_QUERY},
+    Role.MEDICAL_REVIEWER: {Action.RAISE_QUERY, Action.CLOSE_QUERY},
+}
+GRANTS.update({role: GRANTS[role] | actions for role, actions in _QUERY_GRANTS.items()})
+# --- end of queries ---

@@ -101,6 +101,7 @@ class Cell:
     hidden: bool = False  # branching hides it and it holds nothing
     kept_hidden: bool = False  # branching hides it but a value is kept
     conflict: str = ""  # someone else saved another value here since the page was opened
+    marks: list[Any] = field(default_factory=list)  # other parts' badges (open queries…)
 
     @property
     def id(self) -> str:
@@ -358,13 +359,14 @@ def place_errors(groups: list[GroupView], errors: dict[str, str]) -> dict[str, s
 
 
 def place_checks(
-    groups: list[GroupView], checks: list[tuple[list[str], str]]
-) -> list[tuple[list[str], str]]:
-    """Put each check message next to the items it names (every row for a row item)."""
+    groups: list[GroupView], checks: list[tuple[list[str], str, int]]
+) -> list[tuple[list[str], str, int]]:
+    """Put each check message next to the items it names: in its row where the check is about
+    one row of a repeating group, in every row otherwise."""
     cells = [cell for g in groups for cell in g.all_cells()]
-    for items, message in checks:
+    for items, message, row in checks:
         for cell in cells:
-            if cell.spec.name in items:
+            if cell.spec.name in items and (row == 0 or cell.row == row):
                 cell.checks.append(message)
     return checks
 

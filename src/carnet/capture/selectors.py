@@ -53,6 +53,7 @@ class CasebookInstance:
     status: str
     version: int
     open_checks: int
+    id: int = 0  # the form instance's
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class CasebookCell:
     version: int
     open_checks: int
     instances: tuple[CasebookInstance, ...] = ()
+    instance_id: int = 0  # of the first instance; 0 before it is saved
 
     @property
     def finished(self) -> bool:
@@ -123,11 +125,13 @@ def casebook(actor: User, subject: Subject) -> Casebook:
         FormInstance.objects.filter(subject=subject, environment=environment_of(subject))
         .annotate(open_checks=Count("checks", filter=Q(checks__open=True)))
         .order_by("event", "occurrence", "form", "repeat")
-        .values_list("event", "occurrence", "form", "repeat", "status", "version", "open_checks")
+        .values_list(
+            "event", "occurrence", "form", "repeat", "status", "version", "open_checks", "pk"
+        )
     )
-    for event_name, number, form, repeat, status, form_version, checks in rows:
+    for event_name, number, form, repeat, status, form_version, checks, pk in rows:
         instances.setdefault((event_name, number, form), []).append(
-            CasebookInstance(repeat, status, form_version, checks)
+            CasebookInstance(repeat, status, form_version, checks, pk)
         )
     visits = {
         (event_name, number): day
@@ -184,6 +188,7 @@ def _cell(event: str, number: int, form: str, saved: list[CasebookInstance]) -> 
         version=first.version if first else 0,
         open_checks=first.open_checks if first else 0,
         instances=tuple(saved),
+        instance_id=first.id if first else 0,
     )
 
 

@@ -338,6 +338,61 @@ def _changes_since(
     ]
 
 
+class _RowContext(_Context):
+    """The values a check reads with one repeating group cut down to one of its rows: what
+    tells which rows of an adverse-event log a check of the whole log questions."""
+
+    def __init__(self, context: _Context, group: str, row: int) -> None:
+        super().__init__(context.instance, context.rules, context.form_rules, context.state)
+        self._others = context._others  # other forms' values, read once for every row
+        self.group, self.row = group, row
+
+    def _value_of(self, cells: dict[Key, _Cell], rules: FormRules, item: str) -> Any:
+        if cells is self.state and rules.group_of.get(item) == self.group:
+            cell = cells.get((item, self.row))
+            return [] if cell is None or cell.removed else [cell.reading.value]
+        return super()._value_of(cells, rules, item)
+
+
+def _check_group(form_rules: FormRules, rule_check: Any, rule: Rule) -> str | None:
+    """Return the repeating group a check is about (every item it names, or reads in this form,
+    belongs to it), or None for a check of the whole form."""
+    places = list(rule_check.items) or [r.name for r in rule.reads if r.name in form_rules.items]
+    groups = {form_rules.group_of.get(place) for place in places}
+    if len(groups) != 1:
+        return None
+    group = next(iter(groups))
+    return group if group in form_rules.repeating_groups else None
+
+
+def _fired_rows(
+    target: _Target, context: _Context, fired: list[tuple[Any, Rule]]
+) -> list[tuple[Any, Rule, int]]:
+    """Return each soft check that fires with the rows it questions: the rows of its repeating
+    group where, read alone, it fires too; row 0 (the whole form) where no single row does, as
+    for a check on how many rows there are."""
+    placed: list[tuple[Any, Rule, int]] = []
+    for rule_check, rule in fired:
+        group = _check_group(target.form_rules, rule_check, rule)
+        rows: list[int] = []
+        if group is not None:
+            group_of = target.form_rules.group_of
+            present = sorted(
+                {
+                    row
+                    for (name, row), cell in context.state.items()
+                    if row > 0 and not cell.removed and group_of.get(name) == group
+                }
+            )
+            rows = [
+                row
+                for row in present
+                if _evaluate(rule, _RowContext(context, group, row), target.today) is False
+            ]
+        placed.extend((rule_check, rule, row) for row in rows or [0])
+    return placed
+
+
 @dataclass
 class _Target:
     """The form instance a write changes, found and locked, with what every step reads.
@@ -590,7 +645,11 @@ def _values_save(
     _calculations_compute(target, rules_context, state)
     hidden = _branching_apply(target, rules_context)
     completing = sent.complete or target.instance.status == FormStatus.COMPLETE
-    fired_soft = _checks_evaluate(target, rules_context, state, hidden, completing=completing)
+    fired_soft = _fired_rows(
+        target,
+        rules_context,
+        _checks_evaluate(target, rules_context, state, hidden, completing=completing),
+    )
     changed = _changes_find(target, existing, state, sent.reason)
     outcome = _outcome(target, existing, state, changed, hidden)
     if dry_run:
@@ -1003,13 +1062,14 @@ def _differs(stored: ItemValue | None, cell: _Cell) -> bool:
 
 def _check_results(
     instance: FormInstance,
-    fired: list[tuple[Any, Rule]],
+    fired: list[tuple[Any, Rule, int]],
     rules: FormRules,
     *,
     write: bool,
     first_save: bool = False,
 ) -> list[CheckResult]:
-    """Return one open result per soft check that fires, kept from an earlier save or new.
+    """Return one open result per soft check that fires (per row of a repeating group where
+    the check is about its rows), kept from an earlier save or new.
 
     With ``write``, new results are stored and those that no longer fire are closed.
     """
@@ -1017,7 +1077,7 @@ def _check_results(
         {}
         if first_save or instance.pk is None
         else {
-            r.check_name: r
+            (r.check_name, r.row): r
             for r in CheckResult.objects.filter(form_instance=instance, open=True).exclude(
                 # Not the study's: a listener keeps them (a date after death…).
                 check_name__startswith=OWN_CHECK_PREFIX
@@ -1025,12 +1085,13 @@ def _check_results(
         }
     )
     results, new = [], []
-    for rule_check, rule in fired:
-        result = still_open.pop(rule_check.name, None)
+    for rule_check, rule, row in fired:
+        result = still_open.pop((rule_check.name, row), None)
         if result is None:
             result = CheckResult(
                 form_instance=instance,
                 check_name=rule_check.name,
+                row=row,
                 message_en=rule_check.message.text("en"),
                 message_fr=rule_check.message.text("fr"),
                 items=list(rule_check.items)

@@ -38,6 +38,7 @@ from carnet.accounts.permissions import PermissionDenied, may
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
 from carnet.capture import selectors, services
+from carnet.capture.annotations import Mark, casebook_marks, form_marks
 from carnet.capture.files import document_path
 from carnet.capture.forms import (
     FORM_STATUS_LABELS,
@@ -239,8 +240,10 @@ def _repeat_cell(
     form_label: str,
     where: str,
     may_enter: bool,
+    marks: dict[int, list[Mark]] | None = None,
 ) -> dict[str, Any]:
     """Return a casebook cell listing each instance of a repeating form, and the next one."""
+    marks = marks or {}
     repeats = [
         {
             "number": instance.repeat,
@@ -249,6 +252,7 @@ def _repeat_cell(
             "status": instance.status,
             "status_label": FORM_STATUS_LABELS.get(instance.status, instance.status),
             "open_checks": instance.open_checks,
+            "marks": marks.get(instance.id, []),
         }
         for instance in instances
     ]
@@ -276,8 +280,10 @@ def _form_cell(
     where: str,
     language: str,
     may_enter: bool,
+    marks: dict[int, list[Mark]] | None = None,
 ) -> dict[str, Any]:
     url = _form_url(subject, cell.event, cell.occurrence, cell.form)
+    marks = marks or {}
     if form.repeating:
         return _repeat_cell(
             cell.instances,
@@ -285,6 +291,7 @@ def _form_cell(
             form_label=form.label.text(language),
             where=where,
             may_enter=may_enter,
+            marks=marks,
         )
     return {
         "where": f"{form.label.text(language)}, {where}",
@@ -292,6 +299,7 @@ def _form_cell(
         "status": cell.status,
         "status_label": FORM_STATUS_LABELS.get(cell.status, cell.status),
         "open_checks": cell.open_checks,
+        "marks": marks.get(cell.instance_id, []) if cell.instance_id else [],
     }
 
 
@@ -443,6 +451,7 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
     """
     found = _subject(request, identifier, subject)
     book = selectors.casebook(_user(request), found)
+    marks = casebook_marks(_user(request), found)
     language = _language()
     may_enter = _may_enter(request, found)
     unfold = request.GET.get("all") == "1"
@@ -481,6 +490,7 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
                         where=where,
                         language=language,
                         may_enter=may_enter,
+                        marks=marks,
                     )
                     if form.name in event.forms
                     else None
@@ -513,10 +523,14 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
 # --- the form page ----------------------------------------------------------------------------
 
 
-def _check_messages(checks: list[CheckResult]) -> list[tuple[list[str], str]]:
+def _check_messages(checks: list[CheckResult]) -> list[tuple[list[str], str, int]]:
     french = _language() == "fr"
     return [
-        (list(check.items), (check.message_fr or check.message_en) if french else check.message_en)
+        (
+            list(check.items),
+            (check.message_fr or check.message_en) if french else check.message_en,
+            check.row,
+        )
         for check in checks
     ]
 
@@ -589,6 +603,29 @@ def _entry_note(target: _Target) -> str:
     return _("Note: %(why)s.") % {"why": refusal} if refusal else ""
 
 
+def _marks_place(
+    request: HttpRequest, state: dict[str, Any], groups: list[GroupView]
+) -> tuple[list[Mark], list[str]]:
+    """Put other parts' marks (open queries…) next to their items; return the form's own marks
+    and the panels the page loads beside the form."""
+    instance = state.get("instance")
+    if instance is None or instance.pk is None:
+        return [], []
+    form_level: list[Mark] = []
+    panels: list[str] = []
+    cells = {(cell.spec.name, cell.row): cell for g in groups for cell in g.all_cells()}
+    for found in form_marks(_user(request), instance):
+        if found.panel_url:
+            panels.append(found.panel_url)
+        for (item, row), mark in found.marks.items():
+            cell = cells.get((item, row))
+            if cell is not None:
+                cell.marks.append(mark)
+            else:
+                form_level.append(mark)
+    return form_level, panels
+
+
 def _render_form(
     request: HttpRequest,
     target: _Target,
@@ -611,6 +648,7 @@ def _render_form(
     # Reopening is offered only where "not done" is all that keeps the form closed.
     reopen_allowed = closed_by == "not done"
     reasons = {m.code: m.label.text(language) for m in definition.not_done_reasons}
+    form_level, panels = _marks_place(request, state, groups)
     return render(
         request,
         "capture/form.html",
@@ -642,6 +680,8 @@ def _render_form(
             "elsewhere": elsewhere,
             "reason_error": reason_error,
             "conflict": conflict,
+            "form_marks": form_level,
+            "panels": panels,
         },
         status=status,
     )

@@ -11,3 +11,15 @@ class QualityConfig(AppConfig):
         # A check marked as a deviation records one in the register (a listener of capture's
         # writes: capture knows nothing of it).
         register_deviations()
+        from carnet.capture.annotations import register_casebook_marks, register_form_marks
+        from carnet.capture.seams import register_save_listener
+        from carnet.quality import marks, tasks
+        from carnet.quality.automatic import queries_follow_checks
+
+        # Soft checks that fire open automatic queries; corrections close them.
+        register_save_listener(queries_follow_checks)
+        # Badges on the form and the casebook; the query drawer beside the form.
+        register_form_marks(marks.form_marks)
+        register_casebook_marks(marks.casebook_marks)
+        # The worker writes the optional daily digest of open queries.
+        tasks.register()

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
@@ -22,6 +22,7 @@ from carnet.accounts.sign_in import (
     two_factor_enrolled,
     two_factor_required,
 )
+from carnet.quality.selectors import site_query_counts
 from carnet.studies.selectors import study_has_draft
 
 
@@ -53,6 +54,7 @@ def home(request: HttpRequest) -> HttpResponse:
                     reverse("studies:study", args=[study.identifier]),
                 )
             )
+    tasks.extend(_query_tasks(user))
     if two_factor_required(user) and not two_factor_enrolled(user):
         tasks.append((_("Set up your second sign-in factor."), reverse("accounts:two_factor")))
     elif two_factor_enrolled(user) and recovery_codes_left(user) < 3:
@@ -69,6 +71,40 @@ def home(request: HttpRequest) -> HttpResponse:
                 )
             )
     return render(request, "web/home.html", {"studies": studies, "tasks": tasks})
+
+
+def _query_tasks(user: User) -> list[tuple[str, str]]:
+    """Return the queries waiting for the person: open ones at the sites that answer them,
+    answered ones for those who close them (one grouped count per study)."""
+    tasks = []
+    for counts in site_query_counts(actor=user):
+        study = counts.study
+        url = reverse("quality:queries", args=[study.identifier])
+        if counts.open and may(user, Action.ANSWER_QUERY, study=study):
+            tasks.append(
+                (
+                    ngettext(
+                        "%(count)d open query waits for your site's answer in %(study)s.",
+                        "%(count)d open queries wait for your site's answer in %(study)s.",
+                        counts.open,
+                    )
+                    % {"count": counts.open, "study": study.identifier},
+                    f"{url}?state=open",
+                )
+            )
+        if counts.answered and may(user, Action.CLOSE_QUERY, study=study):
+            tasks.append(
+                (
+                    ngettext(
+                        "%(count)d answered query waits to be closed in %(study)s.",
+                        "%(count)d answered queries wait to be closed in %(study)s.",
+                        counts.answered,
+                    )
+                    % {"count": counts.answered, "study": study.identifier},
+                    f"{url}?state=answered",
+                )
+            )
+    return tasks
 
 
 def _definition_language() -> str:
