@@ -31,6 +31,8 @@ CARNET_COMMANDS = (
     "token",
     "schedule",
     "randomization",
+    "cutoff",
+    "export",
     "audit",
     "backup",
     "restore",
