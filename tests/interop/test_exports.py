@@ -185,11 +185,11 @@ def test_a_monitor_may_not_cut_off_or_export(exporting: Exporting) -> None:
 
 def test_cutoff_refusals_are_located(exporting: Exporting) -> None:
     cut(exporting)
-    with pytest.raises(ValidationError, match="^name: MINI already has a cut-off named DSMB-1"):
+    with pytest.raises(ValidationError, match=r"^name: MINI already has a cut-off named DSMB-1"):
         cut(exporting)
-    with pytest.raises(ValidationError, match="^name: 'a b' is not a cut-off name"):
+    with pytest.raises(ValidationError, match=r"^name: 'a b' is not a cut-off name"):
         cut(exporting, "a b")
-    with translation.override("fr"), pytest.raises(ValidationError, match="^motif"):
+    with translation.override("fr"), pytest.raises(ValidationError, match=r"^motif"):
         cutoff_create(
             actor=exporting.statistician, study=exporting.world.study, name="Y", reason=" "
         )

@@ -14,10 +14,10 @@ from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from carnet.accounts.api import request_user
-from carnet.studies.api import study_for_request
 from carnet.interop import selectors, services
 from carnet.interop.exports import export_write
 from carnet.interop.models import Cutoff
+from carnet.studies.api import study_for_request
 
 router = Router(tags=["interop"])
 

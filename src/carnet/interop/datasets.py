@@ -165,11 +165,11 @@ def _datasets(definitions: list[StudyDefinition], blinding: Blinding) -> list[Da
                         continue
                     entry[3].setdefault(item.name, (item, lists.get(item.code_list)))
     datasets = []
-    for name, (form, label, repeating, items) in found.items():
+    for name, (form_name, label, repeating, items) in found.items():
         columns = _key_columns(repeating)
         for item, code_list in items.values():
             columns += _item_columns(item, code_list)
-        datasets.append(Dataset(name, form, label, repeating, tuple(columns)))
+        datasets.append(Dataset(name, form_name, label, repeating, tuple(columns)))
     return datasets
 
 
@@ -249,7 +249,7 @@ def subjects_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
     )
     events = events.sort("seq")
 
-    def last(action: str, *columns: str) -> pl.DataFrame:
+    def last(action: str, *columns: str | pl.Expr) -> pl.DataFrame:
         return (
             events.filter(pl.col("action") == action)
             .unique(subset="target", keep="last", maintain_order=True)

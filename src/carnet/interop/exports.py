@@ -7,11 +7,10 @@ next form is read.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import polars as pl
 from django.utils.translation import gettext as _
@@ -26,6 +25,7 @@ from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
 from carnet.interop.datasets import (
     IMPUTATION_RULE,
+    Column,
     ExportPlan,
     dataset_frame,
     export_plan,
@@ -76,7 +76,7 @@ def export_write(
     study: Study,
     cutoff: Cutoff,
     file_format: str,
-    target: BinaryIO | io.BytesIO,
+    target: IO[bytes],
     unblinded: bool = False,
     progress: Progress | None = None,
 ) -> ExportMade:
@@ -108,7 +108,7 @@ def export_write(
     extension = "csv" if file_format == "csv" else "parquet"
     total = len(plan.datasets) + 1
 
-    def write(name: str, frame: pl.DataFrame, columns: tuple) -> None:  # type: ignore[type-arg]
+    def write(name: str, frame: pl.DataFrame, columns: tuple[Column, ...]) -> None:
         if file_format == "csv":
             archive.add(f"{name}.{extension}", csv_bytes(frame), frame.height)
             programs.add(name, frame, columns)

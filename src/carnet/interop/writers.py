@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import IO
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -40,7 +41,7 @@ class Written:
 class ZipExport:
     """A zip being written, one entry at a time; entries carry the cut-off's date, not today's."""
 
-    target: io.BufferedIOBase | io.BytesIO
+    target: IO[bytes]
     day: date
     files: list[Written] = field(default_factory=list)
 
