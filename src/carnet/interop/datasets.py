@@ -17,10 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+from django.db.models import TextField
 from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
 from carnet.accounts.blinding import Blinding
 from carnet.accounts.permissions import SiteScope
@@ -214,11 +217,6 @@ def _events(study: Study, cutoff: Cutoff, actions: Iterable[str], **keys: str) -
     )
 
 
-def _truth(name: str) -> pl.Expr:
-    # PostgreSQL gives JSON's true as 'true', SQLite as 1.
-    return pl.col(name).cast(pl.String).is_in(["true", "1"])
-
-
 def subjects_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
     """Return each production subject at the cut-off: id, identifier, site, statuses, dates,
     allocation number and arm (the caller drops the arm for a blinded reader)."""
@@ -338,47 +336,73 @@ def _version_steps(study: Study, cutoff: Cutoff) -> pl.DataFrame:
     ).sort("seq")
 
 
-def _reduced(frames: Iterable[pl.DataFrame], key: list[str]) -> pl.DataFrame:
-    """Return the last event of each key across the frames, reducing as they come."""
-    kept: pl.DataFrame | None = None
-    for frame in frames:
-        both = frame if kept is None else pl.concat([kept, frame])
-        kept = both.sort("seq").unique(subset=key, keep="last", maintain_order=True)
-    return kept if kept is not None else pl.DataFrame()
+# What an `item.changed` event's new value holds that a dataset needs (other keys are ignored).
+ITEM_CHANGE = pl.Struct(
+    {
+        "text": pl.String,
+        "missing": pl.String,
+        "removed": pl.Boolean,
+        "event": pl.String,
+        "occurrence": pl.Int64,
+        "form": pl.String,
+        "repeat": pl.Int64,
+        "item": pl.String,
+        "row": pl.Int64,
+    }
+)
 
 
-def form_values_at(study: Study, cutoff: Cutoff, form: str) -> pl.DataFrame:
+class ValueChanges:
+    """The study's value changes up to a cut-off, read once and set aside by form.
+
+    One pass reads every `item.changed` event of the chain up to the cut-off, in chunks; the
+    JSON is decoded by Polars, not row by row, and each chunk is written to one Parquet file per
+    form in a temporary folder. A form is then read back alone: memory holds one chunk while
+    reading, one form's changes while building its dataset.
+    """
+
+    def __init__(self, study: Study, cutoff: Cutoff, folder: Path) -> None:
+        self.folder = folder
+        self.forms: set[str] = set()
+        events = (
+            AuditEvent.objects.filter(
+                chain=study.audit_chain, seq__lte=cutoff.seq, action="item.changed"
+            )
+            .order_by()
+            .annotate(body=Cast("new", TextField()))
+            .values_list("seq", "target_id", "body")
+        )
+        schema = {"seq": pl.Int64, "target": pl.String, "body": pl.String}
+        for number, frame in enumerate(_frames(events.iterator(chunk_size=CHUNK), schema)):
+            decoded = frame.select(
+                "seq",
+                pl.col("target").str.split(":").list.first().cast(pl.Int64).alias("instance"),
+                pl.col("body").str.json_decode(ITEM_CHANGE).alias("body"),
+            ).unnest("body")
+            for (form,), part in decoded.partition_by("form", as_dict=True).items():
+                place = folder / str(form)
+                place.mkdir(exist_ok=True)
+                part.drop("form").write_parquet(place / f"{number:08d}.parquet")
+                self.forms.add(str(form))
+
+    def of_form(self, form: str) -> pl.DataFrame:
+        """Return the last change of each value of the form (instance, item, row)."""
+        if form not in self.forms:
+            return pl.DataFrame()
+        return (
+            pl.read_parquet(self.folder / form / "*.parquet")
+            .sort("seq")
+            .unique(subset=["instance", "item", "row"], keep="last", maintain_order=True)
+        )
+
+
+def form_values_at(changes: ValueChanges, form: str) -> pl.DataFrame:
     """Return the last state at the cut-off of every value of one form, in production.
 
     Columns: seq (of the value's last change), instance, subject_id, event, occurrence, repeat,
     item, row, text, missing, removed.
     """
-    keys = {
-        "form_name": "form",
-        "text": "text",
-        "missing": "missing",
-        "removed": "removed",
-        "event_name": "event",
-        "occurrence_number": "occurrence",
-        "repeat_number": "repeat",
-        "item_name": "item",
-        "row_number": "row",
-    }
-    rows = (
-        _events(study, cutoff, ["item.changed"], **keys)
-        .filter(new__form=form)
-        .values_list("seq", "target_id", *list(keys)[1:])
-    )
-    schema = {"seq": pl.Int64, "target": pl.String, "text": pl.String, "missing": pl.String}
-    schema |= {"removed": pl.String, "event": pl.String, "occurrence": pl.Int64}
-    schema |= {"repeat": pl.Int64, "item": pl.String, "row": pl.Int64}
-    frames = (
-        frame.with_columns(
-            pl.col("target").str.split(":").list.first().cast(pl.Int64).alias("instance")
-        ).drop("target")
-        for frame in _frames(rows.iterator(chunk_size=CHUNK), schema)
-    )
-    values = _reduced(frames, ["instance", "item", "row"])
+    values = changes.of_form(form)
     if values.is_empty():
         return values
     # Which subject and environment an instance belongs to never changes once written.
@@ -393,7 +417,7 @@ def form_values_at(study: Study, cutoff: Cutoff, form: str) -> pl.DataFrame:
         orient="row",
     )
     return values.join(owners, on="instance", how="inner").with_columns(
-        _truth("removed").alias("removed")
+        pl.col("removed").fill_null(False)
     )
 
 

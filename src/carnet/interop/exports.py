@@ -7,6 +7,7 @@ next form is read.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from carnet.interop.datasets import (
     IMPUTATION_RULE,
     Column,
     ExportPlan,
+    ValueChanges,
     dataset_frame,
     export_plan,
     form_values_at,
@@ -121,17 +123,19 @@ def export_write(
         progress(1, total, "subjects")
     done = 1
     forms = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
-    for form in forms:
-        values = form_values_at(study, cutoff, form)
-        for dataset in (d for d in plan.datasets if d.form == form):
-            frame = dataset_frame(
-                dataset, values, subjects=subjects, visits=visits, versions=versions
-            )
-            write(dataset.name, frame, dataset.columns)
-            done += 1
-            if progress:
-                progress(done, total, dataset.name)
-        del values
+    with tempfile.TemporaryDirectory(prefix="carnet-export-") as folder:
+        changes = ValueChanges(study, cutoff, Path(folder))
+        for form in forms:
+            values = form_values_at(changes, form)
+            for dataset in (d for d in plan.datasets if d.form == form):
+                frame = dataset_frame(
+                    dataset, values, subjects=subjects, visits=visits, versions=versions
+                )
+                write(dataset.name, frame, dataset.columns)
+                done += 1
+                if progress:
+                    progress(done, total, dataset.name)
+            del values
     if file_format == "csv":
         archive.add(f"{study.identifier}.sas", programs.sas().encode("utf-8"))
         archive.add(f"{study.identifier}.R", programs.r().encode("utf-8"))
