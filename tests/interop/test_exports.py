@@ -21,7 +21,8 @@ from carnet.core.errors import ValidationError
 from carnet.interop.exports import export_write
 from carnet.interop.models import Cutoff
 from carnet.interop.services import cutoff_create
-from carnet.subjects.services import visit_record
+from carnet.subjects.services import identity_set, subject_settings_set, visit_record
+from tests.accounts.personas import ADMIN
 from tests.capture.conftest import include
 from tests.interop.conftest import INITIALS, KIT, Exporting
 
@@ -166,6 +167,22 @@ def test_no_identifying_value_and_for_the_blinded_no_arm(exporting: Exporting) -
     assert b"kit_number" not in everything
     assert exporting.arm.encode() not in everything
     assert "arm" not in rows(files["subjects.csv"])[0]
+
+
+def test_no_value_of_the_identity_vault_leaves(exporting: Exporting) -> None:
+    e = exporting
+    subject_settings_set(
+        actor=ADMIN, study=e.world.study, central_eligibility_review=False, identity_vault=True
+    )
+    identity_set(
+        actor=e.entry,
+        subject=e.subject,
+        values={"last_name": "Durandeau", "first_name": "Josiane", "national_id": "2850399123456"},
+    )
+    files = entries(export(e, cut(e), actor=e.unblinded, unblinded=True))
+    everything = b"".join(files.values())
+    for secret in (b"Durandeau", b"Josiane", b"2850399123456"):
+        assert secret not in everything
 
 
 def test_a_blinded_statistician_cannot_ask_for_an_unblinded_export(exporting: Exporting) -> None:
