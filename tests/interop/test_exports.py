@@ -210,3 +210,25 @@ def test_cutoff_refusals_are_located(exporting: Exporting) -> None:
         cutoff_create(
             actor=exporting.statistician, study=exporting.world.study, name="Y", reason=" "
         )
+
+
+def test_the_xpt_export_reads_back_with_sas_names_and_labels_within_v5(
+    exporting: Exporting, tmp_path: Any
+) -> None:
+    import pyreadstat
+
+    cutoff = cut(exporting)
+    archive = export(exporting, cutoff, "xpt")
+    assert export(exporting, cutoff, "xpt") == archive  # no time of writing inside
+    files = entries(archive)
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["sas_names"]["VITALS"]["vs_date"] == "VS_DATE"
+    assert manifest["sas_names"]["LESIONS_"]["lesion_site"] == "LESSITE"  # the study's sas_name
+    path = tmp_path / "vitals.xpt"
+    path.write_bytes(files["vitals.xpt"])
+    frame, meta = pyreadstat.read_xport(str(path), output_format="polars")
+    assert all(len(name) <= 8 for name in meta.column_names)
+    assert all(len(label or "") <= 40 for label in meta.column_labels)
+    assert frame.get_column("WEIGHT").to_list() == [70.5]
+    assert frame.get_column("VS_DATE").to_list() == [date(2026, 1, 5)]
+    assert "KIT_NUMB" not in meta.column_names

@@ -38,7 +38,15 @@ from carnet.interop.datasets import (
 )
 from carnet.interop.models import Cutoff
 from carnet.interop.services import export_record, may_export
-from carnet.interop.writers import FORMATS, Programs, ZipExport, csv_bytes, parquet_bytes
+from carnet.interop.writers import (
+    FORMATS,
+    Programs,
+    ZipExport,
+    csv_bytes,
+    parquet_bytes,
+    sas_names,
+    xpt_bytes,
+)
 from carnet.studies.models import Study
 
 # Called after each dataset: (datasets done, datasets in all, name of the one just written).
@@ -107,15 +115,25 @@ def export_write(
     }
     archive = ZipExport(target, cutoff.cut_on)
     programs = Programs(title)
-    extension = "csv" if file_format == "csv" else "parquet"
     total = len(plan.datasets) + 1
+    members = sas_names(["subjects", *(dataset.name for dataset in plan.datasets)])
+    # The 8-character names of an XPT export, written in the manifest (docs/exports.md).
+    xpt_names: dict[str, dict[str, str]] = {}
 
     def write(name: str, frame: pl.DataFrame, columns: tuple[Column, ...]) -> None:
         if file_format == "csv":
-            archive.add(f"{name}.{extension}", csv_bytes(frame), frame.height)
+            archive.add(f"{name}.csv", csv_bytes(frame), frame.height)
             programs.add(name, frame, columns)
+        elif file_format == "parquet":
+            archive.add(f"{name}.parquet", parquet_bytes(frame, columns), frame.height)
         else:
-            archive.add(f"{name}.{extension}", parquet_bytes(frame, columns), frame.height)
+            given = {
+                c.name: c.item.sas_name for c in columns if c.item is not None and c.role == "value"
+            }
+            names = sas_names([c.name for c in columns], given)
+            xpt_names[members[name]] = {"dataset": name, **names}
+            content = xpt_bytes(frame, columns, members[name], names, cutoff.cut_on)
+            archive.add(f"{members[name].lower()}.xpt", content, frame.height)
 
     subject_frame = subject_dataset(plan, subjects)
     write("subjects", subject_frame, subject_columns(subject_frame))
@@ -157,6 +175,7 @@ def export_write(
         },
         "options": options,
         "partial_dates": IMPUTATION_RULE,
+        **({"sas_names": xpt_names} if file_format == "xpt" else {}),
         "files": [
             {"name": f.name, "sha256": f.sha256, "bytes": f.size, "rows": f.rows}
             for f in archive.files

@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import IO
 
 import polars as pl
@@ -23,7 +25,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.interop.datasets import Column
 from carnet.studies.definition.model import CodeList
 
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "xpt")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -226,3 +228,51 @@ class Programs:
                 *(step + "\n" for step in self.r_steps),
             ]
         )
+
+
+# --- SAS XPT version 5 -----------------------------------------------------------------------
+
+# The time SAS writes in an XPT header (ddMMMyy:hh:mm:ss), replaced by the cut-off's date so
+# that the file does not depend on when it was made.
+XPT_TIME = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
+XPT_OBSERVATIONS = b"HEADER RECORD*******OBS     HEADER RECORD"
+
+
+def sas_names(names: Iterable[str], given: dict[str, str] | None = None) -> dict[str, str]:
+    """Return an 8-character SAS name for each column: the item's `sas_name` where the study
+    gives one, else the name's first letters and digits in capitals, numbered when taken."""
+    given = given or {}
+    mapped: dict[str, str] = {}
+    for name in names:
+        base = (given.get(name) or re.sub(r"[^A-Za-z0-9_]", "", name)).upper()[:8] or "VAR"
+        if base[0].isdigit():
+            base = f"_{base}"[:8]
+        candidate, number = base, 1
+        while candidate in mapped.values():
+            number += 1
+            candidate = f"{base[: 8 - len(str(number))]}{number}"
+        mapped[name] = candidate
+    return mapped
+
+
+def xpt_bytes(
+    frame: pl.DataFrame, columns: Iterable[Column], member: str, names: dict[str, str], day: date
+) -> bytes:
+    """Return the dataset as SAS XPT version 5 (names of 8 characters, labels of 40)."""
+    import pyreadstat
+
+    labels: dict[str, str | None] = {names[c.name]: c.label[:40] for c in columns}
+    renamed = frame.rename(names).with_columns(
+        pl.col(pl.Int8, pl.Int64).cast(pl.Float64), pl.col(pl.Datetime).dt.replace_time_zone(None)
+    )
+    with tempfile.TemporaryDirectory(prefix="carnet-xpt-") as folder:
+        path = Path(folder) / f"{member}.xpt"
+        pyreadstat.write_xport(
+            renamed, path, file_format_version=5, table_name=member, column_labels=labels
+        )
+        content = path.read_bytes()
+    month = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+    stamp = f"{day.day:02d}{month[day.month - 1]}{day.year % 100:02d}:00:00:00".encode("ascii")
+    header_end = content.find(XPT_OBSERVATIONS)
+    header = XPT_TIME.sub(stamp, content[:header_end])
+    return header + content[header_end:]
