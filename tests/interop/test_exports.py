@@ -21,10 +21,11 @@ from carnet.core.errors import ValidationError
 from carnet.interop.exports import export_write
 from carnet.interop.models import Cutoff
 from carnet.interop.services import cutoff_create
+from carnet.studies.services import study_publish
 from carnet.subjects.services import identity_set, subject_settings_set, visit_record
-from tests.accounts.personas import ADMIN
+from tests.accounts.personas import ADMIN, FIXTURE
 from tests.capture.conftest import include
-from tests.interop.conftest import INITIALS, KIT, Exporting
+from tests.interop.conftest import ANCHOR, EXTRA_ITEMS, INITIALS, KIT, Exporting, amend
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +233,25 @@ def test_the_xpt_export_reads_back_with_sas_names_and_labels_within_v5(
     assert frame.get_column("WEIGHT").to_list() == [70.5]
     assert frame.get_column("VS_DATE").to_list() == [date(2026, 1, 5)]
     assert "KIT_NUMB" not in meta.column_names
+
+
+def test_an_amendment_after_the_cutoff_adds_a_column_later_and_changes_nothing_before(
+    exporting: Exporting, tmp_path: Any
+) -> None:
+    e = exporting
+    cutoff = cut(e)
+    before = export(e, cutoff)
+    text = FIXTURE.read_text(encoding="utf-8").replace(ANCHOR, EXTRA_ITEMS + ANCHOR)
+    amend(
+        tmp_path,
+        text.replace(
+            ANCHOR,
+            "          - {name: ecog, type: integer, label: {en: ECOG, fr: ECOG}}\n" + ANCHOR,
+        ),
+    )
+    study_publish(actor=ADMIN, study=e.world.study)
+    assert export(e, cutoff) == before
+    later = rows(entries(export(e, cut(e, "LATER")))["vitals.csv"])
+    assert "ecog" in later[0]
+    assert later[0]["crf_version"] == "2"  # entered under version 2, before the amendment
+    assert "ecog" not in rows(entries(before)["vitals.csv"])[0]
