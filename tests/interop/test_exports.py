@@ -255,3 +255,23 @@ def test_an_amendment_after_the_cutoff_adds_a_column_later_and_changes_nothing_b
     assert "ecog" in later[0]
     assert later[0]["crf_version"] == "2"  # entered under version 2, before the amendment
     assert "ecog" not in rows(entries(before)["vitals.csv"])[0]
+
+
+@pytest.mark.parametrize("file_format", ["dta", "sav"])
+def test_stata_and_spss_exports_read_back_with_value_labels_and_the_same_bytes(
+    exporting: Exporting, tmp_path: Any, file_format: str
+) -> None:
+    import pyreadstat
+
+    cutoff = cut(exporting)
+    archive = export(exporting, cutoff, file_format)
+    assert export(exporting, cutoff, file_format) == archive  # no time of writing inside
+    path = tmp_path / f"vitals.{file_format}"
+    path.write_bytes(entries(archive)[f"vitals.{file_format}"])
+    read = pyreadstat.read_dta if file_format == "dta" else pyreadstat.read_sav
+    frame, meta = read(str(path), output_format="polars")
+    assert frame.get_column("weight").to_list() == [70.5]
+    assert frame.get_column("vs_date").to_list() == [date(2026, 1, 5)]
+    assert meta.variable_value_labels["smoker"] == {1.0: "Yes", 0.0: "No"}
+    assert dict(zip(meta.column_names, meta.column_labels, strict=True))["weight"] == "Weight"
+    assert "kit_number" not in meta.column_names

@@ -44,6 +44,7 @@ from carnet.interop.writers import (
     ZipExport,
     csv_bytes,
     parquet_bytes,
+    readstat_bytes,
     sas_names,
     xpt_bytes,
 )
@@ -124,6 +125,12 @@ def export_write(
         if file_format == "csv":
             archive.add(f"{name}.csv", csv_bytes(frame), frame.height)
             programs.add(name, frame, columns)
+        elif file_format in {"dta", "sav"}:
+            content, names = readstat_bytes(frame, columns, file_format, cutoff.cut_on)
+            renamed = {column: short for column, short in names.items() if column != short}
+            if renamed:
+                xpt_names[name] = renamed
+            archive.add(f"{name}.{file_format}", content, frame.height)
         elif file_format == "parquet":
             archive.add(f"{name}.parquet", parquet_bytes(frame, columns), frame.height)
         else:
@@ -176,6 +183,7 @@ def export_write(
         "options": options,
         "partial_dates": IMPUTATION_RULE,
         **({"sas_names": xpt_names} if file_format == "xpt" else {}),
+        **({"short_names": xpt_names} if file_format in {"dta", "sav"} else {}),
         "files": [
             {"name": f.name, "sha256": f.sha256, "bytes": f.size, "rows": f.rows}
             for f in archive.files

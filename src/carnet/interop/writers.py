@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -25,7 +25,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.interop.datasets import Column
 from carnet.studies.definition.model import CodeList
 
-FORMATS = ("csv", "parquet", "xpt")
+FORMATS = ("csv", "parquet", "xpt", "dta", "sav")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -276,3 +276,66 @@ def xpt_bytes(
     header_end = content.find(XPT_OBSERVATIONS)
     header = XPT_TIME.sub(stamp, content[:header_end])
     return header + content[header_end:]
+
+
+# --- Stata and SPSS --------------------------------------------------------------------------
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+STATA_TIME = re.compile(rb"<timestamp>\x11\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d")
+# An SPSS file's header: the creation date (9 bytes) and time (8 bytes) at fixed places.
+SPSS_DATE_AT = 92
+
+
+def short_names(names: Iterable[str], width: int) -> dict[str, str]:
+    """Return each name cut to ``width`` characters, numbered when two would be the same."""
+    mapped: dict[str, str] = {}
+    for name in names:
+        candidate, number = name[:width], 1
+        while candidate in mapped.values():
+            number += 1
+            candidate = f"{name[: width - len(str(number))]}{number}"
+        mapped[name] = candidate
+    return mapped
+
+
+def _value_labels(columns: Iterable[Column], names: dict[str, str]) -> dict[str, Any]:
+    """Return the numeric columns' value labels: code lists, and Yes/No."""
+    labels: dict[str, Any] = {}
+    for column in columns:
+        if column.code_list is not None and column.dtype != pl.String():
+            labels[names[column.name]] = {
+                float(code.code): code.label.en or str(code.code) for code in column.code_list.items
+            }
+        elif column.item is not None and column.dtype == pl.Int8():
+            labels[names[column.name]] = {0.0: "No", 1.0: "Yes"}
+    return labels
+
+
+def readstat_bytes(
+    frame: pl.DataFrame, columns: Iterable[Column], file_format: str, day: date
+) -> tuple[bytes, dict[str, str]]:
+    """Return the dataset as Stata (.dta, names of 32) or SPSS (.sav, names of 64) with labels
+    and value labels, the time of writing replaced by the cut-off date; and the names used."""
+    import pyreadstat
+
+    columns = list(columns)
+    names = short_names([c.name for c in columns], 32 if file_format == "dta" else 64)
+    labels: dict[str, str | None] = {names[c.name]: c.label[:80] for c in columns}
+    renamed = frame.rename(names).with_columns(
+        pl.col(pl.Int8, pl.Int64).cast(pl.Float64), pl.col(pl.Datetime).dt.replace_time_zone(None)
+    )
+    values = _value_labels(columns, names)
+    with tempfile.TemporaryDirectory(prefix="carnet-readstat-") as folder:
+        path = Path(folder) / f"data.{file_format}"
+        if file_format == "dta":
+            pyreadstat.write_dta(renamed, path, column_labels=labels, variable_value_labels=values)
+        else:
+            pyreadstat.write_sav(renamed, path, column_labels=labels, variable_value_labels=values)
+        content = path.read_bytes()
+    if file_format == "dta":
+        stamp = f"{day.day:02d} {MONTHS[day.month - 1]} {day.year} 00:00".encode("ascii")
+        content = STATA_TIME.sub(b"<timestamp>\x11" + stamp, content, count=1)
+    else:
+        header = f"{day.day:02d} {MONTHS[day.month - 1]} {day.year % 100:02d}00:00:00"
+        content = content[:SPSS_DATE_AT] + header.encode("ascii") + content[SPSS_DATE_AT + 17 :]
+    return content, names

@@ -1,4 +1,4 @@
-"""`carnet export STUDY --cutoff NAME --format csv|parquet|xpt --output FILE.zip`."""
+"""`carnet export STUDY --cutoff NAME --format csv|parquet|xpt|dta|sav --output FILE.zip`."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _bar(done: int, total: int, name: str) -> None:
 class Command(BaseCommand):
     help = (
         "Export a study's datasets at a named cut-off into a zip "
-        "(CSV with SAS and R, Parquet, SAS XPT v5)."
+        "(CSV with SAS and R, Parquet, SAS XPT v5, Stata, SPSS)."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
