@@ -44,7 +44,7 @@ class ExportIn(Schema):
     cutoff: str = Field(description="The name of the cut-off the export is made from")
     format: str = Field(
         "csv",
-        description="csv (with SAS and R programs), parquet, xpt (SAS v5), dta (Stata) or sav (SPSS)",
+        description="csv (with SAS and R programs), parquet, xpt (SAS v5), dta (Stata), sav (SPSS)",
     )
     unblinded: bool = Field(False, description="The arm and arm-revealing items (unblinded roles)")
 
