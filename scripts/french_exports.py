@@ -30,6 +30,7 @@ FRENCH: dict[str, str] = {
     "cutoff: %(study)s has no cut-off named %(name)r (it has: %(names)s).": "gel : %(study)s n'a pas de gel de base nommé %(name)r (elle a : %(names)s).",
     "cutoff: this cut-off belongs to another study.": "gel : ce gel de base appartient à une autre étude.",
     "date: %(value)r is not a date (YYYY-MM-DD).": "date : %(value)r n'est pas une date (AAAA-MM-JJ).",
+    "forms: %(forms)s: no such form in this export (it has %(known)s).": "formulaires : %(forms)s : pas de tel formulaire dans cet export (il a %(known)s).",
     "format: %(format)r is not one of %(formats)s.": "format : %(format)r n'est pas parmi %(formats)s.",
     "name: %(name)r is not a cut-off name (letters, digits, '.', '_' or '-', at most 64, starting with a letter or a digit).": "nom : %(name)r n'est pas un nom de gel (lettres, chiffres, « . », « _ » ou « - », 64 au plus, commençant par une lettre ou un chiffre).",
     "name: %(study)s already has a cut-off named %(name)s; a cut-off never changes.": "nom : %(study)s a déjà un gel de base nommé %(name)s ; un gel ne change jamais.",

@@ -275,3 +275,21 @@ def test_stata_and_spss_exports_read_back_with_value_labels_and_the_same_bytes(
     assert meta.variable_value_labels["smoker"] == {1.0: "Yes", 0.0: "No"}
     assert dict(zip(meta.column_names, meta.column_labels, strict=True))["weight"] == "Weight"
     assert "kit_number" not in meta.column_names
+
+
+def test_an_export_kept_to_a_form_and_a_site(exporting: Exporting) -> None:
+    cutoff = cut(exporting)
+    files = entries(export(exporting, cutoff, forms=["lesions"], sites=["02"]))
+    assert sorted(files) == [
+        "MINI.R",
+        "MINI.sas",
+        "lesions.csv",
+        "lesions_target.csv",
+        "manifest.json",
+        "subjects.csv",
+    ]
+    assert rows(files["lesions_target.csv"]) == []  # the subject is at site 01
+    manifest = json.loads(files["manifest.json"])
+    assert (manifest["options"]["forms"], manifest["options"]["sites"]) == (["lesions"], ["02"])
+    with pytest.raises(ValidationError, match=r"^forms: labs: no such form"):
+        export(exporting, cutoff, forms=["labs"])

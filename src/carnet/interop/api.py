@@ -47,6 +47,8 @@ class ExportIn(Schema):
         description="csv (with SAS and R programs), parquet, xpt (SAS v5), dta (Stata), sav (SPSS)",
     )
     unblinded: bool = Field(False, description="The arm and arm-revealing items (unblinded roles)")
+    forms: list[str] | None = Field(None, description="Only these forms (default: every form)")
+    sites: list[str] | None = Field(None, description="Only these site codes (default: all yours)")
 
 
 def _out(cutoff: Cutoff) -> CutoffOut:
@@ -104,6 +106,8 @@ def export_create(request: HttpRequest, identifier: str, payload: ExportIn) -> H
         file_format=payload.format,
         target=target,
         unblinded=payload.unblinded,
+        forms=payload.forms,
+        sites=payload.sites,
     )
     response = HttpResponse(target.getvalue(), content_type="application/zip")
     name = f"{study.identifier}-{cutoff.name}-{payload.format}.zip"

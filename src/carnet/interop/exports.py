@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -81,6 +81,23 @@ def _reader(actor: Actor, study: Study, unblinded: bool) -> tuple[Blinding, Site
     return Blinding(unblinded=unblinded), scope, codes
 
 
+def _filtered(plan: ExportPlan, *, forms: list[str] | None, sites: list[str] | None) -> ExportPlan:
+    """Return the plan kept to the forms and sites asked for, refusing names it does not know."""
+    if forms:
+        known = {dataset.form for dataset in plan.datasets}
+        unknown = sorted(set(forms) - known)
+        if unknown:
+            raise ValidationError(
+                _("forms: %(forms)s: no such form in this export (it has %(known)s).")
+                % {"forms": ", ".join(unknown), "known": ", ".join(sorted(known))}
+            )
+        plan = replace(plan, datasets=tuple(d for d in plan.datasets if d.form in forms))
+    if sites:
+        allowed = set(sites) if plan.sites is None else set(sites) & plan.sites
+        plan = replace(plan, sites=frozenset(allowed))
+    return plan
+
+
 def export_write(
     *,
     actor: Actor,
@@ -89,6 +106,8 @@ def export_write(
     file_format: str,
     target: IO[bytes],
     unblinded: bool = False,
+    forms: list[str] | None = None,
+    sites: list[str] | None = None,
     progress: Progress | None = None,
 ) -> ExportMade:
     """Write the study's datasets at the cut-off into ``target`` (a zip) and record the export.
@@ -105,7 +124,11 @@ def export_write(
     if cutoff.study_id != study.pk:
         raise ValidationError(_("cutoff: this cut-off belongs to another study."))
     blinding, scope, codes = _reader(actor, study, unblinded)
-    plan = export_plan(study=study, cutoff=cutoff, blinding=blinding, scope=scope, site_codes=codes)
+    plan = _filtered(
+        export_plan(study=study, cutoff=cutoff, blinding=blinding, scope=scope, site_codes=codes),
+        forms=forms,
+        sites=sites,
+    )
     subjects, visits, versions = reader_inputs(study, cutoff)
     if plan.sites is not None:
         subjects = subjects.filter(pl.col("site").is_in(sorted(plan.sites)))
@@ -168,6 +191,7 @@ def export_write(
         "format": file_format,
         "unblinded": blinding.unblinded,
         "sites": sorted(plan.sites) if plan.sites is not None else "all",
+        "forms": sorted({dataset.form for dataset in plan.datasets}) if forms else "all",
         "environment": "production",
     }
     manifest = {
@@ -209,6 +233,8 @@ def export_to_path(
     file_format: str,
     output: Path,
     unblinded: bool = False,
+    forms: list[str] | None = None,
+    sites: list[str] | None = None,
     progress: Progress | None = None,
 ) -> ExportMade:
     """Write the export to a file; on any refusal or failure, no file is left behind."""
@@ -222,6 +248,8 @@ def export_to_path(
                 file_format=file_format,
                 target=target,
                 unblinded=unblinded,
+                forms=forms,
+                sites=sites,
                 progress=progress,
             )
         partial.replace(output)

@@ -44,6 +44,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Include the arm and arm-revealing items (for an unblinded analysis only).",
         )
+        parser.add_argument(
+            "--form", action="append", dest="forms", metavar="FORM", help="Only this form (repeat)."
+        )
+        parser.add_argument(
+            "--site", action="append", dest="sites", metavar="CODE", help="Only this site (repeat)."
+        )
         parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -61,6 +67,8 @@ class Command(BaseCommand):
                 file_format=options["file_format"],
                 output=output,
                 unblinded=options["unblinded"],
+                forms=options["forms"],
+                sites=options["sites"],
                 progress=None if options["quiet"] else _bar,
             )
         except OSError as error:
