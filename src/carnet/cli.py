@@ -34,6 +34,8 @@ CARNET_COMMANDS = (
     "deviations",
     "lab",
     "queries",
+    "cutoff",
+    "export",
     "audit",
     "backup",
     "restore",

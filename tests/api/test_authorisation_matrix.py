@@ -104,6 +104,8 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     # one query of subject 01-001 (site A) answers where that subject is.
     "/api/studies/{identifier}/queries": granted(Action.VIEW_SUBJECTS, anywhere=True),
     QUERY: granted(Action.VIEW_SUBJECTS),
+    # Cut-offs and exports: whoever may export the study's data, at any of its sites.
+    "/api/studies/{identifier}/cutoffs": granted(Action.EXPORT, anywhere=True),
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -113,6 +115,17 @@ FUTURE = "2099-01-01"
 # valid for its schema but refused later (a date in the future, a review not waiting…), so a
 # permitted call answers 400 and nothing changes between calls; a forbidden one answers 403.
 WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], bool]] = {
+    # Refused for those allowed: a name that is not one; an export from no such cut-off.
+    ("post", "/api/studies/{identifier}/cutoffs"): (
+        granted(Action.EXPORT, anywhere=True),
+        {"name": "not a name", "reason": "DSMB"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/exports"): (
+        granted(Action.EXPORT, anywhere=True),
+        {"cutoff": "NO-SUCH-CUTOFF", "format": "csv"},
+        True,
+    ),
     ("post", "/api/studies/{identifier}/subjects"): (
         granted(Action.INCLUDE_SUBJECT),
         {

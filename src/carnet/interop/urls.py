@@ -1,7 +1,11 @@
-"""Interop pages: cut-offs and exports."""
+"""Interop pages: a study's cut-offs and exports."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from carnet.interop import views
 
 app_name = "interop"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("studies/<str:identifier>/exports/", views.exports_page, name="exports"),
+]

@@ -1,0 +1,553 @@
+"""Per-form analysis datasets rebuilt from the audit trail at a cut-off, as Polars frames.
+
+The values are never read from the current tables: each one is the last `item.changed` event
+of its (form instance, item, repeat row) up to the cut-off's sequence number, so a dataset made
+from a cut-off today and in ten years is the same. Only facts that never change once written
+(which subject and environment a form instance belongs to, a published study version) are read
+from the tables.
+
+One dataset per form (its non-repeating groups) and one per repeating group; columns are the
+union of the items of every version published at the cut-off, so an amendment adds columns and
+never removes one. Identifying items never leave; arm-revealing ones leave only in an unblinded
+export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from django.db.models import TextField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+
+from carnet.accounts.blinding import Blinding
+from carnet.accounts.permissions import SiteScope
+from carnet.audit.models import AuditEvent
+from carnet.capture.models import FormInstance
+from carnet.interop.models import Cutoff
+from carnet.studies.definition.model import CodeList, Form, Item, StudyDefinition
+from carnet.studies.models import Study, StudyVersion
+from carnet.subjects.environments import Environment
+
+# Rows read from the database at a time: the reduction to the last event keeps memory flat.
+CHUNK = 50_000
+KEYS = ("study", "site", "subject", "event", "occurrence", "visit_date", "repeat")
+# How a partial date is completed in its `<name>_imp` column (docs/exports.md says why).
+IMPUTATION_RULE = (
+    "a year alone is imputed to 1 July of that year, a year and month to the 15th of that "
+    "month; a full date is itself"
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a dataset: its name, Polars type, label and, for items, where it comes from."""
+
+    name: str
+    dtype: pl.DataType
+    label: str
+    item: Item | None = None
+    code_list: CodeList | None = None
+    role: str = "key"  # key | value | missing | imputed
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A form's dataset (its non-repeating groups) or a repeating group's."""
+
+    name: str
+    form: str
+    label: str
+    repeating_group: bool
+    columns: tuple[Column, ...]
+
+    @property
+    def items(self) -> list[Column]:
+        return [column for column in self.columns if column.role == "value"]
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What an export of a study at a cut-off holds, as its reader may see it."""
+
+    study: Study
+    cutoff: Cutoff
+    unblinded: bool
+    version: int  # the study version current at the cut-off
+    datasets: tuple[Dataset, ...]
+    code_lists: dict[str, CodeList] = field(default_factory=dict)
+    sites: frozenset[str] | None = None  # site codes the reader may export; None: all
+
+
+def _kind(item: Item) -> str:
+    return item.result_type if item.type == "calculated" else item.type
+
+
+def _dtype(item: Item, code_list: CodeList | None) -> pl.DataType:
+    kind = _kind(item)
+    if kind == "integer":
+        return pl.Int64()
+    if kind == "decimal":
+        return pl.Float64()
+    if kind == "date":
+        return pl.Date()
+    if kind == "datetime":
+        return pl.Datetime("us")
+    if kind == "boolean":
+        return pl.Int8()
+    if kind == "single_choice" and code_list is not None and code_list.type == "integer":
+        return pl.Int64()
+    return pl.String()
+
+
+def _versions_at(study: Study, cutoff: Cutoff) -> list[StudyVersion]:
+    """Return the study versions published at the cut-off, oldest first."""
+    numbers = (
+        AuditEvent.objects.filter(
+            chain=study.audit_chain, seq__lte=cutoff.seq, action="study.version_published"
+        )
+        .annotate(number=KT("new__current_version"))
+        .values_list("number", flat=True)
+    )
+    wanted = {int(number) for number in numbers}
+    return list(StudyVersion.objects.filter(study=study, number__in=wanted).order_by("number"))
+
+
+def _exported(item: Item, blinding: Blinding) -> bool:
+    """Return whether an item may leave in this export (never identifying ones)."""
+    return not item.identifying and not blinding.conceals(item)
+
+
+def _item_columns(item: Item, code_list: CodeList | None) -> list[Column]:
+    label = item.label.en or item.name
+    columns = [Column(item.name, _dtype(item, code_list), label, item, code_list, "value")]
+    if _kind(item) == "partial_date":
+        columns.append(
+            Column(f"{item.name}_imp", pl.Date(), f"{label} (imputed)"[:200], item, None, "imputed")
+        )
+    columns.append(
+        Column(f"{item.name}_mc", pl.String(), f"{label} (missing code)", item, None, "missing")
+    )
+    return columns
+
+
+def _key_columns(repeating_group: bool) -> list[Column]:
+    keys = [
+        Column("study", pl.String(), "Study"),
+        Column("site", pl.String(), "Site"),
+        Column("subject", pl.String(), "Subject"),
+        Column("event", pl.String(), "Event"),
+        Column("occurrence", pl.Int64(), "Occurrence of the event"),
+        Column("visit_date", pl.Date(), "Visit date"),
+        Column("repeat", pl.Int64(), "Instance of the form"),
+    ]
+    if repeating_group:
+        keys.append(Column("row", pl.Int64(), "Row of the repeating group"))
+    keys.append(Column("crf_version", pl.Int64(), "Study version the data were entered under"))
+    return keys
+
+
+def _datasets(definitions: list[StudyDefinition], blinding: Blinding) -> list[Dataset]:
+    """Return the datasets of the union of the versions: the latest's order, then older items."""
+    # (dataset name) -> (form, label, repeating, {item name: (item, code list)})
+    found: dict[str, tuple[str, str, bool, dict[str, tuple[Item, CodeList | None]]]] = {}
+    for definition in reversed(definitions):
+        lists = {code_list.name: code_list for code_list in definition.code_lists}
+        for form in definition.forms:
+            for group in form.groups:
+                name = f"{form.name}_{group.name}" if group.repeating else form.name
+                label = form.label.en if not group.repeating else group.label.en
+                entry = found.setdefault(name, (form.name, label or name, group.repeating, {}))
+                for item in group.items:
+                    if item.type == "file" or not _exported(item, blinding):
+                        continue
+                    entry[3].setdefault(item.name, (item, lists.get(item.code_list)))
+    datasets = []
+    for name, (form_name, label, repeating, items) in found.items():
+        columns = _key_columns(repeating)
+        for item, code_list in items.values():
+            columns += _item_columns(item, code_list)
+        datasets.append(Dataset(name, form_name, label, repeating, tuple(columns)))
+    return datasets
+
+
+def export_plan(
+    *, study: Study, cutoff: Cutoff, blinding: Blinding, scope: SiteScope, site_codes: set[str]
+) -> ExportPlan:
+    """Return the datasets an export of the study at the cut-off holds for this reader."""
+    versions = _versions_at(study, cutoff)
+    definitions = [version.parsed() for version in versions]
+    lists: dict[str, CodeList] = {}
+    for definition in definitions:
+        lists.update({code_list.name: code_list for code_list in definition.code_lists})
+    return ExportPlan(
+        study=study,
+        cutoff=cutoff,
+        unblinded=blinding.unblinded,
+        version=versions[-1].number if versions else 0,
+        datasets=tuple(_datasets(definitions, blinding)),
+        code_lists=lists,
+        sites=None if scope.all_sites else frozenset(site_codes),
+    )
+
+
+# --- reading the trail ---------------------------------------------------------------------
+
+
+def _frames(rows: Iterable[tuple[Any, ...]], schema: dict[str, Any]) -> Iterator[pl.DataFrame]:
+    """Yield the rows as frames of at most CHUNK rows (values cast to the schema's types)."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield pl.DataFrame(chunk, schema=schema, orient="row", strict=False)
+
+
+def _events(study: Study, cutoff: Cutoff, actions: Iterable[str], **keys: str) -> Any:
+    """Return the study's events of those actions up to the cut-off, with JSON keys as text."""
+    return (
+        AuditEvent.objects.filter(
+            chain=study.audit_chain, seq__lte=cutoff.seq, action__in=list(actions)
+        )
+        .annotate(**{name: KT(f"new__{key}") for name, key in keys.items()})
+        .order_by()
+    )
+
+
+def subjects_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
+    """Return each production subject at the cut-off: id, identifier, site, statuses, dates,
+    allocation number and arm (the caller drops the arm for a blinded reader)."""
+    keys = {
+        "identifier": "identifier",
+        "environment": "environment",
+        "site_code": "site",
+        "included_on": "included_on",
+        "status": "status",
+        "on": "on",
+        "randomised_on": "randomised_on",
+        "number": "number",
+        "arm": "arm",
+    }
+    actions = (
+        "subject.included",
+        "subject.status_changed",
+        "subject.treatment_status_changed",
+        "subject.transferred",
+        "subject.randomised_on_set",
+        "randomisation.allocated",
+    )
+    rows = _events(study, cutoff, actions, **keys).values_list("seq", "action", "target_id", *keys)
+    schema = {"seq": pl.Int64, "action": pl.String, "target": pl.String}
+    schema |= dict.fromkeys(keys, pl.String)
+    events = pl.concat(
+        [*_frames(rows.iterator(chunk_size=CHUNK), schema), pl.DataFrame(schema=schema)]
+    )
+    events = events.sort("seq")
+
+    def last(action: str, *columns: str | pl.Expr) -> pl.DataFrame:
+        return (
+            events.filter(pl.col("action") == action)
+            .unique(subset="target", keep="last", maintain_order=True)
+            .select(pl.col("target"), *columns)
+        )
+
+    included = last("subject.included", "identifier", "environment", "site_code", "included_on")
+    included = included.filter(pl.col("environment") == Environment.PRODUCTION)
+    statuses = pl.col("status").alias("study_status"), pl.col("on").alias("study_status_on")
+    first_status = last(
+        "subject.included", *statuses[:1], pl.col("included_on").alias("study_status_on")
+    )
+    study_status = pl.concat(
+        [first_status, last("subject.status_changed", *statuses)], how="vertical"
+    ).unique(subset="target", keep="last", maintain_order=True)
+    treatment = last(
+        "subject.treatment_status_changed",
+        pl.col("status").alias("treatment_status"),
+        pl.col("on").alias("treatment_status_on"),
+    )
+    transferred = last("subject.transferred", pl.col("site_code").alias("site_now"))
+    randomised = events.filter(pl.col("action") == "subject.randomised_on_set").select(
+        "seq", "target", "randomised_on"
+    )
+    # The allocation is recorded in the transaction that set the randomisation date, just after
+    # it: the nearest date set before an allocation is its subject's.
+    allocated = (
+        events.filter(pl.col("action") == "randomisation.allocated")
+        .select("seq", pl.col("number").cast(pl.Int64).alias("allocation_number"), "arm")
+        .join_asof(randomised.select("seq", "target"), on="seq", strategy="backward")
+        .select("target", "allocation_number", "arm")
+    )
+    frame = (
+        included.join(study_status, on="target", how="left")
+        .join(treatment, on="target", how="left")
+        .join(transferred, on="target", how="left")
+        .join(randomised.select("target", "randomised_on"), on="target", how="left")
+        .join(allocated, on="target", how="left")
+    )
+    return frame.select(
+        pl.col("target").cast(pl.Int64).alias("subject_id"),
+        pl.lit(study.identifier).alias("study"),
+        pl.coalesce("site_now", "site_code").alias("site"),
+        pl.col("identifier").alias("subject"),
+        "study_status",
+        pl.col("study_status_on").str.to_date(strict=False),
+        "treatment_status",
+        pl.col("treatment_status_on").str.to_date(strict=False),
+        pl.col("included_on").str.to_date(strict=False),
+        pl.col("randomised_on").str.to_date(strict=False),
+        "allocation_number",
+        "arm",
+    ).sort("subject")
+
+
+def _visits_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
+    """Return each visit's date at the cut-off: (subject id, event, occurrence) -> visit date."""
+    keys = {"event_name": "event", "number": "occurrence", "visit_on": "visit_on"}
+    rows = _events(study, cutoff, ["subject.visit_recorded"], **keys).values_list(
+        "seq", "target_id", *keys
+    )
+    schema = {"seq": pl.Int64, "subject_id": pl.String, "event": pl.String}
+    schema |= {"occurrence": pl.String, "visit_date": pl.String}
+    frame = pl.concat(
+        [*_frames(rows.iterator(chunk_size=CHUNK), schema), pl.DataFrame(schema=schema)]
+    )
+    return (
+        frame.sort("seq")
+        .unique(subset=["subject_id", "event", "occurrence"], keep="last", maintain_order=True)
+        .select(
+            pl.col("subject_id").cast(pl.Int64),
+            "event",
+            pl.col("occurrence").cast(pl.Int64),
+            pl.col("visit_date").str.to_date(strict=False),
+        )
+    )
+
+
+def _version_steps(study: Study, cutoff: Cutoff) -> pl.DataFrame:
+    """Return (seq, version number) of each publication up to the cut-off."""
+    rows = _events(
+        study, cutoff, ["study.version_published"], number="current_version"
+    ).values_list("seq", "number")
+    return pl.DataFrame(
+        list(rows), schema={"seq": pl.Int64, "crf_version": pl.Int64}, orient="row", strict=False
+    ).sort("seq")
+
+
+# What an `item.changed` event's new value holds that a dataset needs (other keys are ignored).
+ITEM_CHANGE = pl.Struct(
+    {
+        "text": pl.String,
+        "missing": pl.String,
+        "removed": pl.Boolean,
+        "event": pl.String,
+        "occurrence": pl.Int64,
+        "form": pl.String,
+        "repeat": pl.Int64,
+        "item": pl.String,
+        "row": pl.Int64,
+    }
+)
+
+
+class ValueChanges:
+    """The study's value changes up to a cut-off, read once and set aside by form.
+
+    One pass reads every `item.changed` event of the chain up to the cut-off, in chunks; the
+    JSON is decoded by Polars, not row by row, and each chunk is written to one Parquet file per
+    form in a temporary folder. A form is then read back alone: memory holds one chunk while
+    reading, one form's changes while building its dataset.
+    """
+
+    def __init__(self, study: Study, cutoff: Cutoff, folder: Path) -> None:
+        self.folder = folder
+        self.forms: set[str] = set()
+        events = (
+            AuditEvent.objects.filter(
+                chain=study.audit_chain, seq__lte=cutoff.seq, action="item.changed"
+            )
+            .order_by()
+            .annotate(body=Cast("new", TextField()))
+            .values_list("seq", "target_id", "body")
+        )
+        schema = {"seq": pl.Int64, "target": pl.String, "body": pl.String}
+        for number, frame in enumerate(_frames(events.iterator(chunk_size=CHUNK), schema)):
+            decoded = frame.select(
+                "seq",
+                pl.col("target").str.split(":").list.first().cast(pl.Int64).alias("instance"),
+                pl.col("body").str.json_decode(ITEM_CHANGE).alias("body"),
+            ).unnest("body")
+            for (form,), part in decoded.partition_by("form", as_dict=True).items():
+                place = folder / str(form)
+                place.mkdir(exist_ok=True)
+                part.drop("form").write_parquet(place / f"{number:08d}.parquet")
+                self.forms.add(str(form))
+
+    def of_form(self, form: str) -> pl.DataFrame:
+        """Return the last change of each value of the form (instance, item, row)."""
+        if form not in self.forms:
+            return pl.DataFrame()
+        return (
+            pl.read_parquet(self.folder / form / "*.parquet")
+            .sort("seq")
+            .unique(subset=["instance", "item", "row"], keep="last", maintain_order=True)
+        )
+
+
+def form_values_at(changes: ValueChanges, form: str) -> pl.DataFrame:
+    """Return the last state at the cut-off of every value of one form, in production.
+
+    Columns: seq (of the value's last change), instance, subject_id, event, occurrence, repeat,
+    item, row, text, missing, removed.
+    """
+    values = changes.of_form(form)
+    if values.is_empty():
+        return values
+    # Which subject and environment an instance belongs to never changes once written.
+    instance_ids = values.get_column("instance").unique().to_list()
+    owners = pl.DataFrame(
+        list(
+            FormInstance.objects.filter(
+                pk__in=instance_ids, environment=Environment.PRODUCTION
+            ).values_list("pk", "subject_id")
+        ),
+        schema={"instance": pl.Int64, "subject_id": pl.Int64},
+        orient="row",
+    )
+    return values.join(owners, on="instance", how="inner").with_columns(
+        pl.col("removed").fill_null(False)
+    )
+
+
+# --- building a dataset --------------------------------------------------------------------
+
+
+def _typed(column: Column) -> pl.Expr:
+    """Return the expression turning a value's canonical text into its column's type."""
+    text = pl.col(column.name)
+    kind = _kind(column.item) if column.item is not None else "text"
+    if column.dtype == pl.Int64():
+        return text.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
+    if column.dtype == pl.Float64():
+        return text.cast(pl.Float64, strict=False)
+    if column.dtype == pl.Date():
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if column.dtype == pl.Datetime("us"):
+        return text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us")
+    if kind == "boolean":
+        return pl.when(text == "true").then(1).when(text == "false").then(0).cast(pl.Int8)
+    return text
+
+
+def _imputed(name: str) -> pl.Expr:
+    """Return a partial date's imputed date (IMPUTATION_RULE)."""
+    text = pl.col(name)
+    completed = (
+        pl.when(text.str.len_chars() == 4)
+        .then(text + "-07-01")
+        .when(text.str.len_chars() == 7)
+        .then(text + "-15")
+        .otherwise(text)
+    )
+    return completed.str.to_date("%Y-%m-%d", strict=False)
+
+
+def dataset_frame(
+    dataset: Dataset,
+    values: pl.DataFrame,
+    *,
+    subjects: pl.DataFrame,
+    visits: pl.DataFrame,
+    versions: pl.DataFrame,
+) -> pl.DataFrame:
+    """Return one dataset: a row per form instance (and repeat row), typed columns."""
+    names = [column.item.name for column in dataset.items if column.item is not None]
+    empty = pl.DataFrame(schema={column.name: column.dtype for column in dataset.columns})
+    if values.is_empty():
+        return empty
+    mine = values.filter(pl.col("item").is_in(names))
+    if not dataset.repeating_group:
+        mine = mine.with_columns(pl.lit(0, pl.Int64).alias("row"))
+    # A removed repeat row leaves the dataset; so does a row with nothing in it.
+    mine = mine.filter(~pl.col("removed"))
+    mine = mine.filter((pl.col("text") != "") | (pl.col("missing") != ""))
+    if mine.is_empty():
+        return empty
+    index = ["instance", "subject_id", "event", "occurrence", "repeat", "row"]
+    last_change = mine.group_by(index).agg(pl.col("seq").max()).sort("seq")
+    texts = mine.pivot(on="item", index=index, values="text", aggregate_function="first")
+    missing = mine.pivot(on="item", index=index, values="missing", aggregate_function="first")
+    missing = missing.rename({name: f"{name}_mc" for name in missing.columns if name not in index})
+    wide = (
+        last_change.join_asof(versions, on="seq", strategy="backward")
+        .join(texts, on=index, how="left")
+        .join(missing, on=index, how="left")
+        .join(subjects.select("subject_id", "study", "site", "subject"), on="subject_id")
+        .join(visits, on=["subject_id", "event", "occurrence"], how="left")
+    )
+    for column in dataset.columns:
+        if column.name not in wide.columns:
+            source = column.item.name if column.role == "imputed" and column.item else None
+            wide = wide.with_columns(
+                _imputed(source).alias(column.name)
+                if source
+                else pl.lit(None, pl.String).alias(column.name)
+            )
+    wide = wide.with_columns(
+        pl.when(pl.col(f"{name}_mc") == "")
+        .then(None)
+        .otherwise(pl.col(f"{name}_mc"))
+        .alias(f"{name}_mc")
+        for name in names
+    )
+    ordered = wide.select(
+        (_typed(column) if column.role == "value" else pl.col(column.name))
+        .cast(column.dtype)
+        .alias(column.name)
+        for column in dataset.columns
+    )
+    sort = ["site", "subject", "event", "occurrence", "repeat"]
+    return ordered.sort([*sort, "row"] if dataset.repeating_group else sort)
+
+
+def subject_dataset(plan: ExportPlan, subjects: pl.DataFrame) -> pl.DataFrame:
+    """Return the subject-level dataset; the arm only in an unblinded export."""
+    frame = subjects.drop("subject_id")
+    if plan.sites is not None:
+        frame = frame.filter(pl.col("site").is_in(sorted(plan.sites)))
+    if not plan.unblinded:
+        frame = frame.drop("arm")
+    return frame.sort(["site", "subject"])
+
+
+SUBJECT_LABELS = {
+    "study": "Study",
+    "site": "Site",
+    "subject": "Subject",
+    "study_status": "Status in the study",
+    "study_status_on": "Date of the study status",
+    "treatment_status": "Treatment status",
+    "treatment_status_on": "Date of the treatment status",
+    "included_on": "Date of inclusion",
+    "randomised_on": "Date of randomisation",
+    "allocation_number": "Allocation number",
+    "arm": "Arm",
+}
+
+
+def subject_columns(frame: pl.DataFrame) -> tuple[Column, ...]:
+    """Return the subject dataset's columns as the writers describe them."""
+    return tuple(
+        Column(name, dtype, SUBJECT_LABELS.get(name, name)) for name, dtype in frame.schema.items()
+    )
+
+
+def form_of(definition: StudyDefinition, name: str) -> Form | None:
+    return next((form for form in definition.forms if form.name == name), None)
+
+
+def reader_inputs(study: Study, cutoff: Cutoff) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Return what every dataset joins: the subjects, the visits and the version steps."""
+    return subjects_at(study, cutoff), _visits_at(study, cutoff), _version_steps(study, cutoff)

@@ -1,0 +1,258 @@
+"""Making an export: the study's datasets at a cut-off, one form at a time, into a zip.
+
+Memory stays flat: the subjects, visits and version steps are read once (small), then each
+form's values are read, reduced to their state at the cut-off, written and let go before the
+next form is read.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO
+
+import polars as pl
+from django.utils.translation import gettext as _
+
+from carnet.accounts.blinding import Blinding, blinding_of
+from carnet.accounts.models import StudySite
+from carnet.accounts.permissions import Actor, PermissionDenied, SiteScope, site_scope
+from carnet.accounts.roles import Action
+from carnet.audit.services import SystemActor
+from carnet.core.canonical_json import canonical_json
+from carnet.core.errors import ValidationError
+from carnet.core.hashing import sha256_hex
+from carnet.interop.datasets import (
+    IMPUTATION_RULE,
+    Column,
+    ExportPlan,
+    ValueChanges,
+    dataset_frame,
+    export_plan,
+    form_values_at,
+    reader_inputs,
+    subject_columns,
+    subject_dataset,
+)
+from carnet.interop.models import Cutoff
+from carnet.interop.services import export_record, may_export
+from carnet.interop.writers import (
+    FORMATS,
+    Programs,
+    ZipExport,
+    csv_bytes,
+    parquet_bytes,
+    readstat_bytes,
+    sas_names,
+    xpt_bytes,
+)
+from carnet.studies.models import Study
+
+# Called after each dataset: (datasets done, datasets in all, name of the one just written).
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ExportMade:
+    """What an export wrote: its files, the manifest's hash and the plan it followed."""
+
+    plan: ExportPlan
+    files: list[tuple[str, str, int | None]]  # name, SHA-256, rows
+    manifest_sha256: str
+
+
+def _reader(actor: Actor, study: Study, unblinded: bool) -> tuple[Blinding, SiteScope, set[str]]:
+    """Return what this reader may export: blinding, sites, site codes; refuse what they may not."""
+    may_export(actor, study=study)
+    if isinstance(actor, SystemActor):
+        return Blinding(unblinded=unblinded), SiteScope(True, frozenset()), set()
+    blinding = blinding_of(actor, study=study)
+    if unblinded and not blinding.unblinded:
+        raise PermissionDenied(
+            _("An unblinded export needs an unblinded role in %(study)s (you are blinded).")
+            % {"study": study.identifier}
+        )
+    scope = site_scope(actor, Action.EXPORT, study=study)
+    codes = set(
+        StudySite.objects.filter(study=study, pk__in=scope.site_ids).values_list("code", flat=True)
+    )
+    return Blinding(unblinded=unblinded), scope, codes
+
+
+def _filtered(plan: ExportPlan, *, forms: list[str] | None, sites: list[str] | None) -> ExportPlan:
+    """Return the plan kept to the forms and sites asked for, refusing names it does not know."""
+    if forms:
+        known = {dataset.form for dataset in plan.datasets}
+        unknown = sorted(set(forms) - known)
+        if unknown:
+            raise ValidationError(
+                _("forms: %(forms)s: no such form in this export (it has %(known)s).")
+                % {"forms": ", ".join(unknown), "known": ", ".join(sorted(known))}
+            )
+        plan = replace(plan, datasets=tuple(d for d in plan.datasets if d.form in forms))
+    if sites:
+        allowed = set(sites) if plan.sites is None else set(sites) & plan.sites
+        plan = replace(plan, sites=frozenset(allowed))
+    return plan
+
+
+def export_write(
+    *,
+    actor: Actor,
+    study: Study,
+    cutoff: Cutoff,
+    file_format: str,
+    target: IO[bytes],
+    unblinded: bool = False,
+    forms: list[str] | None = None,
+    sites: list[str] | None = None,
+    progress: Progress | None = None,
+) -> ExportMade:
+    """Write the study's datasets at the cut-off into ``target`` (a zip) and record the export.
+
+    The zip holds one file per dataset, the subject dataset, the SAS and R programs (CSV) and
+    manifest.json (every file's SHA-256 and rows, the cut-off, the study version, the options).
+    Nothing in it depends on when it is made: the same cut-off gives the same bytes.
+    """
+    if file_format not in FORMATS:
+        raise ValidationError(
+            _("format: %(format)r is not one of %(formats)s.")
+            % {"format": file_format, "formats": ", ".join(FORMATS)}
+        )
+    if cutoff.study_id != study.pk:
+        raise ValidationError(_("cutoff: this cut-off belongs to another study."))
+    blinding, scope, codes = _reader(actor, study, unblinded)
+    plan = _filtered(
+        export_plan(study=study, cutoff=cutoff, blinding=blinding, scope=scope, site_codes=codes),
+        forms=forms,
+        sites=sites,
+    )
+    subjects, visits, versions = reader_inputs(study, cutoff)
+    if plan.sites is not None:
+        subjects = subjects.filter(pl.col("site").is_in(sorted(plan.sites)))
+    title = _("Carnet export of %(study)s at cut-off %(cutoff)s (audit event #%(seq)s)") % {
+        "study": study.identifier,
+        "cutoff": cutoff.name,
+        "seq": cutoff.seq,
+    }
+    archive = ZipExport(target, cutoff.cut_on)
+    programs = Programs(title)
+    total = len(plan.datasets) + 1
+    members = sas_names(["subjects", *(dataset.name for dataset in plan.datasets)])
+    # The 8-character names of an XPT export, written in the manifest (docs/exports.md).
+    xpt_names: dict[str, dict[str, str]] = {}
+
+    def write(name: str, frame: pl.DataFrame, columns: tuple[Column, ...]) -> None:
+        if file_format == "csv":
+            archive.add(f"{name}.csv", csv_bytes(frame), frame.height)
+            programs.add(name, frame, columns)
+        elif file_format in {"dta", "sav"}:
+            content, names = readstat_bytes(frame, columns, file_format, cutoff.cut_on)
+            renamed = {column: short for column, short in names.items() if column != short}
+            if renamed:
+                xpt_names[name] = renamed
+            archive.add(f"{name}.{file_format}", content, frame.height)
+        elif file_format == "parquet":
+            archive.add(f"{name}.parquet", parquet_bytes(frame, columns), frame.height)
+        else:
+            given = {
+                c.name: c.item.sas_name for c in columns if c.item is not None and c.role == "value"
+            }
+            names = sas_names([c.name for c in columns], given)
+            xpt_names[members[name]] = {"dataset": name, **names}
+            content = xpt_bytes(frame, columns, members[name], names, cutoff.cut_on)
+            archive.add(f"{members[name].lower()}.xpt", content, frame.height)
+
+    subject_frame = subject_dataset(plan, subjects)
+    write("subjects", subject_frame, subject_columns(subject_frame))
+    if progress:
+        progress(1, total, "subjects")
+    done = 1
+    forms = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
+    with tempfile.TemporaryDirectory(prefix="carnet-export-") as folder:
+        changes = ValueChanges(study, cutoff, Path(folder))
+        for form in forms:
+            values = form_values_at(changes, form)
+            for dataset in (d for d in plan.datasets if d.form == form):
+                frame = dataset_frame(
+                    dataset, values, subjects=subjects, visits=visits, versions=versions
+                )
+                write(dataset.name, frame, dataset.columns)
+                done += 1
+                if progress:
+                    progress(done, total, dataset.name)
+            del values
+    if file_format == "csv":
+        archive.add(f"{study.identifier}.sas", programs.sas().encode("utf-8"))
+        archive.add(f"{study.identifier}.R", programs.r().encode("utf-8"))
+    options = {
+        "format": file_format,
+        "unblinded": blinding.unblinded,
+        "sites": sorted(plan.sites) if plan.sites is not None else "all",
+        "forms": sorted({dataset.form for dataset in plan.datasets}) if forms else "all",
+        "environment": "production",
+    }
+    manifest = {
+        "study": study.identifier,
+        "study_version": plan.version,
+        "cutoff": {
+            "name": cutoff.name,
+            "seq": cutoff.seq,
+            "hash": cutoff.head_hash,
+            "cut_on": cutoff.cut_on.isoformat(),
+            "reason": cutoff.reason,
+        },
+        "options": options,
+        "partial_dates": IMPUTATION_RULE,
+        **({"sas_names": xpt_names} if file_format == "xpt" else {}),
+        **({"short_names": xpt_names} if file_format in {"dta", "sav"} else {}),
+        "files": [
+            {"name": f.name, "sha256": f.sha256, "bytes": f.size, "rows": f.rows}
+            for f in archive.files
+        ],
+    }
+    manifest_bytes = canonical_json(manifest).encode("utf-8")
+    archive.add("manifest.json", manifest_bytes)
+    archive.close()
+    digest = sha256_hex(manifest_bytes)
+    export_record(actor=actor, study=study, cutoff=cutoff, options=options, manifest_sha256=digest)
+    return ExportMade(
+        plan=plan,
+        files=[(f.name, f.sha256, f.rows) for f in archive.files],
+        manifest_sha256=digest,
+    )
+
+
+def export_to_path(
+    *,
+    actor: Actor,
+    study: Study,
+    cutoff: Cutoff,
+    file_format: str,
+    output: Path,
+    unblinded: bool = False,
+    forms: list[str] | None = None,
+    sites: list[str] | None = None,
+    progress: Progress | None = None,
+) -> ExportMade:
+    """Write the export to a file; on any refusal or failure, no file is left behind."""
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with partial.open("wb") as target:
+            made = export_write(
+                actor=actor,
+                study=study,
+                cutoff=cutoff,
+                file_format=file_format,
+                target=target,
+                unblinded=unblinded,
+                forms=forms,
+                sites=sites,
+                progress=progress,
+            )
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return made
