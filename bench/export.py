@@ -347,7 +347,7 @@ def _one_size(size: int, database: str) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20 and 80 subjects (about a minute).")
+    parser.add_argument("--quick", action="store_true", help="10 and 40 subjects (under a minute).")
     parser.add_argument("--sizes", default="1000,4000")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -355,7 +355,7 @@ def main() -> None:
     if options.child:
         _child(options.child)
         return
-    sizes = [20, 80] if options.quick else [int(s) for s in options.sizes.split(",")]
+    sizes = [10, 40] if options.quick else [int(s) for s in options.sizes.split(",")]
     values_per_subject = (1 + CYCLES) * FORMS * ITEMS + LESIONS * 2
     figures: dict[str, Any] = {}
     for size in sizes:
