@@ -329,8 +329,11 @@ def _reference_column(
     )
     located = located.join(
         firsts.filter(pl.col("form") == form).select(
-            "subject", "environment", pl.col("event").alias("__event"),
-            pl.col("occurrence").alias("__occurrence"), pl.col("fi").alias("__other"),
+            "subject",
+            "environment",
+            pl.col("event").alias("__event"),
+            pl.col("occurrence").alias("__occurrence"),
+            pl.col("fi").alias("__other"),
         ),
         on=["subject", "environment", "__event", "__occurrence"],
         how="left",
@@ -557,11 +560,15 @@ def _evaluate_study(
     # A not-done form takes no data: the save pipeline evaluates no check on it.
     evaluated = instances.filter(pl.col("status") != FormStatus.NOT_DONE.value)
     firsts = (
-        instances.lazy()
-        .sort("repeat")
-        .group_by(["subject", "environment", "event", "occurrence", "form"])
-        .agg(pl.col("fi").first())
-    ).collect().lazy()
+        (
+            instances.lazy()
+            .sort("repeat")
+            .group_by(["subject", "environment", "event", "occurrence", "form"])
+            .agg(pl.col("fi").first())
+        )
+        .collect()
+        .lazy()
+    )
     # today() is the date at each subject's site: one pass per distinct date (usually one).
     by_day: dict[date, list[int]] = {}
     for site, day in (_site_todays(evaluated) if evaluated.height else {}).items():

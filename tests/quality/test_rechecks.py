@@ -1,0 +1,160 @@
+"""Whole-study re-checks: the column evaluator over the database opens what saving would open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carnet.audit.models import AuditEvent
+from carnet.capture.models import CheckResult, FormInstance
+from carnet.capture.services import form_save
+from carnet.quality.rechecks import checks_recheck
+from carnet.studies.definition import study_file_read
+from carnet.studies.services import study_load, study_publish
+from tests.accounts.personas import ADMIN, FIXTURE
+from tests.capture.conftest import Capture, capture  # noqa: F401 (the fixture)
+
+pytestmark = pytest.mark.django_db
+
+# Soft checks of every shape a re-check must read as the save does: within a form, across
+# events (`baseline.weight`), across forms of one event (lesions read the vitals' weight), over
+# a repeating group with an aggregate and with count(condition).
+CHECKS = {
+    "vitals": """    checks:
+      - {name: bp_order, expression: "sbp > dbp", severity: soft, message: {en: SBP must exceed DBP, fr: La PAS doit dépasser la PAD}}
+      - {name: weight_kept, expression: "weight >= baseline.weight * 0.9", severity: soft, message: {en: Weight lost, fr: Poids perdu}}
+      - {name: vs_date_past, expression: "vs_date <= today()", severity: soft, message: {en: In the future, fr: Dans le futur}}
+""",
+    "lesions": """    checks:
+      - {name: few_large, expression: "count(diameter >= 100) <= 1", severity: soft, items: [diameter], message: {en: Several large lesions, fr: Plusieurs grandes lésions}}
+      - {name: total_small, expression: "sum(diameter) < 250", severity: soft, message: {en: Large total, fr: Total élevé}}
+      - {name: weighed, expression: "weight > 50", severity: soft, message: {en: Light patient, fr: Patient léger}}
+""",
+}
+
+
+def amended(tmp_path: Path, *, extra: str = "") -> Path:
+    text = FIXTURE.read_text(encoding="utf-8")
+    old_checks = text[
+        text.index("    checks:\n      - {name: bp_order") : text.index("  - name: lesions")
+    ]
+    text = text.replace(old_checks, CHECKS["vitals"] + extra)
+    anchor = '            calculation: "sum(diameter)"\n'
+    text = text.replace(anchor, anchor + CHECKS["lesions"])
+    path = tmp_path / "mini.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def publish(c: Capture, path: Path) -> None:
+    study_load(actor=ADMIN, study_file=study_file_read(path), source_name="mini.yaml")
+    study_publish(actor=ADMIN, study=c.world.study)
+    c.world.study.refresh_from_db()
+    c.subject.study.refresh_from_db()
+
+
+@pytest.fixture
+def checked(capture: Capture, tmp_path: Path) -> Capture:
+    publish(capture, amended(tmp_path))
+    return capture
+
+
+def save(
+    c: Capture, subject: Any, event: str, form: str, occurrence: int = 1, **kwargs: Any
+) -> None:
+    instance = FormInstance.objects.filter(
+        subject=subject, event=event, form=form, occurrence=occurrence
+    ).first()
+    form_save(
+        actor=c.entry,
+        subject=subject,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        base_version=instance.version if instance else 0,
+        **kwargs,
+    )
+
+
+def open_results(c: Capture) -> set[tuple[int, str]]:
+    return set(
+        CheckResult.objects.filter(
+            form_instance__subject__study=c.world.study, open=True
+        ).values_list("form_instance_id", "check_name")
+    )
+
+
+def test_a_recheck_of_saved_forms_changes_nothing_and_counts_per_rule(checked: Capture) -> None:
+    c = checked
+    save(c, c.subject, "baseline", "vitals", values={"weight": "80", "sbp": 110, "dbp": 120})
+    save(c, c.subject, "cycle", "vitals", values={"weight": "70", "sbp": 120, "dbp": 80})
+    save(
+        c,
+        c.subject,
+        "baseline",
+        "lesions",
+        rows={"target": {1: {"diameter": 120}, 2: {"diameter": 150}}},
+    )
+    before = open_results(c)
+    names = {name for _fi, name in before}
+    assert names == {"bp_order", "weight_kept", "few_large", "total_small"}
+
+    outcome = checks_recheck(actor=ADMIN, study=c.world.study, reason="monthly review")
+
+    assert (outcome.opened, outcome.closed) == (0, 0)
+    assert open_results(c) == before
+    assert outcome.rules["few_large"].firing == 1
+    assert outcome.rules["weighed"].firing == 0
+    event = AuditEvent.objects.filter(action="checks.rechecked").get()
+    assert event.reason == "monthly review"
+    assert {rule["check"]: rule["firing"] for rule in event.new["rules"]}["bp_order"] == 1
+
+
+def test_a_new_rule_opens_its_results_once_and_a_second_run_opens_nothing(
+    capture: Capture, tmp_path: Path
+) -> None:
+    c = capture
+    save(c, c.subject, "baseline", "vitals", values={"weight": "45", "sbp": 110, "dbp": 120})
+    save(c, c.subject, "baseline", "lesions", rows={"target": {1: {"diameter": 20}}})
+    assert open_results(c) == {(FormInstance.objects.get(form="vitals").pk, "bp_order")}
+    publish(c, amended(tmp_path))
+
+    first = checks_recheck(actor=ADMIN, study=c.world.study)
+    second = checks_recheck(actor=ADMIN, study=c.world.study)
+
+    lesions = FormInstance.objects.get(form="lesions").pk
+    assert (first.opened, first.closed) == (1, 0)
+    assert first.rules["weighed"].opened == 1
+    assert (lesions, "weighed") in open_results(c)
+    assert (second.opened, second.closed) == (0, 0)
+
+
+def test_a_rule_that_no_longer_fires_is_closed(capture: Capture, tmp_path: Path) -> None:
+    c = capture
+    save(c, c.subject, "baseline", "vitals", values={"weight": "45", "sbp": 110, "dbp": 120})
+    publish(c, amended(tmp_path).with_name("mini.yaml"))
+    text = (tmp_path / "mini.yaml").read_text(encoding="utf-8")
+    (tmp_path / "mini.yaml").write_text(text.replace('"sbp > dbp"', '"sbp > 0"'), encoding="utf-8")
+    publish(c, tmp_path / "mini.yaml")
+
+    outcome = checks_recheck(actor=ADMIN, study=c.world.study)
+
+    assert outcome.rules["bp_order"].closed == 1
+    assert not CheckResult.objects.get(check_name="bp_order").open
+
+
+def test_an_acknowledged_firing_is_not_opened_again(capture: Capture, tmp_path: Path) -> None:
+    c = capture
+    save(c, c.subject, "baseline", "vitals", values={"weight": "45", "sbp": 130, "dbp": 80})
+    save(c, c.subject, "baseline", "lesions", rows={"target": {1: {"diameter": 20}}})
+    publish(c, amended(tmp_path))
+    lesions = FormInstance.objects.get(form="lesions").pk
+
+    outcome = checks_recheck(
+        actor=ADMIN, study=c.world.study, acknowledged={(lesions, "weighed", 0)}
+    )
+
+    assert (outcome.opened, outcome.acknowledged) == (0, 1)
+    assert open_results(c) == set()
