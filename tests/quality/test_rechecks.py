@@ -22,27 +22,37 @@ pytestmark = pytest.mark.django_db
 # events (`baseline.weight`), across forms of one event (lesions read the vitals' weight), over
 # a repeating group with an aggregate and with count(condition).
 CHECKS = {
-    "vitals": """    checks:
-      - {name: bp_order, expression: "sbp > dbp", severity: soft, message: {en: SBP must exceed DBP, fr: La PAS doit dépasser la PAD}}
-      - {name: weight_kept, expression: "weight >= baseline.weight * 0.9", severity: soft, message: {en: Weight lost, fr: Poids perdu}}
-      - {name: vs_date_past, expression: "vs_date <= today()", severity: soft, message: {en: In the future, fr: Dans le futur}}
-""",
-    "lesions": """    checks:
-      - {name: few_large, expression: "count(diameter >= 100) <= 1", severity: soft, items: [diameter], message: {en: Several large lesions, fr: Plusieurs grandes lésions}}
-      - {name: total_small, expression: "sum(diameter) < 250", severity: soft, message: {en: Large total, fr: Total élevé}}
-      - {name: weighed, expression: "weight > 50", severity: soft, message: {en: Light patient, fr: Patient léger}}
-""",
+    "vitals": [
+        ("bp_order", "sbp > dbp", "SBP must exceed DBP"),
+        ("weight_kept", "weight >= baseline.weight * 0.9", "Weight lost"),
+        ("vs_date_past", "vs_date <= today()", "In the future"),
+    ],
+    "lesions": [
+        ("few_large", "count(diameter >= 100) <= 1", "Several large lesions"),
+        ("total_small", "sum(diameter) < 250", "Large total"),
+        ("weighed", "weight > 50", "Light patient"),
+    ],
 }
 
 
-def amended(tmp_path: Path, *, extra: str = "") -> Path:
+def checks_yaml(form: str) -> str:
+    lines = ["    checks:"]
+    for name, expression, message in CHECKS[form]:
+        lines.append(
+            f'      - {{name: {name}, expression: "{expression}", severity: soft,'
+            f" message: {{en: {message}, fr: {message}}}}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def amended(tmp_path: Path) -> Path:
     text = FIXTURE.read_text(encoding="utf-8")
     old_checks = text[
         text.index("    checks:\n      - {name: bp_order") : text.index("  - name: lesions")
     ]
-    text = text.replace(old_checks, CHECKS["vitals"] + extra)
+    text = text.replace(old_checks, checks_yaml("vitals"))
     anchor = '            calculation: "sum(diameter)"\n'
-    text = text.replace(anchor, anchor + CHECKS["lesions"])
+    text = text.replace(anchor, anchor + checks_yaml("lesions"))
     path = tmp_path / "mini.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -56,7 +66,7 @@ def publish(c: Capture, path: Path) -> None:
 
 
 @pytest.fixture
-def checked(capture: Capture, tmp_path: Path) -> Capture:
+def checked(capture: Capture, tmp_path: Path) -> Capture:  # noqa: F811
     publish(capture, amended(tmp_path))
     return capture
 
@@ -113,7 +123,8 @@ def test_a_recheck_of_saved_forms_changes_nothing_and_counts_per_rule(checked: C
 
 
 def test_a_new_rule_opens_its_results_once_and_a_second_run_opens_nothing(
-    capture: Capture, tmp_path: Path
+    capture: Capture,  # noqa: F811 (the imported fixture)
+    tmp_path: Path,
 ) -> None:
     c = capture
     save(c, c.subject, "baseline", "vitals", values={"weight": "45", "sbp": 110, "dbp": 120})
@@ -131,7 +142,7 @@ def test_a_new_rule_opens_its_results_once_and_a_second_run_opens_nothing(
     assert (second.opened, second.closed) == (0, 0)
 
 
-def test_a_rule_that_no_longer_fires_is_closed(capture: Capture, tmp_path: Path) -> None:
+def test_a_rule_that_no_longer_fires_is_closed(capture: Capture, tmp_path: Path) -> None:  # noqa: F811
     c = capture
     save(c, c.subject, "baseline", "vitals", values={"weight": "45", "sbp": 110, "dbp": 120})
     publish(c, amended(tmp_path).with_name("mini.yaml"))
@@ -145,7 +156,7 @@ def test_a_rule_that_no_longer_fires_is_closed(capture: Capture, tmp_path: Path)
     assert not CheckResult.objects.get(check_name="bp_order").open
 
 
-def test_an_acknowledged_firing_is_not_opened_again(capture: Capture, tmp_path: Path) -> None:
+def test_an_acknowledged_firing_is_not_opened_again(capture: Capture, tmp_path: Path) -> None:  # noqa: F811
     c = capture
     save(c, c.subject, "baseline", "vitals", values={"weight": "45", "sbp": 130, "dbp": 80})
     save(c, c.subject, "baseline", "lesions", rows={"target": {1: {"diameter": 20}}})
