@@ -287,6 +287,7 @@ WRITES = [
         signer="dora (Dora)",
     ),
     Write(("schedule", "rebuild", "MINI")),
+    Write(("checks", "run", "MINI", "--reason", "monthly review"), reason="monthly review"),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     Write(
         ("role", "revoke", "dora", "MINI", "all", "data_manager", "--reason", "left"),

@@ -31,6 +31,7 @@ CARNET_COMMANDS = (
     "token",
     "schedule",
     "randomization",
+    "checks",
     "audit",
     "backup",
     "restore",

@@ -36,10 +36,10 @@ def counted_element(node: Node) -> Reference | None:
     if isinstance(node, Call) and node.function == "count" and len(node.arguments) == 1:
         (argument,) = node.arguments
         if not isinstance(argument, Reference):
-            return next(
-                (inner for inner in walk(argument) if isinstance(inner, Reference)), None
-            )
+            return next((inner for inner in walk(argument) if isinstance(inner, Reference)), None)
     return None
+
+
 # Every function the language knows, with the number of arguments it takes (min, max).
 FUNCTIONS: Mapping[str, tuple[int, int]] = {
     "if": (3, 3),

@@ -175,7 +175,6 @@ class _RowEvaluator:
             return None
         return _function(name, arguments)
 
-
     def count_where(self, condition: Node, element: Reference) -> int:
         """Return the rows of ``element`` where ``condition`` is true (missing never counts)."""
         rows = self.value_of(element) or ()

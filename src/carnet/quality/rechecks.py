@@ -30,6 +30,7 @@ from carnet.capture.seams import OWN_CHECK_PREFIX
 from carnet.core.clock import utc_now
 from carnet.db.bulk import rows_insert
 from carnet.expressions import Symbol, ValueType
+from carnet.quality.recheck_models import RecheckRun, RecheckStatus
 from carnet.studies.models import Study
 from carnet.subjects.models import Subject
 
@@ -104,7 +105,7 @@ def _select(query: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.Dat
 
     connection.ensure_connection()
     if connection.vendor == "postgresql":
-        raw = connection.connection.cursor()  # type: ignore[union-attr]
+        raw = connection.connection.cursor()
         buffer = io.BytesIO()
         with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params) as copy:
             for block in copy:
@@ -401,6 +402,17 @@ def _form_fired(
     )
 
 
+def _checked_forms(rules: StudyRules) -> list[FormRules]:
+    return [f for f in rules.forms.values() if f.checks]
+
+
+def recheck_steps(study: Study) -> int:
+    """Return the steps a re-check of ``study`` reports progress in: three reads, one per
+    checked form, the write."""
+    version = study.current_version
+    return 4 + len(_checked_forms(study_rules(version))) if version is not None else 0
+
+
 def _rule_reads(rules: StudyRules) -> set[str]:
     return {
         reference.name
@@ -550,7 +562,7 @@ def _evaluate_study(
     rules: StudyRules,
     instances: pl.DataFrame,
     values: pl.DataFrame,
-    progress: Progress | None,
+    step: Callable[[], None],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return the firings of every soft check (fi, check_name) and the instances evaluated."""
     import polars as pl
@@ -573,15 +585,13 @@ def _evaluate_study(
     by_day: dict[date, list[int]] = {}
     for site, day in (_site_todays(evaluated) if evaluated.height else {}).items():
         by_day.setdefault(day, []).append(site)
-    forms = [f for f in rules.forms.values() if f.checks]
     found = []
-    for done, form_rules in enumerate(forms, start=1):
+    for form_rules in _checked_forms(rules):
         of_form = evaluated.filter(pl.col("form") == form_rules.form.name)
         for day, sites in by_day.items():
             base = of_form.filter(pl.col("site").is_in(sites)).lazy()
             found.append(_form_fired(form_rules, rules, base, firsts, columns, shapes, day))
-        if progress is not None:
-            progress(done, len(forms))
+        step()
     fired = (
         pl.concat(found)
         if found
@@ -600,21 +610,32 @@ def checks_recheck(
 ) -> RecheckOutcome:
     """Re-evaluate every soft edit check of ``study`` over every form; open and close results.
 
-    Reads and evaluates outside any transaction (``progress(done, total)`` is called per form,
-    so a page can follow); writes the differences, the automatic queries that follow them and
-    one audit event with the counts per rule in one transaction. Idempotent: a second run
-    opens and closes nothing. Firings in ``acknowledged`` (confirmed correct by the site) are
-    not opened again."""
+    Reads and evaluates outside any transaction (``progress(done, total)`` is called after each
+    read, each form and the write, so a page can follow); writes the differences, the
+    automatic queries that follow them and one audit event with the counts per rule in one
+    transaction. Idempotent: a second run opens and closes nothing. Firings in
+    ``acknowledged`` (confirmed correct by the site) are not opened again."""
     version = study.current_version
     if version is None:
         return RecheckOutcome()
     rules = study_rules(version)
+    total, done = recheck_steps(study), 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
     if acknowledged is None:
         acknowledged = _acknowledged_default(study)
     instances = instances_frame(study)
+    step()
     values = values_frame(study, _rule_reads(rules))
-    fired, evaluated = _evaluate_study(rules, instances, values, progress)
+    step()
+    fired, evaluated = _evaluate_study(rules, instances, values, step)
     existing = open_results_frame(study)
+    step()
     differences = _differences(fired, existing, evaluated, acknowledged)
     forms_of = dict(zip(instances["fi"].to_list(), instances["form"].to_list(), strict=True))
     outcome = RecheckOutcome(
@@ -651,6 +672,7 @@ def checks_recheck(
             ],
             chain=study.audit_chain,
         )
+    step()
     return outcome
 
 
@@ -664,3 +686,63 @@ def _count_per_rule(
             if count is None:  # a check the current version no longer has
                 count = outcome.rules[name] = RuleCount(form="", check=name)
             setattr(count, attribute, getattr(count, attribute) + number)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs: a re-check asked for on a page, run by the worker, its progress on the page.
+
+
+def recheck_request(*, actor: Any, study: Study, reason: str = "") -> RecheckRun:
+    """Queue a whole-study re-check for the worker; return its run, whose progress it updates.
+
+    A data manager of the whole study may ask; a run already queued or running for the study
+    is returned instead of a second one."""
+    from carnet.accounts.permissions import require
+    from carnet.accounts.roles import Action
+    from carnet.quality.recheck_tasks import recheck_run
+    from carnet.worker.services import enqueue_after_commit
+
+    require(actor, Action.MANAGE_DATA, study=study)
+    with transaction.atomic():
+        pending = (
+            RecheckRun.objects.select_for_update()
+            .filter(study=study, status__in=[RecheckStatus.QUEUED, RecheckStatus.RUNNING])
+            .first()
+        )
+        if pending is not None:
+            return pending
+        run = RecheckRun.objects.create(
+            study=study,
+            requested_by=actor,
+            reason=reason.strip(),
+            forms_total=recheck_steps(study),
+        )
+        enqueue_after_commit(recheck_run, run.pk)
+    return run
+
+
+def recheck_execute(*, run: RecheckRun) -> RecheckRun:
+    """Run a queued re-check, writing its progress as it goes (each write its own commit, so
+    the page sees it); a run already done is left as it is (a task may run twice)."""
+    if run.status == RecheckStatus.DONE:
+        return run
+    run.status, run.started_at, run.forms_done = RecheckStatus.RUNNING, utc_now(), 0
+    run.save(update_fields=["status", "started_at", "forms_done"])
+
+    def progress(done: int, total: int) -> None:
+        RecheckRun.objects.filter(pk=run.pk).update(forms_done=done, forms_total=total)
+
+    try:
+        outcome = checks_recheck(
+            actor=run.requested_by, study=run.study, reason=run.reason, progress=progress
+        )
+    except Exception as error:
+        RecheckRun.objects.filter(pk=run.pk).update(
+            status=RecheckStatus.FAILED, error=str(error)[:2000], finished_at=utc_now()
+        )
+        raise
+    RecheckRun.objects.filter(pk=run.pk).update(
+        status=RecheckStatus.DONE, outcome=outcome.as_json(), finished_at=utc_now()
+    )
+    run.refresh_from_db()
+    return run
