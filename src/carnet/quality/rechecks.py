@@ -22,6 +22,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
+from django.db.models import Max, Min
 
 from carnet.audit.services import AuditEntry, audit_record_many
 from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue
@@ -96,11 +97,19 @@ class RecheckOutcome:
 # Read: the study's form instances and values, as frames.
 
 
-def _select(query: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    """Return the rows of ``query`` as a frame of ``schema``, read the fastest way per database.
+def _select(
+    query: str,
+    params: Sequence[Any],
+    schema: dict[str, Any],
+    *,
+    chunks: Sequence[tuple[str, int, int, int]] = (),
+) -> pl.DataFrame:
+    """Return the rows of ``query`` (its columns named as ``schema``'s keys) as a frame.
 
-    PostgreSQL sends them as CSV through COPY (parsed by Polars in native code: no Python
-    object per value); SQLite's rows are read in slices and turned into columns."""
+    Read without a Python object per value, the fastest way each database has: PostgreSQL
+    sends CSV through COPY; SQLite writes CSV lines itself (``group_concat``), one text per
+    slice of ``chunks`` (column, first, last, step: ranges of an indexed column), and Polars
+    parses both in native code."""
     import polars as pl
 
     connection.ensure_connection()
@@ -110,27 +119,46 @@ def _select(query: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.Dat
         with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params) as copy:
             for block in copy:
                 buffer.write(block)
-        if buffer.tell() == 0:
-            return pl.DataFrame(schema=schema)
-        buffer.seek(0)
-        frame = pl.read_csv(
-            buffer, has_header=False, new_columns=list(schema), schema=schema, quote_char='"'
-        )
-        # COPY writes an empty text as "" and NULL as nothing: both read as null here, which is
-        # what an empty value means to the rules.
-        return frame
-    frames = []
-    with connection.cursor() as cursor:
-        cursor.execute(query, params)
-        while rows := cursor.fetchmany(500_000):
-            columns = list(zip(*rows, strict=True))
-            frames.append(
-                pl.DataFrame(
-                    {name: list(column) for name, column in zip(schema, columns, strict=True)},
-                    schema=schema,
-                )
+        return _csv_frame([buffer.getvalue()], schema)
+    texts = []
+    quoted = [
+        f"""coalesce('"' || replace(q."{name}", '"', '""') || '"', '')"""
+        if dtype == pl.String
+        else f"coalesce(q.\"{name}\", '')"
+        for name, dtype in schema.items()
+    ]
+    line = " || ',' || ".join(quoted)
+    wrapped = f"SELECT group_concat({line}, char(10)) FROM ({{query}}) AS q"  # noqa: S608
+    slices: list[tuple[str, list[Any]]] = [(query, list(params))]
+    if chunks:
+        (column, first, last, step), slices = chunks[0], []
+        for start in range(first, last + 1, step):
+            slices.append(
+                (f"{query} AND {column} >= %s AND {column} < %s", [*params, start, start + step])
             )
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+    with connection.cursor() as cursor:
+        for sliced, sliced_params in slices:
+            cursor.execute(wrapped.format(query=sliced), sliced_params)
+            (text,) = cursor.fetchone()
+            if text:
+                texts.append(text.encode())
+    return _csv_frame(texts, schema)
+
+
+def _csv_frame(texts: list[bytes], schema: dict[str, Any]) -> pl.DataFrame:
+    """Return the CSV texts (no header) read as one frame of ``schema``.
+
+    An empty text ("") and NULL both read as null: what an empty value means to the rules."""
+    import polars as pl
+
+    frames = [
+        pl.read_csv(io.BytesIO(text), has_header=False, new_columns=list(schema), schema=schema)
+        for text in texts
+        if text
+    ]
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
 
 
 def _tables() -> dict[str, str]:
@@ -148,8 +176,10 @@ def instances_frame(study: Study) -> pl.DataFrame:
 
     t = _tables()
     query = (
-        f"SELECT f.id, f.subject_id, s.site_id, f.environment, f.event, f.occurrence, f.form, "  # noqa: S608
-        f"f.repeat, f.status FROM {t['instance']} f JOIN {t['subject']} s ON s.id = f.subject_id "
+        'SELECT f.id AS "fi", f.subject_id AS "subject", s.site_id AS "site", '  # noqa: S608
+        'f.environment AS "environment", f.event AS "event", f.occurrence AS "occurrence", '
+        'f.form AS "form", f.repeat AS "repeat", f.status AS "status" '
+        f"FROM {t['instance']} f JOIN {t['subject']} s ON s.id = f.subject_id "
         f"WHERE s.study_id = %s"
     )
     schema = {
@@ -175,7 +205,8 @@ def values_frame(study: Study, items: Iterable[str] | None = None) -> pl.DataFra
     t = _tables()
     wanted = sorted(set(items)) if items is not None else None
     query = (
-        f"SELECT v.form_instance_id, v.item, v.row, v.text FROM {t['value']} v "  # noqa: S608
+        'SELECT v.form_instance_id AS "fi", v.item AS "item", v.row AS "row", '  # noqa: S608
+        f'v.text AS "text" FROM {t["value"]} v '
         f"JOIN {t['instance']} f ON f.id = v.form_instance_id "
         f"JOIN {t['subject']} s ON s.id = f.subject_id "
         f"WHERE s.study_id = %s AND v.removed = %s"
@@ -189,7 +220,23 @@ def values_frame(study: Study, items: Iterable[str] | None = None) -> pl.DataFra
         query += f" AND v.item IN ({', '.join(['%s'] * len(wanted))})"
         params += wanted
     schema = {"fi": pl.Int64, "item": pl.String, "row": pl.Int64, "text": pl.String}
-    return _select(query, params, schema)
+    return _select(query, params, schema, chunks=_instance_slices(study))
+
+
+# Form instances per slice of a SQLite read: about 20 MB of CSV text at a time.
+SLICE_INSTANCES = 40_000
+
+
+def _instance_slices(study: Study) -> list[tuple[str, int, int, int]]:
+    """Return the ranges of form instance ids a SQLite read goes through, slice by slice."""
+    if connection.vendor == "postgresql":
+        return []
+    bounds = FormInstance.objects.filter(subject__study=study).aggregate(
+        first=Min("pk"), last=Max("pk")
+    )
+    if bounds["first"] is None:
+        return []
+    return [("v.form_instance_id", bounds["first"], bounds["last"], SLICE_INSTANCES)]
 
 
 def open_results_frame(study: Study) -> pl.DataFrame:
@@ -198,7 +245,8 @@ def open_results_frame(study: Study) -> pl.DataFrame:
 
     t = _tables()
     query = (
-        f"SELECT r.id, r.form_instance_id, r.check_name, r.row FROM {t['result']} r "  # noqa: S608
+        'SELECT r.id AS "id", r.form_instance_id AS "fi", r.check_name AS "check_name", '  # noqa: S608
+        f'r.row AS "row" FROM {t["result"]} r '
         f"JOIN {t['instance']} f ON f.id = r.form_instance_id "
         f"JOIN {t['subject']} s ON s.id = f.subject_id "
         f"WHERE s.study_id = %s AND r.open = %s AND r.check_name NOT LIKE %s"
