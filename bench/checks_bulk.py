@@ -429,14 +429,24 @@ def _child(subjects: int) -> None:
         study = _setup(subjects)
         values = _load(study)
     loading = time.perf_counter() - began
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        # A study in use has its pages in the database file; a bulk load leaves them in the
+        # write-ahead log until the next checkpoint, which every later read would consult.
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before_runs = _peak_mb()
     reads = _rule_reads(study_rules(study.current_version))
 
-    began = time.perf_counter()
-    frame = values_frame(study, reads)
-    floor = time.perf_counter() - began
-    read = frame.height
-    del frame
+    def floor_read() -> tuple[float, int]:
+        began = time.perf_counter()
+        frame = values_frame(study, reads)
+        return time.perf_counter() - began, frame.height
+
+    # The floor is read before and after the runs, the faster kept: both then find the
+    # database's pages in the cache as warm as the runs did.
+    floor, read = floor_read()
 
     actor = SystemActor(label="bench/checks_bulk.py")
     began = time.perf_counter()
@@ -445,6 +455,7 @@ def _child(subjects: int) -> None:
     began = time.perf_counter()
     second = checks_recheck(actor=actor, study=study, reason="bench")
     second_seconds = time.perf_counter() - began
+    floor = min(floor, floor_read()[0])
     figures = {
         "values": values,
         "values_read": read,
