@@ -169,3 +169,60 @@ def test_an_acknowledged_firing_is_not_opened_again(capture: Capture, tmp_path: 
 
     assert (outcome.opened, outcome.acknowledged) == (0, 1)
     assert open_results(c) == set()
+
+
+# --- the page: a button for data managers, a progress bar, the counts per rule ---------------
+
+
+def test_a_data_manager_starts_a_recheck_from_the_page_and_follows_its_progress(
+    checked: Capture, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+    from django_tasks_db.models import DBTaskResult
+
+    from carnet.accounts.roles import Role
+    from carnet.quality.recheck_models import RecheckRun
+    from carnet.quality.recheck_tasks import recheck_run
+    from tests.accounts.personas import person
+    from tests.web.helpers import enrol
+
+    c = checked
+    save(c, c.subject, "baseline", "vitals", values={"weight": "45", "sbp": 110, "dbp": 120})
+    manager = person("dora", study=c.world.study, role=Role.DATA_MANAGER, sites=[None])
+    client = Client()
+    client.force_login(manager)
+    enrol(client)  # a data manager signs in with a second factor
+    page = reverse("quality:rechecks", args=["MINI"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(page, {"reason": "after the amendment"})
+    assert answer.status_code == 302
+    run = RecheckRun.objects.get()
+    assert DBTaskResult.objects.filter(args_kwargs__args=[run.pk]).count() == 1
+    queued = client.get(page)
+    assert b'hx-trigger="every 1s"' in queued.content
+    assert b'value="0"' in queued.content
+
+    recheck_run.call(run.pk)
+
+    progress = client.get(reverse("quality:recheck_progress", args=["MINI", run.pk]))
+    assert b"hx-trigger" not in progress.content  # done: the page stops asking
+    assert b'value="100"' in progress.content
+    assert b"<td>bp_order</td><td>vitals</td><td>1</td><td>0</td><td>0</td>" in progress.content
+    run.refresh_from_db()
+    assert (run.status, run.forms_done, run.forms_total) == ("done", 6, 6)
+
+
+def test_site_staff_cannot_start_a_recheck(checked: Capture) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from carnet.quality.recheck_models import RecheckRun
+
+    client = Client()
+    client.force_login(checked.entry)
+    page = reverse("quality:rechecks", args=["MINI"])
+    assert client.get(page).status_code == 404
+    assert client.post(page, {"reason": "try"}).status_code == 404
+    assert not RecheckRun.objects.exists()
