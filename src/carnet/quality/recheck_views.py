@@ -36,20 +36,20 @@ def _study(request: HttpRequest, identifier: str) -> tuple[User, Study]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def rechecks_page(request: HttpRequest, identifier: str) -> HttpResponse:
-    """Show the latest re-checks of the study; a POST queues a new one (data managers)."""
+    """Show the last_run re-checks of the study; a POST queues a new one (data managers)."""
     user, study = _study(request, identifier)
     if request.method == "POST":
         recheck_request(actor=user, study=study, reason=request.POST.get("reason", "")[:500])
         return redirect("quality:rechecks", identifier=study.identifier)
     runs = recheck_runs(actor=user, study=study)
-    latest = runs[0] if runs else None
+    last_run = runs[0] if runs else None
     return render(
         request,
         "quality/rechecks.html",
         {
             "study": study,
-            "latest": latest,
-            "latest_finished": latest is not None and latest.status in FINISHED,
+            "last_run": last_run,
+            "last_run_finished": last_run is not None and last_run.status in FINISHED,
         },
     )
 
