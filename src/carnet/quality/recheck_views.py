@@ -36,7 +36,7 @@ def _study(request: HttpRequest, identifier: str) -> tuple[User, Study]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def rechecks_page(request: HttpRequest, identifier: str) -> HttpResponse:
-    """Show the last_run re-checks of the study; a POST queues a new one (data managers)."""
+    """Show the latest re-check of the study; a POST queues a new one (data managers)."""
     user, study = _study(request, identifier)
     if request.method == "POST":
         recheck_request(actor=user, study=study, reason=request.POST.get("reason", "")[:500])
