@@ -17,7 +17,7 @@ a second re-check (nothing to open: the idempotent run). Reported: values/s of e
 of the first run to the floor, and the peak resident memory of the process (ru_maxrss, which
 includes the loading of the synthetic data before the runs).
 
-    .venv/bin/python bench/checks_bulk.py [--quick] [--subjects 28600]
+    .venv/bin/python bench/checks_bulk.py [--quick] [--subjects 29000]
         [--database sqlite|postgresql]
 
 The last line holds the figures.
@@ -507,7 +507,7 @@ def _run(subjects: int, database: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="600 subjects (under a minute).")
-    parser.add_argument("--subjects", type=int, default=28_600, help="About 350 values each.")
+    parser.add_argument("--subjects", type=int, default=29_000, help="About 350 values each.")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one translation per line reads better than wrapped strings)
 """French for whole-study re-checks (merged into scripts/french.py's table).
 
 Kept apart so that work on re-checks and on other apps does not edit the same lines."""
