@@ -226,3 +226,23 @@ def test_site_staff_cannot_start_a_recheck(checked: Capture) -> None:
     assert client.get(page).status_code == 404
     assert client.post(page, {"reason": "try"}).status_code == 404
     assert not RecheckRun.objects.exists()
+
+
+def test_the_command_prints_the_counts_per_rule_and_ends_its_progress_bar(
+    checked: Capture,
+) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    c = checked
+    save(c, c.subject, "baseline", "vitals", values={"weight": "45", "sbp": 110, "dbp": 120})
+    out = io.StringIO()
+
+    call_command("checks", "run", "MINI", "--reason", "monthly review", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[##############################] 6/6"
+    assert lines[2].split() == ["bp_order", "vitals", "1", "0", "0"]
+    assert lines[-1].startswith("1 forms and 3 values checked in ")
+    assert lines[-1].endswith(": 0 results opened, 0 closed.")
