@@ -505,7 +505,10 @@ def _differences(
         skipped = new.height - kept.height
         new = kept
     closed = (
-        existing.join(evaluated.select("fi"), on="fi", how="semi")
+        # Results of one row of a repeating group (row > 0) are the save's per-row checks, which
+        # a re-check does not evaluate yet: it leaves them as they are.
+        existing.filter(pl.col("row") == 0)
+        .join(evaluated.select("fi"), on="fi", how="semi")
         .join(fired, on=["fi", "check_name"], how="anti")
         .select("id", "fi", "check_name")
     )
