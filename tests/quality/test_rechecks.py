@@ -246,3 +246,19 @@ def test_the_command_prints_the_counts_per_rule_and_ends_its_progress_bar(
     assert lines[2].split() == ["bp_order", "vitals", "1", "0", "0"]
     assert lines[-1].startswith("1 forms and 3 values checked in ")
     assert lines[-1].endswith(": 0 results opened, 0 closed.")
+
+
+def test_a_result_of_one_row_of_a_repeating_group_is_left_as_it_is(checked: Capture) -> None:
+    c = checked
+    save(c, c.subject, "baseline", "lesions", rows={"target": {1: {"diameter": 20}}})
+    lesions = FormInstance.objects.get(form="lesions")
+    # Written as the save's per-row checks will write it (automatic queries, branch h-queries).
+    per_row = CheckResult.objects.create(
+        form_instance=lesions, check_name="few_large", row=1, message_en="x", message_fr="x"
+    )
+
+    outcome = checks_recheck(actor=ADMIN, study=c.world.study)
+
+    per_row.refresh_from_db()
+    assert per_row.open
+    assert outcome.closed == 0
