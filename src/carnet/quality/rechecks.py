@@ -516,58 +516,51 @@ def _differences(
 
 
 def _results_write(
-    differences: _Differences, rules: StudyRules, forms_of: dict[int, str]
+    study: Study, differences: _Differences, rules: StudyRules, forms_of: dict[int, str]
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """Open the new results and close the others; return the ids opened and closed.
 
     Runs in the caller's transaction. A save that ran since the read may have opened or closed
-    some of them already: only results still open are closed, and a firing that now has an
-    open result is not opened twice. Each id comes with its check's name."""
-    messages = {
-        (form_name, check.name): (check, rule)
-        for form_name, form_rules in rules.forms.items()
-        for check, rule in form_rules.checks
-    }
+    some of them already: the open results are read again here (one read), only results still
+    open are closed, and a firing that now has an open result is not opened twice. Each id
+    comes with its check's name."""
+    import polars as pl
+
+    # What each check's result says, once per check rather than once per result.
+    fields = {}
+    for form_name, form_rules in rules.forms.items():
+        for check, rule in form_rules.checks:
+            fields[(form_name, check.name)] = {
+                "message_en": check.message.text("en"),
+                "message_fr": check.message.text("fr"),
+                "items": list(check.items)
+                or [r.name for r in rule.reads if r.name in form_rules.items],
+            }
+    still_open = open_results_frame(study)
+    new = differences.opened.join(
+        still_open.filter(pl.col("row") == 0).select("fi", "check_name"),
+        on=["fi", "check_name"],
+        how="anti",
+    )
     opened: list[tuple[int, str]] = []
-    new = differences.opened
     for start in range(0, new.height, WRITE_CHUNK):
-        chunk = new.slice(start, WRITE_CHUNK)
-        instance_ids = chunk["fi"].unique().to_list()
-        taken = set(
-            CheckResult.objects.filter(
-                form_instance_id__in=instance_ids, open=True, row=0
-            ).values_list("form_instance_id", "check_name")
-        )
-        rows = []
-        for fi, name in chunk.select("fi", "check_name").iter_rows():
-            if (fi, name) in taken:
-                continue
-            check, rule = messages[(forms_of[fi], name)]
-            form_rules = rules.forms[forms_of[fi]]
-            rows.append(
-                CheckResult(
-                    form_instance_id=fi,
-                    check_name=name,
-                    row=0,
-                    message_en=check.message.text("en"),
-                    message_fr=check.message.text("fr"),
-                    items=list(check.items)
-                    or [r.name for r in rule.reads if r.name in form_rules.items],
-                )
+        rows = [
+            CheckResult(
+                form_instance_id=fi,
+                check_name=name,
+                row=0,
+                **fields[(forms_of[fi], name)],
             )
+            for fi, name in new.slice(start, WRITE_CHUNK).select("fi", "check_name").iter_rows()
+        ]
         rows_insert(rows)
         opened += [(row.pk, row.check_name) for row in rows]
-    closed: list[tuple[int, str]] = []
+    closing = differences.closed.join(still_open.select("id"), on="id", how="semi")
+    closed: list[tuple[int, str]] = list(closing.select("id", "check_name").iter_rows())
     now = utc_now()
-    names = dict(differences.closed.select("id", "check_name").iter_rows())
-    ids = list(names)
-    for start in range(0, len(ids), WRITE_CHUNK):
-        chunk_ids = ids[start : start + WRITE_CHUNK]
-        still_open = list(
-            CheckResult.objects.filter(pk__in=chunk_ids, open=True).values_list("pk", flat=True)
-        )
-        CheckResult.objects.filter(pk__in=still_open).update(open=False, closed_at=now)
-        closed += [(pk, names[pk]) for pk in still_open]
+    for start in range(0, len(closed), WRITE_CHUNK):
+        ids = [pk for pk, _name in closed[start : start + WRITE_CHUNK]]
+        CheckResult.objects.filter(pk__in=ids, open=True).update(open=False, closed_at=now)
     return opened, closed
 
 
@@ -701,7 +694,7 @@ def checks_recheck(
     for name, firing in Counter(fired["check_name"].to_list()).items():
         outcome.rules[name].firing = firing
     with transaction.atomic():
-        opened, closed = _results_write(differences, rules, forms_of)
+        opened, closed = _results_write(study, differences, rules, forms_of)
         outcome.opened, outcome.closed = len(opened), len(closed)
         _count_per_rule(outcome, opened, closed)
         outcome.queries_opened, outcome.queries_closed = _queries_follow(
