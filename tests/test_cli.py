@@ -336,6 +336,7 @@ WRITES = [
     Write(("schedule", "rebuild", "MINI")),
     Write(("cutoff", "create", "MINI", "DSMB-1", "--reason", "first DSMB"), reason="first DSMB"),
     Write(("export", "MINI", "--cutoff", "DSMB-1", "--output", "{export}", "--quiet")),
+    Write(("checks", "run", "MINI", "--reason", "monthly review"), reason="monthly review"),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     Write(
         ("role", "revoke", "dora", "MINI", "all", "data_manager", "--reason", "left"),

@@ -36,6 +36,7 @@ CARNET_COMMANDS = (
     "queries",
     "cutoff",
     "export",
+    "checks",
     "audit",
     "backup",
     "restore",

@@ -3,7 +3,7 @@
 import pytest
 
 from carnet.expressions import ExpressionCheckError, Symbol, SymbolTable, ValueType, check, parse
-from tests.expressions.study import SYMBOLS
+from tests.expressions.study import SYMBOLS, checked
 
 
 def problems(text, expected=None):
@@ -62,7 +62,11 @@ def test_an_aggregate_over_a_non_repeating_item_is_refused():
 
 def test_a_repeating_item_must_be_aggregated():
     assert problems("lesion_diameter > 10") == [
-        (1, "lesion_diameter is in a repeating group: use sum, count, min or max over it")
+        (
+            1,
+            "lesion_diameter is in a repeating group: use sum, count, min or max over it,"
+            " or count() of a condition on it",
+        )
     ]
 
 
@@ -89,3 +93,46 @@ def test_a_calculated_item_reads_as_its_declared_result_type():
 def test_a_single_choice_item_reads_as_its_codes():
     assert Symbol.for_item("sex", "single_choice", codes=[1, 2]).type == ValueType.INTEGER
     assert Symbol.for_item("arm", "single_choice", codes=["A", "B"]).type == ValueType.TEXT
+
+
+def test_count_of_a_condition_is_a_whole_number():
+    assert checked("count(lesion_diameter >= 10) > 2").type == ValueType.BOOLEAN
+    assert checked("count(lesion_diameter >= 10)").type == ValueType.INTEGER
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "count(lesion_diameter > 1 and lesion_volume > 1)",
+            [
+                (
+                    7,
+                    "count() of a condition reads one item of a repeating group,"
+                    " not lesion_diameter, lesion_volume",
+                )
+            ],
+        ),
+        (
+            "count(lesion_diameter > age)",
+            [
+                (
+                    25,
+                    "count() of a condition compares the rows of one repeating item with"
+                    " constants, not with age",
+                )
+            ],
+        ),
+        ("count(1 > 2)", [(7, "count() of a condition needs an item of a repeating group")]),
+        (
+            "count(lesion_diameter + 1)",
+            [(7, "count() of several rows needs a condition (true or false), not a integer value")],
+        ),
+        (
+            "count(count(lesion_diameter > 1) > 1)",
+            [(7, "count() of a condition cannot hold another one")],
+        ),
+    ],
+)
+def test_count_of_a_condition_is_refused_where_it_cannot_run_by_rows(text, expected):
+    assert problems(text) == expected

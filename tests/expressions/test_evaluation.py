@@ -173,3 +173,27 @@ def test_a_whole_study_filter_selects_the_matching_subjects():
     rule = to_polars(checked("age >= 18 and sex = 2"), clock=clock)
     eligible = frame(rows).lazy().filter(rule).collect()
     assert eligible["age"].to_list() == [40]
+
+
+def test_count_of_a_condition_counts_the_rows_where_it_holds():
+    # Three lesions of 12 mm or more; the missing one counts neither way.
+    assert both("count(lesion_diameter >= 12)", lesion_diameter=[12, 30, None, 4, 15]) == 3
+    assert both("count(lesion_diameter >= 12) >= 3", lesion_diameter=[12, 30, 15]) is True
+    assert both("count(not (lesion_diameter >= 12))", lesion_diameter=[12, None, 4]) == 1
+
+
+def test_count_of_a_condition_reads_each_row_with_the_usual_rules():
+    assert both("count(is_missing(lesion_diameter))", lesion_diameter=[None, 3, None]) == 2
+    assert (
+        both(
+            'count(ae_onset > date("2024-01-01") and ae_onset < today())',
+            ae_onset=[date(2024, 3, 1), date(2023, 5, 1), date(2025, 1, 1)],
+        )
+        == 1
+    )
+    assert both("count(lesion_volume + 1 > 2.5)", lesion_volume=[1.0, 2.0, None]) == 1
+
+
+def test_count_of_a_condition_over_no_rows_is_zero():
+    assert both("count(lesion_diameter > 10)", lesion_diameter=[]) == 0
+    assert both("count(lesion_diameter > 10)", lesion_diameter=None) == 0

@@ -64,6 +64,40 @@ LITERALS: dict[ValueType, st.SearchStrategy[Node]] = {
 ORDERED = [T.INTEGER, T.DECIMAL, T.TEXT, T.DATE]
 
 
+def _entry_conditions(value_type: ValueType) -> st.SearchStrategy[Node]:
+    """Return conditions on each entry of one repeating item, for count(condition)."""
+    item = REPEATING_ITEMS[value_type]
+    compared = st.builds(
+        Binary,
+        st.sampled_from(["=", "!=", "<", "<=", ">", ">="]),
+        st.just(item),
+        LITERALS[value_type],
+    )
+    shifted = (
+        st.builds(
+            lambda operator, shift, bound: Binary(operator, Binary("+", item, shift), bound),
+            st.sampled_from(["<", ">="]),
+            LITERALS[T.INTEGER],
+            LITERALS[value_type],
+        )
+        if value_type in (T.INTEGER, T.DATE)
+        else compared
+    )
+    single = st.one_of(compared, shifted, st.just(Call("is_missing", (item,))))
+    return st.one_of(
+        single,
+        single.map(Not),
+        st.builds(Binary, st.sampled_from(["and", "or"]), single, single),
+    )
+
+
+counted_conditions = st.sampled_from([T.INTEGER, T.DECIMAL, T.DATE]).flatmap(
+    lambda value_type: _entry_conditions(value_type).map(
+        lambda condition: Call("count", (condition,))
+    )
+)
+
+
 @cache
 def leaves(value_type: ValueType) -> st.SearchStrategy[Node]:
     return st.one_of(
@@ -116,6 +150,7 @@ def compound(value_type: ValueType, depth: int) -> st.SearchStrategy[Node]:
             st.sampled_from([REPEATING_ITEMS[T.DECIMAL], REPEATING_ITEMS[T.DATE]]).map(
                 lambda item: Call("count", (item,))
             ),
+            counted_conditions,
             st.builds(
                 lambda name, pair: Call(name, pair),
                 st.sampled_from(["days_between", "months_between", "years_between"]),

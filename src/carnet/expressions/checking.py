@@ -24,10 +24,22 @@ from carnet.expressions.syntax import (
     Reference,
     TextLiteral,
     children,
+    walk,
 )
 
 T = ValueType
 AGGREGATES = frozenset({"sum", "count", "min", "max"})
+
+
+def counted_element(node: Node) -> Reference | None:
+    """Return the repeating item ``count(condition)`` reads entry by entry (None: not one)."""
+    if isinstance(node, Call) and node.function == "count" and len(node.arguments) == 1:
+        (argument,) = node.arguments
+        if not isinstance(argument, Reference):
+            return next((inner for inner in walk(argument) if isinstance(inner, Reference)), None)
+    return None
+
+
 # Every function the language knows, with the number of arguments it takes (min, max).
 FUNCTIONS: Mapping[str, tuple[int, int]] = {
     "if": (3, 3),
@@ -105,6 +117,8 @@ class _Checker:
         self.symbols = symbols
         self.problems: list[Problem] = []
         self.types: dict[int, ValueType] = {}
+        # Inside count(condition): the repeating items the condition reads, one entry per read.
+        self.elements: list[Reference] | None = None
 
     def complain(self, node: Node, message: str) -> None:
         position = Position.in_text(self.expression.text, node.span.start)
@@ -128,10 +142,14 @@ class _Checker:
             symbol = self.resolve(node)
             if symbol is None:
                 return None
+            if symbol.repeating and self.elements is not None:
+                self.elements.append(node)
+                return symbol.type
             if symbol.repeating:
                 self.complain(
                     node,
-                    f"{node.key} is in a repeating group: use sum, count, min or max over it",
+                    f"{node.key} is in a repeating group: use sum, count, min or max over it,"
+                    f" or count() of a condition on it",
                 )
                 return None
             return symbol.type
@@ -343,6 +361,8 @@ class _Checker:
     def aggregate(self, node: Call) -> ValueType | None:
         (argument,) = node.arguments
         name = node.function
+        if name == "count" and not isinstance(argument, Reference):
+            return self.count_where(node, argument)
         if not isinstance(argument, Reference):
             self.complain(argument, f"{name}() of one value needs an item of a repeating group")
             self.visit(argument)
@@ -364,6 +384,47 @@ class _Checker:
             self.complain(argument, f"{name}() cannot aggregate {_describe(symbol.type)}")
             return None
         return symbol.type
+
+    def count_where(self, node: Call, condition: Node) -> ValueType | None:
+        """Type ``count(condition)``: the rows of a repeating group where the condition holds.
+
+        The condition reads one item of a repeating group, entry by entry, and constants: a
+        whole-study check compiles it to one Polars list operation per subject."""
+        for inner in walk(condition):
+            if isinstance(inner, Call) and inner.function in AGGREGATES:
+                if inner.function == "count" and counted_element(inner) is not None:
+                    self.complain(inner, "count() of a condition cannot hold another one")
+                else:
+                    self.complain(inner, f"{inner.function}() cannot be used inside count()")
+                return None
+        self.elements = []
+        try:
+            self.condition(condition, "count() of several rows")
+            elements = self.elements
+        finally:
+            self.elements = None
+        for inner in walk(condition):
+            if isinstance(inner, Reference):
+                symbol = self.symbols.get(inner.name)
+                if symbol is not None and not symbol.repeating:
+                    self.complain(
+                        inner,
+                        "count() of a condition compares the rows of one repeating item with"
+                        f" constants, not with {inner.key}",
+                    )
+                    return None
+        keys = sorted({element.key for element in elements})
+        if not keys:
+            self.complain(condition, "count() of a condition needs an item of a repeating group")
+            return None
+        if len(keys) > 1:
+            self.complain(
+                condition,
+                "count() of a condition reads one item of a repeating group,"
+                f" not {', '.join(keys)}",
+            )
+            return None
+        return T.INTEGER
 
     def contains(self, node: Call) -> ValueType:
         item, code = node.arguments

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from carnet.core.clock import utc_today
-from carnet.expressions.checking import AGGREGATES, CheckedExpression
+from carnet.expressions.checking import AGGREGATES, CheckedExpression, counted_element
 from carnet.expressions.row_evaluator import Clock, evaluate_part
 from carnet.expressions.symbols import ValueType
 from carnet.expressions.syntax import (
@@ -83,10 +83,14 @@ def _ymd(day: pl.Expr, month_weight: int, year_weight: int) -> pl.Expr:
 
 
 class _Compiler:
-    def __init__(self, checked: CheckedExpression, clock: Clock) -> None:
+    def __init__(
+        self, checked: CheckedExpression, clock: Clock, element: str | None = None
+    ) -> None:
         self.checked = checked
         self.clock = clock
         self.constants = _constant_parts(checked.root)
+        # Inside count(condition): the key of the repeating item read entry by entry.
+        self.element = element
 
     def type_of(self, node: Node) -> ValueType:
         return self.checked.type_of(node)
@@ -116,7 +120,7 @@ class _Compiler:
         if isinstance(node, MissingLiteral):
             return pl.lit(None)
         if isinstance(node, Reference):
-            return pl.col(node.key)
+            return pl.element() if node.key == self.element else pl.col(node.key)
         if isinstance(node, Negate):
             return -self.visit(node.operand)
         if isinstance(node, Not):
@@ -184,6 +188,9 @@ class _Compiler:
 
     def call(self, node: Call) -> pl.Expr:
         name, arguments = node.function, node.arguments
+        element = counted_element(node)
+        if element is not None:
+            return self.count_where(arguments[0], element)
         if name in AGGREGATES and len(arguments) == 1:
             return self.aggregate(name, arguments[0])
         if name == "today":
@@ -240,6 +247,14 @@ class _Compiler:
             # The row evaluator's round_half_away, operation for operation.
             return number.sign() * (number.abs() * factor + 0.5).floor() / factor
         raise AssertionError(f"function without a compiler: {name}")
+
+    def count_where(self, condition: Node, element: Reference) -> pl.Expr:
+        """Return the entries of the List column ``element`` where ``condition`` is true."""
+        each = _Compiler(self.checked, self.clock, element=element.key).condition(condition)
+        # A condition that reads no entry (folded to a constant) still counts per entry.
+        holds = (pl.element().is_null() | pl.element().is_not_null()) & each
+        counted = pl.col(element.key).list.eval(holds.fill_null(False)).list.sum()
+        return counted.cast(pl.Int64).fill_null(0)
 
     def aggregate(self, name: str, argument: Node) -> pl.Expr:
         rows = self.visit(argument).list

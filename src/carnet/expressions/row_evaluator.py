@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from carnet.core.clock import utc_today
-from carnet.expressions.checking import AGGREGATES, CheckedExpression
+from carnet.expressions.checking import AGGREGATES, CheckedExpression, counted_element
 from carnet.expressions.errors import EvaluationError
 from carnet.expressions.symbols import ValueType
 from carnet.expressions.syntax import (
@@ -151,6 +151,9 @@ class _RowEvaluator:
 
     def call(self, node: Call) -> Any:
         name = node.function
+        element = counted_element(node)
+        if element is not None:
+            return self.count_where(node.arguments[0], element)
         if name in AGGREGATES and len(node.arguments) == 1:
             rows = self.visit(node.arguments[0])
             return _aggregate(name, rows)
@@ -171,6 +174,21 @@ class _RowEvaluator:
                 return _aggregate(name, arguments) if _present(arguments) else None
             return None
         return _function(name, arguments)
+
+    def count_where(self, condition: Node, element: Reference) -> int:
+        """Return the rows of ``element`` where ``condition`` is true (missing never counts)."""
+        rows = self.value_of(element) or ()
+        found = 0
+        for entry in rows:
+            if isinstance(entry, Decimal):
+                entry = float(entry)
+            one_row = _RowEvaluator(self.checked, {element.key: entry}, self.clock)
+            try:
+                holds = one_row.visit(condition)
+            except EvaluationError:
+                holds = None  # as in a whole-study check: a row that cannot be evaluated is unknown
+            found += holds is True
+        return found
 
 
 def _apply(operator: str, left: Any, right: Any) -> Any:

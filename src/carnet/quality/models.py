@@ -210,3 +210,4 @@ class DataReview(models.Model):
 
 # Protocol deviations live in their own module.
 from carnet.quality.deviation_models import Deviation  # noqa: E402, F401
+from carnet.quality.recheck_models import RecheckRun, RecheckStatus  # noqa: E402, F401 (re-checks)

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from carnet.quality import views, views_deviations
+from carnet.quality import recheck_views, views, views_deviations
 
 app_name = "quality"
 STUDY = "studies/<str:identifier>/"
@@ -24,5 +24,12 @@ urlpatterns: list[URLPattern] = [
         STUDY + "subjects/<str:subject>/deviations/",
         views_deviations.subject_deviations_page,
         name="subject_deviations",
+    ),
+    # Whole-study re-checks: the page with its button, and a run's progress bar.
+    path(STUDY + "checks/rechecks/", recheck_views.rechecks_page, name="rechecks"),
+    path(
+        STUDY + "checks/rechecks/<int:run_id>/progress/",
+        recheck_views.recheck_progress,
+        name="recheck_progress",
     ),
 ]
