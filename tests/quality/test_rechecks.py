@@ -248,17 +248,34 @@ def test_the_command_prints_the_counts_per_rule_and_ends_its_progress_bar(
     assert lines[-1].endswith(": 0 results opened, 0 closed.")
 
 
-def test_a_result_of_one_row_of_a_repeating_group_is_left_as_it_is(checked: Capture) -> None:
+def test_results_on_rows_of_a_repeating_group_are_the_checks_results(checked: Capture) -> None:
+    """The save places a check over a repeating group on the rows that fail it; the re-check,
+    which evaluates the form as a whole, neither opens it again on the form nor leaves it open
+    on a row once the check no longer fires."""
     c = checked
     save(c, c.subject, "baseline", "lesions", rows={"target": {1: {"diameter": 20}}})
     lesions = FormInstance.objects.get(form="lesions")
-    # Written as the save's per-row checks will write it (automatic queries, branch h-queries).
-    per_row = CheckResult.objects.create(
+    stale = CheckResult.objects.create(
         form_instance=lesions, check_name="few_large", row=1, message_en="x", message_fr="x"
     )
 
     outcome = checks_recheck(actor=ADMIN, study=c.world.study)
 
-    per_row.refresh_from_db()
-    assert per_row.open
-    assert outcome.closed == 0
+    stale.refresh_from_db()
+    assert not stale.open  # one lesion of 20 mm: the check no longer fires
+    assert outcome.closed == 1
+    save(
+        c,
+        c.subject,
+        "baseline",
+        "lesions",
+        rows={"target": {1: {"diameter": 150}, 2: {"diameter": 150}}},
+        reason="measured again",
+    )
+    fired = CheckResult.objects.get(form_instance=lesions, check_name="few_large", open=True)
+    CheckResult.objects.filter(pk=fired.pk).update(row=2)  # as if placed on its second row
+
+    outcome = checks_recheck(actor=ADMIN, study=c.world.study)
+
+    assert outcome.opened == 0
+    assert CheckResult.objects.filter(check_name="few_large", open=True).count() == 1

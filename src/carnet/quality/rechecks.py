@@ -493,12 +493,16 @@ def _differences(
     results of evaluated instances that no longer fire."""
     import polars as pl
 
-    open_keys = existing.filter(pl.col("row") == 0).select("fi", "check_name")
+    # The save places a check over a repeating group on the rows that fail it (row 0 when no
+    # single row does); the re-check evaluates the form as a whole. So a check's open results on
+    # any row are its results: a firing with one is already open, and a check that no longer
+    # fires closes them on every row. A new firing is opened on the form (row 0).
+    open_keys = existing.select("fi", "check_name").unique()
     new = fired.join(open_keys, on=["fi", "check_name"], how="anti")
     skipped = 0
     if acknowledged:
         known = pl.DataFrame(
-            [(fi, name) for fi, name, row in acknowledged if row == 0],
+            list({(fi, name) for fi, name, _row in acknowledged}),
             schema={"fi": pl.Int64, "check_name": pl.String},
             orient="row",
         )
@@ -506,10 +510,7 @@ def _differences(
         skipped = new.height - kept.height
         new = kept
     closed = (
-        # Results of one row of a repeating group (row > 0) are the save's per-row checks, which
-        # a re-check does not evaluate yet: it leaves them as they are.
-        existing.filter(pl.col("row") == 0)
-        .join(evaluated.select("fi"), on="fi", how="semi")
+        existing.join(evaluated.select("fi"), on="fi", how="semi")
         .join(fired, on=["fi", "check_name"], how="anti")
         .select("id", "fi", "check_name")
     )
@@ -525,7 +526,6 @@ def _results_write(
     some of them already: the open results are read again here (one read), only results still
     open are closed, and a firing that now has an open result is not opened twice. Each id
     comes with its check's name."""
-    import polars as pl
 
     # What each check's result says, once per check rather than once per result.
     fields = {}
@@ -539,7 +539,7 @@ def _results_write(
             }
     still_open = open_results_frame(study)
     new = differences.opened.join(
-        still_open.filter(pl.col("row") == 0).select("fi", "check_name"),
+        still_open.select("fi", "check_name").unique(),
         on=["fi", "check_name"],
         how="anti",
     )
