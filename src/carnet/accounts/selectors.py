@@ -205,6 +205,8 @@ class StudyAccess:
     manage: bool
     view_subjects: bool
     include_subjects: bool
+    manage_data: bool  # the data manager's workspace and whole-study re-checks
+    export: bool  # cut-offs and exports
     two_factor: bool  # enrolled: a signature asks for a code too
     meanings: tuple[str, ...]
     mode_change_meaning: str
@@ -216,6 +218,8 @@ def study_access(actor: User, study: Study) -> StudyAccess:
         manage=may(actor, Action.MANAGE_STUDY, study=study),
         view_subjects=may(actor, Action.VIEW_SUBJECTS, study=study),
         include_subjects=may(actor, Action.INCLUDE_SUBJECT, study=study),
+        manage_data=may(actor, Action.MANAGE_DATA, study=study),
+        export=may(actor, Action.EXPORT, study=study),
         two_factor=two_factor_enrolled(actor),
         meanings=signature_meanings(study),
         mode_change_meaning=MODE_CHANGE_MEANING,

@@ -87,6 +87,8 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "manage": access.manage,
             "view_subjects": access.view_subjects,
             "include_subjects": access.include_subjects,
+            "manage_data": access.manage_data,
+            "export": access.export,
             "modes": [(mode, StudyMode(mode).label) for mode in sorted(MODE_MOVES[study.mode])]
             if access.manage
             else [],
