@@ -135,13 +135,16 @@ class Synced:
 def _result_rows(study: Study, ids: Sequence[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for chunk in _slices(ids):
+        # The study is compared on the rows read rather than in the WHERE clause: given it,
+        # SQLite walks every form of the study instead of the few results asked for by key
+        # (4 s instead of 8 ms for 3,000 results of a 600-subject study).
         rows.extend(
             dict(found)
-            for found in CheckResult.objects.filter(
-                pk__in=chunk, open=True, form_instance__subject__study=study
-            )
+            for found in CheckResult.objects.filter(pk__in=chunk, open=True)
             .exclude(queries__state__in=ACTIVE_STATES)
+            .order_by()  # not the model's order: it joins the study's tables only to sort
             .values(
+                "form_instance__subject__study_id",
                 "pk",
                 "check_name",
                 "row",
@@ -154,6 +157,7 @@ def _result_rows(study: Study, ids: Sequence[int]) -> list[dict[str, Any]]:
                 "form_instance__subject_id",
                 "form_instance__subject__site_id",
             )
+            if found["form_instance__subject__study_id"] == study.pk
         )
     return rows
 
