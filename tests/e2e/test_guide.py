@@ -414,7 +414,7 @@ def test_site_staff_screen_include_and_enter_data(persona: Any, guide: World) ->
     shot(page, "home.png")
 
     # The screening log: a patient assessed and not included.
-    page.get_by_role("link", name=PHASE2).click()
+    page.get_by_role("link", name=PHASE2, exact=True).click()
     page.get_by_role("navigation", name="Subjects").get_by_role(
         "link", name="Screening log"
     ).click()
