@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "randomization": 9,
     "interop": 9,
     "safety": 9,
+    "oversight": 9,  # locks, signatures, the database lock, the audit trail for inspectors
     "pharmacy": 9,
     "biobank": 9,
     "reports": 10,

@@ -208,8 +208,10 @@ def _routers() -> None:
     from carnet.capture.api import router as capture_router
     from carnet.interop.api import router as interop_router
     from carnet.laboratory.api import router as laboratory_router
+    from carnet.oversight.api import router as oversight_router
     from carnet.quality.api import router as quality_router
     from carnet.randomization.api import router as randomization_router
+    from carnet.reports.api import router as reports_router
     from carnet.studies.api import router as studies_router
     from carnet.subjects.api import router as subjects_router
 
@@ -221,6 +223,8 @@ def _routers() -> None:
     api.add_router("/studies", quality_router)
     api.add_router("/studies", laboratory_router)
     api.add_router("/studies", interop_router)
+    api.add_router("/studies", oversight_router)
+    api.add_router("/", reports_router)
 
 
 _routers()

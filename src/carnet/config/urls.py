@@ -17,6 +17,8 @@ urlpatterns = [
     path("", include("carnet.quality.urls")),
     path("", include("carnet.laboratory.urls")),
     path("", include("carnet.interop.urls")),
+    path("", include("carnet.oversight.urls")),
+    path("", include("carnet.reports.urls")),
     path("", include("carnet.capture.urls")),
     path("", include("carnet.web.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

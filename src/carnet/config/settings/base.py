@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "carnet.laboratory",
     "carnet.interop",
     "carnet.safety",
+    "carnet.oversight",
+    "carnet.reports",
     "carnet.web",
 ]
 

@@ -1,0 +1,5 @@
+"""API of the oversight app."""
+
+from ninja import Router
+
+router = Router(tags=["oversight"])

@@ -1,0 +1,7 @@
+"""Pages of the oversight app."""
+
+from django.urls import URLPattern
+
+app_name = "oversight"
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,1 @@
+"""Statistics in the product: the study design calculator and the reports built on `carnet.analysis`."""

@@ -1,0 +1,5 @@
+"""API of the reports app."""
+
+from ninja import Router
+
+router = Router(tags=["reports"])
