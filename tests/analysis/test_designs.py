@@ -156,3 +156,25 @@ def test_information_fractions_must_increase_within_zero_and_one(fractions: list
     with pytest.raises(AnalysisInputError) as error:
         group_sequential_boundaries(fractions)
     assert error.value.parameter == "information_fractions"
+
+
+def test_the_optimal_simon_design_is_searched_beyond_100_patients_until_proven() -> None:
+    # Found by validation: with the search cut at n = 100 the "optimal" design was 12/39, 37/100
+    # (EN0 62.3) while 13/40, 40/110 (EN0 60.8) exists. Convention: one-sided alpha 0.05, beta 0.10.
+    optimal, minimax = simon_two_stage(0.30, 0.45, alpha=0.05, power=0.90)
+    assert (optimal.r1, optimal.n1, optimal.r, optimal.n) == (13, 40, 40, 110)
+    assert round(optimal.expected_size, 1) == 60.8
+    assert optimal.proven
+    assert (minimax.r1, minimax.n1, minimax.r, minimax.n) == (27, 77, 33, 88)
+    assert minimax.proven
+    assert "proven" in str(optimal)
+
+
+def test_a_simon_search_bounded_below_the_proof_says_so() -> None:
+    optimal, minimax = simon_two_stage(0.30, 0.45, alpha=0.05, power=0.90, n_max=100)
+    assert (optimal.r1, optimal.n1, optimal.r, optimal.n) == (12, 39, 37, 100)
+    assert not optimal.proven
+    assert "NOT proven" in str(optimal)
+    assert "n_max 100" in str(optimal)
+    # The minimax design needs no more than the smallest size that qualifies: proven anyway.
+    assert minimax.proven

@@ -259,3 +259,69 @@ def test_clopper_pearson_matches_the_published_interval_for_7_of_20() -> None:
     assert round(upper, 4) == 0.5922
     assert clopper_pearson(0, 10, 0.95)[0] == 0.0
     assert clopper_pearson(10, 10, 0.95)[1] == 1.0
+
+
+def node_course(short_axes: list[float], days: list[int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    baselines, targets = one_lesion_course(short_axes, days)
+    return baselines, targets.with_columns(pl.lit(True).alias("node"))
+
+
+def test_a_lesion_reappearing_after_a_confirmed_cr_is_pd() -> None:
+    # Eisenhauer 2009, table 3 footnote and the EORTC RECIST FAQ: once a CR is truly met, any
+    # disease seen later has reappeared, so it is PD even when the sum is far below baseline.
+    baselines, targets = one_lesion_course([20, 0, 0, 4], [0, 56, 112, 168])
+    frame = time_point_responses(baselines, targets).frame
+    assert frame["overall"].to_list() == ["CR", "CR", "PD"]
+    assert frame["target"].to_list() == ["CR", "CR", "PD"]
+
+
+def test_a_lymph_node_growing_back_to_10_mm_after_a_confirmed_cr_is_pd() -> None:
+    baselines, targets = node_course([20, 8, 8, 12], [0, 56, 112, 168])
+    frame = time_point_responses(baselines, targets).frame
+    assert frame["overall"].to_list() == ["CR", "CR", "PD"]
+
+
+def test_a_non_target_lesion_reappearing_after_a_confirmed_cr_is_pd() -> None:
+    baselines, targets = one_lesion_course([20, 0, 0, 0], [0, 56, 112, 168])
+    non_targets = pl.DataFrame(
+        {
+            "subject": ["001"] * 4,
+            "date": [day(0), day(56), day(112), day(168)],
+            "lesion": ["N1"] * 4,
+            "status": ["present", "absent", "absent", "present"],
+        }
+    )
+    frame = time_point_responses(baselines, targets, non_targets).frame
+    assert frame["overall"].to_list() == ["CR", "CR", "PD"]
+
+
+def test_the_best_response_of_a_cr_then_reappearance_stays_cr_and_counts_the_progression() -> None:
+    assert bor([20, 0, 0, 4], [0, 56, 112, 168]) == "CR"
+
+
+def test_without_a_confirmed_cr_a_reappearing_lesion_is_judged_on_the_sum() -> None:
+    # The CR is not confirmed (4 weeks needed): the first reading was probably a PR (table 3
+    # footnote), so the 4 mm lesion is measured against baseline and the nadir as usual.
+    baselines, targets = one_lesion_course([20, 0, 4], [0, 56, 70])
+    frame = time_point_responses(baselines, targets).frame
+    assert frame["overall"].to_list() == ["CR", "PR"]
+
+
+def test_when_the_plan_needs_no_confirmation_one_cr_is_enough_for_reappearance_to_be_pd() -> None:
+    baselines, targets = one_lesion_course([20, 0, 4], [0, 56, 70])
+    settings = AnalysisSettings(response=ResponseRules(confirmation=False))
+    frame = time_point_responses(baselines, targets, settings=settings).frame
+    assert frame["overall"].to_list() == ["CR", "PD"]
+
+
+def test_time_point_and_best_response_print_only_the_response_rules() -> None:
+    baselines, targets = one_lesion_course([100, 60, 65], [0, 56, 84])
+    responses = time_point_responses(baselines, targets)
+    references = pl.DataFrame({"subject": ["001"], "reference": [DAY0]})
+    for result in (responses, best_overall_response(responses, references)):
+        text = str(result)
+        assert "RECIST 1.1: CR/PR confirmed" in text
+        assert "Cox ties" not in text
+        assert "PFS:" not in text
+        assert "treatment-emergent" not in text
+        assert "Kaplan-Meier interval" not in text

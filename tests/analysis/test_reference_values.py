@@ -117,3 +117,19 @@ def test_schoenfeld_needs_380_events_for_a_hazard_ratio_of_0_75() -> None:
     size = survival_sample_size(0.75, alpha=0.05, power=0.80, allocation=0.5)
     assert round(size.events_exact, 1) == 379.4
     assert size.events == 380
+
+
+def test_a_cox_coefficient_above_20_is_a_valid_model_lung_age_over_2000(
+    lung: pl.DataFrame,
+) -> None:
+    # R: coxph(Surv(time, status) ~ age, lung): coef 0.01872, se 0.00920, p 0.0419. Dividing age
+    # by 2000 multiplies the coefficient by 2000 (37.4) and changes no test; a valid model.
+    frame = lung.with_columns((pl.col("age") / 2000).alias("age_2000"))
+    fit = cox(frame, event="status", covariates=["age_2000"])
+    term = fit.term("age_2000")
+    assert round(term.coefficient, 1) == 37.4
+    assert round(term.p_value, 3) == 0.042
+    plain = cox(lung, event="status", covariates=["age"]).term("age")
+    assert round(plain.coefficient, 4) == 0.0187
+    assert round(plain.std_error, 4) == 0.0092
+    assert term.p_value == pytest.approx(plain.p_value, rel=1e-6)

@@ -255,3 +255,57 @@ def test_lifelines_pandas_boundary_is_not_needed_for_inputs(trial: pl.DataFrame)
     result = kaplan_meier(trial)
     assert isinstance(result.curve().table, pl.DataFrame)
     assert not isinstance(result.curve().table, pd.DataFrame)
+
+
+def test_a_cox_covariate_separating_events_perfectly_is_refused_as_monotone() -> None:
+    # Every event has a higher value than every censored subject at risk: no finite estimate.
+    frame = pl.DataFrame(
+        {"time": [1, 2, 3, 4, 5, 6], "event": [1, 1, 1, 0, 0, 0], "x": [6, 5, 4, 1, 2, 3]}
+    )
+    with pytest.raises(AnalysisInputError, match="monotone likelihood") as error:
+        cox(frame, covariates=["x"])
+    assert error.value.parameter == "x"
+
+
+NO_EVENTS = pl.DataFrame(
+    {"time": [1.0, 2.0, 3.0, 4.0], "event": [0, 0, 0, 0], "arm": ["A", "B", "A", "B"], "x": [1, 2, 3, 4]}
+)
+
+
+def test_a_log_rank_without_events_is_refused_in_words() -> None:
+    with pytest.raises(AnalysisInputError, match="no event") as error:
+        logrank(NO_EVENTS, group="arm")
+    assert error.value.parameter == "event"
+
+
+def test_a_cox_model_without_events_is_refused_in_words() -> None:
+    with pytest.raises(AnalysisInputError, match="no event") as error:
+        cox(NO_EVENTS, arm="arm", covariates=["x"])
+    assert "collinear" not in str(error.value)
+    assert error.value.parameter == "event"
+
+
+@pytest.mark.parametrize("group", [None, "arm"])
+def test_kaplan_meier_of_an_empty_frame_is_refused(group: str | None) -> None:
+    empty = NO_EVENTS.clear()
+    with pytest.raises(AnalysisInputError, match="no subject"):
+        kaplan_meier(empty, group=group)
+    with pytest.raises(AnalysisInputError, match="no subject"):
+        logrank(empty, group="arm")
+    with pytest.raises(AnalysisInputError, match="no subject"):
+        cox(empty, arm="arm")
+
+
+def test_each_survival_result_prints_only_the_conventions_it_used(trial: pl.DataFrame) -> None:
+    km = str(kaplan_meier(trial))
+    assert "log-log transform" in km
+    for absent in ("Cox ties", "Reference arm", "PFS:", "RECIST", "treatment-emergent"):
+        assert absent not in km
+    test = str(logrank(trial, group="arm"))
+    for absent in ("Kaplan-Meier interval", "Cox ties", "PFS:", "RECIST", "treatment-emergent"):
+        assert absent not in test
+    fit = str(cox(trial, arm="arm"))
+    assert "Cox ties: Efron" in fit
+    assert "Reference arm: A" in fit
+    for absent in ("Kaplan-Meier interval", "PFS:", "RECIST", "treatment-emergent"):
+        assert absent not in fit
