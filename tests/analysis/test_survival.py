@@ -268,7 +268,12 @@ def test_a_cox_covariate_separating_events_perfectly_is_refused_as_monotone() ->
 
 
 NO_EVENTS = pl.DataFrame(
-    {"time": [1.0, 2.0, 3.0, 4.0], "event": [0, 0, 0, 0], "arm": ["A", "B", "A", "B"], "x": [1, 2, 3, 4]}
+    {
+        "time": [1.0, 2.0, 3.0, 4.0],
+        "event": [0, 0, 0, 0],
+        "arm": ["A", "B", "A", "B"],
+        "x": [1, 2, 3, 4],
+    }
 )
 
 

@@ -37,6 +37,7 @@ from carnet.analysis.recist import (
 )
 from carnet.analysis.settings import (
     AnalysisSettings,
+    Convention,
     CoxTies,
     IntervalTransform,
     ProgressionFreeRules,
@@ -67,6 +68,7 @@ __all__ = [
     "AnalysisInputError",
     "AnalysisSettings",
     "BestOverallResponses",
+    "Convention",
     "CoxResult",
     "CoxTerm",
     "CoxTies",

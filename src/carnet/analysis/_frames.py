@@ -16,6 +16,10 @@ def time_and_event(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return times (float) and event indicators (bool) after checking every row."""
     require_columns(frame, [time, event], what=what)
+    if frame.height == 0:
+        raise AnalysisInputError(
+            f"{what}: the frame has no subject; there is nothing to estimate.", parameter=time
+        )
     require_no_nulls(frame, [time, event], subject=subject, what=what)
     if not frame[time].dtype.is_numeric():
         raise AnalysisInputError(
@@ -47,6 +51,16 @@ def time_and_event(
             )
         events = events.cast(pl.Float64) == 1.0
     return frame[time].cast(pl.Float64).to_numpy(), events.to_numpy().astype(bool)
+
+
+def require_events(events: np.ndarray, *, event: str, what: str) -> None:
+    """Refuse a comparison when no subject had the event: there is no information to test."""
+    if not events.any():
+        raise AnalysisInputError(
+            f"{what}: no event among the {events.size} subjects ({event!r} is 0 for all); "
+            "a comparison needs at least one event.",
+            parameter=event,
+        )
 
 
 def labels(frame: pl.DataFrame, column: str, *, subject: str | None, what: str) -> np.ndarray:

@@ -56,64 +56,128 @@ class SimonDesign:
     early_stop_probability: float
     alpha: float
     power: float
+    searched_to: int
+    proven: bool
 
     def __str__(self) -> str:
+        if self.proven:
+            proof = (
+                f"proven {self.kind}: every design up to n {self.searched_to} searched, none "
+                "larger can do better"
+            )
+        else:
+            proof = (
+                f"NOT proven {self.kind}: the search stopped at n_max {self.searched_to}; a better "
+                "design may need more patients"
+            )
         return (
             f"Simon two-stage {self.kind} design, p0 {self.p0:g}, p1 {self.p1:g} "
             f"(one-sided alpha {self.alpha_requested:g}, power {self.power_requested:g}): "
             f"stage 1 stop if <= {self.r1}/{self.n1} responses; active if > {self.r}/{self.n}. "
             f"EN(p0) {self.expected_size:.1f}, PET(p0) {self.early_stop_probability:.2f}, "
             f"exact alpha {self.alpha:.4f}, exact power {self.power:.4f} "
-            "(exact binomial search, Simon 1989)."
+            f"(exact binomial search, Simon 1989; {proof})."
         )
 
 
 def simon_two_stage(
-    p0: float, p1: float, *, alpha: float = 0.05, power: float = 0.80, n_max: int = 100
+    p0: float, p1: float, *, alpha: float = 0.05, power: float = 0.80, n_max: int | None = None
 ) -> tuple[SimonDesign, SimonDesign]:
     """Return the optimal and minimax Simon two-stage designs by exhaustive exact binomial search.
 
-    Every (n1, n, r1, r) with n <= ``n_max`` is tried; a design qualifies when its exact type I
-    error under p0 is <= alpha and its exact power under p1 is >= power. The optimal design has the
-    least expected size under p0, the minimax the least n (ties broken by expected size), as in
-    Simon (1989) and R clinfun's ``ph2simon``.
+    Every (n1, n, r1, r) is tried; a design qualifies when its exact type I error under p0 is
+    <= alpha and its exact power under p1 is >= power. The optimal design has the least expected
+    size under p0, the minimax the least n (ties broken by expected size), as in Simon (1989) and
+    R clinfun's ``ph2simon``.
+
+    Without ``n_max`` the search goes on until the optimum is proven: a design of total size n
+    with first stage n1 has EN(p0) >= n1 + c(n1) (n - n1), where c(n1) is the least probability
+    under p0 of going on to stage 2 among stage-1 rules that keep the power (the power cannot
+    exceed the probability of going on under p1); once that bound exceeds the best EN found for
+    every n1, no larger design can do better. With ``n_max`` the search stops there and the
+    result says whether the optimum was proven within it (``proven``).
 
     Examples
     --------
     >>> optimal, minimax = simon_two_stage(0.10, 0.30, alpha=0.05, power=0.80)
     >>> (optimal.r1, optimal.n1, optimal.r, optimal.n), round(optimal.expected_size, 1)
     ((1, 10, 5, 29), 15.0)
-    >>> (minimax.r1, minimax.n1, minimax.r, minimax.n)
-    (1, 15, 5, 25)
+    >>> (minimax.r1, minimax.n1, minimax.r, minimax.n), optimal.proven
+    ((1, 15, 5, 25), True)
     """
     _require_p1_above_p0(p0, p1)
     require_probability("alpha", alpha)
     require_probability("power", power)
-    if n_max < 2:
+    if n_max is not None and n_max < 2:
         raise AnalysisInputError(f"n_max must be at least 2, got {n_max}.", parameter="n_max")
-    # No two-stage design can be smaller than the smallest exact single-stage one minus a little;
-    # starting the search at 2 keeps it plainly exhaustive and costs well under a second.
-    tables = [_BinomialTables(p, n_max) for p in (p0, p1)]
-    candidates: list[tuple[float, int, int, int, int, float, float, float]] = []
-    for n in range(2, n_max + 1):
-        candidates.extend(_simon_designs_of_size(n, tables, alpha, power))
-    if not candidates:
-        raise AnalysisInputError(
-            f"No two-stage design with at most {n_max} patients reaches alpha {alpha} and power "
-            f"{power}; raise n_max.",
-            parameter="n_max",
-        )
+    # A search beyond this many patients is no phase II design any more.
+    ceiling = n_max if n_max is not None else _SIMON_CEILING
+    limit = min(ceiling, 100)
+    candidates: list[_Candidate] = []
+    searched = 1
+    while True:
+        tables = [_BinomialTables(p, limit) for p in (p0, p1)]
+        for n in range(searched + 1, limit + 1):
+            candidates.extend(_simon_designs_of_size(n, tables, alpha, power))
+        searched = limit
+        if not candidates:
+            if limit >= ceiling:
+                raise AnalysisInputError(
+                    f"No two-stage design with at most {limit} patients reaches alpha {alpha} "
+                    f"and power {power}; raise n_max.",
+                    parameter="n_max",
+                )
+            limit = min(ceiling, 2 * limit)
+            continue
+        best = min(c[0] for c in candidates)
+        needed = _simon_proof_bound(p0, p1, power, best)
+        if needed <= searched or limit >= ceiling:
+            break
+        limit = min(ceiling, needed)
     optimal = min(candidates, key=lambda c: (c[0], c[4], c[1]))
     least_n = min(c[4] for c in candidates)
     minimax = min((c for c in candidates if c[4] == least_n), key=lambda c: (c[0], c[1]))
+    proven = _simon_proof_bound(p0, p1, power, optimal[0]) <= searched
 
-    def build(kind: str, c: tuple[float, int, int, int, int, float, float, float]) -> SimonDesign:
+    def build(kind: str, c: _Candidate, proven: bool) -> SimonDesign:
         expected, n1, r1, r, n, pet, exact_alpha, exact_power = c
         return SimonDesign(
-            kind, p0, p1, alpha, power, r1, n1, r, n, expected, pet, exact_alpha, exact_power
+            kind,
+            p0,
+            p1,
+            alpha,
+            power,
+            r1,
+            n1,
+            r,
+            n,
+            expected,
+            pet,
+            exact_alpha,
+            exact_power,
+            searched,
+            proven,
         )
 
-    return build("optimal", optimal), build("minimax", minimax)
+    # The minimax size is the least n with a qualifying design; every smaller n was searched.
+    return build("optimal", optimal, proven), build("minimax", minimax, True)
+
+
+_SIMON_CEILING = 1000
+_Candidate = tuple[float, int, int, int, int, float, float, float]
+
+
+def _simon_proof_bound(p0: float, p1: float, power: float, best_expected: float) -> int:
+    """Return a size beyond which no two-stage design has EN(p0) below ``best_expected``."""
+    bound = 0.0
+    for n1 in range(1, math.ceil(best_expected)):
+        # Stage-1 rules "stop if <= r1" that keep P1(go on) >= power: r1 <= the largest such one,
+        # and a smaller r1 only raises P0(go on). r1 = -1 is "never stop".
+        go_on_p1 = stats.binom.sf(np.arange(-1, n1), n1, p1)
+        r1 = int(np.nonzero(go_on_p1 >= power - 1e-12)[0].max()) - 1
+        go_on_p0 = float(stats.binom.sf(r1, n1, p0))
+        bound = max(bound, n1 + (best_expected - n1) / go_on_p0)
+    return math.ceil(bound)
 
 
 class _BinomialTables:
@@ -130,7 +194,7 @@ class _BinomialTables:
 
 def _simon_designs_of_size(
     n: int, tables: list[_BinomialTables], alpha: float, power: float
-) -> list[tuple[float, int, int, int, int, float, float, float]]:
+) -> list[_Candidate]:
     """Return, for total size n, the best qualifying design for each n1 (least EN)."""
     found = []
     r_values = np.arange(n + 1)

@@ -10,7 +10,7 @@ import polars as pl
 
 from carnet.analysis._checks import require_columns, require_no_nulls
 from carnet.analysis.errors import AnalysisInputError
-from carnet.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings
+from carnet.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings, Convention
 
 _DERIVED_SCHEMA = {
     "subject": pl.String,
@@ -28,6 +28,7 @@ class DerivedEndpoint:
     name: str
     frame: pl.DataFrame
     settings: AnalysisSettings
+    conventions: tuple[Convention, ...] = ()
 
     def explain(self, subject: str) -> str:
         """Return the sentence saying how one subject's time and status were derived."""
@@ -40,7 +41,8 @@ class DerivedEndpoint:
         events = int(self.frame["event"].sum())
         return (
             f"{self.name}: {self.frame.height} subjects, {events} events, time in days from "
-            f"randomisation.\n{self.settings.describe()}"
+            "randomisation."
+            + (f"\n{self.settings.describe(*self.conventions)}" if self.conventions else "")
         )
 
 
@@ -292,6 +294,7 @@ def progression_free_survival(
         "Progression-free survival",
         pl.DataFrame(out, schema=_DERIVED_SCHEMA, orient="row"),
         settings,
+        (Convention.PROGRESSION_FREE,),
     )
 
 

@@ -13,7 +13,12 @@ from scipy import stats
 
 from carnet.analysis._checks import require_columns, require_no_nulls
 from carnet.analysis.errors import AnalysisInputError
-from carnet.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings
+from carnet.analysis.settings import (
+    DEFAULT_SETTINGS,
+    AnalysisSettings,
+    Convention,
+    ResponseRules,
+)
 
 
 class Response(StrEnum):
@@ -128,7 +133,8 @@ class TimePointResponses:
         return (
             f"RECIST 1.1 time-point responses: {self.frame.height} assessments of "
             f"{self.frame['subject'].n_unique()} subjects (PD: sum +20% over nadir and +5 mm, "
-            "or new lesion, or unequivocal non-target progression).\n" + self.settings.describe()
+            "or new lesion, or unequivocal non-target progression, or disease back after a CR).\n"
+            + self.settings.describe(Convention.RESPONSE)
         )
 
 
@@ -203,6 +209,7 @@ def time_point_responses(
                 visits[subject],
                 non_target_visits[subject],
                 new_lesion_dates[subject],
+                settings.response,
             )
         )
     return TimePointResponses(pl.DataFrame(rows, schema=_TIME_POINT_SCHEMA, orient="row"), settings)
@@ -377,8 +384,16 @@ def _subject_time_points(
     visits: dict[dt.date, dict[str, float | None]],
     non_target_visits: dict[dt.date, dict[str, NonTargetStatus]],
     new_lesion_dates: set[dt.date],
+    rules: ResponseRules,
 ) -> list[tuple[Any, ...]]:
-    """Return one subject's post-baseline assessments, in date order, with their responses."""
+    """Return one subject's post-baseline assessments, in date order, with their responses.
+
+    Once a complete response is established (confirmed, when the plan requires confirmation),
+    any disease seen later has come back: a target lesion measurable again (a node at 10 mm or
+    more) or a non-target lesion present is PD whatever the sum (Eisenhauer 2009, table 3
+    footnote; EORTC RECIST FAQ). An unconfirmed CR followed by disease was probably a PR read as
+    CR, so the lesions are judged on the sum as usual.
+    """
     names = sorted(lesions)
     baseline_sum = sum(visits[baseline][n] or 0.0 for n in names)
     baseline_non_targets = sorted(non_target_visits.get(baseline, {}))
@@ -389,6 +404,10 @@ def _subject_time_points(
     )
     nadir = baseline_sum
     rows: list[tuple[Any, ...]] = []
+    # Date of the first CR of the current run of complete responses, and whether it is established.
+    complete_since: dt.date | None = None
+    established = False
+    gap = dt.timedelta(days=rules.confirmation_interval_days)
     for date in dates:
         target: Response | None = None
         total: float | None = None
@@ -406,7 +425,25 @@ def _subject_time_points(
         statuses = [recorded.get(n, NonTargetStatus.NOT_EVALUATED) for n in baseline_non_targets]
         non_target = non_target_response(statuses)
         new = date in new_lesion_dates
+        if established:
+            measured = [visits.get(date, {}).get(n) for n in names]
+            target_back = any(
+                d is not None and (d >= 10 if lesions[n][0] else d > 0)
+                for n, d in zip(names, measured, strict=True)
+            )
+            non_target_back = any(
+                s in (NonTargetStatus.PRESENT, NonTargetStatus.PROGRESSION) for s in statuses
+            )
+            if target_back:
+                target = Response.PD
+            if non_target_back:
+                non_target = Response.PD
         overall = overall_response(target, non_target, new_lesion=new)
+        if overall is Response.CR:
+            complete_since = complete_since or date
+            established = established or not rules.confirmation or date - complete_since >= gap
+        elif overall is not Response.NE:
+            complete_since, established = None, False
         rows.append(
             (
                 subject,
@@ -444,7 +481,7 @@ class BestOverallResponses:
     def __str__(self) -> str:
         counts = self.frame["best_response"].value_counts(sort=True).rows()
         listed = ", ".join(f"{k} {v}" for k, v in counts)
-        return f"Best overall response ({listed}).\n{self.settings.describe()}"
+        return f"Best overall response ({listed}).\n{self.settings.describe(Convention.RESPONSE)}"
 
 
 def best_overall_response(
@@ -594,7 +631,7 @@ class ResponseRate:
         return (
             f"Objective response rate {self.responders}/{self.subjects} = {self.rate:.1%} "
             f"({level} CI {self.lower:.1%}-{self.upper:.1%}, exact Clopper-Pearson); {listed}.\n"
-            + self.settings.describe()
+            + self.settings.describe(Convention.CONFIDENCE_LEVEL, Convention.RESPONSE)
         )
 
 

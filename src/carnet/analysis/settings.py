@@ -16,6 +16,18 @@ class IntervalTransform(StrEnum):
     PLAIN = "plain"  # linear; can leave [0, 1], so it is clipped
 
 
+class Convention(StrEnum):
+    """One choice of the plan a result may depend on; a result prints only those it used."""
+
+    CONFIDENCE_LEVEL = "confidence-level"
+    INTERVAL_TRANSFORM = "interval-transform"
+    COX_TIES = "cox-ties"
+    REFERENCE_ARM = "reference-arm"
+    PROGRESSION_FREE = "progression-free"
+    RESPONSE = "response"
+    TREATMENT_EMERGENT = "treatment-emergent"
+
+
 class CoxTies(StrEnum):
     """Approximation of the Cox partial likelihood when events share a time."""
 
@@ -176,22 +188,42 @@ class AnalysisSettings:
         object.__setattr__(self, "interval_transform", IntervalTransform(self.interval_transform))
         object.__setattr__(self, "ties", CoxTies(self.ties))
 
-    def describe(self) -> str:
-        """Return the settings as the lines printed under every result."""
-        level = f"{self.confidence_level * 100:g}%"
-        reference = self.reference_arm if self.reference_arm is not None else "first in order"
-        return "\n".join(
-            [
-                f"Confidence level {level}; Kaplan-Meier interval: Greenwood, "
-                f"{self.interval_transform.value} transform; Cox ties: "
-                f"{self.ties.value.capitalize()}.",
-                f"Reference arm: {reference}.",
-                self.progression_free.describe(),
-                self.response.describe(),
+    def describe(self, *conventions: Convention) -> str:
+        """Return the lines stating the given conventions (all of the plan when none is given).
+
+        A result passes the conventions it used, so that a Kaplan-Meier table does not print the
+        Cox ties or the PFS censoring rules.
+
+        Examples
+        --------
+        >>> print(AnalysisSettings().describe(Convention.COX_TIES, Convention.REFERENCE_ARM))
+        Cox ties: Efron.
+        Reference arm: first in order.
+        """
+        used = set(conventions) if conventions else set(Convention)
+        first = []
+        if Convention.CONFIDENCE_LEVEL in used:
+            first.append(f"Confidence level {self.confidence_level * 100:g}%")
+        if Convention.INTERVAL_TRANSFORM in used:
+            first.append(
+                f"Kaplan-Meier interval: Greenwood, {self.interval_transform.value} transform"
+            )
+        if Convention.COX_TIES in used:
+            first.append(f"Cox ties: {self.ties.value.capitalize()}")
+        lines = ["; ".join(first) + "."] if first else []
+        if Convention.REFERENCE_ARM in used:
+            reference = self.reference_arm if self.reference_arm is not None else "first in order"
+            lines.append(f"Reference arm: {reference}.")
+        if Convention.PROGRESSION_FREE in used:
+            lines.append(self.progression_free.describe())
+        if Convention.RESPONSE in used:
+            lines.append(self.response.describe())
+        if Convention.TREATMENT_EMERGENT in used:
+            lines.append(
                 f"Adverse events treatment-emergent from first dose to last dose + "
-                f"{self.treatment_emergent_days} days.",
-            ]
-        )
+                f"{self.treatment_emergent_days} days."
+            )
+        return "\n".join(lines)
 
 
 DEFAULT_SETTINGS = AnalysisSettings()

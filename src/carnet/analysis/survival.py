@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,9 +11,15 @@ import polars as pl
 from scipy import stats
 
 from carnet.analysis._checks import require_no_nulls
-from carnet.analysis._frames import labels, strata_labels, time_and_event
+from carnet.analysis._frames import labels, require_events, strata_labels, time_and_event
 from carnet.analysis.errors import AnalysisInputError
-from carnet.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings, CoxTies, IntervalTransform
+from carnet.analysis.settings import (
+    DEFAULT_SETTINGS,
+    AnalysisSettings,
+    Convention,
+    CoxTies,
+    IntervalTransform,
+)
 
 # Comparisons of survival probabilities with a target (0.5 for the median) use R's tolerance,
 # so that a curve sitting exactly on 0.5 after floating-point products is seen as on it.
@@ -94,7 +100,9 @@ class KaplanMeierResult:
                 f"{name:<12} {curve.subjects:>6} {curve.events:>7}  {curve.median!s:<20} "
                 f"{_show(curve.first_quartile.time)} / {_show(curve.third_quartile.time)}"
             )
-        lines.append(self.settings.describe())
+        lines.append(
+            self.settings.describe(Convention.CONFIDENCE_LEVEL, Convention.INTERVAL_TRANSFORM)
+        )
         return "\n".join(lines)
 
 
@@ -316,7 +324,7 @@ class LogRankResult:
             f"Chi-square {self.chi_square:.2f} on {self.degrees_of_freedom} df, "
             f"p = {self.p_value:.3g}"
         )
-        lines.append(self.settings.describe())
+        # The log-rank test depends on none of the plan's choices: nothing more to state.
         return "\n".join(lines)
 
 
@@ -346,6 +354,7 @@ def logrank(
     """
     what = "Log-rank"
     times, events = time_and_event(frame, time=time, event=event, subject=subject, what=what)
+    require_events(events, event=event, what=what)
     group_labels = labels(frame, group, subject=subject, what=what)
     stratum_labels = strata_labels(frame, strata, subject=subject, what=what)
     names, group_index = np.unique(group_labels, return_inverse=True)
@@ -468,7 +477,10 @@ class CoxResult:
             f"{self.score:.2f} on {df} df (p = {self.p_value('likelihood_ratio'):.3g}, "
             f"{self.p_value('wald'):.3g}, {self.p_value('score'):.3g})"
         )
-        lines.append(self.settings.describe())
+        lines.append(self.settings.describe(Convention.CONFIDENCE_LEVEL, Convention.COX_TIES))
+        if self.reference_arm is not None:
+            chosen = " (first in order)" if self.settings.reference_arm is None else ""
+            lines.append(f"Reference arm: {self.reference_arm}{chosen}.")
         return "\n".join(lines)
 
 
@@ -553,6 +565,7 @@ def cox(
     """
     what = "Cox model"
     times, events = time_and_event(frame, time=time, event=event, subject=subject, what=what)
+    require_events(events, event=event, what=what)
     columns, names, reference = _cox_design(
         frame, arm=arm, covariates=covariates, subject=subject, settings=settings
     )
@@ -604,12 +617,7 @@ def cox(
             "without events, or a covariate that separates events perfectly).",
             parameter=names[int(np.argmax(np.abs(beta)))],
         )
-    if np.abs(beta).max() > 20:
-        raise AnalysisInputError(
-            "The Cox model diverges (monotone likelihood: an arm or covariate level without "
-            "events, or a covariate that separates events perfectly).",
-            parameter=names[int(np.argmax(np.abs(beta)))],
-        )
+    _refuse_monotone_likelihood(evaluate, beta, ll, information, gradient, names)
     covariance = np.linalg.inv(information)
     z_level = float(stats.norm.ppf(1 - (1 - settings.confidence_level) / 2))
     terms = []
@@ -643,6 +651,42 @@ def cox(
         reference,
         iterations,
         settings,
+    )
+
+
+def _refuse_monotone_likelihood(
+    evaluate: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
+    beta: np.ndarray,
+    log_likelihood: float,
+    information: np.ndarray,
+    gradient: np.ndarray,
+    names: list[str],
+) -> None:
+    """Refuse a fit whose likelihood still rises along a direction: no finite maximum exists.
+
+    The size of a coefficient says nothing (age in units of 2000 years has a coefficient of 37
+    and a sound fit); the likelihood does. At a finite maximum Newton converges quadratically and
+    the next step is negligible beside the coefficient; under a monotone likelihood the
+    information fades as fast as the score, so the step stays near one unit while the likelihood
+    keeps climbing, by less and less, towards an asymptote it never reaches. R's coxph flags a
+    coefficient from the same step (|step| > sqrt(1e-9) |beta|); here the likelihood must also
+    confirm it: a long step further does not lower it.
+    """
+    try:
+        step = np.asarray(np.linalg.solve(information, gradient))
+    except np.linalg.LinAlgError:
+        step = np.full(beta.size, np.inf)
+    moving = (np.abs(step) > 1e-9) & (np.abs(step) > math.sqrt(1e-9) * np.abs(beta))
+    if not moving.any():
+        return
+    if np.all(np.isfinite(step)):
+        further, _, _ = evaluate(beta + 10 * step)
+        if further < log_likelihood - 1e-9:
+            return  # the likelihood falls beyond: a finite maximum, reached more slowly
+    raise AnalysisInputError(
+        "The Cox model diverges (monotone likelihood: an arm or covariate level without "
+        "events, or a covariate that separates events perfectly).",
+        parameter=names[int(np.argmax(np.where(moving, np.abs(step), -1.0)))],
     )
 
 

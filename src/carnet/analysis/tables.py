@@ -10,7 +10,7 @@ import polars as pl
 
 from carnet.analysis._checks import require_columns, require_no_nulls
 from carnet.analysis.errors import AnalysisInputError
-from carnet.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings
+from carnet.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings, Convention
 
 
 @dataclass(frozen=True)
@@ -107,10 +107,13 @@ class Table:
     frame: pl.DataFrame
     notes: str
     settings: AnalysisSettings
+    conventions: tuple[Convention, ...] = ()
 
     def __str__(self) -> str:
+        # Only the plan's choices this table depends on (none for baseline characteristics).
+        used = f"\n{self.settings.describe(*self.conventions)}" if self.conventions else ""
         with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, fmt_str_lengths=60):
-            return f"{self.title}\n{self.frame}\n{self.notes}\n{self.settings.describe()}"
+            return f"{self.title}\n{self.frame}\n{self.notes}{used}"
 
 
 def _members_data(data: pl.DataFrame, population: Population) -> pl.DataFrame:
@@ -341,6 +344,7 @@ def adverse_events_table(
         f"onset from first dose to last dose + {window} days ({excluded} events outside the "
         "window or the population not counted).",
         settings,
+        (Convention.TREATMENT_EMERGENT,),
     )
 
 
