@@ -12,6 +12,7 @@ from carnet.analysis import (
     EventsFormula,
     SpendingFunction,
     group_sequential_boundaries,
+    group_sequential_design,
     simon_two_stage,
     survival_sample_size,
     two_proportions_sample_size,
@@ -178,3 +179,64 @@ def test_a_simon_search_bounded_below_the_proof_says_so() -> None:
     assert "n_max 100" in str(optimal)
     # The minimax design needs no more than the smallest size that qualifies: proven anyway.
     assert minimax.proven
+
+
+def test_a_binding_futility_bound_lets_the_efficacy_bound_come_down_and_spends_alpha_exactly() -> None:
+    # No published table was found for binding futility; its definition is checked instead: with
+    # the futility bound binding, the probability of crossing the efficacy bound under H0 (the
+    # trial stopping at a futility crossing) equals alpha, and the efficacy bounds can only be
+    # lower than the non-binding ones, which ignore the futility bound.
+    looks = [0.25, 0.5, 0.75, 1.0]
+    common = {
+        "alpha": 0.025,
+        "power": 0.9,
+        "efficacy": SpendingFunction.OBRIEN_FLEMING,
+        "futility": SpendingFunction.POCOCK,
+    }
+    binding = group_sequential_design(looks, binding=True, **common)
+    free = group_sequential_design(looks, binding=False, **common)
+    assert binding.alpha_with_futility == pytest.approx(0.025, abs=1e-6)
+    assert free.alpha_with_futility < 0.025
+    assert all(b <= f + 1e-9 for b, f in zip(binding.upper, free.upper, strict=True))
+    assert binding.inflation < free.inflation
+    for design in (binding, free):
+        assert design.lower is not None
+        assert design.lower[-1] == pytest.approx(design.upper[-1])
+        assert design.cumulative_power[-1] == pytest.approx(0.9, abs=1e-6)
+        assert design.cumulative_beta[-1] == pytest.approx(0.1, abs=1e-6)
+        assert "binding" in str(design)
+
+
+def test_the_sample_sizes_of_a_group_sequential_design_inflate_the_fixed_one() -> None:
+    design = group_sequential_design([0.5, 1.0], futility=SpendingFunction.OBRIEN_FLEMING)
+    looks = design.sample_sizes(380)
+    assert looks[-1] == math.ceil(380 * design.inflation)
+    assert looks[0] == math.ceil(380 * design.inflation * 0.5)
+
+
+def test_a_futility_spending_parameter_is_needed_only_for_hwang_shih_decani() -> None:
+    with pytest.raises(AnalysisInputError) as error:
+        group_sequential_design([0.5, 1.0], efficacy=SpendingFunction.HWANG_SHIH_DECANI,
+                                efficacy_parameter=None)
+    assert error.value.parameter == "efficacy_parameter"
+
+
+def test_dropout_raises_the_patients_for_the_same_events() -> None:
+    common = {"control_median": 12, "accrual_duration": 24, "follow_up_duration": 12}
+    without = survival_sample_size(0.75, **common)
+    with_dropout = survival_sample_size(0.75, dropout_rate=0.1, dropout_time=12, **common)
+    assert with_dropout.events == without.events
+    assert with_dropout.patients is not None and without.patients is not None
+    assert with_dropout.patients > without.patients
+    assert "dropout 10% by 12" in str(with_dropout)
+    assert survival_sample_size(0.75, dropout_rate=0.0, dropout_time=12, **common) == without
+
+
+def test_a_dropout_rate_needs_its_time_and_the_durations() -> None:
+    with pytest.raises(AnalysisInputError) as error:
+        survival_sample_size(0.75, control_median=12, accrual_duration=24, follow_up_duration=12,
+                             dropout_rate=0.1)
+    assert error.value.parameter == "dropout_time"
+    with pytest.raises(AnalysisInputError) as error:
+        survival_sample_size(0.75, dropout_rate=0.1, dropout_time=12)
+    assert error.value.parameter == "control_median"

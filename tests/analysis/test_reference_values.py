@@ -3,13 +3,16 @@
 import polars as pl
 import pytest
 from lifelines.datasets import load_lung
+from scipy import stats
 
 from carnet.analysis import (
     AnalysisSettings,
     CoxTies,
     IntervalTransform,
+    SpendingFunction,
     ahern_single_stage,
     cox,
+    group_sequential_design,
     kaplan_meier,
     logrank,
     simon_two_stage,
@@ -133,3 +136,85 @@ def test_a_cox_coefficient_above_20_is_a_valid_model_lung_age_over_2000(
     assert round(plain.coefficient, 4) == 0.0187
     assert round(plain.std_error, 4) == 0.0092
     assert term.p_value == pytest.approx(plain.p_value, rel=1e-6)
+
+
+# Group-sequential designs with beta spending. Source: gsDesign's own published test snapshots
+# (keaven/gsDesign, tests/testthat/_snaps/independent-test-gsBoundSummary.md and the calls in
+# tests/testthat/test-independent-test-gsBoundSummary.R). Convention: one-sided alpha 0.025,
+# beta 0.10, equally spaced looks, Hwang-Shih-DeCani spending, gamma -4 for efficacy and -2 for
+# futility (gsDesign's defaults), non-binding futility (test.type = 4).
+
+
+def test_gsdesign_default_three_looks_with_non_binding_futility() -> None:
+    # gsDesign(delta = 0.3): Z 3.0107 / 2.5465 / 1.9992 (efficacy), -0.2387 / 0.9411 / 1.9992
+    # (futility); maximum information 124.91 against the fixed design's
+    # ((z_0.975 + z_0.90) / 0.3)^2 = 116.75, an inflation of 1.070.
+    design = group_sequential_design(
+        [1 / 3, 2 / 3, 1.0],
+        alpha=0.025,
+        power=0.90,
+        efficacy=SpendingFunction.HWANG_SHIH_DECANI,
+        efficacy_parameter=-4,
+        futility=SpendingFunction.HWANG_SHIH_DECANI,
+        futility_parameter=-2,
+        binding=False,
+    )
+    assert [round(z, 4) for z in design.upper] == [3.0107, 2.5465, 1.9992]
+    assert [round(z, 3) for z in design.lower] == [-0.239, 0.941, 1.999]
+    fixed = ((stats.norm.ppf(0.975) + stats.norm.ppf(0.90)) / 0.3) ** 2
+    assert round(design.inflation * fixed, 1) == 124.9
+    assert round(design.inflation, 3) == 1.070
+    # P(crossing the futility bound at the first look | H0) 0.4057, (| H1) 0.0148.
+    assert round(design.futility_h0[0], 4) == 0.4057
+    assert round(design.futility_h1[0], 4) == 0.0148
+
+
+def test_gsdesign_five_looks_with_and_without_futility() -> None:
+    # gsDesign(k = 5, test.type = 4): efficacy 3.2527 2.9860 2.6917 2.3737 2.0253, futility
+    # -0.9016 -0.0367 0.6945 1.3603 2.0253, N / fixed N 1.1 at the end (0.22 at the first look);
+    # with the non-binding futility bound the type I error actually spent is 0.0226.
+    looks = [0.2, 0.4, 0.6, 0.8, 1.0]
+    design = group_sequential_design(
+        looks, futility=SpendingFunction.HWANG_SHIH_DECANI, futility_parameter=-2
+    )
+    assert [round(z, 4) for z in design.upper] == [3.2527, 2.9860, 2.6917, 2.3737, 2.0253]
+    assert [round(z, 4) for z in design.lower] == [-0.9016, -0.0367, 0.6945, 1.3603, 2.0253]
+    assert round(design.inflation, 2) == 1.10
+    assert round(design.inflation * 0.2, 2) == 0.22
+    assert round(design.alpha_with_futility, 4) == 0.0226
+    # gsDesign(k = 5, test.type = 1): efficacy only, N / fixed N 1.02, cumulative power
+    # 0.0370 0.1883 0.4530 0.7229 0.9000.
+    efficacy_only = group_sequential_design(looks)
+    assert [round(z, 4) for z in efficacy_only.upper] == [3.2527, 2.9860, 2.6917, 2.3737, 2.0253]
+    assert efficacy_only.lower is None
+    assert round(efficacy_only.inflation, 2) == 1.02
+    assert [round(p, 4) for p in efficacy_only.cumulative_power] == [
+        0.0370,
+        0.1883,
+        0.4530,
+        0.7229,
+        0.9000,
+    ]
+
+
+def test_patients_with_dropout_match_rpact() -> None:
+    # rpact's published unit test (rpact-com/rpact, tests/testthat/test-f_design_plan_survival.R):
+    # getSampleSizeSurvival(pi1 = 0.4, pi2 = 0.2, eventTime = 14, accrualTime = 8,
+    # followUpTime = 10, dropoutRate1 = 0.1, dropoutRate2 = 0.05, dropoutTime = 16) gives
+    # lambda1 0.036487545, lambda2 0.015938825 (HR 2.2892242, control median 43.487972),
+    # 64.634742 events for 224.258 patients at 1:1 and 86.179656 events for 257.43359 at 3:1.
+    # Convention: uniform accrual, exponential event and dropout times (dropout hazard
+    # -log(1 - rate) / time), dropout a competing risk.
+    for allocation, events, patients in ((0.5, 64.634742, 224.258), (0.75, 86.179656, 257.43359)):
+        size = survival_sample_size(
+            2.2892242,
+            allocation=allocation,
+            control_median=43.487972,
+            accrual_duration=8,
+            follow_up_duration=10,
+            dropout_rate=0.05,
+            dropout_rate_experimental=0.1,
+            dropout_time=16,
+        )
+        assert size.event_probability is not None
+        assert events / size.event_probability == pytest.approx(patients, rel=1e-6)
