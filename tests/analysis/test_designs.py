@@ -181,7 +181,9 @@ def test_a_simon_search_bounded_below_the_proof_says_so() -> None:
     assert minimax.proven
 
 
-def test_a_binding_futility_bound_lets_the_efficacy_bound_come_down_and_spends_alpha_exactly() -> None:
+def test_a_binding_futility_bound_lets_the_efficacy_bound_come_down_and_spends_alpha_exactly() -> (
+    None
+):
     # No published table was found for binding futility; its definition is checked instead: with
     # the futility bound binding, the probability of crossing the efficacy bound under H0 (the
     # trial stopping at a futility crossing) equals alpha, and the efficacy bounds can only be
@@ -216,8 +218,9 @@ def test_the_sample_sizes_of_a_group_sequential_design_inflate_the_fixed_one() -
 
 def test_a_futility_spending_parameter_is_needed_only_for_hwang_shih_decani() -> None:
     with pytest.raises(AnalysisInputError) as error:
-        group_sequential_design([0.5, 1.0], efficacy=SpendingFunction.HWANG_SHIH_DECANI,
-                                efficacy_parameter=None)
+        group_sequential_design(
+            [0.5, 1.0], efficacy=SpendingFunction.HWANG_SHIH_DECANI, efficacy_parameter=None
+        )
     assert error.value.parameter == "efficacy_parameter"
 
 
@@ -234,8 +237,9 @@ def test_dropout_raises_the_patients_for_the_same_events() -> None:
 
 def test_a_dropout_rate_needs_its_time_and_the_durations() -> None:
     with pytest.raises(AnalysisInputError) as error:
-        survival_sample_size(0.75, control_median=12, accrual_duration=24, follow_up_duration=12,
-                             dropout_rate=0.1)
+        survival_sample_size(
+            0.75, control_median=12, accrual_duration=24, follow_up_duration=12, dropout_rate=0.1
+        )
     assert error.value.parameter == "dropout_time"
     with pytest.raises(AnalysisInputError) as error:
         survival_sample_size(0.75, dropout_rate=0.1, dropout_time=12)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -315,6 +315,9 @@ class SurvivalSampleSize:
     accrual_duration: float | None
     follow_up_duration: float | None
     control_median: float | None
+    dropout_rate: float = 0.0
+    dropout_rate_experimental: float = 0.0
+    dropout_time: float | None = None
 
     def __str__(self) -> str:
         text = (
@@ -323,10 +326,20 @@ class SurvivalSampleSize:
             f"{self.allocation:g}: {self.events_exact:.1f}, so {self.events} events."
         )
         if self.patients is not None:
+            if self.dropout_time is None:
+                dropout = "no dropout"
+            elif self.dropout_rate == self.dropout_rate_experimental:
+                dropout = f"dropout {self.dropout_rate:.0%} by {self.dropout_time:g} (exponential)"
+            else:
+                dropout = (
+                    f"dropout {self.dropout_rate:.0%} (control) and "
+                    f"{self.dropout_rate_experimental:.0%} (experimental) by "
+                    f"{self.dropout_time:g} (exponential)"
+                )
             text += (
                 f" With uniform accrual over {self.accrual_duration:g}, follow-up "
-                f"{self.follow_up_duration:g} after the last patient and exponential survival "
-                f"(control median {self.control_median:g}), P(event) "
+                f"{self.follow_up_duration:g} after the last patient, exponential survival "
+                f"(control median {self.control_median:g}) and {dropout}, P(event) "
                 f"{self.event_probability:.3f}: {self.patients} patients."
             )
         return text
@@ -342,6 +355,9 @@ def survival_sample_size(
     control_median: float | None = None,
     accrual_duration: float | None = None,
     follow_up_duration: float | None = None,
+    dropout_rate: float = 0.0,
+    dropout_rate_experimental: float | None = None,
+    dropout_time: float | None = None,
 ) -> SurvivalSampleSize:
     """Return the events a two-sided log-rank test needs, and patients if durations are given.
 
@@ -349,7 +365,11 @@ def survival_sample_size(
     fraction. Freedman (1982): D = (z_{1-a/2} + z_{1-b})^2 (1 + k HR)^2 / (k (1 - HR)^2), with
     k = q / (1 - q). Patients: D divided by the probability of an event under exponential survival
     with uniform accrual over ``accrual_duration`` and ``follow_up_duration`` after the last
-    patient (no dropout), averaged over the arms by allocation.
+    patient, averaged over the arms by allocation. Dropout, when given, is the probability
+    ``dropout_rate`` of leaving the study by ``dropout_time`` (control arm;
+    ``dropout_rate_experimental`` for the other, the same by default), taken as an exponential
+    competing risk of hazard -log(1 - rate) / time, as rpact does: a patient lost before the
+    event never has it, so more patients are needed for the same events.
 
     Examples
     --------
@@ -374,6 +394,29 @@ def survival_sample_size(
         events = z**2 * (1 + ratio * hazard_ratio) ** 2 / (ratio * (1 - hazard_ratio) ** 2)
     durations = (control_median, accrual_duration, follow_up_duration)
     patients = probability = None
+    experimental_dropout = (
+        dropout_rate if dropout_rate_experimental is None else dropout_rate_experimental
+    )
+    for name, rate in (
+        ("dropout_rate", dropout_rate),
+        ("dropout_rate_experimental", experimental_dropout),
+    ):
+        if not (math.isfinite(rate) and 0 <= rate < 1):
+            raise AnalysisInputError(f"{name} must lie in [0, 1), got {rate!r}.", parameter=name)
+    dropping = dropout_rate > 0 or experimental_dropout > 0
+    if dropping and dropout_time is None:
+        raise AnalysisInputError(
+            "A dropout rate needs dropout_time, the time by which that share has left.",
+            parameter="dropout_time",
+        )
+    if dropout_time is not None:
+        require_positive("dropout_time", dropout_time)
+    if dropping and all(d is None for d in durations):
+        raise AnalysisInputError(
+            "Dropout changes patients, not events: give control_median, accrual_duration and "
+            "follow_up_duration too.",
+            parameter="control_median",
+        )
     if any(d is not None for d in durations):
         if control_median is None or accrual_duration is None or follow_up_duration is None:
             raise AnalysisInputError(
@@ -387,10 +430,12 @@ def survival_sample_size(
                 "follow_up_duration cannot be negative.", parameter="follow_up_duration"
             )
         control_hazard = math.log(2) / control_median
+        control_loss = _dropout_hazard(dropout_rate, dropout_time)
+        experimental_loss = _dropout_hazard(experimental_dropout, dropout_time)
         probability = (1 - allocation) * _event_probability(
-            control_hazard, accrual_duration, follow_up_duration
+            control_hazard, accrual_duration, follow_up_duration, control_loss
         ) + allocation * _event_probability(
-            control_hazard * hazard_ratio, accrual_duration, follow_up_duration
+            control_hazard * hazard_ratio, accrual_duration, follow_up_duration, experimental_loss
         )
         patients = math.ceil(math.ceil(events) / probability)
     return SurvivalSampleSize(
@@ -406,14 +451,28 @@ def survival_sample_size(
         accrual_duration,
         follow_up_duration,
         control_median,
+        dropout_rate if dropping else 0.0,
+        experimental_dropout if dropping else 0.0,
+        dropout_time if dropping else None,
     )
 
 
-def _event_probability(hazard: float, accrual: float, follow_up: float) -> float:
-    """Return P(event by analysis) under exponential survival and uniform accrual."""
-    return 1 - (math.exp(-hazard * follow_up) - math.exp(-hazard * (accrual + follow_up))) / (
-        hazard * accrual
+def _dropout_hazard(rate: float, time: float | None) -> float:
+    """Return the exponential hazard that loses ``rate`` of the patients by ``time``."""
+    return 0.0 if rate == 0 or time is None else -math.log(1 - rate) / time
+
+
+def _event_probability(hazard: float, accrual: float, follow_up: float, loss: float = 0.0) -> float:
+    """Return P(event by analysis) under exponential survival, dropout and uniform accrual.
+
+    With a dropout hazard, the event is one of two competing exits: it takes the share
+    hazard / (hazard + loss) of the patients who leave the risk set by the analysis.
+    """
+    total = hazard + loss
+    leave = 1 - (math.exp(-total * follow_up) - math.exp(-total * (accrual + follow_up))) / (
+        total * accrual
     )
+    return hazard / total * leave
 
 
 @dataclass(frozen=True)
@@ -484,10 +543,11 @@ def two_proportions_sample_size(
 
 
 class SpendingFunction(StrEnum):
-    """Lan-DeMets alpha-spending function."""
+    """Error-spending function (for alpha, or for beta with a futility bound)."""
 
-    OBRIEN_FLEMING = "obrien-fleming"  # 2 - 2 Phi(z_{1-a/2} / sqrt(t))
-    POCOCK = "pocock"  # a log(1 + (e - 1) t)
+    OBRIEN_FLEMING = "obrien-fleming"  # Lan-DeMets: 2 - 2 Phi(z_{1-a/2} / sqrt(t))
+    POCOCK = "pocock"  # Lan-DeMets: a log(1 + (e - 1) t)
+    HWANG_SHIH_DECANI = "hwang-shih-decani"  # a (1 - e^{-g t}) / (1 - e^{-g}); gsDesign's default
 
 
 @dataclass(frozen=True)
@@ -519,10 +579,24 @@ class GroupSequentialBoundaries:
         return "\n".join(lines)
 
 
-def _spent(spending: SpendingFunction, alpha: float, t: float) -> float:
+def _spent(
+    spending: SpendingFunction, alpha: float, t: float, parameter: float | None = None
+) -> float:
+    """Return the error spent by information fraction t out of a total ``alpha``."""
     if spending is SpendingFunction.OBRIEN_FLEMING:
         return float(2 - 2 * stats.norm.cdf(stats.norm.ppf(1 - alpha / 2) / math.sqrt(t)))
+    if spending is SpendingFunction.HWANG_SHIH_DECANI:
+        gamma = float(parameter if parameter is not None else -4.0)
+        if gamma == 0:
+            return alpha * t
+        return alpha * (1 - math.exp(-gamma * t)) / (1 - math.exp(-gamma))
     return alpha * math.log(1 + (math.e - 1) * t)
+
+
+def _spending_text(spending: SpendingFunction, parameter: float | None) -> str:
+    if spending is SpendingFunction.HWANG_SHIH_DECANI:
+        return f"Hwang-Shih-DeCani (gamma {parameter:g})"
+    return f"Lan-DeMets {spending.value}-type"
 
 
 def group_sequential_boundaries(
@@ -609,6 +683,332 @@ def group_sequential_boundaries(
     )
 
 
+@dataclass(frozen=True)
+class GroupSequentialDesign:
+    """A one-sided group-sequential design: efficacy bounds, futility bounds, inflation.
+
+    Attributes
+    ----------
+    upper
+        Efficacy bounds on the Z scale (reject H0 when Z >= bound).
+    lower
+        Futility bounds on the Z scale (stop for futility when Z < bound); ``None`` without
+        futility. The last equals the last efficacy bound.
+    inflation
+        Maximum information (events or patients) over that of the fixed design with the same
+        alpha and power: multiply the fixed sample size by it.
+    cumulative_alpha, cumulative_beta
+        Error spent by each look (beta: probability of stopping for futility under H1).
+    cumulative_power
+        Probability of having crossed the efficacy bound by each look under H1.
+    futility_h0, futility_h1
+        Probability of crossing the futility bound at each look under H0 and H1.
+    alpha_with_futility
+        Type I error once the futility bound is obeyed (below alpha when it is non-binding).
+    """
+
+    information_fractions: tuple[float, ...]
+    alpha: float
+    power: float
+    efficacy: SpendingFunction
+    efficacy_parameter: float | None
+    futility: SpendingFunction | None
+    futility_parameter: float | None
+    binding: bool
+    upper: tuple[float, ...]
+    lower: tuple[float, ...] | None
+    inflation: float
+    cumulative_alpha: tuple[float, ...]
+    cumulative_beta: tuple[float, ...] | None
+    cumulative_power: tuple[float, ...]
+    futility_h0: tuple[float, ...] | None
+    futility_h1: tuple[float, ...] | None
+    alpha_with_futility: float
+
+    def sample_sizes(self, fixed: float) -> tuple[int, ...]:
+        """Return the cumulative size (patients or events) at each look, from the fixed one."""
+        require_positive("fixed", fixed)
+        return tuple(
+            math.ceil(fixed * self.inflation * t - 1e-9) for t in self.information_fractions
+        )
+
+    def conventions(self) -> str:
+        """Return the conventions the design was computed with, as one sentence."""
+        text = (
+            f"One-sided alpha {self.alpha:g}, power {self.power:g}; efficacy bound by "
+            f"{_spending_text(self.efficacy, self.efficacy_parameter)} alpha spending"
+        )
+        if self.futility is None:
+            return text + "; no futility bound; Z scale, numerical integration (Armitage 1969)."
+        kind = "binding" if self.binding else "non-binding"
+        return (
+            text + f"; {kind} futility bound by "
+            f"{_spending_text(self.futility, self.futility_parameter)} beta spending; Z scale, "
+            "numerical integration (Armitage 1969)."
+        )
+
+    def __str__(self) -> str:
+        lines = [
+            "Group-sequential design: " + self.conventions(),
+            f"Sample size inflation {self.inflation:.4f} over the fixed design.",
+            "  t       efficacy Z  futility Z  cumulative alpha  cumulative power",
+        ]
+        for k, t in enumerate(self.information_fractions):
+            futility = f"{self.lower[k]:10.4f}" if self.lower is not None else "         -"
+            lines.append(
+                f"  {t:<6.3f}  {self.upper[k]:10.4f}  {futility}  "
+                f"{self.cumulative_alpha[k]:16.5f}  {self.cumulative_power[k]:16.4f}"
+            )
+        return "\n".join(lines)
+
+
+class _Density:
+    """Sub-density of the score S_k = Z_k sqrt(t_k) over the region where the trial goes on."""
+
+    def __init__(self, grid: np.ndarray, weights: np.ndarray) -> None:
+        self.grid = grid
+        self.weights = weights  # integration weights times density (a point mass at the start)
+
+    @classmethod
+    def start(cls) -> _Density:
+        return cls(np.zeros(1), np.ones(1))
+
+    def above(self, value: float, sd: float, shift: float) -> float:
+        """Return P(S_k >= value, trial still going at the previous look)."""
+        return float(np.dot(self.weights, stats.norm.sf((value - self.grid - shift) / sd)))
+
+    def below(self, value: float, sd: float, shift: float) -> float:
+        """Return P(S_k < value, trial still going at the previous look)."""
+        return float(np.dot(self.weights, stats.norm.cdf((value - self.grid - shift) / sd)))
+
+    def advance(self, lower: float, upper: float, sd: float, shift: float) -> _Density:
+        """Return the sub-density of S_k over [lower, upper] (the continuation region)."""
+        grid = _odd_grid(lower, upper, _GRID_STEP)
+        scaled = (grid[:, None] - self.grid[None, :] - shift) / sd
+        density = (np.exp(-0.5 * scaled**2) / (sd * math.sqrt(2 * math.pi))) @ self.weights
+        return _Density(grid, _simpson_weights(grid, density))
+
+
+_GRID_STEP = 0.01
+
+
+def _solve_bound(function: Callable[[float], float], target: float) -> float:
+    """Return the Z at which a monotone crossing probability equals target."""
+    return float(optimize.brentq(lambda z: function(z) - target, -40.0, 40.0, xtol=1e-10))
+
+
+def group_sequential_design(
+    information_fractions: Sequence[float],
+    *,
+    alpha: float = 0.025,
+    power: float = 0.90,
+    efficacy: SpendingFunction = SpendingFunction.HWANG_SHIH_DECANI,
+    efficacy_parameter: float | None = -4.0,
+    futility: SpendingFunction | None = None,
+    futility_parameter: float | None = -2.0,
+    binding: bool = False,
+) -> GroupSequentialDesign:
+    """Return a one-sided group-sequential design with optional futility by beta spending.
+
+    Efficacy bounds spend alpha under H0 (Lan and DeMets 1983); futility bounds spend beta under
+    the alternative (Pampallona, Tsiatis and Kim 2001), and the drift of the alternative, hence
+    the inflation of the sample size, is found so that the last futility bound meets the last
+    efficacy bound: power is then exactly 1 - beta. A *non-binding* futility bound is ignored
+    when the efficacy bounds are computed (alpha is kept whether or not the DSMB stops); a
+    *binding* one is taken into account, which lowers the efficacy bounds. As gsDesign's
+    ``test.type`` 1 (no futility), 3 (binding) and 4 (non-binding); the defaults are gsDesign's
+    (Hwang-Shih-DeCani, gamma -4 for efficacy and -2 for futility).
+
+    Examples
+    --------
+    >>> design = group_sequential_design(
+    ...     [1 / 3, 2 / 3, 1], futility=SpendingFunction.HWANG_SHIH_DECANI
+    ... )
+    >>> [round(z, 2) for z in design.upper], [round(z, 2) for z in design.lower]
+    ([3.01, 2.55, 2.0], [-0.24, 0.94, 2.0])
+    >>> round(design.inflation, 2)
+    1.07
+    """
+    require_probability("alpha", alpha)
+    require_probability("power", power)
+    fractions = _checked_fractions(information_fractions)
+    efficacy = SpendingFunction(efficacy)
+    futility = SpendingFunction(futility) if futility is not None else None
+    _require_parameter(efficacy, efficacy_parameter, "efficacy_parameter")
+    if futility is not None:
+        _require_parameter(futility, futility_parameter, "futility_parameter")
+    beta = 1 - power
+    if alpha + beta >= 1:
+        raise AnalysisInputError("alpha + (1 - power) must be below 1.", parameter="power")
+    alpha_spent = [_spent(efficacy, alpha, t, efficacy_parameter) for t in fractions]
+    alpha_spent[-1] = alpha  # every spending function spends it all at t = 1
+    beta_spent = (
+        [_spent(futility, beta, t, futility_parameter) for t in fractions]
+        if futility is not None
+        else None
+    )
+    if beta_spent is not None:
+        beta_spent[-1] = beta
+    # Non-binding (and no futility): efficacy bounds from H0 alone, whatever the drift.
+    free_upper = (
+        None if binding and futility is not None else _efficacy_only(fractions, alpha_spent)
+    )
+    fixed_drift = float(stats.norm.ppf(1 - alpha) + stats.norm.ppf(power))
+
+    def run(drift: float) -> _Run:
+        return _run(fractions, drift, alpha_spent, beta_spent, free_upper)
+
+    def gap(drift: float) -> float:
+        result = run(drift)
+        if beta_spent is None:
+            return result.power[-1] - power
+        return result.final_futility - result.upper[-1]
+
+    # Futility and the interim looks both cost power: the drift lies above the fixed design's.
+    low, high = 0.9 * fixed_drift, 1.1 * fixed_drift
+    while gap(high) < 0:
+        low, high = high, high * 1.2
+    drift = float(optimize.brentq(gap, low, high, xtol=1e-10))
+    result = run(drift)
+    if len(result.upper) < len(fractions):
+        raise AnalysisInputError(
+            "The futility bound meets the efficacy bound before the last look; spend less beta "
+            "early or look later.",
+            parameter="futility",
+        )
+    lower = None
+    if futility is not None:
+        lower = [*result.lower[:-1], result.upper[-1]]
+    return GroupSequentialDesign(
+        tuple(fractions),
+        alpha,
+        power,
+        efficacy,
+        efficacy_parameter if efficacy is SpendingFunction.HWANG_SHIH_DECANI else None,
+        futility,
+        futility_parameter if futility is SpendingFunction.HWANG_SHIH_DECANI else None,
+        binding and futility is not None,
+        tuple(result.upper),
+        tuple(lower) if lower is not None else None,
+        (drift / fixed_drift) ** 2,
+        tuple(alpha_spent),
+        tuple(beta_spent) if beta_spent is not None else None,
+        tuple(result.power),
+        tuple(result.futility_h0) if futility is not None else None,
+        tuple(result.futility_h1) if futility is not None else None,
+        float(sum(result.efficacy_h0)),
+    )
+
+
+def _require_parameter(spending: SpendingFunction, parameter: float | None, name: str) -> None:
+    if spending is SpendingFunction.HWANG_SHIH_DECANI and (
+        parameter is None or not math.isfinite(parameter)
+    ):
+        raise AnalysisInputError(
+            f"{name} (gamma) is needed with Hwang-Shih-DeCani spending (gsDesign uses -4 for "
+            "efficacy, -2 for futility).",
+            parameter=name,
+        )
+
+
+def _checked_fractions(information_fractions: Sequence[float]) -> list[float]:
+    fractions = [float(t) for t in information_fractions]
+    if not fractions or any(not 0 < t <= 1 for t in fractions) or fractions[-1] != 1.0:
+        raise AnalysisInputError(
+            "information_fractions must be a non-empty list of values in (0, 1] ending at 1.",
+            parameter="information_fractions",
+        )
+    if any(b <= a for a, b in itertools.pairwise(fractions)):
+        raise AnalysisInputError(
+            "information_fractions must increase strictly.", parameter="information_fractions"
+        )
+    return fractions
+
+
+def _efficacy_only(fractions: list[float], alpha_spent: list[float]) -> list[float]:
+    """Return efficacy bounds spending alpha under H0 with no futility bound."""
+    density = _Density.start()
+    previous_t, previous_spent = 0.0, 0.0
+    bounds = []
+    for t, spent in zip(fractions, alpha_spent, strict=True):
+        sd, root = math.sqrt(t - previous_t), math.sqrt(t)
+        current = density
+        c = _solve_bound(
+            lambda z, d=current, sd=sd, r=root: d.above(z * r, sd, 0.0), spent - previous_spent
+        )
+        bounds.append(c)
+        density = density.advance(-8.0 * root - 8.0, c * root, sd, 0.0)
+        previous_t, previous_spent = t, spent
+    return bounds
+
+
+@dataclass
+class _Run:
+    upper: list[float]
+    lower: list[float]
+    final_futility: float
+    power: list[float]
+    efficacy_h0: list[float]
+    futility_h0: list[float]
+    futility_h1: list[float]
+
+
+def _run(
+    fractions: list[float],
+    drift: float,
+    alpha_spent: list[float],
+    beta_spent: list[float] | None,
+    free_upper: list[float] | None,
+) -> _Run:
+    """Return bounds and crossing probabilities for one drift (Z mean at t = 1 under H1)."""
+    h0, h1 = _Density.start(), _Density.start()
+    previous_t, previous_alpha, previous_beta = 0.0, 0.0, 0.0
+    run = _Run([], [], math.nan, [], [], [], [])
+    cumulative_power = 0.0
+    last = len(fractions) - 1
+    for k, t in enumerate(fractions):
+        sd, root = math.sqrt(t - previous_t), math.sqrt(t)
+        shift = drift * (t - previous_t)
+        if free_upper is not None:
+            c = free_upper[k]
+        else:
+            c = _solve_bound(
+                lambda z, d=h0, sd=sd, r=root: d.above(z * r, sd, 0.0),
+                alpha_spent[k] - previous_alpha,
+            )
+        a = -math.inf
+        if beta_spent is not None:
+            target = beta_spent[k] - previous_beta
+            available = h1.below(40.0 * root, sd, shift)
+            if target >= available:
+                a = math.inf
+            else:
+                a = _solve_bound(
+                    lambda z, d=h1, sd=sd, r=root, s=shift: d.below(z * r, sd, s), target
+                )
+            if k == last:
+                run.final_futility = a
+            a = min(a, c)
+            previous_beta = beta_spent[k]
+        run.upper.append(c)
+        run.lower.append(a)
+        cumulative_power += h1.above(c * root, sd, shift)
+        run.power.append(cumulative_power)
+        run.efficacy_h0.append(h0.above(c * root, sd, 0.0))
+        run.futility_h0.append(h0.below(a * root, sd, 0.0) if math.isfinite(a) else 0.0)
+        run.futility_h1.append(h1.below(a * root, sd, shift) if math.isfinite(a) else 0.0)
+        if k < last:
+            low = a * root if math.isfinite(a) else -8.0 * root - 8.0
+            if low >= c * root:
+                # The bounds meet before the end: this drift is too large (nothing continues).
+                run.final_futility = math.inf
+                return run
+            h0 = h0.advance(low, c * root, sd, 0.0)
+            h1 = h1.advance(min(low, c * root), c * root, sd, shift)
+        previous_t, previous_alpha = t, alpha_spent[k]
+    return run
+
+
 def _simpson_weights(grid: np.ndarray, density: np.ndarray) -> np.ndarray:
     """Return Simpson integration weights times the density (a point mass passes through)."""
     if grid.size == 1:
@@ -629,6 +1029,7 @@ def _odd_grid(lower: float, upper: float, step: float) -> np.ndarray:
 __all__ = [
     "EventsFormula",
     "GroupSequentialBoundaries",
+    "GroupSequentialDesign",
     "SimonDesign",
     "SingleStageDesign",
     "SpendingFunction",
@@ -636,6 +1037,7 @@ __all__ = [
     "TwoProportionsSampleSize",
     "ahern_single_stage",
     "group_sequential_boundaries",
+    "group_sequential_design",
     "simon_two_stage",
     "survival_sample_size",
     "two_proportions_sample_size",
