@@ -229,7 +229,8 @@ def test_dropout_raises_the_patients_for_the_same_events() -> None:
     without = survival_sample_size(0.75, **common)
     with_dropout = survival_sample_size(0.75, dropout_rate=0.1, dropout_time=12, **common)
     assert with_dropout.events == without.events
-    assert with_dropout.patients is not None and without.patients is not None
+    assert with_dropout.patients is not None
+    assert without.patients is not None
     assert with_dropout.patients > without.patients
     assert "dropout 10% by 12" in str(with_dropout)
     assert survival_sample_size(0.75, dropout_rate=0.0, dropout_time=12, **common) == without

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -792,9 +792,17 @@ class _Density:
 _GRID_STEP = 0.01
 
 
-def _solve_bound(function: Callable[[float], float], target: float) -> float:
-    """Return the Z at which a monotone crossing probability equals target."""
-    return float(optimize.brentq(lambda z: function(z) - target, -40.0, 40.0, xtol=1e-10))
+def _solve_bound(
+    density: _Density, *, upper: bool, sd: float, root: float, shift: float, target: float
+) -> float:
+    """Return the Z bound whose crossing probability (above or below it) equals target."""
+
+    def crossing(z: float) -> float:
+        if upper:
+            return density.above(z * root, sd, shift) - target
+        return density.below(z * root, sd, shift) - target
+
+    return float(optimize.brentq(crossing, -40.0, 40.0, xtol=1e-10))
 
 
 def group_sequential_design(
@@ -932,9 +940,8 @@ def _efficacy_only(fractions: list[float], alpha_spent: list[float]) -> list[flo
     bounds = []
     for t, spent in zip(fractions, alpha_spent, strict=True):
         sd, root = math.sqrt(t - previous_t), math.sqrt(t)
-        current = density
         c = _solve_bound(
-            lambda z, d=current, sd=sd, r=root: d.above(z * r, sd, 0.0), spent - previous_spent
+            density, upper=True, sd=sd, root=root, shift=0.0, target=spent - previous_spent
         )
         bounds.append(c)
         density = density.advance(-8.0 * root - 8.0, c * root, sd, 0.0)
@@ -973,8 +980,7 @@ def _run(
             c = free_upper[k]
         else:
             c = _solve_bound(
-                lambda z, d=h0, sd=sd, r=root: d.above(z * r, sd, 0.0),
-                alpha_spent[k] - previous_alpha,
+                h0, upper=True, sd=sd, root=root, shift=0.0, target=alpha_spent[k] - previous_alpha
             )
         a = -math.inf
         if beta_spent is not None:
@@ -983,9 +989,7 @@ def _run(
             if target >= available:
                 a = math.inf
             else:
-                a = _solve_bound(
-                    lambda z, d=h1, sd=sd, r=root, s=shift: d.below(z * r, sd, s), target
-                )
+                a = _solve_bound(h1, upper=False, sd=sd, root=root, shift=shift, target=target)
             if k == last:
                 run.final_futility = a
             a = min(a, c)
