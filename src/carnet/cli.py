@@ -37,6 +37,7 @@ CARNET_COMMANDS = (
     "cutoff",
     "export",
     "checks",
+    "design",
     "audit",
     "backup",
     "restore",

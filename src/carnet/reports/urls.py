@@ -1,7 +1,11 @@
 """Pages of the reports app."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from carnet.reports import views
 
 app_name = "reports"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("design/", views.design_calculator, name="design"),
+]
