@@ -370,6 +370,12 @@ READ_ONLY = {
     "deviations list",
     "queries list",
     "cutoff list",
+    # The design calculator computes from its arguments alone.
+    "design simon",
+    "design ahern",
+    "design survival",
+    "design proportions",
+    "design sequential",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

@@ -106,6 +106,13 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     QUERY: granted(Action.VIEW_SUBJECTS),
     # Cut-offs and exports: whoever may export the study's data, at any of its sites.
     "/api/studies/{identifier}/cutoffs": granted(Action.EXPORT, anywhere=True),
+    # The design calculator reads no study and no patient: anyone signed in, with or without a
+    # role (each answers its published default example).
+    "/api/design/simon": lambda role, situation: True,
+    "/api/design/ahern": lambda role, situation: True,
+    "/api/design/survival": lambda role, situation: True,
+    "/api/design/proportions": lambda role, situation: True,
+    "/api/design/sequential": lambda role, situation: True,
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
