@@ -1,1 +1,2 @@
-"""Statistics in the product: the study design calculator and the reports built on `carnet.analysis`."""
+"""Statistics in the product: the study design calculator, and the reports built on
+`carnet.analysis`."""

@@ -142,7 +142,8 @@ def design_simon(
     )
     proof = (
         _(
-            "Exhaustive exact binomial search; the optimum is proven (no design of any size does better)."
+            "Exhaustive exact binomial search; the optimum is proven (no design of any size "
+            "does better)."
         )
         if chosen.proven
         else _("The search stopped at its bound: the optimum is not proven.")
@@ -158,7 +159,8 @@ def design_simon(
         ],
         [
             _(
-                "One-sided alpha %(alpha)s, power %(power)s; stop after stage 1 if responses ≤ r1, active if responses > r (Simon 1989)."
+                "One-sided alpha %(alpha)s, power %(power)s; stop after stage 1 if responses ≤ "
+                "r1, active if responses > r (Simon 1989)."
             )
             % {"alpha": _percent(alpha), "power": _percent(power)},
             proof,
@@ -221,7 +223,8 @@ def design_ahern(*, p0: float, p1: float, alpha: float = 0.05, power: float = 0.
         ],
         [
             _(
-                "One-sided alpha %(alpha)s, power %(power)s; exact binomial; A'Hern counts responses “at least r” (clinfun's ph2single counts “more than r − 1”)."
+                "One-sided alpha %(alpha)s, power %(power)s; exact binomial; A'Hern counts "
+                "responses “at least r” (clinfun's ph2single counts “more than r − 1”)."
             )
             % {"alpha": _percent(alpha), "power": _percent(power)}
         ],
@@ -274,7 +277,8 @@ def design_survival(
     ]
     conventions = [
         _(
-            "%(formula)s formula; two-sided alpha %(alpha)s, power %(power)s; experimental fraction %(allocation)s."
+            "%(formula)s formula; two-sided alpha %(alpha)s, power %(power)s; experimental "
+            "fraction %(allocation)s."
         )
         % {
             "formula": size.formula.value.capitalize(),
@@ -294,7 +298,8 @@ def design_survival(
         ]
         conventions.append(
             _(
-                "Uniform accrual over %(accrual)s, follow-up %(follow_up)s after the last patient, exponential survival (control median %(median)s)."
+                "Uniform accrual over %(accrual)s, follow-up %(follow_up)s after the last "
+                "patient, exponential survival (control median %(median)s)."
             )
             % {
                 "accrual": f"{accrual_duration:g}",
@@ -378,7 +383,8 @@ def design_proportions(
         ],
         [
             _(
-                "Two-sided alpha %(alpha)s, power %(power)s; normal approximation (Fleiss, Levin and Paik 2003), %(correction)s continuity correction; 1:1."
+                "Two-sided alpha %(alpha)s, power %(power)s; normal approximation (Fleiss, "
+                "Levin and Paik 2003), %(correction)s continuity correction; 1:1."
             )
             % {"alpha": _percent(alpha), "power": _percent(power), "correction": correction}
         ],
@@ -478,7 +484,8 @@ def design_sequential(
         rows.append(row)
     conventions = [
         _(
-            "One-sided alpha %(alpha)s, power %(power)s; efficacy bound by %(spending)s alpha spending; Z scale, numerical integration."
+            "One-sided alpha %(alpha)s, power %(power)s; efficacy bound by %(spending)s alpha "
+            "spending; Z scale, numerical integration."
         )
         % {
             "alpha": _percent(alpha),
@@ -490,11 +497,13 @@ def design_sequential(
         conventions.append(
             (
                 _(
-                    "Binding futility bound by %(spending)s beta spending (the efficacy bounds count on stopping)."
+                    "Binding futility bound by %(spending)s beta spending (the efficacy bounds "
+                    "count on stopping)."
                 )
                 if design.binding
                 else _(
-                    "Non-binding futility bound by %(spending)s beta spending (alpha is kept whether the trial stops or not)."
+                    "Non-binding futility bound by %(spending)s beta spending (alpha is kept "
+                    "whether the trial stops or not)."
                 )
             )
             % {"spending": _spending_words(design.futility, design.futility_parameter)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,7 +11,7 @@ class _Base(forms.Form):
     calculator = forms.CharField(widget=forms.HiddenInput)
 
 
-def _probability(label: str, initial: float) -> forms.FloatField:
+def _probability(label: str | Promise, initial: float) -> forms.FloatField:
     return forms.FloatField(
         label=label,
         initial=initial,
@@ -21,7 +22,7 @@ def _probability(label: str, initial: float) -> forms.FloatField:
 
 
 def _positive(
-    label: str, initial: float | None = None, *, required: bool = True
+    label: str | Promise, initial: float | None = None, *, required: bool = True
 ) -> forms.FloatField:
     return forms.FloatField(
         label=label,
