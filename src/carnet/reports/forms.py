@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,7 +12,7 @@ class _Base(forms.Form):
     calculator = forms.CharField(widget=forms.HiddenInput)
 
 
-def _probability(label: str | Promise, initial: float) -> forms.FloatField:
+def _probability(label: Any, initial: float) -> forms.FloatField:
     return forms.FloatField(
         label=label,
         initial=initial,
@@ -22,7 +23,7 @@ def _probability(label: str | Promise, initial: float) -> forms.FloatField:
 
 
 def _positive(
-    label: str | Promise, initial: float | None = None, *, required: bool = True
+    label: Any, initial: float | None = None, *, required: bool = True
 ) -> forms.FloatField:
     return forms.FloatField(
         label=label,
