@@ -162,3 +162,66 @@ def places_of_subject(subject: Subject) -> list[tuple[str, str]]:
             label = f"{event}#{occurrence} {form}" + (f"#{repeat}" if repeat > 1 else "")
             places.append((f"form:{event}:{occurrence}:{form}:{repeat}", label))
     return places
+
+
+def study_by_identifier(identifier: str) -> Study:
+    """Return a study by identifier, for the command line (run on the server)."""
+    study = Study.objects.filter(identifier=identifier).first()
+    if study is None:
+        raise PermissionDenied(_("There is no study %(study)s.") % {"study": identifier})
+    return study
+
+
+def command_place(
+    study: Study,
+    *,
+    site: str = "",
+    subject: str = "",
+    event: str = "",
+    occurrence: int | None = None,
+    form: str = "",
+    repeat: int = 1,
+) -> tuple[str, StudySite, Subject | None]:
+    """Return the (scope, site, subject) a command line names: a site alone, a subject, a
+    subject's visit (event and occurrence) or one of its forms."""
+    found = None
+    if subject:
+        found = (
+            Subject.objects.filter(study=study, identifier=subject)
+            .select_related("site", "study")
+            .first()
+        )
+        if found is None:
+            raise PermissionDenied(
+                _("There is no subject '%(identifier)s' you may see.") % {"identifier": subject}
+            )
+        place_site = found.site
+    else:
+        site_found = StudySite.objects.filter(study=study, code=site).first()
+        if site_found is None:
+            raise PermissionDenied(_("There is no site %(site)s in this study.") % {"site": site})
+        place_site = site_found
+    scope = Scope.SITE
+    if found is not None:
+        scope = Scope.FORM if form else Scope.VISIT if event else Scope.SUBJECT
+    return scope, place_site, found
+
+
+def lock_in_force_at(study: Study, keys: dict[str, object], site: StudySite) -> DataLock:
+    """Return the lock in force at exactly this place; refuse when there is none."""
+    found = (
+        DataLock.objects.filter(study=study, site=site, unlocked_at__isnull=True, **keys)
+        .select_related("site", "subject", "study")
+        .first()
+    )
+    if found is None:
+        raise PermissionDenied(_("No lock is in force there."))
+    return found
+
+
+def study_locks(study: Study, *, in_force: bool = False) -> QuerySet[DataLock]:
+    """Return every lock of the study, oldest first (the command line, run on the server)."""
+    locks = DataLock.objects.filter(study=study).select_related("site", "subject")
+    if in_force:
+        locks = locks.filter(unlocked_at__isnull=True)
+    return locks.order_by("locked_at", "id")

@@ -60,7 +60,10 @@ class Command(BaseCommand):
             ("since", "from this day (YYYY-MM-DD)"),
             ("until", "up to this day included (YYYY-MM-DD)"),
         ):
-            trail.add_argument(f"--{name}", default="", help=f"Only events of {what}.")
+            # Stored under "only_…": "action" is the name of the subcommand chosen.
+            trail.add_argument(
+                f"--{name}", dest=f"only_{name}", default="", help=f"Only events of {what}."
+            )
         trail.add_argument(
             "--unblinded",
             action="store_true",
@@ -108,9 +111,9 @@ class Command(BaseCommand):
 
     def _trail(self, options: dict[str, Any]) -> None:
         filters = {
-            name: options[name]
+            name: options[f"only_{name}"]
             for name in ("subject", "form", "item", "user", "action", "since", "until")
-            if options[name]
+            if options[f"only_{name}"]
         }
         count = trail_write(
             study=options["study"],
