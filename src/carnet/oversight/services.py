@@ -234,10 +234,12 @@ def data_sign(
     the signature and any refused attempt.
     """
     subject = place.subject
-    if subject is None or place.scope == Scope.SITE:
-        raise ValidationError(_("Sign a form, a visit or a casebook."))
+    if subject is None:
+        raise ValidationError(_("Name the subject."))
     study = subject.study
     require(actor, Action.SIGN_DATA, study=study, site=subject.site)
+    if place.scope == Scope.SITE:
+        raise ValidationError(_("Sign a form, a visit or a casebook."))
     place.check()
     content = signed_content(place)
     if not content:

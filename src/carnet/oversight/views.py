@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied, may, person_asking, site_scope
 from carnet.accounts.roles import Action
-from carnet.accounts.selectors import my_studies, study_access, study_for_actor
+from carnet.accounts.selectors import my_studies, study_access, study_for_actor, study_sites
 from carnet.core.errors import CarnetError
 from carnet.oversight import selectors, trail
 from carnet.oversight.models import Scope
@@ -102,7 +102,7 @@ def locks_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "in_force": [lock for lock in locks if lock.in_force],
             "lifted": [lock for lock in locks if not lock.in_force],
             "manage": manage,
-            "sites": list(study.sites.order_by("code")) if manage else [],
+            "sites": list(study_sites(study)) if manage else [],
             "problem": request.GET.get("problem", ""),
         },
     )
