@@ -9,8 +9,14 @@ from __future__ import annotations
 FRENCH: dict[str, str | tuple[str, str]] = {
     "Inspector (read-only)": "Inspecteur (lecture seule)",
     "%(counter)s event": ("%(counter)s événement", "%(counter)s événements"),
-    "%(counter)s event in the chain": ("%(counter)s événement dans la chaîne", "%(counter)s événements dans la chaîne"),
-    "%(counter)s lock in force": ("%(counter)s verrou en vigueur", "%(counter)s verrous en vigueur"),
+    "%(counter)s event in the chain": (
+        "%(counter)s événement dans la chaîne",
+        "%(counter)s événements dans la chaîne",
+    ),
+    "%(counter)s lock in force": (
+        "%(counter)s verrou en vigueur",
+        "%(counter)s verrous en vigueur",
+    ),
     "%(field)s: write the date as YYYY-MM-DD.": "%(field)s : écrivez la date sous la forme AAAA-MM-JJ.",
     "%(where)s: the table holds a value the trail never recorded.": "%(where)s : la table contient une valeur que la piste n'a jamais enregistrée.",
     "%(where)s: the table's value differs from the last one the trail recorded (event #%(seq)d).": "%(where)s : la valeur de la table diffère de la dernière enregistrée par la piste (événement n° %(seq)d).",

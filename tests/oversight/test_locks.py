@@ -76,8 +76,14 @@ def test_a_lock_of_a_visit_a_subject_or_a_site_covers_every_form_in_it(
 
 def test_only_a_data_manager_locks_and_a_reason_is_required(oversight: Oversight) -> None:
     o = oversight
-    place = Place(scope="form", site=o.subject.site, subject=o.subject, event="baseline",
-                  occurrence=1, form="vitals")
+    place = Place(
+        scope="form",
+        site=o.subject.site,
+        subject=o.subject,
+        event="baseline",
+        occurrence=1,
+        form="vitals",
+    )
     for user in (o.entry, o.investigator, o.monitor, o.inspector):
         with pytest.raises(PermissionDenied):
             data_lock(actor=user, study=o.study, place=place, reason="why not")
@@ -128,7 +134,9 @@ def test_the_api_save_answers_423_locked_with_a_clear_message(oversight: Oversig
 
 
 def test_not_done_reopen_and_uploads_of_a_locked_form_are_refused(
-    oversight: Oversight, settings, tmp_path  # type: ignore[no-untyped-def]
+    oversight: Oversight,
+    settings,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     settings.DATA_DIR = tmp_path
     o = oversight
@@ -164,7 +172,9 @@ def test_not_done_reopen_and_uploads_of_a_locked_form_are_refused(
 
 
 def test_the_api_of_not_done_reopen_and_uploads_answers_423(
-    oversight: Oversight, settings, tmp_path  # type: ignore[no-untyped-def]
+    oversight: Oversight,
+    settings,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     settings.DATA_DIR = tmp_path
     o = oversight
@@ -173,7 +183,8 @@ def test_the_api_of_not_done_reopen_and_uploads_answers_423(
     client = api(o, o.entry)
     base = "/api/studies/MINI/subjects/01-001/forms/baseline/1/lesions"
     not_done = client.post(
-        base + "/not-done", {"version": 1, "reason": "scanner broken"},
+        base + "/not-done",
+        {"version": 1, "reason": "scanner broken"},
         content_type="application/json",
     )
     assert not_done.status_code == 423, not_done.content
@@ -220,7 +231,8 @@ def test_the_api_lists_locks_and_data_managers_lock_and_unlock(oversight: Oversi
     )
     assert refused.status_code == 403
     lifted = client.post(
-        f"/api/studies/MINI/locks/{lock['id']}/unlock", {"reason": "reopened"},
+        f"/api/studies/MINI/locks/{lock['id']}/unlock",
+        {"reason": "reopened"},
         content_type="application/json",
     )
     assert lifted.json()["in_force"] is False

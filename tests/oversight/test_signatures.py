@@ -45,10 +45,13 @@ def test_the_investigator_signs_the_casebook_and_a_change_with_a_reason_voids_it
     o = oversight
     o.save(values={"weight": 70})  # in progress: capture itself asks no reason
     signed = sign(o)
-    assert signed.valid and signed.signer_name == "Irene"
+    assert signed.valid
+    assert signed.signer_name == "Irene"
     record_type, record_id = record_of(casebook(o))
     assert signature_verify(
-        signed.signature, record_type=record_type, record_id=record_id,
+        signed.signature,
+        record_type=record_type,
+        record_id=record_id,
         content=signed_content(casebook(o)),
     )
     assert [e.action for e in AuditEvent.objects.filter(chain="study:MINI").order_by("seq")][
@@ -69,7 +72,9 @@ def test_the_investigator_signs_the_casebook_and_a_change_with_a_reason_voids_it
     assert void.reason == "transcription error"
     # The signed content no longer matches either: the e-signature itself no longer verifies.
     assert not signature_verify(
-        signed.signature, record_type=record_type, record_id=record_id,
+        signed.signature,
+        record_type=record_type,
+        record_id=record_id,
         content=signed_content(casebook(o)),
     )
 
@@ -97,14 +102,28 @@ def test_a_form_signature_is_voided_only_by_a_change_of_that_form(oversight: Ove
     o = oversight
     o.save(values={"weight": 70})
     o.save(form="lesions", rows={"target": {1: {"lesion_site": "liver", "diameter": 20}}})
-    vitals = sign(o, Place(scope="form", site=o.subject.site, subject=o.subject,
-                           event="baseline", occurrence=1, form="vitals"))
-    visit = sign(o, Place(scope="visit", site=o.subject.site, subject=o.subject,
-                          event="baseline", occurrence=1))
+    vitals = sign(
+        o,
+        Place(
+            scope="form",
+            site=o.subject.site,
+            subject=o.subject,
+            event="baseline",
+            occurrence=1,
+            form="vitals",
+        ),
+    )
+    visit = sign(
+        o,
+        Place(
+            scope="visit", site=o.subject.site, subject=o.subject, event="baseline", occurrence=1
+        ),
+    )
     o.save(form="lesions", rows={"target": {1: {"diameter": 25}}}, reason="remeasured")
     vitals.refresh_from_db()
     visit.refresh_from_db()
-    assert vitals.valid and not visit.valid
+    assert vitals.valid
+    assert not visit.valid
 
 
 def test_the_void_shows_on_the_casebook_the_form_and_the_api(oversight: Oversight) -> None:
@@ -139,8 +158,13 @@ def test_the_investigator_signs_over_the_api_and_the_page(oversight: Oversight) 
     assert wrong.status_code == 400
     signed = api.post(
         "/api/studies/MINI/subjects/01-001/signatures",
-        {"scope": "visit", "event": "baseline", "occurrence": 1, "meaning": CASEBOOK_MEANING,
-         "password": PASSWORD},
+        {
+            "scope": "visit",
+            "event": "baseline",
+            "occurrence": 1,
+            "meaning": CASEBOOK_MEANING,
+            "password": PASSWORD,
+        },
         content_type="application/json",
     )
     assert signed.status_code == 201, signed.content

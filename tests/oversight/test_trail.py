@@ -51,7 +51,8 @@ def test_the_trail_is_filtered_by_subject_form_item_user_and_action(
     nobody = trail_page(o.manager, study=o.study, filters=TrailFilters(user="nobody"))
     assert nobody.rows == []
     starts = trail_page(o.manager, study=o.study, filters=TrailFilters(action="subject."))
-    assert starts.rows and all(r.action.startswith("subject.") for r in starts.rows)
+    assert starts.rows
+    assert all(r.action.startswith("subject.") for r in starts.rows)
     tomorrow = utc_today() + timedelta(days=1)
     assert trail_page(o.manager, study=o.study, filters=TrailFilters(since=tomorrow)).rows == []
 
@@ -70,7 +71,8 @@ def test_pages_follow_the_chain_by_keyset(oversight: Oversight) -> None:
     last = trail_page(
         o.manager, study=o.study, filters=filters, per_page=2, before=second.next_before
     )
-    assert [r.new for r in last.rows] == ["60"] and last.next_before is None
+    assert [r.new for r in last.rows] == ["60"]
+    assert last.next_before is None
 
 
 def test_who_may_read_the_trail(oversight: Oversight) -> None:
@@ -86,8 +88,13 @@ def test_who_may_read_the_trail(oversight: Oversight) -> None:
     assert o.client(former).get(TRAIL).status_code == 404
     later = person("lea", study=None)
     role_grant(
-        actor=ADMIN, user=later, study=o.study, site=None, role=Role.INSPECTOR,
-        starts_on=utc_today() + timedelta(days=7), ends_on=utc_today() + timedelta(days=14),
+        actor=ADMIN,
+        user=later,
+        study=o.study,
+        site=None,
+        role=Role.INSPECTOR,
+        starts_on=utc_today() + timedelta(days=7),
+        ends_on=utc_today() + timedelta(days=14),
     )
     assert o.client(later).get(TRAIL).status_code == 404
 
@@ -98,17 +105,25 @@ def test_blinded_readers_see_arm_revealing_values_masked(
     # Systolic pressure stands in for an arm-revealing item (a dose, a drug-specific lab).
     monkeypatch.setattr(Item, "arm_revealing", property(lambda item: item.name == "sbp"))
     o = oversight
-    role_grant(actor=ADMIN, user=o.unblinded, study=o.study, site=None, role=Role.INSPECTOR,
-               starts_on=utc_today())
+    role_grant(
+        actor=ADMIN,
+        user=o.unblinded,
+        study=o.study,
+        site=None,
+        role=Role.INSPECTOR,
+        starts_on=utc_today(),
+    )
     o.save(values={"sbp": 120, "weight": 70})
     inspector = trail_page(o.inspector, study=o.study, filters=TrailFilters(item="sbp"))
     assert [r.new for r in inspector.rows] == ["(blinded)"]
     unblinded = trail_page(o.unblinded, study=o.study, filters=TrailFilters(item="sbp"))
     assert [r.new for r in unblinded.rows] == ["120"]
     csv_text = b"".join(o.client(o.inspector).get(TRAIL[:-1] + ".csv?item=sbp").streaming_content)
-    assert b"(blinded)" in csv_text and b"120" not in csv_text
+    assert b"(blinded)" in csv_text
+    assert b"120" not in csv_text
     page = o.client(o.inspector).get(TRAIL + "?subject=01-001").content.decode()
-    assert "(blinded)" in page and ">120<" not in page
+    assert "(blinded)" in page
+    assert ">120<" not in page
 
 
 def test_the_csv_export_streams_the_filtered_trail_oldest_first(oversight: Oversight) -> None:
@@ -144,7 +159,8 @@ def test_audit_verify_data_finds_a_value_edited_in_sql(oversight: Oversight) -> 
     value = ItemValue.objects.get(item="weight")
     with connection.cursor() as cursor:
         table = ItemValue._meta.db_table
-        cursor.execute(f"UPDATE {table} SET text = %s WHERE id = %s", ["99", value.pk])
+        # The table name is the model's own: only the values are parameters.
+        cursor.execute(f"UPDATE {table} SET text = %s WHERE id = %s", ["99", value.pk])  # noqa: S608
     differences = data_replay("MINI")
     assert len(differences) == 1
     assert differences[0].startswith("01-001 baseline#1 vitals weight: the table's value differs")

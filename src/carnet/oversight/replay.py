@@ -58,9 +58,9 @@ def data_replay(identifier: str) -> list[str]:
         pk: f"{subject} {event}#{occurrence} {form}" + (f"#{repeat}" if repeat > 1 else "")
         for pk, subject, event, occurrence, form, repeat in FormInstance.objects.filter(
             subject__study=study
-        ).values_list(
-            "pk", "subject__identifier", "event", "occurrence", "form", "repeat"
-        ).iterator(chunk_size=CHUNK)
+        )
+        .values_list("pk", "subject__identifier", "event", "occurrence", "form", "repeat")
+        .iterator(chunk_size=CHUNK)
     }
     differences = []
     values = (

@@ -138,8 +138,10 @@ def data_unlock(*, actor: Actor, lock: DataLock, reason: str) -> DataLock:
     """Lift a lock in force, with a reason (audited); the lock stays in the study's list."""
     _require(actor, Action.MANAGE_DATA, study=lock.study, site=lock.site)
     reason = _reason(reason)
-    lock = DataLock.objects.select_for_update().select_related("site", "subject", "study").get(
-        pk=lock.pk
+    lock = (
+        DataLock.objects.select_for_update()
+        .select_related("site", "subject", "study")
+        .get(pk=lock.pk)
     )
     if not lock.in_force:
         raise ValidationError(_("This lock was already lifted."))

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from carnet.accounts.blinding import HIDDEN, Blinding, blinding_of
@@ -170,9 +170,7 @@ class Masker:
             return value
         new = event.new if isinstance(event.new, dict) else {}
         if (new.get("form"), new.get("item")) in self.hidden:
-            return {
-                key: HIDDEN if key == "text" and part else part for key, part in value.items()
-            }
+            return {key: HIDDEN if key == "text" and part else part for key, part in value.items()}
         if event.action.startswith("randomisation."):
             return {
                 key: part if key in _RANDOMISATION_VISIBLE or not part else HIDDEN

@@ -232,7 +232,8 @@ def form_panel(
         for lock in context["locks"]
         if lock.scope in {Scope.SITE, Scope.SUBJECT}
         or ((lock.event, lock.occurrence) == (event, occurrence) and lock.scope == Scope.VISIT)
-        or (lock.event, lock.occurrence, lock.form, lock.repeat) == (event, occurrence, form, repeat)
+        or (lock.event, lock.occurrence, lock.form, lock.repeat)
+        == (event, occurrence, form, repeat)
     ]
     signed = [
         s
@@ -253,7 +254,9 @@ def form_panel(
         }
     )
     htmx = bool(request.headers.get("HX-Request"))
-    return render(request, "oversight/_panel.html" if htmx else "oversight/form_panel.html", context)
+    return render(
+        request, "oversight/_panel.html" if htmx else "oversight/form_panel.html", context
+    )
 
 
 # --- casebooks awaiting signature --------------------------------------------------------------
