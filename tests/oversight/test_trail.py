@@ -176,3 +176,28 @@ def test_the_trail_command_writes_a_csv(oversight: Oversight, tmp_path) -> None:
     call_command("audit", "trail", "MINI", "--item", "weight", "--output", str(output), stdout=out)
     assert "1 audit events written" in out.getvalue()
     assert output.read_text(encoding="utf-8").splitlines()[1].split(",")[6] == "70"
+
+
+def test_the_pdf_export_and_the_api_page(oversight: Oversight) -> None:
+    from django.test import Client
+
+    from carnet.accounts.services import token_create
+
+    o = oversight
+    o.save(values={"weight": 70})
+    o.save(values={"weight": 71})
+    pdf = o.client(o.inspector).get(TRAIL[:-1] + ".pdf?item=weight")
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    _token, key = token_create(actor=ADMIN, user=o.inspector, study=o.study)
+    api = Client(headers={"authorization": f"Bearer {key}"})
+    first = api.get("/api/studies/MINI/audit-trail?item=weight&per_page=1").json()
+    assert [e["new"] for e in first["items"]] == ["71"]
+    older = api.get(
+        f"/api/studies/MINI/audit-trail?item=weight&per_page=1&before={first['next_before']}"
+    ).json()
+    assert [e["new"] for e in older["items"]] == ["70"]
+    assert older["next_before"] is None
+    refused = api.get("/api/studies/MINI/audit-trail?since=yesterday")
+    assert refused.status_code == 400

@@ -35,7 +35,8 @@ def _trail_state(study: Study) -> dict[Key, tuple[State, int]]:
         .order_by("seq")
         .values_list("seq", "target_id", "new")
     )
-    for seq, target_id, new in events.iterator(chunk_size=CHUNK):
+    for seq, target_id, recorded in events.iterator(chunk_size=CHUNK):
+        new = recorded or {}
         instance_id, item, row = target_id.split(":")
         state[(int(instance_id), item, int(row))] = (
             (new.get("text", ""), new.get("missing", ""), bool(new.get("removed", False))),

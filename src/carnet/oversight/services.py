@@ -186,7 +186,7 @@ def signed_content(place: Place) -> list[Any]:
     values (canonical text, missing code, removed), in a stable order."""
     instances = FormInstance.objects.filter(subject=place.subject).exclude(version=0)
     if place.scope in {Scope.VISIT, Scope.FORM}:
-        instances = instances.filter(event=place.event, occurrence=place.occurrence)
+        instances = instances.filter(event=place.event, occurrence=place.occurrence or 1)
     if place.scope == Scope.FORM:
         instances = instances.filter(form=place.form, repeat=place.repeat or 1)
     instances = instances.order_by("environment", "event", "occurrence", "form", "repeat")

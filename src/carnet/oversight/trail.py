@@ -308,7 +308,7 @@ PDF_LIMIT = 5000
 
 def trail_pdf(rows: Iterable[TrailRow], *, study: Study, filters: TrailFilters) -> bytes:
     """Return the filtered trail as a PDF (at most PDF_LIMIT events; refuses more)."""
-    listed = []
+    listed: list[TrailRow] = []
     for row in rows:
         if len(listed) == PDF_LIMIT:
             raise ValidationError(
