@@ -331,6 +331,12 @@ WRITES = [
         reason="network down",
         before=_patient_at_site_01,
     ),
+    # Locks of a site's data (oversight): added, then lifted, each with a reason.
+    Write(("lock", "add", "MINI", "--site", "01", "--reason", "site closed"), reason="site closed"),
+    Write(
+        ("lock", "lift", "MINI", "--site", "01", "--reason", "site reopened"),
+        reason="site reopened",
+    ),
     # Printing the envelopes (they hold the arms) is audited.
     Write(("randomization", "envelopes", "MINI", "--site", "01", "--output", "{envelopes}")),
     Write(("schedule", "rebuild", "MINI")),
@@ -376,6 +382,9 @@ READ_ONLY = {
     "design survival",
     "design proportions",
     "design sequential",
+    "lock list",
+    # The audit trail of a study, filtered, written to a CSV or PDF file.
+    "audit trail",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

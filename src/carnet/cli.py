@@ -34,6 +34,7 @@ CARNET_COMMANDS = (
     "deviations",
     "lab",
     "queries",
+    "lock",
     "cutoff",
     "export",
     "checks",

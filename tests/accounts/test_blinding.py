@@ -111,6 +111,8 @@ def blinded_world(tmp_path: Path) -> dict[str, Any]:
         "version": saved.form_instance.version,
         "investigator": person("irene", study=w.study, role=Role.INVESTIGATOR, sites=[w.site_a]),
         "monitor": person("sophie", study=w.study, role=Role.MONITOR, sites=[w.site_a, w.site_b]),
+        # A blinded reader of the whole audit trail (its page, CSV, PDF and API walked too).
+        "inspector": person("ines", study=w.study, role=Role.INSPECTOR),
         # Unblinded roles must use a second factor, on the pages and for their tokens.
         "unblinded": with_second_factor(
             person("ulysse", study=w.study, role=Role.UNBLINDED_STATISTICIAN)
@@ -207,7 +209,7 @@ def _answers(user: User, study: Any, version: int) -> dict[str, str]:
     return answers
 
 
-@pytest.mark.parametrize("persona", ["investigator", "monitor"])
+@pytest.mark.parametrize("persona", ["investigator", "monitor", "inspector"])
 def test_no_page_or_api_answer_shows_a_blinded_person_an_arm_revealing_value(
     blinded_world: dict[str, Any], persona: str
 ) -> None:
@@ -255,7 +257,7 @@ def test_the_policy_masks_only_arm_revealing_values_for_the_blinded(
 ALLOCATION_PLACES = ("randomisation", "unblinding", "GET /studies/MINI/subjects/01-001/")
 
 
-@pytest.mark.parametrize("persona", ["investigator", "monitor"])
+@pytest.mark.parametrize("persona", ["investigator", "monitor", "inspector"])
 def test_no_answer_about_the_allocation_shows_a_blinded_person_the_arm(
     blinded_world: dict[str, Any], persona: str
 ) -> None:

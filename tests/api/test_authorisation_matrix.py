@@ -113,6 +113,13 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/design/survival": lambda role, situation: True,
     "/api/design/proportions": lambda role, situation: True,
     "/api/design/sequential": lambda role, situation: True,
+    # Oversight: the locks and the casebooks awaiting signature list the sites one covers; a
+    # subject's signatures answer where the subject is; the audit trail holds every site's
+    # events, so only a right over all the study's sites opens it.
+    "/api/studies/{identifier}/locks": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/signatures/awaiting": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/subjects/{subject}/signatures": granted(Action.VIEW_SUBJECTS),
+    "/api/studies/{identifier}/audit-trail": granted(Action.VIEW_AUDIT_TRAIL),
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -288,6 +295,24 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ("post", QUERY + "/close"): (closes_others_queries, {"text": "cancelled"}, True),
     ("post", QUERY + "/reopen"): (closes_others_queries, {"text": "cancelled"}, True),
     ("post", QUERY + "/cancel"): (closes_others_queries, {"text": "cancelled"}, True),
+    # Oversight. A form lock naming no visit: refused (400), nothing locked; an unlock without
+    # a reason (the lock of a visit of 01-001 no write of the table touches); a signature of a
+    # whole site, which only a form, a visit or a casebook may be: refused (400).
+    ("post", "/api/studies/{identifier}/locks"): (
+        granted(Action.MANAGE_DATA),
+        {"scope": "form", "subject": "01-001", "reason": "cleaned"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/locks/{lock_id}/unlock"): (
+        granted(Action.MANAGE_DATA),
+        {"reason": " "},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/signatures"): (
+        granted(Action.SIGN_DATA),
+        {"scope": "site", "meaning": "x", "password": "not the password"},
+        True,
+    ),
     ("put", "/api/studies/{identifier}/subject-settings"): (
         # A study-wide action: a membership restricted to some sites does not allow it.
         granted(Action.MANAGE_STUDY),
@@ -314,6 +339,10 @@ def concrete(path: str, w: World) -> str:
         from carnet.quality.models import Query
 
         path = path.replace("{query_id}", str(Query.objects.get(text=MATRIX_QUERY).pk))
+    if "{lock_id}" in path:
+        from carnet.oversight.models import DataLock
+
+        path = path.replace("{lock_id}", str(DataLock.objects.get().pk))
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 
@@ -375,6 +404,15 @@ def subject_at_site_a(w: World) -> None:
     raiser = person("raiser-a", study=w.study, role=Role.MONITOR, sites=[w.site_a])
     query = query_raise(actor=raiser, subject=subject, text=MATRIX_QUERY)
     query_cancel(actor=raiser, query=query, text="raised for the table")
+    # A lock of a visit of 01-001 that no write of the table touches, for the unlock endpoint.
+    from carnet.oversight.services import Place, data_lock
+
+    data_lock(
+        actor=ADMIN,
+        study=w.study,
+        place=Place(scope="visit", site=w.site_a, subject=subject, event="baseline", occurrence=9),
+        reason="for the table",
+    )
 
 
 def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:

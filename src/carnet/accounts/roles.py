@@ -28,6 +28,9 @@ class Role(models.TextChoices):
     BIOBANK_TECHNICIAN = "biobank_technician", _("Biobank technician")
     SPONSOR = "sponsor", _("Sponsor (read-only)")
     ADMINISTRATOR = "administrator", _("Administrator")
+    # A health authority's inspector (ANSM, FDA): reads a study and its audit trail, changes
+    # nothing; the membership's dates are the period of the inspection.
+    INSPECTOR = "inspector", _("Inspector (read-only)")
 
 
 class Action(StrEnum):
@@ -57,6 +60,10 @@ class Action(StrEnum):
     ANSWER_QUERY = "answer_query"  # answer it, or confirm a questioned value correct (the site)
     CLOSE_QUERY = "close_query"  # close, re-open or cancel queries (the raiser or a DM)
     # --- end of queries ---
+    # --- Oversight (issue 19, oversight app) ---
+    SIGN_DATA = "sign_data"  # the investigator signs a visit, a form or a casebook
+    VIEW_AUDIT_TRAIL = "view_audit_trail"  # browse and export the study's audit trail
+    # --- end of oversight ---
 
 
 # Site roles act for one site; a membership "for all sites" makes no sense for them.
@@ -108,3 +115,14 @@ _QUERY_GRANTS = {
 }
 GRANTS.update({role: GRANTS[role] | actions for role, actions in _QUERY_GRANTS.items()})
 # --- end of queries ---
+
+# --- Oversight (issue 19): the investigator signs (at their own site); data managers,
+# administrators and inspectors browse the audit trail. Locks are MANAGE_DATA's.
+GRANTS[Role.INSPECTOR] = frozenset(_READ | {Action.VIEW_AUDIT_TRAIL})
+_OVERSIGHT_GRANTS = {
+    Role.INVESTIGATOR: {Action.SIGN_DATA},
+    Role.DATA_MANAGER: {Action.VIEW_AUDIT_TRAIL},
+    Role.ADMINISTRATOR: {Action.VIEW_AUDIT_TRAIL},
+}
+GRANTS.update({role: GRANTS[role] | actions for role, actions in _OVERSIGHT_GRANTS.items()})
+# --- end of oversight ---

@@ -207,6 +207,7 @@ class StudyAccess:
     include_subjects: bool
     manage_data: bool  # the data manager's workspace and whole-study re-checks
     export: bool  # cut-offs and exports
+    audit_trail: bool  # the study's whole audit trail (data managers, administrators, inspectors)
     two_factor: bool  # enrolled: a signature asks for a code too
     meanings: tuple[str, ...]
     mode_change_meaning: str
@@ -220,6 +221,7 @@ def study_access(actor: User, study: Study) -> StudyAccess:
         include_subjects=may(actor, Action.INCLUDE_SUBJECT, study=study),
         manage_data=may(actor, Action.MANAGE_DATA, study=study),
         export=may(actor, Action.EXPORT, study=study),
+        audit_trail=site_scope(actor, Action.VIEW_AUDIT_TRAIL, study=study).all_sites,
         two_factor=two_factor_enrolled(actor),
         meanings=signature_meanings(study),
         mode_change_meaning=MODE_CHANGE_MEANING,

@@ -1,1 +1,2 @@
-"""Oversight of collected data: locks, investigator signatures, the database lock and the audit trail an inspector browses."""
+"""Oversight of collected data: locks, investigator signatures, the database lock and the audit
+trail an inspector browses."""

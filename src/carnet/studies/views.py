@@ -89,6 +89,7 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "include_subjects": access.include_subjects,
             "manage_data": access.manage_data,
             "export": access.export,
+            "audit_trail": access.audit_trail,
             "modes": [(mode, StudyMode(mode).label) for mode in sorted(MODE_MOVES[study.mode])]
             if access.manage
             else [],

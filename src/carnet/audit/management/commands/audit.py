@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from carnet.audit.models import SYSTEM_CHAIN, AuditEvent
+from carnet.audit.replay import data_replay, trail_write
 from carnet.audit.services import study_chain
 from carnet.audit.verification import anchor_line, anchors_read, audit_verify, chain_heads
 from carnet.core.errors import CarnetError
@@ -31,6 +32,12 @@ class Command(BaseCommand):
             type=Path,
             help="A file written by `carnet audit anchor`: each head in it must still be there.",
         )
+        verify.add_argument(
+            "--data",
+            metavar="STUDY",
+            help="Also rebuild every current value of this study from its trail and name each "
+            "value the data tables hold differently (a direct SQL edit).",
+        )
         anchor = actions.add_parser(
             "anchor",
             help="Print the head of every chain as JSON lines, to keep outside the database.",
@@ -39,6 +46,30 @@ class Command(BaseCommand):
         log = actions.add_parser("log", help="Print the latest events of a chain.")
         log.add_argument("--study", help="A study's chain (default: the system chain).")
         log.add_argument("--limit", type=int, default=20, help="How many events (default 20).")
+        trail = actions.add_parser(
+            "trail",
+            help="Write a study's audit trail, filtered, as CSV (or PDF by the file's extension).",
+        )
+        trail.add_argument("study", help="The study's identifier.")
+        for name, what in (
+            ("subject", "a subject's identifier"),
+            ("form", "a form's name"),
+            ("item", "an item's name"),
+            ("user", "part of the user's name"),
+            ("action", "an action (item.changed) or its start (data.)"),
+            ("since", "from this day (YYYY-MM-DD)"),
+            ("until", "up to this day included (YYYY-MM-DD)"),
+        ):
+            # Stored under "only_…": "action" is the name of the subcommand chosen.
+            trail.add_argument(
+                f"--{name}", dest=f"only_{name}", default="", help=f"Only events of {what}."
+            )
+        trail.add_argument(
+            "--unblinded",
+            action="store_true",
+            help="Show arm-revealing values (masked by default, as for a blinded person).",
+        )
+        trail.add_argument("--output", type=Path, required=True, help="The .csv or .pdf file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -65,6 +96,32 @@ class Command(BaseCommand):
             broken = sum(not chain.intact for chain in report.chains)
             raise CommandError(f"{broken} of {len(report.chains)} audit chains are broken.")
         self.stdout.write(f"All {len(report.chains)} audit chains are intact.")
+        if options.get("data"):
+            self._data(options["data"])
+
+    def _data(self, study: str) -> None:
+        differences = data_replay(study)
+        for line in differences:
+            self.stdout.write(line)
+        if differences:
+            raise CommandError(
+                f"{len(differences)} values of {study} differ from what its audit trail records."
+            )
+        self.stdout.write(f"Every value of {study} is the one its audit trail records.")
+
+    def _trail(self, options: dict[str, Any]) -> None:
+        filters = {
+            name: options[f"only_{name}"]
+            for name in ("subject", "form", "item", "user", "action", "since", "until")
+            if options[f"only_{name}"]
+        }
+        count = trail_write(
+            study=options["study"],
+            filters=filters,
+            output=options["output"],
+            unblinded=options["unblinded"],
+        )
+        self.stdout.write(f"{count} audit events written to {options['output']}.")
 
     def _anchor(self, options: dict[str, Any]) -> None:
         lines = [anchor_line(anchor) for anchor in chain_heads()]
