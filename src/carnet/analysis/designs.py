@@ -112,7 +112,8 @@ def simon_two_stage(
         raise AnalysisInputError(f"n_max must be at least 2, got {n_max}.", parameter="n_max")
     # A search beyond this many patients is no phase II design any more.
     ceiling = n_max if n_max is not None else _SIMON_CEILING
-    limit = min(ceiling, 100)
+    # Start small and grow: the proof usually needs far fewer patients than a fixed bound of 100.
+    limit = min(ceiling, 40)
     candidates: list[_Candidate] = []
     searched = 1
     while True:
@@ -127,13 +128,14 @@ def simon_two_stage(
                     f"and power {power}; raise n_max.",
                     parameter="n_max",
                 )
-            limit = min(ceiling, 2 * limit)
+            limit = min(ceiling, math.ceil(1.5 * limit))
             continue
         best = min(c[0] for c in candidates)
         needed = _simon_proof_bound(p0, p1, power, best)
         if needed <= searched or limit >= ceiling:
             break
-        limit = min(ceiling, needed)
+        # Grow gradually: a better design found on the way tightens the bound (cost ~ n^4).
+        limit = min(ceiling, needed, math.ceil(1.5 * limit))
     optimal = min(candidates, key=lambda c: (c[0], c[4], c[1]))
     least_n = min(c[4] for c in candidates)
     minimax = min((c for c in candidates if c[4] == least_n), key=lambda c: (c[0], c[1]))

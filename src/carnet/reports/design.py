@@ -535,8 +535,9 @@ def design_sequential(
         ]
         + ([(_("Maximum size"), str(sizes[-1]))] if sizes else []),
         conventions,
+        # No `sample_size:` line: the fixed size may count events, and that field counts patients.
         _yaml(
-            sizes[-1] if sizes else None,
+            None,
             sentence,
             {
                 "method": "group-sequential",
