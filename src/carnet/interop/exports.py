@@ -29,9 +29,11 @@ from carnet.interop.datasets import (
     Column,
     ExportPlan,
     ValueChanges,
+    captured_dates,
     dataset_frame,
     export_plan,
     form_values_at,
+    last_news_with,
     reader_inputs,
     subject_columns,
     subject_dataset,
@@ -129,7 +131,7 @@ def export_write(
         forms=forms,
         sites=sites,
     )
-    subjects, visits, versions = reader_inputs(study, cutoff)
+    subjects, visits, versions = reader_inputs(study, cutoff, randomised_design=plan.randomised)
     if plan.sites is not None:
         subjects = subjects.filter(pl.col("site").is_in(sorted(plan.sites)))
     title = _("Carnet export of %(study)s at cut-off %(cutoff)s (audit event #%(seq)s)") % {
@@ -165,16 +167,14 @@ def export_write(
             content = xpt_bytes(frame, columns, members[name], names, cutoff.cut_on)
             archive.add(f"{members[name].lower()}.xpt", content, frame.height)
 
-    subject_frame = subject_dataset(plan, subjects)
-    write("subjects", subject_frame, subject_columns(subject_frame))
-    if progress:
-        progress(1, total, "subjects")
-    done = 1
+    done = 0
+    news: list[pl.DataFrame] = []
     forms = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
     with tempfile.TemporaryDirectory(prefix="carnet-export-") as folder:
         changes = ValueChanges(study, cutoff, Path(folder))
         for form in forms:
             values = form_values_at(changes, form)
+            news.append(captured_dates(plan, form, values, cutoff.cut_on))
             for dataset in (d for d in plan.datasets if d.form == form):
                 frame = dataset_frame(
                     dataset, values, subjects=subjects, visits=visits, versions=versions
@@ -184,6 +184,12 @@ def export_write(
                 if progress:
                     progress(done, total, dataset.name)
             del values
+    # The subject dataset last: its date of last news counts the dates captured in every form.
+    captured = pl.concat(news) if news else pl.DataFrame()
+    subject_frame = subject_dataset(plan, last_news_with(subjects, captured))
+    write("subjects", subject_frame, subject_columns(subject_frame))
+    if progress:
+        progress(total, total, "subjects")
     if file_format == "csv":
         archive.add(f"{study.identifier}.sas", programs.sas().encode("utf-8"))
         archive.add(f"{study.identifier}.R", programs.r().encode("utf-8"))
