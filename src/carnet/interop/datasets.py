@@ -15,7 +15,7 @@ export.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import islice
 from pathlib import Path
@@ -55,6 +55,8 @@ class Column:
     item: Item | None = None
     code_list: CodeList | None = None
     role: str = "key"  # key | value | missing | imputed | flag (a yes/no of the subject)
+    # In an export "with labels": each code's label written instead of the code.
+    decoded: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class ExportPlan:
     code_lists: dict[str, CodeList] = field(default_factory=dict)
     sites: frozenset[str] | None = None  # site codes the reader may export; None: all
     randomised: bool = True  # the study version at the cut-off randomises its subjects
+    events: tuple[str, ...] = ()  # the events of every version at the cut-off
 
 
 def _kind(item: Item) -> str:
@@ -195,7 +198,36 @@ def export_plan(
         datasets=tuple(_datasets(definitions, blinding)),
         code_lists=lists,
         sites=None if scope.all_sites else frozenset(site_codes),
+        events=tuple(
+            dict.fromkeys(event.name for definition in definitions for event in definition.events)
+        ),
         randomised=bool(definitions) and definitions[-1].design.get("allocation") == "randomised",
+    )
+
+
+def _decoded(column: Column) -> Column:
+    """Return the column as an export with labels writes it: a code list's or a yes/no item's
+    labels (as text) instead of its codes."""
+    if column.role != "value" or column.item is None:
+        return column
+    if column.code_list is not None and _kind(column.item) == "single_choice":
+        pairs = tuple(
+            (str(code.code), code.label.en or str(code.code)) for code in column.code_list.items
+        )
+        return replace(column, dtype=pl.String(), code_list=None, decoded=pairs)
+    if _kind(column.item) == "boolean":
+        return replace(column, dtype=pl.String(), decoded=(("true", "Yes"), ("false", "No")))
+    return column
+
+
+def with_labels(plan: ExportPlan) -> ExportPlan:
+    """Return the plan writing codes as their labels (the export option "labels")."""
+    return replace(
+        plan,
+        datasets=tuple(
+            replace(dataset, columns=tuple(_decoded(column) for column in dataset.columns))
+            for dataset in plan.datasets
+        ),
     )
 
 
@@ -592,6 +624,8 @@ def _typed(column: Column) -> pl.Expr:
         return text.str.to_date("%Y-%m-%d", strict=False)
     if column.dtype == pl.Datetime("us"):
         return text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us")
+    if column.decoded is not None:
+        return text.replace_strict(dict(column.decoded), default=text, return_dtype=pl.String)
     if kind == "boolean":
         return pl.when(text == "true").then(1).when(text == "false").then(0).cast(pl.Int8)
     return text

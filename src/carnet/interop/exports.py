@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import IO
 
@@ -35,6 +36,7 @@ from carnet.interop.datasets import (
     form_values_at,
     last_news_with,
     reader_inputs,
+    with_labels,
     subject_columns,
     subject_dataset,
 )
@@ -83,6 +85,43 @@ def _reader(actor: Actor, study: Study, unblinded: bool) -> tuple[Blinding, Site
     return Blinding(unblinded=unblinded), scope, codes
 
 
+@dataclass(frozen=True)
+class RowFilter:
+    """Which rows of the form datasets an export keeps: events, and a range of visit dates
+    (a row without a visit date is left out of a range)."""
+
+    events: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if self.events:
+            frame = frame.filter(pl.col("event").is_in(list(self.events)))
+        if self.since is not None:
+            frame = frame.filter(pl.col("visit_date") >= self.since)
+        if self.until is not None:
+            frame = frame.filter(pl.col("visit_date") <= self.until)
+        return frame
+
+
+def _row_filter(
+    plan: ExportPlan, events: list[str] | None, since: date | None, until: date | None
+) -> RowFilter:
+    """Return the rows asked for, refusing an event the study does not have or an empty range."""
+    unknown = sorted(set(events or ()) - set(plan.events))
+    if unknown:
+        raise ValidationError(
+            _("events: %(events)s: no such event in this study (it has %(known)s).")
+            % {"events": ", ".join(unknown), "known": ", ".join(plan.events)}
+        )
+    if since is not None and until is not None and since > until:
+        raise ValidationError(
+            _("since: %(since)s is after until (%(until)s).")
+            % {"since": since.isoformat(), "until": until.isoformat()}
+        )
+    return RowFilter(tuple(sorted(set(events or ()))), since, until)
+
+
 def _filtered(plan: ExportPlan, *, forms: list[str] | None, sites: list[str] | None) -> ExportPlan:
     """Return the plan kept to the forms and sites asked for, refusing names it does not know."""
     if forms:
@@ -110,6 +149,10 @@ def export_write(
     unblinded: bool = False,
     forms: list[str] | None = None,
     sites: list[str] | None = None,
+    events: list[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    labels: bool = False,
     progress: Progress | None = None,
 ) -> ExportMade:
     """Write the study's datasets at the cut-off into ``target`` (a zip) and record the export.
@@ -131,6 +174,9 @@ def export_write(
         forms=forms,
         sites=sites,
     )
+    rows = _row_filter(plan, events, since, until)
+    if labels:
+        plan = with_labels(plan)
     subjects, visits, versions = reader_inputs(study, cutoff, randomised_design=plan.randomised)
     if plan.sites is not None:
         subjects = subjects.filter(pl.col("site").is_in(sorted(plan.sites)))
@@ -169,15 +215,17 @@ def export_write(
 
     done = 0
     news: list[pl.DataFrame] = []
-    forms = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
+    form_names = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
     with tempfile.TemporaryDirectory(prefix="carnet-export-") as folder:
         changes = ValueChanges(study, cutoff, Path(folder))
-        for form in forms:
+        for form in form_names:
             values = form_values_at(changes, form)
             news.append(captured_dates(plan, form, values, cutoff.cut_on))
             for dataset in (d for d in plan.datasets if d.form == form):
-                frame = dataset_frame(
-                    dataset, values, subjects=subjects, visits=visits, versions=versions
+                frame = rows.apply(
+                    dataset_frame(
+                        dataset, values, subjects=subjects, visits=visits, versions=versions
+                    )
                 )
                 write(dataset.name, frame, dataset.columns)
                 done += 1
@@ -198,6 +246,10 @@ def export_write(
         "unblinded": blinding.unblinded,
         "sites": sorted(plan.sites) if plan.sites is not None else "all",
         "forms": sorted({dataset.form for dataset in plan.datasets}) if forms else "all",
+        "events": list(rows.events) or "all",
+        "visits_since": rows.since.isoformat() if rows.since else None,
+        "visits_until": rows.until.isoformat() if rows.until else None,
+        "values": "labels" if labels else "codes",
         "environment": "production",
     }
     manifest = {
@@ -241,6 +293,10 @@ def export_to_path(
     unblinded: bool = False,
     forms: list[str] | None = None,
     sites: list[str] | None = None,
+    events: list[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    labels: bool = False,
     progress: Progress | None = None,
 ) -> ExportMade:
     """Write the export to a file; on any refusal or failure, no file is left behind."""
@@ -256,6 +312,10 @@ def export_to_path(
                 unblinded=unblinded,
                 forms=forms,
                 sites=sites,
+                events=events,
+                since=since,
+                until=until,
+                labels=labels,
                 progress=progress,
             )
         partial.replace(output)
