@@ -36,9 +36,9 @@ from carnet.interop.datasets import (
     form_values_at,
     last_news_with,
     reader_inputs,
-    with_labels,
     subject_columns,
     subject_dataset,
+    with_labels,
 )
 from carnet.interop.models import Cutoff
 from carnet.interop.services import export_record, may_export
