@@ -111,8 +111,10 @@ def test_the_api_names_a_cutoff_starts_an_export_and_serves_its_zip(
     assert answer.status_code == 200
     content = b"".join(answer.streaming_content)
     assert "MINI.sas" in zipfile.ZipFile(io.BytesIO(content)).namelist()
-    assert answer["X-Manifest-SHA256"] == polled["manifest_sha256"] == sha256_hex(
-        zipfile.ZipFile(io.BytesIO(content)).read("manifest.json")
+    assert (
+        answer["X-Manifest-SHA256"]
+        == polled["manifest_sha256"]
+        == sha256_hex(zipfile.ZipFile(io.BytesIO(content)).read("manifest.json"))
     )
     assert [run["id"] for run in client.get("/api/studies/MINI/exports").json()] == [run_id]
     someone_else = signed_in(exporting.unblinded)

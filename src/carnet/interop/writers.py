@@ -25,7 +25,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.interop.datasets import Column
 from carnet.studies.definition.model import CodeList
 
-FORMATS = ("csv", "parquet", "xpt", "dta", "sav")
+FORMATS = ("csv", "parquet", "xpt", "dta", "sav", "warehouse")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 

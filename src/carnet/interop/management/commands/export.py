@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,28 @@ class Command(BaseCommand):
         parser.add_argument(
             "--site", action="append", dest="sites", metavar="CODE", help="Only this site (repeat)."
         )
+        parser.add_argument(
+            "--event",
+            action="append",
+            dest="events",
+            metavar="EVENT",
+            help="Only rows of this event (repeat).",
+        )
+        parser.add_argument(
+            "--since",
+            type=date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="Only rows with a visit on or after this date.",
+        )
+        parser.add_argument(
+            "--until",
+            type=date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="Only rows with a visit on or before this date.",
+        )
+        parser.add_argument(
+            "--labels", action="store_true", help="Write codes as their labels (default: codes)."
+        )
         parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -69,6 +92,10 @@ class Command(BaseCommand):
                 unblinded=options["unblinded"],
                 forms=options["forms"],
                 sites=options["sites"],
+                events=options["events"],
+                since=options["since"],
+                until=options["until"],
+                labels=options["labels"],
                 progress=None if options["quiet"] else _bar,
             )
         except OSError as error:
