@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from playwright.sync_api import expect
 
+from carnet.capture.services import form_save
 from carnet.demo import demo_load
 from carnet.interop.models import ExportRun
 from carnet.interop.tasks import export_run
@@ -58,7 +59,17 @@ def served(django_db_setup: Any, django_db_blocker: Any) -> Iterator[tuple[str, 
                 study = _study("maintain-crc.yaml", test_patient=False)
                 _phase3_world(study)
                 for subject in Subject.objects.filter(study=study):
-                    subject_randomise(actor=_staff(subject.site.code), subject=subject)
+                    staff = _staff(subject.site.code)
+                    # The stratification factor the randomisation reads from the casebook.
+                    form_save(
+                        actor=staff,
+                        subject=subject,
+                        event="baseline",
+                        form="randomisation",
+                        base_version=None,
+                        values={"rando_date": "2026-10-01", "strat_ecog": 0},
+                    )
+                    subject_randomise(actor=staff, subject=subject)
                 _second_factor("unblinded")
             server = LiveServer("localhost")
             server._live_server_modified_settings.enable()
