@@ -21,6 +21,7 @@ FRENCH: dict[str, str] = {
     "This export is not ready.": "Cet export n'est pas prêt.",
     "Unblinded.": "Insu levé.",
     "Visits from": "Visites du",
+    "Warehouse (Parquet by study, site and form)": "Entrepôt (Parquet par étude, centre et formulaire)",
     "Your exports": "Vos exports",
     "events: %(events)s: no such event in this study (it has %(known)s).": "événements : %(events)s : pas d'événement de ce nom dans cette étude (elle a %(known)s).",
     "since: %(since)s is after until (%(until)s).": "depuis : %(since)s est après la date de fin (%(until)s).",

@@ -48,7 +48,8 @@ class ExportIn(Schema):
     cutoff: str = Field(description="The name of the cut-off the export is made from")
     format: str = Field(
         "csv",
-        description="csv (with SAS and R programs), parquet, xpt (SAS v5), dta (Stata), sav (SPSS)",
+        description="csv (with SAS and R programs), parquet, xpt (SAS v5), dta (Stata), "
+        "sav (SPSS), warehouse (Parquet partitioned study=/site=/form=)",
     )
     unblinded: bool = Field(False, description="The arm and arm-revealing items (unblinded roles)")
     forms: list[str] | None = Field(None, description="Only these forms (default: every form)")

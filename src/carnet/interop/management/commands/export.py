@@ -1,4 +1,4 @@
-"""`carnet export STUDY --cutoff NAME --format csv|parquet|xpt|dta|sav --output FILE.zip`."""
+"""`carnet export STUDY --cutoff NAME --format FORMAT --output FILE.zip`: a study at a cut-off."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _bar(done: int, total: int, name: str) -> None:
 class Command(BaseCommand):
     help = (
         "Export a study's datasets at a named cut-off into a zip "
-        "(CSV with SAS and R, Parquet, SAS XPT v5, Stata, SPSS)."
+        "(CSV with SAS and R, Parquet, SAS XPT v5, Stata, SPSS, or the warehouse layout)."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
