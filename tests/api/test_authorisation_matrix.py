@@ -120,6 +120,12 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/signatures/awaiting": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/subjects/{subject}/signatures": granted(Action.VIEW_SUBJECTS),
     "/api/studies/{identifier}/audit-trail": granted(Action.VIEW_AUDIT_TRAIL),
+    # One's own exports: the list answers whoever may export (their own runs only); a run and
+    # its zip answer only the person who asked (it carries their blinding): the run of the
+    # table is another person's, so nobody here reads it.
+    "/api/studies/{identifier}/exports": granted(Action.EXPORT, anywhere=True),
+    "/api/studies/{identifier}/exports/{run_id}": lambda role, situation: False,
+    "/api/studies/{identifier}/exports/{run_id}/download": lambda role, situation: False,
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -335,6 +341,10 @@ def concrete(path: str, w: World) -> str:
         from carnet.quality.deviation_models import Deviation
 
         path = path.replace("{number}", str(Deviation.objects.get().pk))
+    if "{run_id}" in path:
+        from carnet.interop.models import ExportRun
+
+        path = path.replace("{run_id}", str(ExportRun.objects.get().pk))
     if "{query_id}" in path:
         from carnet.quality.models import Query
 
@@ -413,6 +423,13 @@ def subject_at_site_a(w: World) -> None:
         place=Place(scope="visit", site=w.site_a, subject=subject, event="baseline", occurrence=9),
         reason="for the table",
     )
+    # An export another statistician asked for (queued: nobody else may read it).
+    from carnet.interop.runs import ExportOptions, export_request
+    from carnet.interop.services import cutoff_create
+
+    statistician = person("stat-a", study=w.study, role=Role.STATISTICIAN)
+    cutoff = cutoff_create(actor=statistician, study=w.study, name="MATRIX", reason="the table")
+    export_request(actor=statistician, study=w.study, cutoff=cutoff, options=ExportOptions())
 
 
 def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:

@@ -283,6 +283,7 @@ def test_an_export_kept_to_a_form_and_a_site(exporting: Exporting) -> None:
     assert sorted(files) == [
         "MINI.R",
         "MINI.sas",
+        "codebook.html",
         "lesions.csv",
         "lesions_target.csv",
         "manifest.json",
@@ -293,3 +294,20 @@ def test_an_export_kept_to_a_form_and_a_site(exporting: Exporting) -> None:
     assert (manifest["options"]["forms"], manifest["options"]["sites"]) == (["lesions"], ["02"])
     with pytest.raises(ValidationError, match=r"^forms: labs: no such form"):
         export(exporting, cutoff, forms=["labs"])
+
+
+def test_the_codebook_describes_every_dataset_of_the_zip(exporting: Exporting) -> None:
+    files = entries(export(exporting, cut(exporting), "xpt"))
+    codebook = files["codebook.html"].decode("utf-8")
+    for dataset in ("subjects", "vitals", "lesions", "lesions_target"):
+        assert f'<section id="{dataset}">' in codebook
+    assert "<code>vitals.xpt</code>, 1 rows." in codebook
+    # A variable: its SAS name, label, type and value labels.
+    assert (
+        "<tr><td><code>smoker</code></td><td><code>SMOKER</code></td><td>Smoker</td>"
+        "<td>integer</td><td>item</td><td><code>1</code> = Yes; <code>0</code> = No</td></tr>"
+    ) in codebook
+    assert "<td><code>lesion_site</code></td><td><code>LESSITE</code></td>" in codebook
+    assert "kit_number" not in codebook  # blinded: the arm-revealing item is not described
+    manifest = json.loads(files["manifest.json"])
+    assert "codebook.html" in {f["name"] for f in manifest["files"]}

@@ -13,7 +13,9 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import User
-from carnet.interop.models import Cutoff
+from carnet.core.hashing import sha256_hex
+from carnet.interop.models import Cutoff, ExportRun
+from carnet.interop.tasks import export_run
 from tests.accounts.personas import with_second_factor
 from tests.interop.conftest import Exporting
 
@@ -40,12 +42,26 @@ def test_a_statistician_names_a_cutoff_and_downloads_the_export_from_the_page(
     page = client.get(url)
     assert "DSMB-1" in page.content.decode()
     assert 'id="export-unblinded"' in page.content.decode()
-    answer = client.post(
+    queued = client.post(
         url, {"action": "export", "cutoff": "DSMB-1", "format": "parquet", "unblinded": "on"}
     )
-    assert answer["Content-Type"] == "application/zip"
-    names = zipfile.ZipFile(io.BytesIO(answer.content)).namelist()
+    assert queued.status_code == 302
+    run = ExportRun.objects.get()
+    page = client.get(url).content.decode()
+    assert "Waiting for the worker." in page
+    progress = reverse("interop:export_progress", args=["MINI", run.pk])
+    assert f'hx-get="{progress}"' in page
+    export_run.call(run.pk)  # what `carnet worker` does with the queued task
+    line = client.get(progress).content.decode()
+    assert "Done." in line
+    assert "hx-get" not in line  # the page stops asking
+    download = client.get(reverse("interop:export_download", args=["MINI", run.pk]))
+    assert download["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
     assert {"subjects.parquet", "vitals.parquet", "lesions_target.parquet"} <= set(names)
+    # Nobody else downloads it: it carries the unblinded statistician's view.
+    other = signed_in(exporting.statistician)
+    assert other.get(reverse("interop:export_download", args=["MINI", run.pk])).status_code == 404
 
 
 def test_the_page_refuses_a_bad_cutoff_in_french_and_a_monitor_outright(
@@ -65,7 +81,9 @@ def test_the_page_refuses_a_bad_cutoff_in_french_and_a_monitor_outright(
     assert monitor.status_code == 403
 
 
-def test_the_api_names_a_cutoff_and_answers_the_zip(exporting: Exporting) -> None:
+def test_the_api_names_a_cutoff_starts_an_export_and_serves_its_zip(
+    exporting: Exporting,
+) -> None:
     client = signed_in(exporting.statistician)
     created = client.post(
         "/api/studies/MINI/cutoffs",
@@ -76,13 +94,31 @@ def test_the_api_names_a_cutoff_and_answers_the_zip(exporting: Exporting) -> Non
     assert created.json()["name"] == "FINAL"
     listed = client.get("/api/studies/MINI/cutoffs").json()
     assert [c["name"] for c in listed] == ["FINAL"]
-    answer = client.post(
+    started = client.post(
         "/api/studies/MINI/exports",
-        {"cutoff": "FINAL", "format": "csv"},
+        {"cutoff": "FINAL", "format": "csv", "values": "labels"},
         content_type="application/json",
     )
+    assert started.status_code == 202, started.content
+    run_id = started.json()["id"]
+    assert started.json()["status"] == "queued"
+    early = client.get(f"/api/studies/MINI/exports/{run_id}/download")
+    assert early.status_code == 409
+    export_run.call(run_id)
+    polled = client.get(f"/api/studies/MINI/exports/{run_id}").json()
+    assert (polled["status"], polled["percent"], polled["done"]) == ("done", 100, polled["total"])
+    answer = client.get(f"/api/studies/MINI/exports/{run_id}/download")
     assert answer.status_code == 200
-    assert "MINI.sas" in zipfile.ZipFile(io.BytesIO(answer.content)).namelist()
+    content = b"".join(answer.streaming_content)
+    assert "MINI.sas" in zipfile.ZipFile(io.BytesIO(content)).namelist()
+    assert (
+        answer["X-Manifest-SHA256"]
+        == polled["manifest_sha256"]
+        == sha256_hex(zipfile.ZipFile(io.BytesIO(content)).read("manifest.json"))
+    )
+    assert [run["id"] for run in client.get("/api/studies/MINI/exports").json()] == [run_id]
+    someone_else = signed_in(exporting.unblinded)
+    assert someone_else.get(f"/api/studies/MINI/exports/{run_id}").status_code == 403
     unknown = client.post(
         "/api/studies/MINI/exports", {"cutoff": "NOPE"}, content_type="application/json"
     )

@@ -15,7 +15,8 @@ export.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ class Column:
     label: str
     item: Item | None = None
     code_list: CodeList | None = None
-    role: str = "key"  # key | value | missing | imputed
+    role: str = "key"  # key | value | missing | imputed | flag (a yes/no of the subject)
+    # In an export "with labels": each code's label written instead of the code.
+    decoded: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class ExportPlan:
     datasets: tuple[Dataset, ...]
     code_lists: dict[str, CodeList] = field(default_factory=dict)
     sites: frozenset[str] | None = None  # site codes the reader may export; None: all
+    randomised: bool = True  # the study version at the cut-off randomises its subjects
+    events: tuple[str, ...] = ()  # the events of every version at the cut-off
 
 
 def _kind(item: Item) -> str:
@@ -193,6 +198,36 @@ def export_plan(
         datasets=tuple(_datasets(definitions, blinding)),
         code_lists=lists,
         sites=None if scope.all_sites else frozenset(site_codes),
+        events=tuple(
+            dict.fromkeys(event.name for definition in definitions for event in definition.events)
+        ),
+        randomised=bool(definitions) and definitions[-1].design.get("allocation") == "randomised",
+    )
+
+
+def _decoded(column: Column) -> Column:
+    """Return the column as an export with labels writes it: a code list's or a yes/no item's
+    labels (as text) instead of its codes."""
+    if column.role != "value" or column.item is None:
+        return column
+    if column.code_list is not None and _kind(column.item) == "single_choice":
+        pairs = tuple(
+            (str(code.code), code.label.en or str(code.code)) for code in column.code_list.items
+        )
+        return replace(column, dtype=pl.String(), code_list=None, decoded=pairs)
+    if _kind(column.item) == "boolean":
+        return replace(column, dtype=pl.String(), decoded=(("true", "Yes"), ("false", "No")))
+    return column
+
+
+def with_labels(plan: ExportPlan) -> ExportPlan:
+    """Return the plan writing codes as their labels (the export option "labels")."""
+    return replace(
+        plan,
+        datasets=tuple(
+            replace(dataset, columns=tuple(_decoded(column) for column in dataset.columns))
+            for dataset in plan.datasets
+        ),
     )
 
 
@@ -217,41 +252,97 @@ def _events(study: Study, cutoff: Cutoff, actions: Iterable[str], **keys: str) -
     )
 
 
-def subjects_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
-    """Return each production subject at the cut-off: id, identifier, site, statuses, dates,
-    allocation number and arm (the caller drops the arm for a blinded reader)."""
-    keys = {
-        "identifier": "identifier",
-        "environment": "environment",
-        "site_code": "site",
-        "included_on": "included_on",
-        "status": "status",
-        "on": "on",
-        "randomised_on": "randomised_on",
-        "number": "number",
-        "arm": "arm",
-    }
-    actions = (
-        "subject.included",
-        "subject.status_changed",
-        "subject.treatment_status_changed",
-        "subject.transferred",
-        "subject.randomised_on_set",
-        "randomisation.allocated",
+SUBJECT_ACTIONS = (
+    "subject.included",
+    "subject.status_changed",
+    "subject.treatment_status_changed",
+    "subject.transferred",
+    "subject.randomised_on_set",
+    "subject.news_recorded",
+    "randomisation.allocated",
+    "study.mode_changed",
+    "deviation.derived",
+    "deviation.declared",
+    "deviation.reviewed",
+    "deviation.resolved",
+    "deviation.reopened",
+)
+SUBJECT_KEYS = {
+    "identifier": "identifier",
+    "environment": "environment",
+    "site_code": "site",
+    "included_on": "included_on",
+    "status": "status",
+    "on": "on",
+    "randomised_on": "randomised_on",
+    "number": "number",
+    "arm": "arm",
+    "news_on": "news_on",
+    "mode": "mode",
+    "deviant": "subject",
+    "deviation_class": "class",
+}
+
+
+def _subject_events(study: Study, cutoff: Cutoff) -> pl.DataFrame:
+    """Return the events the subject dataset is made of, up to the cut-off, in order."""
+    keys = SUBJECT_KEYS
+    rows = _events(study, cutoff, SUBJECT_ACTIONS, **keys).values_list(
+        "seq", "action", "target_id", "reason", *keys
     )
-    rows = _events(study, cutoff, actions, **keys).values_list("seq", "action", "target_id", *keys)
-    schema = {"seq": pl.Int64, "action": pl.String, "target": pl.String}
+    schema = {"seq": pl.Int64, "action": pl.String, "target": pl.String, "reason": pl.String}
     schema |= dict.fromkeys(keys, pl.String)
     events = pl.concat(
         [*_frames(rows.iterator(chunk_size=CHUNK), schema), pl.DataFrame(schema=schema)]
     )
-    events = events.sort("seq")
+    return events.sort("seq")
 
-    def last(action: str, *columns: str | pl.Expr) -> pl.DataFrame:
-        return (
-            events.filter(pl.col("action") == action)
-            .unique(subset="target", keep="last", maintain_order=True)
-            .select(pl.col("target"), *columns)
+
+def _deviation_counts(events: pl.DataFrame) -> pl.DataFrame:
+    """Return, per subject identifier, the deviations of production as they stood at the
+    cut-off: confirmed major, confirmed minor and awaiting review (rejected ones never count).
+
+    A deviation's events name its subject by identifier; test subjects may share one, so a
+    deviation belongs to production when the study was out of test mode at its first event."""
+    modes = (
+        events.filter(pl.col("action") == "study.mode_changed")
+        .select("seq", pl.col("mode").alias("study_mode"))
+        .sort("seq")
+    )
+    deviations = events.filter(pl.col("action").str.starts_with("deviation."))
+    first = (
+        deviations.unique(subset="target", keep="first", maintain_order=True)
+        .select("seq", "target")
+        .join_asof(modes, on="seq", strategy="backward")
+        .filter(pl.col("study_mode").fill_null("design") != "test")
+        .select("target")
+    )
+    last = deviations.unique(subset="target", keep="last", maintain_order=True).join(
+        first, on="target", how="semi"
+    )
+    confirmed = pl.col("status") == "confirmed"
+    return last.group_by(pl.col("deviant").alias("identifier")).agg(
+        (confirmed & (pl.col("deviation_class") == "major")).sum().alias("deviations_major"),
+        (confirmed & (pl.col("deviation_class") == "minor")).sum().alias("deviations_minor"),
+        (pl.col("status") == "pending").sum().alias("deviations_pending"),
+    )
+
+
+def subjects_at(study: Study, cutoff: Cutoff, *, randomised_design: bool = True) -> pl.DataFrame:
+    """Return each production subject at the cut-off: id, identifier, site, statuses, dates,
+    allocation number and arm (the caller drops the arm for a blinded reader), death, end of
+    treatment, news, deviations and populations; all from the audit trail up to the cut-off.
+
+    ``last_news_on`` here counts what the subject's own events say (inclusion, statuses, visits,
+    news, transfer); the export raises it with the dates captured in forms (`last_news_with`)."""
+    events = _subject_events(study, cutoff)
+
+    def last(action: str, *columns: str | pl.Expr, where: pl.Expr | None = None) -> pl.DataFrame:
+        chosen = events.filter(pl.col("action") == action)
+        if where is not None:
+            chosen = chosen.filter(where)
+        return chosen.unique(subset="target", keep="last", maintain_order=True).select(
+            pl.col("target"), *columns
         )
 
     included = last("subject.included", "identifier", "environment", "site_code", "included_on")
@@ -268,6 +359,22 @@ def subjects_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
         pl.col("status").alias("treatment_status"),
         pl.col("on").alias("treatment_status_on"),
     )
+    died = last(
+        "subject.status_changed",
+        pl.col("on").alias("death_on"),
+        where=pl.col("status") == "deceased",
+    )
+    ended = last(
+        "subject.treatment_status_changed",
+        pl.col("on").alias("end_of_treatment_on"),
+        pl.col("reason").alias("end_of_treatment_reason"),
+        where=pl.col("status") == "off_treatment",
+    )
+    treated = last(
+        "subject.treatment_status_changed",
+        pl.lit(True).alias("treated"),
+        where=pl.col("status") == "on_treatment",
+    )
     transferred = last("subject.transferred", pl.col("site_code").alias("site_now"))
     randomised = events.filter(pl.col("action") == "subject.randomised_on_set").select(
         "seq", "target", "randomised_on"
@@ -280,13 +387,44 @@ def subjects_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
         .join_asof(randomised.select("seq", "target"), on="seq", strategy="backward")
         .select("target", "allocation_number", "arm")
     )
+    # What the subject's own events date: the latest is their last news (before a death).
+    own_dates = (
+        events.filter(pl.col("action").str.starts_with("subject."))
+        .select(
+            "target",
+            pl.coalesce("news_on", "on", "included_on", "randomised_on")
+            .str.to_date(strict=False)
+            .alias("day"),
+        )
+        .filter(pl.col("day").is_not_null())
+        .group_by("target")
+        .agg(pl.col("day").max().alias("news_from_events"))
+    )
     frame = (
         included.join(study_status, on="target", how="left")
         .join(treatment, on="target", how="left")
         .join(transferred, on="target", how="left")
         .join(randomised.select("target", "randomised_on"), on="target", how="left")
         .join(allocated, on="target", how="left")
+        .join(died, on="target", how="left")
+        .join(ended, on="target", how="left")
+        .join(treated, on="target", how="left")
+        .join(own_dates, on="target", how="left")
+        .join(_deviation_counts(events), on="identifier", how="left")
     )
+    frame = frame.with_columns(
+        pl.col("included_on", "randomised_on", "death_on", "end_of_treatment_on").str.to_date(
+            strict=False
+        ),
+        pl.col("deviations_major", "deviations_minor", "deviations_pending")
+        .fill_null(0)
+        .cast(pl.Int64),
+    )
+    # Populations (docs/exports.md): intention to treat, every randomised subject (every
+    # included one in a study without randomisation); per protocol, those of them without a
+    # confirmed major deviation (quality's `per_protocol_population`); safety, every subject
+    # who started the study treatment.
+    itt = pl.col("randomised_on").is_not_null() if randomised_design else pl.lit(True)
     return frame.select(
         pl.col("target").cast(pl.Int64).alias("subject_id"),
         pl.lit(study.identifier).alias("study"),
@@ -296,11 +434,61 @@ def subjects_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
         pl.col("study_status_on").str.to_date(strict=False),
         "treatment_status",
         pl.col("treatment_status_on").str.to_date(strict=False),
-        pl.col("included_on").str.to_date(strict=False),
-        pl.col("randomised_on").str.to_date(strict=False),
+        "included_on",
+        "randomised_on",
         "allocation_number",
         "arm",
+        pl.coalesce("death_on", "news_from_events").alias("last_news_on"),
+        (pl.col("death_on").is_not_null()).cast(pl.Int8).alias("died"),
+        "death_on",
+        "end_of_treatment_on",
+        "end_of_treatment_reason",
+        "deviations_major",
+        "deviations_minor",
+        "deviations_pending",
+        itt.cast(pl.Int8).alias("itt"),
+        (itt & (pl.col("deviations_major") == 0)).cast(pl.Int8).alias("per_protocol"),
+        pl.col("treated").fill_null(False).cast(pl.Int8).alias("safety"),
     ).sort("subject")
+
+
+def last_news_with(subjects: pl.DataFrame, captured: pl.DataFrame) -> pl.DataFrame:
+    """Return the subjects with their last news raised by the dates captured in their forms
+    (``captured``: subject_id, day), never past their death."""
+    if captured.is_empty():
+        return subjects
+    latest = captured.group_by("subject_id").agg(pl.col("day").max().alias("captured_news"))
+    return (
+        subjects.join(latest, on="subject_id", how="left")
+        .with_columns(
+            pl.when(pl.col("death_on").is_not_null())
+            .then(pl.col("death_on"))
+            .otherwise(pl.max_horizontal("last_news_on", "captured_news"))
+            .alias("last_news_on")
+        )
+        .drop("captured_news")
+    )
+
+
+def captured_dates(plan: ExportPlan, form: str, values: pl.DataFrame, until: date) -> pl.DataFrame:
+    """Return (subject_id, day) of the form's captured dates up to ``until``: news of a subject."""
+    names = [
+        column.name
+        for dataset in plan.datasets
+        if dataset.form == form
+        for column in dataset.items
+        if column.dtype == pl.Date()
+    ]
+    schema = {"subject_id": pl.Int64, "day": pl.Date}
+    if not names or values.is_empty():
+        return pl.DataFrame(schema=schema)
+    return (
+        values.filter(pl.col("item").is_in(names) & ~pl.col("removed"))
+        .select("subject_id", pl.col("text").str.to_date("%Y-%m-%d", strict=False).alias("day"))
+        .filter(pl.col("day").is_not_null() & (pl.col("day") <= until))
+        .group_by("subject_id")
+        .agg(pl.col("day").max())
+    )
 
 
 def _visits_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
@@ -436,6 +624,8 @@ def _typed(column: Column) -> pl.Expr:
         return text.str.to_date("%Y-%m-%d", strict=False)
     if column.dtype == pl.Datetime("us"):
         return text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us")
+    if column.decoded is not None:
+        return text.replace_strict(dict(column.decoded), default=text, return_dtype=pl.String)
     if kind == "boolean":
         return pl.when(text == "true").then(1).when(text == "false").then(0).cast(pl.Int8)
     return text
@@ -534,13 +724,30 @@ SUBJECT_LABELS = {
     "randomised_on": "Date of randomisation",
     "allocation_number": "Allocation number",
     "arm": "Arm",
+    "last_news_on": "Date of last news",
+    "died": "Died",
+    "death_on": "Date of death",
+    "end_of_treatment_on": "Date of the end of treatment",
+    "end_of_treatment_reason": "Reason for the end of treatment",
+    "deviations_major": "Confirmed major protocol deviations",
+    "deviations_minor": "Confirmed minor protocol deviations",
+    "deviations_pending": "Protocol deviations awaiting review",
+    "itt": "Intention-to-treat population",
+    "per_protocol": "Per-protocol population",
+    "safety": "Safety population (started the treatment)",
 }
 
 
 def subject_columns(frame: pl.DataFrame) -> tuple[Column, ...]:
     """Return the subject dataset's columns as the writers describe them."""
     return tuple(
-        Column(name, dtype, SUBJECT_LABELS.get(name, name)) for name, dtype in frame.schema.items()
+        Column(
+            name,
+            dtype,
+            SUBJECT_LABELS.get(name, name),
+            role="flag" if dtype == pl.Int8() else "key",
+        )
+        for name, dtype in frame.schema.items()
     )
 
 
@@ -548,6 +755,12 @@ def form_of(definition: StudyDefinition, name: str) -> Form | None:
     return next((form for form in definition.forms if form.name == name), None)
 
 
-def reader_inputs(study: Study, cutoff: Cutoff) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def reader_inputs(
+    study: Study, cutoff: Cutoff, *, randomised_design: bool = True
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Return what every dataset joins: the subjects, the visits and the version steps."""
-    return subjects_at(study, cutoff), _visits_at(study, cutoff), _version_steps(study, cutoff)
+    return (
+        subjects_at(study, cutoff, randomised_design=randomised_design),
+        _visits_at(study, cutoff),
+        _version_steps(study, cutoff),
+    )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import polars as pl
 from django.utils.translation import gettext as _
@@ -24,17 +25,21 @@ from carnet.audit.services import SystemActor
 from carnet.core.canonical_json import canonical_json
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
+from carnet.interop.codebook import Codebook
 from carnet.interop.datasets import (
     IMPUTATION_RULE,
     Column,
     ExportPlan,
     ValueChanges,
+    captured_dates,
     dataset_frame,
     export_plan,
     form_values_at,
+    last_news_with,
     reader_inputs,
     subject_columns,
     subject_dataset,
+    with_labels,
 )
 from carnet.interop.models import Cutoff
 from carnet.interop.services import export_record, may_export
@@ -81,6 +86,43 @@ def _reader(actor: Actor, study: Study, unblinded: bool) -> tuple[Blinding, Site
     return Blinding(unblinded=unblinded), scope, codes
 
 
+@dataclass(frozen=True)
+class RowFilter:
+    """Which rows of the form datasets an export keeps: events, and a range of visit dates
+    (a row without a visit date is left out of a range)."""
+
+    events: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if self.events:
+            frame = frame.filter(pl.col("event").is_in(list(self.events)))
+        if self.since is not None:
+            frame = frame.filter(pl.col("visit_date") >= self.since)
+        if self.until is not None:
+            frame = frame.filter(pl.col("visit_date") <= self.until)
+        return frame
+
+
+def _row_filter(
+    plan: ExportPlan, events: list[str] | None, since: date | None, until: date | None
+) -> RowFilter:
+    """Return the rows asked for, refusing an event the study does not have or an empty range."""
+    unknown = sorted(set(events or ()) - set(plan.events))
+    if unknown:
+        raise ValidationError(
+            _("events: %(events)s: no such event in this study (it has %(known)s).")
+            % {"events": ", ".join(unknown), "known": ", ".join(plan.events)}
+        )
+    if since is not None and until is not None and since > until:
+        raise ValidationError(
+            _("since: %(since)s is after until (%(until)s).")
+            % {"since": since.isoformat(), "until": until.isoformat()}
+        )
+    return RowFilter(tuple(sorted(set(events or ()))), since, until)
+
+
 def _filtered(plan: ExportPlan, *, forms: list[str] | None, sites: list[str] | None) -> ExportPlan:
     """Return the plan kept to the forms and sites asked for, refusing names it does not know."""
     if forms:
@@ -98,6 +140,86 @@ def _filtered(plan: ExportPlan, *, forms: list[str] | None, sites: list[str] | N
     return plan
 
 
+@dataclass
+class DatasetWriter:
+    """Writes each dataset in the export's format into the archive, and its codebook entry."""
+
+    archive: ZipExport
+    file_format: str
+    day: date
+    title: str
+    study: str
+    members: dict[str, str]  # dataset -> its 8-character XPT member name
+    labels: dict[str, str]  # dataset -> its label
+    programs: Programs = field(init=False)
+    codebook: Codebook = field(init=False)
+    # The short names of an XPT, Stata or SPSS export, written in the manifest (docs/exports.md).
+    short_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The warehouse layout's schema of each dataset, written in its manifest.
+    schemas: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.programs = Programs(self.title)
+        self.codebook = Codebook(self.title)
+
+    def write(self, name: str, frame: pl.DataFrame, columns: tuple[Column, ...]) -> None:
+        files_before = len(self.archive.files)
+        file_name = self._write(name, frame, columns)
+        if len(self.archive.files) > files_before:
+            file_name = self.archive.files[files_before].name
+        label = self.labels.get(name, "One row per subject")
+        self.codebook.add(name, label, file_name, frame.height, columns)
+
+    def _write(self, name: str, frame: pl.DataFrame, columns: tuple[Column, ...]) -> str:
+        """Write the dataset; return where (for the codebook)."""
+        archive, file_format = self.archive, self.file_format
+        if file_format == "csv":
+            archive.add(f"{name}.csv", csv_bytes(frame), frame.height)
+            self.programs.add(name, frame, columns)
+        elif file_format in {"dta", "sav"}:
+            content, names = readstat_bytes(frame, columns, file_format, self.day)
+            renamed = {column: short for column, short in names.items() if column != short}
+            if renamed:
+                self.short_names[name] = renamed
+            archive.add(f"{name}.{file_format}", content, frame.height)
+        elif file_format == "parquet":
+            archive.add(f"{name}.parquet", parquet_bytes(frame, columns), frame.height)
+        elif file_format == "warehouse":
+            return self._partitions(name, frame, columns)
+        else:
+            member = self.members[name]
+            given = {
+                c.name: c.item.sas_name for c in columns if c.item is not None and c.role == "value"
+            }
+            names = sas_names([c.name for c in columns], given)
+            self.short_names[member] = {"dataset": name, **names}
+            archive.add(
+                f"{member.lower()}.xpt",
+                xpt_bytes(frame, columns, member, names, self.day),
+                frame.height,
+            )
+        return ""
+
+    def _partitions(self, name: str, frame: pl.DataFrame, columns: tuple[Column, ...]) -> str:
+        """Write the dataset as Parquet partitions ``study=/site=/form=`` (study and site are
+        in the path, not in the files, as Hive partitioning has it)."""
+        kept = tuple(column for column in columns if column.name not in {"study", "site"})
+        self.schemas[name] = {
+            "rows": frame.height,
+            "columns": [{"name": c.name, "type": str(c.dtype), "label": c.label} for c in kept],
+        }
+        folder = f"study={self.study}/site={{site}}/form={name}"
+        if frame.is_empty():
+            return folder.format(site="*")
+        for (site,), part in sorted(frame.partition_by("site", as_dict=True).items()):
+            self.archive.add(
+                folder.format(site=site) + "/part-0.parquet",
+                parquet_bytes(part.drop("study", "site"), kept),
+                part.height,
+            )
+        return folder.format(site="*")
+
+
 def export_write(
     *,
     actor: Actor,
@@ -108,6 +230,10 @@ def export_write(
     unblinded: bool = False,
     forms: list[str] | None = None,
     sites: list[str] | None = None,
+    events: list[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    labels: bool = False,
     progress: Progress | None = None,
 ) -> ExportMade:
     """Write the study's datasets at the cut-off into ``target`` (a zip) and record the export.
@@ -129,69 +255,78 @@ def export_write(
         forms=forms,
         sites=sites,
     )
-    subjects, visits, versions = reader_inputs(study, cutoff)
+    rows = _row_filter(plan, events, since, until)
+    if labels:
+        plan = with_labels(plan)
+    subjects, visits, versions = reader_inputs(study, cutoff, randomised_design=plan.randomised)
     if plan.sites is not None:
         subjects = subjects.filter(pl.col("site").is_in(sorted(plan.sites)))
-    title = _("Carnet export of %(study)s at cut-off %(cutoff)s (audit event #%(seq)s)") % {
-        "study": study.identifier,
-        "cutoff": cutoff.name,
-        "seq": cutoff.seq,
-    }
+    # In English whatever the reader's language: the same cut-off gives the same bytes.
+    title = (
+        f"Carnet export of {study.identifier} at cut-off {cutoff.name} (audit event #{cutoff.seq})"
+    )
     archive = ZipExport(target, cutoff.cut_on)
-    programs = Programs(title)
     total = len(plan.datasets) + 1
-    members = sas_names(["subjects", *(dataset.name for dataset in plan.datasets)])
-    # The 8-character names of an XPT export, written in the manifest (docs/exports.md).
-    xpt_names: dict[str, dict[str, str]] = {}
+    writer = DatasetWriter(
+        archive=archive,
+        file_format=file_format,
+        day=cutoff.cut_on,
+        title=title,
+        study=study.identifier,
+        members=sas_names(["subjects", *(dataset.name for dataset in plan.datasets)]),
+        labels={dataset.name: dataset.label for dataset in plan.datasets},
+    )
+    write = writer.write
 
-    def write(name: str, frame: pl.DataFrame, columns: tuple[Column, ...]) -> None:
-        if file_format == "csv":
-            archive.add(f"{name}.csv", csv_bytes(frame), frame.height)
-            programs.add(name, frame, columns)
-        elif file_format in {"dta", "sav"}:
-            content, names = readstat_bytes(frame, columns, file_format, cutoff.cut_on)
-            renamed = {column: short for column, short in names.items() if column != short}
-            if renamed:
-                xpt_names[name] = renamed
-            archive.add(f"{name}.{file_format}", content, frame.height)
-        elif file_format == "parquet":
-            archive.add(f"{name}.parquet", parquet_bytes(frame, columns), frame.height)
-        else:
-            given = {
-                c.name: c.item.sas_name for c in columns if c.item is not None and c.role == "value"
-            }
-            names = sas_names([c.name for c in columns], given)
-            xpt_names[members[name]] = {"dataset": name, **names}
-            content = xpt_bytes(frame, columns, members[name], names, cutoff.cut_on)
-            archive.add(f"{members[name].lower()}.xpt", content, frame.height)
-
-    subject_frame = subject_dataset(plan, subjects)
-    write("subjects", subject_frame, subject_columns(subject_frame))
-    if progress:
-        progress(1, total, "subjects")
-    done = 1
-    forms = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
+    done = 0
+    news: list[pl.DataFrame] = []
+    form_names = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
     with tempfile.TemporaryDirectory(prefix="carnet-export-") as folder:
         changes = ValueChanges(study, cutoff, Path(folder))
-        for form in forms:
+        for form in form_names:
             values = form_values_at(changes, form)
+            news.append(captured_dates(plan, form, values, cutoff.cut_on))
             for dataset in (d for d in plan.datasets if d.form == form):
-                frame = dataset_frame(
-                    dataset, values, subjects=subjects, visits=visits, versions=versions
+                frame = rows.apply(
+                    dataset_frame(
+                        dataset, values, subjects=subjects, visits=visits, versions=versions
+                    )
                 )
                 write(dataset.name, frame, dataset.columns)
                 done += 1
                 if progress:
                     progress(done, total, dataset.name)
             del values
+    # The subject dataset last: its date of last news counts the dates captured in every form.
+    captured = pl.concat(news) if news else pl.DataFrame()
+    subject_frame = subject_dataset(plan, last_news_with(subjects, captured))
+    write("subjects", subject_frame, subject_columns(subject_frame))
+    if progress:
+        progress(total, total, "subjects")
     if file_format == "csv":
-        archive.add(f"{study.identifier}.sas", programs.sas().encode("utf-8"))
-        archive.add(f"{study.identifier}.R", programs.r().encode("utf-8"))
+        archive.add(f"{study.identifier}.sas", writer.programs.sas().encode("utf-8"))
+        archive.add(f"{study.identifier}.R", writer.programs.r().encode("utf-8"))
+    archive.add(
+        "codebook.html",
+        writer.codebook.html(
+            [
+                f"Cut-off {cutoff.name}: audit event #{cutoff.seq}, hash {cutoff.head_hash}, "
+                f"cut-off date {cutoff.cut_on.isoformat()}; study version {plan.version}.",
+                "Partial dates: " + IMPUTATION_RULE + ".",
+                "Arm and arm-revealing items: "
+                + ("included (unblinded export)." if blinding.unblinded else "left out (blinded)."),
+            ]
+        ).encode("utf-8"),
+    )
     options = {
         "format": file_format,
         "unblinded": blinding.unblinded,
         "sites": sorted(plan.sites) if plan.sites is not None else "all",
         "forms": sorted({dataset.form for dataset in plan.datasets}) if forms else "all",
+        "events": list(rows.events) or "all",
+        "visits_since": rows.since.isoformat() if rows.since else None,
+        "visits_until": rows.until.isoformat() if rows.until else None,
+        "values": "labels" if labels else "codes",
         "environment": "production",
     }
     manifest = {
@@ -206,8 +341,16 @@ def export_write(
         },
         "options": options,
         "partial_dates": IMPUTATION_RULE,
-        **({"sas_names": xpt_names} if file_format == "xpt" else {}),
-        **({"short_names": xpt_names} if file_format in {"dta", "sav"} else {}),
+        **({"sas_names": writer.short_names} if file_format == "xpt" else {}),
+        **({"short_names": writer.short_names} if file_format in {"dta", "sav"} else {}),
+        **(
+            {
+                "audit_head": {"seq": cutoff.seq, "hash": cutoff.head_hash},
+                "datasets": writer.schemas,
+            }
+            if file_format == "warehouse"
+            else {}
+        ),
         "files": [
             {"name": f.name, "sha256": f.sha256, "bytes": f.size, "rows": f.rows}
             for f in archive.files
@@ -235,6 +378,10 @@ def export_to_path(
     unblinded: bool = False,
     forms: list[str] | None = None,
     sites: list[str] | None = None,
+    events: list[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    labels: bool = False,
     progress: Progress | None = None,
 ) -> ExportMade:
     """Write the export to a file; on any refusal or failure, no file is left behind."""
@@ -250,6 +397,10 @@ def export_to_path(
                 unblinded=unblinded,
                 forms=forms,
                 sites=sites,
+                events=events,
+                since=since,
+                until=until,
+                labels=labels,
                 progress=progress,
             )
         partial.replace(output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -29,3 +30,58 @@ class Cutoff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (#{self.seq})"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
+class ExportRun(models.Model):
+    """One export asked for on the page or the API, made by the worker.
+
+    ``done`` of ``total`` datasets is its progress; once done, the zip is under the data
+    directory (``exports/``) for the person who asked, and only for them: it carries their
+    blinding and their sites. The export itself is in the study's audit chain (`export.made`)."""
+
+    study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")
+    cutoff = models.ForeignKey(Cutoff, on_delete=models.PROTECT, related_name="runs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    options = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of {self.study} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        """Return how far the export is, 0 to 100."""
+        if self.status == ExportStatus.DONE:
+            return 100
+        return 100 * self.done // self.total if self.total else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ExportStatus.DONE, ExportStatus.FAILED)
+
+    @property
+    def file_name(self) -> str:
+        """Return the name the zip is downloaded under."""
+        study = self.options.get("study", "export")
+        return f"{study}-{self.cutoff.name}-{self.options.get('file_format', 'csv')}.zip"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from carnet.accounts.permissions import Actor
+from carnet.accounts.models import User
+from carnet.accounts.permissions import Actor, PermissionDenied
 from carnet.core.errors import ValidationError
-from carnet.interop.models import Cutoff
+from carnet.interop.models import Cutoff, ExportRun
 from carnet.interop.services import may_export
 from carnet.studies.models import Study
 
@@ -28,3 +29,28 @@ def cutoff_named(actor: Actor, *, study: Study, name: str) -> Cutoff:
             % {"study": study.identifier, "name": name, "names": names or _("none")}
         )
     return found
+
+
+def export_runs(actor: User, *, study: Study, limit: int = 10) -> list[ExportRun]:
+    """Return the exports the actor asked for in the study, newest first."""
+    may_export(actor, study=study)
+    return list(
+        ExportRun.objects.filter(study=study, requested_by=actor).select_related("cutoff")[:limit]
+    )
+
+
+def export_run_of(actor: User, *, study: Study, run_id: int) -> ExportRun:
+    """Return one export the actor asked for; refuse anyone else's (it carries its reader's
+    blinding and sites)."""
+    may_export(actor, study=study)
+    run = (
+        ExportRun.objects.filter(study=study, requested_by=actor, pk=run_id)
+        .select_related("cutoff")
+        .first()
+    )
+    if run is None:
+        raise PermissionDenied(
+            _("There is no export %(number)s of yours in %(study)s.")
+            % {"number": run_id, "study": study.identifier}
+        )
+    return run

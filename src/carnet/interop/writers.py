@@ -25,7 +25,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.interop.datasets import Column
 from carnet.studies.definition.model import CodeList
 
-FORMATS = ("csv", "parquet", "xpt", "dta", "sav")
+FORMATS = ("csv", "parquet", "xpt", "dta", "sav", "warehouse")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -179,7 +179,7 @@ class Programs:
                 for code in code_list.items
             )
             r_lines.append(f'attr({name}${column.name}, "labels") <- c({codes})')
-        if column.item is not None and dtype == pl.Int8():
+        if (column.item is not None or column.role == "flag") and dtype == pl.Int8():
             sas_format = "yesno."
             r_lines.append(f'attr({name}${column.name}, "labels") <- c(No = 0L, Yes = 1L)')
         if dtype in (pl.Int64(), pl.Int8()):
@@ -306,7 +306,7 @@ def _value_labels(columns: Iterable[Column], names: dict[str, str]) -> dict[str,
             labels[names[column.name]] = {
                 float(code.code): code.label.en or str(code.code) for code in column.code_list.items
             }
-        elif column.item is not None and column.dtype == pl.Int8():
+        elif (column.item is not None or column.role == "flag") and column.dtype == pl.Int8():
             labels[names[column.name]] = {0.0: "No", 1.0: "Yes"}
     return labels
 

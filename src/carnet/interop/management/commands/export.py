@@ -1,9 +1,10 @@
-"""`carnet export STUDY --cutoff NAME --format csv|parquet|xpt|dta|sav --output FILE.zip`."""
+"""`carnet export STUDY --cutoff NAME --format FORMAT --output FILE.zip`: a study at a cut-off."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def _bar(done: int, total: int, name: str) -> None:
 class Command(BaseCommand):
     help = (
         "Export a study's datasets at a named cut-off into a zip "
-        "(CSV with SAS and R, Parquet, SAS XPT v5, Stata, SPSS)."
+        "(CSV with SAS and R, Parquet, SAS XPT v5, Stata, SPSS, or the warehouse layout)."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -49,6 +50,28 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--site", action="append", dest="sites", metavar="CODE", help="Only this site (repeat)."
+        )
+        parser.add_argument(
+            "--event",
+            action="append",
+            dest="events",
+            metavar="EVENT",
+            help="Only rows of this event (repeat).",
+        )
+        parser.add_argument(
+            "--since",
+            type=date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="Only rows with a visit on or after this date.",
+        )
+        parser.add_argument(
+            "--until",
+            type=date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="Only rows with a visit on or before this date.",
+        )
+        parser.add_argument(
+            "--labels", action="store_true", help="Write codes as their labels (default: codes)."
         )
         parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
@@ -69,6 +92,10 @@ class Command(BaseCommand):
                 unblinded=options["unblinded"],
                 forms=options["forms"],
                 sites=options["sites"],
+                events=options["events"],
+                since=options["since"],
+                until=options["until"],
+                labels=options["labels"],
                 progress=None if options["quiet"] else _bar,
             )
         except OSError as error:
