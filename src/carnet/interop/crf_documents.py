@@ -13,6 +13,7 @@ A CRF describes the study's structure, not data: arm-revealing items are listed,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -131,7 +132,13 @@ def crf_sas_names(definition: StudyDefinition) -> tuple[dict[str, str], dict[tup
 
 
 def _checks_of(form: Form, item: Item) -> list[Check]:
-    return [check for check in form.checks if item.name in check.items]
+    """Return the form's checks on the item: those naming it, or whose expression reads it."""
+    name = re.compile(rf"\b{re.escape(item.name)}\b")
+    return [
+        check
+        for check in form.checks
+        if item.name in check.items or (not check.items and name.search(check.expression))
+    ]
 
 
 def _crf_form(

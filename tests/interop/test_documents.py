@@ -1,0 +1,194 @@
+"""Documents for the trial master file: the annotated CRF names every item's SAS name as the XPT
+export does; a subject's casebook PDF is blinded for the site, refused outside its scope, and
+audited; a whole site's archive is a zip of PDFs with a manifest of hashes."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.utils.html import escape
+
+from carnet.accounts.blinding import Blinding
+from carnet.accounts.permissions import PermissionDenied
+from carnet.accounts.roles import Role
+from carnet.audit.models import AuditEvent
+from carnet.audit.services import SystemActor
+from carnet.core.hashing import sha256_hex
+from carnet.interop.casebook_documents import casebook_document, casebook_html
+from carnet.interop.casebook_services import (
+    casebook_archive_download,
+    casebook_archive_execute,
+    casebook_archive_request,
+    casebook_archive_write,
+    casebook_export,
+)
+from carnet.interop.crf_documents import crf_build, crf_html, crf_pdf, crf_sas_names
+from carnet.interop.documents_models import ArchiveStatus
+from carnet.interop.exports import export_write
+from carnet.interop.services import cutoff_create
+from carnet.interop.writers import sas_names
+from tests.accounts.personas import person
+from tests.interop.conftest import INITIALS, KIT, Exporting
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_annotated_crf_names_every_item_with_its_sas_name(exporting: Exporting) -> None:
+    study = exporting.world.study
+    assert study.current_version is not None
+    crf = crf_build(study=study, version=study.current_version, annotated=True)
+    html = crf_html(crf)
+    definition = study.current_version.parsed()
+    _members, names = crf_sas_names(definition)
+    for form, group, item in definition.items():
+        assert f'id="item-{form.name}-{item.name}"' in html
+        if item.type == "file" or item.identifying:
+            continue
+        dataset = f"{form.name}_{group.name}" if group.repeating else form.name
+        assert f'<code class="sas">{names[(dataset, item.name)]}</code>' in html
+    # The kit number is in the CRF (structure, not data), marked as revealing the arm.
+    assert "item-vitals-kit_number" in html
+    assert 'class="flag arm-revealing"' in html
+    # Rules: expression and message.
+    for form in definition.forms:
+        for check in form.checks:
+            assert escape(check.expression) in html
+            assert escape(check.message.en) in html
+
+
+def test_the_crf_sas_names_are_those_of_the_xpt_export(exporting: Exporting) -> None:
+    e = exporting
+    cutoff = cutoff_create(actor=e.unblinded, study=e.world.study, name="C1", reason="TMF")
+    target = io.BytesIO()
+    export_write(
+        actor=e.unblinded,
+        study=e.world.study,
+        cutoff=cutoff,
+        file_format="xpt",
+        target=target,
+        unblinded=True,
+    )
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(target.getvalue())).read("manifest.json"))
+    assert e.world.study.current_version is not None
+    members, names = crf_sas_names(e.world.study.current_version.parsed())
+    for member, mapping in manifest["sas_names"].items():
+        dataset = mapping["dataset"]
+        if dataset == "subjects":
+            continue
+        assert members[dataset] == member
+        for (named_dataset, item), sas in names.items():
+            if named_dataset == dataset:
+                assert mapping[item] == sas
+    assert sas_names(["x"]) == {"x": "X"}
+
+
+def test_the_blank_crf_has_no_annotations_and_both_make_pdfs(exporting: Exporting) -> None:
+    study = exporting.world.study
+    assert study.current_version is not None
+    blank = crf_build(study=study, version=study.current_version, annotated=False, language="fr")
+    html = crf_html(blank)
+    assert 'class="sas"' not in html
+    assert "CRF vierge" in html or "Blank CRF" in html
+    pdf = crf_pdf(blank)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+
+
+def test_a_site_user_gets_a_blinded_casebook_pdf_and_it_is_audited(exporting: Exporting) -> None:
+    e = exporting
+    made = casebook_export(actor=e.entry, subject=e.subject)
+    assert made.content.startswith(b"%PDF") and len(made.content) > 1000
+    assert made.sha256 == sha256_hex(made.content)
+    event = AuditEvent.objects.filter(chain="study:MINI").order_by("-seq").first()
+    assert event is not None and event.action == "casebook.exported"
+    assert event.new["subject"] == e.subject.identifier
+    assert event.new["sha256"] == made.sha256
+    assert event.new["blinded"] is True
+    assert event.actor_id == e.entry.pk
+
+
+def test_a_blinded_casebook_shows_no_arm_no_kit_and_no_identifying_value(
+    exporting: Exporting,
+) -> None:
+    e = exporting
+    html = casebook_html(casebook_document(subject=e.subject, blinding=Blinding(unblinded=False)))
+    assert e.subject.identifier in html
+    assert KIT not in html
+    assert e.arm not in html
+    assert INITIALS not in html
+    assert "(blinded)" in html
+    assert "randomisation.allocated" in html  # the event is there, its arm masked
+    assert "liver" in html  # values of the repeating group
+    unblinded = casebook_html(
+        casebook_document(subject=e.subject, blinding=Blinding(unblinded=True))
+    )
+    assert KIT in unblinded and e.arm in unblinded
+    assert INITIALS not in unblinded  # pseudonymised for everyone
+
+
+def test_the_casebook_lists_the_subjects_audit_trail_with_zone(exporting: Exporting) -> None:
+    e = exporting
+    document = casebook_document(subject=e.subject, blinding=Blinding(unblinded=False))
+    actions = [line.action for line in document.audit]
+    assert actions[0] == "subject.included"
+    assert "item.changed" in actions
+    html = casebook_html(document)
+    assert "CET" in html or "CEST" in html
+    assert document.content_sha256 in html
+    again = casebook_document(subject=e.subject, blinding=Blinding(unblinded=False))
+    assert again.content_sha256 == document.content_sha256
+
+
+def test_an_out_of_scope_subject_is_refused(exporting: Exporting) -> None:
+    e = exporting
+    other_site = person("bruno", study=e.world.study, role=Role.DATA_ENTRY, sites=[e.world.site_b])
+    before = AuditEvent.objects.count()
+    with pytest.raises(PermissionDenied):
+        casebook_export(actor=other_site, subject=e.subject)
+    with pytest.raises(PermissionDenied):
+        casebook_archive_write(
+            actor=other_site, study=e.world.study, site=e.world.site_a, target=io.BytesIO()
+        )
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_site_archive_is_a_zip_of_pdfs_with_a_manifest_of_hashes(exporting: Exporting) -> None:
+    e = exporting
+    target = io.BytesIO()
+    seen: list[tuple[int, int]] = []
+    made = casebook_archive_write(
+        actor=SystemActor("test"),
+        study=e.world.study,
+        site=e.world.site_a,
+        target=target,
+        progress=lambda done, total, _name: seen.append((done, total)),
+    )
+    opened = zipfile.ZipFile(io.BytesIO(target.getvalue()))
+    manifest = json.loads(opened.read("manifest.json"))
+    assert [c["subject"] for c in manifest["casebooks"]] == [e.subject.identifier]
+    for entry in manifest["casebooks"]:
+        content = opened.read(entry["file"])
+        assert content.startswith(b"%PDF")
+        assert sha256_hex(content) == entry["sha256"]
+    assert seen == [(1, 1)]
+    assert made.manifest_sha256 == sha256_hex(opened.read("manifest.json"))
+    event = AuditEvent.objects.filter(chain="study:MINI").order_by("-seq").first()
+    assert event is not None and event.action == "casebook.archive_exported"
+
+
+def test_a_site_archive_runs_in_the_worker_and_is_downloaded(
+    exporting: Exporting, settings: pytest.FixtureRequest, tmp_path: object
+) -> None:
+    e = exporting
+    settings.DATA_DIR = tmp_path  # type: ignore[attr-defined]
+    run = casebook_archive_request(actor=e.entry, study=e.world.study, site=e.world.site_a)
+    assert run.status == ArchiveStatus.QUEUED and run.subjects_total == 1
+    # A second request while it waits is the same run.
+    assert casebook_archive_request(actor=e.entry, study=e.world.study, site=e.world.site_a) == run
+    run = casebook_archive_execute(run=run)
+    assert run.status == ArchiveStatus.DONE and run.percent == 100
+    path = casebook_archive_download(actor=e.entry, run=run)
+    assert sha256_hex(path.read_bytes()) == run.sha256
+    assert AuditEvent.objects.filter(action="casebook.archive_downloaded").count() == 1
