@@ -36,6 +36,8 @@ CARNET_COMMANDS = (
     "queries",
     "cutoff",
     "export",
+    "crf",
+    "casebook",
     "checks",
     "audit",
     "backup",

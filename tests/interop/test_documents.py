@@ -93,16 +93,19 @@ def test_the_blank_crf_has_no_annotations_and_both_make_pdfs(exporting: Exportin
     assert 'class="sas"' not in html
     assert "CRF vierge" in html or "Blank CRF" in html
     pdf = crf_pdf(blank)
-    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+    assert pdf.startswith(b"%PDF")
+    assert len(pdf) > 1000
 
 
 def test_a_site_user_gets_a_blinded_casebook_pdf_and_it_is_audited(exporting: Exporting) -> None:
     e = exporting
     made = casebook_export(actor=e.entry, subject=e.subject)
-    assert made.content.startswith(b"%PDF") and len(made.content) > 1000
+    assert made.content.startswith(b"%PDF")
+    assert len(made.content) > 1000
     assert made.sha256 == sha256_hex(made.content)
     event = AuditEvent.objects.filter(chain="study:MINI").order_by("-seq").first()
-    assert event is not None and event.action == "casebook.exported"
+    assert event is not None
+    assert event.action == "casebook.exported"
     assert event.new["subject"] == e.subject.identifier
     assert event.new["sha256"] == made.sha256
     assert event.new["blinded"] is True
@@ -124,7 +127,8 @@ def test_a_blinded_casebook_shows_no_arm_no_kit_and_no_identifying_value(
     unblinded = casebook_html(
         casebook_document(subject=e.subject, blinding=Blinding(unblinded=True))
     )
-    assert KIT in unblinded and e.arm in unblinded
+    assert KIT in unblinded
+    assert e.arm in unblinded
     assert INITIALS not in unblinded  # pseudonymised for everyone
 
 
@@ -175,7 +179,8 @@ def test_a_site_archive_is_a_zip_of_pdfs_with_a_manifest_of_hashes(exporting: Ex
     assert seen == [(1, 1)]
     assert made.manifest_sha256 == sha256_hex(opened.read("manifest.json"))
     event = AuditEvent.objects.filter(chain="study:MINI").order_by("-seq").first()
-    assert event is not None and event.action == "casebook.archive_exported"
+    assert event is not None
+    assert event.action == "casebook.archive_exported"
 
 
 def test_a_site_archive_runs_in_the_worker_and_is_downloaded(
@@ -184,11 +189,13 @@ def test_a_site_archive_runs_in_the_worker_and_is_downloaded(
     e = exporting
     settings.DATA_DIR = tmp_path  # type: ignore[attr-defined]
     run = casebook_archive_request(actor=e.entry, study=e.world.study, site=e.world.site_a)
-    assert run.status == ArchiveStatus.QUEUED and run.subjects_total == 1
+    assert run.status == ArchiveStatus.QUEUED
+    assert run.subjects_total == 1
     # A second request while it waits is the same run.
     assert casebook_archive_request(actor=e.entry, study=e.world.study, site=e.world.site_a) == run
     run = casebook_archive_execute(run=run)
-    assert run.status == ArchiveStatus.DONE and run.percent == 100
+    assert run.status == ArchiveStatus.DONE
+    assert run.percent == 100
     path = casebook_archive_download(actor=e.entry, run=run)
     assert sha256_hex(path.read_bytes()) == run.sha256
     assert AuditEvent.objects.filter(action="casebook.archive_downloaded").count() == 1

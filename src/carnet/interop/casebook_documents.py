@@ -129,7 +129,10 @@ def _forms(
         values.setdefault(value.form_instance_id, []).append(value)
     forms, where = [], {}
     for instance in instances:
-        where[instance.pk] = (instance.form, f"{instance.event} {instance.occurrence} {instance.form}")
+        where[instance.pk] = (
+            instance.form,
+            f"{instance.event} {instance.occurrence} {instance.form}",
+        )
         rows: dict[tuple[str, int], list[CasebookValue]] = {}
         for value in values.get(instance.pk, []):
             item = items.get((instance.form, value.item))
@@ -169,9 +172,7 @@ def _flat(value: Any) -> str:
     return str(value)
 
 
-def _masked_value(
-    event: AuditEvent, value: Any, item: Item | None, blinding: Blinding
-) -> str:
+def _masked_value(event: AuditEvent, value: Any, item: Item | None, blinding: Blinding) -> str:
     """Return an event's old or new value as the reader may read it: the blinding policy on
     item values and randomisation events, identifying values never."""
     if value is None:
@@ -185,9 +186,7 @@ def _masked_value(
         return "; ".join(filter(None, [shown, _flat(rest)]))
     if event.target_type.startswith("randomization.") and not blinding.unblinded:
         if isinstance(value, dict):
-            return _flat(
-                {k: (v if k in RANDOMISATION_KEYS else HIDDEN) for k, v in value.items()}
-            )
+            return _flat({k: (v if k in RANDOMISATION_KEYS else HIDDEN) for k, v in value.items()})
         return HIDDEN
     if isinstance(value, dict) and not blinding.unblinded and "arm" in value:
         value = {**value, "arm": blinding.arm(str(value["arm"]))}
@@ -218,7 +217,7 @@ def _audit(
         item: Item | None = None
         what = event.target_type
         if event.target_type == "capture.itemvalue":
-            instance_id, name, row = (event.target_id.split(":") + ["", ""])[:3]
+            instance_id, name, row = ([*event.target_id.split(":"), "", ""])[:3]
             form, place = where.get(int(instance_id), ("", ""))
             item = items.get((form, name))
             what = f"{place} · {name}" + (f" [{row}]" if row not in {"", "0"} else "")
@@ -259,7 +258,9 @@ def _content_hash(document: CasebookDocument) -> str:
             + [[r.group, r.number, [[v.name, v.text, v.missing] for v in r.values]] for r in f.rows]
             for f in document.forms
         ],
-        "signatures": [[s.signer_name, s.signed_at.isoformat(), s.meaning] for s in document.signatures],
+        "signatures": [
+            [s.signer_name, s.signed_at.isoformat(), s.meaning] for s in document.signatures
+        ],
         "audit": [
             [a.seq, a.at.isoformat(), a.by, a.action, a.what, a.old, a.new, a.reason]
             for a in document.audit

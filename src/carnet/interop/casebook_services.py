@@ -70,6 +70,17 @@ def casebook_archive_allowed(actor: Actor, *, study: Study, site: StudySite) -> 
         require(actor, Action.VIEW_SUBJECTS, study=study, site=site)
 
 
+def _language(language: str) -> str:
+    """Return the language of a document, refusing one Carnet does not write."""
+    known = [code for code, _name in settings.LANGUAGES]
+    if language not in known:
+        raise ValidationError(
+            _("language: %(language)r is not one of %(known)s.")
+            % {"language": language, "known": ", ".join(known)}
+        )
+    return language
+
+
 def _casebook_file(subject: Subject, blinding: Blinding, language: str) -> CasebookFile:
     document = casebook_document(subject=subject, blinding=blinding, language=language)
     pdf = casebook_pdf(document, language=language)
@@ -87,7 +98,7 @@ def casebook_export(*, actor: Actor, subject: Subject, language: str = "en") -> 
     `PdfUnavailable` where the system lacks Pango: then nothing left and nothing is recorded.
     """
     blinding = casebook_blinding(actor, subject=subject)
-    made = _casebook_file(subject, blinding, language)
+    made = _casebook_file(subject, blinding, _language(language))
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -126,6 +137,7 @@ def casebook_archive_write(
     """Write a site's casebooks into ``target`` (a zip: one PDF per subject and manifest.json
     with each file's SHA-256) and record the export. `PdfUnavailable` without Pango."""
     casebook_archive_allowed(actor, study=study, site=site)
+    _language(language)
     subjects = site_subjects(study, site)
     files: list[tuple[str, str]] = []
     entries = []
@@ -184,8 +196,11 @@ def casebook_archive_request(
     from carnet.worker.services import enqueue_after_commit
 
     casebook_archive_allowed(actor, study=study, site=site)
+    _language(language)
     if isinstance(actor, SystemActor):
-        raise PermissionDenied(_("A site's archive is asked for by a person (the command makes it)."))
+        raise PermissionDenied(
+            _("A site's archive is asked for by a person (the command makes it).")
+        )
     with transaction.atomic():
         pending = (
             CasebookArchive.objects.select_for_update()

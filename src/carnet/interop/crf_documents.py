@@ -190,9 +190,7 @@ def _crf_form(
     )
 
 
-def crf_build(
-    *, study: Study, version: StudyVersion, annotated: bool, language: str = "en"
-) -> Crf:
+def crf_build(*, study: Study, version: StudyVersion, annotated: bool, language: str = "en") -> Crf:
     """Return the CRF of a study version: every event with its forms, every form with its items
     (the annotations when ``annotated``). Anyone who may see the study may read it."""
     definition = version.parsed()
@@ -228,7 +226,9 @@ def crf_build(
 
 def crf_html(crf: Crf, *, standalone: bool = True) -> str:
     """Return the CRF's HTML: a standalone printable page (its CSS inline), or a page's body."""
-    return render_to_string("interop/documents/crf_body.html", {"crf": crf, "standalone": standalone})
+    return render_to_string(
+        "interop/documents/crf_body.html", {"crf": crf, "standalone": standalone}
+    )
 
 
 def crf_pdf(crf: Crf) -> bytes:

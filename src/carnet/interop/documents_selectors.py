@@ -46,7 +46,9 @@ def study_site(study: Study, code: str) -> StudySite:
     return found
 
 
-def archive_runs(actor: Actor, *, study: Study, site: StudySite, limit: int = 5) -> list[CasebookArchive]:
+def archive_runs(
+    actor: Actor, *, study: Study, site: StudySite, limit: int = 5
+) -> list[CasebookArchive]:
     """Return the site's latest casebook archives, newest first, for who may make them."""
     casebook_archive_allowed(actor, study=study, site=site)
     return list(CasebookArchive.objects.filter(study=study, site=site)[:limit])

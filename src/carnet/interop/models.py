@@ -30,4 +30,5 @@ class Cutoff(models.Model):
     def __str__(self) -> str:
         return f"{self.name} (#{self.seq})"
 
+
 from carnet.interop.documents_models import ArchiveStatus, CasebookArchive  # noqa: E402, F401 (casebook archives)
