@@ -132,7 +132,7 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ),
     # A casebook or a site's archive leaves Carnet (an audit event): whoever sees subject
     # 01-001 / the subjects of site A; refused for them in a language Carnet does not write.
-    ("post", "/api/studies/{identifier}/subjects/{subject}/casebook"): (
+    ("post", "/api/studies/{identifier}/subjects/{subject}/archival-casebook"): (
         granted(Action.VIEW_SUBJECTS),
         {"language": "xx"},
         True,

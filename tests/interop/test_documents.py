@@ -9,6 +9,8 @@ import json
 import zipfile
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils.html import escape
 
 from carnet.accounts.blinding import Blinding
@@ -199,3 +201,80 @@ def test_a_site_archive_runs_in_the_worker_and_is_downloaded(
     path = casebook_archive_download(actor=e.entry, run=run)
     assert sha256_hex(path.read_bytes()) == run.sha256
     assert AuditEvent.objects.filter(action="casebook.archive_downloaded").count() == 1
+
+
+# --- pages and API ---------------------------------------------------------------------------
+
+
+def _client(user: object) -> Client:
+    from tests.interop.test_pages_and_api import signed_in
+
+    return signed_in(user)  # type: ignore[arg-type]
+
+
+def test_a_site_user_downloads_a_casebook_pdf_from_the_page(exporting: Exporting) -> None:
+    e = exporting
+    client = _client(e.entry)
+    casebook = client.get(reverse("capture:casebook", args=["MINI", e.subject.identifier]))
+    link = reverse("interop:casebook_pdf", args=["MINI", e.subject.identifier])
+    assert link in casebook.content.decode()
+    answer = client.get(link)
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "application/pdf"
+    assert answer.content.startswith(b"%PDF")
+    assert answer["X-Content-SHA256"] == sha256_hex(answer.content)
+    # Another site's data entry: as if there were no such subject.
+    other = person("bruno", study=e.world.study, role=Role.DATA_ENTRY, sites=[e.world.site_b])
+    assert _client(other).get(link).status_code == 404
+
+
+def test_the_documents_page_offers_the_crfs_and_the_sites_archives(exporting: Exporting) -> None:
+    e = exporting
+    client = _client(e.monitor)
+    study_page = client.get(reverse("studies:study", args=["MINI"])).content.decode()
+    assert reverse("interop:documents", args=["MINI"]) in study_page
+    page = client.get(
+        reverse("interop:documents", args=["MINI"]), headers={"accept-language": "fr"}
+    )
+    html = page.content.decode()
+    assert reverse("interop:crf", args=["MINI", "annotated", "pdf"]) in html
+    assert 'id="archive-start-01"' in html
+    assert 'id="archive-start-02"' not in html  # the monitor covers site 01 only
+    annotated = client.get(reverse("interop:crf", args=["MINI", "annotated", "pdf"]))
+    assert annotated["Content-Type"] == "application/pdf"
+    assert annotated.content.startswith(b"%PDF")
+    blank = client.get(reverse("interop:crf", args=["MINI", "blank", "html"]))
+    assert 'class="sas"' not in blank.content.decode()
+
+
+def test_the_api_answers_the_crf_as_data_and_a_casebook_as_pdf(exporting: Exporting) -> None:
+    e = exporting
+    statistician = _client(e.statistician)
+    crf = statistician.get("/api/studies/MINI/crf").json()
+    vitals = next(form for form in crf["forms"] if form["name"] == "vitals")
+    items = {i["name"]: i for g in vitals["groups"] for i in g["items"]}
+    assert items["weight"]["sas_name"] == "WEIGHT"
+    assert items["kit_number"]["arm_revealing"] is True
+    pdf = statistician.get("/api/studies/MINI/crf?format=pdf&annotated=false")
+    assert pdf.content.startswith(b"%PDF")
+    entry = _client(e.entry)
+    answer = entry.post(
+        f"/api/studies/MINI/subjects/{e.subject.identifier}/archival-casebook",
+        {"language": "fr"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200
+    assert answer.content.startswith(b"%PDF")
+    refused = entry.post(
+        f"/api/studies/MINI/subjects/{e.subject.identifier}/archival-casebook",
+        {"language": "xx"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    queued = entry.post(
+        "/api/studies/MINI/casebook-archives", {"site": "01"}, content_type="application/json"
+    )
+    assert queued.status_code == 202, queued.content
+    assert queued.json()["subjects_total"] == 1
+    listed = entry.get("/api/studies/MINI/casebook-archives").json()
+    assert [run["site"] for run in listed] == ["01"]

@@ -169,7 +169,7 @@ def crf_get(request: HttpRequest, identifier: str, query: Query[CrfQuery]) -> Ht
 
 
 @router.post(
-    "/{identifier}/subjects/{subject}/casebook",
+    "/{identifier}/subjects/{subject}/archival-casebook",
     summary="A subject's archival casebook PDF (forms, values, signatures, audit trail)",
     description="For whoever may see the subject; blinded readers get the blinded casebook. "
     "Recorded in the audit trail with the PDF's SHA-256 (also in X-Content-SHA256). 400 for a "

@@ -1,4 +1,4 @@
-"""`carnet crf STUDY [--annotated] [--version N] [--language fr] --output FILE.pdf|FILE.html`."""
+"""`carnet crf STUDY [--annotated] [--study-version N] --output FILE.pdf|FILE.html`."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             "--annotated", action="store_true", help="The annotated CRF (default: the blank one)."
         )
         parser.add_argument(
-            "--version",
+            "--study-version",
             type=int,
             dest="study_version",
             metavar="N",
