@@ -25,6 +25,7 @@ from carnet.core.canonical_json import canonical_json
 from carnet.core.clock import utc_now
 from carnet.core.hashing import sha256_hex
 from carnet.core.pdf import html_to_pdf
+from carnet.interop.crf_documents import print_css
 from carnet.studies.definition.model import CodeList, Item, StudyDefinition
 from carnet.subjects.models import Subject
 
@@ -291,9 +292,10 @@ def casebook_document(
 
 
 def casebook_html(document: CasebookDocument, *, language: str = "en") -> str:
-    """Return the casebook as a standalone printable HTML page (its CSS inline)."""
+    """Return the casebook as a standalone printable HTML page (its style sheet inlined)."""
     return render_to_string(
-        "interop/documents/casebook_body.html", {"book": document, "language": language}
+        "interop/documents/casebook_body.html",
+        {"book": document, "language": language, "inline_css": print_css()},
     )
 
 

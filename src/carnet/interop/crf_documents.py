@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from django.template.loader import render_to_string
 
@@ -34,6 +35,8 @@ from carnet.studies.definition.model import (
     StudyDefinition,
 )
 from carnet.studies.models import Study, StudyVersion
+
+STYLE_SHEET = Path(__file__).resolve().parent / "static" / "interop" / "documents.css"
 
 
 @dataclass(frozen=True)
@@ -224,13 +227,20 @@ def crf_build(*, study: Study, version: StudyVersion, annotated: bool, language:
     )
 
 
-def crf_html(crf: Crf, *, standalone: bool = True) -> str:
-    """Return the CRF's HTML: a standalone printable page (its CSS inline), or a page's body."""
+def print_css() -> str:
+    """Return the documents' print style sheet, inlined where no server serves it (PDFs)."""
+    return STYLE_SHEET.read_text(encoding="utf-8")
+
+
+def crf_html(crf: Crf, *, inline_css: bool = False) -> str:
+    """Return the CRF as a standalone printable page: its style sheet linked (a page the
+    server serves, whose policy forbids inline styles) or inlined (a PDF, a file)."""
     return render_to_string(
-        "interop/documents/crf_body.html", {"crf": crf, "standalone": standalone}
+        "interop/documents/crf_body.html",
+        {"crf": crf, "standalone": True, "inline_css": print_css() if inline_css else ""},
     )
 
 
 def crf_pdf(crf: Crf) -> bytes:
     """Return the CRF as a PDF; `PdfUnavailable` where the system lacks Pango."""
-    return html_to_pdf(crf_html(crf, standalone=True))
+    return html_to_pdf(crf_html(crf, inline_css=True))

@@ -60,13 +60,13 @@ class Command(BaseCommand):
         )
         try:
             if output.suffix.lower() == ".html":
-                output.write_text(crf_html(crf), encoding="utf-8")
+                output.write_text(crf_html(crf, inline_css=True), encoding="utf-8")
             else:
                 try:
                     output.write_bytes(crf_pdf(crf))
                 except PdfUnavailable as missing:
                     html = output.with_suffix(".html")
-                    html.write_text(crf_html(crf), encoding="utf-8")
+                    html.write_text(crf_html(crf, inline_css=True), encoding="utf-8")
                     raise CommandError(
                         _("No PDF: %(cause)s. Install %(packages)s; the HTML is in %(html)s.")
                         % {"cause": missing.cause, "packages": PANGO_PACKAGES, "html": html}
