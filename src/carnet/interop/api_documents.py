@@ -17,8 +17,6 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from carnet.accounts.api import request_user
-from carnet.accounts.permissions import may
-from carnet.accounts.roles import Action
 from carnet.core.pdf import PdfUnavailable
 from carnet.interop import documents_selectors as selectors
 from carnet.interop.casebook_services import casebook_archive_request, casebook_export
@@ -229,8 +227,7 @@ def archive_create(request: HttpRequest, identifier: str, payload: ArchiveIn) ->
 def archive_list(request: HttpRequest, identifier: str) -> list[ArchiveOut]:
     user = request_user(request)
     study = study_for_request(request, identifier)
-    found = []
-    for site in study.sites.order_by("code"):
-        if may(user, Action.VIEW_SUBJECTS, study=study, site=site):
-            found += selectors.archive_runs(user, study=study, site=site)
-    return [_archive_out(study.identifier, run) for run in found]
+    return [
+        _archive_out(study.identifier, run)
+        for run in selectors.archive_runs_visible(user, study=study)
+    ]

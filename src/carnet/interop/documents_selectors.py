@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite
-from carnet.accounts.permissions import Actor
+from carnet.accounts.permissions import Actor, PermissionDenied, site_scope
+from carnet.accounts.roles import Action
+from carnet.audit.services import SystemActor
 from carnet.core.errors import ValidationError
 from carnet.interop.casebook_services import casebook_archive_allowed
 from carnet.interop.documents_models import CasebookArchive
@@ -60,3 +62,19 @@ def archive_run(actor: Actor, *, study: Study, run_id: int) -> CasebookArchive |
     if run is not None:
         casebook_archive_allowed(actor, study=study, site=run.site)
     return run
+
+
+def archive_runs_visible(actor: Actor, *, study: Study) -> list[CasebookArchive]:
+    """Return the latest casebook archives of every site whose subjects the actor may see;
+    refuse someone who sees the subjects of no site."""
+    if isinstance(actor, SystemActor):
+        return list(CasebookArchive.objects.filter(study=study).select_related("site")[:50])
+    scope = site_scope(actor, Action.VIEW_SUBJECTS, study=study)
+    if scope.empty:
+        raise PermissionDenied(
+            _("You may not do this here (%(action)s).") % {"action": Action.VIEW_SUBJECTS.value}
+        )
+    runs = CasebookArchive.objects.filter(study=study).select_related("site")
+    if not scope.all_sites:
+        runs = runs.filter(site_id__in=scope.site_ids)
+    return list(runs[:50])
