@@ -278,3 +278,34 @@ def test_the_api_answers_the_crf_as_data_and_a_casebook_as_pdf(exporting: Export
     assert queued.json()["subjects_total"] == 1
     listed = entry.get("/api/studies/MINI/casebook-archives").json()
     assert [run["site"] for run in listed] == ["01"]
+
+
+def test_a_site_archive_is_queued_from_the_page_followed_and_downloaded(
+    exporting: Exporting, settings: pytest.FixtureRequest, tmp_path: object
+) -> None:
+    from carnet.interop.documents_models import CasebookArchive
+
+    e = exporting
+    settings.DATA_DIR = tmp_path  # type: ignore[attr-defined]
+    client = _client(e.entry)
+    queued = client.post(reverse("interop:archive_request", args=["MINI", "01"]))
+    assert queued.status_code == 302
+    run = CasebookArchive.objects.get()
+    progress = reverse("interop:archive_progress", args=["MINI", run.pk])
+    assert 'hx-trigger="every 1s"' in client.get(progress).content.decode()
+    casebook_archive_execute(run=run)
+    done = client.get(progress).content.decode()
+    download = reverse("interop:archive_download", args=["MINI", run.pk])
+    assert download in done
+    assert "hx-trigger" not in done
+    answer = client.get(download)
+    assert answer.status_code == 200
+    content = b"".join(answer.streaming_content)  # type: ignore[attr-defined]
+    assert zipfile.ZipFile(io.BytesIO(content)).read("manifest.json")
+    # Another site's staff may neither follow nor download it.
+    other = _client(
+        person("bruno", study=e.world.study, role=Role.DATA_ENTRY, sites=[e.world.site_b])
+    )
+    assert other.get(progress).status_code == 404
+    assert other.get(download).status_code == 404
+    assert other.post(reverse("interop:archive_request", args=["MINI", "01"])).status_code == 404
