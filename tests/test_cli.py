@@ -342,6 +342,8 @@ WRITES = [
     Write(("schedule", "rebuild", "MINI")),
     Write(("cutoff", "create", "MINI", "DSMB-1", "--reason", "first DSMB"), reason="first DSMB"),
     Write(("export", "MINI", "--cutoff", "DSMB-1", "--output", "{export}", "--quiet")),
+    # Taking a site's casebooks out (a zip of PDFs) is an export, audited.
+    Write(("casebook", "MINI", "--site", "01", "--output", "{casebook}", "--quiet")),
     Write(("checks", "run", "MINI", "--reason", "monthly review"), reason="monthly review"),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     Write(
@@ -385,6 +387,8 @@ READ_ONLY = {
     "lock list",
     # The audit trail of a study, filtered, written to a CSV or PDF file.
     "audit trail",
+    # The CRF describes the study (no data): it writes a file, not to the database.
+    "crf",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).
@@ -454,6 +458,7 @@ def _randomisation_files(directory: Path) -> dict[str, str]:
     )
     files["{lab_ranges}"] = str(ranges)
     files["{export}"] = str(directory / "export.zip")
+    files["{casebook}"] = str(directory / "casebooks.zip")
     return files
 
 

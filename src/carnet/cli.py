@@ -37,6 +37,8 @@ CARNET_COMMANDS = (
     "lock",
     "cutoff",
     "export",
+    "crf",
+    "casebook",
     "checks",
     "design",
     "audit",

@@ -126,6 +126,10 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/exports": granted(Action.EXPORT, anywhere=True),
     "/api/studies/{identifier}/exports/{run_id}": lambda role, situation: False,
     "/api/studies/{identifier}/exports/{run_id}/download": lambda role, situation: False,
+    # Documents for the trial master file: the CRF for every member of the study; the casebook
+    # archives of the sites one may see the subjects of (a list of one's sites only).
+    "/api/studies/{identifier}/crf": may_view_study,
+    "/api/studies/{identifier}/casebook-archives": granted(Action.VIEW_SUBJECTS, anywhere=True),
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -144,6 +148,18 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ("post", "/api/studies/{identifier}/exports"): (
         granted(Action.EXPORT, anywhere=True),
         {"cutoff": "NO-SUCH-CUTOFF", "format": "csv"},
+        True,
+    ),
+    # A casebook or a site's archive leaves Carnet (an audit event): whoever sees subject
+    # 01-001 / the subjects of site A; refused for them in a language Carnet does not write.
+    ("post", "/api/studies/{identifier}/subjects/{subject}/archival-casebook"): (
+        granted(Action.VIEW_SUBJECTS),
+        {"language": "xx"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/casebook-archives"): (
+        granted(Action.VIEW_SUBJECTS),
+        {"site": "01", "language": "xx"},
         True,
     ),
     ("post", "/api/studies/{identifier}/subjects"): (

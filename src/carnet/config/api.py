@@ -207,6 +207,7 @@ def _routers() -> None:
     from carnet.accounts.api import router as accounts_router
     from carnet.capture.api import router as capture_router
     from carnet.interop.api import router as interop_router
+    from carnet.interop.api_documents import router as documents_router
     from carnet.laboratory.api import router as laboratory_router
     from carnet.oversight.api import router as oversight_router
     from carnet.quality.api import router as quality_router
@@ -223,6 +224,7 @@ def _routers() -> None:
     api.add_router("/studies", quality_router)
     api.add_router("/studies", laboratory_router)
     api.add_router("/studies", interop_router)
+    api.add_router("/studies", documents_router)
     api.add_router("/studies", oversight_router)
     api.add_router("/", reports_router)
 

@@ -85,3 +85,6 @@ class ExportRun(models.Model):
         """Return the name the zip is downloaded under."""
         study = self.options.get("study", "export")
         return f"{study}-{self.cutoff.name}-{self.options.get('file_format', 'csv')}.zip"
+
+
+from carnet.interop.documents_models import ArchiveStatus, CasebookArchive  # noqa: E402, F401 (casebook archives)
