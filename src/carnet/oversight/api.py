@@ -52,7 +52,7 @@ class LockIn(Schema):
     reason: str = Field(description="Why; kept in the audit trail")
 
 
-class UnlockIn(Schema):
+class LockReasonIn(Schema):
     reason: str = Field(description="Why; kept in the audit trail")
 
 
@@ -201,7 +201,7 @@ def lock_create(request: HttpRequest, identifier: str, body: LockIn) -> Status:
     response=LockOut,
     summary="Lift a lock, with a reason (data managers)",
 )
-def lock_lift(request: HttpRequest, identifier: str, lock_id: int, body: UnlockIn) -> Any:
+def lock_lift(request: HttpRequest, identifier: str, lock_id: int, body: LockReasonIn) -> Any:
     actor = request_user(request)
     study = study_for_request(request, identifier)
     lock = selectors.lock_of_study(actor, study, lock_id)

@@ -138,8 +138,9 @@ def data_unlock(*, actor: Actor, lock: DataLock, reason: str) -> DataLock:
     """Lift a lock in force, with a reason (audited); the lock stays in the study's list."""
     _require(actor, Action.MANAGE_DATA, study=lock.study, site=lock.site)
     reason = _reason(reason)
+    # Locking the lock's own row only: its subject is an outer join PostgreSQL cannot lock.
     lock = (
-        DataLock.objects.select_for_update()
+        DataLock.objects.select_for_update(of=("self",))
         .select_related("site", "subject", "study")
         .get(pk=lock.pk)
     )
