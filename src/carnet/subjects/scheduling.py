@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from carnet.core.clock import utc_today
@@ -92,22 +92,55 @@ def _definition(study: Study) -> StudyDefinition | None:
     return study.current_version.parsed() if study.current_version else None
 
 
-def _rows(subject: Subject, planned: Sequence[Planned]) -> list[PlannedVisit]:
+# The columns of a planned visit, in the order `_rows` gives them.
+_PLANNED_COLUMNS = (
+    "subject_id",
+    "study_id",
+    "event",
+    "number",
+    "target",
+    "earliest",
+    "latest",
+    "done_on",
+    "settled",
+    "unbounded",
+)
+
+
+def _rows(subject: Subject, planned: Sequence[Planned]) -> list[tuple[object, ...]]:
+    day = connection.ops.adapt_datefield_value
     return [
-        PlannedVisit(
-            subject_id=subject.pk,
-            study_id=subject.study_id,
-            event=p.event,
-            number=p.number,
-            target=p.target,
-            earliest=p.earliest,
-            latest=p.latest,
-            done_on=p.done_on,
-            settled=p.settled.value,
-            unbounded=p.unbounded,
+        (
+            subject.pk,
+            subject.study_id,
+            p.event,
+            p.number,
+            day(p.target),
+            day(p.earliest),
+            day(p.latest),
+            day(p.done_on),
+            p.settled.value,
+            p.unbounded,
         )
         for p in planned
     ]
+
+
+def _planned_insert(rows: list[tuple[object, ...]]) -> None:
+    """Insert planned visits with one prepared statement run over every row.
+
+    Not `bulk_create`: a study's rebuild writes about 70 rows a subject (700,000 at 10,000
+    subjects), and building a model instance and preparing each of its fields in Python cost
+    three quarters of the rebuild's time, more than planning and the INSERTs together.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in _PLANNED_COLUMNS)
+    marks = ", ".join(["%s"] * len(_PLANNED_COLUMNS))
+    table = quote(PlannedVisit._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
 
 
 def _summary(subject: Subject, study: Study, planned: Sequence[Planned]) -> ScheduleSummary:
@@ -138,7 +171,7 @@ def schedule_refresh(*, subject: Subject) -> None:
     study = subject.study
     planned = _plan(subject_dates(subject), _definition(study))
     PlannedVisit.objects.filter(subject=subject).delete()
-    PlannedVisit.objects.bulk_create(_rows(subject, planned))
+    _planned_insert(_rows(subject, planned))
     summary = _summary(subject, study, planned)
     ScheduleSummary.objects.update_or_create(
         subject=subject,
@@ -190,7 +223,7 @@ def _rebuild_batch(
         subject_id__in=ids, kind=WithdrawalKind.FOLLOW_UP
     ).values_list("subject_id", "withdrawn_on"):
         withdrawn[pk] = min(withdrawn.get(pk, day), day)
-    rows: list[PlannedVisit] = []
+    rows: list[tuple[object, ...]] = []
     summaries: list[ScheduleSummary] = []
     for subject in Subject.objects.filter(pk__in=ids):
         dates = _dates(subject, visits[subject.pk], withdrawn.get(subject.pk), treatment_events)
@@ -199,5 +232,5 @@ def _rebuild_batch(
         summaries.append(_summary(subject, study, planned))
     PlannedVisit.objects.filter(subject_id__in=ids).delete()
     ScheduleSummary.objects.filter(subject_id__in=ids).delete()
-    PlannedVisit.objects.bulk_create(rows, batch_size=BATCH)
+    _planned_insert(rows)
     ScheduleSummary.objects.bulk_create(summaries, batch_size=BATCH)
