@@ -117,20 +117,17 @@ def _run(size: int, repeat: int, database: str) -> dict[str, float]:
             )
             env["DATABASE_URL"] = f"{POSTGRES}/{name}"
         try:
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    str(Path(__file__)),
-                    "--child",
-                    str(size),
-                    "--repeat",
-                    str(repeat),
-                ],
+            arguments = ["--child", str(size), "--repeat", str(repeat)]
+            child = subprocess.run(
+                [sys.executable, str(Path(__file__)), *arguments],
                 env=env,
-                check=True,
+                check=False,
                 capture_output=True,
                 text=True,
-            ).stdout
+            )
+            if child.returncode:
+                sys.exit(f"the measuring process failed:\n{child.stderr[-3000:]}")
+            out = child.stdout
         finally:
             if name:
                 subprocess.run(

@@ -183,23 +183,31 @@ def schedule_refresh(*, subject: Subject) -> None:
     )
 
 
-def _stale(study: Study) -> Q:
-    """Return the condition of the study's subjects whose stored schedule is behind."""
+def _stale(study: Study, within: timedelta = STALE_WITHIN) -> Q:
+    """Return the condition of the study's subjects whose stored schedule is behind: none yet,
+    another version's, or planned through a day less than ``within`` from today."""
     return (
         Q(schedule_summary__isnull=True)
         | ~Q(schedule_summary__study_version_id=study.current_version_id)
-        | Q(schedule_summary__planned_through__lt=utc_today() + STALE_WITHIN)
+        | Q(schedule_summary__planned_through__lt=utc_today() + within)
     )
 
 
-def schedule_rebuild(*, study: Study, stale_only: bool = False) -> int:
+def schedule_rebuild(*, study: Study, stale_only: bool = False, wrong_only: bool = False) -> int:
     """Plan again the schedules of a study's subjects (only the stale ones if asked), a batch of
-    subjects per transaction; return how many were planned."""
+    subjects per transaction; return how many were planned.
+
+    ``wrong_only`` plans again only the schedules that would answer wrongly today (none, another
+    version's, or planned through a day already past), as a page does before it reads them: one
+    whose plan merely nears its end still answers right, and the hourly `schedules_refresh` job
+    plans it again, so that a page never plans a whole study at once (the 10,000 schedules of a
+    large study all near the end of their plan on the same day: 40 s and more of writes).
+    """
     definition = _definition(study)
     treatment_events = _treatment_events(study)
     subjects = Subject.objects.filter(study=study)
-    if stale_only:
-        subjects = subjects.filter(_stale(study))
+    if stale_only or wrong_only:
+        subjects = subjects.filter(_stale(study, timedelta(0) if wrong_only else STALE_WITHIN))
     ids = list(subjects.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), BATCH):
         _rebuild_batch(study, ids[start : start + BATCH], definition, treatment_events)
