@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -107,7 +108,7 @@ _PLANNED_COLUMNS = (
 )
 
 
-def _rows(subject: Subject, planned: Sequence[Planned]) -> list[tuple[object, ...]]:
+def _rows(subject: Subject, planned: Sequence[Planned]) -> list[tuple[Any, ...]]:
     day = connection.ops.adapt_datefield_value
     return [
         (
@@ -126,7 +127,7 @@ def _rows(subject: Subject, planned: Sequence[Planned]) -> list[tuple[object, ..
     ]
 
 
-def _planned_insert(rows: list[tuple[object, ...]]) -> None:
+def _planned_insert(rows: list[tuple[Any, ...]]) -> None:
     """Insert planned visits with one prepared statement run over every row.
 
     Not `bulk_create`: a study's rebuild writes about 70 rows a subject (700,000 at 10,000
@@ -231,7 +232,7 @@ def _rebuild_batch(
         subject_id__in=ids, kind=WithdrawalKind.FOLLOW_UP
     ).values_list("subject_id", "withdrawn_on"):
         withdrawn[pk] = min(withdrawn.get(pk, day), day)
-    rows: list[tuple[object, ...]] = []
+    rows: list[tuple[Any, ...]] = []
     summaries: list[ScheduleSummary] = []
     for subject in Subject.objects.filter(pk__in=ids):
         dates = _dates(subject, visits[subject.pk], withdrawn.get(subject.pk), treatment_events)

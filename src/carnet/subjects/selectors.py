@@ -364,7 +364,7 @@ def subject_list(
         for subject_id, event, number, target, earliest, latest in PlannedVisit.objects.filter(
             _awaited(), subject_id__in=late_visits, latest__lt=max(days.values())
         ).values_list("subject_id", "event", "number", "target", "earliest", "latest"):
-            if latest < days[site_of[subject_id]]:
+            if latest is not None and latest < days[site_of[subject_id]]:
                 # Awaited and its window closed before the site's today: overdue, by definition.
                 late_visits[subject_id].append(
                     Occurrence(event, number, target, earliest, latest, None, WindowStatus.OVERDUE)
