@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from scale_seed import manager_client, study_seed
 
 BENCH = Path(__file__).resolve().parent
 REPOSITORY = BENCH.parent
@@ -49,122 +49,12 @@ PAGES = {
 def _setup(size: int) -> tuple[Any, Any, float]:
     """Create the study, sites, data manager and ``size`` subjects; return them and the time
     the stored schedules took to plan."""
-    from carnet.accounts.roles import Role
-    from carnet.accounts.services import (
-        centre_add,
-        role_grant,
-        site_activate,
-        site_add,
-        user_create,
-    )
-    from carnet.audit.services import SystemActor
-    from carnet.core.clock import utc_today
-    from carnet.studies.definition import study_file_read
-    from carnet.studies.models import Study
-    from carnet.studies.services import study_load, study_mode_change, study_publish
-    from carnet.subjects.models import Subject, Visit
-    from carnet.subjects.scheduling import schedule_rebuild
-    from carnet.subjects.services import subject_settings_set
-
-    actor = SystemActor(label="bench/subject_lists.py")
-    path = REPOSITORY / "examples" / "studies" / "simon-phase2.yaml"
-    study = study_load(actor=actor, study_file=study_file_read(path), source_name=path.name).study
-    study_publish(actor=actor, study=study)
-    study.refresh_from_db()
-    study = study_mode_change(actor=actor, study=study, mode="production")
-    study = Study.objects.get(pk=study.pk)
-    subject_settings_set(
-        actor=actor,
-        study=study,
-        central_eligibility_review=False,
-        identity_vault=False,
-        treatment_events=["cycle"],
-    )
-    today = utc_today()
-    start = today - timedelta(days=730)
-    sites = []
-    for number in range(1, 4):
-        centre = centre_add(actor=actor, code=f"BEN{number}", name=f"Bench centre {number}")
-        sites.append(
-            site_activate(
-                actor=actor, site=site_add(actor=actor, study=study, centre=centre), on=start
-            )
-        )
-    manager = user_create(actor=actor, username="manager", password="a long bench password")  # noqa: S106
-    role_grant(
-        actor=actor, user=manager, study=study, site=None, role=Role.DATA_MANAGER, starts_on=start
-    )
-    rng = random.Random(f"subject-lists-{size}")
-    subjects, plans = [], []
-    for n in range(size):
-        site = sites[n % 3]
-        included = start + timedelta(days=rng.randrange(0, 725))
-        cycles = rng.randint(1, 30)
-        last_cycle = included + timedelta(days=21 * (cycles - 1))
-        fate = rng.random()
-        if last_cycle >= today or fate < 0.5:
-            status, on, treatment, treatment_on = "included", included, "on_treatment", included
-            # Still treated: done up to a few cycles ago, so some are late.
-            cycles = max(1, min(cycles, (today - included).days // 21 - rng.randint(0, 2)))
-        elif fate < 0.8:
-            status, on = "in_follow_up", last_cycle + timedelta(days=10)
-            treatment, treatment_on = "off_treatment", on
-        else:
-            status, on = "deceased", min(today, last_cycle + timedelta(days=rng.randint(10, 200)))
-            treatment, treatment_on = "off_treatment", last_cycle + timedelta(days=10)
-        subjects.append(
-            Subject(
-                study=study,
-                environment="production",
-                site=site,
-                identifier=f"{site.code}-{n // 3 + 1:05d}",
-                sequence=n // 3 + 1,
-                included_on=included,
-                study_status=status,
-                study_status_on=on,
-                treatment_status=treatment,
-                treatment_status_on=treatment_on,
-                last_news_on=on,
-            )
-        )
-        plans.append((included, cycles))
-    Subject.objects.bulk_create(subjects, batch_size=1000)
-    created = Subject.objects.filter(study=study).order_by("pk")
-    visits = []
-    for subject, (included, cycles) in zip(created, plans, strict=True):
-        visits.append(Visit(subject=subject, event="screening", occurrence=1, visit_on=included))
-        for k in range(cycles):
-            day = included + timedelta(days=21 * k + rng.randint(0, 2))
-            if day < today:
-                visits.append(Visit(subject=subject, event="cycle", occurrence=k + 1, visit_on=day))
-    Visit.objects.bulk_create(visits, batch_size=2000)
-    began = time.perf_counter()
-    schedule_rebuild(study=study)
-    planning = time.perf_counter() - began
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        # PostgreSQL's autovacuum gathers the statistics of freshly loaded tables within a
-        # minute or so; until then the planner believes them empty (an estimate of 1 row made the
-        # overdue count a nested loop over every subject: 2.5 s at 10,000 subjects, 80 ms once
-        # analysed). A study in use has its statistics, so the benchmark measures that state.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-    return study, manager, planning
+    seeded = study_seed(size, label="bench/subject_lists.py")
+    return seeded.study, seeded.manager, seeded.planning
 
 
 def _measure(study: Any, manager: Any, repeat: int) -> dict[str, float]:
-    from django.test import Client
-    from django_otp.oath import totp
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    client = Client(SERVER_NAME="localhost")
-    client.force_login(manager)
-    # A data manager passes the second factor first, as on the real pages.
-    client.get("/account/two-factor/")
-    device = TOTPDevice.objects.filter(confirmed=False).latest("id")
-    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
-    client.post("/account/two-factor/", {"device": device.pk, "code": f"{code:06d}"})
+    client = manager_client(manager)
     base = f"/studies/{study.identifier}/"
     timings: dict[str, list[float]] = {name: [] for name in [*PAGES, "floor"]}
     for name, path in [*PAGES.items(), ("floor", "/account/")]:  # warm-up

@@ -34,6 +34,10 @@ from carnet.core.clock import utc_now
 
 LAST_ACTIVITY_KEY = "carnet_last_activity"
 BACKGROUND_HEADER = "HTTP_X_CARNET_BACKGROUND"
+# Activity is recorded at most this often (seconds): a page that only reads then writes nothing,
+# not even its session (on SQLite a write takes the database's one write lock). An idle session
+# may so end up to this long before its setting says.
+ACTIVITY_RECORDED_EVERY = 60
 # Between a right password and the second factor: who signs in, and where they go next.
 PENDING_KEY = "carnet_pending_user"
 NEXT_KEY = "carnet_next"
@@ -146,10 +150,11 @@ def session_activity(request: HttpRequest) -> bool:
     if last is not None and now - float(last) > session_idle_seconds():
         sign_out(request, reason="idle")
         return False
-    if request.META.get(BACKGROUND_HEADER) != "1":
+    recorded_long_ago = last is None or now - float(last) > ACTIVITY_RECORDED_EVERY
+    if request.META.get(BACKGROUND_HEADER) != "1" and recorded_long_ago:
         request.session[LAST_ACTIVITY_KEY] = now
         key = request.session.session_key
-        if key and (last is None or now - float(last) > 60):
+        if key:
             session_seen(key)
     return True
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from carnet.core.clock import utc_today
@@ -92,22 +93,55 @@ def _definition(study: Study) -> StudyDefinition | None:
     return study.current_version.parsed() if study.current_version else None
 
 
-def _rows(subject: Subject, planned: Sequence[Planned]) -> list[PlannedVisit]:
+# The columns of a planned visit, in the order `_rows` gives them.
+_PLANNED_COLUMNS = (
+    "subject_id",
+    "study_id",
+    "event",
+    "number",
+    "target",
+    "earliest",
+    "latest",
+    "done_on",
+    "settled",
+    "unbounded",
+)
+
+
+def _rows(subject: Subject, planned: Sequence[Planned]) -> list[tuple[Any, ...]]:
+    day = connection.ops.adapt_datefield_value
     return [
-        PlannedVisit(
-            subject_id=subject.pk,
-            study_id=subject.study_id,
-            event=p.event,
-            number=p.number,
-            target=p.target,
-            earliest=p.earliest,
-            latest=p.latest,
-            done_on=p.done_on,
-            settled=p.settled.value,
-            unbounded=p.unbounded,
+        (
+            subject.pk,
+            subject.study_id,
+            p.event,
+            p.number,
+            day(p.target),
+            day(p.earliest),
+            day(p.latest),
+            day(p.done_on),
+            p.settled.value,
+            p.unbounded,
         )
         for p in planned
     ]
+
+
+def _planned_insert(rows: list[tuple[Any, ...]]) -> None:
+    """Insert planned visits with one prepared statement run over every row.
+
+    Not `bulk_create`: a study's rebuild writes about 70 rows a subject (700,000 at 10,000
+    subjects), and building a model instance and preparing each of its fields in Python cost
+    three quarters of the rebuild's time, more than planning and the INSERTs together.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in _PLANNED_COLUMNS)
+    marks = ", ".join(["%s"] * len(_PLANNED_COLUMNS))
+    table = quote(PlannedVisit._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
 
 
 def _summary(subject: Subject, study: Study, planned: Sequence[Planned]) -> ScheduleSummary:
@@ -138,7 +172,7 @@ def schedule_refresh(*, subject: Subject) -> None:
     study = subject.study
     planned = _plan(subject_dates(subject), _definition(study))
     PlannedVisit.objects.filter(subject=subject).delete()
-    PlannedVisit.objects.bulk_create(_rows(subject, planned))
+    _planned_insert(_rows(subject, planned))
     summary = _summary(subject, study, planned)
     ScheduleSummary.objects.update_or_create(
         subject=subject,
@@ -150,23 +184,31 @@ def schedule_refresh(*, subject: Subject) -> None:
     )
 
 
-def _stale(study: Study) -> Q:
-    """Return the condition of the study's subjects whose stored schedule is behind."""
+def _stale(study: Study, within: timedelta = STALE_WITHIN) -> Q:
+    """Return the condition of the study's subjects whose stored schedule is behind: none yet,
+    another version's, or planned through a day less than ``within`` from today."""
     return (
         Q(schedule_summary__isnull=True)
         | ~Q(schedule_summary__study_version_id=study.current_version_id)
-        | Q(schedule_summary__planned_through__lt=utc_today() + STALE_WITHIN)
+        | Q(schedule_summary__planned_through__lt=utc_today() + within)
     )
 
 
-def schedule_rebuild(*, study: Study, stale_only: bool = False) -> int:
+def schedule_rebuild(*, study: Study, stale_only: bool = False, wrong_only: bool = False) -> int:
     """Plan again the schedules of a study's subjects (only the stale ones if asked), a batch of
-    subjects per transaction; return how many were planned."""
+    subjects per transaction; return how many were planned.
+
+    ``wrong_only`` plans again only the schedules that would answer wrongly today (none, another
+    version's, or planned through a day already past), as a page does before it reads them: one
+    whose plan merely nears its end still answers right, and the hourly `schedules_refresh` job
+    plans it again, so that a page never plans a whole study at once (the 10,000 schedules of a
+    large study all near the end of their plan on the same day: 40 s and more of writes).
+    """
     definition = _definition(study)
     treatment_events = _treatment_events(study)
     subjects = Subject.objects.filter(study=study)
-    if stale_only:
-        subjects = subjects.filter(_stale(study))
+    if stale_only or wrong_only:
+        subjects = subjects.filter(_stale(study, timedelta(0) if wrong_only else STALE_WITHIN))
     ids = list(subjects.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), BATCH):
         _rebuild_batch(study, ids[start : start + BATCH], definition, treatment_events)
@@ -190,7 +232,7 @@ def _rebuild_batch(
         subject_id__in=ids, kind=WithdrawalKind.FOLLOW_UP
     ).values_list("subject_id", "withdrawn_on"):
         withdrawn[pk] = min(withdrawn.get(pk, day), day)
-    rows: list[PlannedVisit] = []
+    rows: list[tuple[Any, ...]] = []
     summaries: list[ScheduleSummary] = []
     for subject in Subject.objects.filter(pk__in=ids):
         dates = _dates(subject, visits[subject.pk], withdrawn.get(subject.pk), treatment_events)
@@ -199,5 +241,5 @@ def _rebuild_batch(
         summaries.append(_summary(subject, study, planned))
     PlannedVisit.objects.filter(subject_id__in=ids).delete()
     ScheduleSummary.objects.filter(subject_id__in=ids).delete()
-    PlannedVisit.objects.bulk_create(rows, batch_size=BATCH)
+    _planned_insert(rows)
     ScheduleSummary.objects.bulk_create(summaries, batch_size=BATCH)

@@ -33,6 +33,7 @@ from carnet.subjects.schedule import (
     Occurrence,
     Planned,
     Settled,
+    WindowStatus,
     next_visit,
     occurrence_status,
     overdue,
@@ -354,14 +355,20 @@ def subject_list(
     )
     rows, total, number = _paged(subjects, page, per_page)
     days = _site_days(rows, today)
-    late_visits: dict[int, list[Occurrence]] = {pk.pk: [] for pk in rows}
+    late_visits: dict[int, list[Occurrence]] = {subject.pk: [] for subject in rows}
+    site_of = {subject.pk: subject.site_id for subject in rows}
     if rows:
-        for visit in PlannedVisit.objects.filter(
+        # Plain tuples, not model instances: a page of subjects long in follow-up can hold a
+        # thousand and more overdue visits (every scan and call of years in follow-up), and
+        # building a PlannedVisit and its Subject for each took most of the page's time.
+        for subject_id, event, number, target, earliest, latest in PlannedVisit.objects.filter(
             _awaited(), subject_id__in=late_visits, latest__lt=max(days.values())
-        ).select_related("subject"):
-            day = days[visit.subject.site_id]
-            if visit.latest is not None and visit.latest < day:
-                late_visits[visit.subject_id].append(_occurrence(visit, day))
+        ).values_list("subject_id", "event", "number", "target", "earliest", "latest"):
+            if latest is not None and latest < days[site_of[subject_id]]:
+                # Awaited and its window closed before the site's today: overdue, by definition.
+                late_visits[subject_id].append(
+                    Occurrence(event, number, target, earliest, latest, None, WindowStatus.OVERDUE)
+                )
     summaries = []
     for subject in rows:
         stored = getattr(subject, "schedule_summary", None)

@@ -215,7 +215,7 @@ def subject_list_page(request: HttpRequest, identifier: str) -> HttpResponse:
     visits and a search, sorted by any column."""
     study = _study(request, identifier)
     user = _user(request)
-    scheduling.schedule_rebuild(study=study, stale_only=True)
+    scheduling.schedule_rebuild(study=study, wrong_only=True)
     form = SubjectFilterForm(request.GET or None, sites=sites_visible(user, study=study))
     rows: list[dict[str, Any]] = []
     status = 200
@@ -760,7 +760,7 @@ def overdue_page(request: HttpRequest, identifier: str) -> HttpResponse:
     shown by site."""
     study = _study(request, identifier)
     user = _user(request)
-    scheduling.schedule_rebuild(study=study, stale_only=True)
+    scheduling.schedule_rebuild(study=study, wrong_only=True)
     form = SiteFilterForm(request.GET or None, sites=sites_visible(user, study=study))
     chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
     labels = _event_labels(_definition(study))

@@ -34,7 +34,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     current = next((study for study in studies if study.identifier == identifier), None)
     where: list[str] = []
     if current is not None:
-        request.session["carnet_study"] = current.identifier
+        if request.session.get("carnet_study") != current.identifier:  # a read writes nothing
+            request.session["carnet_study"] = current.identifier
         for membership in my_memberships_in(user, current):
             site = (
                 f"{membership.site.code} {membership.site.centre.code}"
