@@ -273,9 +273,51 @@ def test_results_on_rows_of_a_repeating_group_are_the_checks_results(checked: Ca
         reason="measured again",
     )
     fired = CheckResult.objects.get(form_instance=lesions, check_name="few_large", open=True)
+    assert fired.row == 0  # each lesion alone passes: the save questions the whole form
     CheckResult.objects.filter(pk=fired.pk).update(row=2)  # as if placed on its second row
 
     outcome = checks_recheck(actor=ADMIN, study=c.world.study)
 
-    assert outcome.opened == 0
-    assert CheckResult.objects.filter(check_name="few_large", open=True).count() == 1
+    # The re-check places it where the save does: row 2 closes, the form (row 0) opens.
+    assert (outcome.opened, outcome.closed) == (1, 1)
+    assert rows_open(c, "few_large") == {(lesions.pk, 0)}
+    assert checks_recheck(actor=ADMIN, study=c.world.study).opened == 0
+
+
+def rows_open(c: Capture, check: str) -> set[tuple[int, int]]:
+    return set(
+        CheckResult.objects.filter(
+            form_instance__subject__study=c.world.study, open=True, check_name=check
+        ).values_list("form_instance_id", "row")
+    )
+
+
+def test_a_new_rule_over_a_repeating_group_opens_on_the_rows_that_fail_it(
+    capture: Capture,  # noqa: F811 (the imported fixture)
+    tmp_path: Path,
+) -> None:
+    """A re-check opens a new firing of a check over a repeating group on each row that fails
+    it, as the save would: the save that follows finds them and changes nothing."""
+    c = capture
+    save(c, c.subject, "baseline", "vitals", values={"weight": "80", "sbp": 130, "dbp": 80})
+    rows = {1: {"diameter": 20}, 2: {"diameter": 120}, 3: {"diameter": 30}, 4: {"diameter": 140}}
+    save(c, c.subject, "baseline", "lesions", rows={"target": rows})
+    path = amended(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace('"sum(diameter) < 250"', '"max(diameter) < 100"'), encoding="utf-8"
+    )
+    publish(c, path)
+    lesions = FormInstance.objects.get(form="lesions").pk
+
+    outcome = checks_recheck(actor=ADMIN, study=c.world.study)
+
+    assert rows_open(c, "total_small") == {(lesions, 2), (lesions, 4)}
+    assert outcome.rules["total_small"].opened == 2
+    # Several large lesions: no single row fails count(diameter >= 100) <= 1, the form does.
+    assert rows_open(c, "few_large") == {(lesions, 0)}
+    before = set(CheckResult.objects.filter(open=True).values_list("pk", flat=True))
+    save(c, c.subject, "baseline", "lesions", rows={"target": rows}, reason="same values")
+    assert set(CheckResult.objects.filter(open=True).values_list("pk", flat=True)) == before
+    second = checks_recheck(actor=ADMIN, study=c.world.study)
+    assert (second.opened, second.closed) == (0, 0)
