@@ -228,6 +228,37 @@ def test_site_staff_cannot_start_a_recheck(checked: Capture) -> None:
     assert not RecheckRun.objects.exists()
 
 
+def test_a_data_manager_of_one_site_cannot_recheck_the_whole_study(checked: Capture) -> None:
+    """A whole-study re-check opens and closes queries at every site: a data manager whose
+    membership covers one site only may neither see the page nor ask for one."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from carnet.accounts.permissions import PermissionDenied
+    from carnet.accounts.roles import Role
+    from carnet.quality.recheck_models import RecheckRun
+    from carnet.quality.rechecks import recheck_request
+    from tests.accounts.personas import person
+    from tests.web.helpers import enrol
+
+    w = checked.world
+    of_b = person("dm_b", study=w.study, role=Role.DATA_MANAGER, sites=[w.site_b])
+    client = Client()
+    client.force_login(of_b)
+    enrol(client)  # a data manager signs in with a second factor
+    page = reverse("quality:rechecks", args=["MINI"])
+    assert client.get(page).status_code == 404
+    assert client.post(page, {"reason": "try"}).status_code == 404
+    with pytest.raises(PermissionDenied):
+        recheck_request(actor=of_b, study=w.study)
+    assert not RecheckRun.objects.exists()
+    whole = person("dm_all", study=w.study, role=Role.DATA_MANAGER, sites=[None])
+    client = Client()
+    client.force_login(whole)
+    enrol(client)
+    assert client.get(page).status_code == 200
+
+
 def test_the_command_prints_the_counts_per_rule_and_ends_its_progress_bar(
     checked: Capture,
 ) -> None:

@@ -16,9 +16,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from carnet.accounts import urls as accounts_urls
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke
-from carnet.core.clock import utc_now, utc_today
 from carnet.capture import urls as capture_urls
 from carnet.capture.services import form_save
+from carnet.core.clock import utc_now, utc_today
 from carnet.interop import urls as interop_urls
 from carnet.laboratory import urls as laboratory_urls
 from carnet.messaging import urls as messaging_urls
@@ -75,8 +75,28 @@ def identity_at_site_a(role: str, situation: str) -> bool:
 
 
 def study_data_manager(role: str, situation: str) -> bool:
-    """The data manager of the whole study (a role not bound to a site)."""
-    return situation == "own site" and Action.MANAGE_DATA in GRANTS[role] and role not in SITE_ROLES
+    """A data manager of the whole study ("own site" is every site for a central role): a
+    re-check opens and closes queries at every site."""
+    return situation == "own site" and Action.MANAGE_DATA in GRANTS[role]
+
+
+def data_manager(role: str, situation: str) -> bool:
+    """The workspace: data managers, each with the sites they cover."""
+    return situation in {"own site", "other site"} and Action.MANAGE_DATA in GRANTS[role]
+
+
+def exporter(role: str, situation: str) -> bool:
+    return situation in {"own site", "other site"} and Action.EXPORT in GRANTS[role]
+
+
+def includer_at_site_a(role: str, situation: str) -> bool:
+    """A paper allocation during an outage: the site staff who include subjects there."""
+    return situation == "own site" and Action.INCLUDE_SUBJECT in GRANTS[role]
+
+
+def pharmacovigilance_at_site_a(role: str, situation: str) -> bool:
+    """Unblinding for a case: the pharmacovigilance role only, for a subject it may see."""
+    return role == Role.PHARMACOVIGILANCE and sees_site_a(role, situation)
 
 
 FORM = "/studies/MINI/subjects/01-001/forms/baseline/1/vitals/"
@@ -122,7 +142,7 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/queries/export.csv": ("GET", subject_viewer),
     "/studies/MINI/queries/{query}/": ("GET", sees_site_a),
     FORM + "queries/": ("GET", sees_site_a),
-    "/studies/MINI/workspace/": ("GET", subject_viewer),
+    "/studies/MINI/workspace/": ("GET", data_manager),
     "/studies/MINI/deviations/": ("GET", subject_viewer),
     "/studies/MINI/deviations.csv": ("GET", subject_viewer),
     "/studies/MINI/deviations/{deviation}/": ("GET", sees_site_a),
@@ -130,17 +150,20 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/checks/rechecks/": ("GET", study_data_manager),
     "/studies/MINI/checks/rechecks/{run}/progress/": ("GET", study_data_manager),
     # Randomisation (MINI has no randomisation list: the subject's step and the outage pages
-    # say so to those who may see them).
+    # say so to those who may see them; no site has sealed envelopes to print).
     "/studies/MINI/subjects/01-001/randomisation/": ("GET", sees_site_a),
     "/studies/MINI/subjects/01-001/unblinding/": ("GET", sees_site_a),
-    "/studies/MINI/subjects/01-001/pharmacovigilance-unblinding/": ("GET", sees_site_a),
-    "/studies/MINI/subjects/01-001/randomisation/paper/": ("GET", sees_site_a),
-    "/studies/MINI/randomisation/outage/": ("GET", study_member),
-    "/studies/MINI/randomisation/envelopes/01.pdf": ("GET", study_member),
+    "/studies/MINI/subjects/01-001/pharmacovigilance-unblinding/": (
+        "GET",
+        pharmacovigilance_at_site_a,
+    ),
+    "/studies/MINI/subjects/01-001/randomisation/paper/": ("GET", includer_at_site_a),
+    "/studies/MINI/randomisation/outage/": ("GET", subject_viewer),
+    "/studies/MINI/randomisation/envelopes/01.pdf": ("GET", nobody),
     "/studies/MINI/randomisation/report/": ("GET", study_member),
     "/studies/MINI/randomisation/report.pdf": ("GET", study_member),
-    # Exports (cut-offs and their files).
-    "/studies/MINI/exports/": ("GET", study_member),
+    # Exports (cut-offs and their files): those who export (the page refuses the others).
+    "/studies/MINI/exports/": ("GET", exporter),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {

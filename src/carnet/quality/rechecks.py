@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
+from django.utils.translation import gettext as _
 
 from carnet.audit.services import AuditEntry, audit_record_many
 from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue
@@ -853,12 +854,18 @@ def recheck_request(*, actor: Any, study: Study, reason: str = "") -> RecheckRun
 
     A data manager of the whole study may ask; a run already queued or running for the study
     is returned instead of a second one."""
-    from carnet.accounts.permissions import require
+    from carnet.accounts.permissions import PermissionDenied, site_scope
     from carnet.accounts.roles import Action
     from carnet.quality.recheck_tasks import recheck_run
     from carnet.worker.services import enqueue_after_commit
 
-    require(actor, Action.MANAGE_DATA, study=study)
+    if not site_scope(actor, Action.MANAGE_DATA, study=study).all_sites:
+        raise PermissionDenied(
+            _(
+                "Only a data manager of the whole study may re-check it: it opens and closes"
+                " queries at every site."
+            )
+        )
     with transaction.atomic():
         pending = (
             RecheckRun.objects.select_for_update()
