@@ -80,6 +80,11 @@ def study_data_manager(role: str, situation: str) -> bool:
     return situation == "own site" and Action.MANAGE_DATA in GRANTS[role]
 
 
+def study_manager(role: str, situation: str) -> bool:
+    """The study's settings: those who manage the whole study."""
+    return situation == "own site" and Action.MANAGE_STUDY in GRANTS[role]
+
+
 def data_manager(role: str, situation: str) -> bool:
     """The workspace: data managers, each with the sites they cover."""
     return situation in {"own site", "other site"} and Action.MANAGE_DATA in GRANTS[role]
@@ -141,6 +146,7 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/queries/": ("GET", subject_viewer),
     "/studies/MINI/queries/export.csv": ("GET", subject_viewer),
     "/studies/MINI/queries/{query}/": ("GET", sees_site_a),
+    "/studies/MINI/queries/settings/": ("GET", study_manager),
     FORM + "queries/": ("GET", sees_site_a),
     "/studies/MINI/workspace/": ("GET", data_manager),
     "/studies/MINI/deviations/": ("GET", subject_viewer),
