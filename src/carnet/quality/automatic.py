@@ -163,14 +163,21 @@ def _result_rows(study: Study, ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def _queries_open(
-    study: Study, ids: Sequence[int], actor: Actor, reason: str, synced: Synced
+    study: Study,
+    ids: Sequence[int],
+    actor: Actor,
+    reason: str,
+    synced: Synced,
+    acknowledged: set[tuple[int, str, int]] | None = None,
 ) -> None:
     rows = _result_rows(study, ids)
     if not rows:
         return
     form_ids = sorted({row["form_instance_id"] for row in rows})
-    # A few forms (a save): their own acknowledgements; many (a re-check): the study's at once.
-    acknowledged = _acknowledged(study, form_ids if len(form_ids) <= _SLICE else None)
+    if acknowledged is None:
+        # A few forms (a save): their own acknowledgements; many: the study's at once. A
+        # re-check passes those it has just read.
+        acknowledged = _acknowledged(study, form_ids if len(form_ids) <= _SLICE else None)
     now = utc_now()
     queries = [
         Query(
@@ -279,11 +286,13 @@ def automatic_queries_synced(
     closed_check_result_ids: Sequence[int],
     actor: Actor,
     reason: str,
+    acknowledged: set[tuple[int, str, int]] | None = None,
 ) -> Synced:
     """Open and close automatic queries in bulk; return what was done and the audit events,
-    for a caller that appends them itself (the save pipeline's listener)."""
+    for a caller that appends them itself (the save pipeline's listener). ``acknowledged``:
+    the confirmed-correct firings, when the caller has read them already."""
     synced = Synced()
-    _queries_open(study, opened_check_result_ids, actor, reason, synced)
+    _queries_open(study, opened_check_result_ids, actor, reason, synced, acknowledged)
     if closed_check_result_ids and query_settings_of(study).auto_close:
         _queries_close(study, closed_check_result_ids, reason, synced)
     return synced
@@ -297,6 +306,7 @@ def automatic_queries_sync(
     closed_check_result_ids: Sequence[int],
     actor: Actor,
     reason: str,
+    acknowledged: set[tuple[int, str, int]] | None = None,
 ) -> tuple[int, int]:
     """Open an automatic query for each open check result given that has none waiting (unless
     the site confirmed its values correct and they are unchanged), close those of the closed
@@ -312,6 +322,7 @@ def automatic_queries_sync(
         closed_check_result_ids=closed_check_result_ids,
         actor=actor,
         reason=reason,
+        acknowledged=acknowledged,
     )
     audit_record_many(actor=actor, entries=synced.entries, chain=study.audit_chain)
     if synced.opened_by_site:

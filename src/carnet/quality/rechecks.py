@@ -682,15 +682,18 @@ def _queries_follow(
     closed_check_result_ids: list[int],
     actor: Any,
     reason: str,
+    acknowledged: set[CheckKey] | None = None,
 ) -> tuple[int, int]:
     """Open and close the automatic queries of the check results a re-check opened and closed,
-    through the same bulk path as a save's listener."""
+    through the same bulk path as a save's listener (with the acknowledgements the re-check
+    read, not read a second time)."""
     return automatic_queries_sync(
         study=study,
         opened_check_result_ids=opened_check_result_ids,
         closed_check_result_ids=closed_check_result_ids,
         actor=actor,
         reason=reason,
+        acknowledged=acknowledged,
     )
 
 
@@ -816,6 +819,7 @@ def checks_recheck(
             closed_check_result_ids=[pk for pk, _name in closed],
             actor=actor,
             reason=reason,
+            acknowledged=acknowledged,
         )
         audit_record_many(
             actor=actor,
