@@ -101,14 +101,25 @@ def _acknowledged(
     study: Study, form_instance_ids: Sequence[int] | None = None
 ) -> set[tuple[int, str, int]]:
     """`acknowledged_check_keys`, narrowed to some form instances (a save reads its own)."""
-    acknowledgements = CheckAcknowledgement.objects.filter(form_instance__subject__study=study)
+    # The study is compared on the rows read, as in `_result_rows`: in the WHERE clause SQLite
+    # walks every form of the study (subjects by study, then their forms) to find the few
+    # acknowledgements (confirmed by a person, one at a time: a small table).
+    acknowledgements = CheckAcknowledgement.objects.all()
     if form_instance_ids is not None:
         acknowledgements = acknowledgements.filter(form_instance_id__in=form_instance_ids)
     latest: dict[tuple[int, str, int], tuple[list[str], str]] = {}
-    for form_id, check_name, row, items, fingerprint in acknowledgements.order_by(
+    for study_id, form_id, check_name, row, items, fingerprint in acknowledgements.order_by(
         "created_at", "pk"
-    ).values_list("form_instance_id", "check_name", "row", "items", "fingerprint"):
-        latest[(form_id, check_name, row)] = (items, fingerprint)
+    ).values_list(
+        "form_instance__subject__study_id",
+        "form_instance_id",
+        "check_name",
+        "row",
+        "items",
+        "fingerprint",
+    ):
+        if study_id == study.pk:
+            latest[(form_id, check_name, row)] = (items, fingerprint)
     if not latest:
         return set()
     values = _values_by_form([key[0] for key in latest])
