@@ -449,9 +449,19 @@ def _child(subjects: int) -> None:
     floor, read = floor_read()
 
     actor = SystemActor(label="bench/checks_bulk.py")
+    profile_path = os.environ.get("CARNET_BENCH_PROFILE")
+    profiler = None
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     began = time.perf_counter()
     first = checks_recheck(actor=actor, study=study, reason="bench")
     first_seconds = time.perf_counter() - began
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
     began = time.perf_counter()
     second = checks_recheck(actor=actor, study=study, reason="bench")
     second_seconds = time.perf_counter() - began
@@ -509,8 +519,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="600 subjects (under a minute).")
     parser.add_argument("--subjects", type=int, default=29_000, help="About 350 values each.")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--profile", help="Write a cProfile of the first re-check to this file.")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.profile:
+        os.environ["CARNET_BENCH_PROFILE"] = str(Path(options.profile).resolve())
     if options.child:
         _child(options.child)
         return

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+from carnet.core.ctcae import ANALYTES, TERMS
 from carnet.expressions import EvaluationError, ValueType, check, evaluate, parse, references
 from carnet.expressions.syntax import (
     Binary,
@@ -159,6 +160,7 @@ def compound(value_type: ValueType, depth: int) -> st.SearchStrategy[Node]:
             dates_pair.map(lambda pair: Binary("-", *pair)),
             number(depth).map(lambda node: Call("floor", (node,))),
             two(T.INTEGER, depth).map(lambda pair: Call("sum", pair)),
+            graded(depth),
         )
     if value_type == T.DECIMAL:
         return st.one_of(
@@ -226,6 +228,36 @@ def compound(value_type: ValueType, depth: int) -> st.SearchStrategy[Node]:
             ),
         )
     return st.one_of(*shared)
+
+
+# ctcae_grade(): every term and analyte, with or without a baseline and a unit to convert from.
+GRADED_NAMES = sorted({*(term.code for term in TERMS), *ANALYTES})
+GRADED_UNITS = {
+    name: [
+        None,
+        *sorted(
+            {unit for term in TERMS if name in (term.code, term.analyte) for unit in term.units}
+        ),
+    ]
+    for name in GRADED_NAMES
+}
+
+
+def graded(depth: int) -> st.SearchStrategy[Node]:
+    def build(name: str, numbers: list[Node], unit: str | None) -> Node:
+        arguments: tuple[Node, ...] = (TextLiteral(name), *numbers)
+        if unit is not None:
+            arguments += (() if len(numbers) == 4 else (MissingLiteral(),)) + (TextLiteral(unit),)
+        return Call("ctcae_grade", arguments)
+
+    return st.sampled_from(GRADED_NAMES).flatmap(
+        lambda name: st.builds(
+            build,
+            st.just(name),
+            st.lists(number(depth), min_size=3, max_size=4),
+            st.sampled_from(GRADED_UNITS[name]),
+        )
+    )
 
 
 @cache

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carnet.laboratory.ctcae import (
+from carnet.core.ctcae import (
     TERMS,
     UnknownTerm,
     analyte_grade,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from carnet.laboratory.units import UnitError, alternate_unit, convert, unit_name
+from carnet.core.lab_units import UnitError, alternate_unit, convert, unit_name
 
 
 @pytest.mark.parametrize(

@@ -228,6 +228,37 @@ def test_site_staff_cannot_start_a_recheck(checked: Capture) -> None:
     assert not RecheckRun.objects.exists()
 
 
+def test_a_data_manager_of_one_site_cannot_recheck_the_whole_study(checked: Capture) -> None:
+    """A whole-study re-check opens and closes queries at every site: a data manager whose
+    membership covers one site only may neither see the page nor ask for one."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from carnet.accounts.permissions import PermissionDenied
+    from carnet.accounts.roles import Role
+    from carnet.quality.recheck_models import RecheckRun
+    from carnet.quality.rechecks import recheck_request
+    from tests.accounts.personas import person
+    from tests.web.helpers import enrol
+
+    w = checked.world
+    of_b = person("dm_b", study=w.study, role=Role.DATA_MANAGER, sites=[w.site_b])
+    client = Client()
+    client.force_login(of_b)
+    enrol(client)  # a data manager signs in with a second factor
+    page = reverse("quality:rechecks", args=["MINI"])
+    assert client.get(page).status_code == 404
+    assert client.post(page, {"reason": "try"}).status_code == 404
+    with pytest.raises(PermissionDenied):
+        recheck_request(actor=of_b, study=w.study)
+    assert not RecheckRun.objects.exists()
+    whole = person("dm_all", study=w.study, role=Role.DATA_MANAGER, sites=[None])
+    client = Client()
+    client.force_login(whole)
+    enrol(client)
+    assert client.get(page).status_code == 200
+
+
 def test_the_command_prints_the_counts_per_rule_and_ends_its_progress_bar(
     checked: Capture,
 ) -> None:
@@ -273,9 +304,51 @@ def test_results_on_rows_of_a_repeating_group_are_the_checks_results(checked: Ca
         reason="measured again",
     )
     fired = CheckResult.objects.get(form_instance=lesions, check_name="few_large", open=True)
+    assert fired.row == 0  # each lesion alone passes: the save questions the whole form
     CheckResult.objects.filter(pk=fired.pk).update(row=2)  # as if placed on its second row
 
     outcome = checks_recheck(actor=ADMIN, study=c.world.study)
 
-    assert outcome.opened == 0
-    assert CheckResult.objects.filter(check_name="few_large", open=True).count() == 1
+    # The re-check places it where the save does: row 2 closes, the form (row 0) opens.
+    assert (outcome.opened, outcome.closed) == (1, 1)
+    assert rows_open(c, "few_large") == {(lesions.pk, 0)}
+    assert checks_recheck(actor=ADMIN, study=c.world.study).opened == 0
+
+
+def rows_open(c: Capture, check: str) -> set[tuple[int, int]]:
+    return set(
+        CheckResult.objects.filter(
+            form_instance__subject__study=c.world.study, open=True, check_name=check
+        ).values_list("form_instance_id", "row")
+    )
+
+
+def test_a_new_rule_over_a_repeating_group_opens_on_the_rows_that_fail_it(
+    capture: Capture,  # noqa: F811 (the imported fixture)
+    tmp_path: Path,
+) -> None:
+    """A re-check opens a new firing of a check over a repeating group on each row that fails
+    it, as the save would: the save that follows finds them and changes nothing."""
+    c = capture
+    save(c, c.subject, "baseline", "vitals", values={"weight": "80", "sbp": 130, "dbp": 80})
+    rows = {1: {"diameter": 20}, 2: {"diameter": 120}, 3: {"diameter": 30}, 4: {"diameter": 140}}
+    save(c, c.subject, "baseline", "lesions", rows={"target": rows})
+    path = amended(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace('"sum(diameter) < 250"', '"max(diameter) < 100"'), encoding="utf-8"
+    )
+    publish(c, path)
+    lesions = FormInstance.objects.get(form="lesions").pk
+
+    outcome = checks_recheck(actor=ADMIN, study=c.world.study)
+
+    assert rows_open(c, "total_small") == {(lesions, 2), (lesions, 4)}
+    assert outcome.rules["total_small"].opened == 2
+    # Several large lesions: no single row fails count(diameter >= 100) <= 1, the form does.
+    assert rows_open(c, "few_large") == {(lesions, 0)}
+    before = set(CheckResult.objects.filter(open=True).values_list("pk", flat=True))
+    save(c, c.subject, "baseline", "lesions", rows={"target": rows}, reason="same values")
+    assert set(CheckResult.objects.filter(open=True).values_list("pk", flat=True)) == before
+    second = checks_recheck(actor=ADMIN, study=c.world.study)
+    assert (second.opened, second.closed) == (0, 0)

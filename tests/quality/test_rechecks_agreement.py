@@ -75,17 +75,25 @@ def _save_subject(c: Capture, generated: dict[str, Any]) -> None:
 def test_a_recheck_after_saving_opens_and_closes_nothing(checked: Capture, subjects: list) -> None:
     for generated in subjects:
         _save_subject(checked, generated)
-    # A check over a repeating group is placed by the save on each row that fails it: one
-    # firing of the form, as the re-check evaluates it, is one (form, check) however many rows.
-    open_before = (
-        CheckResult.objects.filter(open=True)
-        .order_by()
-        .values("form_instance_id", "check_name")
-        .distinct()
-        .count()
+    # A check over a repeating group is placed by the save on each row that fails it (row 0
+    # when no single row does): the re-check places it on the same rows.
+    saved = set(
+        CheckResult.objects.filter(open=True).values_list("form_instance_id", "check_name", "row")
     )
 
     outcome = checks_recheck(actor=ADMIN, study=checked.world.study)
 
     assert (outcome.opened, outcome.closed) == (0, 0), outcome.as_json()
-    assert sum(rule.firing for rule in outcome.rules.values()) == open_before
+    assert sum(rule.firing for rule in outcome.rules.values()) == len(saved)
+    # From nothing open, the re-check opens exactly what the saves opened, row for row.
+    CheckResult.objects.filter(open=True).update(open=False)
+    reopened = checks_recheck(actor=ADMIN, study=checked.world.study)
+    assert reopened.opened == len(saved)
+    assert (
+        set(
+            CheckResult.objects.filter(open=True).values_list(
+                "form_instance_id", "check_name", "row"
+            )
+        )
+        == saved
+    )

@@ -16,12 +16,22 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from carnet.accounts import urls as accounts_urls
 from carnet.accounts.roles import GRANTS, SITE_ROLES, Action, Role
 from carnet.accounts.services import role_revoke
+from carnet.capture import urls as capture_urls
+from carnet.capture.services import form_save
 from carnet.core.clock import utc_now, utc_today
+from carnet.interop import urls as interop_urls
 from carnet.laboratory import urls as laboratory_urls
 from carnet.messaging import urls as messaging_urls
+from carnet.quality import urls as quality_urls
+from carnet.quality.deviations import deviation_declare
+from carnet.quality.models import Query
+from carnet.quality.recheck_models import RecheckRun
+from carnet.quality.services import query_raise
+from carnet.randomization import urls as randomization_urls
 from carnet.studies import urls as studies_urls
+from carnet.studies.services import study_mode_change
 from carnet.subjects import urls as subjects_urls
-from carnet.subjects.models import News, ScreeningEntry
+from carnet.subjects.models import News, ScreeningEntry, Subject
 from carnet.subjects.services import ConsentGiven, subject_include, subject_settings_set
 from carnet.web import urls as web_urls
 from tests.accounts.personas import ADMIN, World, person, world
@@ -64,6 +74,37 @@ def identity_at_site_a(role: str, situation: str) -> bool:
     return situation == "own site" and Action.VIEW_IDENTITY in GRANTS[role]
 
 
+def study_data_manager(role: str, situation: str) -> bool:
+    """A data manager of the whole study ("own site" is every site for a central role): a
+    re-check opens and closes queries at every site."""
+    return situation == "own site" and Action.MANAGE_DATA in GRANTS[role]
+
+
+def study_manager(role: str, situation: str) -> bool:
+    """The study's settings: those who manage the whole study."""
+    return situation == "own site" and Action.MANAGE_STUDY in GRANTS[role]
+
+
+def data_manager(role: str, situation: str) -> bool:
+    """The workspace: data managers, each with the sites they cover."""
+    return situation in {"own site", "other site"} and Action.MANAGE_DATA in GRANTS[role]
+
+
+def exporter(role: str, situation: str) -> bool:
+    return situation in {"own site", "other site"} and Action.EXPORT in GRANTS[role]
+
+
+def includer_at_site_a(role: str, situation: str) -> bool:
+    """A paper allocation during an outage: the site staff who include subjects there."""
+    return situation == "own site" and Action.INCLUDE_SUBJECT in GRANTS[role]
+
+
+def pharmacovigilance_at_site_a(role: str, situation: str) -> bool:
+    """Unblinding for a case: the pharmacovigilance role only, for a subject it may see."""
+    return role == Role.PHARMACOVIGILANCE and sees_site_a(role, situation)
+
+
+FORM = "/studies/MINI/subjects/01-001/forms/baseline/1/vitals/"
 # Page -> (method, rule for a signed-in person with a role; administrators may see everything).
 PAGES: dict[str, tuple[str, Rule]] = {
     "/": ("GET", everyone),
@@ -95,6 +136,40 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/laboratory.csv": ("GET", subject_viewer),
     "/studies/MINI/laboratory/ranges/": ("GET", study_member),
     "/studies/MINI/subjects/01-001/laboratory/": ("GET", sees_site_a),
+    # Data capture: the casebook, a form with data, an item's history.
+    "/studies/MINI/subjects/01-001/casebook/": ("GET", sees_site_a),
+    FORM: ("GET", sees_site_a),
+    FORM + "history/weight/": ("GET", sees_site_a),
+    # Quality: queries (each sees those of their sites), the query drawer of a form, the
+    # workspace, protocol deviations, whole-study re-checks. {query}, {deviation} and {run} are
+    # the objects the world below creates at site A.
+    "/studies/MINI/queries/": ("GET", subject_viewer),
+    "/studies/MINI/queries/export.csv": ("GET", subject_viewer),
+    "/studies/MINI/queries/{query}/": ("GET", sees_site_a),
+    "/studies/MINI/queries/settings/": ("GET", study_manager),
+    FORM + "queries/": ("GET", sees_site_a),
+    "/studies/MINI/workspace/": ("GET", data_manager),
+    "/studies/MINI/deviations/": ("GET", subject_viewer),
+    "/studies/MINI/deviations.csv": ("GET", subject_viewer),
+    "/studies/MINI/deviations/{deviation}/": ("GET", sees_site_a),
+    "/studies/MINI/subjects/01-001/deviations/": ("GET", sees_site_a),
+    "/studies/MINI/checks/rechecks/": ("GET", study_data_manager),
+    "/studies/MINI/checks/rechecks/{run}/progress/": ("GET", study_data_manager),
+    # Randomisation (MINI has no randomisation list: the subject's step and the outage pages
+    # say so to those who may see them; no site has sealed envelopes to print).
+    "/studies/MINI/subjects/01-001/randomisation/": ("GET", sees_site_a),
+    "/studies/MINI/subjects/01-001/unblinding/": ("GET", sees_site_a),
+    "/studies/MINI/subjects/01-001/pharmacovigilance-unblinding/": (
+        "GET",
+        pharmacovigilance_at_site_a,
+    ),
+    "/studies/MINI/subjects/01-001/randomisation/paper/": ("GET", includer_at_site_a),
+    "/studies/MINI/randomisation/outage/": ("GET", subject_viewer),
+    "/studies/MINI/randomisation/envelopes/01.pdf": ("GET", nobody),
+    "/studies/MINI/randomisation/report/": ("GET", study_member),
+    "/studies/MINI/randomisation/report.pdf": ("GET", study_member),
+    # Exports (cut-offs and their files): those who export (the page refuses the others).
+    "/studies/MINI/exports/": ("GET", exporter),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {
@@ -120,6 +195,15 @@ ACTIONS_AND_REDIRECTS = {
     "studies/<str:identifier>/subjects/<str:subject>/news/",
     "studies/<str:identifier>/subjects/<str:subject>/transfer/",
     "studies/<str:identifier>/subjects/<str:subject>/eligibility-review/",
+    # Data capture's actions, and a file of an item (MINI's subject has none: 404 for all).
+    "studies/<str:identifier>/subjects/<str:subject>/forms/<str:event>/<int:occurrence>/<str:form>/validate/",
+    "studies/<str:identifier>/subjects/<str:subject>/forms/<str:event>/<int:occurrence>/<str:form>/rows/<str:group>/new/",
+    "studies/<str:identifier>/subjects/<str:subject>/forms/<str:event>/<int:occurrence>/<str:form>/not-done/",
+    "studies/<str:identifier>/subjects/<str:subject>/forms/<str:event>/<int:occurrence>/<str:form>/reopen/",
+    "studies/<str:identifier>/subjects/<str:subject>/forms/<str:event>/<int:occurrence>/<str:form>/files/<str:item>/",
+    # Quality's actions: a step of a query, a form's data review mark.
+    "studies/<str:identifier>/queries/<int:pk>/<str:action>/",
+    "studies/<str:identifier>/subjects/<str:subject>/forms/<str:event>/<int:occurrence>/<str:form>/data-review/",
 }
 
 
@@ -129,6 +213,12 @@ def pattern_of(page: str) -> str:
         .replace("MINI", "<str:identifier>")
         .replace("versions/1/", "versions/<int:number>/")
         .replace("01-001", "<str:subject>")
+        .replace("forms/baseline/1/vitals/", "forms/<str:event>/<int:occurrence>/<str:form>/")
+        .replace("history/weight/", "history/<str:item>/")
+        .replace("queries/{query}/", "queries/<int:pk>/")
+        .replace("deviations/{deviation}/", "deviations/<int:number>/")
+        .replace("rechecks/{run}/", "rechecks/<int:run_id>/")
+        .replace("envelopes/01.pdf", "envelopes/<str:site>.pdf")
     )
 
 
@@ -142,6 +232,10 @@ def test_the_table_describes_every_page() -> None:
             subjects_urls,
             messaging_urls,
             laboratory_urls,
+            capture_urls,
+            quality_urls,
+            randomization_urls,
+            interop_urls,
         )
         for p in module.urlpatterns
         if isinstance(p, URLPattern)
@@ -150,9 +244,12 @@ def test_the_table_describes_every_page() -> None:
     assert patterns == described
 
 
-def world_with_a_subject() -> World:
+def world_with_a_subject(*, production: bool = False) -> World:
     """Return the MINI world with subject 01-001 included at site A and the identity vault on."""
     w = world()
+    if production:
+        study_mode_change(actor=ADMIN, study=w.study, mode="production")
+        w.study.refresh_from_db()
     subject_settings_set(
         actor=ADMIN, study=w.study, central_eligibility_review=False, identity_vault=True
     )
@@ -165,6 +262,41 @@ def world_with_a_subject() -> World:
         consent=ConsentGiven(form_version="v1", consented_on=date(2025, 6, 2)),
     )
     return w
+
+
+def world_with_data() -> tuple[World, dict[str, int]]:
+    """Return the world with subject 01-001's vitals saved (a soft check opens a query), a
+    manual query, a declared deviation and a whole-study re-check run, and their numbers."""
+    w = world_with_a_subject(production=True)
+    subject = Subject.objects.get(study=w.study, identifier="01-001")
+    entry = person("matrix_entry", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a])
+    saved = form_save(
+        actor=entry,
+        subject=subject,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": "72", "height": "170", "sbp": "80", "dbp": "90"},
+    )
+    monitor = person("matrix_monitor", study=w.study, role=Role.MONITOR, sites=[w.site_a])
+    query = query_raise(
+        actor=monitor,
+        subject=subject,
+        text="Please check the weight.",
+        form_instance=saved.form_instance,
+        item="weight",
+    )
+    assert Query.objects.filter(subject=subject).count() == 2  # the soft check's and this one
+    deviation = deviation_declare(
+        actor=monitor,
+        subject=subject,
+        description="Visit out of window",
+        occurred_on=date(2025, 6, 3),
+        deviation_class="minor",
+        category="visit_window",
+    )
+    run = RecheckRun.objects.create(study=w.study, requested_by=monitor, forms_total=1)
+    return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk}
 
 
 def signed_in(w: World, role: str, situation: str, n: int) -> Client:
@@ -193,11 +325,11 @@ def signed_in(w: World, role: str, situation: str, n: int) -> Client:
 
 
 def test_no_page_shows_what_it_should_not() -> None:
-    w = world_with_a_subject()
+    w, numbers = world_with_data()
     failures: list[str] = []
     anonymous = Client()
     for page in PAGES:
-        status = anonymous.get(page).status_code
+        status = anonymous.get(page.format(**numbers)).status_code
         public = page in {"/", "/healthz", "/login/"}
         if (200 <= status < 300) != public:
             failures.append(f"anonymous {page}: {status}")
@@ -207,7 +339,7 @@ def test_no_page_shows_what_it_should_not() -> None:
             n += 1
             client = signed_in(w, role, situation, n)
             for page, (_method, rule) in PAGES.items():
-                status = client.get(page).status_code
+                status = client.get(page.format(**numbers)).status_code
                 if (200 <= status < 300) != rule(role, situation):
                     failures.append(f"{role} {situation} {page}: {status}")
             for page in ACTIONS_AND_REDIRECTS:
@@ -218,6 +350,12 @@ def test_no_page_shows_what_it_should_not() -> None:
                     "<str:uidb64>/<str:token>", "x/y"
                 )
                 concrete = concrete.replace("<str:subject>", "01-001")
+                concrete = (
+                    concrete.replace("<str:event>/<int:occurrence>/<str:form>", "baseline/1/vitals")
+                    .replace("<str:group>", "vs")
+                    .replace("<str:item>", "weight")
+                    .replace("<int:pk>/<str:action>", f"{numbers['query']}/close")
+                )
                 status = client.get(concrete).status_code
                 if 200 <= status < 300 and page != "password/set/<str:uidb64>/<str:token>/":
                     failures.append(f"{role} {situation} GET {concrete}: {status}")

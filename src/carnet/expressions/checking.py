@@ -3,6 +3,8 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from carnet.core.ctcae import ANALYTES, TERMS_BY_CODE, UnknownTerm, grading_plan, terms_named
+from carnet.core.lab_units import UnitError
 from carnet.expressions.errors import ExpressionCheckError, Position, Problem
 from carnet.expressions.limits import DEFAULT_LIMITS
 from carnet.expressions.parsing import Expression
@@ -57,6 +59,8 @@ FUNCTIONS: Mapping[str, tuple[int, int]] = {
     "abs": (1, 1),
     "floor": (1, 1),
     "round": (2, 2),
+    # ctcae_grade(term, value, lln, uln[, baseline[, unit]]): the CTCAE v5.0 grade, 0 to 4.
+    "ctcae_grade": (4, 6),
 }
 MAX_ROUND_DIGITS = 10
 _ORDERED = frozenset({T.INTEGER, T.DECIMAL, T.TEXT, T.DATE, T.DATETIME, T.TIME})
@@ -294,6 +298,8 @@ class _Checker:
             return self.aggregate(node)
         if name == "contains":
             return self.contains(node)
+        if name == "ctcae_grade":
+            return self.ctcae_grade(node)
         types = [self.visit(argument) for argument in arguments]
         if any(found is None for found in types):
             return None
@@ -425,6 +431,47 @@ class _Checker:
             )
             return None
         return T.INTEGER
+
+    def ctcae_grade(self, node: Call) -> ValueType | None:
+        """Type ``ctcae_grade(term, value, lln, uln[, baseline[, unit]])``: a grade, 0 to 4.
+
+        The term is a quoted CTCAE term code or analyte name, checked here so that a study
+        naming an unknown one is refused where it is written; the unit, when given, a quoted
+        unit the term's thresholds can be converted from."""
+        term, *numbers = node.arguments
+        unit = numbers.pop() if len(numbers) == 5 else None
+        ok = True
+        for argument in numbers:
+            found = self.visit(argument)
+            if found is not None and found not in NUMBERS | {T.MISSING}:
+                self.complain(argument, f"ctcae_grade() needs numbers, not {_describe(found)}")
+                ok = False
+        if not isinstance(term, TextLiteral):
+            self.visit(term)
+            self.complain(term, "ctcae_grade() needs a quoted CTCAE term or analyte first")
+            return None
+        self.types[id(term)] = T.TEXT
+        try:
+            terms = terms_named(term.value)
+        except UnknownTerm:
+            known = ", ".join(sorted({*TERMS_BY_CODE, *ANALYTES}))
+            self.complain(
+                term, f"no CTCAE term or analyte is named {term.value!r} (known: {known})"
+            )
+            return None
+        if unit is not None:
+            if not isinstance(unit, TextLiteral):
+                self.visit(unit)
+                self.complain(unit, "ctcae_grade() needs a quoted unit last")
+                return None
+            self.types[id(unit)] = T.TEXT
+            for each in terms:
+                try:
+                    grading_plan(each, unit.value)
+                except UnitError as error:
+                    self.complain(unit, str(error))
+                    return None
+        return T.INTEGER if ok else None
 
     def contains(self, node: Call) -> ValueType:
         item, code = node.arguments

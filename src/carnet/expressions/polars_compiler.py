@@ -16,6 +16,8 @@ from typing import Any
 import polars as pl
 
 from carnet.core.clock import utc_today
+from carnet.core.ctcae import grading_plan, terms_named
+from carnet.core.ctcae_frames import Columns, grade_expression
 from carnet.expressions.checking import AGGREGATES, CheckedExpression, counted_element
 from carnet.expressions.row_evaluator import Clock, evaluate_part
 from carnet.expressions.symbols import ValueType
@@ -195,6 +197,8 @@ class _Compiler:
             return self.aggregate(name, arguments[0])
         if name == "today":
             return pl.lit(self.clock(), dtype=pl.Date())
+        if name == "ctcae_grade":
+            return self.ctcae_grade(node)
         if name == "contains":
             code = arguments[1]
             assert isinstance(code, IntegerLiteral | TextLiteral)
@@ -247,6 +251,33 @@ class _Compiler:
             # The row evaluator's round_half_away, operation for operation.
             return number.sign() * (number.abs() * factor + 0.5).floor() / factor
         raise AssertionError(f"function without a compiler: {name}")
+
+    def ctcae_grade(self, node: Call) -> pl.Expr:
+        """Return the CTCAE grade over the terms the rule names, as the row evaluator does."""
+        term, *rest = node.arguments
+        unit = rest.pop() if len(rest) == 5 else None
+        assert isinstance(term, TextLiteral)
+        given = [self.visit(argument).cast(pl.Float64) for argument in rest]
+        given += [pl.lit(None, dtype=pl.Float64)] * (4 - len(given))
+        grades = []
+        for each in terms_named(term.value):
+            bounds, factor = grading_plan(each, unit.value if isinstance(unit, TextLiteral) else "")
+            scaled = given if factor == 1.0 else [amount * factor for amount in given]
+            columns = Columns(value=scaled[0], lln=scaled[1], uln=scaled[2], baseline=scaled[3])
+            grades.append(grade_expression(each, bounds, columns))
+        if len(grades) == 1:
+            return grades[0].cast(pl.Int64)
+        # The highest positive grade; else unknown when a term cannot tell; else 0.
+        positive = pl.any_horizontal([grade > 0 for grade in grades])
+        unknown = pl.any_horizontal([grade.is_null() for grade in grades])
+        return (
+            pl.when(positive)
+            .then(pl.max_horizontal(grades))
+            .when(unknown)
+            .then(pl.lit(None, dtype=pl.Int8))
+            .otherwise(pl.lit(0, dtype=pl.Int8))
+            .cast(pl.Int64)
+        )
 
     def count_where(self, condition: Node, element: Reference) -> pl.Expr:
         """Return the entries of the List column ``element`` where ``condition`` is true."""

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from carnet.core.clock import utc_today
+from carnet.core.ctcae import combined, grade_with, grading_plan, terms_named
 from carnet.expressions.checking import AGGREGATES, CheckedExpression, counted_element
 from carnet.expressions.errors import EvaluationError
 from carnet.expressions.symbols import ValueType
@@ -162,6 +163,8 @@ class _RowEvaluator:
             return None if ticked is None else code in ticked
         if name == "today":
             return self.clock()
+        if name == "ctcae_grade":
+            return self.ctcae_grade(node)
         arguments = [self.visit(argument) for argument in node.arguments]
         if name == "if":
             return arguments[1] if arguments[0] is True else arguments[2]
@@ -174,6 +177,28 @@ class _RowEvaluator:
                 return _aggregate(name, arguments) if _present(arguments) else None
             return None
         return _function(name, arguments)
+
+    def ctcae_grade(self, node: Call) -> int | None:
+        """Return the CTCAE grade of a value over the terms the rule names (None: unknown)."""
+        term, *rest = node.arguments
+        unit = rest.pop() if len(rest) == 5 else None
+        assert isinstance(term, TextLiteral)
+        value, lln, uln, *more = (self.visit(argument) for argument in rest)
+        baseline = more[0] if more else None
+        if value is None:
+            return None
+        grades = []
+        for each in terms_named(term.value):
+            bounds, factor = grading_plan(each, unit.value if isinstance(unit, TextLiteral) else "")
+            limits = [value, lln, uln, baseline]
+            if factor != 1.0:
+                limits = [None if amount is None else amount * factor for amount in limits]
+            grades.append(
+                grade_with(
+                    each, bounds, limits[0], lln=limits[1], uln=limits[2], baseline=limits[3]
+                )
+            )
+        return combined(grades)
 
     def count_where(self, condition: Node, element: Reference) -> int:
         """Return the rows of ``element`` where ``condition`` is true (missing never counts)."""

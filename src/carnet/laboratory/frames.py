@@ -1,16 +1,18 @@
 """CTCAE grades and L/H flags of a whole frame of laboratory values at once (Django-free).
 
-The same bounds as `ctcae.ctcae_grade`, compiled to Polars expressions: a study's listing is
-graded in one pass, never row by row in Python. Only the distinct (analyte, unit) pairs, a
-handful, are looked at in Python, to find the factor to each term's unit.
+The same bounds as `ctcae.ctcae_grade`, compiled to Polars expressions (`core.ctcae_frames`):
+a study's listing is graded in one pass, never row by row in Python. Only the distinct
+(analyte, unit) pairs, a handful, are looked at in Python, to find the factor to each term's
+unit.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from carnet.laboratory.ctcae import INCREASED, TERMS_BY_CODE, Bound, Term, bound_set, terms_of
-from carnet.laboratory.units import UnitError, conversion_factor, unit_name
+from carnet.core.ctcae import TERMS_BY_CODE, Bound, Term, bound_set, terms_of
+from carnet.core.ctcae_frames import Columns, grade_expression
+from carnet.core.lab_units import UnitError, conversion_factor, unit_name
 
 # What `flagged` and `graded` read and add.
 VALUE, UNIT, ANALYTE = "value", "unit", "analyte"
@@ -36,59 +38,12 @@ def flagged(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(flag.alias(FLAG))
 
 
-def _threshold(bound: Bound) -> pl.Expr:
-    if bound.value is not None:
-        return pl.lit(bound.value, dtype=pl.Float64)
-    if bound.uln is not None:
-        return pl.col(HIGH) * bound.uln
-    if bound.lln is not None:
-        return pl.col(LOW) * bound.lln
-    assert bound.baseline is not None
-    return pl.col(BASELINE) * bound.baseline
-
-
-def _passes(bound: Bound, direction: str) -> pl.Expr:
-    value, threshold = pl.col(VALUE), _threshold(bound)
-    if direction == INCREASED:
-        return value >= threshold if bound.inclusive else value > threshold
-    return value <= threshold if bound.inclusive else value < threshold
-
-
-def _chain(bounds: tuple[Bound, ...], direction: str) -> pl.Expr:
-    """`ctcae.grade_on` as an expression: built from the lowest grade outwards."""
-    expression: pl.Expr = pl.lit(0, dtype=pl.Int8)
-    for bound in reversed(bounds):
-        expression = (
-            pl.when(_threshold(bound).is_null())
-            .then(pl.lit(None, dtype=pl.Int8))
-            .when(_passes(bound, direction))
-            .then(pl.lit(bound.grade, dtype=pl.Int8))
-            .otherwise(expression)
-        )
-    return expression
-
-
 def _term_grade(term: Term, bounds: tuple[Bound, ...]) -> pl.Expr:
     """`ctcae.ctcae_grade` for one term and one set of bounds, on values already in its unit."""
-    grade = _chain(bounds, term.direction)
-    if term.abnormal_baseline:
-        grade = (
-            pl.when(pl.col(BASELINE).is_null())
-            .then(grade)
-            .when(pl.col(HIGH).is_null())
-            .then(pl.lit(None, dtype=pl.Int8))
-            .when(pl.col(BASELINE) > pl.col(HIGH))
-            .then(_chain(term.abnormal_baseline, term.direction))
-            .otherwise(grade)
-        )
-    if term.against_baseline:
-        by_baseline = _chain(term.against_baseline, term.direction)
-        grade = (
-            pl.when(pl.col(BASELINE).is_null() | grade.is_null())
-            .then(grade)
-            .otherwise(pl.max_horizontal(grade, by_baseline))
-        )
-    return grade
+    columns = Columns(
+        value=pl.col(VALUE), lln=pl.col(LOW), uln=pl.col(HIGH), baseline=pl.col(BASELINE)
+    )
+    return grade_expression(term, bounds, columns)
 
 
 def _grading_table(frame: pl.DataFrame) -> pl.DataFrame:

@@ -31,7 +31,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from carnet.core.errors import ValidationError
-from carnet.laboratory.units import UnitError, unit_name
+from carnet.core.lab_units import UnitError, unit_name
 
 CSV_COLUMNS = (
     "site",

@@ -18,11 +18,11 @@ from django.utils.translation import gettext as _
 from carnet.accounts.blinding import HIDDEN, blinding_of
 from carnet.accounts.models import User
 from carnet.capture.models import ItemValue
+from carnet.core.ctcae import TERMS_BY_CODE
 from carnet.core.errors import ValidationError
-from carnet.laboratory.ctcae import TERMS_BY_CODE
+from carnet.core.lab_units import UnitError, alternate_unit, conversion_factor
 from carnet.laboratory.frames import flagged, graded
 from carnet.laboratory.models import LabItem, LabSettings, NormalRange
-from carnet.laboratory.units import UnitError, alternate_unit, conversion_factor
 from carnet.studies.models import Study
 from carnet.subjects.selectors import PER_PAGE, PER_PAGE_MAX, ListPage, subjects_visible
 

@@ -17,6 +17,7 @@ from carnet.accounts.roles import Action
 from carnet.audit.services import Actor, SystemActor, audit_record
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
+from carnet.core.lab_units import UnitError, conversion_factor
 from carnet.laboratory.models import LabItem, LabSettings, NormalRange
 from carnet.laboratory.ranges_file import (
     FileRefused,
@@ -26,7 +27,6 @@ from carnet.laboratory.ranges_file import (
     RangeRow,
     read_lab_file,
 )
-from carnet.laboratory.units import UnitError, conversion_factor
 from carnet.studies.models import Study
 
 NUMERIC_TYPES = frozenset({"integer", "decimal", "calculated"})

@@ -17,9 +17,9 @@ from django.views.decorators.http import require_GET
 
 from carnet.accounts.permissions import PermissionDenied, person_asking
 from carnet.accounts.selectors import sites_visible, study_for_actor
+from carnet.core.ctcae import TERMS
 from carnet.core.errors import ValidationError
 from carnet.laboratory import selectors
-from carnet.laboratory.ctcae import TERMS
 from carnet.studies.models import Study
 from carnet.subjects.selectors import PER_PAGE, subject_for_actor
 

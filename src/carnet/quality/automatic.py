@@ -101,14 +101,25 @@ def _acknowledged(
     study: Study, form_instance_ids: Sequence[int] | None = None
 ) -> set[tuple[int, str, int]]:
     """`acknowledged_check_keys`, narrowed to some form instances (a save reads its own)."""
-    acknowledgements = CheckAcknowledgement.objects.filter(form_instance__subject__study=study)
+    # The study is compared on the rows read, as in `_result_rows`: in the WHERE clause SQLite
+    # walks every form of the study (subjects by study, then their forms) to find the few
+    # acknowledgements (confirmed by a person, one at a time: a small table).
+    acknowledgements = CheckAcknowledgement.objects.all()
     if form_instance_ids is not None:
         acknowledgements = acknowledgements.filter(form_instance_id__in=form_instance_ids)
     latest: dict[tuple[int, str, int], tuple[list[str], str]] = {}
-    for form_id, check_name, row, items, fingerprint in acknowledgements.order_by(
+    for study_id, form_id, check_name, row, items, fingerprint in acknowledgements.order_by(
         "created_at", "pk"
-    ).values_list("form_instance_id", "check_name", "row", "items", "fingerprint"):
-        latest[(form_id, check_name, row)] = (items, fingerprint)
+    ).values_list(
+        "form_instance__subject__study_id",
+        "form_instance_id",
+        "check_name",
+        "row",
+        "items",
+        "fingerprint",
+    ):
+        if study_id == study.pk:
+            latest[(form_id, check_name, row)] = (items, fingerprint)
     if not latest:
         return set()
     values = _values_by_form([key[0] for key in latest])
@@ -163,14 +174,21 @@ def _result_rows(study: Study, ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def _queries_open(
-    study: Study, ids: Sequence[int], actor: Actor, reason: str, synced: Synced
+    study: Study,
+    ids: Sequence[int],
+    actor: Actor,
+    reason: str,
+    synced: Synced,
+    acknowledged: set[tuple[int, str, int]] | None = None,
 ) -> None:
     rows = _result_rows(study, ids)
     if not rows:
         return
     form_ids = sorted({row["form_instance_id"] for row in rows})
-    # A few forms (a save): their own acknowledgements; many (a re-check): the study's at once.
-    acknowledged = _acknowledged(study, form_ids if len(form_ids) <= _SLICE else None)
+    if acknowledged is None:
+        # A few forms (a save): their own acknowledgements; many: the study's at once. A
+        # re-check passes those it has just read.
+        acknowledged = _acknowledged(study, form_ids if len(form_ids) <= _SLICE else None)
     now = utc_now()
     queries = [
         Query(
@@ -279,11 +297,13 @@ def automatic_queries_synced(
     closed_check_result_ids: Sequence[int],
     actor: Actor,
     reason: str,
+    acknowledged: set[tuple[int, str, int]] | None = None,
 ) -> Synced:
     """Open and close automatic queries in bulk; return what was done and the audit events,
-    for a caller that appends them itself (the save pipeline's listener)."""
+    for a caller that appends them itself (the save pipeline's listener). ``acknowledged``:
+    the confirmed-correct firings, when the caller has read them already."""
     synced = Synced()
-    _queries_open(study, opened_check_result_ids, actor, reason, synced)
+    _queries_open(study, opened_check_result_ids, actor, reason, synced, acknowledged)
     if closed_check_result_ids and query_settings_of(study).auto_close:
         _queries_close(study, closed_check_result_ids, reason, synced)
     return synced
@@ -297,6 +317,7 @@ def automatic_queries_sync(
     closed_check_result_ids: Sequence[int],
     actor: Actor,
     reason: str,
+    acknowledged: set[tuple[int, str, int]] | None = None,
 ) -> tuple[int, int]:
     """Open an automatic query for each open check result given that has none waiting (unless
     the site confirmed its values correct and they are unchanged), close those of the closed
@@ -312,6 +333,7 @@ def automatic_queries_sync(
         closed_check_result_ids=closed_check_result_ids,
         actor=actor,
         reason=reason,
+        acknowledged=acknowledged,
     )
     audit_record_many(actor=actor, entries=synced.entries, chain=study.audit_chain)
     if synced.opened_by_site:

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from carnet.accounts.models import User
-from carnet.accounts.permissions import PermissionDenied, may
+from carnet.accounts.permissions import PermissionDenied, site_scope
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
 from carnet.quality.recheck_models import RecheckStatus
@@ -28,7 +28,8 @@ def _study(request: HttpRequest, identifier: str) -> tuple[User, Study]:
         study = study_for_actor(user, identifier)
     except PermissionDenied as error:
         raise Http404(str(error)) from error
-    if not may(user, Action.MANAGE_DATA, study=study):
+    # A re-check opens and closes queries at every site: a data manager of the whole study.
+    if not site_scope(user, Action.MANAGE_DATA, study=study).all_sites:
         raise Http404("No such page.")
     return user, study
 

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
+from django.utils.translation import gettext as _
 
 from carnet.audit.services import AuditEntry, audit_record_many
 from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemValue
 from carnet.capture.rules import FormRules, StudyRules, study_rules
 from carnet.capture.seams import OWN_CHECK_PREFIX
+from carnet.capture.services import _check_group
 from carnet.core.clock import utc_now
 from carnet.db.bulk import rows_insert
 from carnet.expressions import Symbol, ValueType
@@ -321,11 +323,24 @@ def _item_shapes(rules: StudyRules) -> dict[str, _ItemShape]:
     return shapes
 
 
-def _item_columns(values: pl.DataFrame, shapes: dict[str, _ItemShape]) -> dict[str, pl.DataFrame]:
-    """Return per item a frame (fi, value): typed, and a List by row for a repeating item."""
+@dataclass
+class _Columns:
+    """Per item, a frame (fi, v): typed, and a List by row for a repeating item; per item of a
+    repeating group, also its values row by row (fi, row, v)."""
+
+    lists: dict[str, pl.DataFrame]
+    rows: dict[str, pl.DataFrame]
+
+    def get(self, item: str) -> pl.DataFrame | None:
+        return self.lists.get(item)
+
+
+def _item_columns(values: pl.DataFrame, shapes: dict[str, _ItemShape]) -> _Columns:
+    """Return the typed values of each item (see `_Columns`)."""
     import polars as pl
 
     columns: dict[str, pl.DataFrame] = {}
+    by_row: dict[str, pl.DataFrame] = {}
     for (item,), part in values.partition_by("item", as_dict=True, maintain_order=False).items():
         shape = shapes.get(str(item))
         if shape is None:
@@ -334,12 +349,14 @@ def _item_columns(values: pl.DataFrame, shapes: dict[str, _ItemShape]) -> dict[s
             "fi", "row", _typed(pl.col("text"), shape.value_type, shape.integer_codes).alias("v")
         )
         if shape.repeating:
-            typed = typed.group_by("fi").agg(pl.col("v").sort_by("row"))
+            long = typed.collect()
+            by_row[str(item)] = long
+            typed = long.lazy().group_by("fi").agg(pl.col("v").sort_by("row"))
         else:
             # Outside repeating groups the row is 0; a stray row would be a second value.
             typed = typed.filter(pl.col("row") == 0).select("fi", "v")
         columns[str(item)] = typed.collect()
-    return columns
+    return _Columns(columns, by_row)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,11 +422,12 @@ def _form_fired(
     rules: StudyRules,
     base: pl.LazyFrame,
     firsts: pl.LazyFrame,
-    columns: dict[str, pl.DataFrame],
+    columns: _Columns,
     shapes: dict[str, _ItemShape],
     today: date,
 ) -> pl.DataFrame:
-    """Return the (fi, check_name) pairs where a soft check of the form fires."""
+    """Return the (fi, check_name, row) where a soft check of the form fires: row 0 for the
+    form, the rows that fail it for a check over a repeating group (see `_placed_on_rows`)."""
     import polars as pl
 
     from carnet.expressions import to_polars
@@ -441,14 +459,106 @@ def _form_fired(
         for c, rule in soft
     ]
     if not fired:
-        return pl.DataFrame(schema={"fi": pl.Int64, "check_name": pl.String})
+        return pl.DataFrame(schema={"fi": pl.Int64, "check_name": pl.String, "row": pl.Int64})
+    frame = frame.collect().lazy()
     wide = frame.select("fi", *fired)
-    return (
+    found = (
         wide.unpivot(index="fi", variable_name="check_name", value_name="fires")
         .filter(pl.col("fires"))
-        .select("fi", "check_name")
+        .select("fi", "check_name", pl.lit(0, dtype=pl.Int64).alias("row"))
         .collect()
     )
+    for check, rule in soft:
+        group = _check_group(form_rules, check, rule)
+        if group is None:
+            continue
+        of_check = found.filter(pl.col("check_name") == check.name)
+        if of_check.height == 0:
+            continue
+        rows = _placed_on_rows(
+            form_rules,
+            group,
+            check.name,
+            rule,
+            frame,
+            of_check.select("fi"),
+            columns,
+            shapes,
+            today,
+        )
+        found = pl.concat(
+            [found.filter(pl.col("check_name") != check.name), rows.select(found.columns)]
+        )
+    return found
+
+
+def _placed_on_rows(
+    form_rules: FormRules,
+    group: str,
+    check_name: str,
+    rule: Any,
+    frame: pl.LazyFrame,
+    fired: pl.DataFrame,
+    columns: _Columns,
+    shapes: dict[str, _ItemShape],
+    today: date,
+) -> pl.DataFrame:
+    """Return the rows a check over a repeating group questions on the instances where it
+    fires, as the save places it: the rows of the group where, read alone, it fires too; row 0
+    (the form) where no single row does."""
+    import polars as pl
+
+    from carnet.expressions import to_polars
+    from carnet.expressions.polars_compiler import DTYPES
+
+    items = [name for name, of in form_rules.group_of.items() if of == group]
+    present = [
+        columns.rows[name].lazy().select("fi", "row") for name in items if name in columns.rows
+    ]
+    if present:
+        rows = (
+            pl.concat(present)
+            .filter(pl.col("row") > 0)
+            .unique()
+            .join(fired.lazy(), on="fi", how="semi")
+        )
+        # The references to the group's items in this form read one row: a List of its value.
+        cut = {
+            reference.key: reference.name
+            for reference in rule.reads
+            if reference.event is None and reference.name in items
+        }
+        per_row = rows.join(frame.drop(list(cut), strict=False), on="fi", how="left")
+        for key, item in cut.items():
+            dtype = DTYPES.get(shapes[item].value_type, pl.String())
+            long = columns.rows.get(item)
+            if long is None:
+                per_row = per_row.with_columns(pl.lit(None, dtype=pl.List(dtype)).alias(key))
+                continue
+            cell = long.lazy().select(
+                "fi", "row", pl.col("v").alias("__v"), pl.lit(True).alias("__cell")
+            )
+            per_row = (
+                per_row.join(cell, on=["fi", "row"], how="left")
+                .with_columns(
+                    pl.when(pl.col("__cell")).then(pl.concat_list(pl.col("__v"))).alias(key)
+                )
+                .drop("__v", "__cell")
+            )
+        failing = (
+            per_row.filter(
+                to_polars(rule.expression, clock=lambda: today).eq(False).fill_null(False)
+            )
+            .select("fi", "row")
+            .collect()
+        )
+    else:
+        failing = pl.DataFrame(schema={"fi": pl.Int64, "row": pl.Int64})
+    whole = fired.join(failing, on="fi", how="anti").with_columns(
+        pl.lit(0, dtype=pl.Int64).alias("row")
+    )
+    placed = pl.concat([failing.select("fi", "row"), whole.select("fi", "row")])
+    return placed.select("fi", pl.lit(check_name, dtype=pl.String).alias("check_name"), "row")
 
 
 def _checked_forms(rules: StudyRules) -> list[FormRules]:
@@ -463,13 +573,18 @@ def recheck_steps(study: Study) -> int:
 
 
 def _rule_reads(rules: StudyRules) -> set[str]:
-    return {
-        reference.name
-        for form_rules in rules.forms.values()
-        for check, rule in form_rules.checks
-        if check.severity != "hard"
-        for reference in rule.reads
-    }
+    """Return the items a re-check reads: those the soft checks read, and every item of a
+    repeating group a check is about (its rows are the rows the check may be placed on)."""
+    reads = set()
+    for form_rules in rules.forms.values():
+        for check, rule in form_rules.checks:
+            if check.severity == "hard":
+                continue
+            reads |= {reference.name for reference in rule.reads}
+            group = _check_group(form_rules, check, rule)
+            if group is not None:
+                reads |= {name for name, of in form_rules.group_of.items() if of == group}
+    return reads
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,7 +593,7 @@ def _rule_reads(rules: StudyRules) -> set[str]:
 
 @dataclass
 class _Differences:
-    opened: pl.DataFrame  # fi, check_name
+    opened: pl.DataFrame  # fi, check_name, row
     closed: pl.DataFrame  # id, fi, check_name
     acknowledged: int
 
@@ -493,25 +608,23 @@ def _differences(
     results of evaluated instances that no longer fire."""
     import polars as pl
 
-    # The save places a check over a repeating group on the rows that fail it (row 0 when no
-    # single row does); the re-check evaluates the form as a whole. So a check's open results on
-    # any row are its results: a firing with one is already open, and a check that no longer
-    # fires closes them on every row. A new firing is opened on the form (row 0).
-    open_keys = existing.select("fi", "check_name").unique()
-    new = fired.join(open_keys, on=["fi", "check_name"], how="anti")
+    # The firings carry the rows the save would place them on (row 0: the form), so a result
+    # is one (instance, check, row) in both.
+    key = ["fi", "check_name", "row"]
+    new = fired.join(existing.select(key).unique(), on=key, how="anti")
     skipped = 0
     if acknowledged:
         known = pl.DataFrame(
-            list({(fi, name) for fi, name, _row in acknowledged}),
-            schema={"fi": pl.Int64, "check_name": pl.String},
+            list(acknowledged),
+            schema={"fi": pl.Int64, "check_name": pl.String, "row": pl.Int64},
             orient="row",
         )
-        kept = new.join(known, on=["fi", "check_name"], how="anti")
+        kept = new.join(known, on=key, how="anti")
         skipped = new.height - kept.height
         new = kept
     closed = (
         existing.join(evaluated.select("fi"), on="fi", how="semi")
-        .join(fired, on=["fi", "check_name"], how="anti")
+        .join(fired, on=key, how="anti")
         .select("id", "fi", "check_name")
     )
     return _Differences(opened=new, closed=closed, acknowledged=skipped)
@@ -538,21 +651,18 @@ def _results_write(
                 or [r.name for r in rule.reads if r.name in form_rules.items],
             }
     still_open = open_results_frame(study)
-    new = differences.opened.join(
-        still_open.select("fi", "check_name").unique(),
-        on=["fi", "check_name"],
-        how="anti",
-    )
+    key = ["fi", "check_name", "row"]
+    new = differences.opened.join(still_open.select(key).unique(), on=key, how="anti")
     opened: list[tuple[int, str]] = []
     for start in range(0, new.height, WRITE_CHUNK):
         rows = [
             CheckResult(
                 form_instance_id=fi,
                 check_name=name,
-                row=0,
+                row=row,
                 **fields[(forms_of[fi], name)],
             )
-            for fi, name in new.slice(start, WRITE_CHUNK).select("fi", "check_name").iter_rows()
+            for fi, name, row in new.slice(start, WRITE_CHUNK).select(key).iter_rows()
         ]
         rows_insert(rows)
         opened += [(row.pk, row.check_name) for row in rows]
@@ -572,15 +682,18 @@ def _queries_follow(
     closed_check_result_ids: list[int],
     actor: Any,
     reason: str,
+    acknowledged: set[CheckKey] | None = None,
 ) -> tuple[int, int]:
     """Open and close the automatic queries of the check results a re-check opened and closed,
-    through the same bulk path as a save's listener."""
+    through the same bulk path as a save's listener (with the acknowledgements the re-check
+    read, not read a second time)."""
     return automatic_queries_sync(
         study=study,
         opened_check_result_ids=opened_check_result_ids,
         closed_check_result_ids=closed_check_result_ids,
         actor=actor,
         reason=reason,
+        acknowledged=acknowledged,
     )
 
 
@@ -610,7 +723,8 @@ def _evaluate_study(
     values: pl.DataFrame,
     step: Callable[[], None],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return the firings of every soft check (fi, check_name) and the instances evaluated."""
+    """Return the firings of every soft check (fi, check_name, row) and the instances
+    evaluated."""
     import polars as pl
 
     shapes = _item_shapes(rules)
@@ -641,7 +755,7 @@ def _evaluate_study(
     fired = (
         pl.concat(found)
         if found
-        else pl.DataFrame(schema={"fi": pl.Int64, "check_name": pl.String})
+        else pl.DataFrame(schema={"fi": pl.Int64, "check_name": pl.String, "row": pl.Int64})
     )
     return fired, evaluated
 
@@ -705,6 +819,7 @@ def checks_recheck(
             closed_check_result_ids=[pk for pk, _name in closed],
             actor=actor,
             reason=reason,
+            acknowledged=acknowledged,
         )
         audit_record_many(
             actor=actor,
@@ -743,12 +858,18 @@ def recheck_request(*, actor: Any, study: Study, reason: str = "") -> RecheckRun
 
     A data manager of the whole study may ask; a run already queued or running for the study
     is returned instead of a second one."""
-    from carnet.accounts.permissions import require
+    from carnet.accounts.permissions import PermissionDenied, site_scope
     from carnet.accounts.roles import Action
     from carnet.quality.recheck_tasks import recheck_run
     from carnet.worker.services import enqueue_after_commit
 
-    require(actor, Action.MANAGE_DATA, study=study)
+    if not site_scope(actor, Action.MANAGE_DATA, study=study).all_sites:
+        raise PermissionDenied(
+            _(
+                "Only a data manager of the whole study may re-check it: it opens and closes"
+                " queries at every site."
+            )
+        )
     with transaction.atomic():
         pending = (
             RecheckRun.objects.select_for_update()

@@ -22,6 +22,7 @@ from carnet.quality.automatic import acknowledged_check_keys as acknowledged_che
 from carnet.quality.models import ACTIVE_STATES, Query, QueryMessage, QueryState
 from carnet.studies.models import Study
 from carnet.subjects.models import Subject
+from carnet.subjects.selectors import environment_seen
 
 __all__ = [
     "QueryFilters",
@@ -53,10 +54,14 @@ class QueryFilters:
 
 
 def _visible(actor: User, study: Study) -> QuerySet[Query]:
+    """Return the queries of the sites the actor covers, on the patients of the environment
+    they look at: production patients, or the test (UAT) patients in the test view."""
     scope = site_scope(actor, Action.VIEW_SUBJECTS, study=study)
     if scope.empty:
         raise PermissionDenied(_("You may not see this study's queries."))
-    queries = Query.objects.filter(study=study)
+    queries = Query.objects.filter(
+        study=study, subject__environment=environment_seen(actor, study=study)
+    )
     if scope.all_sites:
         return queries
     return queries.filter(site_id__in=scope.site_ids)
@@ -340,14 +345,20 @@ def workspace(*, actor: User, study: Study) -> list[SiteWork]:
         )
         for name, start, end in AGE_BANDS
     }
+    # Test (UAT) patients are counted apart: in the test view only.
+    environment = environment_seen(actor, study=study)
     queries = {
         row["site_id"]: row
-        for row in Query.objects.filter(study=study, state__in=ACTIVE_STATES)
+        for row in Query.objects.filter(
+            study=study, state__in=ACTIVE_STATES, subject__environment=environment
+        )
         .order_by()
         .values("site_id")
         .annotate(**bands, answered=Count("pk", filter=Q(state=QueryState.ANSWERED)))
     }
-    forms = FormInstance.objects.filter(subject__study=study).order_by()
+    forms = FormInstance.objects.filter(
+        subject__study=study, subject__environment=environment
+    ).order_by()
     in_progress = dict(
         forms.filter(status="in_progress")
         .values_list("subject__site_id")
@@ -360,7 +371,12 @@ def workspace(*, actor: User, study: Study) -> list[SiteWork]:
         .annotate(count=Count("pk"))
     )
     with_checks = dict(
-        Query.objects.filter(study=study, kind="automatic", state__in=ACTIVE_STATES)
+        Query.objects.filter(
+            study=study,
+            kind="automatic",
+            state__in=ACTIVE_STATES,
+            subject__environment=environment,
+        )
         .order_by()
         .values_list("site_id")
         .annotate(count=Count("subject_id", distinct=True))
@@ -391,7 +407,9 @@ def forms_to_review(*, actor: User, study: Study, site: str = "", limit: int = 5
         raise PermissionDenied(_("You may not see this study's workspace."))
     scope = site_scope(actor, Action.MANAGE_DATA, study=study)
     forms = (
-        FormInstance.objects.filter(subject__study=study)
+        FormInstance.objects.filter(
+            subject__study=study, subject__environment=environment_seen(actor, study=study)
+        )
         .exclude(status="not_started")
         .filter(Q(data_review__isnull=True) | Q(data_review__version__lt=F("version")))
         .select_related("subject", "subject__site")

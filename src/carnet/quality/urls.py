@@ -11,6 +11,7 @@ FORM = STUDY + "subjects/<str:subject>/forms/<str:event>/<int:occurrence>/<str:f
 urlpatterns: list[URLPattern] = [
     path(STUDY + "queries/", views.query_list_page, name="queries"),
     path(STUDY + "queries/export.csv", views.query_export, name="export"),
+    path(STUDY + "queries/settings/", views.settings_page, name="settings"),
     path(STUDY + "queries/<int:pk>/", views.query_page, name="query"),
     path(STUDY + "queries/<int:pk>/<str:action>/", views.query_action, name="action"),
     path(FORM + "queries/", views.drawer_page, name="drawer"),

@@ -7,6 +7,7 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import (
@@ -30,6 +31,7 @@ from carnet.accounts.selectors import study_for_actor
 from carnet.capture.models import FormInstance
 from carnet.core.errors import CarnetError
 from carnet.quality import selectors, services
+from carnet.quality.automatic import query_settings_of
 from carnet.quality.models import (
     ACTIVE_STATES,
     Query,
@@ -128,6 +130,7 @@ def query_list_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "kinds": QueryKind.choices,
             "params": params.urlencode(),
             "may_manage": may(actor, Action.MANAGE_DATA, study=study),
+            "may_settings": may(actor, Action.MANAGE_STUDY, study=study),
         },
     )
 
@@ -467,4 +470,34 @@ def data_review_page(
         raise Http404(str(error)) from error
     return HttpResponseRedirect(
         _safe_next(request, reverse("quality:workspace", args=[study.identifier]))
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Show the study's query options to those who manage the study; change them on POST
+    (audited): whether a correction closes its automatic query or a person must, whether only
+    the raiser closes a manual query, the sites' daily digest."""
+    study = _study(request, identifier)
+    actor = _user(request)
+    if not may(actor, Action.MANAGE_STUDY, study=study):
+        raise Http404("No such page.")
+    if request.method == "POST":
+        try:
+            services.query_settings_set(
+                actor=actor,
+                study=study,
+                auto_close=request.POST.get("auto_close") == "on",
+                close_reserved_to_raiser=request.POST.get("close_reserved_to_raiser") == "on",
+                daily_digest=request.POST.get("daily_digest") == "on",
+            )
+        except PermissionDenied as error:
+            raise Http404(str(error)) from error
+        messages.success(request, _("Query settings saved."))
+        return HttpResponseRedirect(reverse("quality:settings", args=[study.identifier]))
+    return render(
+        request,
+        "quality/settings.html",
+        {"study": study, "settings": query_settings_of(study)},
     )

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from carnet.laboratory.units import convert, unit_name
+from carnet.core.lab_units import conversion_factor, unit_name
 
 INCREASED: Literal["increased"] = "increased"
 DECREASED: Literal["decreased"] = "decreased"
@@ -383,6 +383,26 @@ def term_named(code: str) -> Term:
         raise UnknownTerm(code) from None
 
 
+def terms_named(name: str) -> tuple[Term, ...]:
+    """Return the terms a rule names: one term by its code ("platelet_count_decreased"), or
+    every term of an analyte ("potassium": hyperkalemia and hypokalemia); raise UnknownTerm."""
+    if name in TERMS_BY_CODE:
+        return (TERMS_BY_CODE[name],)
+    found = terms_of(name)
+    if not found:
+        raise UnknownTerm(name)
+    return found
+
+
+def combined(grades: list[int | None]) -> int | None:
+    """Return the grade of a value over several terms: the highest positive grade; else None
+    when a term cannot tell; else 0 (as `analyte_grade`)."""
+    positive = [grade for grade in grades if grade is not None and grade > 0]
+    if positive:
+        return max(positive)
+    return None if any(grade is None for grade in grades) else 0
+
+
 def bound_set(term: Term, unit: str) -> tuple[str, tuple[Bound, ...]]:
     """Return the unit a value in ``unit`` is graded in, and the bounds published in it."""
     if "" in term.bounds:
@@ -419,6 +439,41 @@ def grade_on(
     return 0
 
 
+def grading_plan(term: Term, unit: str) -> tuple[tuple[Bound, ...], float]:
+    """Return the bounds a value of ``term`` in ``unit`` is graded on, and the factor that
+    turns the value (and its limits) into their unit; raise UnitError when it cannot."""
+    graded_in, bounds = bound_set(term, unit)
+    if unit and graded_in != unit_name(unit, analyte=term.analyte):
+        return bounds, conversion_factor(term.analyte, unit, graded_in)
+    return bounds, 1.0
+
+
+def grade_with(
+    term: Term,
+    bounds: tuple[Bound, ...],
+    value: float,
+    *,
+    uln: float | None,
+    lln: float | None,
+    baseline: float | None,
+) -> int | None:
+    """Return the grade of a value already in the unit of ``bounds`` (see `grading_plan`)."""
+    if term.abnormal_baseline and baseline is not None:
+        if uln is None:
+            return None
+        if baseline > uln:
+            return grade_on(
+                value, term.abnormal_baseline, term.direction, uln=uln, lln=lln, baseline=baseline
+            )
+    grade = grade_on(value, bounds, term.direction, uln=uln, lln=lln, baseline=baseline)
+    if term.against_baseline and baseline is not None and grade is not None:
+        by_baseline = grade_on(
+            value, term.against_baseline, term.direction, uln=uln, lln=lln, baseline=baseline
+        )
+        grade = max(grade, by_baseline or 0)
+    return grade
+
+
 def ctcae_grade(
     term: Term | str,
     value: float,
@@ -435,31 +490,15 @@ def ctcae_grade(
     when a limit the grade needs is unknown.
     """
     term = term if isinstance(term, Term) else term_named(term)
-    graded_in, bounds = bound_set(term, unit)
-    if unit and graded_in != unit_name(unit, analyte=term.analyte):
+    bounds, factor = grading_plan(term, unit)
+    if factor != 1.0:
 
         def change(amount: float | None) -> float | None:
-            if amount is None:
-                return None
-            return convert(amount, analyte=term.analyte, source=unit, target=graded_in)
+            return None if amount is None else amount * factor
 
-        converted = change(value)
-        assert converted is not None
-        value, uln, lln, baseline = converted, change(uln), change(lln), change(baseline)
-    if term.abnormal_baseline and baseline is not None:
-        if uln is None:
-            return None
-        if baseline > uln:
-            return grade_on(
-                value, term.abnormal_baseline, term.direction, uln=uln, lln=lln, baseline=baseline
-            )
-    grade = grade_on(value, bounds, term.direction, uln=uln, lln=lln, baseline=baseline)
-    if term.against_baseline and baseline is not None and grade is not None:
-        by_baseline = grade_on(
-            value, term.against_baseline, term.direction, uln=uln, lln=lln, baseline=baseline
-        )
-        grade = max(grade, by_baseline or 0)
-    return grade
+        value = value * factor
+        uln, lln, baseline = change(uln), change(lln), change(baseline)
+    return grade_with(term, bounds, value, uln=uln, lln=lln, baseline=baseline)
 
 
 def analyte_grade(
