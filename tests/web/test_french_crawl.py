@@ -136,7 +136,8 @@ class PageText(HTMLParser):
         values = dict(attrs)
         if tag == "a" and values.get("href"):
             self.links.append(values["href"] or "")
-        if tag in SKIPPED_ELEMENTS:
+        # HTML's translate="no" marks what is data, not words of Carnet (a name, a stored value).
+        if tag in SKIPPED_ELEMENTS or values.get("translate") == "no":
             self._skipping.append(tag)
         # Said by screen readers, shown as tooltips: each on a line of its own.
         self.chunks.extend(f"\n{values[name]}\n" for name in SHOWN_ATTRIBUTES if values.get(name))
@@ -160,13 +161,18 @@ class PageText(HTMLParser):
 def english_left_on(lines: list[str]) -> list[str]:
     english, _french = catalogue()
     text = "\n".join(lines)
-    return [
-        f"{message.english!r} in {line!r}"
-        for message in english
-        if message.clue in text
-        for line in lines
-        if message.found_in(line)
-    ]
+    present = [message for message in english if message.clue in text]
+    found = []
+    for line in lines:
+        matched = [message.english for message in present if message.found_in(line)]
+        # A message inside a longer one found on the same line is that one's words ("Sign" in
+        # "Sign out"): the longer message is the one left in English.
+        found += [
+            f"{words!r} in {line!r}"
+            for words in matched
+            if not any(words != longer and words in longer for longer in matched)
+        ]
+    return found
 
 
 def artefacts_on(lines: list[str]) -> list[str]:
@@ -410,6 +416,11 @@ def test_the_checker_finds_french_and_unfilled_placeholders_on_an_english_page()
     ]
     assert artefacts_on(lines_of("<p>Une erreur est survenue de notre côté.</p>"))
     assert artefacts_on(lines_of("<p>Something went wrong on our side.</p>")) == []
+
+
+def test_it_skips_what_the_page_marks_as_not_to_translate() -> None:
+    page = '<table><tr><td translate="no">test administrator</td><td>Sign out</td></tr></table>'
+    assert english_left_on(lines_of(page)) == ["'Sign out' in 'Sign out'"]
 
 
 def test_it_reads_only_what_a_person_sees() -> None:
