@@ -36,6 +36,7 @@ CARNET_COMMANDS = (
     "queries",
     "cutoff",
     "export",
+    "import",
     "checks",
     "audit",
     "backup",

@@ -139,8 +139,16 @@ def _story() -> list[dict[str, Any]]:
 def _content(subject: Subject, events_after: int) -> dict[str, Any]:
     """Return what a subject's forms hold and the audit events after a point, without ids."""
     values = sorted(
-        (v.form_instance.form, v.item, v.row, v.text, v.missing_code, v.removed, v.hidden)
-        + (v.changed_in,)
+        (
+            v.form_instance.form,
+            v.item,
+            v.row,
+            v.text,
+            v.missing_code,
+            v.removed,
+            v.hidden,
+            v.changed_in,
+        )
         for v in ItemValue.objects.filter(form_instance__subject=subject).select_related(
             "form_instance"
         )
@@ -163,9 +171,7 @@ def _content(subject: Subject, events_after: int) -> dict[str, Any]:
             e.reason,
             e.actor_label,
         )
-        for e in AuditEvent.objects.filter(chain="study:MINI", seq__gt=events_after).order_by(
-            "seq"
-        )
+        for e in AuditEvent.objects.filter(chain="study:MINI", seq__gt=events_after).order_by("seq")
     ]
     return {"values": values, "instances": instances, "checks": checks, "events": events}
 
@@ -181,9 +187,13 @@ def _anonymous(value: Any, subject: Subject) -> Any:
 
 
 def _head() -> int:
-    return AuditEvent.objects.filter(chain="study:MINI").order_by("-seq").values_list(
-        "seq", flat=True
-    ).first() or 0
+    return (
+        AuditEvent.objects.filter(chain="study:MINI")
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+        or 0
+    )
 
 
 def test_the_bulk_path_and_the_save_pipeline_write_the_same_data(capture: Capture) -> None:
@@ -221,7 +231,8 @@ def test_the_bulk_path_and_the_save_pipeline_write_the_same_data(capture: Captur
         reason=REASON,
     )
     bulk = _content(two, middle)
-    assert interactive["events"] and interactive["checks"]
+    assert interactive["events"]
+    assert interactive["checks"]
     for a, b in zip(bulk["events"], interactive["events"], strict=False):
         assert a == b
     assert bulk == interactive
