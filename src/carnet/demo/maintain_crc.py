@@ -451,6 +451,7 @@ def patient_enter(  # noqa: C901
     w.save("baseline", "ecog", {"ecog_ps": ecog})
     w.save("baseline", "vital_signs", baseline_vitals)
     w.save("baseline", "laboratory", baseline_lab)
+    w.flush()  # what follows reads the forms written so far
     allocation = _randomise(actor, subject, on=inclusion, draws=draws)
     experimental = allocation.arm == "experimental"
     # The site copies the allocation number from the confirmation into the form, completing it.
@@ -576,6 +577,7 @@ def patient_enter(  # noqa: C901
             cycles.pop()
 
     if cycles:
+        w.flush()  # what follows reads the forms written so far
         subject_change_treatment(
             actor=actor, subject=w.subject, status="on_treatment", on=cycles[0][1]
         )
@@ -714,6 +716,7 @@ def patient_enter(  # noqa: C901
         2: OffTreatmentReason.TOXICITY,
         3: OffTreatmentReason.PATIENT_DECISION,
     }[eot_reason or 1]
+    w.flush()  # what follows reads the forms written so far
     subject_change_treatment(
         actor=actor, subject=w.subject, status="off_treatment", on=eot_day, reason=off_reason
     )
@@ -782,6 +785,7 @@ def patient_enter(  # noqa: C901
             w.refresh()
             break
         if eot_reason == 1 and leaves > 0.97 and occurrence == 3:
+            w.flush()  # what follows reads the forms written so far
             subject_change_status(
                 actor=actor,
                 subject=w.subject,
@@ -797,6 +801,7 @@ def patient_enter(  # noqa: C901
         news = day
         if rng.random() < 0.3:
             # A call to the GP between visits.
+            w.flush()  # what follows reads the forms written so far
             news_record(
                 actor=actor,
                 subject=w.subject,
@@ -828,6 +833,8 @@ def patient_enter(  # noqa: C901
     if w.subject.study_status == StudyStatus.IN_FOLLOW_UP:
         _death_record(w, rng, death_day, occurrence=occurrence, last_day=last_day)
 
+    w.flush()  # the patient's last forms
+
 
 def _death_record(
     w: Writer, rng: random.Random, death_day: date, *, occurrence: int, last_day: date
@@ -850,6 +857,7 @@ def _death_record(
         occurrence=occurrence,
     )
     w.save("end_of_study", "end_of_study", {"eos_date": death_day, "eos_reason": 2, "unblinded": 0})
+    w.flush()  # what follows reads the forms written so far
     subject_change_status(
         actor=w.actor, subject=w.subject, status=StudyStatus.DECEASED, on=death_day
     )

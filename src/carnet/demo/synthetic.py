@@ -18,7 +18,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from carnet.accounts.models import User
-from carnet.capture.services import form_mark_not_done, form_save
+from carnet.capture.bulk import FormRecord, forms_import
+from carnet.capture.services import form_mark_not_done
 from carnet.subjects.models import Subject
 from carnet.subjects.services import visit_record
 
@@ -42,16 +43,56 @@ class StudyPatients:
     statuses: Counter[str] = field(default_factory=Counter)
 
 
+# The reason the demo's imported forms carry in the audit trail.
+DEMO_REASON = "Demo data entered by the site"
+
+
 class Writer:
-    """Writes one patient's data as the data-entry account of their site."""
+    """Writes one patient's data as the data-entry account of their site.
+
+    Forms are written through the bulk path (capture/bulk): they wait in ``pending`` until
+    something reads them (a randomisation, a change of status) or the patient ends, then go in
+    one import, validated, checked and audited as saves would be. A visit, a form not done and
+    a change of status go through their own services.
+    """
 
     def __init__(self, actor: User, subject: Subject, summary: StudyPatients, last_day: date):
         self.actor, self.subject, self.summary, self.last_day = actor, subject, summary, last_day
+        self.pending: list[FormRecord] = []
 
     def visit(self, event: str, on: date, occurrence: int | None = None) -> None:
         visit_record(
             actor=self.actor, subject=self.subject, event=event, visit_on=on, occurrence=occurrence
         )
+
+    def _add(
+        self,
+        event: str,
+        form: str,
+        values: dict[str, Any],
+        *,
+        occurrence: int = 1,
+        repeat: int = 1,
+        rows: dict[str, dict[int, dict[str, Any] | None]] | None = None,
+        complete: bool = True,
+        reason: str = "",
+    ) -> None:
+        self.pending.append(
+            FormRecord(
+                subject=self.subject,
+                event=event,
+                form=form,
+                occurrence=occurrence,
+                repeat=repeat,
+                values=values,
+                rows=rows or {},
+                complete=complete,
+                reason=reason,
+                actor=self.actor,
+                source=f"{self.subject.screening_number} {event}/{occurrence}/{form}",
+            )
+        )
+        self.summary.forms_saved += 1
 
     def save(
         self,
@@ -64,53 +105,49 @@ class Writer:
         rows: dict[str, dict[int, dict[str, Any] | None]] | None = None,
         complete: bool = True,
     ) -> int:
-        outcome = form_save(
-            actor=self.actor,
-            subject=self.subject,
-            event=event,
+        """Add a form's values; return how many forms of the patient wait (a later
+        `save_version` or `correct` of the form needs no version: the import applies in order)."""
+        self._add(
+            event,
+            form,
+            {k: v for k, v in (values or {}).items() if v is not None},
             occurrence=occurrence,
-            form=form,
             repeat=repeat,
-            base_version=None,
-            values={k: v for k, v in (values or {}).items() if v is not None},
             rows=rows,
             complete=complete,
         )
-        self.summary.forms_saved += 1
-        return outcome.form_instance.version
+        return len(self.pending)
 
     def save_version(
         self, event: str, form: str, version: int, values: dict[str, Any], *, occurrence: int = 1
     ) -> None:
-        """Add values to a form saved incomplete (version ``version``) and complete it."""
-        form_save(
-            actor=self.actor,
-            subject=self.subject,
-            event=event,
-            occurrence=occurrence,
-            form=form,
-            base_version=version,
-            values=values,
-            complete=True,
-        )
-        self.summary.forms_saved += 1
+        """Add values to a form saved incomplete and complete it."""
+        self._add(event, form, values, occurrence=occurrence)
 
     def correct(
         self, event: str, form: str, version: int, values: dict[str, Any], *, occurrence: int
     ) -> None:
         """Change values of a completed form, as after a monitoring visit (needs a reason)."""
-        form_save(
-            actor=self.actor,
-            subject=self.subject,
-            event=event,
+        self._add(
+            event,
+            form,
+            values,
             occurrence=occurrence,
-            form=form,
-            base_version=version,
-            values=values,
+            complete=False,
             reason="Transcription error corrected from the source document",
         )
+        self.summary.forms_saved -= 1  # a correction, not a form saved
+
+    def flush(self) -> None:
+        """Write the forms waiting, in one import (one transaction, all or nothing)."""
+        if self.pending:
+            pending, self.pending = self.pending, []
+            forms_import(
+                actor=self.actor, study=self.subject.study, records=pending, reason=DEMO_REASON
+            )
 
     def not_done(self, event: str, form: str, reason: str, *, occurrence: int = 1) -> None:
+        self.flush()
         form_mark_not_done(
             actor=self.actor,
             subject=self.subject,
@@ -123,6 +160,7 @@ class Writer:
         self.summary.forms_not_done += 1
 
     def refresh(self) -> None:
+        self.flush()
         self.subject = Subject.objects.get(pk=self.subject.pk)
 
 
