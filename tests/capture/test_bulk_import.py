@@ -236,3 +236,85 @@ def test_the_bulk_path_and_the_save_pipeline_write_the_same_data(capture: Captur
     for a, b in zip(bulk["events"], interactive["events"], strict=False):
         assert a == b
     assert bulk == interactive
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_and_an_interactive_save_of_one_form_one_waits_nothing_is_lost(
+    capture: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from django.db import connection
+
+    from carnet.capture.bulk import engine
+    from carnet.capture.services import FormConflict
+
+    form_save(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="vitals",
+        base_version=None,
+        values={"weight": 70},
+    )
+    inside, release = threading.Event(), threading.Event()
+    append = engine.audit_record_many
+
+    def held(**kwargs: Any) -> Any:
+        inside.set()  # the import has written its values and holds its transaction
+        assert release.wait(10)
+        return append(**kwargs)
+
+    monkeypatch.setattr(engine, "audit_record_many", held)
+    results: dict[str, Any] = {}
+
+    def run_import() -> None:
+        try:
+            forms_import(
+                actor=capture.entry,
+                study=capture.world.study,
+                records=[record(capture.subject, values={"weight": 80})],
+                reason=REASON,
+            )
+            results["import"] = "written"
+        finally:
+            connection.close()
+
+    def run_save() -> None:
+        try:
+            form_save(
+                actor=capture.entry,
+                subject=capture.subject,
+                event="baseline",
+                form="vitals",
+                base_version=1,
+                values={"weight": 71},
+            )
+            results["save"] = "written"
+        except FormConflict as conflict:
+            results["save"] = conflict
+        finally:
+            connection.close()
+
+    importer = threading.Thread(target=run_import)
+    importer.start()
+    assert inside.wait(10)
+    saver = threading.Thread(target=run_save)
+    saver.start()
+    saver.join(1)
+    assert saver.is_alive()  # the save waits for the import's transaction
+    release.set()
+    importer.join()
+    saver.join()
+    assert results["import"] == "written"
+    assert isinstance(results["save"], FormConflict)  # told what the import changed
+    assert [c["text"] for c in results["save"].changes] == ["80"]
+    weights = [
+        e.new["text"]
+        for e in AuditEvent.objects.filter(action="item.changed", new__item="weight").order_by(
+            "seq"
+        )
+    ]
+    assert weights == ["70", "80"]
+    assert ItemValue.objects.get(item="weight").text == "80"
+    assert audit_verify(chain="study:MINI").intact

@@ -59,7 +59,6 @@ from carnet.capture.services import (
     _changes_for_listeners,
     _checks_evaluate,
     _Context,
-    _entry_allowed,
     _fired_rows,
     _form_rules,
     _items_read,
@@ -77,7 +76,7 @@ from carnet.db.bulk import rows_insert
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
-from carnet.subjects.services import site_today
+from carnet.subjects.services import entry_refusal, site_today
 
 InstanceKey = tuple[int, str, int, str, int]  # subject id, event, occurrence, form, repeat
 # Called with the records done and the records in all, as the import goes.
@@ -281,6 +280,7 @@ class _Importer:
         self.today: dict[int, Any] = {}
         self.outcome = ImportOutcome(records=len(records), dry_run=dry_run)
         self.entries: list[AuditEntry] = []
+        self.refusals: dict[tuple[int, Any], str | None] = {}
 
     def run(self) -> ImportOutcome:
         if not self.reason:
@@ -383,7 +383,7 @@ class _Importer:
         _row_limits_check(target.form_rules, state, errors)
         if errors:
             raise FormErrors(errors)
-        _entry_allowed(target, state)
+        self._entry_allowed(target, state)
         rules_context = _MemoryContext(instance, self.rules, target.form_rules, state, memory)
         _calculations_compute(target, rules_context, state)
         hidden = _branching_apply(target, rules_context)
@@ -409,6 +409,17 @@ class _Importer:
             outcome,
             reason=reason,
         )
+
+    def _entry_allowed(self, target: _Target, state: dict[Key, _Cell]) -> None:
+        """Refuse data the subject's status or withdrawals no longer allow (the pipeline's
+        rule, its answer kept per subject and day: an import changes no subject's status)."""
+        dated = [c.reading.day for c in state.values() if c.reading.day and not c.removed]
+        on = max(dated) if dated else target.today
+        key = (target.subject.pk, on)
+        if key not in self.refusals:
+            self.refusals[key] = entry_refusal(target.subject, on=on)
+        if self.refusals[key]:
+            raise ValidationError(self.refusals[key])
 
     def _wave_write(self, wave: list[_Computed], memory: _Memory) -> None:
         """Write a wave's instances, values and check results in batches, then run the
