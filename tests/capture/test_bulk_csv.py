@@ -162,3 +162,39 @@ def test_the_command_line_imports_dry_runs_and_prints_the_template(
     with pytest.raises(CommandError, match="1 problem"):
         call_command("import", "MINI", str(path), "--reason", REASON, stderr=err)
     assert "vitals.csv:2, weight: 12 is below the minimum 20 kg." in err.getvalue()
+
+
+def test_the_api_dry_runs_then_imports_an_uploaded_file(capture: Capture) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    s = capture.subject.identifier
+    client = Client()
+    client.force_login(capture.entry)
+    url = "/api/studies/MINI/imports"
+
+    def upload(text: str) -> SimpleUploadedFile:
+        return SimpleUploadedFile("vitals.csv", text.encode("cp1252"), content_type="text/csv")
+
+    bad = client.post(
+        url,
+        {
+            "files": upload(f"subject;event;weight\n{s};baseline;12\n"),
+            "reason": REASON,
+            "dry_run": "true",
+        },
+    )
+    assert bad.status_code == 200
+    assert bad.json()["problems"] == [
+        {"source": "vitals.csv:2", "place": "weight", "message": "12 is below the minimum 20 kg."}
+    ]
+    assert not FormInstance.objects.exists()
+    good = client.post(
+        url, {"files": upload(f"subject;event;weight\n{s};baseline;72,5\n"), "reason": REASON}
+    )
+    assert good.status_code == 200, good.content
+    assert good.json()["values_changed"] == 1
+    assert ItemValue.objects.get(item="weight").text == "72.5"
+    client.force_login(capture.monitor)
+    refused = client.post(url, {"files": upload("subject\n"), "reason": REASON})
+    assert refused.status_code == 403

@@ -14,6 +14,7 @@ from carnet.capture.bulk.engine import (
     ImportRefused,
     Problem,
     forms_import,
+    import_allowed,
 )
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "csv_records_read",
     "files_import",
     "forms_import",
+    "import_allowed",
     "import_template",
 ]
