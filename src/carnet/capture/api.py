@@ -702,7 +702,7 @@ def forms_import_upload(
     outcome = files_import(
         actor=actor,
         study=study,
-        files=[(upload.name or "upload.csv", upload.file) for upload in files],
+        files=[(upload.name or "upload.csv", upload.open("rb")) for upload in files],
         reason=reason,
         dry_run=dry_run,
     )

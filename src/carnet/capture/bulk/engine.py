@@ -276,6 +276,7 @@ class _Importer:
         self.actor, self.study, self.records = actor, study, records
         self.reason, self.dry_run, self.progress = reason.strip(), dry_run, progress
         self.rules = study_rules(version)
+        self.version = version
         self.allowed: set[tuple[int, int]] = set()
         self.today: dict[int, Any] = {}
         self.outcome = ImportOutcome(records=len(records), dry_run=dry_run)
@@ -345,7 +346,7 @@ class _Importer:
             if record.subject.site_id not in self.today:
                 self.today[record.subject.site_id] = site_today(record.subject.site)
             target = _Target(
-                actor,
+                actor,  # type: ignore[arg-type]  # a command's SystemActor writes like a person
                 record.subject,
                 self.rules,
                 form_rules,
@@ -455,7 +456,7 @@ class _Importer:
             )
             instance.status = status
             instance.version += 1 if computed.changed or status != computed.old_status else 0
-            instance.study_version = self.study.current_version
+            instance.study_version = self.version
             instance.updated_at = now
             writes.append(computed)
         new_instances = [c.target.instance for c in writes if c.first_save]
