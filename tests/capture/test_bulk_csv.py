@@ -198,3 +198,37 @@ def test_the_api_dry_runs_then_imports_an_uploaded_file(capture: Capture) -> Non
     client.force_login(capture.monitor)
     refused = client.post(url, {"files": upload("subject\n"), "reason": REASON})
     assert refused.status_code == 403
+
+
+def test_the_import_page_dry_runs_lists_the_problems_then_imports(capture: Capture) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+
+    s = capture.subject.identifier
+    client = Client()
+    client.force_login(capture.entry)
+    url = reverse("capture:import", args=["MINI"])
+    assert client.get(url).status_code == 200
+
+    def upload(text: str) -> SimpleUploadedFile:
+        return SimpleUploadedFile("vitals.csv", text.encode("cp1252"), content_type="text/csv")
+
+    page = client.post(
+        url,
+        {
+            "files": upload(f"subject;event;weight\n{s};baseline;12\n"),
+            "reason": REASON,
+            "dry_run": "1",
+        },
+    )
+    assert page.status_code == 200
+    assert "12 is below the minimum 20 kg." in page.content.decode()
+    assert not FormInstance.objects.exists()
+    page = client.post(
+        url, {"files": upload(f"subject;event;weight\n{s};baseline;72,5\n"), "reason": REASON}
+    )
+    assert page.status_code == 200
+    assert ItemValue.objects.get(item="weight").text == "72.5"
+    client.force_login(capture.monitor)
+    assert client.get(url).status_code == 404
