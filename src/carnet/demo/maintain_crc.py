@@ -775,6 +775,7 @@ def patient_enter(  # noqa: C901
                     "unblinded": 0,
                 },
             )
+            w.flush()  # what follows reads the forms written so far
             consent_withdraw(
                 actor=actor,
                 subject=w.subject,

@@ -37,6 +37,7 @@ from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import Missing
 from carnet.core.errors import ValidationError
 from carnet.studies.models import Study
+from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
 
 KEY_COLUMNS = ("subject", "event", "occurrence", "repeat")
@@ -276,9 +277,10 @@ def _subjects(study: Study, rows: Iterable[list[str]], header: list[str]) -> dic
         return {}
     at = header.index("subject")
     names = {row[at].strip() for row in rows if len(row) > at and row[at].strip()}
-    found = Subject.objects.filter(study=study, identifier__in=names).select_related(
-        "site", "study"
-    )
+    # The subjects of the environment the study writes to (test data is kept apart).
+    found = study.subjects.filter(
+        environment=environment_written(study), identifier__in=names
+    ).select_related("site", "study")
     return {subject.identifier: subject for subject in found}
 
 

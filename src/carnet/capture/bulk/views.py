@@ -29,7 +29,7 @@ def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
         raise Http404("No such page.")
     outcome: ImportOutcome | None = None
     problems: list[Problem] = []
-    error = ""
+    refused_with = ""
     if request.method == "POST":
         try:
             outcome = files_import(
@@ -46,7 +46,7 @@ def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
         except ImportRefused as refused:
             problems = refused.problems
         except CarnetError as refusal:
-            error = str(refusal)
+            refused_with = str(refusal)
     return render(
         request,
         "capture/bulk_import.html",
@@ -54,8 +54,8 @@ def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "study": study,
             "outcome": outcome,
             "problems": problems,
-            "error": error,
+            "error": refused_with,
             "reason": request.POST.get("reason", "")[:500],
         },
-        status=400 if (problems and not (outcome and outcome.dry_run)) or error else 200,
+        status=400 if (problems and not (outcome and outcome.dry_run)) or refused_with else 200,
     )
