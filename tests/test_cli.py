@@ -272,6 +272,19 @@ def _patient_at_site_01() -> dict[str, str]:
     return {"{subject}": subject.identifier, "{moment}": (now - timedelta(hours=1)).isoformat()}
 
 
+def _vitals_csv() -> dict[str, str]:
+    """Return a CSV of vital signs for the subject included at site 01 (bulk import)."""
+    import tempfile
+
+    from carnet.subjects.models import Subject
+
+    subject = Subject.objects.filter(study__identifier="MINI").order_by("pk").first()
+    assert subject is not None
+    path = Path(tempfile.mkdtemp()) / "vitals.csv"
+    path.write_text(f"subject;event;weight\n{subject.identifier};baseline;70,5\n", encoding="utf-8")
+    return {"{vitals_csv}": str(path)}
+
+
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
@@ -345,6 +358,11 @@ WRITES = [
     # Taking a site's casebooks out (a zip of PDFs) is an export, audited.
     Write(("casebook", "MINI", "--site", "01", "--output", "{casebook}", "--quiet")),
     Write(("checks", "run", "MINI", "--reason", "monthly review"), reason="monthly review"),
+    Write(
+        ("import", "MINI", "{vitals_csv}", "--reason", "paper CRF migration"),
+        reason="paper CRF migration",
+        before=_vitals_csv,
+    ),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     Write(
         ("role", "revoke", "dora", "MINI", "all", "data_manager", "--reason", "left"),

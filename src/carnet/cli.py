@@ -39,6 +39,7 @@ CARNET_COMMANDS = (
     "export",
     "crf",
     "casebook",
+    "import",
     "checks",
     "design",
     "audit",

@@ -232,6 +232,15 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"version": 1, "values": {"weight": "heavy"}},
         True,
     ),
+    ("post", "/api/studies/{identifier}/imports"): (
+        # Without a reason: refused (400), nothing imported.
+        lambda role, situation: any(
+            granted(action, anywhere=True)(role, situation)
+            for action in (Action.ENTER_DATA, Action.MANAGE_DATA)
+        ),
+        {"reason": " ", "files": ("vitals.csv", b"subject,event,weight\n")},
+        False,
+    ),
     ("post", FORM + "/not-done"): (granted(Action.ENTER_DATA), {"version": 1, "reason": " "}, True),
     ("post", FORM + "/reopen"): (granted(Action.ENTER_DATA), {"version": 1, "reason": " "}, True),
     ("post", FORM + "/files/{item}"): (
@@ -376,6 +385,12 @@ def _upload() -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("disguised.pdf", b"MZ an executable", content_type="application/pdf")
+
+
+def _csv_upload() -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("vitals.csv", b"subject,event,weight\n", content_type="text/csv")
 
 
 def subject_at_site_a(w: World) -> None:
@@ -541,6 +556,8 @@ def test_no_role_gets_what_it_may_not_and_sees_only_its_sites() -> None:
                 send = getattr(client, method)
                 if path.endswith("/files/{item}"):
                     body = {"version": "1", "upload": _upload()}  # a fresh file each time
+                if path.endswith("/imports"):
+                    body = {"reason": " ", "files": _csv_upload()}
                 if as_json:
                     response = send(
                         concrete(path, w), body, content_type="application/json", headers=headers

@@ -94,6 +94,13 @@ def exporter(role: str, situation: str) -> bool:
     return situation in {"own site", "other site"} and Action.EXPORT in GRANTS[role]
 
 
+def importer(role: str, situation: str) -> bool:
+    """The import page: whoever enters or manages data at some site of the study."""
+    return situation in {"own site", "other site"} and bool(
+        {Action.ENTER_DATA, Action.MANAGE_DATA} & GRANTS[role]
+    )
+
+
 def includer_at_site_a(role: str, situation: str) -> bool:
     """A paper allocation during an outage: the site staff who include subjects there."""
     return situation == "own site" and Action.INCLUDE_SUBJECT in GRANTS[role]
@@ -140,6 +147,7 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/subjects/01-001/casebook/": ("GET", sees_site_a),
     FORM: ("GET", sees_site_a),
     FORM + "history/weight/": ("GET", sees_site_a),
+    "/studies/MINI/imports/": ("GET", importer),
     # Quality: queries (each sees those of their sites), the query drawer of a form, the
     # workspace, protocol deviations, whole-study re-checks. {query}, {deviation} and {run} are
     # the objects the world below creates at site A.
@@ -170,6 +178,11 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/randomisation/report.pdf": ("GET", study_member),
     # Exports (cut-offs and their files): those who export (the page refuses the others).
     "/studies/MINI/exports/": ("GET", exporter),
+    # Documents for the trial master file: the CRF for every member of the study; a subject's
+    # archival casebook for whoever sees the subject.
+    "/studies/MINI/documents/": ("GET", study_member),
+    "/studies/MINI/documents/crf-annotated.html": ("GET", study_member),
+    "/studies/MINI/subjects/01-001/casebook.pdf": ("GET", sees_site_a),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {
@@ -204,6 +217,14 @@ ACTIONS_AND_REDIRECTS = {
     # Quality's actions: a step of a query, a form's data review mark.
     "studies/<str:identifier>/queries/<int:pk>/<str:action>/",
     "studies/<str:identifier>/subjects/<str:subject>/forms/<str:event>/<int:occurrence>/<str:form>/data-review/",
+    # An export run and a site's casebook archive answer only the person who asked for them
+    # (none exists in this world: 404 for everyone; tests/interop checks their owner reads
+    # them); asking for a site's archive is a POST.
+    "studies/<str:identifier>/exports/<int:run_id>/progress/",
+    "studies/<str:identifier>/exports/<int:run_id>/download/",
+    "studies/<str:identifier>/documents/sites/<str:site>/archive/",
+    "studies/<str:identifier>/documents/archives/<int:run_id>/progress/",
+    "studies/<str:identifier>/documents/archives/<int:run_id>/download/",
 }
 
 
@@ -219,6 +240,7 @@ def pattern_of(page: str) -> str:
         .replace("deviations/{deviation}/", "deviations/<int:number>/")
         .replace("rechecks/{run}/", "rechecks/<int:run_id>/")
         .replace("envelopes/01.pdf", "envelopes/<str:site>.pdf")
+        .replace("crf-annotated.html", "crf-<str:kind>.<str:file_format>")
     )
 
 

@@ -655,3 +655,65 @@ def file_download(request: HttpRequest, identifier: str, sha256: str) -> Any:
         filename=stored.original_name,
         content_type=stored.content_type,
     )
+
+
+class ImportProblemOut(Schema):
+    source: str = Field(description="The file and its line (`vitals.csv:12`).")
+    place: str = Field(description="The column, or the item and row, the problem is about.")
+    message: str
+
+
+class ImportOut(Schema):
+    dry_run: bool
+    records: int = Field(description="Form instances read from the files.")
+    forms_changed: int
+    values_changed: int
+    soft_checks: int
+    audit_events: int
+    problems: list[ImportProblemOut]
+
+
+@router.post(
+    "/{identifier}/imports",
+    response=ImportOut,
+    summary="Import CSV files of form data through the bulk path, or dry-run them",
+    description=(
+        "One CSV file per form, named after it (`vitals.csv`); `carnet import template` gives "
+        "a form's columns. Every value is validated, computed and checked as a save would be; "
+        "`dry_run` reports every problem (file, line, column, why) and writes nothing. "
+        "Otherwise the import is all or nothing, with one audit event per changed value "
+        "carrying `reason`: refused with 400 and the list of problems when there is one. "
+        "Site staff import their sites' subjects; a data manager any site's."
+    ),
+)
+def forms_import_upload(
+    request: HttpRequest,
+    identifier: str,
+    files: File[list[UploadedFile]],
+    reason: Form[str] = "",
+    dry_run: Form[bool] = False,
+) -> dict[str, Any]:
+    from carnet.capture.bulk import files_import, import_allowed
+
+    study = study_for_request(request, identifier)
+    actor = request_user(request)
+    if not import_allowed(actor, study):
+        raise PermissionDenied(_("You may not import data into this study."))
+    outcome = files_import(
+        actor=actor,
+        study=study,
+        files=[(upload.name or "upload.csv", upload.open("rb")) for upload in files],
+        reason=reason,
+        dry_run=dry_run,
+    )
+    return {
+        "dry_run": outcome.dry_run,
+        "records": outcome.records,
+        "forms_changed": outcome.instances_changed,
+        "values_changed": outcome.values_changed,
+        "soft_checks": outcome.soft_checks,
+        "audit_events": outcome.audit_events,
+        "problems": [
+            {"source": p.source, "place": p.place, "message": p.message} for p in outcome.problems
+        ],
+    }

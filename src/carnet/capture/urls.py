@@ -8,6 +8,7 @@ Included at the site root, under the subject's own address.
 from django.urls import URLPattern, path
 
 from carnet.capture import views
+from carnet.capture.bulk import views as bulk_views
 
 app_name = "capture"
 SUBJECT = "studies/<str:identifier>/subjects/<str:subject>/"
@@ -22,4 +23,5 @@ urlpatterns: list[URLPattern] = [
     path(FORM + "not-done/", views.form_not_done_page, name="not_done"),
     path(FORM + "reopen/", views.form_reopen_page, name="reopen"),
     path(FORM + "files/<str:item>/", views.file_page, name="file"),
+    path("studies/<str:identifier>/imports/", bulk_views.import_page, name="import"),
 ]

@@ -1,0 +1,186 @@
+"""Benchmark: the bulk import path (capture/bulk) on a million values, beside a plain insert.
+
+A fresh installation (a temporary SQLite file, or a fresh PostgreSQL database dropped at the
+end) is given the study of bench/checks_bulk.py (a vitals form of 10 items and a laboratory form
+of 20, at baseline and ten cycles, 50 soft checks, about 2 % of values out of range) and its
+subjects. Measured in one process:
+
+- the floor: a plain bulk insert of the same kind of rows (bench/checks_bulk.py's loader: form
+  instances and values by PostgreSQL COPY or SQLite executemany, no validation, no checks, no
+  audit), in a transaction rolled back;
+- the import: `forms_import` of every subject's forms (330 values per subject) with validation,
+  calculations, branching, the 50 soft checks, the registered guards and listeners (automatic
+  queries for the checks that fire…), check results, statuses and one audit event per value,
+  in one transaction;
+- a second run of the same import (changes nothing).
+
+    .venv/bin/python bench/import.py [--quick] [--subjects 3100]
+        [--database sqlite|postgresql]
+
+The last line holds the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import checks_bulk
+
+POSTGRES = checks_bulk.POSTGRES
+
+
+def _records(study: Any) -> list[Any]:
+    from carnet.capture.bulk import FormRecord
+    from carnet.subjects.models import Subject
+
+    rng = random.Random("import-bench")
+    records = []
+    for subject in Subject.objects.filter(study=study).select_related("site", "study"):
+        weight = rng.uniform(45, 110)
+        for occurrence in range(0, checks_bulk.CYCLES + 1):
+            event, number = ("baseline", 1) if occurrence == 0 else ("cycle", occurrence)
+            day = subject.included_on + timedelta(days=21 * occurrence)
+            vitals = dict(
+                zip(checks_bulk.VITALS, checks_bulk._vitals(rng, day, weight), strict=True)
+            )
+            labs = {
+                item: text
+                for item, text in zip(checks_bulk.LABS, checks_bulk._labs(rng), strict=True)
+                if text
+            }
+            for form, values in (("vitals", vitals), ("labs", labs)):
+                records.append(
+                    FormRecord(
+                        subject=subject,
+                        event=event,
+                        occurrence=number,
+                        form=form,
+                        values=values,
+                        source=f"{form}.csv:{len(records) + 2}",
+                    )
+                )
+    return records
+
+
+def _child(subjects: int) -> None:
+    import django
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from carnet.audit.models import AuditEvent
+    from carnet.audit.services import SystemActor
+    from carnet.capture.bulk import forms_import
+
+    with transaction.atomic():
+        study = checks_bulk._setup(subjects)
+    # The floor: the same kind of rows inserted plainly, then rolled back.
+    began = time.perf_counter()
+    with transaction.atomic():
+        floor_values = checks_bulk._load(study)
+        floor_seconds = time.perf_counter() - began
+        transaction.set_rollback(True)
+    records = _records(study)
+    values = sum(len(r.values) for r in records)
+    actor = SystemActor(label="bench/import.py")
+    events = AuditEvent.objects.count()
+    began = time.perf_counter()
+    first = forms_import(actor=actor, study=study, records=records, reason="bench import")
+    first_seconds = time.perf_counter() - began
+    audit_events = AuditEvent.objects.count() - events
+    began = time.perf_counter()
+    second = forms_import(actor=actor, study=study, records=records, reason="bench import")
+    second_seconds = time.perf_counter() - began
+    figures = {
+        "values": values,
+        "values_written": first.values_changed,
+        "forms": len(records),
+        "soft_checks": first.soft_checks,
+        "audit_events": audit_events,
+        "first_s": first_seconds,
+        "second_s": second_seconds,
+        "second_changed": second.values_changed,
+        "floor_values": floor_values,
+        "floor_s": floor_seconds,
+        "vendor": connection.vendor,
+    }
+    print(" ".join(f"{key}={value}" for key, value in figures.items()))
+
+
+def _run(subjects: int, database: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="carnet-bench-import-") as data:
+        env = {**os.environ, "CARNET_DATA_DIR": data, "CARNET_PROFILE": "local"}
+        env["DJANGO_SETTINGS_MODULE"] = "carnet.config.settings.local"
+        env["CARNET_DEBUG"] = "off"
+        env.pop("DATABASE_URL", None)
+        name = ""
+        if database == "postgresql":
+            name = f"carnet_bench_import_{uuid.uuid4().hex[:8]}"
+            subprocess.run(
+                ["psql", POSTGRES + "/postgres", "-qc", f"CREATE DATABASE {name}"], check=True
+            )
+            env["DATABASE_URL"] = f"{POSTGRES}/{name}"
+        try:
+            completed = subprocess.run(
+                [sys.executable, __file__, "--child", str(subjects)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if completed.returncode != 0:
+                sys.stderr.write(completed.stderr)
+                raise SystemExit(completed.returncode)
+        finally:
+            if name:
+                subprocess.run(
+                    ["psql", POSTGRES + "/postgres", "-qc", f"DROP DATABASE {name}"], check=False
+                )
+    figures = dict(item.split("=") for item in completed.stdout.strip().splitlines()[-1].split())
+    return {k: (v if k == "vendor" else float(v)) for k, v in figures.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="40 subjects (about 13,000 values).")
+    parser.add_argument("--subjects", type=int, default=3_100, help="330 values each.")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        _child(options.child)
+        return
+    subjects = 40 if options.quick else options.subjects
+    f = _run(subjects, options.database)
+    rate = f["values"] / f["first_s"]
+    floor_rate = f["floor_values"] / f["floor_s"]
+    print(
+        f"database {options.database}; {subjects:,} subjects, {f['forms']:,.0f} forms, "
+        f"{f['values']:,.0f} values sent, {f['values_written']:,.0f} written (calculated "
+        f"included), {f['soft_checks']:,.0f} soft checks fire, {f['audit_events']:,.0f} audit "
+        "events"
+    )
+    print(f"floor (plain insert): {f['floor_s']:.2f} s, {floor_rate:,.0f} values/s")
+    print(f"import: {f['first_s']:.2f} s, {rate:,.0f} values/s")
+    print(f"second run: {f['second_s']:.2f} s, {f['second_changed']:.0f} values changed")
+    print(
+        f"{options.database} values={f['values']:.0f} import_values_per_s={rate:.0f} "
+        f"floor_values_per_s={floor_rate:.0f} ratio_to_floor={floor_rate / rate:.1f} "
+        f"second_run_s={f['second_s']:.2f} second_changed={f['second_changed']:.0f} "
+        f"target_100000={'met' if rate >= 100_000 else 'missed'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
