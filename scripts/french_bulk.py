@@ -54,4 +54,5 @@ FRENCH: dict[str, str] = {
     "File and line": "Fichier et ligne",
     "Column": "Colonne",
     "Problem": "Problème",
+    "Choose at least one CSV file to import.": "Choisissez au moins un fichier CSV à importer.",
 }

@@ -80,6 +80,18 @@ PAGES: dict[str, tuple[str, Rule, dict[str, str] | None, Rule]] = {
         {"version": "2", "reason": ""},
         enters_at_site_a,
     ),
+    # The import page: whoever enters or manages data at some site (the other site's staff
+    # too: the records of sites one may not enter are refused one by one); the POST without a
+    # file is refused (400).
+    "studies/<str:identifier>/imports/": (
+        "/studies/MINI/imports/",
+        lambda role, situation: (
+            situation in {"own site", "other site"}
+            and bool({Action.ENTER_DATA, Action.MANAGE_DATA} & GRANTS[role])
+        ),
+        {"reason": "matrix"},
+        nobody,
+    ),
     PATTERN_FORM + "files/<str:item>/": (
         LESIONS + "files/scan_pdf/",
         sees_site_a,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from carnet.accounts.models import User
@@ -30,7 +31,9 @@ def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
     outcome: ImportOutcome | None = None
     problems: list[Problem] = []
     refused_with = ""
-    if request.method == "POST":
+    if request.method == "POST" and not request.FILES.getlist("files"):
+        refused_with = _("Choose at least one CSV file to import.")
+    elif request.method == "POST":
         try:
             outcome = files_import(
                 actor=user,

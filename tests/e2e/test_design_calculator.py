@@ -4,8 +4,6 @@ YAML. Writes the guide's picture (docs/guide/design-calculator.md)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,35 +13,14 @@ from django.urls import reverse
 from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = os.environ.get("CARNET_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "guide" / "img"
 
 
-@pytest.fixture
-def browser_page(live_server: Any) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}: browser test skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = chromium.new_context(
-            locale="en-GB", base_url=live_server.url, viewport={"width": 1280, "height": 900}
-        )
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        yield page
-        context.close()
-        chromium.close()
-
-
-def test_a_signed_in_person_computes_a_simon_design_and_reads_its_yaml(browser_page: Any) -> None:
+def test_a_signed_in_person_computes_a_simon_design_and_reads_its_yaml(page: Any) -> None:
     from playwright.sync_api import expect
 
     UserFactory.create(username="planner", password=PASSWORD)
-    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(reverse("accounts:login"))
     page.get_by_label("User name").fill("planner")
     page.get_by_label("Password").fill(PASSWORD)
