@@ -39,9 +39,11 @@ LAYERS: dict[str, int] = {
     "interop": 9,
     "safety": 9,
     "oversight": 9,  # locks, signatures, the database lock, the audit trail for inspectors
+    "monitoring": 9,  # the monitoring plan, source data verification, monitoring visits
     "pharmacy": 9,
     "biobank": 9,
     "reports": 10,
+    "redcap": 10,  # REDCap data dictionaries and the REDCap-compatible API (uses interop)
     "demo": 10,  # the demo studies' synthetic patients, written through every part below
     "web": 11,
     "config": 12,

@@ -209,10 +209,13 @@ def _routers() -> None:
     from carnet.interop.api import router as interop_router
     from carnet.interop.api_documents import router as documents_router
     from carnet.laboratory.api import router as laboratory_router
+    from carnet.monitoring.api import router as monitoring_router
     from carnet.oversight.api import router as oversight_router
     from carnet.quality.api import router as quality_router
     from carnet.randomization.api import router as randomization_router
+    from carnet.redcap.api import router as redcap_router
     from carnet.reports.api import router as reports_router
+    from carnet.safety.api import router as safety_router
     from carnet.studies.api import router as studies_router
     from carnet.subjects.api import router as subjects_router
 
@@ -226,7 +229,10 @@ def _routers() -> None:
     api.add_router("/studies", interop_router)
     api.add_router("/studies", documents_router)
     api.add_router("/studies", oversight_router)
+    api.add_router("/studies", safety_router)
+    api.add_router("/studies", monitoring_router)
     api.add_router("/", reports_router)
+    api.add_router("/", redcap_router)
 
 
 _routers()

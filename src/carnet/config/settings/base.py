@@ -39,7 +39,9 @@ INSTALLED_APPS = [
     "carnet.interop",
     "carnet.safety",
     "carnet.oversight",
+    "carnet.monitoring",
     "carnet.reports",
+    "carnet.redcap",
     "carnet.web",
 ]
 

@@ -1,0 +1,1 @@
+"""Monitoring: the monitoring plan, source data verification and monitoring visits."""
