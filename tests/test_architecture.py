@@ -37,18 +37,22 @@ LAYERS: dict[str, int] = {
     "laboratory": 9,  # normal ranges, unit conversion, CTCAE grades of laboratory values
     "randomization": 9,
     "interop": 9,
-    "safety": 9,
-    "oversight": 9,  # locks, signatures, the database lock, the audit trail for inspectors
+    "oversight": 9,  # locks, signatures, the audit trail for inspectors
     "monitoring": 9,  # the monitoring plan, source data verification, monitoring visits
     "pharmacy": 9,
     "biobank": 9,
+    # Safety uses randomisation (pharmacovigilance unblinding) and signatures beside it.
+    "safety": 10,
     "reports": 10,
     "redcap": 10,  # REDCap data dictionaries and the REDCap-compatible API (uses interop)
-    "demo": 10,  # the demo studies' synthetic patients, written through every part below
-    "web": 11,
-    "config": 12,
-    "cli": 13,
-    "operations": 13,  # the installation's commands: serve, backup, restore, setting, demo
+    # The database lock's checklist reads every capability below it (queries, SDV, signatures,
+    # serious adverse events) and its snapshot is a cut-off of interop.
+    "database_lock": 11,
+    "demo": 11,  # the demo studies' synthetic patients, written through every part below
+    "web": 12,
+    "config": 13,
+    "cli": 14,
+    "operations": 14,  # the installation's commands: serve, backup, restore, setting, demo
 }
 # Module names (a file, or a package's folder) that make up an app's HTTP layer.
 HTTP_LAYER = frozenset({"api", "views", "urls", "forms"})
@@ -188,19 +192,19 @@ def test_a_planted_import_of_a_higher_part_is_reported(tmp_path: Path) -> None:
     _plant(
         tmp_path, "studies/services.py", "import os\n\nfrom carnet.accounts.models import User\n"
     )
-    _plant(tmp_path, "capture/models.py", "from carnet import safety\n")
+    _plant(tmp_path, "capture/models.py", "from carnet import quality\n")
     assert [str(b) for b in source_breaches(tmp_path)] == [
-        "src/carnet/capture/models.py:1: imports carnet.safety "
-        "(capture (layer 8) may not import safety (layer 9))",
+        "src/carnet/capture/models.py:1: imports carnet.quality "
+        "(capture (layer 8) may not import quality (layer 9))",
         "src/carnet/studies/services.py:3: imports carnet.accounts.models "
         "(studies (layer 4) may not import accounts (layer 5))",
     ]
 
 
 def test_parts_of_one_layer_do_not_import_each_other(tmp_path: Path) -> None:
-    _plant(tmp_path, "safety/services.py", "from carnet.randomization.models import Allocation\n")
+    _plant(tmp_path, "quality/services.py", "from carnet.randomization.models import Allocation\n")
     [breach] = source_breaches(tmp_path)
-    assert breach.rule == "safety (layer 9) may not import randomization (layer 9)"
+    assert breach.rule == "quality (layer 9) may not import randomization (layer 9)"
 
 
 @pytest.mark.parametrize("module", ["api.py", "views.py", "urls.py", "forms.py", "views/pages.py"])

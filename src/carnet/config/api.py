@@ -206,6 +206,7 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
 def _routers() -> None:
     from carnet.accounts.api import router as accounts_router
     from carnet.capture.api import router as capture_router
+    from carnet.database_lock.api import router as database_lock_router
     from carnet.interop.api import router as interop_router
     from carnet.interop.api_documents import router as documents_router
     from carnet.laboratory.api import router as laboratory_router
@@ -231,6 +232,7 @@ def _routers() -> None:
     api.add_router("/studies", oversight_router)
     api.add_router("/studies", safety_router)
     api.add_router("/studies", monitoring_router)
+    api.add_router("/studies", database_lock_router)
     api.add_router("/", reports_router)
     api.add_router("/", redcap_router)
 

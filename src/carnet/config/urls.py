@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("carnet.monitoring.urls")),
     path("", include("carnet.reports.urls")),
     path("", include("carnet.redcap.urls")),
+    path("", include("carnet.database_lock.urls")),
     path("", include("carnet.capture.urls")),
     path("", include("carnet.web.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

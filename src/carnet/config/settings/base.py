@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "carnet.monitoring",
     "carnet.reports",
     "carnet.redcap",
+    "carnet.database_lock",
     "carnet.web",
 ]
 
