@@ -25,7 +25,7 @@ def test_a_data_manager_makes_a_person_close_automatic_queries(quality: Quality)
     assert 'name="auto_close"' in shown.content.decode()
     assert query_settings_of(quality.study).auto_close
 
-    answer = client.post(page, {"daily_digest": "on"})
+    answer = client.post(page, {"daily_digest": "on", "reason": "sites asked for a digest"})
 
     assert answer.status_code == 302
     settings = query_settings_of(quality.study)

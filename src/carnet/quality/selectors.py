@@ -32,6 +32,7 @@ __all__ = [
     "queries_list",
     "query_get",
     "query_rows",
+    "query_settings",
     "query_thread",
     "site_query_counts",
 ]
@@ -459,3 +460,11 @@ def query_export_rows(
             pk__in=ids[start : start + chunk]
         )
         yield from query_rows(actor=actor, study=study, queries=found, language=language)
+
+
+def query_settings(*, study: Study) -> Any:
+    """Return the study's query options (the defaults where none were set): a study already
+    read through the caller's rights; the options reveal no patient."""
+    from carnet.quality.automatic import query_settings_of
+
+    return query_settings_of(study)
