@@ -321,4 +321,3 @@ def query_cancel(
     request: HttpRequest, identifier: str, query_id: int, payload: QueryTextIn
 ) -> dict[str, Any]:
     return _change(request, identifier, query_id, payload.text, services.query_cancel)
-

@@ -8,7 +8,7 @@ the study's chain with the actor and the reason, and one message of the query's 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -387,7 +387,7 @@ def query_settings_set(
     """Change a study's query options (those who manage the whole study: data managers,
     project managers; or the server's operator on the command line); audited with the reason."""
     if not isinstance(actor, SystemActor):
-        require(actor, Action.MANAGE_STUDY, study=study)
+        require(cast(User, actor), Action.MANAGE_STUDY, study=study)
     if not reason.strip():
         raise ValidationError(_("Say why the query settings change (kept in the audit trail)."))
     settings, _created = QuerySettings.objects.select_for_update().get_or_create(study=study)
