@@ -359,6 +359,13 @@ WRITES = [
     Write(("casebook", "MINI", "--site", "01", "--output", "{casebook}", "--quiet")),
     Write(("checks", "run", "MINI", "--reason", "monthly review"), reason="monthly review"),
     Write(
+        (
+            *("queries", "settings", "MINI", "--set", "auto_close=off"),
+            *("--set", "daily_digest=on", "--reason", "a person closes them"),
+        ),
+        reason="a person closes them",
+    ),
+    Write(
         ("import", "MINI", "{vitals_csv}", "--reason", "paper CRF migration"),
         reason="paper CRF migration",
         before=_vitals_csv,

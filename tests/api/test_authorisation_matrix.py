@@ -130,6 +130,8 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     # archives of the sites one may see the subjects of (a list of one's sites only).
     "/api/studies/{identifier}/crf": may_view_study,
     "/api/studies/{identifier}/casebook-archives": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    # A study's query options reveal no patient: every member of the study reads them.
+    "/api/studies/{identifier}/queries/settings": may_view_study,
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -348,6 +350,12 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         # A study-wide action: a membership restricted to some sites does not allow it.
         granted(Action.MANAGE_STUDY),
         {"treatment_events": ["no_such_event"]},
+        True,
+    ),
+    # Study-wide too; refused for those allowed: no reason given.
+    ("put", "/api/studies/{identifier}/queries/settings"): (
+        granted(Action.MANAGE_STUDY),
+        {"reason": " ", "daily_digest": True},
         True,
     ),
 }

@@ -25,7 +25,7 @@ def test_a_data_manager_makes_a_person_close_automatic_queries(quality: Quality)
     assert 'name="auto_close"' in shown.content.decode()
     assert query_settings_of(quality.study).auto_close
 
-    answer = client.post(page, {"daily_digest": "on"})
+    answer = client.post(page, {"daily_digest": "on", "reason": "sites asked for a digest"})
 
     assert answer.status_code == 302
     settings = query_settings_of(quality.study)
@@ -53,4 +53,17 @@ def test_site_staff_and_monitors_cannot_see_or_change_it(quality: Quality) -> No
         assert client.get(page).status_code == 404
         assert client.post(page, {}).status_code == 404
     assert query_settings_of(quality.study).auto_close
+    assert not AuditEvent.objects.filter(action="query.settings_changed").exists()
+
+
+def test_a_change_without_a_reason_changes_nothing_and_says_why(quality: Quality) -> None:
+    client = Client()
+    client.force_login(quality.manager)
+    enrol(client)
+    page = reverse("quality:settings", args=[quality.study.identifier])
+
+    answer = client.post(page, {"daily_digest": "on", "reason": " "}, follow=True)
+
+    assert "Say why the query settings change" in answer.content.decode()
+    assert not query_settings_of(quality.study).daily_digest
     assert not AuditEvent.objects.filter(action="query.settings_changed").exists()

@@ -79,3 +79,38 @@ def test_only_data_managers_have_a_workspace_and_mark_reviews(quality: Quality) 
     page = client.get(url)
     assert page.status_code == 200
     assert 'id="site-01"' in page.content.decode()
+
+
+def test_overdue_visits_are_counted_per_site_as_the_overdue_list_counts_them(
+    quality: Quality,
+) -> None:
+    from carnet.subjects.scheduling import schedule_rebuild
+    from carnet.subjects.selectors import overdue_list
+
+    schedule_rebuild(study=quality.study)
+    with time_machine.travel(utc_now() + timedelta(days=400)):
+        found = {w.site.code: w for w in workspace(actor=quality.manager, study=quality.study)}
+        listed = overdue_list(quality.manager, study=quality.study, site="01", per_page=1).total
+    assert listed > 0  # the patient at site 01 missed the visits of a year
+    assert found["01"].overdue_visits == listed
+    assert not found["01"].overdue_more
+    assert {code: w.overdue_visits for code, w in found.items() if code != "01"} == {
+        code: 0 for code in found if code != "01"
+    }
+
+
+def test_forms_to_review_come_the_most_recently_changed_first(quality: Quality) -> None:
+    first = quality.save(values={"weight": 70})
+    with time_machine.travel(utc_now() + timedelta(minutes=5)):
+        second = quality.save(form="lesions", rows={"target": {1: {"diameter": 20}}})
+    with time_machine.travel(utc_now() + timedelta(minutes=10)):
+        quality.save(values={"weight": 71})  # the first form changes again: now the latest
+
+    found = forms_to_review(actor=quality.manager, study=quality.study)
+
+    assert [f.pk for f in found] == [first.form_instance.pk, second.form_instance.pk]
+    data_review_mark(actor=quality.manager, form_instance=first.form_instance)
+    assert [f.pk for f in forms_to_review(actor=quality.manager, study=quality.study)] == [
+        second.form_instance.pk
+    ]
+    assert forms_to_review(actor=quality.manager, study=quality.study, site="02") == []

@@ -43,6 +43,14 @@ class FormInstance(models.Model):
                 name="form_instance_unique",
             )
         ]
+        indexes = [
+            # The data manager's workspace counts forms per site by status and data review
+            # from this index alone (subject, status, version), never from the table's rows.
+            models.Index(fields=["subject", "status", "version"], name="form_instance_status_idx"),
+            # Its list of forms changed since the data review, the most recent first, walks
+            # this index from the end and stops at the page's rows (no sort of every form).
+            models.Index(fields=["updated_at"], name="form_instance_updated_idx"),
+        ]
         ordering = ["subject", "event", "occurrence", "form", "repeat"]
 
     def __str__(self) -> str:

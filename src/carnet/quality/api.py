@@ -149,6 +149,58 @@ def queries_list(
     }
 
 
+# Before the routes of one query: `settings` is not a query's number.
+class QuerySettingsOut(Schema):
+    """A study's query options: whether a correction that clears a check closes its automatic
+    query (`auto_close`; off, a person closes it), whether only the raiser of a manual query
+    may close it, and whether the sites receive a daily digest of their open queries."""
+
+    auto_close: bool
+    close_reserved_to_raiser: bool
+    daily_digest: bool
+
+
+class QuerySettingsIn(Schema):
+    """The options to change (those left out keep their value) and why, for the audit trail."""
+
+    reason: str
+    auto_close: bool | None = None
+    close_reserved_to_raiser: bool | None = None
+    daily_digest: bool | None = None
+
+
+def _settings_out(found: Any) -> QuerySettingsOut:
+    return QuerySettingsOut(
+        auto_close=found.auto_close,
+        close_reserved_to_raiser=found.close_reserved_to_raiser,
+        daily_digest=found.daily_digest,
+    )
+
+
+@router.get(
+    "/{identifier}/queries/settings",
+    response=QuerySettingsOut,
+    summary="The study's query options (who closes queries, the sites' daily digest)",
+)
+def query_settings_read(request: HttpRequest, identifier: str) -> QuerySettingsOut:
+    study = study_for_request(request, identifier)
+    return _settings_out(selectors.query_settings(study=study))
+
+
+@router.put(
+    "/{identifier}/queries/settings",
+    response=QuerySettingsOut,
+    summary="Change the study's query options (whoever manages the whole study), with a reason",
+)
+def query_settings_change(
+    request: HttpRequest, identifier: str, payload: QuerySettingsIn
+) -> QuerySettingsOut:
+    study = study_for_request(request, identifier)
+    return _settings_out(
+        services.query_settings_set(actor=request_user(request), study=study, **payload.dict())
+    )
+
+
 @router.get(QUERY_PATH, response=QueryDetailOut, summary="One query and its thread of messages")
 def query_read(request: HttpRequest, identifier: str, query_id: int) -> dict[str, Any]:
     study = study_for_request(request, identifier)

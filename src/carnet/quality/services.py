@@ -8,7 +8,7 @@ the study's chain with the actor and the reason, and one message of the query's 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied, may, require
 from carnet.accounts.roles import Action
-from carnet.audit.services import AuditEntry, audit_record_many
+from carnet.audit.services import Actor, AuditEntry, SystemActor, audit_record_many
 from carnet.capture.models import FormInstance
 from carnet.capture.rules import study_rules
 from carnet.core.clock import utc_now
@@ -347,23 +347,51 @@ def query_confirm(*, actor: User, query: Query, text: str) -> Query:
     return query
 
 
+# The study's query options, by the name the API and `carnet queries settings` use.
+QUERY_SETTING_NAMES = ("auto_close", "close_reserved_to_raiser", "daily_digest")
+
+
+def query_settings_parse(pairs: list[str]) -> dict[str, bool]:
+    """Return the options written ``name=value`` (value: on/off, true/false, yes/no, 1/0);
+    refuse an unknown name or a value that is not a yes or a no, naming it."""
+    found: dict[str, bool] = {}
+    for pair in pairs:
+        name, sign, value = pair.partition("=")
+        name, value = name.strip(), value.strip().lower()
+        if not sign or name not in QUERY_SETTING_NAMES:
+            raise ValidationError(
+                _("%(pair)s: not a query setting (one of %(names)s, written name=value).")
+                % {"pair": pair, "names": ", ".join(QUERY_SETTING_NAMES)}
+            )
+        if value in {"on", "true", "yes", "1"}:
+            found[name] = True
+        elif value in {"off", "false", "no", "0"}:
+            found[name] = False
+        else:
+            raise ValidationError(
+                _("%(pair)s: the value is on or off.") % {"pair": pair},
+            )
+    return found
+
+
 @transaction.atomic
 def query_settings_set(
     *,
-    actor: User,
+    actor: Actor,
     study: Study,
+    reason: str,
     auto_close: bool | None = None,
     close_reserved_to_raiser: bool | None = None,
     daily_digest: bool | None = None,
 ) -> QuerySettings:
-    """Change a study's query options (data managers and study managers); audited."""
-    require(actor, Action.MANAGE_STUDY, study=study)
+    """Change a study's query options (those who manage the whole study: data managers,
+    project managers; or the server's operator on the command line); audited with the reason."""
+    if not isinstance(actor, SystemActor):
+        require(cast(User, actor), Action.MANAGE_STUDY, study=study)
+    if not reason.strip():
+        raise ValidationError(_("Say why the query settings change (kept in the audit trail)."))
     settings, _created = QuerySettings.objects.select_for_update().get_or_create(study=study)
-    old = {
-        "auto_close": settings.auto_close,
-        "close_reserved_to_raiser": settings.close_reserved_to_raiser,
-        "daily_digest": settings.daily_digest,
-    }
+    old = {name: getattr(settings, name) for name in QUERY_SETTING_NAMES}
     for name, value in (
         ("auto_close", auto_close),
         ("close_reserved_to_raiser", close_reserved_to_raiser),
@@ -375,7 +403,15 @@ def query_settings_set(
     new = {name: getattr(settings, name) for name in old}
     audit_record_many(
         actor=actor,
-        entries=[AuditEntry(action="query.settings_changed", target=settings, old=old, new=new)],
+        entries=[
+            AuditEntry(
+                action="query.settings_changed",
+                target=settings,
+                old=old,
+                new=new,
+                reason=reason.strip(),
+            )
+        ],
         chain=study.audit_chain,
     )
     return settings

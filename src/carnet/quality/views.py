@@ -29,7 +29,7 @@ from carnet.accounts.permissions import PermissionDenied, may
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
 from carnet.capture.models import FormInstance
-from carnet.core.errors import CarnetError
+from carnet.core.errors import CarnetError, ValidationError
 from carnet.quality import selectors, services
 from carnet.quality.automatic import query_settings_of
 from carnet.quality.models import (
@@ -491,10 +491,14 @@ def settings_page(request: HttpRequest, identifier: str) -> HttpResponse:
                 auto_close=request.POST.get("auto_close") == "on",
                 close_reserved_to_raiser=request.POST.get("close_reserved_to_raiser") == "on",
                 daily_digest=request.POST.get("daily_digest") == "on",
+                reason=request.POST.get("reason", ""),
             )
         except PermissionDenied as error:
             raise Http404(str(error)) from error
-        messages.success(request, _("Query settings saved."))
+        except ValidationError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Query settings saved."))
         return HttpResponseRedirect(reverse("quality:settings", args=[study.identifier]))
     return render(
         request,

@@ -450,6 +450,29 @@ def overdue_list(
     return ListPage(overdue_rows, total, number, per_page, capped)
 
 
+def overdue_counts(
+    actor: User, *, study: Study, sites: Iterable[StudySite], today: date | None = None
+) -> dict[int, int]:
+    """Return the number of overdue visits of each of ``sites`` the actor sees, by site id,
+    each counted up to ``OVERDUE_COUNT_LIMIT`` + 1 (more reads as "more than" the limit), as
+    `overdue_list` counts them: one statement a site, bounded whatever the study's size."""
+    latest = _latest_today(study, today)
+    by_site = _today_by_site(study, today, "subject__site_id")
+    visible = subjects_visible(actor, study=study)
+    found = {}
+    for site in sites:
+        visits = (
+            PlannedVisit.objects.filter(
+                _awaited(), study=study, subject__in=visible.filter(site=site).values("pk")
+            )
+            .filter(latest__lt=latest)
+            .filter(latest__lt=by_site)
+            .order_by()
+        )
+        found[site.pk] = visits[: OVERDUE_COUNT_LIMIT + 1].count()
+    return found
+
+
 def months_before(day: date, months: int) -> date:
     """Return the same day ``months`` months earlier (the month's last day when it is shorter).
 
