@@ -144,7 +144,10 @@ def sdv_outstanding(*, study: Study) -> int:
 # --- progress ------------------------------------------------------------------------------------
 
 
-def _scope(actor: User, study: Study, action: Action = Action.VIEW_SUBJECTS) -> SiteScope:
+def _scope(actor: User | None, study: Study, action: Action = Action.VIEW_SUBJECTS) -> SiteScope:
+    """Return the sites the actor covers; the command line (None, run on the server) all."""
+    if actor is None:
+        return SiteScope(all_sites=True, site_ids=frozenset())
     scope = site_scope(actor, action, study=study)
     if scope.empty:
         raise PermissionDenied(_refusal(study))
@@ -178,7 +181,7 @@ class MonitorProgress:
     subjects: int
 
 
-def sdv_progress_by_site(actor: User, study: Study) -> list[SiteProgress]:
+def sdv_progress_by_site(actor: User | None, study: Study) -> list[SiteProgress]:
     """Return, for each site the actor covers, the values the plan requires and those verified
     (two GROUP BY queries)."""
     scope = _scope(actor, study)
@@ -199,7 +202,7 @@ def sdv_progress_by_site(actor: User, study: Study) -> list[SiteProgress]:
     ]
 
 
-def sdv_progress_by_monitor(actor: User, study: Study) -> list[MonitorProgress]:
+def sdv_progress_by_monitor(actor: User | None, study: Study) -> list[MonitorProgress]:
     """Return, for each person who verified data at the actor's sites, what is in force and what
     later changes reset (one GROUP BY query)."""
     scope = _scope(actor, study)
@@ -351,7 +354,7 @@ def values_in_place(
 # --- monitoring visits ---------------------------------------------------------------------------
 
 
-def visits_of_study(actor: User, study: Study) -> QuerySet[MonitoringVisit]:
+def visits_of_study(actor: User | None, study: Study) -> QuerySet[MonitoringVisit]:
     """Return the study's monitoring visits at the sites the actor covers, latest first."""
     scope = _scope(actor, study)
     visits = MonitoringVisit.objects.filter(study=study).select_related("site", "site__centre")
@@ -360,7 +363,7 @@ def visits_of_study(actor: User, study: Study) -> QuerySet[MonitoringVisit]:
     return visits.order_by("-visit_date", "-id")
 
 
-def visit_of_study(actor: User, study: Study, pk: int) -> MonitoringVisit:
+def visit_of_study(actor: User | None, study: Study, pk: int) -> MonitoringVisit:
     """Return one visit the actor may see; an unknown and a hidden visit look the same."""
     found = visits_of_study(actor, study).filter(pk=pk).first()
     if found is None:

@@ -21,6 +21,7 @@ from carnet.monitoring.models import MonitoringPlan, MonitoringVisit, PlanRule, 
 from carnet.monitoring.selectors import open_visit_of, values_in_place
 from carnet.studies.models import Study
 from carnet.subjects.models import Subject
+from carnet.subjects.services import site_today
 
 
 def _label(actor: Actor) -> str:
@@ -271,6 +272,8 @@ def monitoring_visit_create(
 ) -> MonitoringVisit:
     """Open a monitoring visit of a site (its monitors); the SDV they do there joins it."""
     require(actor, Action.MONITOR, study=study, site=site)
+    if visit_date > site_today(site):
+        raise ValidationError(_("visit_date: a monitoring visit cannot be dated in the future."))
     visit = MonitoringVisit.objects.create(
         study=study,
         site=site,
