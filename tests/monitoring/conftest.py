@@ -60,10 +60,14 @@ class Monitoring:
             consent=ConsentGiven(form_version="v1", consented_on=on),
         )
 
-    def save(self, subject: Subject | None = None, form: str = "vitals", **kwargs: Any) -> SaveOutcome:
+    def save(
+        self, subject: Subject | None = None, form: str = "vitals", **kwargs: Any
+    ) -> SaveOutcome:
         subject = subject or self.subject
         found = FormInstance.objects.filter(subject=subject, form=form).first()
-        actor = kwargs.pop("actor", self.nurse if subject.site == self.world.site_a else self.nurse_b)
+        actor = kwargs.pop(
+            "actor", self.nurse if subject.site == self.world.site_a else self.nurse_b
+        )
         return form_save(
             actor=actor,
             subject=subject,
@@ -97,7 +101,8 @@ class Monitoring:
 @pytest.fixture
 def monitoring(tmp_path: Path) -> Monitoring:
     text = FIXTURE.read_text(encoding="utf-8")
-    assert text.count(WEIGHT) == 1 and text.count(VS_DATE) == 1
+    assert text.count(WEIGHT) == 1
+    assert text.count(VS_DATE) == 1
     text = text.replace(WEIGHT, "{name: weight, flags: [sdv_critical], type: decimal,")
     text = text.replace(VS_DATE, KIT_ITEM + VS_DATE)
     amended = tmp_path / "mini.yaml"

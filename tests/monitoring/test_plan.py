@@ -38,7 +38,14 @@ def test_without_a_plan_every_entered_item_is_required(monitoring: Monitoring) -
     assert plan_of(m.study).rule == "all"
     m.vitals()
     assert sdv_outstanding(study=m.study) == PER_SUBJECT
-    sdv_verify(actor=m.monitor, subject=m.subject, event="baseline", occurrence=1, form="vitals", item="sbp")
+    sdv_verify(
+        actor=m.monitor,
+        subject=m.subject,
+        event="baseline",
+        occurrence=1,
+        form="vitals",
+        item="sbp",
+    )
     assert sdv_outstanding(study=m.study) == PER_SUBJECT - 1
     m.save(values={"sbp": 130})  # the change resets it: outstanding again
     assert sdv_outstanding(study=m.study) == PER_SUBJECT
@@ -49,7 +56,14 @@ def test_critical_items_only(monitoring: Monitoring) -> None:
     monitoring_plan_set(actor=m.manager, study=m.study, rule="critical")
     m.vitals()
     assert sdv_outstanding(study=m.study) == 1
-    sdv_verify(actor=m.monitor, subject=m.subject, event="baseline", occurrence=1, form="vitals", item="weight")
+    sdv_verify(
+        actor=m.monitor,
+        subject=m.subject,
+        event="baseline",
+        occurrence=1,
+        form="vitals",
+        item="weight",
+    )
     assert sdv_outstanding(study=m.study) == 0
 
 
@@ -65,7 +79,9 @@ def test_the_first_patients_of_each_site_fully_then_critical_items(monitoring: M
     assert chosen == {m.subject.pk, second.pk, at_b.pk}
     # Three subjects in full, the third of site A by its critical weight alone.
     assert sdv_outstanding(study=m.study) == 3 * PER_SUBJECT + 1
-    by_site = {row.site: (row.required, row.verified) for row in sdv_progress_by_site(m.manager, m.study)}
+    by_site = {
+        row.site: (row.required, row.verified) for row in sdv_progress_by_site(m.manager, m.study)
+    }
     assert by_site == {"01": (2 * PER_SUBJECT + 1, 0), "02": (PER_SUBJECT, 0)}
 
 
@@ -75,12 +91,15 @@ def test_a_random_share_per_site_is_reproducible_with_its_seed(monitoring: Monit
     plan = Plan(rule="random_share", share_percent=30, seed="ACC-2026")
     first = [s.identifier for s in subjects if drawn(plan, m.study, s.identifier)]
     again = [s.identifier for s in subjects if drawn(plan, m.study, s.identifier)]
-    assert first == again and 0 < len(first) < len(subjects)
+    assert first == again
+    assert 0 < len(first) < len(subjects)
     other = Plan(rule="random_share", share_percent=30, seed="another seed")
     assert [s.identifier for s in subjects if drawn(other, m.study, s.identifier)] != first
     everyone = Plan(rule="random_share", share_percent=100, seed="x")
     assert all(drawn(everyone, m.study, s.identifier) for s in subjects)
-    monitoring_plan_set(actor=m.manager, study=m.study, rule="random_share", share_percent=30, seed="ACC-2026")
+    monitoring_plan_set(
+        actor=m.manager, study=m.study, rule="random_share", share_percent=30, seed="ACC-2026"
+    )
     chosen = fully_verified_subjects(m.study, plan_of(m.study))
     assert sorted(s.identifier for s in subjects if s.pk in chosen) == sorted(first)
     # A new inclusion does not change who was drawn before it.
@@ -109,9 +128,15 @@ def test_the_plan_page_and_api(monitoring: Monitoring) -> None:
     m = monitoring
     client = m.client(m.manager)
     assert client.get("/studies/MINI/monitoring/plan/").status_code == 200
-    refused = client.post("/studies/MINI/monitoring/plan/", {"rule": "random_share", "share_percent": "0"})
-    assert refused.status_code == 400 and "share_percent" in refused.content.decode()
-    client.post("/studies/MINI/monitoring/plan/", {"rule": "critical", "first_patients": "3", "share_percent": "20", "seed": "s"})
+    refused = client.post(
+        "/studies/MINI/monitoring/plan/", {"rule": "random_share", "share_percent": "0"}
+    )
+    assert refused.status_code == 400
+    assert "share_percent" in refused.content.decode()
+    client.post(
+        "/studies/MINI/monitoring/plan/",
+        {"rule": "critical", "first_patients": "3", "share_percent": "20", "seed": "s"},
+    )
     assert plan_of(m.study).rule == "critical"
     assert m.client(m.monitor).get("/studies/MINI/monitoring/plan/").status_code == 404
     api = m.api(m.manager)
@@ -133,7 +158,14 @@ def test_progress_per_site_and_per_monitor_take_a_fixed_number_of_queries(
         sdv_verify(actor=m.monitor, subject=subject)
     at_b = m.include(site="b")
     m.vitals(at_b)
-    sdv_verify(actor=m.monitor_b, subject=at_b, event="baseline", occurrence=1, form="vitals", item="weight")
+    sdv_verify(
+        actor=m.monitor_b,
+        subject=at_b,
+        event="baseline",
+        occurrence=1,
+        form="vitals",
+        item="weight",
+    )
     with CaptureQueriesContext(connection) as few:
         sites = sdv_progress_by_site(m.manager, m.study)
         monitors = sdv_progress_by_monitor(m.manager, m.study)
@@ -150,6 +182,12 @@ def test_progress_per_site_and_per_monitor_take_a_fixed_number_of_queries(
     assert [s.site for s in sdv_progress_by_site(m.monitor, m.study)] == ["01"]
     assert [x.monitor for x in sdv_progress_by_monitor(m.monitor, m.study)] == ["Sophie"]
     page = m.client(m.monitor).get("/studies/MINI/monitoring/").content.decode()
-    assert 'data-site="01"' in page and 'data-site="02"' not in page
+    assert 'data-site="01"' in page
+    assert 'data-site="02"' not in page
     answer = m.api(m.manager).get("/api/studies/MINI/monitoring/progress").json()
-    assert answer["sites"][1] == {"site": "02", "required": PER_SUBJECT, "verified": 1, "outstanding": PER_SUBJECT - 1}
+    assert answer["sites"][1] == {
+        "site": "02",
+        "required": PER_SUBJECT,
+        "verified": 1,
+        "outstanding": PER_SUBJECT - 1,
+    }

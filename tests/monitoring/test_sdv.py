@@ -24,9 +24,7 @@ API_SDV = "/api/studies/MINI/subjects/01-001/sdv"
 
 
 def in_force(m: Monitoring) -> set[str]:
-    return {
-        v.item for v in SourceVerification.objects.filter(subject=m.subject, reset_at=None)
-    }
+    return {v.item for v in SourceVerification.objects.filter(subject=m.subject, reset_at=None)}
 
 
 def test_a_monitor_verifies_a_whole_visit_in_one_action_and_it_is_audited(
@@ -51,7 +49,12 @@ def test_one_item_and_one_form_and_the_whole_casebook(monitoring: Monitoring) ->
     m = monitoring
     m.vitals()
     sdv_verify(
-        actor=m.monitor, subject=m.subject, event="baseline", occurrence=1, form="vitals", item="weight"
+        actor=m.monitor,
+        subject=m.subject,
+        event="baseline",
+        occurrence=1,
+        form="vitals",
+        item="weight",
     )
     assert in_force(m) == {"weight"}
     sdv_verify(actor=m.monitor, subject=m.subject, event="baseline", occurrence=1, form="vitals")
@@ -70,23 +73,28 @@ def test_a_change_resets_the_sdv_of_that_item_only_and_every_page_and_the_api_sh
     m.save(values={"weight": 72})
     assert in_force(m) == {"height", "sbp", "dbp", "kit_number"}
     reset = SourceVerification.objects.get(item="weight")
-    assert reset.reset_at is not None and reset.reset_by == "Julie"
+    assert reset.reset_at is not None
+    assert reset.reset_by == "Julie"
     event = AuditEvent.objects.get(action="sdv.reset")
-    assert event.new["items"] == ["weight"] and event.old == {"verified_by": [reset.verified_by_name]}
+    assert event.new["items"] == ["weight"]
+    assert event.old == {"verified_by": [reset.verified_by_name]}
     assert audit_verify(chain="study:MINI").intact
 
     page = m.client(m.monitor).get(SUBJECT + "sdv/").content.decode()
     assert 'data-item="weight" class="sdv-reset"' in page
     assert 'data-item="height" class="sdv-verified"' in page
     form = m.client(m.nurse).get(VITALS).content.decode()
-    assert "SDV reset" in form and "SDV 4/5 · 1 reset" in form
+    assert "SDV reset" in form
+    assert "SDV 4/5 · 1 reset" in form
     casebook = m.client(m.nurse).get(SUBJECT + "casebook/").content.decode()
     assert "SDV 4/5 · 1 reset" in casebook
     answer = m.api(m.monitor).get(API_SDV).json()
     weight = next(i for f in answer for i in f["items"] if i["item"] == "weight")
-    assert weight["verified"] is False and weight["reset"] is True
+    assert weight["verified"] is False
+    assert weight["reset"] is True
     height = next(i for f in answer for i in f["items"] if i["item"] == "height")
-    assert height["verified"] is True and height["verified_by"] == "Sophie"
+    assert height["verified"] is True
+    assert height["verified_by"] == "Sophie"
 
 
 def test_a_monitor_of_another_site_is_refused_everywhere(monitoring: Monitoring) -> None:
@@ -109,7 +117,9 @@ def test_the_api_verifies_in_bulk_and_answers_what_it_verified(monitoring: Monit
     m = monitoring
     m.vitals()
     answer = m.api(m.monitor).post(
-        API_SDV, {"event": "baseline", "occurrence": 1, "form": "vitals"}, content_type="application/json"
+        API_SDV,
+        {"event": "baseline", "occurrence": 1, "form": "vitals"},
+        content_type="application/json",
     )
     assert answer.status_code == 201, answer.content
     assert answer.json()["verified"] == 5
@@ -126,7 +136,9 @@ def test_no_value_and_so_no_arm_revealing_value_is_shown(monitoring: Monitoring)
         assert page.status_code == 200
         assert KIT not in page.content.decode()
     assert KIT not in m.api(m.monitor).get(API_SDV).content.decode()
-    assert KIT not in str(list(AuditEvent.objects.filter(action__startswith="sdv.").values("new", "old")))
+    assert KIT not in str(
+        list(AuditEvent.objects.filter(action__startswith="sdv.").values("new", "old"))
+    )
 
 
 def test_the_form_s_sdv_panel_lets_the_monitor_verify_one_item(monitoring: Monitoring) -> None:
@@ -134,10 +146,19 @@ def test_the_form_s_sdv_panel_lets_the_monitor_verify_one_item(monitoring: Monit
     m.vitals()
     client = m.client(m.monitor)
     panel = client.get(VITALS + "sdv/", headers={"HX-Request": "true"}).content.decode()
-    assert 'id="sdv-panel"' in panel and "Verify the whole form" in panel
+    assert 'id="sdv-panel"' in panel
+    assert "Verify the whole form" in panel
     client.post(
         SUBJECT + "sdv/verify/",
-        {"event": "baseline", "occurrence": "1", "form": "vitals", "repeat": "1", "item": "sbp", "row": "0", "next": VITALS},
+        {
+            "event": "baseline",
+            "occurrence": "1",
+            "form": "vitals",
+            "repeat": "1",
+            "item": "sbp",
+            "row": "0",
+            "next": VITALS,
+        },
     )
     assert in_force(m) == {"sbp"}
     form = m.client(m.monitor).get(VITALS).content.decode()
@@ -148,4 +169,5 @@ def test_the_states_count_what_the_plan_requires(monitoring: Monitoring) -> None
     m = monitoring
     m.vitals()
     (state,) = sdv_states(m.subject)
-    assert state.required == 5 and state.verified == 0
+    assert state.required == 5
+    assert state.verified == 0

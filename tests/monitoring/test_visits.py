@@ -30,7 +30,9 @@ def open_visit(m: Monitoring) -> MonitoringVisit:
     )
 
 
-def test_the_sdv_done_during_a_visit_is_linked_to_it_and_to_its_report(monitoring: Monitoring) -> None:
+def test_the_sdv_done_during_a_visit_is_linked_to_it_and_to_its_report(
+    monitoring: Monitoring,
+) -> None:
     m = monitoring
     m.vitals()
     visit = open_visit(m)
@@ -44,16 +46,27 @@ def test_the_sdv_done_during_a_visit_is_linked_to_it_and_to_its_report(monitorin
     )
     m.save(values={"weight": 72}, reason="")
     html = visit_report_html(visit)
-    assert "01-001" in html and "5 item values verified" in html and "1 reset since by a change" in html
-    assert "Site to correct the weight by 15 March." in html and KIT not in html
+    assert "01-001" in html
+    assert "5 item values verified" in html
+    assert "1 reset since by a change" in html
+    assert "Site to correct the weight by 15 March." in html
+    assert KIT not in html
     monitoring_visit_close(actor=m.monitor, visit=visit)
     with pytest.raises(ValidationError, match="closed"):
         monitoring_visit_update(actor=m.monitor, visit=visit, findings="", follow_up="")
     # Once closed, the monitor's later SDV joins no visit.
     sdv_verify(actor=m.monitor, subject=m.subject, event="baseline", occurrence=1)
     assert SourceVerification.objects.get(reset_at=None, item="weight").visit is None
-    actions = list(AuditEvent.objects.filter(action__startswith="monitoring.visit").order_by("seq").values_list("action", flat=True))
-    assert actions == ["monitoring.visit_opened", "monitoring.visit_updated", "monitoring.visit_closed"]
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="monitoring.visit")
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        "monitoring.visit_opened",
+        "monitoring.visit_updated",
+        "monitoring.visit_closed",
+    ]
 
 
 def test_only_a_monitor_of_the_site_opens_a_visit_and_only_its_monitor_records_it(
@@ -62,36 +75,51 @@ def test_only_a_monitor_of_the_site_opens_a_visit_and_only_its_monitor_records_i
     m = monitoring
     for user in (m.monitor_b, m.nurse, m.manager):
         with pytest.raises(PermissionDenied):
-            monitoring_visit_create(actor=user, study=m.study, site=m.world.site_a, visit_date=date(2026, 3, 2))
+            monitoring_visit_create(
+                actor=user, study=m.study, site=m.world.site_a, visit_date=date(2026, 3, 2)
+            )
     visit = open_visit(m)
     with pytest.raises(PermissionDenied):
         monitoring_visit_update(actor=m.monitor_b, visit=visit, findings="x", follow_up="")
     with pytest.raises(ValidationError, match="no subject 02-001"):
-        monitoring_visit_update(actor=m.monitor, visit=visit, findings="", follow_up="", subjects=["02-001"])
+        monitoring_visit_update(
+            actor=m.monitor, visit=visit, findings="", follow_up="", subjects=["02-001"]
+        )
 
 
 def test_the_visit_pages_the_pdf_and_the_api(monitoring: Monitoring) -> None:
     m = monitoring
     m.vitals()
     client = m.client(m.monitor)
-    opened = client.post("/studies/MINI/monitoring/visits/new/", {"site": "01", "visit_date": "2026-03-02", "subjects": "01-001"})
+    opened = client.post(
+        "/studies/MINI/monitoring/visits/new/",
+        {"site": "01", "visit_date": "2026-03-02", "subjects": "01-001"},
+    )
     visit = MonitoringVisit.objects.get()
-    assert opened.status_code == 302 and opened["Location"] == f"/studies/MINI/monitoring/visits/{visit.pk}/"
+    assert opened.status_code == 302
+    assert opened["Location"] == f"/studies/MINI/monitoring/visits/{visit.pk}/"
     client.post(SUBJECT_VERIFY, {"event": "baseline", "occurrence": "1"})
     client.post(
         f"/studies/MINI/monitoring/visits/{visit.pk}/record/",
         {"findings": "Consent of 01-001 filed.", "follow_up": "None.", "close": "1"},
     )
     visit.refresh_from_db()
-    assert not visit.is_open and visit.findings == "Consent of 01-001 filed."
+    assert not visit.is_open
+    assert visit.findings == "Consent of 01-001 filed."
     page = client.get(f"/studies/MINI/monitoring/visits/{visit.pk}/").content.decode()
-    assert "5 item values verified" in page and 'id="visit-record-form"' not in page
+    assert "5 item values verified" in page
+    assert 'id="visit-record-form"' not in page
     pdf = client.get(f"/studies/MINI/monitoring/visits/{visit.pk}/report.pdf")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    assert m.client(m.monitor_b).get(f"/studies/MINI/monitoring/visits/{visit.pk}/").status_code == 404
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    assert (
+        m.client(m.monitor_b).get(f"/studies/MINI/monitoring/visits/{visit.pk}/").status_code == 404
+    )
     api = m.api(m.monitor)
     answer = api.get(f"/api/studies/MINI/monitoring/visits/{visit.pk}").json()
-    assert answer["verified"] == 5 and answer["subjects"] == ["01-001"] and answer["open"] is False
+    assert answer["verified"] == 5
+    assert answer["subjects"] == ["01-001"]
+    assert answer["open"] is False
     created = api.post(
         "/api/studies/MINI/monitoring/visits",
         {"site": "01", "visit_date": "2026-04-01"},

@@ -188,7 +188,12 @@ def sdv_progress(request: HttpRequest, identifier: str) -> Any:
     sites = selectors.sdv_progress_by_site(actor, study)
     return {
         "sites": [
-            {"site": s.site, "required": s.required, "verified": s.verified, "outstanding": s.outstanding}
+            {
+                "site": s.site,
+                "required": s.required,
+                "verified": s.verified,
+                "outstanding": s.outstanding,
+            }
             for s in sites
         ],
         "monitors": [vars(m) for m in selectors.sdv_progress_by_monitor(actor, study)],

@@ -58,7 +58,8 @@ def form_marks(actor: User, instance: FormInstance) -> FormMarks:
             if item.verification is not None:
                 marks[(item.item, item.row)] = Mark(
                     count=1,
-                    label=_("Verified (SDV) by %(who)s") % {"who": item.verification.verified_by_name},
+                    label=_("Verified (SDV) by %(who)s")
+                    % {"who": item.verification.verified_by_name},
                     url=url,
                 )
             elif item.last_reset is not None:

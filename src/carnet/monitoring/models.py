@@ -14,7 +14,10 @@ from django.db import models
 class PlanRule(models.TextChoices):
     ALL = "all", "all"  # every item value entered
     CRITICAL = "critical", "critical"  # the items the study flags sdv_critical
-    FIRST_PATIENTS = "first_patients", "first_patients"  # all for the first N per site, then critical
+    FIRST_PATIENTS = (
+        "first_patients",
+        "first_patients",
+    )  # all for the first N per site, then critical
     RANDOM_SHARE = "random_share", "random_share"  # all for a drawn share per site, then critical
 
 

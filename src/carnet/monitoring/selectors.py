@@ -191,7 +191,10 @@ def sdv_progress_by_site(actor: User | None, study: Study) -> list[SiteProgress]
     site = "form_instance__subject__site__code"
     totals = dict(required.values_list(site).annotate(n=Count("id")).values_list(site, "n"))
     done = dict(
-        required.filter(_verified()).values_list(site).annotate(n=Count("id")).values_list(site, "n")
+        required.filter(_verified())
+        .values_list(site)
+        .annotate(n=Count("id"))
+        .values_list(site, "n")
     )
     sites = StudySite.objects.filter(study=study).order_by("code")
     if not scope.all_sites:
@@ -278,7 +281,9 @@ class FormState:
         return f"{i.event}#{i.occurrence} {i.form}{repeat}"
 
 
-def sdv_states(subject: Subject, *, instance: FormInstance | None = None, language: str = "en") -> list[FormState]:
+def sdv_states(
+    subject: Subject, *, instance: FormInstance | None = None, language: str = "en"
+) -> list[FormState]:
     """Return the SDV state of every entered item value of the subject's saved forms (or of one
     form instance): what the plan requires, what is verified, what a change reset. No value is
     shown: the form beside it shows what the reader may see."""
@@ -293,14 +298,19 @@ def sdv_states(subject: Subject, *, instance: FormInstance | None = None, langua
         instances = instances.filter(pk=instance.pk)
     instances = instances.order_by("environment", "event", "occurrence", "form", "repeat")
     values = (
-        ItemValue.objects.filter(form_instance__in=instances, removed=False, item_oid__in=items.verifiable)
+        ItemValue.objects.filter(
+            form_instance__in=instances, removed=False, item_oid__in=items.verifiable
+        )
         .exclude(text="", missing_code="")
         .order_by("form_instance_id", "id")
     )
     verifications: dict[int, SourceVerification] = {}
     resets: dict[int, SourceVerification] = {}
-    for found in SourceVerification.objects.filter(form_instance__in=instances).order_by("verified_at", "id"):
-        (verifications if found.in_force else resets)[found.item_value_id] = found
+    for verification in SourceVerification.objects.filter(form_instance__in=instances).order_by(
+        "verified_at", "id"
+    ):
+        kept = verifications if verification.in_force else resets
+        kept[verification.item_value_id] = verification
     by_instance: dict[int, list[ItemState]] = {}
     for value in values:
         item = items.by_oid.get(value.item_oid)
@@ -315,12 +325,17 @@ def sdv_states(subject: Subject, *, instance: FormInstance | None = None, langua
             )
         )
     states = []
-    for found in instances:
+    for form_instance in instances:
         try:
-            label = found.study_version.parsed().form(found.form).label.text(language)
+            form = form_instance.study_version.parsed().form(form_instance.form)
+            label = form.label.text(language)
         except StopIteration:
-            label = found.form
-        states.append(FormState(instance=found, label=label, items=by_instance.get(found.pk, [])))
+            label = form_instance.form
+        states.append(
+            FormState(
+                instance=form_instance, label=label, items=by_instance.get(form_instance.pk, [])
+            )
+        )
     return states
 
 
@@ -343,12 +358,18 @@ def values_in_place(
         item_oid__in=plan_items(subject.study).verifiable,
     ).exclude(text="", missing_code="")
     if event:
-        values = values.filter(form_instance__event=event, form_instance__occurrence=occurrence or 1)
+        values = values.filter(
+            form_instance__event=event, form_instance__occurrence=occurrence or 1
+        )
     if form:
         values = values.filter(form_instance__form=form, form_instance__repeat=repeat or 1)
     if item:
         values = values.filter(item=item, row=row or 0)
-    return values.exclude(_verified()).select_related("form_instance").order_by("form_instance_id", "id")
+    return (
+        values.exclude(_verified())
+        .select_related("form_instance")
+        .order_by("form_instance_id", "id")
+    )
 
 
 # --- monitoring visits ---------------------------------------------------------------------------

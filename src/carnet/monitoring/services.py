@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import Actor, PermissionDenied, require
 from carnet.accounts.roles import Action
+from carnet.audit.services import Actor as AuditActor
 from carnet.audit.services import AuditEntry, audit_record
 from carnet.capture.seams import WriteContext, WriteKind
 from carnet.core.clock import utc_now
@@ -24,8 +25,10 @@ from carnet.subjects.models import Subject
 from carnet.subjects.services import site_today
 
 
-def _label(actor: Actor) -> str:
-    return actor.display_name() if isinstance(actor, User) else actor.label
+def _label(actor: Actor | AuditActor) -> str:
+    if isinstance(actor, User):
+        return actor.display_name()
+    return str(getattr(actor, "label", ""))
 
 
 def _require(actor: Actor, action: Action, *, study: Study, site: StudySite | None = None) -> None:
@@ -50,9 +53,7 @@ def monitoring_plan_set(
     """Set which data the study's monitors verify (data managers; audited with the old plan)."""
     _require(actor, Action.MANAGE_STUDY, study=study)
     if rule not in PlanRule.values:
-        raise ValidationError(
-            _("rule: choose all, critical, first_patients or random_share.")
-        )
+        raise ValidationError(_("rule: choose all, critical, first_patients or random_share."))
     if first_patients < 1 and rule == PlanRule.FIRST_PATIENTS:
         raise ValidationError(_("first_patients: give at least 1 patient per site."))
     if not 1 <= share_percent <= 100 and rule == PlanRule.RANDOM_SHARE:
@@ -297,9 +298,11 @@ def monitoring_visit_create(
 
 def _own_open_visit(actor: User, visit: MonitoringVisit) -> MonitoringVisit:
     require(actor, Action.MONITOR, study=visit.study, site=visit.site)
-    visit = MonitoringVisit.objects.select_for_update(of=("self",)).select_related(
-        "site", "study"
-    ).get(pk=visit.pk)
+    visit = (
+        MonitoringVisit.objects.select_for_update(of=("self",))
+        .select_related("site", "study")
+        .get(pk=visit.pk)
+    )
     if visit.monitor_id != actor.pk:
         raise PermissionDenied(_("Only the monitor of this visit may change it."))
     if not visit.is_open:

@@ -15,7 +15,9 @@ urlpatterns: list[URLPattern] = [
     path(STUDY + "monitoring/plan/", views.plan_page, name="plan"),
     path(STUDY + "monitoring/visits/new/", views.visit_new_action, name="visit_new"),
     path(STUDY + "monitoring/visits/<int:pk>/", views.visit_page, name="visit"),
-    path(STUDY + "monitoring/visits/<int:pk>/record/", views.visit_update_action, name="visit_update"),
+    path(
+        STUDY + "monitoring/visits/<int:pk>/record/", views.visit_update_action, name="visit_update"
+    ),
     path(STUDY + "monitoring/visits/<int:pk>/report.pdf", views.visit_pdf, name="visit_pdf"),
     path(SUBJECT + "sdv/", views.subject_page, name="subject"),
     path(SUBJECT + "sdv/verify/", views.verify_action, name="verify"),

@@ -150,8 +150,14 @@ def _rule_labels() -> list[tuple[str, str]]:
     return [
         (PlanRule.ALL, _("Every item entered")),
         (PlanRule.CRITICAL, _("SDV-critical items only")),
-        (PlanRule.FIRST_PATIENTS, _("Every item of the first patients of each site, then SDV-critical items")),
-        (PlanRule.RANDOM_SHARE, _("Every item of a drawn share of each site's patients, then SDV-critical items")),
+        (
+            PlanRule.FIRST_PATIENTS,
+            _("Every item of the first patients of each site, then SDV-critical items"),
+        ),
+        (
+            PlanRule.RANDOM_SHARE,
+            _("Every item of a drawn share of each site's patients, then SDV-critical items"),
+        ),
     ]
 
 
@@ -226,7 +232,12 @@ def form_panel(
         state
         for visit in context["visits"]
         for state in visit["forms"]
-        if (state.instance.event, state.instance.occurrence, state.instance.form, state.instance.repeat)
+        if (
+            state.instance.event,
+            state.instance.occurrence,
+            state.instance.form,
+            state.instance.repeat,
+        )
         == (event, occurrence, form, repeat)
     ]
     form_page = reverse(
@@ -251,7 +262,9 @@ def visit_new_action(request: HttpRequest, identifier: str) -> HttpResponse:
     study = _study(request, identifier)
     back = reverse("monitoring:monitoring", args=[study.identifier])
     try:
-        site = selectors.site_for(_user(request), study, request.POST.get("site", ""), Action.MONITOR)
+        site = selectors.site_for(
+            _user(request), study, request.POST.get("site", ""), Action.MONITOR
+        )
         visit = monitoring_visit_create(
             actor=_user(request),
             study=study,
@@ -274,7 +287,7 @@ def _date(text: str) -> date:
 @login_required
 @require_GET
 def visit_page(request: HttpRequest, identifier: str, pk: int) -> HttpResponse:
-    """Return a monitoring visit's report, with its record's form while its monitor keeps it open."""
+    """Return a visit's report, with the form of its record while its monitor keeps it open."""
     study = _study(request, identifier)
     visit = _visit(request, study, pk)
     return render(

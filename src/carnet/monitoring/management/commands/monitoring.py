@@ -31,7 +31,9 @@ class Command(BaseCommand):
         plan = actions.add_parser("plan", help="Print the plan, or set it with --rule (audited).")
         plan.add_argument("study", metavar="STUDY")
         plan.add_argument("--rule", choices=PlanRule.values, help="Which items monitors verify.")
-        plan.add_argument("--first-patients", type=int, default=3, help="first_patients: N per site.")
+        plan.add_argument(
+            "--first-patients", type=int, default=3, help="first_patients: N per site."
+        )
         plan.add_argument("--share-percent", type=int, default=20, help="random_share: % per site.")
         plan.add_argument("--seed", default="carnet", help="random_share: the draw's seed.")
         sdv = actions.add_parser(
