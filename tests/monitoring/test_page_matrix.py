@@ -19,6 +19,7 @@ from carnet.monitoring.services import monitoring_visit_create
 from carnet.studies.services import study_mode_change
 from carnet.subjects.models import Subject
 from tests.accounts.personas import ADMIN, person
+from tests.web.helpers import administrator_client
 from tests.web.test_page_matrix import (
     SITUATIONS,
     sees_site_a,
@@ -115,4 +116,9 @@ def test_no_monitoring_page_or_action_lets_through_whom_it_should_not() -> None:
             )
             if (MonitoringVisit.objects.count() > opened) != monitors_site_a(role, situation):
                 failures.append(f"{role} {situation} POST visit")
+    # A system administrator manages studies (the plan is a study's setting) but sees no data.
+    admin = administrator_client()
+    for page, _rule in PAGES.values():
+        expected = 200 if page.endswith("/plan/") else 404
+        assert admin.get(page.format(visit=visit.pk)).status_code == expected, page
     assert failures == []
