@@ -162,8 +162,7 @@ def _visit_record(visit: MonitoringVisit) -> dict[str, Any]:
 )
 def monitoring_plan_read(request: HttpRequest, identifier: str) -> Any:
     study = study_for_request(request, identifier)
-    selectors.visits_of_study(request_user(request), study)  # refuses who may not view subjects
-    return _plan_record(selectors.plan_of(study))
+    return _plan_record(selectors.plan_for_actor(request_user(request), study))
 
 
 @router.put(

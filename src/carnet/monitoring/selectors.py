@@ -51,6 +51,12 @@ def plan_of(study: Study) -> Plan:
     )
 
 
+def plan_for_actor(actor: User, study: Study) -> Plan:
+    """Return the study's plan to whoever may view its subjects somewhere."""
+    _scope(actor, study)
+    return plan_of(study)
+
+
 @dataclass(frozen=True)
 class PlanItems:
     """The items of every published version a monitor verifies, and the SDV-critical ones, by
