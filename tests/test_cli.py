@@ -371,6 +371,9 @@ WRITES = [
         before=_vitals_csv,
     ),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
+    # Monitoring: the plan (audited), then the SDV of the imported vital signs.
+    Write(("monitoring", "plan", "MINI", "--rule", "critical")),
+    Write(("monitoring", "sdv", "MINI", "--subject", "{subject}")),
     Write(
         ("role", "revoke", "dora", "MINI", "all", "data_manager", "--reason", "left"),
         reason="left",
@@ -414,6 +417,11 @@ READ_ONLY = {
     "audit trail",
     # The CRF describes the study (no data): it writes a file, not to the database.
     "crf",
+    # Monitoring: progress, what is left to verify, visits, a visit's report (a file).
+    "monitoring progress",
+    "monitoring outstanding",
+    "monitoring visits",
+    "monitoring visit-report",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

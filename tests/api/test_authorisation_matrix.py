@@ -132,6 +132,13 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/casebook-archives": granted(Action.VIEW_SUBJECTS, anywhere=True),
     # A study's query options reveal no patient: every member of the study reads them.
     "/api/studies/{identifier}/queries/settings": may_view_study,
+    # Monitoring: the plan, the SDV progress and the visits list answer whoever sees subjects
+    # somewhere (their sites only); a subject's SDV and a visit at site A where they are.
+    "/api/studies/{identifier}/monitoring/plan": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/monitoring/progress": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/monitoring/visits": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/monitoring/visits/{visit_id}": granted(Action.VIEW_SUBJECTS),
+    "/api/studies/{identifier}/subjects/{subject}/sdv": granted(Action.VIEW_SUBJECTS),
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -346,6 +353,34 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"scope": "site", "meaning": "x", "password": "not the password"},
         True,
     ),
+    # Monitoring. A plan with no such rule (400); an item named without its form (400); a visit
+    # dated in the future (400); the closed visit of a monitor of A who is not in the table:
+    # only its own monitor records or closes it, so everyone is refused.
+    ("put", "/api/studies/{identifier}/monitoring/plan"): (
+        granted(Action.MANAGE_STUDY),
+        {"rule": "no such rule"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/subjects/{subject}/sdv"): (
+        granted(Action.MONITOR),
+        {"item": "weight"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/monitoring/visits"): (
+        granted(Action.MONITOR),
+        {"site": "01", "visit_date": FUTURE},
+        True,
+    ),
+    ("put", "/api/studies/{identifier}/monitoring/visits/{visit_id}"): (
+        lambda role, situation: False,
+        {"findings": "x", "follow_up": "y"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/monitoring/visits/{visit_id}/close"): (
+        lambda role, situation: False,
+        {},
+        True,
+    ),
     ("put", "/api/studies/{identifier}/subject-settings"): (
         # A study-wide action: a membership restricted to some sites does not allow it.
         granted(Action.MANAGE_STUDY),
@@ -386,6 +421,10 @@ def concrete(path: str, w: World) -> str:
         from carnet.oversight.models import DataLock
 
         path = path.replace("{lock_id}", str(DataLock.objects.get().pk))
+    if "{visit_id}" in path:
+        from carnet.monitoring.models import MonitoringVisit
+
+        path = path.replace("{visit_id}", str(MonitoringVisit.objects.get().pk))
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 
@@ -462,6 +501,11 @@ def subject_at_site_a(w: World) -> None:
         place=Place(scope="visit", site=w.site_a, subject=subject, event="baseline", occurrence=9),
         reason="for the table",
     )
+    # A closed monitoring visit of site A by its monitor (raiser-a), for the visit endpoints.
+    from carnet.monitoring.services import monitoring_visit_close, monitoring_visit_create
+
+    visit = monitoring_visit_create(actor=raiser, study=w.study, site=w.site_a, visit_date=today)
+    monitoring_visit_close(actor=raiser, visit=visit)
     # An export another statistician asked for (queued: nobody else may read it).
     from carnet.interop.runs import ExportOptions, export_request
     from carnet.interop.services import cutoff_create
