@@ -63,8 +63,17 @@ class ItemState:
 
 
 def roles_held(actor: User, study: Study) -> set[str]:
-    """Return the roles the person holds in the study today."""
+    """Return the roles the person holds in the study today (at a site or all sites)."""
     return set(memberships_in_force(actor, study=study).values_list("role", flat=True))
+
+
+def may_sign_step(actor: User, study: Study, step: str) -> bool:
+    """Return whether the person holds the step's role: for every site of the study, but the
+    coordinating investigator, who is an investigator of one of its sites."""
+    memberships = memberships_in_force(actor, study=study).filter(role__in=STEP_ROLES[step])
+    if step != Step.COORDINATING_INVESTIGATOR:
+        memberships = memberships.filter(site__isnull=True)
+    return memberships.exists()
 
 
 def may_view(actor: User, study: Study) -> bool:

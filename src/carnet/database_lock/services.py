@@ -35,13 +35,12 @@ from carnet.database_lock.models import (
     Step,
 )
 from carnet.database_lock.selectors import (
-    STEP_ROLES,
     ItemState,
     checklist_item_keys,
     checklist_state,
     current_lock,
+    may_sign_step,
     next_step,
-    roles_held,
     signatures_of,
     study_is_locked,
 )
@@ -150,7 +149,7 @@ def _step_check(actor: User, study: Study, lock: DatabaseLock | None) -> str:
             % {"study": study.identifier, "name": lock.name}
         )
     step = next_step(lock)
-    if not roles_held(actor, study) & STEP_ROLES[step]:
+    if not may_sign_step(actor, study, step):
         raise PermissionDenied(
             _("The next signature of the database lock is the %(step)s's.")
             % {"step": step_name(step)}

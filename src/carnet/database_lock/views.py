@@ -57,8 +57,7 @@ def _context(user: User, study: Study) -> dict[str, Any]:
         "steps": [(s, step_name(s), signed.get(s)) for s in STEPS],
         "next_step": step,
         "next_step_name": step_name(step) if step else "",
-        "may_sign": bool(step)
-        and bool(selectors.roles_held(user, study) & selectors.STEP_ROLES[step]),
+        "may_sign": bool(step) and selectors.may_sign_step(user, study, step),
         "manage": site_scope(user, Action.MANAGE_DATA, study=study).all_sites,
         "signing": study_access(user, study),
         "lock_meaning": _("I authorise this database lock."),
