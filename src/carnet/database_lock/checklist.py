@@ -3,7 +3,7 @@ problem of a study's production data with one database query.
 
 Another capability takes part with one line, from this app's ``AppConfig.ready`` (or its own):
 
-    register_checklist_item(ChecklistItem("uncoded_terms", _l("Uncoded terms"), uncoded_count))
+    register_checklist_item(ChecklistItem("uncoded_terms", gettext_lazy("Uncoded terms"), uncoded_count))
 
 A provider returns None when it does not apply (the capability is not installed): the item is
 then left out of the checklist rather than shown clear.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from carnet.capture.models import FormInstance
 from carnet.oversight.models import DataSignature, Scope
@@ -105,30 +105,36 @@ def register_items() -> None:
     """Register the items this app counts itself (called from its AppConfig.ready)."""
     register_checklist_item(
         ChecklistItem(
-            "queries_unanswered", _l("Queries awaiting the site's answer"), queries_unanswered
+            "queries_unanswered",
+            gettext_lazy("Queries awaiting the site's answer"),
+            queries_unanswered,
         )
     )
     register_checklist_item(
         ChecklistItem(
             "queries_answered",
-            _l("Answered queries not closed yet"),
+            gettext_lazy("Answered queries not closed yet"),
             queries_answered_not_closed,
         )
     )
     register_checklist_item(
         ChecklistItem(
             "sdv_outstanding",
-            _l("Source data verification outstanding (monitoring plan)"),
+            gettext_lazy("Source data verification outstanding (monitoring plan)"),
             sdv_outstanding,
         )
     )
     register_checklist_item(
         ChecklistItem(
-            "casebooks_unsigned", _l("Casebooks not signed by the investigator"), casebooks_unsigned
+            "casebooks_unsigned",
+            gettext_lazy("Casebooks not signed by the investigator"),
+            casebooks_unsigned,
         )
     )
     register_checklist_item(
         ChecklistItem(
-            "deviations_pending", _l("Protocol deviations awaiting review"), deviations_not_reviewed
+            "deviations_pending",
+            gettext_lazy("Protocol deviations awaiting review"),
+            deviations_not_reviewed,
         )
     )
