@@ -12,17 +12,16 @@ import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.services import token_create
 from carnet.core.clock import utc_now
 from carnet.database_lock.models import DatabaseLock, LockStatus
 from carnet.oversight.models import DataSignature
-from django_otp.plugins.otp_totp.models import TOTPDevice
-
 from tests.accounts.personas import ADMIN, with_second_factor
-from tests.web.helpers import current_code
 from tests.database_lock.conftest import LOCK_MEANING, Locking
 from tests.oversight.conftest import PASSWORD
+from tests.web.helpers import current_code
 
 pytestmark = pytest.mark.django_db
 

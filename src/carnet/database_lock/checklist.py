@@ -3,7 +3,7 @@ problem of a study's production data with one database query.
 
 Another capability takes part with one line, from this app's ``AppConfig.ready`` (or its own):
 
-    register_checklist_item(ChecklistItem("uncoded_terms", gettext_lazy("Uncoded terms"), uncoded_count))
+    register_checklist_item(ChecklistItem("uncoded_terms", gettext_lazy("Uncoded"), uncoded))
 
 A provider returns None when it does not apply (the capability is not installed): the item is
 then left out of the checklist rather than shown clear.
