@@ -327,6 +327,21 @@ WRITES = [
         stdin=NEW_PASSWORD,
         signer="dora (Dora)",
     ),
+    # The database lock, signed by the data manager (nothing to clear yet), then lifted.
+    Write(
+        ("dblock", "sign", "MINI", "--signer", "dora", "--password-stdin"),
+        stdin=NEW_PASSWORD,
+        signer="dora (Dora)",
+    ),
+    Write(
+        (
+            *("dblock", "unlock", "MINI", "--signer", "dora", "--password-stdin"),
+            *("--reason", "signed too early"),
+        ),
+        reason="signed too early",
+        stdin=NEW_PASSWORD,
+        signer="dora (Dora)",
+    ),
     # The outage procedure, in production: site 01's envelopes, one found opened, one used.
     Write(("randomization", "backup", "MINI", "--site", "01", "--per-stratum", "2")),
     Write(
@@ -369,6 +384,20 @@ WRITES = [
         ("import", "MINI", "{vitals_csv}", "--reason", "paper CRF migration"),
         reason="paper CRF migration",
         before=_vitals_csv,
+    ),
+    # The casebook imported into is not signed yet: the item is waived; then the investigator
+    # signs it from the command line.
+    Write(
+        ("dblock", "waive", "MINI", "casebooks_unsigned", "--reason", "signed on paper"),
+        reason="signed on paper",
+    ),
+    Write(
+        (
+            *("sign", "MINI", "{subject}", "--signer", "irene", "--password-stdin"),
+            *("--meaning", "I confirm the data of this casebook are accurate and complete."),
+        ),
+        stdin="a long test password",
+        signer="irene (Irene)",
     ),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     # Monitoring: the plan (audited), then the SDV of the imported vital signs.
@@ -413,6 +442,9 @@ READ_ONLY = {
     "design proportions",
     "design sequential",
     "lock list",
+    # The database lock's checklist and its locks, printed.
+    "dblock checklist",
+    "dblock list",
     # The audit trail of a study, filtered, written to a CSV or PDF file.
     "audit trail",
     # The CRF describes the study (no data): it writes a file, not to the database.

@@ -50,6 +50,8 @@ CARNET_COMMANDS = (
     "serve",
     "worker",
     "monitoring",
+    "dblock",
+    "sign",
 )
 # Django's commands that Carnet keeps: the schema upgrade (forward only) and the read-only checks.
 DJANGO_COMMANDS = ("migrate", "check")

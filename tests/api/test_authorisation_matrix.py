@@ -52,6 +52,22 @@ def role_at_site_a(only: str) -> Callable[[str, str], bool]:
     return rule
 
 
+def may_view_database_lock(role: str, situation: str) -> bool:
+    """The database lock's checklist and signatures: a right over every site's subjects (a
+    central role for all sites), or a role that signs the lock (at any site)."""
+    if situation not in {"own site", "other site"}:
+        return False
+    signers = {
+        Role.DATA_MANAGER,
+        Role.STATISTICIAN,
+        Role.UNBLINDED_STATISTICIAN,
+        Role.INVESTIGATOR,
+        Role.SPONSOR,
+    }
+    all_sites = situation == "own site" and role not in SITE_ROLES and role != Role.MONITOR
+    return role in signers or (all_sites and Action.VIEW_SUBJECTS in GRANTS[role])
+
+
 FORM_PATH = "/api/studies/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
 # A query of subject 01-001 (site A), raised by a monitor of A and cancelled: every change of it
 # is refused after the permission check (its state), so the calls change nothing.
@@ -139,6 +155,9 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/monitoring/visits": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/visits/{visit_id}": granted(Action.VIEW_SUBJECTS),
     "/api/studies/{identifier}/subjects/{subject}/sdv": granted(Action.VIEW_SUBJECTS),
+    # The database lock: whoever sees every site's subjects, or holds a role that signs it.
+    "/api/studies/{identifier}/database-lock": may_view_database_lock,
+    "/api/studies/{identifier}/database-lock/checklist": may_view_database_lock,
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -379,6 +398,22 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ("post", "/api/studies/{identifier}/monitoring/visits/{visit_id}/close"): (
         lambda role, situation: False,
         {},
+    # The database lock. A waiver of no such item, an unlock without a reason: refused (400)
+    # for a data manager of every site; the data manager's first signature: refused (400), the
+    # checklist is not clear (01-001's casebook is unsigned); anyone else: 403.
+    ("post", "/api/studies/{identifier}/database-lock/waivers"): (
+        granted(Action.MANAGE_DATA),
+        {"item": "no_such_item", "reason": "x"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/database-lock/signatures"): (
+        lambda role, situation: role == Role.DATA_MANAGER and situation == "own site",
+        {"meaning": "x", "password": "not the password"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/database-lock/unlock"): (
+        granted(Action.MANAGE_DATA),
+        {"reason": " ", "meaning": "x", "password": "not the password"},
         True,
     ),
     ("put", "/api/studies/{identifier}/subject-settings"): (

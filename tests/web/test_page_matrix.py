@@ -19,6 +19,7 @@ from carnet.accounts.services import role_revoke
 from carnet.capture import urls as capture_urls
 from carnet.capture.services import form_save
 from carnet.core.clock import utc_now, utc_today
+from carnet.database_lock import urls as database_lock_urls
 from carnet.interop import urls as interop_urls
 from carnet.laboratory import urls as laboratory_urls
 from carnet.messaging import urls as messaging_urls
@@ -111,6 +112,21 @@ def pharmacovigilance_at_site_a(role: str, situation: str) -> bool:
     return role == Role.PHARMACOVIGILANCE and sees_site_a(role, situation)
 
 
+def database_lock_viewer(role: str, situation: str) -> bool:
+    """The database lock: a right over every site's subjects, or a role that signs the lock."""
+    if situation not in {"own site", "other site"}:
+        return False
+    signers = {
+        Role.DATA_MANAGER,
+        Role.STATISTICIAN,
+        Role.UNBLINDED_STATISTICIAN,
+        Role.INVESTIGATOR,
+        Role.SPONSOR,
+    }
+    all_sites = situation == "own site" and role not in SITE_ROLES and role != Role.MONITOR
+    return role in signers or (all_sites and Action.VIEW_SUBJECTS in GRANTS[role])
+
+
 FORM = "/studies/MINI/subjects/01-001/forms/baseline/1/vitals/"
 # Page -> (method, rule for a signed-in person with a role; administrators may see everything).
 PAGES: dict[str, tuple[str, Rule]] = {
@@ -183,6 +199,8 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/documents/": ("GET", study_member),
     "/studies/MINI/documents/crf-annotated.html": ("GET", study_member),
     "/studies/MINI/subjects/01-001/casebook.pdf": ("GET", sees_site_a),
+    # The database lock: its checklist and signatures.
+    "/studies/MINI/database-lock/": ("GET", database_lock_viewer),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {
@@ -225,6 +243,10 @@ ACTIONS_AND_REDIRECTS = {
     "studies/<str:identifier>/documents/sites/<str:site>/archive/",
     "studies/<str:identifier>/documents/archives/<int:run_id>/progress/",
     "studies/<str:identifier>/documents/archives/<int:run_id>/download/",
+    # The database lock's actions: waive an item, sign, unlock.
+    "studies/<str:identifier>/database-lock/waive/",
+    "studies/<str:identifier>/database-lock/sign/",
+    "studies/<str:identifier>/database-lock/unlock/",
 }
 
 
@@ -258,6 +280,7 @@ def test_the_table_describes_every_page() -> None:
             quality_urls,
             randomization_urls,
             interop_urls,
+            database_lock_urls,
         )
         for p in module.urlpatterns
         if isinstance(p, URLPattern)
