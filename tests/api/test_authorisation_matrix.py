@@ -398,6 +398,8 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ("post", "/api/studies/{identifier}/monitoring/visits/{visit_id}/close"): (
         lambda role, situation: False,
         {},
+        True,
+    ),
     # The database lock. A waiver of no such item, an unlock without a reason: refused (400)
     # for a data manager of every site; the data manager's first signature: refused (400), the
     # checklist is not clear (01-001's casebook is unsigned); anyone else: 403.
