@@ -86,6 +86,7 @@ def redcap_world(tmp_path: Path) -> RedcapWorld:
     unblinded = with_second_factor(
         person("ulysse", study=w.study, role=Role.UNBLINDED_STATISTICIAN)
     )
+    manager = with_second_factor(person("thomas", study=w.study, role=Role.DATA_MANAGER))
     subject = _include(w, entry, w.site_a)
     subject_b = _include(w, entry_b, w.site_b)
     form_save(
@@ -133,6 +134,7 @@ def redcap_world(tmp_path: Path) -> RedcapWorld:
             ("entry_b", entry_b),
             ("statistician", statistician),
             ("unblinded", unblinded),
+            ("manager", manager),
         )
     }
     return RedcapWorld(w, entry, entry_b, statistician, unblinded, subject, subject_b, keys)

@@ -448,12 +448,15 @@ def log_rows(
     """Return the study's audit trail as REDCap's log (only for those who may read the trail)."""
     filters = TrailFilters(subject=record, user=user, since=begin, until=end)
     for row in trail_rows(actor, study=study, filters=filters):
+        record = _record_of(row.what)
+        changed = row.action == "item.changed" and record
         yield {
             "timestamp": row.occurred_at.strftime("%Y-%m-%d %H:%M"),
-            "username": row.who,
-            "action": row.action,
-            "details": "; ".join(part for part in (row.what, row.new) if part),
-            "record": _record_of(row.what),
+            # The trail's label is "username (full name)": REDCap's log names the account.
+            "username": row.who.split(" (", 1)[0],
+            "action": f"Update record {record}" if changed else row.action,
+            "details": f"{row.what} = '{row.new}'" if row.new else row.what,
+            "record": record,
         }
 
 
