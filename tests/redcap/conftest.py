@@ -66,7 +66,8 @@ def _include(w: World, user: User, site: object) -> Subject:
 
 def redcap_world(tmp_path: Path) -> RedcapWorld:
     text = FIXTURE.read_text(encoding="utf-8")
-    assert text.count(ANCHOR) == 1 and text.count("events:\n") == 1
+    assert text.count(ANCHOR) == 1
+    assert text.count("events:\n") == 1
     w = world()
     amended = tmp_path / "mini.yaml"
     amended.write_text(

@@ -10,10 +10,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from redcap import Project, RedcapError
 
 from carnet.capture.models import ItemValue
 from carnet.oversight.trail import TrailFilters, trail_rows
+from redcap import Project, RedcapError
 from tests.redcap.conftest import INITIALS, KIT, redcap_world
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -29,14 +29,17 @@ def test_pycap_reads_and_writes_a_carnet_study_unchanged(live_server: Any, tmp_p
 
     assert str(entry.export_version()) == "14.5.0"
     info = entry.export_project_info()
-    assert info["project_title"] == "Mini study" and info["is_longitudinal"] == 1
-    assert entry.is_longitudinal and entry.def_field == "record_id"
+    assert info["project_title"] == "Mini study"
+    assert info["is_longitudinal"] == 1
+    assert entry.is_longitudinal
+    assert entry.def_field == "record_id"
 
     metadata = entry.export_metadata()
     names = [row["field_name"] for row in metadata]
     assert names[0] == "record_id"
     assert {"weight", "symptoms", "diameter"} <= set(names)
-    assert "kit_number" not in names and "initials" not in names  # blinded; identifying
+    assert "kit_number" not in names
+    assert "initials" not in names
     weight = next(row for row in metadata if row["field_name"] == "weight")
     assert weight["text_validation_type_or_show_slider_number"] == "number"
     assert (weight["text_validation_min"], weight["text_validation_max"]) == ("20", "250")
@@ -48,24 +51,33 @@ def test_pycap_reads_and_writes_a_carnet_study_unchanged(live_server: Any, tmp_p
     assert entry.export_metadata(format_type="df").loc["bmi", "field_type"] == "calc"
 
     field_names = entry.export_field_names()
-    assert {"original_field_name": "symptoms", "choice_value": "2",
-            "export_field_name": "symptoms___2"} in field_names
+    assert {
+        "original_field_name": "symptoms",
+        "choice_value": "2",
+        "export_field_name": "symptoms___2",
+    } in field_names
     assert entry.export_arms() == [{"arm_num": 1, "name": "Arm 1"}]
     events = entry.export_events()
     assert [e["unique_event_name"] for e in events] == [
-        "baseline_arm_1", "cycle_arm_1", "adverse_events_arm_1"
+        "baseline_arm_1",
+        "cycle_arm_1",
+        "adverse_events_arm_1",
     ]
     mappings = entry.export_instrument_event_mappings()
     assert {"arm_num": 1, "unique_event_name": "cycle_arm_1", "form": "vitals"} in mappings
     repeating = entry.export_repeating_instruments_events()
-    assert {"event_name": "baseline_arm_1", "form_name": "target",
-            "custom_form_label": ""} in repeating
+    assert {
+        "event_name": "baseline_arm_1",
+        "form_name": "target",
+        "custom_form_label": "",
+    } in repeating
     assert {i["instrument_name"] for i in entry.export_instruments()} >= {"vitals", "target"}
 
     records = entry.export_records()
     assert {row["record_id"] for row in records} == {"01-001"}  # not site 02's subject
     baseline = next(r for r in records if r["redcap_repeat_instrument"] == "")
-    assert baseline["weight"] == "70.5" and baseline["symptoms___3"] == "1"
+    assert baseline["weight"] == "70.5"
+    assert baseline["symptoms___3"] == "1"
     lesions = [r for r in records if r["redcap_repeat_instrument"] == "target"]
     assert [(r["redcap_repeat_instance"], r["diameter"]) for r in lesions] == [(1, "25"), (2, "40")]
 
@@ -79,14 +91,20 @@ def test_pycap_reads_and_writes_a_carnet_study_unchanged(live_server: Any, tmp_p
     assert (first["smoker"], first["symptoms___1"], first["symptoms___2"]) == ("Yes", "Cough", "")
 
     eav = entry.export_records(record_type="eav")
-    assert {"record": "01-001", "redcap_event_name": "baseline_arm_1",
-            "redcap_repeat_instrument": "", "redcap_repeat_instance": "",
-            "field_name": "symptoms", "value": "3"} in eav
+    assert {
+        "record": "01-001",
+        "redcap_event_name": "baseline_arm_1",
+        "redcap_repeat_instrument": "",
+        "redcap_repeat_instance": "",
+        "field_name": "symptoms",
+        "value": "3",
+    } in eav
     eav_frame = entry.export_records(format_type="df", record_type="eav")
     assert set(eav_frame["field_name"]) >= {"weight", "diameter"}
 
-    picked = entry.export_records(fields=["weight"], events=["baseline_arm_1"],
-                                  filter_logic="[weight] > 70")
+    picked = entry.export_records(
+        fields=["weight"], events=["baseline_arm_1"], filter_logic="[weight] > 70"
+    )
     assert [(r["record_id"], r.get("weight")) for r in picked] == [("01-001", "70.5")]
     assert entry.export_records(filter_logic="[weight] > 100") == []
 
@@ -122,7 +140,8 @@ def test_sites_blinding_and_tokens_hold_through_pycap(live_server: Any, tmp_path
     blinded_rows = blinded.export_records()
     assert {row["record_id"] for row in blinded_rows} == {"01-001", "02-001"}
     assert all("kit_number" not in row for row in blinded_rows)
-    assert KIT not in str(blinded_rows) and INITIALS not in str(blinded_rows)
+    assert KIT not in str(blinded_rows)
+    assert INITIALS not in str(blinded_rows)
     assert [a["name"] for a in blinded.export_arms()] == ["Arm 1"]  # no treatment arm
 
     unblinded = project(live_server, world.keys["unblinded"]).export_records(fields=["kit_number"])

@@ -59,7 +59,9 @@ class _Echo:
         return value
 
 
-def csv_lines(columns: Sequence[str], rows: Iterable[dict[str, Any]], header: Sequence[str] | None = None) -> Iterator[str]:
+def csv_lines(
+    columns: Sequence[str], rows: Iterable[dict[str, Any]], header: Sequence[str] | None = None
+) -> Iterator[str]:
     """Return the CSV lines of rows (a header of the columns, or of the labels given)."""
     writer = csv.writer(_Echo(), lineterminator="\n")
     yield writer.writerow(list(header or columns))

@@ -151,7 +151,9 @@ class RedcapProject:
             group_instruments: list[tuple[Instrument, list[Field]]] = []
             for group in form.groups:
                 if group.repeating:
-                    name = group.name if group.name not in form_names else f"{form.name}_{group.name}"
+                    name = (
+                        group.name if group.name not in form_names else f"{form.name}_{group.name}"
+                    )
                     label = group.label.en or group.name
                     instrument = Instrument(name, label, form, group)
                     fields = self._group_fields(instrument, group, header="")
@@ -159,7 +161,9 @@ class RedcapProject:
                         group_instruments.append((instrument, fields))
                 else:
                     main_fields.extend(
-                        self._group_fields(main, group, header=group.label.en if group.label else "")
+                        self._group_fields(
+                            main, group, header=group.label.en if group.label else ""
+                        )
                     )
             if main_fields:
                 self.instruments.append(main)
@@ -168,8 +172,10 @@ class RedcapProject:
                 self.instruments.append(instrument)
                 self.fields.extend(fields)
 
-    def _group_fields(self, instrument: Instrument, group: ItemGroup, *, header: str) -> list[Field]:
-        fields = []
+    def _group_fields(
+        self, instrument: Instrument, group: ItemGroup, *, header: str
+    ) -> list[Field]:
+        fields: list[Field] = []
         for item in group.items:
             if not self.shown(item):
                 continue
@@ -216,7 +222,9 @@ class RedcapProject:
     def export_columns(self, field: Field) -> list[tuple[str, str]]:
         """Return the export columns of a field: (column, choice code or '')."""
         if field.item is not None and field.checkbox:
-            return [(checkbox_column(field.name, code), code) for code, _ in self.choices(field.item)]
+            return [
+                (checkbox_column(field.name, code), code) for code, _ in self.choices(field.item)
+            ]
         return [(field.name, "")]
 
     def metadata_row(self, field: Field) -> dict[str, str]:

@@ -15,8 +15,8 @@ from django.db.models import Q
 from carnet.accounts.models import Membership, StudySite, User
 from carnet.accounts.permissions import site_scope
 from carnet.accounts.roles import GRANTS, Action
-from carnet.core.clock import utc_today
 from carnet.capture.models import FormInstance, FormStatus, ItemValue
+from carnet.core.clock import utc_today
 from carnet.expressions import (
     CheckedExpression,
     ExpressionError,
@@ -106,7 +106,9 @@ def _selection(project: RedcapProject, query: RecordQuery) -> list[tuple[str, Fi
         for fld in project.fields:
             if fld.instrument is not instrument:
                 continue
-            if fld.name == project.record_id or whole or fld.name in wanted:
+            if fld.item is None:
+                continue  # the record identifier: the export's first column already
+            if whole or fld.name in wanted:
                 selected.extend((c, fld, code) for c, code in project.export_columns(fld))
         complete = f"{instrument.name}_complete"
         if whole or complete in wanted:
@@ -148,7 +150,8 @@ def records_export(
         columns.append(DAG_COLUMN)
     columns += [column for column, _f, _c in selected]
     headers = [
-        "Record ID" if c == project.record_id else c for c in columns[: len(columns) - len(selected)]
+        "Record ID" if c == project.record_id else c
+        for c in columns[: len(columns) - len(selected)]
     ] + [_header(project, c, f, code) for c, f, code in selected]
     reader = _RecordReader(project, query, selected, events, logic)
     return RecordExport(columns, headers, reader.rows(subjects), selected)
@@ -294,8 +297,6 @@ class _RecordReader:
         if self.query.data_access_groups:
             out[DAG_COLUMN] = row[DAG_COLUMN]
         for column, fld, code in self.selected:
-            if fld is not None and fld.item is None:
-                continue
             raw = row.get(column, "")
             if fld is None and raw == "" and column.removesuffix("_complete") in _filled(row):
                 raw = "0"
@@ -409,8 +410,6 @@ def eav_rows(export: RecordExport, project: RedcapProject) -> Iterator[dict[str,
         }
         for column, fld, code in export.selected:
             value = row.get(column, "")
-            if fld is not None and fld.item is None:
-                continue
             if code:
                 if value in {"1", "Checked"} or (value and export_checkbox_label(value, code)):
                     yield {**keys, "field_name": fld.name if fld else column, "value": code}

@@ -116,8 +116,15 @@ class _Reader:
                 values[instrument][name] = ",".join(code for code in codes if code)
         for instrument in set(values) | completes:
             self._draft(
-                number, subject, event.name, event.repeating, instrument, instrument_name,
-                instance, values.get(instrument, {}), instrument in completes,
+                number,
+                subject,
+                event.name,
+                event.repeating,
+                instrument,
+                instrument_name,
+                instance,
+                values.get(instrument, {}),
+                instrument in completes,
             )
 
     def _cell(
@@ -134,10 +141,12 @@ class _Reader:
                 completes.add(self.completes[column].name)
             return
         if column in self.checkbox_of:
-            fld, code = self.checkbox_of[column]
+            checkbox, code = self.checkbox_of[column]
             if raw.strip() == "" and not self.overwrite:
                 return
-            ticks[fld.instrument.name][fld.name].append(code if raw.strip() == "1" else "")
+            ticks[checkbox.instrument.name][checkbox.name].append(
+                code if raw.strip() == "1" else ""
+            )
             return
         fld = self.project.field_by_name.get(column)
         if fld is None or fld.item is None:
@@ -226,7 +235,9 @@ def records_import(
     for number, row in enumerate(rows, start=1):
         name = row.get(project.record_id, "").strip()
         if not name:
-            raise RedcapError(f"The record ID field ({project.record_id}) is missing on row {number}.")
+            raise RedcapError(
+                f"The record ID field ({project.record_id}) is missing on row {number}."
+            )
         names.append(name)
         if name not in imported.ids:
             imported.ids.append(name)

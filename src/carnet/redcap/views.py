@@ -70,8 +70,8 @@ class _Call:
             if (match := re.fullmatch(re.escape(name) + r"\[(\d*)\]", key))
             and match.group(1).isdigit()
         ]
-        values = [value for _n, value in sorted(found)]
-        values += [v for key in (f"{name}[]",) for v in self.post.getlist(key)]
+        values: list[str] = [str(value) for _n, value in sorted(found)]
+        values += [str(v) for v in self.post.getlist(f"{name}[]")]
         if not values and self.post.get(name):
             values = [v.strip() for v in self.post[name].split(",") if v.strip()]
         return tuple(values)
@@ -207,9 +207,7 @@ def _repeating(call: _Call) -> Response:
     rows: list[dict[str, Any]] = []
     for event in call.project.events():
         if event.repeating:
-            rows.append(
-                {"event_name": event.unique_name, "form_name": "", "custom_form_label": ""}
-            )
+            rows.append({"event_name": event.unique_name, "form_name": "", "custom_form_label": ""})
             continue
         rows.extend(
             {"event_name": event.unique_name, "form_name": name, "custom_form_label": ""}
@@ -244,9 +242,7 @@ def _record(call: _Call) -> Response:
     )
     if call.post.get("type", "flat") == "eav":
         rows = selectors.eav_rows(export, call.project)
-        return rows_response(
-            rows, columns=selectors.EAV_COLUMNS, format=call.format, stream=True
-        )
+        return rows_response(rows, columns=selectors.EAV_COLUMNS, format=call.format, stream=True)
     headers = export.headers if query.label_headers and call.format == "csv" else None
     return rows_response(
         export.rows, columns=export.columns, format=call.format, header=headers, stream=True
@@ -270,9 +266,7 @@ def _record_import(call: _Call) -> Response:
     if content == "ids":
         rows_out = [{"id": name} for name in imported.ids]
         if answer_format == "json":
-            return HttpResponse(
-                _json(imported.ids), content_type="application/json; charset=utf-8"
-            )
+            return HttpResponse(_json(imported.ids), content_type="application/json; charset=utf-8")
         return rows_response(rows_out, columns=["id"], format=answer_format)
     if content == "nothing":
         return HttpResponse("", content_type="text/html; charset=utf-8")
@@ -365,7 +359,8 @@ def api(request: HttpRequest) -> Response:
     if handler is None:
         return _never_cached(
             error_response(
-                "The value of the parameter \"content\" is not valid", status=400,
+                'The value of the parameter "content" is not valid',
+                status=400,
                 return_format=error_format,
             )
         )
