@@ -111,9 +111,13 @@ def number_text(value: int | float | str | None) -> str:
 class RedcapProject:
     """The REDCap view of one study definition, as one reader may see it."""
 
-    def __init__(self, definition: StudyDefinition, *, unblinded: bool) -> None:
+    def __init__(
+        self, definition: StudyDefinition, *, unblinded: bool, identifying: bool = False
+    ) -> None:
         self.definition = definition
         self.unblinded = unblinded
+        # Only a data dictionary (the definition, no value) lists identifying items.
+        self.identifying = identifying
         self.code_lists = {code_list.name: code_list for code_list in definition.code_lists}
         self.instruments: list[Instrument] = []
         self.fields: list[Field] = []
@@ -138,7 +142,7 @@ class RedcapProject:
     def shown(self, item: Item) -> bool:
         """Return whether the reader may see an item at all (identifying ones never leave)."""
         if item.identifying:
-            return False
+            return self.identifying
         return self.unblinded or not item.arm_revealing
 
     def _build(self) -> None:
@@ -247,9 +251,12 @@ class RedcapProject:
             text_validation_min=number_text(item.range_min),
             text_validation_max=number_text(item.range_max),
             required_field="y" if item.required else "",
+            identifier="y" if item.identifying else "",
             branching_logic=redcap_logic(item.show_if),
             field_annotation=" ".join(
-                f"@CARNET-{flag.upper()}" for flag in item.flags if flag == "arm_revealing"
+                f"@CARNET-{flag.upper()}"
+                for flag in item.flags
+                if flag in {"arm_revealing", "sdv_critical"}
             ),
         )
         if field_type in {"radio", "checkbox"}:

@@ -12,11 +12,13 @@ from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied
+from carnet.audit.services import SystemActor
 from carnet.capture.bulk.engine import FormRecord, ImportRefused, forms_import, import_allowed
 from carnet.redcap.formats import RedcapError
 from carnet.redcap.project import Field, RedcapProject, event_of_unique_name
 from carnet.redcap.selectors import DAG_COLUMN, KEY_COLUMNS
 from carnet.studies.models import Study
+from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
 from carnet.subjects.selectors import subjects_visible
 
@@ -210,19 +212,33 @@ class _Reader:
         ]
 
 
+def _subjects(actor: User | SystemActor, study: Study, names: list[str]) -> dict[str, Subject]:
+    if isinstance(actor, SystemActor):
+        subjects = Subject.objects.filter(study=study, environment=environment_written(study))
+    else:
+        subjects = subjects_visible(actor, study=study)
+    return {s.identifier: s for s in subjects.filter(identifier__in=names).select_related("site")}
+
+
+def _name(actor: User | SystemActor) -> str:
+    return actor.label if isinstance(actor, SystemActor) else actor.username
+
+
 def records_import(
     *,
-    actor: User,
+    actor: User | SystemActor,
     study: Study,
     project: RedcapProject,
     rows: list[dict[str, str]],
     overwrite: bool = False,
     force_auto_number: bool = False,
+    reason: str = "",
 ) -> RecordsImported:
     """Import REDCap flat rows into the study's existing subjects, all or nothing.
 
     Records are subjects: Carnet creates them only by inclusion (consent, eligibility,
-    site), so a row naming an unknown record is refused, as is ``forceAutoNumber``.
+    site), so a row naming an unknown record is refused, as is ``forceAutoNumber``. The
+    reason defaults to "REDCap API import by <user>".
     """
     if not import_allowed(actor, study):
         raise PermissionDenied(_("You do not have API Import/Update privileges"))
@@ -241,10 +257,7 @@ def records_import(
         names.append(name)
         if name not in imported.ids:
             imported.ids.append(name)
-    visible = {
-        subject.identifier: subject
-        for subject in subjects_visible(actor, study=study).filter(identifier__in=imported.ids)
-    }
+    visible = _subjects(actor, study, imported.ids)
     missing = [name for name in imported.ids if name not in visible]
     if missing:
         raise RedcapError(
@@ -265,7 +278,7 @@ def records_import(
             actor=actor,
             study=study,
             records=records,
-            reason=f"REDCap API import by {actor.username}",
+            reason=reason or f"REDCap API import by {_name(actor)}",
         )
     except ImportRefused as refused:
         raise RedcapError("; ".join(str(problem) for problem in refused.problems)) from None
