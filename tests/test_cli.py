@@ -285,6 +285,21 @@ def _vitals_csv() -> dict[str, str]:
     return {"{vitals_csv}": str(path)}
 
 
+def _redcap_records() -> dict[str, str]:
+    """Return REDCap records (JSON) for the subject included at site 01 (REDCap migration)."""
+    import json
+    import tempfile
+
+    from carnet.subjects.models import Subject
+
+    subject = Subject.objects.filter(study__identifier="MINI").order_by("pk").first()
+    assert subject is not None
+    path = Path(tempfile.mkdtemp()) / "records.json"
+    rows = [{"record_id": subject.identifier, "redcap_event_name": "baseline_arm_1", "sbp": "128"}]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return {"{redcap_records}": str(path)}
+
+
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
@@ -363,6 +378,11 @@ WRITES = [
         reason="paper CRF migration",
         before=_vitals_csv,
     ),
+    Write(
+        ("redcap", "records-import", "MINI", "{redcap_records}", "--reason", "REDCap migration"),
+        reason="REDCap migration",
+        before=_redcap_records,
+    ),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     Write(
         ("role", "revoke", "dora", "MINI", "all", "data_manager", "--reason", "left"),
@@ -407,6 +427,9 @@ READ_ONLY = {
     "audit trail",
     # The CRF describes the study (no data): it writes a file, not to the database.
     "crf",
+    # A REDCap data dictionary in (a study YAML file) or out (a CSV file): no database write.
+    "redcap dictionary-import",
+    "redcap dictionary-export",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).
