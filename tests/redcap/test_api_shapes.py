@@ -159,3 +159,45 @@ def test_an_eav_import_and_overwrite_behaviour(redcap: RedcapWorld) -> None:
 def _height(key: str) -> str:
     rows = json.loads(call(key, content="record", format="json", **{"fields[0]": "height"})[2])
     return rows[0]["height"]
+
+
+def test_the_requests_redcapr_sends_get_what_redcapr_reads(redcap: RedcapWorld) -> None:
+    """REDCapR (R, from CRAN: not installable here) posts these bodies: lists collapsed with
+    commas, booleans as "false", an empty filter, CSV both ways (docs/redcap.md)."""
+    key = redcap.keys["entry"]
+    read_oneshot = {
+        "content": "record",
+        "format": "csv",
+        "type": "flat",
+        "rawOrLabel": "raw",
+        "rawOrLabelHeaders": "raw",
+        "exportCheckboxLabel": "false",
+        "exportSurveyFields": "false",
+        "exportDataAccessGroups": "false",
+        "filterLogic": "",
+        "records": "01-001",
+        "fields": "record_id,weight,height",
+    }
+    status, kind, body = call(key, **read_oneshot)
+    assert (status, kind) == (200, "text/csv; charset=utf-8")
+    assert body.splitlines()[:2] == [
+        "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,"
+        "weight,height",
+        "01-001,baseline_arm_1,,,70.5,172",
+    ]
+    metadata = call(key, content="metadata", format="csv", returnFormat="json")[2]
+    assert metadata.splitlines()[0].startswith("field_name,form_name,section_header,field_type")
+    write_oneshot = {
+        "content": "record",
+        "format": "csv",
+        "type": "flat",
+        "data": "record_id,redcap_event_name,sbp\n01-001,baseline_arm_1,131\n",
+        "overwriteBehavior": "normal",
+        "returnContent": "ids",
+        "returnFormat": "csv",
+    }
+    status, kind, body = call(key, **write_oneshot)
+    assert (status, body) == (200, "id\n01-001\n")
+    failed = call(key, **{**read_oneshot, "fields": "nope"})
+    assert failed[0] == 400
+    assert failed[2].startswith("ERROR: ")
