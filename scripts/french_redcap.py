@@ -16,5 +16,7 @@ FRENCH: dict[str, str] = {
     "Give the reason for the audit trail (--reason).": "Indiquez la raison pour la piste d'audit (--reason).",
     "No published study %(study)s.": "Aucune étude publiée %(study)s.",
     "Not carried over: %(what)s": "Non repris : %(what)s",
+    "%(count)s subjects included.": "%(count)s sujets inclus.",
+    "%(study)s has no site %(site)s.": "%(study)s n'a pas de centre %(site)s.",
     "You do not have API Import/Update privileges": "Vous n'avez pas le droit d'importer ou de modifier des données par l'API",
 }

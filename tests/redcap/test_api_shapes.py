@@ -181,8 +181,7 @@ def test_the_requests_redcapr_sends_get_what_redcapr_reads(redcap: RedcapWorld) 
     status, kind, body = call(key, **read_oneshot)
     assert (status, kind) == (200, "text/csv; charset=utf-8")
     assert body.splitlines()[:2] == [
-        "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,"
-        "weight,height",
+        "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,weight,height",
         "01-001,baseline_arm_1,,,70.5,172",
     ]
     metadata = call(key, content="metadata", format="csv", returnFormat="json")[2]

@@ -167,3 +167,84 @@ def test_the_command_exports_a_dictionary_and_imports_records(
         stdout=out,
     )
     assert "1 records imported into MINI." in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_redcap_project_moves_over_and_reads_back_as_the_same_data_frame(
+    tmp_path: Path,
+) -> None:
+    """Dictionary and events in, study loaded, records in: the API gives the same frame."""
+    import pandas as pd
+
+    from carnet.accounts.roles import Role
+    from carnet.accounts.services import (
+        centre_add,
+        site_activate,
+        site_add,
+        token_create,
+    )
+    from carnet.studies.models import Study
+    from carnet.studies.services import study_mode_change, study_publish
+    from tests.accounts.personas import person, with_second_factor
+
+    yaml = tmp_path / "neoadj.yaml"
+    call_command(
+        "redcap",
+        "dictionary-import",
+        str(FIXTURES / f"{PROJECT}_dictionary.csv"),
+        "--identifier",
+        "NEOADJ-BC",
+        "--events",
+        str(FIXTURES / f"{PROJECT}_events.csv"),
+        "--mapping",
+        str(FIXTURES / f"{PROJECT}_mapping.csv"),
+        "--output",
+        str(yaml),
+        stdout=io.StringIO(),
+    )
+    call_command("study", "load", str(yaml), stdout=io.StringIO())
+    study = Study.objects.get(identifier="NEOADJ-BC")
+    study_publish(actor=ADMIN, study=study)
+    study_mode_change(actor=ADMIN, study=study, mode="production")
+    centre = centre_add(
+        actor=ADMIN, code="ICM", name="Institut du Cancer de Montpellier", city="Montpellier"
+    )
+    site_activate(
+        actor=ADMIN,
+        site=site_add(actor=ADMIN, study=study, centre=centre),
+        on=pd.Timestamp("2025-01-01").date(),
+    )
+    records = FIXTURES / f"{PROJECT}_records.csv"
+    out = io.StringIO()
+    call_command(
+        "redcap",
+        "records-import",
+        "NEOADJ-BC",
+        str(records),
+        "--include-at",
+        "01",
+        "--included-on",
+        "2025-05-01",
+        "--reason",
+        "moved from REDCap",
+        stdout=out,
+    )
+    assert "2 subjects included." in out.getvalue()
+
+    original = pd.read_csv(records).rename(columns={"study_id": "record_id"})
+    manager = with_second_factor(person("dm", study=study, role=Role.DATA_MANAGER))
+    key = token_create(actor=ADMIN, user=manager, study=study)[1]
+    from django.test import Client
+
+    fields = {f"fields[{n}]": c for n, c in enumerate(original.columns[2:])}
+    response = Client().post(
+        "/redcap/api/",
+        {"token": key, "content": "record", "format": "csv", "type": "flat", **fields},
+    )
+    assert response.status_code == 200, response.content
+    text = b"".join(response.streaming_content).decode()
+    exported = pd.read_csv(io.StringIO(text))
+    index = ["record_id", "redcap_event_name"]
+    left = original.set_index(index).sort_index()
+    right = exported.set_index(index)[list(left.columns)].sort_index()
+    pd.testing.assert_frame_equal(left, right, check_dtype=False)

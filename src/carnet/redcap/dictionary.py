@@ -172,6 +172,8 @@ class _Importer:
                 "title": {language: title or identifier},
                 "phase": "not applicable",
                 "sponsor": "-",
+                # REDCap numbers records 1, 2, 3…: subjects included in that order keep them.
+                "subject_identifier": "{seq}",
             },
         }
 

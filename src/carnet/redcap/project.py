@@ -136,6 +136,12 @@ class RedcapProject:
                     )
 
     @property
+    def has_repeating(self) -> bool:
+        """Return whether the project has repeating instruments or events (REDCap adds the
+        ``redcap_repeat_*`` columns to records only then)."""
+        return any(i.repeating for i in self.instruments) or any(e.repeating for e in self.events())
+
+    @property
     def record_id(self) -> str:
         return RECORD_ID
 

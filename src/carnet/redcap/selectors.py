@@ -86,7 +86,14 @@ class RecordExport:
 def _selection(project: RedcapProject, query: RecordQuery) -> list[tuple[str, Field | None, str]]:
     """Return the value columns asked for, in metadata order: (column, field, code); a
     form's ``<instrument>_complete`` column has no field."""
-    wanted = set(query.fields)
+    # A checkbox's export columns (sites___2) name their field too.
+    exported = {
+        column: fld.name
+        for fld in project.fields
+        if fld.checkbox
+        for column, _code in project.export_columns(fld)
+    }
+    wanted = {exported.get(name, name) for name in query.fields}
     known = set(project.field_by_name) | {f"{i.name}_complete" for i in project.instruments}
     unknown = sorted(wanted - known)
     if unknown:
@@ -145,7 +152,7 @@ def records_export(
         )
     selected = _selection(project, query)
     logic = _filter_compile(project, query.filter_logic) if query.filter_logic else None
-    columns = [project.record_id, *KEY_COLUMNS]
+    columns = [project.record_id, *key_columns(project)]
     if query.data_access_groups:
         columns.append(DAG_COLUMN)
     columns += [column for column, _f, _c in selected]
@@ -174,6 +181,7 @@ class _RecordReader:
         self.repeating_events = {e.name for e in project.events() if e.repeating}
         self.event_labels = {e.name: e.label for e in project.events()}
         self.labels = query.raw_or_label in {"label", "both"}
+        self.keys = key_columns(project)
 
     def rows(self, subjects: Any) -> Iterator[dict[str, Any]]:
         chunk: list[Subject] = []
@@ -289,7 +297,7 @@ class _RecordReader:
     def _shown(self, row: dict[str, Any]) -> dict[str, Any]:
         """Return a row as the client asked: its columns only, codes or labels."""
         out: dict[str, Any] = {}
-        for column in (self.project.record_id, *KEY_COLUMNS):
+        for column in (self.project.record_id, *self.keys):
             out[column] = row[column]
         out["redcap_event_name"] = event_unique_name(row["redcap_event_name"])
         if self.query.raw_or_label == "label":
@@ -330,6 +338,12 @@ class _RecordReader:
             return evaluate(self.logic, values) is True
         except ExpressionError:
             return False
+
+
+def key_columns(project: RedcapProject) -> list[str]:
+    """Return the columns after the record ID: the event, and the repeat columns where the
+    project repeats anything."""
+    return list(KEY_COLUMNS) if project.has_repeating else ["redcap_event_name"]
 
 
 def fld_group(project: RedcapProject, fld: Field) -> str | None:
@@ -402,12 +416,8 @@ def _shape(definition: Any) -> dict[str, Any]:
 def eav_rows(export: RecordExport, project: RedcapProject) -> Iterator[dict[str, Any]]:
     """Return the flat rows of an export as REDCap's EAV rows: one per value."""
     for row in export.rows:
-        keys = {
-            "record": row[project.record_id],
-            "redcap_event_name": row["redcap_event_name"],
-            "redcap_repeat_instrument": row["redcap_repeat_instrument"],
-            "redcap_repeat_instance": row["redcap_repeat_instance"],
-        }
+        keys = {"record": row[project.record_id]}
+        keys.update((column, row[column]) for column in key_columns(project))
         for column, fld, code in export.selected:
             value = row.get(column, "")
             if code:
@@ -422,14 +432,8 @@ def export_checkbox_label(value: str, code: str) -> bool:
     return value not in {"0", "Unchecked"}
 
 
-EAV_COLUMNS = [
-    "record",
-    "redcap_event_name",
-    "redcap_repeat_instrument",
-    "redcap_repeat_instance",
-    "field_name",
-    "value",
-]
+def eav_columns(project: RedcapProject) -> list[str]:
+    return ["record", *key_columns(project), "field_name", "value"]
 
 
 # --- the log, users, data access groups -------------------------------------------------------

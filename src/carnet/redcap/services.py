@@ -6,21 +6,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from carnet.accounts.models import User
+from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import PermissionDenied
 from carnet.audit.services import SystemActor
 from carnet.capture.bulk.engine import FormRecord, ImportRefused, forms_import, import_allowed
 from carnet.redcap.formats import RedcapError
-from carnet.redcap.project import Field, RedcapProject, event_of_unique_name
+from carnet.redcap.project import RECORD_ID, Field, RedcapProject, event_of_unique_name
 from carnet.redcap.selectors import DAG_COLUMN, KEY_COLUMNS
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
 from carnet.subjects.selectors import subjects_visible
+from carnet.subjects.services import ConsentGiven, subject_include
 
 InstanceKey = tuple[int, str, int, str, int]  # subject, event, occurrence, form, repeat
 
@@ -75,8 +78,9 @@ def eav_to_flat(rows: list[dict[str, str]], project: RedcapProject) -> list[dict
 class _Reader:
     """Reads REDCap's flat rows into drafts of form records, or REDCap's refusal."""
 
-    def __init__(self, project: RedcapProject, *, overwrite: bool) -> None:
+    def __init__(self, project: RedcapProject, *, overwrite: bool, record_id: str) -> None:
         self.project = project
+        self.record_id = record_id
         self.overwrite = overwrite
         self.drafts: dict[InstanceKey, _Draft] = {}
         self.checkbox_of: dict[str, tuple[Field, str]] = {}
@@ -110,7 +114,7 @@ class _Reader:
         ticks: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         completes: set[str] = set()
         for column, raw in row.items():
-            if column in (self.project.record_id, *KEY_COLUMNS, DAG_COLUMN):
+            if column in (self.record_id, *KEY_COLUMNS, DAG_COLUMN):
                 continue
             self._cell(column, raw, values, ticks, completes)
         for instrument, fields in ticks.items():
@@ -248,8 +252,9 @@ def records_import(
         )
     imported = RecordsImported()
     names = []
+    key = record_id_column(rows, project.record_id)
     for number, row in enumerate(rows, start=1):
-        name = row.get(project.record_id, "").strip()
+        name = row.get(key, "").strip()
         if not name:
             raise RedcapError(
                 f"The record ID field ({project.record_id}) is missing on row {number}."
@@ -264,7 +269,7 @@ def records_import(
             "The following records do not exist, and Carnet creates records only by including "
             "a subject: " + ", ".join(missing)
         )
-    reader = _Reader(project, overwrite=overwrite)
+    reader = _Reader(project, overwrite=overwrite, record_id=key)
     for number, (name, row) in enumerate(zip(names, rows, strict=True), start=1):
         reader.read(number, row, visible[name])
     if reader.unknown:
@@ -283,3 +288,59 @@ def records_import(
     except ImportRefused as refused:
         raise RedcapError("; ".join(str(problem) for problem in refused.problems)) from None
     return imported
+
+
+def record_id_column(rows: list[dict[str, str]], default: str = RECORD_ID) -> str:
+    """Return the column holding the record ID: ``record_id``, else the first column (a
+    REDCap export starts with the project's own record ID field, ``study_id`` say)."""
+    if not rows or default in rows[0]:
+        return default
+    return next(iter(rows[0]), default)
+
+
+def _record_order(name: str) -> tuple[int, int | str]:
+    return (0, int(name)) if name.isdigit() else (1, name)
+
+
+@transaction.atomic
+def records_include(
+    *,
+    actor: SystemActor,
+    study: Study,
+    site: StudySite,
+    rows: list[dict[str, str]],
+    included_on: date,
+) -> list[Subject]:
+    """Include, at a site, the records of a REDCap export that are not subjects yet (a
+    migration run by the administrator), in the order of their record IDs.
+
+    Each must come out under its REDCap record ID (the study numbering subjects ``{seq}``, as
+    REDCap numbers records); one that would not is refused and nobody is included. Consent is
+    recorded as given on the inclusion date, with the form version "REDCap".
+    """
+    record_id = record_id_column(rows)
+    names = sorted({row.get(record_id, "").strip() for row in rows} - {""}, key=_record_order)
+    existing = set(
+        Subject.objects.filter(study=study, identifier__in=names).values_list(
+            "identifier", flat=True
+        )
+    )
+    included = []
+    for name in names:
+        if name in existing:
+            continue
+        subject = subject_include(
+            actor=actor,
+            study=study,
+            site=site,
+            included_on=included_on,
+            eligibility={},
+            consent=ConsentGiven(form_version="REDCap", consented_on=included_on),
+        )
+        if subject.identifier != name:
+            raise RedcapError(
+                f"Record {name} would become subject {subject.identifier}: the study must "
+                "number its subjects {seq}, and the records come in order. Nobody was included."
+            )
+        included.append(subject)
+    return included

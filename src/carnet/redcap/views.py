@@ -242,7 +242,9 @@ def _record(call: _Call) -> Response:
     )
     if call.post.get("type", "flat") == "eav":
         rows = selectors.eav_rows(export, call.project)
-        return rows_response(rows, columns=selectors.EAV_COLUMNS, format=call.format, stream=True)
+        return rows_response(
+            rows, columns=selectors.eav_columns(call.project), format=call.format, stream=True
+        )
     headers = export.headers if query.label_headers and call.format == "csv" else None
     return rows_response(
         export.rows, columns=export.columns, format=call.format, header=headers, stream=True

@@ -4,18 +4,22 @@ over (its data dictionary, events and records) and give a study back as a data d
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils.translation import gettext as _
 
+from carnet.accounts.models import StudySite
 from carnet.audit.services import SystemActor
+from carnet.core.clock import utc_today
 from carnet.core.errors import CarnetError
 from carnet.redcap.dictionary import dictionary_csv, dictionary_import, dictionary_rows
 from carnet.redcap.formats import RedcapError, parse_data
 from carnet.redcap.project import RedcapProject
-from carnet.redcap.services import records_import
+from carnet.redcap.services import records_import, records_include
 from carnet.studies.definition.loading import study_text_validate
 from carnet.studies.models import Study
 
@@ -87,6 +91,18 @@ class Command(BaseCommand):
             "--overwrite",
             action="store_true",
             help="Blank cells erase stored values (REDCap's overwrite).",
+        )
+        records.add_argument(
+            "--include-at",
+            metavar="SITE",
+            help="Include first, at this site, the records that are not subjects yet "
+            "(a migration; the study numbers subjects {seq}).",
+        )
+        records.add_argument(
+            "--included-on",
+            type=date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="Their inclusion (and consent) date (default: today).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -168,21 +184,45 @@ class Command(BaseCommand):
         try:
             rows = parse_data(text, "json" if path.suffix.lower() == ".json" else "csv")
             project = RedcapProject(study.current_version.parsed(), unblinded=True)
-            imported = records_import(
-                actor=SystemActor.command_line("carnet redcap records-import"),
-                study=study,
-                project=project,
-                rows=rows,
-                overwrite=options["overwrite"],
-                reason=reason,
-            )
+            actor = SystemActor.command_line("carnet redcap records-import")
+            with transaction.atomic():
+                included = self._include(options, actor, study, rows)
+                imported = records_import(
+                    actor=actor,
+                    study=study,
+                    project=project,
+                    rows=rows,
+                    overwrite=options["overwrite"],
+                    reason=reason,
+                )
         except RedcapError as error:
             raise CommandError(error.message) from error
         except CarnetError as error:
             raise CommandError(str(error)) from error
+        if included:
+            self.stdout.write(_("%(count)s subjects included.") % {"count": len(included)})
         self.stdout.write(
             _("%(count)s records imported into %(study)s.")
             % {"count": imported.count, "study": study.identifier}
+        )
+
+    def _include(
+        self, options: dict[str, Any], actor: SystemActor, study: Study, rows: list[dict[str, str]]
+    ) -> list[Any]:
+        if not options["include_at"]:
+            return []
+        site = StudySite.objects.filter(study=study, code=options["include_at"]).first()
+        if site is None:
+            raise CommandError(
+                _("%(study)s has no site %(site)s.")
+                % {"study": study.identifier, "site": options["include_at"]}
+            )
+        return records_include(
+            actor=actor,
+            study=study,
+            site=site,
+            rows=rows,
+            included_on=options["included_on"] or utc_today(),
         )
 
 
