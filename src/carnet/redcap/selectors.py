@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 
@@ -164,6 +164,15 @@ def records_export(
     return RecordExport(columns, headers, reader.rows(subjects), selected)
 
 
+class StoredValue(NamedTuple):
+    """What an export reads of one item value."""
+
+    item: str
+    row: int
+    text: str
+    missing_code: str
+
+
 class _RecordReader:
     def __init__(
         self,
@@ -211,11 +220,15 @@ class _RecordReader:
 
     def _chunk(self, subjects: list[Subject]) -> Iterator[dict[str, Any]]:
         instances = self._instances(subjects)
-        values: dict[int, list[ItemValue]] = defaultdict(list)
-        for value in ItemValue.objects.filter(
-            form_instance__in=[i.pk for i in instances], removed=False
-        ).order_by():
-            values[value.form_instance_id].append(value)
+        values: dict[int, list[StoredValue]] = defaultdict(list)
+        # Plain tuples, not model instances: building instances was most of an export's time.
+        stored = (
+            ItemValue.objects.filter(form_instance__in=[i.pk for i in instances], removed=False)
+            .order_by()
+            .values_list("form_instance_id", "item", "row", "text", "missing_code")
+        )
+        for value in stored:
+            values[value[0]].append(StoredValue(*value[1:]))
         by_subject: dict[int, list[FormInstance]] = defaultdict(list)
         for instance in instances:
             by_subject[instance.subject_id].append(instance)
@@ -239,7 +252,10 @@ class _RecordReader:
         return (instance.event, "", "")
 
     def _subject_rows(
-        self, subject: Subject, instances: list[FormInstance], values: dict[int, list[ItemValue]]
+        self,
+        subject: Subject,
+        instances: list[FormInstance],
+        values: dict[int, list[StoredValue]],
     ) -> list[dict[str, Any]]:
         project = self.project
         rows: dict[tuple[str, str, Any], dict[str, Any]] = {}
@@ -276,7 +292,7 @@ class _RecordReader:
                 self._put(row, fld, value)
         return list(rows.values())
 
-    def _put(self, row: dict[str, Any], fld: Field, value: ItemValue) -> None:
+    def _put(self, row: dict[str, Any], fld: Field, value: StoredValue) -> None:
         item = fld.item
         assert item is not None
         text = value.missing_code or value.text
@@ -304,11 +320,12 @@ class _RecordReader:
             out["redcap_event_name"] = self.event_labels.get(row["redcap_event_name"], "")
         if self.query.data_access_groups:
             out[DAG_COLUMN] = row[DAG_COLUMN]
+        if not self.labels:
+            for column, _fld, _code in self.selected:
+                out[column] = row.get(column, "")
+            return out
         for column, fld, code in self.selected:
-            raw = row.get(column, "")
-            if fld is None and raw == "" and column.removesuffix("_complete") in _filled(row):
-                raw = "0"
-            out[column] = self._label(raw, fld, code) if self.labels else raw
+            out[column] = self._label(row.get(column, ""), fld, code)
         return out
 
     def _label(self, raw: str, fld: Field | None, code: str) -> str:
@@ -349,10 +366,6 @@ def key_columns(project: RedcapProject) -> list[str]:
 def fld_group(project: RedcapProject, fld: Field) -> str | None:
     group = fld.instrument.group
     return group.name if group is not None else None
-
-
-def _filled(row: dict[str, Any]) -> set[str]:
-    return {column.removesuffix("_complete") for column in row if column.endswith("_complete")}
 
 
 def _typed(project: RedcapProject, stored: tuple[Item, str] | None) -> Any:
