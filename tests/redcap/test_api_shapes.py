@@ -200,3 +200,28 @@ def test_the_requests_redcapr_sends_get_what_redcapr_reads(redcap: RedcapWorld) 
     failed = call(key, **{**read_oneshot, "fields": "nope"})
     assert failed[0] == 400
     assert failed[2].startswith("ERROR: ")
+
+
+def test_a_repeating_events_occurrences_are_its_instances(redcap: RedcapWorld) -> None:
+    key = redcap.keys["entry"]
+    rows = [
+        {
+            "record_id": "01-001",
+            "redcap_event_name": "cycle_arm_1",
+            "redcap_repeat_instrument": "",
+            "redcap_repeat_instance": str(n),
+            "weight": str(70 + n),
+        }
+        for n in (1, 2)
+    ]
+    status, _kind, body = call(key, content="record", format="json", data=json.dumps(rows))
+    assert status == 200, body
+    exported = json.loads(
+        call(
+            key,
+            content="record",
+            format="json",
+            **{"fields[0]": "weight", "events[0]": "cycle_arm_1"},
+        )[2]
+    )
+    assert [(r["redcap_repeat_instance"], r["weight"]) for r in exported] == [(1, "71"), (2, "72")]

@@ -247,7 +247,7 @@ class _RecordReader:
                 return (instance.event, instrument.name, 0)  # the row, filled by the caller
         if form.repeating:
             return (instance.event, form.name, instance.repeat)
-        if instance.event in self.repeating_events:
+        if instance.event in self.repeating_events or instance.occurrence > 1:
             return (instance.event, "", instance.occurrence)
         return (instance.event, "", "")
 

@@ -125,7 +125,6 @@ class _Reader:
                 number,
                 subject,
                 event.name,
-                event.repeating,
                 instrument,
                 instrument_name,
                 instance,
@@ -172,7 +171,6 @@ class _Reader:
         number: int,
         subject: Subject,
         event: str,
-        event_repeats: bool,
         instrument_name: str,
         repeat_instrument: str,
         instance: int,
@@ -185,7 +183,8 @@ class _Reader:
         targeted = repeat_instrument == instrument_name
         if instrument.group is None and form.repeating:
             repeat = instance if targeted else 1
-        elif instrument.group is None and event_repeats and not repeat_instrument:
+        elif instrument.group is None and not repeat_instrument:
+            # A repeating event's instance is its occurrence (1 when the cell is blank).
             occurrence = instance
         key = (subject.pk, event, occurrence, form.name, repeat)
         draft = self.drafts.setdefault(key, _Draft(source=f"row {number}"))
