@@ -8,6 +8,7 @@ session, no CSRF: the token in the body is the only credential.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -268,17 +269,13 @@ def _record_import(call: _Call) -> Response:
     if content == "ids":
         rows_out = [{"id": name} for name in imported.ids]
         if answer_format == "json":
-            return HttpResponse(_json(imported.ids), content_type="application/json; charset=utf-8")
+            return HttpResponse(
+                json.dumps(imported.ids), content_type="application/json; charset=utf-8"
+            )
         return rows_response(rows_out, columns=["id"], format=answer_format)
     if content == "nothing":
         return HttpResponse("", content_type="text/html; charset=utf-8")
     return object_response({"count": imported.count}, format=answer_format)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 def _file(call: _Call) -> Response:
