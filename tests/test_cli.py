@@ -285,6 +285,21 @@ def _vitals_csv() -> dict[str, str]:
     return {"{vitals_csv}": str(path)}
 
 
+def _redcap_records() -> dict[str, str]:
+    """Return REDCap records (JSON) for the subject included at site 01 (REDCap migration)."""
+    import json
+    import tempfile
+
+    from carnet.subjects.models import Subject
+
+    subject = Subject.objects.filter(study__identifier="MINI").order_by("pk").first()
+    assert subject is not None
+    path = Path(tempfile.mkdtemp()) / "records.json"
+    rows = [{"record_id": subject.identifier, "redcap_event_name": "baseline_arm_1", "sbp": "128"}]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return {"{redcap_records}": str(path)}
+
+
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
@@ -399,6 +414,11 @@ WRITES = [
         stdin="a long test password",
         signer="irene (Irene)",
     ),
+    Write(
+        ("redcap", "records-import", "MINI", "{redcap_records}", "--reason", "REDCap migration"),
+        reason="REDCap migration",
+        before=_redcap_records,
+    ),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     # Monitoring: the plan (audited), then the SDV of the imported vital signs.
     Write(("monitoring", "plan", "MINI", "--rule", "critical")),
@@ -454,6 +474,9 @@ READ_ONLY = {
     "monitoring outstanding",
     "monitoring visits",
     "monitoring visit-report",
+    # A REDCap data dictionary in (a study YAML file) or out (a CSV file): no database write.
+    "redcap dictionary-import",
+    "redcap dictionary-export",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

@@ -52,6 +52,7 @@ CARNET_COMMANDS = (
     "monitoring",
     "dblock",
     "sign",
+    "redcap",
 )
 # Django's commands that Carnet keeps: the schema upgrade (forward only) and the read-only checks.
 DJANGO_COMMANDS = ("migrate", "check")

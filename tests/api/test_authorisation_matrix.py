@@ -691,3 +691,67 @@ def test_an_unknown_and_a_forbidden_study_look_the_same() -> None:
     unknown = client.get("/api/studies/NOPE")
     assert unknown.status_code == 403
     assert unknown.json()["detail"] == "There is no study 'NOPE' you may see."
+
+
+# The REDCap-compatible API (/redcap/api/, carnet.redcap): one POST endpoint outside ninja,
+# whose token is the same personal token; each content answers as Carnet's own API does.
+REDCAP_CONTENTS: dict[str, Callable[[str, str], bool]] = {
+    "metadata": may_view_study,
+    "event": may_view_study,
+    "record": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "user": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "dag": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "log": granted(Action.VIEW_AUDIT_TRAIL),
+}
+
+
+def test_the_redcap_api_follows_the_same_rights_and_sites() -> None:
+    w = world()
+    subject_at_site_a(w)
+    client = Client()
+    failures = []
+    n = 1000
+    for role in Role.values:
+        for situation in SITUATIONS:
+            n += 1
+            _user, key = persona(w, role, situation, n)
+            for content, allowed in REDCAP_CONTENTS.items():
+                response = client.post(
+                    "/redcap/api/", {"token": key, "content": content, "format": "json"}
+                )
+                body = (
+                    b"".join(response.streaming_content)
+                    if response.streaming
+                    else (response.content)
+                )
+                ok = response.status_code == 200
+                if ok != allowed(role, situation):
+                    failures.append(f"{role:24} {situation:14} {content}: {response.status_code}")
+                elif not ok:
+                    assert b'"error"' in body, body
+                elif (
+                    content == "record"
+                    and situation == "other site"
+                    and SUBJECT_AT_A.encode() in body
+                ):
+                    failures.append(f"{role} {situation} record: shows site A's subject")
+            # An import naming 01-001: refused without the right to enter or manage its data.
+            response = client.post(
+                "/redcap/api/",
+                {
+                    "token": key,
+                    "content": "record",
+                    "format": "json",
+                    "data": '[{"record_id": "01-001", "redcap_event_name": "baseline_arm_1",'
+                    ' "weight": "1000"}]',
+                },
+            )
+            body = response.content
+            if response.status_code == 200:
+                failures.append(f"{role} {situation} import: wrote {body!r}")
+            may_write = granted(Action.ENTER_DATA)(role, situation) or granted(Action.MANAGE_DATA)(
+                role, situation
+            )
+            if may_write and response.status_code == 403:
+                failures.append(f"{role} {situation} import: refused its right")
+    assert failures == []

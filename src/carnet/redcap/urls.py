@@ -1,7 +1,11 @@
-"""Pages of the redcap app."""
+"""Addresses of the redcap app: the REDCap-compatible API (PyCap asks that it end in /api/)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from carnet.redcap import views
 
 app_name = "redcap"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("redcap/api/", views.api, name="api"),
+]
