@@ -185,4 +185,5 @@ def test_the_same_cutoff_gives_the_same_bytes_and_the_export_is_audited(
     )
     assert odm(e, cutoff) == first
     made = AuditEvent.objects.filter(action="export.made").last()
-    assert made is not None and made.new["format"] == "odm"
+    assert made is not None
+    assert made.new["format"] == "odm"

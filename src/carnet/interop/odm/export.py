@@ -267,7 +267,7 @@ class _ClinicalWriter:
         if level == 1:
             event = self.events.get(row["event"])
             attributes = {"StudyEventOID": event.oid if event else f"SE.{row['event']}"}
-            if event is not None and event.repeating or row["occurrence"] != 1:
+            if (event is not None and event.repeating) or row["occurrence"] != 1:
                 attributes["StudyEventRepeatKey"] = str(row["occurrence"])
             return self.xf.element(_q("StudyEventData"), **attributes, **upsert)
         if level == 2:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
 from lxml import etree
 
 from carnet.studies.definition.model import (
