@@ -502,4 +502,39 @@ def odm_to_path(
     return made
 
 
-__all__ = ["MODES", "OdmMade", "odm_to_path", "odm_write"]
+def odm_zip_to_path(
+    *,
+    actor: Any,
+    study: Study,
+    cutoff: Cutoff,
+    output: Path,
+    mode: str = "snapshot",
+    unblinded: bool = False,
+) -> OdmMade:
+    """Write the ODM file into a zip (what the page and the API serve), streamed into its entry;
+    on any refusal or failure, no file is left behind."""
+    import zipfile
+
+    partial = output.with_name(output.name + ".partial")
+    name = f"{study.identifier}-{cutoff.name}-odm-{mode}.xml"
+    stamp = (cutoff.cut_on.year, cutoff.cut_on.month, cutoff.cut_on.day, 0, 0, 0)
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            entry = zipfile.ZipInfo(name, date_time=stamp)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(entry, "w", force_zip64=True) as target:
+                made = odm_write(
+                    actor=actor,
+                    study=study,
+                    cutoff=cutoff,
+                    target=target,
+                    mode=mode,
+                    unblinded=unblinded,
+                )
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return made
+
+
+__all__ = ["MODES", "OdmMade", "odm_to_path", "odm_write", "odm_zip_to_path"]
