@@ -285,6 +285,29 @@ def _vitals_csv() -> dict[str, str]:
     return {"{vitals_csv}": str(path)}
 
 
+def _vitals_odm() -> dict[str, str]:
+    """Return an ODM 1.3.2 file of vital signs for the subject included at site 01."""
+    import tempfile
+
+    from carnet.subjects.models import Subject
+
+    subject = Subject.objects.filter(study__identifier="MINI").order_by("pk").first()
+    assert subject is not None
+    path = Path(tempfile.mkdtemp()) / "vitals.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileOID="F" FileType="Snapshot" '
+        'CreationDateTime="2026-01-06T10:00:00" ODMVersion="1.3.2">'
+        '<ClinicalData StudyOID="S.MINI" MetaDataVersionOID="MDV.1">'
+        f'<SubjectData SubjectKey="{subject.identifier}">'
+        '<StudyEventData StudyEventOID="SE.BASELINE"><FormData FormOID="F.VITALS">'
+        '<ItemGroupData ItemGroupOID="IG.VS"><ItemData ItemOID="I.WEIGHT" Value="72"/>'
+        "</ItemGroupData></FormData></StudyEventData></SubjectData></ClinicalData></ODM>\n",
+        encoding="utf-8",
+    )
+    return {"{vitals_odm}": str(path)}
+
+
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
@@ -363,6 +386,12 @@ WRITES = [
         reason="paper CRF migration",
         before=_vitals_csv,
     ),
+    # ODM clinical data go through the same bulk path.
+    Write(
+        ("odm", "import-data", "MINI", "{vitals_odm}", "--reason", "partner centre data"),
+        reason="partner centre data",
+        before=_vitals_odm,
+    ),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     Write(
         ("role", "revoke", "dora", "MINI", "all", "data_manager", "--reason", "left"),
@@ -407,6 +436,9 @@ READ_ONLY = {
     "audit trail",
     # The CRF describes the study (no data): it writes a file, not to the database.
     "crf",
+    # An ODM file's metadata become a study file (YAML); an ODM file is checked.
+    "study import-odm",
+    "odm check",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).
