@@ -162,7 +162,7 @@ class _Reader:
         elif value:
             self.drop(
                 element,
-                _("the OID is not one Carnet allows or is used twice; a new one is derived."),
+                _("the OID is not one Carnet allows; a new one is derived."),
             )
         self.by_oid.setdefault(kind, {})[value] = entry["name"]
 
