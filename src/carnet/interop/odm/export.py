@@ -231,6 +231,9 @@ class _ClinicalWriter:
         self.forms = meta.forms
         self.values = 0
         self.subjects = 0
+        # The ItemGroupData being filled: built whole, then written in one call (far fewer
+        # writes than one per value; a group holds one row of one form).
+        self.pending: etree._Element | None = None
 
     def write(self, rows: Iterator[dict[str, Any]]) -> None:
         """Write the rows (sorted by subject, event, occurrence, form, repeat, row, item)."""
@@ -279,12 +282,13 @@ class _ClinicalWriter:
         attributes = {"ItemGroupOID": group.oid}
         if group.repeating:
             attributes["ItemGroupRepeatKey"] = str(row["row"])
-        return self.xf.element(_q("ItemGroupData"), **attributes, **upsert)
+        return _GroupData(self, etree.Element(_q("ItemGroupData"), attributes, **upsert))
 
     def _item(self, row: dict[str, Any]) -> None:
         _group, item = self.group_of[(row["form"], row["item"])]
         value = row["missing"] or row["text"] or ""
-        element = etree.Element(_q("ItemData"), ItemOID=item.oid)
+        assert self.pending is not None
+        element = etree.SubElement(self.pending, _q("ItemData"), ItemOID=item.oid)
         if self.transactional:
             removed = bool(row.get("removed"))
             element.set("TransactionType", "Remove" if removed else "Upsert")
@@ -295,8 +299,22 @@ class _ClinicalWriter:
             element.append(_audit_record(row))
         else:
             element.set("Value", value)
-        self.xf.write(element)
         self.values += 1
+
+
+class _GroupData:
+    """An ItemGroupData built in memory while its values come, written when it closes."""
+
+    def __init__(self, writer: _ClinicalWriter, element: etree._Element) -> None:
+        self.writer = writer
+        self.element = element
+
+    def __enter__(self) -> None:
+        self.writer.pending = self.element
+
+    def __exit__(self, *exc: Any) -> None:
+        self.writer.xf.write(self.element)
+        self.writer.pending = None
 
 
 class _Entered:
