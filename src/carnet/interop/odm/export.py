@@ -4,7 +4,7 @@ The metadata (events, forms, groups, items, code lists in both languages, units,
 branching and calculations) are small and written whole. The clinical data are rebuilt from the
 audit trail up to the cut-off, as every export is (datasets.py): one pass over the study's
 `item.changed` events sets each change aside, in Parquet, in the part of the subjects it
-belongs to (a thousand subjects a part, in the order of the file); each part is then read back,
+belongs to (250 subjects a part, in the order of the file); each part is then read back,
 reduced (the last state of each value, for a snapshot; every change with its `AuditRecord`, for
 a transactional file) and written with lxml's incremental writer before the next one is read.
 
@@ -53,8 +53,9 @@ from carnet.interop.services import export_record
 from carnet.studies.models import Study
 from carnet.subjects.environments import Environment
 
-# Subjects written per part: what memory holds at once is one part's values.
-SUBJECTS_PER_PART = 1000
+# Subjects written per part: what memory holds at once is one part's values (a few hundred
+# thousand values for a study of a thousand values a subject).
+SUBJECTS_PER_PART = 250
 MODES = ("snapshot", "transactional")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
