@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import export as export_bench  # noqa: E402 (bench/export.py: the same synthetic study)
+import export as export_bench  # bench/export.py: the same synthetic study
 
 POSTGRES = export_bench.POSTGRES
 TASKS = ("csv", "odm", "odm-transactional")
