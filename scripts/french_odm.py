@@ -57,5 +57,6 @@ FRENCH: dict[str, str] = {
     "the ItemRef names no ItemDef.": "l'ItemRef ne désigne aucun ItemDef.",
     "the OID is not one Carnet allows; a new one is derived.": "l'OID n'est pas admis par Carnet ; un nouveau est dérivé.",
     "the code list is not carried: the item is %(type)s.": "la liste de codes n'est pas reprise : la variable est de type %(type)s.",
+    "The ODM file has no Study element: no study definition to import.": "Le fichier ODM n'a pas d'élément Study : aucune définition d'étude à importer.",
     "used again (a group in several forms): this copy gets a new OID.": "réutilisé (un groupe dans plusieurs formulaires) : cette copie reçoit un nouvel OID.",
 }

@@ -245,3 +245,16 @@ def odm_bytes(actor: object, study: Study) -> bytes:
     target = io.BytesIO()
     odm_write(actor=actor, study=study, cutoff=cutoff, target=target)
     return target.getvalue()
+
+
+def test_a_file_without_a_study_is_refused_and_nothing_is_written(tmp_path: Path, db: None) -> None:
+    source = tmp_path / "empty.xml"
+    source.write_text(
+        '<?xml version="1.0"?>\n<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileOID="X" '
+        'FileType="Snapshot" CreationDateTime="2026-01-01T00:00:00" ODMVersion="1.3.2"/>\n',
+        encoding="utf-8",
+    )
+    output = tmp_path / "empty.yaml"
+    with pytest.raises(CommandError, match="no Study element"):
+        import_odm(source, output)
+    assert not output.exists()

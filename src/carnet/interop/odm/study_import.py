@@ -21,7 +21,7 @@ from lxml import etree
 from ruamel.yaml import YAML
 
 from carnet.interop.odm.metadata import CONTEXT
-from carnet.interop.odm.reading import XML_LANG, odm, odm_read
+from carnet.interop.odm.reading import XML_LANG, OdmRefused, odm, odm_read
 
 NAME_LIMIT = 32
 OID = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
@@ -490,7 +490,7 @@ def odm_study_read(root: etree._Element, *, identifier: str = "") -> StudyImport
     reader = _Reader(root)
     study = root.find(odm("Study"))
     if study is None:
-        raise ValueError("no Study")
+        raise OdmRefused(_("The ODM file has no Study element: no study definition to import."))
     versions = study.findall(odm("MetaDataVersion"))
     version = versions[0] if versions else etree.Element(odm("MetaDataVersion"))
     for extra in versions[1:]:
