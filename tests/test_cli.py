@@ -285,6 +285,29 @@ def _vitals_csv() -> dict[str, str]:
     return {"{vitals_csv}": str(path)}
 
 
+def _vitals_odm() -> dict[str, str]:
+    """Return an ODM 1.3.2 file of vital signs for the subject included at site 01."""
+    import tempfile
+
+    from carnet.subjects.models import Subject
+
+    subject = Subject.objects.filter(study__identifier="MINI").order_by("pk").first()
+    assert subject is not None
+    path = Path(tempfile.mkdtemp()) / "vitals.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileOID="F" FileType="Snapshot" '
+        'CreationDateTime="2026-01-06T10:00:00" ODMVersion="1.3.2">'
+        '<ClinicalData StudyOID="S.MINI" MetaDataVersionOID="MDV.1">'
+        f'<SubjectData SubjectKey="{subject.identifier}">'
+        '<StudyEventData StudyEventOID="SE.BASELINE"><FormData FormOID="F.VITALS">'
+        '<ItemGroupData ItemGroupOID="IG.VS"><ItemData ItemOID="I.WEIGHT" Value="72"/>'
+        "</ItemGroupData></FormData></StudyEventData></SubjectData></ClinicalData></ODM>\n",
+        encoding="utf-8",
+    )
+    return {"{vitals_odm}": str(path)}
+
+
 def _redcap_records() -> dict[str, str]:
     """Return REDCap records (JSON) for the subject included at site 01 (REDCap migration)."""
     import json
@@ -419,6 +442,12 @@ WRITES = [
         reason="REDCap migration",
         before=_redcap_records,
     ),
+    # ODM clinical data go through the same bulk path.
+    Write(
+        ("odm", "import-data", "MINI", "{vitals_odm}", "--reason", "partner centre data"),
+        reason="partner centre data",
+        before=_vitals_odm,
+    ),
     Write(("setting", "set", "backup_keep", "3", "--reason", "disk space"), reason="disk space"),
     # Monitoring: the plan (audited), then the SDV of the imported vital signs.
     Write(("monitoring", "plan", "MINI", "--rule", "critical")),
@@ -477,6 +506,9 @@ READ_ONLY = {
     # A REDCap data dictionary in (a study YAML file) or out (a CSV file): no database write.
     "redcap dictionary-import",
     "redcap dictionary-export",
+    # An ODM file's metadata become a study file (YAML); an ODM file is checked.
+    "study import-odm",
+    "odm check",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

@@ -53,6 +53,7 @@ CARNET_COMMANDS = (
     "dblock",
     "sign",
     "redcap",
+    "odm",
 )
 # Django's commands that Carnet keeps: the schema upgrade (forward only) and the read-only checks.
 DJANGO_COMMANDS = ("migrate", "check")

@@ -49,7 +49,8 @@ class ExportIn(Schema):
     format: str = Field(
         "csv",
         description="csv (with SAS and R programs), parquet, xpt (SAS v5), dta (Stata), "
-        "sav (SPSS), warehouse (Parquet partitioned study=/site=/form=)",
+        "sav (SPSS), warehouse (Parquet partitioned study=/site=/form=), odm (CDISC ODM 1.3.2 "
+        "snapshot, zipped), odm-transactional (every change with its AuditRecord)",
     )
     unblinded: bool = Field(False, description="The arm and arm-revealing items (unblinded roles)")
     forms: list[str] | None = Field(None, description="Only these forms (default: every form)")

@@ -26,6 +26,10 @@ from carnet.interop.models import Cutoff, ExportRun, ExportStatus
 from carnet.interop.writers import FORMATS
 from carnet.studies.models import Study
 
+# What an export run may be: the datasets' formats, and CDISC ODM 1.3.2 (a zip of one XML file).
+ODM_FORMATS = ("odm", "odm-transactional")
+RUN_FORMATS = (*FORMATS, *ODM_FORMATS)
+
 
 @dataclass(frozen=True)
 class ExportOptions:
@@ -66,14 +70,24 @@ def export_file(run: ExportRun) -> Path:
 
 def _check(*, actor: User, study: Study, cutoff: Cutoff, options: ExportOptions) -> int:
     """Refuse what the export would refuse; return how many datasets it will write."""
-    if options.file_format not in FORMATS:
+    if options.file_format not in RUN_FORMATS:
         raise ValidationError(
             _("format: %(format)r is not one of %(formats)s.")
-            % {"format": options.file_format, "formats": ", ".join(FORMATS)}
+            % {"format": options.file_format, "formats": ", ".join(RUN_FORMATS)}
         )
     if cutoff.study_id != study.pk:
         raise ValidationError(_("cutoff: this cut-off belongs to another study."))
     blinding, scope, codes = _reader(actor, study, options.unblinded)
+    if options.file_format in ODM_FORMATS:
+        filters = (options.forms, options.sites, options.events, options.since, options.until)
+        if any(filters) or options.labels:
+            raise ValidationError(
+                _(
+                    "An ODM export holds the whole study at the cut-off (the sites you may "
+                    "export): it takes no forms, sites, events, dates or labels."
+                )
+            )
+        return 1
     plan = _filtered(
         export_plan(study=study, cutoff=cutoff, blinding=blinding, scope=scope, site_codes=codes),
         forms=options.forms or None,
@@ -119,21 +133,7 @@ def export_execute(*, run: ExportRun) -> ExportRun:
     output = export_file(run)
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
-        made = export_to_path(
-            actor=run.requested_by,
-            study=run.study,
-            cutoff=run.cutoff,
-            file_format=options.file_format,
-            output=output,
-            unblinded=options.unblinded,
-            forms=options.forms or None,
-            sites=options.sites or None,
-            events=options.events or None,
-            since=options.since,
-            until=options.until,
-            labels=options.labels,
-            progress=progress,
-        )
+        digest = _make(run, options, output, progress)
     except Exception as error:
         ExportRun.objects.filter(pk=run.pk).update(
             status=ExportStatus.FAILED, error=str(error)[:2000], finished_at=utc_now()
@@ -141,9 +141,41 @@ def export_execute(*, run: ExportRun) -> ExportRun:
         raise
     ExportRun.objects.filter(pk=run.pk).update(
         status=ExportStatus.DONE,
-        manifest_sha256=made.manifest_sha256,
+        manifest_sha256=digest,
         size=output.stat().st_size,
         finished_at=utc_now(),
     )
     run.refresh_from_db()
     return run
+
+
+def _make(run: ExportRun, options: ExportOptions, output: Path, progress: Any) -> str:
+    """Write the run's file; return its manifest's SHA-256 (an ODM file's own, for ODM)."""
+    if options.file_format in ODM_FORMATS:
+        from carnet.interop.odm.export import odm_zip_to_path
+
+        made = odm_zip_to_path(
+            actor=run.requested_by,
+            study=run.study,
+            cutoff=run.cutoff,
+            output=output,
+            mode="transactional" if options.file_format == "odm-transactional" else "snapshot",
+            unblinded=options.unblinded,
+        )
+        progress(1, 1, "odm")
+        return made.sha256
+    return export_to_path(
+        actor=run.requested_by,
+        study=run.study,
+        cutoff=run.cutoff,
+        file_format=options.file_format,
+        output=output,
+        unblinded=options.unblinded,
+        forms=options.forms or None,
+        sites=options.sites or None,
+        events=options.events or None,
+        since=options.since,
+        until=options.until,
+        labels=options.labels,
+        progress=progress,
+    ).manifest_sha256

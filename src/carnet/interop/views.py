@@ -24,8 +24,7 @@ from carnet.accounts.selectors import study_for_actor, study_sites
 from carnet.core.errors import CarnetError
 from carnet.interop import selectors, services
 from carnet.interop.models import ExportRun, ExportStatus
-from carnet.interop.runs import ExportOptions, export_file, export_request
-from carnet.interop.writers import FORMATS
+from carnet.interop.runs import RUN_FORMATS, ExportOptions, export_file, export_request
 from carnet.studies.models import Study
 
 FINISHED = (ExportStatus.DONE, ExportStatus.FAILED)
@@ -141,7 +140,7 @@ def exports_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "runs": runs,
             "choices": _choices(study),
             "finished": FINISHED,
-            "formats": FORMATS,
+            "formats": RUN_FORMATS,
             "unblinded": blinding_of(user, study=study).unblinded,
             "error": message,
             "refused": status == 403,

@@ -1,4 +1,7 @@
-"""`carnet export STUDY --cutoff NAME --format FORMAT --output FILE.zip`: a study at a cut-off."""
+"""`carnet export STUDY --cutoff NAME --format FORMAT --output FILE.zip`: a study at a cut-off.
+
+`--format odm` writes one CDISC ODM 1.3.2 file (FILE.xml), a snapshot or, with
+`--mode transactional`, every change with its audit record."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from django.utils.translation import gettext as _
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
 from carnet.interop.exports import export_to_path
+from carnet.interop.models import Cutoff
+from carnet.interop.odm.export import MODES, odm_to_path
 from carnet.interop.selectors import cutoff_named
 from carnet.interop.writers import FORMATS
 from carnet.studies.models import Study
@@ -32,14 +37,24 @@ def _bar(done: int, total: int, name: str) -> None:
 class Command(BaseCommand):
     help = (
         "Export a study's datasets at a named cut-off into a zip "
-        "(CSV with SAS and R, Parquet, SAS XPT v5, Stata, SPSS, or the warehouse layout)."
+        "(CSV with SAS and R, Parquet, SAS XPT v5, Stata, SPSS, or the warehouse layout), or as "
+        "one CDISC ODM 1.3.2 file."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("study", metavar="STUDY")
         parser.add_argument("--cutoff", required=True, metavar="NAME")
-        parser.add_argument("--format", choices=FORMATS, default="csv", dest="file_format")
+        parser.add_argument(
+            "--format", choices=(*FORMATS, "odm"), default="csv", dest="file_format"
+        )
         parser.add_argument("--output", type=Path, required=True, metavar="FILE.zip")
+        parser.add_argument(
+            "--mode",
+            choices=MODES,
+            default="snapshot",
+            help="ODM only: the values at the cut-off (snapshot) or every change with its audit "
+            "record (transactional).",
+        )
         parser.add_argument(
             "--unblinded",
             action="store_true",
@@ -83,6 +98,9 @@ class Command(BaseCommand):
         output: Path = options["output"]
         try:
             cutoff = cutoff_named(actor, study=study, name=options["cutoff"])
+            if options["file_format"] == "odm":
+                self._odm(actor, study, cutoff, options)
+                return
             made = export_to_path(
                 actor=actor,
                 study=study,
@@ -111,5 +129,39 @@ class Command(BaseCommand):
                 "count": len(made.files),
                 "cutoff": cutoff.name,
                 "sha256": made.manifest_sha256,
+            }
+        )
+
+    def _odm(
+        self, actor: SystemActor, study: Study, cutoff: Cutoff, options: dict[str, Any]
+    ) -> None:
+        dataset_options = ("forms", "sites", "events", "since", "until")
+        if any(options[name] for name in dataset_options) or options["labels"]:
+            raise CommandError(
+                _(
+                    "An ODM export holds the whole study at the cut-off (the sites you may "
+                    "export): it takes no forms, sites, events, dates or labels."
+                )
+            )
+        made = odm_to_path(
+            actor=actor,
+            study=study,
+            cutoff=cutoff,
+            output=options["output"],
+            mode=options["mode"],
+            unblinded=options["unblinded"],
+        )
+        self.stdout.write(
+            _(
+                "%(file)s: ODM 1.3.2 %(mode)s of %(subjects)s subjects, %(values)s values, from "
+                "cut-off %(cutoff)s; SHA-256 %(sha256)s."
+            )
+            % {
+                "file": options["output"],
+                "mode": options["mode"],
+                "subjects": made.subjects,
+                "values": made.values,
+                "cutoff": cutoff.name,
+                "sha256": made.sha256,
             }
         )

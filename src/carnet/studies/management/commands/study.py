@@ -7,14 +7,21 @@ import getpass
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
-from carnet.studies.definition import StudyDefinition, StudyFileError, study_file_read
+from carnet.studies.definition import (
+    StudyDefinition,
+    StudyFileError,
+    study_file_read,
+    study_text_validate,
+)
 from carnet.studies.definition.diff import definition_diff
 from carnet.studies.definition.outline import outline, report_lines
 from carnet.studies.definition.validation import study_schema
@@ -22,6 +29,19 @@ from carnet.studies.models import StudyMode
 from carnet.studies.selectors import studies_list, study_get, study_version_get
 from carnet.studies.services import study_load, study_publish
 from carnet.studies.signing import MODE_CHANGE_MEANING, mode_signing
+
+# Readers of other formats a study definition is imported from (`carnet study import-odm`).
+# Interop registers its ODM reader in its AppConfig.ready: studies imports no higher part. A
+# reader takes the file and the identifier asked for (or "") and returns the YAML text and what
+# it could not carry over, one line per element; it refuses a file with a CarnetError.
+StudyFileImporter = Callable[[Path, str], tuple[str, list[str]]]
+STUDY_FILE_IMPORTERS: dict[str, StudyFileImporter] = {}
+
+
+def register_study_file_importer(name: str, importer: StudyFileImporter) -> None:
+    """Make ``carnet study import-<name>`` read files with ``importer``."""
+    STUDY_FILE_IMPORTERS[name] = importer
+
 
 VERSION_REFERENCE = re.compile(r"^(?P<study>[A-Z0-9][A-Z0-9_-]+):(?P<number>\d+)$")
 
@@ -87,10 +107,22 @@ class Command(BaseCommand):
             "--language", choices=["en", "fr"], default="en", help="Labels' language."
         )
         actions.add_parser("schema", help="Print the JSON Schema of the study format.")
+        import_odm = actions.add_parser(
+            "import-odm",
+            help="Write a study file (YAML) from a CDISC ODM 1.3.2 file's metadata and list, "
+            "element by element, what it could not carry over.",
+        )
+        import_odm.add_argument("file", type=Path, help="The ODM 1.3.2 XML file.")
+        import_odm.add_argument(
+            "--output", type=Path, help="The YAML file to write (default: FILE with .yaml)."
+        )
+        import_odm.add_argument(
+            "--identifier", default="", help="The study's identifier (default: from its OID)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            getattr(self, f"_{options['action']}")(options)
+            getattr(self, f"_{options['action'].replace('-', '_')}")(options)
         except StudyFileError as error:
             for finding in error.findings:
                 self.stdout.write(str(finding))
@@ -229,3 +261,37 @@ class Command(BaseCommand):
 
     def _schema(self, options: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(study_schema(), indent=2, ensure_ascii=False))
+
+    def _import_odm(self, options: dict[str, Any]) -> None:
+        importer = STUDY_FILE_IMPORTERS.get("odm")
+        if importer is None:
+            raise CommandError(_("No ODM reader is installed (the interop app)."))
+        source: Path = options["file"]
+        output: Path = options["output"] or source.with_suffix(".yaml")
+        text, not_carried = importer(source, options["identifier"])
+        definition, findings = study_text_validate(text, name=str(output))
+        for line in not_carried:
+            self.stdout.write(_("Not carried over: %(what)s") % {"what": line})
+        for finding in findings:
+            self.stdout.write(str(finding))
+        if definition is None:
+            raise CommandError(
+                _("The study read from %(file)s does not validate; nothing was written.")
+                % {"file": source}
+            )
+        output.write_text(text, encoding="utf-8")
+        self.stdout.write(
+            _(
+                "%(output)s: study %(study)s with %(events)s events, %(forms)s forms, "
+                "%(items)s items; %(count)s things not carried over (listed above). "
+                "Check it with: carnet study validate %(output)s"
+            )
+            % {
+                "output": output,
+                "study": definition.identifier,
+                "events": len(definition.events),
+                "forms": len(definition.forms),
+                "items": len(definition.items()),
+                "count": len(not_carried),
+            }
+        )
