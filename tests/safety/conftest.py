@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the study's YAML reads better one item per line)
 """MINI amended with an adverse event form declared with SDTM variables (seriousness, criteria,
 causality, outcome) and a concomitant medication form, in production, randomised, with the
 people of a safety workflow: a nurse and an investigator at site A, an investigator at site B,
@@ -78,7 +79,9 @@ class Safety:
     data_manager: User  # all sites
     monitor: User  # site A
 
-    def save_ae(self, base: int | None = None, *, repeat: int | None = None, **values: Any) -> SaveOutcome:
+    def save_ae(
+        self, base: int | None = None, *, repeat: int | None = None, **values: Any
+    ) -> SaveOutcome:
         return form_save(
             actor=self.nurse,
             subject=self.subject,
@@ -91,18 +94,17 @@ class Safety:
 
     def serious_ae(self, **values: Any) -> SaeReport:
         """Record a grade 4 febrile neutropenia as serious; return its SAE report."""
-        outcome = self.save_ae(
-            None,
-            ae_term=TERM,
-            ae_start="2026-02-02",
-            ae_grade=4,
-            grave=1,
-            ae_life=1,
-            ae_hosp=1,
-            ae_rel=3,
-            ae_out=3,
-            **values,
-        )
+        defaults: dict[str, Any] = {
+            "ae_term": TERM,
+            "ae_start": "2026-02-02",
+            "ae_grade": 4,
+            "grave": 1,
+            "ae_life": 1,
+            "ae_hosp": 1,
+            "ae_rel": 3,
+            "ae_out": 3,
+        }
+        outcome = self.save_ae(None, **{**defaults, **values})
         return SaeReport.objects.get(form_instance=outcome.form_instance)
 
 
@@ -138,9 +140,20 @@ def safety(tmp_path: Path) -> Safety:
         eligibility={"baseline.weight": 70, "weight": 70, "packs": 0},
         consent=ConsentGiven(form_version="v1", consented_on=on),
     )
-    form_save(actor=nurse, subject=subject, event="baseline", form="vitals", base_version=0, values={"weight": 70, "smoker": 1})
     form_save(
-        actor=nurse, subject=subject, event="baseline", form="conmed", base_version=None,
+        actor=nurse,
+        subject=subject,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": 70, "smoker": 1},
+    )
+    form_save(
+        actor=nurse,
+        subject=subject,
+        event="baseline",
+        form="conmed",
+        base_version=None,
         values={"cm_name": "Paracetamol", "cm_start": "2026-01-10"},
     )
     return Safety(

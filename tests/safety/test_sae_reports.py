@@ -57,7 +57,9 @@ def test_the_investigator_signs_the_initial_report_and_pharmacovigilance_is_told
     with time_machine.travel(datetime(2027, 3, 3, 8, 0, tzinfo=UTC), tick=False):
         report = safety.serious_ae()
     with time_machine.travel(datetime(2027, 3, 4, 7, 59, tzinfo=UTC), tick=False):
-        sae_version_prepare(actor=safety.investigator, report=report, narrative="Admitted on day 12.")
+        sae_version_prepare(
+            actor=safety.investigator, report=report, narrative="Admitted on day 12."
+        )
         version = sae_version_sign(
             actor=safety.investigator, report=report, password=PASSWORD, meaning=MEANING
         )
@@ -99,5 +101,7 @@ def test_only_an_investigator_of_the_site_signs_and_a_wrong_password_signs_nothi
         with pytest.raises(PermissionDenied):
             sae_version_sign(actor=someone, report=report, password=PASSWORD, meaning=MEANING)
     with pytest.raises(ValidationError, match="password"):
-        sae_version_sign(actor=safety.investigator, report=report, password="wrong", meaning=MEANING)
+        sae_version_sign(
+            actor=safety.investigator, report=report, password="wrong", meaning=MEANING
+        )
     assert not report.versions.filter(sent_at__isnull=False).exists()

@@ -53,7 +53,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 YES = frozenset({"1", "y", "yes", "true"})
 
 
-def _find(form_items: tuple[Item, ...], variables: tuple[str, ...], names: tuple[str, ...]) -> Item | None:
+def _find(
+    form_items: tuple[Item, ...], variables: tuple[str, ...], names: tuple[str, ...]
+) -> Item | None:
     for item in form_items:
         if item.sas_name and item.sas_name.upper() in variables:
             return item
@@ -158,13 +160,13 @@ def field_text(content: dict[str, Any], field: str, language: str = "en") -> str
     return str(value.get("text", ""))
 
 
-def _mask(value: Any) -> Any:
+def mask(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get("arm_revealing") and value.get("text"):
             return {**value, "text": HIDDEN, "label": {"en": HIDDEN, "fr": HIDDEN}}
-        return {key: _mask(inner) for key, inner in value.items()}
+        return {key: mask(inner) for key, inner in value.items()}
     if isinstance(value, list):
-        return [_mask(inner) for inner in value]
+        return [mask(inner) for inner in value]
     return value
 
 
@@ -172,5 +174,5 @@ def shown_content(actor: User, subject: Subject, content: dict[str, Any]) -> dic
     """Return the content as the actor may read it: arm-revealing values masked when blinded."""
     if blinding_of(actor, study=subject.study).unblinded:
         return content
-    masked: dict[str, Any] = _mask(content)
+    masked: dict[str, Any] = mask(content)
     return masked

@@ -71,7 +71,9 @@ OUTCOMES = {
 }
 
 
-def _e(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
+def _e(
+    parent: etree._Element, tag: str, text: str | None = None, **attributes: str
+) -> etree._Element:
     element = etree.SubElement(parent, f"{{{HL7}}}{tag}")
     for key, value in attributes.items():
         if key == "xsi_type":
@@ -97,10 +99,10 @@ def _device(parent: etree._Element, type_code: str, extension: str, root: str) -
     _e(device, "id", extension=extension, root=root)
 
 
-def _observation(parent: etree._Element, code: str, **value: str) -> etree._Element:
+def _observation(parent: etree._Element, observation_code: str, **value: str) -> etree._Element:
     relationship = _e(parent, "outboundRelationship2", typeCode="PERT")
     observation = _e(relationship, "observation", classCode="OBS", moodCode="EVN")
-    _e(observation, "code", code=code, codeSystem=OID_ICH_OBSERVATION)
+    _e(observation, "code", code=observation_code, codeSystem=OID_ICH_OBSERVATION)
     _e(observation, "value", **value)
     return observation
 
@@ -131,13 +133,18 @@ def _reaction(parent: etree._Element, content: dict[str, Any]) -> None:
 
 
 def _drugs(parent: etree._Element, content: dict[str, Any]) -> None:
-    for role, rows, name in (("1", content.get("suspect", []), "EXTRT"), ("2", content.get("concomitant", []), "CMTRT")):
+    for role, rows, name in (
+        ("1", content.get("suspect", []), "EXTRT"),
+        ("2", content.get("concomitant", []), "CMTRT"),
+    ):
         for row in rows:
             subject_of = _e(parent, "subjectOf2", typeCode="SBJ")
             organizer = _e(subject_of, "organizer", classCode="CATEGORY", moodCode="EVN")
             _e(organizer, "code", code="4", codeSystem=OID_ICH_ORGANIZER)  # drug information
             component = _e(organizer, "component", typeCode="COMP")
-            administration = _e(component, "substanceAdministration", classCode="SBADM", moodCode="EVN")
+            administration = _e(
+                component, "substanceAdministration", classCode="SBADM", moodCode="EVN"
+            )
             _e(administration, "id", root=str(uuid.uuid4()))
             consumable = _e(administration, "consumable", typeCode="CSM")
             kind = _e(consumable, "instanceOfKind", classCode="INST")
@@ -167,10 +174,14 @@ def _patient(parent: etree._Element, report: SaeReport, content: dict[str, Any])
         causality = _e(assessment, "component", typeCode="COMP")
         observation = _e(causality, "causalityAssessment", classCode="OBS", moodCode="EVN")
         _e(observation, "code", code="39", codeSystem=OID_ICH_OBSERVATION)  # causality
-        _e(observation, "value", xsi_type="ST").text = str(report.sponsor_causality)  # G.k.9.i.2.r.3
+        _e(observation, "value", xsi_type="ST").text = str(
+            report.sponsor_causality
+        )  # G.k.9.i.2.r.3
 
 
-def _case(parent: etree._Element, report: SaeReport, version: SaeReportVersion, sender: str, now: datetime) -> None:
+def _case(
+    parent: etree._Element, report: SaeReport, version: SaeReportVersion, sender: str, now: datetime
+) -> None:
     content = version.content
     control = _e(parent, "controlActProcess", classCode="CACT", moodCode="EVN")
     _e(control, "code", code="PORR_TE049016UV", codeSystem=OID_TRIGGER)
@@ -201,12 +212,18 @@ def _case(parent: etree._Element, report: SaeReport, version: SaeReportVersion, 
     _e(research, "code", code="1", codeSystem=OID_STUDY_TYPE)  # C.5.4
 
 
-def icsr_xml(report: SaeReport, version: SaeReportVersion, *, sender: str = "CARNET", now: datetime | None = None) -> bytes:
+def icsr_xml(
+    report: SaeReport,
+    version: SaeReportVersion,
+    *,
+    sender: str = "CARNET",
+    now: datetime | None = None,
+) -> bytes:
     """Return the E2B(R3) ICSR of one version of the report (UTF-8 XML)."""
     from carnet.core.clock import utc_now
 
     now = now or utc_now()
-    batch = etree.Element(f"{{{HL7}}}MCCI_IN200100UV01", nsmap=NSMAP)  # type: ignore[arg-type]
+    batch = etree.Element(f"{{{HL7}}}MCCI_IN200100UV01", nsmap=NSMAP)
     batch.set("ITSVersion", "XML_1.0")
     number = f"{report.reference}-v{version.number}"
     _e(batch, "id", extension=number, root=OID_BATCH_NUMBER)  # N.1.2
@@ -233,7 +250,9 @@ def icsr_xml(report: SaeReport, version: SaeReportVersion, *, sender: str = "CAR
 
 def schema_path() -> Path | None:
     """Return the ICH schema the administrator pointed Carnet to, if any."""
-    configured = getattr(settings, "CARNET_E2B_SCHEMA", "") or os.environ.get("CARNET_E2B_SCHEMA", "")
+    configured = getattr(settings, "CARNET_E2B_SCHEMA", "") or os.environ.get(
+        "CARNET_E2B_SCHEMA", ""
+    )
     return Path(configured) if configured else None
 
 

@@ -81,6 +81,9 @@ class SaeReportVersion(models.Model):
         ]
         ordering = ["report", "number"]
 
+    def __str__(self) -> str:
+        return f"{self.report_id}/{self.number}"
+
 
 class ReferenceSafetyInformation(models.Model):
     """A version of the study's reference safety information (the expected reactions of the
@@ -101,6 +104,9 @@ class ReferenceSafetyInformation(models.Model):
             ),
         ]
         ordering = ["study", "effective_from"]
+
+    def __str__(self) -> str:
+        return self.version
 
 
 class ReconciliationDecision(models.Model):
@@ -124,3 +130,6 @@ class ReconciliationDecision(models.Model):
 
     class Meta:
         ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.report_id} {self.field}: {self.outcome}"

@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied, site_scope
 from carnet.accounts.roles import Action
-from carnet.core.clock import utc_now, utc_today
 from carnet.capture.models import ItemValue
+from carnet.core.clock import utc_now, utc_today
 from carnet.randomization.models import Allocation
 from carnet.randomization.unblinding import allocation_arm
 from carnet.safety import clocks
@@ -64,7 +64,9 @@ def rsi_versions(study: Study) -> list[ReferenceSafetyInformation]:
 
 def arm_shown(actor: User, report: SaeReport) -> str:
     """Return the subject's arm as the actor may read it ("" when not randomised)."""
-    allocation = Allocation.objects.filter(subject=report.subject).select_related("study", "subject").first()
+    allocation = (
+        Allocation.objects.filter(subject=report.subject).select_related("study", "subject").first()
+    )
     if allocation is None:
         return ""
     return allocation_arm(actor, allocation)
@@ -103,7 +105,9 @@ def clock_rows(actor: User, study: Study, *, today: date | None = None) -> list[
                 follow_up_state=clocks.clock_state(
                     report.follow_up_due_on, report.follow_up_reported_on, today
                 ),
-                days_left=clocks.days_left(due, today) if due and not report.susar_reported_on else None,
+                days_left=clocks.days_left(due, today)
+                if due and not report.susar_reported_on
+                else None,
             )
         )
     return sorted(rows, key=lambda r: (r.days_left is None, r.days_left or 0, r.report.pk))

@@ -10,13 +10,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied, may, require
 from carnet.accounts.roles import Action, Role
 from carnet.accounts.selectors import site_members
 from carnet.accounts.signatures import signature_apply
-from carnet.audit.services import AuditEntry, audit_record
+from carnet.audit.services import AuditEntry, SystemActor, audit_record
 from carnet.capture.models import FormInstance
 from carnet.capture.seams import WriteContext
 from carnet.core.clock import utc_now
@@ -36,7 +37,13 @@ from carnet.studies.models import Study
 
 # The causality scale (WHO-UMC, as the example studies' "relatedness" list): a code at or above
 # POSSIBLE counts as a suspected reaction.
-CAUSALITY = {1: "Not related", 2: "Unlikely", 3: "Possible", 4: "Probable", 5: "Certain"}
+CAUSALITY = {
+    1: gettext_noop("Not related"),
+    2: gettext_noop("Unlikely"),
+    3: gettext_noop("Possible"),
+    4: gettext_noop("Probable"),
+    5: gettext_noop("Certain"),
+}
 POSSIBLE = 3
 
 
@@ -48,7 +55,9 @@ class AssessmentRefused(ValidationError):
         self.code = code
 
 
-def _label(actor: User) -> str:
+def _label(actor: User | SystemActor) -> str:
+    if isinstance(actor, SystemActor):
+        return actor.label
     return actor.display_name() or actor.get_username()
 
 
@@ -91,7 +100,10 @@ def sae_report_open(
         context.audit.append(entry)
     else:
         audit_record(
-            actor="carnet", action=entry.action, target=entry.target, new=entry.new,
+            actor=SystemActor(label="carnet"),
+            action=entry.action,
+            target=entry.target,
+            new=entry.new,
             chain=subject.study.audit_chain,
         )
     return report
@@ -139,14 +151,19 @@ def _tell_pharmacovigilance(report: SaeReport, version: SaeReportVersion) -> Non
         "subject": report.subject.identifier,
         "number": version.number,
     }
-    for recipient in site_members(study=report.study, site=report.subject.site_id, roles=(Role.PHARMACOVIGILANCE,)):
+    for recipient in site_members(
+        study=report.study, site=report.subject.site_id, roles=(Role.PHARMACOVIGILANCE,)
+    ):
         language = recipient_language(recipient)
         with translation.override(language):
             kind = _("initial report") if version.number == 1 else _("follow-up report")
             title = _("%(study)s: SAE report %(reference)s, version %(number)s") % words
             body = "\n".join(
                 [
-                    _("The investigator signed the %(kind)s of serious adverse event %(reference)s (subject %(subject)s).")
+                    _(
+                        "The investigator signed the %(kind)s of serious adverse event "
+                        "%(reference)s (subject %(subject)s)."
+                    )
                     % {**words, "kind": kind},
                     _("Open it in Carnet to assess it; this message holds no data of the case."),
                 ]
@@ -212,10 +229,20 @@ def rsi_in_force(study: Study, on: date | None) -> ReferenceSafetyInformation | 
 
 @transaction.atomic
 def rsi_add(
-    *, actor: User, study: Study, version: str, effective_from: date, expected_terms: list[str]
+    *,
+    actor: User | SystemActor,
+    study: Study,
+    version: str,
+    effective_from: date,
+    expected_terms: list[str],
 ) -> ReferenceSafetyInformation:
-    """Add a version of the study's reference safety information; return it."""
-    if not (holds_pharmacovigilance(actor, study) or may(actor, Action.MANAGE_STUDY, study=study)):
+    """Add a version of the study's reference safety information; return it (pharmacovigilance,
+    the study's managers, or an administrator on the server's command line)."""
+    if isinstance(actor, SystemActor):
+        pass
+    elif not (
+        holds_pharmacovigilance(actor, study) or may(actor, Action.MANAGE_STUDY, study=study)
+    ):
         raise PermissionDenied(_("Only pharmacovigilance or the study's managers may do this."))
     version = version.strip()
     terms = sorted({t.strip() for t in expected_terms if t.strip()}, key=str.lower)
@@ -223,7 +250,9 @@ def rsi_add(
         raise ValidationError(_("Give the version of the reference safety information."))
     if ReferenceSafetyInformation.objects.filter(study=study, version=version).exists():
         raise ValidationError(_("This version of the reference safety information exists."))
-    if ReferenceSafetyInformation.objects.filter(study=study, effective_from=effective_from).exists():
+    if ReferenceSafetyInformation.objects.filter(
+        study=study, effective_from=effective_from
+    ).exists():
         raise ValidationError(_("Another version takes effect on that date."))
     rsi = ReferenceSafetyInformation.objects.create(
         study=study,
@@ -312,7 +341,11 @@ def sae_assess(
             )
         term = field_text(content, "term").strip().lower()
         expected = term in {t.lower() for t in rsi.expected_terms}
-    old = {"causality": report.sponsor_causality, "expected": report.expected, "susar": report.susar}
+    old = {
+        "causality": report.sponsor_causality,
+        "expected": report.expected,
+        "susar": report.susar,
+    }
     report.investigator_causality = investigator
     report.sponsor_causality = causality
     report.expected = expected
@@ -350,8 +383,10 @@ def sae_assess(
 
 
 @transaction.atomic
-def susar_reported(*, actor: User, report: SaeReport, on: date, follow_up: bool = False) -> SaeReport:
-    """Record that the SUSAR (or its follow-up) went to EudraVigilance on a date: its clock stops."""
+def susar_reported(
+    *, actor: User, report: SaeReport, on: date, follow_up: bool = False
+) -> SaeReport:
+    """Record the day the SUSAR (or its follow-up) went to EudraVigilance: its clock stops."""
     _require_pharmacovigilance(actor, report.study)
     if not report.susar:
         raise ValidationError(_("This case is not a SUSAR."))
@@ -379,7 +414,13 @@ def susar_unblind(*, actor: User, report: SaeReport, reason: str) -> str:
 
 @transaction.atomic
 def reconciliation_resolve(
-    *, actor: User, report: SaeReport, field: str, safety_value: str, clinical_value: str, reason: str
+    *,
+    actor: User,
+    report: SaeReport,
+    field: str,
+    safety_value: str,
+    clinical_value: str,
+    reason: str,
 ) -> ReconciliationDecision:
     """Close a difference between the report and the casebook with a reason."""
     _require_reconciler(actor, report)
@@ -412,7 +453,9 @@ def _decide(
         field=field,
         safety_value=safety_value,
         clinical_value=clinical_value,
-        outcome=ReconciliationDecision.Outcome.QUERY if query_id else ReconciliationDecision.Outcome.RESOLVED,
+        outcome=ReconciliationDecision.Outcome.QUERY
+        if query_id
+        else ReconciliationDecision.Outcome.RESOLVED,
         reason=reason,
         query_id=query_id,
         decided_by=_label(actor),

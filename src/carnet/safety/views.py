@@ -67,7 +67,9 @@ def _act(request: HttpRequest, user: User, report: SaeReport) -> str:
     action = post.get("action", "")
     try:
         if action == "prepare":
-            services.sae_version_prepare(actor=user, report=report, narrative=post.get("narrative", ""))
+            services.sae_version_prepare(
+                actor=user, report=report, narrative=post.get("narrative", "")
+            )
         elif action == "sign":
             services.sae_version_sign(
                 actor=user,
@@ -209,7 +211,8 @@ def rsi_page(request: HttpRequest, identifier: str) -> HttpResponse:
         {
             "study": study,
             "versions": selectors.rsi_versions(study),
-            "may_add": holds_pharmacovigilance(user, study) or may(user, Action.MANAGE_STUDY, study=study),
+            "may_add": holds_pharmacovigilance(user, study)
+            or may(user, Action.MANAGE_STUDY, study=study),
             "error": error,
         },
         status=400 if error else 200,
@@ -265,9 +268,13 @@ def line_listing(request: HttpRequest, identifier: str) -> HttpResponse:
         end = date.fromisoformat(request.GET.get("end", ""))
     except ValueError:
         return HttpResponse(
-            "Give start and end as YYYY-MM-DD.", status=400, content_type="text/plain; charset=utf-8"
+            "Give start and end as YYYY-MM-DD.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
         )
     text = documents.line_listing_csv(selectors.reports_visible(user, study), start=start, end=end)
     answer = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    answer["Content-Disposition"] = f'attachment; filename="{study.identifier}_SAE_{start}_{end}.csv"'
+    answer["Content-Disposition"] = (
+        f'attachment; filename="{study.identifier}_SAE_{start}_{end}.csv"'
+    )
     return answer
