@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the Implementation Guide's paths read better whole)
 """Reports out: the CIOMS-I form (PDF) and the E2B(R3) ICSR (XML) of a version hold the case's
 data (parsed back), the ICSR has the Implementation Guide's required elements and code systems,
 is checked against the ICH schema when one is configured, and XML declaring entities is

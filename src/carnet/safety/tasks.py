@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -88,7 +89,7 @@ def reminders_send() -> int:
                 report,
                 (Role.PHARMACOVIGILANCE,),
                 key,
-                lambda report=report, state=state: _susar_text(report, state),
+                partial(_susar_text, report, state),
             )
     late = SaeReport.objects.filter(aware_at__lt=now - clocks.SITE_LIMIT).exclude(
         versions__number=1, versions__sent_at__isnull=False
@@ -98,7 +99,7 @@ def reminders_send() -> int:
             report,
             (Role.INVESTIGATOR,),
             f"safety:site:{report.reference}",
-            lambda report=report: _site_text(report),
+            partial(_site_text, report),
         )
     return written
 
