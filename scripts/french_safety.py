@@ -120,4 +120,9 @@ FRENCH: dict[str, str | tuple[str, str]] = {
     "sent in time": "envoyée dans les délais",
     "sent late": "envoyée en retard",
     "version": "version",
+    "%(study)s: SAE report %(reference)s is overdue": "%(study)s : la déclaration d'EIG %(reference)s est en retard",
+    "%(study)s: SUSAR %(reference)s is due on %(due)s": "%(study)s : la SUSAR %(reference)s est à déclarer avant le %(due)s",
+    "%(study)s: SUSAR %(reference)s is overdue (due %(due)s)": "%(study)s : la SUSAR %(reference)s est en retard (échéance %(due)s)",
+    "Report SUSAR %(reference)s to EudraVigilance and record the date in Carnet. This message holds no data of the case.": "Déclarez la SUSAR %(reference)s à EudraVigilance et enregistrez la date dans Carnet. Ce message ne contient aucune donnée du cas.",
+    "The serious adverse event %(reference)s was recorded more than 24 hours ago and its report is not signed: sign and send it in Carnet.": "L'événement indésirable grave %(reference)s a été enregistré il y a plus de 24 heures et sa déclaration n'est pas signée : signez-la et envoyez-la dans Carnet.",
 }
