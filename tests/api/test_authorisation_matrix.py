@@ -373,7 +373,8 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         granted(Action.MANAGE_STUDY),
         {"treatment_events": ["no_such_event"]},
         True,
-    ),  # Safety: the assessment of 01-001's SAE report, not yet sent by the investigator: refused
+    ),
+    # Safety: the assessment of 01-001's SAE report, not yet sent by the investigator: refused
     # (400) for pharmacovigilance covering site A; an RSI version without a name: refused (400).
     ("post", "/api/studies/{identifier}/safety/reports/{reference}/assessment"): (
         role_at_site_a(Role.PHARMACOVIGILANCE),
