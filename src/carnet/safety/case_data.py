@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy
+
 from carnet.accounts.blinding import HIDDEN, blinding_of
 from carnet.accounts.models import User
 from carnet.capture.models import FormInstance, ItemValue
@@ -51,6 +53,22 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "tests": ("LBTEST", "LBORRES", "LBORRESU", "LBDTC"),
 }
 YES = frozenset({"1", "y", "yes", "true"})
+FIELD_LABELS = {
+    "term": gettext_lazy("Term"),
+    "onset": gettext_lazy("Onset"),
+    "end": gettext_lazy("End"),
+    "grade": gettext_lazy("Grade"),
+    "serious": gettext_lazy("Serious"),
+    "causality": gettext_lazy("Causality"),
+    "outcome": gettext_lazy("Outcome"),
+    "action": gettext_lazy("Action taken"),
+    "death": gettext_lazy("Results in death"),
+    "life_threatening": gettext_lazy("Life-threatening"),
+    "hospitalisation": gettext_lazy("Hospitalisation or its prolongation"),
+    "disability": gettext_lazy("Persistent or significant disability"),
+    "congenital_anomaly": gettext_lazy("Congenital anomaly"),
+    "medically_important": gettext_lazy("Other medically important condition"),
+}
 
 
 def _find(
@@ -176,3 +194,13 @@ def shown_content(actor: User, subject: Subject, content: dict[str, Any]) -> dic
         return content
     masked: dict[str, Any] = mask(content)
     return masked
+
+
+def event_rows(content: dict[str, Any], language: str) -> list[tuple[str, str]]:
+    """Return the adverse event's fields as (label, value) in the reader's language."""
+    event = content.get("adverse_event", {})
+    return [
+        (str(FIELD_LABELS.get(field, field)), field_text(content, field, language))
+        for field in EVENT_FIELDS
+        if field in event
+    ]

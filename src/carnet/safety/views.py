@@ -8,6 +8,7 @@ from datetime import date
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.views.decorators.http import require_GET, require_http_methods
 
 from carnet.accounts.models import User
@@ -19,7 +20,7 @@ from carnet.core.errors import CarnetError
 from carnet.core.pdf import PdfUnavailable
 from carnet.randomization.selectors import holds_pharmacovigilance
 from carnet.safety import documents, e2b, selectors, services
-from carnet.safety.case_data import shown_content
+from carnet.safety.case_data import event_rows, shown_content
 from carnet.safety.models import SaeReport, SaeReportVersion
 from carnet.studies.models import Study
 
@@ -115,8 +116,10 @@ def report_page(request: HttpRequest, identifier: str, reference: str) -> HttpRe
             return redirect("safety:report", identifier=identifier, reference=reference)
         report.refresh_from_db()
     versions = selectors.versions_of(report)
+    language = translation.get_language() or "en"
     for version in versions:
         version.shown = shown_content(user, report.subject, version.content)  # type: ignore[attr-defined]
+        version.rows = event_rows(version.shown, language)  # type: ignore[attr-defined]
     draft = next((v for v in versions if v.sent_at is None), None)
     study = report.study
     investigator = may(user, Action.SIGN_DATA, study=study, site=report.subject.site) and may(
@@ -137,6 +140,10 @@ def report_page(request: HttpRequest, identifier: str, reference: str) -> HttpRe
             "pharmacovigilance": holds_pharmacovigilance(user, study),
             "meanings": signature_meanings(study),
             "causality_scale": sorted(services.CAUSALITY.items()),
+            "investigator_causality": services.CAUSALITY.get(
+                report.investigator_causality or 0, ""
+            ),
+            "sponsor_causality": services.CAUSALITY.get(report.sponsor_causality or 0, ""),
             "arm": selectors.arm_shown(user, report),
             "error": error,
         },
