@@ -143,3 +143,18 @@ def test_the_reconciliation_page_turns_a_difference_into_a_query(safety: Safety)
     )
     assert answer.status_code == 302
     assert "query raised" in manager.get(url).content.decode()
+
+
+def test_the_pages_speak_french_to_a_french_reader(safety: Safety) -> None:
+    report = safety.serious_ae()
+    safety.investigator.language = "fr"
+    safety.investigator.save(update_fields=["language"])
+    investigator, _code = _client(safety.investigator)
+    page = investigator.get(_report_url(report)).content.decode()
+    for french in ("Déclaration d'EIG", "Données du cahier d'observation", "Signer et envoyer"):
+        assert french in page.replace("&#x27;", "'"), french
+    for english in ("Casebook data", "Sign and send", "Concomitant treatments", "Onset"):
+        assert english not in page, english
+    dashboard = investigator.get(reverse("safety:dashboard", args=["MINI"])).content.decode()
+    assert "Réconciliation avec les données cliniques" in dashboard
+    assert "Site report (24 hours)" not in dashboard

@@ -159,7 +159,6 @@ def differences(actor: User, study: Study) -> list[Difference]:
     """Return every difference between the SAE reports (latest sent version) and the serious
     adverse events of the casebook, with what was decided about it (None while open)."""
     out: list[Difference] = []
-    scope = site_scope(actor, Action.MANAGE_DATA, study=study)
     for report in reports_visible(actor, study).prefetch_related("versions", "decisions"):
         sent = [v for v in report.versions.all() if v.sent_at is not None]
         if not sent:
@@ -171,7 +170,6 @@ def differences(actor: User, study: Study) -> list[Difference]:
             if reported[field] != clinical[field]:
                 key = (field, reported[field], clinical[field])
                 out.append(Difference(report, field, key[1], key[2], decided.get(key)))
-    del scope
     return out
 
 
