@@ -105,3 +105,14 @@ def test_only_an_investigator_of_the_site_signs_and_a_wrong_password_signs_nothi
             actor=safety.investigator, report=report, password="wrong", meaning=MEANING
         )
     assert not report.versions.filter(sent_at__isnull=False).exists()
+
+
+def test_the_audit_trail_verifies_with_the_reports_counted(safety: Safety) -> None:
+    from carnet.audit.coverage import audited_data
+    from carnet.audit.verification import audit_verify
+
+    report = safety.serious_ae()
+    sae_version_sign(actor=safety.investigator, report=report, password=PASSWORD, meaning=MEANING)
+    counted = {d.what: d.count for d in audited_data()[safety.world.study.audit_chain]}
+    assert counted["SAE reports"] == 1
+    assert audit_verify().intact
