@@ -75,6 +75,8 @@ def sae_report_open(
     if existing is not None:
         return existing
     subject = instance.subject
+    # Numbers are per study: two serious saves at once wait here rather than take one number.
+    Study.objects.select_for_update().filter(pk=subject.study_id).first()
     now = utc_now()
     report = SaeReport.objects.create(
         study=subject.study,
