@@ -457,6 +457,8 @@ WRITES = [
         reason="left",
     ),
     Write(("user", "deactivate", "dora", "--reason", "left the unit"), reason="left the unit"),
+    # Pharmacovigilance: a version of the reference safety information.
+    Write(("safety", "rsi-add", "MINI", "IB-1", "--from", "2025-01-01", "--terms", "Anaemia")),
 ]
 # What only reads the database (`audit anchor` writes the heads to a file, not to the database).
 READ_ONLY = {
@@ -509,6 +511,13 @@ READ_ONLY = {
     # An ODM file's metadata become a study file (YAML); an ODM file is checked.
     "study import-odm",
     "odm check",
+    # Pharmacovigilance: clocks, the line listing and the reconciliation's count as text; an
+    # E2B(R3) file of a case (blinded), written to a file, not to the database.
+    "safety reports",
+    "safety listing",
+    "safety rsi-list",
+    "safety icsr",
+    "safety reconciliation",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

@@ -54,6 +54,7 @@ CARNET_COMMANDS = (
     "sign",
     "redcap",
     "odm",
+    "safety",
 )
 # Django's commands that Carnet keeps: the schema upgrade (forward only) and the read-only checks.
 DJANGO_COMMANDS = ("migrate", "check")

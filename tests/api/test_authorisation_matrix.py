@@ -68,6 +68,24 @@ def may_view_database_lock(role: str, situation: str) -> bool:
     return role in signers or (all_sites and Action.VIEW_SUBJECTS in GRANTS[role])
 
 
+def reads_safety(*, anywhere: bool = False) -> Callable[[str, str], bool]:
+    """Return the rule "reports safety or manages data at site A" (or anywhere in the study)."""
+
+    def rule(role: str, situation: str) -> bool:
+        return any(
+            granted(action, anywhere=anywhere)(role, situation)
+            for action in (Action.REPORT_SAFETY, Action.MANAGE_DATA)
+        )
+
+    return rule
+
+
+def adds_rsi(role: str, situation: str) -> bool:
+    """Pharmacovigilance (whatever its sites) or whoever manages the whole study."""
+    pharmacovigilance = role == Role.PHARMACOVIGILANCE and situation in {"own site", "other site"}
+    return pharmacovigilance or granted(Action.MANAGE_STUDY)(role, situation)
+
+
 FORM_PATH = "/api/studies/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
 # A query of subject 01-001 (site A), raised by a monitor of A and cancelled: every change of it
 # is refused after the permission check (its state), so the calls change nothing.
@@ -158,6 +176,12 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     # The database lock: whoever sees every site's subjects, or holds a role that signs it.
     "/api/studies/{identifier}/database-lock": may_view_database_lock,
     "/api/studies/{identifier}/database-lock/checklist": may_view_database_lock,
+    # Safety: the SAE reports, the RSI and the reconciliation list the sites one reports for or
+    # manages the data of; the SAE report of 01-001 (site A) answers those covering site A.
+    "/api/studies/{identifier}/safety/reports": reads_safety(anywhere=True),
+    "/api/studies/{identifier}/safety/reports/{reference}": reads_safety(),
+    "/api/studies/{identifier}/safety/rsi": reads_safety(anywhere=True),
+    "/api/studies/{identifier}/safety/reconciliation": reads_safety(anywhere=True),
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -430,6 +454,18 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"reason": " ", "daily_digest": True},
         True,
     ),
+    # Safety: the assessment of 01-001's SAE report, not yet sent by the investigator: refused
+    # (400) for pharmacovigilance covering site A; an RSI version without a name: refused (400).
+    ("post", "/api/studies/{identifier}/safety/reports/{reference}/assessment"): (
+        role_at_site_a(Role.PHARMACOVIGILANCE),
+        {"causality": 3},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/safety/rsi"): (
+        adds_rsi,
+        {"version": " ", "effective_from": FUTURE, "expected_terms": []},
+        True,
+    ),
 }
 
 SUBJECT_AT_A = "01-001"
@@ -462,6 +498,7 @@ def concrete(path: str, w: World) -> str:
         from carnet.monitoring.models import MonitoringVisit
 
         path = path.replace("{visit_id}", str(MonitoringVisit.objects.get().pk))
+    path = path.replace("{reference}", "MINI-SAE-0001")
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 
@@ -550,6 +587,11 @@ def subject_at_site_a(w: World) -> None:
     statistician = person("stat-a", study=w.study, role=Role.STATISTICIAN)
     cutoff = cutoff_create(actor=statistician, study=w.study, name="MATRIX", reason="the table")
     export_request(actor=statistician, study=w.study, cutoff=cutoff, options=ExportOptions())
+    # An SAE report of 01-001 (its lesions form, as if serious), not yet sent by the site.
+    from carnet.capture.models import FormInstance
+    from carnet.safety.services import sae_report_open
+
+    sae_report_open(instance=FormInstance.objects.get(subject=subject, form="lesions"), row=0)
 
 
 def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:

@@ -29,6 +29,8 @@ from carnet.quality.models import Query
 from carnet.quality.recheck_models import RecheckRun
 from carnet.quality.services import query_raise
 from carnet.randomization import urls as randomization_urls
+from carnet.safety import urls as safety_urls
+from carnet.safety.services import sae_report_open
 from carnet.studies import urls as studies_urls
 from carnet.studies.services import study_mode_change
 from carnet.subjects import urls as subjects_urls
@@ -127,6 +129,20 @@ def database_lock_viewer(role: str, situation: str) -> bool:
     return role in signers or (all_sites and Action.VIEW_SUBJECTS in GRANTS[role])
 
 
+def safety_reader(role: str, situation: str) -> bool:
+    """Pharmacovigilance pages: whoever reports safety or manages data at some site."""
+    return situation in {"own site", "other site"} and bool(
+        {Action.REPORT_SAFETY, Action.MANAGE_DATA} & GRANTS[role]
+    )
+
+
+def safety_reader_at_site_a(role: str, situation: str) -> bool:
+    """An SAE report of 01-001: whoever reports safety or manages data at site A."""
+    return situation == "own site" and bool(
+        {Action.REPORT_SAFETY, Action.MANAGE_DATA} & GRANTS[role]
+    )
+
+
 FORM = "/studies/MINI/subjects/01-001/forms/baseline/1/vitals/"
 # Page -> (method, rule for a signed-in person with a role; administrators may see everything).
 PAGES: dict[str, tuple[str, Rule]] = {
@@ -201,6 +217,12 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/subjects/01-001/casebook.pdf": ("GET", sees_site_a),
     # The database lock: its checklist and signatures.
     "/studies/MINI/database-lock/": ("GET", database_lock_viewer),
+    # Pharmacovigilance: the clocks' dashboard, the RSI, the reconciliation (each sees their
+    # sites); {sae} is the SAE report of 01-001 the world below opens.
+    "/studies/MINI/safety/": ("GET", safety_reader),
+    "/studies/MINI/safety/rsi/": ("GET", safety_reader),
+    "/studies/MINI/safety/reconciliation/": ("GET", safety_reader),
+    "/studies/MINI/safety/{sae}/": ("GET", safety_reader_at_site_a),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {
@@ -247,6 +269,11 @@ ACTIONS_AND_REDIRECTS = {
     "studies/<str:identifier>/database-lock/waive/",
     "studies/<str:identifier>/database-lock/sign/",
     "studies/<str:identifier>/database-lock/unlock/",
+    # Pharmacovigilance: the line listing needs its period (400 without it; tests/safety checks
+    # who downloads it); the CIOMS-I and E2B files of a version sent (none here: 404).
+    "studies/<str:identifier>/safety/listing.csv",
+    "studies/<str:identifier>/safety/<str:reference>/cioms-<int:number>.pdf",
+    "studies/<str:identifier>/safety/<str:reference>/icsr-<int:number>.xml",
 }
 
 
@@ -263,6 +290,7 @@ def pattern_of(page: str) -> str:
         .replace("rechecks/{run}/", "rechecks/<int:run_id>/")
         .replace("envelopes/01.pdf", "envelopes/<str:site>.pdf")
         .replace("crf-annotated.html", "crf-<str:kind>.<str:file_format>")
+        .replace("safety/{sae}/", "safety/<str:reference>/")
     )
 
 
@@ -281,6 +309,7 @@ def test_the_table_describes_every_page() -> None:
             randomization_urls,
             interop_urls,
             database_lock_urls,
+            safety_urls,
         )
         for p in module.urlpatterns
         if isinstance(p, URLPattern)
@@ -309,7 +338,7 @@ def world_with_a_subject(*, production: bool = False) -> World:
     return w
 
 
-def world_with_data() -> tuple[World, dict[str, int]]:
+def world_with_data() -> tuple[World, dict[str, int | str]]:
     """Return the world with subject 01-001's vitals saved (a soft check opens a query), a
     manual query, a declared deviation and a whole-study re-check run, and their numbers."""
     w = world_with_a_subject(production=True)
@@ -341,7 +370,8 @@ def world_with_data() -> tuple[World, dict[str, int]]:
         category="visit_window",
     )
     run = RecheckRun.objects.create(study=w.study, requested_by=monitor, forms_total=1)
-    return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk}
+    sae = sae_report_open(instance=saved.form_instance, row=0)  # as if an SAE, not yet sent
+    return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk, "sae": sae.reference}
 
 
 def signed_in(w: World, role: str, situation: str, n: int) -> Client:

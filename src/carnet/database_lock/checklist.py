@@ -11,7 +11,6 @@ then left out of the checklist rather than shown clear.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,9 +19,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 from carnet.capture.models import FormInstance
+from carnet.monitoring.selectors import sdv_outstanding as monitoring_sdv_outstanding
 from carnet.oversight.models import DataSignature, Scope
 from carnet.quality.deviation_models import Deviation, DeviationStatus
 from carnet.quality.models import Query, QueryState
+from carnet.safety.selectors import unreconciled_count
 from carnet.studies.models import Study
 from carnet.subjects.environments import Environment
 from carnet.subjects.models import Subject
@@ -90,15 +91,15 @@ def deviations_not_reviewed(study: Study) -> int:
     ).count()
 
 
-def sdv_outstanding(study: Study) -> int | None:
-    """Return the items the monitoring plan wants verified and nobody verified yet; None where
-    the monitoring app does not offer the count (the item is then left out)."""
-    try:
-        selectors = importlib.import_module("carnet.monitoring.selectors")
-    except ImportError:
-        return None
-    count = getattr(selectors, "sdv_outstanding", None)
-    return None if count is None else int(count(study=study))
+def sdv_outstanding(study: Study) -> int:
+    """Return the items the monitoring plan wants verified and nobody verified yet."""
+    return monitoring_sdv_outstanding(study=study)
+
+
+def serious_events_unreconciled(study: Study) -> int:
+    """Return the differences between the SAE reports and the casebook's serious adverse
+    events that nobody turned into a query or resolved with a reason."""
+    return unreconciled_count(study=study)
 
 
 def register_items() -> None:
@@ -136,5 +137,12 @@ def register_items() -> None:
             "deviations_pending",
             gettext_lazy("Protocol deviations awaiting review"),
             deviations_not_reviewed,
+        )
+    )
+    register_checklist_item(
+        ChecklistItem(
+            "serious_events_unreconciled",
+            gettext_lazy("Serious adverse events not reconciled with the safety database"),
+            serious_events_unreconciled,
         )
     )

@@ -1,7 +1,191 @@
-"""API of the safety app."""
+"""API of the safety app: SAE reports and their clocks, the sponsor's assessment, reference
+safety information and the reconciliation's differences. No logic here: selectors and
+services decide (the investigator signs on the page, where the e-signature is asked)."""
 
 from __future__ import annotations
 
-from ninja import Router
+from datetime import date, datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+from ninja.responses import Status
+
+from carnet.accounts.permissions import PermissionDenied, request_user
+from carnet.accounts.selectors import study_for_request
+from carnet.safety import selectors, services
+from carnet.safety.case_data import shown_content
+from carnet.safety.models import SaeReport
 
 router = Router(tags=["safety"])
+
+
+class SaeReportOut(Schema):
+    reference: str
+    subject: str
+    site: str
+    aware_at: datetime = Field(description="When the site became aware (the serious save)")
+    site_due_at: datetime = Field(description="24 hours after awareness")
+    versions_sent: int
+    late: bool = Field(description="The initial report was sent after 24 hours")
+    sponsor_causality: int | None = Field(description="1 not related … 5 certain")
+    expected: bool | None
+    rsi: str = Field(description="The RSI version the expectedness was assessed against")
+    susar: bool
+    susar_due_on: date | None
+    follow_up_due_on: date | None
+    susar_reported_on: date | None
+    arm: str = Field(description="The subject's arm as the reader may see it; '(blinded)'")
+
+
+class SaeReportDetailOut(SaeReportOut):
+    content: dict[str, Any] = Field(description="The latest version's casebook data (blinded)")
+
+
+class SaeAssessmentIn(Schema):
+    causality: int = Field(ge=1, le=5, description="Never below the investigator's")
+    expected: bool | None = Field(None, description="Omit to assess against the RSI's terms")
+    comment: str = ""
+
+
+class RsiOut(Schema):
+    version: str
+    effective_from: date
+    expected_terms: list[str]
+
+
+class RsiIn(Schema):
+    version: str
+    effective_from: date
+    expected_terms: list[str]
+
+
+class ReconciliationDifferenceOut(Schema):
+    reference: str
+    subject: str
+    field: str
+    safety_value: str
+    clinical_value: str
+    decision: str = Field(description="'', query or resolved")
+
+
+def _record(actor: Any, report: SaeReport) -> dict[str, Any]:
+    versions = list(report.versions.all())
+    sent = [v for v in versions if v.sent_at is not None]
+    return {
+        "reference": report.reference,
+        "subject": report.subject.identifier,
+        "site": report.subject.site.code,
+        "aware_at": report.aware_at,
+        "site_due_at": services.clocks.site_due_at(report.aware_at),
+        "versions_sent": len(sent),
+        "late": any(v.late for v in sent),
+        "sponsor_causality": report.sponsor_causality,
+        "expected": report.expected,
+        "rsi": report.rsi.version if report.rsi else "",
+        "susar": report.susar,
+        "susar_due_on": report.susar_due_on,
+        "follow_up_due_on": report.follow_up_due_on,
+        "susar_reported_on": report.susar_reported_on,
+        "arm": selectors.arm_shown(actor, report),
+    }
+
+
+def _safety_reader(request: HttpRequest, identifier: str) -> tuple[Any, Any]:
+    actor = request_user(request)
+    study = study_for_request(request, identifier)
+    if not selectors.may_read_safety(actor, study):
+        raise PermissionDenied("You may not read this study's safety reports.")
+    return actor, study
+
+
+@router.get(
+    "/{identifier}/safety/reports",
+    response=list[SaeReportOut],
+    summary="The study's SAE reports I may see, with their clocks",
+)
+def sae_report_list(request: HttpRequest, identifier: str) -> list[dict[str, Any]]:
+    actor, study = _safety_reader(request, identifier)
+    reports = selectors.reports_visible(actor, study).prefetch_related("versions")
+    return [_record(actor, report) for report in reports]
+
+
+@router.get(
+    "/{identifier}/safety/reports/{reference}",
+    response=SaeReportDetailOut,
+    summary="One SAE report with its latest version's data",
+)
+def sae_report_detail(request: HttpRequest, identifier: str, reference: str) -> dict[str, Any]:
+    actor, study = _safety_reader(request, identifier)
+    report = selectors.report_of(actor, study, reference)
+    latest = report.versions.order_by("-number").first()
+    content = latest.content if latest else {}
+    return {**_record(actor, report), "content": shown_content(actor, report.subject, content)}
+
+
+@router.post(
+    "/{identifier}/safety/reports/{reference}/assessment",
+    response=SaeReportOut,
+    summary="Record pharmacovigilance's assessment (causality, expectedness; SUSAR clock)",
+)
+def sae_assessment(
+    request: HttpRequest, identifier: str, reference: str, payload: SaeAssessmentIn
+) -> dict[str, Any]:
+    actor, study = _safety_reader(request, identifier)
+    report = selectors.report_of(actor, study, reference)
+    services.sae_assess(
+        actor=actor,
+        report=report,
+        causality=payload.causality,
+        expected=payload.expected,
+        comment=payload.comment,
+    )
+    return _record(actor, selectors.report_of(actor, study, reference))
+
+
+@router.get(
+    "/{identifier}/safety/rsi",
+    response=list[RsiOut],
+    summary="The versions of the study's reference safety information",
+)
+def rsi_list(request: HttpRequest, identifier: str) -> list[Any]:
+    _actor, study = _safety_reader(request, identifier)
+    return list(selectors.rsi_versions(study))
+
+
+@router.post(
+    "/{identifier}/safety/rsi",
+    response={201: RsiOut},
+    summary="Add a version of the reference safety information",
+)
+def rsi_create(request: HttpRequest, identifier: str, payload: RsiIn) -> Status[Any]:
+    actor = request_user(request)
+    study = study_for_request(request, identifier)
+    rsi = services.rsi_add(
+        actor=actor,
+        study=study,
+        version=payload.version,
+        effective_from=payload.effective_from,
+        expected_terms=payload.expected_terms,
+    )
+    return Status(201, rsi)
+
+
+@router.get(
+    "/{identifier}/safety/reconciliation",
+    response=list[ReconciliationDifferenceOut],
+    summary="Differences between the SAE reports and the casebook's serious adverse events",
+)
+def reconciliation_list(request: HttpRequest, identifier: str) -> list[dict[str, Any]]:
+    actor, study = _safety_reader(request, identifier)
+    return [
+        {
+            "reference": d.report.reference,
+            "subject": d.report.subject.identifier,
+            "field": d.field,
+            "safety_value": d.safety_value,
+            "clinical_value": d.clinical_value,
+            "decision": d.decision.outcome if d.decision else "",
+        }
+        for d in selectors.differences(actor, study)
+    ]

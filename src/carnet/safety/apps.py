@@ -6,8 +6,12 @@ class SafetyConfig(AppConfig):
     verbose_name = "Safety"
 
     def ready(self) -> None:
-        from carnet.safety import serious_events
+        from carnet.safety import census, serious_events, tasks
 
         # A save that makes an adverse event serious writes to pharmacovigilance and the site's
         # investigators (capture knows nothing of it: a listener of its writes).
         serious_events.register()
+        # Reminders of the SUSAR and 24-hour clocks before they fall (the worker runs them).
+        tasks.register()
+        # SAE reports exist only with their audit events (checked by `carnet audit verify`).
+        census.register()

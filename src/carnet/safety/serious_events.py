@@ -127,5 +127,21 @@ def serious_event_notify(context: WriteContext) -> None:
         message_send(recipient=recipient, subject=title, body=body, language=language)
 
 
+def sae_reports_open(context: WriteContext) -> None:
+    """Open the SAE report of each adverse event row the write turns serious (a listener):
+    exactly one per event, however often it turns serious again."""
+    from carnet.safety.services import sae_report_open
+
+    rows = {change.row for change in context.changes if _turned_serious(change)}
+    if not rows:
+        return
+    definition = context.form_instance.study_version.parsed()
+    items = seriousness_items(definition, context.form_instance.form)
+    for change in context.changes:
+        if change.item in items and _turned_serious(change):
+            sae_report_open(instance=context.form_instance, row=change.row, context=context)
+
+
 def register() -> None:
     register_save_listener(serious_event_notify)
+    register_save_listener(sae_reports_open)

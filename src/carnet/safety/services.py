@@ -1,0 +1,496 @@
+"""Writes of pharmacovigilance: SAE reports and their signed versions, the sponsor's assessment
+(causality, expectedness, SUSAR clock), reference safety information, unblinding for a SUSAR
+and the reconciliation's decisions. Every write is audited on the study's chain."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from carnet.accounts.models import User
+from carnet.accounts.permissions import PermissionDenied, may, require
+from carnet.accounts.roles import Action, Role
+from carnet.accounts.selectors import site_members
+from carnet.accounts.signatures import signature_apply
+from carnet.audit.services import AuditEntry, SystemActor, audit_record
+from carnet.capture.models import FormInstance
+from carnet.capture.seams import WriteContext
+from carnet.core.clock import utc_now
+from carnet.core.errors import ValidationError
+from carnet.messaging.services import message_send, recipient_language
+from carnet.randomization.selectors import holds_pharmacovigilance
+from carnet.randomization.unblinding import pharmacovigilance_unblind
+from carnet.safety import clocks
+from carnet.safety.case_data import CRITERIA, case_content, field_text, is_yes
+from carnet.safety.models import (
+    ReconciliationDecision,
+    ReferenceSafetyInformation,
+    SaeReport,
+    SaeReportVersion,
+)
+from carnet.studies.models import Study
+
+# The causality scale (WHO-UMC, as the example studies' "relatedness" list): a code at or above
+# POSSIBLE counts as a suspected reaction.
+CAUSALITY = {
+    1: gettext_noop("Not related"),
+    2: gettext_noop("Unlikely"),
+    3: gettext_noop("Possible"),
+    4: gettext_noop("Probable"),
+    5: gettext_noop("Certain"),
+}
+POSSIBLE = 3
+
+
+class AssessmentRefused(ValidationError):
+    """The sponsor's assessment is refused; ``code`` says which rule."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _label(actor: User | SystemActor) -> str:
+    if isinstance(actor, SystemActor):
+        return actor.label
+    return actor.display_name() or actor.get_username()
+
+
+def _next_reference(study: Study) -> str:
+    count = SaeReport.objects.filter(study=study).count()
+    return f"{study.identifier}-SAE-{count + 1:04d}"
+
+
+def sae_report_open(
+    *, instance: FormInstance, row: int, context: WriteContext | None = None
+) -> SaeReport:
+    """Open the SAE report of an adverse event (one form instance row), once: a second call
+    returns the report already opened. Its first version holds the casebook's data."""
+    existing = SaeReport.objects.filter(form_instance=instance, row=row).first()
+    if existing is not None:
+        return existing
+    subject = instance.subject
+    # Numbers are per study: two serious saves at once wait here rather than take one number.
+    Study.objects.select_for_update().filter(pk=subject.study_id).first()
+    now = utc_now()
+    report = SaeReport.objects.create(
+        study=subject.study,
+        subject=subject,
+        form_instance=instance,
+        row=row,
+        reference=_next_reference(subject.study),
+        aware_at=now,
+    )
+    SaeReportVersion.objects.create(
+        report=report,
+        number=1,
+        content=case_content(instance, row, narrative=""),
+        created_by="carnet",
+        created_at=now,
+    )
+    entry = AuditEntry(
+        action="safety.sae_report_opened",
+        target=("sae_report", report.reference),
+        new={"subject": subject.identifier, "form": instance.form, "row": row},
+    )
+    if context is not None:
+        context.audit.append(entry)
+    else:
+        audit_record(
+            actor=SystemActor(label="carnet"),
+            action=entry.action,
+            target=entry.target,
+            new=entry.new,
+            chain=subject.study.audit_chain,
+        )
+    return report
+
+
+def _require_site_reporter(actor: User, report: SaeReport) -> None:
+    require(actor, Action.REPORT_SAFETY, study=report.study, site=report.subject.site)
+    if not may(actor, Action.SIGN_DATA, study=report.study, site=report.subject.site):
+        raise PermissionDenied(_("Only an investigator of the subject's site may do this."))
+
+
+def _draft(report: SaeReport) -> SaeReportVersion | None:
+    return report.versions.filter(sent_at__isnull=True).order_by("-number").first()
+
+
+@transaction.atomic
+def sae_version_prepare(*, actor: User, report: SaeReport, narrative: str) -> SaeReportVersion:
+    """Refresh the unsent version (or open a follow-up) from the casebook, with the
+    investigator's narrative; return it."""
+    _require_site_reporter(actor, report)
+    version = _draft(report)
+    content = case_content(report.form_instance, report.row, narrative=narrative.strip())
+    if version is None:
+        last = report.versions.order_by("-number").first()
+        number = 1 if last is None else last.number + 1
+        version = SaeReportVersion(report=report, number=number, created_at=utc_now())
+    version.content = content
+    version.narrative = narrative.strip()
+    version.created_by = _label(actor)
+    version.save()
+    audit_record(
+        actor=actor,
+        action="safety.sae_version_prepared",
+        target=("sae_report", report.reference),
+        new={"version": version.number, "narrative": version.narrative},
+        chain=report.study.audit_chain,
+    )
+    return version
+
+
+def _tell_pharmacovigilance(report: SaeReport, version: SaeReportVersion) -> None:
+    words = {
+        "study": report.study.identifier,
+        "reference": report.reference,
+        "subject": report.subject.identifier,
+        "number": version.number,
+    }
+    for recipient in site_members(
+        study=report.study, site=report.subject.site_id, roles=(Role.PHARMACOVIGILANCE,)
+    ):
+        language = recipient_language(recipient)
+        with translation.override(language):
+            kind = _("initial report") if version.number == 1 else _("follow-up report")
+            title = _("%(study)s: SAE report %(reference)s, version %(number)s") % words
+            body = "\n".join(
+                [
+                    _(
+                        "The investigator signed the %(kind)s of serious adverse event "
+                        "%(reference)s (subject %(subject)s)."
+                    )
+                    % {**words, "kind": kind},
+                    _("Open it in Carnet to assess it; this message holds no data of the case."),
+                ]
+            )
+        message_send(recipient=recipient, subject=title, body=body, language=language)
+
+
+def sae_version_sign(
+    *, actor: User, report: SaeReport, password: str, meaning: str, totp_code: str = ""
+) -> SaeReportVersion:
+    """Sign the unsent version as the investigator and send it to pharmacovigilance; a report
+    sent more than 24 hours after awareness is flagged late."""
+    _require_site_reporter(actor, report)
+    version = _draft(report)
+    if version is None:
+        raise ValidationError(_("There is no version to sign: prepare a follow-up first."))
+    signature = signature_apply(
+        signer=actor,
+        password=password,
+        totp_code=totp_code,
+        meaning=meaning,
+        study=report.study,
+        record_type="sae_report_version",
+        record_id=f"{report.reference}/{version.number}",
+        content=version.content,
+    )
+    with transaction.atomic():
+        now = utc_now()
+        version.signature = signature
+        version.signed_at = now
+        version.sent_at = now
+        version.late = version.number == 1 and clocks.site_late(report.aware_at, now)
+        version.save()
+        if version.number == 1 and report.sponsor_aware_on is None:
+            report.sponsor_aware_on = now.date()
+            report.save(update_fields=["sponsor_aware_on"])
+        audit_record(
+            actor=actor,
+            action="safety.sae_version_sent",
+            target=("sae_report", report.reference),
+            new={"version": version.number, "late": version.late, "signature": signature.pk},
+            chain=report.study.audit_chain,
+        )
+        _tell_pharmacovigilance(report, version)
+    return version
+
+
+def _require_pharmacovigilance(actor: User, study: Study) -> None:
+    if not holds_pharmacovigilance(actor, study):
+        raise PermissionDenied(_("Only the study's pharmacovigilance may do this."))
+
+
+def rsi_in_force(study: Study, on: date | None) -> ReferenceSafetyInformation | None:
+    """Return the reference safety information in force on a date (the latest from before)."""
+    if on is None:
+        return None
+    return (
+        ReferenceSafetyInformation.objects.filter(study=study, effective_from__lte=on)
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+@transaction.atomic
+def rsi_add(
+    *,
+    actor: User | SystemActor,
+    study: Study,
+    version: str,
+    effective_from: date,
+    expected_terms: list[str],
+) -> ReferenceSafetyInformation:
+    """Add a version of the study's reference safety information; return it (pharmacovigilance,
+    the study's managers, or an administrator on the server's command line)."""
+    if isinstance(actor, SystemActor):
+        pass
+    elif not (
+        holds_pharmacovigilance(actor, study) or may(actor, Action.MANAGE_STUDY, study=study)
+    ):
+        raise PermissionDenied(_("Only pharmacovigilance or the study's managers may do this."))
+    version = version.strip()
+    terms = sorted({t.strip() for t in expected_terms if t.strip()}, key=str.lower)
+    if not version:
+        raise ValidationError(_("Give the version of the reference safety information."))
+    if ReferenceSafetyInformation.objects.filter(study=study, version=version).exists():
+        raise ValidationError(_("This version of the reference safety information exists."))
+    if ReferenceSafetyInformation.objects.filter(
+        study=study, effective_from=effective_from
+    ).exists():
+        raise ValidationError(_("Another version takes effect on that date."))
+    rsi = ReferenceSafetyInformation.objects.create(
+        study=study,
+        version=version,
+        effective_from=effective_from,
+        expected_terms=terms,
+        added_by=_label(actor),
+        added_at=utc_now(),
+    )
+    audit_record(
+        actor=actor,
+        action="safety.rsi_added",
+        target=("rsi", version),
+        new={"effective_from": effective_from.isoformat(), "expected_terms": terms},
+        chain=study.audit_chain,
+    )
+    return rsi
+
+
+def latest_sent(report: SaeReport) -> SaeReportVersion | None:
+    return report.versions.filter(sent_at__isnull=False).order_by("-number").first()
+
+
+def _onset(content: dict[str, Any]) -> date | None:
+    text = field_text(content, "onset")
+    try:
+        return date.fromisoformat(text[:10]) if len(text) >= 10 else None
+    except ValueError:
+        return None
+
+
+def _investigator_causality(content: dict[str, Any]) -> int | None:
+    text = content.get("adverse_event", {}).get("causality", {}).get("text", "")
+    return int(text) if str(text).isdigit() else None
+
+
+def _fatal_or_life_threatening(content: dict[str, Any]) -> bool:
+    event = content.get("adverse_event", {})
+    if is_yes(event.get("death")) or is_yes(event.get("life_threatening")):
+        return True
+    return field_text(content, "outcome").strip().lower() == "fatal"
+
+
+def _causality_checked(sponsor: int, investigator: int | None) -> None:
+    if sponsor not in CAUSALITY:
+        raise AssessmentRefused("causality", _("Choose a causality from the scale."))
+    if investigator is not None and sponsor < investigator:
+        raise AssessmentRefused(
+            "downgrade",
+            _(
+                "The sponsor may upgrade the investigator's causality, never downgrade it: "
+                "the investigator assessed %(investigator)s, the sponsor chose %(sponsor)s."
+            )
+            % {
+                "investigator": _(CAUSALITY.get(investigator, str(investigator))),
+                "sponsor": _(CAUSALITY[sponsor]),
+            },
+        )
+
+
+@transaction.atomic
+def sae_assess(
+    *,
+    actor: User,
+    report: SaeReport,
+    causality: int,
+    expected: bool | None = None,
+    comment: str = "",
+) -> SaeReport:
+    """Record pharmacovigilance's assessment of the latest sent version: causality (never
+    below the investigator's), expectedness against the RSI in force at onset (computed from
+    its expected terms unless given) and, for a SUSAR, its clock from the sponsor's awareness."""
+    _require_pharmacovigilance(actor, report.study)
+    version = latest_sent(report)
+    if version is None:
+        raise AssessmentRefused("unsent", _("The investigator has not sent this report yet."))
+    content = version.content
+    investigator = _investigator_causality(content)
+    _causality_checked(causality, investigator)
+    rsi = rsi_in_force(report.study, _onset(content))
+    if expected is None:
+        if rsi is None:
+            raise AssessmentRefused(
+                "no_rsi",
+                _("No reference safety information is in force on the onset date: add it first."),
+            )
+        term = field_text(content, "term").strip().lower()
+        expected = term in {t.lower() for t in rsi.expected_terms}
+    old = {
+        "causality": report.sponsor_causality,
+        "expected": report.expected,
+        "susar": report.susar,
+    }
+    report.investigator_causality = investigator
+    report.sponsor_causality = causality
+    report.expected = expected
+    report.rsi = rsi
+    report.susar = causality >= POSSIBLE and not expected
+    report.fatal_or_life_threatening = _fatal_or_life_threatening(content)
+    report.assessed_by = _label(actor)
+    report.assessed_at = utc_now()
+    report.assessment_comment = comment.strip()
+    if report.susar:
+        clock = clocks.susar_clock(
+            report.sponsor_aware_on or version.sent_at.date(),  # type: ignore[union-attr]
+            fatal_or_life_threatening=report.fatal_or_life_threatening,
+        )
+        report.susar_due_on, report.follow_up_due_on = clock.due_on, clock.follow_up_due_on
+    else:
+        report.susar_due_on = report.follow_up_due_on = None
+    report.save()
+    audit_record(
+        actor=actor,
+        action="safety.sae_assessed",
+        target=("sae_report", report.reference),
+        old=old,
+        new={
+            "causality": causality,
+            "investigator_causality": investigator,
+            "expected": expected,
+            "rsi": rsi.version if rsi else None,
+            "susar": report.susar,
+            "due_on": report.susar_due_on.isoformat() if report.susar_due_on else None,
+        },
+        chain=report.study.audit_chain,
+    )
+    return report
+
+
+@transaction.atomic
+def susar_reported(
+    *, actor: User, report: SaeReport, on: date, follow_up: bool = False
+) -> SaeReport:
+    """Record the day the SUSAR (or its follow-up) went to EudraVigilance: its clock stops."""
+    _require_pharmacovigilance(actor, report.study)
+    if not report.susar:
+        raise ValidationError(_("This case is not a SUSAR."))
+    field = "follow_up_reported_on" if follow_up else "susar_reported_on"
+    setattr(report, field, on)
+    report.save(update_fields=[field])
+    audit_record(
+        actor=actor,
+        action="safety.susar_reported",
+        target=("sae_report", report.reference),
+        new={field: on.isoformat()},
+        chain=report.study.audit_chain,
+    )
+    return report
+
+
+def susar_unblind(*, actor: User, report: SaeReport, reason: str) -> str:
+    """Reveal the subject's arm to pharmacovigilance for this SUSAR; return the arm."""
+    if not report.susar:
+        raise ValidationError(_("Only a SUSAR is unblinded for pharmacovigilance."))
+    return pharmacovigilance_unblind(
+        actor=actor, subject=report.subject, reason=reason, case_reference=report.reference
+    )
+
+
+@transaction.atomic
+def reconciliation_resolve(
+    *,
+    actor: User,
+    report: SaeReport,
+    field: str,
+    safety_value: str,
+    clinical_value: str,
+    reason: str,
+) -> ReconciliationDecision:
+    """Close a difference between the report and the casebook with a reason."""
+    _require_reconciler(actor, report)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError(_("Give the reason the difference is accepted."))
+    return _decide(actor, report, field, safety_value, clinical_value, reason=reason)
+
+
+def _require_reconciler(actor: User, report: SaeReport) -> None:
+    if not (
+        holds_pharmacovigilance(actor, report.study)
+        or may(actor, Action.MANAGE_DATA, study=report.study, site=report.subject.site)
+    ):
+        raise PermissionDenied(_("Only pharmacovigilance or data management may reconcile."))
+
+
+def _decide(
+    actor: User,
+    report: SaeReport,
+    field: str,
+    safety_value: str,
+    clinical_value: str,
+    *,
+    reason: str = "",
+    query_id: int | None = None,
+) -> ReconciliationDecision:
+    decision = ReconciliationDecision.objects.create(
+        report=report,
+        field=field,
+        safety_value=safety_value,
+        clinical_value=clinical_value,
+        outcome=ReconciliationDecision.Outcome.QUERY
+        if query_id
+        else ReconciliationDecision.Outcome.RESOLVED,
+        reason=reason,
+        query_id=query_id,
+        decided_by=_label(actor),
+        decided_at=utc_now(),
+    )
+    audit_record(
+        actor=actor,
+        action="safety.reconciliation_decided",
+        target=("sae_report", report.reference),
+        new={"field": field, "outcome": decision.outcome, "reason": reason, "query": query_id},
+        chain=report.study.audit_chain,
+    )
+    return decision
+
+
+@transaction.atomic
+def reconciliation_query(
+    *, actor: User, report: SaeReport, field: str, safety_value: str, clinical_value: str, text: str
+) -> ReconciliationDecision:
+    """Turn a difference into a query to the site on the adverse event's form."""
+    from carnet.quality.services import query_raise
+
+    _require_reconciler(actor, report)
+    query = query_raise(
+        actor=actor,
+        subject=report.subject,
+        form_instance=report.form_instance,
+        text=text,
+    )
+    return _decide(actor, report, field, safety_value, clinical_value, query_id=query.pk)
+
+
+def criteria_of(content: dict[str, Any]) -> list[str]:
+    """Return the seriousness criteria met (keys of CRITERIA)."""
+    event = content.get("adverse_event", {})
+    return [name for name in CRITERIA if is_yes(event.get(name))]

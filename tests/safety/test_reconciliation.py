@@ -1,0 +1,111 @@
+"""Reconciliation: every difference between the SAE report (its latest sent version) and the
+serious adverse event in the casebook is listed; each becomes a query to the site or is
+resolved with a reason; what is left open is counted for the database lock checklist."""
+
+from __future__ import annotations
+
+import pytest
+
+from carnet.accounts.permissions import PermissionDenied
+from carnet.audit.models import AuditEvent
+from carnet.core.errors import ValidationError
+from carnet.quality.models import Query
+from carnet.safety.models import SaeReport
+from carnet.safety.selectors import differences, unreconciled_count
+from carnet.safety.services import (
+    reconciliation_query,
+    reconciliation_resolve,
+    sae_version_sign,
+)
+from tests.accounts.factories import PASSWORD
+from tests.safety.conftest import TERM, Safety
+
+pytestmark = pytest.mark.django_db
+MEANING = "I have reviewed this report."
+
+
+def _sent(safety: Safety) -> SaeReport:
+    report = safety.serious_ae()
+    sae_version_sign(actor=safety.investigator, report=report, password=PASSWORD, meaning=MEANING)
+    return report
+
+
+def test_a_reported_and_unchanged_event_is_reconciled(safety: Safety) -> None:
+    _sent(safety)
+    assert differences(safety.data_manager, safety.world.study) == []
+    assert unreconciled_count(study=safety.world.study) == 0
+
+
+def test_an_unsent_report_counts_as_unreconciled(safety: Safety) -> None:
+    safety.serious_ae()
+    assert unreconciled_count(study=safety.world.study) == 1
+
+
+def test_each_difference_is_listed_then_queried_or_resolved(safety: Safety) -> None:
+    report = _sent(safety)
+    # The site changes the casebook after the report went: term and outcome differ.
+    safety.save_ae(report.form_instance.version, ae_term="Neutropenic sepsis", ae_out=5)
+    found = {d.field: d for d in differences(safety.data_manager, safety.world.study)}
+    assert sorted(found) == ["outcome", "term"]
+    assert (found["term"].safety_value, found["term"].clinical_value) == (
+        TERM,
+        "Neutropenic sepsis",
+    )
+    assert (found["outcome"].safety_value, found["outcome"].clinical_value) == (
+        "Not recovered / not resolved",
+        "Fatal",
+    )
+    assert unreconciled_count(study=safety.world.study) == 2
+
+    term = found["term"]
+    reconciliation_query(
+        actor=safety.data_manager,
+        report=report,
+        field="term",
+        safety_value=term.safety_value,
+        clinical_value=term.clinical_value,
+        text="The SAE report says febrile neutropenia: which is right?",
+    )
+    [query] = Query.objects.filter(subject=safety.subject)
+    assert query.form_instance == report.form_instance
+    assert unreconciled_count(study=safety.world.study) == 1
+
+    outcome = found["outcome"]
+    with pytest.raises(ValidationError, match="reason"):
+        reconciliation_resolve(
+            actor=safety.vigilance,
+            report=report,
+            field="outcome",
+            safety_value=outcome.safety_value,
+            clinical_value=outcome.clinical_value,
+            reason=" ",
+        )
+    reconciliation_resolve(
+        actor=safety.vigilance,
+        report=report,
+        field="outcome",
+        safety_value=outcome.safety_value,
+        clinical_value=outcome.clinical_value,
+        reason="Follow-up report on its way",
+    )
+    assert unreconciled_count(study=safety.world.study) == 0
+    decided = {d.field: d.decision for d in differences(safety.data_manager, safety.world.study)}
+    assert decided["term"] is not None
+    assert decided["term"].outcome == "query"
+    assert decided["outcome"] is not None
+    assert decided["outcome"].reason == "Follow-up report on its way"
+    assert AuditEvent.objects.filter(action="safety.reconciliation_decided").count() == 2
+
+
+def test_a_monitor_or_a_site_does_not_reconcile(safety: Safety) -> None:
+    report = _sent(safety)
+    for someone in (safety.monitor, safety.nurse, safety.investigator):
+        with pytest.raises(PermissionDenied):
+            reconciliation_resolve(
+                actor=someone,
+                report=report,
+                field="term",
+                safety_value="a",
+                clinical_value="b",
+                reason="fine",
+            )
