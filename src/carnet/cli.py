@@ -49,6 +49,8 @@ CARNET_COMMANDS = (
     "demo",
     "serve",
     "worker",
+    "analysis",
+    "report",
 )
 # Django's commands that Carnet keeps: the schema upgrade (forward only) and the read-only checks.
 DJANGO_COMMANDS = ("migrate", "check")
