@@ -407,6 +407,9 @@ READ_ONLY = {
     "audit trail",
     # The CRF describes the study (no data): it writes a file, not to the database.
     "crf",
+    # The analysis dataset and the statistical reports of a cut-off: read, written to files.
+    "analysis dataset",
+    "report",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

@@ -82,7 +82,9 @@ def errors_of(text: str) -> list[str]:
         ),
     ],
 )
-def test_a_wrong_reference_is_refused_where_it_is_written(old: str, new: str, expected: str) -> None:
+def test_a_wrong_reference_is_refused_where_it_is_written(
+    old: str, new: str, expected: str
+) -> None:
     assert MAINTAIN.count(old) == 1
     line = MAINTAIN[: MAINTAIN.index(old)].count("\n") + 1
     errors = errors_of(MAINTAIN.replace(old, new))

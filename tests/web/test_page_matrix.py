@@ -28,6 +28,7 @@ from carnet.quality.models import Query
 from carnet.quality.recheck_models import RecheckRun
 from carnet.quality.services import query_raise
 from carnet.randomization import urls as randomization_urls
+from carnet.reports import urls as reports_urls
 from carnet.studies import urls as studies_urls
 from carnet.studies.services import study_mode_change
 from carnet.subjects import urls as subjects_urls
@@ -183,6 +184,12 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/documents/": ("GET", study_member),
     "/studies/MINI/documents/crf-annotated.html": ("GET", study_member),
     "/studies/MINI/subjects/01-001/casebook.pdf": ("GET", sees_site_a),
+    # The design calculator reads no study; a study's statistical reports of a cut-off are for
+    # those who export its data (pooled when blinded).
+    "/design/": ("GET", everyone),
+    "/studies/MINI/reports/": ("GET", exporter),
+    "/studies/MINI/reports/MATRIX/survival/": ("GET", exporter),
+    "/studies/MINI/reports/MATRIX/survival.pdf": ("GET", exporter),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {
@@ -225,6 +232,11 @@ ACTIONS_AND_REDIRECTS = {
     "studies/<str:identifier>/documents/sites/<str:site>/archive/",
     "studies/<str:identifier>/documents/archives/<int:run_id>/progress/",
     "studies/<str:identifier>/documents/archives/<int:run_id>/download/",
+    # A report's figure (MINI's reports draw none: 404 for all; tests/reports checks them) and
+    # a DSMB report run, which answers only the person who asked.
+    "studies/<str:identifier>/reports/<str:cutoff>/<str:kind>/figures/<str:name>.<str:file_format>",
+    "studies/<str:identifier>/dsmb-reports/<int:run_id>/progress/",
+    "studies/<str:identifier>/dsmb-reports/<int:run_id>/download/",
 }
 
 
@@ -241,6 +253,8 @@ def pattern_of(page: str) -> str:
         .replace("rechecks/{run}/", "rechecks/<int:run_id>/")
         .replace("envelopes/01.pdf", "envelopes/<str:site>.pdf")
         .replace("crf-annotated.html", "crf-<str:kind>.<str:file_format>")
+        .replace("reports/MATRIX/survival/", "reports/<str:cutoff>/<str:kind>/")
+        .replace("reports/MATRIX/survival.pdf", "reports/<str:cutoff>/<str:kind>.pdf")
     )
 
 
@@ -258,6 +272,7 @@ def test_the_table_describes_every_page() -> None:
             quality_urls,
             randomization_urls,
             interop_urls,
+            reports_urls,
         )
         for p in module.urlpatterns
         if isinstance(p, URLPattern)
@@ -318,6 +333,9 @@ def world_with_data() -> tuple[World, dict[str, int]]:
         category="visit_window",
     )
     run = RecheckRun.objects.create(study=w.study, requested_by=monitor, forms_total=1)
+    from carnet.interop.services import cutoff_create
+
+    cutoff_create(actor=ADMIN, study=w.study, name="MATRIX", reason="the table")
     return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk}
 
 

@@ -12,6 +12,8 @@ from datetime import date
 import matplotlib
 
 matplotlib.use("Agg")
+# Fixed ids in the SVG: the same data give the same file.
+matplotlib.rcParams["svg.hashsalt"] = "carnet"
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
 from carnet.accounts.permissions import Actor
+from carnet.analysis import AnalysisInputError
 from carnet.core.errors import ValidationError
 from carnet.interop.models import Cutoff
 from carnet.reports.datasets import (
@@ -65,6 +66,18 @@ def _conduct(analysis: StudyAnalysis, study: Study, cutoff: Cutoff) -> dict[str,
     }
 
 
+def _analysis(actor: Actor, study: Study, cutoff: Cutoff, unblinded: bool) -> StudyAnalysis:
+    """Return the analysis of the cut-off; data the statistics refuse (a death before
+    randomisation, news after a death) are refused naming the subject, as a 400."""
+    try:
+        return study_analysis(actor=actor, study=study, cutoff=cutoff, unblinded=unblinded)
+    except AnalysisInputError as refused:
+        raise ValidationError(
+            _("The data at cut-off %(cutoff)s cannot be analysed: %(reason)s")
+            % {"cutoff": cutoff.name, "reason": str(refused)}
+        ) from refused
+
+
 def report_of(
     *, actor: Actor, study: Study, cutoff: Cutoff, kind: str, unblinded: bool = False
 ) -> tuple[Report, Source]:
@@ -81,7 +94,7 @@ def report_of(
         require_unblinded(actor, study=study, unblinded=unblinded)
     else:
         may_report(actor, study=study, unblinded=unblinded)
-    analysis = study_analysis(actor=actor, study=study, cutoff=cutoff, unblinded=unblinded)
+    analysis = _analysis(actor, study, cutoff, unblinded)
     dataset = analysis.dataset
     if kind == "survival":
         report = survival_report(dataset)
@@ -102,7 +115,7 @@ def analysis_frame(
     *, actor: Actor, study: Study, cutoff: Cutoff, unblinded: bool = False
 ) -> tuple[pl.DataFrame, Source]:
     """Return the subject-level analysis frame of the cut-off for this reader."""
-    analysis = study_analysis(actor=actor, study=study, cutoff=cutoff, unblinded=unblinded)
+    analysis = _analysis(actor, study, cutoff, unblinded)
     return analysis.dataset.frame, analysis.source
 
 
