@@ -11,6 +11,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from carnet.accounts.permissions import PermissionDenied
 from carnet.analysis import (
     Population,
     adverse_events_table,
@@ -19,7 +20,6 @@ from carnet.analysis import (
     logrank,
     objective_response_rate,
 )
-from carnet.accounts.permissions import PermissionDenied
 from carnet.interop.exports import export_write
 from carnet.reports.derive import POOLED, derive
 from carnet.reports.models import ReportStatus

@@ -67,9 +67,14 @@ def forms() -> dict[str, pl.DataFrame]:
     tumour = pl.DataFrame(
         {
             "subject": ["01", "01", "02", "03", "03", "04"],
-            "visit_date": [D(2025, 2, 26), D(2025, 4, 23)]
-            + [D(2025, 2, 20)]
-            + [D(2025, 2, 26), D(2025, 4, 23), D(2025, 2, 26)],
+            "visit_date": [
+                D(2025, 2, 26),
+                D(2025, 4, 23),
+                D(2025, 2, 20),
+                D(2025, 2, 26),
+                D(2025, 4, 23),
+                D(2025, 2, 26),
+            ],
             "ta_date": [
                 D(2025, 2, 26),
                 D(2025, 4, 23),
@@ -108,7 +113,8 @@ def test_the_frame_gives_each_subject_times_events_and_reasons() -> None:
     assert (rows["01"]["pfs_time"], rows["01"]["pfs_event"]) == (112, True)
     assert rows["01"]["pfs_reason"] == "progression on 2025-04-23: event."
     assert (rows["02"]["os_time"], rows["02"]["os_event"]) == (59, True)
-    assert rows["03"]["pfs_event"] is False and "censored" in rows["03"]["pfs_reason"]
+    assert rows["03"]["pfs_event"] is False
+    assert "censored" in rows["03"]["pfs_reason"]
     # 04 had only a not-evaluable assessment: censored at randomisation.
     assert rows["04"]["pfs_time"] == 0
     assert [rows[s]["bor"] for s in ("01", "02", "03", "04")] == ["PR", "SD", "SD", "NE"]
@@ -143,14 +149,16 @@ def test_the_kaplan_meier_figure_has_a_curve_and_an_at_risk_row_per_arm() -> Non
     result = kaplan_meier(frame, group="group", at=[0, 10, 20, 30])
     figure = kaplan_meier_figure(result, name="km", title="OS", ticks=[0, 10, 20, 30], unit="days")
     assert (figure.curves, figure.at_risk_rows) == (3, 3)
-    assert figure.png.startswith(b"\x89PNG") and len(figure.png) > 10_000
+    assert figure.png.startswith(b"\x89PNG")
+    assert len(figure.png) > 10_000
     assert figure.svg.count("<svg") == 1
     # The numbers at risk printed under A's curve at 0, 10, 20 and 30 days.
     assert result.curve("A").at_times["at_risk"].to_list() == [4, 1, 0, 0]
     forest = forest_figure(
         [("All", 0.7, 0.5, 0.9), ("Men", 0.6, 0.4, 1.1)], name="f", title="HR", reference="B"
     )
-    assert forest.bars == 2 and forest.png.startswith(b"\x89PNG")
+    assert forest.bars == 2
+    assert forest.png.startswith(b"\x89PNG")
     waterfall = waterfall_figure([("1", -40.0, "PR"), ("2", 10.0, "SD")], name="w", title="Change")
     assert waterfall.bars == 2
 
@@ -159,7 +167,8 @@ def test_figures_are_the_same_bytes_for_the_same_data() -> None:
     dataset = derive(PLAN, subjects(), forms(), by_arm=True)
     first = survival_report(dataset).figure("pfs_km")
     second = survival_report(dataset).figure("pfs_km")
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert first.svg == second.svg
 
 

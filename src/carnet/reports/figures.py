@@ -15,11 +15,11 @@ matplotlib.use("Agg")
 # Fixed ids in the SVG: the same data give the same file.
 matplotlib.rcParams["svg.hashsalt"] = "carnet"
 
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure as MplFigure
+import matplotlib.dates as mdates  # noqa: E402 (the backend is chosen first)
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure as MplFigure  # noqa: E402
 
-from carnet.analysis import KaplanMeierResult
+from carnet.analysis import KaplanMeierResult  # noqa: E402
 
 COLOURS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000")
 RESPONSE_COLOURS = {"CR": "#1e7b34", "PR": "#6aa84f", "SD": "#f1c232", "PD": "#cc0000"}
