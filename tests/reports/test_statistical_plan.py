@@ -91,3 +91,30 @@ def test_a_wrong_reference_is_refused_where_it_is_written(
     assert any(expected in error and f"maintain-crc.yaml:{line}:" in error for error in errors), (
         errors
     )
+
+
+def test_the_design_calculators_plan_is_one_the_loader_reads() -> None:
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from carnet.reports.design import (
+        design_ahern,
+        design_proportions,
+        design_sequential,
+        design_simon,
+        design_survival,
+    )
+    from carnet.studies.definition.validation import study_schema
+
+    defs = study_schema()["$defs"]
+    validator = Draft202012Validator({"$defs": defs, "$ref": "#/$defs/statistical_plan"})
+    results = [
+        design_simon(p0=0.1, p1=0.3, alpha=0.05, power=0.8),
+        design_ahern(p0=0.05, p1=0.2, alpha=0.05, power=0.8),
+        design_survival(hazard_ratio=0.7, alpha=0.05, power=0.8, allocation=0.5),
+        design_proportions(p_control=0.5, p_experimental=0.7, alpha=0.05, power=0.8),
+        design_sequential(information_fractions=[0.5, 1.0], futility="obrien-fleming"),
+    ]
+    for result in results:
+        plan = yaml.safe_load(result.yaml)["design"]["statistical_plan"]
+        assert [e.message for e in validator.iter_errors(plan)] == [], result.calculator
