@@ -94,8 +94,9 @@ def _describe(settings: AnalysisSettings, *conventions: Convention) -> list[str]
 
 
 def _ticks(maximum: float, step: int = 90) -> list[float]:
+    """Return the times of the at-risk table: every ``step`` days, past the longest follow-up."""
     top = max(step, int(maximum) + step)
-    return [float(t) for t in range(0, top, step)]
+    return [float(t) for t in range(0, top + 1, step)]
 
 
 def _km(

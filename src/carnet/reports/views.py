@@ -116,7 +116,7 @@ def _refused(request: HttpRequest, study: Study, error: Exception) -> HttpRespon
     return render(
         request,
         "reports/statistics.html",
-        {"study": study, "error": str(error), "cutoffs": [], "runs": [], "unblinded": False},
+        {"study": study, "error": str(error), "refused": True, "unblinded": False},
         status=403,
     )
 
