@@ -518,6 +518,9 @@ READ_ONLY = {
     "safety rsi-list",
     "safety icsr",
     "safety reconciliation",
+    # The analysis dataset and the statistical reports of a cut-off: read, written to files.
+    "analysis dataset",
+    "report",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

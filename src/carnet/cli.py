@@ -55,6 +55,8 @@ CARNET_COMMANDS = (
     "redcap",
     "odm",
     "safety",
+    "analysis",
+    "report",
 )
 # Django's commands that Carnet keeps: the schema upgrade (forward only) and the read-only checks.
 DJANGO_COMMANDS = ("migrate", "check")

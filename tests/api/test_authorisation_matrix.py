@@ -182,6 +182,15 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/safety/reports/{reference}": reads_safety(),
     "/api/studies/{identifier}/safety/rsi": reads_safety(anywhere=True),
     "/api/studies/{identifier}/safety/reconciliation": reads_safety(anywhere=True),
+    # Statistical reports of a cut-off: whoever may export the study's data (pooled when
+    # blinded, at the sites they cover); a DSMB report answers only the person who asked.
+    "/api/studies/{identifier}/reports/{cutoff}/analysis-dataset": granted(
+        Action.EXPORT, anywhere=True
+    ),
+    "/api/studies/{identifier}/reports/{cutoff}/{kind}": granted(Action.EXPORT, anywhere=True),
+    "/api/studies/{identifier}/dsmb-reports": granted(Action.EXPORT, anywhere=True),
+    "/api/studies/{identifier}/dsmb-reports/{run_id}": lambda role, situation: False,
+    "/api/studies/{identifier}/dsmb-reports/{run_id}/download": lambda role, situation: False,
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -200,6 +209,11 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ("post", "/api/studies/{identifier}/exports"): (
         granted(Action.EXPORT, anywhere=True),
         {"cutoff": "NO-SUCH-CUTOFF", "format": "csv"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/dsmb-reports"): (
+        granted(Action.EXPORT, anywhere=True),
+        {"cutoff": "NO-SUCH-CUTOFF", "session": "open"},
         True,
     ),
     # A casebook or a site's archive leaves Carnet (an audit event): whoever sees subject
@@ -478,6 +492,7 @@ def concrete(path: str, w: World) -> str:
         "{item}", "scan_pdf"
     )
     path = path.replace("{sha256}", sha256_hex(PDF)).replace("{envelope}", "E99-0001")
+    path = path.replace("{cutoff}", "MATRIX").replace("{kind}", "survival")
     if "{number}" in path:
         from carnet.quality.deviation_models import Deviation
 

@@ -29,6 +29,7 @@ from carnet.quality.models import Query
 from carnet.quality.recheck_models import RecheckRun
 from carnet.quality.services import query_raise
 from carnet.randomization import urls as randomization_urls
+from carnet.reports import urls as reports_urls
 from carnet.safety import urls as safety_urls
 from carnet.safety.services import sae_report_open
 from carnet.studies import urls as studies_urls
@@ -223,6 +224,12 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/safety/rsi/": ("GET", safety_reader),
     "/studies/MINI/safety/reconciliation/": ("GET", safety_reader),
     "/studies/MINI/safety/{sae}/": ("GET", safety_reader_at_site_a),
+    # The design calculator reads no study; a study's statistical reports of a cut-off are for
+    # those who export its data (pooled when blinded).
+    "/design/": ("GET", everyone),
+    "/studies/MINI/reports/": ("GET", exporter),
+    "/studies/MINI/reports/MATRIX/survival/": ("GET", exporter),
+    "/studies/MINI/reports/MATRIX/survival.pdf": ("GET", exporter),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {
@@ -274,6 +281,11 @@ ACTIONS_AND_REDIRECTS = {
     "studies/<str:identifier>/safety/listing.csv",
     "studies/<str:identifier>/safety/<str:reference>/cioms-<int:number>.pdf",
     "studies/<str:identifier>/safety/<str:reference>/icsr-<int:number>.xml",
+    # A report's figure (MINI's reports draw none: 404 for all; tests/reports checks them) and
+    # a DSMB report run, which answers only the person who asked.
+    "studies/<str:identifier>/reports/<str:cutoff>/<str:kind>/figures/<str:name>.<str:file_format>",
+    "studies/<str:identifier>/dsmb-reports/<int:run_id>/progress/",
+    "studies/<str:identifier>/dsmb-reports/<int:run_id>/download/",
 }
 
 
@@ -291,6 +303,8 @@ def pattern_of(page: str) -> str:
         .replace("envelopes/01.pdf", "envelopes/<str:site>.pdf")
         .replace("crf-annotated.html", "crf-<str:kind>.<str:file_format>")
         .replace("safety/{sae}/", "safety/<str:reference>/")
+        .replace("reports/MATRIX/survival/", "reports/<str:cutoff>/<str:kind>/")
+        .replace("reports/MATRIX/survival.pdf", "reports/<str:cutoff>/<str:kind>.pdf")
     )
 
 
@@ -310,6 +324,7 @@ def test_the_table_describes_every_page() -> None:
             interop_urls,
             database_lock_urls,
             safety_urls,
+            reports_urls,
         )
         for p in module.urlpatterns
         if isinstance(p, URLPattern)
@@ -372,6 +387,10 @@ def world_with_data() -> tuple[World, dict[str, int | str]]:
     run = RecheckRun.objects.create(study=w.study, requested_by=monitor, forms_total=1)
     sae = sae_report_open(instance=saved.form_instance, row=0)  # as if an SAE, not yet sent
     return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk, "sae": sae.reference}
+    from carnet.interop.services import cutoff_create
+
+    cutoff_create(actor=ADMIN, study=w.study, name="MATRIX", reason="the table")
+    return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk}
 
 
 def signed_in(w: World, role: str, situation: str, n: int) -> Client:

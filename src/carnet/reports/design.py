@@ -75,20 +75,21 @@ def _yaml_text(sentence: str) -> str:
 
 def _yaml(sample_size: int | None, sentence: str, plan: dict[str, Any]) -> str:
     """Return the study YAML's `design:` lines: the fields the loader reads today, then the
-    structured plan proposed in docs/analysis.md (as comments until the loader reads it)."""
+    structured `statistical_plan` the loader reads (docs/analysis.md)."""
     lines = ["design:"]
     if sample_size is not None:
         lines.append(f"  sample_size: {sample_size}")
     lines.append("  statistical_design: >-")
     lines.append(_yaml_text(sentence))
-    lines.append("  # Proposed structured form (docs/analysis.md), not yet read by the loader:")
-    lines.append("  # statistical_plan:")
+    lines.append("  statistical_plan:")
     for key, value in plan.items():
+        if value is None:  # not given: the plan leaves the key out
+            continue
         if isinstance(value, list | tuple):
             shown = "[" + ", ".join(_scalar(v) for v in value) + "]"
         else:
             shown = _scalar(value)
-        lines.append(f"  #   {key}: {shown}")
+        lines.append(f"    {key}: {shown}")
     return "\n".join(lines)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from carnet.studies.definition.statistical_plan import StatisticalPlan
+
 ITEM_TYPES = (
     "text",
     "integer",
@@ -326,6 +328,10 @@ class StudyDefinition:
         for category in self.deviation_categories:
             labels[str(category.code)] = category.label
         return labels
+
+    def statistical_plan(self) -> StatisticalPlan:
+        """Return the study's statistical analysis plan (empty when the study states none)."""
+        return StatisticalPlan.from_design(self.design)
 
     def randomisation_scheme(self) -> RandomisationScheme | None:
         """Return the study's randomisation scheme, or None when it declares none."""

@@ -31,6 +31,7 @@ from carnet.expressions import (
 )
 from carnet.studies.definition.findings import Finding, Path
 from carnet.studies.definition.model import STANDARD_DEVIATION_CATEGORIES
+from carnet.studies.definition.plan_validation import check_statistical_plan
 from carnet.studies.definition.yaml_source import Source
 
 SAS_NAME_LENGTH = 8
@@ -694,6 +695,7 @@ def validate_source(source: Source) -> list[Finding]:
         lambda: _rules(checker, data),
         lambda: _registration(checker, data),
         lambda: _deviations(checker, data),
+        lambda: check_statistical_plan(checker, data),
     ]
     for family in families:
         try:

@@ -1,0 +1,195 @@
+"""The analysis dataset of a study at a cut-off, for one reader: the frames an export of the
+cut-off would write (through interop's dataset functions), derived as the study's plan says.
+
+A blinded reader's frames have no arm: every output then pools the subjects. The reader's site
+scope applies as it does to exports.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from django.utils.translation import gettext as _
+
+from carnet.accounts.blinding import Blinding, blinding_of
+from carnet.accounts.models import StudySite, User
+from carnet.accounts.permissions import Actor, PermissionDenied, site_scope
+from carnet.accounts.roles import Action
+from carnet.audit.services import SystemActor
+from carnet.core.errors import ValidationError
+from carnet.interop.datasets import (
+    ExportPlan,
+    ValueChanges,
+    captured_dates,
+    dataset_frame,
+    export_plan,
+    form_values_at,
+    last_news_with,
+    reader_inputs,
+    subject_dataset,
+)
+from carnet.interop.models import Cutoff
+from carnet.interop.services import may_export
+from carnet.reports.derive import AnalysisDataset, derive
+from carnet.studies.definition.statistical_plan import StatisticalPlan
+from carnet.studies.models import Study, StudyVersion
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a report's numbers come from: the cut-off, the study version, who reads them."""
+
+    study: str
+    cutoff: str
+    cutoff_seq: int
+    cutoff_hash: str
+    cut_on: str
+    version: int
+    unblinded: bool
+
+    def line(self) -> str:
+        """Return the sentence every output prints under its title (in English, as the
+        report itself: the same cut-off gives the same document whatever the reader's language)."""
+        view = "by arm (unblinded)" if self.unblinded else "pooled (blinded: no arm shown)"
+        return (
+            f"{self.study}, cut-off {self.cutoff} (audit event #{self.cutoff_seq}, "
+            f"{self.cut_on}), study version {self.version}; {view}."
+        )
+
+
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """The analysis dataset of a cut-off with its source."""
+
+    source: Source
+    dataset: AnalysisDataset
+    subjects: pl.DataFrame  # the export's subject dataset (conduct: statuses, sites)
+    arms: tuple[str, ...]  # the study's arms (empty for a blinded reader)
+
+
+def may_report(actor: Actor, *, study: Study, unblinded: bool = False) -> Blinding:
+    """Refuse whoever may not read the study's data at a cut-off; return their blinding.
+
+    A command (the system) is blinded unless it asks for ``unblinded``, as its exports are."""
+    may_export(actor, study=study)
+    if isinstance(actor, SystemActor):
+        return Blinding(unblinded=unblinded)
+    return blinding_of(actor, study=study)
+
+
+def require_unblinded(actor: Actor, *, study: Study, unblinded: bool = False) -> None:
+    """Refuse a blinded reader (the closed session of the DSMB, anything by arm)."""
+    if not may_report(actor, study=study, unblinded=unblinded).unblinded:
+        raise PermissionDenied(
+            _(
+                "The closed session shows results by arm: it needs an unblinded role in "
+                "%(study)s (DSMB or unblinded statistician); you are blinded."
+            )
+            % {"study": study.identifier}
+        )
+
+
+def _plan_of(actor: Actor, study: Study, cutoff: Cutoff, blinding: Blinding) -> ExportPlan:
+    if cutoff.study_id != study.pk:
+        raise ValidationError(_("cutoff: this cut-off belongs to another study."))
+    if isinstance(actor, SystemActor):
+        from carnet.accounts.permissions import SiteScope
+
+        return export_plan(
+            study=study,
+            cutoff=cutoff,
+            blinding=blinding,
+            scope=SiteScope(True, frozenset()),
+            site_codes=set(),
+        )
+    assert isinstance(actor, User)
+    scope = site_scope(actor, Action.EXPORT, study=study)
+    codes = set(
+        StudySite.objects.filter(study=study, pk__in=scope.site_ids).values_list("code", flat=True)
+    )
+    return export_plan(study=study, cutoff=cutoff, blinding=blinding, scope=scope, site_codes=codes)
+
+
+def statistical_plan_of(study: Study, version: int) -> StatisticalPlan:
+    """Return the statistical plan of the study version current at the cut-off."""
+    found = StudyVersion.objects.filter(study=study, number=version).first()
+    if found is None:
+        return StatisticalPlan()
+    return found.parsed().statistical_plan()
+
+
+def _code_labels(plan: ExportPlan, items: list[str]) -> dict[str, dict[str, str]]:
+    labels: dict[str, dict[str, str]] = {}
+    for dataset in plan.datasets:
+        for column in dataset.items:
+            if column.name in items and column.code_list is not None:
+                labels[column.name] = {
+                    str(code.code): code.label.en or str(code.code)
+                    for code in column.code_list.items
+                }
+    return labels
+
+
+def analysis_frames(
+    *, actor: Actor, study: Study, cutoff: Cutoff, blinding: Blinding
+) -> tuple[ExportPlan, pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Return what an export of the cut-off writes for this reader: its plan, the subject
+    dataset and every form dataset (by name), read form by form from the audit trail."""
+    plan = _plan_of(actor, study, cutoff, blinding)
+    subjects, visits, versions = reader_inputs(study, cutoff, randomised_design=plan.randomised)
+    if plan.sites is not None:
+        subjects = subjects.filter(pl.col("site").is_in(sorted(plan.sites)))
+    forms: dict[str, pl.DataFrame] = {}
+    news: list[pl.DataFrame] = []
+    with tempfile.TemporaryDirectory(prefix="carnet-report-") as folder:
+        changes = ValueChanges(study, cutoff, Path(folder))
+        for form in dict.fromkeys(dataset.form for dataset in plan.datasets):
+            values = form_values_at(changes, form)
+            news.append(captured_dates(plan, form, values, cutoff.cut_on))
+            for dataset in (d for d in plan.datasets if d.form == form):
+                forms[dataset.name] = dataset_frame(
+                    dataset, values, subjects=subjects, visits=visits, versions=versions
+                )
+            del values
+    captured = pl.concat(news) if news else pl.DataFrame()
+    return plan, subject_dataset(plan, last_news_with(subjects, captured)), forms
+
+
+def study_analysis(
+    *, actor: Actor, study: Study, cutoff: Cutoff, unblinded: bool = False
+) -> StudyAnalysis:
+    """Return the analysis dataset of the study at the cut-off as this reader may see it
+    (``unblinded`` is for a command, which is blinded unless it asks)."""
+    blinding = may_report(actor, study=study, unblinded=unblinded)
+    plan, subjects, forms = analysis_frames(
+        actor=actor, study=study, cutoff=cutoff, blinding=blinding
+    )
+    statistical = statistical_plan_of(study, plan.version)
+    dataset = derive(
+        statistical,
+        subjects,
+        forms,
+        by_arm=blinding.unblinded,
+        code_labels=_code_labels(plan, [*statistical.strata, *statistical.subgroups]),
+    )
+    arms: tuple[str, ...] = ()
+    if blinding.unblinded:
+        found = StudyVersion.objects.filter(study=study, number=plan.version).first()
+        arms = tuple(arm.name for arm in found.parsed().arms) if found else ()
+    return StudyAnalysis(
+        source=Source(
+            study=study.identifier,
+            cutoff=cutoff.name,
+            cutoff_seq=cutoff.seq,
+            cutoff_hash=cutoff.head_hash,
+            cut_on=cutoff.cut_on.isoformat(),
+            version=plan.version,
+            unblinded=blinding.unblinded,
+        ),
+        dataset=dataset,
+        subjects=subjects,
+        arms=arms,
+    )

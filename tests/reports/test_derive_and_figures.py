@@ -1,0 +1,184 @@
+"""The analysis frame derived from exported datasets as the plan says, and the figures drawn from
+it: made from hand-written frames, no database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from carnet.analysis import kaplan_meier
+from carnet.reports.derive import POOLED, derive
+from carnet.reports.figures import forest_figure, kaplan_meier_figure, waterfall_figure
+from carnet.reports.results import pooled, safety_report, survival_report
+from carnet.studies.definition.statistical_plan import StatisticalPlan
+
+D = dt.date
+PLAN = StatisticalPlan.from_design(
+    {
+        "statistical_plan": {
+            "method": "group-sequential",
+            "primary_endpoint": "progression_free_survival",
+            "settings": {"reference_arm": "B", "response": {"confirmation": False}},
+            "endpoints": {
+                "death": "survival.death_date",
+                "last_news": "survival.last_news_date",
+                "first_dose": "treatment.adm_date",
+                "assessments": {
+                    "form": "tumour",
+                    "date": "ta_date",
+                    "response": "overall",
+                    "change": "pct",
+                    "codes": {"CR": 1, "PR": 2, "SD": 3, "PD": 4, "NE": 5},
+                },
+                "adverse_events": {
+                    "form": "ae",
+                    "term": "term",
+                    "grade": "grade",
+                    "onset": "start",
+                    "serious": {"item": "serious", "codes": [1]},
+                },
+            },
+            "landmarks": [60],
+        }
+    }
+)
+
+
+def subjects() -> pl.DataFrame:
+    names = ["01", "02", "03", "04"]
+    return pl.DataFrame(
+        {
+            "subject": names,
+            "site": ["A"] * 4,
+            "arm": ["A", "A", "B", "B"],
+            "included_on": [D(2025, 1, 1)] * 4,
+            "randomised_on": [D(2025, 1, 1)] * 4,
+            "last_news_on": [D(2025, 6, 1), D(2025, 3, 1), D(2025, 6, 1), D(2025, 5, 1)],
+            "death_on": [None, D(2025, 3, 1), None, None],
+            "itt": pl.Series([1, 1, 1, 1], dtype=pl.Int8),
+            "per_protocol": pl.Series([1, 1, 1, 0], dtype=pl.Int8),
+            "safety": pl.Series([1, 1, 1, 1], dtype=pl.Int8),
+        }
+    )
+
+
+def forms() -> dict[str, pl.DataFrame]:
+    tumour = pl.DataFrame(
+        {
+            "subject": ["01", "01", "02", "03", "03", "04"],
+            "visit_date": [
+                D(2025, 2, 26),
+                D(2025, 4, 23),
+                D(2025, 2, 20),
+                D(2025, 2, 26),
+                D(2025, 4, 23),
+                D(2025, 2, 26),
+            ],
+            "ta_date": [
+                D(2025, 2, 26),
+                D(2025, 4, 23),
+                D(2025, 2, 20),
+                D(2025, 2, 26),
+                D(2025, 4, 23),
+                D(2025, 2, 26),
+            ],
+            "overall": [2, 4, 3, 3, 3, 5],
+            "pct": [-40.0, 10.0, -5.0, 0.0, 2.0, None],
+        }
+    )
+    treatment = pl.DataFrame(
+        {
+            "subject": ["01", "02", "03", "04"],
+            "visit_date": [D(2025, 1, 2)] * 4,
+            "adm_date": [D(2025, 1, 2)] * 4,
+        }
+    )
+    ae = pl.DataFrame(
+        {
+            "subject": ["01", "03", "03"],
+            "visit_date": [None, None, None],
+            "term": ["nausea", "Nausea", "rash"],
+            "grade": [3, 1, 2],
+            "start": [D(2025, 1, 10), D(2025, 1, 20), D(2025, 1, 25)],
+            "serious": [1, 0, None],
+        }
+    )
+    return {"tumour": tumour, "treatment": treatment, "ae": ae}
+
+
+def test_the_frame_gives_each_subject_times_events_and_reasons() -> None:
+    dataset = derive(PLAN, subjects(), forms(), by_arm=True)
+    rows = {row["subject"]: row for row in dataset.frame.to_dicts()}
+    assert (rows["01"]["pfs_time"], rows["01"]["pfs_event"]) == (112, True)
+    assert rows["01"]["pfs_reason"] == "progression on 2025-04-23: event."
+    assert (rows["02"]["os_time"], rows["02"]["os_event"]) == (59, True)
+    assert rows["03"]["pfs_event"] is False
+    assert "censored" in rows["03"]["pfs_reason"]
+    # 04 had only a not-evaluable assessment: censored at randomisation.
+    assert rows["04"]["pfs_time"] == 0
+    assert [rows[s]["bor"] for s in ("01", "02", "03", "04")] == ["PR", "SD", "SD", "NE"]
+    assert (rows["01"]["dor_time"], rows["01"]["dor_event"]) == (56, True)
+    assert dataset.groups == ["A", "B"]
+    assert dataset.adverse_events["term"].to_list() == ["Nausea", "Nausea", "Rash"]
+
+
+def test_a_blinded_frame_has_one_pooled_group_and_no_arm() -> None:
+    dataset = derive(PLAN, subjects().drop("arm"), forms(), by_arm=False)
+    assert dataset.groups == [POOLED]
+    assert "arm" not in dataset.frame.columns
+    report = survival_report(dataset)
+    assert set(report.data["pfs"]["curves"]) == {POOLED}
+    assert "hazard_ratio" not in report.data["pfs"]  # nothing compares arms
+    safety = safety_report(pooled(derive(PLAN, subjects(), forms(), by_arm=True)))
+    assert {row["arm"] for row in safety.data["worst_grade"]} == {POOLED}
+    assert safety.data["serious"] == [
+        {"term": "Any adverse event", "arm": POOLED, "any_grade": "1 (25.0%)"},
+        {"term": "Nausea", "arm": POOLED, "any_grade": "1 (25.0%)"},
+    ]
+
+
+def test_the_kaplan_meier_figure_has_a_curve_and_an_at_risk_row_per_arm() -> None:
+    frame = pl.DataFrame(
+        {
+            "time": [5, 8, 12, 3, 9, 15, 20, 7, 30],
+            "event": [1, 1, 0, 1, 1, 0, 1, 1, 0],
+            "group": ["A", "A", "A", "A", "B", "B", "B", "B", "C"],
+        }
+    )
+    result = kaplan_meier(frame, group="group", at=[0, 10, 20, 30])
+    figure = kaplan_meier_figure(result, name="km", title="OS", ticks=[0, 10, 20, 30], unit="days")
+    assert (figure.curves, figure.at_risk_rows) == (3, 3)
+    assert figure.png.startswith(b"\x89PNG")
+    assert len(figure.png) > 10_000
+    assert figure.svg.count("<svg") == 1
+    # The numbers at risk printed under A's curve at 0, 10, 20 and 30 days.
+    assert result.curve("A").at_times["at_risk"].to_list() == [4, 1, 0, 0]
+    forest = forest_figure(
+        [("All", 0.7, 0.5, 0.9), ("Men", 0.6, 0.4, 1.1)], name="f", title="HR", reference="B"
+    )
+    assert forest.bars == 2
+    assert forest.png.startswith(b"\x89PNG")
+    waterfall = waterfall_figure([("1", -40.0, "PR"), ("2", 10.0, "SD")], name="w", title="Change")
+    assert waterfall.bars == 2
+
+
+def test_figures_are_the_same_bytes_for_the_same_data() -> None:
+    dataset = derive(PLAN, subjects(), forms(), by_arm=True)
+    first = survival_report(dataset).figure("pfs_km")
+    second = survival_report(dataset).figure("pfs_km")
+    assert first is not None
+    assert second is not None
+    assert first.svg == second.svg
+
+
+def test_a_cutoff_without_analysable_subjects_gives_reports_that_say_so() -> None:
+    nobody = subjects().with_columns(
+        pl.lit(None, pl.Date).alias("randomised_on"), pl.lit(None, pl.Date).alias("included_on")
+    )
+    dataset = derive(PLAN, nobody, forms(), by_arm=True)
+    assert dataset.frame.is_empty()
+    assert dataset.notes == ("4 subjects without a reference date left out.",)
+    report = survival_report(dataset)
+    assert report.sections[0].notes == ["No subject of the ITT population has this endpoint yet."]
+    assert safety_report(dataset).sections[0].notes == ["No subject has a first dose recorded yet."]
