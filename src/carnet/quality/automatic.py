@@ -392,3 +392,28 @@ def queries_follow_checks(context: WriteContext) -> None:
             sites_notify(study_id=study_id, opened_by_site=counts)
 
         context.after_commit(notify)
+
+
+def queries_follow_checks_many(contexts: Sequence[WriteContext]) -> None:
+    """`queries_follow_checks` on many writes (a wave of an import): two reads for them all
+    find the form instances with a query to open or close; only those go through the listener."""
+    ids = sorted({c.form_instance.pk for c in contexts if c.form_instance.pk is not None})
+    busy: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        busy.update(
+            CheckResult.objects.filter(form_instance_id__in=chunk, open=True)
+            .exclude(queries__state__in=ACTIVE_STATES)
+            .values_list("form_instance_id", flat=True)
+        )
+        busy.update(
+            Query.objects.filter(
+                form_instance_id__in=chunk,
+                kind=QueryKind.AUTOMATIC,
+                state__in=ACTIVE_STATES,
+                check_result__open=False,
+            ).values_list("form_instance_id", flat=True)
+        )
+    for context in contexts:
+        if context.form_instance.pk in busy:
+            queries_follow_checks(context)

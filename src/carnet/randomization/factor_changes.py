@@ -8,13 +8,19 @@ factor and both levels, never the arm (levels of a stratification factor reveal 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
 from carnet.accounts.roles import Role
 from carnet.accounts.selectors import site_members
-from carnet.capture.seams import WriteContext, register_save_listener
+from carnet.capture.seams import (
+    WriteContext,
+    register_save_listener,
+    register_save_listener_many,
+)
 from carnet.messaging.services import message_send, recipient_language
 from carnet.randomization.models import Allocation
 
@@ -63,3 +69,20 @@ def factor_change_notify(context: WriteContext) -> None:
 
 def register() -> None:
     register_save_listener(factor_change_notify)
+    register_save_listener_many(factor_change_notify, factor_change_notify_many)
+
+
+def factor_change_notify_many(contexts: Sequence[WriteContext]) -> None:
+    """`factor_change_notify` on many writes (a wave of an import): one read finds the
+    randomised subjects; only their changes go through the listener."""
+    subjects = sorted({c.subject.pk for c in contexts if c.changes})
+    randomised: set[int] = set()
+    for start in range(0, len(subjects), 5000):
+        randomised.update(
+            Allocation.objects.filter(subject_id__in=subjects[start : start + 5000]).values_list(
+                "subject_id", flat=True
+            )
+        )
+    for context in contexts:
+        if context.changes and context.subject.pk in randomised:
+            factor_change_notify(context)
