@@ -67,22 +67,22 @@ def factor_change_notify(context: WriteContext) -> None:
         message_send(recipient=recipient, subject=title, body="\n".join(lines), language=language)
 
 
+def factor_change_notify_many(contexts: Sequence[WriteContext]) -> None:
+    """`factor_change_notify` on many writes (a wave of an import): one read finds the factors
+    of the randomised subjects; only the writes changing one go through the listener."""
+    subjects = sorted({c.subject.pk for c in contexts if c.changes})
+    factors: dict[int, set[str]] = {}
+    for start in range(0, len(subjects), 5000):
+        for subject_id, used in Allocation.objects.filter(
+            subject_id__in=subjects[start : start + 5000]
+        ).values_list("subject_id", "factors"):
+            factors.setdefault(subject_id, set()).update(used or {})
+    for context in contexts:
+        used = factors.get(context.subject.pk)
+        if used and any(change.item in used for change in context.changes):
+            factor_change_notify(context)
+
+
 def register() -> None:
     register_save_listener(factor_change_notify)
     register_save_listener_many(factor_change_notify, factor_change_notify_many)
-
-
-def factor_change_notify_many(contexts: Sequence[WriteContext]) -> None:
-    """`factor_change_notify` on many writes (a wave of an import): one read finds the
-    randomised subjects; only their changes go through the listener."""
-    subjects = sorted({c.subject.pk for c in contexts if c.changes})
-    randomised: set[int] = set()
-    for start in range(0, len(subjects), 5000):
-        randomised.update(
-            Allocation.objects.filter(subject_id__in=subjects[start : start + 5000]).values_list(
-                "subject_id", flat=True
-            )
-        )
-    for context in contexts:
-        if context.changes and context.subject.pk in randomised:
-            factor_change_notify(context)
