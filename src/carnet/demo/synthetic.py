@@ -4,8 +4,9 @@ patient's data through the real services, adverse events, medications and tumour
 Each patient is planned from a seeded generator on a fixed calendar (the demo sites open in 2025)
 and lived day by day up to yesterday: screening, inclusion, cycles, imaging, adverse events,
 end of treatment, follow-up, death or withdrawal. Everything is written by the data-entry
-account of the patient's site with `subject_include`, `form_save`, `visit_record`… so the audit
-trail, the edit checks and the schedule are those a real site would produce.
+account of the patient's site with `subject_include`, `visit_record`… and its forms through the
+bulk path (`forms_import`, the save pipeline's steps in batches), so the audit trail, the edit
+checks and the schedule are those a real site would produce.
 """
 
 from __future__ import annotations

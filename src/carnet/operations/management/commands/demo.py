@@ -31,8 +31,8 @@ class Command(BaseCommand):
     help = (
         "Load the demo, migrating the database first when it needs it: the administrator "
         "account and the two demo studies (a randomised phase III in colorectal cancer, a Simon "
-        "two-stage phase II) with synthetic patients entered through the save pipeline up to "
-        "yesterday. Running it again adds nothing."
+        "two-stage phase II) with synthetic patients up to yesterday, their forms written through "
+        "the bulk import path. Running it again adds nothing."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
