@@ -233,6 +233,8 @@ def test_the_bulk_path_and_the_save_pipeline_write_the_same_data(capture: Captur
     bulk = _content(two, middle)
     assert interactive["events"]
     assert interactive["checks"]
+    # The listeners' own events (automatic queries opened and closed) are compared too.
+    assert {"query.opened", "query.closed"} <= {event[0] for event in interactive["events"]}
     for a, b in zip(bulk["events"], interactive["events"], strict=False):
         assert a == b
     assert bulk == interactive
