@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.db import connection, transaction
@@ -288,6 +289,7 @@ class _Importer:
         self.entries: list[AuditEntry] = []
         self.refusals: dict[tuple[int, Any], str | None] = {}
         self.guards: list[SaveGuard] = []
+        self.free: dict[int, bool] = {}  # subjects whose entry nothing refuses, whatever the day
 
     def run(self) -> ImportOutcome:
         if not self.reason:
@@ -425,9 +427,17 @@ class _Importer:
     def _entry_allowed(self, target: _Target, state: dict[Key, _Cell]) -> None:
         """Refuse data the subject's status or withdrawals no longer allow (the pipeline's
         rule, its answer kept per subject and day: an import changes no subject's status)."""
+        subject_id = target.subject.pk
+        if subject_id not in self.free:
+            # Only a withdrawal from follow-up depends on the day (data dated after it are
+            # refused): a subject nothing refuses on the last day there is, nothing refuses on
+            # any day. One question per subject rather than one per subject and day.
+            self.free[subject_id] = entry_refusal(target.subject, on=date.max) is None
+        if self.free[subject_id]:
+            return
         dated = [c.reading.day for c in state.values() if c.reading.day and not c.removed]
         on = max(dated) if dated else target.today
-        key = (target.subject.pk, on)
+        key = (subject_id, on)
         if key not in self.refusals:
             self.refusals[key] = entry_refusal(target.subject, on=on)
         if self.refusals[key]:
