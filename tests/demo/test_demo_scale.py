@@ -28,9 +28,7 @@ def test_a_small_scale_study_is_written_through_the_bulk_path_once(
         demo_studies_load(actor=system_actor)
     seen: list[tuple[int, int]] = []
     with time_machine.travel(TODAY, tick=True):
-        first = scale_patients_load(
-            actor=system_actor, count=3, progress=lambda *p: seen.append(p)
-        )
+        first = scale_patients_load(actor=system_actor, count=3, progress=lambda *p: seen.append(p))
     assert (first.added, first.already_there) == (3, 0)
     assert seen[-1] == (3, 3)
     subjects = Subject.objects.filter(study__identifier=SCALE_STUDY)
