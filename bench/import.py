@@ -15,7 +15,9 @@ subjects. Measured in one process:
 - a second run of the same import (changes nothing).
 
     .venv/bin/python bench/import.py [--quick] [--subjects 3100]
-        [--database sqlite|postgresql]
+        [--database sqlite|postgresql] [--profile FILE]
+
+``--profile FILE`` writes a cProfile of the first import (read it with pstats).
 
 The last line holds the figures.
 """
@@ -73,7 +75,7 @@ def _records(study: Any) -> list[Any]:
     return records
 
 
-def _child(subjects: int) -> None:
+def _child(subjects: int, profile: str = "") -> None:
     import django
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -96,9 +98,18 @@ def _child(subjects: int) -> None:
     values = sum(len(r.values) for r in records)
     actor = SystemActor(label="bench/import.py")
     events = AuditEvent.objects.count()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     began = time.perf_counter()
     first = forms_import(actor=actor, study=study, records=records, reason="bench import")
     first_seconds = time.perf_counter() - began
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     audit_events = AuditEvent.objects.count() - events
     began = time.perf_counter()
     second = forms_import(actor=actor, study=study, records=records, reason="bench import")
@@ -119,7 +130,7 @@ def _child(subjects: int) -> None:
     print(" ".join(f"{key}={value}" for key, value in figures.items()))
 
 
-def _run(subjects: int, database: str) -> dict[str, Any]:
+def _run(subjects: int, database: str, profile: str = "") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="carnet-bench-import-") as data:
         env = {**os.environ, "CARNET_DATA_DIR": data, "CARNET_PROFILE": "local"}
         env["DJANGO_SETTINGS_MODULE"] = "carnet.config.settings.local"
@@ -134,7 +145,8 @@ def _run(subjects: int, database: str) -> dict[str, Any]:
             env["DATABASE_URL"] = f"{POSTGRES}/{name}"
         try:
             completed = subprocess.run(
-                [sys.executable, __file__, "--child", str(subjects)],
+                [sys.executable, __file__, "--child", str(subjects)]
+                + (["--profile", os.path.abspath(profile)] if profile else []),
                 env=env,
                 capture_output=True,
                 text=True,
@@ -156,13 +168,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="40 subjects (about 13,000 values).")
     parser.add_argument("--subjects", type=int, default=3_100, help="330 values each.")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--profile", default="", help="Write a cProfile of the first import.")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
-        _child(options.child)
+        _child(options.child, options.profile)
         return
     subjects = 40 if options.quick else options.subjects
-    f = _run(subjects, options.database)
+    f = _run(subjects, options.database, options.profile)
     rate = f["values"] / f["first_s"]
     floor_rate = f["floor_values"] / f["floor_s"]
     print(

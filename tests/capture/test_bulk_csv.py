@@ -130,6 +130,24 @@ def test_a_file_past_the_size_limit_is_refused_while_it_is_read() -> None:
     assert Endless.read_calls == 3  # streamed: stopped one chunk past the limit
 
 
+def test_the_size_limit_is_a_runtime_setting(capture: Capture) -> None:
+    from carnet.audit.services import SystemActor
+    from carnet.capture.bulk.csv_files import import_limit_bytes
+    from carnet.runtime_settings.services import system_setting_change
+
+    assert import_limit_bytes() == 512 * 1024 * 1024
+    system_setting_change(
+        actor=SystemActor.command_line("test"),
+        key="import_max_megabytes",
+        value=1,
+        reason="small server",
+    )
+    assert import_limit_bytes() == 1024 * 1024
+    big = b"subject,weight\n" + b"x" * (2 * 1024 * 1024)
+    with pytest.raises(FileRefused, match="larger than 1 MB"):
+        run(capture, {"vitals.csv": big})
+
+
 def test_a_missing_data_code_in_a_cell_is_entered_as_such(capture: Capture) -> None:
     s = capture.subject.identifier
     read = csv_records_read(

@@ -233,6 +233,8 @@ def test_the_bulk_path_and_the_save_pipeline_write_the_same_data(capture: Captur
     bulk = _content(two, middle)
     assert interactive["events"]
     assert interactive["checks"]
+    # The listeners' own events (automatic queries opened and closed) are compared too.
+    assert {"query.opened", "query.closed"} <= {event[0] for event in interactive["events"]}
     for a, b in zip(bulk["events"], interactive["events"], strict=False):
         assert a == b
     assert bulk == interactive
@@ -318,3 +320,32 @@ def test_an_import_and_an_interactive_save_of_one_form_one_waits_nothing_is_lost
     assert weights == ["70", "80"]
     assert ItemValue.objects.get(item="weight").text == "80"
     assert audit_verify(chain="study:MINI").intact
+
+
+def test_data_dated_after_a_withdrawal_from_follow_up_are_refused_with_their_record(
+    capture: Capture,
+) -> None:
+    from datetime import date
+
+    from carnet.subjects.services import consent_withdraw
+
+    free = include(capture.world, capture.entry)
+    consent_withdraw(
+        actor=capture.entry,
+        subject=capture.subject,
+        kind="follow_up",
+        withdrawn_on=date(2026, 2, 1),
+    )
+    late = [
+        record(free, values={"weight": 70, "vs_date": date(2026, 3, 1)}, source="free"),
+        record(capture.subject, values={"weight": 71, "vs_date": date(2026, 3, 1)}, source="late"),
+    ]
+    with pytest.raises(ImportRefused) as refused:
+        forms_import(actor=capture.entry, study=capture.world.study, records=late, reason=REASON)
+    assert [p.source for p in refused.value.problems] == ["late"]
+    assert "withdrew from follow-up on 2026-02-01" in str(refused.value.problems[0])
+    assert not FormInstance.objects.exists()
+    # Data dated on or before the withdrawal still come in.
+    on_time = record(capture.subject, values={"weight": 71, "vs_date": date(2026, 2, 1)})
+    forms_import(actor=capture.entry, study=capture.world.study, records=[on_time], reason=REASON)
+    assert ItemValue.objects.filter(item="weight", text="71").exists()

@@ -16,7 +16,7 @@ rolls back. Apps register their guards and listeners from their ``AppConfig.read
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -131,3 +131,54 @@ def save_listeners_run(context: WriteContext) -> None:
     """Run every listener on a write just made, in the order they registered."""
     for listener in SAVE_LISTENERS:
         listener(context)
+
+
+# --- many writes at once (the bulk path) --------------------------------------------------------
+# A listener may also have a set-wise form: called once with the contexts of many writes just
+# made (one wave of an import), it must have the effect of the listener called on each in turn,
+# in fewer queries. A guard may have a quick test: given a study and the subjects of an import,
+# False says it can refuse none of their writes, and the import skips it.
+SaveListenerMany = Callable[[Sequence[WriteContext]], None]
+SaveGuardNeeded = Callable[[int, Sequence[int]], bool]
+SAVE_LISTENERS_MANY: dict[SaveListener, SaveListenerMany] = {}
+SAVE_GUARDS_NEEDED: dict[SaveGuard, SaveGuardNeeded] = {}
+
+
+def register_save_listener_many(listener: SaveListener, many: SaveListenerMany) -> None:
+    """Give a registered listener its set-wise form (called from an AppConfig.ready)."""
+    SAVE_LISTENERS_MANY[listener] = many
+
+
+def register_save_guard_needed(guard: SaveGuard, needed: SaveGuardNeeded) -> None:
+    """Give a registered guard its quick test (called from an AppConfig.ready)."""
+    SAVE_GUARDS_NEEDED[guard] = needed
+
+
+def save_listeners_run_many(contexts: Sequence[WriteContext]) -> None:
+    """Run every listener on many writes just made: its set-wise form once, or the listener on
+    each write in order. Each context collects its own audit events and open checks."""
+    if not contexts:
+        return
+    for listener in SAVE_LISTENERS:
+        many = SAVE_LISTENERS_MANY.get(listener)
+        if many is not None:
+            many(contexts)
+        else:
+            for context in contexts:
+                listener(context)
+
+
+def save_guards_for(study_id: int, subject_ids: Sequence[int]) -> list[SaveGuard]:
+    """Return the guards that may refuse a write of these subjects (every guard without a quick
+    test, and those whose test says so)."""
+    return [
+        guard
+        for guard in SAVE_GUARDS
+        if guard not in SAVE_GUARDS_NEEDED or SAVE_GUARDS_NEEDED[guard](study_id, subject_ids)
+    ]
+
+
+def save_guards_run_some(guards: Sequence[SaveGuard], context: WriteContext) -> None:
+    """Run the given guards (from `save_guards_for`) on a write about to happen."""
+    for guard in guards:
+        guard(context)

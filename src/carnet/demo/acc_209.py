@@ -236,6 +236,7 @@ def patient_enter(  # noqa: C901 (a patient's story, as maintain_crc.patient_ent
         while cycles and (last_day - cycles[-1][1]).days < ENTRY_LAG_DAYS and rng.random() < 0.5:
             cycles.pop()
     if cycles:
+        w.flush()
         subject_change_treatment(
             actor=actor, subject=w.subject, status="on_treatment", on=cycles[0][1]
         )
@@ -322,6 +323,7 @@ def patient_enter(  # noqa: C901 (a patient's story, as maintain_crc.patient_ent
         )
     if eot_day is None or not cycles:
         return
+    w.flush()
     subject_change_treatment(
         actor=actor,
         subject=w.subject,
@@ -364,6 +366,7 @@ def patient_enter(  # noqa: C901 (a patient's story, as maintain_crc.patient_ent
         if occurrence == 4:
             # One year of follow-up after treatment: the protocol's follow-up is over.
             w.save("end_of_study", "end_of_study", {"eos_date": day, "eos_reason": 1})
+            w.flush()
             subject_change_status(
                 actor=actor, subject=w.subject, status=StudyStatus.COMPLETED, on=day
             )
@@ -385,6 +388,7 @@ def patient_enter(  # noqa: C901 (a patient's story, as maintain_crc.patient_ent
                 occurrence=occurrence,
             )
             w.save("end_of_study", "end_of_study", {"eos_date": death_day, "eos_reason": 2})
+            w.flush()
             subject_change_status(
                 actor=actor, subject=w.subject, status=StudyStatus.DECEASED, on=death_day
             )

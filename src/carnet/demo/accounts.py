@@ -66,6 +66,8 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
     ("pharmacovigilance", "Nicolas Faure", Role.PHARMACOVIGILANCE, ()),
     ("biobank", "Inès Mercier", Role.BIOBANK_TECHNICIAN, ()),
     ("sponsor", "Promoteur (lecture)", Role.SPONSOR, ()),
+    # Read-only, on MAINTAIN-CRC only and for an inspection period (`DEMO_INSPECTION`).
+    ("inspector", "Marie Leroy (ANSM)", Role.INSPECTOR, ()),
     (ADMIN_USERNAME, "Demo administrator", Role.ADMINISTRATOR, ()),
 )
 
@@ -78,6 +80,12 @@ DEMO_CENTRES = (
 
 
 DEMO_ROLES_FROM = date(2025, 1, 1)
+
+
+# The inspector's grant: one study, for an inspection period, as `carnet role grant … inspector
+# --from … --to …` gives it. The period runs from the study's start to this many days after the
+# demo is loaded, so the audit-trail guide (docs/guide/inspector.md) works out of the box.
+DEMO_INSPECTION = ("MAINTAIN-CRC", 365)
 
 
 # Site data entry at the two other demo centres, so that each demo patient is entered by staff of

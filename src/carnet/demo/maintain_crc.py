@@ -451,6 +451,7 @@ def patient_enter(  # noqa: C901
     w.save("baseline", "ecog", {"ecog_ps": ecog})
     w.save("baseline", "vital_signs", baseline_vitals)
     w.save("baseline", "laboratory", baseline_lab)
+    w.flush()
     allocation = _randomise(actor, subject, on=inclusion, draws=draws)
     experimental = allocation.arm == "experimental"
     # The site copies the allocation number from the confirmation into the form, completing it.
@@ -576,6 +577,7 @@ def patient_enter(  # noqa: C901
             cycles.pop()
 
     if cycles:
+        w.flush()
         subject_change_treatment(
             actor=actor, subject=w.subject, status="on_treatment", on=cycles[0][1]
         )
@@ -714,6 +716,7 @@ def patient_enter(  # noqa: C901
         2: OffTreatmentReason.TOXICITY,
         3: OffTreatmentReason.PATIENT_DECISION,
     }[eot_reason or 1]
+    w.flush()
     subject_change_treatment(
         actor=actor, subject=w.subject, status="off_treatment", on=eot_day, reason=off_reason
     )
@@ -772,6 +775,7 @@ def patient_enter(  # noqa: C901
                     "unblinded": 0,
                 },
             )
+            w.flush()
             consent_withdraw(
                 actor=actor,
                 subject=w.subject,
@@ -782,6 +786,7 @@ def patient_enter(  # noqa: C901
             w.refresh()
             break
         if eot_reason == 1 and leaves > 0.97 and occurrence == 3:
+            w.flush()
             subject_change_status(
                 actor=actor,
                 subject=w.subject,
@@ -797,6 +802,7 @@ def patient_enter(  # noqa: C901
         news = day
         if rng.random() < 0.3:
             # A call to the GP between visits.
+            w.flush()
             news_record(
                 actor=actor,
                 subject=w.subject,
@@ -850,6 +856,7 @@ def _death_record(
         occurrence=occurrence,
     )
     w.save("end_of_study", "end_of_study", {"eos_date": death_day, "eos_reason": 2, "unblinded": 0})
+    w.flush()
     subject_change_status(
         actor=w.actor, subject=w.subject, status=StudyStatus.DECEASED, on=death_day
     )

@@ -26,7 +26,7 @@ from carnet.demo.acc_209 import (
 from carnet.demo.accounts import DEMO_SITE_STAFF, demo_site_staff_load
 from carnet.demo.maintain_crc import PHASE3, PHASE3_ACCRUAL_ENDS, PHASE3_NOT_INCLUDED, PHASE3_SITES
 from carnet.demo.screening import screening_log_fill
-from carnet.demo.synthetic import StudyPatients
+from carnet.demo.synthetic import StudyPatients, pending_flush
 from carnet.studies.models import Study
 from carnet.subjects.models import Subject
 
@@ -103,6 +103,7 @@ def demo_patients_load(
                             summary=summary,
                             last_day=last_day,
                         )
+                    pending_flush(summary, actor=staff[patient.site], study=study)
                 summary.added += 1
             if progress is not None:
                 progress(identifier, done, len(plan))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.db import transaction
 
 from carnet.accounts.models import Centre, Membership, StudySite, User
+from carnet.accounts.roles import Role
 from carnet.accounts.services import (
     centre_add,
     role_grant,
@@ -16,8 +18,9 @@ from carnet.accounts.services import (
     site_add,
 )
 from carnet.audit.services import SystemActor
+from carnet.core.clock import utc_today
 from carnet.core.errors import ConfigurationError
-from carnet.demo.accounts import DEMO_ACCOUNTS, DEMO_CENTRES, DEMO_ROLES_FROM
+from carnet.demo.accounts import DEMO_ACCOUNTS, DEMO_CENTRES, DEMO_INSPECTION, DEMO_ROLES_FROM
 from carnet.laboratory.services import lab_file_load
 from carnet.studies.definition import study_file_read
 from carnet.studies.models import Study, StudyMode
@@ -114,6 +117,12 @@ def _demo_sites_and_roles(*, actor: SystemActor, study: Study) -> None:
         sites.append(site)
     for username, _full_name, role, site_numbers in DEMO_ACCOUNTS:
         user = User.objects.get(username=username)
+        ends_on = None
+        if role == Role.INSPECTOR:
+            inspected, days = DEMO_INSPECTION
+            if study.identifier != inspected:
+                continue  # an inspector sees the study inspected, nothing else
+            ends_on = utc_today() + timedelta(days=days)
         # No site numbers: the role covers every site (site=None).
         covered: list[StudySite | None] = [sites[n - 1] for n in site_numbers] or [None]
         for where in covered:
@@ -127,4 +136,5 @@ def _demo_sites_and_roles(*, actor: SystemActor, study: Study) -> None:
                     site=where,
                     role=role,
                     starts_on=DEMO_ROLES_FROM,
+                    ends_on=ends_on,
                 )

@@ -4,8 +4,9 @@ patient's data through the real services, adverse events, medications and tumour
 Each patient is planned from a seeded generator on a fixed calendar (the demo sites open in 2025)
 and lived day by day up to yesterday: screening, inclusion, cycles, imaging, adverse events,
 end of treatment, follow-up, death or withdrawal. Everything is written by the data-entry
-account of the patient's site with `subject_include`, `form_save`, `visit_record`… so the audit
-trail, the edit checks and the schedule are those a real site would produce.
+account of the patient's site with `subject_include`, `visit_record`… and its forms through the
+bulk path (`forms_import`, the save pipeline's steps in batches), so the audit trail, the edit
+checks and the schedule are those a real site would produce.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from datetime import date, timedelta
 from typing import Any
 
 from carnet.accounts.models import User
-from carnet.capture.services import form_mark_not_done, form_save
+from carnet.capture.bulk import FormRecord, forms_import
+from carnet.capture.services import form_mark_not_done
 from carnet.subjects.models import Subject
 from carnet.subjects.services import visit_record
 
 SEED = "carnet-demo-2025"
 # Entry lag: a visit of the last days is often not entered yet.
 ENTRY_LAG_DAYS = 10
+# What the audit trail says of the demo's form data: the bulk path wants a reason.
+DEMO_REASON = "Synthetic demo patient entered from the source documents"
 
 
 @dataclass
@@ -40,10 +44,20 @@ class StudyPatients:
     forms_saved: int = 0
     forms_not_done: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    # The forms of the patient being entered, not written yet (see `Writer`).
+    pending: list[FormRecord] = field(default_factory=list, repr=False, compare=False)
 
 
 class Writer:
-    """Writes one patient's data as the data-entry account of their site."""
+    """Writes one patient's data as the data-entry account of their site.
+
+    Forms go through the bulk path (`forms_import`): the writer keeps them and writes them at
+    once when the story needs them in the database (`flush`), that is before any other service
+    reads or changes the subject (randomisation, a change of status, a withdrawal, news) and at
+    the end of the patient. Visits and forms marked not done are written at once (they touch no
+    pending form). A form saved again (completed, corrected) starts a new wave of the import:
+    its versions and audit events are those of saves one after another.
+    """
 
     def __init__(self, actor: User, subject: Subject, summary: StudyPatients, last_day: date):
         self.actor, self.subject, self.summary, self.last_day = actor, subject, summary, last_day
@@ -64,51 +78,80 @@ class Writer:
         rows: dict[str, dict[int, dict[str, Any] | None]] | None = None,
         complete: bool = True,
     ) -> int:
-        outcome = form_save(
-            actor=self.actor,
-            subject=self.subject,
-            event=event,
+        """Keep a form to write; return the number of forms kept (a handle, not a version:
+        the bulk path needs none)."""
+        self._keep(
+            event,
+            form,
+            {k: v for k, v in (values or {}).items() if v is not None},
             occurrence=occurrence,
-            form=form,
             repeat=repeat,
-            base_version=None,
-            values={k: v for k, v in (values or {}).items() if v is not None},
-            rows=rows,
+            rows=rows or {},
             complete=complete,
         )
         self.summary.forms_saved += 1
-        return outcome.form_instance.version
+        return len(self.summary.pending)
 
     def save_version(
         self, event: str, form: str, version: int, values: dict[str, Any], *, occurrence: int = 1
     ) -> None:
-        """Add values to a form saved incomplete (version ``version``) and complete it."""
-        form_save(
-            actor=self.actor,
-            subject=self.subject,
-            event=event,
-            occurrence=occurrence,
-            form=form,
-            base_version=version,
-            values=values,
-            complete=True,
-        )
+        """Add values to a form saved incomplete and complete it."""
+        del version  # the bulk path needs no base version: the import holds its instances
+        self._keep(event, form, values, occurrence=occurrence, complete=True)
         self.summary.forms_saved += 1
 
     def correct(
         self, event: str, form: str, version: int, values: dict[str, Any], *, occurrence: int
     ) -> None:
         """Change values of a completed form, as after a monitoring visit (needs a reason)."""
-        form_save(
-            actor=self.actor,
-            subject=self.subject,
-            event=event,
+        del version
+        self._keep(
+            event,
+            form,
+            values,
             occurrence=occurrence,
-            form=form,
-            base_version=version,
-            values=values,
             reason="Transcription error corrected from the source document",
         )
+
+    def _keep(
+        self,
+        event: str,
+        form: str,
+        values: dict[str, Any],
+        *,
+        occurrence: int = 1,
+        repeat: int = 1,
+        rows: dict[str, dict[int, dict[str, Any] | None]] | None = None,
+        complete: bool = False,
+        reason: str = "",
+    ) -> None:
+        self.summary.pending.append(
+            FormRecord(
+                subject=self.subject,
+                event=event,
+                form=form,
+                occurrence=occurrence,
+                repeat=repeat,
+                values=values,
+                rows=rows or {},
+                complete=complete,
+                reason=reason,
+                source=f"{self.subject.screening_number} {event}[{occurrence}].{form}",
+                actor=self.actor,
+            )
+        )
+
+    def flush(self) -> None:
+        """Write the forms kept, in one import (all or nothing, inside the patient's
+        transaction)."""
+        records, self.summary.pending = self.summary.pending, []
+        if records:
+            forms_import(
+                actor=self.actor,
+                study=self.subject.study,
+                records=records,
+                reason=DEMO_REASON,
+            )
 
     def not_done(self, event: str, form: str, reason: str, *, occurrence: int = 1) -> None:
         form_mark_not_done(
@@ -123,7 +166,15 @@ class Writer:
         self.summary.forms_not_done += 1
 
     def refresh(self) -> None:
+        self.flush()
         self.subject = Subject.objects.get(pk=self.subject.pk)
+
+
+def pending_flush(summary: StudyPatients, *, actor: User, study: Any) -> None:
+    """Write the forms a patient's story left kept at its end (see `Writer.flush`)."""
+    records, summary.pending = summary.pending, []
+    if records:
+        forms_import(actor=actor, study=study, records=records, reason=DEMO_REASON)
 
 
 def spread(rng: random.Random, start: date, end: date, count: int) -> list[date]:

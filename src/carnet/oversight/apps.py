@@ -15,6 +15,13 @@ class OversightConfig(AppConfig):
         # reopen, uploads, imports); a change of signed data needs a reason and voids it.
         register_save_guard(services.locked_data_refuses)
         register_save_listener(services.signatures_void_on_change)
+        # An import asks once whether any lock or signature may be concerned.
+        from carnet.capture.seams import register_save_guard_needed, register_save_listener_many
+
+        register_save_guard_needed(services.locked_data_refuses, services.locks_may_refuse)
+        register_save_listener_many(
+            services.signatures_void_on_change, services.signatures_void_on_change_many
+        )
         # Lock and signature badges on the form and the casebook, and their panel.
         register_form_marks(marks.form_marks)
         register_casebook_marks(marks.casebook_marks)

@@ -392,3 +392,69 @@ def queries_follow_checks(context: WriteContext) -> None:
             sites_notify(study_id=study_id, opened_by_site=counts)
 
         context.after_commit(notify)
+
+
+def queries_follow_checks_many(contexts: Sequence[WriteContext]) -> None:
+    """`queries_follow_checks` on many writes (a wave of an import), set-wise: two reads find
+    the check results to open or close queries for, one sync per reason opens and closes them
+    all, and each write gets its own audit events (in the order its own sync would give them);
+    the sites hear of the wave's new queries once, after the commit."""
+    by_instance = {c.form_instance.pk: c for c in contexts if c.form_instance.pk is not None}
+    ids = sorted(by_instance)
+    opened: dict[int, list[int]] = defaultdict(list)
+    closed: dict[int, list[int]] = defaultdict(list)
+    for chunk in _slices(ids):
+        for instance_id, pk in (
+            CheckResult.objects.filter(form_instance_id__in=chunk, open=True)
+            .exclude(queries__state__in=ACTIVE_STATES)
+            .order_by("pk")
+            .values_list("form_instance_id", "pk")
+        ):
+            opened[instance_id].append(pk)
+        for instance_id, pk in (
+            Query.objects.filter(
+                form_instance_id__in=chunk,
+                kind=QueryKind.AUTOMATIC,
+                state__in=ACTIVE_STATES,
+                check_result__open=False,
+            )
+            .order_by("check_result_id")
+            .values_list("form_instance_id", "check_result_id")
+        ):
+            if pk is not None:
+                closed[instance_id].append(pk)
+    busy = [by_instance[i] for i in ids if opened.get(i) or closed.get(i)]
+    if not busy:
+        return
+    study = busy[0].subject.study
+    groups: dict[str, list[WriteContext]] = defaultdict(list)
+    for context in busy:
+        groups[context.reason].append(context)
+    opened_by_site: dict[int, int] = {}
+    for reason, group in groups.items():
+        synced = automatic_queries_synced(
+            study=study,
+            opened_check_result_ids=[pk for c in group for pk in opened[c.form_instance.pk]],
+            closed_check_result_ids=[pk for c in group for pk in closed[c.form_instance.pk]],
+            actor=group[0].actor,
+            reason=reason,
+        )
+        query_instances = dict(
+            Query.objects.filter(
+                pk__in=[int(e.target[1]) for e in synced.entries if isinstance(e.target, tuple)]
+            ).values_list("pk", "form_instance_id")
+        )
+        for entry in synced.entries:
+            assert isinstance(entry.target, tuple)
+            by_instance[query_instances[int(entry.target[1])]].audit.append(entry)
+        for site, count in synced.opened_by_site.items():
+            opened_by_site[site] = opened_by_site.get(site, 0) + count
+    if opened_by_site:
+        study_id = study.pk
+
+        def notify() -> None:
+            from carnet.quality.notifications import sites_notify
+
+            sites_notify(study_id=study_id, opened_by_site=opened_by_site)
+
+        busy[-1].after_commit(notify)

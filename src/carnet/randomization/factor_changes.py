@@ -8,13 +8,19 @@ factor and both levels, never the arm (levels of a stratification factor reveal 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
 from carnet.accounts.roles import Role
 from carnet.accounts.selectors import site_members
-from carnet.capture.seams import WriteContext, register_save_listener
+from carnet.capture.seams import (
+    WriteContext,
+    register_save_listener,
+    register_save_listener_many,
+)
 from carnet.messaging.services import message_send, recipient_language
 from carnet.randomization.models import Allocation
 
@@ -61,5 +67,22 @@ def factor_change_notify(context: WriteContext) -> None:
         message_send(recipient=recipient, subject=title, body="\n".join(lines), language=language)
 
 
+def factor_change_notify_many(contexts: Sequence[WriteContext]) -> None:
+    """`factor_change_notify` on many writes (a wave of an import): one read finds the factors
+    of the randomised subjects; only the writes changing one go through the listener."""
+    subjects = sorted({c.subject.pk for c in contexts if c.changes})
+    factors: dict[int, set[str]] = {}
+    for start in range(0, len(subjects), 5000):
+        for subject_id, used in Allocation.objects.filter(
+            subject_id__in=subjects[start : start + 5000]
+        ).values_list("subject_id", "factors"):
+            factors.setdefault(subject_id, set()).update(used or {})
+    for context in contexts:
+        used = factors.get(context.subject.pk)
+        if used and any(change.item in used for change in context.changes):
+            factor_change_notify(context)
+
+
 def register() -> None:
     register_save_listener(factor_change_notify)
+    register_save_listener_many(factor_change_notify, factor_change_notify_many)

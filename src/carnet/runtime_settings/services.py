@@ -66,6 +66,14 @@ DEFINITIONS: dict[str, SettingDefinition] = {
             1,
             1000,
         ),
+        SettingDefinition(
+            "import_max_megabytes",
+            int,
+            512,
+            "Largest file a data import reads (larger files are refused before being read).",
+            1,
+            8192,
+        ),
     ]
 }
 

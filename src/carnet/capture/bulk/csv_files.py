@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
@@ -36,6 +35,7 @@ from carnet.capture.bulk.engine import (
 from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import Missing
 from carnet.core.errors import ValidationError
+from carnet.runtime_settings.services import system_setting_value
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
@@ -46,8 +46,6 @@ ROW_COLUMN = "row"
 TRUE = {"1", "yes", "y", "true", "oui", "o", "x"}
 FALSE = {"", "0", "no", "n", "false", "non"}
 MEGABYTE = 1024 * 1024
-# Files past this size are refused before they are read whole (a mistaken 2 GB export).
-DEFAULT_LIMIT_MEGABYTES = 512
 
 
 class FileRefused(ValidationError):
@@ -55,8 +53,9 @@ class FileRefused(ValidationError):
 
 
 def import_limit_bytes() -> int:
-    """Return the largest file an import reads (setting ``CARNET_IMPORT_MAX_MEGABYTES``)."""
-    return int(getattr(settings, "CARNET_IMPORT_MAX_MEGABYTES", DEFAULT_LIMIT_MEGABYTES)) * MEGABYTE
+    """Return the largest file an import reads: the ``import_max_megabytes`` runtime setting
+    (files past it are refused before they are read whole, a mistaken 2 GB export)."""
+    return int(system_setting_value("import_max_megabytes")) * MEGABYTE
 
 
 def _importable(form_rules: FormRules) -> list[str]:

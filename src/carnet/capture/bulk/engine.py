@@ -17,9 +17,12 @@ A record naming a form instance an earlier record of the import already wrote st
 *wave*: each wave is written before the next is computed, so that a form saved, then completed
 or corrected (the demo's patients), gets the versions and audit events sequential saves give.
 
-Guards run for every record, before its values are read (a lock, a frozen study, a consent).
-Listeners (automatic queries, deviations, last news…) run for every form instance that changed,
-once its wave is written, with exactly its changes, as after an interactive save. An instance
+Guards run for every record, before its values are read (a lock, a frozen study, a consent);
+a guard whose quick test says it can refuse none of the import's subjects (no lock in force in
+the study) is skipped. Listeners (automatic queries, deviations, last news…) act on every form
+instance that changed, once its wave is written, with exactly its changes, as after an
+interactive save: those with a set-wise form (`register_save_listener_many`) once per wave in a
+few queries, the others once per instance. An instance
 the import leaves unchanged is neither written nor shown to listeners: a second run of the same
 import changes nothing.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.db import connection, transaction
@@ -41,10 +45,12 @@ from carnet.capture.models import CheckResult, FormInstance, FormStatus, ItemVal
 from carnet.capture.rules import FormRules, StudyRules, study_rules
 from carnet.capture.seams import (
     OWN_CHECK_PREFIX,
+    SaveGuard,
     WriteContext,
     WriteKind,
-    save_guards_run,
-    save_listeners_run,
+    save_guards_for,
+    save_guards_run_some,
+    save_listeners_run_many,
 )
 from carnet.capture.services import (
     ITEM_VALUE_FIELDS,
@@ -282,11 +288,16 @@ class _Importer:
         self.outcome = ImportOutcome(records=len(records), dry_run=dry_run)
         self.entries: list[AuditEntry] = []
         self.refusals: dict[tuple[int, Any], str | None] = {}
+        self.guards: list[SaveGuard] = []
+        self.free: dict[int, bool] = {}  # subjects whose entry nothing refuses, whatever the day
 
     def run(self) -> ImportOutcome:
         if not self.reason:
             raise ValidationError(_("Say why you import these data: a reason is required."))
         memory = _Memory(self.study, self.rules, [r.subject for r in self.records])
+        # Guards that cannot refuse any of these subjects' writes (no lock in the study…) are
+        # skipped: one test per import, not a query per record.
+        self.guards = save_guards_for(self.study.pk, sorted({r.subject.pk for r in self.records}))
         wave: list[_Computed] = []
         in_wave: set[int] = set()
         for done, record in enumerate(self.records, 1):
@@ -372,7 +383,7 @@ class _Importer:
             today=target.today,
             reason=reason,
         )
-        save_guards_run(context)
+        save_guards_run_some(self.guards, context)
         instance = target.instance
         if instance.status == FormStatus.NOT_DONE:
             raise ValidationError(
@@ -416,9 +427,17 @@ class _Importer:
     def _entry_allowed(self, target: _Target, state: dict[Key, _Cell]) -> None:
         """Refuse data the subject's status or withdrawals no longer allow (the pipeline's
         rule, its answer kept per subject and day: an import changes no subject's status)."""
+        subject_id = target.subject.pk
+        if subject_id not in self.free:
+            # Only a withdrawal from follow-up depends on the day (data dated after it are
+            # refused): a subject nothing refuses on the last day there is, nothing refuses on
+            # any day. One question per subject rather than one per subject and day.
+            self.free[subject_id] = entry_refusal(target.subject, on=date.max) is None
+        if self.free[subject_id]:
+            return
         dated = [c.reading.day for c in state.values() if c.reading.day and not c.removed]
         on = max(dated) if dated else target.today
-        key = (target.subject.pk, on)
+        key = (subject_id, on)
         if key not in self.refusals:
             self.refusals[key] = entry_refusal(target.subject, on=on)
         if self.refusals[key]:
@@ -468,8 +487,9 @@ class _Importer:
             )
         self._values_write(writes, memory, now)
         self._checks_write(writes, memory, now)
+        # Listeners with a set-wise form run once for the wave, the others once per instance.
+        save_listeners_run_many([computed.context for computed in writes])
         for computed in writes:
-            save_listeners_run(computed.context)
             computed.outcome.open_checks = [
                 *computed.outcome.soft_checks,
                 *computed.context.open_checks,
