@@ -58,6 +58,11 @@ def versions_of(report: SaeReport) -> list[SaeReportVersion]:
     return list(report.versions.select_related("signature").order_by("number"))
 
 
+def sent_version(report: SaeReport, number: int) -> SaeReportVersion | None:
+    """Return the version ``number`` of the report if it was sent (None otherwise)."""
+    return report.versions.filter(number=number, sent_at__isnull=False).first()
+
+
 def rsi_versions(study: Study) -> list[ReferenceSafetyInformation]:
     return list(ReferenceSafetyInformation.objects.filter(study=study).order_by("effective_from"))
 

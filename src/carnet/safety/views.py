@@ -152,7 +152,7 @@ def report_page(request: HttpRequest, identifier: str, reference: str) -> HttpRe
 
 
 def _version(report: SaeReport, number: int) -> SaeReportVersion:
-    version = report.versions.filter(number=number, sent_at__isnull=False).first()
+    version = selectors.sent_version(report, number)
     if version is None:
         raise Http404("No such version.")
     return version
