@@ -50,6 +50,13 @@ def default_language() -> Iterator[None]:
         yield
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this test process's data folder (settings/test.py: var/test/<pid>) at the end."""
+    folder = Path(settings.DATA_DIR).resolve()
+    if folder.name == str(os.getpid()) and folder.parent.name == "test":
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def flush_past_the_audit_triggers() -> Iterator[None]:
     """Let the test runner empty the tables after a transactional test on PostgreSQL.

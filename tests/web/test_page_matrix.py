@@ -386,11 +386,10 @@ def world_with_data() -> tuple[World, dict[str, int | str]]:
     )
     run = RecheckRun.objects.create(study=w.study, requested_by=monitor, forms_total=1)
     sae = sae_report_open(instance=saved.form_instance, row=0)  # as if an SAE, not yet sent
-    return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk, "sae": sae.reference}
     from carnet.interop.services import cutoff_create
 
     cutoff_create(actor=ADMIN, study=w.study, name="MATRIX", reason="the table")
-    return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk}
+    return w, {"query": query.pk, "deviation": deviation.pk, "run": run.pk, "sae": sae.reference}
 
 
 def signed_in(w: World, role: str, situation: str, n: int) -> Client:

@@ -2,8 +2,14 @@
 
 import os
 
-# The suite keeps its files (SQLite test database, uploads, backups) apart from `make run`'s.
-os.environ.setdefault("CARNET_DATA_DIR", "var/test")
+# Each test process keeps its files (SQLite test database, uploads, exports, archives) in its own
+# folder, apart from `make run`'s and from the other pytest-xdist workers': two workers whose test
+# databases both hold export run 1 would otherwise write the same file at once. A worker inherits
+# the environment of the process that started it, so the folder is chosen again in each process
+# unless CARNET_DATA_DIR was set from outside. tests/conftest.py removes it when the process ends.
+if os.environ.get("CARNET_TEST_DATA_DIR_CHOSEN") or "CARNET_DATA_DIR" not in os.environ:
+    os.environ["CARNET_DATA_DIR"] = f"var/test/{os.getpid()}"
+    os.environ["CARNET_TEST_DATA_DIR_CHOSEN"] = "1"
 
 from carnet.config.settings.base import *  # noqa: F403
 from carnet.config.settings.base import DATA_DIR, DATABASES
