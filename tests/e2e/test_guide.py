@@ -516,6 +516,8 @@ def test_site_staff_screen_include_and_enter_data(persona: Any, guide: World) ->
     page.get_by_role("button", name="Save the form").click()
     expect(messages(page)).to_contain_text("The form is saved.")
     item = page.locator("#item-tablets_returned")
+    # The history loads when the summary opens (htmx): its handlers must be in place first.
+    page.wait_for_load_state("networkidle")
     item.locator("summary", has_text="History").click()
     history = item.locator(".capture-history-table")
     expect(history).to_contain_text("Tablet count corrected from the patient's diary")
@@ -602,6 +604,8 @@ def test_monitor_reads_the_sites_they_monitor(persona: Any) -> None:
     expect(page.get_by_role("button", name="Save the form")).to_have_count(0)
     returned = page.locator("#item-tablets_returned")
     expect(returned.locator(".check")).to_contain_text("Compliance outside 80-110%")
+    # The history loads when the summary opens (htmx): its handlers must be in place first.
+    page.wait_for_load_state("networkidle")
     returned.locator("summary", has_text="History").click()
     expect(returned.locator(".capture-history-table")).to_contain_text("Julie Bernard (TEC)")
     shot(page, "monitor-form.png")
@@ -735,6 +739,8 @@ def test_a_blinded_statistician_reads_blinded_and_an_unblinded_one_the_value(
     )
     revealed = blinded.locator("#item-unblind_arm")
     expect(revealed.locator(".concealed")).to_have_text("(blinded)")
+    # The history loads when the summary opens (htmx): its handlers must be in place first.
+    blinded.wait_for_load_state("networkidle")
     revealed.locator("summary", has_text="History").click()
     expect(revealed.locator(".capture-history-table")).to_contain_text("(blinded)")
     expect(revealed).not_to_contain_text("Placebo")
