@@ -39,20 +39,22 @@ LAYERS: dict[str, int] = {
     "interop": 9,
     "oversight": 9,  # locks, signatures, the audit trail for inspectors
     "monitoring": 9,  # the monitoring plan, source data verification, monitoring visits
-    "pharmacy": 9,
+    "coding": 9,  # MedDRA and WHODrug dictionaries and the coding of terms
     "biobank": 9,
     # Safety uses randomisation (pharmacovigilance unblinding) and signatures beside it.
     "safety": 10,
-    "reports": 10,
+    "pharmacy": 10,  # assigns kits to the arm randomisation allocated
     "redcap": 10,  # REDCap data dictionaries and the REDCap-compatible API (uses interop)
+    # Reports read every capability's data: exposure from the pharmacy, AE terms coded, samples.
+    "reports": 11,
     # The database lock's checklist reads every capability below it (queries, SDV, signatures,
     # serious adverse events) and its snapshot is a cut-off of interop.
-    "database_lock": 11,
-    "demo": 11,  # the demo studies' synthetic patients, written through every part below
-    "web": 12,
-    "config": 13,
-    "cli": 14,
-    "operations": 14,  # the installation's commands: serve, backup, restore, setting, demo
+    "database_lock": 12,
+    "demo": 12,  # the demo studies' synthetic patients, written through every part below
+    "web": 13,
+    "config": 14,
+    "cli": 15,
+    "operations": 15,  # the installation's commands: serve, backup, restore, setting, demo
 }
 # Module names (a file, or a package's folder) that make up an app's HTTP layer.
 HTTP_LAYER = frozenset({"api", "views", "urls", "forms"})

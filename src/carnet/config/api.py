@@ -205,13 +205,16 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
 
 def _routers() -> None:
     from carnet.accounts.api import router as accounts_router
+    from carnet.biobank.api import router as biobank_router
     from carnet.capture.api import router as capture_router
+    from carnet.coding.api import router as coding_router
     from carnet.database_lock.api import router as database_lock_router
     from carnet.interop.api import router as interop_router
     from carnet.interop.api_documents import router as documents_router
     from carnet.laboratory.api import router as laboratory_router
     from carnet.monitoring.api import router as monitoring_router
     from carnet.oversight.api import router as oversight_router
+    from carnet.pharmacy.api import router as pharmacy_router
     from carnet.quality.api import router as quality_router
     from carnet.randomization.api import router as randomization_router
     from carnet.redcap.api import router as redcap_router
@@ -232,6 +235,9 @@ def _routers() -> None:
     api.add_router("/studies", oversight_router)
     api.add_router("/studies", safety_router)
     api.add_router("/studies", monitoring_router)
+    api.add_router("/studies", coding_router)
+    api.add_router("/studies", pharmacy_router)
+    api.add_router("/studies", biobank_router)
     api.add_router("/studies", database_lock_router)
     api.add_router("/", reports_router)
     api.add_router("/", redcap_router)

@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "carnet.monitoring",
     "carnet.reports",
     "carnet.redcap",
+    "carnet.coding",
+    "carnet.pharmacy",
+    "carnet.biobank",
     "carnet.database_lock",
     "carnet.web",
 ]

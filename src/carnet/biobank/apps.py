@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BiobankConfig(AppConfig):
+    name = "carnet.biobank"
+    verbose_name = "Biobank"

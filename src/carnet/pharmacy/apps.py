@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PharmacyConfig(AppConfig):
+    name = "carnet.pharmacy"
+    verbose_name = "Pharmacy"

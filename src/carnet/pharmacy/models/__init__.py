@@ -1,0 +1,13 @@
+"""The pharmacy's tables. Each module holds one part of the kit's life; every row is written by
+the pharmacy's services only, and every stock movement is also an audit event."""
+
+from carnet.pharmacy.models.stock import (
+    Batch,
+    Kit,
+    KitStatus,
+    Shipment,
+    ShipmentStatus,
+    StockMovement,
+)
+
+__all__ = ["Batch", "Kit", "KitStatus", "Shipment", "ShipmentStatus", "StockMovement"]
