@@ -39,12 +39,13 @@ LAYERS: dict[str, int] = {
     "interop": 9,
     "oversight": 9,  # locks, signatures, the audit trail for inspectors
     "monitoring": 9,  # the monitoring plan, source data verification, monitoring visits
-    "coding": 9,  # MedDRA and WHODrug dictionaries and the coding of terms
     "biobank": 9,
-    # Safety uses randomisation (pharmacovigilance unblinding) and signatures beside it.
-    "safety": 10,
+    # Coding raises coder queries (quality) on the terms it cannot code.
+    "coding": 10,  # MedDRA and WHODrug dictionaries and the coding of terms
     "pharmacy": 10,  # assigns kits to the arm randomisation allocated
     "redcap": 10,  # REDCap data dictionaries and the REDCap-compatible API (uses interop)
+    # Safety uses randomisation (pharmacovigilance unblinding), signatures and MedDRA codes.
+    "safety": 11,
     # Reports read every capability's data: exposure from the pharmacy, AE terms coded, samples.
     "reports": 11,
     # The database lock's checklist reads every capability below it (queries, SDV, signatures,
