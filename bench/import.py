@@ -75,6 +75,57 @@ def _records(study: Any) -> list[Any]:
     return records
 
 
+def _audit_floor(study: Any, values: int) -> None:
+    from carnet.audit.services import AuditEntry, SystemActor, audit_record_many
+
+    entries = [
+        AuditEntry(
+            action="item.changed",
+            target=("capture.itemvalue", f"{index}:hb:0"),
+            old=None,
+            new={
+                "text": "12.5",
+                "number": "12.5",
+                "event": "cycle",
+                "occurrence": 3,
+                "form": "labs",
+                "item": "hb",
+                "row": 0,
+            },
+            reason="bench import",
+        )
+        for index in range(values)
+    ]
+    audit_record_many(
+        actor=SystemActor(label="bench/import.py"), entries=entries, chain=study.audit_chain
+    )
+
+
+def _bare_chain_seconds(values: int) -> float:
+    """Seconds to chain ``values`` events with nothing but the hash itself (canonical JSON and
+    SHA-256 of each, as the audit scheme defines): the least any implementation keeping one
+    hash-chained audit event per value must spend, before it writes a single row."""
+    import hashlib
+    import json
+
+    event: dict[str, Any] = {
+        "scheme": 1, "chain": "study:BENCH", "seq": 0,
+        "occurred_at": "2026-12-05T03:55:00.000000Z", "actor_id": None,
+        "actor_label": "bench/import.py", "action": "item.changed",
+        "target_type": "capture.itemvalue", "target_id": "1:hb:0", "old": None,
+        "new": {"text": "12.5", "number": "12.5", "event": "cycle", "occurrence": 3,
+                "form": "labs", "item": "hb", "row": 0},
+        "reason": "bench import", "prev_hash": "0" * 64,
+    }  # fmt: skip
+    began = time.perf_counter()
+    previous = event["prev_hash"]
+    for seq in range(1, values + 1):
+        event["seq"], event["prev_hash"] = seq, previous
+        text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        previous = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return time.perf_counter() - began
+
+
 def _child(subjects: int, profile: str = "") -> None:
     import django
     from django.core.management import call_command
@@ -93,7 +144,13 @@ def _child(subjects: int, profile: str = "") -> None:
     with transaction.atomic():
         floor_values = checks_bulk._load(study)
         floor_seconds = time.perf_counter() - began
+        # What any implementation keeping one hash-chained audit event per value must add:
+        # the events of the same number of values, hashed and appended (Carnet's append).
+        began = time.perf_counter()
+        _audit_floor(study, floor_values)
+        audit_seconds = time.perf_counter() - began
         transaction.set_rollback(True)
+    hash_seconds = _bare_chain_seconds(floor_values)
     records = _records(study)
     values = sum(len(r.values) for r in records)
     actor = SystemActor(label="bench/import.py")
@@ -125,6 +182,8 @@ def _child(subjects: int, profile: str = "") -> None:
         "second_changed": second.values_changed,
         "floor_values": floor_values,
         "floor_s": floor_seconds,
+        "audit_s": audit_seconds,
+        "hash_s": hash_seconds,
         "vendor": connection.vendor,
     }
     print(" ".join(f"{key}={value}" for key, value in figures.items()))
@@ -178,6 +237,11 @@ def main() -> None:
     f = _run(subjects, options.database, options.profile)
     rate = f["values"] / f["first_s"]
     floor_rate = f["floor_values"] / f["floor_s"]
+    # The best rate an import keeping the per-value audit trail could reach on this machine.
+    ceiling_rate = f["floor_values"] / (f["floor_s"] + f["audit_s"])
+    # An upper bound for any implementation: the plain insert of the values plus the bare hash
+    # chain of their events (no event row written, no validation, no check).
+    bound_rate = f["floor_values"] / (f["floor_s"] + f["hash_s"])
     print(
         f"database {options.database}; {subjects:,} subjects, {f['forms']:,.0f} forms, "
         f"{f['values']:,.0f} values sent, {f['values_written']:,.0f} written (calculated "
@@ -185,11 +249,22 @@ def main() -> None:
         "events"
     )
     print(f"floor (plain insert): {f['floor_s']:.2f} s, {floor_rate:,.0f} values/s")
+    print(
+        f"floor + one audit event per value: {f['floor_s'] + f['audit_s']:.2f} s, "
+        f"{ceiling_rate:,.0f} values/s"
+    )
+    print(
+        f"floor + bare hash chain (no event rows, an upper bound): "
+        f"{f['floor_s'] + f['hash_s']:.2f} s, {bound_rate:,.0f} values/s"
+    )
     print(f"import: {f['first_s']:.2f} s, {rate:,.0f} values/s")
     print(f"second run: {f['second_s']:.2f} s, {f['second_changed']:.0f} values changed")
     print(
         f"{options.database} values={f['values']:.0f} import_values_per_s={rate:.0f} "
         f"floor_values_per_s={floor_rate:.0f} ratio_to_floor={floor_rate / rate:.1f} "
+        f"floor_with_audit_values_per_s={ceiling_rate:.0f} "
+        f"ratio_to_floor_with_audit={ceiling_rate / rate:.1f} "
+        f"upper_bound_values_per_s={bound_rate:.0f} "
         f"second_run_s={f['second_s']:.2f} second_changed={f['second_changed']:.0f} "
         f"target_100000={'met' if rate >= 100_000 else 'missed'}"
     )

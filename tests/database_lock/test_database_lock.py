@@ -263,3 +263,25 @@ def test_a_capability_adds_its_item_with_one_line_and_an_absent_one_is_left_out(
     # Until the monitoring app offers `sdv_outstanding`, its item is left out, not shown clear.
     sdv = checklist.sdv_outstanding(locking.study)
     assert ("sdv_outstanding" in items(locking)) == (sdv is not None)
+
+
+def test_an_import_into_a_locked_database_is_refused_and_writes_nothing(
+    locking: Locking,
+) -> None:
+    # The bulk path asks the lock once per import (the guard's quick test), then refuses each
+    # form as the interactive save does.
+    from carnet.capture.bulk import FormRecord, ImportRefused, forms_import
+
+    locked(locking)
+    events = AuditEvent.objects.count()
+    record = FormRecord(
+        subject=locking.o.subject, event="baseline", form="vitals", values={"weight": 72},
+        source="vitals.csv:2",
+    )  # fmt: skip
+    with pytest.raises(ImportRefused) as refused:
+        forms_import(actor=locking.o.entry, study=locking.study, records=[record], reason="late")
+    assert [str(p) for p in refused.value.problems] == [
+        "vitals.csv:2: The database of MINI is locked (DBLOCK-1); nothing was written. A data "
+        "manager must unlock it, with a signed reason."
+    ]
+    assert AuditEvent.objects.count() == events

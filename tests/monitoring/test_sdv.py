@@ -171,3 +171,32 @@ def test_the_states_count_what_the_plan_requires(monitoring: Monitoring) -> None
     (state,) = sdv_states(m.subject)
     assert state.required == 5
     assert state.verified == 0
+
+
+def test_an_import_that_changes_verified_values_resets_their_sdv_only(
+    monitoring: Monitoring,
+) -> None:
+    # The bulk path runs the listener's set-wise form: the same resets, the same audit events.
+    from carnet.capture.bulk import FormRecord, forms_import
+
+    m = monitoring
+    m.vitals()
+    other = m.include(on=m.subject.included_on)
+    m.vitals(other)
+    sdv_verify(actor=m.monitor, subject=m.subject, event="baseline", occurrence=1)
+    sdv_verify(actor=m.monitor, subject=other, event="baseline", occurrence=1)
+    records = [
+        FormRecord(subject=m.subject, event="baseline", form="vitals", values={"sbp": 118}),
+        FormRecord(subject=other, event="baseline", form="vitals", values={"height": 170}),
+    ]
+    forms_import(actor=m.nurse, study=m.study, records=records, reason="lab transfer")
+
+    assert in_force(m) == {"weight", "height", "dbp", "kit_number"}
+    reset = SourceVerification.objects.get(subject=m.subject, item="sbp")
+    assert (reset.reset_by, reset.reset_reason) == ("Julie", "lab transfer")
+    # The other subject's height was sent unchanged: nothing of theirs is reset.
+    assert not SourceVerification.objects.filter(subject=other).exclude(reset_at=None).exists()
+    event = AuditEvent.objects.get(action="sdv.reset")
+    assert event.new["items"] == ["sbp"]
+    assert event.reason == "lab transfer"
+    assert audit_verify(chain="study:MINI").intact

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.db import connection, models, transaction
 
-from carnet.audit.hashing import CURRENT_SCHEME, digest_of
+from carnet.audit.hashing import scheme1_digest, scheme1_head
 from carnet.audit.models import GENESIS_HASH, SYSTEM_CHAIN, AuditEvent, ChainHead
 from carnet.core.canonical_json import canonical_json
 from carnet.core.clock import utc_now
@@ -56,8 +56,13 @@ def study_chain(study_identifier: str) -> str:
     return f"study:{study_identifier}"
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Return ``value`` with dates, decimals and UUIDs as text, ready for canonical JSON."""
+    if type(value) in _JSON_SCALARS:  # most of a form's values: nothing to turn into text
+        return value
     if isinstance(value, dict):
         return {str(key): jsonable(element) for key, element in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -133,35 +138,39 @@ def audit_record_many(
     for entry in entries:
         target_type, target_id = _target_fields(entry.target)
         old_value, new_value = jsonable(entry.old), jsonable(entry.new)
-        # Refuse values without one JSON form now, not when the verifier meets them.
-        canonical_json([old_value, new_value])
-        prepared.append((entry, target_type, target_id, old_value, new_value))
+        # Refuse values without one JSON form now, not when the verifier meets them; their
+        # canonical text is then the hash's.
+        old_text, new_text = canonical_json(old_value), canonical_json(new_value)
+        prepared.append((entry, target_type, target_id, old_value, new_value, old_text, new_text))
 
     # Inside the caller's transaction (no savepoint: a failure here fails the whole change).
     with transaction.atomic(savepoint=False):
         seq, previous = _head_locked(chain)
         # The time is taken under the lock so that times never go backwards along a chain.
         now = utc_now()
+        head = scheme1_head(
+            chain=chain, occurred_at=now, actor_id=actor_id, actor_label=actor_label
+        )
         events = []
-        for entry, target_type, target_id, old_value, new_value in prepared:
+        for entry, target_type, target_id, old_value, new_value, old_text, new_text in prepared:
             seq += 1
-            event = AuditEvent(
-                chain=chain,
+            digest = scheme1_digest(
+                head,
                 seq=seq,
-                occurred_at=now,
-                actor_id=actor_id,
-                actor_label=actor_label,
                 action=entry.action,
                 target_type=target_type,
                 target_id=target_id,
-                old=old_value,
-                new=new_value,
+                old_text=old_text,
+                new_text=new_text,
                 reason=entry.reason,
-                scheme=CURRENT_SCHEME,
                 prev_hash=previous,
             )
-            event.hash = previous = digest_of(event)
-            events.append(event)
+            # Positional arguments, in the model's field order: Django's quick path. The
+            # events are written in scheme 1, the one `scheme1_digest` computes.
+            fields = (None, chain, seq, now, actor_id, actor_label, entry.action)
+            fields += (target_type, target_id, old_value, new_value, entry.reason, 1)
+            events.append(AuditEvent(*fields, previous, digest))
+            previous = digest
         rows_insert(events)
         with connection.cursor() as cursor:
             cursor.execute(

@@ -12,9 +12,9 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_of_json(value: Any) -> str:
-    """Return the SHA-256 of the canonical JSON of ``value``."""
-    return sha256_hex(canonical_bytes(value))
+def sha256_of_json(value: Any, *, checked: bool = False) -> str:
+    """Return the SHA-256 of the canonical JSON of ``value`` (``checked``: see canonical_json)."""
+    return sha256_hex(canonical_bytes(value, checked=checked))
 
 
 def sha256_of_file(path: Path, *, chunk_size: int = 1 << 20) -> str:

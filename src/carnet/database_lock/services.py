@@ -9,6 +9,7 @@ study's captured data with 423, and randomisation's study unblinding is allowed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +368,11 @@ def study_locked_refuses(context: WriteContext) -> None:
         % {"study": context.subject.study.identifier, "name": lock.name},
         place="study",
     )
+
+
+def study_lock_in_force(study_id: int, subject_ids: Sequence[int]) -> bool:
+    """The guard's quick test for an import: may it refuse any write of these subjects?"""
+    return study_is_locked(study_id) is not None
 
 
 def study_unblinding_refusal(study: Study) -> str:

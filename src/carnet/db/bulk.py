@@ -34,7 +34,7 @@ _PLAIN = (
 def _adapter(field: models.Field[Any, Any], using: str) -> Callable[[Any], Any]:
     operations = connections[using].ops
     if isinstance(field, models.DateTimeField):
-        return operations.adapt_datetimefield_value
+        return _last_remembered(operations.adapt_datetimefield_value)
     if isinstance(field, models.DateField):
         return operations.adapt_datefield_value
     if isinstance(field, models.JSONField):
@@ -43,6 +43,19 @@ def _adapter(field: models.Field[Any, Any], using: str) -> Callable[[Any], Any]:
     if isinstance(field, _PLAIN):
         return lambda value: value
     raise TypeError(f"rows_insert does not handle {type(field).__name__} ({field.name}).")
+
+
+def _last_remembered(adapt: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Return ``adapt`` remembering its last answer: the rows of one change share their time
+    (every audit event of a save has the same), which is then adapted once, not per row."""
+    last: list[Any] = [object(), None]
+
+    def adapted(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, adapt(value)
+        return last[1]
+
+    return adapted
 
 
 def rows_insert(objects: Sequence[models.Model], *, using: str = "default") -> None:

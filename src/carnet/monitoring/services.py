@@ -4,6 +4,8 @@ listener), and monitoring visits. Every one of them is an audit event of the stu
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -197,19 +199,45 @@ def _value_place(value: Any) -> str:
 def sdv_reset_on_change(context: WriteContext) -> None:
     """The save listener: a change of a verified value resets its SDV (a form marked not done
     resets the whole form's), audited with the change's reason."""
-    instance = context.form_instance
-    in_force = SourceVerification.objects.filter(form_instance=instance, reset_at=None)
-    if context.kind == WriteKind.SAVE or context.kind == WriteKind.FILE:
-        changed = {(change.item, change.row) for change in context.changes}
-        if not changed:
-            return
-        touched = [v for v in in_force.select_for_update() if (v.item, v.row) in changed]
-    elif context.kind == WriteKind.NOT_DONE:
-        touched = list(in_force.select_for_update())
-    else:
+    if not _may_reset(context):
         return
+    in_force = SourceVerification.objects.filter(
+        form_instance=context.form_instance, reset_at=None
+    ).select_for_update()
+    _reset(context, list(in_force))
+
+
+def sdv_reset_on_change_many(contexts: Sequence[WriteContext]) -> None:
+    """The listener's set-wise form (the bulk path): one read finds the verified values of
+    every changed form instance; each write then resets its own as the listener would."""
+    concerned = [context for context in contexts if _may_reset(context)]
+    if not concerned:
+        return
+    by_instance: dict[int, list[SourceVerification]] = defaultdict(list)
+    for verification in SourceVerification.objects.filter(
+        form_instance_id__in={context.form_instance.pk for context in concerned}, reset_at=None
+    ).select_for_update():
+        by_instance[verification.form_instance_id].append(verification)
+    for context in concerned:
+        if by_instance.get(context.form_instance.pk):
+            _reset(context, by_instance[context.form_instance.pk])
+
+
+def _may_reset(context: WriteContext) -> bool:
+    if context.kind == WriteKind.SAVE or context.kind == WriteKind.FILE:
+        return bool(context.changes)
+    return context.kind == WriteKind.NOT_DONE
+
+
+def _reset(context: WriteContext, in_force: list[SourceVerification]) -> None:
+    if context.kind == WriteKind.NOT_DONE:
+        touched = in_force
+    else:
+        changed = {(change.item, change.row) for change in context.changes}
+        touched = [v for v in in_force if (v.item, v.row) in changed]
     if not touched:
         return
+    instance = context.form_instance
     now = utc_now()
     label = _label(context.actor)
     reason = context.reason or _("changed after verification")
