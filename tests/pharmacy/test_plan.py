@@ -2,40 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from carnet.pharmacy.plan import plan_from_definition
 from carnet.studies.definition import Finding, study_text_validate
-
-MINI = (Path(__file__).parents[1] / "studies" / "fixtures" / "mini.yaml").read_text()
-DESIGN = "  design: {allocation: randomised, blinding: double-blind,"
-PHARMACY = """
-    pharmacy:
-      mode: kits
-      products:
-        - code: capecitabine
-          name: {en: Capecitabine 500 mg, fr: Capécitabine 500 mg}
-          presentation: tablet
-          unit: tablet
-          storage: "15-25 °C"
-          per_kit: 60
-      dispensing:
-        - {event: baseline, product: capecitabine, kits: 1}
-        - {event: cycle, product: capecitabine}
-      resupply: {minimum_per_content: 3, horizon_weeks: 6}
-"""
-
-
-def with_pharmacy(pharmacy: str = PHARMACY) -> str:
-    """Return the mini study with the flow-style design turned into a block holding pharmacy."""
-    line = next(line for line in MINI.splitlines() if line.startswith(DESIGN))
-    inner = line.removeprefix("  design: {").removesuffix("}")
-    randomisation = inner[inner.index("randomisation:") :]
-    block = (
-        "  design:\n    allocation: randomised\n    blinding: double-blind\n"
-        f"    {randomisation}" + pharmacy.rstrip("\n")
-    )
-    return MINI.replace(line, block, 1)
+from tests.pharmacy.conftest import MINI, PHARMACY, with_pharmacy
 
 
 def errors(text: str) -> list[Finding]:
@@ -49,7 +18,8 @@ def test_a_pharmacy_section_is_read_into_the_plan() -> None:
     assert [f for f in findings if f.severity == "error"] == []
     assert definition is not None
     plan = plan_from_definition(definition)
-    assert plan is not None and plan.kits
+    assert plan is not None
+    assert plan.kits
     product = plan.product("capecitabine")
     assert (product.name.fr, product.unit, product.per_kit) == ("Capécitabine 500 mg", "tablet", 60)
     assert [(r.event, r.kits) for r in plan.dispensing] == [("baseline", 1), ("cycle", 1)]
