@@ -69,7 +69,7 @@ def test_the_pharmacist_reads_the_stock_by_status_not_by_arm(pharmacy: Pharmacy)
 
 
 def test_the_unblinded_statistician_reads_contents(pharmacy: Pharmacy) -> None:
-    shipment, excursion = world(pharmacy)
+    world(pharmacy)
     client = pharmacy.client(pharmacy.unblinded)
     text = client.get(f"/studies/{pharmacy.study.identifier}/pharmacy/?site=01").content.decode()
     assert "stock-by-content" in text
@@ -81,7 +81,7 @@ def test_the_unblinded_statistician_reads_contents(pharmacy: Pharmacy) -> None:
 
 
 def test_the_api_gives_blinded_people_no_content_even_in_errors(pharmacy: Pharmacy) -> None:
-    shipment, excursion = world(pharmacy)
+    shipment, _excursion = world(pharmacy)
     api = pharmacy.api(pharmacy.pharmacist)
     base = f"/api/studies/{pharmacy.study.identifier}/pharmacy"
     kits = api.get(base + "/kits?site=01").json()

@@ -10,7 +10,7 @@ from carnet.accounts.permissions import PermissionDenied
 from carnet.audit.models import AuditEvent
 from carnet.core.errors import ValidationError
 from carnet.pharmacy.excursions import excursion_decide, excursion_report
-from carnet.pharmacy.models import ExcursionStatus, Kit, KitStatus, StockMovement
+from carnet.pharmacy.models import Excursion, ExcursionStatus, Kit, KitStatus, StockMovement
 from carnet.pharmacy.shipments import shipment_receipt_close, shipment_receive_kit
 from tests.pharmacy.conftest import Pharmacy
 
@@ -37,7 +37,7 @@ def available(pharmacy: Pharmacy) -> list[str]:
     )
 
 
-def report(pharmacy: Pharmacy, numbers: list[str]):  # noqa: ANN201
+def report(pharmacy: Pharmacy, numbers: list[str]) -> Excursion:
     return excursion_report(
         actor=pharmacy.pharmacist,
         study=pharmacy.study,
