@@ -70,7 +70,9 @@ def excursion_report(
     if not description.strip():
         raise ValidationError(_("description: say what happened (where, when, how long)."))
     environment = environment_written(study)
-    kits_query = Kit.objects.select_for_update().select_related("batch", "shipment", "site")
+    kits_query = Kit.objects.select_for_update(of=("self",)).select_related(
+        "batch", "shipment", "site"
+    )
     if shipment is not None:
         if shipment.site_id != site.pk:
             raise ValidationError(
@@ -158,7 +160,11 @@ def excursion_decide(
 ) -> Excursion:
     """Decide (the sponsor's supply manager) on the excursion's kits still waiting, or on the
     ones named: usable (available again) or destroyed, with a reason."""
-    excursion = Excursion.objects.select_for_update().select_related("site").get(pk=excursion.pk)
+    excursion = (
+        Excursion.objects.select_for_update(of=("self",))
+        .select_related("site")
+        .get(pk=excursion.pk)
+    )
     supply_require(actor, excursion.study)
     if decision not in ExcursionDecision.values:
         raise ValidationError(_("decision: choose usable or destroyed."))
@@ -187,7 +193,11 @@ def excursion_decide(
     changes = []
     for number in wanted:
         entry = waiting[number]
-        kit = Kit.objects.select_for_update().select_related("batch", "site").get(pk=entry.kit_id)
+        kit = (
+            Kit.objects.select_for_update(of=("self",))
+            .select_related("batch", "site")
+            .get(pk=entry.kit_id)
+        )
         entry.decision, entry.reason, entry.decided_at, entry.decided_by = (
             decision,
             reason.strip(),

@@ -59,7 +59,7 @@ def shipment_create(
     environment = environment_written(study)
     found = {
         k.number: k
-        for k in Kit.objects.select_for_update()
+        for k in Kit.objects.select_for_update(of=("self",))
         .select_related("batch")
         .filter(study=study, environment=environment, number__in=wanted)
     }
@@ -107,13 +107,13 @@ def shipment_create(
 @transaction.atomic
 def shipment_send(*, actor: Actor, shipment: Shipment) -> Shipment:
     """Record that the shipment left the depot: its kits are in transit."""
-    shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+    shipment = Shipment.objects.select_for_update(of=("self",)).get(pk=shipment.pk)
     supply_require(actor, shipment.study)
     if shipment.status != ShipmentStatus.PREPARED:
         raise ValidationError(
             _("shipment %(shipment)s: it was sent already.") % {"shipment": shipment.number}
         )
-    kits = list(shipment.kits.select_for_update().select_related("batch", "shipment"))
+    kits = list(shipment.kits.select_for_update(of=("self",)).select_related("batch", "shipment"))
     if not kits:
         raise ValidationError(
             _("shipment %(shipment)s: it has no kit.") % {"shipment": shipment.number}
@@ -149,7 +149,9 @@ def shipment_receive_kit(
     """Receive one kit of a sent shipment at the site's pharmacy (its pharmacist): available,
     or damaged when it arrived broken. A kit that is not in the shipment, or was received
     already, is refused by its number."""
-    shipment = Shipment.objects.select_for_update().select_related("site").get(pk=shipment.pk)
+    shipment = (
+        Shipment.objects.select_for_update(of=("self",)).select_related("site").get(pk=shipment.pk)
+    )
     pharmacist_require(actor, shipment.study, shipment.site)
     number = number.strip()
     if shipment.status == ShipmentStatus.PREPARED:
@@ -164,7 +166,7 @@ def shipment_receive_kit(
     if damaged and not note.strip():
         raise ValidationError(_("kit %(kit)s: say what is damaged.") % {"kit": number})
     kit = (
-        Kit.objects.select_for_update()
+        Kit.objects.select_for_update(of=("self",))
         .select_related("batch", "shipment")
         .filter(study=shipment.study, environment=shipment.environment, number=number)
         .first()
@@ -213,7 +215,9 @@ def shipment_receipt_close(
     """Close the receipt with the temperature record that travelled with the shipment: kits
     not scanned are flagged missing. When the temperature went out of range, an excursion
     quarantines the kits received (`excursions.excursion_report`)."""
-    shipment = Shipment.objects.select_for_update().select_related("site").get(pk=shipment.pk)
+    shipment = (
+        Shipment.objects.select_for_update(of=("self",)).select_related("site").get(pk=shipment.pk)
+    )
     pharmacist_require(actor, shipment.study, shipment.site)
     if shipment.status != ShipmentStatus.SENT:
         raise ValidationError(
@@ -231,7 +235,7 @@ def shipment_receipt_close(
     shipment.temperature_ok = temperature_ok
     shipment.save()
     missing = []
-    for kit in shipment.kits.select_for_update().filter(status=KitStatus.IN_TRANSIT):
+    for kit in shipment.kits.select_for_update(of=("self",)).filter(status=KitStatus.IN_TRANSIT):
         old = kit_record(kit)
         kit.status, kit.site, kit.updated_at = KitStatus.MISSING, shipment.site, now
         kit.save(update_fields=["status", "site", "updated_at"])

@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -266,7 +266,7 @@ def _new_kit(
     content: str,
     expiry: date,
     plan: PharmacyPlan,
-    now: object,
+    now: datetime,
 ) -> Kit:
     product = plan.product(batch.product)
     return Kit(
@@ -388,7 +388,9 @@ def kits_relabel(
     if not reason.strip():
         raise ValidationError(_("reason: say why (e.g. the manufacturer's extension letter)."))
     environment = environment_written(study)
-    kits_query = Kit.objects.select_for_update().filter(study=study, environment=environment)
+    kits_query = Kit.objects.select_for_update(of=("self",)).filter(
+        study=study, environment=environment
+    )
     if batch is not None:
         kits = list(kits_query.filter(batch=batch, status__in=RELABELLABLE).order_by("number"))
         if not kits:
