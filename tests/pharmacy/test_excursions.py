@@ -128,3 +128,27 @@ def test_only_kits_of_the_sites_available_stock_are_reported(pharmacy: Pharmacy)
             numbers=["K002"],
             description="x",
         )
+
+
+def test_the_project_manager_decides_on_the_excursions_page_without_seeing_contents(
+    pharmacy: Pharmacy,
+) -> None:
+    received(pharmacy)
+    excursion = report(pharmacy, ["K002", "K003"])
+    client = pharmacy.client(pharmacy.supply)
+    url = f"/studies/MINI/pharmacy/excursions/{excursion.pk}/"
+    page = client.get(url).content.decode()
+    assert "Record the decision" in page
+    assert "experimental" not in page
+    assert "placebo" not in page
+    refused = client.post(url + "decide/", {"decision": "usable", "reason": "", "kits": ["K002"]})
+    assert "reason" in refused["Location"]
+    client.post(
+        url + "decide/", {"decision": "usable", "reason": "within allowance", "kits": ["K002"]}
+    )
+    assert available(pharmacy) == ["K001", "K002", "K004"]
+    # The pharmacist reads the decision but may not take it.
+    pharmacist = pharmacy.client(pharmacy.pharmacist)
+    assert "Record the decision" not in pharmacist.get(url).content.decode()
+    pharmacist.post(url + "decide/", {"decision": "usable", "reason": "x", "kits": ["K003"]})
+    assert Kit.objects.get(number="K003").status == KitStatus.QUARANTINED
