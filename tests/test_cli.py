@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -323,6 +323,38 @@ def _redcap_records() -> dict[str, str]:
     return {"{redcap_records}": str(path)}
 
 
+def _pharmacy_study() -> dict[str, str]:
+    """Load PHARMA (MINI with a pharmacy in kits mode) with site 01, and its kit list."""
+    import tempfile
+
+    from carnet.accounts.models import Centre
+    from carnet.accounts.services import site_activate, site_add
+    from carnet.core.hashing import sha256_hex
+    from carnet.studies.definition import study_file_read
+    from carnet.studies.services import study_load, study_publish
+    from tests.accounts.personas import ADMIN
+    from tests.pharmacy.conftest import with_pharmacy
+
+    directory = Path(tempfile.mkdtemp())
+    path = directory / "pharma.yaml"
+    text = with_pharmacy(text=FIXTURE.read_text(encoding="utf-8"))
+    path.write_text(text.replace("identifier: MINI", "identifier: PHARMA", 1), encoding="utf-8")
+    study = study_load(actor=ADMIN, study_file=study_file_read(path), source_name="pharma.yaml")
+    study_publish(actor=ADMIN, study=study.study)
+    site = site_add(actor=ADMIN, study=study.study, centre=Centre.objects.get(code="ICM"))
+    site_activate(actor=ADMIN, site=site, on=date(2025, 1, 15))
+    kits = directory / "kits.csv"
+    kits.write_bytes(b"kit,batch,content,expiry\nP001,B1,experimental,\nP002,B1,placebo,\n")
+    (directory / "kits.csv.sha256").write_text(f"{sha256_hex(kits.read_bytes())}  kits.csv\n")
+    return {"{pharmacy_kits}": str(kits), "{pharmacy_labels}": str(directory / "labels.csv")}
+
+
+def _pharmacy_excursion() -> dict[str, str]:
+    from carnet.pharmacy.models import Excursion
+
+    return {"{excursion}": str(Excursion.objects.get().pk)}
+
+
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
@@ -457,6 +489,52 @@ WRITES = [
         reason="left",
     ),
     Write(("user", "deactivate", "dora", "--reason", "left the unit"), reason="left the unit"),
+    # Pharmacy: a batch, the manufacturer's kit list (its SHA-256 beside it), generated kits,
+    # a relabelling, a shipment to site 01 received kit by kit, an excursion and its decision.
+    Write(
+        (
+            *("pharmacy", "batches", "PHARMA", "--add", "B1", "--product", "capecitabine"),
+            *("--expiry", "2030-01-31", "--released-on", "2026-01-10"),
+        ),
+        before=_pharmacy_study,
+    ),
+    Write(("pharmacy", "kits-import", "PHARMA", "{pharmacy_kits}")),
+    Write(
+        (
+            *("pharmacy", "kits-generate", "PHARMA", "--batch", "B1", "--per-arm", "1"),
+            *("--pattern", "G{seq:03}", "--output", "{pharmacy_labels}"),
+        )
+    ),
+    Write(
+        (
+            *("pharmacy", "relabel", "PHARMA", "--batch", "B1", "--expiry", "2030-06-30"),
+            *("--reason", "extension letter 12"),
+        ),
+        reason="extension letter 12",
+    ),
+    Write(("pharmacy", "shipment-create", "PHARMA", "--site", "01", "--kits", "P001,P002")),
+    Write(("pharmacy", "shipment-send", "PHARMA", "S01-0001")),
+    Write(
+        (
+            *("pharmacy", "receive", "PHARMA", "S01-0001", "--kits", "P001,P002", "--close"),
+            *("--temperature-record", "min 17 max 22"),
+        )
+    ),
+    Write(
+        (
+            *("pharmacy", "excursion", "PHARMA", "--site", "01", "--kits", "P001"),
+            *("--description", "fridge door open", "--maximum", "14", "--minutes", "300"),
+        ),
+        reason="fridge door open",
+    ),
+    Write(
+        (
+            *("pharmacy", "excursion-decide", "PHARMA", "{excursion}", "--decision", "usable"),
+            *("--reason", "within stability data"),
+        ),
+        reason="within stability data",
+        before=_pharmacy_excursion,
+    ),
     # Pharmacovigilance: a version of the reference safety information.
     Write(("safety", "rsi-add", "MINI", "IB-1", "--from", "2025-01-01", "--terms", "Anaemia")),
 ]

@@ -86,6 +86,21 @@ def adds_rsi(role: str, situation: str) -> bool:
     return pharmacovigilance or granted(Action.MANAGE_STUDY)(role, situation)
 
 
+def reads_stock(role: str, situation: str) -> bool:
+    """The pharmacy's stock: whoever sees subjects, dispenses, monitors or supplies somewhere."""
+    return any(
+        granted(action, anywhere=True)(role, situation)
+        for action in (Action.VIEW_SUBJECTS, Action.DISPENSE, Action.MONITOR, Action.MANAGE_SUPPLY)
+    )
+
+
+def relabels(role: str, situation: str) -> bool:
+    """A pharmacist (their site's kits) or the depot's supply managers (every site)."""
+    return granted(Action.DISPENSE, anywhere=True)(role, situation) or granted(
+        Action.MANAGE_SUPPLY
+    )(role, situation)
+
+
 FORM_PATH = "/api/studies/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
 # A query of subject 01-001 (site A), raised by a monitor of A and cancelled: every change of it
 # is refused after the permission check (its state), so the calls change nothing.
@@ -191,6 +206,11 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/dsmb-reports": granted(Action.EXPORT, anywhere=True),
     "/api/studies/{identifier}/dsmb-reports/{run_id}": lambda role, situation: False,
     "/api/studies/{identifier}/dsmb-reports/{run_id}/download": lambda role, situation: False,
+    # The pharmacy: lists of the sites' stock one reads (kit contents for the unblinded only).
+    "/api/studies/{identifier}/pharmacy/stock": reads_stock,
+    "/api/studies/{identifier}/pharmacy/kits": reads_stock,
+    "/api/studies/{identifier}/pharmacy/shipments": reads_stock,
+    "/api/studies/{identifier}/pharmacy/excursions": reads_stock,
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -480,6 +500,60 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"version": " ", "effective_from": FUTURE, "expected_terms": []},
         True,
     ),
+    # The pharmacy. MINI has no pharmacy section: the depot's writes are refused (400) for its
+    # supply managers (all sites), an excursion without a description for site A's pharmacist,
+    # a relabelling without a reason for any pharmacist or supply manager; no shipment and no
+    # excursion exists, which answers as a forbidden one (403) to everyone.
+    ("post", "/api/studies/{identifier}/pharmacy/batches"): (
+        granted(Action.MANAGE_SUPPLY),
+        {"product": "capecitabine", "number": "B1", "expiry": FUTURE},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/kits/import"): (
+        granted(Action.MANAGE_SUPPLY),
+        {"content": "kit,batch,content\n", "sha256": "0" * 64},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/kits/generate"): (
+        granted(Action.MANAGE_SUPPLY),
+        {"batch": "NO-SUCH-BATCH", "per_content": 1},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/kits/relabel"): (
+        relabels,
+        {"expiry": FUTURE, "reason": " ", "kits": ["K001"]},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/shipments"): (
+        granted(Action.MANAGE_SUPPLY),
+        {"site": "01", "kits": []},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/shipments/{shipment}/send"): (
+        lambda role, situation: False,
+        {},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/shipments/{shipment}/receipt"): (
+        lambda role, situation: False,
+        {"kit": "K001"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/shipments/{shipment}/close"): (
+        lambda role, situation: False,
+        {"temperature_record": "x", "temperature_ok": True},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/excursions"): (
+        granted(Action.DISPENSE),
+        {"site": "01", "description": " ", "kits": ["K001"]},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/excursions/{excursion_id}/decision"): (
+        lambda role, situation: False,
+        {"decision": "usable", "reason": "x"},
+        True,
+    ),
 }
 
 SUBJECT_AT_A = "01-001"
@@ -514,6 +588,7 @@ def concrete(path: str, w: World) -> str:
 
         path = path.replace("{visit_id}", str(MonitoringVisit.objects.get().pk))
     path = path.replace("{reference}", "MINI-SAE-0001")
+    path = path.replace("{shipment}", "S01-0001").replace("{excursion_id}", "1")
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 

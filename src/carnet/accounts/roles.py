@@ -64,6 +64,12 @@ class Action(StrEnum):
     SIGN_DATA = "sign_data"  # the investigator signs a visit, a form or a casebook
     VIEW_AUDIT_TRAIL = "view_audit_trail"  # browse and export the study's audit trail
     # --- end of oversight ---
+    # --- Pharmacy supply (issue 25, pharmacy app) ---
+    # The sponsor's side of the stock: batches, kit lists, shipments from the depot, relabelling,
+    # the decision on kits a temperature excursion quarantined. Reading a kit's content still
+    # needs an unblinded role (or a command on the server): this action alone reveals no arm.
+    MANAGE_SUPPLY = "manage_supply"
+    # --- end of pharmacy supply ---
 
 
 # Site roles act for one site; a membership "for all sites" makes no sense for them.
@@ -126,3 +132,9 @@ _OVERSIGHT_GRANTS = {
 }
 GRANTS.update({role: GRANTS[role] | actions for role, actions in _OVERSIGHT_GRANTS.items()})
 # --- end of oversight ---
+
+# --- Pharmacy supply (issue 25): the sponsor's project manager runs the depot's side (batches,
+# kit lists, shipments, relabelling, excursion decisions), blinded: the pharmacy never shows them
+# a kit's content.
+GRANTS[Role.PROJECT_MANAGER] = GRANTS[Role.PROJECT_MANAGER] | {Action.MANAGE_SUPPLY}
+# --- end of pharmacy supply ---

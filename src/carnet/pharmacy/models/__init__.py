@@ -1,6 +1,12 @@
 """The pharmacy's tables. Each module holds one part of the kit's life; every row is written by
 the pharmacy's services only, and every stock movement is also an audit event."""
 
+from carnet.pharmacy.models.excursions import (
+    Excursion,
+    ExcursionDecision,
+    ExcursionKit,
+    ExcursionStatus,
+)
 from carnet.pharmacy.models.stock import (
     Batch,
     Kit,
@@ -10,4 +16,15 @@ from carnet.pharmacy.models.stock import (
     StockMovement,
 )
 
-__all__ = ["Batch", "Kit", "KitStatus", "Shipment", "ShipmentStatus", "StockMovement"]
+__all__ = [
+    "Batch",
+    "Excursion",
+    "ExcursionDecision",
+    "ExcursionKit",
+    "ExcursionStatus",
+    "Kit",
+    "KitStatus",
+    "Shipment",
+    "ShipmentStatus",
+    "StockMovement",
+]

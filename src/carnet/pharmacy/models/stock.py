@@ -121,6 +121,7 @@ class Shipment(models.Model):
     created_at = models.DateTimeField()
     created_by = models.CharField(max_length=200)
     sent_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
     received_by = models.CharField(max_length=200, blank=True)
     # The temperature record that travelled with it (logger reading, min/max), as received.

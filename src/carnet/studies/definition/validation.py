@@ -609,6 +609,54 @@ def _design(checker: Checker, data: dict[str, Any]) -> None:
         )
     if "randomisation" in design:
         _randomisation(checker, data, design["randomisation"])
+    if "pharmacy" in design:
+        _pharmacy(checker, data, design["pharmacy"])
+
+
+def _pharmacy(checker: Checker, data: dict[str, Any], pharmacy: dict[str, Any]) -> None:
+    path: Path = ("study", "design", "pharmacy")
+    products = pharmacy["products"]
+    _unique(
+        checker,
+        [((*path, "products", i, "code"), p["code"]) for i, p in enumerate(products)],
+        "the product code",
+    )
+    for i, product in enumerate(products):
+        if pharmacy["mode"] == "kits" and "per_kit" not in product:
+            checker.error(
+                (*path, "products", i),
+                f"the product {product['code']!r} needs per_kit (units in one kit) in kits mode.",
+            )
+        if pharmacy["mode"] == "hospital_stock" and "per_kit" in product:
+            checker.error(
+                (*path, "products", i, "per_kit"),
+                "per_kit is read in kits mode only; hospital stock has no kits.",
+            )
+    if pharmacy["mode"] == "kits" and not data.get("arms"):
+        checker.error((*path, "mode"), "kits mode needs the study's arms: a kit holds an arm.")
+    codes = {p["code"] for p in products}
+    events = [event["name"] for event in data["events"]]
+    seen: set[tuple[str, str]] = set()
+    for i, rule in enumerate(pharmacy.get("dispensing", [])):
+        if rule["event"] not in events:
+            close = difflib.get_close_matches(rule["event"], events, n=1)
+            checker.error(
+                (*path, "dispensing", i, "event"),
+                f"there is no event named {rule['event']!r}"
+                + (f" (did you mean {close[0]!r}?)." if close else "."),
+            )
+        if rule["product"] not in codes:
+            checker.error(
+                (*path, "dispensing", i, "product"),
+                f"there is no product {rule['product']!r}; the products are "
+                f"{', '.join(sorted(codes))}.",
+            )
+        if (rule["event"], rule["product"]) in seen:
+            checker.error(
+                (*path, "dispensing", i),
+                f"{rule['event']!r} already dispenses {rule['product']!r}.",
+            )
+        seen.add((rule["event"], rule["product"]))
 
 
 # Which keys each randomisation method reads; any other is refused, so a scheme never carries a
