@@ -1,6 +1,7 @@
 """The pharmacy's tables. Each module holds one part of the kit's life; every row is written by
 the pharmacy's services only, and every stock movement is also an audit event."""
 
+from carnet.pharmacy.models.dispensing import Destruction, Dispensing, ResupplyProposal, Return
 from carnet.pharmacy.models.stock import (
     Batch,
     Kit,
@@ -10,4 +11,15 @@ from carnet.pharmacy.models.stock import (
     StockMovement,
 )
 
-__all__ = ["Batch", "Kit", "KitStatus", "Shipment", "ShipmentStatus", "StockMovement"]
+__all__ = [
+    "Batch",
+    "Destruction",
+    "Dispensing",
+    "Kit",
+    "KitStatus",
+    "ResupplyProposal",
+    "Return",
+    "Shipment",
+    "ShipmentStatus",
+    "StockMovement",
+]
