@@ -345,7 +345,12 @@ def visit_kits_assign(
     if plan is None or not plan.kits:
         raise ValidationError(_("this study does not dispense numbered kits."))
     with transaction.atomic():
-        subject = Subject.objects.select_related("study", "site").get(pk=subject.pk)
+        # The subject's row is the lock: the same visit asked twice at once gets one set.
+        subject = (
+            Subject.objects.select_for_update(of=("self",))
+            .select_related("study", "site")
+            .get(pk=subject.pk)
+        )
         return _assign(
             actor=actor,
             subject=subject,
