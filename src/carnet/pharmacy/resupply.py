@@ -24,6 +24,7 @@ from carnet.accounts.roles import Role
 from carnet.accounts.selectors import site_members
 from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now, utc_today
+from carnet.core.errors import ValidationError
 from carnet.messaging.services import message_send, recipient_language
 from carnet.pharmacy.assignment import PharmacyPlan, pharmacy_plan_read
 from carnet.pharmacy.models import Kit, KitStatus, ResupplyProposal
@@ -168,6 +169,9 @@ def resupply_propose(
 ) -> list[ResupplyProposal]:
     """Propose a resupply for every given site that falls short today (once a site a day);
     return the proposals written. Each goes to the depot's side through the outbox."""
+    plan = pharmacy_plan_read(study)
+    if plan is None or not plan.kits:
+        raise ValidationError(_("this study does not dispense numbered kits."))
     on = on or utc_today()
     environment = environment_written(study)
     written = []

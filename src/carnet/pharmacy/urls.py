@@ -2,6 +2,8 @@
 
 from django.urls import URLPattern
 
+from carnet.pharmacy import urls_dispensing
+
 app_name = "pharmacy"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [*urls_dispensing.urlpatterns]
