@@ -57,6 +57,7 @@ CARNET_COMMANDS = (
     "safety",
     "analysis",
     "report",
+    "pharmacy",
 )
 # Django's commands that Carnet keeps: the schema upgrade (forward only) and the read-only checks.
 DJANGO_COMMANDS = ("migrate", "check")

@@ -137,3 +137,91 @@ def pharmacy_trial(tmp_path: Path, *, mode: str = "kits") -> PharmacyTrial:
         manager=person("pam", study=w.study, role=Role.PROJECT_MANAGER),
         batch=batch,
     )
+
+
+def cli_study() -> dict[str, str]:
+    """For the command line's test: DISPENSE (MINI in kit mode) with site 01 at ICM, two kits of
+    each arm and a subject randomised (its treatment kit assigned); return the subject and the
+    kit for the commands' placeholders."""
+    import tempfile
+
+    from carnet.accounts.models import Centre
+    from carnet.accounts.services import site_activate, site_add
+    from carnet.capture.services import form_save
+    from carnet.randomization.services import subject_randomise
+    from carnet.subjects.services import ConsentGiven, subject_include
+
+    text = FIXTURE.read_text(encoding="utf-8").replace(MINIMISATION, MINIMISATION + KITS)
+    text = text.replace(
+        AFTER_RANDOMISATION_BEFORE, AFTER_RANDOMISATION + AFTER_RANDOMISATION_BEFORE
+    ).replace("identifier: MINI", "identifier: DISPENSE", 1)
+    path = Path(tempfile.mkdtemp()) / "dispense.yaml"
+    path.write_text(text, encoding="utf-8")
+    study = study_load(
+        actor=ADMIN, study_file=study_file_read(path), source_name="dispense.yaml"
+    ).study
+    study_publish(actor=ADMIN, study=study)
+    study_mode_change(actor=ADMIN, study=study, mode="production")
+    study.refresh_from_db()
+    site = site_add(actor=ADMIN, study=study, centre=Centre.objects.get(code="ICM"))
+    site = site_activate(actor=ADMIN, site=site, on=date(2025, 1, 15))
+    batch = Batch.objects.create(
+        study=study,
+        environment="production",
+        product="CRN",
+        number="B1",
+        expiry=utc_today() + timedelta(days=400),
+        released_on=utc_today() - timedelta(days=30),
+        created_at=utc_now(),
+    )
+    now = utc_now()
+    for number, content in enumerate(["experimental", "placebo"] * 2, start=900001):
+        kit = Kit.objects.create(
+            study=study,
+            environment="production",
+            number=str(number),
+            batch=batch,
+            content=content,
+            quantity=Decimal(4),
+            expiry=utc_today() + timedelta(days=365),
+            status=KitStatus.AVAILABLE,
+            site=site,
+            created_at=now,
+            updated_at=now,
+        )
+        StockMovement.objects.create(
+            study=study,
+            environment="production",
+            kind=StockMovement.Kind.RECEIVED,
+            kit=kit,
+            product="CRN",
+            quantity=kit.quantity,
+            site=site,
+            actor="test",
+            at=now,
+        )
+    nurse = person("dispense-nurse", study=study, role=Role.DATA_ENTRY, sites=[site])
+    today = utc_today()
+    subject = subject_include(
+        actor=nurse,
+        study=study,
+        site=site,
+        included_on=today,
+        eligibility={"baseline.weight": 70, "weight": 70, "packs": 0},
+        consent=ConsentGiven(form_version="v1", consented_on=today),
+    )
+    form_save(
+        actor=nurse,
+        subject=subject,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": 70, "smoker": 1},
+    )
+    subject_randomise(actor=nurse, subject=subject)
+    kit = Kit.objects.get(subject=subject)
+    return {
+        "{dispense_subject}": subject.identifier,
+        "{dispense_kit}": kit.number,
+        "{dispense_site}": site.code,
+    }

@@ -47,7 +47,7 @@ DESTROYABLE = (KitStatus.RETURNED, KitStatus.DAMAGED, KitStatus.EXPIRED)
 
 def _kit_locked(study: Study, number: str) -> Kit:
     kit = (
-        Kit.objects.select_for_update()
+        Kit.objects.select_for_update(of=("self",))
         .select_related("batch", "site", "subject")
         .filter(study=study, environment=environment_written(study), number=number.strip())
         .first()
