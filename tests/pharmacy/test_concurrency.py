@@ -52,9 +52,7 @@ def test_simultaneous_assignments_never_give_a_kit_twice(tmp_path: Path) -> None
         finally:
             connection.close()
 
-    threads = [
-        threading.Thread(target=assign, args=(s.pk,)) for s in subjects for _twice in (1, 2)
-    ]
+    threads = [threading.Thread(target=assign, args=(s.pk,)) for s in subjects for _twice in (1, 2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -69,4 +67,5 @@ def test_simultaneous_assignments_never_give_a_kit_twice(tmp_path: Path) -> None
     assert len(assigned) == expected
     # A visit asked twice got the same kit both times (or none both times).
     given = Counter(o for o in outcomes if o != "none")
-    assert set(given.values()) == {2} and len(given) == expected
+    assert set(given.values()) == {2}
+    assert len(given) == expected

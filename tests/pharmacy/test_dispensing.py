@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from carnet.accounts.permissions import PermissionDenied
 from carnet.audit.models import AuditEvent
 from carnet.core.clock import utc_today
 from carnet.core.errors import ValidationError
-from carnet.accounts.permissions import PermissionDenied
 from carnet.pharmacy.accountability import accountability
 from carnet.pharmacy.dispensing import (
     kit_dispense,
@@ -49,7 +49,8 @@ def test_the_pharmacist_dispenses_the_assigned_kit_and_it_is_audited(tmp_path: P
     )
     kit.refresh_from_db()
     assert kit.status == KitStatus.DISPENSED
-    assert dispensing.quantity == kit.quantity and dispensing.event == "treatment"
+    assert dispensing.quantity == kit.quantity
+    assert dispensing.event == "treatment"
     event = AuditEvent.objects.get(action="pharmacy.dispensed", target_id=kit.number)
     assert event.actor_label == "phil (Phil)"
     assert kit.content not in str(event.new)
@@ -101,7 +102,8 @@ def test_a_damaged_kit_is_replaced_by_one_of_the_same_arm_with_a_reason(tmp_path
     )
     kit.refresh_from_db()
     assert kit.status == KitStatus.DAMAGED
-    assert new.content == kit.content and new.subject_id == kit.subject_id
+    assert new.content == kit.content
+    assert new.subject_id == kit.subject_id
     assert (new.event, new.occurrence) == (kit.event, kit.occurrence)
     replaced = StockMovement.objects.get(kit=kit, kind=StockMovement.Kind.REPLACED)
     assert replaced.reason == "vial broken"
@@ -111,21 +113,40 @@ def test_returns_destruction_and_the_site_balances(tmp_path: Path) -> None:
     trial, kit = _randomised_with_stock(tmp_path)
     study, site = trial.world.study, trial.world.site_a
     kit_dispense(
-        actor=trial.pharmacist, study=study, site=site, number=kit.number,
-        on=utc_today(), dispensed_to="patient",
+        actor=trial.pharmacist,
+        study=study,
+        site=site,
+        number=kit.number,
+        on=utc_today(),
+        dispensed_to="patient",
     )
     kit_return(
-        actor=trial.pharmacist, study=study, site=site, number=kit.number,
-        on=utc_today(), quantity=1, note="one vial unused",
+        actor=trial.pharmacist,
+        study=study,
+        site=site,
+        number=kit.number,
+        on=utc_today(),
+        quantity=1,
+        note="one vial unused",
     )
     with pytest.raises(ValidationError):
         kits_destroy(
-            actor=trial.pharmacist, study=study, site=site, numbers=[kit.number],
-            on=utc_today(), witness="", certificate="C-1",
+            actor=trial.pharmacist,
+            study=study,
+            site=site,
+            numbers=[kit.number],
+            on=utc_today(),
+            witness="",
+            certificate="C-1",
         )
     destroyed = kits_destroy(
-        actor=trial.pharmacist, study=study, site=site, numbers=[kit.number],
-        on=utc_today(), witness="Dr Witness", certificate="DEST-2026-01",
+        actor=trial.pharmacist,
+        study=study,
+        site=site,
+        numbers=[kit.number],
+        on=utc_today(),
+        witness="Dr Witness",
+        certificate="DEST-2026-01",
     )
     assert destroyed[0].certificate == "DEST-2026-01"
     account = accountability(study, "production", [site, trial.world.site_b])
@@ -142,7 +163,7 @@ def test_returns_destruction_and_the_site_balances(tmp_path: Path) -> None:
 
 
 def test_a_planted_discrepancy_is_listed(tmp_path: Path) -> None:
-    trial, kit = _randomised_with_stock(tmp_path)
+    trial, _kit = _randomised_with_stock(tmp_path)
     other = Kit.objects.filter(status=KitStatus.AVAILABLE).first()
     assert other is not None
     # A kit gone from the shelf without a ledger row (the kind of gap monitoring looks for).
@@ -159,19 +180,32 @@ def test_a_casebook_kit_number_not_dispensed_is_listed(tmp_path: Path) -> None:
 
     trial, kit = _randomised_with_stock(tmp_path)
     kit_dispense(
-        actor=trial.pharmacist, study=trial.world.study, site=trial.world.site_a,
-        number=kit.number, on=utc_today(), dispensed_to="patient",
+        actor=trial.pharmacist,
+        study=trial.world.study,
+        site=trial.world.site_a,
+        number=kit.number,
+        on=utc_today(),
+        dispensed_to="patient",
     )
     subject = kit.subject
     assert subject is not None
     form_save(
-        actor=trial.nurse, subject=subject, event="treatment", form="vitals", base_version=0,
+        actor=trial.nurse,
+        subject=subject,
+        event="treatment",
+        form="vitals",
+        base_version=0,
         values={"weight": 70, "kit_number": kit.number},
     )
     assert accountability(trial.world.study, "production", [trial.world.site_a]).balances
     form_save(
-        actor=trial.nurse, subject=subject, event="treatment", form="vitals", base_version=1,
-        values={"weight": 70, "kit_number": "999999"}, reason="typo",
+        actor=trial.nurse,
+        subject=subject,
+        event="treatment",
+        form="vitals",
+        base_version=1,
+        values={"weight": 70, "kit_number": "999999"},
+        reason="typo",
     )
     account = accountability(trial.world.study, "production", [trial.world.site_a])
     assert account.discrepancies == [
@@ -195,22 +229,56 @@ def test_hospital_stock_is_accounted_by_product_and_quantity(tmp_path: Path) -> 
     trial = pharmacy_trial(tmp_path, mode="hospital_stock")
     study, site = trial.world.study, trial.world.site_a
     subject = trial.include(on=utc_today())
-    product_receive(actor=trial.pharmacist, study=study, site=site, product="CAPE",
-                    quantity=100, on=utc_today())
-    product_dispense(actor=trial.pharmacist, study=study, site=site, subject=subject,
-                     product="CAPE", quantity=28, on=utc_today(), dispensed_to="patient")
-    product_return(actor=trial.pharmacist, study=study, site=site, subject=subject,
-                   product="CAPE", quantity=4, on=utc_today() + timedelta(days=14))
-    product_destroy(actor=trial.pharmacist, study=study, site=site, product="CAPE",
-                    quantity=4, on=utc_today() + timedelta(days=15), witness="W",
-                    certificate="D-1")
+    product_receive(
+        actor=trial.pharmacist, study=study, site=site, product="CAPE", quantity=100, on=utc_today()
+    )
+    product_dispense(
+        actor=trial.pharmacist,
+        study=study,
+        site=site,
+        subject=subject,
+        product="CAPE",
+        quantity=28,
+        on=utc_today(),
+        dispensed_to="patient",
+    )
+    product_return(
+        actor=trial.pharmacist,
+        study=study,
+        site=site,
+        subject=subject,
+        product="CAPE",
+        quantity=4,
+        on=utc_today() + timedelta(days=14),
+    )
+    product_destroy(
+        actor=trial.pharmacist,
+        study=study,
+        site=site,
+        product="CAPE",
+        quantity=4,
+        on=utc_today() + timedelta(days=15),
+        witness="W",
+        certificate="D-1",
+    )
     with pytest.raises(ValidationError):
-        product_dispense(actor=trial.pharmacist, study=study, site=site, subject=subject,
-                         product="NOPE", quantity=1, on=utc_today(), dispensed_to="patient")
+        product_dispense(
+            actor=trial.pharmacist,
+            study=study,
+            site=site,
+            subject=subject,
+            product="NOPE",
+            quantity=1,
+            on=utc_today(),
+            dispensed_to="patient",
+        )
     account = accountability(study, "production", [site])
     product = account.products[0]
     assert (product.received, product.dispensed, product.returned, product.destroyed) == (
-        100, 28, 4, 4,
+        100,
+        28,
+        4,
+        4,
     )
     assert product.in_stock == 72
     assert account.patients[0].used == 24

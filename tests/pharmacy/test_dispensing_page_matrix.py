@@ -70,8 +70,13 @@ def test_no_dispensing_page_lets_through_whom_it_should_not() -> None:
             # Nobody dispenses a kit MINI does not have; nobody else may even try.
             answer = client.post(
                 "/studies/MINI/pharmacy/dispensing/",
-                {"action": "dispense", "site": "01", "kit": "NOPE", "on": "2026-01-05",
-                 "dispensed_to": "x"},
+                {
+                    "action": "dispense",
+                    "site": "01",
+                    "kit": "NOPE",
+                    "on": "2026-01-05",
+                    "dispensed_to": "x",
+                },
             )
             if answer.status_code == 200:
                 failures.append(f"{role} {situation} POST dispense")

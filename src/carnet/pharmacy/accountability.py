@@ -239,13 +239,17 @@ def _casebook_mismatches(study: Study, environment: str, sites: list[StudySite])
         study=study, environment=environment, site__in=sites, kit__isnull=False
     ).values_list("subject_id", "event", "occurrence", "kit__number"):
         dispensed[(subject_id, event, occurrence or 1)].add(number)
-    for value in ItemValue.objects.filter(
-        form_instance__subject__study=study,
-        form_instance__subject__site__in=sites,
-        form_instance__environment=environment,
-        item="kit_number",
-        removed=False,
-    ).exclude(text="").select_related("form_instance__subject"):
+    for value in (
+        ItemValue.objects.filter(
+            form_instance__subject__study=study,
+            form_instance__subject__site__in=sites,
+            form_instance__environment=environment,
+            item="kit_number",
+            removed=False,
+        )
+        .exclude(text="")
+        .select_related("form_instance__subject")
+    ):
         instance = value.form_instance
         key = (instance.subject_id, instance.event, instance.occurrence)
         if value.text.strip() not in dispensed.get(key, set()):

@@ -378,12 +378,12 @@ def pharmacy_resupply(request: HttpRequest, identifier: str) -> list[PharmacyRes
 
 
 @router.post("/{identifier}/pharmacy/resupply", response={201: PharmacyCountOut})
-def pharmacy_resupply_propose(request: HttpRequest, identifier: str) -> tuple[int, PharmacyCountOut]:
+def pharmacy_resupply_propose(
+    request: HttpRequest, identifier: str
+) -> tuple[int, PharmacyCountOut]:
     """Propose a resupply to the depot for each of one's sites that falls short (once a day)."""
     study = study_for_request(request, identifier)
     user = request_user(request)
-    sites = selectors.pharmacy_sites(
-        user, study, actions=(Action.DISPENSE, Action.MANAGE_STUDY)
-    )
+    sites = selectors.pharmacy_sites(user, study, actions=(Action.DISPENSE, Action.MANAGE_STUDY))
     proposals = resupply_propose(actor=user, study=study, sites=sites)
     return 201, PharmacyCountOut(count=len(proposals))

@@ -362,7 +362,9 @@ def visit_kits_assign(
         )
 
 
-def kits_at_randomisation(subject: Subject, arm: str, actor: Actor, at: datetime) -> list[str] | None:
+def kits_at_randomisation(
+    subject: Subject, arm: str, actor: Actor, at: datetime
+) -> list[str] | None:
     """The randomisation's kit assigner: the kits of the first dispensing visit (occurrence 1)
     for studies whose pharmacy runs in kit mode; None for other studies (their kit list, if any,
     serves)."""

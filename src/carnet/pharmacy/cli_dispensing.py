@@ -176,7 +176,9 @@ def _accountability(study: Study, options: dict[str, Any], out: TextIO) -> None:
         out.write(f"Wrote {output}.\n")
         return
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["site", "received", "dispensed", "returned", "destroyed", "in_stock", "balances"])
+    writer.writerow(
+        ["site", "received", "dispensed", "returned", "destroyed", "in_stock", "balances"]
+    )
     for site in account.sites:
         writer.writerow(
             [

@@ -108,9 +108,7 @@ def kit_dispense(
             )
         given = kit.quantity if quantity is None else _positive(quantity, "quantity")
         if given > kit.quantity:
-            raise ValidationError(
-                _("quantity: the kit holds %(held)s.") % {"held": kit.quantity}
-            )
+            raise ValidationError(_("quantity: the kit holds %(held)s.") % {"held": kit.quantity})
         now = utc_now()
         dispensing = Dispensing.objects.create(
             study=study,
@@ -144,9 +142,7 @@ def kit_dispense(
     return dispensing
 
 
-def kit_replace(
-    *, actor: Actor, study: Study, site: StudySite, number: str, reason: str
-) -> Kit:
+def kit_replace(*, actor: Actor, study: Study, site: StudySite, number: str, reason: str) -> Kit:
     """Set aside a damaged kit assigned (or dispensed) to a subject's visit and assign another
     of the same content in its place; return the new kit. A reason is required."""
     pharmacist_require(actor, study, site)
@@ -179,9 +175,7 @@ def kit_replace(
         plan = pharmacy_plan_read(study)
         on = now.date()
         lasts_until = (
-            next_dispensing_day(
-                subject, plan, after=on, current=(kit.event, kit.occurrence or 1)
-            )
+            next_dispensing_day(subject, plan, after=on, current=(kit.event, kit.occurrence or 1))
             if plan
             else None
         )

@@ -58,7 +58,9 @@ class SiteNeed:
         return sum(self.usable.values())
 
 
-def _usable(study: Study, environment: str, site: StudySite, on: date, contents: list[str]) -> dict[str, int]:
+def _usable(
+    study: Study, environment: str, site: StudySite, on: date, contents: list[str]
+) -> dict[str, int]:
     counts = Counter(
         Kit.objects.filter(
             study=study,
@@ -90,15 +92,14 @@ def _need(
         target__lte=until,
     ).values_list("subject_id", "event", "number")
     covered = set(
-        Kit.objects.filter(
-            study=study, environment=environment, site=site, subject__isnull=False
-        )
+        Kit.objects.filter(study=study, environment=environment, site=site, subject__isnull=False)
         .exclude(status__in=[KitStatus.DAMAGED, KitStatus.DESTROYED])
         .values_list("subject_id", "event", "occurrence")
     )
     arms = dict(
-        Allocation.objects.filter(study=study, environment=environment, subject__site=site)
-        .values_list("subject_id", "arm")
+        Allocation.objects.filter(
+            study=study, environment=environment, subject__site=site
+        ).values_list("subject_id", "arm")
     )
     need: Counter[str] = Counter()
     visits = 0
@@ -149,12 +150,15 @@ def _tell(study: Study, proposal: ResupplyProposal) -> None:
         language = recipient_language(recipient)
         with translation.override(language):
             title = _("%(study)s: resupply site %(site)s") % words
-            body = _(
-                "Site %(site)s of study %(study)s runs short of study kits. Please ship "
-                "%(kits)s kits of each of the %(contents)s kit contents. The site holds "
-                "%(usable)s usable kits and has %(visits)s dispensing visits in the coming "
-                "weeks."
-            ) % words
+            body = (
+                _(
+                    "Site %(site)s of study %(study)s runs short of study kits. Please ship "
+                    "%(kits)s kits of each of the %(contents)s kit contents. The site holds "
+                    "%(usable)s usable kits and has %(visits)s dispensing visits in the coming "
+                    "weeks."
+                )
+                % words
+            )
         message_send(
             recipient=recipient,
             subject=title,

@@ -36,17 +36,19 @@ def _sites(user: User, study: Study, actions: tuple[Action, ...]) -> list[StudyS
     return list(sites)
 
 
-def pharmacy_sites(user: User, study: Study, *, actions: tuple[Action, ...] = READERS) -> list[StudySite]:
+def pharmacy_sites(
+    user: User, study: Study, *, actions: tuple[Action, ...] = READERS
+) -> list[StudySite]:
     """Return the study's sites whose pharmacy the user may read (or act for, with
     ``actions``); refuse a user who may read none."""
-    if not any(
-        not site_scope(user, action, study=study).empty for action in actions
-    ):
+    if not any(not site_scope(user, action, study=study).empty for action in actions):
         raise PermissionDenied(_("You may not see this study's pharmacy."))
     return _sites(user, study, actions)
 
 
-def site_of(user: User, study: Study, code: str, *, actions: tuple[Action, ...] = READERS) -> StudySite:
+def site_of(
+    user: User, study: Study, code: str, *, actions: tuple[Action, ...] = READERS
+) -> StudySite:
     """Return one site of the study the user may read; others and unknown ones look the same."""
     for site in pharmacy_sites(user, study, actions=actions):
         if site.code == code:

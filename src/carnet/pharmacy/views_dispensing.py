@@ -157,9 +157,7 @@ def dispensing_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "problem": problem,
         "done": done,
     }
-    return render(
-        request, "pharmacy/dispensing.html", context, status=400 if problem else 200
-    )
+    return render(request, "pharmacy/dispensing.html", context, status=400 if problem else 200)
 
 
 def _accountability_context(request: HttpRequest, study: Study) -> dict[str, Any]:
