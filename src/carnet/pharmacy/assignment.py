@@ -110,7 +110,7 @@ def pharmacist_require(actor: Actor, study: Study, site: StudySite) -> None:
     """Refuse unless the actor dispenses at ``site`` (commands on the server act for the centre)."""
     if isinstance(actor, SystemActor):
         return
-    require(actor, Action.DISPENSE, study=study, site=site)
+    require(actor, Action.DISPENSE, study=study, site=site)  # type: ignore[arg-type]
 
 
 def movement_record(

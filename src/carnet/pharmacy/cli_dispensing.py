@@ -8,7 +8,7 @@ import csv
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from django.core.management.base import CommandError
 from django.template.loader import render_to_string
@@ -23,6 +23,11 @@ from carnet.pharmacy.resupply import resupply_propose, site_needs
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
+
+
+class Output(Protocol):
+    def write(self, text: str) -> object: ...
+
 
 ACTIONS = ("assign", "dispense", "return", "destroy", "accountability", "resupply")
 
@@ -86,7 +91,7 @@ def _actor(action: str) -> SystemActor:
     return SystemActor.command_line(f"carnet pharmacy {action}")
 
 
-def run_dispensing_action(action: str, options: dict[str, Any], out: TextIO) -> None:
+def run_dispensing_action(action: str, options: dict[str, Any], out: Output) -> None:
     """Run one dispensing action of `carnet pharmacy`."""
     study = _study(options["study"])
     if action == "assign":
@@ -157,7 +162,7 @@ def run_dispensing_action(action: str, options: dict[str, Any], out: TextIO) -> 
             )
 
 
-def _accountability(study: Study, options: dict[str, Any], out: TextIO) -> None:
+def _accountability(study: Study, options: dict[str, Any], out: Output) -> None:
     sites = list(StudySite.objects.filter(study=study).order_by("code"))
     if options["site"]:
         sites = [_site(study, options["site"])]

@@ -156,7 +156,7 @@ def kit_replace(*, actor: Actor, study: Study, site: StudySite, number: str, rea
                 _("kit %(number)s: only a kit assigned to a patient's visit is replaced.")
                 % {"number": kit.number}
             )
-        subject = Subject.objects.select_related("study", "site").get(pk=kit.subject_id)
+        subject = Subject.objects.select_related("study", "site").get(pk=kit.subject.pk)
         now = utc_now()
         kit.status, kit.updated_at = KitStatus.DAMAGED, now
         kit.save(update_fields=["status", "updated_at"])

@@ -77,7 +77,7 @@ def _usable(
 def _need(
     study: Study, environment: str, site: StudySite, plan: PharmacyPlan, on: date
 ) -> tuple[dict[str, int], int]:
-    kits_at = Counter()
+    kits_at: Counter[str] = Counter()
     for rule in plan.dispensing:
         kits_at[rule.event] += rule.kits
     until = on + timedelta(weeks=plan.horizon_weeks)

@@ -25,7 +25,7 @@ READERS = (Action.DISPENSE, Action.MONITOR, Action.MANAGE_DATA, Action.MANAGE_ST
 
 
 def _sites(user: User, study: Study, actions: tuple[Action, ...]) -> list[StudySite]:
-    all_sites, ids = False, set()
+    all_sites, ids = False, set[int]()
     for action in actions:
         scope = site_scope(user, action, study=study)
         all_sites = all_sites or scope.all_sites
