@@ -355,6 +355,12 @@ def _pharmacy_excursion() -> dict[str, str]:
     return {"{excursion}": str(Excursion.objects.get().pk)}
 
 
+def _dispensing_study() -> dict[str, str]:
+    from tests.pharmacy.dispensing_world import cli_study
+
+    return cli_study()
+
+
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
@@ -537,6 +543,36 @@ WRITES = [
     ),
     # Pharmacovigilance: a version of the reference safety information.
     Write(("safety", "rsi-add", "MINI", "IB-1", "--from", "2025-01-01", "--terms", "Anaemia")),
+    # Pharmacy dispensing (DISPENSE: MINI in kit mode, a subject randomised with its kit): the
+    # first cycle's kit assigned, then the treatment kit dispensed, brought back, destroyed; a
+    # resupply proposal (the site falls short).
+    Write(
+        (
+            *("pharmacy", "assign", "DISPENSE", "--subject", "{dispense_subject}"),
+            *("--event", "cycle"),
+        ),
+        before=_dispensing_study,
+    ),
+    Write(
+        (
+            *("pharmacy", "dispense", "DISPENSE", "--site", "{dispense_site}"),
+            *("--kit", "{dispense_kit}", "--on", "2026-01-20", "--to", "patient"),
+        )
+    ),
+    Write(
+        (
+            *("pharmacy", "return", "DISPENSE", "--site", "{dispense_site}"),
+            *("--kit", "{dispense_kit}", "--on", "2026-02-03", "--quantity", "1"),
+        )
+    ),
+    Write(
+        (
+            *("pharmacy", "destroy", "DISPENSE", "--site", "{dispense_site}"),
+            *("--kits", "{dispense_kit}", "--on", "2026-03-01", "--witness", "Dr W"),
+            *("--certificate", "DEST-1"),
+        )
+    ),
+    Write(("pharmacy", "resupply", "DISPENSE")),
 ]
 # What only reads the database (`audit anchor` writes the heads to a file, not to the database).
 READ_ONLY = {
@@ -596,6 +632,8 @@ READ_ONLY = {
     "safety rsi-list",
     "safety icsr",
     "safety reconciliation",
+    # Pharmacy: the accountability per site (CSV) or its log (a file).
+    "pharmacy accountability",
     # The analysis dataset and the statistical reports of a cut-off: read, written to files.
     "analysis dataset",
     "report",

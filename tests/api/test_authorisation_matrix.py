@@ -68,6 +68,14 @@ def may_view_database_lock(role: str, situation: str) -> bool:
     return role in signers or (all_sites and Action.VIEW_SUBJECTS in GRANTS[role])
 
 
+def reads_pharmacy(role: str, situation: str) -> bool:
+    """Pharmacists, monitors, data managers and project managers read a site's pharmacy."""
+    return any(
+        granted(action, anywhere=True)(role, situation)
+        for action in (Action.DISPENSE, Action.MONITOR, Action.MANAGE_DATA, Action.MANAGE_STUDY)
+    )
+
+
 def reads_safety(*, anywhere: bool = False) -> Callable[[str, str], bool]:
     """Return the rule "reports safety or manages data at site A" (or anywhere in the study)."""
 
@@ -188,6 +196,11 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/monitoring/visits": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/visits/{visit_id}": granted(Action.VIEW_SUBJECTS),
     "/api/studies/{identifier}/subjects/{subject}/sdv": granted(Action.VIEW_SUBJECTS),
+    # Pharmacy dispensing: the kits awaiting dispensing at the sites one dispenses for; the
+    # accountability and the resupply list to pharmacists, monitors, data and project managers.
+    "/api/studies/{identifier}/pharmacy/dispensing": granted(Action.DISPENSE, anywhere=True),
+    "/api/studies/{identifier}/pharmacy/accountability": reads_pharmacy,
+    "/api/studies/{identifier}/pharmacy/resupply": reads_pharmacy,
     # The database lock: whoever sees every site's subjects, or holds a role that signs it.
     "/api/studies/{identifier}/database-lock": may_view_database_lock,
     "/api/studies/{identifier}/database-lock/checklist": may_view_database_lock,
@@ -455,6 +468,42 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ),
     ("post", "/api/studies/{identifier}/monitoring/visits/{visit_id}/close"): (
         lambda role, situation: False,
+        {},
+        True,
+    ),
+    # Pharmacy dispensing. MINI has no pharmacy section and no kit "NOPE": every write of a
+    # pharmacist of site A is refused (400), anyone else's 403; a resupply (pharmacists and
+    # project/data managers): refused (400), the study does not dispense numbered kits.
+    ("post", "/api/studies/{identifier}/pharmacy/assignments"): (
+        granted(Action.DISPENSE),
+        {"subject": "01-001", "event": "cycle"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/dispensings"): (
+        granted(Action.DISPENSE),
+        {"site": "01", "kit": "NOPE", "on": "2026-01-05", "dispensed_to": "patient"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/replacements"): (
+        granted(Action.DISPENSE),
+        {"site": "01", "kit": "NOPE", "reason": "broken"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/returns"): (
+        granted(Action.DISPENSE),
+        {"site": "01", "kit": "NOPE", "on": "2026-01-05"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/destructions"): (
+        granted(Action.DISPENSE),
+        {"site": "01", "kits": ["NOPE"], "on": "2026-01-05", "witness": "w", "certificate": "c"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/pharmacy/resupply"): (
+        lambda role, situation: any(
+            granted(action, anywhere=True)(role, situation)
+            for action in (Action.DISPENSE, Action.MANAGE_STUDY)
+        ),
         {},
         True,
     ),

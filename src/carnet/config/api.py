@@ -215,6 +215,7 @@ def _routers() -> None:
     from carnet.monitoring.api import router as monitoring_router
     from carnet.oversight.api import router as oversight_router
     from carnet.pharmacy.api import router as pharmacy_router
+    from carnet.pharmacy.api_dispensing import router as pharmacy_dispensing_router
     from carnet.quality.api import router as quality_router
     from carnet.randomization.api import router as randomization_router
     from carnet.redcap.api import router as redcap_router
@@ -237,6 +238,7 @@ def _routers() -> None:
     api.add_router("/studies", monitoring_router)
     api.add_router("/studies", coding_router)
     api.add_router("/studies", pharmacy_router)
+    api.add_router("/studies", pharmacy_dispensing_router)
     api.add_router("/studies", biobank_router)
     api.add_router("/studies", database_lock_router)
     api.add_router("/", reports_router)

@@ -3,7 +3,7 @@ temperature excursions."""
 
 from django.urls import URLPattern, path
 
-from carnet.pharmacy import views
+from carnet.pharmacy import urls_dispensing, views
 
 app_name = "pharmacy"
 STUDY = "studies/<str:identifier>/pharmacy/"
@@ -23,4 +23,5 @@ urlpatterns: list[URLPattern] = [
         views.excursion_decide_action,
         name="excursion_decide",
     ),
+    *urls_dispensing.urlpatterns,
 ]

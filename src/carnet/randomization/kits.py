@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import transaction
@@ -122,6 +123,31 @@ def kits_import(*, actor: Actor, study: Study, content: bytes, file_name: str = 
 
 class KitsExhausted(Exception):
     """The subject's site has no kit left for the allocated arm."""
+
+
+# A higher app (the pharmacy) that manages the study's kits itself: called inside the
+# allocation's transaction with the subject, its allocated arm, the actor and the moment; returns
+# the kit numbers it assigned, or None when the study's kits are not its own (the kit list below
+# then serves). It raises KitsExhausted when the site has no usable kit of the arm.
+KitAssigner = Callable[[Subject, str, Actor, datetime], "list[str] | None"]
+_KIT_ASSIGNERS: list[KitAssigner] = []
+
+
+def register_kit_assigner(assigner: KitAssigner) -> None:
+    """Let a higher app assign kits at allocation (the pharmacy, in its AppConfig.ready)."""
+    if assigner not in _KIT_ASSIGNERS:
+        _KIT_ASSIGNERS.append(assigner)
+
+
+def kit_number_take(subject: Subject, arm: str, *, actor: Actor, at: datetime) -> str:
+    """Inside the allocation's transaction: return the kit number(s) given at allocation ("" for
+    none): a registered assigner's when it manages the study's kits, else the kit list's."""
+    for assigner in _KIT_ASSIGNERS:
+        numbers = assigner(subject, arm, actor, at)
+        if numbers is not None:
+            return ", ".join(numbers)[:40]
+    kit = kit_take(subject, arm, at=at)
+    return kit.number if kit else ""
 
 
 def kit_take(subject: Subject, arm: str, *, at: datetime | None = None) -> Kit | None:

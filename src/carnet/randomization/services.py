@@ -32,7 +32,7 @@ from carnet.core.hashing import sha256_hex, sha256_of_json
 from carnet.messaging.services import message_send, recipient_language
 from carnet.randomization.blocks import stratum_list
 from carnet.randomization.confirmations import allocation_confirm
-from carnet.randomization.kits import KitsExhausted, kit_take, kits_exhausted_refusal
+from carnet.randomization.kits import KitsExhausted, kit_number_take, kits_exhausted_refusal
 from carnet.randomization.minimisation import minimisation_allocate, simple_allocate
 from carnet.randomization.models import (
     Allocation,
@@ -549,7 +549,8 @@ def _allocate(
     else:
         draw = random_source()
         arm = simple_allocate(arms=scheme.arms, ratio=scheme.ratio, draw=draw)
-    kit = kit_take(subject, arm, at=now)  # blinded studies with a kit list: the site's next kit
+    # Blinded studies with a kit list, or the pharmacy's kits: the site's next usable kit(s).
+    kit_number = kit_number_take(subject, arm, actor=actor, at=now)
     counter.last += 1
     counter.save(update_fields=["last"])
     actor_id, label = _actor_label(actor)
@@ -570,7 +571,7 @@ def _allocate(
         allocated_by_id=actor_id,
         allocated_by=label,
         allocated_at=now,
-        kit_number=kit.number if kit else "",
+        kit_number=kit_number,
     )
     if entry is not None:
         entry.used_by, entry.used_at, entry.concealed = subject, now, False

@@ -1,8 +1,9 @@
 """`carnet pharmacy batches|kits-import|kits-generate|relabel|shipment-create|shipment-send|
-receive|excursion|excursion-decide STUDY`: the study's stock from the server (every write in
-the ledger and the audit trail, as the command line). The server's commands may read kit
-contents: `kits-generate` writes the generated list, with contents, for the manufacturer's
-labels."""
+receive|excursion|excursion-decide|assign|dispense|return|destroy|accountability|resupply STUDY`:
+the study's stock, its kits' assignment and dispensing, accountability and resupply from the
+server (every write in the ledger and the audit trail, as the command line). The server's
+commands may read kit contents: `kits-generate` writes the generated list, with contents, for
+the manufacturer's labels."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from carnet.accounts.models import StudySite
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
+from carnet.pharmacy.cli_dispensing import ACTIONS, add_dispensing_actions, run_dispensing_action
 from carnet.pharmacy.excursions import excursion_decide, excursion_report
 from carnet.pharmacy.models import Batch, Excursion, ExcursionDecision, Shipment
 from carnet.pharmacy.shipments import (
@@ -146,8 +148,16 @@ class Command(BaseCommand):
         decide.add_argument("--decision", required=True, choices=ExcursionDecision.values)
         decide.add_argument("--reason", required=True, help="E.g. the stability data consulted.")
         decide.add_argument("--kits", default="", help="Some kits only (default: all waiting).")
+        # Assignment, dispensing, returns, destruction, accountability, resupply.
+        add_dispensing_actions(actions)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] in ACTIONS:  # assignment, dispensing, accountability, resupply
+            try:
+                run_dispensing_action(options["action"], options, self.stdout)
+            except CarnetError as error:
+                raise CommandError(str(error)) from error
+            return
         study = Study.objects.filter(identifier=options["study"]).first()
         if study is None:
             raise CommandError(f"There is no study {options['study']}.")
