@@ -478,12 +478,10 @@ def _sample_fits(checker: Checker, path: Path, sample: dict[str, Any]) -> None:
         checker.error((*path, "unit"), f"{unit!r} is not a unit for {kind} ({sample['type']}).")
     processing = sample.get("processing", {})
     wrong = FIXATION_KEYS if not tissue else CENTRIFUGATION_KEYS
+    why = "a tissue: it is not centrifuged" if tissue else "a fluid: it is not fixed"
     for key in wrong:
         if key in processing:
-            checker.error(
-                (*path, "processing", key),
-                f"{sample['type']} is {'a tissue: it is not centrifuged' if tissue else 'a fluid: it is not fixed'}.",
-            )
+            checker.error((*path, "processing", key), f"{sample['type']} is {why}.")
     frozen = sample["type"].endswith("_frozen")
     fixative = processing.get("fixative")
     if tissue and fixative and (fixative == "snap_frozen") != frozen:
