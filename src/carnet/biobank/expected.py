@@ -128,17 +128,34 @@ def missing_samples(
     today: date | None = None,
     limit: int | None = None,
 ) -> tuple[int, list[MissingSample]]:
-    """Return how many expected samples are missing (their visit took place before today, no
-    sample recorded; optional ones aside) and the first ``limit`` of them, oldest visit first.
+    """Return how many expected samples are missing at the sites the actor sees (their visit
+    took place before today, no sample recorded; optional ones aside) and the first ``limit``
+    of them, oldest visit first."""
+    visible = _scoped(actor, study, Subject.objects.filter(study=study))
+    return _missing(study, visible, site=site, today=today, limit=limit)
 
-    One SQL statement for the count and one for the rows, whatever the study's size."""
+
+def study_missing_samples(study: Study) -> tuple[int, list[MissingSample]]:
+    """Return every missing sample of the study (the command line, run on the server)."""
+    from carnet.biobank.selectors import environment_seen
+
+    visible = Subject.objects.filter(study=study, environment=environment_seen(study))
+    return _missing(study, visible, site=None, today=None, limit=None)
+
+
+def _missing(
+    study: Study,
+    visible: QuerySet[Subject],
+    *,
+    site: str | None,
+    today: date | None,
+    limit: int | None,
+) -> tuple[int, list[MissingSample]]:
+    """One SQL statement for the count and one for the rows, whatever the study's size."""
     definition = definition_of(study)
     language = get_language() or "en"
     labels: dict[tuple[str, str], str] = {}
     parts = []
-    visible = _scoped(
-        actor, study, Subject.objects.filter(study=study).values("pk"), field="site_id"
-    )
     if site:
         visible = visible.filter(site__code=site)
     for event in sampled_events(definition):
@@ -149,7 +166,7 @@ def missing_samples(
             labels[(event.name, expected.code)] = f"{name} — {event.label.text(language)}"
             parts.append(
                 _missing_rows(study, event, expected)
-                .filter(subject__in=visible, done_on__lt=today or utc_today())
+                .filter(subject__in=visible.values("pk"), done_on__lt=today or utc_today())
                 .values_list(
                     "subject__identifier",
                     "subject__site__code",

@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -126,13 +127,27 @@ def subject_samples_page(request: HttpRequest, identifier: str, subject: str) ->
     may_write = selectors.sample_scope(
         _user(request), study=study, actions=selectors.SAMPLE_WRITERS
     ).allows(found.site_id)
+    language = get_language() or "en"
     return render(
         request,
         "biobank/collection/subject.html",
         {
             "study": study,
             "subject": found,
-            "visits": expected_samples.visit_samples(found),
+            "visits": [
+                {
+                    "visit": visit,
+                    "label": visit.event.label.text(language),
+                    "rows": [
+                        {
+                            "row": row,
+                            "label": row.expected.label.text(language) or row.expected.code,
+                        }
+                        for row in visit.rows
+                    ],
+                }
+                for visit in expected_samples.visit_samples(found)
+            ],
             "consent": selectors.consent_scope(found),
             "states": _state_labels(),
             "may_write": may_write,
@@ -205,7 +220,9 @@ def sample_page(request: HttpRequest, identifier: str, sample: str) -> HttpRespo
             "study": study,
             "sample": found,
             "collection": collection,
-            "deviations": [deviation_text(d) for d in (collection.deviations if collection else [])],
+            "deviations": [
+                deviation_text(d) for d in (collection.deviations if collection else [])
+            ],
             "steps": _step_rows(found),
             "kinds": [(kind.value, kind.label) for kind in kinds],
             "held_choices": Held.choices,
@@ -255,9 +272,7 @@ def samples_page(request: HttpRequest, identifier: str) -> HttpResponse:
         samples = list(selectors.samples_visible(_user(request), study=study)[:500])
     except PermissionDenied as error:
         raise Http404(str(error)) from error
-    return render(
-        request, "biobank/collection/samples.html", {"study": study, "samples": samples}
-    )
+    return render(request, "biobank/collection/samples.html", {"study": study, "samples": samples})
 
 
 @login_required
