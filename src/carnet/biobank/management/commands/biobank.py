@@ -155,7 +155,7 @@ class Command(BaseCommand):
                         ]
                     )
             return
-        total, rows = expected_samples.study_missing_samples(study)
+        _total, rows = expected_samples.study_missing_samples(study)
         writer.writerow(["subject", "site", "event", "occurrence", "code", "visit_on"])
         for row in rows:
             writer.writerow([row.subject, row.site, row.event, row.number, row.code, row.done_on])
