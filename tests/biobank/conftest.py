@@ -176,9 +176,7 @@ def biobank(tmp_path: Path) -> Biobank:
         nurse=person("julie", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a]),
         nurse_b=person("marc", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_b]),
         technician=person("theo", study=w.study, role=Role.BIOBANK_TECHNICIAN, sites=[w.site_a]),
-        technician_b=person(
-            "tina", study=w.study, role=Role.BIOBANK_TECHNICIAN, sites=[w.site_b]
-        ),
+        technician_b=person("tina", study=w.study, role=Role.BIOBANK_TECHNICIAN, sites=[w.site_b]),
         monitor=person("sophie", study=w.study, role=Role.MONITOR, sites=[w.site_a]),
         statistician=person("stan", study=w.study, role=Role.STATISTICIAN),
         outsider=person("olga"),

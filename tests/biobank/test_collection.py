@@ -26,7 +26,8 @@ def test_a_nurse_records_the_baseline_plasma_with_a_unique_identifier(biobank: B
     second = biobank.plasma(collected_at=minutes(5))
     assert second.identifier == "MINI-01-001-PLASMA-2"
     event = AuditEvent.objects.filter(action="biobank.sample_collected").last()
-    assert event is not None and event.new["identifier"] == "MINI-01-001-PLASMA-2"
+    assert event is not None
+    assert event.new["identifier"] == "MINI-01-001-PLASMA-2"
 
 
 def test_processed_as_the_protocol_asks_it_has_its_sprec_and_no_deviation(
@@ -123,9 +124,7 @@ def test_refusals_name_the_field(biobank: Biobank) -> None:
         )
     sample = biobank.plasma()
     with pytest.raises(ValidationError, match="a fluid is not fixed"):
-        sample_process(
-            actor=biobank.nurse, sample=sample, kind="fixation", started_at=minutes(10)
-        )
+        sample_process(actor=biobank.nurse, sample=sample, kind="fixation", started_at=minutes(10))
     with pytest.raises(ValidationError, match="before the collection"):
         sample_process(
             actor=biobank.nurse,
@@ -135,17 +134,27 @@ def test_refusals_name_the_field(biobank: Biobank) -> None:
             temperature=Decimal(-80),
         )
     sample_process(
-        actor=biobank.nurse, sample=sample, kind="freezing", started_at=minutes(100),
+        actor=biobank.nurse,
+        sample=sample,
+        kind="freezing",
+        started_at=minutes(100),
         temperature=Decimal(-80),
     )
     with pytest.raises(ValidationError, match="give a reason to correct it"):
         sample_process(
-            actor=biobank.nurse, sample=sample, kind="freezing", started_at=minutes(90),
+            actor=biobank.nurse,
+            sample=sample,
+            kind="freezing",
+            started_at=minutes(90),
             temperature=Decimal(-80),
         )
     sample_process(
-        actor=biobank.nurse, sample=sample, kind="freezing", started_at=minutes(90),
-        temperature=Decimal(-80), reason="typing error",
+        actor=biobank.nurse,
+        sample=sample,
+        kind="freezing",
+        started_at=minutes(90),
+        temperature=Decimal(-80),
+        reason="typing error",
     )
     corrected = AuditEvent.objects.filter(action="biobank.sample_processed").last()
     assert corrected.reason == "typing error"

@@ -57,7 +57,11 @@ def test_double_spun_cold_plasma_held_on_ice() -> None:
 
 def test_serum_in_a_gel_tube_left_overnight_at_room_temperature() -> None:
     record = FluidRecord(
-        "serum", "sst", T0, first=spin(14 * 60, g=4000), frozen_at=at(14 * 60 + 100),
+        "serum",
+        "sst",
+        T0,
+        first=spin(14 * 60, g=4000),
+        frozen_at=at(14 * 60 + 100),
         storage_temperature=-20,
     )
     # 14 h at RT: I; RT 4000 g: E; 90 minutes at RT after the spin: C; -20 °C: B.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from carnet.studies.definition import Finding, study_file_read, study_text_validate
 from carnet.studies.definition.model import StudyDefinition
-from tests.biobank.conftest import BASELINE_FORMS, SAMPLES
 from tests.accounts.personas import FIXTURE
+from tests.biobank.conftest import BASELINE_FORMS, SAMPLES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "studies"
 TEXT = FIXTURE.read_text(encoding="utf-8").replace(BASELINE_FORMS, BASELINE_FORMS + SAMPLES)
@@ -42,7 +42,8 @@ def test_expected_samples_are_parsed_and_survive_a_stored_version() -> None:
     )
     assert plasma.processing.centrifuge_within_minutes == 120
     assert plasma.processing.second_centrifugation is True
-    assert plasma.storage == -80 and plasma.destination == "CRB"
+    assert plasma.storage == -80
+    assert plasma.destination == "CRB"
     assert baseline.sample("biopsy").optional  # type: ignore[union-attr]
     assert StudyDefinition.from_json(definition.to_json()) == definition
 
@@ -85,6 +86,8 @@ def test_a_duplicate_code_a_wrong_unit_and_an_unknown_type_are_located() -> None
 
 
 def test_freezing_due_before_centrifugation_is_located() -> None:
-    found = errors("          freeze_within_minutes: 240\n", "          freeze_within_minutes: 60\n")
+    found = errors(
+        "          freeze_within_minutes: 240\n", "          freeze_within_minutes: 60\n"
+    )
     assert [f.path for f in found] == ["events[0].samples[0].processing.freeze_within_minutes"]
     assert found[0].line == line_of("          freeze_within_minutes: 240\n")

@@ -30,7 +30,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DAY = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 
 
-def _step(page: Any, kind: str, start: str, end: str = "", temperature: str = "", **more: str) -> None:
+def _step(
+    page: Any, kind: str, start: str, end: str = "", temperature: str = "", **more: str
+) -> None:
     form = page.locator("#process-form")
     form.locator("select[name=kind]").select_option(kind)
     form.get_by_label("Start (date and time)").fill(start)
