@@ -68,13 +68,13 @@ def visit_samples(subject: Subject, *, today: date | None = None) -> list[VisitS
         key = (sample.event, sample.occurrence or 1, sample.expected_code)
         collected.setdefault(key, []).append(sample)
     visits: dict[tuple[str, int], date | None] = {}
-    for event, number, done_on in PlannedVisit.objects.filter(
+    for name, number, done_on in PlannedVisit.objects.filter(
         subject=subject, event__in=events
     ).values_list("event", "number", "done_on"):
         if done_on is not None or number == 1:
-            visits[(event, number)] = done_on
-    for event, number, _code in collected:
-        visits.setdefault((event, number), None)
+            visits[(name, number)] = done_on
+    for name, number, _code in collected:
+        visits.setdefault((name, number), None)
     found = []
     for event_name, number in sorted(visits, key=lambda key: (list(events).index(key[0]), key[1])):
         event, done_on = events[event_name], visits[(event_name, number)]

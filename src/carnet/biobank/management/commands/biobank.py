@@ -23,9 +23,15 @@ from carnet.subjects.models import Subject
 
 
 def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValidationError(_("Give the time with its offset, e.g. 2026-03-02T09:15+01:00."))
+    """Return an ISO time with its offset (argparse shows the refusal with the option)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            _("Give the time with its offset, e.g. 2026-03-02T09:15+01:00.")
+        )
     return moment
 
 
@@ -157,5 +163,14 @@ class Command(BaseCommand):
             return
         _total, rows = expected_samples.study_missing_samples(study)
         writer.writerow(["subject", "site", "event", "occurrence", "code", "visit_on"])
-        for row in rows:
-            writer.writerow([row.subject, row.site, row.event, row.number, row.code, row.done_on])
+        for missing in rows:
+            writer.writerow(
+                [
+                    missing.subject,
+                    missing.site,
+                    missing.event,
+                    missing.number,
+                    missing.code,
+                    missing.done_on,
+                ]
+            )
