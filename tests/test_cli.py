@@ -361,6 +361,36 @@ def _dispensing_study() -> dict[str, str]:
     return cli_study()
 
 
+def _biobank_samples() -> dict[str, str]:
+    """Publish a version of MINI expecting a plasma at baseline (an amendment through the
+    services, not the command's act), for the subject included at site 01."""
+    import tempfile
+
+    from carnet.studies.definition import study_file_read
+    from carnet.studies.models import Study
+    from carnet.studies.services import study_load, study_publish
+    from carnet.subjects.models import Subject
+    from tests.accounts.personas import ADMIN
+    from tests.biobank.conftest import BASELINE_FORMS, SAMPLES
+
+    study = Study.objects.get(identifier="MINI")
+    assert study.current_version is not None
+    text = study.current_version.source_text.replace(BASELINE_FORMS, BASELINE_FORMS + SAMPLES)
+    path = Path(tempfile.mkdtemp()) / "mini.yaml"
+    path.write_text(text, encoding="utf-8")
+    study_load(actor=ADMIN, study_file=study_file_read(path), source_name="mini.yaml")
+    study_publish(actor=ADMIN, study=study)
+    subject = Subject.objects.filter(study=study).order_by("pk").first()
+    assert subject is not None
+    return {
+        "{sample_subject}": subject.identifier,
+        "{sample}": f"MINI-{subject.identifier}-PLASMA-1",
+        "{collected}": subject.included_on.isoformat() + "T09:00+01:00",
+        "{spun}": subject.included_on.isoformat() + "T09:40+01:00",
+        "{spun_end}": subject.included_on.isoformat() + "T09:50+01:00",
+    }
+
+
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
@@ -573,6 +603,20 @@ WRITES = [
         )
     ),
     Write(("pharmacy", "resupply", "DISPENSE")),
+    # Biobank: the baseline plasma collected, then its centrifugation (SPREC computed).
+    Write(
+        (
+            *("biobank", "collect", "MINI", "--subject", "{sample_subject}", "--event"),
+            *("baseline", "--code", "plasma", "--at", "{collected}", "--volume", "10"),
+        ),
+        before=_biobank_samples,
+    ),
+    Write(
+        (
+            *("biobank", "process", "MINI", "{sample}", "--kind", "centrifugation"),
+            *("--start", "{spun}", "--end", "{spun_end}", "--temperature", "4", "--force", "1600"),
+        )
+    ),
 ]
 # What only reads the database (`audit anchor` writes the heads to a file, not to the database).
 READ_ONLY = {
@@ -637,6 +681,8 @@ READ_ONLY = {
     # The analysis dataset and the statistical reports of a cut-off: read, written to files.
     "analysis dataset",
     "report",
+    # A subject's expected and collected samples, or the missing ones, as CSV.
+    "biobank expected",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

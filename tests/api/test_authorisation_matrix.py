@@ -109,6 +109,25 @@ def relabels(role: str, situation: str) -> bool:
     )(role, situation)
 
 
+def sees_samples(*, anywhere: bool = False) -> Callable[[str, str], bool]:
+    """Return the rule "sees subjects or manages samples at site A" (or anywhere)."""
+
+    def rule(role: str, situation: str) -> bool:
+        return any(
+            granted(action, anywhere=anywhere)(role, situation)
+            for action in (Action.VIEW_SUBJECTS, Action.MANAGE_SAMPLES)
+        )
+
+    return rule
+
+
+def records_samples(role: str, situation: str) -> bool:
+    """The site's staff who enter data, or a biobank technician, covering site A."""
+    return granted(Action.ENTER_DATA)(role, situation) or granted(Action.MANAGE_SAMPLES)(
+        role, situation
+    )
+
+
 FORM_PATH = "/api/studies/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
 # A query of subject 01-001 (site A), raised by a monitor of A and cancelled: every change of it
 # is refused after the permission check (its state), so the calls change nothing.
@@ -224,6 +243,12 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/pharmacy/kits": reads_stock,
     "/api/studies/{identifier}/pharmacy/shipments": reads_stock,
     "/api/studies/{identifier}/pharmacy/excursions": reads_stock,
+    # Biobank collection: a subject's samples answer the site's staff and the biobank
+    # technicians covering site A; the missing samples whoever sees samples somewhere (their
+    # sites only); no sample exists in MINI, so a sample's page refuses everyone.
+    "/api/studies/{identifier}/subjects/{subject}/samples": sees_samples(),
+    "/api/studies/{identifier}/samples/missing": sees_samples(anywhere=True),
+    "/api/studies/{identifier}/samples/{sample}": lambda role, situation: False,
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -505,6 +530,18 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
             for action in (Action.DISPENSE, Action.MANAGE_STUDY)
         ),
         {},
+        True,
+    ),
+    # Biobank collection. A sample MINI does not expect (400) from whoever records samples at
+    # site A; a step of a sample that does not exist: refused to everyone.
+    ("post", "/api/studies/{identifier}/subjects/{subject}/samples"): (
+        records_samples,
+        {"event": "baseline", "code": "plasma", "collected_at": "2026-01-05T09:00:00+01:00"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/samples/{sample}/steps"): (
+        lambda role, situation: False,
+        {"kind": "freezing", "started_at": "2026-01-05T10:00:00+01:00"},
         True,
     ),
     # The database lock. A waiver of no such item, an unlock without a reason: refused (400)

@@ -211,6 +211,8 @@ class StudyAccess:
     two_factor: bool  # enrolled: a signature asks for a code too
     meanings: tuple[str, ...]
     mode_change_meaning: str
+    # The study's samples (the biobank's pages): the site's staff and biobank technicians.
+    samples: bool = False
 
 
 def study_access(actor: User, study: Study) -> StudyAccess:
@@ -225,4 +227,6 @@ def study_access(actor: User, study: Study) -> StudyAccess:
         two_factor=two_factor_enrolled(actor),
         meanings=signature_meanings(study),
         mode_change_meaning=MODE_CHANGE_MEANING,
+        samples=may(actor, Action.VIEW_SUBJECTS, study=study)
+        or may(actor, Action.MANAGE_SAMPLES, study=study),
     )

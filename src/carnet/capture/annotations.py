@@ -34,8 +34,26 @@ class FormMarks:
 
 FormMarkSource = Callable[["User", "FormInstance"], FormMarks]
 CasebookMarkSource = Callable[["User", "Subject"], dict[int, Mark]]
+# Marks on a casebook column: one visit (event, occurrence number), e.g. its samples.
+OccurrenceMarkSource = Callable[["User", "Subject"], dict[tuple[str, int], Mark]]
 FORM_MARK_SOURCES: list[FormMarkSource] = []
 CASEBOOK_MARK_SOURCES: list[CasebookMarkSource] = []
+OCCURRENCE_MARK_SOURCES: list[OccurrenceMarkSource] = []
+
+
+def register_occurrence_marks(source: OccurrenceMarkSource) -> OccurrenceMarkSource:
+    if source not in OCCURRENCE_MARK_SOURCES:
+        OCCURRENCE_MARK_SOURCES.append(source)
+    return source
+
+
+def occurrence_marks(actor: User, subject: Subject) -> dict[tuple[str, int], list[Mark]]:
+    """Return every source's marks on the casebook's columns, by (event, occurrence)."""
+    found: dict[tuple[str, int], list[Mark]] = {}
+    for source in OCCURRENCE_MARK_SOURCES:
+        for place, mark in source(actor, subject).items():
+            found.setdefault(place, []).append(mark)
+    return found
 
 
 def register_form_marks(source: FormMarkSource) -> FormMarkSource:

@@ -38,7 +38,7 @@ from carnet.accounts.permissions import PermissionDenied, may
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
 from carnet.capture import selectors, services
-from carnet.capture.annotations import Mark, casebook_marks, form_marks
+from carnet.capture.annotations import Mark, casebook_marks, form_marks, occurrence_marks
 from carnet.capture.files import document_path
 from carnet.capture.forms import (
     FORM_STATUS_LABELS,
@@ -452,6 +452,7 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
     found = _subject(request, identifier, subject)
     book = selectors.casebook(_user(request), found)
     marks = casebook_marks(_user(request), found)
+    column_marks = occurrence_marks(_user(request), found)
     language = _language()
     may_enter = _may_enter(request, found)
     unfold = request.GET.get("all") == "1"
@@ -480,7 +481,12 @@ def casebook_page(request: HttpRequest, identifier: str, subject: str) -> HttpRe
             cells.append(column_cells)
         for column in columns[folded:]:
             where = _where(event, column.number, language)
-            heads.append(_column_head(column, language))
+            heads.append(
+                {
+                    **_column_head(column, language),
+                    "marks": column_marks.get((event.name, column.number), []),
+                }
+            )
             cells.append(
                 [
                     _form_cell(

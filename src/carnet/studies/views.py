@@ -86,6 +86,7 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "sites": sites_visible(user, study=study),
             "manage": access.manage,
             "view_subjects": access.view_subjects,
+            "samples": access.samples,
             "include_subjects": access.include_subjects,
             "manage_data": access.manage_data,
             "export": access.export,

@@ -65,6 +65,7 @@ from carnet.subjects.forms import (
     refusal_to_form,
 )
 from carnet.subjects.models import Subject
+from carnet.subjects.overdue_sources import overdue_sections
 from carnet.subjects.schedule import Occurrence
 from carnet.subjects.services import IneligibleError
 from carnet.subjects.statuses import EligibilityReviewStatus, status_reason_text
@@ -791,6 +792,8 @@ def overdue_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "form": form,
             "groups": _by_site(rows),
             "list": _controls(request, found, selectors.OVERDUE_ORDERS, sort),
+            # What else is late (missing samples…): other apps' sections, counted in SQL.
+            "sections": overdue_sections(user, study, site=chosen.get("site") or None),
         },
         status=400 if form.errors else 200,
     )

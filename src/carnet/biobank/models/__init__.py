@@ -4,3 +4,12 @@ biobank's services only, every change is an audit event, and nothing is deleted.
 from carnet.biobank.models.samples import Sample, SampleStatus
 
 __all__ = ["Sample", "SampleStatus"]
+from carnet.biobank.models.collection import (
+    Haemolysis,
+    Held,
+    ProcessingStep,
+    SampleCollection,
+    StepKind,
+)
+
+__all__ += ["Haemolysis", "Held", "ProcessingStep", "SampleCollection", "StepKind"]

@@ -89,6 +89,34 @@ def _schedule(data: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _sample(data: dict[str, Any]) -> dict[str, Any]:
+    processing = data.get("processing", {})
+    return {
+        "code": data["code"],
+        "type": data["type"],
+        "label": _label(data.get("label")),
+        "container": data.get("container", ""),
+        "volume": data.get("volume"),
+        "unit": data.get("unit", ""),
+        "aliquots": data.get("aliquots", 1),
+        "optional": data.get("optional", False),
+        "processing": {
+            "centrifuge_within_minutes": processing.get("centrifuge_within_minutes"),
+            "centrifuge_temperature": processing.get("centrifuge_temperature"),
+            "centrifuge_g": processing.get("centrifuge_g"),
+            "centrifuge_minutes": processing.get("centrifuge_minutes"),
+            "second_centrifugation": processing.get("second_centrifugation", False),
+            "freeze_within_minutes": processing.get("freeze_within_minutes"),
+            "fixative": processing.get("fixative", ""),
+            "fix_within_minutes": processing.get("fix_within_minutes"),
+            "fixation_hours_min": processing.get("fixation_hours_min"),
+            "fixation_hours_max": processing.get("fixation_hours_max"),
+        },
+        "storage": data.get("storage"),
+        "destination": data.get("destination", ""),
+    }
+
+
 def _missing_codes(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"code": m["code"], "label": _label(m["label"])} for m in entries]
 
@@ -180,6 +208,7 @@ def _stored_form(data: dict[str, Any]) -> dict[str, Any]:
                 "forms": list(e["forms"]),
                 "schedule": _schedule(e.get("schedule")),
                 "unscheduled": e.get("unscheduled", False),
+                "samples": [_sample(s) for s in e.get("samples", ())],
             }
             for e in data["events"]
         ],

@@ -123,6 +123,61 @@ class Schedule:
         return self.anchor.removeprefix("event:") if self.anchor.startswith("event:") else None
 
 
+# Sample types a study may expect (biobank): fluids are centrifuged or not, tissues fixed or frozen.
+FLUID_SAMPLE_TYPES = (
+    "plasma",
+    "serum",
+    "whole_blood",
+    "buffy_coat",
+    "urine",
+    "cerebrospinal_fluid",
+    "saliva",
+)
+TISSUE_SAMPLE_TYPES = (
+    "tumour_ffpe",
+    "tumour_frozen",
+    "normal_tissue_ffpe",
+    "normal_tissue_frozen",
+)
+
+
+@dataclass(frozen=True)
+class SampleProcessing:
+    """The protocol's pre-analytical conditions of a sample (None: the protocol says nothing)."""
+
+    centrifuge_within_minutes: int | None = None
+    centrifuge_temperature: float | None = None
+    centrifuge_g: int | None = None
+    centrifuge_minutes: int | None = None
+    second_centrifugation: bool = False
+    freeze_within_minutes: int | None = None
+    fixative: str = ""
+    fix_within_minutes: int | None = None
+    fixation_hours_min: float | None = None
+    fixation_hours_max: float | None = None
+
+
+@dataclass(frozen=True)
+class ExpectedSample:
+    """A sample the protocol expects at an event (``events[].samples`` of the study file)."""
+
+    code: str
+    type: str
+    label: Label = Label()
+    container: str = ""
+    volume: float | None = None
+    unit: str = ""
+    aliquots: int = 1
+    optional: bool = False
+    processing: SampleProcessing = SampleProcessing()
+    storage: float | None = None  # long-term storage temperature, °C
+    destination: str = ""
+
+    @property
+    def tissue(self) -> bool:
+        return self.type in TISSUE_SAMPLE_TYPES
+
+
 @dataclass(frozen=True)
 class Event:
     oid: str
@@ -131,6 +186,11 @@ class Event:
     forms: tuple[str, ...]
     schedule: Schedule | None = None
     unscheduled: bool = False
+    samples: tuple[ExpectedSample, ...] = ()
+
+    def sample(self, code: str) -> ExpectedSample | None:
+        """Return the sample ``code`` the event expects, or None."""
+        return next((sample for sample in self.samples if sample.code == code), None)
 
     @property
     def repeating(self) -> bool:
@@ -374,6 +434,17 @@ def _label(data: dict[str, Any] | None) -> Label:
     return Label(**data) if data else Label()
 
 
+def expected_sample(data: dict[str, Any]) -> ExpectedSample:
+    """Return an expected sample from its stored JSON."""
+    return ExpectedSample(
+        **{
+            **data,
+            "label": _label(data["label"]),
+            "processing": SampleProcessing(**data["processing"]),
+        }
+    )
+
+
 def _build(cls: type[StudyDefinition], data: dict[str, Any]) -> StudyDefinition:
     def item(d: dict[str, Any]) -> Item:
         return Item(
@@ -447,6 +518,8 @@ def _build(cls: type[StudyDefinition], data: dict[str, Any]) -> StudyDefinition:
                 forms=tuple(e["forms"]),
                 schedule=schedule(e["schedule"]),
                 unscheduled=e["unscheduled"],
+                # Versions stored before samples existed have none.
+                samples=tuple(expected_sample(s) for s in e.get("samples", ())),
             )
             for e in data["events"]
         ),

@@ -30,7 +30,7 @@ from carnet.expressions import (
     references,
 )
 from carnet.studies.definition.findings import Finding, Path
-from carnet.studies.definition.model import STANDARD_DEVIATION_CATEGORIES
+from carnet.studies.definition.model import STANDARD_DEVIATION_CATEGORIES, TISSUE_SAMPLE_TYPES
 from carnet.studies.definition.plan_validation import check_statistical_plan
 from carnet.studies.definition.yaml_source import Source
 
@@ -441,6 +441,70 @@ def _events(checker: Checker, data: dict[str, Any]) -> None:
             )
 
 
+FLUID_UNITS = ("mL", "µL")
+CENTRIFUGATION_KEYS = (
+    "centrifuge_within_minutes",
+    "centrifuge_temperature",
+    "centrifuge_g",
+    "centrifuge_minutes",
+    "second_centrifugation",
+)
+FIXATION_KEYS = ("fixative", "fix_within_minutes", "fixation_hours_min", "fixation_hours_max")
+
+
+def _samples(checker: Checker, data: dict[str, Any]) -> None:
+    """Check the samples each event expects: unique codes, units and processing that fit the
+    sample's kind (a tissue is not centrifuged, a fluid not fixed), delays in order."""
+    for e, event in enumerate(data["events"]):
+        codes: set[str] = set()
+        for s, sample in enumerate(event.get("samples", ())):
+            path: Path = ("events", e, "samples", s)
+            if sample["code"] in codes:
+                checker.error(
+                    (*path, "code"),
+                    f"the event {event['name']!r} already expects a sample {sample['code']!r}.",
+                )
+            codes.add(sample["code"])
+            _sample_fits(checker, path, sample)
+
+
+def _sample_fits(checker: Checker, path: Path, sample: dict[str, Any]) -> None:
+    tissue = sample["type"] in TISSUE_SAMPLE_TYPES
+    unit = sample.get("unit")
+    if "volume" in sample and not unit:
+        checker.error((*path, "volume"), "a volume needs its unit (unit: mL, blocks…).")
+    if unit and (unit in FLUID_UNITS) == tissue:
+        kind = "a tissue" if tissue else "a fluid"
+        checker.error((*path, "unit"), f"{unit!r} is not a unit for {kind} ({sample['type']}).")
+    processing = sample.get("processing", {})
+    wrong = FIXATION_KEYS if not tissue else CENTRIFUGATION_KEYS
+    why = "a tissue: it is not centrifuged" if tissue else "a fluid: it is not fixed"
+    for key in wrong:
+        if key in processing:
+            checker.error((*path, "processing", key), f"{sample['type']} is {why}.")
+    frozen = sample["type"].endswith("_frozen")
+    fixative = processing.get("fixative")
+    if tissue and fixative and (fixative == "snap_frozen") != frozen:
+        checker.error(
+            (*path, "processing", "fixative"),
+            f"{fixative!r} does not make {sample['type']!r}.",
+        )
+    centrifuge = processing.get("centrifuge_within_minutes")
+    freeze = processing.get("freeze_within_minutes")
+    if centrifuge and freeze and freeze < centrifuge:
+        checker.error(
+            (*path, "processing", "freeze_within_minutes"),
+            f"freezing within {freeze} minutes cannot come before centrifuging within "
+            f"{centrifuge} minutes.",
+        )
+    low, high = processing.get("fixation_hours_min"), processing.get("fixation_hours_max")
+    if low is not None and high is not None and low > high:
+        checker.error(
+            (*path, "processing", "fixation_hours_min"),
+            f"the shortest fixation ({low} h) is longer than the longest ({high} h).",
+        )
+
+
 def _anchor_cycles(checker: Checker, data: dict[str, Any]) -> None:
     anchors = {}
     for event in data["events"]:
@@ -739,6 +803,7 @@ def validate_source(source: Source) -> list[Finding]:
         lambda: _code_lists(checker, data),
         lambda: _items(checker, data),
         lambda: _events(checker, data),
+        lambda: _samples(checker, data),
         lambda: _design(checker, data),
         lambda: _rules(checker, data),
         lambda: _registration(checker, data),
