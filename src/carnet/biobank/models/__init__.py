@@ -1,6 +1,33 @@
 """The biobank's tables. Each module holds one part of a sample's life; rows are written by the
 biobank's services only, every change is an audit event, and nothing is deleted."""
 
+from carnet.biobank.models.exchange import (
+    Destination,
+    DestinationKind,
+    DispositionAction,
+    RequestStatus,
+    SampleDisposition,
+    SampleRequest,
+    SampleUse,
+    Shipment,
+    ShipmentItem,
+    ShipmentStatus,
+    TransferAgreement,
+)
 from carnet.biobank.models.samples import Sample, SampleStatus
 
-__all__ = ["Sample", "SampleStatus"]
+__all__ = [
+    "Destination",
+    "DestinationKind",
+    "DispositionAction",
+    "RequestStatus",
+    "Sample",
+    "SampleDisposition",
+    "SampleRequest",
+    "SampleStatus",
+    "SampleUse",
+    "Shipment",
+    "ShipmentItem",
+    "ShipmentStatus",
+    "TransferAgreement",
+]
