@@ -120,9 +120,7 @@ def _refusal(identifier: str, state: ConsentState, use: str) -> str | None:
             "samples on %(date)s."
         ) % {"sample": identifier, "date": state.objection_on.isoformat()}
     if state.consented_on is None:
-        return _("sample %(sample)s: the patient has no recorded consent.") % {
-            "sample": identifier
-        }
+        return _("sample %(sample)s: the patient has no recorded consent.") % {"sample": identifier}
     for name in CONSENTS_NEEDED[use]:
         if state.given.get(name):
             continue
