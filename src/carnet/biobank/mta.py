@@ -236,6 +236,7 @@ def agreement_refusals(
 
 
 def _first(identifiers: list[str], limit: int = 10) -> str:
+    identifiers = list(dict.fromkeys(identifiers))
     shown = ", ".join(identifiers[:limit])
     return shown if len(identifiers) <= limit else f"{shown}… (+{len(identifiers) - limit})"
 

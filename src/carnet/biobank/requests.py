@@ -122,7 +122,7 @@ def sample_request_decide(
             if agreement.study_id != study.pk:
                 raise ValidationError(_("agreement: not an agreement of this study."))
             # The clauses a request can already break: partner, dates, uses, type, count.
-            probe = [Sample(identifier="—", sample_type=request.sample_type)] * request.quantity
+            probe = [Sample(identifier=request.reference, sample_type=request.sample_type)] * request.quantity
             refusals = agreement_refusals(
                 agreement,
                 destination=request.destination,
@@ -162,6 +162,8 @@ def sample_request_fulfil(
 ) -> Shipment:
     """Prepare the shipment of an approved request: its samples, to its destination, under its
     MTA; the consent of each patient and the MTA's clauses are checked as for any shipment."""
+    require_samples(actor, request.study)
+    request = SampleRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != RequestStatus.APPROVED:
         raise ValidationError(
             _("request %(reference)s: it is %(status)s, not approved.")
