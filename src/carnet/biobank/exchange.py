@@ -248,7 +248,9 @@ def _typed(number: int, row: dict[str, str], errors: list[str]) -> dict[str, Any
     """Return the row's values typed; append located errors."""
     typed: dict[str, Any] = {}
     for name, value in row.items():
-        if name == "volume" and value:
+        if name in {"volume", "occurrence", "collected_at", "status"} and not value:
+            typed[name] = None
+        elif name == "volume":
             try:
                 typed[name] = Decimal(value.replace(",", "."))
                 if typed[name] < 0:
@@ -257,14 +259,14 @@ def _typed(number: int, row: dict[str, str], errors: list[str]) -> dict[str, Any
                 errors.append(
                     _located(number, name, _("%(value)s is not a volume.") % {"value": value})
                 )
-        elif name == "occurrence" and value:
+        elif name == "occurrence":
             if not value.isdigit():
                 errors.append(
                     _located(number, name, _("%(value)s is not a number.") % {"value": value})
                 )
             else:
                 typed[name] = int(value)
-        elif name == "collected_at" and value:
+        elif name == "collected_at":
             moment: datetime | None = None
             try:
                 moment = parse_datetime(value)
@@ -281,7 +283,7 @@ def _typed(number: int, row: dict[str, str], errors: list[str]) -> dict[str, Any
                 )
             else:
                 typed[name] = moment
-        elif name == "status" and value:
+        elif name == "status":
             if value not in IMPORT_STATUSES:
                 errors.append(
                     _located(

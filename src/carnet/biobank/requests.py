@@ -122,7 +122,9 @@ def sample_request_decide(
             if agreement.study_id != study.pk:
                 raise ValidationError(_("agreement: not an agreement of this study."))
             # The clauses a request can already break: partner, dates, uses, type, count.
-            probe = [Sample(identifier=request.reference, sample_type=request.sample_type)] * request.quantity
+            probe = [
+                Sample(identifier=request.reference, sample_type=request.sample_type)
+            ] * request.quantity
             refusals = agreement_refusals(
                 agreement,
                 destination=request.destination,
