@@ -9,7 +9,7 @@ from carnet.audit.models import AuditEvent
 from carnet.biobank.exchange import CARNET_COLUMNS, ImportRefused, lims_export, lims_import
 from carnet.biobank.models import Sample, SampleStatus
 from carnet.core.errors import ValidationError
-from tests.biobank.exchange_world import Bank, bank  # noqa: F401
+from tests.biobank.exchange.conftest import Bank
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,8 @@ def test_an_import_creates_and_updates_samples_with_parents_from_the_file(bank: 
     assert Sample.objects.get(identifier="N-1-01").parent.identifier == "N-1"
     assert AuditEvent.objects.filter(action="biobank.sample_imported").count() == 2
     event = AuditEvent.objects.get(action="biobank.sample_updated")
-    assert event.old == {"volume": "0.500"} and event.new == {"volume": "0.25"}
+    assert event.old == {"volume": "0.500"}
+    assert event.new == {"volume": "0.25"}
 
 
 def test_a_malformed_file_is_refused_whole_with_located_errors(bank: Bank) -> None:
@@ -86,7 +87,8 @@ def test_a_dry_run_counts_and_writes_nothing(bank: Bank) -> None:
         text="identifier,subject,site,sample_type\nD-1,01-001,01,plasma\n",
         dry_run=True,
     )
-    assert report.created == ["D-1"] and report.dry_run
+    assert report.created == ["D-1"]
+    assert report.dry_run
     assert not Sample.objects.exists()
     assert AuditEvent.objects.count() == events
 
@@ -105,7 +107,8 @@ def test_the_openspecimen_shape_goes_out_and_comes_back(bank: Bank) -> None:
         "OS-1,O-1,01-001,01,plasma,0.2,mL\n"
     )
     report = lims_import(actor=bank.technician, study=bank.study, text=imported)
-    assert report.shape == "openspecimen" and report.created == ["OS-1"]
+    assert report.shape == "openspecimen"
+    assert report.created == ["OS-1"]
     assert Sample.objects.get(identifier="OS-1").parent == parent
 
 

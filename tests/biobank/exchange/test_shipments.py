@@ -28,7 +28,7 @@ from carnet.biobank.shipments import (
 from carnet.core.clock import utc_today
 from carnet.core.errors import ValidationError
 from carnet.subjects.services import consent_record
-from tests.biobank.exchange_world import Bank, bank  # noqa: F401
+from tests.biobank.exchange.conftest import Bank
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from carnet.biobank.consent import sample_dispose, sample_use_refusal, samples_t
 from carnet.biobank.models import SampleDisposition, SampleStatus, SampleUse
 from carnet.core.errors import ValidationError
 from carnet.subjects.services import consent_record, consent_withdraw
-from tests.biobank.exchange_world import Bank, bank  # noqa: F401
+from tests.biobank.exchange.conftest import Bank
 
 pytestmark = pytest.mark.django_db
 
