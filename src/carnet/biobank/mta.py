@@ -250,3 +250,45 @@ def agreements_in_use(study: Study) -> dict[int, int]:
         .annotate(n=Count("pk"))
         .values_list("shipment__agreement", "n")
     )
+
+
+def destinations_of(study: Study) -> list[Destination]:
+    """Return the study's destinations."""
+    return list(Destination.objects.filter(study=study).order_by("code"))
+
+
+def destination_of(study: Study, code: str) -> Destination:
+    """Return one destination of the study by code, or refuse naming it."""
+    found = Destination.objects.filter(study=study, code=code.strip()).first()
+    if found is None:
+        raise ValidationError(_("destination: %(code)s is not a destination.") % {"code": code})
+    return found
+
+
+def agreements_of(study: Study) -> list[TransferAgreement]:
+    """Return the study's MTAs, each with `sent`: how many samples left under it."""
+    agreements = list(
+        TransferAgreement.objects.filter(study=study)
+        .select_related("destination")
+        .order_by("reference")
+    )
+    sent = agreements_in_use(study)
+    for agreement in agreements:
+        agreement.sent = sent.get(agreement.pk, 0)  # type: ignore[attr-defined]
+    return agreements
+
+
+def agreement_of(study: Study, reference: str) -> TransferAgreement | None:
+    """Return one MTA of the study by reference (None for an empty reference), or refuse."""
+    if not reference.strip():
+        return None
+    found = (
+        TransferAgreement.objects.filter(study=study, reference=reference.strip())
+        .select_related("destination")
+        .first()
+    )
+    if found is None:
+        raise ValidationError(
+            _("agreement: %(ref)s is not an MTA of this study.") % {"ref": reference}
+        )
+    return found

@@ -210,3 +210,17 @@ def requests_of_study(study: Study) -> list[SampleRequest]:
         .select_related("destination", "agreement")
         .order_by("-requested_at", "-pk")[:500]
     )
+
+
+def request_of(study: Study, reference: str) -> SampleRequest:
+    """Return one sample request of the study by reference, or refuse naming it."""
+    found = (
+        SampleRequest.objects.filter(study=study, reference=reference.strip())
+        .select_related("destination", "agreement", "study")
+        .first()
+    )
+    if found is None:
+        raise ValidationError(
+            _("request: %(ref)s is not a request of this study.") % {"ref": reference}
+        )
+    return found
