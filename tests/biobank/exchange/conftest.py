@@ -11,6 +11,8 @@ from itertools import count
 
 import pytest
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import User
 from carnet.accounts.roles import Role
@@ -94,8 +96,14 @@ class Bank:
         )
 
     def client(self, user: User) -> Client:
+        """Return a browser signed in as the person (with their second factor, if enrolled)."""
         client = Client()
         client.force_login(user)
+        device = TOTPDevice.objects.filter(user=user).first()
+        if device is not None:
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
         return client
 
     def api(self, user: User) -> Client:
