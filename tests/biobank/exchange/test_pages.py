@@ -111,3 +111,20 @@ def test_the_lims_page_dry_runs_and_reports_located_errors(bank: Bank) -> None:
     )
     export = client.get(reverse("biobank:lims_export", args=[bank.study.identifier, "carnet"]))
     assert export.content.decode().startswith("identifier,parent,subject,")
+
+
+def test_the_manifest_prints_as_a_pdf_page_with_every_sample(bank: Bank) -> None:
+    from carnet.biobank.shipments import manifest_html, shipment_prepare
+
+    subject = bank.include()
+    bank.sample(subject, identifier="PDF-1")
+    shipment = shipment_prepare(
+        actor=bank.technician,
+        study=bank.study,
+        destination=bank.central_lab,
+        use="protocol_analysis",
+        identifiers=["PDF-1"],
+    )
+    html = manifest_html(shipment)
+    assert "<td>PDF-1</td>" in html
+    assert "1 samples, prepared by" in html
