@@ -441,30 +441,56 @@ def shipment_of_study(actor: User | None, study: Study, reference: str) -> Shipm
 
 
 def manifest_rows(shipment: Shipment) -> list[dict[str, str]]:
-    """Return the shipment's manifest, one row per sample (one query)."""
+    """Return the shipment's manifest, one row per sample (one query, plain values)."""
     rows = []
-    for item in (
+    received_words = {None: "", True: "yes", False: "no"}
+    for (
+        identifier,
+        parent,
+        subject,
+        site,
+        event,
+        sample_type,
+        container,
+        volume,
+        unit,
+        collected_at,
+        sprec,
+        received,
+    ) in (
         ShipmentItem.objects.filter(shipment=shipment)
-        .select_related("sample__parent", "sample__subject", "sample__site__centre")
         .order_by("sample__identifier")
+        .values_list(
+            "sample__identifier",
+            "sample__parent__identifier",
+            "sample__subject__identifier",
+            "sample__site__code",
+            "sample__event",
+            "sample__sample_type",
+            "sample__container",
+            "sample__volume",
+            "sample__unit",
+            "sample__collected_at",
+            "sample__sprec",
+            "received",
+        )
     ):
-        sample = item.sample
         rows.append(
             {
                 "shipment": shipment.reference,
                 "destination": shipment.destination.code,
-                "identifier": sample.identifier,
-                "parent": sample.parent.identifier if sample.parent else "",
-                "subject": sample.subject.identifier,
-                "site": sample.site.code,
-                "event": sample.event,
-                "sample_type": sample.sample_type,
-                "container": sample.container,
-                "volume": "" if sample.volume is None else str(sample.volume.normalize()),
-                "unit": sample.unit,
-                "collected_at": sample.collected_at.isoformat() if sample.collected_at else "",
-                "sprec": sample.sprec,
-                "received": {None: "", True: "yes", False: "no"}[item.received],
+                "identifier": identifier,
+                "parent": parent or "",
+                "subject": subject,
+                "site": site,
+                "event": event,
+                "sample_type": sample_type,
+                "container": container,
+                "volume": "" if volume is None else format(volume.normalize(), "f"),
+                "unit": unit,
+                "collected_at": collected_at.isoformat() if collected_at else "",
+                "sprec": sprec,
+                "received": received_words[received],
             }
         )
     return rows
