@@ -235,7 +235,8 @@ def samples_to_dispose(actor: User | None, study: Study) -> list[SampleToDispose
         )
         patient = {row.pk: row.subject_id for row in rows}
         for child in children:
-            child.subject_id = patient.get(child.parent_id, child.subject_id)
+            if child.parent_id is not None:
+                child.subject_id = patient.get(child.parent_id, child.subject_id)
         rows.extend(children)
         frontier = {child.pk for child in children}
         seen |= frontier
