@@ -285,6 +285,44 @@ def _vitals_csv() -> dict[str, str]:
     return {"{vitals_csv}": str(path)}
 
 
+def _biobank_samples() -> dict[str, str]:
+    """Return a LIMS CSV of two samples of the subject included at site 01."""
+    import tempfile
+
+    from carnet.subjects.models import Subject
+
+    subject = Subject.objects.filter(study__identifier="MINI").order_by("pk").first()
+    assert subject is not None
+    path = Path(tempfile.mkdtemp()) / "samples.csv"
+    path.write_text(
+        "identifier,subject,site,sample_type,volume,unit\n"
+        f"CLI-1,{subject.identifier},01,plasma,0.5,mL\n"
+        f"CLI-2,{subject.identifier},01,plasma,0.5,mL\n",
+        encoding="utf-8",
+    )
+    return {"{biobank_csv}": str(path)}
+
+
+def _biobank_withdrawal() -> dict[str, str]:
+    """The subject of site 01 gives, then withdraws, the biobank consent (through subjects)."""
+    from carnet.core.clock import utc_today
+    from carnet.subjects.models import Subject
+    from carnet.subjects.services import consent_record
+
+    subject = Subject.objects.filter(study__identifier="MINI").order_by("pk").first()
+    assert subject is not None
+    actor = SystemActor.command_line("test setup")
+    for biobank in (True, False):
+        consent_record(
+            actor=actor,
+            subject=subject,
+            form_version="v2",
+            consented_on=utc_today(),
+            biobank=biobank,
+        )
+    return {}
+
+
 def _vitals_odm() -> dict[str, str]:
     """Return an ODM 1.3.2 file of vital signs for the subject included at site 01."""
     import tempfile
@@ -617,6 +655,42 @@ WRITES = [
             *("--start", "{spun}", "--end", "{spun_end}", "--temperature", "4", "--force", "1600"),
         )
     ),
+    # Biobank exchange: a destination and its MTA, samples from the LIMS, a shipment sent and
+    # received, a researcher's request, and the destruction after a withdrawal of consent.
+    Write(
+        (
+            *("biobank", "destination", "MINI", "--code", "CLAB"),
+            *("--name", "Central lab", "--kind", "central_lab"),
+        )
+    ),
+    Write(
+        (
+            *("biobank", "mta", "MINI", "--reference", "MTA-1", "--destination", "CLAB"),
+            *("--uses", "protocol_analysis", "--from", "2025-01-01", "--to", "2099-12-31"),
+        )
+    ),
+    Write(("biobank", "lims-import", "MINI", "{biobank_csv}"), before=_biobank_samples),
+    Write(
+        (
+            *("biobank", "ship", "MINI", "--destination", "CLAB", "--use", "protocol_analysis"),
+            *("--mta", "MTA-1", "--samples", "CLI-1"),
+        )
+    ),
+    Write(("biobank", "receive", "MINI", "SHP-0001", "--received", "CLI-1")),
+    Write(
+        (
+            *("biobank", "request", "MINI", "--destination", "CLAB", "--sample-type", "plasma"),
+            *("--quantity", "1", "--use", "protocol_analysis", "--purpose", "assay"),
+        )
+    ),
+    Write(
+        (
+            *("biobank", "withdrawal", "MINI", "--samples", "CLI-2", "--action", "destroyed"),
+            *("--reason", "consent withdrawn"),
+        ),
+        reason="consent withdrawn",
+        before=_biobank_withdrawal,
+    ),
 ]
 # What only reads the database (`audit anchor` writes the heads to a file, not to the database).
 READ_ONLY = {
@@ -683,6 +757,9 @@ READ_ONLY = {
     "report",
     # A subject's expected and collected samples, or the missing ones, as CSV.
     "biobank expected",
+    # The biobank: a shipment's manifest and the LIMS CSV, written to files.
+    "biobank manifest",
+    "biobank lims-export",
 }
 # Filled, copied or replaced whole: run on installations of their own (the tests of the demo
 # above, of a backup and a restore below).

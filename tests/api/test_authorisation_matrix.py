@@ -210,6 +210,21 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/queries/settings": may_view_study,
     # Monitoring: the plan, the SDV progress and the visits list answer whoever sees subjects
     # somewhere (their sites only); a subject's SDV and a visit at site A where they are.
+    # Biobank exchange: destinations and sample requests for every member of the study (a
+    # researcher asks for samples); the rest for whoever manages samples somewhere (their sites'
+    # samples only). A shipment and a sample named here do not exist: unknown and forbidden
+    # answer the same to everyone.
+    "/api/studies/{identifier}/biobank/destinations": may_view_study,
+    "/api/studies/{identifier}/biobank/requests": may_view_study,
+    "/api/studies/{identifier}/biobank/agreements": granted(Action.MANAGE_SAMPLES, anywhere=True),
+    "/api/studies/{identifier}/biobank/shipments": granted(Action.MANAGE_SAMPLES, anywhere=True),
+    "/api/studies/{identifier}/biobank/withdrawals": granted(Action.MANAGE_SAMPLES, anywhere=True),
+    "/api/studies/{identifier}/biobank/lims/samples": granted(Action.MANAGE_SAMPLES, anywhere=True),
+    "/api/studies/{identifier}/biobank/shipments/{reference}": lambda role, situation: False,
+    "/api/studies/{identifier}/biobank/shipments/{reference}/manifest": (
+        lambda role, situation: False
+    ),
+    "/api/studies/{identifier}/biobank/samples/{sample}/consent": lambda role, situation: False,
     "/api/studies/{identifier}/monitoring/plan": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/progress": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/visits": granted(Action.VIEW_SUBJECTS, anywhere=True),
@@ -572,6 +587,71 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ("put", "/api/studies/{identifier}/queries/settings"): (
         granted(Action.MANAGE_STUDY),
         {"reason": " ", "daily_digest": True},
+        True,
+    ),
+    # Biobank exchange: each body is refused (400) for whoever may call it: a blank code, an
+    # unknown destination or request, no sample named, an empty LIMS file. Sending and
+    # receiving a shipment that does not exist: unknown and forbidden look the same (403).
+    ("post", "/api/studies/{identifier}/biobank/destinations"): (
+        granted(Action.MANAGE_SAMPLES, anywhere=True),
+        {"code": " ", "name": "x", "kind": "partner"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/agreements"): (
+        granted(Action.MANAGE_SAMPLES, anywhere=True),
+        {
+            "reference": "MTA-X",
+            "destination": "NOPE",
+            "uses": ["sharing"],
+            "starts_on": "2026-01-01",
+            "ends_on": "2026-12-31",
+        },
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/shipments"): (
+        granted(Action.MANAGE_SAMPLES, anywhere=True),
+        {"destination": "NOPE", "use": "sharing", "samples": ["S-1"]},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/shipments/{reference}/send"): (
+        lambda role, situation: False,
+        {},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/shipments/{reference}/receipt"): (
+        lambda role, situation: False,
+        {"received": ["S-1"]},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/requests"): (
+        may_view_study,
+        {
+            "destination": "NOPE",
+            "sample_type": "plasma",
+            "quantity": 1,
+            "use": "sharing",
+            "purpose": "x",
+        },
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/requests/{reference}/decision"): (
+        granted(Action.MANAGE_SAMPLES, anywhere=True),
+        {"approve": False, "reason": "x"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/requests/{reference}/shipment"): (
+        granted(Action.MANAGE_SAMPLES, anywhere=True),
+        {"samples": ["S-1"]},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/withdrawals"): (
+        granted(Action.MANAGE_SAMPLES, anywhere=True),
+        {"samples": [], "action": "destroyed", "reason": "x"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/biobank/lims/import"): (
+        granted(Action.MANAGE_SAMPLES, anywhere=True),
+        {"text": "", "dry_run": True},
         True,
     ),
     # Safety: the assessment of 01-001's SAE report, not yet sent by the investigator: refused

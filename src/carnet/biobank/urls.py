@@ -2,10 +2,12 @@
 
 from django.urls import URLPattern, path
 
-from carnet.biobank import views_collection
+from carnet.biobank import views_collection, views_exchange
 
 app_name = "biobank"
 STUDY = "studies/<str:identifier>/"
+BIOBANK = STUDY + "biobank/"
+SHIPMENT = BIOBANK + "shipments/<str:reference>/"
 
 urlpatterns: list[URLPattern] = [
     # Collection and pre-analytics (views_collection).
@@ -23,4 +25,29 @@ urlpatterns: list[URLPattern] = [
     ),
     path(STUDY + "samples/<str:sample>/", views_collection.sample_page, name="sample"),
     path(STUDY + "samples/<str:sample>/process/", views_collection.process_action, name="process"),
+    # --- exchange: shipments, MTAs, requests, withdrawals, LIMS (bio-exchange) ---
+    path(BIOBANK + "exchange/", views_exchange.exchange_page, name="exchange"),
+    path(BIOBANK + "destinations/new/", views_exchange.destination_action, name="destination_new"),
+    path(BIOBANK + "agreements/new/", views_exchange.agreement_action, name="agreement_new"),
+    path(BIOBANK + "shipments/new/", views_exchange.shipment_new_action, name="shipment_new"),
+    path(SHIPMENT, views_exchange.shipment_page, name="shipment"),
+    path(SHIPMENT + "send/", views_exchange.shipment_send_action, name="shipment_send"),
+    path(SHIPMENT + "receive/", views_exchange.shipment_receive_action, name="shipment_receive"),
+    path(
+        SHIPMENT + "manifest.<str:extension>",
+        views_exchange.manifest_download,
+        name="manifest",
+    ),
+    path(BIOBANK + "requests/new/", views_exchange.request_new_action, name="request_new"),
+    path(
+        BIOBANK + "requests/<str:reference>/decide/",
+        views_exchange.request_decide_action,
+        name="request_decide",
+    ),
+    path(BIOBANK + "withdrawals/", views_exchange.withdrawals_page, name="withdrawals"),
+    path(BIOBANK + "lims/", views_exchange.lims_page, name="lims"),
+    path(
+        BIOBANK + "lims/samples-<str:shape>.csv", views_exchange.lims_download, name="lims_export"
+    ),
+    # --- end of exchange ---
 ]

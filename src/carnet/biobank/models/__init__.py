@@ -1,9 +1,6 @@
 """The biobank's tables. Each module holds one part of a sample's life; rows are written by the
 biobank's services only, every change is an audit event, and nothing is deleted."""
 
-from carnet.biobank.models.samples import Sample, SampleStatus
-
-__all__ = ["Sample", "SampleStatus"]
 from carnet.biobank.models.collection import (
     Haemolysis,
     Held,
@@ -11,5 +8,38 @@ from carnet.biobank.models.collection import (
     SampleCollection,
     StepKind,
 )
+from carnet.biobank.models.exchange import (
+    Destination,
+    DestinationKind,
+    DispositionAction,
+    RequestStatus,
+    SampleDisposition,
+    SampleRequest,
+    SampleUse,
+    Shipment,
+    ShipmentItem,
+    ShipmentStatus,
+    TransferAgreement,
+)
+from carnet.biobank.models.samples import Sample, SampleStatus
 
-__all__ += ["Haemolysis", "Held", "ProcessingStep", "SampleCollection", "StepKind"]
+__all__ = [
+    "Destination",
+    "DestinationKind",
+    "DispositionAction",
+    "Haemolysis",
+    "Held",
+    "ProcessingStep",
+    "RequestStatus",
+    "Sample",
+    "SampleCollection",
+    "SampleDisposition",
+    "SampleRequest",
+    "SampleStatus",
+    "SampleUse",
+    "Shipment",
+    "ShipmentItem",
+    "ShipmentStatus",
+    "StepKind",
+    "TransferAgreement",
+]

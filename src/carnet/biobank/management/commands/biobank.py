@@ -1,6 +1,7 @@
-"""`carnet biobank collect|process|expected STUDY`: record a sample the protocol expects and
-its processing steps from the server (audited as the command line), and print a subject's
-expected and collected samples or the study's missing ones."""
+"""`carnet biobank ACTION STUDY …`: the biobank from the server, writes audited as the command
+line. Here: record a sample the protocol expects and its processing steps, print a subject's
+expected and collected samples or the study's missing ones; each other part of the biobank adds
+its actions (the exchange's: carnet.biobank.cli_exchange)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from carnet.audit.services import SystemActor
 from carnet.biobank import expected as expected_samples
+from carnet.biobank.cli_exchange import EXCHANGE_ACTIONS, add_exchange_actions, handle_exchange
 from carnet.biobank.collection import sample_collect, sample_process
 from carnet.biobank.models import Held, Sample, StepKind
 from carnet.core.errors import CarnetError, ValidationError
@@ -77,8 +79,16 @@ class Command(BaseCommand):
         )
         expected.add_argument("study", metavar="STUDY")
         expected.add_argument("--subject", default="", help="Without it: the missing samples.")
+        # Shipments, MTAs, requests, consent withdrawals, LIMS exchange.
+        add_exchange_actions(actions)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] in EXCHANGE_ACTIONS:
+            try:
+                handle_exchange(options, self.stdout.write)
+            except CarnetError as error:
+                raise CommandError(str(error)) from error
+            return
         try:
             study = Study.objects.filter(identifier=options["study"]).first()
             if study is None:
