@@ -32,9 +32,10 @@ class Role(models.TextChoices):
     # nothing; the membership's dates are the period of the inspection.
     INSPECTOR = "inspector", _("Inspector (read-only)")
     # The investigator who coordinates the study's sites (EU CTR art. 2; "investigateur
-    # coordonnateur"): one person at a time, for the whole study, usually also an investigator
-    # of their own site (a second membership). Reads every site's data, blinded; signs the
-    # database lock. A role of the delegation log, so the designation is dated and audited.
+    # coordonnateur"), usually also an investigator of their own site (a second membership).
+    # Reads every site's data, blinded; signs the database lock (held for the whole study). A
+    # role of the delegation log, so the designation is dated, audited and handed over; a
+    # multinational trial may name one per country, any of whom signs.
     COORDINATING_INVESTIGATOR = "coordinating_investigator", _("Coordinating investigator")
 
 
@@ -75,8 +76,6 @@ class Action(StrEnum):
 
 # Site roles act for one site; a membership "for all sites" makes no sense for them.
 SITE_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_ENTRY, Role.PHARMACIST})
-# Study roles act for the whole study, and one person holds each at a time.
-SINGLE_STUDY_ROLES = frozenset({Role.COORDINATING_INVESTIGATOR})
 
 # Roles that see treatment allocation: whoever holds one is unblinded for that study.
 # Pharmacovigilance is not one of them: it reads an arm only for a case it unblinds (a suspected

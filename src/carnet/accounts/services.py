@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import ApiToken, Centre, Membership, StudySite, User
 from carnet.accounts.permissions import memberships_in_force, permissions_forget
-from carnet.accounts.roles import SINGLE_STUDY_ROLES, SITE_ROLES, Role
+from carnet.accounts.roles import SITE_ROLES, Role
 from carnet.accounts.sign_in import two_factor_required
 from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now
@@ -220,34 +220,6 @@ def _membership_fields(membership: Membership) -> dict[str, Any]:
 
 
 @transaction.atomic
-def _single_study_role_check(
-    *, user: User, study: Study, site: StudySite | None, role: str, period: tuple[date, date | None]
-) -> None:
-    """Refuse a study role given for one site, or to a second person for an overlapping period."""
-    if site is not None:
-        raise ValidationError(
-            _("%(role)s acts for the whole study: give no site.") % {"role": Role(role).label}
-        )
-    starts_on, ends_on = period
-    others = (
-        Membership.objects.filter(study=study, role=role, ended_at__isnull=True)
-        .exclude(user=user)
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=starts_on))
-    )
-    if ends_on is not None:
-        others = others.filter(starts_on__lte=ends_on)
-    holder = others.select_related("user").first()
-    if holder is not None:
-        raise ValidationError(
-            _("%(username)s is already the %(role)s of %(study)s; end that role first.")
-            % {
-                "username": holder.user.username,
-                "role": Role(role).label.lower(),
-                "study": study.identifier,
-            }
-        )
-
-
 def role_grant(
     *,
     actor: Actor,
@@ -281,10 +253,6 @@ def role_grant(
         raise ValidationError(
             _("The membership would end (%(end)s) before it starts (%(start)s).")
             % {"end": ends_on, "start": starts_on}
-        )
-    if role in SINGLE_STUDY_ROLES:
-        _single_study_role_check(
-            user=user, study=study, site=site, role=role, period=(starts_on, ends_on)
         )
     overlapping = (
         Membership.objects.select_for_update()

@@ -352,7 +352,9 @@ def database_lock_unlock(
                 "status": lock.status,
                 "binding_hash": signature.binding_hash,
                 # The blind is not restored by an unlock: the trail says the study stays open.
-                "study_unblinded": study.unblinded_at is not None,
+                "study_unblinded": Study.objects.filter(
+                    pk=study.pk, unblinded_at__isnull=False
+                ).exists(),
             },
             reason=reason,
             chain=study.audit_chain,
