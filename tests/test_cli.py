@@ -323,6 +323,37 @@ def _redcap_records() -> dict[str, str]:
     return {"{redcap_records}": str(path)}
 
 
+def _mini_locked() -> dict[str, str]:
+    """Lock MINI's database through the services: every open item waived, four signatures."""
+    from carnet.accounts.roles import Role
+    from carnet.database_lock.selectors import checklist_state
+    from carnet.database_lock.services import checklist_waive, database_lock_sign
+    from carnet.studies.models import Study
+    from tests.accounts.personas import person
+
+    study = Study.objects.get(identifier="MINI")
+    signers = [
+        person(name, study=study, role=role)
+        for name, role in (
+            ("lockdm", Role.DATA_MANAGER),
+            ("lockstat", Role.STATISTICIAN),
+            ("lockci", Role.COORDINATING_INVESTIGATOR),
+            ("locksponsor", Role.SPONSOR),
+        )
+    ]
+    for state in checklist_state(study):
+        if state.blocking:
+            checklist_waive(actor=signers[0], study=study, item=state.key, reason="the table")
+    for signer in signers:
+        database_lock_sign(
+            actor=signer,
+            study=study,
+            password="a long test password",
+            meaning="I authorise this database lock.",
+        )
+    return {}
+
+
 WRITES = [
     Write(("study", "load", str(FIXTURE))),
     Write(("study", "publish", "MINI")),
@@ -459,6 +490,18 @@ WRITES = [
     Write(("user", "deactivate", "dora", "--reason", "left the unit"), reason="left the unit"),
     # Pharmacovigilance: a version of the reference safety information.
     Write(("safety", "rsi-add", "MINI", "IB-1", "--from", "2025-01-01", "--terms", "Anaemia")),
+    # Last, as MINI stays locked: the database locked through the services (its checklist
+    # waived, four signers), then the sponsor unblinds the study from the command line.
+    Write(
+        (
+            *("dblock", "unblind", "MINI", "--signer", "locksponsor", "--password-stdin"),
+            *("--reason", "final analysis"),
+        ),
+        reason="final analysis",
+        stdin="a long test password",
+        signer="locksponsor (Locksponsor)",
+        before=_mini_locked,
+    ),
 ]
 # What only reads the database (`audit anchor` writes the heads to a file, not to the database).
 READ_ONLY = {
@@ -496,6 +539,8 @@ READ_ONLY = {
     # The database lock's checklist and its locks, printed.
     "dblock checklist",
     "dblock list",
+    # A lock's archived snapshot copied to a file, checked against its hash.
+    "dblock archive",
     # The audit trail of a study, filtered, written to a CSV or PDF file.
     "audit trail",
     # The CRF describes the study (no data): it writes a file, not to the database.
