@@ -181,7 +181,9 @@ def _archived_lock(request: HttpRequest, identifier: str, number: int) -> Any:
 
 @login_required
 @require_GET
-def archive_download(request: HttpRequest, identifier: str, number: int) -> HttpResponse:
+def archive_download(
+    request: HttpRequest, identifier: str, number: int
+) -> HttpResponseRedirect | FileResponse:
     """Return a lock's archived snapshot (the zip), checked against its recorded SHA-256."""
     lock = _archived_lock(request, identifier, number)
     try:
