@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_study_unblinding'),
+        ('accounts', '0007_membership_role_coordinating_investigator'),
         ('randomization', '0003_outage'),
         ('studies', '0003_study_unblinded_at'),
     ]
