@@ -285,7 +285,7 @@ def _vitals_csv() -> dict[str, str]:
     return {"{vitals_csv}": str(path)}
 
 
-def _biobank_samples() -> dict[str, str]:
+def _biobank_lims_samples() -> dict[str, str]:
     """Return a LIMS CSV of two samples of the subject included at site 01."""
     import tempfile
 
@@ -427,6 +427,37 @@ def _biobank_samples() -> dict[str, str]:
         "{spun}": subject.included_on.isoformat() + "T09:40+01:00",
         "{spun_end}": subject.included_on.isoformat() + "T09:50+01:00",
     }
+
+
+def _mini_locked() -> dict[str, str]:
+    """Lock MINI's database through the services: every open item waived, four signatures."""
+    from carnet.accounts.roles import Role
+    from carnet.database_lock.selectors import checklist_state
+    from carnet.database_lock.services import checklist_waive, database_lock_sign
+    from carnet.studies.models import Study
+    from tests.accounts.personas import person
+
+    study = Study.objects.get(identifier="MINI")
+    signers = [
+        person(name, study=study, role=role)
+        for name, role in (
+            ("lockdm", Role.DATA_MANAGER),
+            ("lockstat", Role.STATISTICIAN),
+            ("lockci", Role.COORDINATING_INVESTIGATOR),
+            ("locksponsor", Role.SPONSOR),
+        )
+    ]
+    for state in checklist_state(study):
+        if state.blocking:
+            checklist_waive(actor=signers[0], study=study, item=state.key, reason="the table")
+    for signer in signers:
+        database_lock_sign(
+            actor=signer,
+            study=study,
+            password="a long test password",
+            meaning="I authorise this database lock.",
+        )
+    return {}
 
 
 WRITES = [
@@ -669,7 +700,7 @@ WRITES = [
             *("--uses", "protocol_analysis", "--from", "2025-01-01", "--to", "2099-12-31"),
         )
     ),
-    Write(("biobank", "lims-import", "MINI", "{biobank_csv}"), before=_biobank_samples),
+    Write(("biobank", "lims-import", "MINI", "{biobank_csv}"), before=_biobank_lims_samples),
     Write(
         (
             *("biobank", "ship", "MINI", "--destination", "CLAB", "--use", "protocol_analysis"),
@@ -690,6 +721,18 @@ WRITES = [
         ),
         reason="consent withdrawn",
         before=_biobank_withdrawal,
+    ),
+    # Last, as MINI stays locked: the database locked through the services (its checklist
+    # waived, four signers), then the sponsor unblinds the study from the command line.
+    Write(
+        (
+            *("dblock", "unblind", "MINI", "--signer", "locksponsor", "--password-stdin"),
+            *("--reason", "final analysis"),
+        ),
+        reason="final analysis",
+        stdin="a long test password",
+        signer="locksponsor (Locksponsor)",
+        before=_mini_locked,
     ),
 ]
 # What only reads the database (`audit anchor` writes the heads to a file, not to the database).
@@ -728,6 +771,8 @@ READ_ONLY = {
     # The database lock's checklist and its locks, printed.
     "dblock checklist",
     "dblock list",
+    # A lock's archived snapshot copied to a file, checked against its hash.
+    "dblock archive",
     # The audit trail of a study, filtered, written to a CSV or PDF file.
     "audit trail",
     # The CRF describes the study (no data): it writes a file, not to the database.

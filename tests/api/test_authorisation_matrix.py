@@ -61,7 +61,7 @@ def may_view_database_lock(role: str, situation: str) -> bool:
         Role.DATA_MANAGER,
         Role.STATISTICIAN,
         Role.UNBLINDED_STATISTICIAN,
-        Role.INVESTIGATOR,
+        Role.COORDINATING_INVESTIGATOR,
         Role.SPONSOR,
     }
     all_sites = situation == "own site" and role not in SITE_ROLES and role != Role.MONITOR
@@ -238,6 +238,10 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     # The database lock: whoever sees every site's subjects, or holds a role that signs it.
     "/api/studies/{identifier}/database-lock": may_view_database_lock,
     "/api/studies/{identifier}/database-lock/checklist": may_view_database_lock,
+    "/api/studies/{identifier}/database-lock/unblinding": may_view_database_lock,
+    # A lock's archived snapshot: no lock in this world, so nobody gets one (tests/database_lock
+    # checks who may: an unblinded reader who exports or inspects the whole study).
+    "/api/studies/{identifier}/database-lock/{number}/archive": lambda role, situation: False,
     # Safety: the SAE reports, the RSI and the reconciliation list the sites one reports for or
     # manages the data of; the SAE report of 01-001 (site A) answers those covering site A.
     "/api/studies/{identifier}/safety/reports": reads_safety(anywhere=True),
@@ -575,6 +579,13 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ("post", "/api/studies/{identifier}/database-lock/unlock"): (
         granted(Action.MANAGE_DATA),
         {"reason": " ", "meaning": "x", "password": "not the password"},
+        True,
+    ),
+    # The study's unblinding: the sponsor or a data manager of every site gets past the
+    # permission check and is refused (400): the database is not locked; anyone else: 403.
+    ("post", "/api/studies/{identifier}/database-lock/unblinding"): (
+        granted(Action.UNBLIND_STUDY),
+        {"reason": "final analysis", "meaning": "x", "password": "not the password"},
         True,
     ),
     ("put", "/api/studies/{identifier}/subject-settings"): (

@@ -1,19 +1,24 @@
 """MINI in production with a subject at site A (oversight's world) and the people of a
 database lock: a data manager (no second factor, so that they sign twice in a test), the
-blinded statistician, the coordinating investigator (site A's) and the sponsor."""
+blinded statistician, the coordinating investigator (site A's investigator, designated
+coordinating investigator of the study) and the sponsor."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
 from carnet.accounts.models import User
 from carnet.accounts.roles import Role
+from carnet.accounts.services import role_grant
 from carnet.accounts.signatures import DEFAULT_MEANINGS
+from carnet.core.clock import utc_today
 from carnet.database_lock.models import DatabaseLock
 from carnet.database_lock.selectors import checklist_state
 from carnet.database_lock.services import checklist_waive, database_lock_sign
+from tests.accounts.factories import ADMIN
 from tests.accounts.personas import person
 from tests.capture.conftest import capture as capture
 from tests.oversight.conftest import PASSWORD, Oversight
@@ -57,6 +62,14 @@ class Locking:
 @pytest.fixture
 def locking(oversight: Oversight) -> Locking:
     o = oversight
+    role_grant(
+        actor=ADMIN,
+        user=o.investigator,
+        study=o.study,
+        site=None,
+        role=Role.COORDINATING_INVESTIGATOR,
+        starts_on=utc_today() - timedelta(days=60),
+    )
     return Locking(
         o=o,
         manager=person("dmitri", study=o.study, role=Role.DATA_MANAGER),

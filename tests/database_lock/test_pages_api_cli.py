@@ -3,6 +3,7 @@ and the command line; and `carnet sign`, the investigator's signature from the c
 
 from __future__ import annotations
 
+import html
 import io
 import sys
 from datetime import timedelta
@@ -180,3 +181,163 @@ def test_carnet_sign_signs_a_form_a_visit_or_the_casebook(
         call_command(
             "sign", "MINI", "01-001", "--form", "vitals", "--meaning", "x", "--signer", "irene"
         )
+
+
+# --- the study's unblinding and the archived snapshot (page, API, command line) -------------
+
+UNBLIND_MEANING = "I authorise the unblinding of this study."
+
+
+def locked_study(locking: Locking):  # type: ignore[no-untyped-def]
+    from tests.database_lock.test_database_lock import locked
+
+    return locked(locking)
+
+
+def test_the_page_refuses_the_unblinding_before_the_lock_in_french_and_offers_it_after(
+    locking: Locking,
+) -> None:
+    sponsor = browser(locking, locking.sponsor)
+    assert 'id="lock-unblind"' not in sponsor.get(PAGE).content.decode()
+    sponsor.post("/language/", {"language": "fr", "next": "/"})
+    refused = sponsor.post(
+        PAGE + "unblind/",
+        {"reason": "analyse", "password": PASSWORD, "meaning": UNBLIND_MEANING},
+        follow=True,
+    ).content.decode()
+    assert "La levée de l'aveugle de MINI n'est permise qu'une fois" in html.unescape(refused)
+    sponsor.post("/language/", {"language": "en", "next": "/"})
+    lock = locked_study(locking)
+    page = sponsor.get(PAGE).content.decode()
+    assert 'id="lock-unblind"' in page
+    # The statistician, blinded and not allowed to unblind, sees no form.
+    assert (
+        'id="lock-unblind"' not in browser(locking, locking.statistician).get(PAGE).content.decode()
+    )
+    done = sponsor.post(
+        PAGE + "unblind/",
+        {"reason": "final analysis", "password": PASSWORD, "meaning": UNBLIND_MEANING},
+        follow=True,
+    ).content.decode()
+    assert "The study is unblinded: its people now see the arms." in done
+    assert 'id="unblinded"' in done
+    assert f"after {lock.name}" in done
+    assert 'id="lock-unblind"' not in done
+    sponsor.post("/language/", {"language": "fr", "next": "/"})
+    french = html.unescape(sponsor.get(PAGE).content.decode())
+    assert "L'étude est levée d'aveugle" in french
+    assert "Autorisée et signée par Sofia, après DBLOCK-1." in french
+
+
+def test_the_audit_trail_page_masks_arm_revealing_values_until_the_study_is_unblinded(
+    locking: Locking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carnet.studies.definition.model import Item
+
+    # Systolic pressure stands in for an arm-revealing item (a dose, a drug-specific lab).
+    monkeypatch.setattr(Item, "arm_revealing", property(lambda item: item.name == "sbp"))
+    locking.o.save(values={"sbp": 131})
+    trail = "/studies/MINI/audit/?item=sbp"
+    inspector = browser(locking, locking.o.inspector)
+    locked_study(locking)
+    before = inspector.get(trail).content.decode()
+    assert "(blinded)" in before
+    assert ">131<" not in before
+    from carnet.database_lock.services import database_lock_unblind
+
+    database_lock_unblind(
+        actor=locking.sponsor,
+        study=locking.study,
+        reason="final analysis",
+        password=PASSWORD,
+        meaning=UNBLIND_MEANING,
+    )
+    after = inspector.get(trail).content.decode()
+    assert ">131<" in after
+
+
+def test_the_archive_downloads_with_its_hash_for_those_who_may_read_arms(
+    locking: Locking,
+) -> None:
+    from carnet.core.hashing import sha256_hex
+    from carnet.database_lock.services import database_lock_unblind
+
+    lock = locked_study(locking)
+    archive = f"{PAGE}{lock.number}/archive/"
+    unblinded = browser(locking, locking.o.unblinded)
+    page = unblinded.get(PAGE).content.decode()
+    assert 'id="archive-download"' in page
+    got = unblinded.get(archive)
+    assert got.status_code == 200
+    content = b"".join(got.streaming_content)
+    assert sha256_hex(content) == lock.archive_sha256 == got["X-Checksum-SHA256"]
+    sums = unblinded.get(f"{PAGE}{lock.number}/archive.sha256").content.decode()
+    assert sums.startswith(f"{lock.archive_sha256}  {lock.archive_name}\n")
+    # Blinded readers of the page see the hash, not the download (the zip holds the arms).
+    for user in (locking.statistician, locking.manager, locking.sponsor):
+        client = browser(locking, user)
+        page = client.get(PAGE).content.decode()
+        assert lock.archive_sha256 in page
+        assert 'id="archive-download"' not in page
+        assert client.get(archive).status_code == 404
+    database_lock_unblind(
+        actor=locking.sponsor,
+        study=locking.study,
+        reason="final analysis",
+        password=PASSWORD,
+        meaning=UNBLIND_MEANING,
+    )
+    # Once the study is unblinded, who exports the study's data downloads it; the sponsor, who
+    # exports nothing, still does not.
+    assert browser(locking, locking.statistician).get(archive).status_code == 200
+    assert browser(locking, locking.sponsor).get(archive).status_code == 404
+
+
+def test_the_api_unblinds_after_the_lock_and_serves_the_archive(locking: Locking) -> None:
+    def api(user):  # type: ignore[no-untyped-def]
+        _token, key = token_create(actor=ADMIN, user=user, study=locking.study)
+        return Client(headers={"authorization": f"Bearer {key}"})
+
+    sponsor = api(locking.sponsor)
+    body = {"reason": "final analysis", "password": PASSWORD, "meaning": UNBLIND_MEANING}
+    refused = sponsor.post(API + "/unblinding", body, content_type="application/json")
+    assert refused.status_code == 400, refused.content
+    assert "MINI may be unblinded only once its database is locked." in refused.json()["detail"]
+    assert sponsor.get(API + "/unblinding").json()["unblinded"] is False
+    lock = locked_study(locking)
+    statistician = api(locking.statistician)
+    assert statistician.get(f"{API}/{lock.number}/archive").status_code == 403
+    answer = sponsor.post(API + "/unblinding", body, content_type="application/json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["unblinded"] is True
+    assert answer.json()["basis"] == "DBLOCK-1"
+    assert statistician.get(API + "/unblinding").json()["unblinded_by"] == "Sofia"
+    got = statistician.get(f"{API}/{lock.number}/archive")
+    assert got.status_code == 200
+    assert got["X-Checksum-SHA256"] == lock.archive_sha256
+
+
+def test_the_command_line_unblinds_after_the_lock_and_copies_the_archive(
+    locking: Locking, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from carnet.core.hashing import sha256_of_file
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    with pytest.raises(CommandError, match="only once its database is locked"):
+        call_command(
+            *("dblock", "unblind", "MINI", "--signer", "sofia", "--password-stdin"),
+            *("--reason", "final analysis"),
+        )
+    lock = locked_study(locking)
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    call_command(
+        *("dblock", "unblind", "MINI", "--signer", "sofia", "--password-stdin"),
+        *("--reason", "final analysis"),
+        stdout=out,
+    )
+    assert out.getvalue() == "MINI is unblinded (after DBLOCK-1).\n"
+    target = tmp_path / "snapshot.zip"
+    call_command("dblock", "archive", "MINI", "--output", str(target), stdout=out)
+    assert sha256_of_file(target) == lock.archive_sha256
+    assert f"DBLOCK-1: {target} SHA-256 {lock.archive_sha256} (checked)." in out.getvalue()

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from carnet.accounts.models import User
 from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_now
+from carnet.core.hashing import sha256_of_file
 from carnet.database_lock.models import DatabaseLock, LockStatus
 from carnet.demo import demo_load
 from tests.e2e.test_guide import _cycle, _phase2_patient, _study
@@ -131,6 +132,22 @@ def test_the_data_manager_runs_the_checklist_of_acc_209_to_a_signed_lock(
             lock = DatabaseLock.objects.get()
             assert lock.status == LockStatus.LOCKED
             expect(page.locator("#archive-sha256")).to_have_text(lock.archive_sha256)
+
+            # Locked: the data manager unblinds the study for the final analysis (signed), and
+            # from then on may download the archived snapshot, whose hash matches the page's.
+            expect(page.locator("#archive-download")).to_have_count(0)
+            form = page.locator("#lock-unblind")
+            form.get_by_label("Reason").fill("Final analysis")
+            form.get_by_label("Your password (e-signature)").fill(PASSWORD)
+            form.get_by_label("Authenticator code").fill(_code("datamanager", 60))
+            with time_machine.travel(utc_now() + timedelta(seconds=60), tick=True):
+                form.get_by_role("button", name="Sign and unblind the study").click()
+                expect(page.locator(".messages")).to_contain_text("The study is unblinded")
+            expect(page.locator("#unblinded")).to_contain_text("after DBLOCK-1")
+            with page.expect_download() as download:
+                page.locator("#archive-download").click()
+            saved = download.value.path()
+            assert sha256_of_file(Path(saved)) == lock.archive_sha256
 
             # A nurse's change is refused from now on.
             nurse = _person_page(browser, live_server, "dataentry")

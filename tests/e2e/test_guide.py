@@ -34,10 +34,10 @@ from carnet.audit.services import SystemActor
 from carnet.capture.services import form_save
 from carnet.core.clock import utc_now
 from carnet.demo import (
-    DEMO_ACCOUNTS,
     DEMO_CENTRES,
     DEMO_ROLES_FROM,
     demo_load,
+    demo_roles,
     demo_site_staff_load,
     examples_dir,
 )
@@ -99,7 +99,7 @@ def _study(name: str, *, test_patient: bool) -> Study:
         site = site_add(actor=SYSTEM, study=study, centre=centre, code=f"{number:02d}")
         site_activate(actor=SYSTEM, site=site, on=activated_on)
     sites = list(StudySite.objects.filter(study=study).order_by("code"))
-    for username, _full_name, role, site_numbers in DEMO_ACCOUNTS:
+    for username, role, site_numbers in demo_roles():
         for site in [sites[n - 1] for n in site_numbers] or [None]:
             role_grant(
                 actor=SYSTEM,

@@ -123,7 +123,7 @@ def database_lock_viewer(role: str, situation: str) -> bool:
         Role.DATA_MANAGER,
         Role.STATISTICIAN,
         Role.UNBLINDED_STATISTICIAN,
-        Role.INVESTIGATOR,
+        Role.COORDINATING_INVESTIGATOR,
         Role.SPONSOR,
     }
     all_sites = situation == "own site" and role not in SITE_ROLES and role != Role.MONITOR
@@ -272,10 +272,15 @@ ACTIONS_AND_REDIRECTS = {
     "studies/<str:identifier>/documents/sites/<str:site>/archive/",
     "studies/<str:identifier>/documents/archives/<int:run_id>/progress/",
     "studies/<str:identifier>/documents/archives/<int:run_id>/download/",
-    # The database lock's actions: waive an item, sign, unlock.
+    # The database lock's actions: waive an item, sign, unlock, unblind the study.
     "studies/<str:identifier>/database-lock/waive/",
     "studies/<str:identifier>/database-lock/sign/",
     "studies/<str:identifier>/database-lock/unlock/",
+    "studies/<str:identifier>/database-lock/unblind/",
+    # A lock's archived snapshot and its hashes (no lock in this world: 404 for everyone;
+    # tests/database_lock checks who downloads them).
+    "studies/<str:identifier>/database-lock/<int:number>/archive/",
+    "studies/<str:identifier>/database-lock/<int:number>/archive.sha256",
     # Pharmacovigilance: the line listing needs its period (400 without it; tests/safety checks
     # who downloads it); the CIOMS-I and E2B files of a version sent (none here: 404).
     "studies/<str:identifier>/safety/listing.csv",

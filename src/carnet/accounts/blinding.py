@@ -6,6 +6,11 @@ the arm itself, the allocation and kit lists. Every output that shows a value as
 rather than deciding on its own: pages, API answers (errors and conflicts included), item
 history, listings and exports. A value masked here reads `HIDDEN`, so the person still sees that
 something was entered.
+
+The blind ends for everyone of a study when the study is unblinded as a whole, after its
+database lock (`Study.unblinded_at`, set by randomization.study_unblinding): from then on every
+person holding a role in the study reads the arms. A later unlock of the database does not
+restore the blind.
 """
 
 from __future__ import annotations

@@ -173,11 +173,22 @@ def require(
         )
 
 
+def study_unblinded(study: Study, *, on: date | None = None) -> bool:
+    """Return whether the blind of the whole study had ended (by a date, today by default)."""
+    if study.unblinded_at is None:
+        return False
+    return on is None or study.unblinded_at.date() <= on
+
+
 def is_unblinded(user: User, *, study: Study, on: date | None = None) -> bool:
-    """Return whether the user may see treatment allocation in this study."""
+    """Return whether the user may see treatment allocation in this study: an unblinded role
+    always; every person of the study once the study's blind has ended."""
     if not user.is_active:
         return False
-    return any(role in UNBLINDED_ROLES for role, _site in _roles_in_force(user, study, on))
+    roles = _roles_in_force(user, study, on)
+    if roles and study_unblinded(study, on=on):
+        return True
+    return any(role in UNBLINDED_ROLES for role, _site in roles)
 
 
 def study_visible(user: User, study: Study) -> bool:

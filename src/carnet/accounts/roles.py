@@ -31,6 +31,12 @@ class Role(models.TextChoices):
     # A health authority's inspector (ANSM, FDA): reads a study and its audit trail, changes
     # nothing; the membership's dates are the period of the inspection.
     INSPECTOR = "inspector", _("Inspector (read-only)")
+    # The investigator who coordinates the study's sites (EU CTR art. 2; "investigateur
+    # coordonnateur"), usually also an investigator of their own site (a second membership).
+    # Reads every site's data, blinded; signs the database lock (held for the whole study). A
+    # role of the delegation log, so the designation is dated, audited and handed over; a
+    # multinational trial may name one per country, any of whom signs.
+    COORDINATING_INVESTIGATOR = "coordinating_investigator", _("Coordinating investigator")
 
 
 class Action(StrEnum):
@@ -63,6 +69,8 @@ class Action(StrEnum):
     # --- Oversight (issue 19, oversight app) ---
     SIGN_DATA = "sign_data"  # the investigator signs a visit, a form or a casebook
     VIEW_AUDIT_TRAIL = "view_audit_trail"  # browse and export the study's audit trail
+    # End the blind of the whole study, once its database is locked (sponsor, data manager).
+    UNBLIND_STUDY = "unblind_study"
     # --- end of oversight ---
     # --- Pharmacy supply (issue 25, pharmacy app) ---
     # The sponsor's side of the stock: batches, kit lists, shipments from the depot, relabelling,
@@ -123,12 +131,17 @@ GRANTS.update({role: GRANTS[role] | actions for role, actions in _QUERY_GRANTS.i
 # --- end of queries ---
 
 # --- Oversight (issue 19): the investigator signs (at their own site); data managers,
-# administrators and inspectors browse the audit trail. Locks are MANAGE_DATA's.
+# administrators and inspectors browse the audit trail. Locks are MANAGE_DATA's. The
+# coordinating investigator reads every site (their own site's casebooks they sign as that
+# site's investigator). Once the database is locked, the sponsor, or the data manager for it,
+# ends the blind of the whole study (randomization.study_unblinding).
 GRANTS[Role.INSPECTOR] = frozenset(_READ | {Action.VIEW_AUDIT_TRAIL})
+GRANTS[Role.COORDINATING_INVESTIGATOR] = frozenset(_READ)
 _OVERSIGHT_GRANTS = {
     Role.INVESTIGATOR: {Action.SIGN_DATA},
-    Role.DATA_MANAGER: {Action.VIEW_AUDIT_TRAIL},
+    Role.DATA_MANAGER: {Action.VIEW_AUDIT_TRAIL, Action.UNBLIND_STUDY},
     Role.ADMINISTRATOR: {Action.VIEW_AUDIT_TRAIL},
+    Role.SPONSOR: {Action.UNBLIND_STUDY},
 }
 GRANTS.update({role: GRANTS[role] | actions for role, actions in _OVERSIGHT_GRANTS.items()})
 # --- end of oversight ---

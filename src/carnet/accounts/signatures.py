@@ -38,6 +38,7 @@ DEFAULT_MEANINGS = (
     gettext_noop("I authorise this database lock."),
     MODE_CHANGE_MEANING,
     gettext_noop("I request the emergency unblinding of this subject."),
+    gettext_noop("I authorise the unblinding of this study."),
 )
 
 

@@ -1,5 +1,6 @@
 """API of the database lock: the checklist as it stands, waiving an item, the study's locks,
-signing the lock at the next step, and the signed unlock. No logic here: the selectors and
+signing the lock at the next step, the signed unlock, the study's unblinding after the lock and
+the download of a lock's archived snapshot. No logic here: the selectors and
 services decide; once locked, capture's endpoints answer 423 (Locked)."""
 
 from __future__ import annotations
@@ -7,13 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from carnet.accounts.permissions import request_user
 from carnet.accounts.selectors import study_for_request
 from carnet.database_lock import selectors, services
+from carnet.randomization.study_unblinding import study_unblinding_of
 
 router = Router(tags=["database_lock"])
 
@@ -68,6 +70,40 @@ class DatabaseLockSignIn(Schema):
 
 class DatabaseLockUnlockIn(DatabaseLockSignIn):
     reason: str = Field(description="Why the lock is lifted; kept in the audit trail")
+
+
+class DatabaseLockUnblindingOut(Schema):
+    unblinded: bool = Field(description="Whether the blind of the whole study has ended")
+    unblinded_at: datetime | None
+    unblinded_by: str
+    basis: str = Field(description="The database lock it follows (DBLOCK-N)")
+    reason: str
+    meaning: str
+
+
+class DatabaseLockUnblindIn(DatabaseLockUnlockIn):
+    pass
+
+
+def _unblinding(study: Any) -> dict[str, Any]:
+    found = study_unblinding_of(study)
+    if found is None:
+        return {
+            "unblinded": False,
+            "unblinded_at": None,
+            "unblinded_by": "",
+            "basis": "",
+            "reason": "",
+            "meaning": "",
+        }
+    return {
+        "unblinded": True,
+        "unblinded_at": found.at,
+        "unblinded_by": found.by,
+        "basis": found.basis,
+        "reason": found.reason,
+        "meaning": found.signature.meaning,
+    }
 
 
 def _item(state: selectors.ItemState) -> dict[str, Any]:
@@ -151,3 +187,51 @@ def database_lock_unlock(request: HttpRequest, identifier: str, body: DatabaseLo
         meaning=body.meaning,
     )
     return services.lock_summary(lock)
+
+
+@router.get(
+    BASE + "/unblinding",
+    response=DatabaseLockUnblindingOut,
+    summary="Whether the study is unblinded as a whole, when, by whom and after which lock",
+)
+def database_lock_unblinding(request: HttpRequest, identifier: str) -> Any:
+    study = study_for_request(request, identifier)
+    selectors.require_view(request_user(request), study)
+    return _unblinding(study)
+
+
+@router.post(
+    BASE + "/unblinding",
+    response={201: DatabaseLockUnblindingOut},
+    summary="Unblind the whole study once its database is locked (sponsor or data manager, "
+    "e-signature, reason); refused before the lock",
+)
+def database_lock_unblind(
+    request: HttpRequest, identifier: str, body: DatabaseLockUnblindIn
+) -> Status:
+    study = study_for_request(request, identifier)
+    services.database_lock_unblind(
+        actor=request_user(request),
+        study=study,
+        reason=body.reason,
+        password=body.password,
+        totp_code=body.totp_code,
+        meaning=body.meaning,
+    )
+    return Status(201, _unblinding(study))
+
+
+@router.get(
+    BASE + "/{number}/archive",
+    response={200: None},
+    summary="Download a lock's archived snapshot (zip, every value and arm), checked against "
+    "its recorded SHA-256, which the X-Checksum-SHA256 header repeats",
+)
+def database_lock_archive(request: HttpRequest, identifier: str, number: int) -> FileResponse:
+    study = study_for_request(request, identifier)
+    selectors.require_archive(request_user(request), study)
+    lock = selectors.lock_of(study, number)
+    path = services.archive_path(lock)
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=lock.archive_name)
+    response["X-Checksum-SHA256"] = lock.archive_sha256
+    return response

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
-from carnet.accounts.permissions import PermissionDenied, memberships_in_force, site_scope
+from carnet.accounts.permissions import (
+    PermissionDenied,
+    is_unblinded,
+    memberships_in_force,
+    site_scope,
+)
 from carnet.accounts.roles import Action, Role
 from carnet.database_lock.checklist import CHECKLIST
 from carnet.database_lock.models import (
@@ -21,12 +26,13 @@ from carnet.database_lock.models import (
 )
 from carnet.studies.models import Study
 
-# The roles that sign each step (a membership in force in the study, at any site for the
-# coordinating investigator).
+# The roles that sign each step: a membership in force for the whole study. The coordinating
+# investigator's step is the coordinating investigator's (a role of the delegation log, one
+# person at a time), not any investigator's.
 STEP_ROLES: dict[str, frozenset[str]] = {
     Step.DATA_MANAGER: frozenset({Role.DATA_MANAGER}),
     Step.STATISTICIAN: frozenset({Role.STATISTICIAN, Role.UNBLINDED_STATISTICIAN}),
-    Step.COORDINATING_INVESTIGATOR: frozenset({Role.INVESTIGATOR}),
+    Step.COORDINATING_INVESTIGATOR: frozenset({Role.COORDINATING_INVESTIGATOR}),
     Step.SPONSOR: frozenset({Role.SPONSOR}),
 }
 SIGNER_ROLES = frozenset().union(*STEP_ROLES.values())
@@ -68,12 +74,12 @@ def roles_held(actor: User, study: Study) -> set[str]:
 
 
 def may_sign_step(actor: User, study: Study, step: str) -> bool:
-    """Return whether the person holds the step's role: for every site of the study, but the
-    coordinating investigator, who is an investigator of one of its sites."""
-    memberships = memberships_in_force(actor, study=study).filter(role__in=STEP_ROLES[step])
-    if step != Step.COORDINATING_INVESTIGATOR:
-        memberships = memberships.filter(site__isnull=True)
-    return memberships.exists()
+    """Return whether the person holds the step's role for every site of the study."""
+    return (
+        memberships_in_force(actor, study=study)
+        .filter(role__in=STEP_ROLES[step], site__isnull=True)
+        .exists()
+    )
 
 
 def may_view(actor: User, study: Study) -> bool:
@@ -87,6 +93,26 @@ def require_view(actor: User, study: Study) -> None:
     if not may_view(actor, study):
         raise PermissionDenied(
             _("You may not see the database lock of %(study)s.") % {"study": study.identifier}
+        )
+
+
+def may_read_archive(actor: User, study: Study) -> bool:
+    """Return whether the person may download a lock's archived snapshot. It holds every
+    value, arms included: whoever exports or inspects the whole study and may see the arms
+    (an unblinded role, or anyone once the study is unblinded)."""
+    if not is_unblinded(actor, study=study):
+        return False
+    return any(
+        site_scope(actor, action, study=study).all_sites
+        for action in (Action.EXPORT, Action.VIEW_AUDIT_TRAIL)
+    )
+
+
+def require_archive(actor: User, study: Study) -> None:
+    if not may_read_archive(actor, study):
+        raise PermissionDenied(
+            _("You may not download the archived snapshots of %(study)s.")
+            % {"study": study.identifier}
         )
 
 
@@ -143,7 +169,7 @@ def locks_of(study: Study) -> list[DatabaseLock]:
 
 
 def lock_of(study: Study, number: int) -> DatabaseLock:
-    found = DatabaseLock.objects.filter(study=study, number=number).first()
+    found = DatabaseLock.objects.filter(study=study, number=number).select_related("study").first()
     if found is None:
         raise PermissionDenied(
             _("%(study)s has no database lock %(number)s.")

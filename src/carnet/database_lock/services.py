@@ -4,7 +4,9 @@ reason. Every one is an audit event of the study's chain.
 
 Once locked, the save pipeline's guard (`study_locked_refuses`) refuses every write of the
 study's captured data with 423, and randomisation's study unblinding is allowed
-(`study_unblinding_refusal`).
+(`study_unblinding_refusal`, `database_lock_unblind`). An unlock after the study's unblinding
+leaves the study unblinded: a blind once broken is not restored; the unlock's audit event says
+so.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from carnet.database_lock.selectors import (
 from carnet.interop.exports import export_to_path
 from carnet.interop.services import cutoff_create
 from carnet.oversight.services import DataLocked
+from carnet.randomization.models import StudyUnblinding
+from carnet.randomization.study_unblinding import study_unblind
 from carnet.studies.models import Study
 
 RECORD_TYPE = "database_lock"
@@ -345,11 +349,74 @@ def database_lock_unlock(
             action="database_lock.unlocked",
             target=lock,
             old={"lock": lock.name, "status": old_status},
-            new={"status": lock.status, "binding_hash": signature.binding_hash},
+            new={
+                "status": lock.status,
+                "binding_hash": signature.binding_hash,
+                # The blind is not restored by an unlock: the trail says the study stays open.
+                "study_unblinded": Study.objects.filter(
+                    pk=study.pk, unblinded_at__isnull=False
+                ).exists(),
+            },
             reason=reason,
             chain=study.audit_chain,
         )
     return lock
+
+
+# --- the study's unblinding ---------------------------------------------------------------------
+
+
+def database_lock_unblind(
+    *,
+    actor: User,
+    study: Study,
+    reason: str,
+    password: str,
+    meaning: str,
+    totp_code: str = "",
+) -> StudyUnblinding:
+    """End the blind of the whole study once its database is locked (randomisation's
+    `study_unblind`, which refuses it before the lock), naming the lock it follows."""
+    lock = study_is_locked(study.pk)
+    return study_unblind(
+        actor=actor,
+        study=study,
+        reason=reason,
+        password=password,
+        totp_code=totp_code,
+        meaning=meaning,
+        basis=lock.name if lock is not None else "",
+    )
+
+
+def archive_path(lock: DatabaseLock) -> Path:
+    """Return the archived snapshot of a lock, checked against the SHA-256 recorded at lock:
+    refused when there is none or when the file changed since."""
+    if not lock.archive_name:
+        raise ValidationError(
+            _("%(name)s has no archived snapshot: it never completed.") % {"name": lock.name}
+        )
+    path = archive_folder() / lock.archive_name
+    if not path.is_file() or sha256_of_file(path) != lock.archive_sha256:
+        raise ValidationError(
+            _(
+                "The archived snapshot of %(name)s is missing or differs from the SHA-256 "
+                "recorded at lock; it is not served. Restore it from the backups."
+            )
+            % {"name": lock.name}
+        )
+    return path
+
+
+def archive_checksum_text(lock: DatabaseLock) -> str:
+    """Return the lock's hashes as `sha256sum -c` reads them, with the manifest's and the audit
+    chain's head at lock as comments."""
+    return (
+        f"{lock.archive_sha256}  {lock.archive_name}\n"
+        f"# manifest.json SHA-256 {lock.manifest_sha256}\n"
+        f"# audit chain {lock.study.audit_chain} head at lock: #{lock.audit_seq} "
+        f"{lock.audit_head_hash}\n"
+    )
 
 
 # --- seams ---------------------------------------------------------------------------------------

@@ -12,4 +12,7 @@ urlpatterns: list[URLPattern] = [
     path(STUDY + "waive/", views.waive_action, name="waive"),
     path(STUDY + "sign/", views.sign_action, name="sign"),
     path(STUDY + "unlock/", views.unlock_action, name="unlock"),
+    path(STUDY + "unblind/", views.unblind_action, name="unblind"),
+    path(STUDY + "<int:number>/archive/", views.archive_download, name="archive"),
+    path(STUDY + "<int:number>/archive.sha256", views.archive_checksums, name="checksums"),
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -23,6 +23,11 @@ from carnet.core.errors import CarnetError
 from carnet.database_lock import selectors, services
 from carnet.database_lock.models import STEPS
 from carnet.database_lock.services import step_name
+from carnet.randomization.study_unblinding import (
+    STUDY_UNBLINDING_MEANING,
+    may_unblind_study,
+    study_unblinding_of,
+)
 from carnet.studies.models import Study
 
 
@@ -62,6 +67,14 @@ def _context(user: User, study: Study) -> dict[str, Any]:
         "signing": study_access(user, study),
         "lock_meaning": _("I authorise this database lock."),
         "history": [old for old in selectors.locks_of(study) if lock is None or old.pk != lock.pk],
+        "unblinding": study_unblinding_of(study),
+        # Offered once locked; before, the action would only be refused.
+        "may_unblind": lock is not None
+        and lock.status == "locked"
+        and study.unblinded_at is None
+        and may_unblind_study(user, study),
+        "unblind_meaning": STUDY_UNBLINDING_MEANING,
+        "may_read_archive": selectors.may_read_archive(user, study),
     }
 
 
@@ -135,3 +148,59 @@ def unlock_action(request: HttpRequest, identifier: str) -> HttpResponse:
         ),
         _("The database lock is lifted."),
     )
+
+
+@login_required
+@require_POST
+def unblind_action(request: HttpRequest, identifier: str) -> HttpResponse:
+    study = _study(request, identifier)
+    return _done(
+        request,
+        study,
+        lambda: services.database_lock_unblind(
+            actor=_user(request),
+            study=study,
+            reason=request.POST.get("reason", ""),
+            password=request.POST.get("password", ""),
+            totp_code=request.POST.get("totp_code", ""),
+            meaning=request.POST.get("meaning", ""),
+        ),
+        _("The study is unblinded: its people now see the arms."),
+    )
+
+
+def _archived_lock(request: HttpRequest, identifier: str, number: int) -> Any:
+    study = _study(request, identifier)
+    if not selectors.may_read_archive(_user(request), study):
+        raise Http404("No such page.")
+    try:
+        return selectors.lock_of(study, number)
+    except PermissionDenied as error:
+        raise Http404(str(error)) from error
+
+
+@login_required
+@require_GET
+def archive_download(
+    request: HttpRequest, identifier: str, number: int
+) -> HttpResponseRedirect | FileResponse:
+    """Return a lock's archived snapshot (the zip), checked against its recorded SHA-256."""
+    lock = _archived_lock(request, identifier, number)
+    try:
+        path = services.archive_path(lock)
+    except CarnetError as error:
+        messages.error(request, str(error))
+        return HttpResponseRedirect(_page(lock.study))
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=lock.archive_name)
+    response["X-Checksum-SHA256"] = lock.archive_sha256
+    return response
+
+
+@login_required
+@require_GET
+def archive_checksums(request: HttpRequest, identifier: str, number: int) -> HttpResponse:
+    """Return a lock's hashes as `sha256sum -c` reads them."""
+    lock = _archived_lock(request, identifier, number)
+    response = HttpResponse(services.archive_checksum_text(lock), content_type="text/plain")
+    response["Content-Disposition"] = f'attachment; filename="{lock.archive_name}.sha256"'
+    return response

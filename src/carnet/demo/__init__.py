@@ -13,6 +13,7 @@ from carnet.demo.accounts import (
     DEMO_SITE_STAFF,
     DemoAccount,
     demo_load,
+    demo_roles,
     demo_site_staff_load,
 )
 from carnet.demo.patients import demo_patients_load
@@ -29,6 +30,7 @@ __all__ = [
     "StudyPatients",
     "demo_load",
     "demo_patients_load",
+    "demo_roles",
     "demo_site_staff_load",
     "demo_studies_load",
     "examples_dir",

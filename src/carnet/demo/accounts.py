@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -70,6 +71,20 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
     ("inspector", "Marie Leroy (ANSM)", Role.INSPECTOR, ()),
     (ADMIN_USERNAME, "Demo administrator", Role.ADMINISTRATOR, ()),
 )
+
+
+# Roles a demo account holds besides its own: Dr Claire Martin, investigator at ICM, is the
+# coordinating investigator of each demo study (she signs its database lock as such).
+DEMO_EXTRA_ROLES: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("investigator", Role.COORDINATING_INVESTIGATOR, ()),
+)
+
+
+def demo_roles() -> Iterator[tuple[str, str, tuple[int, ...]]]:
+    """Yield every role the demo gives: (user name, role, site numbers; empty: all sites)."""
+    for username, _full_name, role, site_numbers in DEMO_ACCOUNTS:
+        yield username, role, site_numbers
+    yield from DEMO_EXTRA_ROLES
 
 
 DEMO_CENTRES = (

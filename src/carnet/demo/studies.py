@@ -20,7 +20,7 @@ from carnet.accounts.services import (
 from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_today
 from carnet.core.errors import ConfigurationError
-from carnet.demo.accounts import DEMO_ACCOUNTS, DEMO_CENTRES, DEMO_INSPECTION, DEMO_ROLES_FROM
+from carnet.demo.accounts import DEMO_CENTRES, DEMO_INSPECTION, DEMO_ROLES_FROM, demo_roles
 from carnet.laboratory.services import lab_file_load
 from carnet.studies.definition import study_file_read
 from carnet.studies.models import Study, StudyMode
@@ -115,7 +115,7 @@ def _demo_sites_and_roles(*, actor: SystemActor, study: Study) -> None:
         if site.activated_on is None:
             site = site_activate(actor=actor, site=site, on=activated_on)
         sites.append(site)
-    for username, _full_name, role, site_numbers in DEMO_ACCOUNTS:
+    for username, role, site_numbers in demo_roles():
         user = User.objects.get(username=username)
         ends_on = None
         if role == Role.INSPECTOR:

@@ -242,6 +242,26 @@ class Unblinding(models.Model):
         return f"{self.kind} unblinding of {self.allocation_id}"
 
 
+class StudyUnblinding(models.Model):
+    """The end of the blind of a whole study, after its database lock: who authorised it,
+    why, under which signature, and on which lock (its name, e.g. DBLOCK-1). One per study."""
+
+    study = models.OneToOneField(
+        "studies.Study", on_delete=models.PROTECT, related_name="unblinding"
+    )
+    reason = models.TextField()
+    basis = models.CharField(max_length=100, blank=True)  # the database lock it follows
+    by_id = models.IntegerField(null=True)
+    by = models.CharField(max_length=200)
+    at = models.DateTimeField()
+    signature = models.OneToOneField(
+        "accounts.Signature", on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"unblinding of study {self.study_id}"
+
+
 class BackupList(models.Model):
     """A site's reserved emergency list: the sealed envelopes the pharmacy keeps for an outage.
 

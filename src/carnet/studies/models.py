@@ -28,6 +28,10 @@ class Study(models.Model):
     current_version = models.ForeignKey(
         "StudyVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # When the blind of the whole study ended (after its database lock, under a signature:
+    # randomization.study_unblinding); from then on the blinding policy hides no arm from the
+    # study's people. Never set back: a blind once broken cannot be restored.
+    unblinded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "studies"

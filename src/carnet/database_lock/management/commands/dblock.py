@@ -1,14 +1,18 @@
-"""`carnet dblock checklist|waive|list|sign|unlock STUDY`: the database lock from the server.
+"""`carnet dblock checklist|waive|list|sign|unlock|unblind|archive STUDY`: the database lock
+from the server.
 
 The checklist and the waivers are the data manager's (a waiver from the command line is
 audited as the command line); a signature and an unlock are a person's signed act: the signer
-is named and gives their password (standard input or the terminal)."""
+is named and gives their password (standard input or the terminal), and so is the study's
+unblinding after the lock. `archive` copies a lock's snapshot out, checked against its hash."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -18,11 +22,12 @@ from carnet.accounts.signatures import DEFAULT_MEANINGS
 from carnet.audit.services import SystemActor
 from carnet.core.errors import CarnetError
 from carnet.database_lock import selectors, services
+from carnet.randomization.study_unblinding import STUDY_UNBLINDING_MEANING
 
 LOCK_MEANING = DEFAULT_MEANINGS[3]  # "I authorise this database lock."
 
 
-def _signer_arguments(parser: argparse.ArgumentParser) -> None:
+def _signer_arguments(parser: argparse.ArgumentParser, meaning: str = LOCK_MEANING) -> None:
     parser.add_argument("study", metavar="STUDY")
     parser.add_argument("--signer", required=True, help="The user name of the person who signs.")
     parser.add_argument(
@@ -33,7 +38,7 @@ def _signer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--totp-code", default="", help="The authenticator code, when enrolled.")
     parser.add_argument(
         "--meaning",
-        default=LOCK_MEANING,
+        default=meaning,
         help="The meaning of the signature, from the study's list (default: %(default)s).",
     )
 
@@ -57,6 +62,19 @@ class Command(BaseCommand):
         unlock = actions.add_parser("unlock", help="Lift the database lock, signed, with a reason.")
         _signer_arguments(unlock)
         unlock.add_argument("--reason", required=True, help="Why; kept in the audit trail.")
+        unblind = actions.add_parser(
+            "unblind", help="Unblind the whole study once its database is locked, signed."
+        )
+        _signer_arguments(unblind, STUDY_UNBLINDING_MEANING)
+        unblind.add_argument("--reason", required=True, help="Why; kept in the audit trail.")
+        archive = actions.add_parser(
+            "archive", help="Copy a lock's archived snapshot out, checked against its SHA-256."
+        )
+        archive.add_argument("study", metavar="STUDY")
+        archive.add_argument(
+            "--lock", type=int, default=None, help="The lock's number (default: the latest)."
+        )
+        archive.add_argument("--output", required=True, help="Where to write the zip.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -133,3 +151,29 @@ class Command(BaseCommand):
             meaning=options["meaning"],
         )
         self.stdout.write(f"{lock.name} of {study.identifier} is lifted.")
+
+    def _unblind(self, options: dict[str, Any]) -> None:
+        study = selectors.study_by_identifier(options["study"])
+        signer = user_get(options["signer"])
+        unblinding = services.database_lock_unblind(
+            actor=signer,
+            study=study,
+            reason=options["reason"],
+            password=self._password(options),
+            totp_code=options["totp_code"],
+            meaning=options["meaning"],
+        )
+        self.stdout.write(f"{study.identifier} is unblinded (after {unblinding.basis}).")
+
+    def _archive(self, options: dict[str, Any]) -> None:
+        study = selectors.study_by_identifier(options["study"])
+        locks = [lock for lock in selectors.locks_of(study) if lock.archive_name]
+        if options["lock"] is not None:
+            locks = [lock for lock in locks if lock.number == options["lock"]]
+        if not locks:
+            raise CommandError(f"{study.identifier} has no archived snapshot of that lock.")
+        lock = locks[0]  # latest first
+        source = services.archive_path(lock)
+        output = Path(options["output"])
+        shutil.copyfile(source, output)
+        self.stdout.write(f"{lock.name}: {output} SHA-256 {lock.archive_sha256} (checked).")
