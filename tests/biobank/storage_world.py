@@ -33,7 +33,7 @@ class Storage:
     box: Box  # 9 × 9, in rack R1 of the freezer
 
     @property
-    def study(self):  # noqa: ANN201
+    def study(self):
         return self.world.study
 
     def sample(self, identifier: str, *, site: str = "a", volume: str | None = "4") -> Sample:

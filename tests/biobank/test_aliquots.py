@@ -34,8 +34,12 @@ def test_aliquots_take_the_parents_identifier_and_volume(storage: Storage) -> No
         "MINI-01-001-PL01-A04",
     ]
     assert all(tube.parent_id == storage.plasma.pk for tube in tubes)
-    assert [tube.volume for tube in tubes] == [Decimal("1"), Decimal("1"), Decimal("0.5"),
-                                               Decimal("0.5")]
+    assert [tube.volume for tube in tubes] == [
+        Decimal("1"),
+        Decimal("1"),
+        Decimal("0.5"),
+        Decimal("0.5"),
+    ]
     parent = Sample.objects.get(pk=storage.plasma.pk)
     assert parent.volume == Decimal("1")
     assert parent.status == SampleStatus.COLLECTED
@@ -49,9 +53,7 @@ def test_aliquots_take_the_parents_identifier_and_volume(storage: Storage) -> No
 
 def test_aliquot_volumes_never_exceed_the_parents(storage: Storage) -> None:
     with pytest.raises(ValidationError) as refused:
-        sample_aliquot(
-            actor=storage.technician, sample=storage.plasma, volumes=["2", "1.5", "0.6"]
-        )
+        sample_aliquot(actor=storage.technician, sample=storage.plasma, volumes=["2", "1.5", "0.6"])
     assert str(refused.value) == (
         "The tubes take 4.1 mL but sample MINI-01-001-PL01 holds only 4 mL. Nothing was divided."
     )

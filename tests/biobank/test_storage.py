@@ -78,9 +78,7 @@ def test_a_position_outside_the_box_is_refused(storage: Storage) -> None:
         sample_store(
             actor=storage.technician, sample=storage.plasma, box=storage.box, position="J1"
         )
-    assert str(refused.value) == (
-        "position: J1 is outside box BOX-01 (9 rows × 9 columns)."
-    )
+    assert str(refused.value) == ("position: J1 is outside box BOX-01 (9 rows × 9 columns).")
 
 
 def test_a_full_box_is_refused(storage: Storage) -> None:
@@ -89,14 +87,10 @@ def test_a_full_box_is_refused(storage: Storage) -> None:
         actor=storage.technician, study=storage.study, rack=rack, name="SMALL", rows=1, columns=2
     )
     for number in (1, 2):
-        sample_store(
-            actor=storage.technician, sample=storage.sample(f"S-{number}"), box=small
-        )
+        sample_store(actor=storage.technician, sample=storage.sample(f"S-{number}"), box=small)
     with pytest.raises(ValidationError) as refused:
         sample_store(actor=storage.technician, sample=storage.plasma, box=small)
-    assert str(refused.value) == (
-        "Box SMALL is full (2 of 2 positions used): choose another box."
-    )
+    assert str(refused.value) == ("Box SMALL is full (2 of 2 positions used): choose another box.")
     storage.plasma.refresh_from_db()
     assert storage.plasma.status == SampleStatus.COLLECTED
 
@@ -133,10 +127,12 @@ def test_the_box_map_shows_identifiers_and_empty_positions(storage: Storage) -> 
     # A sample of site B in the same box: occupied, without its identifier, for A's technician.
     grant_b = storage.technician_b
     sample_store(actor=grant_b, sample=storage.plasma_b, box=_box_at_ipc(storage), position="A1")
-    sample_store(actor=storage.technician, sample=storage.sample("X-1"), box=storage.box,
-                 position="A1")
+    sample_store(
+        actor=storage.technician, sample=storage.sample("X-1"), box=storage.box, position="A1"
+    )
     grid = box_map(storage.technician, storage.study, storage.box)
-    assert grid.used == 2 and grid.free == 79
+    assert grid.used == 2
+    assert grid.free == 79
     first_row = grid.rows[0][1]
     assert [(cell.position, cell.identifier) for cell in first_row[:3]] == [
         ("A1", "X-1"),
@@ -146,7 +142,7 @@ def test_the_box_map_shows_identifiers_and_empty_positions(storage: Storage) -> 
     assert first_row[2].occupied is False
 
 
-def _box_at_ipc(storage: Storage):  # noqa: ANN202
+def _box_at_ipc(storage: Storage):
     freezer = freezer_create(
         actor=storage.technician_b,
         study=storage.study,
@@ -185,8 +181,9 @@ def test_capacity_and_content_of_a_freezer(storage: Storage) -> None:
         )
     use = freezer_use(storage.freezer)
     assert (use.used, use.total, use.free, use.boxes, use.racks) == (5, 81, 76, 1, 1)
-    content = freezer_content(storage.technician, storage.study, storage.freezer, per_page=2,
-                              page=2)
+    content = freezer_content(
+        storage.technician, storage.study, storage.freezer, per_page=2, page=2
+    )
     assert (content.count, content.pages, content.page) == (5, 3, 2)
     assert [(s.identifier, s.position) for s in content.samples] == [("C-2", "A3"), ("C-3", "A4")]
 
@@ -220,8 +217,9 @@ def test_a_freezer_failure_moves_every_sample_in_one_record(storage: Storage) ->
         "add boxes to F-80-2 first. Nothing was moved."
     )
     assert SamplePosition.objects.filter(box=storage.box).count() == 3
-    box_create(actor=storage.technician, study=storage.study, rack=rack, name="B2", rows=1,
-               columns=2)
+    box_create(
+        actor=storage.technician, study=storage.study, rack=rack, name="B2", rows=1, columns=2
+    )
     failure = freezer_failure_record(
         actor=storage.technician,
         study=storage.study,
@@ -229,7 +227,8 @@ def test_a_freezer_failure_moves_every_sample_in_one_record(storage: Storage) ->
         moved_to=spare,
         reason="alarm at -40 °C",
     )
-    assert FreezerFailure.objects.count() == 1 and failure.samples_moved == 3
+    assert FreezerFailure.objects.count() == 1
+    assert failure.samples_moved == 3
     assert SamplePosition.objects.filter(box__rack__freezer=storage.freezer).count() == 0
     assert SamplePosition.objects.filter(box__rack__freezer=spare).count() == 3
     assert StorageMovement.objects.filter(failure=failure).count() == 3
@@ -258,8 +257,20 @@ def test_scanning_a_label_finds_the_sample(storage: Storage) -> None:
 
 def test_box_geometry_is_checked(storage: Storage) -> None:
     with pytest.raises(ValidationError, match="rows: give between 1 and 26 rows"):
-        box_create(actor=storage.technician, study=storage.study, rack=storage.box.rack,
-                   name="X", rows=27, columns=9)
+        box_create(
+            actor=storage.technician,
+            study=storage.study,
+            rack=storage.box.rack,
+            name="X",
+            rows=27,
+            columns=9,
+        )
     with pytest.raises(ValidationError, match="already has a box named BOX-01"):
-        box_create(actor=storage.technician, study=storage.study, rack=storage.box.rack,
-                   name="BOX-01", rows=9, columns=9)
+        box_create(
+            actor=storage.technician,
+            study=storage.study,
+            rack=storage.box.rack,
+            name="BOX-01",
+            rows=9,
+            columns=9,
+        )

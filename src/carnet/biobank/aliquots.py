@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from carnet.accounts.permissions import Actor
 from carnet.audit.services import AuditEntry, audit_record_many
 from carnet.biobank.models import Sample, SamplePosition, SampleStatus
-from carnet.biobank.storage import position_release, actor_label, require_samples
+from carnet.biobank.storage import actor_label, position_release, require_samples
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 
@@ -111,7 +111,9 @@ def sample_aliquot(
         raise ValidationError(_("volumes: give the volume of each tube."))
     if len(volumes) > MAX_CHILDREN:
         raise ValidationError(_("volumes: at most %(max)s tubes.") % {"max": MAX_CHILDREN})
-    amounts = [_decimal(volume, f"volumes, tube {index}") for index, volume in enumerate(volumes, 1)]
+    amounts = [
+        _decimal(volume, f"volumes, tube {index}") for index, volume in enumerate(volumes, 1)
+    ]
     return _divide(
         actor=actor,
         sample=sample,

@@ -59,8 +59,9 @@ def code128_svg(text: str) -> SafeString:
             "margin_bottom": 0,
         }
     ).decode("utf-8")
-    # Inline in HTML: no XML prologue nor doctype.
-    return mark_safe(_PROLOGUE.sub("", svg, count=1))  # noqa: S308 (drawn by python-barcode)
+    # Inline in HTML: no XML prologue nor doctype, and no id (one per label would repeat).
+    svg = _PROLOGUE.sub("", svg, count=1).replace(' id="barcode_group"', "")
+    return mark_safe(svg)  # noqa: S308 (drawn by python-barcode)
 
 
 def qr_svg(text: str) -> SafeString:

@@ -35,7 +35,7 @@ from carnet.biobank.models import (
     StorageMovement,
 )
 from carnet.core.clock import utc_now
-from carnet.core.errors import CarnetError, ValidationError
+from carnet.core.errors import ValidationError
 from carnet.studies.models import Study
 
 # A box larger than this is a typing mistake (the largest racks of straws are 10 × 10 × 10).
@@ -45,8 +45,9 @@ MAX_COLUMNS = 30
 STORABLE = frozenset({SampleStatus.COLLECTED, SampleStatus.STORED})
 
 
-class UnknownBarcode(CarnetError):
-    """No sample the actor may see carries the scanned code."""
+class UnknownBarcode(PermissionDenied):
+    """No sample the actor may see carries the scanned code (an unknown sample and one of
+    another site are refused alike)."""
 
 
 # --- who may -------------------------------------------------------------------------------------
@@ -114,7 +115,10 @@ def position_parse(text: str, box: Box) -> tuple[int, int]:
     row, column = ord(match.group(1).upper()) - ord("A") + 1, int(match.group(2))
     if not (1 <= row <= box.rows and 1 <= column <= box.columns):
         raise ValidationError(
-            _("position: %(position)s is outside box %(box)s (%(rows)s rows × %(columns)s columns).")
+            _(
+                "position: %(position)s is outside box %(box)s "
+                "(%(rows)s rows × %(columns)s columns)."
+            )
             % {
                 "position": position_name(row, column),
                 "box": box.name,
@@ -127,9 +131,7 @@ def position_parse(text: str, box: Box) -> tuple[int, int]:
 
 def place_of(box: Box, row: int, column: int) -> str:
     """Return the full place of a position as people read it."""
-    return (
-        f"{box.rack.freezer.name} / {box.rack.name} / {box.name} / {position_name(row, column)}"
-    )
+    return f"{box.rack.freezer.name} / {box.rack.name} / {box.name} / {position_name(row, column)}"
 
 
 # --- freezers, racks, boxes -----------------------------------------------------------------------
@@ -230,8 +232,13 @@ def box_create(
         actor=actor,
         action="biobank.box_create",
         target=box,
-        new={"freezer": rack.freezer.name, "rack": rack.name, "name": name, "rows": rows,
-             "columns": columns},
+        new={
+            "freezer": rack.freezer.name,
+            "rack": rack.name,
+            "name": name,
+            "rows": rows,
+            "columns": columns,
+        },
     )
     return box
 
@@ -376,9 +383,7 @@ def sample_take_out(*, actor: Actor, sample: Sample, reason: str) -> Sample:
         SamplePosition.objects.select_related("box__rack__freezer").filter(sample=sample).first()
     )
     if current is None:
-        raise ValidationError(
-            _("Sample %(sample)s is not stored.") % {"sample": sample.identifier}
-        )
+        raise ValidationError(_("Sample %(sample)s is not stored.") % {"sample": sample.identifier})
     return position_release(actor, sample, current, reason)
 
 
@@ -453,7 +458,12 @@ def freezer_failure_record(
                 "Freezer %(to)s has %(free)s free positions but %(count)s samples must leave "
                 "freezer %(freezer)s: add boxes to %(to)s first. Nothing was moved."
             )
-            % {"to": moved_to.name, "free": len(free), "count": len(current), "freezer": freezer.name}
+            % {
+                "to": moved_to.name,
+                "free": len(free),
+                "count": len(current),
+                "freezer": freezer.name,
+            }
         )
     now, who = utc_now(), actor_label(actor)
     failure = FreezerFailure.objects.create(
@@ -656,6 +666,26 @@ def box_for_actor(actor: Actor, study: Study, pk: int) -> Box:
     return box
 
 
+def freezer_named(actor: Actor, study: Study, name: str) -> Freezer:
+    """Return the freezer of this name the actor may use (a bad name is bad input)."""
+    found = Freezer.objects.filter(name=(name or "").strip(), centre__in=centres_of(actor, study))
+    freezer = found.first()
+    if freezer is None or found.count() > 1:
+        raise ValidationError(
+            _("moved_to: there is no single freezer named '%(name)s' you may use.") % {"name": name}
+        )
+    return freezer
+
+
+def box_given(actor: Actor, study: Study, pk: int | None) -> Box:
+    """Return the box a request names (a box one may not use is bad input, as the sample
+    was already checked)."""
+    try:
+        return box_for_actor(actor, study, pk or 0)
+    except PermissionDenied:
+        raise ValidationError(_("box: there is no box %(pk)s you may use.") % {"pk": pk}) from None
+
+
 def rack_for_actor(actor: Actor, study: Study, pk: int) -> Rack:
     """Return a rack of a freezer the actor may use for the study."""
     rack = (
@@ -692,27 +722,21 @@ def box_map(actor: Actor, study: Study, box: Box) -> BoxMap:
     """Return the box as a grid: each position with the sample it holds. Samples of other
     studies, or of sites the actor does not cover, show as occupied without their identifier."""
     scope = require_samples(actor, study)
-    held = {
-        (row, column): (identifier, sample_type, study_id, site_id)
-        for row, column, identifier, sample_type, study_id, site_id in SamplePosition.objects.filter(
-            box=box
-        ).values_list(
-            "row",
-            "column",
-            "sample__identifier",
-            "sample__sample_type",
-            "sample__study_id",
-            "sample__site_id",
-        )
-    }
+    found_rows = SamplePosition.objects.filter(box=box).values_list(
+        "row",
+        "column",
+        "sample__identifier",
+        "sample__sample_type",
+        "sample__study_id",
+        "sample__site_id",
+    )
+    held = {(row, column): rest for row, column, *rest in found_rows}
     rows = []
     for row in range(1, box.rows + 1):
         cells = []
         for column in range(1, box.columns + 1):
             found = held.get((row, column))
-            visible = (
-                found is not None and found[2] == study.pk and scope.allows(found[3])
-            )
+            visible = found is not None and found[2] == study.pk and scope.allows(found[3])
             cells.append(
                 BoxCell(
                     position=position_name(row, column),
@@ -749,9 +773,7 @@ def freezer_content(
     """Return one page of the study's samples (at the actor's sites) stored in a freezer, in
     rack, box and position order."""
     scope = require_samples(actor, study)
-    positions = SamplePosition.objects.filter(
-        box__rack__freezer=freezer, sample__study=study
-    )
+    positions = SamplePosition.objects.filter(box__rack__freezer=freezer, sample__study=study)
     if not scope.all_sites:
         positions = positions.filter(sample__site_id__in=scope.site_ids)
     count = positions.count()
@@ -760,8 +782,13 @@ def freezer_content(
     page = max(1, min(page, pages))
     start = (page - 1) * per_page
     rows = positions.order_by("box__rack__name", "box__name", "row", "column").values_list(
-        "sample__identifier", "sample__sample_type", "box__rack__name", "box__name", "box_id",
-        "row", "column",
+        "sample__identifier",
+        "sample__sample_type",
+        "box__rack__name",
+        "box__name",
+        "box_id",
+        "row",
+        "column",
     )[start : start + per_page]
     samples = [
         StoredSample(
@@ -799,4 +826,3 @@ def sample_movements(actor: Actor, sample: Sample) -> QuerySet[StorageMovement]:
 
 def movements_of_failure(failure: FreezerFailure) -> int:
     return StorageMovement.objects.filter(failure=failure).count()
-

@@ -206,6 +206,7 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
 def _routers() -> None:
     from carnet.accounts.api import router as accounts_router
     from carnet.biobank.api import router as biobank_router
+    from carnet.biobank.api_storage import router as biobank_storage_router
     from carnet.capture.api import router as capture_router
     from carnet.coding.api import router as coding_router
     from carnet.database_lock.api import router as database_lock_router
@@ -238,6 +239,7 @@ def _routers() -> None:
     api.add_router("/studies", coding_router)
     api.add_router("/studies", pharmacy_router)
     api.add_router("/studies", biobank_router)
+    api.add_router("/studies", biobank_storage_router)
     api.add_router("/studies", database_lock_router)
     api.add_router("/", reports_router)
     api.add_router("/", redcap_router)

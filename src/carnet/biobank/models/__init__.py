@@ -4,7 +4,7 @@ biobank's services only, every change is an audit event, and nothing is deleted.
 from carnet.biobank.models.samples import Sample, SampleStatus
 
 __all__ = ["Sample", "SampleStatus"]
-from carnet.biobank.models.storage import (  # noqa: E402
+from carnet.biobank.models.storage import (
     Box,
     Freezer,
     FreezerFailure,

@@ -50,7 +50,9 @@ class Rack(models.Model):
 
     class Meta:
         ordering = ["freezer", "name"]
-        constraints = [models.UniqueConstraint(fields=["freezer", "name"], name="biobank_rack_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["freezer", "name"], name="biobank_rack_name")
+        ]
 
     def __str__(self) -> str:
         return f"rack {self.name}"
@@ -129,9 +131,7 @@ class FreezerFailure(models.Model):
 class StorageMovement(models.Model):
     """One put-away, move or take-out of a sample: from where, to where, who, when, why."""
 
-    sample = models.ForeignKey(
-        "biobank.Sample", on_delete=models.PROTECT, related_name="movements"
-    )
+    sample = models.ForeignKey("biobank.Sample", on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=10, choices=MovementKind.choices)
     # Places as people read them ("F-80-1 / R1 / BOX-01 / C4"): the history stays readable
     # whatever later happens to the boxes.
