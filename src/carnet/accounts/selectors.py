@@ -211,6 +211,7 @@ class StudyAccess:
     two_factor: bool  # enrolled: a signature asks for a code too
     meanings: tuple[str, ...]
     mode_change_meaning: str
+    manage_samples: bool = False  # the biobank's storage, labels and aliquots
 
 
 def study_access(actor: User, study: Study) -> StudyAccess:
@@ -225,4 +226,5 @@ def study_access(actor: User, study: Study) -> StudyAccess:
         two_factor=two_factor_enrolled(actor),
         meanings=signature_meanings(study),
         mode_change_meaning=MODE_CHANGE_MEANING,
+        manage_samples=may(actor, Action.MANAGE_SAMPLES, study=study),
     )
