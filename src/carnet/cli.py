@@ -50,6 +50,7 @@ CARNET_COMMANDS = (
     "serve",
     "worker",
     "monitoring",
+    "biobank",
     "dblock",
     "sign",
     "redcap",
