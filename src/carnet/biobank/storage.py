@@ -818,6 +818,31 @@ def freezer_boxes(freezer: Freezer) -> list[tuple[Rack, list[tuple[Box, int]]]]:
     return racks
 
 
+def boxes_with_space(actor: Actor, study: Study, *, limit: int = 200) -> list[tuple[Box, int]]:
+    """Return the boxes of the in-service freezers the actor may use that have a free position,
+    each with its used positions, in freezer, rack and box order (the first ``limit``)."""
+    boxes = (
+        Box.objects.filter(
+            rack__freezer__centre__in=centres_of(actor, study),
+            rack__freezer__status=FreezerStatus.IN_SERVICE,
+        )
+        .annotate(used=Count("positions"))
+        .filter(used__lt=F("rows") * F("columns"))
+        .select_related("rack__freezer")
+        .order_by("rack__freezer__name", "rack__name", "name")[:limit]
+    )
+    return [(box, box.used) for box in boxes]
+
+
+def freezers_in_service(actor: Actor, study: Study, *, besides: Freezer) -> list[Freezer]:
+    """Return the other in-service freezers the actor may move samples to."""
+    return list(
+        Freezer.objects.filter(
+            centre__in=centres_of(actor, study), status=FreezerStatus.IN_SERVICE
+        ).exclude(pk=besides.pk)
+    )
+
+
 def sample_movements(actor: Actor, sample: Sample) -> QuerySet[StorageMovement]:
     """Return a sample's storage history, oldest first."""
     require_samples(actor, sample.study, sample.site_id)

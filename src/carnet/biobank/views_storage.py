@@ -111,13 +111,7 @@ def sample_page(request: HttpRequest, identifier: str, sample: str) -> HttpRespo
     user = _user(request)
     found = _sample(request, study, sample)
     scanned = storage.sample_scan(user, study, found.identifier)
-    boxes = [
-        (use.freezer, rack, box, used)
-        for use in storage.freezers_for_actor(user, study)
-        if use.freezer.status == "in_service"
-        for rack, rack_boxes in storage.freezer_boxes(use.freezer)
-        for box, used in rack_boxes
-    ]
+    boxes = storage.boxes_with_space(user, study)
     return render(
         request,
         "biobank/storage/sample.html",
@@ -164,11 +158,7 @@ def freezer_page(request: HttpRequest, identifier: str, pk: int) -> HttpResponse
     except PermissionDenied as error:
         raise Http404(str(error)) from error
     content = storage.freezer_content(user, study, freezer, page=_int(request.GET.get("page")) or 1)
-    others = [
-        use.freezer
-        for use in storage.freezers_for_actor(user, study)
-        if use.freezer.pk != freezer.pk and use.freezer.status == "in_service"
-    ]
+    others = storage.freezers_in_service(user, study, besides=freezer)
     return render(
         request,
         "biobank/storage/freezer.html",
