@@ -150,6 +150,11 @@ def _setup(samples: int) -> tuple[Any, Any, list[str], list[int], list[int], flo
             )
         )
     SamplePosition.objects.bulk_create(positions, batch_size=5000)
+    # The boxes' counters, as the storage services keep them.
+    filled = boxes[: -(-samples // per_box)]
+    for n, box in enumerate(filled):
+        box.used = min(per_box, samples - n * per_box)
+    Box.objects.bulk_update(filled, ["used"], batch_size=1000)
     seeded_seconds = time.perf_counter() - began
     full_boxes = [box.pk for box in boxes[: samples // per_box]]
     used_freezers = sorted({box.rack.freezer_id for box in boxes[: max(1, samples // per_box)]})

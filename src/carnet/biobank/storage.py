@@ -276,7 +276,7 @@ def _free_position(box: Box, position: str | None) -> tuple[int, int]:
 def _place(box: Box, row: int, column: int, sample: Sample, actor: Actor) -> SamplePosition:
     try:
         with transaction.atomic():
-            return SamplePosition.objects.create(
+            placed = SamplePosition.objects.create(
                 sample=sample,
                 box=box,
                 row=row,
@@ -284,6 +284,8 @@ def _place(box: Box, row: int, column: int, sample: Sample, actor: Actor) -> Sam
                 stored_at=utc_now(),
                 stored_by=actor_label(actor),
             )
+            Box.objects.filter(pk=box.pk).update(used=F("used") + 1)
+            return placed
     except IntegrityError:
         # Someone stored another sample there between our read and our write.
         raise ValidationError(
@@ -355,7 +357,7 @@ def sample_move(
     box = _box_for(actor, sample, box)
     row, column = _free_position(box, position)
     from_place = place_of(current.box, current.row, current.column)
-    current.delete()
+    _unplace(current)
     placed = _place(box, row, column, sample, actor)
     to_place = place_of(box, row, column)
     _movement(sample, MovementKind.MOVE, from_place, to_place, actor, reason)
@@ -390,7 +392,7 @@ def sample_take_out(*, actor: Actor, sample: Sample, reason: str) -> Sample:
 def position_release(actor: Actor, sample: Sample, current: SamplePosition, reason: str) -> Sample:
     """Free the sample's position, with its movement and audit event (inside a transaction)."""
     from_place = place_of(current.box, current.row, current.column)
-    current.delete()
+    _unplace(current)
     old_status = sample.status
     if sample.status == SampleStatus.STORED:
         sample.status = SampleStatus.COLLECTED
@@ -407,6 +409,11 @@ def position_release(actor: Actor, sample: Sample, current: SamplePosition, reas
         chain=sample.study.audit_chain,
     )
     return sample
+
+
+def _unplace(position: SamplePosition) -> None:
+    position.delete()
+    Box.objects.filter(pk=position.box_id).update(used=F("used") - 1)
 
 
 def _movement(
@@ -509,6 +516,12 @@ def freezer_failure_record(
             for sample, from_place, box, row, column in moves
         ]
     )
+    for box_id in {position.box_id for position in current} | {
+        box.pk for _s, _f, box, _r, _c in moves
+    }:
+        Box.objects.filter(pk=box_id).update(
+            used=SamplePosition.objects.filter(box_id=box_id).count()
+        )
     freezer.status = FreezerStatus.FAILED
     freezer.save(update_fields=["status"])
     audit_record(
@@ -631,13 +644,13 @@ def freezers_for_actor(actor: Actor, study: Study) -> list[FreezerUse]:
 def freezer_use(freezer: Freezer) -> FreezerUse:
     """Return a freezer's capacity: positions used of all its boxes' positions."""
     boxes = Box.objects.filter(rack__freezer=freezer).aggregate(
-        boxes=Count("pk"), total=Sum(F("rows") * F("columns"))
+        boxes=Count("pk"), total=Sum(F("rows") * F("columns")), used=Sum("used")
     )
     return FreezerUse(
         freezer=freezer,
         racks=Rack.objects.filter(freezer=freezer).count(),
         boxes=boxes["boxes"] or 0,
-        used=SamplePosition.objects.filter(box__rack__freezer=freezer).count(),
+        used=boxes["used"] or 0,
         total=boxes["total"] or 0,
     )
 
@@ -806,16 +819,13 @@ def freezer_content(
 
 def freezer_boxes(freezer: Freezer) -> list[tuple[Rack, list[tuple[Box, int]]]]:
     """Return the freezer's racks with their boxes and each box's used positions."""
-    used = dict(
-        SamplePosition.objects.filter(box__rack__freezer=freezer)
-        .values("box_id")
-        .annotate(used=Count("pk"))
-        .values_list("box_id", "used")
-    )
-    racks = []
-    for rack in Rack.objects.filter(freezer=freezer).prefetch_related("boxes").order_by("name"):
-        racks.append((rack, [(box, used.get(box.pk, 0)) for box in rack.boxes.order_by("name")]))
-    return racks
+    boxes: dict[int, list[tuple[Box, int]]] = {}
+    for box in Box.objects.filter(rack__freezer=freezer).order_by("name"):
+        boxes.setdefault(box.rack_id, []).append((box, box.used))
+    return [
+        (rack, boxes.get(rack.pk, []))
+        for rack in Rack.objects.filter(freezer=freezer).order_by("name")
+    ]
 
 
 def boxes_with_space(actor: Actor, study: Study, *, limit: int = 200) -> list[tuple[Box, int]]:
@@ -826,7 +836,6 @@ def boxes_with_space(actor: Actor, study: Study, *, limit: int = 200) -> list[tu
             rack__freezer__centre__in=centres_of(actor, study),
             rack__freezer__status=FreezerStatus.IN_SERVICE,
         )
-        .annotate(used=Count("positions"))
         .filter(used__lt=F("rows") * F("columns"))
         .select_related("rack__freezer")
         .order_by("rack__freezer__name", "rack__name", "name")[:limit]

@@ -65,6 +65,10 @@ class Box(models.Model):
     name = models.CharField(max_length=60)
     rows = models.PositiveSmallIntegerField()
     columns = models.PositiveSmallIntegerField()
+    # Positions holding a sample, kept by the storage services in the same transaction as the
+    # positions: a box map, a freezer's capacity and the boxes with space read it instead of
+    # counting 100,000 positions. The positions (one per sample, one per place) stay the truth.
+    used = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     created_by = models.CharField(max_length=200)
 
