@@ -131,9 +131,12 @@ def _setup(samples: int) -> tuple[Any, Any, list[str], list[int], list[int], flo
                 )
             )
         Sample.objects.bulk_create(rows)
-    ids = dict(
-        Sample.objects.filter(study=study).values_list("identifier", "pk").iterator(chunk_size=5000)
-    )
+    ids = {
+        identifier: (pk, site_id)
+        for identifier, pk, site_id in Sample.objects.filter(study=study)
+        .values_list("identifier", "pk", "site_id")
+        .iterator(chunk_size=5000)
+    }
     per_box = ROWS * COLUMNS
     positions = []
     for n, identifier in enumerate(identifiers):
@@ -141,7 +144,9 @@ def _setup(samples: int) -> tuple[Any, Any, list[str], list[int], list[int], flo
         place = n % per_box
         positions.append(
             SamplePosition(
-                sample_id=ids[identifier],
+                sample_id=ids[identifier][0],
+                study=study,
+                site_id=ids[identifier][1],
                 box=box,
                 row=place // COLUMNS + 1,
                 column=place % COLUMNS + 1,

@@ -69,7 +69,14 @@ def test_a_position_holds_one_sample(storage: Storage) -> None:
     # The database itself refuses a second sample at a position.
     with pytest.raises(IntegrityError), transaction.atomic():
         SamplePosition.objects.create(
-            sample=other, box=storage.box, row=1, column=1, stored_at=utc_now(), stored_by="x"
+            sample=other,
+            study=other.study,
+            site=other.site,
+            box=storage.box,
+            row=1,
+            column=1,
+            stored_at=utc_now(),
+            stored_by="x",
         )
 
 

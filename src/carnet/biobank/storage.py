@@ -278,6 +278,8 @@ def _place(box: Box, row: int, column: int, sample: Sample, actor: Actor) -> Sam
         with transaction.atomic():
             placed = SamplePosition.objects.create(
                 sample=sample,
+                study_id=sample.study_id,
+                site_id=sample.site_id,
                 box=box,
                 row=row,
                 column=column,
@@ -496,7 +498,14 @@ def freezer_failure_record(
     SamplePosition.objects.bulk_create(
         [
             SamplePosition(
-                sample=sample, box=box, row=row, column=column, stored_at=now, stored_by=who
+                sample=sample,
+                study_id=sample.study_id,
+                site_id=sample.site_id,
+                box=box,
+                row=row,
+                column=column,
+                stored_at=now,
+                stored_by=who,
             )
             for sample, _from, box, row, column in moves
         ]
@@ -786,33 +795,51 @@ def freezer_content(
     """Return one page of the study's samples (at the actor's sites) stored in a freezer, in
     rack, box and position order."""
     scope = require_samples(actor, study)
-    positions = SamplePosition.objects.filter(box__rack__freezer=freezer, sample__study=study)
+    # Box by box: the study's samples are counted per box (through the box's index), then only
+    # the boxes the page covers are read: a page costs the same at 100 or 100,000 samples.
+    boxes = list(
+        Box.objects.filter(rack__freezer=freezer)
+        .order_by("rack__name", "name")
+        .values_list("pk", "name", "rack__name")
+    )
+    positions = SamplePosition.objects.filter(
+        box_id__in=[pk for pk, _name, _rack in boxes], study=study
+    )
     if not scope.all_sites:
-        positions = positions.filter(sample__site_id__in=scope.site_ids)
-    count = positions.count()
+        positions = positions.filter(site_id__in=scope.site_ids)
+    per_box = dict(
+        positions.order_by().values("box_id").annotate(n=Count("pk")).values_list("box_id", "n")
+    )
+    count = sum(per_box.values())
     per_page = max(1, min(per_page, 500))
     pages = max(1, -(-count // per_page))
     page = max(1, min(page, pages))
-    start = (page - 1) * per_page
-    rows = positions.order_by("box__rack__name", "box__name", "row", "column").values_list(
-        "sample__identifier",
-        "sample__sample_type",
-        "box__rack__name",
-        "box__name",
-        "box_id",
-        "row",
-        "column",
-    )[start : start + per_page]
+    start, end = (page - 1) * per_page, page * per_page
+    covered, skipped, seen = [], 0, 0
+    for pk, _name, _rack in boxes:
+        n = per_box.get(pk, 0)
+        if n and seen + n > start and seen < end:
+            if not covered:
+                skipped = seen
+            covered.append(pk)
+        seen += n
+    order = {pk: (index, name, rack) for index, (pk, name, rack) in enumerate(boxes)}
+    rows = sorted(
+        positions.filter(box_id__in=covered).values_list(
+            "sample__identifier", "sample__sample_type", "box_id", "row", "column"
+        ),
+        key=lambda found: (order[found[2]][0], found[3], found[4]),
+    )[start - skipped : end - skipped]
     samples = [
         StoredSample(
             identifier=identifier,
             sample_type=sample_type,
-            rack=rack,
-            box=box_name,
+            rack=order[box_id][2],
+            box=order[box_id][1],
             box_id=box_id,
             position=position_name(row, column),
         )
-        for identifier, sample_type, rack, box_name, box_id, row, column in rows
+        for identifier, sample_type, box_id, row, column in rows
     ]
     return FreezerContent(samples=samples, page=page, pages=pages, count=count)
 
