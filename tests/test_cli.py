@@ -496,8 +496,10 @@ WRITES = [
     Write(("biobank", "aliquot", "MINI", "CLI-PL01", "--volumes", "1", "1")),
     Write(("biobank", "store", "MINI", "CLI-PL01-A01", "F-1", "R1", "B1", "--position", "A1")),
     Write(
-        ("biobank", "move", "MINI", "CLI-PL01-A01", "F-1", "R1", "B1", "--position", "B2")
-        + ("--reason", "reorganised"),
+        (
+            *("biobank", "move", "MINI", "CLI-PL01-A01", "F-1", "R1", "B1"),
+            *("--position", "B2", "--reason", "reorganised"),
+        ),
         reason="reorganised",
     ),
     Write(("biobank", "take-out", "MINI", "CLI-PL01-A01", "--reason", "assay"), reason="assay"),

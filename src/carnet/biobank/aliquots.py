@@ -10,6 +10,7 @@ its box).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -102,7 +103,7 @@ def sample_aliquot(
     *,
     actor: Actor,
     sample: Sample,
-    volumes: list[Decimal | str | float],
+    volumes: Sequence[Decimal | str | float],
     container: str = "",
     identifiers: list[str] | None = None,
 ) -> list[Sample]:
@@ -171,7 +172,7 @@ def _divide(
     sample: Sample,
     kind: str,
     sample_type: str | None,
-    amounts: list[Decimal | None],
+    amounts: Sequence[Decimal | None],
     taken: Decimal | None,
     unit: str | None,
     container: str,

@@ -197,7 +197,7 @@ def _sample_record(scanned: storage.ScannedSample, actor: Any) -> dict[str, Any]
         "unit": sample.unit,
         "subject": sample.subject.identifier,
         "site": sample.site.code,
-        "parent": sample.parent.identifier if sample.parent_id else "",
+        "parent": sample.parent.identifier if sample.parent else "",
         "children": list(
             sample.children.order_by("identifier").values_list("identifier", flat=True)
         ),
@@ -381,7 +381,7 @@ def box_read(request: HttpRequest, identifier: str, box_id: int) -> Any:
     response=BiobankScanOut,
     summary="The sample a scanned or typed label names, with where it is and its moves",
 )
-def scan_read(request: HttpRequest, identifier: str, code: Query[str] = "") -> Any:  # type: ignore[assignment]
+def scan_read(request: HttpRequest, identifier: str, code: Query[str] = "") -> Any:
     actor = request_user(request)
     study = study_for_request(request, identifier)
     try:

@@ -752,7 +752,10 @@ def box_map(actor: Actor, study: Study, box: Box) -> BoxMap:
         "sample__study_id",
         "sample__site_id",
     )
-    held = {(row, column): rest for row, column, *rest in found_rows}
+    held: dict[tuple[int, int], tuple[str, str, int, int]] = {
+        (row, column): (identifier, sample_type, study_id, site_id)
+        for row, column, identifier, sample_type, study_id, site_id in found_rows
+    }
     rows = []
     for row in range(1, box.rows + 1):
         cells = []
@@ -815,7 +818,8 @@ def freezer_content(
     pages = max(1, -(-count // per_page))
     page = max(1, min(page, pages))
     start, end = (page - 1) * per_page, page * per_page
-    covered, skipped, seen = [], 0, 0
+    covered: list[int] = []
+    skipped = seen = 0
     for pk, _name, _rack in boxes:
         n = per_box.get(pk, 0)
         if n and seen + n > start and seen < end:
