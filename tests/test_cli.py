@@ -272,6 +272,33 @@ def _patient_at_site_01() -> dict[str, str]:
     return {"{subject}": subject.identifier, "{moment}": (now - timedelta(hours=1)).isoformat()}
 
 
+def _sample_at_site_01() -> dict[str, str]:
+    """Create a plasma sample (4 mL) of MINI's first subject at site 01, as collected."""
+    from decimal import Decimal
+
+    from carnet.biobank.models import Sample
+    from carnet.core.clock import utc_now
+    from carnet.subjects.models import Subject
+
+    subject = Subject.objects.filter(study__identifier="MINI", site__code="01").first()
+    assert subject is not None
+    now = utc_now()
+    Sample.objects.create(
+        study=subject.study,
+        environment=subject.environment,
+        subject=subject,
+        site=subject.site,
+        identifier="CLI-PL01",
+        sample_type="plasma",
+        volume=Decimal(4),
+        unit="mL",
+        created_at=now,
+        created_by="nurse",
+        updated_at=now,
+    )
+    return {}
+
+
 def _vitals_csv() -> dict[str, str]:
     """Return a CSV of vital signs for the subject included at site 01 (bulk import)."""
     import tempfile
@@ -722,6 +749,32 @@ WRITES = [
         reason="consent withdrawn",
         before=_biobank_withdrawal,
     ),
+    # Biobank storage: two freezers at ICM with a box each, a plasma sample of site 01 divided
+    # into tubes, one put away, moved and taken out, the other moved by a freezer failure.
+    Write(
+        ("biobank", "freezer", "MINI", "--add", "F-1", "--centre", "ICM", "--temperature", "-80"),
+        before=_sample_at_site_01,
+    ),
+    Write(("biobank", "box", "MINI", "F-1", "R1", "B1", "--rows", "9", "--columns", "9")),
+    Write(("biobank", "aliquot", "MINI", "CLI-PL01", "--volumes", "1", "1")),
+    Write(("biobank", "store", "MINI", "CLI-PL01-A01", "F-1", "R1", "B1", "--position", "A1")),
+    Write(
+        (
+            *("biobank", "move", "MINI", "CLI-PL01-A01", "F-1", "R1", "B1"),
+            *("--position", "B2", "--reason", "reorganised"),
+        ),
+        reason="reorganised",
+    ),
+    Write(("biobank", "take-out", "MINI", "CLI-PL01-A01", "--reason", "assay"), reason="assay"),
+    Write(("biobank", "store", "MINI", "CLI-PL01-A02", "F-1", "R1", "B1")),
+    Write(
+        ("biobank", "freezer", "MINI", "--add", "F-2", "--centre", "ICM", "--temperature", "-80")
+    ),
+    Write(("biobank", "box", "MINI", "F-2", "R1", "B1", "--rows", "10", "--columns", "10")),
+    Write(
+        ("biobank", "freezer-failure", "MINI", "F-1", "--to", "F-2", "--reason", "alarm -40"),
+        reason="alarm -40",
+    ),
     # Last, as MINI stays locked: the database locked through the services (its checklist
     # waived, four signers), then the sponsor unblinds the study from the command line.
     Write(
@@ -797,6 +850,9 @@ READ_ONLY = {
     "safety reconciliation",
     # Pharmacy: the accountability per site (CSV) or its log (a file).
     "pharmacy accountability",
+    # Biobank: labels written to a file, a scanned label printed.
+    "biobank labels",
+    "biobank scan",
     # The analysis dataset and the statistical reports of a cut-off: read, written to files.
     "analysis dataset",
     "report",

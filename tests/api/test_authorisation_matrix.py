@@ -129,6 +129,8 @@ def records_samples(role: str, situation: str) -> bool:
 
 
 FORM_PATH = "/api/studies/{identifier}/subjects/{subject}/forms/{event}/{occurrence}/{form}"
+BIOBANK = "/api/studies/{identifier}/biobank"
+STORED = BIOBANK + "/samples/{sample}"
 # A query of subject 01-001 (site A), raised by a monitor of A and cancelled: every change of it
 # is refused after the permission check (its state), so the calls change nothing.
 QUERY = "/api/studies/{identifier}/queries/{query_id}"
@@ -225,6 +227,13 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
         lambda role, situation: False
     ),
     "/api/studies/{identifier}/biobank/samples/{sample}/consent": lambda role, situation: False,
+    # Biobank storage: the freezers of the centres of the sites one handles samples at; the
+    # freezer F-MATRIX is at ICM (site A's centre), with box B1 holding MATRIX-S1 (site A).
+    BIOBANK + "/freezers": granted(Action.MANAGE_SAMPLES, anywhere=True),
+    BIOBANK + "/freezers/{freezer_id}": granted(Action.MANAGE_SAMPLES),
+    BIOBANK + "/freezers/{freezer_id}/samples": granted(Action.MANAGE_SAMPLES),
+    BIOBANK + "/boxes/{box_id}": granted(Action.MANAGE_SAMPLES),
+    BIOBANK + "/scan": granted(Action.MANAGE_SAMPLES),
     "/api/studies/{identifier}/monitoring/plan": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/progress": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/visits": granted(Action.VIEW_SUBJECTS, anywhere=True),
@@ -490,6 +499,35 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     # Monitoring. A plan with no such rule (400); an item named without its form (400); a visit
     # dated in the future (400); the closed visit of a monitor of A who is not in the table:
     # only its own monitor records or closes it, so everyone is refused.
+    # Biobank storage, for a technician covering site A (ICM): a freezer without a name, a rack
+    # without a name, a box of no rows, MATRIX-S1 (stored) stored again in no box, moved to no
+    # box, taken out without a reason, aliquoted beyond its 2 mL, derived into no type, and the
+    # freezer's failure moving its samples into itself: all refused (400). Anyone else: 403.
+    ("post", BIOBANK + "/freezers"): (
+        granted(Action.MANAGE_SAMPLES),
+        {"centre": "ICM", "name": " ", "temperature": -80},
+        True,
+    ),
+    ("post", BIOBANK + "/freezers/{freezer_id}/racks"): (
+        granted(Action.MANAGE_SAMPLES),
+        {"name": " "},
+        True,
+    ),
+    ("post", BIOBANK + "/racks/{rack_id}/boxes"): (
+        granted(Action.MANAGE_SAMPLES),
+        {"name": "X", "rows": 0, "columns": 9},
+        True,
+    ),
+    ("post", STORED + "/store"): (granted(Action.MANAGE_SAMPLES), {"box": 0}, True),
+    ("post", STORED + "/move"): (granted(Action.MANAGE_SAMPLES), {"box": 0}, True),
+    ("post", STORED + "/take-out"): (granted(Action.MANAGE_SAMPLES), {"reason": " "}, True),
+    ("post", STORED + "/aliquot"): (granted(Action.MANAGE_SAMPLES), {"volumes": ["99"]}, True),
+    ("post", STORED + "/derive"): (granted(Action.MANAGE_SAMPLES), {"sample_type": " "}, True),
+    ("post", BIOBANK + "/freezers/{freezer_id}/failure"): (
+        granted(Action.MANAGE_SAMPLES),
+        {"moved_to": "F-MATRIX", "reason": "alarm"},
+        True,
+    ),
     ("put", "/api/studies/{identifier}/monitoring/plan"): (
         granted(Action.MANAGE_STUDY),
         {"rule": "no such rule"},
@@ -766,6 +804,15 @@ def concrete(path: str, w: World) -> str:
         path = path.replace("{visit_id}", str(MonitoringVisit.objects.get().pk))
     path = path.replace("{reference}", "MINI-SAE-0001")
     path = path.replace("{shipment}", "S01-0001").replace("{excursion_id}", "1")
+    if "/biobank/" in path:
+        from carnet.biobank.models import Box
+
+        box = Box.objects.select_related("rack").get(name="B1")
+        path = path.replace("{freezer_id}", str(box.rack.freezer_id))
+        path = path.replace("{rack_id}", str(box.rack_id)).replace("{box_id}", str(box.pk))
+        path = path.replace("{sample}", "MATRIX-S1")
+        if path.endswith("/biobank/scan"):
+            path += "?code=MATRIX-S1"
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 
@@ -859,6 +906,33 @@ def subject_at_site_a(w: World) -> None:
     from carnet.safety.services import sae_report_open
 
     sae_report_open(instance=FormInstance.objects.get(subject=subject, form="lesions"), row=0)
+    # A plasma sample of 01-001 (2 mL) stored in box B1 of freezer F-MATRIX at ICM (site A).
+    from decimal import Decimal
+
+    from carnet.biobank.models import Sample
+    from carnet.biobank.storage import box_create, freezer_create, rack_create, sample_store
+    from carnet.core.clock import utc_now
+
+    now = utc_now()
+    sample = Sample.objects.create(
+        study=w.study,
+        environment=subject.environment,
+        subject=subject,
+        site=w.site_a,
+        identifier="MATRIX-S1",
+        sample_type="plasma",
+        volume=Decimal(2),
+        unit="mL",
+        created_at=now,
+        created_by="matrix",
+        updated_at=now,
+    )
+    freezer = freezer_create(
+        actor=ADMIN, study=w.study, centre=w.site_a.centre, name="F-MATRIX", temperature=-80
+    )
+    rack = rack_create(actor=ADMIN, study=w.study, freezer=freezer, name="R1")
+    box = box_create(actor=ADMIN, study=w.study, rack=rack, name="B1", rows=9, columns=9)
+    sample_store(actor=ADMIN, sample=sample, box=box, position="A1")
 
 
 def persona(w: World, role: str, situation: str, n: int) -> tuple[Any, str]:

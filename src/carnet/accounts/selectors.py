@@ -213,6 +213,7 @@ class StudyAccess:
     mode_change_meaning: str
     # The study's samples (the biobank's pages): the site's staff and biobank technicians.
     samples: bool = False
+    manage_samples: bool = False  # the biobank's storage, labels and aliquots
 
 
 def study_access(actor: User, study: Study) -> StudyAccess:
@@ -229,4 +230,5 @@ def study_access(actor: User, study: Study) -> StudyAccess:
         mode_change_meaning=MODE_CHANGE_MEANING,
         samples=may(actor, Action.VIEW_SUBJECTS, study=study)
         or may(actor, Action.MANAGE_SAMPLES, study=study),
+        manage_samples=may(actor, Action.MANAGE_SAMPLES, study=study),
     )

@@ -208,6 +208,7 @@ def _routers() -> None:
     from carnet.biobank.api import router as biobank_router
     from carnet.biobank.api_collection import router as biobank_collection_router
     from carnet.biobank.api_exchange import router as biobank_exchange_router
+    from carnet.biobank.api_storage import router as biobank_storage_router
     from carnet.capture.api import router as capture_router
     from carnet.coding.api import router as coding_router
     from carnet.database_lock.api import router as database_lock_router
@@ -244,6 +245,7 @@ def _routers() -> None:
     api.add_router("/studies", biobank_router)
     api.add_router("/studies", biobank_collection_router)
     api.add_router("/studies", biobank_exchange_router)
+    api.add_router("/studies", biobank_storage_router)
     api.add_router("/studies", database_lock_router)
     api.add_router("/", reports_router)
     api.add_router("/", redcap_router)

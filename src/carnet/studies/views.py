@@ -91,6 +91,7 @@ def study_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "manage_data": access.manage_data,
             "export": access.export,
             "audit_trail": access.audit_trail,
+            "manage_samples": access.manage_samples,
             "modes": [(mode, StudyMode(mode).label) for mode in sorted(MODE_MOVES[study.mode])]
             if access.manage
             else [],

@@ -22,18 +22,35 @@ from carnet.biobank.models.exchange import (
     TransferAgreement,
 )
 from carnet.biobank.models.samples import Sample, SampleStatus
+from carnet.biobank.models.storage import (
+    Box,
+    Freezer,
+    FreezerFailure,
+    FreezerStatus,
+    MovementKind,
+    Rack,
+    SamplePosition,
+    StorageMovement,
+)
 
 __all__ = [
+    "Box",
     "Destination",
     "DestinationKind",
     "DispositionAction",
+    "Freezer",
+    "FreezerFailure",
+    "FreezerStatus",
     "Haemolysis",
     "Held",
+    "MovementKind",
     "ProcessingStep",
+    "Rack",
     "RequestStatus",
     "Sample",
     "SampleCollection",
     "SampleDisposition",
+    "SamplePosition",
     "SampleRequest",
     "SampleStatus",
     "SampleUse",
@@ -41,5 +58,6 @@ __all__ = [
     "ShipmentItem",
     "ShipmentStatus",
     "StepKind",
+    "StorageMovement",
     "TransferAgreement",
 ]

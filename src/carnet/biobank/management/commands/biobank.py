@@ -1,7 +1,8 @@
 """`carnet biobank ACTION STUDY …`: the biobank from the server, writes audited as the command
 line. Here: record a sample the protocol expects and its processing steps, print a subject's
-expected and collected samples or the study's missing ones; each other part of the biobank adds
-its actions (the exchange's: carnet.biobank.cli_exchange)."""
+expected and collected samples or the study's missing ones. Labels, aliquots and storage come
+from carnet.biobank.cli_storage, shipments, MTAs, requests, withdrawals and the LIMS exchange
+from carnet.biobank.cli_exchange."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
 from carnet.audit.services import SystemActor
 from carnet.biobank import expected as expected_samples
 from carnet.biobank.cli_exchange import EXCHANGE_ACTIONS, add_exchange_actions, handle_exchange
+from carnet.biobank.cli_storage import StorageActions
 from carnet.biobank.collection import sample_collect, sample_process
 from carnet.biobank.models import Held, Sample, StepKind
 from carnet.core.errors import CarnetError, ValidationError
@@ -37,7 +39,7 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-class Command(BaseCommand):
+class Command(StorageActions):
     help = (
         "Record a collected sample and its processing steps (SPREC computed), and print "
         "expected, collected and missing samples."
@@ -79,6 +81,8 @@ class Command(BaseCommand):
         )
         expected.add_argument("study", metavar="STUDY")
         expected.add_argument("--subject", default="", help="Without it: the missing samples.")
+        # Labels, aliquots, freezers, boxes and storage.
+        self.add_storage_actions(actions)
         # Shipments, MTAs, requests, consent withdrawals, LIMS exchange.
         add_exchange_actions(actions)
 
@@ -95,7 +99,7 @@ class Command(BaseCommand):
                 raise ValidationError(
                     _("There is no study %(study)s.") % {"study": options["study"]}
                 )
-            getattr(self, "_" + options["action"])(study, options)
+            getattr(self, "_" + options["action"].replace("-", "_"))(study, options)
         except (CarnetError, ValueError) as error:
             raise CommandError(str(error)) from error
 
