@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
-from carnet.accounts.permissions import PermissionDenied, site_scope
+from carnet.accounts.permissions import site_scope
 from carnet.accounts.roles import Action
 from carnet.coding.files import term_key
 from carnet.coding.models import (
@@ -24,6 +26,7 @@ from carnet.coding.models import (
     TermStatus,
     WhoDrugName,
 )
+from carnet.core.errors import ValidationError
 from carnet.studies.models import Study
 
 SEARCH_LIMIT = 50
@@ -38,8 +41,9 @@ def dictionaries_list(kind: str | None = None) -> QuerySet[DictionaryVersion]:
 def dictionary_by_name(kind: str, version: str) -> DictionaryVersion:
     found = DictionaryVersion.objects.filter(kind=kind, version=version).first()
     if found is None:
-        raise PermissionDenied(
-            "No %s version %s is loaded." % (DictionaryKind(kind).label, version)
+        raise ValidationError(
+            _("version: no %(kind)s version %(version)s is loaded.")
+            % {"kind": DictionaryKind(kind).label, "version": version}
         )
     return found
 
@@ -51,7 +55,9 @@ def targets_of(study: Study) -> QuerySet[CodingTarget]:
 def target_of(study: Study, form: str, item: str) -> CodingTarget:
     found = targets_of(study).filter(form=form, item=item).first()
     if found is None:
-        raise PermissionDenied("The study codes no item %s.%s." % (form, item))
+        raise ValidationError(
+            _("form, item: the study codes no item %(place)s.") % {"place": f"{form}.{item}"}
+        )
     return found
 
 
@@ -75,7 +81,7 @@ def terms_for_actor(actor: User, study: Study, *, status: str = "") -> QuerySet[
 def term_for_actor(actor: User, study: Study, pk: int) -> CodedTerm:
     found = terms_for_actor(actor, study).filter(pk=pk).first()
     if found is None:
-        raise PermissionDenied("No such term.")
+        raise Http404(_("No such term."))
     return found
 
 
@@ -247,3 +253,11 @@ def coded_rows_at(
         )
     )
     return rows
+
+
+def study_meddra(study: Study) -> DictionaryVersion:
+    """Return the MedDRA version the study codes against (its first MedDRA target's)."""
+    target = targets_of(study).filter(dictionary__kind=DictionaryKind.MEDDRA).first()
+    if target is None:
+        raise ValidationError(_("version: the study codes nothing against MedDRA; name a version."))
+    return target.dictionary
