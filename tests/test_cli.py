@@ -272,6 +272,19 @@ def _patient_at_site_01() -> dict[str, str]:
     return {"{subject}": subject.identifier, "{moment}": (now - timedelta(hours=1)).isoformat()}
 
 
+def _dictionaries() -> dict[str, str]:
+    """Write the synthetic dictionaries of the coding tests (no MedDRA or WHODrug content)."""
+    import tempfile
+
+    from tests.coding.dictionary import write_meddra, write_whodrug
+
+    folder = Path(tempfile.mkdtemp())
+    return {
+        "{meddra}": str(write_meddra(folder / "meddra")),
+        "{whodrug}": str(write_whodrug(folder / "whodrug")),
+    }
+
+
 def _vitals_csv() -> dict[str, str]:
     """Return a CSV of vital signs for the subject included at site 01 (bulk import)."""
     import tempfile
@@ -459,6 +472,24 @@ WRITES = [
     Write(("user", "deactivate", "dora", "--reason", "left the unit"), reason="left the unit"),
     # Pharmacovigilance: a version of the reference safety information.
     Write(("safety", "rsi-add", "MINI", "IB-1", "--from", "2025-01-01", "--terms", "Anaemia")),
+    # Coding: two versions of the synthetic MedDRA and one of WHODrug (the system chain), an
+    # item coded against the first, then recoded against the second with a reason.
+    Write(("coding", "load-meddra", "{meddra}", "--version", "1.0"), before=_dictionaries),
+    Write(("coding", "load-whodrug", "{whodrug}", "--version", "T1")),
+    Write(
+        (
+            *("coding", "target", "MINI", "--form", "lesions", "--item", "lesion_site"),
+            *("--kind", "meddra", "--version", "1.0"),
+        )
+    ),
+    Write(("coding", "load-meddra", "{meddra}", "--version", "2.0")),
+    Write(
+        (
+            *("coding", "recode", "MINI", "--form", "lesions", "--item", "lesion_site"),
+            *("--version", "2.0", "--apply", "--reason", "MedDRA 2.0"),
+        ),
+        reason="MedDRA 2.0",
+    ),
 ]
 # What only reads the database (`audit anchor` writes the heads to a file, not to the database).
 READ_ONLY = {
@@ -518,6 +549,10 @@ READ_ONLY = {
     "safety rsi-list",
     "safety icsr",
     "safety reconciliation",
+    # Coding: the loaded versions, a study's coded terms, CTCAE terms' LLTs, as CSV.
+    "coding dictionaries",
+    "coding queue",
+    "coding ctcae",
     # The analysis dataset and the statistical reports of a cut-off: read, written to files.
     "analysis dataset",
     "report",

@@ -55,6 +55,7 @@ CARNET_COMMANDS = (
     "redcap",
     "odm",
     "safety",
+    "coding",
     "analysis",
     "report",
 )
