@@ -35,7 +35,11 @@ def coding(safety: Safety, tmp_path: Path) -> Coding:  # noqa: F811
     meddra = meddra_load(actor=CLI, folder=write_meddra(tmp_path / "meddra"), version="1.0")
     whodrug = whodrug_load(actor=CLI, folder=write_whodrug(tmp_path / "whodrug"), version="T1")
     study = safety.world.study
-    ae = coding_target_set(actor=CLI, study=study, form="adverse_event", item="ae_term", dictionary=meddra)
-    cm = coding_target_set(actor=CLI, study=study, form="conmed", item="cm_name", dictionary=whodrug)
+    ae = coding_target_set(
+        actor=CLI, study=study, form="adverse_event", item="ae_term", dictionary=meddra
+    )
+    cm = coding_target_set(
+        actor=CLI, study=study, form="conmed", item="cm_name", dictionary=whodrug
+    )
     coder = person("cora", study=study, role=Role.CODER)
     return Coding(safety, meddra, whodrug, ae, cm, coder)

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SOCS = {91000001: ("Blood disorders (test)", "TBlood"), 91000002: ("Stomach disorders (test)", "TStom")}
-HLGTS = {92000001: ("Blood cell disorders (test)", 91000001), 92000002: ("Stomach signs (test)", 91000002)}
-HLTS = {93000001: ("Neutrophil conditions (test)", 92000001), 93000002: ("Sickness signs (test)", 92000002)}
+SOCS = {
+    91000001: ("Blood disorders (test)", "TBlood"),
+    91000002: ("Stomach disorders (test)", "TStom"),
+}
+HLGTS = {
+    92000001: ("Blood cell disorders (test)", 91000001),
+    92000002: ("Stomach signs (test)", 91000002),
+}
+HLTS = {
+    93000001: ("Neutrophil conditions (test)", 92000001),
+    93000002: ("Sickness signs (test)", 92000002),
+}
 PTS = {
     94000001: ("Febrile neutropenia", 93000001),
     94000002: ("Nausea", 93000002),
@@ -42,7 +51,10 @@ def write_meddra(folder: Path, llts: dict[int, tuple[str, int, bool]] | None = N
     write("hlt.asc", [f"{c}${n}$$$$$$$$" for c, (n, _g) in HLTS.items()])
     soc_of_pt = {pt: HLGTS[HLTS[hlt][1]][1] for pt, (_n, hlt) in PTS.items()}
     write("pt.asc", [f"{c}${n}$${soc_of_pt[c]}$$$$$$$$" for c, (n, _h) in PTS.items()])
-    write("llt.asc", [f"{c}${n}${pt}$$$$$$${'Y' if cur else 'N'}$$" for c, (n, pt, cur) in llts.items()])
+    write(
+        "llt.asc",
+        [f"{c}${n}${pt}$$$$$$${'Y' if cur else 'N'}$$" for c, (n, pt, cur) in llts.items()],
+    )
     write("hlt_pt.asc", [f"{hlt}${pt}$" for pt, (_n, hlt) in PTS.items()])
     write("hlgt_hlt.asc", [f"{hlgt}${hlt}$" for hlt, (_n, hlgt) in HLTS.items()])
     write("soc_hlgt.asc", [f"{soc}${hlgt}$" for hlgt, (_n, soc) in HLGTS.items()])

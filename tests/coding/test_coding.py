@@ -76,7 +76,7 @@ def test_a_malformed_line_is_refused_with_its_file_and_line(
 def test_a_missing_file_loads_nothing(tmp_path: Path) -> None:
     folder = write_meddra(tmp_path / "partial")
     (folder / "mdhier.asc").unlink()
-    with pytest.raises(DictionaryFileError, match="mdhier.asc"):
+    with pytest.raises(DictionaryFileError, match=r"mdhier\.asc"):
         meddra_load(actor=CLI, folder=folder, version="1.0")
     assert not DictionaryVersion.objects.exists()
 
@@ -94,7 +94,7 @@ def test_whodrug_malformed_line(tmp_path: Path) -> None:
     folder = write_whodrug(tmp_path / "who")
     with (folder / "DD.txt").open("a", encoding="utf-8") as handle:
         handle.write("ABC\n")
-    with pytest.raises(DictionaryFileError, match=r"DD.txt, line 4"):
+    with pytest.raises(DictionaryFileError, match=r"DD\.txt, line 4"):
         whodrug_load(actor=CLI, folder=folder, version="T9")
     assert not DictionaryVersion.objects.exists()
 
@@ -108,7 +108,9 @@ def test_only_an_administrator_loads(coding: Coding, tmp_path: Path) -> None:
 
 
 def test_an_exact_match_is_coded_at_the_save(coding: Coding) -> None:
-    coding.safety.save_ae(None, ae_term="  febrile   NEUTROPENIA ", ae_start="2026-02-02", ae_grade=3)
+    coding.safety.save_ae(
+        None, ae_term="  febrile   NEUTROPENIA ", ae_start="2026-02-02", ae_grade=3
+    )
     term = _term(coding)
     assert term.status == TermStatus.AUTO
     assert (term.llt_code, term.pt_name, term.soc_name) == (
@@ -124,15 +126,23 @@ def test_a_synonym_codes_to_its_pt_and_a_non_current_llt_does_not(coding: Coding
     coding.safety.save_ae(None, repeat=2, ae_term="Throwing up", ae_start="2026-02-03", ae_grade=1)
     synonym, old = _term(coding, 1), _term(coding, 2)
     assert (synonym.status, synonym.llt_name, synonym.pt_name) == ("auto", "Feeling sick", "Nausea")
-    assert old.status == TermStatus.UNCODED and old.pt_code is None
+    assert old.status == TermStatus.UNCODED
+    assert old.pt_code is None
 
 
 def test_medications_are_coded_against_whodrug(coding: Coding) -> None:
     from carnet.capture.services import form_save
 
     s = coding.safety
-    form_save(actor=s.nurse, subject=s.subject, event="baseline", form="conmed",
-              base_version=None, repeat=2, values={"cm_name": "testamol forte", "cm_start": "2026-01-11"})
+    form_save(
+        actor=s.nurse,
+        subject=s.subject,
+        event="baseline",
+        form="conmed",
+        base_version=None,
+        repeat=2,
+        values={"cm_name": "testamol forte", "cm_start": "2026-01-11"},
+    )
     term = CodedTerm.objects.get(item="cm_name", verbatim="testamol forte")
     assert (term.status, term.drug_code, term.atc_code) == ("auto", "90000101A01", "N02BE")
 
@@ -152,15 +162,22 @@ def test_a_changed_verbatim_is_coded_again_and_an_unchanged_one_is_left(coding: 
 
 
 def test_the_coder_chooses_an_llt_and_it_is_audited(coding: Coding) -> None:
-    coding.safety.save_ae(None, ae_term="Fever with low neutrophils", ae_start="2026-02-02", ae_grade=3)
+    coding.safety.save_ae(
+        None, ae_term="Fever with low neutrophils", ae_start="2026-02-02", ae_grade=3
+    )
     term = _term(coding)
     found = selectors.dictionary_search(coding.meddra, "neutrop")
     assert {r["name"] for r in found} == {"Febrile neutropenia", "Neutropenic fever"}
     term_code(actor=coding.coder, term=term, code="95000002", comment="fever + neutropenia")
     term.refresh_from_db()
-    assert (term.status, term.pt_name, term.comment) == ("coded", "Febrile neutropenia", "fever + neutropenia")
+    assert (term.status, term.pt_name, term.comment) == (
+        "coded",
+        "Febrile neutropenia",
+        "fever + neutropenia",
+    )
     event = AuditEvent.objects.get(action="coding.term_coded")
-    assert event.new["pt_code"] == 94000001 and event.old["status"] == "uncoded"
+    assert event.new["pt_code"] == 94000001
+    assert event.old["status"] == "uncoded"
     with pytest.raises(ValidationError, match="not current"):
         term_code(actor=coding.coder, term=term, code="95000004")
     with pytest.raises(ValidationError, match="not an LLT"):
@@ -190,7 +207,9 @@ def test_a_coder_query_goes_to_the_site(coding: Coding) -> None:
 # --- recoding -----------------------------------------------------------------------------------
 
 
-def test_recoding_lists_its_impact_then_applies_with_a_reason(coding: Coding, tmp_path: Path) -> None:
+def test_recoding_lists_its_impact_then_applies_with_a_reason(
+    coding: Coding, tmp_path: Path
+) -> None:
     s = coding.safety
     s.save_ae(None, ae_term="Feeling sick", ae_start="2026-02-02", ae_grade=1)
     s.save_ae(None, repeat=2, ae_term="Neutropenic fever", ae_start="2026-02-03", ae_grade=3)
@@ -200,7 +219,11 @@ def test_recoding_lists_its_impact_then_applies_with_a_reason(coding: Coding, tm
     impact = recode_impact(actor=coding.coder, target=coding.ae_target, dictionary=v2)
     assert AuditEvent.objects.count() == before  # nothing changed yet
     reasons = {line.term.verbatim: line.reason for line in impact.lines}
-    assert reasons == {"Feeling sick": "changed", "Neutropenic fever": "not current", "Vomiting": "same"}
+    assert reasons == {
+        "Feeling sick": "changed",
+        "Neutropenic fever": "not current",
+        "Vomiting": "same",
+    }
     assert (impact.changed, impact.not_current) == (2, 1)
     with pytest.raises(ValidationError, match="reason"):
         recode_apply(actor=coding.coder, target=coding.ae_target, dictionary=v2, reason=" ")
@@ -243,4 +266,5 @@ def test_blinding_is_unaffected(coding: Coding) -> None:
     coding.safety.save_ae(None, ae_term="Nausea", ae_start="2026-02-02", ae_grade=1)
     assert not is_unblinded(coding.coder, study=study)
     rows = list(selectors.terms_for_actor(coding.coder, study).values())
-    assert rows and all("arm" not in key for key in rows[0])
+    assert rows
+    assert all("arm" not in key for key in rows[0])

@@ -28,9 +28,14 @@ VIEWPORT = {"width": 1366, "height": 900}
 
 
 def test_the_coder_codes_an_adverse_event_to_a_pt(
-    browser: Any, live_server: Any, page: Any, coding: Coding  # noqa: F811
+    browser: Any,
+    live_server: Any,
+    page: Any,
+    coding: Coding,  # noqa: F811
 ) -> None:
-    coding.safety.save_ae(None, ae_term="Fever with low neutrophils", ae_start="2026-02-02", ae_grade=4)
+    coding.safety.save_ae(
+        None, ae_term="Fever with low neutrophils", ae_start="2026-02-02", ae_grade=4
+    )
     coding.safety.save_ae(None, repeat=2, ae_term="feeling SICK", ae_start="2026-02-03", ae_grade=1)
     page.set_viewport_size(VIEWPORT)
     sign_in(page, "cora")
@@ -47,7 +52,7 @@ def test_the_coder_codes_an_adverse_event_to_a_pt(
     page.get_by_label("Comment (optional)").fill("Fever with neutropenia: febrile neutropenia")
     page.screenshot(path=str(IMAGES / "coder-term.png"), full_page=True)
     page.get_by_role("button", name="Code to the chosen term").click()
-    expect(page.locator("#term-status")).to_have_text("coded")
+    expect(page.locator("#term-status")).to_have_text("coded by a coder")
     expect(page.locator("#term-code")).to_contain_text("PT 94000001 Febrile neutropenia")
     expect(page.locator("#term-code")).to_contain_text("Blood disorders (test)")
     term = CodedTerm.objects.get(verbatim="Fever with low neutrophils")

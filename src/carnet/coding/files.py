@@ -27,7 +27,7 @@ WHODrug B3 (the .txt files, fixed width; see docs/coding.md for what Carnet assu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,31 +155,25 @@ class MeddraContent:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def meddra_read(folder: Path) -> MeddraContent:
-    """Read and check a MedDRA ASCII distribution folder; raise on the first problem."""
-    content = MeddraContent()
-    texts: dict[str, str] = {}
-    for name in MEDDRA_FILES:
-        read = _read(folder, name)
-        assert read is not None
-        texts[name], content.files[name] = read
+def _names(text: str, file: str, *, abbrev: bool = False) -> dict[int, tuple[str, str]]:
+    """Read soc.asc, hlgt.asc or hlt.asc: code -> (name, SOC abbreviation)."""
+    found: dict[int, tuple[str, str]] = {}
+    for number, line in _lines(text):
+        parts = _fields(file, number, line)
+        code = _code(file, number, parts[0], _("code"))
+        if code in found:
+            raise _refuse(file, number, _("code %(code)d appears twice.") % {"code": code})
+        short = parts[2].strip() if abbrev else ""
+        if abbrev and not short:
+            raise _refuse(file, number, _("the SOC abbreviation is empty."))
+        found[code] = (_text(file, number, parts[1], _("name")), short)
+    return found
 
-    def names(file: str, abbrev: bool = False) -> dict[int, tuple[str, str]]:
-        found: dict[int, tuple[str, str]] = {}
-        for number, line in _lines(texts[file]):
-            parts = _fields(file, number, line)
-            code = _code(file, number, parts[0], _("code"))
-            if code in found:
-                raise _refuse(file, number, _("code %(code)d appears twice.") % {"code": code})
-            short = parts[2].strip() if abbrev else ""
-            if abbrev and not short:
-                raise _refuse(file, number, _("the SOC abbreviation is empty."))
-            found[code] = (_text(file, number, parts[1], _("name")), short)
-        return found
 
-    socs, hlgts, hlts = names("soc.asc", abbrev=True), names("hlgt.asc"), names("hlt.asc")
+def _pts(text: str, socs: dict[int, tuple[str, str]]) -> dict[int, tuple[str, int]]:
+    """Read pt.asc: code -> (name, primary SOC)."""
     pts: dict[int, tuple[str, int]] = {}
-    for number, line in _lines(texts["pt.asc"]):
+    for number, line in _lines(text):
         parts = _fields("pt.asc", number, line)
         code = _code("pt.asc", number, parts[0], _("PT code"))
         if code in pts:
@@ -188,18 +182,29 @@ def meddra_read(folder: Path) -> MeddraContent:
         if soc not in socs:
             raise _refuse("pt.asc", number, _("SOC %(code)d is not in soc.asc.") % {"code": soc})
         pts[code] = (_text("pt.asc", number, parts[1], _("PT name")), soc)
-    for file, parents, children in (
-        ("hlt_pt.asc", hlts, pts),
-        ("hlgt_hlt.asc", hlgts, hlts),
-        ("soc_hlgt.asc", socs, hlgts),
-    ):
-        for number, line in _lines(texts[file]):
-            parts = _fields(file, number, line)
-            parent = _code(file, number, parts[0], _("code"))
-            child = _code(file, number, parts[1], _("code"))
-            if parent not in parents or child not in children:
-                raise _refuse(file, number, _("a code is not in the term files."))
-    for number, line in _lines(texts["mdhier.asc"]):
+    return pts
+
+
+def _links(text: str, file: str, parents: Collection[int], children: Collection[int]) -> None:
+    """Check hlt_pt.asc, hlgt_hlt.asc or soc_hlgt.asc: both codes of each line exist."""
+    for number, line in _lines(text):
+        parts = _fields(file, number, line)
+        parent = _code(file, number, parts[0], _("code"))
+        child = _code(file, number, parts[1], _("code"))
+        if parent not in parents or child not in children:
+            raise _refuse(file, number, _("a code is not in the term files."))
+
+
+def _primary_paths(
+    text: str,
+    pts: dict[int, tuple[str, int]],
+    hlts: dict[int, tuple[str, str]],
+    hlgts: dict[int, tuple[str, str]],
+    socs: dict[int, tuple[str, str]],
+) -> dict[int, dict[str, object]]:
+    """Read mdhier.asc: each PT with its primary path (exactly one)."""
+    paths: dict[int, dict[str, object]] = {}
+    for number, line in _lines(text):
         parts = _fields("mdhier.asc", number, line)
         pt, hlt, hlgt, soc = (_code("mdhier.asc", number, v, _("code")) for v in parts[:4])
         if pt not in pts or hlt not in hlts or hlgt not in hlgts or soc not in socs:
@@ -207,29 +212,36 @@ def meddra_read(folder: Path) -> MeddraContent:
         flag = parts[11].strip().upper()
         if flag not in {"Y", "N"}:
             raise _refuse("mdhier.asc", number, _("primary_soc_fg must be Y or N."))
-        if flag == "Y":
-            if pt in content.pts:
-                raise _refuse(
-                    "mdhier.asc", number, _("PT %(code)d has two primary paths.") % {"code": pt}
-                )
-            content.pts[pt] = {
-                "code": pt,
-                "name": pts[pt][0],
-                "hlt_code": hlt,
-                "hlt_name": hlts[hlt][0],
-                "hlgt_code": hlgt,
-                "hlgt_name": hlgts[hlgt][0],
-                "soc_code": soc,
-                "soc_name": socs[soc][0],
-                "soc_abbrev": socs[soc][1],
-            }
-    missing = sorted(set(pts) - set(content.pts))
+        if flag == "N":
+            continue
+        if pt in paths:
+            raise _refuse(
+                "mdhier.asc", number, _("PT %(code)d has two primary paths.") % {"code": pt}
+            )
+        paths[pt] = {
+            "code": pt,
+            "name": pts[pt][0],
+            "hlt_code": hlt,
+            "hlt_name": hlts[hlt][0],
+            "hlgt_code": hlgt,
+            "hlgt_name": hlgts[hlgt][0],
+            "soc_code": soc,
+            "soc_name": socs[soc][0],
+            "soc_abbrev": socs[soc][1],
+        }
+    missing = sorted(set(pts) - set(paths))
     if missing:
         raise DictionaryFileError(
             _("mdhier.asc: PT %(code)d has no primary path.") % {"code": missing[0]}
         )
+    return paths
+
+
+def _llts(text: str, pts: Collection[int]) -> list[tuple[int, str, int, bool]]:
+    """Read llt.asc: (code, name, PT, current) of each LLT."""
+    llts: list[tuple[int, str, int, bool]] = []
     seen: set[int] = set()
-    for number, line in _lines(texts["llt.asc"]):
+    for number, line in _lines(text):
         parts = _fields("llt.asc", number, line)
         code = _code("llt.asc", number, parts[0], _("LLT code"))
         if code in seen:
@@ -241,11 +253,29 @@ def meddra_read(folder: Path) -> MeddraContent:
         currency = parts[9].strip().upper()
         if currency not in {"Y", "N"}:
             raise _refuse("llt.asc", number, _("llt_currency must be Y or N."))
-        content.llts.append(
-            (code, _text("llt.asc", number, parts[1], _("LLT name")), pt, currency == "Y")
-        )
-    if not content.llts:
+        llts.append((code, _text("llt.asc", number, parts[1], _("LLT name")), pt, currency == "Y"))
+    if not llts:
         raise DictionaryFileError(_("llt.asc: the file holds no term."))
+    return llts
+
+
+def meddra_read(folder: Path) -> MeddraContent:
+    """Read and check a MedDRA ASCII distribution folder; raise on the first problem."""
+    content = MeddraContent()
+    texts: dict[str, str] = {}
+    for name in MEDDRA_FILES:
+        read = _read(folder, name)
+        assert read is not None
+        texts[name], content.files[name] = read
+    socs = _names(texts["soc.asc"], "soc.asc", abbrev=True)
+    hlgts = _names(texts["hlgt.asc"], "hlgt.asc")
+    hlts = _names(texts["hlt.asc"], "hlt.asc")
+    pts = _pts(texts["pt.asc"], socs)
+    _links(texts["hlt_pt.asc"], "hlt_pt.asc", hlts, pts)
+    _links(texts["hlgt_hlt.asc"], "hlgt_hlt.asc", hlgts, hlts)
+    _links(texts["soc_hlgt.asc"], "soc_hlgt.asc", socs, hlgts)
+    content.pts = _primary_paths(texts["mdhier.asc"], pts, hlts, hlgts, socs)
+    content.llts = _llts(texts["llt.asc"], pts)
     return content
 
 

@@ -9,6 +9,7 @@ Several versions live side by side; a study names the version it codes against.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class DictionaryKind(models.TextChoices):
@@ -56,6 +57,9 @@ class MeddraPt(models.Model):
             models.UniqueConstraint(fields=["dictionary", "code"], name="coding_pt_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"PT {self.code} {self.name}"
+
 
 class MeddraLlt(models.Model):
     """A lowest level term: its PT, whether it is current, and its name's search key."""
@@ -73,6 +77,9 @@ class MeddraLlt(models.Model):
         ]
         indexes = [models.Index(fields=["dictionary", "key"], name="coding_llt_key")]
 
+    def __str__(self) -> str:
+        return f"LLT {self.code} {self.name}"
+
 
 class WhoDrugName(models.Model):
     """A drug name of WHODrug's DD file with its drug code and first ATC code (DDA file)."""
@@ -89,6 +96,9 @@ class WhoDrugName(models.Model):
             models.UniqueConstraint(fields=["dictionary", "drug_code"], name="coding_drug_unique")
         ]
         indexes = [models.Index(fields=["dictionary", "key"], name="coding_drug_key")]
+
+    def __str__(self) -> str:
+        return f"{self.drug_code} {self.name}"
 
 
 class CodingTarget(models.Model):
@@ -113,10 +123,10 @@ class CodingTarget(models.Model):
 
 
 class TermStatus(models.TextChoices):
-    UNCODED = "uncoded", "uncoded"
-    AUTO = "auto", "auto"  # an exact or synonym match, coded by the save
-    CODED = "coded", "coded"  # chosen by a coder
-    QUERIED = "queried", "queried"  # a coder query awaits the site's answer
+    UNCODED = "uncoded", _("uncoded")
+    AUTO = "auto", _("coded at the save")  # an exact or synonym match
+    CODED = "coded", _("coded by a coder")
+    QUERIED = "queried", _("queried")  # a coder query awaits the site's answer
 
 
 class CodedTerm(models.Model):
@@ -162,6 +172,9 @@ class CodedTerm(models.Model):
         ]
         indexes = [models.Index(fields=["study", "status"], name="coding_term_status")]
 
+    def __str__(self) -> str:
+        return f"{self.verbatim} ({self.status})"
+
 
 class CodingDecision(models.Model):
     """Every decision on a term, kept (exports read the latest before their cut-off)."""
@@ -178,3 +191,6 @@ class CodingDecision(models.Model):
 
     class Meta:
         ordering = ["decided_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.status} by {self.decided_by}"

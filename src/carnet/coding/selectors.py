@@ -101,7 +101,9 @@ def meddra_search(dictionary: DictionaryVersion, text: str) -> list[dict[str, An
     )
     pts = {
         pt.code: pt
-        for pt in MeddraPt.objects.filter(dictionary=dictionary, code__in={l.pt_code for l in llts})
+        for pt in MeddraPt.objects.filter(
+            dictionary=dictionary, code__in={llt.pt_code for llt in llts}
+        )
     }
     return [
         {
@@ -145,7 +147,7 @@ def ctcae_llts(dictionary: DictionaryVersion, terms: list[str]) -> dict[str, dic
     pts = {
         pt.code: pt
         for pt in MeddraPt.objects.filter(
-            dictionary=dictionary, code__in={l.pt_code for l in llts.values()}
+            dictionary=dictionary, code__in={llt.pt_code for llt in llts.values()}
         )
     }
     found: dict[str, dict[str, Any] | None] = {}

@@ -265,19 +265,19 @@ def _audit_new(term: CodedTerm) -> dict[str, Any]:
 # --- the save listener ---------------------------------------------------------------------------
 
 
-def autocode_many(contexts: Sequence[WriteContext]) -> None:
-    """Code the verbatim values these writes changed (set-wise: a few queries whatever their
-    number): an exact or synonym match is coded at once, the rest waits for a coder."""
+def _coded_changes(
+    contexts: Sequence[WriteContext],
+) -> list[tuple[WriteContext, CodingTarget, Any]]:
+    """Return the changes of these writes to an item a study codes, with its target (one
+    query, none when no write changed anything)."""
     changed = [c for c in contexts if c.changes]
     if not changed:
-        return
+        return []
     study_ids = {c.subject.study_id for c in changed}
     targets = {
         (t.study_id, t.form, t.item): t
         for t in CodingTarget.objects.filter(study_id__in=study_ids).select_related("dictionary")
     }
-    if not targets:
-        return
     wanted: list[tuple[WriteContext, CodingTarget, Any]] = []
     for context in changed:
         for change in context.changes:
@@ -286,6 +286,13 @@ def autocode_many(contexts: Sequence[WriteContext]) -> None:
             )
             if target is not None:
                 wanted.append((context, target, change))
+    return wanted
+
+
+def autocode_many(contexts: Sequence[WriteContext]) -> None:
+    """Code the verbatim values these writes changed (set-wise: a few queries whatever their
+    number): an exact or synonym match is coded at once, the rest waits for a coder."""
+    wanted = _coded_changes(contexts)
     if not wanted:
         return
     instance_ids = {c.form_instance.pk for c, _t, _ch in wanted}

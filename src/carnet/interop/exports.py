@@ -305,7 +305,9 @@ def export_write(
                     progress(done, total, dataset.name)
             del values
     # The datasets other apps add (coded terms), for the subjects this reader sees.
-    readable = set(subjects["subject"].cast(pl.String).to_list()) if plan.sites is not None else None
+    readable = (
+        set(subjects["subject"].cast(pl.String).to_list()) if plan.sites is not None else None
+    )
     for extra in extras:
         extra_frame, extra_columns = extra.rows(study, cutoff, readable)
         write(extra.name, extra_frame, extra_columns)

@@ -186,9 +186,13 @@ def _with_coding(
     events: pl.DataFrame, coding: Mapping[str, tuple[str, str]] | None
 ) -> pl.DataFrame:
     """Add each event's MedDRA SOC and PT (null where its verbatim is not coded)."""
-    keys = pl.col("term").str.to_lowercase().str.split(" ").list.eval(
-        pl.element().filter(pl.element() != "")
-    ).list.join(" ")
+    keys = (
+        pl.col("term")
+        .str.to_lowercase()
+        .str.split(" ")
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .list.join(" ")
+    )
     coding = coding or {}
     return events.with_columns(
         keys.replace_strict(

@@ -495,7 +495,9 @@ def _soc_pt_table(
     coded = events.filter(pl.col("pt").is_not_null() & pl.col("soc").is_not_null())
     uncoded = events.height - coded.height
     if coded.is_empty():
-        section.notes.append("No adverse event term is coded to MedDRA yet: no table by SOC and PT.")
+        section.notes.append(
+            "No adverse event term is coded to MedDRA yet: no table by SOC and PT."
+        )
         return
     table = adverse_events_table(
         coded.select("subject", "soc", pl.col("pt").alias("term"), "grade", "onset"),
