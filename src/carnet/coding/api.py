@@ -242,7 +242,7 @@ def coding_search(
     summary="The MedDRA LLT of each CTCAE v5 term (the LLT of the same name), null if none",
 )
 def coding_ctcae(
-    request: HttpRequest, identifier: str, version: str = "", term: Query[list[str]] = None
+    request: HttpRequest, identifier: str, version: str = "", term: Query[list[str] | None] = None
 ) -> dict[str, Any]:
     """``term`` repeats (?term=Nausea&term=Anaemia); without ``version``, the study's MedDRA."""
     _actor, study = _reader(request, identifier)

@@ -91,7 +91,7 @@ def meddra_load(*, actor: Actor, folder: Path, version: str) -> DictionaryVersio
     content = meddra_read(Path(folder))
     loaded = _new_version(actor, DictionaryKind.MEDDRA, version, content.files)
     MeddraPt.objects.bulk_create(
-        (MeddraPt(dictionary=loaded, **values) for values in content.pts.values()),  # type: ignore[arg-type]
+        (MeddraPt(dictionary=loaded, **values) for values in content.pts.values()),
         batch_size=BATCH,
     )
     MeddraLlt.objects.bulk_create(
@@ -229,9 +229,9 @@ def matches(dictionary: DictionaryVersion, keys: Iterable[str]) -> dict[str, dic
         drugs: dict[str, list[WhoDrugName]] = defaultdict(list)
         for drug in WhoDrugName.objects.filter(dictionary=dictionary, key__in=wanted):
             drugs[drug.key].append(drug)
-        for key, candidates in drugs.items():
-            if len(candidates) == 1:
-                found[key] = _drug_codes(candidates[0])
+        for key, named in drugs.items():
+            if len(named) == 1:
+                found[key] = _drug_codes(named[0])
     return found
 
 
