@@ -434,7 +434,7 @@ def coding_target_set(
 
 def _locked(term: CodedTerm) -> CodedTerm:
     return (
-        CodedTerm.objects.select_for_update()
+        CodedTerm.objects.select_for_update(of=("self",))
         .select_related("study", "subject", "form_instance", "dictionary", "target")
         .get(pk=term.pk)
     )
@@ -612,7 +612,7 @@ def recode_apply(
     if not reason:
         raise ValidationError(_("reason: say why the terms are recoded."))
     target = (
-        CodingTarget.objects.select_for_update()
+        CodingTarget.objects.select_for_update(of=("self",))
         .select_related("study", "dictionary")
         .get(pk=target.pk)
     )
