@@ -267,7 +267,8 @@ def export_write(
         f"Carnet export of {study.identifier} at cut-off {cutoff.name} (audit event #{cutoff.seq})"
     )
     archive = ZipExport(target, cutoff.cut_on)
-    extras = list(EXTRA_DATASETS)
+    # The datasets other apps add (coded terms) go into whole exports, not those kept to forms.
+    extras = list(EXTRA_DATASETS) if not forms else []
     total = len(plan.datasets) + len(extras) + 1
     writer = DatasetWriter(
         archive=archive,
@@ -304,7 +305,7 @@ def export_write(
                 if progress:
                     progress(done, total, dataset.name)
             del values
-    # The datasets other apps add (coded terms), for the subjects this reader sees.
+    # The datasets other apps add, for the subjects this reader sees.
     readable = (
         set(subjects["subject"].cast(pl.String).to_list()) if plan.sites is not None else None
     )
