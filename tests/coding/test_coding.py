@@ -268,3 +268,52 @@ def test_blinding_is_unaffected(coding: Coding) -> None:
     rows = list(selectors.terms_for_actor(coding.coder, study).values())
     assert rows
     assert all("arm" not in key for key in rows[0])
+
+
+def test_auto_coding_is_set_wise(coding: Coding) -> None:
+    """The listener's set-wise form codes many writes in the same number of queries as two."""
+    from datetime import date
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from carnet.capture.models import FormInstance
+    from carnet.capture.seams import Change, ValueState, WriteContext, WriteKind
+    from carnet.coding.services import autocode_many
+
+    s = coding.safety
+    for repeat in range(1, 8):
+        s.save_ae(None, repeat=repeat, ae_start="2026-02-02", ae_grade=1)
+    instances = list(FormInstance.objects.filter(form="adverse_event").order_by("repeat"))
+    words = ["Nausea", "Feeling sick", "Odd", "Vomiting", "Strange", "nausea", "Weird"]
+
+    def contexts(chosen: list[FormInstance]) -> list[WriteContext]:
+        return [
+            WriteContext(
+                actor=s.nurse,
+                subject=s.subject,
+                form_instance=instance,
+                kind=WriteKind.SAVE,
+                today=date(2026, 2, 2),
+                changes=[
+                    Change("ae_term", 0, "ae_term", None, ValueState(words[instance.repeat - 1]))
+                ],
+            )
+            for instance in chosen
+        ]
+
+    with CaptureQueriesContext(connection) as two:
+        autocode_many(contexts(instances[:2]))
+    with CaptureQueriesContext(connection) as five:
+        autocode_many(contexts(instances[2:]))
+    assert len(five.captured_queries) == len(two.captured_queries)
+    statuses = dict(CodedTerm.objects.values_list("verbatim", "status"))
+    assert statuses == {
+        "Nausea": "auto",
+        "Feeling sick": "auto",
+        "Odd": "uncoded",
+        "Vomiting": "auto",
+        "Strange": "uncoded",
+        "nausea": "auto",
+        "Weird": "uncoded",
+    }

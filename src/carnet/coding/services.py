@@ -298,7 +298,9 @@ def autocode_many(contexts: Sequence[WriteContext]) -> None:
     instance_ids = {c.form_instance.pk for c, _t, _ch in wanted}
     existing = {
         (t.form_instance_id, t.item, t.row): t
-        for t in CodedTerm.objects.filter(form_instance_id__in=instance_ids)
+        for t in CodedTerm.objects.filter(form_instance_id__in=instance_ids).select_related(
+            "subject", "form_instance", "dictionary"
+        )
     }
     keys: dict[int, set[str]] = defaultdict(set)
     for _context, target, change in wanted:
