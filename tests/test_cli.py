@@ -299,6 +299,19 @@ def _sample_at_site_01() -> dict[str, str]:
     return {}
 
 
+def _dictionaries() -> dict[str, str]:
+    """Write the synthetic dictionaries of the coding tests (no MedDRA or WHODrug content)."""
+    import tempfile
+
+    from tests.coding.dictionary import write_meddra, write_whodrug
+
+    folder = Path(tempfile.mkdtemp())
+    return {
+        "{meddra}": str(write_meddra(folder / "meddra")),
+        "{whodrug}": str(write_whodrug(folder / "whodrug")),
+    }
+
+
 def _vitals_csv() -> dict[str, str]:
     """Return a CSV of vital signs for the subject included at site 01 (bulk import)."""
     import tempfile
@@ -775,6 +788,24 @@ WRITES = [
         ("biobank", "freezer-failure", "MINI", "F-1", "--to", "F-2", "--reason", "alarm -40"),
         reason="alarm -40",
     ),
+    # Coding: two versions of the synthetic MedDRA and one of WHODrug (the system chain), an
+    # item coded against the first, then recoded against the second with a reason.
+    Write(("coding", "load-meddra", "{meddra}", "--version", "1.0"), before=_dictionaries),
+    Write(("coding", "load-whodrug", "{whodrug}", "--version", "T1")),
+    Write(
+        (
+            *("coding", "target", "MINI", "--form", "lesions", "--item", "lesion_site"),
+            *("--kind", "meddra", "--version", "1.0"),
+        )
+    ),
+    Write(("coding", "load-meddra", "{meddra}", "--version", "2.0")),
+    Write(
+        (
+            *("coding", "recode", "MINI", "--form", "lesions", "--item", "lesion_site"),
+            *("--version", "2.0", "--apply", "--reason", "MedDRA 2.0"),
+        ),
+        reason="MedDRA 2.0",
+    ),
     # Last, as MINI stays locked: the database locked through the services (its checklist
     # waived, four signers), then the sponsor unblinds the study from the command line.
     Write(
@@ -853,6 +884,10 @@ READ_ONLY = {
     # Biobank: labels written to a file, a scanned label printed.
     "biobank labels",
     "biobank scan",
+    # Coding: the loaded versions, a study's coded terms, CTCAE terms' LLTs, as CSV.
+    "coding dictionaries",
+    "coding queue",
+    "coding ctcae",
     # The analysis dataset and the statistical reports of a cut-off: read, written to files.
     "analysis dataset",
     "report",

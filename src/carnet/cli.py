@@ -56,6 +56,7 @@ CARNET_COMMANDS = (
     "redcap",
     "odm",
     "safety",
+    "coding",
     "analysis",
     "report",
     "pharmacy",

@@ -257,6 +257,13 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/safety/reports/{reference}": reads_safety(),
     "/api/studies/{identifier}/safety/rsi": reads_safety(anywhere=True),
     "/api/studies/{identifier}/safety/reconciliation": reads_safety(anywhere=True),
+    # Coding: the study's coded terms (at the sites one sees), the dictionaries, its targets.
+    "/api/studies/{identifier}/coding/dictionaries": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/coding/targets": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/coding/terms": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/coding/search": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/coding/ctcae": granted(Action.VIEW_SUBJECTS, anywhere=True),
+    "/api/studies/{identifier}/coding/recode": granted(Action.VIEW_SUBJECTS, anywhere=True),
     # Statistical reports of a cut-off: whoever may export the study's data (pooled when
     # blinded, at the sites they cover); a DSMB report answers only the person who asked.
     "/api/studies/{identifier}/reports/{cutoff}/analysis-dataset": granted(
@@ -769,6 +776,29 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"decision": "usable", "reason": "x"},
         True,
     ),
+    # Coding. A target against a version not loaded: refused (400) for whoever manages the
+    # study; a term that does not exist: 404 for a coder, 403 for anyone else; a recode of an
+    # item the study does not code: refused (400) for a coder.
+    ("post", "/api/studies/{identifier}/coding/targets"): (
+        granted(Action.MANAGE_STUDY),
+        {"form": "adverse_event", "item": "ae_term", "kind": "meddra", "version": "none"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/coding/terms/{term_id}/code"): (
+        granted(Action.CODE_TERMS, anywhere=True),
+        {"code": "10000001"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/coding/terms/{term_id}/query"): (
+        granted(Action.CODE_TERMS, anywhere=True),
+        {"text": "x"},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/coding/recode"): (
+        granted(Action.CODE_TERMS, anywhere=True),
+        {"form": "no_form", "item": "x", "version": "2", "reason": "r"},
+        True,
+    ),
 }
 
 SUBJECT_AT_A = "01-001"
@@ -813,6 +843,7 @@ def concrete(path: str, w: World) -> str:
         path = path.replace("{sample}", "MATRIX-S1")
         if path.endswith("/biobank/scan"):
             path += "?code=MATRIX-S1"
+    path = path.replace("{term_id}", "999999")  # no coded term in this world
     return path + ("?item=diameter&row=1" if path.endswith("/history") else "")
 
 

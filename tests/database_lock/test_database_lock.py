@@ -248,13 +248,13 @@ def test_a_capability_adds_its_item_with_one_line_and_an_absent_one_is_left_out(
     saved = list(checklist.CHECKLIST)
     try:
         checklist.register_checklist_item(
-            checklist.ChecklistItem("uncoded_terms", "Uncoded terms", lambda study: 3)
+            checklist.ChecklistItem("example_terms", "Uncoded terms", lambda study: 3)
         )
         checklist.register_checklist_item(
             checklist.ChecklistItem("not_installed", "Not installed", lambda study: None)
         )
         found = items(locking)
-        assert found["uncoded_terms"] == (3, True)
+        assert found["example_terms"] == (3, True)
         assert "not_installed" not in found
         with pytest.raises(ValidationError, match="Uncoded terms \\(3\\)"):
             locking.sign(locking.manager)

@@ -126,6 +126,8 @@ _QUERY_GRANTS = {
     Role.MONITOR: {Action.RAISE_QUERY, Action.CLOSE_QUERY},
     Role.DATA_MANAGER: {Action.RAISE_QUERY, Action.CLOSE_QUERY},
     Role.MEDICAL_REVIEWER: {Action.RAISE_QUERY, Action.CLOSE_QUERY},
+    # A coder asks the site about a verbatim term they cannot code (issue 24, coding).
+    Role.CODER: {Action.RAISE_QUERY, Action.CLOSE_QUERY},
 }
 GRANTS.update({role: GRANTS[role] | actions for role, actions in _QUERY_GRANTS.items()})
 # --- end of queries ---

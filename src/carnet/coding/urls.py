@@ -1,7 +1,16 @@
-"""Pages of the coding app."""
+"""Pages of the coding app: the coder's queue, a term, recoding."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from carnet.coding import views
 
 app_name = "coding"
+STUDY = "studies/<str:identifier>/"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path(STUDY + "coding/", views.queue_page, name="queue"),
+    path(STUDY + "coding/terms/<int:pk>/", views.term_page, name="term"),
+    path(STUDY + "coding/terms/<int:pk>/code/", views.code_action, name="code"),
+    path(STUDY + "coding/terms/<int:pk>/query/", views.query_action, name="query"),
+    path(STUDY + "coding/recode/", views.recode_page, name="recode"),
+]

@@ -19,6 +19,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 from carnet.capture.models import FormInstance
+from carnet.coding.selectors import uncoded_count
 from carnet.monitoring.selectors import sdv_outstanding as monitoring_sdv_outstanding
 from carnet.oversight.models import DataSignature, Scope
 from carnet.quality.deviation_models import Deviation, DeviationStatus
@@ -102,6 +103,15 @@ def serious_events_unreconciled(study: Study) -> int:
     return unreconciled_count(study=study)
 
 
+def uncoded_terms(study: Study) -> int | None:
+    """Return the verbatim terms not coded yet (None where the study codes nothing)."""
+    from carnet.coding.models import CodingTarget
+
+    if not CodingTarget.objects.filter(study=study).exists():
+        return None
+    return uncoded_count(study)
+
+
 def register_items() -> None:
     """Register the items this app counts itself (called from its AppConfig.ready)."""
     register_checklist_item(
@@ -144,5 +154,12 @@ def register_items() -> None:
             "serious_events_unreconciled",
             gettext_lazy("Serious adverse events not reconciled with the safety database"),
             serious_events_unreconciled,
+        )
+    )
+    register_checklist_item(
+        ChecklistItem(
+            "uncoded_terms",
+            gettext_lazy("Verbatim terms not coded (MedDRA, WHODrug)"),
+            uncoded_terms,
         )
     )

@@ -41,6 +41,7 @@ from carnet.interop.datasets import (
     subject_dataset,
     with_labels,
 )
+from carnet.interop.extra_datasets import EXTRA_DATASETS
 from carnet.interop.models import Cutoff
 from carnet.interop.services import export_record, may_export
 from carnet.interop.writers import (
@@ -266,15 +267,22 @@ def export_write(
         f"Carnet export of {study.identifier} at cut-off {cutoff.name} (audit event #{cutoff.seq})"
     )
     archive = ZipExport(target, cutoff.cut_on)
-    total = len(plan.datasets) + 1
+    # The datasets other apps add (coded terms) go into whole exports, not those kept to forms.
+    extras = list(EXTRA_DATASETS) if not forms else []
+    total = len(plan.datasets) + len(extras) + 1
     writer = DatasetWriter(
         archive=archive,
         file_format=file_format,
         day=cutoff.cut_on,
         title=title,
         study=study.identifier,
-        members=sas_names(["subjects", *(dataset.name for dataset in plan.datasets)]),
-        labels={dataset.name: dataset.label for dataset in plan.datasets},
+        members=sas_names(
+            ["subjects", *(dataset.name for dataset in plan.datasets), *(e.name for e in extras)]
+        ),
+        labels={
+            **{dataset.name: dataset.label for dataset in plan.datasets},
+            **{extra.name: extra.label for extra in extras},
+        },
     )
     write = writer.write
 
@@ -297,6 +305,16 @@ def export_write(
                 if progress:
                     progress(done, total, dataset.name)
             del values
+    # The datasets other apps add, for the subjects this reader sees.
+    readable = (
+        set(subjects["subject"].cast(pl.String).to_list()) if plan.sites is not None else None
+    )
+    for extra in extras:
+        extra_frame, extra_columns = extra.rows(study, cutoff, readable)
+        write(extra.name, extra_frame, extra_columns)
+        done += 1
+        if progress:
+            progress(done, total, extra.name)
     # The subject dataset last: its date of last news counts the dates captured in every form.
     captured = pl.concat(news) if news else pl.DataFrame()
     subject_frame = subject_dataset(plan, last_news_with(subjects, captured))

@@ -19,6 +19,7 @@ from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import Actor, PermissionDenied, site_scope
 from carnet.accounts.roles import Action
 from carnet.audit.services import SystemActor
+from carnet.coding.selectors import meddra_coding_of
 from carnet.core.errors import ValidationError
 from carnet.interop.datasets import (
     ExportPlan,
@@ -174,6 +175,7 @@ def study_analysis(
         forms,
         by_arm=blinding.unblinded,
         code_labels=_code_labels(plan, [*statistical.strata, *statistical.subgroups]),
+        coding=meddra_coding_of(study),
     )
     arms: tuple[str, ...] = ()
     if blinding.unblinded:

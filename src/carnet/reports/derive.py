@@ -182,6 +182,28 @@ def _assessments(plan: StatisticalPlan, forms: Mapping[str, pl.DataFrame]) -> pl
     )
 
 
+def _with_coding(
+    events: pl.DataFrame, coding: Mapping[str, tuple[str, str]] | None
+) -> pl.DataFrame:
+    """Add each event's MedDRA SOC and PT (null where its verbatim is not coded)."""
+    keys = (
+        pl.col("term")
+        .str.to_lowercase()
+        .str.split(" ")
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .list.join(" ")
+    )
+    coding = coding or {}
+    return events.with_columns(
+        keys.replace_strict(
+            {k: v[0] for k, v in coding.items()}, default=None, return_dtype=pl.String
+        ).alias("soc"),
+        keys.replace_strict(
+            {k: v[1] for k, v in coding.items()}, default=None, return_dtype=pl.String
+        ).alias("pt"),
+    )
+
+
 def _adverse_events(plan: StatisticalPlan, forms: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """Return the adverse events: subject, term, grade, onset, serious, related, discontinued."""
     spec = plan.endpoints.adverse_events
@@ -304,6 +326,7 @@ def derive(
     *,
     by_arm: bool,
     code_labels: Mapping[str, Mapping[str, str]] | None = None,
+    coding: Mapping[str, tuple[str, str]] | None = None,
 ) -> AnalysisDataset:
     """Return the subject-level analysis frame of the subjects with a reference date.
 
@@ -311,7 +334,8 @@ def derive(
     datasets by name. Columns: subject, site, group (arm, or the pooled group), populations,
     reference (randomisation, else inclusion), OS and PFS (time in days, event, reason), best
     overall response and its reason, duration of response, first and last dose, and the strata
-    and subgroups of the plan (as their labels when ``code_labels`` gives them).
+    and subgroups of the plan (as their labels when ``code_labels`` gives them). ``coding``
+    gives the MedDRA SOC and PT of the adverse events' verbatim terms (by lower-case key).
     """
     settings = analysis_settings(plan)
     subjects = subjects.with_columns(pl.col("subject").cast(pl.String))
@@ -395,7 +419,7 @@ def derive(
         progression_free=pfs,
         best_response=best,
         assessments=assessments.join(base.select("subject", "group"), on="subject"),
-        adverse_events=_adverse_events(plan, forms).join(
+        adverse_events=_with_coding(_adverse_events(plan, forms), coding).join(
             base.select("subject", "group"), on="subject"
         ),
         notes=tuple(notes),

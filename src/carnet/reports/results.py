@@ -481,6 +481,42 @@ def _safety_inputs(dataset: AnalysisDataset) -> tuple[Population, pl.DataFrame]:
     return population, exposures
 
 
+def _soc_pt_table(
+    section: ReportSection,
+    report: Report,
+    events: pl.DataFrame,
+    exposures: pl.DataFrame,
+    population: Population,
+    settings: AnalysisSettings,
+) -> None:
+    """Add the table by MedDRA SOC and PT (the events whose verbatim is coded)."""
+    if "pt" not in events.columns:
+        return
+    coded = events.filter(pl.col("pt").is_not_null() & pl.col("soc").is_not_null())
+    uncoded = events.height - coded.height
+    if coded.is_empty():
+        section.notes.append(
+            "No adverse event term is coded to MedDRA yet: no table by SOC and PT."
+        )
+        return
+    table = adverse_events_table(
+        coded.select("subject", "soc", pl.col("pt").alias("term"), "grade", "onset"),
+        exposures,
+        population,
+        settings=settings,
+    )
+    notes = table.notes + (f" {uncoded} events not coded yet are left out." if uncoded else "")
+    section.tables.append(
+        ReportTable(
+            "Treatment-emergent adverse events by MedDRA SOC and PT, worst CTCAE grade",
+            ["SOC", "PT", "Group", "N", "Any grade", "Grade >= 3", "G1", "G2", "G3", "G4", "G5"],
+            [[str(v) for v in row] for row in table.frame.rows()],
+            notes,
+        )
+    )
+    report.data["soc_pt"] = table.frame.to_dicts()
+
+
 def safety_report(dataset: AnalysisDataset) -> Report:
     """Return the adverse-event tables: worst grade per term, grade >= 3, serious, related,
     leading to discontinuation (treatment-emergent, safety population)."""
@@ -507,6 +543,7 @@ def safety_report(dataset: AnalysisDataset) -> Report:
         )
     )
     report.data["worst_grade"] = main.frame.to_dicts()
+    _soc_pt_table(section, report, dataset.adverse_events, exposures, population, settings)
     for flag, title in (
         ("serious", "Serious adverse events"),
         ("related", "Adverse events related to the study treatment"),
