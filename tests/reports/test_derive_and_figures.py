@@ -182,3 +182,35 @@ def test_a_cutoff_without_analysable_subjects_gives_reports_that_say_so() -> Non
     report = survival_report(dataset)
     assert report.sections[0].notes == ["No subject of the ITT population has this endpoint yet."]
     assert safety_report(dataset).sections[0].notes == ["No subject has a first dose recorded yet."]
+
+
+def test_the_spider_plot_draws_one_line_per_patient_with_a_change_beside_the_waterfall() -> None:
+    from carnet.reports.results import response_report
+
+    dataset = derive(PLAN, subjects(), forms(), by_arm=True)
+    report = response_report(dataset, cut_on=D(2025, 6, 1))
+    spider = report.figure("spider")
+    waterfall = report.figure("waterfall")
+    assert spider is not None
+    assert waterfall is not None
+    # 01 (two assessments), 02 and 03 have a change; 04's only assessment has none.
+    assert spider.curves == 3
+    assert spider.svg.count('id="patient-') == 3
+    assert waterfall.bars == 3
+    assert spider.png.startswith(b"\x89PNG")
+    names = [figure.name for figure in report.sections[0].figures]
+    assert names.index("spider") == names.index("waterfall") + 1
+
+
+def test_the_spider_figure_counts_the_lines_it_draws() -> None:
+    from carnet.reports.figures import spider_figure
+
+    figure = spider_figure(
+        [("1", [(56, -40.0), (112, 10.0)], "PR"), ("2", [(50, -5.0)], "SD")],
+        name="s",
+        title="Change",
+    )
+    assert figure.curves == 2
+    # Each patient's line starts at baseline (day 0, 0%) and has a marker per assessment.
+    assert figure.svg.count('id="patient-') == 2
+    assert 'id="patient-1"' in figure.svg

@@ -154,7 +154,9 @@ def sequential(request: HttpRequest, query: Query[SequentialIn]) -> DesignOut:
 class ReportFigureOut(Schema):
     name: str
     title: str
-    curves: int = Field(description="Curves drawn (Kaplan-Meier, accrual)")
+    curves: int = Field(
+        description="Curves drawn (Kaplan-Meier, accrual; spider: one line per patient)"
+    )
     at_risk_rows: int = Field(description="Rows of the number-at-risk table under the curves")
     bars: int = Field(description="Bars or lanes drawn (forest, waterfall, swimmer)")
 

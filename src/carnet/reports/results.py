@@ -35,6 +35,7 @@ from carnet.reports.figures import (
     accrual_figure,
     forest_figure,
     kaplan_meier_figure,
+    spider_figure,
     swimmer_figure,
     waterfall_figure,
 )
@@ -390,6 +391,32 @@ def _waterfall(dataset: AnalysisDataset, best: BestOverallResponses) -> Figure |
     )
 
 
+def _spider(dataset: AnalysisDataset, best: BestOverallResponses) -> Figure | None:
+    """Return the spider plot: each patient's change from baseline over time, from the
+    assessments after their reference date (the same changes the waterfall takes the best of)."""
+    changes = dataset.assessments.filter(pl.col("change").is_not_null()).join(
+        dataset.frame.select("subject", "reference"), on="subject"
+    )
+    changes = changes.filter(pl.col("date") > pl.col("reference"))
+    if changes.is_empty():
+        return None
+    bor = dict(best.frame.select("subject", "best_response").iter_rows())
+    rows = []
+    ordered = changes.sort("subject", "date").with_columns(
+        (pl.col("date") - pl.col("reference")).dt.total_days().alias("day")
+    )
+    for (subject,), part in ordered.partition_by(
+        "subject", as_dict=True, maintain_order=True
+    ).items():
+        points = [
+            (int(day), float(change)) for day, change in part.select("day", "change").iter_rows()
+        ]
+        rows.append((str(subject), points, bor.get(subject) or "NE"))
+    return spider_figure(
+        rows, name="spider", title="Change in the sum of target diameters over time"
+    )
+
+
 def _swimmer(dataset: AnalysisDataset, cut_on: date) -> Figure | None:
     treated = dataset.frame.filter(pl.col("first_dose").is_not_null()).sort("first_dose").head(60)
     if treated.is_empty():
@@ -456,7 +483,11 @@ def response_report(dataset: AnalysisDataset, *, cut_on: date) -> Report:
         values, decisions = _simon(dataset, itt)
         section.values += values
         report.data["simon"] = decisions
-    for figure in (_waterfall(dataset, dataset.best_response), _swimmer(dataset, cut_on)):
+    for figure in (
+        _waterfall(dataset, dataset.best_response),
+        _spider(dataset, dataset.best_response),
+        _swimmer(dataset, cut_on),
+    ):
         if figure is not None:
             section.figures.append(figure)
     section.conventions = list(dict.fromkeys(section.conventions))
