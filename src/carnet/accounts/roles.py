@@ -64,6 +64,10 @@ class Action(StrEnum):
     SIGN_DATA = "sign_data"  # the investigator signs a visit, a form or a casebook
     VIEW_AUDIT_TRAIL = "view_audit_trail"  # browse and export the study's audit trail
     # --- end of oversight ---
+    # --- Activity report (issue 23, reports app) ---
+    # Count the study's inclusions, queries and completeness per site and year (no patient data)
+    VIEW_ACTIVITY = "view_activity"
+    # --- end of activity report ---
 
 
 # Site roles act for one site; a membership "for all sites" makes no sense for them.
@@ -126,3 +130,21 @@ _OVERSIGHT_GRANTS = {
 }
 GRANTS.update({role: GRANTS[role] | actions for role, actions in _OVERSIGHT_GRANTS.items()})
 # --- end of oversight ---
+
+# --- Activity report (issue 23): the counts a centre reports each year, for those who steer a
+# study (sponsor, project manager, data manager, study administrator, statisticians) and those
+# who answer for a site's inclusions (investigator, monitor: their sites only). Not the roles
+# doing one task (data entry, pharmacist, coder, reviewers, biobank technician), nor inspectors.
+_ACTIVITY_ROLES = (
+    Role.SPONSOR,
+    Role.PROJECT_MANAGER,
+    Role.DATA_MANAGER,
+    Role.ADMINISTRATOR,
+    Role.STATISTICIAN,
+    Role.UNBLINDED_STATISTICIAN,
+    Role.DSMB_STATISTICIAN,
+    Role.INVESTIGATOR,
+    Role.MONITOR,
+)
+GRANTS.update({role: GRANTS[role] | {Action.VIEW_ACTIVITY} for role in _ACTIVITY_ROLES})
+# --- end of activity report ---
