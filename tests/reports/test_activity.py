@@ -53,44 +53,49 @@ def _include(w: World, site: object, on: date) -> Subject:
     )
 
 
-@pytest.fixture
-def planted() -> Iterator[World]:
+def plant() -> World:
     """Inclusions: site 01 three in 2025 and two in 2026 (one randomised), site 02 one in 2026;
     a test patient (never counted); queries at 01: one open, one answered, one closed, one
-    cancelled; the baseline vital signs of the 2026 patient of 01 randomised, complete."""
+    cancelled, and one open at 02; the baseline vital signs of the randomised patient, complete.
+    Run on 2 March 2026 (the counts of forms expected depend on the day)."""
+    w = world()
+    study_mode_change(actor=ADMIN, study=w.study, mode="test")
+    w.study.refresh_from_db()
+    _include(w, w.site_a, date(2026, 2, 20))  # a test patient: kept apart
+    study_mode_change(actor=ADMIN, study=w.study, mode="production")
+    w.study.refresh_from_db()
+    for day in (date(2025, 3, 1), date(2025, 6, 1), date(2025, 12, 31)):
+        _include(w, w.site_a, day)
+    randomised = _include(w, w.site_a, date(2026, 2, 1))
+    _include(w, w.site_a, date(2026, 2, 25))
+    other = _include(w, w.site_b, date(2026, 1, 10))
+    entry = person("julie", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a])
+    form_save(
+        actor=entry,
+        subject=randomised,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": 70, "height": 172, "smoker": 1, "vs_date": "2026-02-01"},
+        complete=True,
+    )
+    subject_randomise(actor=entry, subject=randomised)
+    monitor = person("sophie", study=w.study, role=Role.MONITOR, sites=[w.site_a, w.site_b])
+    query_raise(actor=monitor, subject=randomised, text="still open")
+    answered = query_raise(actor=monitor, subject=randomised, text="to answer")
+    query_answer(actor=entry, query=answered, text="checked")
+    closed = query_raise(actor=monitor, subject=randomised, text="to close")
+    query_close(actor=monitor, query=closed, text="fine")
+    cancelled = query_raise(actor=monitor, subject=randomised, text="a mistake")
+    query_cancel(actor=monitor, query=cancelled, text="wrong patient")
+    query_raise(actor=monitor, subject=other, text="at site 02")
+    return w
+
+
+@pytest.fixture
+def planted() -> Iterator[World]:
     with time_machine.travel(DAY, tick=True):
-        w = world()
-        study_mode_change(actor=ADMIN, study=w.study, mode="test")
-        w.study.refresh_from_db()
-        _include(w, w.site_a, date(2026, 2, 20))  # a test patient: kept apart
-        study_mode_change(actor=ADMIN, study=w.study, mode="production")
-        w.study.refresh_from_db()
-        for day in (date(2025, 3, 1), date(2025, 6, 1), date(2025, 12, 31)):
-            _include(w, w.site_a, day)
-        randomised = _include(w, w.site_a, date(2026, 2, 1))
-        _include(w, w.site_a, date(2026, 2, 25))
-        other = _include(w, w.site_b, date(2026, 1, 10))
-        entry = person("julie", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a])
-        form_save(
-            actor=entry,
-            subject=randomised,
-            event="baseline",
-            form="vitals",
-            base_version=0,
-            values={"weight": 70, "height": 172, "smoker": 1, "vs_date": "2026-02-01"},
-            complete=True,
-        )
-        subject_randomise(actor=entry, subject=randomised)
-        monitor = person("sophie", study=w.study, role=Role.MONITOR, sites=[w.site_a, w.site_b])
-        query_raise(actor=monitor, subject=randomised, text="still open")
-        answered = query_raise(actor=monitor, subject=randomised, text="to answer")
-        query_answer(actor=entry, query=answered, text="checked")
-        closed = query_raise(actor=monitor, subject=randomised, text="to close")
-        query_close(actor=monitor, query=closed, text="fine")
-        cancelled = query_raise(actor=monitor, subject=randomised, text="a mistake")
-        query_cancel(actor=monitor, query=cancelled, text="wrong patient")
-        query_raise(actor=monitor, subject=other, text="at site 02")
-        yield w
+        yield plant()
 
 
 def _by(rows: Sequence[object], *keys: str) -> dict[tuple[object, ...], object]:
@@ -157,7 +162,11 @@ def test_a_person_counts_only_the_studies_and_sites_their_role_allows(planted: W
         entry = person("entry", study=w.study, role=Role.DATA_ENTRY, sites=[w.site_a])
         outsider = person("outsider")
         administrator = user_create(
-            actor=ADMIN, username="direction", password=None, full_name="Direction", is_administrator=True
+            actor=ADMIN,
+            username="direction",
+            password=None,
+            full_name="Direction",
+            is_administrator=True,
         )
         seen = {
             name: {(r.site, r.year) for r in activity_report(user).rows}
