@@ -214,3 +214,67 @@ def test_the_spider_figure_counts_the_lines_it_draws() -> None:
     # Each patient's line starts at baseline (day 0, 0%) and has a marker per assessment.
     assert figure.svg.count('id="patient-') == 2
     assert 'id="patient-1"' in figure.svg
+
+
+def _lab(rows: list[tuple[str, str, dt.date, int | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "subject": pl.String,
+            "analyte": pl.String,
+            "sampled_on": pl.Date,
+            "grade": pl.Int8,
+        },
+        orient="row",
+    )
+
+
+def test_the_laboratory_shift_table_counts_baseline_against_the_worst_grade_after_the_first_dose() -> (
+    None
+):
+    from dataclasses import replace
+
+    from carnet.reports.results import laboratory_shift_section
+
+    dataset = derive(PLAN, subjects(), forms(), by_arm=True)  # first dose 2 January 2025
+    lab = _lab(
+        [
+            ("01", "ALT", D(2025, 1, 1), 0),  # baseline 0
+            ("01", "ALT", D(2025, 2, 1), 1),
+            ("01", "ALT", D(2025, 3, 1), 3),  # worst 3
+            ("02", "ALT", D(2024, 12, 20), 2),  # an earlier baseline value: the last one counts
+            ("02", "ALT", D(2025, 1, 2), 1),  # baseline 1 (on the day of the first dose)
+            ("02", "ALT", D(2025, 2, 1), None),  # cannot be graded: missing
+            ("03", "ALT", D(2025, 2, 1), 2),  # no baseline
+            ("01", "PLT", D(2025, 1, 1), 0),
+            ("01", "PLT", D(2025, 2, 1), 0),
+        ]
+    )
+    groups = dataset.frame.select("subject", "group")
+    dataset = replace(dataset, laboratory=lab.join(groups, on="subject"))
+    section, data = laboratory_shift_section(dataset)
+    alt = data["ALT"]
+    assert alt["A"]["0"]["3"] == 1
+    assert alt["A"]["1"]["Missing"] == 1
+    assert alt["B"]["Missing"]["2"] == 1
+    assert alt["B"]["Missing"]["Missing"] == 1  # 04: no ALT at all
+    assert sum(n for base in alt["A"].values() for n in base.values()) == 2
+    assert data["PLT"]["A"]["0"]["0"] == 1
+    assert data["PLT"]["B"]["Missing"]["Missing"] == 2
+    assert [table.title.split(":")[0] for table in section.tables] == ["ALT", "PLT"]
+    # Six baseline rows and a total per arm.
+    assert len(section.tables[0].rows) == 14
+    assert section.tables[0].rows[0] == ["A", "0", "0", "0", "0", "1", "0", "0", "1"]
+
+    blinded = laboratory_shift_section(pooled(dataset))[1]
+    assert set(blinded["ALT"]) == {POOLED}
+    assert blinded["ALT"][POOLED]["Missing"]["Missing"] == 1
+    assert sum(n for base in blinded["ALT"][POOLED].values() for n in base.values()) == 4
+
+
+def test_the_shift_section_says_when_there_is_no_laboratory_value() -> None:
+    from carnet.reports.results import laboratory_shift_section
+
+    section, data = laboratory_shift_section(derive(PLAN, subjects(), forms(), by_arm=True))
+    assert data == {}
+    assert section.notes == ["No graded laboratory value in the safety population."]
