@@ -271,6 +271,9 @@ def test_the_api_counts_what_the_page_counts(planted: World) -> None:
             .get("/api/activity?year=2026", headers={"authorization": f"Bearer {key}"})
             .json()
         )
+    refused = Client().get("/api/activity?year=99999", headers={"authorization": f"Bearer {key}"})
+    assert refused.status_code == 400
+    assert "year: give a year" in refused.json()["detail"]
     assert body["year"] == 2026
     assert {(r["site"], r["included"], r["randomised"]) for r in body["rows"]} == {
         ("01", 2, 1),
@@ -319,6 +322,8 @@ def test_the_command_writes_csv_html_and_text(
     assert "2026 | MINI | 01 | Institut du Cancer de Montpellier | 2 | 1" in text
     from django.core.management.base import CommandError
 
+    with pytest.raises(CommandError, match="year: give a year"):
+        call_command("report", "activity", "--year", "99999")
     with pytest.raises(CommandError, match="activity counts every study"):
         call_command("report", "activity", "MINI")
     with pytest.raises(CommandError, match="needs a STUDY and --cutoff"):

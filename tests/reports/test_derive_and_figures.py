@@ -229,9 +229,7 @@ def _lab(rows: list[tuple[str, str, dt.date, int | None]]) -> pl.DataFrame:
     )
 
 
-def test_the_laboratory_shift_table_counts_baseline_against_the_worst_grade_after_the_first_dose() -> (
-    None
-):
+def test_the_shift_table_counts_the_baseline_grade_against_the_worst_after_the_first_dose() -> None:
     from dataclasses import replace
 
     from carnet.reports.results import laboratory_shift_section

@@ -21,6 +21,7 @@ from datetime import date
 
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.db.models.functions import ExtractYear
+from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import Actor, SiteScope, site_scope, studies_visible
@@ -29,6 +30,7 @@ from carnet.audit.services import SystemActor
 from carnet.capture.models import FormInstance
 from carnet.capture.selectors import FINISHED
 from carnet.core.clock import utc_today
+from carnet.core.errors import ValidationError
 from carnet.quality.models import Query, QueryState
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects.environments import Environment
@@ -48,6 +50,8 @@ class RegisteredCounter:
 
 
 _COUNTERS: dict[str, RegisteredCounter] = {}
+# The years one may ask for (a date's year lookup fails far outside them).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 def register_activity_counter(name: str, counter: ActivityCounter, *, label: str) -> None:
@@ -314,6 +318,8 @@ def _sites(study_ids: list[int]) -> dict[int, tuple[int, str, str]]:
 def activity_report(actor: Actor, *, year: int | None = None) -> ActivityReport:
     """Return the activity report of the studies and sites the actor may count, for one year or
     (``year`` None) every year with an inclusion or a randomisation."""
+    if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValidationError(_("year: give a year such as 2026, or nothing for every year."))
     today = utc_today()
     scopes = activity_scopes(actor)
     studies = list(

@@ -226,7 +226,10 @@ class Command(BaseCommand):
         if options["study"] or options["cutoff"]:
             raise CommandError(_("activity counts every study: give no STUDY and no --cutoff."))
         actor = SystemActor.command_line("carnet report activity")
-        report = activity_report(actor, year=options["year"])
+        try:
+            report = activity_report(actor, year=options["year"])
+        except CarnetError as error:
+            raise CommandError(str(error)) from error
         kind = options["format"]
         body: bytes
         if kind == "pdf":
