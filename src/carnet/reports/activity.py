@@ -231,13 +231,13 @@ def _completeness(
         patients &= Q(subject__included_on__year=year)
     planned = PlannedVisit.objects.filter(patients, _expected_visits(today), study_id__in=ids)
     found: dict[tuple[int, int], tuple[int, int]] = {}
-    rows = (
+    visits = (
         planned.order_by()
         .values("study_id", "subject__site_id", "event")
         .annotate(n=Count("id"))
         .values_list("study_id", "subject__site_id", "event", "n")
     )
-    for study, site, event, n in rows:
+    for study, site, event, n in visits:
         expected, finished = found.get((study, site), (0, 0))
         found[(study, site)] = (expected + n * len(forms[study].get(event, ())), finished)
     # A form counts once per visit (its first instance), and only at a visit expected.
@@ -255,13 +255,13 @@ def _completeness(
         status__in=sorted(FINISHED),
         repeat=1,
     )
-    rows = (
+    finished_forms = (
         instances.order_by()
         .values("subject__study_id", "subject__site_id", "event", "form")
         .annotate(n=Count("id"))
         .values_list("subject__study_id", "subject__site_id", "event", "form", "n")
     )
-    for study, site, event, form, n in rows:
+    for study, site, event, form, n in finished_forms:
         if form not in forms[study].get(event, ()):
             continue  # a form an amendment took away from the event is no longer expected
         expected, finished = found.get((study, site), (0, 0))
