@@ -284,6 +284,9 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/subjects/{subject}/samples": sees_samples(),
     "/api/studies/{identifier}/samples/missing": sees_samples(anywhere=True),
     "/api/studies/{identifier}/samples/{sample}": lambda role, situation: False,
+    # The centre's activity report answers everyone, counting only the studies and sites where
+    # their role grants VIEW_ACTIVITY (checked below on the rows it shows).
+    "/api/activity": lambda role, situation: True,
 }
 FORM = FORM_PATH
 PDF = b"%PDF-1.4 a scan report"
@@ -1051,6 +1054,16 @@ def test_no_role_gets_what_it_may_not_and_sees_only_its_sites() -> None:
                     shown_sites = {s["code"] for study in body for s in study["sites"]}
                     if situation in {"expired", "no membership"} and body:
                         failures.append(f"{role} {situation} {path}: lists {body}")
+                elif path == "/api/activity":
+                    shown_sites = {r["site"] for r in body["rows"]}
+                    shown_sites |= {r["site"] for r in body["quality"]}
+                    counts_a = granted(Action.VIEW_ACTIVITY)(role, situation)
+                    if counts_a != (w.site_a.code in shown_sites):
+                        failures.append(f"{role} {situation} {path}: shows {shown_sites}")
+                    if shown_sites and not granted(Action.VIEW_ACTIVITY, anywhere=True)(
+                        role, situation
+                    ):
+                        failures.append(f"{role} {situation} {path}: counts {shown_sites}")
                 elif isinstance(body, list):
                     shown_sites = {row["site"] for row in body if "site" in row}
                 if situation == "other site" and w.site_a.code in shown_sites:

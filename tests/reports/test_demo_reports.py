@@ -183,3 +183,34 @@ def test_the_dsmb_member_gets_the_closed_session_pdf_from_the_worker(demo: Demo)
     values = dict(response.sections[0].values)
     assert values["Simon design"] == "optimal, stage 1 r1/n1 = 1/10, final r/n = 5/29"
     assert date.fromisoformat(demo.cutoff2.cut_on.isoformat()) == demo.cutoff2.cut_on
+
+
+def test_the_safety_report_shifts_laboratory_grades_by_arm_or_pooled(demo: Demo) -> None:
+    from carnet.reports.results import SHIFT_GRADES
+
+    by_arm, _source = report_of(
+        actor=demo.unblinded, study=demo.phase3, cutoff=demo.cutoff3, kind="safety"
+    )
+    together, _source = report_of(
+        actor=demo.blinded, study=demo.phase3, cutoff=demo.cutoff3, kind="safety"
+    )
+    shift, pooled_shift = by_arm.data["lab_shift"], together.data["lab_shift"]
+    assert shift, "the demo's laboratory values are graded"
+    treated = {
+        arm: sum(n for base in by_group.values() for n in base.values())
+        for arm, by_group in next(iter(shift.values())).items()
+    }
+    assert set(treated) == set(ARMS)
+    for analyte, by_group in shift.items():
+        assert set(by_group) == set(ARMS), analyte
+        # Every test counts the whole safety population of each arm.
+        for arm, bases in by_group.items():
+            assert sum(n for base in bases.values() for n in base.values()) == treated[arm]
+    for analyte in set(shift) & set(pooled_shift):
+        assert set(pooled_shift[analyte]) == {POOLED}
+        for base in SHIFT_GRADES:
+            for worst in SHIFT_GRADES:
+                arms = sum(shift[analyte][arm][base][worst] for arm in ARMS)
+                assert pooled_shift[analyte][POOLED][base][worst] == arms, (analyte, base, worst)
+    titles = [t.title for s in together.sections for t in s.tables]
+    assert any("baseline grade against the worst grade" in title for title in titles)

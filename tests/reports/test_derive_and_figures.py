@@ -182,3 +182,97 @@ def test_a_cutoff_without_analysable_subjects_gives_reports_that_say_so() -> Non
     report = survival_report(dataset)
     assert report.sections[0].notes == ["No subject of the ITT population has this endpoint yet."]
     assert safety_report(dataset).sections[0].notes == ["No subject has a first dose recorded yet."]
+
+
+def test_the_spider_plot_draws_one_line_per_patient_with_a_change_beside_the_waterfall() -> None:
+    from carnet.reports.results import response_report
+
+    dataset = derive(PLAN, subjects(), forms(), by_arm=True)
+    report = response_report(dataset, cut_on=D(2025, 6, 1))
+    spider = report.figure("spider")
+    waterfall = report.figure("waterfall")
+    assert spider is not None
+    assert waterfall is not None
+    # 01 (two assessments), 02 and 03 have a change; 04's only assessment has none.
+    assert spider.curves == 3
+    assert spider.svg.count('id="patient-') == 3
+    assert waterfall.bars == 3
+    assert spider.png.startswith(b"\x89PNG")
+    names = [figure.name for figure in report.sections[0].figures]
+    assert names.index("spider") == names.index("waterfall") + 1
+
+
+def test_the_spider_figure_counts_the_lines_it_draws() -> None:
+    from carnet.reports.figures import spider_figure
+
+    figure = spider_figure(
+        [("1", [(56, -40.0), (112, 10.0)], "PR"), ("2", [(50, -5.0)], "SD")],
+        name="s",
+        title="Change",
+    )
+    assert figure.curves == 2
+    # Each patient's line starts at baseline (day 0, 0%) and has a marker per assessment.
+    assert figure.svg.count('id="patient-') == 2
+    assert 'id="patient-1"' in figure.svg
+
+
+def _lab(rows: list[tuple[str, str, dt.date, int | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "subject": pl.String,
+            "analyte": pl.String,
+            "sampled_on": pl.Date,
+            "grade": pl.Int8,
+        },
+        orient="row",
+    )
+
+
+def test_the_shift_table_counts_the_baseline_grade_against_the_worst_after_the_first_dose() -> None:
+    from dataclasses import replace
+
+    from carnet.reports.results import laboratory_shift_section
+
+    dataset = derive(PLAN, subjects(), forms(), by_arm=True)  # first dose 2 January 2025
+    lab = _lab(
+        [
+            ("01", "ALT", D(2025, 1, 1), 0),  # baseline 0
+            ("01", "ALT", D(2025, 2, 1), 1),
+            ("01", "ALT", D(2025, 3, 1), 3),  # worst 3
+            ("02", "ALT", D(2024, 12, 20), 2),  # an earlier baseline value: the last one counts
+            ("02", "ALT", D(2025, 1, 2), 1),  # baseline 1 (on the day of the first dose)
+            ("02", "ALT", D(2025, 2, 1), None),  # cannot be graded: missing
+            ("03", "ALT", D(2025, 2, 1), 2),  # no baseline
+            ("01", "PLT", D(2025, 1, 1), 0),
+            ("01", "PLT", D(2025, 2, 1), 0),
+        ]
+    )
+    groups = dataset.frame.select("subject", "group")
+    dataset = replace(dataset, laboratory=lab.join(groups, on="subject"))
+    section, data = laboratory_shift_section(dataset)
+    alt = data["ALT"]
+    assert alt["A"]["0"]["3"] == 1
+    assert alt["A"]["1"]["Missing"] == 1
+    assert alt["B"]["Missing"]["2"] == 1
+    assert alt["B"]["Missing"]["Missing"] == 1  # 04: no ALT at all
+    assert sum(n for base in alt["A"].values() for n in base.values()) == 2
+    assert data["PLT"]["A"]["0"]["0"] == 1
+    assert data["PLT"]["B"]["Missing"]["Missing"] == 2
+    assert [table.title.split(":")[0] for table in section.tables] == ["ALT", "PLT"]
+    # Six baseline rows and a total per arm.
+    assert len(section.tables[0].rows) == 14
+    assert section.tables[0].rows[0] == ["A", "0", "0", "0", "0", "1", "0", "0", "1"]
+
+    blinded = laboratory_shift_section(pooled(dataset))[1]
+    assert set(blinded["ALT"]) == {POOLED}
+    assert blinded["ALT"][POOLED]["Missing"]["Missing"] == 1
+    assert sum(n for base in blinded["ALT"][POOLED].values() for n in base.values()) == 4
+
+
+def test_the_shift_section_says_when_there_is_no_laboratory_value() -> None:
+    from carnet.reports.results import laboratory_shift_section
+
+    section, data = laboratory_shift_section(derive(PLAN, subjects(), forms(), by_arm=True))
+    assert data == {}
+    assert section.notes == ["No graded laboratory value in the safety population."]

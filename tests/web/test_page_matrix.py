@@ -230,6 +230,11 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "/studies/MINI/reports/": ("GET", exporter),
     "/studies/MINI/reports/MATRIX/survival/": ("GET", exporter),
     "/studies/MINI/reports/MATRIX/survival.pdf": ("GET", exporter),
+    # The centre's activity report: every signed-in person, counting only the studies and sites
+    # their role allows (tests/reports/test_activity.py checks what each one counts).
+    "/activity/": ("GET", everyone),
+    "/activity.csv": ("GET", everyone),
+    "/activity.pdf": ("GET", everyone),
 }
 # Pages that only act (POST) or only redirect: no person may get a 2xx from them by GET.
 ACTIONS_AND_REDIRECTS = {

@@ -29,8 +29,9 @@ from carnet.studies.models import Study
 # behalf (a command, the worker). The audit trail records either through its `Person` protocol.
 Actor = User | SystemActor
 
+# The activity report counts (no patient data): the centre's direction asks it of them.
 SYSTEM_ADMINISTRATOR_ACTIONS = frozenset(
-    {Action.VIEW_STUDY, Action.MANAGE_STUDY, Action.MANAGE_ACCESS}
+    {Action.VIEW_STUDY, Action.MANAGE_STUDY, Action.MANAGE_ACCESS, Action.VIEW_ACTIVITY}
 )
 # Actions on the study as a whole: a membership restricted to some sites does not allow them.
 STUDY_WIDE_ACTIONS = frozenset({Action.MANAGE_STUDY, Action.MANAGE_ACCESS})

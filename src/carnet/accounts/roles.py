@@ -78,6 +78,10 @@ class Action(StrEnum):
     # needs an unblinded role (or a command on the server): this action alone reveals no arm.
     MANAGE_SUPPLY = "manage_supply"
     # --- end of pharmacy supply ---
+    # --- Activity report (issue 23, reports app) ---
+    # Count the study's inclusions, queries and completeness per site and year (no patient data)
+    VIEW_ACTIVITY = "view_activity"
+    # --- end of activity report ---
 
 
 # Site roles act for one site; a membership "for all sites" makes no sense for them.
@@ -153,3 +157,22 @@ GRANTS.update({role: GRANTS[role] | actions for role, actions in _OVERSIGHT_GRAN
 # a kit's content.
 GRANTS[Role.PROJECT_MANAGER] = GRANTS[Role.PROJECT_MANAGER] | {Action.MANAGE_SUPPLY}
 # --- end of pharmacy supply ---
+# --- Activity report (issue 23): the counts a centre reports each year, for those who steer a
+# study (sponsor, project manager, data manager, study administrator, statisticians, the
+# coordinating investigator) and those
+# who answer for a site's inclusions (investigator, monitor: their sites only). Not the roles
+# doing one task (data entry, pharmacist, coder, reviewers, biobank technician), nor inspectors.
+_ACTIVITY_ROLES = (
+    Role.SPONSOR,
+    Role.PROJECT_MANAGER,
+    Role.DATA_MANAGER,
+    Role.ADMINISTRATOR,
+    Role.STATISTICIAN,
+    Role.UNBLINDED_STATISTICIAN,
+    Role.DSMB_STATISTICIAN,
+    Role.COORDINATING_INVESTIGATOR,
+    Role.INVESTIGATOR,
+    Role.MONITOR,
+)
+GRANTS.update({role: GRANTS[role] | {Action.VIEW_ACTIVITY} for role in _ACTIVITY_ROLES})
+# --- end of activity report ---

@@ -299,10 +299,21 @@ def lab_frame(actor: User, *, study: Study, filters: LabFilters | None = None) -
         subjects = subjects.filter(site__code=filters.site)
     if filters.subject:
         subjects = subjects.filter(identifier=filters.subject)
+    frame = graded_values(study=study, subjects=subjects, analyte=filters.analyte)
+    frame = _masked(frame, _concealed_items(actor, study))
+    return _filtered(frame, filters).sort(
+        "site", "subject", "sampled_on", "event", "occurrence", "analyte", nulls_last=True
+    )
+
+
+def graded_values(*, study: Study, subjects: Any, analyte: str = "") -> pl.DataFrame:
+    """Return every laboratory value of the subjects given (a queryset, already scoped by the
+    caller), with its range, converted value, flag and CTCAE grade; nothing masked: the caller
+    applies the reader's blinding (the reports drop the items a blinded reader may not see)."""
     mapped = lab_items(study)
     settings = lab_settings(study)
-    if filters.analyte:
-        mapped = [item for item in mapped if item.analyte == filters.analyte]
+    if analyte:
+        mapped = [item for item in mapped if item.analyte == analyte]
     mapping = pl.DataFrame(
         [(m.item, m.analyte, m.unit, m.unit_item, m.uln_item, m.lln_item) for m in mapped],
         schema={
@@ -337,11 +348,7 @@ def lab_frame(actor: User, *, study: Study, filters: LabFilters | None = None) -
     ).drop("_factor")
     frame = _baselines(frame, settings)
     frame = _converted(frame)
-    frame = graded(flagged(frame.filter(pl.col("value").is_not_null())))
-    frame = _masked(frame, _concealed_items(actor, study))
-    return _filtered(frame, filters).sort(
-        "site", "subject", "sampled_on", "event", "occurrence", "analyte", nulls_last=True
-    )
+    return graded(flagged(frame.filter(pl.col("value").is_not_null())))
 
 
 def _concealed_items(actor: User, study: Study) -> set[str]:

@@ -20,6 +20,7 @@ from ninja.responses import Status
 
 from carnet.accounts.api import request_user
 from carnet.interop.selectors import cutoff_named
+from carnet.reports.activity import activity_counters, activity_report
 from carnet.reports.design import (
     DesignResult,
     design_ahern,
@@ -154,7 +155,9 @@ def sequential(request: HttpRequest, query: Query[SequentialIn]) -> DesignOut:
 class ReportFigureOut(Schema):
     name: str
     title: str
-    curves: int = Field(description="Curves drawn (Kaplan-Meier, accrual)")
+    curves: int = Field(
+        description="Curves drawn (Kaplan-Meier, accrual; spider: one line per patient)"
+    )
     at_risk_rows: int = Field(description="Rows of the number-at-risk table under the curves")
     bars: int = Field(description="Bars or lanes drawn (forest, waterfall, swimmer)")
 
@@ -372,4 +375,104 @@ def dsmb_download(request: HttpRequest, identifier: str, run_id: int) -> HttpRes
         as_attachment=True,
         filename=f"{study.identifier}-{run.cutoff.name}-dsmb-{run.session}.pdf",
         content_type="application/pdf",
+    )
+
+
+# --- the centre's activity report -----------------------------------------------------------
+
+
+class ActivityYearOut(Schema):
+    year: int
+    trials_open: int
+    trials_including: int = Field(description="Trials with at least one inclusion that year")
+    included: int
+    randomised: int
+    counts: dict[str, int] = Field(description="Registered columns (e.g. samples collected)")
+
+
+class ActivityRowOut(Schema):
+    study: str
+    site: str
+    centre: str
+    year: int
+    included: int
+    randomised: int
+    counts: dict[str, int]
+
+
+class ActivityQualityOut(Schema):
+    study: str
+    site: str
+    centre: str
+    queries_open: int
+    queries_answered: int
+    queries_closed: int
+    forms_expected: int
+    forms_finished: int = Field(description="Expected forms complete or marked not done")
+    completeness: float | None = Field(description="forms_finished / forms_expected")
+
+
+class ActivityOut(Schema):
+    year: int | None
+    on: str = Field(description="The day the report was counted")
+    studies: int = Field(description="Studies counted: those the reader may count")
+    years: list[ActivityYearOut]
+    rows: list[ActivityRowOut]
+    quality: list[ActivityQualityOut]
+
+
+@router.get(
+    "/activity",
+    response=ActivityOut,
+    tags=["reports"],
+    summary="The centre's activity report: inclusions per study, site and year",
+    description="Across the installation's studies: trials open, patients included and "
+    "randomised per study, site and year, queries by state and data completeness, counted "
+    "for the studies and sites where a role of the reader grants view_activity (every study "
+    "for a system administrator). No arm appears. Give year to count one year.",
+)
+def activity(request: HttpRequest, year: int | None = None) -> ActivityOut:
+    names = [registered.name for registered in activity_counters()]
+    report = activity_report(request_user(request), year=year)
+    return ActivityOut(
+        year=report.year,
+        on=report.on.isoformat(),
+        studies=report.studies,
+        years=[
+            ActivityYearOut(
+                year=y.year,
+                trials_open=y.trials_open,
+                trials_including=y.trials_including,
+                included=y.included,
+                randomised=y.randomised,
+                counts=dict(zip(names, y.counts, strict=True)),
+            )
+            for y in report.years
+        ],
+        rows=[
+            ActivityRowOut(
+                study=row.study,
+                site=row.site,
+                centre=row.centre,
+                year=row.year,
+                included=row.included,
+                randomised=row.randomised,
+                counts=dict(zip(names, row.counts, strict=True)),
+            )
+            for row in report.rows
+        ],
+        quality=[
+            ActivityQualityOut(
+                study=q.study,
+                site=q.site,
+                centre=q.centre,
+                queries_open=q.queries_open,
+                queries_answered=q.queries_answered,
+                queries_closed=q.queries_closed,
+                forms_expected=q.forms_expected,
+                forms_finished=q.forms_finished,
+                completeness=q.completeness,
+            )
+            for q in report.quality
+        ],
     )

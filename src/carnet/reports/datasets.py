@@ -8,7 +8,7 @@ scope applies as it does to exports.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -34,9 +34,12 @@ from carnet.interop.datasets import (
 )
 from carnet.interop.models import Cutoff
 from carnet.interop.services import may_export
+from carnet.laboratory.selectors import graded_values
 from carnet.reports.derive import AnalysisDataset, derive
 from carnet.studies.definition.statistical_plan import StatisticalPlan
 from carnet.studies.models import Study, StudyVersion
+from carnet.subjects.environments import Environment
+from carnet.subjects.models import Subject
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,51 @@ def analysis_frames(
     return plan, subject_dataset(plan, last_news_with(subjects, captured)), forms
 
 
+def laboratory_grades(
+    *, study: Study, cutoff: Cutoff, blinding: Blinding, groups: pl.DataFrame
+) -> pl.DataFrame:
+    """Return the CTCAE grades of the laboratory values of the analysed subjects, sampled up to
+    the cut-off date: subject, analyte, sampled_on, grade, group.
+
+    Values are read as they stand today (the laboratory app grades them with the study's ranges
+    and units), not replayed from the audit trail as the form datasets are: a value corrected
+    after the cut-off shows corrected. A blinded reader loses the arm-revealing items whole."""
+    schema = {
+        "subject": pl.String,
+        "analyte": pl.String,
+        "sampled_on": pl.Date,
+        "grade": pl.Int8,
+        "group": pl.String,
+    }
+    if groups.is_empty():
+        return pl.DataFrame(schema=schema)
+    subjects = Subject.objects.filter(study=study, environment=Environment.PRODUCTION)
+    frame = graded_values(study=study, subjects=subjects.order_by().values("pk"))
+    if frame.is_empty():
+        return pl.DataFrame(schema=schema)
+    version = study.current_version
+    definition = version.parsed() if version is not None else None
+    concealed = (
+        sorted(item.name for _f, _g, item in definition.items() if blinding.conceals(item))
+        if definition is not None
+        else []
+    )
+    return (
+        frame.filter(
+            ~pl.col("item").is_in(concealed)
+            & pl.col("sampled_on").is_not_null()
+            & (pl.col("sampled_on") <= cutoff.cut_on)
+        )
+        .select(
+            pl.col("subject").cast(pl.String),
+            pl.col("analyte").cast(pl.String),
+            "sampled_on",
+            pl.col("grade").cast(pl.Int8),
+        )
+        .join(groups.select("subject", "group"), on="subject")
+    )
+
+
 def study_analysis(
     *, actor: Actor, study: Study, cutoff: Cutoff, unblinded: bool = False
 ) -> StudyAnalysis:
@@ -176,6 +224,12 @@ def study_analysis(
         by_arm=blinding.unblinded,
         code_labels=_code_labels(plan, [*statistical.strata, *statistical.subgroups]),
         coding=meddra_coding_of(study),
+    )
+    dataset = replace(
+        dataset,
+        laboratory=laboratory_grades(
+            study=study, cutoff=cutoff, blinding=blinding, groups=dataset.frame
+        ),
     )
     arms: tuple[str, ...] = ()
     if blinding.unblinded:

@@ -63,6 +63,8 @@ class AnalysisDataset:
     assessments: pl.DataFrame = field(default_factory=pl.DataFrame)
     adverse_events: pl.DataFrame = field(default_factory=pl.DataFrame)
     notes: tuple[str, ...] = ()
+    # Graded laboratory values: subject, analyte, sampled_on, grade, group (see datasets.py).
+    laboratory: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def groups(self) -> list[str]:

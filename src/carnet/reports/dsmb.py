@@ -20,6 +20,7 @@ from carnet.reports.results import (
     pooled,
     safety_report,
     survival_section,
+    with_laboratory_shift,
 )
 
 PRIMARY_PREFIX = {"overall_survival": "os", "progression_free_survival": "pfs"}
@@ -118,7 +119,7 @@ def open_session(dataset: AnalysisDataset, subjects: pl.DataFrame, **conduct: An
     """Return the open session: accrual, conduct and safety, all subjects pooled."""
     together = pooled(dataset)
     report = conduct_report(together, subjects, **conduct)
-    safety = safety_report(together)
+    safety = with_laboratory_shift(safety_report(together), together)
     report.sections += safety.sections
     report.data["safety"] = safety.data
     return Report("dsmb-open", "DSMB report, open session (pooled)", report.sections, report.data)
@@ -135,7 +136,7 @@ def closed_session(dataset: AnalysisDataset) -> Report:
     sections.append(section)
     data[prefix] = numbers
     sections.append(monitoring_section(dataset, data))
-    safety = safety_report(dataset)
+    safety = with_laboratory_shift(safety_report(dataset), dataset)
     sections += safety.sections
     data["safety"] = safety.data
     return Report("dsmb-closed", "DSMB report, closed session (by arm)", sections, data)

@@ -153,6 +153,46 @@ def waterfall_figure(rows: Sequence[tuple[str, float, str]], *, name: str, title
     return _finish(figure, name, title, bars=len(ordered))
 
 
+def spider_figure(
+    rows: Sequence[tuple[str, list[tuple[int, float]], str]], *, name: str, title: str
+) -> Figure:
+    """Return one line per patient: the percent change of the sum of target diameters from
+    baseline at each assessment (day 0 is 0%), coloured by best overall response, with the
+    -30% and +20% RECIST thresholds."""
+    figure, axes = plt.subplots(figsize=(8, 4))
+    drawn = set()
+    for subject, points, response in rows:
+        colour = RESPONSE_COLOURS.get(response, "#999999")
+        days = [0, *[day for day, _change in points]]
+        changes = [0.0, *[change for _day, change in points]]
+        label = response if response not in drawn else None
+        drawn.add(response)
+        # The line's id in the SVG names the patient (what a reader, and the tests, count).
+        axes.plot(
+            days,
+            changes,
+            marker="o",
+            markersize=3,
+            linewidth=1,
+            color=colour,
+            label=label,
+            gid=f"patient-{subject}",
+        )
+    axes.axhline(20, color="#cc0000", linestyle=":", linewidth=1)
+    axes.axhline(-30, color="#1e7b34", linestyle=":", linewidth=1)
+    axes.axhline(0, color="#999999", linewidth=0.5)
+    axes.set_xlabel("Days from randomisation (or inclusion)")
+    axes.set_ylabel("Change from baseline (%)")
+    axes.set_title(title)
+    if rows:
+        handles, labels = axes.get_legend_handles_labels()
+        order = [key for key in RESPONSE_COLOURS if key in labels]
+        axes.legend(
+            [handles[labels.index(key)] for key in order], order, fontsize=8, loc="upper right"
+        )
+    return _finish(figure, name, title, curves=len(rows))
+
+
 def swimmer_figure(
     rows: Sequence[tuple[str, int, bool, list[tuple[int, str]]]], *, name: str, title: str
 ) -> Figure:

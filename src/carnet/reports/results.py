@@ -35,6 +35,7 @@ from carnet.reports.figures import (
     accrual_figure,
     forest_figure,
     kaplan_meier_figure,
+    spider_figure,
     swimmer_figure,
     waterfall_figure,
 )
@@ -390,6 +391,32 @@ def _waterfall(dataset: AnalysisDataset, best: BestOverallResponses) -> Figure |
     )
 
 
+def _spider(dataset: AnalysisDataset, best: BestOverallResponses) -> Figure | None:
+    """Return the spider plot: each patient's change from baseline over time, from the
+    assessments after their reference date (the same changes the waterfall takes the best of)."""
+    changes = dataset.assessments.filter(pl.col("change").is_not_null()).join(
+        dataset.frame.select("subject", "reference"), on="subject"
+    )
+    changes = changes.filter(pl.col("date") > pl.col("reference"))
+    if changes.is_empty():
+        return None
+    bor = dict(best.frame.select("subject", "best_response").iter_rows())
+    rows = []
+    ordered = changes.sort("subject", "date").with_columns(
+        (pl.col("date") - pl.col("reference")).dt.total_days().alias("day")
+    )
+    for (subject,), part in ordered.partition_by(
+        "subject", as_dict=True, maintain_order=True
+    ).items():
+        points = [
+            (int(day), float(change)) for day, change in part.select("day", "change").iter_rows()
+        ]
+        rows.append((str(subject), points, bor.get(subject) or "NE"))
+    return spider_figure(
+        rows, name="spider", title="Change in the sum of target diameters over time"
+    )
+
+
 def _swimmer(dataset: AnalysisDataset, cut_on: date) -> Figure | None:
     treated = dataset.frame.filter(pl.col("first_dose").is_not_null()).sort("first_dose").head(60)
     if treated.is_empty():
@@ -456,7 +483,11 @@ def response_report(dataset: AnalysisDataset, *, cut_on: date) -> Report:
         values, decisions = _simon(dataset, itt)
         section.values += values
         report.data["simon"] = decisions
-    for figure in (_waterfall(dataset, dataset.best_response), _swimmer(dataset, cut_on)):
+    for figure in (
+        _waterfall(dataset, dataset.best_response),
+        _spider(dataset, dataset.best_response),
+        _swimmer(dataset, cut_on),
+    ):
         if figure is not None:
             section.figures.append(figure)
     section.conventions = list(dict.fromkeys(section.conventions))
@@ -690,6 +721,9 @@ def pooled(dataset: AnalysisDataset) -> AnalysisDataset:
         frame=dataset.frame.with_columns(pl.lit(POOLED).alias("group")),
         adverse_events=dataset.adverse_events.with_columns(pl.lit(POOLED).alias("group")),
         assessments=dataset.assessments.with_columns(pl.lit(POOLED).alias("group")),
+        laboratory=dataset.laboratory.with_columns(pl.lit(POOLED).alias("group"))
+        if dataset.laboratory.width
+        else dataset.laboratory,
         by_arm=False,
     )
 
@@ -706,3 +740,90 @@ __all__ = [
     "safety_report",
     "survival_report",
 ]
+
+
+# --- laboratory shift tables (kept apart from the adverse-event tables above) ------------
+
+SHIFT_GRADES = ("0", "1", "2", "3", "4", "Missing")
+
+
+def _shift_category(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.String).fill_null("Missing")
+
+
+def laboratory_shift_section(dataset: AnalysisDataset) -> tuple[ReportSection, dict[str, Any]]:
+    """Return the laboratory grade shift tables: per lab test and group (arm, or every subject
+    pooled), the safety population's subjects counted by baseline CTCAE grade against their
+    worst grade after the first dose."""
+    section = ReportSection("Laboratory: CTCAE grade shift from baseline")
+    treated = dataset.frame.filter(pl.col("treated") == 1).select("subject", "group", "first_dose")
+    values = dataset.laboratory
+    if treated.is_empty() or values.is_empty():
+        section.notes.append("No graded laboratory value in the safety population.")
+        return section, {}
+    values = values.select("subject", "analyte", "sampled_on", "grade").join(
+        treated.select("subject", "first_dose"), on="subject"
+    )
+    baseline = (
+        values.filter(pl.col("sampled_on") <= pl.col("first_dose"))
+        .sort("subject", "analyte", "sampled_on")
+        .group_by("subject", "analyte")
+        .agg(pl.col("grade").last().alias("baseline"))
+    )
+    worst = (
+        values.filter(pl.col("sampled_on") > pl.col("first_dose"))
+        .group_by("subject", "analyte")
+        .agg(pl.col("grade").max().alias("worst"))
+    )
+    groups = sorted(treated["group"].unique().to_list())
+    data: dict[str, Any] = {}
+    for analyte in sorted(values["analyte"].unique().to_list()):
+        frame = (
+            treated.select("subject", "group")
+            .join(baseline.filter(pl.col("analyte") == analyte), on="subject", how="left")
+            .join(worst.filter(pl.col("analyte") == analyte), on="subject", how="left")
+            .select("group", _shift_category("baseline"), _shift_category("worst"))
+        )
+        counts = {
+            (group, base, worst_grade): n
+            for group, base, worst_grade, n in frame.group_by("group", "baseline", "worst")
+            .len()
+            .iter_rows()
+        }
+        rows = []
+        shift: dict[str, dict[str, dict[str, int]]] = {}
+        for group in groups:
+            total_group = sum(n for (g, _b, _w), n in counts.items() if g == group)
+            for base in SHIFT_GRADES:
+                line = [counts.get((group, base, w), 0) for w in SHIFT_GRADES]
+                shift.setdefault(group, {})[base] = dict(zip(SHIFT_GRADES, line, strict=True))
+                rows.append([group, base, *[str(n) for n in line], str(sum(line))])
+            rows.append([group, "Total", "", "", "", "", "", "", str(total_group)])
+        data[analyte] = shift
+        section.tables.append(
+            ReportTable(
+                f"{analyte}: baseline grade against the worst grade after the first dose",
+                ["Group", "Baseline grade", *[f"Worst {g}" for g in SHIFT_GRADES], "N"],
+                rows,
+            )
+        )
+    section.notes.append(
+        "Safety population (a first dose recorded). Baseline: the last value sampled on or before "
+        "the first dose; worst: the highest grade sampled after it, up to the cut-off date. "
+        "CTCAE v5.0 grades as the laboratory listing computes them (the study's ranges and "
+        "units); a value that cannot be graded, or no value, counts as Missing."
+    )
+    section.values.append(("Laboratory tests", str(len(data))))
+    return section, data
+
+
+def with_laboratory_shift(report: Report, dataset: AnalysisDataset) -> Report:
+    """Return the report with the laboratory shift tables appended (their numbers under
+    ``lab_shift``)."""
+    section, data = laboratory_shift_section(dataset)
+    report.sections.append(section)
+    report.data["lab_shift"] = data
+    return report
+
+
+__all__ += ["SHIFT_GRADES", "laboratory_shift_section", "with_laboratory_shift"]

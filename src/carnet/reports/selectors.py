@@ -28,6 +28,7 @@ from carnet.reports.results import (
     response_report,
     safety_report,
     survival_report,
+    with_laboratory_shift,
 )
 from carnet.studies.models import Study, StudyVersion
 from carnet.subjects.environments import Environment
@@ -101,7 +102,7 @@ def report_of(
     elif kind == "response":
         report = response_report(dataset, cut_on=cutoff.cut_on)
     elif kind == "safety":
-        report = safety_report(dataset)
+        report = with_laboratory_shift(safety_report(dataset), dataset)
     elif kind == "conduct":
         report = conduct_report(dataset, analysis.subjects, **_conduct(analysis, study, cutoff))  # type: ignore[arg-type]
     elif kind == "dsmb-open":

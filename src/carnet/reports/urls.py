@@ -8,6 +8,9 @@ app_name = "reports"
 
 urlpatterns: list[URLPattern] = [
     path("design/", views.design_calculator, name="design"),
+    path("activity/", views.activity_page, name="activity"),
+    path("activity.csv", views.activity_csv_download, name="activity_csv"),
+    path("activity.pdf", views.activity_pdf_download, name="activity_pdf"),
     path("studies/<str:identifier>/reports/", views.statistics_page, name="statistics"),
     path(
         "studies/<str:identifier>/reports/<str:cutoff>/<str:kind>/",

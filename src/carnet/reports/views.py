@@ -21,6 +21,7 @@ from carnet.core.errors import CarnetError
 from carnet.core.pdf import PdfUnavailable
 from carnet.interop.models import Cutoff
 from carnet.interop.selectors import cutoff_named, cutoffs_of
+from carnet.reports.activity import activity_csv, activity_report
 from carnet.reports.datasets import may_report
 from carnet.reports.design import (
     design_ahern,
@@ -32,7 +33,7 @@ from carnet.reports.design import (
 )
 from carnet.reports.forms import FORMS
 from carnet.reports.models import ReportStatus
-from carnet.reports.rendering import report_pdf
+from carnet.reports.rendering import activity_document, report_pdf
 from carnet.reports.selectors import report_of, report_run_of, report_runs
 from carnet.reports.services import dsmb_request, report_file
 from carnet.studies.models import Study
@@ -255,3 +256,79 @@ def dsmb_download(request: HttpRequest, identifier: str, run_id: int) -> FileRes
         raise Http404(_("This report is not made yet."))
     name = f"{study.identifier}-{run.cutoff.name}-dsmb-{run.session}.pdf"
     return FileResponse(path.open("rb"), as_attachment=True, filename=name)
+
+
+# --- the centre's activity report -----------------------------------------------------------
+
+
+def _year(request: HttpRequest) -> int | None:
+    """Return the year asked for in the query (None: every year); refuse what is not one."""
+    text = request.GET.get("year", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1900 <= int(text) <= 2200:
+        raise ValueError(_("year: give a year such as 2026, or nothing for every year."))
+    return int(text)
+
+
+@login_required
+@require_GET
+def activity_page(request: HttpRequest) -> HttpResponse:
+    """Show the activity report of the studies and sites the reader may count."""
+    user = _user(request)
+    error: str | None = None
+    try:
+        year = _year(request)
+    except ValueError as refused:
+        error, year = str(refused), None
+    report = activity_report(user, year=year)
+    # The last ten years, and any earlier one the report counts.
+    recent = set(range(report.on.year - 9, report.on.year + 1))
+    choices = sorted(recent | {summary.year for summary in report.years}, reverse=True)
+    return render(
+        request,
+        "reports/activity.html",
+        {
+            "report": report,
+            "year_choices": choices,
+            "administrator": user.is_superuser,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
+@require_GET
+def activity_csv_download(request: HttpRequest) -> HttpResponse:
+    """Return the activity report as CSV."""
+    try:
+        year = _year(request)
+    except ValueError as refused:
+        return HttpResponse(str(refused), status=400, content_type="text/plain; charset=utf-8")
+    report = activity_report(_user(request), year=year)
+    response = HttpResponse(activity_csv(report), content_type="text/csv; charset=utf-8")
+    name = f"activity-{year}.csv" if year else "activity.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_GET
+def activity_pdf_download(request: HttpRequest) -> HttpResponse:
+    """Return the activity report as PDF."""
+    from carnet.core.pdf import html_to_pdf
+
+    try:
+        year = _year(request)
+    except ValueError as refused:
+        return HttpResponse(str(refused), status=400, content_type="text/plain; charset=utf-8")
+    report = activity_report(_user(request), year=year)
+    try:
+        pdf = html_to_pdf(activity_document(report))
+    except PdfUnavailable as error:
+        return HttpResponse(str(error), status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"activity-{year}.pdf" if year else "activity.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
