@@ -30,6 +30,7 @@ from carnet.interop.casebook_services import (
 from carnet.interop.crf_documents import crf_build, crf_html, crf_pdf, crf_sas_names
 from carnet.interop.documents_models import ArchiveStatus
 from carnet.interop.exports import export_write
+from carnet.interop.extra_datasets import EXTRA_DATASETS
 from carnet.interop.services import cutoff_create
 from carnet.interop.writers import sas_names
 from tests.accounts.personas import person
@@ -76,9 +77,11 @@ def test_the_crf_sas_names_are_those_of_the_xpt_export(exporting: Exporting) -> 
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(target.getvalue())).read("manifest.json"))
     assert e.world.study.current_version is not None
     members, names = crf_sas_names(e.world.study.current_version.parsed())
+    # The subjects' dataset and those other apps add (the coded terms) are not forms of the CRF.
+    not_forms = {"subjects"} | {extra.name for extra in EXTRA_DATASETS}
     for member, mapping in manifest["sas_names"].items():
         dataset = mapping["dataset"]
-        if dataset == "subjects":
+        if dataset in not_forms:
             continue
         assert members[dataset] == member
         for (named_dataset, item), sas in names.items():

@@ -1,6 +1,6 @@
 """Every page of dispensing, accountability and resupply × every role × own site / other site /
 expired / no membership, plus anonymous visitors: no 2xx the rules do not allow, no refusal they
-do not expect, every pattern of `carnet.pharmacy.urls_dispensing` described."""
+do not expect, every dispensing page of `carnet.pharmacy.urls` (DISPENSING_PAGES) described."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import URLPattern
 
 from carnet.accounts.roles import GRANTS, Action, Role
-from carnet.pharmacy import urls_dispensing
+from carnet.pharmacy import urls as pharmacy_urls
 from tests.web.test_page_matrix import SITUATIONS, signed_in, world_with_a_subject
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,11 @@ PAGES: dict[str, tuple[str, Rule]] = {
 
 
 def test_the_table_describes_every_page() -> None:
-    patterns = {str(p.pattern) for p in urls_dispensing.urlpatterns if isinstance(p, URLPattern)}
+    patterns = {
+        str(p.pattern)
+        for p in pharmacy_urls.urlpatterns
+        if isinstance(p, URLPattern) and p.name in pharmacy_urls.DISPENSING_PAGES
+    }
     assert patterns == set(PAGES)
 
 

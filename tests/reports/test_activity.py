@@ -291,7 +291,8 @@ def test_the_api_counts_what_the_page_counts(planted: World) -> None:
             "trials_including": 1,
             "included": 3,
             "randomised": 1,
-            "counts": {},
+            # The biobank's column: no sample was collected in this world.
+            "counts": {"samples": 0},
         }
     ]
 

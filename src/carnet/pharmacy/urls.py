@@ -3,7 +3,7 @@ temperature excursions."""
 
 from django.urls import URLPattern, path
 
-from carnet.pharmacy import urls_dispensing, views
+from carnet.pharmacy import views, views_dispensing
 
 app_name = "pharmacy"
 STUDY = "studies/<str:identifier>/pharmacy/"
@@ -23,5 +23,16 @@ urlpatterns: list[URLPattern] = [
         views.excursion_decide_action,
         name="excursion_decide",
     ),
-    *urls_dispensing.urlpatterns,
+    # Dispensing, accountability and resupply (views_dispensing).
+    path(STUDY + "dispensing/", views_dispensing.dispensing_page, name="dispensing"),
+    path(STUDY + "accountability/", views_dispensing.accountability_page, name="accountability"),
+    path(
+        STUDY + "accountability.pdf",
+        views_dispensing.accountability_pdf,
+        name="accountability_pdf",
+    ),
+    path(STUDY + "resupply/", views_dispensing.resupply_page, name="resupply"),
 ]
+
+# The pages of dispensing, accountability and resupply (their own page matrix tests them).
+DISPENSING_PAGES = frozenset({"dispensing", "accountability", "accountability_pdf", "resupply"})
