@@ -14,7 +14,6 @@ the site, never the arm.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from carnet.audit.services import Actor, SystemActor, audit_record
 from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.pharmacy.models import Kit, KitStatus, StockMovement
+from carnet.pharmacy.plan import PharmacyPlan, pharmacy_plan
 from carnet.randomization.kits import KitsExhausted, register_kit_assigner
 from carnet.randomization.models import Allocation
 from carnet.studies.models import Study
@@ -41,64 +41,6 @@ _LOOK_AHEAD = timedelta(days=400)
 
 class NoUsableKit(CarnetError):
     """The site has no usable kit for the subject's visit (the message never names the arm)."""
-
-
-@dataclass(frozen=True)
-class DispensingRule:
-    event: str
-    product: str
-    kits: int
-
-
-@dataclass(frozen=True)
-class PharmacyPlan:
-    """What the pharmacy reads of ``design.pharmacy`` (read here until the shared reader,
-    `pharmacy/plan.py`, is on main: the lead may swap this for it)."""
-
-    mode: str
-    products: tuple[dict[str, Any], ...]
-    dispensing: tuple[DispensingRule, ...]
-    minimum_per_content: int
-    horizon_weeks: int
-    # What a kit may hold: the study's arm names, in the YAML's order.
-    contents: tuple[str, ...] = ()
-
-    @property
-    def kits(self) -> bool:
-        return self.mode == "kits"
-
-    def rules_for(self, event: str) -> list[DispensingRule]:
-        return [rule for rule in self.dispensing if rule.event == event]
-
-    @property
-    def events(self) -> frozenset[str]:
-        return frozenset(rule.event for rule in self.dispensing)
-
-
-def pharmacy_plan_read(study: Study) -> PharmacyPlan | None:
-    """Return the study's ``design.pharmacy`` section, or None when the study has none."""
-    if study.current_version is None:
-        return None
-    definition = study.current_version.parsed()
-    section = definition.design.get("pharmacy")
-    if not isinstance(section, dict):
-        return None
-    resupply = section.get("resupply") or {}
-    return PharmacyPlan(
-        mode=str(section.get("mode", "kits")),
-        products=tuple(section.get("products") or ()),
-        dispensing=tuple(
-            DispensingRule(
-                event=str(rule["event"]),
-                product=str(rule["product"]),
-                kits=int(rule.get("kits", 1)),
-            )
-            for rule in section.get("dispensing") or ()
-        ),
-        minimum_per_content=int(resupply.get("minimum_per_content", 2)),
-        horizon_weeks=int(resupply.get("horizon_weeks", 4)),
-        contents=tuple(arm.name for arm in definition.arms),
-    )
 
 
 def actor_name(actor: Actor) -> str:
@@ -296,7 +238,7 @@ def _assign(
     randomised_on: date | None = None,
     reason: str = "",
 ) -> list[Kit]:
-    rules = plan.rules_for(event)
+    rules = plan.dispensed_at(event)
     if not rules:
         raise ValidationError(
             _("event %(event)s: the study's pharmacy plan dispenses nothing at this visit.")
@@ -341,7 +283,7 @@ def visit_kits_assign(
     stock; return them (the same ones when the visit already has its kits)."""
     study = subject.study
     pharmacist_require(actor, study, subject.site)
-    plan = pharmacy_plan_read(study)
+    plan = pharmacy_plan(study)
     if plan is None or not plan.kits:
         raise ValidationError(_("this study does not dispense numbered kits."))
     with transaction.atomic():
@@ -368,7 +310,7 @@ def kits_at_randomisation(
     """The randomisation's kit assigner: the kits of the first dispensing visit (occurrence 1)
     for studies whose pharmacy runs in kit mode; None for other studies (their kit list, if any,
     serves)."""
-    plan = pharmacy_plan_read(subject.study)
+    plan = pharmacy_plan(subject.study)
     if plan is None or not plan.kits or not plan.dispensing:
         return None
     try:

@@ -27,7 +27,6 @@ from carnet.pharmacy.assignment import (
     movement_record,
     next_dispensing_day,
     pharmacist_require,
-    pharmacy_plan_read,
 )
 from carnet.pharmacy.models import (
     Destruction,
@@ -37,6 +36,7 @@ from carnet.pharmacy.models import (
     Return,
     StockMovement,
 )
+from carnet.pharmacy.plan import pharmacy_plan
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
@@ -172,7 +172,7 @@ def kit_replace(*, actor: Actor, study: Study, site: StudySite, number: str, rea
             reason=reason,
             at=now,
         )
-        plan = pharmacy_plan_read(study)
+        plan = pharmacy_plan(study)
         on = now.date()
         lasts_until = (
             next_dispensing_day(subject, plan, after=on, current=(kit.event, kit.occurrence or 1))
@@ -334,10 +334,10 @@ def kits_destroy(
 
 
 def _product(study: Study, product: str) -> str:
-    plan = pharmacy_plan_read(study)
+    plan = pharmacy_plan(study)
     if plan is None:
         raise ValidationError(_("this study has no pharmacy section in its design."))
-    codes = {str(p.get("code")) for p in plan.products}
+    codes = set(plan.product_codes())
     if product not in codes:
         raise ValidationError(
             _("product: %(product)r is not a product of the study.") % {"product": product}

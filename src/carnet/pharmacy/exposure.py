@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from carnet.pharmacy.assignment import PharmacyPlan, pharmacy_plan_read
 from carnet.pharmacy.models import Dispensing, Return
+from carnet.pharmacy.plan import PharmacyPlan, pharmacy_plan
 from carnet.studies.models import Study
 
 
@@ -43,7 +43,7 @@ class Exposure:
 def planned_per_visit(plan: PharmacyPlan, product: str) -> Decimal | None:
     """Return the units the protocol dispenses of ``product`` at one visit (kit mode), or None
     when the study does not say (hospital stock, or no ``per_kit``)."""
-    per_kit = next((p.get("per_kit") for p in plan.products if str(p.get("code")) == product), None)
+    per_kit = next((p.per_kit for p in plan.products if p.code == product), None)
     kits = next((rule.kits for rule in plan.dispensing if rule.product == product), None)
     if not plan.kits or per_kit is None or kits is None:
         return None
@@ -91,7 +91,7 @@ def exposures(study: Study, environment: str) -> list[Exposure]:
 def exposure_rows(study: Study, environment: str) -> list[dict[str, object]]:
     """Return the exposures as rows (subject, product, units, duration, relative dose intensity)
     for an analysis dataset or a report table."""
-    plan = pharmacy_plan_read(study)
+    plan = pharmacy_plan(study)
     return [
         {
             "subject": e.subject,

@@ -79,6 +79,11 @@ class PharmacyPlan:
         """Return what the event dispenses (empty when it dispenses nothing)."""
         return tuple(rule for rule in self.dispensing if rule.event == event)
 
+    @property
+    def events(self) -> frozenset[str]:
+        """Return the events that dispense something."""
+        return frozenset(rule.event for rule in self.dispensing)
+
 
 def _label(value: Any) -> Label:
     if isinstance(value, str):

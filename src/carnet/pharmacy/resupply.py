@@ -26,8 +26,8 @@ from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now, utc_today
 from carnet.core.errors import ValidationError
 from carnet.messaging.services import message_send, recipient_language
-from carnet.pharmacy.assignment import PharmacyPlan, pharmacy_plan_read
 from carnet.pharmacy.models import Kit, KitStatus, ResupplyProposal
+from carnet.pharmacy.plan import PharmacyPlan, pharmacy_plan
 from carnet.randomization.models import Allocation
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
@@ -80,7 +80,7 @@ def _need(
     kits_at: Counter[str] = Counter()
     for rule in plan.dispensing:
         kits_at[rule.event] += rule.kits
-    until = on + timedelta(weeks=plan.horizon_weeks)
+    until = on + timedelta(weeks=plan.resupply.horizon_weeks)
     awaited = PlannedVisit.objects.filter(
         study=study,
         subject__site=site,
@@ -113,7 +113,7 @@ def _need(
 
 def site_needs(study: Study, *, sites: list[StudySite], on: date | None = None) -> list[SiteNeed]:
     """Return each site's usable kits and need of the next ``horizon_weeks`` (kit mode)."""
-    plan = pharmacy_plan_read(study)
+    plan = pharmacy_plan(study)
     if plan is None or not plan.kits:
         return []
     on = on or utc_today()
@@ -127,7 +127,7 @@ def site_needs(study: Study, *, sites: list[StudySite], on: date | None = None) 
                 site=site,
                 usable=_usable(study, environment, site, on, contents),
                 need=need,
-                minimum=plan.minimum_per_content,
+                minimum=plan.resupply.minimum_per_content,
                 visits=visits,
             )
         )
@@ -173,7 +173,7 @@ def resupply_propose(
 ) -> list[ResupplyProposal]:
     """Propose a resupply for every given site that falls short today (once a site a day);
     return the proposals written. Each goes to the depot's side through the outbox."""
-    plan = pharmacy_plan_read(study)
+    plan = pharmacy_plan(study)
     if plan is None or not plan.kits:
         raise ValidationError(_("this study does not dispense numbered kits."))
     on = on or utc_today()

@@ -13,8 +13,8 @@ from carnet.accounts.permissions import PermissionDenied, is_unblinded, site_sco
 from carnet.accounts.roles import Action
 from carnet.core.errors import ValidationError
 from carnet.pharmacy.accountability import Accountability, accountability
-from carnet.pharmacy.assignment import pharmacy_plan_read
 from carnet.pharmacy.models import Dispensing, Kit, KitStatus, ResupplyProposal
+from carnet.pharmacy.plan import pharmacy_plan
 from carnet.pharmacy.resupply import SiteNeed, site_needs
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
@@ -134,7 +134,7 @@ class ResupplyView:
 def resupply_for_actor(user: User, study: Study) -> ResupplyView:
     """Return the user's sites' stock and need and the proposals made for them."""
     sites = pharmacy_sites(user, study)
-    plan = pharmacy_plan_read(study)
+    plan = pharmacy_plan(study)
     return ResupplyView(
         needs=site_needs(study, sites=sites),
         proposals=list(
