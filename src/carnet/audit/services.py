@@ -167,9 +167,10 @@ def audit_record_many(
             )
             # Positional arguments, in the model's field order: Django's quick path. The
             # events are written in scheme 1, the one `scheme1_digest` computes.
-            fields = (None, chain, seq, now, actor_id, actor_label, entry.action)
-            fields += (target_type, target_id, old_value, new_value, entry.reason, 1)
-            events.append(AuditEvent(*fields, previous, digest))
+            fields: list[Any] = [None, chain, seq, now, actor_id, actor_label, entry.action]
+            fields += [target_type, target_id, old_value, new_value, entry.reason, 1]
+            # (django-stubs types keyword arguments only: positional ones read as one tuple.)
+            events.append(AuditEvent(*fields, previous, digest))  # type: ignore[misc]
             previous = digest
         rows_insert(events)
         with connection.cursor() as cursor:

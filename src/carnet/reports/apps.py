@@ -6,10 +6,14 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
+        from typing import cast
+
         from django.utils.translation import gettext_lazy as _
 
         from carnet.reports.activity import register_activity_counter
         from carnet.reports.activity_samples import samples_collected
 
         # The biobank sits below reports: its column is registered from here.
-        register_activity_counter("samples", samples_collected, label=_("Samples collected"))
+        # The label stays lazy (translated when a page is drawn); the registry types it as text.
+        label = cast(str, _("Samples collected"))
+        register_activity_counter("samples", samples_collected, label=label)
