@@ -88,6 +88,13 @@ def reads_safety(*, anywhere: bool = False) -> Callable[[str, str], bool]:
     return rule
 
 
+def signs_safety_reports(role: str, situation: str) -> bool:
+    """An investigator of site A: reports safety and signs data there."""
+    return granted(Action.REPORT_SAFETY)(role, situation) and granted(Action.SIGN_DATA)(
+        role, situation
+    )
+
+
 def adds_rsi(role: str, situation: str) -> bool:
     """Pharmacovigilance (whatever its sites) or whoever manages the whole study."""
     pharmacovigilance = role == Role.PHARMACOVIGILANCE and situation in {"own site", "other site"}
@@ -720,6 +727,18 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"causality": 3},
         True,
     ),
+    # The investigators of site A: a follow-up while version 1 is unsent, and a signature
+    # with a wrong password, are refused (400); nothing is written.
+    ("post", "/api/studies/{identifier}/safety/reports/{reference}/draft"): (
+        signs_safety_reports,
+        {"narrative": "x", "follow_up": True},
+        True,
+    ),
+    ("post", "/api/studies/{identifier}/safety/reports/{reference}/sign"): (
+        signs_safety_reports,
+        {"meaning": "x", "password": "not the password"},
+        True,
+    ),
     ("post", "/api/studies/{identifier}/safety/rsi"): (
         adds_rsi,
         {"version": " ", "effective_from": FUTURE, "expected_terms": []},
@@ -796,6 +815,12 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         granted(Action.CODE_TERMS, anywhere=True),
         {"text": "x"},
         True,
+    ),
+    # The installation's dictionaries: its administrators only, none of whom is in the table.
+    ("post", "/api/coding/dictionaries"): (
+        lambda role, situation: False,
+        {"kind": "meddra", "version": "x"},
+        False,
     ),
     ("post", "/api/studies/{identifier}/coding/recode"): (
         granted(Action.CODE_TERMS, anywhere=True),

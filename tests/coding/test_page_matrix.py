@@ -48,6 +48,8 @@ PAGES: dict[str, tuple[str, Rule]] = {
     "studies/<str:identifier>/coding/terms/<int:pk>/": (TERM, sees_site_a),
     "studies/<str:identifier>/coding/recode/": ("/studies/MINI/coding/recode/", codes_anywhere),
 }
+# The installation's dictionaries: its administrators only (no study role opens them).
+ADMINISTRATOR_PAGES = {"coding/dictionaries/": "/coding/dictionaries/"}
 ACTIONS = {
     "studies/<str:identifier>/coding/terms/<int:pk>/code/": TERM + "code/",
     "studies/<str:identifier>/coding/terms/<int:pk>/query/": TERM + "query/",
@@ -56,7 +58,7 @@ ACTIONS = {
 
 def test_the_table_describes_every_page() -> None:
     patterns = {str(p.pattern) for p in coding_urls.urlpatterns if isinstance(p, URLPattern)}
-    assert patterns == set(PAGES) | set(ACTIONS)
+    assert patterns == set(PAGES) | set(ACTIONS) | set(ADMINISTRATOR_PAGES)
 
 
 def test_no_coding_page_or_action_lets_through_whom_it_should_not(tmp_path: Path) -> None:
@@ -76,7 +78,7 @@ def test_no_coding_page_or_action_lets_through_whom_it_should_not(tmp_path: Path
     assert term.status == TermStatus.UNCODED
     failures: list[str] = []
     anonymous = Client()
-    for page, _rule in PAGES.values():
+    for page, _rule in [*PAGES.values(), *((p, None) for p in ADMINISTRATOR_PAGES.values())]:
         if 200 <= anonymous.get(page.format(term=term.pk)).status_code < 300:
             failures.append(f"anonymous {page}")
     n = 0
@@ -88,6 +90,11 @@ def test_no_coding_page_or_action_lets_through_whom_it_should_not(tmp_path: Path
                 status = client.get(page.format(term=term.pk)).status_code
                 if (200 <= status < 300) != rule(role, situation):
                     failures.append(f"{role} {situation} {page}: {status}")
+            for page in ADMINISTRATOR_PAGES.values():
+                if client.get(page).status_code != 404:
+                    failures.append(f"{role} {situation} {page}")
+                if client.post(page, {"kind": "meddra", "version": "x"}).status_code != 404:
+                    failures.append(f"{role} {situation} POST {page}")
             for page in ACTIONS.values():
                 if 200 <= client.get(page.format(term=term.pk)).status_code < 300:
                     failures.append(f"{role} {situation} GET {page}")
@@ -99,6 +106,8 @@ def test_no_coding_page_or_action_lets_through_whom_it_should_not(tmp_path: Path
     admin = administrator_client()
     for page, _rule in PAGES.values():
         assert admin.get(page.format(term=term.pk)).status_code == 404, page
+    for page in ADMINISTRATOR_PAGES.values():
+        assert admin.get(page).status_code == 200, page
     assert failures == []
 
 

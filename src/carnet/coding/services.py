@@ -65,7 +65,8 @@ def _require(actor: Actor, action: Action, *, study: Study) -> None:
 # --- dictionaries --------------------------------------------------------------------------------
 
 
-def _require_administrator(actor: Actor) -> None:
+def require_dictionary_loader(actor: Actor) -> None:
+    """Refuse anyone but an installation's administrator (or the server's command line)."""
     if isinstance(actor, User) and not actor.is_superuser:
         raise PermissionDenied(_("Only an administrator loads a dictionary."))
 
@@ -87,7 +88,7 @@ def _new_version(actor: Actor, kind: str, version: str, files: dict[str, str]) -
 @transaction.atomic
 def meddra_load(*, actor: Actor, folder: Path, version: str) -> DictionaryVersion:
     """Load a MedDRA version from its ASCII files; a malformed line loads nothing."""
-    _require_administrator(actor)
+    require_dictionary_loader(actor)
     content = meddra_read(Path(folder))
     loaded = _new_version(actor, DictionaryKind.MEDDRA, version, content.files)
     MeddraPt.objects.bulk_create(
@@ -127,7 +128,7 @@ def meddra_load(*, actor: Actor, folder: Path, version: str) -> DictionaryVersio
 @transaction.atomic
 def whodrug_load(*, actor: Actor, folder: Path, version: str) -> DictionaryVersion:
     """Load a WHODrug version from its B3 text files; a malformed line loads nothing."""
-    _require_administrator(actor)
+    require_dictionary_loader(actor)
     content = whodrug_read(Path(folder))
     loaded = _new_version(actor, DictionaryKind.WHODRUG, version, content.files)
     WhoDrugName.objects.bulk_create(

@@ -1,4 +1,4 @@
-"""Pages of the coding app: the coder's queue, a term, recoding."""
+"""Pages of the coding app: the dictionaries, the coder's queue, a term, recoding."""
 
 from django.urls import URLPattern, path
 
@@ -8,6 +8,7 @@ app_name = "coding"
 STUDY = "studies/<str:identifier>/"
 
 urlpatterns: list[URLPattern] = [
+    path("coding/dictionaries/", views.dictionaries_page, name="dictionaries"),
     path(STUDY + "coding/", views.queue_page, name="queue"),
     path(STUDY + "coding/terms/<int:pk>/", views.term_page, name="term"),
     path(STUDY + "coding/terms/<int:pk>/code/", views.code_action, name="code"),

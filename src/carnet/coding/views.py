@@ -1,4 +1,5 @@
-"""Coding pages: the coder's queue of a study (with its targets and dictionary versions), a
+"""Coding pages: the installation's dictionary versions (an administrator loads one), the
+coder's queue of a study (with its targets and dictionary versions), a
 term's page (search the dictionary, choose, comment, or raise a coder query to the site) and
 recoding against another version (the impact listed before anything changes). Thin: selectors
 decide what the person sees (unknown and forbidden are the same 404), services what they do."""
@@ -16,7 +17,8 @@ from carnet.accounts.permissions import PermissionDenied, may, person_asking
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
 from carnet.coding import selectors, services
-from carnet.coding.models import CodedTerm, TermStatus
+from carnet.coding.models import CodedTerm, DictionaryKind, TermStatus
+from carnet.coding.uploads import UploadedDictionaryFile, dictionary_upload
 from carnet.core.errors import CarnetError
 from carnet.studies.models import Study
 
@@ -164,6 +166,42 @@ def recode_page(request: HttpRequest, identifier: str) -> HttpResponse:
             "impact": impact,
             "problem": problem,
             "done": done,
+        },
+        status=400 if problem else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dictionaries_page(request: HttpRequest) -> HttpResponse:
+    """The installation's dictionary versions; an administrator loads one from its files or a
+    zip (all or nothing; a malformed line named with its file and line)."""
+    user = _user(request)
+    if not user.is_superuser:
+        raise Http404("No such page.")
+    problem, loaded = "", None
+    if request.method == "POST":
+        try:
+            loaded = dictionary_upload(
+                actor=user,
+                kind=request.POST.get("kind", ""),
+                version=request.POST.get("version", ""),
+                files=[
+                    UploadedDictionaryFile(f.name or "", f.read())
+                    for f in request.FILES.getlist("files")
+                ],
+            )
+        except CarnetError as error:
+            problem = str(error)
+    return render(
+        request,
+        "coding/dictionaries.html",
+        {
+            "dictionaries": selectors.dictionaries_list(),
+            "kinds": DictionaryKind.choices,
+            "loaded": loaded,
+            "problem": problem,
+            "posted": request.POST if problem else {},
         },
         status=400 if problem else 200,
     )

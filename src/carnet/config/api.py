@@ -211,6 +211,7 @@ def _routers() -> None:
     from carnet.biobank.api_storage import router as biobank_storage_router
     from carnet.capture.api import router as capture_router
     from carnet.coding.api import router as coding_router
+    from carnet.coding.api_dictionaries import router as coding_dictionaries_router
     from carnet.database_lock.api import router as database_lock_router
     from carnet.interop.api import router as interop_router
     from carnet.interop.api_documents import router as documents_router
@@ -249,6 +250,7 @@ def _routers() -> None:
     api.add_router("/studies", database_lock_router)
     api.add_router("/", reports_router)
     api.add_router("/", redcap_router)
+    api.add_router("/", coding_dictionaries_router)
 
 
 _routers()

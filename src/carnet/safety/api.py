@@ -1,6 +1,7 @@
 """API of the safety app: SAE reports and their clocks, the sponsor's assessment, reference
 safety information and the reconciliation's differences. No logic here: selectors and
-services decide (the investigator signs on the page, where the e-signature is asked)."""
+services decide. The investigator prepares a version and signs it (e-signature: password, the
+authenticator code when enrolled, a meaning of the study's list) here as on the page."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from carnet.accounts.permissions import PermissionDenied, request_user
 from carnet.accounts.selectors import study_for_request
 from carnet.safety import selectors, services
 from carnet.safety.case_data import shown_content
-from carnet.safety.models import SaeReport
+from carnet.safety.models import SaeReport, SaeReportVersion
 
 router = Router(tags=["safety"])
 
@@ -46,6 +47,30 @@ class SaeAssessmentIn(Schema):
     causality: int = Field(ge=1, le=5, description="Never below the investigator's")
     expected: bool | None = Field(None, description="Omit to assess against the RSI's terms")
     comment: str = ""
+
+
+class SaeDraftIn(Schema):
+    narrative: str = Field("", description="The investigator's narrative of the case")
+    follow_up: bool = Field(
+        False,
+        description="True opens a follow-up (refused while a version is unsent); false "
+        "refreshes the unsent version (refused when every version is sent)",
+    )
+
+
+class SaeSignIn(Schema):
+    narrative: str | None = Field(None, description="Replaces the version's narrative; omit to keep it")
+    meaning: str = Field(description="One of the study's signature meanings")
+    password: str = Field(description="The investigator's password: the e-signature")
+    totp_code: str = Field("", description="The authenticator code, when enrolled")
+
+
+class SaeVersionOut(Schema):
+    number: int
+    narrative: str
+    signed_at: datetime | None
+    sent_at: datetime | None
+    late: bool = Field(description="The initial report was sent after its limit")
 
 
 class RsiOut(Schema):
@@ -141,6 +166,46 @@ def sae_assessment(
         comment=payload.comment,
     )
     return _record(actor, selectors.report_of(actor, study, reference))
+
+
+@router.post(
+    "/{identifier}/safety/reports/{reference}/draft",
+    response=SaeVersionOut,
+    summary="Refresh the unsent version from the casebook, or open a follow-up, with a narrative",
+)
+def sae_draft(
+    request: HttpRequest, identifier: str, reference: str, payload: SaeDraftIn
+) -> SaeReportVersion:
+    actor, study = _safety_reader(request, identifier)
+    report = selectors.report_of(actor, study, reference)
+    return services.sae_version_prepare(
+        actor=actor, report=report, narrative=payload.narrative, follow_up=payload.follow_up
+    )
+
+
+@router.post(
+    "/{identifier}/safety/reports/{reference}/sign",
+    response=SaeVersionOut,
+    summary="Sign the unsent version as the site's investigator (e-signature) and send it",
+    description=(
+        "The investigator of the subject's site signs the version prepared last (password, the "
+        "authenticator code when enrolled, one of the study's meanings): it goes to "
+        "pharmacovigilance and never changes. A wrong password or code signs nothing (400)."
+    ),
+)
+def sae_sign(
+    request: HttpRequest, identifier: str, reference: str, payload: SaeSignIn
+) -> SaeReportVersion:
+    actor, study = _safety_reader(request, identifier)
+    report = selectors.report_of(actor, study, reference)
+    return services.sae_version_sign(
+        actor=actor,
+        report=report,
+        password=payload.password,
+        totp_code=payload.totp_code,
+        meaning=payload.meaning,
+        narrative=payload.narrative,
+    )
 
 
 @router.get(

@@ -122,11 +122,22 @@ def _draft(report: SaeReport) -> SaeReportVersion | None:
 
 
 @transaction.atomic
-def sae_version_prepare(*, actor: User, report: SaeReport, narrative: str) -> SaeReportVersion:
+def sae_version_prepare(
+    *, actor: User, report: SaeReport, narrative: str, follow_up: bool | None = None
+) -> SaeReportVersion:
     """Refresh the unsent version (or open a follow-up) from the casebook, with the
-    investigator's narrative; return it."""
+    investigator's narrative; return it. ``follow_up`` True asks for a new version (refused
+    while one is unsent), False for the unsent one (refused when all are sent); None takes
+    whichever there is (the page)."""
     _require_site_reporter(actor, report)
     version = _draft(report)
+    if follow_up is True and version is not None:
+        raise ValidationError(
+            _("Version %(number)s is not sent yet: sign it before opening a follow-up.")
+            % {"number": version.number}
+        )
+    if follow_up is False and version is None:
+        raise ValidationError(_("Every version is sent: open a follow-up."))
     content = case_content(report.form_instance, report.row, narrative=narrative.strip())
     if version is None:
         last = report.versions.order_by("-number").first()
@@ -174,14 +185,25 @@ def _tell_pharmacovigilance(report: SaeReport, version: SaeReportVersion) -> Non
 
 
 def sae_version_sign(
-    *, actor: User, report: SaeReport, password: str, meaning: str, totp_code: str = ""
+    *,
+    actor: User,
+    report: SaeReport,
+    password: str,
+    meaning: str,
+    totp_code: str = "",
+    narrative: str | None = None,
 ) -> SaeReportVersion:
     """Sign the unsent version as the investigator and send it to pharmacovigilance; a report
-    sent more than 24 hours after awareness is flagged late."""
+    sent after its limit (24 hours for an SAE) is flagged late. A ``narrative`` given here
+    replaces the version's before it is signed (the casebook's data stay as prepared: the
+    investigator signs what was shown)."""
     _require_site_reporter(actor, report)
     version = _draft(report)
     if version is None:
         raise ValidationError(_("There is no version to sign: prepare a follow-up first."))
+    if narrative is not None:
+        version.narrative = narrative.strip()
+        version.content = {**version.content, "narrative": version.narrative}
     signature = signature_apply(
         signer=actor,
         password=password,
