@@ -48,10 +48,12 @@ def test_the_investigator_signs_the_initial_report_and_a_follow_up_through_the_a
     body = signed.json()
     assert (body["number"], body["narrative"], body["late"]) == (1, "Admitted on day 12.", False)
     version = report.versions.get(number=1)
-    assert version.signature is not None and version.signature.signer == safety.investigator
+    assert version.signature is not None
+    assert version.signature.signer == safety.investigator
     # What was signed holds the narrative.
     assert version.content["narrative"] == "Admitted on day 12."
-    assert Message.objects.filter(recipient=safety.vigilance, subject__contains="version 1").exists()
+    told = Message.objects.filter(recipient=safety.vigilance, subject__contains="version 1")
+    assert told.exists()
 
     again = api.post(
         BASE + f"{report.reference}/sign",

@@ -59,7 +59,9 @@ class SaeDraftIn(Schema):
 
 
 class SaeSignIn(Schema):
-    narrative: str | None = Field(None, description="Replaces the version's narrative; omit to keep it")
+    narrative: str | None = Field(
+        None, description="Replaces the version's narrative; omit to keep it"
+    )
     meaning: str = Field(description="One of the study's signature meanings")
     password: str = Field(description="The investigator's password: the e-signature")
     totp_code: str = Field("", description="The authenticator code, when enrolled")
