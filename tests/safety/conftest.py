@@ -108,13 +108,14 @@ class Safety:
         return SaeReport.objects.get(form_instance=outcome.form_instance)
 
 
-def _amended(tmp_path: Path) -> Path:
+def _amended(tmp_path: Path, extra: tuple[tuple[str, str], ...] = ()) -> Path:
     text = FIXTURE.read_text(encoding="utf-8")
     for old, new in (
         ("    forms: [vitals, lesions]\n", "    forms: [vitals, lesions, conmed]\n"),
         ("    forms: [lesions]\n", "    forms: [lesions, adverse_event]\n"),
         ("forms:\n  - name: vitals\n", SAFETY_FORMS + "  - name: vitals\n"),
         ("events:\n", CODE_LISTS),
+        *extra,
     ):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -125,8 +126,18 @@ def _amended(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def safety(tmp_path: Path) -> Safety:
+    return safety_study(tmp_path)
+
+
+def safety_study(tmp_path: Path, extra: tuple[tuple[str, str], ...] = ()) -> Safety:
+    """Return the safety workflow's study and people, the YAML amended further by ``extra``
+    (pairs of text found once and its replacement)."""
     w = world()
-    study_load(actor=ADMIN, study_file=study_file_read(_amended(tmp_path)), source_name="mini.yaml")
+    study_load(
+        actor=ADMIN,
+        study_file=study_file_read(_amended(tmp_path, extra)),
+        source_name="mini.yaml",
+    )
     study_publish(actor=ADMIN, study=w.study)
     study_mode_change(actor=ADMIN, study=w.study, mode="production")
     w.study.refresh_from_db()

@@ -1,7 +1,7 @@
-"""API of the safety app: SAE reports and their clocks, the sponsor's assessment, reference
-safety information and the reconciliation's differences. No logic here: selectors and
-services decide. The investigator prepares a version and signs it (e-signature: password, the
-authenticator code when enrolled, a meaning of the study's list) here as on the page."""
+"""API of the safety app: SAE, AESI and pregnancy reports and their clocks, the sponsor's
+assessment, reference safety information and the reconciliation's differences. No logic here:
+selectors and services decide. The investigator prepares a version and signs it (e-signature:
+password, the authenticator code when enrolled, a meaning of the study's list) as on the page."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ninja.responses import Status
 
 from carnet.accounts.permissions import PermissionDenied, request_user
 from carnet.accounts.selectors import study_for_request
+from carnet.core.clock import utc_today
 from carnet.safety import selectors, services
 from carnet.safety.case_data import shown_content
 from carnet.safety.models import SaeReport, SaeReportVersion
@@ -23,10 +24,14 @@ router = Router(tags=["safety"])
 
 class SaeReportOut(Schema):
     reference: str
+    kind: str = Field(description="sae, aesi (of special interest, not serious) or pregnancy")
+    aesi: bool = Field(description="An adverse event of special interest (an SAE may be one)")
     subject: str
     site: str
     aware_at: datetime = Field(description="When the site became aware (the serious save)")
-    site_due_at: datetime = Field(description="24 hours after awareness")
+    site_due_at: datetime = Field(
+        description="24 hours after awareness for an SAE; the study's limit for the others"
+    )
     versions_sent: int
     late: bool = Field(description="The initial report was sent after 24 hours")
     sponsor_causality: int | None = Field(description="1 not related … 5 certain")
@@ -37,6 +42,9 @@ class SaeReportOut(Schema):
     follow_up_due_on: date | None
     susar_reported_on: date | None
     arm: str = Field(description="The subject's arm as the reader may see it; '(blinded)'")
+    outcome_due_on: date | None = Field(
+        description="A pregnancy: its outcome is followed up by the expected delivery date"
+    )
 
 
 class SaeReportDetailOut(SaeReportOut):
@@ -101,10 +109,12 @@ def _record(actor: Any, report: SaeReport) -> dict[str, Any]:
     sent = [v for v in versions if v.sent_at is not None]
     return {
         "reference": report.reference,
+        "kind": report.kind,
+        "aesi": report.aesi,
         "subject": report.subject.identifier,
         "site": report.subject.site.code,
         "aware_at": report.aware_at,
-        "site_due_at": services.clocks.site_due_at(report.aware_at),
+        "site_due_at": selectors.site_due_at(report),
         "versions_sent": len(sent),
         "late": any(v.late for v in sent),
         "sponsor_causality": report.sponsor_causality,
@@ -115,6 +125,7 @@ def _record(actor: Any, report: SaeReport) -> dict[str, Any]:
         "follow_up_due_on": report.follow_up_due_on,
         "susar_reported_on": report.susar_reported_on,
         "arm": selectors.arm_shown(actor, report),
+        "outcome_due_on": selectors.pregnancy_outcome(report, utc_today())[0],
     }
 
 
@@ -129,7 +140,7 @@ def _safety_reader(request: HttpRequest, identifier: str) -> tuple[Any, Any]:
 @router.get(
     "/{identifier}/safety/reports",
     response=list[SaeReportOut],
-    summary="The study's SAE reports I may see, with their clocks",
+    summary="The study's safety reports (SAE, AESI, pregnancy) I may see, with their clocks",
 )
 def sae_report_list(request: HttpRequest, identifier: str) -> list[dict[str, Any]]:
     actor, study = _safety_reader(request, identifier)

@@ -71,7 +71,27 @@ FIELD_LABELS = {
 }
 
 
-def _find(
+# A pregnancy report's fields -> the pregnancy form's usual item names (a study names others in
+# design.safety.pregnancy.items).
+PREGNANCY_ITEMS = {
+    "who": "preg_who",
+    "lmp": "preg_lmp",
+    "edd": "preg_edd",
+    "exposure": "preg_exposure",
+    "outcome": "preg_outcome",
+    "outcome_date": "preg_outcome_date",
+}
+PREGNANCY_LABELS = {
+    "who": gettext_lazy("Pregnant person (patient or partner)"),
+    "lmp": gettext_lazy("Last menstrual period"),
+    "edd": gettext_lazy("Expected delivery"),
+    "exposure": gettext_lazy("Exposure to the study treatment"),
+    "outcome": gettext_lazy("Outcome of the pregnancy"),
+    "outcome_date": gettext_lazy("Date of the outcome"),
+}
+
+
+def find_item(
     form_items: tuple[Item, ...], variables: tuple[str, ...], names: tuple[str, ...]
 ) -> Item | None:
     for item in form_items:
@@ -110,7 +130,7 @@ def adverse_event_data(instance: FormInstance, row: int) -> dict[str, Any]:
     stored = _row_values(instance, row)
     found: dict[str, Any] = {}
     for field, (variables, names) in EVENT_FIELDS.items():
-        item = _find(form.items(), variables, names)
+        item = find_item(form.items(), variables, names)
         if item is not None:
             found[field] = _value(definition, item, stored.get(item.name))
     return found
@@ -146,9 +166,50 @@ def _sections(subject: Subject) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def case_content(instance: FormInstance, row: int, *, narrative: str) -> dict[str, Any]:
-    """Return what a version of the report holds: the event and the casebook's sections."""
+def safety_settings(definition: StudyDefinition) -> dict[str, Any]:
+    """Return the study's declarations of AESIs and pregnancy reports (empty when none)."""
+    found = definition.design.get("safety") or {}
+    return found if isinstance(found, dict) else {}
+
+
+def pregnancy_data(instance: FormInstance) -> dict[str, Any]:
+    """Return the pregnancy report's fields (person, LMP, expected delivery, exposure,
+    outcome) from the study's pregnancy form."""
+    definition = instance.study_version.parsed()
+    form = next((f for f in definition.forms if f.name == instance.form), None)
+    if form is None:
+        return {}
+    declared = safety_settings(definition).get("pregnancy", {}).get("items", {})
+    names = {**PREGNANCY_ITEMS, **declared}
+    items = {item.name: item for item in form.items()}
+    stored = _row_values(instance, 0)
+    return {
+        field: _value(definition, items[name], stored.get(name))
+        for field, name in names.items()
+        if name in items
+    }
+
+
+def case_content(
+    instance: FormInstance, row: int, *, narrative: str, kind: str = "sae"
+) -> dict[str, Any]:
+    """Return what a version of the report holds: the event (or, for a pregnancy report, the
+    pregnancy) and the casebook's sections."""
     subject = instance.subject
+    if kind == "pregnancy":
+        return {
+            "study": subject.study.identifier,
+            "subject": subject.identifier,
+            "site": subject.site.code,
+            "event": instance.event,
+            "form": instance.form,
+            "repeat": instance.repeat,
+            "row": row,
+            "adverse_event": {},
+            "pregnancy": pregnancy_data(instance),
+            **_sections(subject),
+            "narrative": narrative,
+        }
     return {
         "study": subject.study.identifier,
         "subject": subject.identifier,
@@ -203,4 +264,25 @@ def event_rows(content: dict[str, Any], language: str) -> list[tuple[str, str]]:
         (str(FIELD_LABELS.get(field, field)), field_text(content, field, language))
         for field in EVENT_FIELDS
         if field in event
+    ]
+
+
+def pregnancy_text(content: dict[str, Any], field: str, language: str = "en") -> str:
+    """Return a pregnancy field as read: its label when coded, else its text."""
+    value = content.get("pregnancy", {}).get(field)
+    if not value:
+        return ""
+    label = value.get("label")
+    if label:
+        return str(label.get(language) or label.get("en") or value["text"])
+    return str(value.get("text", ""))
+
+
+def pregnancy_rows(content: dict[str, Any], language: str) -> list[tuple[str, str]]:
+    """Return the pregnancy's fields as (label, value) in the reader's language."""
+    pregnancy = content.get("pregnancy", {})
+    return [
+        (str(PREGNANCY_LABELS[field]), pregnancy_text(content, field, language))
+        for field in PREGNANCY_ITEMS
+        if field in pregnancy
     ]

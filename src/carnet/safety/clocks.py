@@ -2,7 +2,8 @@
 Django: pure functions of dates and times, tested at their boundaries.
 
 - The investigator reports a serious adverse event to the sponsor within 24 hours of becoming
-  aware of it (art. 41(4)).
+  aware of it (art. 41(4)); adverse events of special interest and pregnancies within the
+  limit the protocol sets (24 hours unless the study declares another).
 - The sponsor reports a SUSAR to EudraVigilance within 7 days for a fatal or life-threatening
   one, with a follow-up within 8 more days, and within 15 days otherwise (art. 42(2)). The day
   the sponsor became aware is day 0; days are calendar days (weekends and holidays count).
@@ -21,14 +22,15 @@ OTHER_DAYS = 15
 REMIND_DAYS_BEFORE = 2
 
 
-def site_due_at(aware_at: datetime) -> datetime:
-    """Return when the investigator's initial report is due: 24 hours after awareness."""
-    return aware_at + SITE_LIMIT
+def site_due_at(aware_at: datetime, hours: int = 24) -> datetime:
+    """Return when the investigator's initial report is due: 24 hours after awareness for an
+    SAE; an AESI or a pregnancy report within the hours the study declares."""
+    return aware_at + timedelta(hours=hours)
 
 
-def site_late(aware_at: datetime, sent_at: datetime) -> bool:
-    """Return whether a report sent at ``sent_at`` missed the 24-hour limit."""
-    return sent_at > site_due_at(aware_at)
+def site_late(aware_at: datetime, sent_at: datetime, hours: int = 24) -> bool:
+    """Return whether a report sent at ``sent_at`` missed its limit."""
+    return sent_at > site_due_at(aware_at, hours)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.utils import translation
 
 from carnet.core.pdf import html_to_pdf
 from carnet.safety.case_data import CRITERIA, field_text, is_yes
-from carnet.safety.models import SaeReport, SaeReportVersion
+from carnet.safety.models import ReportKind, SaeReport, SaeReportVersion
 from carnet.safety.services import CAUSALITY, criteria_of
 
 CIOMS_STYLE = """
@@ -79,6 +79,8 @@ LISTING_COLUMNS = (
     "susar_due_on",
     "susar_reported_on",
     "received",
+    "kind",
+    "aesi",
 )
 
 
@@ -88,6 +90,8 @@ def line_listing_csv(reports: QuerySet[SaeReport], *, start: date, end: date) ->
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(LISTING_COLUMNS)
+    # Adverse reactions only: a pregnancy is listed by its own report, not as a reaction.
+    reports = reports.exclude(kind=ReportKind.PREGNANCY)
     for report in reports.select_related("subject__site", "rsi").prefetch_related("versions"):
         sent = [v for v in report.versions.all() if v.sent_at is not None]
         if not sent or not (start <= sent[-1].sent_at.date() <= end):  # type: ignore[union-attr]
@@ -114,6 +118,8 @@ def line_listing_csv(reports: QuerySet[SaeReport], *, start: date, end: date) ->
                 report.susar_due_on.isoformat() if report.susar_due_on else "",
                 report.susar_reported_on.isoformat() if report.susar_reported_on else "",
                 last.sent_at.date().isoformat(),  # type: ignore[union-attr]
+                report.kind,
+                "yes" if report.aesi else "no",
             ]
         )
     return out.getvalue()

@@ -6,10 +6,20 @@ from __future__ import annotations
 from django.db import models
 
 
+class ReportKind(models.TextChoices):
+    """What a safety report reports: each is expedited to the sponsor within its own limit."""
+
+    SAE = "sae", "SAE"
+    AESI = "aesi", "AESI"
+    PREGNANCY = "pregnancy", "pregnancy"
+
+
 class SaeReport(models.Model):
-    """One serious adverse event as reported to the sponsor: one per adverse event (a row of a
-    form instance), opened when the event turns serious, versioned by the investigator's
-    initial and follow-up reports, assessed by pharmacovigilance."""
+    """One case as reported to the sponsor: a serious adverse event, an adverse event of
+    special interest (AESI) or a pregnancy. One per adverse event (a row of a form instance) or
+    pregnancy form, opened by the save that makes it reportable, versioned by the
+    investigator's initial and follow-up reports; SAEs and AESIs are assessed by
+    pharmacovigilance."""
 
     study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")
     subject = models.ForeignKey("subjects.Subject", on_delete=models.PROTECT, related_name="+")
@@ -18,8 +28,14 @@ class SaeReport(models.Model):
     )
     row = models.PositiveIntegerField(default=0, help_text="Row of a repeating group, else 0.")
     reference = models.CharField(max_length=40, unique=True)
-    # When the site became aware: the save that made the event serious.
+    kind = models.CharField(max_length=10, choices=ReportKind.choices, default=ReportKind.SAE)
+    # An adverse event of special interest, whether reported as an AESI or (serious) as an SAE.
+    aesi = models.BooleanField(default=False)
+    # When the site became aware: the save that made the case reportable (for an AESI turned
+    # serious, the save that made it serious).
     aware_at = models.DateTimeField()
+    # The investigator's limit from awareness: 24 hours for an SAE, the study's for the others.
+    site_limit_hours = models.PositiveSmallIntegerField(default=24)
     # --- the sponsor's assessment (pharmacovigilance) ---
     investigator_causality = models.PositiveSmallIntegerField(null=True, blank=True)
     sponsor_causality = models.PositiveSmallIntegerField(null=True, blank=True)

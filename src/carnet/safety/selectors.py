@@ -18,10 +18,11 @@ from carnet.core.clock import utc_now, utc_today
 from carnet.randomization.models import Allocation
 from carnet.randomization.unblinding import allocation_arm
 from carnet.safety import clocks
-from carnet.safety.case_data import adverse_event_data, field_text
+from carnet.safety.case_data import adverse_event_data, field_text, pregnancy_text
 from carnet.safety.models import (
     ReconciliationDecision,
     ReferenceSafetyInformation,
+    ReportKind,
     SaeReport,
     SaeReportVersion,
 )
@@ -85,13 +86,56 @@ class ClockRow:
     susar_state: str
     follow_up_state: str
     days_left: int | None
+    # A pregnancy's outcome is followed up by its expected delivery date.
+    outcome_due_on: date | None = None
+    outcome_state: str = ""
+
+
+def site_due_at(report: SaeReport) -> datetime:
+    """Return when the site's initial report is due (24 hours for an SAE)."""
+    return clocks.site_due_at(report.aware_at, report.site_limit_hours)
 
 
 def _site_state(report: SaeReport, now: datetime) -> str:
-    first = next((v for v in report.versions.all() if v.number == 1), None)
-    if first is not None and first.sent_at is not None:
+    # The first version sent since awareness (an AESI turned serious: since it did).
+    first = next(
+        (
+            v
+            for v in sorted(report.versions.all(), key=lambda v: v.number)
+            if v.sent_at is not None and v.sent_at >= report.aware_at
+        ),
+        None,
+    )
+    if first is not None:
         return "late" if first.late else "sent"
-    return "overdue" if now > clocks.site_due_at(report.aware_at) else "running"
+    return "overdue" if now > site_due_at(report) else "running"
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10]) if len(text) >= 10 else None
+    except ValueError:
+        return None
+
+
+def pregnancy_outcome(report: SaeReport, today: date) -> tuple[date | None, str]:
+    """Return a pregnancy's outcome due date (its expected delivery) and the state of that
+    follow-up: done once a sent version holds the outcome."""
+    if report.kind != ReportKind.PREGNANCY:
+        return None, ""
+    versions = sorted(report.versions.all(), key=lambda v: v.number)
+    if not versions:
+        return None, ""
+    due = _day(pregnancy_text(versions[-1].content, "edd"))
+    told = next(
+        (
+            v.sent_at.date()
+            for v in versions
+            if v.sent_at is not None and pregnancy_text(v.content, "outcome")
+        ),
+        None,
+    )
+    return due, clocks.clock_state(due, told, today)
 
 
 def clock_rows(actor: User, study: Study, *, today: date | None = None) -> list[ClockRow]:
@@ -101,10 +145,11 @@ def clock_rows(actor: User, study: Study, *, today: date | None = None) -> list[
     rows = []
     for report in reports_visible(actor, study).prefetch_related("versions"):
         due = report.susar_due_on
+        outcome_due_on, outcome_state = pregnancy_outcome(report, today)
         rows.append(
             ClockRow(
                 report=report,
-                site_due_at=clocks.site_due_at(report.aware_at),
+                site_due_at=site_due_at(report),
                 site_state=_site_state(report, now),
                 susar_state=clocks.clock_state(due, report.susar_reported_on, today),
                 follow_up_state=clocks.clock_state(
@@ -113,6 +158,8 @@ def clock_rows(actor: User, study: Study, *, today: date | None = None) -> list[
                 days_left=clocks.days_left(due, today)
                 if due and not report.susar_reported_on
                 else None,
+                outcome_due_on=outcome_due_on,
+                outcome_state=outcome_state,
             )
         )
     return sorted(rows, key=lambda r: (r.days_left is None, r.days_left or 0, r.report.pk))

@@ -30,6 +30,7 @@ from carnet.safety.case_data import CRITERIA, case_content, field_text, is_yes
 from carnet.safety.models import (
     ReconciliationDecision,
     ReferenceSafetyInformation,
+    ReportKind,
     SaeReport,
     SaeReportVersion,
 )
@@ -61,19 +62,71 @@ def _label(actor: User | SystemActor) -> str:
     return actor.display_name() or actor.get_username()
 
 
-def _next_reference(study: Study) -> str:
-    count = SaeReport.objects.filter(study=study).count()
-    return f"{study.identifier}-SAE-{count + 1:04d}"
+# The reference of each kind of report: STUDY-SAE-0001, STUDY-AESI-0001, STUDY-PREG-0001.
+PREFIXES = {ReportKind.SAE: "SAE", ReportKind.AESI: "AESI", ReportKind.PREGNANCY: "PREG"}
+OPENED = {
+    ReportKind.SAE: "safety.sae_report_opened",
+    ReportKind.AESI: "safety.aesi_report_opened",
+    ReportKind.PREGNANCY: "safety.pregnancy_report_opened",
+}
+
+
+def _next_reference(study: Study, kind: str = ReportKind.SAE) -> str:
+    # Counted by prefix, not kind: an AESI that turns serious keeps its AESI reference.
+    prefix = f"{study.identifier}-{PREFIXES[ReportKind(kind)]}-"
+    count = SaeReport.objects.filter(study=study, reference__startswith=prefix).count()
+    return f"{prefix}{count + 1:04d}"
+
+
+def _audit(report: SaeReport, entry: AuditEntry, context: WriteContext | None) -> None:
+    if context is not None:
+        context.audit.append(entry)
+    else:
+        audit_record(
+            actor=SystemActor(label="carnet"),
+            action=entry.action,
+            target=entry.target,
+            new=entry.new,
+            chain=report.study.audit_chain,
+        )
+
+
+def _already_open(
+    existing: SaeReport, kind: str, aesi: bool, context: WriteContext | None
+) -> SaeReport:
+    """An AESI reported first that turns serious becomes an SAE (its 24 hours run from this
+    save); an SAE found to be of special interest is flagged."""
+    target = ("sae_report", existing.reference)
+    if kind == ReportKind.SAE and existing.kind == ReportKind.AESI:
+        existing.kind = ReportKind.SAE
+        existing.aware_at = utc_now()
+        existing.site_limit_hours = 24
+        existing.save(update_fields=["kind", "aware_at", "site_limit_hours"])
+        _audit(existing, AuditEntry("safety.aesi_became_sae", target, new={"kind": "sae"}), context)
+    if aesi and not existing.aesi:
+        existing.aesi = True
+        existing.save(update_fields=["aesi"])
+        _audit(
+            existing, AuditEntry("safety.report_flagged_aesi", target, new={"aesi": True}), context
+        )
+    return existing
 
 
 def sae_report_open(
-    *, instance: FormInstance, row: int, context: WriteContext | None = None
+    *,
+    instance: FormInstance,
+    row: int,
+    context: WriteContext | None = None,
+    kind: str = ReportKind.SAE,
+    aesi: bool = False,
+    limit_hours: int = 24,
 ) -> SaeReport:
-    """Open the SAE report of an adverse event (one form instance row), once: a second call
-    returns the report already opened. Its first version holds the casebook's data."""
+    """Open the report of an adverse event (one form instance row) or of a pregnancy (its
+    form), once: a second call returns the report already opened (an AESI turning serious
+    becomes an SAE). Its first version holds the casebook's data."""
     existing = SaeReport.objects.filter(form_instance=instance, row=row).first()
     if existing is not None:
-        return existing
+        return _already_open(existing, kind, aesi, context)
     subject = instance.subject
     # Numbers are per study: two serious saves at once wait here rather than take one number.
     Study.objects.select_for_update().filter(pk=subject.study_id).first()
@@ -83,31 +136,25 @@ def sae_report_open(
         subject=subject,
         form_instance=instance,
         row=row,
-        reference=_next_reference(subject.study),
+        reference=_next_reference(subject.study, kind),
+        kind=kind,
+        aesi=aesi or kind == ReportKind.AESI,
         aware_at=now,
+        site_limit_hours=24 if kind == ReportKind.SAE else limit_hours,
     )
     SaeReportVersion.objects.create(
         report=report,
         number=1,
-        content=case_content(instance, row, narrative=""),
+        content=case_content(instance, row, narrative="", kind=kind),
         created_by="carnet",
         created_at=now,
     )
     entry = AuditEntry(
-        action="safety.sae_report_opened",
+        action=OPENED[ReportKind(kind)],
         target=("sae_report", report.reference),
         new={"subject": subject.identifier, "form": instance.form, "row": row},
     )
-    if context is not None:
-        context.audit.append(entry)
-    else:
-        audit_record(
-            actor=SystemActor(label="carnet"),
-            action=entry.action,
-            target=entry.target,
-            new=entry.new,
-            chain=subject.study.audit_chain,
-        )
+    _audit(report, entry, context)
     return report
 
 
@@ -138,7 +185,9 @@ def sae_version_prepare(
         )
     if follow_up is False and version is None:
         raise ValidationError(_("Every version is sent: open a follow-up."))
-    content = case_content(report.form_instance, report.row, narrative=narrative.strip())
+    content = case_content(
+        report.form_instance, report.row, narrative=narrative.strip(), kind=report.kind
+    )
     if version is None:
         last = report.versions.order_by("-number").first()
         number = 1 if last is None else last.number + 1
@@ -170,14 +219,27 @@ def _tell_pharmacovigilance(report: SaeReport, version: SaeReportVersion) -> Non
         language = recipient_language(recipient)
         with translation.override(language):
             kind = _("initial report") if version.number == 1 else _("follow-up report")
-            title = _("%(study)s: SAE report %(reference)s, version %(number)s") % words
+            if report.kind == ReportKind.PREGNANCY:
+                title = _("%(study)s: pregnancy report %(reference)s, version %(number)s") % words
+                signed = _(
+                    "The investigator signed the %(kind)s of pregnancy %(reference)s "
+                    "(subject %(subject)s)."
+                )
+            elif report.kind == ReportKind.AESI:
+                title = _("%(study)s: AESI report %(reference)s, version %(number)s") % words
+                signed = _(
+                    "The investigator signed the %(kind)s of adverse event of special interest "
+                    "%(reference)s (subject %(subject)s)."
+                )
+            else:
+                title = _("%(study)s: SAE report %(reference)s, version %(number)s") % words
+                signed = _(
+                    "The investigator signed the %(kind)s of serious adverse event "
+                    "%(reference)s (subject %(subject)s)."
+                )
             body = "\n".join(
                 [
-                    _(
-                        "The investigator signed the %(kind)s of serious adverse event "
-                        "%(reference)s (subject %(subject)s)."
-                    )
-                    % {**words, "kind": kind},
+                    signed % {**words, "kind": kind},
                     _("Open it in Carnet to assess it; this message holds no data of the case."),
                 ]
             )
@@ -219,7 +281,10 @@ def sae_version_sign(
         version.signature = signature
         version.signed_at = now
         version.sent_at = now
-        version.late = version.number == 1 and clocks.site_late(report.aware_at, now)
+        # The first version sent since awareness answers the clock (for an AESI that turned
+        # serious, the first one sent since it did).
+        first = not report.versions.filter(sent_at__gte=report.aware_at).exists()
+        version.late = first and clocks.site_late(report.aware_at, now, report.site_limit_hours)
         version.save()
         if version.number == 1 and report.sponsor_aware_on is None:
             report.sponsor_aware_on = now.date()
@@ -350,6 +415,11 @@ def sae_assess(
     below the investigator's), expectedness against the RSI in force at onset (computed from
     its expected terms unless given) and, for a SUSAR, its clock from the sponsor's awareness."""
     _require_pharmacovigilance(actor, report.study)
+    if report.kind == ReportKind.PREGNANCY:
+        raise AssessmentRefused(
+            "pregnancy",
+            _("A pregnancy is not assessed for causality: an adverse event of it is, on its own."),
+        )
     version = latest_sent(report)
     if version is None:
         raise AssessmentRefused("unsent", _("The investigator has not sent this report yet."))
@@ -374,7 +444,8 @@ def sae_assess(
     report.sponsor_causality = causality
     report.expected = expected
     report.rsi = rsi
-    report.susar = causality >= POSSIBLE and not expected
+    # A SUSAR is serious: a non-serious AESI is assessed, never a SUSAR.
+    report.susar = report.kind == ReportKind.SAE and causality >= POSSIBLE and not expected
     report.fatal_or_life_threatening = _fatal_or_life_threatening(content)
     report.assessed_by = _label(actor)
     report.assessed_at = utc_now()

@@ -21,7 +21,7 @@ from carnet.core.clock import utc_now, utc_today
 from carnet.messaging.models import Message
 from carnet.messaging.services import message_send, recipient_language
 from carnet.safety import clocks
-from carnet.safety.models import SaeReport
+from carnet.safety.models import ReportKind, SaeReport
 from carnet.worker.services import register_periodic_job
 
 
@@ -63,6 +63,13 @@ def _susar_text(report: SaeReport, state: str) -> tuple[str, str]:
 
 def _site_text(report: SaeReport) -> tuple[str, str]:
     words = {"study": report.study.identifier, "reference": report.reference}
+    if report.kind != ReportKind.SAE:
+        title = _("%(study)s: report %(reference)s is overdue") % words
+        body = _(
+            "The report %(reference)s is past its limit of %(hours)s hours and is not signed: "
+            "sign and send it in Carnet."
+        ) % {**words, "hours": report.site_limit_hours}
+        return title, body
     title = _("%(study)s: SAE report %(reference)s is overdue") % words
     body = (
         _(
@@ -91,10 +98,13 @@ def reminders_send() -> int:
                 key,
                 partial(_susar_text, report, state),
             )
-    late = SaeReport.objects.filter(aware_at__lt=now - clocks.SITE_LIMIT).exclude(
+    # The shortest limit first in the database; each report's own limit checked below.
+    late = SaeReport.objects.filter(aware_at__lt=now - timedelta(hours=1)).exclude(
         versions__number=1, versions__sent_at__isnull=False
     )
     for report in late.select_related("study", "subject"):
+        if now <= clocks.site_due_at(report.aware_at, report.site_limit_hours):
+            continue
         written += _remind(
             report,
             (Role.INVESTIGATOR,),

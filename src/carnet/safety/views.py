@@ -1,5 +1,6 @@
-"""Pages of pharmacovigilance: the clocks' dashboard, an SAE report (sign, assess, unblind,
-download), the reference safety information, the reconciliation and the line listing."""
+"""Pages of pharmacovigilance: the clocks' dashboard, a safety report (SAE, AESI or pregnancy:
+sign, assess, unblind, download), the reference safety information, the reconciliation and the
+line listing."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from carnet.accounts.permissions import PermissionDenied, may
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
 from carnet.accounts.signatures import signature_meanings
+from carnet.core.clock import utc_today
 from carnet.core.errors import CarnetError
 from carnet.core.pdf import PdfUnavailable
 from carnet.randomization.selectors import holds_pharmacovigilance
 from carnet.safety import documents, e2b, selectors, services
-from carnet.safety.case_data import event_rows, shown_content
-from carnet.safety.models import SaeReport, SaeReportVersion
+from carnet.safety.case_data import event_rows, pregnancy_rows, shown_content
+from carnet.safety.models import ReportKind, SaeReport, SaeReportVersion
 from carnet.studies.models import Study
 
 
@@ -117,9 +119,10 @@ def report_page(request: HttpRequest, identifier: str, reference: str) -> HttpRe
         report.refresh_from_db()
     versions = selectors.versions_of(report)
     language = translation.get_language() or "en"
+    rows_of = pregnancy_rows if report.kind == ReportKind.PREGNANCY else event_rows
     for version in versions:
         version.shown = shown_content(user, report.subject, version.content)  # type: ignore[attr-defined]
-        version.rows = event_rows(version.shown, language)  # type: ignore[attr-defined]
+        version.rows = rows_of(version.shown, language)  # type: ignore[attr-defined]
     draft = next((v for v in versions if v.sent_at is None), None)
     study = report.study
     investigator = may(user, Action.SIGN_DATA, study=study, site=report.subject.site) and may(
@@ -135,7 +138,9 @@ def report_page(request: HttpRequest, identifier: str, reference: str) -> HttpRe
             "draft": draft,
             "latest": versions[-1] if versions else None,
             "sent": [v for v in versions if v.sent_at is not None],
-            "site_due_at": services.clocks.site_due_at(report.aware_at),
+            "site_due_at": selectors.site_due_at(report),
+            "pregnancy": report.kind == ReportKind.PREGNANCY,
+            "outcome_due_on": selectors.pregnancy_outcome(report, utc_today())[0],
             "investigator": investigator,
             "pharmacovigilance": holds_pharmacovigilance(user, study),
             "meanings": signature_meanings(study),
@@ -152,7 +157,10 @@ def report_page(request: HttpRequest, identifier: str, reference: str) -> HttpRe
 
 
 def _version(report: SaeReport, number: int) -> SaeReportVersion:
-    version = selectors.sent_version(report, number)
+    # CIOMS-I and E2B(R3) report adverse reactions: a pregnancy report has neither.
+    version = (
+        None if report.kind == ReportKind.PREGNANCY else selectors.sent_version(report, number)
+    )
     if version is None:
         raise Http404("No such version.")
     return version

@@ -38,7 +38,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         reports = actions.add_parser(
-            "reports", help="List the study's SAE reports and clocks (CSV)."
+            "reports", help="List the study's SAE, AESI and pregnancy reports and clocks (CSV)."
         )
         reports.add_argument("study", metavar="STUDY")
         listing = actions.add_parser(
@@ -84,7 +84,7 @@ class Command(BaseCommand):
     def _reports(self, study: Study, options: dict[str, Any]) -> None:
         writer = csv.writer(self.stdout)
         writer.writerow(
-            ["reference", "subject", "aware_at", "site_due_at", "susar", "due_on", "state"]
+            ["reference", "subject", "aware_at", "site_due_at", "susar", "due_on", "state", "kind"]
         )
         today = utc_today()
         for report in SaeReport.objects.filter(study=study).select_related("subject"):
@@ -93,10 +93,11 @@ class Command(BaseCommand):
                     report.reference,
                     report.subject.identifier,
                     report.aware_at.isoformat(),
-                    clocks.site_due_at(report.aware_at).isoformat(),
+                    clocks.site_due_at(report.aware_at, report.site_limit_hours).isoformat(),
                     "yes" if report.susar else "no",
                     report.susar_due_on.isoformat() if report.susar_due_on else "",
                     clocks.clock_state(report.susar_due_on, report.susar_reported_on, today),
+                    report.kind,
                 ]
             )
 
