@@ -1,0 +1,56 @@
+# ruff: noqa: E501  (one translation per line reads better than wrapped strings)
+"""French for adverse events of special interest, pregnancy reports, signing safety reports
+through the API and loading dictionaries from a page (merged into scripts/french.py's table).
+
+Kept apart so that work on pharmacovigilance and on other apps does not edit the same lines."""
+
+from __future__ import annotations
+
+FRENCH: dict[str, str | tuple[str, str]] = {
+    "%(file)s: not a file of the distribution (expected: %(names)s, or a zip).": "%(file)s : pas un fichier de la distribution (attendus : %(names)s, ou un zip).",
+    "%(file)s: not a zip file.": "%(file)s : pas un fichier zip.",
+    "%(file)s: sent twice.": "%(file)s : envoyé deux fois.",
+    "%(hours)s hour": ("%(hours)s heure", "%(hours)s heures"),
+    "%(name)s is loaded (%(terms)s terms).": "%(name)s est chargé (%(terms)s termes).",
+    "%(study)s: AESI report %(reference)s, version %(number)s": "%(study)s : déclaration d'EIIP %(reference)s, version %(number)s",
+    "%(study)s: pregnancy report %(reference)s, version %(number)s": "%(study)s : déclaration de grossesse %(reference)s, version %(number)s",
+    "%(study)s: report %(reference)s is overdue": "%(study)s : la déclaration %(reference)s est en retard",
+    "A pregnancy is not assessed for causality: an adverse event of it is, on its own.": "Une grossesse n'est pas évaluée en imputabilité : un événement indésirable qui en découle l'est, séparément.",
+    "AESI": "EIIP",
+    "AESI report": "Déclaration d'EIIP",
+    "Adverse event of special interest": "Événement indésirable d'intérêt particulier",
+    "Date of the outcome": "Date de l'issue",
+    "Dictionaries": "Dictionnaires",
+    "Every version is sent: open a follow-up.": "Toutes les versions sont envoyées : ouvrez un suivi.",
+    "Expected delivery": "Terme prévu",
+    "Exposure to the study treatment": "Exposition au traitement de l'étude",
+    "Files": "Fichiers",
+    "Give the expected delivery date on the form: the outcome's follow-up is due by it.": "Indiquez le terme prévu sur le formulaire : le suivi de l'issue est dû à cette date.",
+    "Last menstrual period": "Date des dernières règles",
+    "Load": "Charger",
+    "Load a dictionary version": "Charger une version de dictionnaire",
+    "Load a version": "Charger une version",
+    "Loaded": "Chargé",
+    "MedDRA and WHODrug are licensed: Carnet bundles neither. Load each version from your own distribution files; several versions live side by side, and each study chooses the version coding each item.": "MedDRA et WHODrug sont sous licence : Carnet ne fournit ni l'un ni l'autre. Chargez chaque version depuis vos propres fichiers de distribution ; plusieurs versions coexistent, et chaque étude choisit la version qui code chaque variable.",
+    "MedDRA: the nine ASCII files of the MedAscii folder (llt.asc, pt.asc, hlt.asc, hlgt.asc, soc.asc, hlt_pt.asc, hlgt_hlt.asc, soc_hlgt.asc, mdhier.asc), or one zip holding them. WHODrug: DD.txt, with DDA.txt and INA.txt if you have them, or a zip. Every line is checked first: a malformed line is named with its file and line, and nothing is loaded.": "MedDRA : les neuf fichiers ASCII du dossier MedAscii (llt.asc, pt.asc, hlt.asc, hlgt.asc, soc.asc, hlt_pt.asc, hlgt_hlt.asc, soc_hlgt.asc, mdhier.asc), ou un zip qui les contient. WHODrug : DD.txt, avec DDA.txt et INA.txt si vous les avez, ou un zip. Chaque ligne est vérifiée d'abord : une ligne mal formée est indiquée avec son fichier et sa ligne, et rien n'est chargé.",
+    "Medical dictionaries": "Dictionnaires médicaux",
+    "Medical dictionaries (MedDRA, WHODrug)": "Dictionnaires médicaux (MedDRA, WHODrug)",
+    "No file of the distribution was sent (expected: %(names)s).": "Aucun fichier de la distribution n'a été envoyé (attendus : %(names)s).",
+    "Outcome of the pregnancy": "Issue de la grossesse",
+    "Outcome to report by the expected delivery": "Issue à déclarer au terme prévu",
+    "Pregnancy report": "Déclaration de grossesse",
+    "Pregnant person (patient or partner)": "Personne enceinte (patiente ou partenaire)",
+    "Report": "Déclaration",
+    "SAE": "EIG",
+    "Site report": "Déclaration du site",
+    "The files are larger than %(mb)s MB unpacked.": "Les fichiers dépassent %(mb)s Mo une fois décompressés.",
+    "The investigator signed the %(kind)s of adverse event of special interest %(reference)s (subject %(subject)s).": "L'investigateur a signé la %(kind)s de l'événement indésirable d'intérêt particulier %(reference)s (patient %(subject)s).",
+    "The investigator signed the %(kind)s of pregnancy %(reference)s (subject %(subject)s).": "L'investigateur a signé la %(kind)s de la grossesse %(reference)s (patient %(subject)s).",
+    "The report %(reference)s is past its limit of %(hours)s hours and is not signed: sign and send it in Carnet.": "La déclaration %(reference)s a dépassé son délai de %(hours)s heures et n'est pas signée : signez-la et envoyez-la dans Carnet.",
+    "Version %(number)s is not sent yet: sign it before opening a follow-up.": "La version %(number)s n'est pas encore envoyée : signez-la avant d'ouvrir un suivi.",
+    "fill the outcome on the form, then open a follow-up and sign it.": "saisissez l'issue sur le formulaire, puis ouvrez un suivi et signez-le.",
+    "not serious: reported to the sponsor within the study's limit": "non grave : déclaré au promoteur dans le délai de l'étude",
+    "outcome by": "issue au plus tard le",
+    "pregnancy": "grossesse",
+    "sent": "envoyé",
+}
