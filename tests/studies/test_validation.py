@@ -381,3 +381,32 @@ def test_an_out_of_range_p_and_an_unknown_imbalance_are_refused() -> None:
         "study.design.randomisation.p",
         "study.design.randomisation.imbalance",
     }
+
+
+def _with_pregnancy(pregnancy: str) -> str:
+    return MINI.replace(SCHEME, f"{SCHEME}, safety: {{pregnancy: {pregnancy}}}", 1)
+
+
+def test_a_pregnancy_form_that_is_not_in_the_casebook_is_refused_at_its_place() -> None:
+    # A wrong name used to open no pregnancy report at all, silently.
+    text = _with_pregnancy("{form: vitalz}")
+    definition, findings = study_text_validate(text, name="pregnancy.yaml")
+    assert definition is None
+    finding = only([f for f in findings if f.severity == "error"])
+    assert finding.path == "study.design.safety.pregnancy.form"
+    assert "there is no form named 'vitalz' (did you mean 'vitals'?)" in finding.message
+
+
+def test_a_pregnancy_item_that_is_not_on_its_form_is_refused() -> None:
+    text = _with_pregnancy("{form: vitals, items: {lmp: nothing_here}}")
+    definition, findings = study_text_validate(text, name="pregnancy.yaml")
+    assert definition is None
+    finding = only([f for f in findings if f.severity == "error"])
+    assert finding.path == "study.design.safety.pregnancy.items.lmp"
+    assert "the form 'vitals' has no item named 'nothing_here'" in finding.message
+
+
+def test_a_declared_pregnancy_form_of_the_casebook_is_valid() -> None:
+    definition, findings = study_text_validate(_with_pregnancy("{form: vitals}"), name="p.yaml")
+    assert [f for f in findings if f.severity == "error"] == []
+    assert definition is not None

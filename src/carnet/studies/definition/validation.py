@@ -675,6 +675,30 @@ def _design(checker: Checker, data: dict[str, Any]) -> None:
         _randomisation(checker, data, design["randomisation"])
     if "pharmacy" in design:
         _pharmacy(checker, data, design["pharmacy"])
+    if "pregnancy" in design.get("safety", {}):
+        _pregnancy(checker, data, design["safety"]["pregnancy"])
+
+
+def _pregnancy(checker: Checker, data: dict[str, Any], pregnancy: dict[str, Any]) -> None:
+    """The pregnancy form and its declared items must be the casebook's: a wrong name would
+    open no pregnancy report at all, and nobody would notice."""
+    path: Path = ("study", "design", "safety", "pregnancy")
+    forms = {form["name"]: form for form in data["forms"]}
+    name = pregnancy["form"]
+    if name not in forms:
+        close = difflib.get_close_matches(name, list(forms), n=1)
+        checker.error(
+            (*path, "form"),
+            f"there is no form named {name!r}"
+            + (f" (did you mean {close[0]!r}?)." if close else "."),
+        )
+        return
+    items = {item["name"] for group in forms[name]["groups"] for item in group["items"]}
+    for field_name, item in pregnancy.get("items", {}).items():
+        if item not in items:
+            checker.error(
+                (*path, "items", field_name), f"the form {name!r} has no item named {item!r}."
+            )
 
 
 def _pharmacy(checker: Checker, data: dict[str, Any], pharmacy: dict[str, Any]) -> None:
