@@ -8,7 +8,7 @@ again after a worker died, sends nothing twice.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django_tasks import task
 
@@ -22,8 +22,9 @@ from carnet.worker.services import register_periodic_job
 WORKER = SystemActor(label="carnet worker: pharmacy resupply")
 
 
-def resupply_check() -> int:
-    """Propose the resupplies due at every site of every kit-mode study; return how many."""
+def resupply_check(*, on: date | None = None) -> int:
+    """Propose the resupplies due at every site of every kit-mode study today (or ``on``);
+    return how many were proposed."""
     proposed = 0
     for study in Study.objects.filter(current_version__isnull=False).select_related(
         "current_version"
@@ -34,7 +35,7 @@ def resupply_check() -> int:
         sites = list(StudySite.objects.filter(study=study, activated_on__isnull=False))
         if sites:
             proposed += len(
-                resupply_propose(actor=WORKER, study=study, sites=sites, skip_open=True)
+                resupply_propose(actor=WORKER, study=study, sites=sites, on=on, skip_open=True)
             )
     return proposed
 

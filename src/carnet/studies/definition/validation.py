@@ -775,7 +775,8 @@ def _pharmacy_administration(
                 elif "arm_revealing" in item.get("flags", []):
                     checker.error(
                         (*path, i, key),
-                        f"the item {rule[key]!r} reveals the arm; exposure is exported blinded too.",
+                        f"the item {rule[key]!r} reveals the arm; exposure is exported "
+                        "blinded too.",
                     )
         fixed, per_kg = "planned_dose" in rule, "planned_per_kg" in rule
         if fixed == per_kg:
