@@ -11,7 +11,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from django.test import Client
+from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from carnet.accounts.models import User
 from carnet.capture.services import form_save
 from carnet.core.clock import utc_today
 from carnet.interop.exports import export_write
@@ -23,6 +28,7 @@ from carnet.pharmacy.models import Kit
 from carnet.randomization.models import Allocation
 from carnet.reports.selectors import report_of
 from carnet.subjects.models import Subject
+from tests.accounts.personas import with_second_factor
 from tests.pharmacy.dispensing_world import PharmacyTrial, pharmacy_trial
 
 pytestmark = pytest.mark.django_db
@@ -223,6 +229,14 @@ def test_the_unblinded_statistician_sees_dose_intensity_by_arm(tmp_path: Path) -
     (table,) = section.tables
     assert {row[0] for row in table.rows} == {arm[ann.identifier], arm[bob.identifier]}
     assert "RDI: median (Q1–Q3)" in table.columns
+    # The report's page shows the table by arm.
+    page = _browser(with_second_factor(trial.unblinded)).get(
+        reverse("reports:report", args=["MINI", "C1", "safety"])
+    )
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Exposure to the study treatment" in html
+    assert arm[ann.identifier] in html
 
 
 def test_a_blinded_statistician_sees_the_exposure_pooled_only(tmp_path: Path) -> None:
@@ -237,3 +251,20 @@ def test_a_blinded_statistician_sees_the_exposure_pooled_only(tmp_path: Path) ->
     shown = " ".join(" ".join(row) for table in section.tables for row in table.rows)
     assert arms
     assert not any(arm in shown for arm in arms)
+    page = _browser(trial.statistician).get(
+        reverse("reports:report", args=["MINI", "C1", "safety"])
+    )
+    html = page.content.decode()
+    assert "Exposure to the study treatment" in html
+    assert not any(arm in html for arm in arms)
+
+
+def _browser(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user).first()
+    if device is not None:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
