@@ -8,6 +8,7 @@ the analysis dataset's groups, so a blinded reader's table has no arm to show.
 
 from __future__ import annotations
 
+from statistics import median, quantiles
 from typing import Any
 
 import polars as pl
@@ -19,21 +20,24 @@ from carnet.reports.results import Report, ReportSection, ReportTable
 FULL_INTENSITY = 0.85
 
 
+def _numbers(values: pl.Series) -> list[float]:
+    return [float(value) for value in values.drop_nulls().to_list()]
+
+
 def _median_range(values: pl.Series, digits: int = 0) -> str:
-    values = values.drop_nulls()
-    if values.is_empty():
+    numbers = _numbers(values)
+    if not numbers:
         return "—"
-    return f"{values.median():.{digits}f} ({values.min():.{digits}f}–{values.max():.{digits}f})"
+    return f"{median(numbers):.{digits}f} ({min(numbers):.{digits}f}–{max(numbers):.{digits}f})"
 
 
 def _median_iqr(values: pl.Series) -> str:
-    values = values.drop_nulls()
-    if values.is_empty():
+    numbers = _numbers(values)
+    if not numbers:
         return "—"
-    return (
-        f"{values.median():.2f} ({values.quantile(0.25, 'linear'):.2f}–"
-        f"{values.quantile(0.75, 'linear'):.2f})"
-    )
+    # "inclusive": the linear interpolation between order statistics (numpy's default, type 7).
+    q1, _q2, q3 = quantiles(numbers, n=4, method="inclusive") if len(numbers) > 1 else numbers * 3
+    return f"{median(numbers):.2f} ({q1:.2f}–{q3:.2f})"
 
 
 def exposure_section(dataset: AnalysisDataset) -> tuple[ReportSection, list[dict[str, Any]]]:
@@ -74,7 +78,7 @@ def exposure_section(dataset: AnalysisDataset) -> tuple[ReportSection, list[dict
                 "unit": unit,
                 "source": source,
                 "subjects": mine.height,
-                "rdi_median": rdi.median() if rdi.len() else None,
+                "rdi_median": median(_numbers(rdi)) if rdi.len() else None,
                 "rdi_full": full,
             }
         )
