@@ -101,11 +101,26 @@ class PharmacyTrial(Trial):
         return subject
 
 
-def pharmacy_trial(tmp_path: Path, *, mode: str = "kits") -> PharmacyTrial:
+# The dose given, recorded on the vitals form (with the weight and the day, vs_date).
+DOSE_ITEM = (
+    "          - {name: adm_dose, type: decimal, units: mg,"
+    " label: {en: Dose given, fr: Dose administrée}}\n"
+)
+
+
+def pharmacy_trial(
+    tmp_path: Path, *, mode: str = "kits", administration: str = ""
+) -> PharmacyTrial:
+    """``administration``: the YAML list of ``design.pharmacy.administration`` (flow style);
+    the vitals form then holds a dose item, adm_dose."""
     w = world()
     text = FIXTURE.read_text(encoding="utf-8")
     amended = tmp_path / "mini.yaml"
-    text = text.replace(MINIMISATION, MINIMISATION + (KITS if mode == "kits" else HOSPITAL))
+    pharmacy = KITS if mode == "kits" else HOSPITAL
+    if administration:
+        pharmacy = pharmacy.removesuffix("}") + f", administration: {administration}}}"
+        text = text.replace(KIT_ITEM_AFTER, DOSE_ITEM + KIT_ITEM_AFTER, 1)
+    text = text.replace(MINIMISATION, MINIMISATION + pharmacy)
     text = text.replace(
         AFTER_RANDOMISATION_BEFORE, AFTER_RANDOMISATION + AFTER_RANDOMISATION_BEFORE
     ).replace(KIT_ITEM_AFTER, KIT_ITEM + KIT_ITEM_AFTER, 1)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -23,9 +22,10 @@ from django.utils.translation import gettext as _
 from carnet.accounts.models import StudySite
 from carnet.accounts.permissions import require
 from carnet.accounts.roles import Action
-from carnet.audit.services import Actor, SystemActor, audit_record
+from carnet.audit.services import Actor, SystemActor
 from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
+from carnet.pharmacy.ledger import movement_record
 from carnet.pharmacy.models import Kit, KitStatus, StockMovement
 from carnet.pharmacy.plan import PharmacyPlan, pharmacy_plan
 from carnet.randomization.kits import KitsExhausted, register_kit_assigner
@@ -44,7 +44,7 @@ class NoUsableKit(CarnetError):
 
 
 def actor_name(actor: Actor) -> str:
-    """Return how the ledger names the actor."""
+    """Return how dispensing, returns and destructions name who recorded them."""
     return actor.label if isinstance(actor, SystemActor) else actor.get_username()
 
 
@@ -53,54 +53,6 @@ def pharmacist_require(actor: Actor, study: Study, site: StudySite) -> None:
     if isinstance(actor, SystemActor):
         return
     require(actor, Action.DISPENSE, study=study, site=site)  # type: ignore[arg-type]
-
-
-def movement_record(
-    *,
-    actor: Actor,
-    kind: str,
-    study: Study,
-    environment: str,
-    site: StudySite | None,
-    kit: Kit | None = None,
-    product: str = "",
-    quantity: Any = 0,
-    subject: Subject | None = None,
-    reason: str = "",
-    at: datetime | None = None,
-    details: dict[str, Any] | None = None,
-) -> StockMovement:
-    """Write one ledger row and its audit event (never the kit's content)."""
-    at = at or utc_now()
-    movement = StockMovement.objects.create(
-        study=study,
-        environment=environment,
-        kind=kind,
-        kit=kit,
-        product=product or (kit.batch.product if kit else ""),
-        quantity=quantity,
-        site=site,
-        subject=subject,
-        actor=actor_name(actor),
-        reason=reason,
-        at=at,
-    )
-    audit_record(
-        actor=actor,
-        action=f"pharmacy.{kind}",
-        target=("pharmacy_kit", kit.number) if kit else ("pharmacy_product", movement.product),
-        new={
-            "environment": environment,
-            "site": site.code if site else None,
-            "subject": subject.identifier if subject else None,
-            "product": movement.product,
-            "quantity": str(quantity),
-            **(details or {}),
-        },
-        reason=reason,
-        chain=study.audit_chain,
-    )
-    return movement
 
 
 def next_dispensing_day(

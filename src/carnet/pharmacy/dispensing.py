@@ -24,10 +24,10 @@ from carnet.core.errors import ValidationError
 from carnet.pharmacy.assignment import (
     _take_one,
     actor_name,
-    movement_record,
     next_dispensing_day,
     pharmacist_require,
 )
+from carnet.pharmacy.ledger import movement_record
 from carnet.pharmacy.models import (
     Destruction,
     Dispensing,

@@ -1,20 +1,33 @@
-"""The stock ledger's one writer: every move of a kit is a `StockMovement` row and an audit event
-of the study's chain, written together inside the caller's transaction.
+"""The stock ledger's one writer: every move of stock, a kit's (created, shipped, received,
+quarantined, assigned, dispensed, returned, destroyed…) or a quantity of a hospital's product,
+is a `StockMovement` row and an audit event of the study's chain, written together inside the
+caller's transaction by `ledger_record`.
 
-The audit event holds what a blinded reader of the audit trail may see: the kit's number,
-status, site, expiry and the reason, never its content (the arm).
+Two shapes of audit event go through it, as their readers expect them:
+
+- a kit's change of state (`movements_record`): ``pharmacy.kit_<kind>``, the kit as target, its
+  state before and after (number, status, site, expiry, shipment);
+- a dispensing-side movement (`movement_record`): ``pharmacy.<kind>``, the kit's number or the
+  product as target, the site, subject, product and quantity.
+
+Neither records a kit's content (the arm): the audit trail is read by blinded people.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from carnet.accounts.models import User
+from django.db import models
+
+from carnet.accounts.models import StudySite, User
 from carnet.audit.services import Actor, AuditEntry, audit_record_many
 from carnet.core.clock import utc_now
 from carnet.pharmacy.models import Kit, StockMovement
 from carnet.studies.models import Study
+from carnet.subjects.models import Subject
 
 
 def actor_label(actor: Actor) -> str:
@@ -35,6 +48,69 @@ def kit_record(kit: Kit) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One movement to write: the ledger row's fields and the audit event that goes with it."""
+
+    kind: str  # a StockMovement.Kind
+    environment: str
+    site: StudySite | None
+    action: str
+    target: models.Model | tuple[str, str]
+    kit: Kit | None = None
+    product: str = ""
+    quantity: Any = 0
+    subject: Subject | None = None
+    old: Any = None
+    new: Any = None
+
+
+def ledger_record(
+    *,
+    actor: Actor,
+    study: Study,
+    entries: Sequence[LedgerEntry],
+    reason: str = "",
+    at: datetime | None = None,
+) -> list[StockMovement]:
+    """Write the ledger rows and their audit events (in the caller's transaction); return the
+    rows, in the order of ``entries``."""
+    at = at or utc_now()
+    label = actor_label(actor)
+    rows = [
+        StockMovement(
+            study=study,
+            environment=entry.environment,
+            kind=entry.kind,
+            kit=entry.kit,
+            product=entry.product,
+            quantity=entry.quantity,
+            site=entry.site,
+            subject=entry.subject,
+            actor=label,
+            reason=reason,
+            at=at,
+        )
+        for entry in entries
+    ]
+    StockMovement.objects.bulk_create(rows)
+    audit_record_many(
+        actor=actor,
+        entries=[
+            AuditEntry(
+                action=entry.action,
+                target=entry.target,
+                old=entry.old,
+                new=entry.new,
+                reason=reason,
+            )
+            for entry in entries
+        ],
+        chain=study.audit_chain,
+    )
+    return rows
+
+
 def movements_record(
     *,
     actor: Actor,
@@ -43,39 +119,74 @@ def movements_record(
     changes: Sequence[tuple[Kit, dict[str, Any]]],
     reason: str = "",
 ) -> list[StockMovement]:
-    """Record one ledger row and one audit event for each (kit, its state before) pair: the kit
-    is saved already, ``kind`` is a `StockMovement.Kind`."""
-    at = utc_now()
-    label = actor_label(actor)
-    rows = [
-        StockMovement(
-            study=study,
-            environment=kit.environment,
-            kind=kind,
-            kit=kit,
-            product=kit.batch.product,
-            quantity=kit.quantity,
-            site=kit.site,
-            subject=kit.subject,
-            actor=label,
-            reason=reason,
-            at=at,
-        )
-        for kit, _old in changes
-    ]
-    StockMovement.objects.bulk_create(rows)
-    audit_record_many(
+    """Record the kits' changes of state: each (kit, its state before) pair, the kit saved
+    already; ``kind`` is a `StockMovement.Kind`."""
+    return ledger_record(
         actor=actor,
+        study=study,
         entries=[
-            AuditEntry(
+            LedgerEntry(
+                kind=kind,
+                environment=kit.environment,
+                site=kit.site,
                 action=f"pharmacy.kit_{kind}",
                 target=kit,
+                kit=kit,
+                product=kit.batch.product,
+                quantity=kit.quantity,
+                subject=kit.subject,
                 old=old or None,
                 new=kit_record(kit),
-                reason=reason,
             )
             for kit, old in changes
         ],
-        chain=study.audit_chain,
+        reason=reason,
     )
-    return rows
+
+
+def movement_record(
+    *,
+    actor: Actor,
+    kind: str,
+    study: Study,
+    environment: str,
+    site: StudySite | None,
+    kit: Kit | None = None,
+    product: str = "",
+    quantity: Any = 0,
+    subject: Subject | None = None,
+    reason: str = "",
+    at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> StockMovement:
+    """Record one dispensing-side movement of a kit or of a quantity of a product (assignment,
+    dispensing, return, destruction, hospital stock)."""
+    product = product or (kit.batch.product if kit else "")
+    (row,) = ledger_record(
+        actor=actor,
+        study=study,
+        entries=[
+            LedgerEntry(
+                kind=kind,
+                environment=environment,
+                site=site,
+                action=f"pharmacy.{kind}",
+                target=("pharmacy_kit", kit.number) if kit else ("pharmacy_product", product),
+                kit=kit,
+                product=product,
+                quantity=quantity,
+                subject=subject,
+                new={
+                    "environment": environment,
+                    "site": site.code if site else None,
+                    "subject": subject.identifier if subject else None,
+                    "product": product,
+                    "quantity": str(quantity),
+                    **(details or {}),
+                },
+            )
+        ],
+        reason=reason,
+        at=at,
+    )
+    return row

@@ -9,6 +9,7 @@ named); this module only reads it. A kit's content is one of the study's arm nam
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from carnet.studies.definition.model import Label, StudyDefinition
@@ -52,6 +53,25 @@ class Resupply:
 
 
 @dataclass(frozen=True)
+class Administration:
+    """Where the casebook records each dose of ``product`` given: the form, its items holding
+    the dose and the day, and the protocol dose of one administration, fixed (``planned_dose``)
+    or per kg of the weight item recorded at the same visit (``planned_per_kg``). With
+    ``every_days`` (the cycle's length) the dose intensity is per day of treatment; without it,
+    per administration received."""
+
+    product: str
+    form: str
+    dose: str
+    date: str
+    unit: str = ""
+    planned_dose: Decimal | None = None
+    planned_per_kg: Decimal | None = None
+    weight: str = ""
+    every_days: int | None = None
+
+
+@dataclass(frozen=True)
 class PharmacyPlan:
     mode: str
     products: tuple[Product, ...]
@@ -59,6 +79,12 @@ class PharmacyPlan:
     resupply: Resupply = Resupply()
     # What a kit may hold: the study's arm names, in the YAML's order.
     contents: tuple[str, ...] = ()
+    # Where the casebook records the doses given (exposure); none: exposure from dispensing.
+    administration: tuple[Administration, ...] = ()
+
+    def administered(self, product: str) -> Administration | None:
+        """Return where the casebook records the doses of ``product`` given, or None."""
+        return next((a for a in self.administration if a.product == product), None)
 
     @property
     def kits(self) -> bool:
@@ -93,6 +119,24 @@ def _label(value: Any) -> Label:
     return Label()
 
 
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _administration(data: dict[str, Any]) -> Administration:
+    return Administration(
+        product=data["product"],
+        form=data["form"],
+        dose=data["dose"],
+        date=data["date"],
+        unit=data.get("unit", ""),
+        planned_dose=_decimal(data.get("planned_dose")),
+        planned_per_kg=_decimal(data.get("planned_per_kg")),
+        weight=data.get("weight", ""),
+        every_days=data.get("every_days"),
+    )
+
+
 def plan_from_definition(definition: StudyDefinition) -> PharmacyPlan | None:
     """Return the pharmacy plan of a (validated) study definition; None when it has none."""
     data = definition.design.get("pharmacy")
@@ -121,6 +165,7 @@ def plan_from_definition(definition: StudyDefinition) -> PharmacyPlan | None:
             horizon_weeks=resupply.get("horizon_weeks", DEFAULT_HORIZON_WEEKS),
         ),
         contents=tuple(arm.name for arm in definition.arms),
+        administration=tuple(_administration(a) for a in data.get("administration", ())),
     )
 
 

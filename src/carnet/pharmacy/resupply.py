@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import translation
@@ -26,7 +27,7 @@ from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now, utc_today
 from carnet.core.errors import ValidationError
 from carnet.messaging.services import message_send, recipient_language
-from carnet.pharmacy.models import Kit, KitStatus, ResupplyProposal
+from carnet.pharmacy.models import Kit, KitStatus, ResupplyProposal, Shipment
 from carnet.pharmacy.plan import PharmacyPlan, pharmacy_plan
 from carnet.randomization.models import Allocation
 from carnet.studies.models import Study
@@ -168,19 +169,45 @@ def _tell(study: Study, proposal: ResupplyProposal) -> None:
         )
 
 
+def open_proposal_sites(study: Study, environment: str) -> set[int]:
+    """Return the sites (ids) with an open proposal: one the depot has not answered yet by a
+    shipment to the site prepared since."""
+    latest: dict[int, Any] = {}
+    for site_id, created_at in Shipment.objects.filter(
+        study=study, environment=environment
+    ).values_list("site_id", "created_at"):
+        latest[site_id] = max(created_at, latest.get(site_id, created_at))
+    return {
+        site_id
+        for site_id, created_at in ResupplyProposal.objects.filter(
+            study=study, environment=environment
+        ).values_list("site_id", "created_at")
+        if site_id not in latest or latest[site_id] < created_at
+    }
+
+
 def resupply_propose(
-    *, actor: Actor, study: Study, sites: list[StudySite], on: date | None = None
+    *,
+    actor: Actor,
+    study: Study,
+    sites: list[StudySite],
+    on: date | None = None,
+    skip_open: bool = False,
 ) -> list[ResupplyProposal]:
     """Propose a resupply for every given site that falls short today (once a site a day);
-    return the proposals written. Each goes to the depot's side through the outbox."""
+    return the proposals written. Each goes to the depot's side through the outbox.
+
+    ``skip_open`` (the worker's daily run) also passes over a site whose last proposal
+    is still open (no shipment since): the depot is not asked again for the same shortfall."""
     plan = pharmacy_plan(study)
     if plan is None or not plan.kits:
         raise ValidationError(_("this study does not dispense numbered kits."))
     on = on or utc_today()
     environment = environment_written(study)
     written = []
+    waiting = open_proposal_sites(study, environment) if skip_open else set()
     for need in site_needs(study, sites=sites, on=on):
-        if need.kits_per_content == 0:
+        if need.kits_per_content == 0 or need.site.pk in waiting:
             continue
         if ResupplyProposal.objects.filter(
             study=study, environment=environment, site=need.site, proposed_on=on

@@ -35,7 +35,9 @@ from carnet.interop.datasets import (
 from carnet.interop.models import Cutoff
 from carnet.interop.services import may_export
 from carnet.laboratory.selectors import graded_values
+from carnet.pharmacy.exposure import exposure_frame
 from carnet.reports.derive import AnalysisDataset, derive
+from carnet.reports.exposure import exposure_by_group
 from carnet.studies.definition.statistical_plan import StatisticalPlan
 from carnet.studies.models import Study, StudyVersion
 from carnet.subjects.environments import Environment
@@ -229,6 +231,17 @@ def study_analysis(
         dataset,
         laboratory=laboratory_grades(
             study=study, cutoff=cutoff, blinding=blinding, groups=dataset.frame
+        ),
+        # What the pharmacy and the administration forms recorded up to the cut-off, with the
+        # reader's groups: by arm unblinded, pooled blinded.
+        exposure=exposure_by_group(
+            exposure_frame(
+                study,
+                seq=cutoff.seq,
+                at=cutoff.created_at,
+                subjects=set(dataset.frame["subject"].cast(pl.String).to_list()),
+            ),
+            dataset.frame.select(pl.col("subject").cast(pl.String), "group"),
         ),
     )
     arms: tuple[str, ...] = ()

@@ -65,6 +65,8 @@ class AnalysisDataset:
     notes: tuple[str, ...] = ()
     # Graded laboratory values: subject, analyte, sampled_on, grade, group (see datasets.py).
     laboratory: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # Exposure per subject and product (the pharmacy's columns) with the group (datasets.py).
+    exposure: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def groups(self) -> list[str]:

@@ -12,6 +12,7 @@ import polars as pl
 from carnet.analysis import AnalysisInputError, logrank
 from carnet.reports.derive import AnalysisDataset
 from carnet.reports.design import design_sequential
+from carnet.reports.exposure import with_exposure
 from carnet.reports.results import (
     Report,
     ReportSection,
@@ -119,7 +120,7 @@ def open_session(dataset: AnalysisDataset, subjects: pl.DataFrame, **conduct: An
     """Return the open session: accrual, conduct and safety, all subjects pooled."""
     together = pooled(dataset)
     report = conduct_report(together, subjects, **conduct)
-    safety = with_laboratory_shift(safety_report(together), together)
+    safety = with_exposure(with_laboratory_shift(safety_report(together), together), together)
     report.sections += safety.sections
     report.data["safety"] = safety.data
     return Report("dsmb-open", "DSMB report, open session (pooled)", report.sections, report.data)
@@ -136,7 +137,7 @@ def closed_session(dataset: AnalysisDataset) -> Report:
     sections.append(section)
     data[prefix] = numbers
     sections.append(monitoring_section(dataset, data))
-    safety = with_laboratory_shift(safety_report(dataset), dataset)
+    safety = with_exposure(with_laboratory_shift(safety_report(dataset), dataset), dataset)
     sections += safety.sections
     data["safety"] = safety.data
     return Report("dsmb-closed", "DSMB report, closed session (by arm)", sections, data)

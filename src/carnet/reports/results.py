@@ -724,6 +724,9 @@ def pooled(dataset: AnalysisDataset) -> AnalysisDataset:
         laboratory=dataset.laboratory.with_columns(pl.lit(POOLED).alias("group"))
         if dataset.laboratory.width
         else dataset.laboratory,
+        exposure=dataset.exposure.with_columns(pl.lit(POOLED).alias("group"))
+        if dataset.exposure.width
+        else dataset.exposure,
         by_arm=False,
     )
 

@@ -21,6 +21,7 @@ from carnet.reports.datasets import (
     study_analysis,
 )
 from carnet.reports.dsmb import closed_session, open_session
+from carnet.reports.exposure import with_exposure
 from carnet.reports.models import ReportRun
 from carnet.reports.results import (
     Report,
@@ -102,7 +103,7 @@ def report_of(
     elif kind == "response":
         report = response_report(dataset, cut_on=cutoff.cut_on)
     elif kind == "safety":
-        report = with_laboratory_shift(safety_report(dataset), dataset)
+        report = with_exposure(with_laboratory_shift(safety_report(dataset), dataset), dataset)
     elif kind == "conduct":
         report = conduct_report(dataset, analysis.subjects, **_conduct(analysis, study, cutoff))  # type: ignore[arg-type]
     elif kind == "dsmb-open":

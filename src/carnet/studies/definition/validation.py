@@ -745,6 +745,83 @@ def _pharmacy(checker: Checker, data: dict[str, Any], pharmacy: dict[str, Any]) 
                 f"{rule['event']!r} already dispenses {rule['product']!r}.",
             )
         seen.add((rule["event"], rule["product"]))
+    _pharmacy_administration(checker, data, pharmacy.get("administration", []), codes)
+
+
+# The item types each part of an administration record must have.
+ADMINISTRATION_TYPES = {"dose": ("integer", "decimal"), "date": ("date",)}
+
+
+def _pharmacy_administration(
+    checker: Checker, data: dict[str, Any], rules: list[dict[str, Any]], codes: set[str]
+) -> None:
+    """Check where the casebook records the doses given: a product of the plan, once; a form of
+    the study holding a number (dose) and a date; the protocol dose, fixed or per kg of a weight
+    item. None may reveal the arm: exposure goes into blinded exports too."""
+    path: Path = ("study", "design", "pharmacy", "administration")
+    forms = {form["name"]: form for form in data["forms"]}
+    every_item = {item["name"]: item for _p, _f, _g, item in _walk_items(data)}
+    _unique(
+        checker,
+        [((*path, i, "product"), rule["product"]) for i, rule in enumerate(rules)],
+        "the administration of product",
+    )
+    for i, rule in enumerate(rules):
+        if rule["product"] not in codes:
+            checker.error(
+                (*path, i, "product"),
+                f"there is no product {rule['product']!r}; the products are "
+                f"{', '.join(sorted(codes))}.",
+            )
+        form = forms.get(rule["form"])
+        if form is None:
+            close = difflib.get_close_matches(rule["form"], list(forms), n=1)
+            checker.error(
+                (*path, i, "form"),
+                f"there is no form named {rule['form']!r}"
+                + (f" (did you mean {close[0]!r}?)." if close else "."),
+            )
+        else:
+            items = {item["name"]: item for group in form["groups"] for item in group["items"]}
+            for key, types in ADMINISTRATION_TYPES.items():
+                item = items.get(rule[key])
+                if item is None:
+                    checker.error(
+                        (*path, i, key),
+                        f"the form {rule['form']!r} has no item {rule[key]!r}.",
+                    )
+                elif item.get("type") not in types:
+                    checker.error(
+                        (*path, i, key),
+                        f"the item {rule[key]!r} is of type {item.get('type')!r}; "
+                        f"{key} needs {' or '.join(types)}.",
+                    )
+                elif "arm_revealing" in item.get("flags", []):
+                    checker.error(
+                        (*path, i, key),
+                        f"the item {rule[key]!r} reveals the arm; exposure is exported "
+                        "blinded too.",
+                    )
+        fixed, per_kg = "planned_dose" in rule, "planned_per_kg" in rule
+        if fixed == per_kg:
+            checker.error(
+                (*path, i),
+                "give the protocol dose of one administration: planned_dose or planned_per_kg "
+                "(one of them).",
+            )
+        if per_kg and "weight" not in rule:
+            checker.error((*path, i), "planned_per_kg needs weight (the item holding the weight).")
+        if "weight" in rule and not per_kg:
+            checker.error((*path, i, "weight"), "weight is read with planned_per_kg only.")
+        weight = every_item.get(rule["weight"]) if "weight" in rule else None
+        if "weight" in rule and weight is None:
+            checker.error((*path, i, "weight"), f"there is no item named {rule['weight']!r}.")
+        elif weight is not None and weight.get("type") not in ("integer", "decimal"):
+            checker.error(
+                (*path, i, "weight"),
+                f"the item {rule['weight']!r} is of type {weight.get('type')!r}; weight needs "
+                "integer or decimal.",
+            )
 
 
 # Which keys each randomisation method reads; any other is refused, so a scheme never carries a
