@@ -73,7 +73,9 @@ def _token() -> str:
     actor = SystemActor(label="bench/odm_scale.py")
     study = Study.objects.get(identifier=STUDY)
     user = user_create(
-        actor=actor, username=f"bench-{uuid.uuid4().hex[:6]}", password=uuid.uuid4().hex,
+        actor=actor,
+        username=f"bench-{uuid.uuid4().hex[:6]}",
+        password=uuid.uuid4().hex,
         full_name="Bench",
     )
     TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
@@ -181,7 +183,9 @@ def main() -> None:
         django.setup()
         _cutoff(options.cutoff)
         return
-    database = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    database = (
+        "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    )
     figures: dict[str, Any] = {}
     tasks = ["csv", "odm"] + (["odm-transactional"] if options.transactional else [])
     for cutoff in (options.measure or "").split(","):

@@ -121,9 +121,7 @@ def _insert_returning(objects: Sequence[models.Model], *, using: str, conflicts:
     return _insert_returning_one(objects, using=using, conflicts=conflicts)
 
 
-def _insert_returning_one(
-    objects: Sequence[models.Model], *, using: str, conflicts: str
-) -> bool:
+def _insert_returning_one(objects: Sequence[models.Model], *, using: str, conflicts: str) -> bool:
     fields = _stamp(objects)
     meta = type(objects[0])._meta
     connection = connections[using]
