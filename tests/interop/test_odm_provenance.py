@@ -14,6 +14,7 @@ from lxml import etree
 
 from carnet.audit.models import AuditEvent
 from carnet.audit.verification import verify_chain
+from carnet.capture.bulk.engine import ImportRefused
 from carnet.capture.services import form_save
 from carnet.core.hashing import sha256_hex
 from carnet.interop.odm.data_import import odm_file_import
@@ -102,9 +103,11 @@ def test_a_dry_run_keeps_no_history_and_an_import_with_problems_none(
     study, entry = new_study_like(exporting, tmp_path)
     before = AuditEvent.objects.filter(chain=study.audit_chain).count()
     dry = odm_file_import(actor=entry, study=study, data=content, reason="Try", dry_run=True)
-    assert dry.outcome.dry_run and dry.source_records > 0 and not dry.import_id
+    assert dry.outcome.dry_run
+    assert dry.source_records > 0
+    assert not dry.import_id
     broken = content.replace(b'SubjectKey="01-001"', b'SubjectKey="09-999"')
-    with pytest.raises(Exception, match="no subject '09-999'"):
+    with pytest.raises(ImportRefused, match="no subject '09-999'"):
         odm_file_import(actor=entry, study=study, data=broken, reason="Moved")
     assert AuditEvent.objects.filter(chain=study.audit_chain).count() == before
 
