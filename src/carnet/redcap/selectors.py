@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 from django.db.models import Q
 
@@ -167,7 +167,10 @@ def records_export(
 # What an export reads of one item value: (form instance id, item, row, text, missing code), a
 # plain tuple as the database driver gives it (a named tuple per value was a tenth of an export).
 StoredValue = tuple[int, str, int, str, str]
-ITEM, ROW, TEXT, MISSING = 1, 2, 3, 4
+ITEM: Final = 1
+ROW: Final = 2
+TEXT: Final = 3
+MISSING: Final = 4
 
 
 class _RecordReader:
