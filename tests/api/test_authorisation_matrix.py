@@ -413,8 +413,9 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         False,
     ),
     ("post", "/api/odm/study-definition"): (
-        # A file that is not ODM: refused (400); it writes nothing in any case.
-        granted(Action.MANAGE_STUDY, anywhere=True),
+        # A file that is not ODM: refused (400); it writes nothing in any case. For those who
+        # manage a study's definition (a membership for all its sites), as `may` says.
+        granted(Action.MANAGE_STUDY),
         {"file": ("sponsor.xml", b"<ODM/>")},
         False,
     ),

@@ -107,9 +107,9 @@ def importer(role: str, situation: str) -> bool:
 
 def odm_importer(role: str, situation: str) -> bool:
     """The ODM import page: importers (its data form) and those who manage a study's
-    definition (its study-file form)."""
+    definition, for all its sites (its study-file form)."""
     return importer(role, situation) or (
-        situation in {"own site", "other site"} and Action.MANAGE_STUDY in GRANTS[role]
+        situation == "own site" and Action.MANAGE_STUDY in GRANTS[role]
     )
 
 
