@@ -410,6 +410,22 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
         {"reason": " ", "files": ("vitals.csv", b"subject,event,weight\n")},
         False,
     ),
+    ("post", "/api/studies/{identifier}/odm/imports"): (
+        # Without a reason: refused (400), nothing imported.
+        lambda role, situation: any(
+            granted(action, anywhere=True)(role, situation)
+            for action in (Action.ENTER_DATA, Action.MANAGE_DATA)
+        ),
+        {"reason": " ", "file": ("partner.xml", b"<ODM/>")},
+        False,
+    ),
+    ("post", "/api/odm/study-definition"): (
+        # A file that is not ODM: refused (400); it writes nothing in any case. For those who
+        # manage a study's definition (a membership for all its sites), as `may` says.
+        granted(Action.MANAGE_STUDY),
+        {"file": ("sponsor.xml", b"<ODM/>")},
+        False,
+    ),
     ("post", FORM + "/not-done"): (granted(Action.ENTER_DATA), {"version": 1, "reason": " "}, True),
     ("post", FORM + "/reopen"): (granted(Action.ENTER_DATA), {"version": 1, "reason": " "}, True),
     ("post", FORM + "/files/{item}"): (
@@ -887,6 +903,12 @@ def _csv_upload() -> Any:
     return SimpleUploadedFile("vitals.csv", b"subject,event,weight\n", content_type="text/csv")
 
 
+def _odm_upload() -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("partner.xml", b"<ODM/>", content_type="application/xml")
+
+
 def subject_at_site_a(w: World) -> None:
     """Include the patient the table speaks of: 01-001, at site A."""
     from carnet.core.clock import utc_today
@@ -1099,6 +1121,8 @@ def test_no_role_gets_what_it_may_not_and_sees_only_its_sites() -> None:
                     body = {"version": "1", "upload": _upload()}  # a fresh file each time
                 if path.endswith("/imports"):
                     body = {"reason": " ", "files": _csv_upload()}
+                if path.endswith(("/odm/imports", "/odm/study-definition")):
+                    body = {"reason": " ", "file": _odm_upload()}
                 if as_json:
                     response = send(
                         concrete(path, w), body, content_type="application/json", headers=headers

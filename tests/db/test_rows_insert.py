@@ -126,3 +126,13 @@ def test_a_row_already_taken_is_not_inserted_and_the_transaction_goes_on(
     assert row_insert_unless_taken(other)
     stored = FormInstance.objects.filter(subject=capture.subject, form="vitals")
     assert sorted(stored.values_list("repeat", "version")) == [(1, 0), (2, 0)]
+
+
+def test_more_rows_than_one_statement_takes_are_all_inserted_with_their_ids() -> None:
+    # SQLite refuses a statement with more parameters than it was built for (250,000 in
+    # Debian's): a bulk import of a hundred patients writes 50,000 audit events at once.
+    events = [_event(seq) for seq in range(1, 25001)]
+    rows_insert(events)
+    stored = list(AuditEvent.objects.filter(chain="test:bulk").order_by("seq"))
+    assert [e.seq for e in stored] == list(range(1, 25001))
+    assert [e.pk for e in events] == [e.pk for e in stored]

@@ -105,6 +105,14 @@ def importer(role: str, situation: str) -> bool:
     )
 
 
+def odm_importer(role: str, situation: str) -> bool:
+    """The ODM import page: importers (its data form) and those who manage a study's
+    definition, for all its sites (its study-file form)."""
+    return importer(role, situation) or (
+        situation == "own site" and Action.MANAGE_STUDY in GRANTS[role]
+    )
+
+
 def includer_at_site_a(role: str, situation: str) -> bool:
     """A paper allocation during an outage: the site staff who include subjects there."""
     return situation == "own site" and Action.INCLUDE_SUBJECT in GRANTS[role]
@@ -181,6 +189,7 @@ PAGES: dict[str, tuple[str, Rule]] = {
     FORM: ("GET", sees_site_a),
     FORM + "history/weight/": ("GET", sees_site_a),
     "/studies/MINI/imports/": ("GET", importer),
+    "/studies/MINI/odm/import/": ("GET", odm_importer),
     # Quality: queries (each sees those of their sites), the query drawer of a form, the
     # workspace, protocol deviations, whole-study re-checks. {query}, {deviation} and {run} are
     # the objects the world below creates at site A.

@@ -215,6 +215,7 @@ def _routers() -> None:
     from carnet.database_lock.api import router as database_lock_router
     from carnet.interop.api import router as interop_router
     from carnet.interop.api_documents import router as documents_router
+    from carnet.interop.api_odm import router as odm_router
     from carnet.laboratory.api import router as laboratory_router
     from carnet.monitoring.api import router as monitoring_router
     from carnet.oversight.api import router as oversight_router
@@ -251,6 +252,7 @@ def _routers() -> None:
     api.add_router("/", reports_router)
     api.add_router("/", redcap_router)
     api.add_router("/", coding_dictionaries_router)
+    api.add_router("/", odm_router)
 
 
 _routers()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from carnet.interop import views, views_documents
+from carnet.interop import views, views_documents, views_odm
 
 app_name = "interop"
 
@@ -45,4 +45,6 @@ urlpatterns = [
         views_documents.archive_download,
         name="archive_download",
     ),
+    # ODM 1.3.2 imports: clinical data into the study, metadata as a study file (views_odm.py).
+    path("studies/<str:identifier>/odm/import/", views_odm.odm_import_page, name="odm_import"),
 ]

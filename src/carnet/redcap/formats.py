@@ -46,6 +46,9 @@ def error_response(message: str, *, status: int, return_format: str) -> HttpResp
     return HttpResponse(body, status=status, content_type=CONTENT_TYPES[return_format])
 
 
+LINES_PER_CHUNK = 200
+
+
 def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -65,18 +68,30 @@ def csv_lines(
     """Return the CSV lines of rows (a header of the columns, or of the labels given)."""
     writer = csv.writer(_Echo(), lineterminator="\n")
     yield writer.writerow(list(header or columns))
+    # The csv module writes None as an empty cell and str() the rest, as _cell does. Lines go
+    # out a few hundred at a time: one chunk per line cost as much as the line.
+    lines: list[str] = []
     for row in rows:
-        yield writer.writerow([_cell(row.get(column)) for column in columns])
+        lines.append(writer.writerow(list(map(row.get, columns))))
+        if len(lines) == LINES_PER_CHUNK:
+            yield "".join(lines)
+            lines = []
+    if lines:
+        yield "".join(lines)
 
 
 def json_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """Return a JSON array of rows piece by piece (a streamed answer writes them)."""
     yield "["
+    pieces: list[str] = []
     first = True
     for row in rows:
-        yield ("" if first else ",") + json.dumps(row, ensure_ascii=False)
+        pieces.append(("" if first else ",") + json.dumps(row, ensure_ascii=False))
         first = False
-    yield "]"
+        if len(pieces) == LINES_PER_CHUNK:
+            yield "".join(pieces)
+            pieces = []
+    yield "".join(pieces) + "]"
 
 
 def xml_chunks(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:

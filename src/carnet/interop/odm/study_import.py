@@ -20,8 +20,11 @@ from django.utils.translation import gettext as _
 from lxml import etree
 from ruamel.yaml import YAML
 
+from carnet.accounts.permissions import may
+from carnet.accounts.roles import Action
+from carnet.accounts.selectors import my_studies
 from carnet.interop.odm.metadata import CONTEXT
-from carnet.interop.odm.reading import XML_LANG, OdmRefused, odm, odm_read
+from carnet.interop.odm.reading import XML_LANG, OdmRefused, odm, odm_parse, odm_read
 
 NAME_LIMIT = 32
 OID = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
@@ -558,3 +561,20 @@ def odm_study_file_import(path: Path, identifier: str = "") -> tuple[str, list[s
     (`carnet study import-odm`); refuse a file that is not safe, valid ODM 1.3.2."""
     read = odm_study_read(odm_read(path), identifier=identifier)
     return read.yaml(), [str(entry) for entry in read.not_carried]
+
+
+def odm_study_definition(
+    data: bytes, *, name: str = "ODM file", identifier: str = ""
+) -> StudyImport:
+    """Return the study definition of an ODM file's bytes and what it could not carry over (the
+    API and the import page; reads nothing into any study). The file is read as
+    `carnet study import-odm` reads it: size limit, no DTD or entity, the official schema."""
+    return odm_study_read(odm_parse(data, name=name), identifier=identifier)
+
+
+def definition_allowed(actor: Any) -> bool:
+    """Return whether someone may turn ODM files into study definitions: a system administrator,
+    or whoever manages some study's definition."""
+    if getattr(actor, "is_superuser", False):
+        return True
+    return any(may(actor, Action.MANAGE_STUDY, study=study) for study in my_studies(actor))

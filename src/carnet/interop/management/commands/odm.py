@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from carnet.audit.services import SystemActor
 from carnet.capture.bulk.engine import ImportRefused
 from carnet.core.errors import CarnetError
-from carnet.interop.odm.data_import import odm_data_import
-from carnet.interop.odm.reading import odm_read
+from carnet.interop.odm.data_import import odm_file_import
+from carnet.interop.odm.reading import odm_limit_bytes, odm_read
 from carnet.studies.models import Study
 
 
@@ -79,10 +79,12 @@ class Command(BaseCommand):
         if study is None:
             raise CommandError(_("No study %(study)s.") % {"study": options["study"]})
         path: Path = options["file"]
-        made = odm_data_import(
+        with path.open("rb") as stream:
+            data = stream.read(odm_limit_bytes() + 1)  # one byte over says it is too big
+        made = odm_file_import(
             actor=SystemActor.command_line("carnet odm import-data"),
             study=study,
-            root=odm_read(path),
+            data=data,
             reason=options["reason"],
             name=path.name,
             dry_run=options["dry_run"],
@@ -92,13 +94,15 @@ class Command(BaseCommand):
             self.stdout.write(str(problem))
         summary = _(
             "%(records)s forms read, %(instances)s changed, %(values)s values changed, "
-            "%(recomputed)s calculated values computed again, %(problems)s problem(s)."
+            "%(recomputed)s calculated values computed again, %(problems)s problem(s); "
+            "%(history)s audit records of the source system kept as the import's provenance."
         ) % {
             "records": outcome.records,
             "instances": outcome.instances_changed,
             "values": outcome.values_changed,
             "recomputed": made.recomputed,
             "problems": len(outcome.problems),
+            "history": made.source_records,
         }
         if outcome.dry_run:
             summary += " " + _("Dry run: nothing was written.")
