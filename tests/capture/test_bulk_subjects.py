@@ -11,7 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied
 from carnet.accounts.roles import Role
 from carnet.audit.models import AuditEvent
@@ -20,12 +23,22 @@ from carnet.capture.bulk.settings import import_settings_of, import_settings_set
 from carnet.capture.models import FormInstance, ItemValue
 from carnet.core.errors import ValidationError
 from carnet.subjects.models import Subject
-from tests.accounts.personas import ADMIN, person
+from tests.accounts.personas import ADMIN, person, with_second_factor
 from tests.capture.conftest import Capture
 
 pytestmark = pytest.mark.django_db
 
 REASON = "Migration from the former database"
+
+
+def signed_in(user: User) -> Client:
+    """Return a client signed in as the person, with the second factor their roles ask for."""
+    client = Client()
+    client.force_login(with_second_factor(user))
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+    session.save()
+    return client
 
 
 def run(c: Capture, text: str, *, dry_run: bool = False, actor=None):  # type: ignore[no-untyped-def]
@@ -171,9 +184,8 @@ def test_the_command_line_and_the_api_show_and_change_the_setting(
     out = io.StringIO()
     call_command("import", "MINI", str(path), "--reason", REASON, "--dry-run", stdout=out)
     assert "Dry run: 1 subjects would be created." in out.getvalue()
-    client = Client()
     manager = person("dm", study=capture.world.study, role=Role.DATA_MANAGER)
-    client.force_login(manager)
+    client = signed_in(manager)
     url = "/api/studies/MINI/imports/settings"
     assert client.get(url).json() == {"creates_subjects": True}
     changed = client.put(
@@ -181,6 +193,7 @@ def test_the_command_line_and_the_api_show_and_change_the_setting(
     )
     assert changed.status_code == 200, changed.content
     assert import_settings_of(capture.world.study).creates_subjects is False
+    client = Client()
     client.force_login(capture.entry)
     refused = client.put(
         url, {"creates_subjects": True, "reason": "x"}, content_type="application/json"
@@ -189,16 +202,16 @@ def test_the_command_line_and_the_api_show_and_change_the_setting(
 
 
 def test_the_import_page_changes_the_setting_for_a_manager_only(capture: Capture) -> None:
-    client = Client()
     url = reverse("capture:import", args=["MINI"])
     manager = person("dm", study=capture.world.study, role=Role.DATA_MANAGER)
-    client.force_login(manager)
+    client = signed_in(manager)
     page = client.post(
         url, {"action": "settings", "creates_subjects": "1", "settings_reason": "Migration"}
     )
     assert page.status_code == 200
     assert "Import settings changed." in page.content.decode()
     assert import_settings_of(capture.world.study).creates_subjects is True
+    client = Client()
     client.force_login(capture.entry)
     page = client.post(url, {"action": "settings", "settings_reason": "x"})
     assert "Import settings changed." not in page.content.decode()
