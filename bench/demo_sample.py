@@ -63,7 +63,7 @@ def main() -> None:
     }
     print("COUNTS", counts)
     print("ACTIONS", sorted(Counter(AuditEvent.objects.values_list("action", flat=True)).items()))
-    load_average = " ".join(open("/proc/loadavg").read().split()[:3])
+    load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"wall {wall:.1f} s, CPU {cpu:.1f} s, load {load_average}")
 
 
