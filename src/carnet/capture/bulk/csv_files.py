@@ -42,7 +42,12 @@ from carnet.runtime_settings.services import system_setting_value
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
-from carnet.subjects.services import ImportedSubject, subject_import_refusal, subjects_import
+from carnet.subjects.services import (
+    ImportedSubject,
+    site_today,
+    subject_import_refusal,
+    subjects_import,
+)
 
 KEY_COLUMNS = ("subject", "event", "occurrence", "repeat")
 # Read only for a subject the import registers (the study's `creates_subjects` import setting).
@@ -358,7 +363,7 @@ class _Registering:
         if refusal:
             result.problems.append(Problem(source, "site", refusal))
             return None
-        included_on = None
+        included_on = site_today(site)  # no included_on column: today at the site
         raw = cells.get("included_on", "")
         if raw:
             try:
