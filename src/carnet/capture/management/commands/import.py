@@ -112,7 +112,7 @@ class Command(BaseCommand):
         if options["creates_subjects"] is not None:
             try:
                 import_settings_set(
-                    actor=SystemActor.command_line("carnet import settings"),
+                    actor=SystemActor.command_line("carnet import"),
                     study=study,
                     creates_subjects=options["creates_subjects"] == "on",
                     reason=options["reason"],
