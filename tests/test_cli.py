@@ -600,6 +600,10 @@ WRITES = [
         reason="paper CRF migration",
         before=_vitals_csv,
     ),
+    Write(
+        ("import", "settings", "MINI", "--creates-subjects", "on", "--reason", "a migration"),
+        reason="a migration",
+    ),
     # The casebook imported into is not signed yet: the item is waived; then the investigator
     # signs it from the command line.
     Write(

@@ -217,6 +217,8 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "/api/studies/{identifier}/casebook-archives": granted(Action.VIEW_SUBJECTS, anywhere=True),
     # A study's query options reveal no patient: every member of the study reads them.
     "/api/studies/{identifier}/queries/settings": may_view_study,
+    # The study's import settings likewise (whether an import may register subjects).
+    "/api/studies/{identifier}/imports/settings": may_view_study,
     # Monitoring: the plan, the SDV progress and the visits list answer whoever sees subjects
     # somewhere (their sites only); a subject's SDV and a visit at site A where they are.
     # Biobank exchange: destinations and sample requests for every member of the study (a
@@ -669,6 +671,11 @@ WRITES: dict[tuple[str, str], tuple[Callable[[str, str], bool], dict[str, Any], 
     ("put", "/api/studies/{identifier}/queries/settings"): (
         granted(Action.MANAGE_STUDY),
         {"reason": " ", "daily_digest": True},
+        True,
+    ),
+    ("put", "/api/studies/{identifier}/imports/settings"): (
+        granted(Action.MANAGE_STUDY),
+        {"reason": " ", "creates_subjects": True},
         True,
     ),
     # Biobank exchange: each body is refused (400) for whoever may call it: a blank code, an

@@ -670,6 +670,11 @@ class ImportOut(Schema):
     values_changed: int
     soft_checks: int
     audit_events: int
+    subjects_created: int = Field(
+        0,
+        description="Subjects the import registered (a dry run: would register), when the "
+        "study's import settings let it.",
+    )
     problems: list[ImportProblemOut]
 
 
@@ -713,7 +718,52 @@ def forms_import_upload(
         "values_changed": outcome.values_changed,
         "soft_checks": outcome.soft_checks,
         "audit_events": outcome.audit_events,
+        "subjects_created": outcome.subjects_created,
         "problems": [
             {"source": p.source, "place": p.place, "message": p.message} for p in outcome.problems
         ],
     }
+
+
+class CaptureImportSettingsOut(Schema):
+    creates_subjects: bool = Field(
+        description="An import registers the subjects its files name and the study does not "
+        "know, at the site of their `site` column (a migration); off, it refuses them."
+    )
+
+
+class CaptureImportSettingsIn(Schema):
+    creates_subjects: bool
+    reason: str = Field(description="Why, kept in the audit trail (required).")
+
+
+@router.get(
+    "/{identifier}/imports/settings",
+    response=CaptureImportSettingsOut,
+    summary="The study's import settings (whether an import may register subjects)",
+)
+def import_settings_read(request: HttpRequest, identifier: str) -> dict[str, Any]:
+    from carnet.capture.bulk.settings import import_settings_of
+
+    study = study_for_request(request, identifier)
+    return {"creates_subjects": import_settings_of(study).creates_subjects}
+
+
+@router.put(
+    "/{identifier}/imports/settings",
+    response=CaptureImportSettingsOut,
+    summary="Change the study's import settings (whoever manages the whole study), with a reason",
+)
+def import_settings_change(
+    request: HttpRequest, identifier: str, payload: CaptureImportSettingsIn
+) -> dict[str, Any]:
+    from carnet.capture.bulk.settings import import_settings_set
+
+    study = study_for_request(request, identifier)
+    found = import_settings_set(
+        actor=request_user(request),
+        study=study,
+        creates_subjects=payload.creates_subjects,
+        reason=payload.reason,
+    )
+    return {"creates_subjects": found.creates_subjects}

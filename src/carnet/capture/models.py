@@ -132,3 +132,18 @@ class StoredFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.sha256[:12]}…)"
+
+
+class ImportSettings(models.Model):
+    """A study's options for the bulk import (the defaults, unsaved, until someone sets them)."""
+
+    study = models.OneToOneField(
+        "studies.Study", on_delete=models.PROTECT, related_name="import_settings"
+    )
+    # An import may register the subjects its files name and the study does not know yet (a
+    # migration from another system), at the site its `site` column gives; off, it refuses them.
+    creates_subjects = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"import settings of {self.study}"

@@ -22,7 +22,7 @@ from carnet.accounts.models import User
 from carnet.capture.bulk import FormRecord, forms_import
 from carnet.capture.services import form_mark_not_done
 from carnet.subjects.models import Subject
-from carnet.subjects.services import visit_record
+from carnet.subjects.services import VisitToRecord, visits_record
 
 SEED = "carnet-demo-2025"
 # Entry lag: a visit of the last days is often not entered yet.
@@ -46,6 +46,10 @@ class StudyPatients:
     statuses: Counter[str] = field(default_factory=Counter)
     # The forms of the patient being entered, not written yet (see `Writer`).
     pending: list[FormRecord] = field(default_factory=list, repr=False, compare=False)
+    # Its visits not recorded yet: recorded together, before its forms (see `Writer`).
+    pending_visits: list[tuple[User, Subject, VisitToRecord]] = field(
+        default_factory=list, repr=False, compare=False
+    )
 
 
 class Writer:
@@ -54,8 +58,10 @@ class Writer:
     Forms go through the bulk path (`forms_import`): the writer keeps them and writes them at
     once when the story needs them in the database (`flush`), that is before any other service
     reads or changes the subject (randomisation, a change of status, a withdrawal, news) and at
-    the end of the patient. Visits and forms marked not done are written at once (they touch no
-    pending form). A form saved again (completed, corrected) starts a new wave of the import:
+    the end of the patient. Visits are kept too and recorded before the forms, together
+    (`visits_record`: the schedule planned and the last news recounted once, not per visit).
+    Forms marked not done are written at once (they touch no pending form; the visits kept go
+    first). A form saved again (completed, corrected) starts a new wave of the import:
     its versions and audit events are those of saves one after another.
     """
 
@@ -63,9 +69,7 @@ class Writer:
         self.actor, self.subject, self.summary, self.last_day = actor, subject, summary, last_day
 
     def visit(self, event: str, on: date, occurrence: int | None = None) -> None:
-        visit_record(
-            actor=self.actor, subject=self.subject, event=event, visit_on=on, occurrence=occurrence
-        )
+        self.summary.pending_visits.append((self.actor, self.subject, (event, on, occurrence)))
 
     def save(
         self,
@@ -144,6 +148,7 @@ class Writer:
     def flush(self) -> None:
         """Write the forms kept, in one import (all or nothing, inside the patient's
         transaction)."""
+        visits_flush(self.summary)
         records, self.summary.pending = self.summary.pending, []
         if records:
             forms_import(
@@ -154,6 +159,7 @@ class Writer:
             )
 
     def not_done(self, event: str, form: str, reason: str, *, occurrence: int = 1) -> None:
+        visits_flush(self.summary)
         form_mark_not_done(
             actor=self.actor,
             subject=self.subject,
@@ -171,10 +177,23 @@ class Writer:
 
 
 def pending_flush(summary: StudyPatients, *, actor: User, study: Any) -> None:
-    """Write the forms a patient's story left kept at its end (see `Writer.flush`)."""
+    """Write the visits and forms a patient's story left kept at its end (see `Writer.flush`)."""
+    visits_flush(summary)
     records, summary.pending = summary.pending, []
     if records:
         forms_import(actor=actor, study=study, records=records, reason=DEMO_REASON)
+
+
+def visits_flush(summary: StudyPatients) -> None:
+    """Record the visits kept, a subject's at once, in the order they were kept."""
+    kept, summary.pending_visits = summary.pending_visits, []
+    batch: list[VisitToRecord] = []
+    for at, (actor, subject, visit) in enumerate(kept):
+        batch.append(visit)
+        following = kept[at + 1] if at + 1 < len(kept) else None
+        if following is None or following[0] != actor or following[1].pk != subject.pk:
+            visits_record(actor=actor, subject=subject, visits=batch)
+            batch = []
 
 
 def spread(rng: random.Random, start: date, end: date, count: int) -> list[date]:

@@ -18,6 +18,7 @@ from carnet.accounts.blinding import HIDDEN, blinding_of
 from carnet.accounts.models import User
 from carnet.capture.models import FormInstance, ItemValue
 from carnet.studies.definition.model import Item, StudyDefinition
+from carnet.studies.models import StudyVersion
 from carnet.subjects.models import Subject
 
 # Field of the report -> SDTM variables, then item names used where no sas_name is given.
@@ -139,17 +140,25 @@ def adverse_event_data(instance: FormInstance, row: int) -> dict[str, Any]:
 def _sections(subject: Subject) -> dict[str, list[dict[str, Any]]]:
     """Return the rows of the subject's other forms that hold treatments, history or tests."""
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+    # The form instances only: joining their study version would decode its whole definition
+    # (a large JSON) once per value row, most of an SAE report's time; each version is read once.
     values = (
         ItemValue.objects.filter(form_instance__subject=subject, removed=False)
-        .select_related("form_instance", "form_instance__study_version")
+        .select_related("form_instance")
         .order_by("form_instance_id", "row", "pk")
     )
     rows: dict[tuple[int, int], list[ItemValue]] = {}
     for value in values:
         rows.setdefault((value.form_instance_id, value.row), []).append(value)
+    versions = {
+        version.pk: version
+        for version in StudyVersion.objects.filter(
+            pk__in={row_values[0].form_instance.study_version_id for row_values in rows.values()}
+        )
+    }
     for row_values in rows.values():
         instance = row_values[0].form_instance
-        definition = instance.study_version.parsed()
+        definition = versions[instance.study_version_id].parsed()
         form = next((f for f in definition.forms if f.name == instance.form), None)
         if form is None:
             continue

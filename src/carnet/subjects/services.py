@@ -3,7 +3,7 @@ then writes its rows and audit events in one transaction: a refusal leaves nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,9 +16,9 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
-from carnet.accounts.permissions import Actor, PermissionDenied, require, site_scope
+from carnet.accounts.permissions import Actor, PermissionDenied, may, require, site_scope
 from carnet.accounts.roles import Action
-from carnet.audit.services import SystemActor, audit_record
+from carnet.audit.services import AuditEntry, SystemActor, audit_record, audit_record_many
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
@@ -692,6 +692,114 @@ def subject_include(
     return subject
 
 
+@dataclass(frozen=True)
+class ImportedSubject:
+    """A subject an import registers: the identifier another system gave, its site, the day
+    it was included there (None: today at the site)."""
+
+    identifier: str
+    site: StudySite
+    included_on: date | None = None
+
+
+def subject_import_refusal(actor: Actor, *, study: Study, site: StudySite) -> str | None:
+    """Return why an import may not register subjects at ``site``, or None when it may."""
+    if site.study_id != study.pk:
+        return _("site %(site)s is not a site of %(study)s.") % {
+            "site": site.code,
+            "study": study.identifier,
+        }
+    if not isinstance(actor, SystemActor) and not may(
+        actor, Action.INCLUDE_SUBJECT, study=study, site=site
+    ):
+        return _("you may not register subjects at site %(site)s.") % {"site": site.code}
+    return None
+
+
+@transaction.atomic
+def subjects_import(
+    *, actor: Actor, study: Study, subjects: Sequence[ImportedSubject], reason: str
+) -> list[Subject]:
+    """Register subjects an import names under the identifiers their files give (a migration
+    from another system), included, without the inclusion wizard: their eligibility and
+    consent were recorded where they come from. One audit event each, with the reason."""
+    if not reason.strip():
+        raise ValidationError(_("Say why you import these data: a reason is required."))
+    if study.mode in {StudyMode.FROZEN, StudyMode.LOCKED}:
+        raise ValidationError(
+            _("%(study)s is frozen or locked: no subject can be registered.")
+            % {"study": study.identifier}
+        )
+    environment = environment_written(study)
+    taken = set(
+        Subject.objects.filter(
+            study=study, environment=environment, identifier__in=[s.identifier for s in subjects]
+        ).values_list("identifier", flat=True)
+    )
+    sequence = (
+        Subject.objects.filter(study=study, environment=environment).aggregate(
+            last=Max("sequence")
+        )["last"]
+        or 0
+    )
+    created: list[Subject] = []
+    for imported in subjects:
+        refusal = subject_import_refusal(actor, study=study, site=imported.site)
+        if refusal:
+            raise _refusal("site", refusal)
+        if imported.identifier in taken:
+            raise _refusal(
+                "identifier",
+                _("%(identifier)s is already a subject of %(study)s.")
+                % {"identifier": imported.identifier, "study": study.identifier},
+            )
+        included_on = imported.included_on or site_today(imported.site)
+        _not_future("included_on", included_on, imported.site)
+        sequence += 1
+        taken.add(imported.identifier)
+        subject = Subject.objects.create(
+            study=study,
+            site=imported.site,
+            environment=environment,
+            identifier=imported.identifier,
+            sequence=sequence,
+            included_on=included_on,
+            study_status=StudyStatus.INCLUDED,
+            study_status_on=included_on,
+            last_news_on=included_on,
+        )
+        StatusChange.objects.create(
+            subject=subject,
+            track=StatusChange.Track.STUDY,
+            old="",
+            new=StudyStatus.INCLUDED,
+            on=included_on,
+        )
+        created.append(subject)
+    audit_record_many(
+        actor=actor,
+        entries=[
+            AuditEntry(
+                action="subject.imported",
+                target=subject,
+                new={
+                    "identifier": subject.identifier,
+                    "environment": environment,
+                    "site": subject.site.code,
+                    "included_on": subject.included_on,
+                    "status": StudyStatus.INCLUDED,
+                },
+                reason=reason.strip(),
+            )
+            for subject in created
+        ],
+        chain=study.audit_chain,
+    )
+    for subject in created:
+        schedule_refresh(subject=subject)
+    return created
+
+
 def _with_answers(
     definition: StudyDefinition, eligibility: dict[str, Any], answers: RegistrationAnswers
 ) -> dict[str, Any]:
@@ -1131,10 +1239,74 @@ def visit_record(
     *, actor: Actor, subject: Subject, event: str, visit_on: date, occurrence: int | None = None
 ) -> Visit:
     """Record the actual date of an event occurrence (the next one when no number is given)."""
+    return visits_record(actor=actor, subject=subject, visits=[(event, visit_on, occurrence)])[0]
+
+
+# One visit to record: its event, its date and its occurrence (None: the next one).
+VisitToRecord = tuple[str, date, int | None]
+
+
+@transaction.atomic
+def visits_record(
+    *, actor: Actor, subject: Subject, visits: Sequence[VisitToRecord]
+) -> list[Visit]:
+    """Record the actual dates of several event occurrences of one subject, in order.
+
+    What `visit_record` one after another gives (the same checks, visits and audit events), with
+    the date of last news recounted and the schedule planned once for all, not once per visit:
+    a patient's history entered at once (the demo, a migration)."""
+    if not visits:
+        return []
     _require(actor, Action.ENTER_DATA, study=subject.study, site=subject.site)
     _in_current_environment(subject)
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     definition = _definition(subject.study)
+    first_consent = _first_consent_on(subject)
+    taken: dict[str, set[int]] = {}
+    for event_name, number in subject.visits.values_list("event", "occurrence"):
+        taken.setdefault(event_name, set()).add(number)
+    created: list[Visit] = []
+    entries: list[AuditEntry] = []
+    for event, visit_on, occurrence in visits:
+        number = _visit_checked(
+            subject,
+            definition,
+            event=event,
+            visit_on=visit_on,
+            occurrence=occurrence,
+            first_consent=first_consent,
+            taken=taken.setdefault(event, set()),
+        )
+        taken[event].add(number)
+        created.append(Visit(subject=subject, event=event, occurrence=number, visit_on=visit_on))
+        entries.append(
+            AuditEntry(
+                action="subject.visit_recorded",
+                target=subject,
+                new={"event": event, "occurrence": number, "visit_on": visit_on},
+            )
+        )
+    if len(created) == 1:
+        created[0].save()
+    else:
+        created = Visit.objects.bulk_create(created)
+    audit_record_many(actor=actor, entries=entries, chain=subject.study.audit_chain)
+    _refresh_last_news(subject)
+    schedule_refresh(subject=subject)
+    return created
+
+
+def _visit_checked(
+    subject: Subject,
+    definition: StudyDefinition,
+    *,
+    event: str,
+    visit_on: date,
+    occurrence: int | None,
+    first_consent: date | None,
+    taken: set[int],
+) -> int:
+    """Return the occurrence number a visit takes, or refuse it (naming the field)."""
     found = definition.event(event)
     if found is None:
         raise _refusal("event", _("the study has no event %(event)s.") % {"event": repr(event)})
@@ -1142,7 +1314,6 @@ def visit_record(
     refusal = entry_refusal(subject, on=visit_on)
     if refusal:
         raise ValidationError(f"visit_on: {refusal}.")
-    first_consent = _first_consent_on(subject)
     if first_consent is not None and visit_on < first_consent:
         raise _refusal(
             "visit_on",
@@ -1152,7 +1323,6 @@ def visit_record(
             )
             % {"date": visit_on.isoformat(), "consent": first_consent.isoformat()},
         )
-    taken = set(subject.visits.filter(event=event).values_list("occurrence", flat=True))
     number = occurrence if occurrence is not None else max(taken, default=0) + 1
     if number < 1:
         raise _refusal(
@@ -1165,17 +1335,7 @@ def visit_record(
             "occurrence",
             _("%(event)s #%(number)s is already recorded.") % {"event": event, "number": number},
         )
-    visit = Visit.objects.create(subject=subject, event=event, occurrence=number, visit_on=visit_on)
-    audit_record(
-        actor=actor,
-        action="subject.visit_recorded",
-        target=subject,
-        new={"event": event, "occurrence": number, "visit_on": visit_on},
-        chain=subject.study.audit_chain,
-    )
-    _refresh_last_news(subject)
-    schedule_refresh(subject=subject)
-    return visit
+    return number
 
 
 @transaction.atomic

@@ -16,13 +16,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from carnet.accounts.models import User
+from carnet.accounts.models import StudySite, User
 from carnet.audit.services import SystemActor
 from carnet.capture.bulk.engine import (
     FormRecord,
@@ -32,6 +34,7 @@ from carnet.capture.bulk.engine import (
     Progress,
     forms_import,
 )
+from carnet.capture.bulk.settings import import_settings_of
 from carnet.capture.rules import FormRules, study_rules
 from carnet.capture.services import Missing
 from carnet.core.errors import ValidationError
@@ -39,8 +42,16 @@ from carnet.runtime_settings.services import system_setting_value
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
+from carnet.subjects.services import (
+    ImportedSubject,
+    site_today,
+    subject_import_refusal,
+    subjects_import,
+)
 
 KEY_COLUMNS = ("subject", "event", "occurrence", "repeat")
+# Read only for a subject the import registers (the study's `creates_subjects` import setting).
+SUBJECT_COLUMNS = ("site", "included_on")
 STATUS_COLUMN = "complete"
 ROW_COLUMN = "row"
 TRUE = {"1", "yes", "y", "true", "oui", "o", "x"}
@@ -173,9 +184,15 @@ def csv_records_read(
     data: bytes,
     form: str | None = None,
     create_subjects: bool = False,
+    actor: User | SystemActor | None = None,
+    new_subjects: dict[str, Subject] | None = None,
 ) -> ReadFile:
     """Read a CSV file of one form's data into records; ``form`` defaults to the file's name
-    (``vitals.csv`` holds the form ``vitals``)."""
+    (``vitals.csv`` holds the form ``vitals``).
+
+    With ``create_subjects``, a subject the study does not know is one to register at the site
+    its ``site`` column names (one the ``actor`` may include at): an unsaved `Subject`, kept in
+    ``new_subjects`` (shared by the files of one import) for `files_import` to register."""
     version = study.current_version
     if version is None:
         raise ValidationError(
@@ -203,6 +220,11 @@ def csv_records_read(
     events = [e.name for e in rules.definition.events if form in e.forms]
     missing_codes = {code.code for code in rules.definition.missing_codes}
     subjects = _subjects(study, rows[1:], header)
+    registering = (
+        _Registering(study, actor, {} if new_subjects is None else new_subjects)
+        if create_subjects
+        else None
+    )
     instances: dict[tuple[Any, ...], dict[str, Any]] = {}
     seen_rows: dict[tuple[Any, ...], int] = {}
     for number, row in enumerate(rows[1:], 2):
@@ -211,9 +233,11 @@ def csv_records_read(
         result.lines += 1
         cells = dict(zip(header, (cell.strip() for cell in row), strict=False))
         source = f"{name}:{number}"
-        key = _instance_key(result, cells, source, subjects, events)
-        if key is None:
+        found = _instance_key(result, cells, source, subjects, events, registering)
+        if found is None:
             continue
+        # A subject to register has no primary key yet: its identifier stands for it.
+        key = (found[0].identifier, *found[1:])
         group_row = cells.get(ROW_COLUMN, "")
         line_key = (*key, group_row)
         if line_key in seen_rows:
@@ -231,14 +255,15 @@ def csv_records_read(
             continue
         seen_rows[line_key] = number
         entry = instances.setdefault(
-            key, {"source": source, "values": {}, "rows": {}, "complete": False}
+            key,
+            {"subject": found[0], "source": source, "values": {}, "rows": {}, "complete": False},
         )
         entry["complete"] = entry["complete"] or _flag(result, cells, source)
         _cells_read(result, form_rules, cells, entry, source, missing_codes)
-    for (subject, event, occurrence, repeat), entry in instances.items():
+    for (_identifier, event, occurrence, repeat), entry in instances.items():
         result.records.append(
             FormRecord(
-                subject=subject,
+                subject=entry["subject"],
                 event=event,
                 form=form,
                 occurrence=occurrence,
@@ -253,7 +278,7 @@ def csv_records_read(
 
 
 def _header_check(result: ReadFile, header: list[str], form_rules: FormRules) -> None:
-    known = {*KEY_COLUMNS, STATUS_COLUMN, ROW_COLUMN, *_importable(form_rules)}
+    known = {*KEY_COLUMNS, *SUBJECT_COLUMNS, STATUS_COLUMN, ROW_COLUMN, *_importable(form_rules)}
     source = f"{result.name}:1"
     for column in header:
         if column not in known:
@@ -283,17 +308,101 @@ def _subjects(study: Study, rows: Iterable[list[str]], header: list[str]) -> dic
     return {subject.identifier: subject for subject in found}
 
 
+class _Registering:
+    """The subjects an import registers: their sites read once, each checked once."""
+
+    def __init__(
+        self, study: Study, actor: User | SystemActor | None, new: dict[str, Subject]
+    ) -> None:
+        self.study, self.actor, self.new = study, actor, new
+        self.sites = {site.code: site for site in StudySite.objects.filter(study=study)}
+        self.environment = environment_written(study)
+
+    def subject(
+        self, result: ReadFile, name: str, cells: dict[str, str], source: str
+    ) -> Subject | None:
+        """Return the subject to register for a line (the one an earlier line gave), or None
+        with the line's problem noted."""
+        code = cells.get("site", "")
+        earlier = self.new.get(name)
+        if earlier is not None:
+            if code and code != earlier.site.code:
+                result.problems.append(
+                    Problem(
+                        source,
+                        "site",
+                        _("another line registers %(subject)s at site %(site)s.")
+                        % {"subject": repr(name), "site": earlier.site.code},
+                    )
+                )
+                return None
+            return earlier
+        if not name:
+            result.problems.append(Problem(source, "subject", _("give the subject.")))
+            return None
+        site = self.sites.get(code)
+        if site is None:
+            result.problems.append(
+                Problem(
+                    source,
+                    "site",
+                    _(
+                        "%(subject)s is not a subject of this study yet: give the site to "
+                        "register it at (%(sites)s)."
+                    )
+                    % {"subject": repr(name), "sites": ", ".join(sorted(self.sites))}
+                    if not code
+                    else _("%(study)s has no site %(site)s.")
+                    % {"study": self.study.identifier, "site": repr(code)},
+                )
+            )
+            return None
+        refusal = subject_import_refusal(
+            self.actor or SystemActor.command_line("carnet import"), study=self.study, site=site
+        )
+        if refusal:
+            result.problems.append(Problem(source, "site", refusal))
+            return None
+        included_on = site_today(site)  # no included_on column: today at the site
+        raw = cells.get("included_on", "")
+        if raw:
+            try:
+                included_on = date.fromisoformat(raw)
+            except ValueError:
+                result.problems.append(
+                    Problem(
+                        source,
+                        "included_on",
+                        _("%(value)s is not a date (write it 2025-03-31).") % {"value": repr(raw)},
+                    )
+                )
+                return None
+        subject = Subject(
+            study=self.study,
+            site=site,
+            environment=self.environment,
+            identifier=name,
+            included_on=included_on,
+        )
+        self.new[name] = subject
+        return subject
+
+
 def _instance_key(
     result: ReadFile,
     cells: dict[str, str],
     source: str,
     subjects: dict[str, Subject],
     events: list[str],
+    registering: _Registering | None = None,
 ) -> tuple[Any, ...] | None:
     name = cells.get("subject", "")
     subject = subjects.get(name)
     ok = True
-    if subject is None:
+    if subject is None and registering is not None:
+        subject = registering.subject(result, name, cells, source)
+        ok = subject is not None
+    elif subject is None:
         result.problems.append(
             Problem(
                 source,
@@ -353,7 +462,12 @@ def _cells_read(
 ) -> None:
     group_row = cells.get(ROW_COLUMN, "")
     for column, raw in cells.items():
-        if column in KEY_COLUMNS or column in {STATUS_COLUMN, ROW_COLUMN} or not raw:
+        if (
+            column in KEY_COLUMNS
+            or column in SUBJECT_COLUMNS
+            or column in {STATUS_COLUMN, ROW_COLUMN}
+            or not raw
+        ):
             continue
         value: Any = Missing(raw) if raw in missing_codes else raw
         group = form_rules.group_of.get(column)
@@ -400,16 +514,36 @@ def files_import(
     """
     records: list[FormRecord] = []
     problems: list[Problem] = []
+    creates_subjects = import_settings_of(study).creates_subjects
+    new_subjects: dict[str, Subject] = {}
     for name, stream in files:
         try:
             data = read_limited(stream, name)
         finally:
             stream.close()
-        read = csv_records_read(study=study, name=name, data=data)
+        read = csv_records_read(
+            study=study,
+            name=name,
+            data=data,
+            create_subjects=creates_subjects,
+            actor=actor,
+            new_subjects=new_subjects,
+        )
         records.extend(read.records)
         problems.extend(read.problems)
     if problems and not dry_run:
         raise ImportRefused(problems)
+    if new_subjects:
+        return _import_registering(
+            actor=actor,
+            study=study,
+            records=records,
+            new_subjects=list(new_subjects.values()),
+            problems=problems,
+            reason=reason,
+            dry_run=dry_run,
+            progress=progress,
+        )
     outcome = forms_import(
         actor=actor,
         study=study,
@@ -418,5 +552,45 @@ def files_import(
         dry_run=dry_run or bool(problems),
         progress=progress,
     )
+    outcome.problems[:0] = problems
+    return outcome
+
+
+def _import_registering(
+    *,
+    actor: User | SystemActor,
+    study: Study,
+    records: list[FormRecord],
+    new_subjects: list[Subject],
+    problems: list[Problem],
+    reason: str,
+    dry_run: bool,
+    progress: Progress | None,
+) -> ImportOutcome:
+    """Register the import's new subjects, then import their forms and the others', in one
+    transaction: all or nothing. A dry run does the same and rolls everything back, so that it
+    finds what the import would (each value checked against its subject)."""
+    with transaction.atomic():
+        created = subjects_import(
+            actor=actor,
+            study=study,
+            subjects=[ImportedSubject(s.identifier, s.site, s.included_on) for s in new_subjects],
+            reason=reason,
+        )
+        saved = {subject.identifier: subject for subject in created}
+        outcome = forms_import(
+            actor=actor,
+            study=study,
+            records=[
+                replace(r, subject=saved[r.subject.identifier]) if r.subject.pk is None else r
+                for r in records
+            ],
+            reason=reason,
+            dry_run=dry_run or bool(problems),
+            progress=progress,
+        )
+        if outcome.dry_run:
+            transaction.set_rollback(True)
+    outcome.subjects_created = len(created)
     outcome.problems[:0] = problems
     return outcome

@@ -133,6 +133,7 @@ class ImportOutcome:
     audit_events: int = 0
     problems: list[Problem] = field(default_factory=list)
     dry_run: bool = False
+    subjects_created: int = 0  # registered (or, in a dry run, that would be)
     outcomes: list[SaveOutcome] = field(default_factory=list)
 
 

@@ -1,5 +1,7 @@
 """`carnet import STUDY FILES… --reason TEXT [--dry-run]`: import CSV files of form data through
-the bulk path; `carnet import template STUDY FORM`: print a form's CSV template."""
+the bulk path; `carnet import template STUDY FORM`: print a form's CSV template;
+`carnet import settings STUDY [--creates-subjects on|off --reason TEXT]`: show or change the
+study's import settings."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from carnet.audit.services import SystemActor
 from carnet.capture.bulk import ImportOutcome, files_import, import_template
+from carnet.capture.bulk.settings import import_settings_of, import_settings_set
 from carnet.core.errors import CarnetError
 from carnet.studies.models import Study
 
@@ -24,7 +27,9 @@ class Command(BaseCommand):
         "Import CSV files of form data (one file per form, named after it) through the bulk "
         "path: validated, computed and checked like a save, written all or nothing with one "
         "audit event per changed value. `carnet import template STUDY FORM` prints a form's "
-        "CSV template."
+        "CSV template; `carnet import settings STUDY` shows the study's import settings, "
+        "`--creates-subjects on|off --reason TEXT` changes whether an import registers the "
+        "subjects it names and the study does not know."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -32,7 +37,15 @@ class Command(BaseCommand):
             "arguments",
             nargs="+",
             metavar="STUDY FILE",
-            help="The study and the CSV files; or `template STUDY FORM`.",
+            help="The study and the CSV files; or `template STUDY FORM`; or `settings STUDY`.",
+        )
+        parser.add_argument(
+            "--creates-subjects",
+            choices=["on", "off"],
+            help=(
+                "With `settings STUDY`: whether an import registers the subjects its files name "
+                "and the study does not know (at the site of their `site` column)."
+            ),
         )
         parser.add_argument("--reason", default="", help="Why, for the audit trail (required).")
         parser.add_argument(
@@ -52,6 +65,16 @@ class Command(BaseCommand):
                 )
             except CarnetError as error:
                 raise CommandError(str(error)) from error
+            return
+        if arguments[0] == "settings":
+            if len(arguments) != 2:
+                raise CommandError(
+                    _(
+                        "Usage: carnet import settings STUDY "
+                        "[--creates-subjects on|off --reason TEXT]"
+                    )
+                )
+            self._settings(self._study(arguments[1]), options)
             return
         if len(arguments) < 2:
             raise CommandError(_("Name the study and at least one CSV file."))
@@ -85,6 +108,20 @@ class Command(BaseCommand):
                 _("%(count)s problem(s): nothing was written.") % {"count": len(outcome.problems)}
             )
 
+    def _settings(self, study: Study, options: dict[str, Any]) -> None:
+        if options["creates_subjects"] is not None:
+            try:
+                import_settings_set(
+                    actor=SystemActor.command_line("carnet import"),
+                    study=study,
+                    creates_subjects=options["creates_subjects"] == "on",
+                    reason=options["reason"],
+                )
+            except CarnetError as error:
+                raise CommandError(str(error)) from error
+        creates = import_settings_of(study).creates_subjects
+        self.stdout.write(f"creates_subjects={'on' if creates else 'off'}")
+
     def _study(self, identifier: str) -> Study:
         study = Study.objects.filter(identifier=identifier).first()
         if study is None:
@@ -111,6 +148,15 @@ class Command(BaseCommand):
     def _report(self, outcome: ImportOutcome, seconds: float) -> None:
         for problem in outcome.problems:
             self.stdout.write(str(problem))
+        if outcome.subjects_created:
+            self.stdout.write(
+                (
+                    _("Dry run: %(count)d subjects would be created.")
+                    if outcome.dry_run
+                    else _("%(count)d subjects created.")
+                )
+                % {"count": outcome.subjects_created}
+            )
         if outcome.dry_run:
             message = _(
                 "Dry run: %(records)d forms read, %(problems)d problem(s); %(values)d values "
