@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -66,6 +67,19 @@ USE_LABELS = {
 }
 # A sample in one of these is no longer anywhere a decision could reach.
 GONE = frozenset({SampleStatus.DESTROYED, SampleStatus.RETURNED, SampleStatus.CONSUMED})
+
+
+class SampleFacts(Protocol):
+    """What the consent and MTA checks read of a sample: a Sample, or its plain values."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def identifier(self) -> str: ...
+    @property
+    def subject_id(self) -> Any: ...
+    @property
+    def sample_type(self) -> str: ...
 
 
 @dataclass
@@ -153,7 +167,7 @@ def _refusal(identifier: str, state: ConsentState, use: str) -> str | None:
     return None
 
 
-def use_refusals(samples: Iterable[Sample], uses: Iterable[str]) -> dict[int, str]:
+def use_refusals(samples: Iterable[SampleFacts], uses: Iterable[str]) -> dict[int, str]:
     """Return, per sample pk, why one of ``uses`` is outside the patient's consent (set-wise)."""
     samples = list(samples)
     uses = list(uses)
