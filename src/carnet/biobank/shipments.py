@@ -114,14 +114,21 @@ def _samples_by_identifier(
         if identifier in seen:
             refusals.append(_("sample %(sample)s: named twice.") % {"sample": identifier})
         seen.add(identifier)
-    found = Sample.objects.filter(
-        study=study, environment=environment_written(study), identifier__in=seen
+    # By identifier alone (unique across the installation), the study, environment and sites
+    # checked on the rows: with the study in the WHERE clause, SQLite walked the study's
+    # 100,000 samples by its (study, environment, status) index instead of looking up 500.
+    rows = Sample.objects.filter(identifier__in=seen).order_by("identifier")
+    scope = (
+        site_scope(actor, Action.MANAGE_SAMPLES, study=study) if isinstance(actor, User) else None
     )
-    if isinstance(actor, User):
-        scope = site_scope(actor, Action.MANAGE_SAMPLES, study=study)
-        if not scope.all_sites:
-            found = found.filter(site_id__in=scope.site_ids)
-    samples = _facts(found.order_by("identifier").values_list(*_FACTS))
+    environment = environment_written(study)
+    samples = []
+    for study_id, in_environment, *facts in rows.values_list("study_id", "environment", *_FACTS):
+        sample = ShippedSample(*facts)
+        if study_id != study.pk or in_environment != environment:
+            continue  # another study's sample: unknown here
+        if scope is None or scope.allows(sample.site_id):
+            samples.append(sample)
     known = {sample.identifier for sample in samples}
     for identifier in identifiers:
         if identifier not in known:
