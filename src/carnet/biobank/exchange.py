@@ -128,7 +128,7 @@ def lims_export(actor: User | None, study: Study, *, shape: str = "carnet") -> s
         .order_by("identifier")
         .iterator(chunk_size=2000)
     )
-    places = places_of(samples.values("pk"))  # type: ignore[arg-type]
+    places = places_of(samples.values("pk"))
     out = io.StringIO()
     if shape == "openspecimen":
         writer = csv.writer(out)

@@ -11,10 +11,11 @@ read once for the whole file.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
 from carnet.accounts.permissions import Actor
@@ -44,8 +45,11 @@ OPENSPECIMEN_PLACE = {
 _OPENSPECIMEN_NAMES = tuple(OPENSPECIMEN_PLACE.values())
 
 
-def places_of(samples: list[int]) -> dict[int, tuple[str, str, str, int, int, int]]:
-    """Return where each sample sits: (freezer, rack, box, row, column, box's columns)."""
+def places_of(
+    samples: Iterable[int] | QuerySet[Any],
+) -> dict[int, tuple[str, str, str, int, int, int]]:
+    """Return where each sample sits: (freezer, rack, box, row, column, box's columns); the
+    samples as their pks or as a query of them (read as a subquery)."""
     return {
         sample_id: (freezer, rack, box, row, column, columns)
         for sample_id, freezer, rack, box, row, column, columns in SamplePosition.objects.filter(
