@@ -65,6 +65,7 @@ def _seed(samples: int) -> tuple[Any, Any, Any, Any]:
                 consented_on=s.included_on,
                 biobank=True,
                 future_research=True,
+                sharing=True,
             )
             for s in subjects
         ],

@@ -1,15 +1,19 @@
 """Consent gating: what the patient agreed to decides what may be done with their samples.
 
-Carnet's consent record (subjects.Consent) carries the two optional consents of the study
-YAML's consent form (`biobank_consent`, `future_research_consent`); each sample use needs:
+Carnet's consent record (subjects.Consent) carries the optional consents of the consent form:
+storage in the biobank, future research, genetic analysis and sharing outside the centre; each
+sample use needs:
 
 | use                 | needs                                                     |
 |---------------------|-----------------------------------------------------------|
-| storage             | biobank_consent                                           |
+| storage             | biobank                                                   |
 | protocol_analysis   | a consent in force (the trial's own analyses)             |
-| future_research     | biobank_consent and future_research_consent               |
-| genetic_analysis    | biobank_consent and future_research_consent               |
-| sharing             | biobank_consent and future_research_consent               |
+| future_research     | biobank and future_research                               |
+| genetic_analysis    | biobank and genetic_analysis                              |
+| sharing             | biobank and sharing                                       |
+
+A shipment to a research partner is a sharing outside the centre besides its own use, so it
+needs both (future research and sharing, for instance).
 
 The latest consent form signed governs; an optional consent once given and later taken back is
 a withdrawal dated by the form that took it back; an objection to any further use of data
@@ -22,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -49,13 +54,15 @@ from carnet.subjects.statuses import WithdrawalKind
 OPTIONAL_CONSENTS = {
     "biobank": gettext_lazy("storage of samples in the biobank (biobank_consent)"),
     "future_research": gettext_lazy("future research (future_research_consent)"),
+    "genetic_analysis": gettext_lazy("genetic analysis (genetic_analysis_consent)"),
+    "sharing": gettext_lazy("sharing samples outside the centre (sharing_consent)"),
 }
 CONSENTS_NEEDED: dict[str, tuple[str, ...]] = {
     SampleUse.STORAGE: ("biobank",),
     SampleUse.PROTOCOL_ANALYSIS: (),
     SampleUse.FUTURE_RESEARCH: ("biobank", "future_research"),
-    SampleUse.GENETIC_ANALYSIS: ("biobank", "future_research"),
-    SampleUse.SHARING: ("biobank", "future_research"),
+    SampleUse.GENETIC_ANALYSIS: ("biobank", "genetic_analysis"),
+    SampleUse.SHARING: ("biobank", "sharing"),
 }
 USE_LABELS = {
     SampleUse.STORAGE: gettext_lazy("storage in the biobank"),
@@ -66,6 +73,19 @@ USE_LABELS = {
 }
 # A sample in one of these is no longer anywhere a decision could reach.
 GONE = frozenset({SampleStatus.DESTROYED, SampleStatus.RETURNED, SampleStatus.CONSUMED})
+
+
+class SampleFacts(Protocol):
+    """What the consent and MTA checks read of a sample: a Sample, or its plain values."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def identifier(self) -> str: ...
+    @property
+    def subject_id(self) -> Any: ...
+    @property
+    def sample_type(self) -> str: ...
 
 
 @dataclass
@@ -153,7 +173,7 @@ def _refusal(identifier: str, state: ConsentState, use: str) -> str | None:
     return None
 
 
-def use_refusals(samples: Iterable[Sample], uses: Iterable[str]) -> dict[int, str]:
+def use_refusals(samples: Iterable[SampleFacts], uses: Iterable[str]) -> dict[int, str]:
     """Return, per sample pk, why one of ``uses`` is outside the patient's consent (set-wise)."""
     samples = list(samples)
     uses = list(uses)
@@ -258,7 +278,10 @@ def samples_to_dispose(actor: User | None, study: Study) -> list[SampleToDispose
                     withdrawal=key,
                     what=_withdrawal_words(name),
                     on=on,
-                    may_keep=name == "future_research"
+                    # Taking back a further use (research, genetics, sharing) leaves the
+                    # storage for the protocol's analyses.
+                    may_keep=name != "biobank"
+                    and name != WithdrawalKind.DATA_USE
                     and bool(state.given.get("biobank"))
                     and state.objection_on is None,
                 )

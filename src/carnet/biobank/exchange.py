@@ -2,8 +2,9 @@
 documented columns or in the shape of OpenSpecimen's specimen bulk import.
 
 An import is all or nothing: every row is checked first and each error names its row and column;
-a dry run checks and counts without writing. Positions (freezer, box, row, column) are not
-exchanged yet: they belong to the storage part (see docs/biobank-exchange.md).
+a dry run checks and counts without writing. Storage positions travel too (freezer, rack, box,
+position; OpenSpecimen's Location columns): an import stores or moves the sample there, a full
+box or a taken position refused by name (biobank.exchange_positions).
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from carnet.accounts.permissions import Actor, PermissionDenied, site_scope
 from carnet.accounts.roles import Action
 from carnet.audit.services import AuditEntry, audit_record_many
 from carnet.biobank.consent import GONE
+from carnet.biobank.exchange_positions import (
+    OPENSPECIMEN_PLACE,
+    PLACE_COLUMNS,
+    PlaceChecker,
+    Placement,
+    carnet_place,
+    openspecimen_place,
+    places_of,
+    places_write,
+)
 from carnet.biobank.models import Sample, SampleStatus
 from carnet.biobank.mta import actor_label, require_samples
 from carnet.core.clock import utc_now
@@ -49,6 +60,7 @@ CARNET_COLUMNS = (
     "collected_by",
     "sprec",
     "quality",
+    *PLACE_COLUMNS,
 )
 # OpenSpecimen's specimen bulk import column -> Carnet's column.
 OPENSPECIMEN_COLUMNS = {
@@ -64,6 +76,7 @@ OPENSPECIMEN_COLUMNS = {
     "Collection Event#Date and Time": "collected_at",
     "Collection Event#User": "collected_by",
     "Comments": "quality",
+    **OPENSPECIMEN_PLACE,
 }
 # Written on export only (derived): OpenSpecimen's own fields.
 OPENSPECIMEN_EXPORT = (
@@ -84,6 +97,7 @@ OPENSPECIMEN_EXPORT = (
     "Collection Event#Date and Time",
     "Collection Event#User",
     "Comments",
+    *OPENSPECIMEN_PLACE,
 )
 IMPORT_STATUSES = [status for status in SampleStatus.values if status != SampleStatus.EXPECTED]
 # What an import may change on a sample Carnet already holds.
@@ -108,12 +122,13 @@ def _volume(sample: Sample) -> str:
 
 def lims_export(actor: User | None, study: Study, *, shape: str = "carnet") -> str:
     """Return the study's samples as CSV, in Carnet's columns or OpenSpecimen's (one query)."""
+    samples = _samples(actor, study)
     rows = (
-        _samples(actor, study)
-        .select_related("parent", "subject", "site")
+        samples.select_related("parent", "subject", "site")
         .order_by("identifier")
         .iterator(chunk_size=2000)
     )
+    places = places_of(samples.values("pk"))
     out = io.StringIO()
     if shape == "openspecimen":
         writer = csv.writer(out)
@@ -142,6 +157,7 @@ def lims_export(actor: User | None, study: Study, *, shape: str = "carnet") -> s
                     sample.collected_at.isoformat() if sample.collected_at else "",
                     sample.collected_by,
                     sample.quality,
+                    *openspecimen_place(places.get(sample.pk)),
                 ]
             )
         return out.getvalue()
@@ -168,6 +184,7 @@ def lims_export(actor: User | None, study: Study, *, shape: str = "carnet") -> s
                 sample.collected_by,
                 sample.sprec,
                 sample.quality,
+                *carnet_place(places.get(sample.pk)),
             ]
         )
     return out.getvalue()
@@ -180,6 +197,7 @@ class ImportReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
+    placed: list[str] = field(default_factory=list)  # stored or moved to the file's place
     dry_run: bool = False
     shape: str = "carnet"
 
@@ -443,6 +461,35 @@ def _write(
     audit_record_many(actor=actor, entries=entries, chain=study.audit_chain)
 
 
+def _place_row(
+    places: PlaceChecker,
+    number: int,
+    row: dict[str, Any],
+    known: Sample | None,
+    errors: list[str],
+    placements: list[Placement],
+) -> None:
+    """Check the place a row gives its sample, if it gives one."""
+    if not places.wants_place(row):
+        return
+    if known is None and row.get("status") not in (
+        None,
+        SampleStatus.COLLECTED,
+        SampleStatus.STORED,
+    ):
+        errors.append(
+            _located(
+                number,
+                "status",
+                _("a %(status)s sample cannot be stored.") % {"status": row["status"]},
+            )
+        )
+        return
+    placement = places.check(number, row, known, errors)
+    if placement is not None:
+        placements.append(placement)
+
+
 @transaction.atomic
 def lims_import(*, actor: Actor, study: Study, text: str, dry_run: bool = False) -> ImportReport:
     """Import samples from the LIMS: new identifiers are created, known ones updated (volume,
@@ -470,6 +517,8 @@ def lims_import(*, actor: Actor, study: Study, text: str, dry_run: bool = False)
     scope = (
         site_scope(actor, Action.MANAGE_SAMPLES, study=study) if isinstance(actor, User) else None
     )
+    places = PlaceChecker(actor, study, _located)
+    placements: list[Placement] = []
     in_file: set[str] = set()
     creating: list[tuple[int, dict[str, Any]]] = []
     updating: list[tuple[Sample, dict[str, Any]]] = []
@@ -510,6 +559,7 @@ def lims_import(*, actor: Actor, study: Study, text: str, dry_run: bool = False)
                 )
                 continue
             updating.append((known, row))
+            _place_row(places, number, row, known, errors, placements)
             continue
         _check_new(
             number,
@@ -521,6 +571,7 @@ def lims_import(*, actor: Actor, study: Study, text: str, dry_run: bool = False)
             errors=errors,
         )
         creating.append((number, row))
+        _place_row(places, number, row, None, errors, placements)
     if errors:
         raise ImportRefused(errors)
     report = ImportReport(dry_run=dry_run, shape=shape)
@@ -539,6 +590,7 @@ def lims_import(*, actor: Actor, study: Study, text: str, dry_run: bool = False)
         else:
             report.unchanged += 1
     report.created = [row["identifier"] for _number, row in creating]
+    report.placed = [placement.identifier for placement in placements]
     if dry_run:
         return report
     _write(
@@ -551,4 +603,13 @@ def lims_import(*, actor: Actor, study: Study, text: str, dry_run: bool = False)
         sites=sites,
         identifiers=in_file | parents,
     )
+    if placements:
+        placed = {
+            sample.identifier: sample
+            for sample in Sample.objects.filter(identifier__in=report.placed)
+        }
+        entries = places_write(
+            actor_label=actor_label(actor), placements=placements, samples=placed
+        )
+        audit_record_many(actor=actor, entries=entries, chain=study.audit_chain)
     return report

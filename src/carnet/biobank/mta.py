@@ -15,10 +15,10 @@ from carnet.accounts.models import User
 from carnet.accounts.permissions import Actor, require
 from carnet.accounts.roles import Action
 from carnet.audit.services import audit_record
+from carnet.biobank.consent import SampleFacts
 from carnet.biobank.models import (
     Destination,
     DestinationKind,
-    Sample,
     SampleUse,
     ShipmentItem,
     ShipmentStatus,
@@ -172,7 +172,7 @@ def agreement_refusals(
     *,
     destination: Destination,
     uses: Iterable[str],
-    samples: Iterable[Sample],
+    samples: Iterable[SampleFacts],
     on: date,
     already_sent: int | None = None,
 ) -> list[str]:

@@ -106,6 +106,8 @@ class ConsentScope:
     biobank: bool
     future_research: bool
     form_version: str
+    genetic_analysis: bool = False
+    sharing: bool = False
 
 
 def consent_scope(subject: Subject) -> ConsentScope | None:
@@ -113,4 +115,10 @@ def consent_scope(subject: Subject) -> ConsentScope | None:
     consent = Consent.objects.filter(subject=subject).order_by("-consented_on", "-pk").first()
     if consent is None:
         return None
-    return ConsentScope(consent.biobank, consent.future_research, consent.form_version)
+    return ConsentScope(
+        biobank=consent.biobank,
+        future_research=consent.future_research,
+        form_version=consent.form_version,
+        genetic_analysis=consent.genetic_analysis,
+        sharing=consent.sharing,
+    )

@@ -5,7 +5,8 @@ biobank.storage and biobank.aliquots decide; a refusal is shown on the page it c
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Callable
+from urllib.parse import quote, urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -60,6 +61,18 @@ def _url(name: str, study: Study, *args: object) -> str:
     return reverse(f"biobank:{name}", args=[study.identifier, *args])
 
 
+# A value no argument takes: the URL reversed with it is split around it.
+_MARKER = 987654321
+
+
+def _links(name: str, study: Study) -> Callable[[object], str]:
+    """Return a function giving the URL of ``name`` for one more argument, reversed once: a
+    freezer's page has some 350 links, and reversing each was a third of the page's time."""
+    before, after = _url(name, study, _MARKER).rsplit(str(_MARKER), 1)
+    # What reverse() leaves unquoted in a path segment (RFC 3986's sub-delimiters, ~ : @).
+    return lambda value: before + quote(str(value), safe="!$&'()*+,;=~:@") + after
+
+
 # --- pages ---------------------------------------------------------------------------------------
 
 
@@ -110,7 +123,6 @@ def sample_page(request: HttpRequest, identifier: str, sample: str) -> HttpRespo
     study = _study(request, identifier)
     user = _user(request)
     found = _sample(request, study, sample)
-    scanned = storage.sample_scan(user, study, found.identifier)
     boxes = storage.boxes_with_space(user, study)
     return render(
         request,
@@ -118,7 +130,7 @@ def sample_page(request: HttpRequest, identifier: str, sample: str) -> HttpRespo
         {
             "study": study,
             "sample": found,
-            "place": scanned.place,
+            "place": storage.sample_place(found),
             "children": list(found.children.order_by("identifier")),
             "movements": list(storage.sample_movements(user, found)),
             "boxes": boxes,
@@ -159,6 +171,8 @@ def freezer_page(request: HttpRequest, identifier: str, pk: int) -> HttpResponse
         raise Http404(str(error)) from error
     content = storage.freezer_content(user, study, freezer, page=_int(request.GET.get("page")) or 1)
     others = storage.freezers_in_service(user, study, besides=freezer)
+    sample_link, box_link = _links("sample_storage", study), _links("box", study)
+    box_new_link = _links("box_new", study)
     return render(
         request,
         "biobank/storage/freezer.html",
@@ -166,8 +180,16 @@ def freezer_page(request: HttpRequest, identifier: str, pk: int) -> HttpResponse
             "study": study,
             "use": storage.freezer_use(freezer),
             "freezer": freezer,
-            "racks": storage.freezer_boxes(freezer),
+            "racks": [
+                (
+                    rack,
+                    box_new_link(rack.pk),
+                    [(box, used, box_link(box.pk)) for box, used in boxes],
+                )
+                for rack, boxes in storage.freezer_boxes(freezer)
+            ],
             "content": content,
+            "rows": [(s, sample_link(s.identifier), box_link(s.box_id)) for s in content.samples],
             "others": others,
             "problem": request.GET.get("problem", ""),
         },

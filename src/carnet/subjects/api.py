@@ -69,6 +69,8 @@ class ConsentOut(Schema):
     consented_on: date
     biobank: bool
     future_research: bool
+    genetic_analysis: bool
+    sharing: bool
 
 
 class SubjectOut(Schema):
@@ -97,6 +99,8 @@ class ConsentIn(Schema):
     consented_on: date
     biobank: bool = False
     future_research: bool = False
+    genetic_analysis: bool = False
+    sharing: bool = Field(default=False, description="Sharing samples outside the centre")
 
 
 class InclusionIn(Schema):
@@ -318,6 +322,8 @@ def _subject_out(summary: selectors.SubjectSummary, *, detail: bool = False) -> 
                 consented_on=consent.consented_on,
                 biobank=consent.biobank,
                 future_research=consent.future_research,
+                genetic_analysis=consent.genetic_analysis,
+                sharing=consent.sharing,
             )
             if consent
             else None

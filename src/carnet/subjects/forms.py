@@ -192,6 +192,10 @@ class InclusionForm(forms.Form):
     consented_on = _date(_("Consent date"))
     biobank = forms.BooleanField(label=_("Biobank consent"), required=False)
     future_research = forms.BooleanField(label=_("Consent to future research"), required=False)
+    genetic_analysis = forms.BooleanField(label=_("Consent to genetic analysis"), required=False)
+    sharing = forms.BooleanField(
+        label=_("Consent to sharing samples outside the centre"), required=False
+    )
 
     # Service refusals name these; the form calls them otherwise.
     ALIASES = {
@@ -253,7 +257,14 @@ class InclusionForm(forms.Form):
         return [self[name] for name in ("site", "included_on", "screening_number", "sex", "age")]
 
     def consent_fields(self) -> list[forms.BoundField]:
-        names = ("consent_version", "consented_on", "biobank", "future_research")
+        names = (
+            "consent_version",
+            "consented_on",
+            "biobank",
+            "future_research",
+            "genetic_analysis",
+            "sharing",
+        )
         return [self[name] for name in names]
 
     def eligibility_values(self) -> dict[str, Any]:
@@ -293,6 +304,10 @@ class ConsentForm(forms.Form):
     consented_on = _date(_("Consent date"))
     biobank = forms.BooleanField(label=_("Biobank consent"), required=False)
     future_research = forms.BooleanField(label=_("Consent to future research"), required=False)
+    genetic_analysis = forms.BooleanField(label=_("Consent to genetic analysis"), required=False)
+    sharing = forms.BooleanField(
+        label=_("Consent to sharing samples outside the centre"), required=False
+    )
 
 
 class WithdrawalForm(forms.Form):

@@ -203,6 +203,10 @@ class Consent(models.Model):
     consented_on = models.DateField()
     biobank = models.BooleanField(default=False)
     future_research = models.BooleanField(default=False)
+    # Consents of their own, not implied by future research: genetic analysis of the samples,
+    # and sharing them outside the centre (a research partner).
+    genetic_analysis = models.BooleanField(default=False)
+    sharing = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -455,6 +455,8 @@ class ConsentGiven:
     consented_on: date
     biobank: bool = False
     future_research: bool = False
+    genetic_analysis: bool = False
+    sharing: bool = False
 
 
 class IneligibleError(ValidationError):
@@ -643,6 +645,8 @@ def subject_include(
         consented_on=consent.consented_on,
         biobank=consent.biobank,
         future_research=consent.future_research,
+        genetic_analysis=consent.genetic_analysis,
+        sharing=consent.sharing,
     )
     audit_record(
         actor=actor,
@@ -663,6 +667,8 @@ def subject_include(
                 "consented_on": consent.consented_on,
                 "biobank": consent.biobank,
                 "future_research": consent.future_research,
+                "genetic_analysis": consent.genetic_analysis,
+                "sharing": consent.sharing,
             },
         },
         chain=study.audit_chain,
@@ -961,6 +967,8 @@ def consent_record(
     consented_on: date,
     biobank: bool = False,
     future_research: bool = False,
+    genetic_analysis: bool = False,
+    sharing: bool = False,
 ) -> Consent:
     """Record a new consent form signed by an included subject (an amended version, or a change
     to the optional consents)."""
@@ -986,6 +994,8 @@ def consent_record(
         consented_on=consented_on,
         biobank=biobank,
         future_research=future_research,
+        genetic_analysis=genetic_analysis,
+        sharing=sharing,
     )
     audit_record(
         actor=actor,
@@ -996,6 +1006,8 @@ def consent_record(
                 "form_version": latest.form_version,
                 "biobank": latest.biobank,
                 "future_research": latest.future_research,
+                "genetic_analysis": latest.genetic_analysis,
+                "sharing": latest.sharing,
             }
             if latest
             else None
@@ -1005,6 +1017,8 @@ def consent_record(
             "consented_on": consented_on,
             "biobank": biobank,
             "future_research": future_research,
+            "genetic_analysis": genetic_analysis,
+            "sharing": sharing,
         },
         chain=subject.study.audit_chain,
     )

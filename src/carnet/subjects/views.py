@@ -317,6 +317,8 @@ def subject_new_page(request: HttpRequest, identifier: str) -> HttpResponse:
                         consented_on=form.cleaned_data["consented_on"],
                         biobank=form.cleaned_data["biobank"],
                         future_research=form.cleaned_data["future_research"],
+                        genetic_analysis=form.cleaned_data["genetic_analysis"],
+                        sharing=form.cleaned_data["sharing"],
                     ),
                     sex=form.cleaned_data["sex"],
                     age=form.cleaned_data["age"],

@@ -49,7 +49,13 @@ class Bank:
         return self.world.study
 
     def include(
-        self, site: str = "a", *, biobank: bool = True, future_research: bool = True
+        self,
+        site: str = "a",
+        *,
+        biobank: bool = True,
+        future_research: bool = True,
+        genetic_analysis: bool = True,
+        sharing: bool = True,
     ) -> Subject:
         number = len(self.subjects)
         subject = subject_include(
@@ -63,6 +69,8 @@ class Bank:
                 consented_on=date(2026, 1, 5) + timedelta(days=number),
                 biobank=biobank,
                 future_research=future_research,
+                genetic_analysis=genetic_analysis,
+                sharing=sharing,
             ),
         )
         self.subjects.append(subject)

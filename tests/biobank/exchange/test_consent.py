@@ -27,10 +27,41 @@ def test_without_the_future_research_consent_the_refusal_names_it(bank: Bank) ->
     sample = bank.sample(bank.include(future_research=False), identifier="P1")
     assert sample_use_refusal(sample, SampleUse.STORAGE) is None
     assert sample_use_refusal(sample, SampleUse.PROTOCOL_ANALYSIS) is None
-    assert sample_use_refusal(sample, SampleUse.GENETIC_ANALYSIS) == (
-        "sample P1: not for genetic analysis: the consent form v1 signed on 2026-01-05 does not "
+    assert sample_use_refusal(sample, SampleUse.FUTURE_RESEARCH) == (
+        "sample P1: not for future research: the consent form v1 signed on 2026-01-05 does not "
         "include the optional consent to future research (future_research_consent)."
     )
+
+
+def test_genetic_analysis_needs_its_own_consent_not_future_research(bank: Bank) -> None:
+    without = bank.sample(bank.include(genetic_analysis=False), identifier="G1")
+    assert sample_use_refusal(without, SampleUse.FUTURE_RESEARCH) is None
+    assert sample_use_refusal(without, SampleUse.GENETIC_ANALYSIS) == (
+        "sample G1: not for genetic analysis: the consent form v1 signed on 2026-01-05 does not "
+        "include the optional consent to genetic analysis (genetic_analysis_consent)."
+    )
+    only_genetics = bank.sample(bank.include(future_research=False), identifier="G2")
+    assert sample_use_refusal(only_genetics, SampleUse.GENETIC_ANALYSIS) is None
+
+
+def test_sharing_outside_the_centre_needs_its_own_consent(bank: Bank) -> None:
+    sample = bank.sample(bank.include(sharing=False), identifier="S1")
+    assert sample_use_refusal(sample, SampleUse.FUTURE_RESEARCH) is None
+    assert sample_use_refusal(sample, SampleUse.SHARING) == (
+        "sample S1: not for sharing outside the centre: the consent form v1 signed on "
+        "2026-01-05 does not include the optional consent to sharing samples outside the "
+        "centre (sharing_consent)."
+    )
+
+
+def test_the_refusal_names_the_missing_consent_in_french(bank: Bank) -> None:
+    from django.utils import translation
+
+    sample = bank.sample(bank.include(sharing=False), identifier="S2")
+    with translation.override("fr"):
+        refusal = sample_use_refusal(sample, SampleUse.SHARING)
+    assert refusal is not None
+    assert "partage des échantillons hors du centre (sharing_consent)" in refusal
 
 
 def test_without_the_biobank_consent_not_even_storage_is_allowed(bank: Bank) -> None:
@@ -52,10 +83,25 @@ def test_a_withdrawn_optional_consent_is_named_with_its_date(bank: Bank) -> None
         consented_on=date(2026, 2, 1),
         biobank=True,
         future_research=False,
+        sharing=True,
+    )
+    assert sample_use_refusal(sample, SampleUse.FUTURE_RESEARCH) == (
+        "sample P3: not for future research: the patient withdrew the optional "
+        "consent to future research (future_research_consent) on 2026-02-01."
+    )
+    assert sample_use_refusal(sample, SampleUse.SHARING) is None
+    consent_record(
+        actor=bank.nurse,
+        subject=subject,
+        form_version="v1",
+        consented_on=date(2026, 2, 3),
+        biobank=True,
+        future_research=True,
+        sharing=False,
     )
     assert sample_use_refusal(sample, SampleUse.SHARING) == (
         "sample P3: not for sharing outside the centre: the patient withdrew the optional "
-        "consent to future research (future_research_consent) on 2026-02-01."
+        "consent to sharing samples outside the centre (sharing_consent) on 2026-02-03."
     )
 
 

@@ -72,8 +72,9 @@ def test_a_malformed_file_is_refused_whole_with_located_errors(bank: Bank) -> No
 
 
 def test_an_unknown_column_and_a_short_row_are_located(bank: Bank) -> None:
-    with pytest.raises(ValidationError, match="row 1, column freezer: not a column"):
-        lims_import(actor=bank.technician, study=bank.study, text="identifier,freezer\nA,B\n")
+    # (freezer was the example before storage positions were exchanged: it is a column now.)
+    with pytest.raises(ValidationError, match="row 1, column shelf: not a column"):
+        lims_import(actor=bank.technician, study=bank.study, text="identifier,shelf\nA,B\n")
     with pytest.raises(ValidationError, match="row 2: 1 values for 2 columns"):
         lims_import(actor=bank.technician, study=bank.study, text="identifier,status\nA\n")
 

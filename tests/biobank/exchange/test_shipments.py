@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from carnet.accounts.permissions import PermissionDenied
 from carnet.audit.models import AuditEvent
@@ -229,3 +231,52 @@ def test_a_request_outside_the_mta_cannot_be_approved_and_a_refusal_needs_a_reas
     request.refresh_from_db()
     assert request.status == RequestStatus.REFUSED
     assert utc_today() - timedelta(days=1) <= request.decided_at.date()
+
+
+def test_a_shipment_to_a_partner_is_refused_without_the_sharing_consent(bank: Bank) -> None:
+    bank.sample(bank.include(), identifier="SH-1")
+    bank.sample(bank.include(sharing=False), identifier="SH-2")
+    with pytest.raises(ShipmentRefused) as refused:
+        _prepare(bank, ["SH-1", "SH-2"])
+    assert refused.value.refusals == [
+        "sample SH-2: not for sharing outside the centre: the consent form v1 signed on "
+        "2026-01-06 does not include the optional consent to sharing samples outside the "
+        "centre (sharing_consent)."
+    ]
+    assert not Shipment.objects.exists()
+    # The same sample may go to the central lab for the protocol's analyses: no sharing.
+    shipment = _prepare(
+        bank, ["SH-2"], destination=bank.central_lab, use="protocol_analysis", agreement=None
+    )
+    assert shipment.status == ShipmentStatus.PREPARED
+
+
+def test_a_shipment_costs_the_same_statements_whatever_its_size(bank: Bank) -> None:
+    subject = bank.include()
+    statements = []
+    for prefix, count in (("Q", 2), ("R", 30)):
+        identifiers = [f"{prefix}-{n:02d}" for n in range(count)]
+        for identifier in identifiers:
+            bank.sample(subject, identifier=identifier)
+        # To the central lab: the partner's MTA allows 10 samples.
+        with CaptureQueriesContext(connection) as queries:
+            shipment = _prepare(
+                bank,
+                identifiers,
+                destination=bank.central_lab,
+                use="protocol_analysis",
+                agreement=None,
+            )
+            shipment_send(actor=bank.technician, shipment=shipment)
+            manifest_csv(shipment)
+        statements.append(len(queries.captured_queries))
+        shipped = Sample.objects.filter(identifier__in=identifiers)
+        assert set(shipped.values_list("status", flat=True)) == {SampleStatus.IN_TRANSIT}
+        # Each sample's own audit event, in the one append of the send.
+        events = AuditEvent.objects.filter(
+            action="biobank.sample_shipped",
+            target_id__in=[str(pk) for pk in shipped.values_list("pk", flat=True)],
+        )
+        assert set(events.values_list("target_type", flat=True)) == {"biobank.sample"}
+        assert events.count() == count
+    assert statements[0] == statements[1]
