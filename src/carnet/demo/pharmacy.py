@@ -32,8 +32,8 @@ from carnet.demo.accounts import DEMO_ROLES_FROM, demo_password
 from carnet.pharmacy.assignment import visit_kits_assign
 from carnet.pharmacy.dispensing import kit_dispense, kit_return
 from carnet.pharmacy.excursions import excursion_decide, excursion_report
-from carnet.pharmacy.plan import pharmacy_plan
 from carnet.pharmacy.models import Batch, Excursion, Kit, KitStatus
+from carnet.pharmacy.plan import pharmacy_plan
 from carnet.pharmacy.shipments import (
     shipment_create,
     shipment_receipt_close,
@@ -259,7 +259,6 @@ def excursion_load(*, study: Study, pharmacist: User, on: date) -> Excursion | N
         decision="usable",
         reason="Stability data: up to 25 °C for 72 hours allowed (manufacturer's letter 2025-07)",
     )
-
 
 
 def stock_load(*, actor: SystemActor, study: Study, per_arm: int = SHIPMENT_PER_ARM) -> int:
