@@ -11,6 +11,7 @@ guide's pictures (docs/guide/pharmacist.md) are written here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,15 @@ VIEWPORT = {"width": 1366, "height": 900}
 ARMS = ("experimental", "placebo")
 
 
+@pytest.fixture(autouse=True)
+def _patient_on_a_loaded_machine() -> Iterator[None]:
+    """The receipt of six kits, a randomisation and a PDF in one test: on a machine shared by
+    many runs a page may take longer than the suite's usual wait (restored afterwards)."""
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 def scan(page: Any, number: str) -> None:
     """Type a kit number in the scan box and press Enter, as a barcode reader does."""
     page.locator("#receipt-kit").fill(number)
@@ -48,6 +58,7 @@ def test_the_pharmacist_receives_dispenses_blind_quarantines_and_the_log_balance
     trial = pharmacy_trial(tmp_path)
     study = trial.world.study
     page.set_viewport_size(VIEWPORT)
+    page.set_default_timeout(60_000)
     # The depot: three kits of each arm in batch B1 (shuffled across the numbers), sent to 01.
     kits = kits_generate(
         actor=trial.manager, study=study, batch=trial.batch, per_content=3, pattern="4172{seq:02}"
