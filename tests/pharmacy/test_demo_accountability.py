@@ -50,7 +50,7 @@ def test_the_demo_dispenses_kits_of_the_right_arm_and_its_accountability_balance
     study: Study,
 ) -> None:
     environment = environment_written(study)
-    sites = StudySite.objects.filter(study=study)
+    sites = list(StudySite.objects.filter(study=study).order_by("code"))
     # A shipment per site, sent and received through the services.
     for site in sites:
         assert Shipment.objects.filter(
@@ -84,7 +84,6 @@ def test_the_demo_dispenses_kits_of_the_right_arm_and_its_accountability_balance
     assert {entry.decided_by for entry in excursion.kits.all()} == {"Camille Roux"}
 
     # Accountability (one demo load for both: it takes a while).
-    sites = list(sites.order_by("code"))
     book = accountability(study, environment, sites, unblinded=True)
     assert book.discrepancies == []
     assert book.balances
@@ -101,14 +100,16 @@ def test_the_demo_dispenses_kits_of_the_right_arm_and_its_accountability_balance
         for line in account.kits:
             assert line.by_ledger in ("dispensed", "returned", "destroyed", "in_stock")
     # Planted: a dispensed kit put back on the shelf without a movement.
-    kit = Kit.objects.filter(study=study, status=KitStatus.DISPENSED).order_by("number").first()
-    assert kit is not None
-    Kit.objects.filter(pk=kit.pk).update(status=KitStatus.AVAILABLE)
+    planted = Kit.objects.filter(study=study, status=KitStatus.DISPENSED).order_by("number")
+    moved = planted.select_related("site").first()
+    assert moved is not None
+    assert moved.site is not None
+    Kit.objects.filter(pk=moved.pk).update(status=KitStatus.AVAILABLE)
     book = accountability(study, environment, sites)
     assert not book.balances
-    (listed,) = [text for text in book.discrepancies if kit.number in text]
+    (listed,) = [text for text in book.discrepancies if moved.number in text]
     assert "available" in listed
     assert "dispensed" in listed
-    site = next(account for account in book.sites if account.site == kit.site.code)
-    assert not site.balances
-    assert all(account.balances for account in book.sites if account is not site)
+    wrong = next(account for account in book.sites if account.site == moved.site.code)
+    assert not wrong.balances
+    assert all(account.balances for account in book.sites if account is not wrong)
