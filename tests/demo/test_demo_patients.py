@@ -189,19 +189,28 @@ def test_the_demo_randomises_through_the_service_and_verify_passes(demo: SystemA
         assert all(day >= subject.randomised_on for (day,) in cycles)
     result = study_randomisation_verify(study)
     assert result.passed, result.differences
-    # The kit list per site gives each allocation a kit of its site holding its arm, which the
-    # site records at each administration; the randomisation form holds the allocation number.
+    # Kit mode (issue 25): the pharmacy gives each allocation a kit of its site holding its arm,
+    # for cycle 1; the site records at each administration the kit dispensed for that cycle, one
+    # of the subject's arm; the randomisation form holds the allocation number.
     from carnet.capture.models import ItemValue
-    from carnet.randomization.models import Kit
+    from carnet.pharmacy.models import Kit
 
     for allocation in allocations.select_related("subject__site"):
-        kit = Kit.objects.get(given_to=allocation.subject)
-        assert (kit.number, kit.arm, kit.site) == (
-            allocation.kit_number,
+        kit = Kit.objects.get(study=study, number=allocation.kit_number)
+        assert (kit.subject, kit.content, kit.site, kit.event, kit.occurrence) == (
+            allocation.subject,
             allocation.arm,
             allocation.subject.site,
+            "cycle",
+            1,
         )
         values = ItemValue.objects.filter(form_instance__subject=allocation.subject, removed=False)
         assert values.get(item="rando_number").text == f"R{allocation.number:04d}"
-        kits = set(values.filter(item="kit_number").values_list("text", flat=True))
-        assert kits <= {allocation.kit_number}
+        for value in values.filter(item="kit_number").select_related("form_instance"):
+            given = Kit.objects.get(study=study, number=value.text)
+            assert (given.subject, given.content, given.site, given.occurrence) == (
+                allocation.subject,
+                allocation.arm,
+                allocation.subject.site,
+                value.form_instance.occurrence,
+            )

@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 
 from carnet.capture.services import form_save
 from carnet.demo import demo_load
+from carnet.demo.pharmacy import stock_load
 from carnet.interop.models import ExportRun
 from carnet.interop.tasks import export_run
 from carnet.randomization.services import subject_randomise
@@ -58,6 +59,8 @@ def served(django_db_setup: Any, django_db_blocker: Any) -> Iterator[tuple[str, 
                 demo_load(actor=SYSTEM, password=PASSWORD)
                 study = _study("maintain-crc.yaml", test_patient=False)
                 _phase3_world(study)
+                # Kit mode: the randomisation below assigns a kit of the site's stock.
+                stock_load(actor=SYSTEM, study=study)
                 for subject in Subject.objects.filter(study=study):
                     staff = _staff(subject.site.code)
                     # The stratification factor the randomisation reads from the casebook.

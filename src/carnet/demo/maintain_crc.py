@@ -14,6 +14,7 @@ from carnet.accounts.models import StudySite, User
 from carnet.audit.services import SystemActor
 from carnet.capture.services import Missing
 from carnet.core.clock import utc_now
+from carnet.demo import pharmacy as demo_pharmacy
 from carnet.demo.synthetic import (
     ENTRY_LAG_DAYS,
     SEED,
@@ -256,7 +257,10 @@ def patient_enter(  # noqa: C901
     actor: User,
     summary: StudyPatients,
     last_day: date,
+    pharmacist: User | None = None,
 ) -> None:
+    """Enter the patient's story; with ``pharmacist`` (kit mode, `demo.pharmacy`), the site's
+    pharmacist assigns and dispenses each cycle's kit and the administration form records it."""
     rng = patient.rng
     inclusion = patient.included_on
     sex = rng.choice([1, 1, 1, 2, 2])  # colorectal cancer: about 60% men
@@ -595,6 +599,15 @@ def patient_enter(  # noqa: C901
             ),
             occurrence=n,
         )
+        if pharmacist is not None and cycle["treatment"]["adm_given"] == 1:
+            # The assignment reads the visits (written at once) and the allocation, not forms.
+            cycle["treatment"]["kit_number"] = demo_pharmacy.cycle_kit(
+                pharmacist=pharmacist,
+                subject=w.subject,
+                occurrence=n,
+                on=day,
+                dose_mg=cycle["treatment"]["adm_dose"],
+            )
         w.save("cycle", "treatment", cycle["treatment"], occurrence=n)
         if rng.random() < 0.015:
             w.not_done("cycle", "ecog", "NOT_PERFORMED", occurrence=n)

@@ -16,6 +16,7 @@ from carnet.accounts.models import StudySite, User
 from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_today
 from carnet.demo import acc_209, maintain_crc
+from carnet.demo import pharmacy as demo_pharmacy
 from carnet.demo.acc_209 import (
     PHASE2,
     PHASE2_NOT_INCLUDED,
@@ -66,7 +67,8 @@ def demo_patients_load(
             else acc_209.patients_plan(planned)
         )
         if identifier == PHASE3:
-            maintain_crc.kits_load(actor=actor, study=study, plan=plan)
+            # Kit mode (design.pharmacy): the pharmacy's kits replace the old per-site kit list.
+            pharmacists = demo_pharmacy.pharmacy_load(actor=actor, study=study)
         prefix = "MC" if identifier == PHASE3 else "AC"
         taken = set(
             Subject.objects.filter(study=study, screening_number__startswith=prefix).values_list(
@@ -83,6 +85,14 @@ def demo_patients_load(
             elif patient.included_on > last_day - timedelta(days=2):
                 summary.not_yet += 1
             else:
+                if identifier == PHASE3:
+                    demo_pharmacy.stock_ensure(
+                        actor=actor,
+                        study=study,
+                        site=site,
+                        pharmacist=pharmacists[site.code],
+                        needed=demo_pharmacy.cycles_bound(patient.included_on, last_day),
+                    )
                 # One patient, one transaction: an interrupted run leaves whole patients only.
                 with transaction.atomic():
                     if identifier == PHASE3:
@@ -93,6 +103,7 @@ def demo_patients_load(
                             actor=staff[patient.site],
                             summary=summary,
                             last_day=last_day,
+                            pharmacist=pharmacists[site.code],
                         )
                     else:
                         acc_209.patient_enter(
@@ -108,6 +119,9 @@ def demo_patients_load(
             if progress is not None:
                 progress(identifier, done, len(plan))
         if identifier == PHASE3:
+            demo_pharmacy.excursion_load(
+                study=study, pharmacist=pharmacists[demo_pharmacy.EXCURSION_SITE], on=last_day
+            )
             screening_log_fill(
                 study,
                 sites,

@@ -25,6 +25,7 @@ from carnet.demo import (
     demo_patients_load,
     demo_studies_load,
 )
+from carnet.demo.pharmacy import DEMO_PHARMACISTS
 
 
 class Command(BaseCommand):
@@ -88,6 +89,8 @@ class Command(BaseCommand):
                 if options["no_patients"] and options["scale"] is None
                 else [name for name, _n, _s in DEMO_SITE_STAFF]
             )
+            # MAINTAIN-CRC's pharmacists of sites 02 and 03 come with its patients.
+            + ([name for name, _n, _s in DEMO_PHARMACISTS] if patients else [])
         )
         self.stdout.write("Demo loaded. Log in at http://127.0.0.1:8000/ as one of:")
         self.stdout.write(f"  {names}")
