@@ -24,6 +24,7 @@ from carnet.demo.acc_209 import (
     PHASE2_STAGE2,
 )
 from carnet.demo.accounts import DEMO_SITE_STAFF, demo_site_staff_load
+from carnet.demo.biobank import biobank_load
 from carnet.demo.maintain_crc import PHASE3, PHASE3_ACCRUAL_ENDS, PHASE3_NOT_INCLUDED, PHASE3_SITES
 from carnet.demo.screening import screening_log_fill
 from carnet.demo.synthetic import StudyPatients, pending_flush
@@ -108,6 +109,7 @@ def demo_patients_load(
             if progress is not None:
                 progress(identifier, done, len(plan))
         if identifier == PHASE3:
+            biobank_load(study=study, staff=staff, last_day=last_day)  # demo/biobank.py
             screening_log_fill(
                 study,
                 sites,
