@@ -78,7 +78,8 @@ def test_plasma_and_tumour_samples_at_baseline_and_progression(study: Study) -> 
     # Only patients who gave the biobank consent gave samples.
     for subject_id in primary.values_list("subject_id", flat=True).distinct():
         first = Consent.objects.filter(subject_id=subject_id).order_by("consented_on").first()
-        assert first is not None and first.biobank
+        assert first is not None
+        assert first.biobank
     # Each collection and each processing step is in the study's audit trail, with its SPREC.
     assert AuditEvent.objects.filter(action="biobank.sample_collected").count() == primary.count()
     plasma = primary.filter(expected_code="plasma_ctdna")
@@ -121,13 +122,16 @@ def test_every_tube_in_hand_is_stored_at_one_position_of_the_crb(study: Study) -
 def test_one_shipment_to_the_partner_under_its_mta(study: Study) -> None:
     shipment = Shipment.objects.get(study=study)
     assert shipment.destination.code == PARTNER
-    assert shipment.agreement is not None and shipment.agreement.reference == MTA
+    assert shipment.agreement is not None
+    assert shipment.agreement.reference == MTA
     assert shipment.status == ShipmentStatus.RECEIVED
     items = list(shipment.items.select_related("sample"))
-    assert items and all(item.received for item in items)
+    assert items
+    assert all(item.received for item in items)
     for item in items:
         sample = item.sample
-        assert sample.sample_type == "plasma" and sample.parent_id is not None
+        assert sample.sample_type == "plasma"
+        assert sample.parent_id is not None
         # Only patients who agreed to future research under the amended form.
         assert sample.subject.consents.filter(
             form_version=AMENDED_FORM, future_research=True
@@ -142,7 +146,9 @@ def test_the_withdrawal_disposes_of_exactly_the_patients_samples(study: Study) -
     assert len(subjects) == 1
     subject = Subject.objects.get(pk=subjects.pop())
     latest = subject.consents.order_by("-consented_on", "-pk").first()
-    assert latest is not None and latest.biobank and not latest.future_research
+    assert latest is not None
+    assert latest.biobank
+    assert not latest.future_research
     # Every sample of that patient not already used up, wherever it was (the aliquot at the
     # partner too), and nothing else.
     concerned = set(
