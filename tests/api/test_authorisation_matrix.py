@@ -234,6 +234,7 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     BIOBANK + "/freezers/{freezer_id}/samples": granted(Action.MANAGE_SAMPLES),
     BIOBANK + "/boxes/{box_id}": granted(Action.MANAGE_SAMPLES),
     BIOBANK + "/scan": granted(Action.MANAGE_SAMPLES),
+    STORED + "/labels": granted(Action.MANAGE_SAMPLES),
     "/api/studies/{identifier}/monitoring/plan": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/progress": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/visits": granted(Action.VIEW_SUBJECTS, anywhere=True),
