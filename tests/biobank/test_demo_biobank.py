@@ -95,9 +95,9 @@ def test_aliquots_hold_no_more_than_their_parent(study: Study) -> None:
         children = Sample.objects.filter(parent=parent)
         assert children.count() == 4  # the protocol's aliquots
         total = children.aggregate(total=Sum("volume"))["total"]
-        collected = AuditEvent.objects.get(
-            action="biobank.sample_collected", target_id=str(parent.pk)
-        ).new["volume"]
+        event = AuditEvent.objects.get(action="biobank.sample_collected", target_id=str(parent.pk))
+        assert event.new is not None
+        collected = event.new["volume"]
         assert total <= Decimal(str(collected))
         assert parent.status == SampleStatus.CONSUMED  # divided whole
         assert parent.volume == 0

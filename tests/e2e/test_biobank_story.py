@@ -95,6 +95,9 @@ def test_from_the_draw_to_the_withdrawal_in_one_story(
             maximum_samples=10,
         )
         page.set_viewport_size(VIEWPORT)
+        # A long story on a shared machine: each step may wait longer than the usual 15 s.
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
 
         # 1. The nurse records the baseline plasma and its processing; the SPREC shows.
         sign_in(page, "julie")
@@ -124,6 +127,7 @@ def test_from_the_draw_to_the_withdrawal_in_one_story(
         # 2. The technician scans it, prints its labels, aliquots it into four tubes.
         context = browser.new_context(locale="en-GB", base_url=live_server.url)
         tech = context.new_page()
+        tech.set_default_timeout(60_000)
         tech.set_viewport_size(VIEWPORT)
         sign_in(tech, "camille")
         tech.goto("/studies/MINI/")

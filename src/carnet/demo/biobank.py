@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
-from carnet.accounts.models import StudySite, User
+from carnet.accounts.models import Centre, StudySite, User
 from carnet.biobank.aliquots import sample_aliquot
 from carnet.biobank.collection import expected_for, sample_collect, sample_process
 from carnet.biobank.consent import sample_dispose, samples_to_dispose
@@ -103,10 +103,11 @@ def biobank_load(*, study: Study, staff: dict[str, User], last_day: date) -> Dem
     storage = _Storage(technician, study)
     visits = _visits(study, last_day)
     for subject in _consenting(study):
-        rng = random.Random(f"{SEED}-biobank-{subject.identifier}")
         # One patient, one transaction: an interrupted run leaves whole patients only.
         with transaction.atomic():
             for event, occurrence, on in visits.get(subject.pk, []):
+                # Seeded per visit: a visit that gave nothing gives nothing on a second run.
+                rng = random.Random(f"{SEED}-biobank-{subject.identifier}-{event}-{occurrence}")
                 _visit_samples(
                     subject, event, occurrence, on, rng, staff[subject.site.code], storage, done
                 )
@@ -295,12 +296,12 @@ class _Storage:
         }
 
     def _freezer(
-        self, centre: object, name: str, temperature: int, kind: str, rows: int, columns: int
+        self, centre: Centre, name: str, temperature: int, kind: str, rows: int, columns: int
     ) -> _Shelf:
         freezer = Freezer.objects.filter(centre=centre, name=name).first() or freezer_create(
             actor=self.technician,
             study=self.study,
-            centre=centre,  # type: ignore[arg-type]
+            centre=centre,
             name=name,
             temperature=temperature,
             location="CRB, room 012",

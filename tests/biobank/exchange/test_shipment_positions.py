@@ -46,4 +46,5 @@ def test_sending_a_shipment_frees_the_positions_of_its_samples(bank: Bank) -> No
         assert shipment.reference in movement.reason
         event = AuditEvent.objects.get(action="biobank.sample_take_out", target_id=str(tube.pk))
         assert event.actor_id == tina.pk
+        assert event.old is not None
         assert event.old["place"] == movement.from_place
