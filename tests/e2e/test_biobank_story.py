@@ -13,6 +13,7 @@ MINI amended to expect samples at baseline (tests/biobank/conftest.py), in produ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,16 @@ PLASMA = "MINI-01-001-PLASMA-1"
 TUBES = [f"{PLASMA}-A0{n}" for n in range(1, 5)]
 
 
+@pytest.fixture
+def long_expect() -> Iterator[None]:
+    """Let `expect` wait up to a minute in this long story, then as long as before."""
+    expect.set_options(timeout=60_000)
+    yield
+    expect.set_options(timeout=5_000)  # Playwright's default
+
+
 def test_from_the_draw_to_the_withdrawal_in_one_story(
-    browser: Any, live_server: Any, page: Any, tmp_path: Path
+    browser: Any, live_server: Any, page: Any, tmp_path: Path, long_expect: None
 ) -> None:
     with time_machine.travel(DAY, tick=True):
         w = world()
@@ -97,7 +106,6 @@ def test_from_the_draw_to_the_withdrawal_in_one_story(
         page.set_viewport_size(VIEWPORT)
         # A long story on a shared machine: each step may wait longer than the usual 15 s.
         page.set_default_timeout(60_000)
-        expect.set_options(timeout=60_000)
 
         # 1. The nurse records the baseline plasma and its processing; the SPREC shows.
         sign_in(page, "julie")
