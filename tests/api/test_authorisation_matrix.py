@@ -243,6 +243,7 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     BIOBANK + "/freezers/{freezer_id}/samples": granted(Action.MANAGE_SAMPLES),
     BIOBANK + "/boxes/{box_id}": granted(Action.MANAGE_SAMPLES),
     BIOBANK + "/scan": granted(Action.MANAGE_SAMPLES),
+    STORED + "/labels": granted(Action.MANAGE_SAMPLES),
     "/api/studies/{identifier}/monitoring/plan": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/progress": granted(Action.VIEW_SUBJECTS, anywhere=True),
     "/api/studies/{identifier}/monitoring/visits": granted(Action.VIEW_SUBJECTS, anywhere=True),
@@ -1098,7 +1099,11 @@ def test_no_role_gets_what_it_may_not_and_sees_only_its_sites() -> None:
                     assert response["Content-Type"] == "application/problem+json"
                     continue
                 if response["Content-Type"] == "application/pdf":
-                    assert response.getvalue() == PDF
+                    if path == STORED + "/labels":
+                        # The sample's labels, drawn for the request: a PDF of its own.
+                        assert response.getvalue().startswith(b"%PDF")
+                    else:
+                        assert response.getvalue() == PDF
                     continue
                 body = response.json()
                 shown_sites: set[str] = set()

@@ -15,3 +15,8 @@ class BiobankConfig(AppConfig):
         register_occurrence_marks(views_collection.visit_marks)
         # Samples not recorded at a visit that took place: on the overdue list.
         register_overdue_source(missing_section)
+        # Samples leaving in a shipment leave their boxes (moves audited as the sender's).
+        from carnet.biobank.shipments import register_send_hook
+        from carnet.biobank.storage import shipment_positions_release
+
+        register_send_hook(shipment_positions_release)

@@ -50,10 +50,10 @@ SAMPLE_TARGET = "biobank.sample"
 # Refusals listed in one error; the rest are counted.
 SHOWN = 20
 
-# Run inside the send's transaction with the study and the pks of the samples leaving: the
-# storage part registers here to take them out of their positions (a hook, so this module
-# does not depend on the storage models).
-SendHook = Callable[[Study, list[int]], None]
+# Run inside the send's transaction with the sender, the shipment and the pks of the samples
+# leaving: the storage part registers here to take them out of their positions, audited as the
+# sender's (a hook, so this module does not depend on the storage models).
+SendHook = Callable[[Actor, Shipment, list[int]], None]
 _send_hooks: list[SendHook] = []
 
 
@@ -307,7 +307,7 @@ def shipment_send(*, actor: Actor, shipment: Shipment) -> Shipment:
     now = utc_now()
     pks = [sample.pk for sample in samples]
     for hook in _send_hooks:
-        hook(study, pks)
+        hook(actor, shipment, pks)
     Sample.objects.filter(pk__in=pks).update(status=SampleStatus.IN_TRANSIT, updated_at=now)
     shipment.status = ShipmentStatus.SENT
     shipment.sent_at = now

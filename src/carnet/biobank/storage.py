@@ -32,6 +32,7 @@ from carnet.biobank.models import (
     Sample,
     SamplePosition,
     SampleStatus,
+    Shipment,
     StorageMovement,
 )
 from carnet.core.clock import utc_now
@@ -921,3 +922,56 @@ def sample_movements(actor: Actor, sample: Sample) -> QuerySet[StorageMovement]:
 
 def movements_of_failure(failure: FreezerFailure) -> int:
     return StorageMovement.objects.filter(failure=failure).count()
+
+
+# --- samples leaving in a shipment ----------------------------------------------------------------
+
+
+def shipment_positions_release(actor: Actor, shipment: Shipment, sample_pks: list[int]) -> None:
+    """Free the positions of the samples a shipment sends (the shipments' send hook).
+
+    Runs inside the send's transaction, set-wise for a 500-sample shipment: one read of the
+    positions, one delete, one update per box, the movements and audit events in bulk (each
+    sample's take-out names the shipment, by the person sending it)."""
+    positions = list(
+        SamplePosition.objects.select_related("box__rack__freezer", "sample").filter(
+            sample_id__in=sample_pks
+        )
+    )
+    if not positions:
+        return
+    reason = _("sent in shipment %(reference)s") % {"reference": shipment.reference}
+    now, who = utc_now(), actor_label(actor)
+    places = {p.sample_id: place_of(p.box, p.row, p.column) for p in positions}
+    SamplePosition.objects.filter(pk__in=[p.pk for p in positions]).delete()
+    per_box: dict[int, int] = {}
+    for position in positions:
+        per_box[position.box_id] = per_box.get(position.box_id, 0) + 1
+    for box_id, count in per_box.items():
+        Box.objects.filter(pk=box_id).update(used=F("used") - count)
+    StorageMovement.objects.bulk_create(
+        StorageMovement(
+            sample_id=p.sample_id,
+            kind=MovementKind.TAKE_OUT,
+            from_place=places[p.sample_id],
+            to_place="",
+            reason=reason,
+            moved_at=now,
+            moved_by=who,
+        )
+        for p in positions
+    )
+    audit_record_many(
+        actor=actor,
+        entries=[
+            AuditEntry(
+                action="biobank.sample_take_out",
+                target=p.sample,
+                old={"status": p.sample.status, "place": places[p.sample_id]},
+                new={"status": SampleStatus.IN_TRANSIT, "place": ""},
+                reason=reason,
+            )
+            for p in positions
+        ],
+        chain=shipment.study.audit_chain,
+    )

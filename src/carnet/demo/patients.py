@@ -25,6 +25,7 @@ from carnet.demo.acc_209 import (
     PHASE2_STAGE2,
 )
 from carnet.demo.accounts import DEMO_SITE_STAFF, demo_site_staff_load
+from carnet.demo.biobank import biobank_load
 from carnet.demo.maintain_crc import PHASE3, PHASE3_ACCRUAL_ENDS, PHASE3_NOT_INCLUDED, PHASE3_SITES
 from carnet.demo.screening import screening_log_fill
 from carnet.demo.synthetic import StudyPatients, pending_flush
@@ -122,6 +123,7 @@ def demo_patients_load(
             demo_pharmacy.excursion_load(
                 study=study, pharmacist=pharmacists[demo_pharmacy.EXCURSION_SITE], on=last_day
             )
+            biobank_load(study=study, staff=staff, last_day=last_day)  # demo/biobank.py
             screening_log_fill(
                 study,
                 sites,

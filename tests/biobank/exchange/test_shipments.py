@@ -52,7 +52,7 @@ def test_a_shipment_to_a_partner_under_its_mta_is_sent_and_reconciled(bank: Bank
     subject = bank.include()
     a, b, c = (bank.sample(subject, identifier=f"A-{n}") for n in (1, 2, 3))
     released: list[list[int]] = []
-    register_send_hook(lambda study, pks: released.append(sorted(pks)))
+    register_send_hook(lambda _actor, _shipment, pks: released.append(sorted(pks)))
     shipment = _prepare(bank, ["A-1", "A-2", "A-3"])
     assert shipment.reference == "SHP-0001"
     shipment_send(actor=bank.technician, shipment=shipment)
