@@ -245,28 +245,44 @@ def _adverse_events(plan: StatisticalPlan, forms: Mapping[str, pl.DataFrame]) ->
 
 def _duration_of_response(frame: pl.DataFrame, assessments: pl.DataFrame) -> pl.DataFrame:
     """Return per responder the duration of response: from the first CR/PR to progression or
-    death (event), else censored at the last adequate assessment."""
+    death (event), else censored at the last adequate assessment.
+
+    Set-wise in Polars (a loop over the responders took half a 10,000-patient DSMB report)."""
     schema = {"subject": pl.String, "dor_time": pl.Int64, "dor_event": pl.Boolean}
     if assessments.is_empty():
         return pl.DataFrame(schema=schema)
-    rows = []
-    deaths = dict(frame.select("subject", "death").iter_rows())
-    for (subject,), visits in assessments.partition_by("subject", as_dict=True).items():
-        ordered = visits.sort("date")
-        responses = ordered.filter(pl.col("response").is_in(["CR", "PR"]))
-        if responses.is_empty():
-            continue
-        start = responses["date"][0]
-        after = ordered.filter(pl.col("date") > start)
-        progression = after.filter(pl.col("response") == "PD")["date"].first()
-        death = deaths.get(subject)
-        ends = [d for d in (progression, death) if d is not None]
-        if ends:
-            rows.append((subject, (min(ends) - start).days, True))
-        else:
-            adequate = ordered.filter(pl.col("response") != "NE")["date"].max()
-            rows.append((subject, (adequate - start).days, False))
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    starts = (
+        assessments.filter(pl.col("response").is_in(["CR", "PR"]))
+        .group_by("subject")
+        .agg(pl.col("date").min().alias("_start"))
+    )
+    if starts.is_empty():
+        return pl.DataFrame(schema=schema)
+    progression = (
+        assessments.join(starts, on="subject")
+        .filter((pl.col("date") > pl.col("_start")) & (pl.col("response") == "PD"))
+        .group_by("subject")
+        .agg(pl.col("date").min().alias("_progression"))
+    )
+    adequate = (
+        assessments.filter(pl.col("response") != "NE")
+        .group_by("subject")
+        .agg(pl.col("date").max().alias("_adequate"))
+    )
+    end = pl.min_horizontal("_progression", "_death")
+    return (
+        starts.join(progression, on="subject", how="left")
+        .join(frame.select("subject", pl.col("death").alias("_death")), on="subject", how="left")
+        .join(adequate, on="subject", how="left")
+        .select(
+            pl.col("subject").cast(pl.String),
+            (pl.coalesce(end, "_adequate") - pl.col("_start"))
+            .dt.total_days()
+            .cast(pl.Int64)
+            .alias("dor_time"),
+            end.is_not_null().alias("dor_event"),
+        )
+    )
 
 
 def _os(base: pl.DataFrame, settings: AnalysisSettings) -> DerivedEndpoint:
