@@ -60,7 +60,7 @@ def _child(task: str, size: int, profile: bool) -> None:
     began = time.perf_counter()
     if task == "setup":
         call_command("migrate", verbosity=0)
-        call_command("demo", scale=size, password="a long bench password", verbosity=0)
+        call_command("demo", scale=size, verbosity=0)
         from carnet.core.clock import utc_today
         from carnet.interop.services import cutoff_create
 
@@ -144,7 +144,9 @@ def main() -> None:
     name = ""
     if options.database == "postgresql":
         name = f"carnet_bench_reports_{uuid.uuid4().hex[:8]}"
-        subprocess.run(["psql", POSTGRES + "/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
+        subprocess.run(
+            ["psql", POSTGRES + "/postgres", "-qc", f"CREATE DATABASE {name}"], check=True
+        )
         env["DATABASE_URL"] = f"{POSTGRES}/{name}"
     figures: dict[str, Any] = {}
     try:

@@ -187,7 +187,12 @@ def analysis_frames(
 
 
 def laboratory_grades(
-    *, graded: pl.DataFrame, version: int, study: Study, blinding: Blinding, cut_on: date,
+    *,
+    graded: pl.DataFrame,
+    version: int,
+    study: Study,
+    blinding: Blinding,
+    cut_on: date,
     groups: pl.DataFrame,
 ) -> pl.DataFrame:
     """Return the CTCAE grades of the laboratory values of the analysed subjects, sampled up to
