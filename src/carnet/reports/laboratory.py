@@ -60,9 +60,10 @@ def lab_setup_at(study: Study, cutoff: Cutoff) -> LabSetupAt:
     ranges: list[dict[str, Any]] = []
     mapping: dict[str, Any] | None = None
     for new in loads:
-        ranges = list(new.get("ranges") or [])
-        if new.get("items"):
-            mapping = new["items"]
+        loaded = new or {}
+        ranges = list(loaded.get("ranges") or [])
+        if loaded.get("items"):
+            mapping = loaded["items"]
     if mapping is None:
         return LabSetupAt([], None, pl.DataFrame(schema=RANGE_SCHEMA))
     mapped = [
