@@ -28,6 +28,8 @@ from carnet.studies.definition.statistical_plan import StatisticalPlan
 
 # The pooled "arm" of a blinded reader: every output groups by it instead of the arm.
 POOLED = "All patients"
+# The group of a subject without an arm in a report by arm.
+NOT_RANDOMISED = "Not randomised"
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 _TIME_POINTS = {
     "subject": pl.String,
@@ -136,7 +138,13 @@ def _base(
     for column in wanted:
         if column not in dates.columns:
             dates = dates.with_columns(pl.lit(None, pl.Date).alias(column))
-    group = pl.col("arm") if by_arm and "arm" in subjects.columns else pl.lit(POOLED)
+    # By arm, a subject without one (treated before their allocation, or in a study whose
+    # patients are not randomised yet) is counted apart rather than refusing every table.
+    group = (
+        pl.coalesce(pl.col("arm"), pl.lit(NOT_RANDOMISED))
+        if by_arm and "arm" in subjects.columns
+        else pl.lit(POOLED)
+    )
     frame = subjects.join(dates, on="subject", how="left").with_columns(
         group.cast(pl.String).alias("group"),
         pl.coalesce("randomised_on", "included_on").alias("reference"),
@@ -444,4 +452,11 @@ def derive(
     )
 
 
-__all__ = ["POOLED", "RESPONSES", "AnalysisDataset", "analysis_settings", "derive"]
+__all__ = [
+    "NOT_RANDOMISED",
+    "POOLED",
+    "RESPONSES",
+    "AnalysisDataset",
+    "analysis_settings",
+    "derive",
+]
