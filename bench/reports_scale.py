@@ -129,7 +129,12 @@ def _run(task: str, size: int, env: dict[str, str], profile: bool = False) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="40 patients (under a minute).")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="40 patients: a fresh installation, whose migration alone takes about a minute "
+        "on a loaded machine (bench/reports.py --quick is the under-a-minute check).",
+    )
     parser.add_argument("--sizes", default="1000,3000")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--keep", help="Keep (and reuse) the SQLite installation here.")
