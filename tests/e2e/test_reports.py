@@ -95,3 +95,48 @@ def test_the_statisticians_read_the_survival_report_by_arm_and_pooled(page: Any)
     assert "placebo" not in text
     assert "experimental" not in text
     assert "Hazard ratio" not in text
+
+
+def test_the_dsmb_member_downloads_the_closed_session_and_acc209_shows_simon(page: Any) -> None:
+    """The rest of issue 23's "Done when" in Chromium: the DSMB member asks for the closed
+    session of the cut-off, the worker makes it, the page offers the PDF and it downloads; the
+    ACC-209 response report shows Simon's stage decisions."""
+    from carnet.reports.models import ReportRun
+    from carnet.reports.tasks import dsmb_report_run
+
+    load_demo()
+    cutoff_create(
+        actor=User.objects.get(username="unblinded"),
+        study=Study.objects.get(identifier="ACC-209"),
+        name="STAGE-1",
+        reason="Stage 1 analysis",
+        cut_on=date(2026, 11, 21),
+    )
+    dsmb = User.objects.get(username="dsmb")
+    if not TOTPDevice.objects.filter(user=dsmb).exists():
+        TOTPDevice.objects.create(user=dsmb, name="App", confirmed=True)
+    page.set_default_timeout(120_000)
+    sign_in(page, "dsmb")
+    page.goto("/studies/MAINTAIN-CRC/reports/")
+    page.locator("#dsmb-cutoff").select_option("DSMB-1")
+    page.locator("#dsmb-session").select_option("closed")
+    page.locator("#dsmb-start").click()
+    expect(page.locator(".messages")).to_contain_text("queued for the worker")
+    run = ReportRun.objects.filter(requested_by=dsmb).order_by("pk").last()
+    assert run is not None
+    dsmb_report_run.call(run.pk)  # what `carnet worker` does with the queued task
+    line = page.locator(f"#dsmb-run-{run.pk}")
+    expect(line).to_contain_text("Done.")
+    with page.expect_download() as download:
+        line.locator(".dsmb-download").click()
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read(4) == b"%PDF"
+    # ACC-209's response report, read by the blinded statistician: Simon's decisions.
+    page.context.clear_cookies()
+    sign_in(page, "statistician")
+    page.goto("/studies/ACC-209/reports/")
+    page.locator("#response-STAGE-1").click()
+    report = page.locator("#report-response")
+    expect(report).to_contain_text("optimal, stage 1 r1/n1 = 1/10, final r/n = 5/29")
+    expect(report).to_contain_text("Stage 1")
+    expect(report).to_contain_text("Final decision")

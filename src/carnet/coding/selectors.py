@@ -199,6 +199,31 @@ def meddra_coding_of(study: Study) -> dict[str, tuple[str, str]]:
     return {key: (soc, pt) for key, soc, pt in rows}
 
 
+def meddra_coding_at(study: Study, moment: datetime) -> dict[str, tuple[str, str]]:
+    """Return `meddra_coding_of` as the coding stood at ``moment`` (each term's latest decision
+    made by then): what the reports of a cut-off group adverse events by, as its export's
+    coded_terms dataset shows them."""
+    decisions = (
+        CodingDecision.objects.filter(
+            term__study=study,
+            decided_at__lte=moment,
+            term__form_instance__environment="production",
+        )
+        .order_by("term_id", "decided_at", "pk")
+        .values_list("term_id", "decided_at", "pk", "verbatim", "status", "codes")
+    )
+    latest: dict[int, tuple[Any, ...]] = {}
+    for term_id, *decision in decisions:
+        latest[term_id] = tuple(decision)
+    coding: dict[str, tuple[str, str]] = {}
+    # In decision order: a verbatim coded twice differently keeps its latest coding.
+    for _at, _pk, verbatim, status, codes in sorted(latest.values(), key=lambda d: d[:2]):
+        if status in (TermStatus.UNCODED, TermStatus.QUERIED) or not codes.get("pt_code"):
+            continue
+        coding[term_key(verbatim)] = (codes.get("soc_name") or "", codes.get("pt_name") or "")
+    return coding
+
+
 def coded_rows_at(
     study: Study, moment: datetime, subjects: set[str] | None
 ) -> list[dict[str, Any]]:

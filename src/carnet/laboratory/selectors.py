@@ -8,6 +8,7 @@ converted value, the L/H flag and the CTCAE grade are all joined and computed on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -191,6 +192,23 @@ def _factors(pairs: pl.DataFrame, source: str, target: str) -> pl.DataFrame:
     )
 
 
+RANGE_SCHEMA: dict[str, Any] = {
+    "range_id": pl.Int64,
+    "analyte": pl.String,
+    "range_site": pl.String,
+    "range_sex": pl.String,
+    "age_min": pl.Int64,
+    "age_max": pl.Int64,
+    "effective_from": pl.Date,
+    "effective_to": pl.Date,
+    "range_unit": pl.String,
+    "range_low": pl.Float64,
+    "range_high": pl.Float64,
+}
+# The values `graded_frame` grades: one row per stored value of a mapped (or auxiliary) item.
+VALUE_SCHEMA: dict[str, Any] = dict(_COLUMNS)
+
+
 def _ranges_frame(study: Study) -> pl.DataFrame:
     rows = [
         (
@@ -208,23 +226,7 @@ def _ranges_frame(study: Study) -> pl.DataFrame:
         )
         for r in normal_ranges(study)
     ]
-    return pl.DataFrame(
-        rows,
-        schema={
-            "range_id": pl.Int64,
-            "analyte": pl.String,
-            "range_site": pl.String,
-            "range_sex": pl.String,
-            "age_min": pl.Int64,
-            "age_max": pl.Int64,
-            "effective_from": pl.Date,
-            "effective_to": pl.Date,
-            "range_unit": pl.String,
-            "range_low": pl.Float64,
-            "range_high": pl.Float64,
-        },
-        orient="row",
-    )
+    return pl.DataFrame(rows, schema=RANGE_SCHEMA, orient="row")
 
 
 def _with_ranges(frame: pl.DataFrame, ranges: pl.DataFrame) -> pl.DataFrame:
@@ -314,6 +316,32 @@ def graded_values(*, study: Study, subjects: Any, analyte: str = "") -> pl.DataF
     settings = lab_settings(study)
     if analyte:
         mapped = [item for item in mapped if item.analyte == analyte]
+    values = _values(subjects.order_by().values("pk"), lab_needed(mapped, settings))
+    return graded_frame(values, mapped=mapped, settings=settings, ranges=_ranges_frame(study))
+
+
+def lab_needed(mapped: Sequence[LabItem], settings: LabSettings | None) -> set[str]:
+    """Return the items a grading reads: the mapped ones, their unit and limit items, the
+    sampling date and the age."""
+    needed = {m.item for m in mapped} | {
+        name for m in mapped for name in (m.unit_item, m.uln_item, m.lln_item) if name
+    }
+    if settings:
+        needed |= {name for name in (settings.date_item, settings.age_item) if name}
+    return needed
+
+
+def graded_frame(
+    values: pl.DataFrame,
+    *,
+    mapped: Sequence[LabItem],
+    settings: LabSettings | None,
+    ranges: pl.DataFrame,
+) -> pl.DataFrame:
+    """Return the values (VALUE_SCHEMA) of the mapped items with their range (RANGE_SCHEMA, the
+    one that applies), converted value, flag and CTCAE grade: the grading `graded_values` does
+    on today's values, for any values, mapping and ranges (the reports give those of a cut-off,
+    as the audit trail has them)."""
     mapping = pl.DataFrame(
         [(m.item, m.analyte, m.unit, m.unit_item, m.uln_item, m.lln_item) for m in mapped],
         schema={
@@ -326,17 +354,11 @@ def graded_values(*, study: Study, subjects: Any, analyte: str = "") -> pl.DataF
         },
         orient="row",
     )
-    needed = {m.item for m in mapped} | {
-        name for m in mapped for name in (m.unit_item, m.uln_item, m.lln_item) if name
-    }
-    if settings:
-        needed |= {name for name in (settings.date_item, settings.age_item) if name}
-    values = _values(subjects.order_by().values("pk"), needed)
     frame = _auxiliary(values, mapping, settings).join(
         _ages(values, settings), on="subject_id", how="left"
     )
     frame = frame.with_columns(pl.col("number").alias("value"))
-    frame = _with_ranges(frame, _ranges_frame(study))
+    frame = _with_ranges(frame, ranges)
     range_factors = _factors(frame.filter(pl.col("range_unit").is_not_null()), "range_unit", "unit")
     frame = frame.join(
         range_factors, on=["analyte", "range_unit", "unit"], how="left", nulls_equal=True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +20,7 @@ from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import Actor, PermissionDenied, site_scope
 from carnet.accounts.roles import Action
 from carnet.audit.services import SystemActor
-from carnet.coding.selectors import meddra_coding_of
+from carnet.coding.selectors import meddra_coding_at
 from carnet.core.errors import ValidationError
 from carnet.interop.datasets import (
     ExportPlan,
@@ -34,14 +35,12 @@ from carnet.interop.datasets import (
 )
 from carnet.interop.models import Cutoff
 from carnet.interop.services import may_export
-from carnet.laboratory.selectors import graded_values
 from carnet.pharmacy.exposure import exposure_frame
 from carnet.reports.derive import AnalysisDataset, derive
 from carnet.reports.exposure import exposure_by_group
+from carnet.reports.laboratory import graded_at, lab_setup_at, lab_values_of_form
 from carnet.studies.definition.statistical_plan import StatisticalPlan
 from carnet.studies.models import Study, StudyVersion
-from carnet.subjects.environments import Environment
-from carnet.subjects.models import Subject
 
 
 @dataclass(frozen=True)
@@ -139,21 +138,41 @@ def _code_labels(plan: ExportPlan, items: list[str]) -> dict[str, dict[str, str]
     return labels
 
 
+@dataclass(frozen=True)
+class AnalysisFrames:
+    """What an export of the cut-off writes for a reader (its plan, the subject dataset and
+    every form dataset by name), with the laboratory values graded as at the cut-off."""
+
+    plan: ExportPlan
+    subjects: pl.DataFrame
+    forms: dict[str, pl.DataFrame]
+    laboratory: pl.DataFrame
+
+
 def analysis_frames(
     *, actor: Actor, study: Study, cutoff: Cutoff, blinding: Blinding
-) -> tuple[ExportPlan, pl.DataFrame, dict[str, pl.DataFrame]]:
-    """Return what an export of the cut-off writes for this reader: its plan, the subject
-    dataset and every form dataset (by name), read form by form from the audit trail."""
+) -> AnalysisFrames:
+    """Return what an export of the cut-off writes for this reader and the laboratory values,
+    all read form by form from the audit trail in one pass."""
     plan = _plan_of(actor, study, cutoff, blinding)
     subjects, visits, versions = reader_inputs(study, cutoff, randomised_design=plan.randomised)
     if plan.sites is not None:
         subjects = subjects.filter(pl.col("site").is_in(sorted(plan.sites)))
+    lab = lab_setup_at(study, cutoff)
+    needed = lab.needed
     forms: dict[str, pl.DataFrame] = {}
     news: list[pl.DataFrame] = []
+    lab_values: list[pl.DataFrame] = []
     with tempfile.TemporaryDirectory(prefix="carnet-report-") as folder:
         changes = ValueChanges(study, cutoff, Path(folder))
-        for form in dict.fromkeys(dataset.form for dataset in plan.datasets):
+        # Every form with a dataset, and any other holding laboratory items (one a blinded
+        # reader has no dataset of still dates the values; their concealed items go later).
+        exported = dict.fromkeys(dataset.form for dataset in plan.datasets)
+        for form in [*exported, *sorted(changes.forms - set(exported) if needed else set())]:
             values = form_values_at(changes, form)
+            lab_values.append(lab_values_of_form(values, form, needed))
+            if form not in exported:
+                continue
             news.append(captured_dates(plan, form, values, cutoff.cut_on))
             for dataset in (d for d in plan.datasets if d.form == form):
                 forms[dataset.name] = dataset_frame(
@@ -161,18 +180,29 @@ def analysis_frames(
                 )
             del values
     captured = pl.concat(news) if news else pl.DataFrame()
-    return plan, subject_dataset(plan, last_news_with(subjects, captured)), forms
+    return AnalysisFrames(
+        plan=plan,
+        subjects=subject_dataset(plan, last_news_with(subjects, captured)),
+        forms=forms,
+        laboratory=graded_at(study, lab, lab_values, subjects),
+    )
 
 
 def laboratory_grades(
-    *, study: Study, cutoff: Cutoff, blinding: Blinding, groups: pl.DataFrame
+    *,
+    graded: pl.DataFrame,
+    version: int,
+    study: Study,
+    blinding: Blinding,
+    cut_on: date,
+    groups: pl.DataFrame,
 ) -> pl.DataFrame:
     """Return the CTCAE grades of the laboratory values of the analysed subjects, sampled up to
     the cut-off date: subject, analyte, sampled_on, grade, group.
 
-    Values are read as they stand today (the laboratory app grades them with the study's ranges
-    and units), not replayed from the audit trail as the form datasets are: a value corrected
-    after the cut-off shows corrected. A blinded reader loses the arm-revealing items whole."""
+    ``graded`` holds the values as they stood at the cut-off, graded with the mapping and ranges
+    in force then (`carnet.reports.laboratory`). A blinded reader loses the arm-revealing items
+    whole (as the study version of the cut-off marks them)."""
     schema = {
         "subject": pl.String,
         "analyte": pl.String,
@@ -180,24 +210,21 @@ def laboratory_grades(
         "grade": pl.Int8,
         "group": pl.String,
     }
-    if groups.is_empty():
+    if groups.is_empty() or graded.is_empty():
         return pl.DataFrame(schema=schema)
-    subjects = Subject.objects.filter(study=study, environment=Environment.PRODUCTION)
-    frame = graded_values(study=study, subjects=subjects.order_by().values("pk"))
-    if frame.is_empty():
-        return pl.DataFrame(schema=schema)
-    version = study.current_version
-    definition = version.parsed() if version is not None else None
+    found = StudyVersion.objects.filter(study=study, number=version).first()
+    definition = found.parsed() if found is not None else None
     concealed = (
         sorted(item.name for _f, _g, item in definition.items() if blinding.conceals(item))
         if definition is not None
         else []
     )
+    frame = graded
     return (
         frame.filter(
             ~pl.col("item").is_in(concealed)
             & pl.col("sampled_on").is_not_null()
-            & (pl.col("sampled_on") <= cutoff.cut_on)
+            & (pl.col("sampled_on") <= cut_on)
         )
         .select(
             pl.col("subject").cast(pl.String),
@@ -215,22 +242,27 @@ def study_analysis(
     """Return the analysis dataset of the study at the cut-off as this reader may see it
     (``unblinded`` is for a command, which is blinded unless it asks)."""
     blinding = may_report(actor, study=study, unblinded=unblinded)
-    plan, subjects, forms = analysis_frames(
-        actor=actor, study=study, cutoff=cutoff, blinding=blinding
-    )
+    frames = analysis_frames(actor=actor, study=study, cutoff=cutoff, blinding=blinding)
+    plan, subjects = frames.plan, frames.subjects
     statistical = statistical_plan_of(study, plan.version)
     dataset = derive(
         statistical,
         subjects,
-        forms,
+        frames.forms,
         by_arm=blinding.unblinded,
         code_labels=_code_labels(plan, [*statistical.strata, *statistical.subgroups]),
-        coding=meddra_coding_of(study),
+        # The coding as the cut-off's export has it (its coded_terms dataset).
+        coding=meddra_coding_at(study, cutoff.created_at),
     )
     dataset = replace(
         dataset,
         laboratory=laboratory_grades(
-            study=study, cutoff=cutoff, blinding=blinding, groups=dataset.frame
+            graded=frames.laboratory,
+            version=plan.version,
+            study=study,
+            blinding=blinding,
+            cut_on=cutoff.cut_on,
+            groups=dataset.frame,
         ),
         # What the pharmacy and the administration forms recorded up to the cut-off, with the
         # reader's groups: by arm unblinded, pooled blinded.

@@ -28,6 +28,8 @@ from carnet.studies.definition.statistical_plan import StatisticalPlan
 
 # The pooled "arm" of a blinded reader: every output groups by it instead of the arm.
 POOLED = "All patients"
+# The group of a subject without an arm in a report by arm.
+NOT_RANDOMISED = "Not randomised"
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 _TIME_POINTS = {
     "subject": pl.String,
@@ -138,7 +140,13 @@ def _base(
     for column in wanted:
         if column not in dates.columns:
             dates = dates.with_columns(pl.lit(None, pl.Date).alias(column))
-    group = pl.col("arm") if by_arm and "arm" in subjects.columns else pl.lit(POOLED)
+    # By arm, a subject without one (treated before their allocation, or in a study whose
+    # patients are not randomised yet) is counted apart rather than refusing every table.
+    group = (
+        pl.coalesce(pl.col("arm"), pl.lit(NOT_RANDOMISED))
+        if by_arm and "arm" in subjects.columns
+        else pl.lit(POOLED)
+    )
     frame = subjects.join(dates, on="subject", how="left").with_columns(
         group.cast(pl.String).alias("group"),
         pl.coalesce("randomised_on", "included_on").alias("reference"),
@@ -247,28 +255,44 @@ def _adverse_events(plan: StatisticalPlan, forms: Mapping[str, pl.DataFrame]) ->
 
 def _duration_of_response(frame: pl.DataFrame, assessments: pl.DataFrame) -> pl.DataFrame:
     """Return per responder the duration of response: from the first CR/PR to progression or
-    death (event), else censored at the last adequate assessment."""
+    death (event), else censored at the last adequate assessment.
+
+    Set-wise in Polars (a loop over the responders took half a 10,000-patient DSMB report)."""
     schema = {"subject": pl.String, "dor_time": pl.Int64, "dor_event": pl.Boolean}
     if assessments.is_empty():
         return pl.DataFrame(schema=schema)
-    rows = []
-    deaths = dict(frame.select("subject", "death").iter_rows())
-    for (subject,), visits in assessments.partition_by("subject", as_dict=True).items():
-        ordered = visits.sort("date")
-        responses = ordered.filter(pl.col("response").is_in(["CR", "PR"]))
-        if responses.is_empty():
-            continue
-        start = responses["date"][0]
-        after = ordered.filter(pl.col("date") > start)
-        progression = after.filter(pl.col("response") == "PD")["date"].first()
-        death = deaths.get(subject)
-        ends = [d for d in (progression, death) if d is not None]
-        if ends:
-            rows.append((subject, (min(ends) - start).days, True))
-        else:
-            adequate = ordered.filter(pl.col("response") != "NE")["date"].max()
-            rows.append((subject, (adequate - start).days, False))
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    starts = (
+        assessments.filter(pl.col("response").is_in(["CR", "PR"]))
+        .group_by("subject")
+        .agg(pl.col("date").min().alias("_start"))
+    )
+    if starts.is_empty():
+        return pl.DataFrame(schema=schema)
+    progression = (
+        assessments.join(starts, on="subject")
+        .filter((pl.col("date") > pl.col("_start")) & (pl.col("response") == "PD"))
+        .group_by("subject")
+        .agg(pl.col("date").min().alias("_progression"))
+    )
+    adequate = (
+        assessments.filter(pl.col("response") != "NE")
+        .group_by("subject")
+        .agg(pl.col("date").max().alias("_adequate"))
+    )
+    end = pl.min_horizontal("_progression", "_death")
+    return (
+        starts.join(progression, on="subject", how="left")
+        .join(frame.select("subject", pl.col("death").alias("_death")), on="subject", how="left")
+        .join(adequate, on="subject", how="left")
+        .select(
+            pl.col("subject").cast(pl.String),
+            (pl.coalesce(end, "_adequate") - pl.col("_start"))
+            .dt.total_days()
+            .cast(pl.Int64)
+            .alias("dor_time"),
+            end.is_not_null().alias("dor_event"),
+        )
+    )
 
 
 def _os(base: pl.DataFrame, settings: AnalysisSettings) -> DerivedEndpoint:
@@ -430,4 +454,11 @@ def derive(
     )
 
 
-__all__ = ["POOLED", "RESPONSES", "AnalysisDataset", "analysis_settings", "derive"]
+__all__ = [
+    "NOT_RANDOMISED",
+    "POOLED",
+    "RESPONSES",
+    "AnalysisDataset",
+    "analysis_settings",
+    "derive",
+]

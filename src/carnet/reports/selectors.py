@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from carnet.accounts.models import User
 from carnet.accounts.permissions import Actor
 from carnet.analysis import AnalysisInputError
+from carnet.audit.models import AuditEvent
 from carnet.core.errors import ValidationError
 from carnet.interop.models import Cutoff
 from carnet.reports.datasets import (
@@ -40,10 +41,20 @@ REPORT_KINDS = ("survival", "response", "safety", "conduct", "dsmb-open", "dsmb-
 
 def screened_not_included(analysis: StudyAnalysis, study: Study, cutoff: Cutoff) -> dict[str, int]:
     """Return the screening log's reasons for not including, counted up to the cut-off date, at
-    the sites of the analysis."""
+    the sites of the analysis: the lines written by the cut-off (a line never changes once
+    written; one added later, even dated before, is not the cut-off's)."""
     sites = set(analysis.subjects["site"].unique().to_list()) if analysis.subjects.height else set()
+    written = AuditEvent.objects.filter(
+        chain=study.audit_chain,
+        seq__lte=cutoff.seq,
+        action="subject.screening_entry_added",
+        target_type="subjects.screeningentry",
+    ).values_list("target_id", flat=True)
     entries = ScreeningEntry.objects.filter(
-        study=study, environment=Environment.PRODUCTION, screened_on__lte=cutoff.cut_on
+        study=study,
+        environment=Environment.PRODUCTION,
+        screened_on__lte=cutoff.cut_on,
+        pk__in=[int(pk) for pk in written],
     )
     reasons = Counter(
         reason
