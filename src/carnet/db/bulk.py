@@ -58,9 +58,6 @@ def _last_remembered(adapt: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return adapted
 
 
-SQLITE_PARAMETERS = 32_000
-
-
 def rows_insert(objects: Sequence[models.Model], *, using: str = "default") -> None:
     """Insert new model instances of one model in one INSERT; give each its primary key."""
     if not objects:
@@ -69,13 +66,6 @@ def rows_insert(objects: Sequence[models.Model], *, using: str = "default") -> N
     if not connection.features.can_return_rows_from_bulk_insert:
         # SQLite before 3.35 has no RETURNING: Django's own path, slower, is the correct one.
         type(objects[0])._default_manager.using(using).bulk_create(objects)
-        return
-    if connection.vendor == "sqlite":
-        # SQLite caps the parameters of one statement (32,766 by default): a large import
-        # (the scale study's 100 patients a transaction) goes in several INSERTs.
-        per = max(1, SQLITE_PARAMETERS // len(type(objects[0])._meta.concrete_fields))
-        for start in range(0, len(objects), per):
-            _insert_returning(objects[start : start + per], using=using, conflicts="")
         return
     _insert_returning(objects, using=using, conflicts="")
 
