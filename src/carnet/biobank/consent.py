@@ -43,6 +43,7 @@ from carnet.biobank.models import (
     SampleStatus,
     SampleUse,
 )
+from carnet.biobank.storage import positions_release
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.studies.models import Study
@@ -364,6 +365,14 @@ def sample_dispose(
         )
     SampleDisposition.objects.bulk_create(dispositions)
     if status is not None:
+        # A destroyed or returned tube leaves its box: its place frees, with the movement.
+        positions_release(
+            actor=actor,
+            study=study,
+            sample_pks=[pending[i].sample.pk for i in wanted],
+            status=status,
+            reason=reason,
+        )
         Sample.objects.filter(pk__in=[pending[i].sample.pk for i in wanted]).update(
             status=status, updated_at=now
         )

@@ -928,11 +928,27 @@ def movements_of_failure(failure: FreezerFailure) -> int:
 
 
 def shipment_positions_release(actor: Actor, shipment: Shipment, sample_pks: list[int]) -> None:
-    """Free the positions of the samples a shipment sends (the shipments' send hook).
+    """Free the positions of the samples a shipment sends (the shipments' send hook): each
+    sample's take-out names the shipment, by the person sending it."""
+    reason = _("sent in shipment %(reference)s") % {"reference": shipment.reference}
+    positions_release(
+        actor=actor,
+        study=shipment.study,
+        sample_pks=sample_pks,
+        status=SampleStatus.IN_TRANSIT,
+        reason=str(reason),
+    )
 
-    Runs inside the send's transaction, set-wise for a 500-sample shipment: one read of the
-    positions, one delete, one update per box, the movements and audit events in bulk (each
-    sample's take-out names the shipment, by the person sending it)."""
+
+def positions_release(
+    *, actor: Actor, study: Study, sample_pks: list[int], status: str, reason: str
+) -> None:
+    """Free the positions of samples leaving their boxes for good (sent, destroyed, returned),
+    whose new status is ``status``.
+
+    Runs inside the caller's transaction, set-wise for a 500-sample shipment: one read of the
+    positions, one delete, one update per box, the movements and audit events in bulk. Samples
+    not stored are left alone."""
     positions = list(
         SamplePosition.objects.select_related("box__rack__freezer", "sample").filter(
             sample_id__in=sample_pks
@@ -940,7 +956,6 @@ def shipment_positions_release(actor: Actor, shipment: Shipment, sample_pks: lis
     )
     if not positions:
         return
-    reason = _("sent in shipment %(reference)s") % {"reference": shipment.reference}
     now, who = utc_now(), actor_label(actor)
     places = {p.sample_id: place_of(p.box, p.row, p.column) for p in positions}
     SamplePosition.objects.filter(pk__in=[p.pk for p in positions]).delete()
@@ -955,7 +970,7 @@ def shipment_positions_release(actor: Actor, shipment: Shipment, sample_pks: lis
             kind=MovementKind.TAKE_OUT,
             from_place=places[p.sample_id],
             to_place="",
-            reason=reason,
+            reason=reason[:500],
             moved_at=now,
             moved_by=who,
         )
@@ -968,10 +983,10 @@ def shipment_positions_release(actor: Actor, shipment: Shipment, sample_pks: lis
                 action="biobank.sample_take_out",
                 target=p.sample,
                 old={"status": p.sample.status, "place": places[p.sample_id]},
-                new={"status": SampleStatus.IN_TRANSIT, "place": ""},
+                new={"status": status, "place": ""},
                 reason=reason,
             )
             for p in positions
         ],
-        chain=shipment.study.audit_chain,
+        chain=study.audit_chain,
     )

@@ -9,7 +9,15 @@ import pytest
 
 from carnet.audit.models import AuditEvent
 from carnet.biobank.consent import sample_dispose, sample_use_refusal, samples_to_dispose
-from carnet.biobank.models import SampleDisposition, SampleStatus, SampleUse
+from carnet.biobank.models import (
+    MovementKind,
+    SampleDisposition,
+    SamplePosition,
+    SampleStatus,
+    SampleUse,
+    StorageMovement,
+)
+from carnet.biobank.storage import box_create, freezer_create, rack_create, sample_store
 from carnet.core.errors import ValidationError
 from carnet.subjects.services import consent_record, consent_withdraw
 from tests.biobank.exchange.conftest import Bank
@@ -180,3 +188,42 @@ def test_destroying_records_a_reason_and_keeps_the_trail(bank: Bank) -> None:
             action="destroyed",
             reason="again",
         )
+
+
+def test_destroying_a_stored_sample_frees_its_position(bank: Bank) -> None:
+    # A destroyed or returned tube used to keep its place in the box: the box looked fuller than
+    # it was and the map showed a tube that was no longer there.
+    subject = bank.include()
+    tube = bank.sample(subject, identifier="S-1")
+    freezer = freezer_create(
+        actor=bank.technician,
+        study=bank.study,
+        centre=bank.world.site_a.centre,
+        name="F-1",
+        temperature=-80,
+    )
+    rack = rack_create(actor=bank.technician, study=bank.study, freezer=freezer, name="R1")
+    box = box_create(
+        actor=bank.technician, study=bank.study, rack=rack, name="B1", rows=9, columns=9
+    )
+    sample_store(actor=bank.technician, sample=tube, box=box)
+    consent_withdraw(
+        actor=bank.nurse, subject=subject, kind="data_use", withdrawn_on=date(2026, 2, 2)
+    )
+    sample_dispose(
+        actor=bank.technician,
+        study=bank.study,
+        identifiers=["S-1"],
+        action="destroyed",
+        reason="objection of 2026-02-02, procedure CRB-12",
+    )
+    tube.refresh_from_db()
+    box.refresh_from_db()
+    assert tube.status == SampleStatus.DESTROYED
+    assert not SamplePosition.objects.filter(sample=tube).exists()
+    assert box.used == 0
+    out = StorageMovement.objects.filter(sample=tube, kind=MovementKind.TAKE_OUT).get()
+    assert out.from_place.endswith("A1")
+    assert out.reason == "objection of 2026-02-02, procedure CRB-12"
+    take_out = AuditEvent.objects.filter(action="biobank.sample_take_out", target_id=str(tube.pk))
+    assert take_out.get().new == {"status": SampleStatus.DESTROYED, "place": ""}
