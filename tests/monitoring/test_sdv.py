@@ -15,7 +15,9 @@ from carnet.core.errors import ValidationError
 from carnet.monitoring.models import SourceVerification
 from carnet.monitoring.selectors import sdv_outstanding, sdv_states
 from carnet.monitoring.services import sdv_verify
+from carnet.studies.models import StudyVersion
 from tests.monitoring.conftest import KIT, Monitoring
+from tests.studies.decodes import definition_decodes
 
 pytestmark = pytest.mark.django_db
 
@@ -209,8 +211,6 @@ def test_the_states_decode_each_study_version_once_whatever_the_number_of_forms(
     # A casebook of 60 cycles decoded the study's definition once per saved form (300 ms a page
     # on PostgreSQL at 10,000 patients): the states read each version of the study once (MINI
     # has two: the fixture's and its amendment).
-    from carnet.studies.models import StudyVersion
-
     m = monitoring
     m.vitals()
     for cycle in (1, 2, 3):
@@ -223,16 +223,7 @@ def test_the_states_decode_each_study_version_once_whatever_the_number_of_forms(
             base_version=0,
             values={"weight": 70, "height": 170, "sbp": 120, "dbp": 80},
         )
-    field = StudyVersion._meta.get_field("definition")
-    decoded: list[object] = []
-    original = type(field).from_db_value
-
-    def counting(self: object, value: object, expression: object, connection: object) -> object:
-        if self is field:
-            decoded.append(value)
-        return original(self, value, expression, connection)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(type(field), "from_db_value", counting)
-    states = sdv_states(m.subject)
+    with definition_decodes(monkeypatch) as decoded:
+        states = sdv_states(m.subject)
     assert len(states) == 4
     assert len(decoded) <= StudyVersion.objects.filter(study=m.study).count() == 2

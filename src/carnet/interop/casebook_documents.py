@@ -27,6 +27,7 @@ from carnet.core.hashing import sha256_hex
 from carnet.core.pdf import html_to_pdf
 from carnet.interop.crf_documents import print_css
 from carnet.studies.definition.model import CodeList, Item, StudyDefinition
+from carnet.studies.models import StudyVersion
 from carnet.subjects.models import Subject
 
 # What an identifying value reads in the archive: it stays at the site, in the source documents.
@@ -119,10 +120,12 @@ def _forms(
     order = {event.name: index for index, event in enumerate(definition.events)}
     instances = list(
         FormInstance.objects.filter(subject=subject, environment=subject.environment)
-        .select_related("study_version")
         .order_by("event", "occurrence", "form", "repeat")
     )
     instances.sort(key=lambda i: (order.get(i.event, len(order)), i.occurrence, i.form, i.repeat))
+    # Version numbers only: a version's row carries its whole definition, which selecting it
+    # with each instance would decode once per form.
+    numbers = dict(StudyVersion.objects.filter(study=subject.study).values_list("pk", "number"))
     values: dict[int, list[ItemValue]] = {}
     for value in ItemValue.objects.filter(
         form_instance__in=[i.pk for i in instances], removed=False
@@ -155,7 +158,7 @@ def _forms(
                 repeat=instance.repeat,
                 status=instance.status,
                 not_done_reason=instance.not_done_reason,
-                study_version=instance.study_version.number if instance.study_version else 0,
+                study_version=numbers.get(instance.study_version_id, 0),
                 rows=[CasebookRow(g, n, v) for (g, n), v in sorted(rows.items())],
             )
         )

@@ -26,7 +26,7 @@ from carnet.safety.models import (
     SaeReport,
     SaeReportVersion,
 )
-from carnet.studies.models import Study
+from carnet.studies.models import Study, StudyVersion
 
 READ_ACTIONS = (Action.REPORT_SAFETY, Action.MANAGE_DATA)
 
@@ -189,22 +189,33 @@ def _decided(report: SaeReport) -> dict[tuple[str, str, str], ReconciliationDeci
 
 
 def _serious_rows_without_report(study: Study, site_ids: set[int] | None) -> list[ItemValue]:
+    # The items marked serious (AESER) in each version: each definition is decoded once, not
+    # once per yes-valued row of the study (hours at 10,000 patients).
+    serious = {
+        (version.pk, form.name, item.name)
+        for version in StudyVersion.objects.filter(study=study)
+        for form in version.parsed().forms
+        for item in form.items()
+        if item.sas_name == "AESER"
+    }
+    if not serious:
+        return []
     values = ItemValue.objects.filter(
-        form_instance__subject__study=study, removed=False, text__in=["1", "Y", "y", "yes", "true"]
-    ).select_related("form_instance", "form_instance__subject", "form_instance__study_version")
+        form_instance__subject__study=study,
+        removed=False,
+        text__in=["1", "Y", "y", "yes", "true"],
+        item__in={name for _version, _form, name in serious},
+        form_instance__form__in={form for _version, form, _name in serious},
+    ).select_related("form_instance", "form_instance__subject")
     if site_ids is not None:
         values = values.filter(form_instance__subject__site_id__in=site_ids)
     reported = set(SaeReport.objects.filter(study=study).values_list("form_instance_id", "row"))
-    missing = []
-    for value in values:
-        if (value.form_instance_id, value.row) in reported:
-            continue
-        definition = value.form_instance.study_version.parsed()
-        form = next((f for f in definition.forms if f.name == value.form_instance.form), None)
-        item = next((i for i in form.items() if i.name == value.item), None) if form else None
-        if item is not None and item.sas_name == "AESER":
-            missing.append(value)
-    return missing
+    return [
+        value
+        for value in values
+        if (value.form_instance_id, value.row) not in reported
+        and (value.form_instance.study_version_id, value.form_instance.form, value.item) in serious
+    ]
 
 
 def differences(actor: User, study: Study) -> list[Difference]:
