@@ -36,6 +36,7 @@ from carnet.demo.maintain_crc import (
     _vitals,
 )
 from carnet.demo.patients import SITE_STAFF
+from carnet.demo.scale_outcomes import outcomes_add
 from carnet.demo.studies import _demo_sites_and_roles, examples_dir
 from carnet.demo.synthetic import SEED, as_json, gauss
 from carnet.studies.definition import study_file_read
@@ -62,6 +63,7 @@ class ScalePatients:
     added: int = 0
     already_there: int = 0
     values: int = 0
+    randomised: int = 0  # patients given their allocation and outcomes by this run
 
 
 def scale_study_load(*, actor: SystemActor) -> Study:
@@ -88,9 +90,15 @@ def scale_study_load(*, actor: SystemActor) -> Study:
 
 
 def scale_patients_load(
-    *, actor: SystemActor, count: int, progress: Progress | None = None
+    *,
+    actor: SystemActor,
+    count: int,
+    progress: Progress | None = None,
+    outcomes: bool = True,
 ) -> ScalePatients:
-    """Give SCALE-CRC ``count`` synthetic patients (those missing), a batch per transaction."""
+    """Give SCALE-CRC ``count`` synthetic patients (those missing), a batch per transaction,
+    and, with ``outcomes``, their randomisation and what follows to those without an allocation
+    (patients written before the outcomes existed included: `demo.scale_outcomes`)."""
     study = scale_study_load(actor=actor)
     sites = {site.code: site for site in StudySite.objects.filter(study=study)}
     staff = {code: User.objects.get(username=name) for code, name in SITE_STAFF.items()}
@@ -134,6 +142,21 @@ def scale_patients_load(
                     actor=staff[code], study=study, records=site_records, reason=SCALE_REASON
                 )
                 summary.values += outcome.values_changed
+            if outcomes:
+                numbers_here = [f"SC{n:06d}" for n in numbers[start : start + SCALE_BATCH]]
+                added = outcomes_add(
+                    actor=actor,
+                    study=study,
+                    subjects=list(
+                        Subject.objects.filter(
+                            study=study, screening_number__in=numbers_here
+                        ).select_related("site__centre", "study")
+                    ),
+                    staff=staff,
+                    last_day=last_day,
+                )
+                summary.values += added.values
+                summary.randomised += added.randomised
         summary.added += len(batch)
         if progress is not None:
             progress(min(count, start + SCALE_BATCH), count)
