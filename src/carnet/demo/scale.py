@@ -1,13 +1,17 @@
 """A study at scale for the benchmarks: SCALE-CRC, MAINTAIN-CRC's design under another name, with
 N synthetic patients whose forms go through the bulk path.
 
-`carnet demo --scale N` loads it. Each patient is included with `subject_include` (the real
-service: identifier, consent, eligibility, audit) and their forms (screening, baseline and 13 to
-16 treatment cycles, about 520 values, from the demo generator's laboratory and vital-sign
-panels) are written with `forms_import`, a batch of patients per transaction: N = 10,000 gives
-over 5 million values, each with its audit event, check results and automatic queries. No
-randomisation, visits or follow-up: what the pages and imports at scale need is the data.
-A second run adds only the patients missing (known by their screening number).
+`carnet demo --scale N` loads it, a batch of patients per transaction, in two passes per batch.
+The first includes each patient with `subject_include` (the real service: identifier, consent,
+eligibility, audit) and writes their forms (screening, baseline and 13 to 16 treatment cycles,
+about 520 values, from the demo generator's laboratory and vital-sign panels) with
+`forms_import`: N = 10,000 gives over 5 million values, each with its audit event, check results
+and automatic queries. The second (`demo.scale_outcomes`) randomises every patient of the batch
+without an allocation through `subject_randomise` and writes what the DSMB report reads:
+tumour assessments, adverse events, end of treatment, follow-up and death, with an arm effect.
+No visits are recorded. A second run adds only the patients missing (known by their screening
+number) and gives their randomisation and outcomes to those without an allocation: an
+installation loaded before the outcomes existed is topped up as if built in one go.
 """
 
 # ruff: noqa: S311 (synthetic data wants a seeded, reproducible generator, not secrecy)
