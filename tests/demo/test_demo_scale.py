@@ -12,10 +12,14 @@ from carnet.audit.models import AuditEvent
 from carnet.audit.services import SystemActor
 from carnet.audit.verification import audit_verify
 from carnet.capture.models import FormInstance, ItemValue
+from carnet.core.clock import utc_today
 from carnet.demo import demo_load, demo_studies_load, scale
 from carnet.demo.scale import SCALE_STUDY, scale_patients_load
+from carnet.interop.services import cutoff_create
 from carnet.randomization.models import Allocation
+from carnet.reports.selectors import report_of
 from carnet.safety.models import SaeReport
+from carnet.studies.models import Study
 from carnet.subjects.models import Subject
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -126,14 +130,20 @@ def test_a_scale_study_built_before_the_outcomes_is_topped_up_as_if_built_in_one
     assert seen[-1] == (5, 5)
     assert before.values + topped.values == first.values
     assert _scale_fingerprint() == in_one_go
-    fingerprint = in_one_go
     # Both arms, survival and the adverse-event log: what the closed session reads.
-    assert {arm for _n, _k, arm, _d in fingerprint["allocations"]} == {  # type: ignore[attr-defined]
+    subjects = Subject.objects.filter(study__identifier=SCALE_STUDY)
+    assert set(Allocation.objects.filter(subject__in=subjects).values_list("arm", flat=True)) == {
         "experimental",
         "placebo",
     }
-    forms = {form for _s, _e, _o, form, _r, _st in fingerprint["forms"]}  # type: ignore[attr-defined]
-    assert {"randomisation", "tumour_assessment", "end_of_treatment", "survival"} <= forms
+    forms = set(FormInstance.objects.filter(subject__in=subjects).values_list("form", flat=True))
+    assert {
+        "randomisation",
+        "tumour_assessment",
+        "adverse_event",
+        "end_of_treatment",
+        "survival",
+    } <= forms
     assert audit_verify().intact
 
     events = AuditEvent.objects.count()
@@ -141,3 +151,27 @@ def test_a_scale_study_built_before_the_outcomes_is_topped_up_as_if_built_in_one
         again = scale_patients_load(actor=system_actor, count=5)
     assert (again.added, again.randomised, again.values) == (0, 0, 0)
     assert AuditEvent.objects.count() == events
+
+
+def test_the_scale_study_s_closed_session_compares_the_arms(system_actor: SystemActor) -> None:
+    with time_machine.travel(TODAY - timedelta(hours=1), tick=True):
+        demo_load(actor=system_actor, password="a long demo password")
+        demo_studies_load(actor=system_actor)
+    with time_machine.travel(TODAY, tick=True):
+        scale_patients_load(actor=system_actor, count=16)
+        study = Study.objects.get(identifier=SCALE_STUDY)
+        cutoff = cutoff_create(
+            actor=system_actor, study=study, name="N16", reason="test", cut_on=utc_today()
+        )
+        report, _source = report_of(
+            actor=system_actor, study=study, cutoff=cutoff, kind="dsmb-closed", unblinded=True
+        )
+    # The primary endpoint (PFS) by arm: a curve each, events, a hazard ratio and its forest.
+    pfs = report.data["pfs"]
+    assert set(pfs["curves"]) == {"experimental", "placebo"}
+    assert all(curve["events"] > 0 for curve in pfs["curves"].values())
+    assert 0 < pfs["hazard_ratio_lower"] < pfs["hazard_ratio"] < pfs["hazard_ratio_upper"]
+    km = report.figure("pfs_km")
+    assert km is not None
+    assert km.curves == 2
+    assert report.figure("pfs_forest") is not None

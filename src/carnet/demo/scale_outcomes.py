@@ -137,7 +137,8 @@ def casebooks_read(subjects: list[Subject]) -> list[Casebook]:
         if item == "ecog_ps":
             book.ecog = int(text)
         elif item == "adm_date":
-            book.cycles[occurrence] = day
+            if day is not None:
+                book.cycles[occurrence] = day
         else:
             parts[(subject_id, row)][item] = int(text)
     for (subject_id, row), lesion in sorted(parts.items()):
