@@ -148,9 +148,18 @@ def casebooks_read(subjects: list[Subject]) -> list[Casebook]:
     return sorted(books.values(), key=lambda book: book.number)
 
 
-def story_of(book: Casebook, *, arm: str, number: str, last_day: date) -> Story:
+def rando_number(allocation: int) -> str | None:
+    """Return the allocation number as the randomisation form holds it (R and 4 digits), or
+    None when it does not fit: MAINTAIN-CRC's form was designed for 320 patients, and from the
+    10,000th allocation on the form stays without its number (incomplete), as it would at a site
+    until the form changes."""
+    return f"R{allocation:04d}" if allocation < 10_000 else None
+
+
+def story_of(book: Casebook, *, arm: str, number: str | None, last_day: date) -> Story:
     """Return the patient's course after randomisation on the day of inclusion: forms and
-    statuses dated up to ``last_day``, seeded by the patient's number."""
+    statuses dated up to ``last_day``, seeded by the patient's number. ``number`` completes the
+    randomisation form (None: the form is left as it is)."""
     rng = random.Random(f"{SEED}:SCALE-CRC:{book.number}:outcomes")
     randomised_on = book.subject.included_on
     assert randomised_on is not None
@@ -163,9 +172,9 @@ def story_of(book: Casebook, *, arm: str, number: str, last_day: date) -> Story:
     # The first pass treated every patient up to their last cycle: death comes after it.
     death_day = max(death_day, last_cycle + timedelta(days=rng.randint(20, 60)))
     death_known = death_day + timedelta(days=rng.randint(2, 25)) <= last_day
-    forms: Story = Story(
-        forms=[("baseline", 1, 1, "randomisation", {"rando_number": number}, {})], statuses=[]
-    )
+    forms = Story(forms=[], statuses=[])
+    if number is not None:
+        forms.forms.append(("baseline", 1, 1, "randomisation", {"rando_number": number}, {}))
     if cycles:
         forms.statuses.append((cycles[0][1], "treatment", "on_treatment", ""))
 
@@ -449,7 +458,7 @@ def outcomes_add(
                 story_of(
                     book,
                     arm=allocation.arm,
-                    number=f"R{allocation.number:04d}",
+                    number=rando_number(allocation.number),
                     last_day=last_day,
                 ),
             )
