@@ -43,6 +43,7 @@ from carnet.demo.patients import SITE_STAFF
 from carnet.demo.scale_outcomes import outcomes_add
 from carnet.demo.studies import _demo_sites_and_roles, examples_dir
 from carnet.demo.synthetic import SEED, as_json, gauss
+from carnet.laboratory.services import lab_file_load
 from carnet.studies.definition import study_file_read
 from carnet.studies.models import Study, StudyMode
 from carnet.studies.services import study_load, study_mode_change, study_publish
@@ -90,6 +91,13 @@ def scale_study_load(*, actor: SystemActor) -> Study:
             study = study_mode_change(actor=actor, study=study, mode=StudyMode.PRODUCTION)
         _demo_sites_and_roles(actor=actor, study=study)
         demo_site_staff_load(actor=actor, studies=[study])
+        # MAINTAIN-CRC's normal ranges: the report grades the laboratory values (CTCAE shift
+        # tables). Loading the same file again changes nothing.
+        ranges = examples_dir().parent / "laboratory" / "maintain-crc-ranges.yaml"
+        if ranges.is_file():
+            lab_file_load(
+                actor=actor, study=study, content=ranges.read_bytes(), file_name=ranges.name
+            )
     return study
 
 
