@@ -14,9 +14,13 @@ named, then each measurement runs in a process of its own and reports its time a
   rebuilt from the cut-off, the laboratory values graded at the cut-off, Kaplan-Meier, log-rank
   and Cox, forest plot, monitoring, adverse-event and shift tables) and its PDF (WeasyPrint).
 
-The scale study has no randomisation, tumour assessments or follow-up (docs/import.md): its
-closed session has the dataset build, the laboratory grading and the safety tables at full size,
-but no survival event; bench/reports.py measures the statistics by arm on synthetic frames.
+The scale study's patients are randomised and have their outcomes (docs/import.md: tumour
+assessments until progression, adverse events, end of treatment, follow-up and death, with an
+arm effect), so the closed session is the real one at full size: the dataset build, the
+laboratory grading, Kaplan-Meier by arm with its at-risk table, the stratified log-rank test,
+Cox and the forest plot by subgroup, the group-sequential monitoring and the safety tables by
+arm. An installation kept with ``--keep`` from before the outcomes is topped up by its next
+``--scale`` run. bench/reports.py measures the statistics alone on synthetic frames.
 
     .venv/bin/python bench/reports_scale.py [--quick] [--sizes 1000,3000] [--database sqlite]
         [--keep FOLDER] [--profile]
@@ -58,6 +62,7 @@ def _child(task: str, size: int, profile: bool) -> None:
 
     actor = SystemActor(label="bench/reports_scale.py")
     began = time.perf_counter()
+    shown: dict[str, float] = {}  # what the report shows by arm
     if task == "setup":
         call_command("migrate", verbosity=0)
         call_command("demo", scale=size, verbosity=0)
@@ -99,6 +104,16 @@ def _child(task: str, size: int, profile: bool) -> None:
             pdf = report_pdf([report], source, title=report.title)
             assert pdf.startswith(b"%PDF")
             print(f"pdf={time.perf_counter() - stats:.3f}", file=sys.stderr)
+            # What the closed session shows by arm: its curves, events, hazard ratio, forest.
+            prefix = next(key for key in ("pfs", "os") if key in report.data)
+            numbers = report.data[prefix]
+            km = report.figure(f"{prefix}_km")
+            shown.update(
+                km_curves=km.curves if km else 0,
+                events=sum(c["events"] for c in numbers.get("curves", {}).values()),
+                hazard_ratio=numbers.get("hazard_ratio", 0.0),
+                forest=1.0 if report.figure(f"{prefix}_forest") else 0.0,
+            )
 
         if profile:
             import cProfile
@@ -110,7 +125,8 @@ def _child(task: str, size: int, profile: bool) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # CPU time beside the wall time: on the shared machine the wall time is mostly waiting.
     cpu = usage.ru_utime + usage.ru_stime
-    print(f"seconds={seconds:.3f} cpu={cpu:.3f} peak_mb={_peak_mb():.1f}")
+    extra = "".join(f" {key}={value:.3f}" for key, value in shown.items())
+    print(f"seconds={seconds:.3f} cpu={cpu:.3f} peak_mb={_peak_mb():.1f}{extra}")
 
 
 def _run(task: str, size: int, env: dict[str, str], profile: bool = False) -> dict[str, float]:
@@ -170,7 +186,10 @@ def main() -> None:
                 f"({floor['cpu']:.2f} s CPU), {floor['peak_mb']:.0f} MB; DSMB closed session "
                 f"with PDF {report['seconds']:.2f} s ({report['cpu']:.2f} s CPU, "
                 f"{report['seconds'] / floor['seconds']:.2f}x floor), "
-                f"{report['peak_mb']:.0f} MB, {verdict} the {TARGET_SECONDS:.0f} s target",
+                f"{report['peak_mb']:.0f} MB, {verdict} the {TARGET_SECONDS:.0f} s target; "
+                f"by arm: {report.get('km_curves', 0):.0f} Kaplan-Meier curves, "
+                f"{report.get('events', 0):.0f} events, HR {report.get('hazard_ratio', 0):.2f}, "
+                f"forest plot {'drawn' if report.get('forest') else 'missing'}",
                 flush=True,
             )
             figures |= {
@@ -182,6 +201,8 @@ def main() -> None:
                 f"report_mb_{size}": report["peak_mb"],
                 f"ratio_{size}": report["seconds"] / floor["seconds"],
                 f"load_{size}": load,
+                f"hr_{size}": report.get("hazard_ratio", 0.0),
+                f"events_{size}": report.get("events", 0.0),
             }
     finally:
         if name:

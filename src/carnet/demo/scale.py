@@ -1,13 +1,17 @@
 """A study at scale for the benchmarks: SCALE-CRC, MAINTAIN-CRC's design under another name, with
 N synthetic patients whose forms go through the bulk path.
 
-`carnet demo --scale N` loads it. Each patient is included with `subject_include` (the real
-service: identifier, consent, eligibility, audit) and their forms (screening, baseline and 13 to
-16 treatment cycles, about 520 values, from the demo generator's laboratory and vital-sign
-panels) are written with `forms_import`, a batch of patients per transaction: N = 10,000 gives
-over 5 million values, each with its audit event, check results and automatic queries. No
-randomisation, visits or follow-up: what the pages and imports at scale need is the data.
-A second run adds only the patients missing (known by their screening number).
+`carnet demo --scale N` loads it, a batch of patients per transaction, in two passes per batch.
+The first includes each patient with `subject_include` (the real service: identifier, consent,
+eligibility, audit) and writes their forms (screening, baseline and 13 to 16 treatment cycles,
+about 520 values, from the demo generator's laboratory and vital-sign panels) with
+`forms_import`: N = 10,000 gives over 5 million values, each with its audit event, check results
+and automatic queries. The second (`demo.scale_outcomes`) randomises every patient of the batch
+without an allocation through `subject_randomise` and writes what the DSMB report reads:
+tumour assessments, adverse events, end of treatment, follow-up and death, with an arm effect.
+No visits are recorded. A second run adds only the patients missing (known by their screening
+number) and gives their randomisation and outcomes to those without an allocation: an
+installation loaded before the outcomes existed is topped up as if built in one go.
 """
 
 # ruff: noqa: S311 (synthetic data wants a seeded, reproducible generator, not secrecy)
@@ -36,8 +40,10 @@ from carnet.demo.maintain_crc import (
     _vitals,
 )
 from carnet.demo.patients import SITE_STAFF
+from carnet.demo.scale_outcomes import outcomes_add
 from carnet.demo.studies import _demo_sites_and_roles, examples_dir
 from carnet.demo.synthetic import SEED, as_json, gauss
+from carnet.laboratory.services import lab_file_load
 from carnet.studies.definition import study_file_read
 from carnet.studies.models import Study, StudyMode
 from carnet.studies.services import study_load, study_mode_change, study_publish
@@ -62,6 +68,7 @@ class ScalePatients:
     added: int = 0
     already_there: int = 0
     values: int = 0
+    randomised: int = 0  # patients given their allocation and outcomes by this run
 
 
 def scale_study_load(*, actor: SystemActor) -> Study:
@@ -84,13 +91,26 @@ def scale_study_load(*, actor: SystemActor) -> Study:
             study = study_mode_change(actor=actor, study=study, mode=StudyMode.PRODUCTION)
         _demo_sites_and_roles(actor=actor, study=study)
         demo_site_staff_load(actor=actor, studies=[study])
+        # MAINTAIN-CRC's normal ranges: the report grades the laboratory values (CTCAE shift
+        # tables). Loading the same file again changes nothing.
+        ranges = examples_dir().parent / "laboratory" / "maintain-crc-ranges.yaml"
+        if ranges.is_file():
+            lab_file_load(
+                actor=actor, study=study, content=ranges.read_bytes(), file_name=ranges.name
+            )
     return study
 
 
 def scale_patients_load(
-    *, actor: SystemActor, count: int, progress: Progress | None = None
+    *,
+    actor: SystemActor,
+    count: int,
+    progress: Progress | None = None,
+    outcomes: bool = True,
 ) -> ScalePatients:
-    """Give SCALE-CRC ``count`` synthetic patients (those missing), a batch per transaction."""
+    """Give SCALE-CRC ``count`` synthetic patients (those missing), a batch per transaction,
+    and, with ``outcomes``, their randomisation and what follows to those without an allocation
+    (patients written before the outcomes existed included: `demo.scale_outcomes`)."""
     study = scale_study_load(actor=actor)
     sites = {site.code: site for site in StudySite.objects.filter(study=study)}
     staff = {code: User.objects.get(username=name) for code, name in SITE_STAFF.items()}
@@ -134,6 +154,21 @@ def scale_patients_load(
                     actor=staff[code], study=study, records=site_records, reason=SCALE_REASON
                 )
                 summary.values += outcome.values_changed
+            if outcomes:
+                numbers_here = [f"SC{n:06d}" for n in numbers[start : start + SCALE_BATCH]]
+                added = outcomes_add(
+                    actor=actor,
+                    study=study,
+                    subjects=list(
+                        Subject.objects.filter(
+                            study=study, screening_number__in=numbers_here
+                        ).select_related("site__centre", "study")
+                    ),
+                    staff=staff,
+                    last_day=last_day,
+                )
+                summary.values += added.values
+                summary.randomised += added.randomised
         summary.added += len(batch)
         if progress is not None:
             progress(min(count, start + SCALE_BATCH), count)

@@ -53,7 +53,9 @@ class Command(BaseCommand):
             metavar="N",
             help="For the benchmarks: load SCALE-CRC (MAINTAIN-CRC's design) with N synthetic "
             "patients through the bulk import path (about 520 values each: N = 10000 gives "
-            "over 5 million), in place of the demo patients.",
+            "over 5 million), randomised, with their outcomes (tumour assessments, adverse "
+            "events, end of treatment, follow-up), in place of the demo patients. Run again, it "
+            "adds the patients missing and randomises those without an allocation.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -135,7 +137,8 @@ class Command(BaseCommand):
         seconds = time.monotonic() - started
         self.stdout.write(
             f"Patients in {SCALE_STUDY}: {outcome.added} added, {outcome.already_there} already "
-            f"there; {outcome.values:,} values written in {seconds:.0f} s"
+            f"there, {outcome.randomised} randomised now; {outcome.values:,} values written in "
+            f"{seconds:.0f} s"
         )
 
     def _patients(self, actor: SystemActor) -> list[StudyPatients]:
