@@ -119,8 +119,9 @@ def _forms(
     lists = {code_list.name: code_list for code_list in definition.code_lists}
     order = {event.name: index for index, event in enumerate(definition.events)}
     instances = list(
-        FormInstance.objects.filter(subject=subject, environment=subject.environment)
-        .order_by("event", "occurrence", "form", "repeat")
+        FormInstance.objects.filter(subject=subject, environment=subject.environment).order_by(
+            "event", "occurrence", "form", "repeat"
+        )
     )
     instances.sort(key=lambda i: (order.get(i.event, len(order)), i.occurrence, i.form, i.repeat))
     # Version numbers only: a version's row carries its whole definition, which selecting it
