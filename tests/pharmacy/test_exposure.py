@@ -9,8 +9,10 @@ import io
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -164,6 +166,40 @@ def test_exposure_reads_the_administration_forms_and_falls_back_to_dispensing(
     ann_then = at_cutoff.filter(at_cutoff["subject"] == ann.identifier).to_dicts()[0]
     assert (ann_then["cumulative_dose"], ann_then["duration_days"]) == (560.0, 14)
     assert ann_then["relative_dose_intensity"] == 1.0
+
+
+def test_the_exposure_s_statements_do_not_grow_with_the_forms_recorded(tmp_path: Path) -> None:
+    # At 10,000 patients the exposure named every administration form's id in one statement:
+    # "too many SQL variables" on SQLite, and every export at a cut-off failed with it.
+    trial, ann, bob = _two_patients(tmp_path)
+    study = trial.world.study
+
+    def statements() -> list[int]:
+        """Return the number of parameters of each statement the exposure sends."""
+        sizes: list[int] = []
+
+        def counting(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            sizes.append(len(params or ()))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(counting):
+            exposure_frame(study)
+        return sizes
+
+    before = statements()
+    for cycle in (1, 2, 3):
+        for subject in (ann, bob):
+            on = utc_today() + timedelta(days=14 * cycle)
+            form_save(
+                actor=trial.nurse,
+                subject=subject,
+                event="cycle",
+                occurrence=cycle,
+                form="vitals",
+                base_version=None,
+                values={"weight": 70, "smoker": 0, "adm_dose": 560, "vs_date": on.isoformat()},
+            )
+    assert statements() == before
 
 
 def test_a_missing_weight_leaves_the_intensity_unknown(tmp_path: Path) -> None:

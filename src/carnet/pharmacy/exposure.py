@@ -98,10 +98,13 @@ def _values(study: Study, forms: set[str], items: set[str], *, seq: int | None) 
         .unique(subset=["instance", "item", "row"], keep="last")
         .filter(~pl.col("removed").fill_null(False))
     )
+    # The owners of the study's forms named, not of a list of ids: one statement whatever the
+    # number of forms recorded (10,000 patients' ids exceeded SQLite's limit on parameters).
     owners = pl.DataFrame(
         list(
             FormInstance.objects.filter(
-                pk__in=changes["instance"].unique().to_list(),
+                subject__study=study,
+                form__in=sorted(forms),
                 environment=Environment.PRODUCTION,
             ).values_list("pk", "subject_id")
         ),
