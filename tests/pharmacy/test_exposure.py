@@ -199,6 +199,8 @@ def test_the_exposure_s_statements_do_not_grow_with_the_forms_recorded(tmp_path:
                 base_version=None,
                 values={"weight": 70, "smoker": 0, "adm_dose": 560, "vs_date": on.isoformat()},
             )
+    # A third patient whose kit was dispensed: the patients named do not grow the statements.
+    _dispense_first_kit(trial, trial.randomised())
     assert statements() == before
 
 

@@ -355,11 +355,12 @@ def exposure_frame(
     frame = pl.concat(
         [part.select("subject_id", *(pl.col(c).cast(SCHEMA[c]) for c in columns)) for part in parts]
     )
+    # Every subject's identifier, joined below: one statement whatever the number of patients.
     identifiers = pl.DataFrame(
         list(
-            Subject.objects.filter(
-                study=study, environment=environment, pk__in=frame["subject_id"].unique().to_list()
-            ).values_list("pk", "identifier")
+            Subject.objects.filter(study=study, environment=environment).values_list(
+                "pk", "identifier"
+            )
         ),
         schema={"subject_id": pl.Int64, "subject": pl.String},
         orient="row",

@@ -44,22 +44,24 @@ def screened_not_included(analysis: StudyAnalysis, study: Study, cutoff: Cutoff)
     the sites of the analysis: the lines written by the cut-off (a line never changes once
     written; one added later, even dated before, is not the cut-off's)."""
     sites = set(analysis.subjects["site"].unique().to_list()) if analysis.subjects.height else set()
-    written = AuditEvent.objects.filter(
-        chain=study.audit_chain,
-        seq__lte=cutoff.seq,
-        action="subject.screening_entry_added",
-        target_type="subjects.screeningentry",
-    ).values_list("target_id", flat=True)
+    written = {
+        int(pk)
+        for pk in AuditEvent.objects.filter(
+            chain=study.audit_chain,
+            seq__lte=cutoff.seq,
+            action="subject.screening_entry_added",
+            target_type="subjects.screeningentry",
+        ).values_list("target_id", flat=True)
+    }
+    # Compared here, not named in the statement: a large screening log exceeds SQLite's limit
+    # on parameters.
     entries = ScreeningEntry.objects.filter(
-        study=study,
-        environment=Environment.PRODUCTION,
-        screened_on__lte=cutoff.cut_on,
-        pk__in=[int(pk) for pk in written],
+        study=study, environment=Environment.PRODUCTION, screened_on__lte=cutoff.cut_on
     )
     reasons = Counter(
         reason
-        for reason, code in entries.values_list("reason_not_included", "site__code")
-        if not sites or code in sites
+        for pk, reason, code in entries.values_list("pk", "reason_not_included", "site__code")
+        if pk in written and (not sites or code in sites)
     )
     return dict(reasons)
 
