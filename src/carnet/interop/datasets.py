@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from django.db.models import TextField
+from django.db.models import Max, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from carnet.accounts.blinding import Blinding
 from carnet.accounts.permissions import SiteScope
 from carnet.audit.models import AuditEvent
-from carnet.capture.models import FormInstance
+from carnet.capture.models import FormInstance, ItemValue
 from carnet.interop.models import Cutoff
 from carnet.studies.definition.model import CodeList, Form, Item, StudyDefinition
 from carnet.studies.models import Study, StudyVersion
@@ -540,8 +540,51 @@ ITEM_CHANGE = pl.Struct(
 )
 
 
-class ValueChanges:
-    """The study's value changes up to a cut-off, read once and set aside by form.
+# The columns of a form's values at the cut-off, whichever way they were read.
+VALUE_COLUMNS = (
+    "seq",
+    "instance",
+    "subject_id",
+    "event",
+    "occurrence",
+    "repeat",
+    "item",
+    "row",
+    "text",
+    "missing",
+    "removed",
+)
+KEY = ["instance", "item", "row"]
+# Targets named at a time in a lookup of their events (SQLite's limit on parameters).
+TARGETS_AT_A_TIME = 500
+
+
+def _identifying_items(study: Study, cutoff: Cutoff) -> list[str]:
+    """Return the items identifying in any version published at the cut-off: their values
+    never leave, so they are never read."""
+    return sorted(
+        {
+            item.name
+            for version in _versions_at(study, cutoff)
+            for _form, _group, item in version.parsed().items()
+            if item.identifying
+        }
+    )
+
+
+def _target_keys(targets: pl.Expr) -> list[pl.Expr]:
+    """Return (instance, item, row) from an `item.changed` event's target ("12:weight:0")."""
+    parts = targets.str.split(":")
+    return [
+        parts.list.first().cast(pl.Int64).alias("instance"),
+        parts.list.slice(1, parts.list.len() - 2).list.join(":").alias("item"),
+        parts.list.last().cast(pl.Int64).alias("row"),
+    ]
+
+
+class TrailReplay:
+    """The study's value changes up to a cut-off, read once and set aside by form: the full
+    replay of the audit trail, kept as the reference `ValueChanges` is proven equal to.
 
     One pass reads every `item.changed` event of the chain up to the cut-off, in chunks; the
     JSON is decoded by Polars, not row by row, and each chunk is written to one Parquet file per
@@ -552,6 +595,7 @@ class ValueChanges:
     def __init__(self, study: Study, cutoff: Cutoff, folder: Path) -> None:
         self.folder = folder
         self.forms: set[str] = set()
+        self.identifying = _identifying_items(study, cutoff)
         events = (
             AuditEvent.objects.filter(
                 chain=study.audit_chain, seq__lte=cutoff.seq, action="item.changed"
@@ -577,35 +621,241 @@ class ValueChanges:
         """Return the last change of each value of the form (instance, item, row)."""
         if form not in self.forms:
             return pl.DataFrame()
-        return (
+        values = (
             pl.read_parquet(self.folder / form / "*.parquet")
             .sort("seq")
-            .unique(subset=["instance", "item", "row"], keep="last", maintain_order=True)
+            .unique(subset=KEY, keep="last", maintain_order=True)
+            .filter(~pl.col("item").is_in(self.identifying))
+        )
+        # Which subject and environment an instance belongs to never changes once written.
+        instance_ids = values.get_column("instance").unique().to_list()
+        owners = pl.DataFrame(
+            [
+                row
+                for start in range(0, len(instance_ids), TARGETS_AT_A_TIME)
+                for row in FormInstance.objects.filter(
+                    pk__in=instance_ids[start : start + TARGETS_AT_A_TIME],
+                    environment=Environment.PRODUCTION,
+                ).values_list("pk", "subject_id")
+            ],
+            schema={"instance": pl.Int64, "subject_id": pl.Int64},
+            orient="row",
+        )
+        return values.join(owners, on="instance", how="inner")
+
+
+class ValueChanges:
+    """The values of the study's forms at a cut-off: today's values, with each value changed
+    since the cut-off taken back to its state then, from its own audit events.
+
+    Every write of a value writes its `item.changed` event in the same transaction (`carnet
+    audit verify --data` proves the tables equal the trail), so a value without an event after
+    the cut-off is today what it was at the cut-off; one with such events is what its last
+    event up to the cut-off says (nothing if it had none). The current values are read first
+    and the events after the cut-off next: a save committed in between is among those events.
+    Reading today's values costs about what the floor does (one streamed query); the events
+    read are those after the cut-off and those of the values they name (by the target index).
+
+    The current values are set aside in one Parquet file per form and chunk, as the replay did,
+    so that memory holds one chunk while reading and one form while building its dataset.
+    """
+
+    def __init__(self, study: Study, cutoff: Cutoff, folder: Path) -> None:
+        self.folder = folder
+        self.forms: set[str] = set()
+        self.identifying = _identifying_items(study, cutoff)
+        instances = pl.DataFrame(
+            list(
+                FormInstance.objects.filter(
+                    subject__study=study, environment=Environment.PRODUCTION
+                ).values_list("pk", "subject_id", "event", "occurrence", "form", "repeat")
+            ),
+            schema={
+                "instance": pl.Int64,
+                "subject_id": pl.Int64,
+                "event": pl.String,
+                "occurrence": pl.Int64,
+                "form": pl.String,
+                "repeat": pl.Int64,
+            },
+            orient="row",
+        )
+        self._set_aside_current(study, instances)
+        changes = AuditEvent.objects.filter(chain=study.audit_chain, action="item.changed")
+        later = self._changed_since(changes.filter(seq__gt=cutoff.seq))
+        self.later = later.join(instances.select("instance", "form"), on="instance")
+        self.replayed = self._replayed(changes.filter(seq__lte=cutoff.seq), later).join(
+            instances, on="instance"
+        )
+        self.forms |= set(self.replayed.get_column("form").unique().to_list())
+        self.default_seq, self.exact_seqs = _last_change_seqs(study, cutoff)
+
+    def _set_aside_current(self, study: Study, instances: pl.DataFrame) -> None:
+        """Write today's values that hold something (not in a removed row) by form."""
+        current = (
+            ItemValue.objects.filter(
+                form_instance__subject__study=study,
+                form_instance__environment=Environment.PRODUCTION,
+                removed=False,
+            )
+            .exclude(text="", missing_code="")
+            .exclude(item__in=self.identifying)
+            .order_by()
+            .values_list("form_instance_id", "item", "row", "text", "missing_code")
+        )
+        schema = {
+            "instance": pl.Int64,
+            "item": pl.String,
+            "row": pl.Int64,
+            "text": pl.String,
+            "missing": pl.String,
+        }
+        for number, frame in enumerate(_frames(current.iterator(chunk_size=CHUNK), schema)):
+            owned = frame.join(instances, on="instance", how="inner")
+            for (form,), part in owned.partition_by("form", as_dict=True).items():
+                place = self.folder / str(form)
+                place.mkdir(exist_ok=True)
+                part.drop("form").write_parquet(place / f"{number:08d}.parquet")
+                self.forms.add(str(form))
+
+    @staticmethod
+    def _changed_since(events: Any) -> pl.DataFrame:
+        """Return the keys of the values with an event in ``events`` (after the cut-off)."""
+        targets = events.order_by().values_list("target_id", flat=True).distinct()
+        frame = pl.DataFrame(
+            {"target": list(targets.iterator(chunk_size=CHUNK))}, schema={"target": pl.String}
+        )
+        return frame.select(_target_keys(pl.col("target")))
+
+    def _replayed(self, events: Any, later: pl.DataFrame) -> pl.DataFrame:
+        """Return the state up to the cut-off of the values changed since, from their events."""
+        keys = later.select(
+            pl.format("{}:{}:{}", "instance", "item", "row").alias("target")
+        ).get_column("target")
+        targets = keys.to_list()
+        rows = [
+            row
+            for start in range(0, len(targets), TARGETS_AT_A_TIME)
+            for row in events.filter(
+                target_type="capture.itemvalue",
+                target_id__in=targets[start : start + TARGETS_AT_A_TIME],
+            )
+            .order_by()
+            .annotate(body=Cast("new", TextField()))
+            .values_list("seq", "target_id", "body")
+        ]
+        frame = pl.DataFrame(
+            rows, schema={"seq": pl.Int64, "target": pl.String, "body": pl.String}, orient="row"
+        )
+        return (
+            frame.sort("seq")
+            .unique(subset="target", keep="last", maintain_order=True)
+            .select(
+                "seq",
+                *_target_keys(pl.col("target")),
+                pl.col("body").str.json_decode(ITEM_CHANGE).alias("body"),
+            )
+            .select(
+                "seq",
+                *KEY,
+                pl.col("body").struct.field("text"),
+                pl.col("body").struct.field("missing"),
+                pl.col("body").struct.field("removed").fill_null(False),
+            )
+            .filter(~pl.col("item").is_in(self.identifying))
+        )
+
+    def of_form(self, form: str) -> pl.DataFrame:
+        """Return each value of the form at the cut-off with its owner (VALUE_COLUMNS)."""
+        if form not in self.forms:
+            return pl.DataFrame()
+        place = self.folder / form
+        schema = {
+            "instance": pl.Int64,
+            "item": pl.String,
+            "row": pl.Int64,
+            "text": pl.String,
+            "missing": pl.String,
+            "subject_id": pl.Int64,
+            "event": pl.String,
+            "occurrence": pl.Int64,
+            "repeat": pl.Int64,
+        }
+        current = (
+            pl.read_parquet(place / "*.parquet") if place.is_dir() else pl.DataFrame(schema=schema)
+        )
+        current = current.join(
+            self.later.filter(pl.col("form") == form).drop("form"), on=KEY, how="anti"
+        ).with_columns(pl.lit(False).alias("removed"))
+        if self.exact_seqs is None:
+            current = current.with_columns(pl.lit(self.default_seq, pl.Int64).alias("seq"))
+        else:
+            current = current.join(self.exact_seqs, on=KEY, how="left").with_columns(
+                pl.col("seq").fill_null(self.default_seq)
+            )
+        replayed = self.replayed.filter(pl.col("form") == form).drop("form")
+        return pl.concat(
+            [current.select(VALUE_COLUMNS), replayed.select(VALUE_COLUMNS)], how="vertical"
         )
 
 
-def form_values_at(changes: ValueChanges, form: str) -> pl.DataFrame:
-    """Return the last state at the cut-off of every value of one form, in production.
+def _last_change_seqs(study: Study, cutoff: Cutoff) -> tuple[int, pl.DataFrame | None]:
+    """Return what stands for the sequence number of each value's last change up to the
+    cut-off: a default, and the exact numbers of the values that need one (or None).
 
-    Columns: seq (of the value's last change), instance, subject_id, event, occurrence, repeat,
-    item, row, text, missing, removed.
+    A dataset uses that number only to find the study version published before it
+    (`_version_steps`). Every change made after the last publication preceding the study's
+    first `item.changed` event and before the next one gives that publication's version: the
+    default stands for them. Only the values changed after that next publication need their
+    number, read as one aggregate of the events' targets (no JSON); none are read in a study
+    not amended since its first value. Should a value predate every publication (the replay
+    gives it no version), every number is read."""
+    publications = _version_steps(study, cutoff).get_column("seq").to_list()
+    changes = AuditEvent.objects.filter(
+        chain=study.audit_chain, action="item.changed", seq__lte=cutoff.seq
+    )
+    first = changes.order_by("seq").values_list("seq", flat=True).first()
+    if first is None or not publications:
+        return cutoff.seq, None
+    before = [seq for seq in publications if seq < first]
+    if not before:
+        low, default = 0, 0
+    else:
+        after = [seq for seq in publications if seq > first]
+        if not after:
+            return before[-1], None
+        low, default = after[0], before[-1]
+    last = (
+        changes.filter(seq__gt=low)
+        .order_by()
+        .values("target_id")
+        .annotate(last=Max("seq"))
+        .values_list("target_id", "last")
+    )
+    frame = pl.concat(
+        [
+            *_frames(last.iterator(chunk_size=CHUNK), {"target": pl.String, "seq": pl.Int64}),
+            pl.DataFrame(schema={"target": pl.String, "seq": pl.Int64}),
+        ]
+    )
+    return default, frame.select(*_target_keys(pl.col("target")), "seq")
+
+
+def form_values_at(changes: ValueChanges | TrailReplay, form: str) -> pl.DataFrame:
+    """Return every value of one form in production that held something at the cut-off (a
+    text or a missing code, not in a removed row), but never an identifying one.
+
+    Columns (VALUE_COLUMNS): seq (stands for the value's last change: the same study version
+    precedes it), instance, subject_id, event, occurrence, repeat, item, row, text, missing,
+    removed (always false).
     """
     values = changes.of_form(form)
     if values.is_empty():
         return values
-    # Which subject and environment an instance belongs to never changes once written.
-    instance_ids = values.get_column("instance").unique().to_list()
-    owners = pl.DataFrame(
-        list(
-            FormInstance.objects.filter(
-                pk__in=instance_ids, environment=Environment.PRODUCTION
-            ).values_list("pk", "subject_id")
-        ),
-        schema={"instance": pl.Int64, "subject_id": pl.Int64},
-        orient="row",
-    )
-    return values.join(owners, on="instance", how="inner").with_columns(
-        pl.col("removed").fill_null(False)
+    return (
+        values.with_columns(pl.col("removed").fill_null(False))
+        .filter(~pl.col("removed") & ((pl.col("text") != "") | (pl.col("missing") != "")))
+        .select(VALUE_COLUMNS)
     )
 
 
