@@ -25,6 +25,7 @@ import polars as pl
 from django.db.models import Max, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
+from django.db.models.sql.constants import MULTI
 
 from carnet.accounts.blinding import Blinding
 from carnet.accounts.permissions import SiteScope
@@ -37,6 +38,8 @@ from carnet.subjects.environments import Environment
 
 # Rows read from the database at a time: the reduction to the last event keeps memory flat.
 CHUNK = 50_000
+# Current values set aside at a time (one Parquet file per form): about 50 MB in memory.
+PART = 500_000
 KEYS = ("study", "site", "subject", "event", "occurrence", "visit_date", "repeat")
 # How a partial date is completed in its `<name>_imp` column (docs/exports.md says why).
 IMPUTATION_RULE = (
@@ -110,16 +113,34 @@ def _dtype(item: Item, code_list: CodeList | None) -> pl.DataType:
     return pl.String()
 
 
-def _versions_at(study: Study, cutoff: Cutoff) -> list[StudyVersion]:
-    """Return the study versions published at the cut-off, oldest first."""
-    numbers = (
+def _publications(study: Study, cutoff: Cutoff) -> list[tuple[int, int]]:
+    """Return (seq, version number) of each publication of the study up to the cut-off, oldest
+    first: read through the events' target (each names the version it published), not by a scan
+    of the whole trail."""
+    meta = StudyVersion._meta
+    versions = [
+        str(pk) for pk in StudyVersion.objects.filter(study=study).values_list("pk", flat=True)
+    ]
+    # By the target alone, so that the database walks the target index (given the chain and a
+    # range of sequence numbers too, SQLite would rather scan the chain).
+    rows = (
         AuditEvent.objects.filter(
-            chain=study.audit_chain, seq__lte=cutoff.seq, action="study.version_published"
+            target_type=f"{meta.app_label}.{meta.model_name}", target_id__in=versions
         )
         .annotate(number=KT("new__current_version"))
-        .values_list("number", flat=True)
+        .order_by()
+        .values_list("seq", "chain", "action", "number")
     )
-    wanted = {int(number) for number in numbers}
+    return sorted(
+        (seq, int(number))
+        for seq, chain, action, number in rows
+        if chain == study.audit_chain and seq <= cutoff.seq and action == "study.version_published"
+    )
+
+
+def _versions_at(study: Study, cutoff: Cutoff) -> list[StudyVersion]:
+    """Return the study versions published at the cut-off, oldest first."""
+    wanted = {number for _seq, number in _publications(study, cutoff)}
     return list(StudyVersion.objects.filter(study=study, number__in=wanted).order_by("number"))
 
 
@@ -284,10 +305,16 @@ SUBJECT_KEYS = {
 }
 
 
-def _subject_events(study: Study, cutoff: Cutoff) -> pl.DataFrame:
-    """Return the events the subject dataset is made of, up to the cut-off, in order."""
-    keys = SUBJECT_KEYS
-    rows = _events(study, cutoff, SUBJECT_ACTIONS, **keys).values_list(
+# What the visits' events add to those the subject dataset is made of (read in the same pass).
+VISIT_ACTION = "subject.visit_recorded"
+VISIT_KEYS = {"event_name": "event", "visit_on": "visit_on"}  # and "number": the occurrence
+
+
+def study_events(study: Study, cutoff: Cutoff) -> pl.DataFrame:
+    """Return the events the subject dataset and the visit dates are made of, up to the
+    cut-off, in order: one pass over the trail for both."""
+    keys = SUBJECT_KEYS | VISIT_KEYS
+    rows = _events(study, cutoff, [*SUBJECT_ACTIONS, VISIT_ACTION], **keys).values_list(
         "seq", "action", "target_id", "reason", *keys
     )
     schema = {"seq": pl.Int64, "action": pl.String, "target": pl.String, "reason": pl.String}
@@ -296,6 +323,14 @@ def _subject_events(study: Study, cutoff: Cutoff) -> pl.DataFrame:
         [*_frames(rows.iterator(chunk_size=CHUNK), schema), pl.DataFrame(schema=schema)]
     )
     return events.sort("seq")
+
+
+def _subject_events(study: Study, cutoff: Cutoff, events: pl.DataFrame | None) -> pl.DataFrame:
+    """Return the events the subject dataset is made of, up to the cut-off, in order."""
+    events = study_events(study, cutoff) if events is None else events
+    return events.filter(pl.col("action").is_in(SUBJECT_ACTIONS)).select(
+        "seq", "action", "target", "reason", *SUBJECT_KEYS
+    )
 
 
 def _deviation_counts(events: pl.DataFrame) -> pl.DataFrame:
@@ -328,14 +363,21 @@ def _deviation_counts(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def subjects_at(study: Study, cutoff: Cutoff, *, randomised_design: bool = True) -> pl.DataFrame:
+def subjects_at(
+    study: Study,
+    cutoff: Cutoff,
+    *,
+    randomised_design: bool = True,
+    events: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Return each production subject at the cut-off: id, identifier, site, statuses, dates,
     allocation number and arm (the caller drops the arm for a blinded reader), death, end of
     treatment, news, deviations and populations; all from the audit trail up to the cut-off.
 
     ``last_news_on`` here counts what the subject's own events say (inclusion, statuses, visits,
-    news, transfer); the export raises it with the dates captured in forms (`last_news_with`)."""
-    events = _subject_events(study, cutoff)
+    news, transfer); the export raises it with the dates captured in forms (`last_news_with`).
+    ``events``: `study_events` of the cut-off, when the caller has read them already."""
+    events = _subject_events(study, cutoff, events)
 
     def last(action: str, *columns: str | pl.Expr, where: pl.Expr | None = None) -> pl.DataFrame:
         chosen = events.filter(pl.col("action") == action)
@@ -491,37 +533,28 @@ def captured_dates(plan: ExportPlan, form: str, values: pl.DataFrame, until: dat
     )
 
 
-def _visits_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
+def _visits_at(study: Study, cutoff: Cutoff, events: pl.DataFrame | None = None) -> pl.DataFrame:
     """Return each visit's date at the cut-off: (subject id, event, occurrence) -> visit date."""
-    keys = {"event_name": "event", "number": "occurrence", "visit_on": "visit_on"}
-    rows = _events(study, cutoff, ["subject.visit_recorded"], **keys).values_list(
-        "seq", "target_id", *keys
-    )
-    schema = {"seq": pl.Int64, "subject_id": pl.String, "event": pl.String}
-    schema |= {"occurrence": pl.String, "visit_date": pl.String}
-    frame = pl.concat(
-        [*_frames(rows.iterator(chunk_size=CHUNK), schema), pl.DataFrame(schema=schema)]
-    )
+    events = study_events(study, cutoff) if events is None else events
     return (
-        frame.sort("seq")
-        .unique(subset=["subject_id", "event", "occurrence"], keep="last", maintain_order=True)
+        events.filter(pl.col("action") == VISIT_ACTION)
+        .unique(subset=["target", "event_name", "number"], keep="last", maintain_order=True)
         .select(
-            pl.col("subject_id").cast(pl.Int64),
-            "event",
-            pl.col("occurrence").cast(pl.Int64),
-            pl.col("visit_date").str.to_date(strict=False),
+            pl.col("target").cast(pl.Int64).alias("subject_id"),
+            pl.col("event_name").alias("event"),
+            pl.col("number").cast(pl.Int64).alias("occurrence"),
+            pl.col("visit_on").str.to_date(strict=False).alias("visit_date"),
         )
     )
 
 
 def _version_steps(study: Study, cutoff: Cutoff) -> pl.DataFrame:
     """Return (seq, version number) of each publication up to the cut-off."""
-    rows = _events(
-        study, cutoff, ["study.version_published"], number="current_version"
-    ).values_list("seq", "number")
     return pl.DataFrame(
-        list(rows), schema={"seq": pl.Int64, "crf_version": pl.Int64}, orient="row", strict=False
-    ).sort("seq")
+        _publications(study, cutoff),
+        schema={"seq": pl.Int64, "crf_version": pl.Int64},
+        orient="row",
+    )
 
 
 # What an `item.changed` event's new value holds that a dataset needs (other keys are ignored).
@@ -684,9 +717,7 @@ class ValueChanges:
         changes = AuditEvent.objects.filter(chain=study.audit_chain, action="item.changed")
         later = self._changed_since(changes.filter(seq__gt=cutoff.seq))
         self.later = later.join(instances.select("instance", "form"), on="instance")
-        self.replayed = self._replayed(changes.filter(seq__lte=cutoff.seq), later).join(
-            instances, on="instance"
-        )
+        self.replayed = self._replayed(study, cutoff, later).join(instances, on="instance")
         self.forms |= set(self.replayed.get_column("form").unique().to_list())
         self.default_seq, self.exact_seqs = _last_change_seqs(study, cutoff)
 
@@ -710,13 +741,28 @@ class ValueChanges:
             "text": pl.String,
             "missing": pl.String,
         }
-        for number, frame in enumerate(_frames(current.iterator(chunk_size=CHUNK), schema)):
-            owned = frame.join(instances, on="instance", how="inner")
-            for (form,), part in owned.partition_by("form", as_dict=True).items():
-                place = self.folder / str(form)
-                place.mkdir(exist_ok=True)
-                part.drop("form").write_parquet(place / f"{number:08d}.parquet")
-                self.forms.add(str(form))
+        # Rows go to Polars as the database cursor hands them over, a list at a time (no model,
+        # no Python loop per value); they are set aside in parts of about PART values.
+        compiler = current.query.get_compiler(using=current.db)
+        pending: list[pl.DataFrame] = []
+        held = 0
+        number = 0
+        for rows in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=CHUNK):
+            pending.append(pl.DataFrame(rows, schema=schema, orient="row"))
+            held += len(rows)
+            if held >= PART:
+                self._write_part(pl.concat(pending), instances, number)
+                pending, held, number = [], 0, number + 1
+        if pending:
+            self._write_part(pl.concat(pending), instances, number)
+
+    def _write_part(self, values: pl.DataFrame, instances: pl.DataFrame, number: int) -> None:
+        owned = values.join(instances, on="instance", how="inner")
+        for (form,), part in owned.partition_by("form", as_dict=True).items():
+            place = self.folder / str(form)
+            place.mkdir(exist_ok=True)
+            part.drop("form").write_parquet(place / f"{number:08d}.parquet")
+            self.forms.add(str(form))
 
     @staticmethod
     def _changed_since(events: Any) -> pl.DataFrame:
@@ -727,22 +773,25 @@ class ValueChanges:
         )
         return frame.select(_target_keys(pl.col("target")))
 
-    def _replayed(self, events: Any, later: pl.DataFrame) -> pl.DataFrame:
+    def _replayed(self, study: Study, cutoff: Cutoff, later: pl.DataFrame) -> pl.DataFrame:
         """Return the state up to the cut-off of the values changed since, from their events."""
         keys = later.select(
             pl.format("{}:{}:{}", "instance", "item", "row").alias("target")
         ).get_column("target")
         targets = keys.to_list()
+        # By the targets alone (the target index); the chain, the action and the cut-off are
+        # applied here: given them, SQLite would rather scan the chain.
         rows = [
-            row
+            (seq, target, body)
             for start in range(0, len(targets), TARGETS_AT_A_TIME)
-            for row in events.filter(
+            for seq, target, body, chain, action in AuditEvent.objects.filter(
                 target_type="capture.itemvalue",
                 target_id__in=targets[start : start + TARGETS_AT_A_TIME],
             )
             .order_by()
             .annotate(body=Cast("new", TextField()))
-            .values_list("seq", "target_id", "body")
+            .values_list("seq", "target_id", "body", "chain", "action")
+            if chain == study.audit_chain and action == "item.changed" and seq <= cutoff.seq
         ]
         frame = pl.DataFrame(
             rows, schema={"seq": pl.Int64, "target": pl.String, "body": pl.String}, orient="row"
@@ -1009,8 +1058,9 @@ def reader_inputs(
     study: Study, cutoff: Cutoff, *, randomised_design: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Return what every dataset joins: the subjects, the visits and the version steps."""
+    events = study_events(study, cutoff)
     return (
-        subjects_at(study, cutoff, randomised_design=randomised_design),
-        _visits_at(study, cutoff),
+        subjects_at(study, cutoff, randomised_design=randomised_design, events=events),
+        _visits_at(study, cutoff, events),
         _version_steps(study, cutoff),
     )
