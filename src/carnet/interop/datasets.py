@@ -38,8 +38,9 @@ from carnet.subjects.environments import Environment
 
 # Rows read from the database at a time: the reduction to the last event keeps memory flat.
 CHUNK = 50_000
-# Current values set aside at a time (one Parquet file per form): about 50 MB in memory.
-PART = 500_000
+# Chunks of current values set aside at a time (one Parquet file per form): 500,000 values,
+# about 50 MB, so that a large study is not cut into thousands of small files.
+CHUNKS_A_PART = 10
 KEYS = ("study", "site", "subject", "event", "occurrence", "visit_date", "repeat")
 # How a partial date is completed in its `<name>_imp` column (docs/exports.md says why).
 IMPUTATION_RULE = (
@@ -307,7 +308,7 @@ SUBJECT_KEYS = {
 
 # What the visits' events add to those the subject dataset is made of (read in the same pass).
 VISIT_ACTION = "subject.visit_recorded"
-VISIT_KEYS = {"event_name": "event", "visit_on": "visit_on"}  # and "number": the occurrence
+VISIT_KEYS = {"event_name": "event", "occurrence": "occurrence", "visit_on": "visit_on"}
 
 
 def study_events(study: Study, cutoff: Cutoff) -> pl.DataFrame:
@@ -538,11 +539,11 @@ def _visits_at(study: Study, cutoff: Cutoff, events: pl.DataFrame | None = None)
     events = study_events(study, cutoff) if events is None else events
     return (
         events.filter(pl.col("action") == VISIT_ACTION)
-        .unique(subset=["target", "event_name", "number"], keep="last", maintain_order=True)
+        .unique(subset=["target", "event_name", "occurrence"], keep="last", maintain_order=True)
         .select(
             pl.col("target").cast(pl.Int64).alias("subject_id"),
             pl.col("event_name").alias("event"),
-            pl.col("number").cast(pl.Int64).alias("occurrence"),
+            pl.col("occurrence").cast(pl.Int64),
             pl.col("visit_on").str.to_date(strict=False).alias("visit_date"),
         )
     )
@@ -742,7 +743,7 @@ class ValueChanges:
             "missing": pl.String,
         }
         # Rows go to Polars as the database cursor hands them over, a list at a time (no model,
-        # no Python loop per value); they are set aside in parts of about PART values.
+        # no Python loop per value); they are set aside a few chunks at a time.
         compiler = current.query.get_compiler(using=current.db)
         pending: list[pl.DataFrame] = []
         held = 0
@@ -750,7 +751,7 @@ class ValueChanges:
         for rows in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=CHUNK):
             pending.append(pl.DataFrame(rows, schema=schema, orient="row"))
             held += len(rows)
-            if held >= PART:
+            if held >= CHUNK * CHUNKS_A_PART:
                 self._write_part(pl.concat(pending), instances, number)
                 pending, held, number = [], 0, number + 1
         if pending:
@@ -833,9 +834,10 @@ class ValueChanges:
         current = (
             pl.read_parquet(place / "*.parquet") if place.is_dir() else pl.DataFrame(schema=schema)
         )
-        current = current.join(
-            self.later.filter(pl.col("form") == form).drop("form"), on=KEY, how="anti"
-        ).with_columns(pl.lit(False).alias("removed"))
+        changed = self.later.filter(pl.col("form") == form).drop("form")
+        if changed.height:
+            current = current.join(changed, on=KEY, how="anti")
+        current = current.with_columns(pl.lit(False).alias("removed"))
         if self.exact_seqs is None:
             current = current.with_columns(pl.lit(self.default_seq, pl.Int64).alias("seq"))
         else:
@@ -843,6 +845,8 @@ class ValueChanges:
                 pl.col("seq").fill_null(self.default_seq)
             )
         replayed = self.replayed.filter(pl.col("form") == form).drop("form")
+        if not replayed.height:
+            return current.select(VALUE_COLUMNS)
         return pl.concat(
             [current.select(VALUE_COLUMNS), replayed.select(VALUE_COLUMNS)], how="vertical"
         )
