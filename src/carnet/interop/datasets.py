@@ -720,7 +720,22 @@ class ValueChanges:
         self.later = later.join(instances.select("instance", "form"), on="instance")
         self.replayed = self._replayed(study, cutoff, later).join(instances, on="instance")
         self.forms |= set(self.replayed.get_column("form").unique().to_list())
-        self.default_seq, self.exact_seqs = _last_change_seqs(study, cutoff)
+        self.default_seq, exact = _last_change_seqs(study, cutoff)
+        self.exact = exact is not None
+        if exact is not None:
+            self._set_aside_seqs(exact, instances)
+
+    def _set_aside_seqs(self, exact: Any, instances: pl.DataFrame) -> None:
+        """Write the exact sequence numbers by form, as the values are (memory stays flat)."""
+        schema = {"target": pl.String, "seq": pl.Int64}
+        for number, frame in enumerate(_frames(exact.iterator(chunk_size=CHUNK), schema)):
+            keyed = frame.select(*_target_keys(pl.col("target")), "seq").join(
+                instances.select("instance", "form"), on="instance"
+            )
+            for (form,), part in keyed.partition_by("form", as_dict=True).items():
+                place = self.folder / "last-changes" / str(form)
+                place.mkdir(parents=True, exist_ok=True)
+                part.drop("form").write_parquet(place / f"{number:08d}.parquet")
 
     def _set_aside_current(self, study: Study, instances: pl.DataFrame) -> None:
         """Write today's values that hold something (not in a removed row) by form."""
@@ -838,12 +853,13 @@ class ValueChanges:
         if changed.height:
             current = current.join(changed, on=KEY, how="anti")
         current = current.with_columns(pl.lit(False).alias("removed"))
-        if self.exact_seqs is None:
+        seqs = self.folder / "last-changes" / form
+        if not self.exact or not seqs.is_dir():
             current = current.with_columns(pl.lit(self.default_seq, pl.Int64).alias("seq"))
         else:
-            current = current.join(self.exact_seqs, on=KEY, how="left").with_columns(
-                pl.col("seq").fill_null(self.default_seq)
-            )
+            current = current.join(
+                pl.read_parquet(seqs / "*.parquet"), on=KEY, how="left"
+            ).with_columns(pl.col("seq").fill_null(self.default_seq))
         replayed = self.replayed.filter(pl.col("form") == form).drop("form")
         if not replayed.height:
             return current.select(VALUE_COLUMNS)
@@ -852,9 +868,10 @@ class ValueChanges:
         )
 
 
-def _last_change_seqs(study: Study, cutoff: Cutoff) -> tuple[int, pl.DataFrame | None]:
+def _last_change_seqs(study: Study, cutoff: Cutoff) -> tuple[int, Any]:
     """Return what stands for the sequence number of each value's last change up to the
-    cut-off: a default, and the exact numbers of the values that need one (or None).
+    cut-off: a default, and the query of the exact numbers of the values that need one
+    (target, seq), or None.
 
     A dataset uses that number only to find the study version published before it
     (`_version_steps`). Every change made after the last publication preceding the study's
@@ -885,13 +902,7 @@ def _last_change_seqs(study: Study, cutoff: Cutoff) -> tuple[int, pl.DataFrame |
         .annotate(last=Max("seq"))
         .values_list("target_id", "last")
     )
-    frame = pl.concat(
-        [
-            *_frames(last.iterator(chunk_size=CHUNK), {"target": pl.String, "seq": pl.Int64}),
-            pl.DataFrame(schema={"target": pl.String, "seq": pl.Int64}),
-        ]
-    )
-    return default, frame.select(*_target_keys(pl.col("target")), "seq")
+    return default, last
 
 
 def form_values_at(changes: ValueChanges | TrailReplay, form: str) -> pl.DataFrame:
