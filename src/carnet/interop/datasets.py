@@ -1,10 +1,12 @@
-"""Per-form analysis datasets rebuilt from the audit trail at a cut-off, as Polars frames.
+"""Per-form analysis datasets of the values at a cut-off, as Polars frames.
 
-The values are never read from the current tables: each one is the last `item.changed` event
-of its (form instance, item, repeat row) up to the cut-off's sequence number, so a dataset made
-from a cut-off today and in ten years is the same. Only facts that never change once written
-(which subject and environment a form instance belongs to, a published study version) are read
-from the tables.
+Each value is what the last `item.changed` event of its (form instance, item, repeat row) up to
+the cut-off's sequence number says, so a dataset made from a cut-off today and in ten years is
+the same. `ValueChanges` reads it as today's value with the changes made since the cut-off undone
+from their own events (the tables equal the trail: `carnet audit verify --data`); `TrailReplay`,
+the full replay of the trail, is the reference a test holds it equal to. The subject-level facts
+come from the trail; facts that never change once written (which subject and environment a form
+instance belongs to, a published study version) from the tables.
 
 One dataset per form (its non-repeating groups) and one per repeating group; columns are the
 union of the items of every version published at the cut-off, so an amendment adds columns and
