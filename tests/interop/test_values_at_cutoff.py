@@ -11,11 +11,14 @@ from typing import Any
 
 import polars as pl
 import pytest
+from django.db.models import Max
 from polars.testing import assert_frame_equal
 
+from carnet.audit.models import AuditEvent
 from carnet.audit.services import SystemActor
 from carnet.capture.models import FormInstance, ItemValue
 from carnet.capture.services import Missing, form_save
+from carnet.interop import datasets
 from carnet.interop.datasets import (
     KEY,
     TrailReplay,
@@ -144,3 +147,34 @@ def test_a_test_mode_value_never_enters_and_an_identifying_one_is_never_read(
     values = assert_same_at(e, cutoff, tmp_path)["values:vitals"]
     assert "initials" not in values.get_column("item").to_list()
     assert ItemValue.objects.filter(item="initials").exists()
+
+
+def test_exact_last_changes_everywhere_give_the_same_versions(
+    exporting: Exporting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The path a study takes when a value predates every publication: every value's last
+    change read exactly (here forced), set aside by form, gives the replay's CRF versions."""
+    e = exporting
+    save(e, e.subject, event="cycle", values={"weight": 71})
+    text = FIXTURE.read_text(encoding="utf-8").replace(ANCHOR, EXTRA_ITEMS + ANCHOR)
+    ecog = "          - {name: ecog, type: integer, label: {en: ECOG, fr: ECOG}}\n"
+    amend(tmp_path, text.replace(ANCHOR, ecog + ANCHOR))
+    study_publish(actor=ADMIN, study=e.world.study)
+    save(e, e.subject, event="cycle", occurrence=2, values={"weight": 75})
+    cutoff = cut(e, "EXACT")
+    save(e, e.subject, values={"weight": 90})
+
+    def everywhere(study: Any, cutoff: Cutoff) -> tuple[int, Any]:
+        return 0, (
+            AuditEvent.objects.filter(
+                chain=study.audit_chain, action="item.changed", seq__lte=cutoff.seq
+            )
+            .order_by()
+            .values("target_id")
+            .annotate(last=Max("seq"))
+            .values_list("target_id", "last")
+        )
+
+    monkeypatch.setattr(datasets, "_last_change_seqs", everywhere)
+    frames = assert_same_at(e, cutoff, tmp_path)
+    assert frames["vitals"].get_column("crf_version").to_list() == [2, 2, 3]
