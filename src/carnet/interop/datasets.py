@@ -1,10 +1,12 @@
-"""Per-form analysis datasets rebuilt from the audit trail at a cut-off, as Polars frames.
+"""Per-form analysis datasets of the values at a cut-off, as Polars frames.
 
-The values are never read from the current tables: each one is the last `item.changed` event
-of its (form instance, item, repeat row) up to the cut-off's sequence number, so a dataset made
-from a cut-off today and in ten years is the same. Only facts that never change once written
-(which subject and environment a form instance belongs to, a published study version) are read
-from the tables.
+Each value is what the last `item.changed` event of its (form instance, item, repeat row) up to
+the cut-off's sequence number says, so a dataset made from a cut-off today and in ten years is
+the same. `ValueChanges` reads it as today's value with the changes made since the cut-off undone
+from their own events (the tables equal the trail: `carnet audit verify --data`); `TrailReplay`,
+the full replay of the trail, is the reference a test holds it equal to. The subject-level facts
+come from the trail; facts that never change once written (which subject and environment a form
+instance belongs to, a published study version) from the tables.
 
 One dataset per form (its non-repeating groups) and one per repeating group; columns are the
 union of the items of every version published at the cut-off, so an amendment adds columns and
@@ -22,14 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from django.db.models import TextField
+from django.db.models import Max, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
+from django.db.models.sql.constants import MULTI
 
 from carnet.accounts.blinding import Blinding
 from carnet.accounts.permissions import SiteScope
 from carnet.audit.models import AuditEvent
-from carnet.capture.models import FormInstance
+from carnet.capture.models import FormInstance, ItemValue
 from carnet.interop.models import Cutoff
 from carnet.studies.definition.model import CodeList, Form, Item, StudyDefinition
 from carnet.studies.models import Study, StudyVersion
@@ -37,6 +40,9 @@ from carnet.subjects.environments import Environment
 
 # Rows read from the database at a time: the reduction to the last event keeps memory flat.
 CHUNK = 50_000
+# Chunks of current values set aside at a time (one Parquet file per form): 500,000 values,
+# about 50 MB, so that a large study is not cut into thousands of small files.
+CHUNKS_A_PART = 10
 KEYS = ("study", "site", "subject", "event", "occurrence", "visit_date", "repeat")
 # How a partial date is completed in its `<name>_imp` column (docs/exports.md says why).
 IMPUTATION_RULE = (
@@ -110,16 +116,34 @@ def _dtype(item: Item, code_list: CodeList | None) -> pl.DataType:
     return pl.String()
 
 
-def _versions_at(study: Study, cutoff: Cutoff) -> list[StudyVersion]:
-    """Return the study versions published at the cut-off, oldest first."""
-    numbers = (
+def _publications(study: Study, cutoff: Cutoff) -> list[tuple[int, int]]:
+    """Return (seq, version number) of each publication of the study up to the cut-off, oldest
+    first: read through the events' target (each names the version it published), not by a scan
+    of the whole trail."""
+    meta = StudyVersion._meta
+    versions = [
+        str(pk) for pk in StudyVersion.objects.filter(study=study).values_list("pk", flat=True)
+    ]
+    # By the target alone, so that the database walks the target index (given the chain and a
+    # range of sequence numbers too, SQLite would rather scan the chain).
+    rows = (
         AuditEvent.objects.filter(
-            chain=study.audit_chain, seq__lte=cutoff.seq, action="study.version_published"
+            target_type=f"{meta.app_label}.{meta.model_name}", target_id__in=versions
         )
         .annotate(number=KT("new__current_version"))
-        .values_list("number", flat=True)
+        .order_by()
+        .values_list("seq", "chain", "action", "number")
     )
-    wanted = {int(number) for number in numbers}
+    return sorted(
+        (seq, int(number))
+        for seq, chain, action, number in rows
+        if chain == study.audit_chain and seq <= cutoff.seq and action == "study.version_published"
+    )
+
+
+def _versions_at(study: Study, cutoff: Cutoff) -> list[StudyVersion]:
+    """Return the study versions published at the cut-off, oldest first."""
+    wanted = {number for _seq, number in _publications(study, cutoff)}
     return list(StudyVersion.objects.filter(study=study, number__in=wanted).order_by("number"))
 
 
@@ -284,10 +308,16 @@ SUBJECT_KEYS = {
 }
 
 
-def _subject_events(study: Study, cutoff: Cutoff) -> pl.DataFrame:
-    """Return the events the subject dataset is made of, up to the cut-off, in order."""
-    keys = SUBJECT_KEYS
-    rows = _events(study, cutoff, SUBJECT_ACTIONS, **keys).values_list(
+# What the visits' events add to those the subject dataset is made of (read in the same pass).
+VISIT_ACTION = "subject.visit_recorded"
+VISIT_KEYS = {"event_name": "event", "occurrence": "occurrence", "visit_on": "visit_on"}
+
+
+def study_events(study: Study, cutoff: Cutoff) -> pl.DataFrame:
+    """Return the events the subject dataset and the visit dates are made of, up to the
+    cut-off, in order: one pass over the trail for both."""
+    keys = SUBJECT_KEYS | VISIT_KEYS
+    rows = _events(study, cutoff, [*SUBJECT_ACTIONS, VISIT_ACTION], **keys).values_list(
         "seq", "action", "target_id", "reason", *keys
     )
     schema = {"seq": pl.Int64, "action": pl.String, "target": pl.String, "reason": pl.String}
@@ -296,6 +326,14 @@ def _subject_events(study: Study, cutoff: Cutoff) -> pl.DataFrame:
         [*_frames(rows.iterator(chunk_size=CHUNK), schema), pl.DataFrame(schema=schema)]
     )
     return events.sort("seq")
+
+
+def _subject_events(study: Study, cutoff: Cutoff, events: pl.DataFrame | None) -> pl.DataFrame:
+    """Return the events the subject dataset is made of, up to the cut-off, in order."""
+    events = study_events(study, cutoff) if events is None else events
+    return events.filter(pl.col("action").is_in(SUBJECT_ACTIONS)).select(
+        "seq", "action", "target", "reason", *SUBJECT_KEYS
+    )
 
 
 def _deviation_counts(events: pl.DataFrame) -> pl.DataFrame:
@@ -328,14 +366,21 @@ def _deviation_counts(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def subjects_at(study: Study, cutoff: Cutoff, *, randomised_design: bool = True) -> pl.DataFrame:
+def subjects_at(
+    study: Study,
+    cutoff: Cutoff,
+    *,
+    randomised_design: bool = True,
+    events: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Return each production subject at the cut-off: id, identifier, site, statuses, dates,
     allocation number and arm (the caller drops the arm for a blinded reader), death, end of
     treatment, news, deviations and populations; all from the audit trail up to the cut-off.
 
     ``last_news_on`` here counts what the subject's own events say (inclusion, statuses, visits,
-    news, transfer); the export raises it with the dates captured in forms (`last_news_with`)."""
-    events = _subject_events(study, cutoff)
+    news, transfer); the export raises it with the dates captured in forms (`last_news_with`).
+    ``events``: `study_events` of the cut-off, when the caller has read them already."""
+    events = _subject_events(study, cutoff, events)
 
     def last(action: str, *columns: str | pl.Expr, where: pl.Expr | None = None) -> pl.DataFrame:
         chosen = events.filter(pl.col("action") == action)
@@ -491,37 +536,28 @@ def captured_dates(plan: ExportPlan, form: str, values: pl.DataFrame, until: dat
     )
 
 
-def _visits_at(study: Study, cutoff: Cutoff) -> pl.DataFrame:
+def _visits_at(study: Study, cutoff: Cutoff, events: pl.DataFrame | None = None) -> pl.DataFrame:
     """Return each visit's date at the cut-off: (subject id, event, occurrence) -> visit date."""
-    keys = {"event_name": "event", "number": "occurrence", "visit_on": "visit_on"}
-    rows = _events(study, cutoff, ["subject.visit_recorded"], **keys).values_list(
-        "seq", "target_id", *keys
-    )
-    schema = {"seq": pl.Int64, "subject_id": pl.String, "event": pl.String}
-    schema |= {"occurrence": pl.String, "visit_date": pl.String}
-    frame = pl.concat(
-        [*_frames(rows.iterator(chunk_size=CHUNK), schema), pl.DataFrame(schema=schema)]
-    )
+    events = study_events(study, cutoff) if events is None else events
     return (
-        frame.sort("seq")
-        .unique(subset=["subject_id", "event", "occurrence"], keep="last", maintain_order=True)
+        events.filter(pl.col("action") == VISIT_ACTION)
+        .unique(subset=["target", "event_name", "occurrence"], keep="last", maintain_order=True)
         .select(
-            pl.col("subject_id").cast(pl.Int64),
-            "event",
+            pl.col("target").cast(pl.Int64).alias("subject_id"),
+            pl.col("event_name").alias("event"),
             pl.col("occurrence").cast(pl.Int64),
-            pl.col("visit_date").str.to_date(strict=False),
+            pl.col("visit_on").str.to_date(strict=False).alias("visit_date"),
         )
     )
 
 
 def _version_steps(study: Study, cutoff: Cutoff) -> pl.DataFrame:
     """Return (seq, version number) of each publication up to the cut-off."""
-    rows = _events(
-        study, cutoff, ["study.version_published"], number="current_version"
-    ).values_list("seq", "number")
     return pl.DataFrame(
-        list(rows), schema={"seq": pl.Int64, "crf_version": pl.Int64}, orient="row", strict=False
-    ).sort("seq")
+        _publications(study, cutoff),
+        schema={"seq": pl.Int64, "crf_version": pl.Int64},
+        orient="row",
+    )
 
 
 # What an `item.changed` event's new value holds that a dataset needs (other keys are ignored).
@@ -540,8 +576,51 @@ ITEM_CHANGE = pl.Struct(
 )
 
 
-class ValueChanges:
-    """The study's value changes up to a cut-off, read once and set aside by form.
+# The columns of a form's values at the cut-off, whichever way they were read.
+VALUE_COLUMNS = (
+    "seq",
+    "instance",
+    "subject_id",
+    "event",
+    "occurrence",
+    "repeat",
+    "item",
+    "row",
+    "text",
+    "missing",
+    "removed",
+)
+KEY = ["instance", "item", "row"]
+# Targets named at a time in a lookup of their events (SQLite's limit on parameters).
+TARGETS_AT_A_TIME = 500
+
+
+def _identifying_items(study: Study, cutoff: Cutoff) -> list[str]:
+    """Return the items identifying in any version published at the cut-off: their values
+    never leave, so they are never read."""
+    return sorted(
+        {
+            item.name
+            for version in _versions_at(study, cutoff)
+            for _form, _group, item in version.parsed().items()
+            if item.identifying
+        }
+    )
+
+
+def _target_keys(targets: pl.Expr) -> list[pl.Expr]:
+    """Return (instance, item, row) from an `item.changed` event's target ("12:weight:0")."""
+    parts = targets.str.split(":")
+    return [
+        parts.list.first().cast(pl.Int64).alias("instance"),
+        parts.list.slice(1, parts.list.len() - 2).list.join(":").alias("item"),
+        parts.list.last().cast(pl.Int64).alias("row"),
+    ]
+
+
+class TrailReplay:
+    """The study's value changes up to a cut-off, read once and set aside by form: the full
+    replay of the audit trail, kept as the reference `ValueChanges` is proven equal to.
 
     One pass reads every `item.changed` event of the chain up to the cut-off, in chunks; the
     JSON is decoded by Polars, not row by row, and each chunk is written to one Parquet file per
@@ -552,6 +631,7 @@ class ValueChanges:
     def __init__(self, study: Study, cutoff: Cutoff, folder: Path) -> None:
         self.folder = folder
         self.forms: set[str] = set()
+        self.identifying = _identifying_items(study, cutoff)
         events = (
             AuditEvent.objects.filter(
                 chain=study.audit_chain, seq__lte=cutoff.seq, action="item.changed"
@@ -577,35 +657,271 @@ class ValueChanges:
         """Return the last change of each value of the form (instance, item, row)."""
         if form not in self.forms:
             return pl.DataFrame()
-        return (
+        values = (
             pl.read_parquet(self.folder / form / "*.parquet")
             .sort("seq")
-            .unique(subset=["instance", "item", "row"], keep="last", maintain_order=True)
+            .unique(subset=KEY, keep="last", maintain_order=True)
+            .filter(~pl.col("item").is_in(self.identifying))
+        )
+        # Which subject and environment an instance belongs to never changes once written.
+        instance_ids = values.get_column("instance").unique().to_list()
+        owners = pl.DataFrame(
+            [
+                row
+                for start in range(0, len(instance_ids), TARGETS_AT_A_TIME)
+                for row in FormInstance.objects.filter(
+                    pk__in=instance_ids[start : start + TARGETS_AT_A_TIME],
+                    environment=Environment.PRODUCTION,
+                ).values_list("pk", "subject_id")
+            ],
+            schema={"instance": pl.Int64, "subject_id": pl.Int64},
+            orient="row",
+        )
+        return values.join(owners, on="instance", how="inner")
+
+
+class ValueChanges:
+    """The values of the study's forms at a cut-off: today's values, with each value changed
+    since the cut-off taken back to its state then, from its own audit events.
+
+    Every write of a value writes its `item.changed` event in the same transaction (`carnet
+    audit verify --data` proves the tables equal the trail), so a value without an event after
+    the cut-off is today what it was at the cut-off; one with such events is what its last
+    event up to the cut-off says (nothing if it had none). The current values are read first
+    and the events after the cut-off next: a save committed in between is among those events.
+    Reading today's values costs about what the floor does (one streamed query); the events
+    read are those after the cut-off and those of the values they name (by the target index).
+
+    The current values are set aside in one Parquet file per form and chunk, as the replay did,
+    so that memory holds one chunk while reading and one form while building its dataset.
+    """
+
+    def __init__(self, study: Study, cutoff: Cutoff, folder: Path) -> None:
+        self.folder = folder
+        self.forms: set[str] = set()
+        self.identifying = _identifying_items(study, cutoff)
+        instances = pl.DataFrame(
+            list(
+                FormInstance.objects.filter(
+                    subject__study=study, environment=Environment.PRODUCTION
+                ).values_list("pk", "subject_id", "event", "occurrence", "form", "repeat")
+            ),
+            schema={
+                "instance": pl.Int64,
+                "subject_id": pl.Int64,
+                "event": pl.String,
+                "occurrence": pl.Int64,
+                "form": pl.String,
+                "repeat": pl.Int64,
+            },
+            orient="row",
+        )
+        self._set_aside_current(study, instances)
+        changes = AuditEvent.objects.filter(chain=study.audit_chain, action="item.changed")
+        later = self._changed_since(changes.filter(seq__gt=cutoff.seq))
+        self.later = later.join(instances.select("instance", "form"), on="instance")
+        self.replayed = self._replayed(study, cutoff, later).join(instances, on="instance")
+        self.forms |= set(self.replayed.get_column("form").unique().to_list())
+        self.default_seq, exact = _last_change_seqs(study, cutoff)
+        self.exact = exact is not None
+        if exact is not None:
+            self._set_aside_seqs(exact, instances)
+
+    def _set_aside_seqs(self, exact: Any, instances: pl.DataFrame) -> None:
+        """Write the exact sequence numbers by form, as the values are (memory stays flat)."""
+        schema = {"target": pl.String, "seq": pl.Int64}
+        for number, frame in enumerate(_frames(exact.iterator(chunk_size=CHUNK), schema)):
+            keyed = frame.select(*_target_keys(pl.col("target")), "seq").join(
+                instances.select("instance", "form"), on="instance"
+            )
+            for (form,), part in keyed.partition_by("form", as_dict=True).items():
+                place = self.folder / "last-changes" / str(form)
+                place.mkdir(parents=True, exist_ok=True)
+                part.drop("form").write_parquet(place / f"{number:08d}.parquet")
+
+    def _set_aside_current(self, study: Study, instances: pl.DataFrame) -> None:
+        """Write today's values that hold something (not in a removed row) by form."""
+        current = (
+            ItemValue.objects.filter(
+                form_instance__subject__study=study,
+                form_instance__environment=Environment.PRODUCTION,
+                removed=False,
+            )
+            .exclude(text="", missing_code="")
+            .exclude(item__in=self.identifying)
+            .order_by()
+            .values_list("form_instance_id", "item", "row", "text", "missing_code")
+        )
+        schema = {
+            "instance": pl.Int64,
+            "item": pl.String,
+            "row": pl.Int64,
+            "text": pl.String,
+            "missing": pl.String,
+        }
+        # Rows go to Polars as the database cursor hands them over, a list at a time (no model,
+        # no Python loop per value); they are set aside a few chunks at a time.
+        compiler = current.query.get_compiler(using=current.db)
+        pending: list[pl.DataFrame] = []
+        held = 0
+        number = 0
+        for rows in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=CHUNK):
+            pending.append(pl.DataFrame(rows, schema=schema, orient="row"))
+            held += len(rows)
+            if held >= CHUNK * CHUNKS_A_PART:
+                self._write_part(pl.concat(pending), instances, number)
+                pending, held, number = [], 0, number + 1
+        if pending:
+            self._write_part(pl.concat(pending), instances, number)
+
+    def _write_part(self, values: pl.DataFrame, instances: pl.DataFrame, number: int) -> None:
+        owned = values.join(instances, on="instance", how="inner")
+        for (form,), part in owned.partition_by("form", as_dict=True).items():
+            place = self.folder / str(form)
+            place.mkdir(exist_ok=True)
+            part.drop("form").write_parquet(place / f"{number:08d}.parquet")
+            self.forms.add(str(form))
+
+    @staticmethod
+    def _changed_since(events: Any) -> pl.DataFrame:
+        """Return the keys of the values with an event in ``events`` (after the cut-off)."""
+        targets = events.order_by().values_list("target_id", flat=True).distinct()
+        frame = pl.DataFrame(
+            {"target": list(targets.iterator(chunk_size=CHUNK))}, schema={"target": pl.String}
+        )
+        return frame.select(_target_keys(pl.col("target")))
+
+    def _replayed(self, study: Study, cutoff: Cutoff, later: pl.DataFrame) -> pl.DataFrame:
+        """Return the state up to the cut-off of the values changed since, from their events."""
+        keys = later.select(
+            pl.format("{}:{}:{}", "instance", "item", "row").alias("target")
+        ).get_column("target")
+        targets = keys.to_list()
+        # By the targets alone (the target index); the chain, the action and the cut-off are
+        # applied here: given them, SQLite would rather scan the chain.
+        rows = [
+            (seq, target, body)
+            for start in range(0, len(targets), TARGETS_AT_A_TIME)
+            for seq, target, body, chain, action in AuditEvent.objects.filter(
+                target_type="capture.itemvalue",
+                target_id__in=targets[start : start + TARGETS_AT_A_TIME],
+            )
+            .order_by()
+            .annotate(body=Cast("new", TextField()))
+            .values_list("seq", "target_id", "body", "chain", "action")
+            if chain == study.audit_chain and action == "item.changed" and seq <= cutoff.seq
+        ]
+        frame = pl.DataFrame(
+            rows, schema={"seq": pl.Int64, "target": pl.String, "body": pl.String}, orient="row"
+        )
+        return (
+            frame.sort("seq")
+            .unique(subset="target", keep="last", maintain_order=True)
+            .select(
+                "seq",
+                *_target_keys(pl.col("target")),
+                pl.col("body").str.json_decode(ITEM_CHANGE).alias("body"),
+            )
+            .select(
+                "seq",
+                *KEY,
+                pl.col("body").struct.field("text"),
+                pl.col("body").struct.field("missing"),
+                pl.col("body").struct.field("removed").fill_null(False),
+            )
+            .filter(~pl.col("item").is_in(self.identifying))
+        )
+
+    def of_form(self, form: str) -> pl.DataFrame:
+        """Return each value of the form at the cut-off with its owner (VALUE_COLUMNS)."""
+        if form not in self.forms:
+            return pl.DataFrame()
+        place = self.folder / form
+        schema = {
+            "instance": pl.Int64,
+            "item": pl.String,
+            "row": pl.Int64,
+            "text": pl.String,
+            "missing": pl.String,
+            "subject_id": pl.Int64,
+            "event": pl.String,
+            "occurrence": pl.Int64,
+            "repeat": pl.Int64,
+        }
+        current = (
+            pl.read_parquet(place / "*.parquet") if place.is_dir() else pl.DataFrame(schema=schema)
+        )
+        changed = self.later.filter(pl.col("form") == form).drop("form")
+        if changed.height:
+            current = current.join(changed, on=KEY, how="anti")
+        current = current.with_columns(pl.lit(False).alias("removed"))
+        seqs = self.folder / "last-changes" / form
+        if not self.exact or not seqs.is_dir():
+            current = current.with_columns(pl.lit(self.default_seq, pl.Int64).alias("seq"))
+        else:
+            current = current.join(
+                pl.read_parquet(seqs / "*.parquet"), on=KEY, how="left"
+            ).with_columns(pl.col("seq").fill_null(self.default_seq))
+        replayed = self.replayed.filter(pl.col("form") == form).drop("form")
+        if not replayed.height:
+            return current.select(VALUE_COLUMNS)
+        return pl.concat(
+            [current.select(VALUE_COLUMNS), replayed.select(VALUE_COLUMNS)], how="vertical"
         )
 
 
-def form_values_at(changes: ValueChanges, form: str) -> pl.DataFrame:
-    """Return the last state at the cut-off of every value of one form, in production.
+def _last_change_seqs(study: Study, cutoff: Cutoff) -> tuple[int, Any]:
+    """Return what stands for the sequence number of each value's last change up to the
+    cut-off: a default, and the query of the exact numbers of the values that need one
+    (target, seq), or None.
 
-    Columns: seq (of the value's last change), instance, subject_id, event, occurrence, repeat,
-    item, row, text, missing, removed.
+    A dataset uses that number only to find the study version published before it
+    (`_version_steps`). Every change made after the last publication preceding the study's
+    first `item.changed` event and before the next one gives that publication's version: the
+    default stands for them. Only the values changed after that next publication need their
+    number, read as one aggregate of the events' targets (no JSON); none are read in a study
+    not amended since its first value. Should a value predate every publication (the replay
+    gives it no version), every number is read."""
+    publications = _version_steps(study, cutoff).get_column("seq").to_list()
+    changes = AuditEvent.objects.filter(
+        chain=study.audit_chain, action="item.changed", seq__lte=cutoff.seq
+    )
+    first = changes.order_by("seq").values_list("seq", flat=True).first()
+    if first is None or not publications:
+        return cutoff.seq, None
+    before = [seq for seq in publications if seq < first]
+    if not before:
+        low, default = 0, 0
+    else:
+        after = [seq for seq in publications if seq > first]
+        if not after:
+            return before[-1], None
+        low, default = after[0], before[-1]
+    last = (
+        changes.filter(seq__gt=low)
+        .order_by()
+        .values("target_id")
+        .annotate(last=Max("seq"))
+        .values_list("target_id", "last")
+    )
+    return default, last
+
+
+def form_values_at(changes: ValueChanges | TrailReplay, form: str) -> pl.DataFrame:
+    """Return every value of one form in production that held something at the cut-off (a
+    text or a missing code, not in a removed row), but never an identifying one.
+
+    Columns (VALUE_COLUMNS): seq (stands for the value's last change: the same study version
+    precedes it), instance, subject_id, event, occurrence, repeat, item, row, text, missing,
+    removed (always false).
     """
     values = changes.of_form(form)
     if values.is_empty():
         return values
-    # Which subject and environment an instance belongs to never changes once written.
-    instance_ids = values.get_column("instance").unique().to_list()
-    owners = pl.DataFrame(
-        list(
-            FormInstance.objects.filter(
-                pk__in=instance_ids, environment=Environment.PRODUCTION
-            ).values_list("pk", "subject_id")
-        ),
-        schema={"instance": pl.Int64, "subject_id": pl.Int64},
-        orient="row",
-    )
-    return values.join(owners, on="instance", how="inner").with_columns(
-        pl.col("removed").fill_null(False)
+    return (
+        values.with_columns(pl.col("removed").fill_null(False))
+        .filter(~pl.col("removed") & ((pl.col("text") != "") | (pl.col("missing") != "")))
+        .select(VALUE_COLUMNS)
     )
 
 
@@ -759,8 +1075,9 @@ def reader_inputs(
     study: Study, cutoff: Cutoff, *, randomised_design: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Return what every dataset joins: the subjects, the visits and the version steps."""
+    events = study_events(study, cutoff)
     return (
-        subjects_at(study, cutoff, randomised_design=randomised_design),
-        _visits_at(study, cutoff),
+        subjects_at(study, cutoff, randomised_design=randomised_design, events=events),
+        _visits_at(study, cutoff, events),
         _version_steps(study, cutoff),
     )

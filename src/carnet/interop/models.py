@@ -9,8 +9,9 @@ from django.db import models
 class Cutoff(models.Model):
     """A named point of a study's audit chain (sequence number and the head's hash there).
 
-    Every export names the cut-off it was made from; the values are rebuilt from the audit
-    events up to ``seq``, so the same export made later from the same cut-off is the same file.
+    Every export names the cut-off it was made from; the values are those the audit events up
+    to ``seq`` give (today's values with later changes undone from their events), so the same
+    export made later from the same cut-off is the same file.
     """
 
     study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")

@@ -153,7 +153,7 @@ def analysis_frames(
     *, actor: Actor, study: Study, cutoff: Cutoff, blinding: Blinding
 ) -> AnalysisFrames:
     """Return what an export of the cut-off writes for this reader and the laboratory values,
-    all read form by form from the audit trail in one pass."""
+    all read form by form as they stood at the cut-off (`ValueChanges`)."""
     plan = _plan_of(actor, study, cutoff, blinding)
     subjects, visits, versions = reader_inputs(study, cutoff, randomised_design=plan.randomised)
     if plan.sites is not None:

@@ -1,0 +1,180 @@
+"""The values of a cut-off read from today's tables, with the changes made since undone from
+their own audit events, are exactly those a replay of the whole trail gives: per form, per
+dataset (CRF version included), at cut-offs before and after changes, removals, new rows and
+subjects, hidden values, missing codes, a test-mode instance and an amendment."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from django.db.models import Max
+from polars.testing import assert_frame_equal
+
+from carnet.audit.models import AuditEvent
+from carnet.audit.services import SystemActor
+from carnet.capture.models import FormInstance, ItemValue
+from carnet.capture.services import Missing, form_save
+from carnet.interop import datasets
+from carnet.interop.datasets import (
+    KEY,
+    TrailReplay,
+    ValueChanges,
+    dataset_frame,
+    export_plan,
+    form_values_at,
+    reader_inputs,
+)
+from carnet.interop.exports import _reader
+from carnet.interop.models import Cutoff
+from carnet.interop.services import cutoff_create
+from carnet.studies.services import study_publish
+from carnet.subjects.models import Subject
+from tests.accounts.personas import ADMIN, FIXTURE
+from tests.capture.conftest import include
+from tests.interop.conftest import ANCHOR, EXTRA_ITEMS, Exporting, amend
+
+pytestmark = pytest.mark.django_db
+
+
+def read_at(e: Exporting, cutoff: Cutoff, kind: type, folder: Path) -> dict[str, pl.DataFrame]:
+    """Return every form's values and every dataset at the cut-off, read one way."""
+    study = e.world.study
+    blinding, scope, codes = _reader(SystemActor(label="test"), study, True)
+    plan = export_plan(study=study, cutoff=cutoff, blinding=blinding, scope=scope, site_codes=codes)
+    subjects, visits, versions = reader_inputs(study, cutoff)
+    folder.mkdir()
+    changes = kind(study, cutoff, folder)
+    frames: dict[str, pl.DataFrame] = {}
+    for form in dict.fromkeys(dataset.form for dataset in plan.datasets):
+        values = form_values_at(changes, form)
+        if not values.is_empty():
+            frames[f"values:{form}"] = values.drop("seq").sort(KEY)
+        for dataset in (d for d in plan.datasets if d.form == form):
+            frames[dataset.name] = dataset_frame(
+                dataset, values, subjects=subjects, visits=visits, versions=versions
+            )
+    return frames
+
+
+def assert_same_at(e: Exporting, cutoff: Cutoff, tmp_path: Path) -> dict[str, pl.DataFrame]:
+    replayed = read_at(e, cutoff, TrailReplay, tmp_path / f"replay-{cutoff.name}")
+    current = read_at(e, cutoff, ValueChanges, tmp_path / f"current-{cutoff.name}")
+    assert current.keys() == replayed.keys()
+    for name, frame in replayed.items():
+        assert_frame_equal(current[name], frame, check_exact=True)
+    return current
+
+
+def save(e: Exporting, subject: Any, form: str = "vitals", **where: Any) -> None:
+    subject = Subject.objects.get(pk=subject.pk)  # the study's current version, after amendments
+    instance = FormInstance.objects.filter(
+        subject=subject,
+        event=where.get("event", "baseline"),
+        occurrence=where.get("occurrence", 1),
+        form=form,
+    ).first()
+    form_save(
+        actor=e.entry,
+        subject=subject,
+        base_version=instance.version if instance else 0,
+        form=form,
+        reason="correction",
+        **{"event": "baseline", **where},
+    )
+
+
+def cut(e: Exporting, name: str) -> Cutoff:
+    return cutoff_create(
+        actor=e.statistician, study=e.world.study, name=name, reason=name, cut_on=date(2026, 6, 1)
+    )
+
+
+def test_values_from_the_tables_equal_the_replay_of_the_trail(
+    exporting: Exporting, tmp_path: Path
+) -> None:
+    e = exporting
+    first = e.subject
+    save(e, first, event="cycle", values={"weight": 71, "smoker": 1, "packs": 20})
+    early = cut(e, "EARLY")
+    # After EARLY: a change, a cleared value, a partial date, a removed and an added lesion
+    # row, a hidden value (packs, once smoker is 0), a missing code, a new subject.
+    save(e, first, values={"weight": 80, "height": None, "diagnosed": "2025"})
+    save(e, first, form="lesions", rows={"target": {2: None, 3: {"lesion_site": "bone"}}})
+    save(e, first, event="cycle", values={"smoker": 0, "sbp": Missing("UNK")})
+    second = include(e.world, e.entry)
+    save(e, second, values={"weight": 60})
+    # An amendment (ECOG) published between values: CRF versions 2 and 3 in one dataset.
+    text = FIXTURE.read_text(encoding="utf-8").replace(ANCHOR, EXTRA_ITEMS + ANCHOR)
+    ecog = "          - {name: ecog, type: integer, label: {en: ECOG, fr: ECOG}}\n"
+    amend(tmp_path, text.replace(ANCHOR, ecog + ANCHOR))
+    study_publish(actor=ADMIN, study=e.world.study)
+    save(e, second, values={"ecog": 1})
+    save(e, first, event="cycle", occurrence=2, values={"weight": 75})
+    middle = cut(e, "MIDDLE")
+    # After MIDDLE: more changes, a row removed, a missing code replacing a value.
+    save(e, first, values={"weight": 90, "sbp": 120})
+    save(e, second, values={"weight": Missing("ND")})
+    save(e, first, form="lesions", rows={"target": {1: None}})
+    later = cut(e, "LATER")
+    save(e, first, values={"weight": 95})
+
+    at_early = assert_same_at(e, early, tmp_path)
+    at_middle = assert_same_at(e, middle, tmp_path)
+    at_later = assert_same_at(e, later, tmp_path)
+
+    # The comparisons are of frames that hold what the scenario wrote.
+    assert at_early["vitals"].get_column("weight").to_list() == [70.5, 71.0]
+    assert at_early["lesions_target"].get_column("row").to_list() == [1, 2]
+    vitals = at_middle["vitals"]
+    assert vitals.get_column("weight").to_list() == [80.0, 71.0, 75.0, 60.0]
+    assert vitals.get_column("crf_version").to_list() == [2, 2, 3, 3]
+    assert vitals.get_column("packs").to_list()[1] == 20  # hidden since, still exported
+    assert vitals.get_column("sbp_mc").to_list()[1] == "UNK"
+    assert at_middle["lesions_target"].get_column("row").to_list() == [1, 3]
+    assert at_later["lesions_target"].get_column("row").to_list() == [3]
+    assert at_later["vitals"].get_column("weight_mc").to_list()[-1] == "ND"
+
+
+def test_a_test_mode_value_never_enters_and_an_identifying_one_is_never_read(
+    exporting: Exporting, tmp_path: Path
+) -> None:
+    e = exporting
+    cutoff = cut(e, "NOW")
+    values = assert_same_at(e, cutoff, tmp_path)["values:vitals"]
+    assert "initials" not in values.get_column("item").to_list()
+    assert ItemValue.objects.filter(item="initials").exists()
+
+
+def test_exact_last_changes_everywhere_give_the_same_versions(
+    exporting: Exporting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The path a study takes when a value predates every publication: every value's last
+    change read exactly (here forced), set aside by form, gives the replay's CRF versions."""
+    e = exporting
+    save(e, e.subject, event="cycle", values={"weight": 71})
+    text = FIXTURE.read_text(encoding="utf-8").replace(ANCHOR, EXTRA_ITEMS + ANCHOR)
+    ecog = "          - {name: ecog, type: integer, label: {en: ECOG, fr: ECOG}}\n"
+    amend(tmp_path, text.replace(ANCHOR, ecog + ANCHOR))
+    study_publish(actor=ADMIN, study=e.world.study)
+    save(e, e.subject, event="cycle", occurrence=2, values={"weight": 75})
+    cutoff = cut(e, "EXACT")
+    save(e, e.subject, values={"weight": 90})
+
+    def everywhere(study: Any, cutoff: Cutoff) -> tuple[int, Any]:
+        return 0, (
+            AuditEvent.objects.filter(
+                chain=study.audit_chain, action="item.changed", seq__lte=cutoff.seq
+            )
+            .order_by()
+            .values("target_id")
+            .annotate(last=Max("seq"))
+            .values_list("target_id", "last")
+        )
+
+    monkeypatch.setattr(datasets, "_last_change_seqs", everywhere)
+    frames = assert_same_at(e, cutoff, tmp_path)
+    assert frames["vitals"].get_column("crf_version").to_list() == [2, 2, 3]
