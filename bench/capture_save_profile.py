@@ -39,6 +39,9 @@ def main() -> None:  # noqa: C901 (a benchmark script, read top to bottom)
     parser.add_argument("--saves", type=int, default=60, help="Saves per round.")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="Print a cProfile of each path.")
+    parser.add_argument(
+        "--steps", action="store_true", help="Wall time of each named step of the HTTP save."
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="carnet-bench-profile-") as data_dir:
         os.environ.update({"CARNET_DATA_DIR": data_dir, "DJANGO_SETTINGS_MODULE": "bench_settings"})
@@ -52,7 +55,7 @@ def main() -> None:  # noqa: C901 (a benchmark script, read top to bottom)
         from capture_save import SETUP, STUDY, form_values
 
         # Warm-up, rounds, statement count and profile: two paths each, a fresh subject every time.
-        subjects_needed = 2 * (options.rounds + 3)
+        subjects_needed = 2 * (options.rounds + 3) + 1
         sys.argv = ["setup", str(subjects_needed), str(BENCH / "capture-bench.yaml")]
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             exec(SETUP, {"__name__": "setup"})  # noqa: S102 (the benchmark's own setup text)
@@ -109,17 +112,30 @@ def main() -> None:  # noqa: C901 (a benchmark script, read top to bottom)
                 figures[name].append((time.process_time() - started) / options.saves)
         for name, run in paths.items():
             seen: list[str] = []
+            took: dict[str, float] = {}
 
-            def count(execute: Any, sql: str, *rest: Any, seen: list[str] = seen) -> Any:
+            def count(
+                execute: Any, sql: str, *rest: Any, seen: list[str] = seen, took: dict = took
+            ) -> Any:
                 seen.append(sql)
-                return execute(sql, *rest)
+                started = time.perf_counter()
+                try:
+                    return execute(sql, *rest)
+                finally:
+                    took[sql] = took.get(sql, 0.0) + time.perf_counter() - started
 
             with connection.execute_wrapper(count):
                 run(next(subjects), 10)
             statements[name] = len(seen) / 10
+            if options.steps:
+                print(f"{name}: wall per statement, ms per save (10 saves)")
+                for sql, seconds in sorted(took.items(), key=lambda kv: -kv[1])[:20]:
+                    print(f"  {100 * seconds:6.2f}  {sql[:110]}")
             if options.profile:
                 for sql in seen[: len(seen) // 10]:
                     print("   ", sql[:160])
+        if options.steps:
+            steps_time(lambda: over_http(next(subjects), options.saves), options.saves)
         if options.profile:
             for name, run in paths.items():
                 profile = cProfile.Profile()
@@ -145,6 +161,62 @@ def main() -> None:  # noqa: C901 (a benchmark script, read top to bottom)
             + f"; {statements[name]:g} statements per save"
         )
     print(f"{vendor} {line}")
+
+
+def steps_time(run: Callable[[], None], saves: int) -> None:
+    """Print the wall time per save of each named step of the save over HTTP (steps nest: the
+    pipeline's steps are inside form_save, the listeners inside "listeners")."""
+    from carnet.capture import api, seams, services
+    from carnet.config import api as config_api
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def step(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+        return step
+
+    patched: list[tuple[Any, str, Any]] = []
+
+    def patch(owner: Any, attribute: str, name: str) -> None:
+        original = getattr(owner, attribute)
+        patched.append((owner, attribute, original))
+        setattr(owner, attribute, timed(name, original))
+
+    patch(config_api.BearerToken, "authenticate", "token and second factor (memberships)")
+    patch(api, "_subject", "subject and roles")
+    patch(services, "form_save", "form_save (transaction, commit included)")
+    patch(services, "_target_lock", "  form instance, locked")
+    patch(services, "save_guards_run", "  guards")
+    patch(services, "_values_read", "  values read")
+    patch(services, "_entry_allowed", "  withdrawals")
+    for attribute in ("_calculations_compute", "_branching_apply", "_checks_evaluate"):
+        patch(services, attribute, "  rules (calculations, branching, checks)")
+    patch(services, "_instance_status_write", "  form instance written")
+    patch(services, "_item_values_write", "  values written")
+    patch(services, "save_listeners_run", "  listeners")
+    patch(services, "audit_record_many", "  audit events (chain locked)")
+    listeners = list(seams.SAVE_LISTENERS)
+    seams.SAVE_LISTENERS[:] = [
+        timed(f"    {listener.__module__}.{listener.__name__}", listener) for listener in listeners
+    ]
+    patch(api.selectors, "form_shown", "answer")
+    started = time.perf_counter()
+    try:
+        run()
+    finally:
+        total = time.perf_counter() - started
+        for owner, attribute, original in patched:
+            setattr(owner, attribute, original)
+        seams.SAVE_LISTENERS[:] = listeners
+    print(f"wall per save over HTTP in process: {1000 * total / saves:.2f} ms")
+    for name, seconds in spent.items():
+        print(f"  {name}: {1000 * seconds / saves:.2f} ms")
 
 
 if __name__ == "__main__":
