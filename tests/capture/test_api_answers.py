@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from carnet.accounts.services import token_create
 from carnet.studies.definition.model import Item
@@ -67,6 +69,31 @@ def test_a_save_answers_what_a_read_then_shows_masked_for_the_blinded(
     assert answer["rows"]["target"]["2"]["diameter"]["text"] == "15"
     assert answer["values"]["sum_diameters"]["text"] == "15"
     assert client.get(lesions).json() == answer
+
+
+def test_a_new_form_saved_through_the_api_reads_the_roles_once_and_nothing_it_cannot_need(
+    capture: Capture,
+) -> None:
+    # Roles: the token's second-factor question reads every membership in force; the
+    # permission checks of the request use that read. A form the save creates has no
+    # verification and no query to read; nothing fires on it here.
+    client = _client(capture, capture.entry)
+    vitals = FORMS.format(subject=capture.subject.identifier, form="vitals")
+    with CaptureQueriesContext(connection) as seen:
+        saved = client.put(
+            vitals,
+            {"version": 0, "values": {"weight": 70, "height": 170}},
+            content_type="application/json",
+        )
+    assert saved.status_code == 200, saved.content
+    assert saved.json()["checks"] == []
+    statements = [query["sql"] for query in seen.captured_queries]
+    assert sum('FROM "accounts_membership"' in sql for sql in statements) == 1
+    assert not [
+        sql
+        for sql in statements
+        if '"monitoring_sourceverification"' in sql or '"quality_query"' in sql
+    ]
 
 
 def test_the_casebook_lists_every_instance_of_a_repeating_form(repeating: Capture) -> None:

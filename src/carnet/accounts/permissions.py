@@ -8,7 +8,7 @@ data unless a membership gives it to them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -105,6 +105,20 @@ def permissions_forget() -> None:
     remembered = _roles_read.get()
     if remembered is not None:
         remembered.clear()
+
+
+def roles_remember(user: User, rows: Iterable[tuple[int, str, int | None]], *, on: date) -> None:
+    """Remember for this request the roles ``rows`` (study id, role, site id) give the user:
+    every membership of the user in force on that day, read by the caller for its own needs, so
+    the questions that follow about those studies read nothing more."""
+    remembered = _roles_read.get()
+    if remembered is None:
+        return
+    by_study: dict[int, list[tuple[str, int | None]]] = {}
+    for study_id, role, site_id in rows:
+        by_study.setdefault(study_id, []).append((role, site_id))
+    for study_id, roles in by_study.items():
+        remembered.setdefault((user.pk, study_id, on), tuple(roles))
 
 
 def _roles_in_force(

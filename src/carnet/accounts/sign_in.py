@@ -34,10 +34,10 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import User, UserSession
-from carnet.accounts.permissions import memberships_in_force
+from carnet.accounts.permissions import memberships_in_force, roles_remember
 from carnet.accounts.roles import UNBLINDED_ROLES, Role
 from carnet.audit.services import Actor, SystemActor, audit_record
-from carnet.core.clock import utc_now
+from carnet.core.clock import utc_now, utc_today
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.runtime_settings.services import system_setting_value
 
@@ -135,11 +135,20 @@ def two_factor_required(user: User) -> bool:
     if user.is_superuser:
         return True
     # Only the study's list of roles is read, not its whole definition: pages and tokens of
-    # people without a second factor ask this on every request.
-    in_force = memberships_in_force(user).order_by()
-    for role, configured in in_force.values_list(
-        "role", "study__current_version__definition__two_factor_roles"
-    ):
+    # people without a second factor ask this on every request. The same read tells the
+    # request the person's roles in each study (the permission checks then read nothing).
+    today = utc_today()
+    in_force = list(
+        memberships_in_force(user, on=today)
+        .order_by()
+        .values_list(
+            "study_id", "role", "site_id", "study__current_version__definition__two_factor_roles"
+        )
+    )
+    roles_remember(
+        user, [(study, role, site) for study, role, site, _configured in in_force], on=today
+    )
+    for _study, role, _site, configured in in_force:
         roles = frozenset(configured) if configured else DEFAULT_TWO_FACTOR_ROLES
         if role in roles:
             return True

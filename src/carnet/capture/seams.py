@@ -93,6 +93,12 @@ class WriteContext:
     audit: list[AuditEntry] = field(default_factory=list)
     # Open checks of this form a listener keeps (OWN_CHECK_PREFIX): the answer shows them.
     open_checks: list[CheckResult] = field(default_factory=list)
+    # The write inserted its form instance: nothing refers to the form yet (no verification,
+    # no query, no check result but those this write stored), so listeners may skip reading
+    # them. False wherever it is not known (the bulk path, a status change).
+    form_created: bool = False
+    # The write's soft checks left results open on the form (stored by it, or kept).
+    soft_checks_open: bool = False
 
     def after_commit(self, work: Callable[[], Any]) -> None:
         """Run ``work`` once this write is committed; never if it rolls back.

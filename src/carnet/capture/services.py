@@ -514,8 +514,9 @@ def _refuse_stale(
         )
 
 
-def _instance_write(instance: FormInstance, rules: FormRules, actor: User) -> None:
-    """Write the instance: an UPDATE, or the INSERT of a form's first save.
+def _instance_write(instance: FormInstance, rules: FormRules, actor: User) -> bool:
+    """Write the instance: an UPDATE, or the INSERT of a form's first save; return whether
+    this write inserted it.
 
     Two first saves of one form at once: the second INSERT meets the unique constraint once
     the first commits, and is refused as stale, with what the first one wrote; when the first
@@ -523,29 +524,31 @@ def _instance_write(instance: FormInstance, rules: FormRules, actor: User) -> No
     """
     if instance.pk is not None:
         instance.save()
-        return
-    if not row_insert_unless_taken(instance):
-        other = (
-            FormInstance.objects.select_for_update(of=("self",))
-            .order_by()
-            .filter(
-                subject=instance.subject,
-                environment=instance.environment,
-                event=instance.event,
-                occurrence=instance.occurrence,
-                form=instance.form,
-                repeat=instance.repeat,
-            )
-            .first()
+        return False
+    if row_insert_unless_taken(instance):
+        return True
+    other = (
+        FormInstance.objects.select_for_update(of=("self",))
+        .order_by()
+        .filter(
+            subject=instance.subject,
+            environment=instance.environment,
+            event=instance.event,
+            occurrence=instance.occurrence,
+            form=instance.form,
+            repeat=instance.repeat,
         )
-        if other is None:  # a constraint other than the form's own: not a concurrent first save
-            raise IntegrityError(f"The form instance {instance} breaks a unique constraint.")
-        if other.version:  # this save was computed on an empty form: stale whatever it says
-            raise FormConflict(
-                current_version=other.version, changes=_changes_since(other, 0, rules, actor)
-            ) from None
-        instance.pk, instance.created_at = other.pk, other.created_at
-        instance.save()
+        .first()
+    )
+    if other is None:  # a constraint other than the form's own: not a concurrent first save
+        raise IntegrityError(f"The form instance {instance} breaks a unique constraint.")
+    if other.version:  # this save was computed on an empty form: stale whatever it says
+        raise FormConflict(
+            current_version=other.version, changes=_changes_since(other, 0, rules, actor)
+        ) from None
+    instance.pk, instance.created_at = other.pk, other.created_at
+    instance.save()
+    return False
 
 
 def _language() -> str:
@@ -660,11 +663,12 @@ def _values_save(
     context.changes = _changes_for_listeners(target, existing, state, changed)
     old_status = target.instance.status
     first_save = target.instance.pk is None
-    _instance_status_write(target, state, changed, completing=completing)
+    context.form_created = _instance_status_write(target, state, changed, completing=completing)
     _item_values_write(target, existing, state, changed, hidden, outcome)
     outcome.soft_checks = _check_results(
         target.instance, fired_soft, target.form_rules, write=True, first_save=first_save
     )
+    context.soft_checks_open = bool(outcome.soft_checks)
     save_listeners_run(context)
     outcome.open_checks = [*outcome.soft_checks, *context.open_checks]
     entries = _save_audit_entries(target, changed, outcome, old_status, sent.reason)
@@ -913,9 +917,9 @@ def _changes_for_listeners(
 
 def _instance_status_write(
     target: _Target, state: dict[Key, _Cell], changed: list[Key], *, completing: bool
-) -> None:
+) -> bool:
     """Write the form instance with the status its values give it, one version up if the save
-    changes anything."""
+    changes anything; return whether this write inserted it."""
     instance = target.instance
     old_status = instance.status
     has_data = any(not cell.empty and not cell.removed for cell in state.values())
@@ -928,7 +932,7 @@ def _instance_status_write(
     )
     instance.version += 1 if changed or instance.status != old_status else 0
     instance.study_version = target.study_version
-    _instance_write(instance, target.form_rules, target.actor)
+    return _instance_write(instance, target.form_rules, target.actor)
 
 
 def _item_values_write(

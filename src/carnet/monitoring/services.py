@@ -199,8 +199,8 @@ def _value_place(value: Any) -> str:
 def sdv_reset_on_change(context: WriteContext) -> None:
     """The save listener: a change of a verified value resets its SDV (a form marked not done
     resets the whole form's), audited with the change's reason."""
-    if not _may_reset(context):
-        return
+    if not _may_reset(context) or context.form_created:
+        return  # no value of a form this write created can have been verified
     in_force = SourceVerification.objects.filter(
         form_instance=context.form_instance, reset_at=None
     ).select_for_update()

@@ -359,6 +359,10 @@ def queries_follow_checks(context: WriteContext) -> None:
     instance = context.form_instance
     if instance.pk is None:
         return
+    if context.form_created and not context.soft_checks_open and not context.open_checks:
+        # A form this write created has no query yet, and no open check result but those the
+        # write's soft checks or the listeners before this one left (none here).
+        return
     opened = list(
         CheckResult.objects.filter(form_instance=instance, open=True)
         .exclude(queries__state__in=ACTIVE_STATES)

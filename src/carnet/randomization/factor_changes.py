@@ -29,7 +29,10 @@ def factor_change_notify(context: WriteContext) -> None:
     """Write to the site's data managers when a save changes a level used at allocation."""
     if not context.changes:
         return
-    allocation = Allocation.objects.filter(subject=context.subject).only("factors").first()
+    # One allocation at most (one-to-one); unordered, as the model's ordering joins the study.
+    allocation = (
+        Allocation.objects.filter(subject=context.subject).only("factors").order_by().first()
+    )
     if allocation is None:
         return
     changed = [
