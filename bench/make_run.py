@@ -1,6 +1,6 @@
 """`make run` on a fresh data directory, timed: migrate, demo, then serve until its first answer.
 
-    .venv/bin/python bench/make_run.py [--data-dir DIR] [--port 8765] [--keep]
+    .venv/bin/python bench/make_run.py [--quick] [--data-dir DIR] [--port 8765] [--keep]
         [--demo-args "--no-patients"] [--same-secrets EARLIER_DATA_DIR]
 
 Runs the three commands of `make run` one after the other as the Makefile does (a new, empty
@@ -93,6 +93,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument("--demo-args", default="", help="arguments added to `carnet demo`")
     parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the demo without its patients (`carnet demo --no-patients`): under a minute",
+    )
+    parser.add_argument(
         "--same-secrets",
         default="",
         metavar="DIR",
@@ -113,7 +118,15 @@ def main() -> None:
     try:
         steps = {
             "migrate": _step([CARNET, "migrate", "--no-input"], environment),
-            "demo": _step([CARNET, "demo", *shlex.split(options.demo_args)], environment),
+            "demo": _step(
+                [
+                    CARNET,
+                    "demo",
+                    *shlex.split(options.demo_args),
+                    *(["--no-patients"] if options.quick else []),
+                ],
+                environment,
+            ),
             "serve": _serve(environment, options.port),
         }
     finally:
