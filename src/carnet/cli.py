@@ -304,6 +304,19 @@ def _backwards_migration(arguments: list[str]) -> str | None:
     return refusal if any(backwards for _migration, backwards in plan) else None
 
 
+def _collector_for_migrate() -> None:
+    """Pause the garbage collector when migrating a database that has no migration applied
+    yet (`make run`'s first step): three tenths of the command's CPU time otherwise."""
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from carnet.core.collector import collector_pause
+
+    recorder = MigrationRecorder(connection)
+    if not recorder.has_table() or not recorder.applied_migrations():
+        collector_pause()
+
+
 def _said(status: int, text: str) -> int:
     """Print `carnet help`'s listing, or a refusal on standard error; return the exit status."""
     if status == 0:
@@ -358,6 +371,8 @@ def _run(argv: list[str] | None) -> int:
                     )
                 if refusal:
                     return _said(1, refusal)
+                if argv is None:  # the `carnet` process itself, which ends with the command
+                    _collector_for_migrate()
             execute_from_command_line(arguments)
         except (OperationalError, InterfaceError, ProgrammingError) as error:
             # A missing table (SQLite: OperationalError, PostgreSQL: ProgrammingError) is a

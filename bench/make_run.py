@@ -1,0 +1,145 @@
+"""`make run` on a fresh data directory, timed: migrate, demo, then serve until its first answer.
+
+    .venv/bin/python bench/make_run.py [--quick] [--data-dir DIR] [--port 8765] [--keep]
+        [--demo-args "--no-patients"] [--same-secrets EARLIER_DATA_DIR]
+
+Runs the three commands of `make run` one after the other as the Makefile does (a new, empty
+data directory, SQLite), polls the server every 0.2 s until a page answers 200 (or a redirect),
+then stops it. Prints each step's wall time and CPU time (user + sys of the step's processes,
+the server's counted from /proc up to its first answer), and on the last line the totals and
+the load average. `--keep` leaves the data directory (to compare its content, see
+bench/demo_digest.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+CARNET = str(Path(sys.executable).with_name("carnet"))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = os.times()
+    return usage.children_user + usage.children_system
+
+
+def _step(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
+    """Run a command to its end; return its wall and CPU seconds."""
+    wall, cpu = time.perf_counter(), _children_cpu()
+    subprocess.run(command, env=environment, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - wall, _children_cpu() - cpu
+
+
+def _tree_cpu(pid: int) -> float:
+    """Return the CPU seconds (user + sys) of a process and its descendants, from /proc."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending.extend(int(child) for child in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def _serve(environment: dict[str, str], port: int) -> tuple[float, float]:
+    """Start `carnet serve`, wait for its first answer; return wall and CPU seconds to it."""
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [CARNET, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"carnet serve stopped ({server.returncode}) before answering")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        return time.perf_counter() - started, _tree_cpu(server.pid)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default="", help="a new folder (default: a temporary one)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--demo-args", default="", help="arguments added to `carnet demo`")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the demo without its patients (`carnet demo --no-patients`): under a minute",
+    )
+    parser.add_argument(
+        "--same-secrets",
+        default="",
+        metavar="DIR",
+        help="start with the secret key and demo password of an earlier run's data directory "
+        "(so that two loads can be compared row for row)",
+    )
+    options = parser.parse_args()
+    folder = Path(options.data_dir or tempfile.mkdtemp(prefix="carnet-make-run-"))
+    if folder.exists() and any(folder.iterdir()):
+        raise SystemExit(f"{folder} is not empty: the measure wants a fresh data directory")
+    folder.mkdir(parents=True, exist_ok=True)
+    if options.same_secrets:
+        for name in ("secret_key", "demo-password"):
+            shutil.copy2(Path(options.same_secrets) / name, folder / name)
+    environment = dict(os.environ, CARNET_DATA_DIR=str(folder))
+    environment.pop("DATABASE_URL", None)
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    try:
+        steps = {
+            "migrate": _step([CARNET, "migrate", "--no-input"], environment),
+            "demo": _step(
+                [
+                    CARNET,
+                    "demo",
+                    *shlex.split(options.demo_args),
+                    *(["--no-patients"] if options.quick else []),
+                ],
+                environment,
+            ),
+            "serve": _serve(environment, options.port),
+        }
+    finally:
+        if not options.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    for name, (wall, cpu) in steps.items():
+        print(f"{name}: wall {wall:.1f} s, CPU {cpu:.1f} s")
+    wall = sum(w for w, _c in steps.values())
+    cpu = sum(c for _w, c in steps.values())
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    kept = f", kept in {folder}" if options.keep else ""
+    print(f"make run to first page: wall {wall:.1f} s, CPU {cpu:.1f} s, load {load}{kept}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The cyclic garbage collector during the long one-off commands (`carnet migrate` on a new
+database, `carnet demo`): spared the passes that find nothing to free.
+
+When such a command starts, the process already holds Django, every app, Polars and SciPy: a
+few hundred thousand objects that live as long as it does, which each full pass of the collector
+walks again. Measured on the demo's load (bench/make_run.py, bench/RESULTS.md "Demo load"):
+these passes took about a tenth of `carnet demo`'s CPU time and three tenths of `carnet migrate`'s
+on a new database.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def collector_calmed() -> Iterator[None]:
+    """Leave what is loaded so far out of the collector's passes and make its young passes
+    rarer while the block runs (garbage it makes is still collected); then as before."""
+    gc.collect()
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0] * 10, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def collector_pause() -> None:
+    """Stop the collector for the rest of a short process whose cycles are few and bounded.
+
+    For migrating a database that holds no data yet: Django renders its model states again and
+    again (cycles of model classes, a few hundred megabytes at most over the hundred-odd
+    migrations); the process ends soon after and frees them all. Never for a database with data,
+    whose data migrations may walk every row, nor inside a process that goes on (a test).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.disable()
