@@ -27,6 +27,7 @@ from carnet.interop.datasets import (
     export_plan,
     form_values_at,
     reader_inputs,
+    values_at_cutoff,
 )
 from carnet.interop.exports import _reader
 from carnet.interop.models import Cutoff
@@ -178,3 +179,21 @@ def test_exact_last_changes_everywhere_give_the_same_versions(
     monkeypatch.setattr(datasets, "_last_change_seqs", everywhere)
     frames = assert_same_at(e, cutoff, tmp_path)
     assert frames["vitals"].get_column("crf_version").to_list() == [2, 2, 3]
+
+
+def test_an_old_cut_off_of_a_grown_study_replays_the_trail_and_a_recent_one_undoes(
+    exporting: Exporting, tmp_path: Path
+) -> None:
+    # Undoing reads today's values and looks up each value changed since the cut-off by its
+    # target: at 10,000 patients, a cut-off taken at 1,000 took 102 s that way against 11 s by
+    # the replay. A cut-off followed by more changes than preceded it replays the trail.
+    e = exporting
+    old = cut(e, "OLD")
+    for weight in (71, 72, 73):
+        save(e, e.subject, values={"weight": weight, "height": weight + 100})
+        save(e, e.subject, event="cycle", values={"weight": weight, "sbp": weight + 50})
+    recent = cut(e, "RECENT")
+    for name in ("old", "new"):
+        (tmp_path / name).mkdir()
+    assert isinstance(values_at_cutoff(e.world.study, old, tmp_path / "old"), TrailReplay)
+    assert isinstance(values_at_cutoff(e.world.study, recent, tmp_path / "new"), ValueChanges)

@@ -907,6 +907,25 @@ def _last_change_seqs(study: Study, cutoff: Cutoff) -> tuple[int, Any]:
     return default, last
 
 
+# Undoing reads today's values, then looks up each value changed since the cut-off by its
+# target: worth it while those are few beside what preceded the cut-off. An old cut-off of a
+# study that has grown since (a tenth or more as many changes after it as events before it)
+# replays the trail up to it instead: at 10,000 patients a cut-off taken at 1,000 took 102 s
+# undone against 11 s replayed. Both give the same values (tests/interop/test_values_at_cutoff.py).
+UNDO_SHARE = 10
+
+
+def values_at_cutoff(study: Study, cutoff: Cutoff, folder: Path) -> ValueChanges | TrailReplay:
+    """Return the study's values at the cut-off, read the cheaper of the two exact ways."""
+    limit = cutoff.seq // UNDO_SHARE + 1
+    later = AuditEvent.objects.filter(
+        chain=study.audit_chain, action="item.changed", seq__gt=cutoff.seq
+    ).order_by()[:limit]
+    if later.count() >= limit:
+        return TrailReplay(study, cutoff, folder)
+    return ValueChanges(study, cutoff, folder)
+
+
 def form_values_at(changes: ValueChanges | TrailReplay, form: str) -> pl.DataFrame:
     """Return every value of one form in production that held something at the cut-off (a
     text or a missing code, not in a removed row), but never an identifying one.

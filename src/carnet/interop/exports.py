@@ -30,7 +30,6 @@ from carnet.interop.datasets import (
     IMPUTATION_RULE,
     Column,
     ExportPlan,
-    ValueChanges,
     captured_dates,
     dataset_frame,
     export_plan,
@@ -39,6 +38,7 @@ from carnet.interop.datasets import (
     reader_inputs,
     subject_columns,
     subject_dataset,
+    values_at_cutoff,
     with_labels,
 )
 from carnet.interop.extra_datasets import EXTRA_DATASETS
@@ -290,7 +290,7 @@ def export_write(
     news: list[pl.DataFrame] = []
     form_names = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
     with tempfile.TemporaryDirectory(prefix="carnet-export-") as folder:
-        changes = ValueChanges(study, cutoff, Path(folder))
+        changes = values_at_cutoff(study, cutoff, Path(folder))
         for form in form_names:
             values = form_values_at(changes, form)
             news.append(captured_dates(plan, form, values, cutoff.cut_on))

@@ -24,7 +24,6 @@ from carnet.coding.selectors import meddra_coding_at
 from carnet.core.errors import ValidationError
 from carnet.interop.datasets import (
     ExportPlan,
-    ValueChanges,
     captured_dates,
     dataset_frame,
     export_plan,
@@ -32,6 +31,7 @@ from carnet.interop.datasets import (
     last_news_with,
     reader_inputs,
     subject_dataset,
+    values_at_cutoff,
 )
 from carnet.interop.models import Cutoff
 from carnet.interop.services import may_export
@@ -153,7 +153,7 @@ def analysis_frames(
     *, actor: Actor, study: Study, cutoff: Cutoff, blinding: Blinding
 ) -> AnalysisFrames:
     """Return what an export of the cut-off writes for this reader and the laboratory values,
-    all read form by form as they stood at the cut-off (`ValueChanges`)."""
+    all read form by form as they stood at the cut-off (`values_at_cutoff`)."""
     plan = _plan_of(actor, study, cutoff, blinding)
     subjects, visits, versions = reader_inputs(study, cutoff, randomised_design=plan.randomised)
     if plan.sites is not None:
@@ -164,7 +164,7 @@ def analysis_frames(
     news: list[pl.DataFrame] = []
     lab_values: list[pl.DataFrame] = []
     with tempfile.TemporaryDirectory(prefix="carnet-report-") as folder:
-        changes = ValueChanges(study, cutoff, Path(folder))
+        changes = values_at_cutoff(study, cutoff, Path(folder))
         # Every form with a dataset, and any other holding laboratory items (one a blinded
         # reader has no dataset of still dates the values; their concealed items go later).
         exported = dict.fromkeys(dataset.form for dataset in plan.datasets)
