@@ -247,11 +247,16 @@ def _with_ranges(frame: pl.DataFrame, ranges: pl.DataFrame) -> pl.DataFrame:
     )
     chosen = (
         candidates.filter(applies.fill_null(False))
+        # The range's id breaks ties (two ranges as specific as each other): without it the
+        # choice followed the join's row order, which is no order, and a cut-off's shift table
+        # could change from one run to the next.
         .sort(
             "_value",
             pl.col("range_site") == "",
             pl.col("range_sex") == "",
-            descending=[False, False, False],
+            "range_id",
+            descending=[False, False, False, False],
+            maintain_order=True,
         )
         .unique("_value", keep="first", maintain_order=True)
         .select("_value", "range_unit", "range_low", "range_high")
@@ -266,7 +271,9 @@ def _baselines(frame: pl.DataFrame, settings: LabSettings | None) -> pl.DataFram
         return frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("baseline"))
     baseline = (
         frame.filter((pl.col("event") == settings.baseline_event) & pl.col("number").is_not_null())
-        .sort("occurrence", "repeat", "row")
+        # The form instance breaks ties (the same item on two forms of the baseline visit): the
+        # order rows come in from the database is no order (PostgreSQL moves a row it updates).
+        .sort("occurrence", "repeat", "row", "instance")
         .unique(["subject_id", "item"], keep="first", maintain_order=True)
         .select(
             "subject_id",
