@@ -6,7 +6,7 @@ through Django's test client (the whole middleware stack, the API router, token 
 answer) and through `form_save` alone, and reports the process's CPU time per save for each,
 the statements per save, and with ``--profile`` the functions that took the most CPU.
 
-    .venv/bin/python bench/capture_save_profile.py [--saves 60] [--rounds 3] [--profile]
+    .venv/bin/python bench/capture_save_profile.py [--quick] [--saves 60] [--rounds 3] [--profile]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/DB \
         .venv/bin/python bench/capture_save_profile.py
 
@@ -38,11 +38,14 @@ def main() -> None:  # noqa: C901 (a benchmark script, read top to bottom)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--saves", type=int, default=60, help="Saves per round.")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="20 saves, 2 rounds.")
     parser.add_argument("--profile", action="store_true", help="Print a cProfile of each path.")
     parser.add_argument(
         "--steps", action="store_true", help="Wall time of each named step of the HTTP save."
     )
     options = parser.parse_args()
+    if options.quick:
+        options.saves, options.rounds = 20, 2
     with tempfile.TemporaryDirectory(prefix="carnet-bench-profile-") as data_dir:
         os.environ.update({"CARNET_DATA_DIR": data_dir, "DJANGO_SETTINGS_MODULE": "bench_settings"})
         sys.path.insert(0, str(BENCH))
