@@ -937,10 +937,14 @@ def form_values_at(changes: ValueChanges | TrailReplay, form: str) -> pl.DataFra
     values = changes.of_form(form)
     if values.is_empty():
         return values
+    # In the values' own order, not the one the database or a join handed them over in (no
+    # order: PostgreSQL moves a row it updates), so that whatever reads them in order (the
+    # laboratory's baselines) gives the same answer at the same cut-off every time.
     return (
         values.with_columns(pl.col("removed").fill_null(False))
         .filter(~pl.col("removed") & ((pl.col("text") != "") | (pl.col("missing") != "")))
         .select(VALUE_COLUMNS)
+        .sort(KEY)
     )
 
 
