@@ -2,11 +2,11 @@
 
 Everything goes through the pharmacy's services, as the depot and the sites would: the sponsor's
 project manager records the manufacturer's batches (released by the qualified person), the kits
-are generated per arm and shipped to each site, whose pharmacist receives them kit by kit. The
-randomisation assigns the kit of cycle 1 (the pharmacy's kit assigner); at each later cycle the
-site's pharmacist assigns the visit's kit and dispenses it, and the day unit brings the unused
-vial back when the dose needed one only. A temperature excursion at site 02 quarantines two kits
-until the project manager decides.
+are generated per arm and shipped to each site, whose pharmacist receives them (the box scanned
+at once, an audit event per kit). The randomisation assigns the kit of cycle 1 (the pharmacy's
+kit assigner); at each later cycle the site's pharmacist assigns the visit's kit and dispenses
+it, and the day unit brings the unused vial back when the dose needed one only. A temperature
+excursion at site 02 quarantines two kits until the project manager decides.
 
 Stock is shipped before each patient when the site holds fewer usable kits of an arm than the
 patient could need (one a cycle up to yesterday): shipments carry as many kits of every arm, as
@@ -37,7 +37,7 @@ from carnet.pharmacy.plan import pharmacy_plan
 from carnet.pharmacy.shipments import (
     shipment_create,
     shipment_receipt_close,
-    shipment_receive_kit,
+    shipment_receive_kits,
     shipment_send,
 )
 from carnet.pharmacy.supply import batch_create, kits_generate
@@ -147,7 +147,8 @@ def stock_ensure(
 ) -> int:
     """Ship kits to the site when it holds fewer than ``needed`` usable kits of an arm: the
     project manager prepares and sends a shipment of as many kits of every arm, the site's
-    pharmacist receives it kit by kit and closes the receipt; return how many kits came."""
+    pharmacist receives its kits (scanned as one box) and closes the receipt; return how many
+    kits came."""
     counts = usable_by_arm(study, site)
     lowest = min(counts.values(), default=0)
     if lowest >= needed:
@@ -172,8 +173,7 @@ def stock_ensure(
         actor=manager, study=study, site=site, numbers=numbers, today=utc_today()
     )
     shipment = shipment_send(actor=manager, shipment=shipment)
-    for number in numbers:
-        shipment_receive_kit(actor=pharmacist, shipment=shipment, number=number)
+    shipment_receive_kits(actor=pharmacist, shipment=shipment, numbers=numbers)
     shipment_receipt_close(
         actor=pharmacist,
         shipment=shipment,

@@ -142,18 +142,13 @@ def shipment_send(*, actor: Actor, shipment: Shipment) -> Shipment:
     return shipment
 
 
-@transaction.atomic
-def shipment_receive_kit(
-    *, actor: Actor, shipment: Shipment, number: str, damaged: bool = False, note: str = ""
-) -> Kit:
-    """Receive one kit of a sent shipment at the site's pharmacy (its pharmacist): available,
-    or damaged when it arrived broken. A kit that is not in the shipment, or was received
-    already, is refused by its number."""
+def _shipment_receivable(actor: Actor, shipment: Shipment) -> Shipment:
+    """Return the shipment, locked, once the actor may receive its kits and it is sent and not
+    closed; refuse otherwise."""
     shipment = (
         Shipment.objects.select_for_update(of=("self",)).select_related("site").get(pk=shipment.pk)
     )
     pharmacist_require(actor, shipment.study, shipment.site)
-    number = number.strip()
     if shipment.status == ShipmentStatus.PREPARED:
         raise ValidationError(
             _("shipment %(shipment)s: it has not been sent yet.") % {"shipment": shipment.number}
@@ -163,14 +158,12 @@ def shipment_receive_kit(
             _("shipment %(shipment)s: its receipt is closed already.")
             % {"shipment": shipment.number}
         )
-    if damaged and not note.strip():
-        raise ValidationError(_("kit %(kit)s: say what is damaged.") % {"kit": number})
-    kit = (
-        Kit.objects.select_for_update(of=("self",))
-        .select_related("batch", "shipment")
-        .filter(study=shipment.study, environment=shipment.environment, number=number)
-        .first()
-    )
+    return shipment
+
+
+def _kit_receivable(shipment: Shipment, number: str, kit: Kit | None) -> Kit:
+    """Return the kit scanned as ``number`` when it is in the shipment and still in transit;
+    refuse it by its number otherwise."""
     if kit is None or kit.shipment_id != shipment.pk:
         raise ValidationError(
             _("kit %(kit)s: it is not in shipment %(shipment)s; set it aside and tell the depot.")
@@ -181,6 +174,28 @@ def shipment_receive_kit(
             _("kit %(kit)s: it was received already (%(status)s).")
             % {"kit": number, "status": kit.status}
         )
+    return kit
+
+
+@transaction.atomic
+def shipment_receive_kit(
+    *, actor: Actor, shipment: Shipment, number: str, damaged: bool = False, note: str = ""
+) -> Kit:
+    """Receive one kit of a sent shipment at the site's pharmacy (its pharmacist): available,
+    or damaged when it arrived broken. A kit that is not in the shipment, or was received
+    already, is refused by its number."""
+    shipment = _shipment_receivable(actor, shipment)
+    number = number.strip()
+    if damaged and not note.strip():
+        raise ValidationError(_("kit %(kit)s: say what is damaged.") % {"kit": number})
+    kit = _kit_receivable(
+        shipment,
+        number,
+        Kit.objects.select_for_update(of=("self",))
+        .select_related("batch", "shipment")
+        .filter(study=shipment.study, environment=shipment.environment, number=number)
+        .first(),
+    )
     old = kit_record(kit)
     kit.status = KitStatus.DAMAGED if damaged else KitStatus.AVAILABLE
     kit.site, kit.updated_at = shipment.site, utc_now()
@@ -202,6 +217,39 @@ def shipment_receive_kit(
             reason=note.strip(),
         )
     return kit
+
+
+@transaction.atomic
+def shipment_receive_kits(*, actor: Actor, shipment: Shipment, numbers: Sequence[str]) -> list[Kit]:
+    """Receive, in one go, kits of a sent shipment that arrived whole (a box scanned at once):
+    the same checks as `shipment_receive_kit` for each, in the order given, and the same ledger
+    rows and audit events, one per kit. Any kit refused refuses them all, by its number; a
+    number given twice is refused as received already. Return the kits received, in order."""
+    shipment = _shipment_receivable(actor, shipment)
+    wanted = [number.strip() for number in numbers]
+    found = {
+        kit.number: kit
+        for kit in Kit.objects.select_for_update(of=("self",))
+        .select_related("batch", "shipment")
+        .filter(study=shipment.study, environment=shipment.environment, number__in=wanted)
+    }
+    now = utc_now()
+    changes: list[tuple[Kit, dict[str, object]]] = []
+    for number in wanted:
+        kit = _kit_receivable(shipment, number, found.get(number))
+        old = kit_record(kit)
+        kit.status, kit.site, kit.updated_at = KitStatus.AVAILABLE, shipment.site, now
+        changes.append((kit, old))
+    kits = [kit for kit, _old in changes]
+    Kit.objects.bulk_update(kits, ["status", "site", "updated_at"])
+    movements_record(
+        actor=actor,
+        study=shipment.study,
+        kind=StockMovement.Kind.RECEIVED,
+        changes=changes,
+        reason=_("received in shipment %(shipment)s") % {"shipment": shipment.number},
+    )
+    return kits
 
 
 @transaction.atomic
