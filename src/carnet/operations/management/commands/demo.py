@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from carnet.accounts.permissions import permissions_remembered
 from carnet.audit.services import SystemActor
 from carnet.core.collector import collector_calmed
 from carnet.core.errors import CarnetError
@@ -60,7 +61,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with collector_calmed():  # core/collector.py: a tenth of the load's CPU time otherwise
+        # core/collector.py: a tenth of the load's CPU time otherwise. The roles each account
+        # holds are read once, as within a request: the demo's pharmacists and staff ask the same
+        # question for every kit and form, and a change of memberships (the demo grants roles
+        # through the accounts' services) empties what was remembered.
+        with collector_calmed(), permissions_remembered():
             self._handle(options)
 
     def _handle(self, options: dict[str, Any]) -> None:
