@@ -279,7 +279,7 @@ def _read_frames(rows: Any, schema: dict[str, Any]) -> Iterator[pl.DataFrame]:
         for batch in batches:
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)  # a record batch is a frame, not a series
-            yield frame.rename(dict(zip(frame.columns, schema, strict=True))).cast(schema)
+            yield frame.rename(dict(zip(frame.columns, schema, strict=True))).cast(pl.Schema(schema))
         return
     compiler = rows.query.get_compiler(using=rows.db)
     for chunk in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=CHUNK):
