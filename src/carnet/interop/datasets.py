@@ -276,10 +276,12 @@ def _read_frames(rows: Any, schema: dict[str, Any]) -> Iterator[pl.DataFrame]:
     """
     batches = record_batches(rows)
     if batches is not None:
+        types = pl.Schema(schema)
         for batch in batches:
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)  # a record batch is a frame, not a series
-            yield frame.rename(dict(zip(frame.columns, schema, strict=True))).cast(pl.Schema(schema))
+            # The database's column names ("form_instance_id", …) and types (integer: Int32).
+            yield frame.rename(dict(zip(frame.columns, types, strict=True))).cast(types)
         return
     compiler = rows.query.get_compiler(using=rows.db)
     for chunk in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=CHUNK):
