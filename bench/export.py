@@ -8,7 +8,10 @@ Subjects, form instances, item values and their `item.changed` audit events are 
 runs in a process of its own, which reports its time and its peak memory (ru_maxrss):
 
 - the export, CSV (with the SAS and R programs) and Parquet, into a zip (`export_to_path`);
-- the floor: a plain read of the current item values of the study into one Polars frame.
+- the floor: a plain read of the current item values of the study into one Polars frame
+  through Django's cursor (a Python tuple per row);
+- floor_arrow: the same read through ADBC (`carnet.db.arrow`: Arrow record batches handed to
+  Polars), the way the export reads them outside a transaction.
 
 Run at two sizes, the peak memory of the larger export says whether memory stays flat.
 
@@ -40,6 +43,7 @@ ITEMS = 20
 CYCLES = int(os.environ.get("BENCH_CYCLES", "9"))
 LESIONS = 3
 KINDS = ("integer", "decimal", "date", "single_choice", "text")
+TASKS = ("floor", "floor_arrow", "csv", "parquet")
 
 
 def _study_yaml() -> str:
@@ -369,6 +373,16 @@ def _measure(what: str, output: Path) -> dict[str, float]:
             orient="row",
         )
         count = frame.height
+    elif what == "floor_arrow":
+        from carnet.db.arrow import record_batches
+
+        rows = ItemValue.objects.filter(form_instance__subject__study=study).values_list(
+            "form_instance_id", "item", "row", "text"
+        )
+        batches = record_batches(rows)
+        assert batches is not None, "ADBC cannot read this database"
+        frame = pl.concat([pl.from_arrow(batch) for batch in batches])  # type: ignore[misc]
+        count = frame.height
     else:
         cutoff = Cutoff.objects.get(study=study, name="BENCH")
         export_to_path(
@@ -426,7 +440,7 @@ def _one_size(size: int, database: str) -> dict[str, dict[str, float]]:
             env["DATABASE_URL"] = f"{POSTGRES}/{name}"
         try:
             results = {"setup": _run("setup", env)}
-            for task in ("floor", "csv", "parquet"):
+            for task in TASKS:
                 results[task] = _run(task, env)
         finally:
             if name:
@@ -452,23 +466,30 @@ def main() -> None:
     for size in sizes:
         results = _one_size(size, options.database)
         floor = results["floor"]["seconds"]
+        arrow = results["floor_arrow"]["seconds"]
         print(
             f"{size} subjects, {size * values_per_subject:,} values ({options.database}): "
             f"setup {results['setup']['seconds']:.1f} s; floor {floor:.2f} s, "
-            f"{results['floor']['peak_mb']:.0f} MB; "
+            f"{results['floor']['peak_mb']:.0f} MB; floor_arrow {arrow:.2f} s, "
+            f"{results['floor_arrow']['peak_mb']:.0f} MB; "
             + "; ".join(
                 f"{task} {results[task]['seconds']:.2f} s "
-                f"({results[task]['seconds'] / floor:.1f}x floor), "
+                f"({results[task]['seconds'] / floor:.1f}x floor, "
+                f"{results[task]['seconds'] / arrow:.1f}x floor_arrow), "
                 f"{results[task]['peak_mb']:.0f} MB, {results[task]['count'] / 1e6:.1f} MB zip"
                 for task in ("csv", "parquet")
             )
         )
-        for task in ("floor", "csv", "parquet"):
+        for task in TASKS:
             figures[f"{task}_s_{size}"] = results[task]["seconds"]
             figures[f"{task}_mb_{size}"] = results[task]["peak_mb"]
     small, large = sizes[0], sizes[-1]
     figures["csv_memory_growth"] = figures[f"csv_mb_{large}"] / figures[f"csv_mb_{small}"]
-    figures["csv_time_vs_floor"] = figures[f"csv_s_{large}"] / figures[f"floor_s_{large}"]
+    for task in ("csv", "parquet"):
+        for floor_name in ("floor", "floor_arrow"):
+            figures[f"{task}_time_vs_{floor_name}"] = (
+                figures[f"{task}_s_{large}"] / figures[f"{floor_name}_s_{large}"]
+            )
     print(" ".join(f"{key}={value:.3f}" for key, value in figures.items()))
 
 

@@ -18,6 +18,7 @@ from carnet.audit.models import AuditEvent
 from carnet.audit.services import SystemActor
 from carnet.capture.models import FormInstance, ItemValue
 from carnet.capture.services import Missing, form_save
+from carnet.db import arrow
 from carnet.interop import datasets
 from carnet.interop.datasets import (
     KEY,
@@ -197,3 +198,80 @@ def test_an_old_cut_off_of_a_grown_study_replays_the_trail_and_a_recent_one_undo
         (tmp_path / name).mkdir()
     assert isinstance(values_at_cutoff(e.world.study, old, tmp_path / "old"), TrailReplay)
     assert isinstance(values_at_cutoff(e.world.study, recent, tmp_path / "new"), ValueChanges)
+
+
+def read_both_ways(
+    e: Exporting, cutoff: Cutoff, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame], list[bool]]:
+    """Return the frames read through ADBC where allowed, those read through Django's cursor,
+    and for each read of the first way whether ADBC took it."""
+    taken: list[bool] = []
+
+    def spied(queryset: Any) -> Any:
+        batches = arrow.record_batches(queryset)
+        taken.append(batches is not None)
+        return batches
+
+    monkeypatch.setattr(datasets, "record_batches", spied)
+    arrow_read = read_at(e, cutoff, ValueChanges, tmp_path / "adbc")
+    monkeypatch.setattr(datasets, "record_batches", lambda queryset: None)
+    cursor_read = read_at(e, cutoff, ValueChanges, tmp_path / "cursor")
+    return arrow_read, cursor_read, taken
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_today_s_values_come_through_adbc_the_same(
+    exporting: Exporting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    e = exporting
+    save(e, e.subject, event="cycle", values={"weight": 71, "smoker": 1, "packs": 20})
+    save(e, e.subject, form="lesions", rows={"target": {2: None, 3: {"lesion_site": "bone"}}})
+    save(e, include(e.world, e.entry), values={"weight": Missing("ND")})
+    cutoff = cut(e, "ADBC")
+    save(e, e.subject, values={"weight": 90, "height": None})
+
+    arrow_read, cursor_read, taken = read_both_ways(e, cutoff, tmp_path, monkeypatch)
+
+    assert taken == [True, True]  # the form instances, then today's values
+    assert arrow_read.keys() == cursor_read.keys()
+    for name, frame in cursor_read.items():
+        assert_frame_equal(arrow_read[name], frame, check_exact=True)
+    assert arrow_read["vitals"].get_column("weight").to_list() == [70.5, 71.0, None]
+    assert arrow_read["vitals"].get_column("weight_mc").to_list() == [None, None, "ND"]
+    assert arrow_read["lesions_target"].get_column("row").to_list() == [1, 3]
+
+
+def test_inside_a_transaction_today_s_values_come_through_django_s_cursor(
+    exporting: Exporting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ADBC's own connection would not see what this transaction wrote (the test's own)."""
+    e = exporting
+    cutoff = cut(e, "ATOMIC")
+
+    arrow_read, cursor_read, taken = read_both_ways(e, cutoff, tmp_path, monkeypatch)
+
+    assert taken == [False, False]
+    for name, frame in cursor_read.items():
+        assert_frame_equal(arrow_read[name], frame, check_exact=True)
+    assert arrow_read["vitals"].get_column("weight").to_list() == [70.5]
+
+
+def test_the_postgresql_uri_is_django_s_settings_with_what_libpq_knows_of_its_options() -> None:
+    settings = {
+        "NAME": "carnet",
+        "USER": "carnet",
+        "PASSWORD": "it's a secret",
+        "HOST": "db.example",
+        "PORT": 5433,
+        "OPTIONS": {"sslmode": "require", "server_side_binding": True},
+    }
+    from psycopg.conninfo import conninfo_to_dict
+
+    assert conninfo_to_dict(arrow.postgresql_conninfo(settings)) == {
+        "dbname": "carnet",
+        "user": "carnet",
+        "password": "it's a secret",
+        "host": "db.example",
+        "port": "5433",
+        "sslmode": "require",
+    }

@@ -33,6 +33,7 @@ from carnet.accounts.blinding import Blinding
 from carnet.accounts.permissions import SiteScope
 from carnet.audit.models import AuditEvent
 from carnet.capture.models import FormInstance, ItemValue
+from carnet.db.arrow import record_batches
 from carnet.interop.models import Cutoff
 from carnet.studies.definition.model import CodeList, Form, Item, StudyDefinition
 from carnet.studies.models import Study, StudyVersion
@@ -263,6 +264,28 @@ def _frames(rows: Iterable[tuple[Any, ...]], schema: dict[str, Any]) -> Iterator
     iterator = iter(rows)
     while chunk := list(islice(iterator, CHUNK)):
         yield pl.DataFrame(chunk, schema=schema, orient="row", strict=False)
+
+
+def _read_frames(rows: Any, schema: dict[str, Any]) -> Iterator[pl.DataFrame]:
+    """Yield the rows of a values_list queryset as frames of the schema (its names and types,
+    in the queryset's column order).
+
+    Outside a transaction they come as Arrow record batches through ADBC (carnet.db.arrow says
+    why and when), each handed to Polars without a Python object per value; otherwise as the
+    database cursor hands them over, a list at a time (no model, no Python loop per value).
+    """
+    batches = record_batches(rows)
+    if batches is not None:
+        types = pl.Schema(schema)
+        for batch in batches:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)  # a record batch is a frame, not a series
+            # The database's column names ("form_instance_id", …) and types (integer: Int32).
+            yield frame.rename(dict(zip(frame.columns, types, strict=True))).cast(types)
+        return
+    compiler = rows.query.get_compiler(using=rows.db)
+    for chunk in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=CHUNK):
+        yield pl.DataFrame(chunk, schema=schema, orient="row")
 
 
 def _events(study: Study, cutoff: Cutoff, actions: Iterable[str], **keys: str) -> Any:
@@ -700,21 +723,27 @@ class ValueChanges:
         self.folder = folder
         self.forms: set[str] = set()
         self.identifying = _identifying_items(study, cutoff)
-        instances = pl.DataFrame(
-            list(
-                FormInstance.objects.filter(
-                    subject__study=study, environment=Environment.PRODUCTION
-                ).values_list("pk", "subject_id", "event", "occurrence", "form", "repeat")
-            ),
-            schema={
-                "instance": pl.Int64,
-                "subject_id": pl.Int64,
-                "event": pl.String,
-                "occurrence": pl.Int64,
-                "form": pl.String,
-                "repeat": pl.Int64,
-            },
-            orient="row",
+        owners = {
+            "instance": pl.Int64,
+            "subject_id": pl.Int64,
+            "event": pl.String,
+            "occurrence": pl.Int64,
+            "form": pl.String,
+            "repeat": pl.Int64,
+        }
+        instances = pl.concat(
+            [
+                pl.DataFrame(schema=owners),
+                *_read_frames(
+                    FormInstance.objects.filter(
+                        subject__study=study, environment=Environment.PRODUCTION
+                    )
+                    .order_by()
+                    .values_list("pk", "subject_id", "event", "occurrence", "form", "repeat"),
+                    owners,
+                ),
+            ],
+            how="vertical",
         )
         self._set_aside_current(study, instances)
         changes = AuditEvent.objects.filter(chain=study.audit_chain, action="item.changed")
@@ -759,15 +788,12 @@ class ValueChanges:
             "text": pl.String,
             "missing": pl.String,
         }
-        # Rows go to Polars as the database cursor hands them over, a list at a time (no model,
-        # no Python loop per value); they are set aside a few chunks at a time.
-        compiler = current.query.get_compiler(using=current.db)
         pending: list[pl.DataFrame] = []
         held = 0
         number = 0
-        for rows in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=CHUNK):
-            pending.append(pl.DataFrame(rows, schema=schema, orient="row"))
-            held += len(rows)
+        for frame in _read_frames(current, schema):
+            pending.append(frame)
+            held += frame.height
             if held >= CHUNK * CHUNKS_A_PART:
                 self._write_part(pl.concat(pending), instances, number)
                 pending, held, number = [], 0, number + 1
