@@ -34,6 +34,9 @@ def bench() -> ModuleType:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # The study this test was calibrated on: four cycles (the benchmark's default is nine, for
+    # its 20 million values at 10,000 subjects).
+    module.CYCLES = 4
     return module
 
 

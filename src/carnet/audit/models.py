@@ -37,6 +37,10 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["target_type", "target_id"], name="audit_event_target_idx"),
             models.Index(fields=["occurred_at"], name="audit_event_time_idx"),
+            # The events of some actions of a chain up to a point (an export's subject and
+            # visit events, the value changes after a cut-off): without it a read of the
+            # 10,000 subject events of a 20-million-event chain scanned the chain (13 s).
+            models.Index(fields=["chain", "action", "seq"], name="audit_event_action_idx"),
         ]
         ordering = ["chain", "seq"]
 
