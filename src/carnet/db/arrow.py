@@ -8,27 +8,25 @@ without a copy.
 
 ADBC opens a connection of its own: it cannot see what Django's connection has written and not
 committed. `record_batches` therefore reads through it only outside any transaction of Django's
-(`in_atomic_block`), and only from a database another connection can open (PostgreSQL, or an
-SQLite file: not an in-memory database); otherwise it returns None and the caller reads through
-Django's cursor as before. A reader that needs the values consistent with later reads orders
-them itself (the export reads today's values before the events after its cut-off).
+(`in_atomic_block`), and only from PostgreSQL; otherwise it returns None and the caller reads
+through Django's cursor as before. A reader that needs the values consistent with later reads
+orders them itself (the export reads today's values before the events after its cut-off).
+
+Never from SQLite, although ADBC reads it faster still: its driver carries a copy of SQLite of
+its own, and two copies of SQLite in one process break each other's file locks (POSIX locks
+belong to the process, and closing a file drops every lock the process holds on it: SQLite's
+"How To Corrupt An SQLite Database File", 2.2.1). Tried, the process's next connections to the
+database failed with "disk I/O error" (tests/e2e/test_exports.py).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
-
-# Django writes its queries with %s placeholders and %% for a literal percent sign (SQLite's own
-# cursor wrapper converts them the same way, `SQLiteCursorWrapper.convert_query`).
-PLACEHOLDER = re.compile(r"(?<!%)%s")
-# Rows an SQLite batch holds (the driver's default is 1,024: many small batches at scale).
-SQLITE_BATCH_ROWS = 65_536
 
 
 def postgresql_conninfo(settings: dict[str, Any]) -> str:
@@ -57,35 +55,22 @@ def postgresql_conninfo(settings: dict[str, Any]) -> str:
     return make_conninfo("", **{**options, **given})
 
 
-def _adbc_query(
-    queryset: QuerySet[Any],
-) -> tuple[Any, str, tuple[Any, ...], dict[str, str]] | None:
-    """Return an ADBC database, the query's SQL, its parameters and the statement's options,
-    or None when the query must go through Django's connection (see the module's docstring)."""
-    # The vendor's own wrapper (compose_sql, is_in_memory_db), which the stubs do not know.
+def _adbc_query(queryset: QuerySet[Any]) -> tuple[Any, str] | None:
+    """Return an ADBC database and the query's SQL, or None when the query must go through
+    Django's connection (see the module's docstring)."""
+    # The vendor's own wrapper (compose_sql), which the stubs do not know.
     connection: Any = connections[queryset.db]
-    if connection.in_atomic_block:
+    if connection.in_atomic_block or connection.vendor != "postgresql":
         return None
+    import adbc_driver_postgresql
+
     sql, params = queryset.query.sql_with_params()
-    if connection.vendor == "postgresql":
-        import adbc_driver_postgresql
-
-        connection.ensure_connection()
-        # Literals inlined by psycopg itself (Django's compose_sql): a query without parameters
-        # is the one ADBC streams through binary COPY.
-        composed = connection.ops.compose_sql(sql, params)
-        uri = postgresql_conninfo(connection.settings_dict)
-        return adbc_driver_postgresql.connect(uri), composed, (), {}
-    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
-        import adbc_driver_sqlite
-
-        sql = PLACEHOLDER.sub("?", sql).replace("%%", "%")
-        # Booleans as SQLite stores them (Python's sqlite3 module binds them as 0 and 1).
-        params = tuple(int(value) if isinstance(value, bool) else value for value in params)
-        options = {"adbc.sqlite.query.batch_rows": str(SQLITE_BATCH_ROWS)}
-        path = str(connection.settings_dict["NAME"])
-        return adbc_driver_sqlite.connect(path), sql, params, options
-    return None
+    connection.ensure_connection()
+    # Literals inlined by psycopg itself (Django's compose_sql): a query without parameters is
+    # the one ADBC streams through binary COPY.
+    composed = connection.ops.compose_sql(sql, params)
+    uri = postgresql_conninfo(connection.settings_dict)
+    return adbc_driver_postgresql.connect(uri), composed
 
 
 def record_batches(queryset: QuerySet[Any]) -> Iterator[Any] | None:
@@ -101,9 +86,7 @@ def record_batches(queryset: QuerySet[Any]) -> Iterator[Any] | None:
     return _streamed(*opened)
 
 
-def _streamed(
-    database: Any, sql: str, params: tuple[Any, ...], options: dict[str, str]
-) -> Iterator[Any]:
+def _streamed(database: Any, sql: str) -> Iterator[Any]:
     # ADBC's low-level interface: its DB-API module imports pandas and pyarrow.dataset, 0.7 s
     # of an export's time for nothing it uses.
     import adbc_driver_manager as adbc
@@ -115,15 +98,6 @@ def _streamed(
         closing(adbc.AdbcStatement(connection)) as statement,
     ):
         statement.set_sql_query(sql)
-        if options:
-            statement.set_options(**options)
-        if params:
-            statement.bind(
-                pa.record_batch(
-                    [pa.array([value]) for value in params],
-                    names=[str(number) for number in range(len(params))],
-                )
-            )
         stream, _ = statement.execute_query()
         with pa.RecordBatchReader.from_stream(stream) as reader:
             yield from reader
