@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Model, OuterRef, Q, Subquery
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
@@ -150,32 +150,58 @@ def _in_current_environment(subject: Subject) -> None:
 
 def entry_refusal(subject: Subject, *, on: date) -> str | None:
     """Return why nothing dated ``on`` may be entered for the subject, or None when it may."""
-    refusal = environment_refusal(subject)
-    if refusal:
-        return refusal
-    if subject.study_status == StudyStatus.SCREENED:
-        return _("the central eligibility review has not approved this subject yet")
-    if subject.study_status == StudyStatus.SCREEN_FAILURE:
-        return _("this subject is a screen failure and was never included")
-    # One read of the withdrawals that limit entry: this runs on every save.
-    withdrawals: dict[str, Withdrawal] = {}
-    for withdrawal in subject.withdrawals.filter(
-        kind__in=[WithdrawalKind.DATA_USE, WithdrawalKind.FOLLOW_UP]
-    ).order_by("-withdrawn_on"):
-        withdrawals[withdrawal.kind] = withdrawal  # the earliest of a kind wins
-    objection = withdrawals.get(WithdrawalKind.DATA_USE)
-    if objection is not None:
-        return _(
-            "the subject objected to further use of their data on %(date)s: nothing more may "
-            "be entered"
-        ) % {"date": objection.withdrawn_on.isoformat()}
-    stop = withdrawals.get(WithdrawalKind.FOLLOW_UP)
-    if stop is not None and on > stop.withdrawn_on:
-        return _(
-            "the subject withdrew from follow-up on %(date)s: only data dated on or before that "
-            "day may be entered"
-        ) % {"date": stop.withdrawn_on.isoformat()}
-    return None
+    return EntryLimits.of(subject).refusal(on)
+
+
+@dataclass(frozen=True)
+class EntryLimits:
+    """What limits entry for one subject, read once: a batch of visits asks for each date."""
+
+    subject: Subject
+    refused: str | None  # a refusal whatever the date (environment, status, objection)
+    follow_up_stop: date | None
+
+    @classmethod
+    def of(cls, subject: Subject) -> EntryLimits:
+        refusal = environment_refusal(subject)
+        if refusal:
+            return cls(subject, refusal, None)
+        if subject.study_status == StudyStatus.SCREENED:
+            return cls(
+                subject, _("the central eligibility review has not approved this subject yet"), None
+            )
+        if subject.study_status == StudyStatus.SCREEN_FAILURE:
+            return cls(subject, _("this subject is a screen failure and was never included"), None)
+        # One read of the withdrawals that limit entry: this runs on every save.
+        withdrawals: dict[str, Withdrawal] = {}
+        for withdrawal in subject.withdrawals.filter(
+            kind__in=[WithdrawalKind.DATA_USE, WithdrawalKind.FOLLOW_UP]
+        ).order_by("-withdrawn_on"):
+            withdrawals[withdrawal.kind] = withdrawal  # the earliest of a kind wins
+        objection = withdrawals.get(WithdrawalKind.DATA_USE)
+        if objection is not None:
+            return cls(
+                subject,
+                _(
+                    "the subject objected to further use of their data on %(date)s: nothing "
+                    "more may be entered"
+                )
+                % {"date": objection.withdrawn_on.isoformat()},
+                None,
+            )
+        stop = withdrawals.get(WithdrawalKind.FOLLOW_UP)
+        return cls(subject, None, stop.withdrawn_on if stop is not None else None)
+
+    def refusal(self, on: date) -> str | None:
+        """Return why nothing dated ``on`` may be entered, or None when it may."""
+        if self.refused is not None:
+            return self.refused
+        if self.follow_up_stop is not None and on > self.follow_up_stop:
+            return _(
+                "the subject withdrew from follow-up on %(date)s: only data dated on or before "
+                "that day may be entered"
+            ) % {"date": self.follow_up_stop.isoformat()}
+        return None
 
 
 # Other apps' dated information about a subject (captured dates of visits, examinations…):
@@ -212,41 +238,46 @@ def subject_last_news_advance(subject: Subject, on: date) -> None:
         subject.last_news_on = on
 
 
-def _death_day(subject: Subject) -> date | None:
-    """Return the day the subject died, from the status history (None while alive)."""
-    # Read from the history rather than the object: callers may hold a copy from before the death.
-    died: date | None = subject.status_changes.filter(
-        track=StatusChange.Track.STUDY, new=StudyStatus.DECEASED
-    ).aggregate(on=Max("on"))["on"]
-    return died
+def _latest(model: type[Model], field: str, *conditions: Q, **equal: Any) -> Subquery:
+    """Return the latest ``field`` of the subject's rows of ``model`` (a scalar subquery)."""
+    rows = model._default_manager.filter(*conditions, subject=OuterRef("pk"), **equal).order_by()
+    return Subquery(rows.values("subject").annotate(latest=Max(field)).values("latest")[:1])
 
 
 def _refresh_last_news(subject: Subject) -> None:
     """Recompute the date of last news: the last day the subject was known alive.
 
     For a deceased subject that is the day of death: anything dated later contradicts the death
-    (one of the two dates is wrong), so it is flagged by its source, never counted."""
-    died_on = _death_day(subject)
+    (one of the two dates is wrong), so it is flagged by its source, never counted. The subject's
+    own dates are read in one statement: this runs after every visit, consent and change of
+    status."""
+    # The day of death is read from the history rather than the object: callers may hold a
+    # copy from before the death.
+    died_on, *latest = (
+        Subject.objects.filter(pk=subject.pk)
+        .annotate(
+            died=_latest(
+                StatusChange, "on", track=StatusChange.Track.STUDY, new=StudyStatus.DECEASED
+            ),
+            consented=_latest(Consent, "consented_on"),
+            withdrawn=_latest(Withdrawal, "withdrawn_on"),
+            visited=_latest(Visit, "visit_on"),
+            heard=_latest(News, "news_on"),
+            transferred=_latest(Transfer, "transferred_on"),
+            # Declaring someone lost is the absence of news, not news.
+            moved=_latest(StatusChange, "on", ~Q(new=StudyStatus.LOST_TO_FOLLOW_UP)),
+        )
+        .values_list("died", "consented", "withdrawn", "visited", "heard", "transferred", "moved")
+        .get()
+    )
     if died_on is not None:
         for flag in AFTER_DEATH:
             flag(subject, died_on)
         subject.last_news_on = died_on
         subject.save(update_fields=["last_news_on"])
         return
-    dates = [subject.included_on]
+    dates = [subject.included_on, *(day for day in latest if day is not None)]
     dates.extend(day for source in NEWS_SOURCES if (day := source(subject)) is not None)
-    for queryset, field in (
-        (subject.consents.all(), "consented_on"),
-        (subject.withdrawals.all(), "withdrawn_on"),
-        (subject.visits.all(), "visit_on"),
-        (subject.news.all(), "news_on"),
-        (subject.transfers.all(), "transferred_on"),
-        # Declaring someone lost is the absence of news, not news.
-        (subject.status_changes.exclude(new=StudyStatus.LOST_TO_FOLLOW_UP), "on"),
-    ):
-        latest = queryset.aggregate(latest=Max(field))["latest"]
-        if latest is not None:
-            dates.append(latest)
     subject.last_news_on = max(dates)
     subject.save(update_fields=["last_news_on"])
 
@@ -1276,6 +1307,7 @@ def visits_record(
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     definition = _definition(subject.study)
     first_consent = _first_consent_on(subject)
+    limits = EntryLimits.of(subject)  # recording visits changes no withdrawal
     taken: dict[str, set[int]] = {}
     for event_name, number in subject.visits.values_list("event", "occurrence"):
         taken.setdefault(event_name, set()).add(number)
@@ -1289,6 +1321,7 @@ def visits_record(
             visit_on=visit_on,
             occurrence=occurrence,
             first_consent=first_consent,
+            limits=limits,
             taken=taken.setdefault(event, set()),
         )
         taken[event].add(number)
@@ -1318,6 +1351,7 @@ def _visit_checked(
     visit_on: date,
     occurrence: int | None,
     first_consent: date | None,
+    limits: EntryLimits,
     taken: set[int],
 ) -> int:
     """Return the occurrence number a visit takes, or refuse it (naming the field)."""
@@ -1325,7 +1359,7 @@ def _visit_checked(
     if found is None:
         raise _refusal("event", _("the study has no event %(event)s.") % {"event": repr(event)})
     _not_future("visit_on", visit_on, subject.site)
-    refusal = entry_refusal(subject, on=visit_on)
+    refusal = limits.refusal(visit_on)
     if refusal:
         raise ValidationError(f"visit_on: {refusal}.")
     if first_consent is not None and visit_on < first_consent:
