@@ -3,6 +3,7 @@ changing nothing, and the same values, statuses, checks and audit events as the 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,10 @@ from carnet.audit.verification import audit_verify
 from carnet.capture.bulk import FormRecord, ImportRefused, forms_import
 from carnet.capture.models import CheckResult, FormInstance, ItemValue
 from carnet.capture.services import Missing, form_save
+from carnet.studies.definition import study_file_read
+from carnet.studies.services import study_load, study_publish
 from carnet.subjects.models import Subject
+from tests.accounts.personas import ADMIN, FIXTURE
 from tests.capture.conftest import Capture, include
 
 pytestmark = pytest.mark.django_db
@@ -349,3 +353,57 @@ def test_data_dated_after_a_withdrawal_from_follow_up_are_refused_with_their_rec
     on_time = record(capture.subject, values={"weight": 71, "vs_date": date(2026, 2, 1)})
     forms_import(actor=capture.entry, study=capture.world.study, records=[on_time], reason=REASON)
     assert ItemValue.objects.filter(item="weight", text="71").exists()
+
+
+# A rule of one form reading another form's value: the import reads that form when the rule
+# first asks for it (from the database if saved before, from memory if the import wrote it).
+CROSS_FORM_CHECK = """            calculation: "sum(diameter)"
+    checks:
+      - name: lighter_than_lesions
+        expression: "is_missing(sum_diameters) or sum_diameters < baseline.weight"
+        severity: soft
+        items: [diameter]
+        message: {en: Lesions outweigh the patient, fr: Les lésions dépassent le poids}
+"""
+
+
+def test_a_rule_reading_another_form_reads_its_saved_or_imported_values(
+    capture: Capture, tmp_path: Path
+) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    old = '            calculation: "sum(diameter)"\n'
+    assert text.count(old) == 1
+    amended = tmp_path / "mini.yaml"
+    amended.write_text(text.replace(old, CROSS_FORM_CHECK), encoding="utf-8")
+    study_load(actor=ADMIN, study_file=study_file_read(amended), source_name="mini.yaml")
+    study_publish(actor=ADMIN, study=capture.world.study)
+    capture.world.study.refresh_from_db()
+    saved, imported = capture.subject, include(capture.world, capture.entry)
+    saved.refresh_from_db()
+    form_save(
+        actor=capture.entry,
+        subject=saved,
+        event="baseline",
+        form="vitals",
+        base_version=None,
+        values={"weight": 70},
+        reason=REASON,
+    )
+    lesions = {"target": {1: {"diameter": 50}, 2: {"diameter": 30}}}
+    forms_import(
+        actor=capture.entry,
+        study=capture.world.study,
+        records=[
+            record(saved, form="lesions", rows=lesions),
+            record(imported, form="vitals", values={"weight": 90}),
+            record(imported, form="lesions", rows=lesions),
+        ],
+        reason=REASON,
+    )
+    fired = set(
+        CheckResult.objects.filter(check_name="lighter_than_lesions", open=True).values_list(
+            "form_instance__subject_id", flat=True
+        )
+    )
+    # 80 mm of lesions against the 70 kg saved before the import; not against the 90 kg imported.
+    assert fired == {saved.pk}

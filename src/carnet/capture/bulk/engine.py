@@ -151,16 +151,21 @@ class ImportRefused(ValidationError):
 
 
 class _Memory:
-    """The form instances and values of the import's subjects, read once, kept current."""
+    """The form instances and values of the import's subjects, read once, kept current.
 
-    def __init__(self, study: Study, rules: StudyRules, subjects: Iterable[Subject]) -> None:
+    Every instance of the subjects is read (a record may create one), but values only for the
+    instances the records write and, when a rule first reads it, for another form: a patient's
+    whole casebook read again for each import of a few forms was most of the import's reads."""
+
+    def __init__(self, study: Study, rules: StudyRules, records: Sequence[FormRecord]) -> None:
         self.rules = rules
         self.environment = environment_written(study)
-        ids = sorted({s.pk for s in subjects})
+        ids = sorted({r.subject.pk for r in records})
         self.instances: dict[InstanceKey, FormInstance] = {}
         self.states: dict[int, dict[Key, _Cell]] = {}  # by id(instance)
         self.stored: dict[int, dict[Key, ItemValue]] = {}
         self.open_checks: dict[int, dict[tuple[str, int], CheckResult]] = {}
+        self.read: set[int] = set()  # id(instance) of those whose values are in memory
         found = FormInstance.objects.filter(
             subject_id__in=ids, environment=self.environment
         ).order_by("pk")
@@ -169,14 +174,22 @@ class _Memory:
             found = found.select_for_update(of=("self",))
         for instance in found:
             self._keep(instance)
-        by_pk = {i.pk: i for i in self.instances.values()}
+        written = {(r.subject.pk, r.event, r.occurrence, r.form, r.repeat) for r in records}
+        self._values_read([self.instances[key] for key in written if key in self.instances])
+
+    def _values_read(self, instances: Iterable[FormInstance]) -> None:
+        """Read the values and open checks of stored instances not read yet."""
+        by_pk = {i.pk: i for i in instances if id(i) not in self.read}
+        if not by_pk:
+            return
+        self.read.update(id(i) for i in by_pk.values())
         for value in ItemValue.objects.filter(form_instance_id__in=list(by_pk)).order_by("pk"):
             instance = by_pk[value.form_instance_id]
             self.stored[id(instance)][(value.item, value.row)] = value
-            form_rules = rules.forms.get(instance.form)
+            form_rules = self.rules.forms.get(instance.form)
             if form_rules is not None:
                 self.states[id(instance)][(value.item, value.row)] = _stored_cell(
-                    rules.definition, form_rules, value
+                    self.rules.definition, form_rules, value
                 )
         for result in CheckResult.objects.filter(
             form_instance_id__in=list(by_pk), open=True
@@ -211,6 +224,7 @@ class _Memory:
                 study_version=study.current_version,
             )
             self._keep(found)
+            self.read.add(id(found))  # new: nothing stored to read
         return found
 
     def other(self, subject_id: int, event: str, occurrence: int, form: str) -> dict[Key, _Cell]:
@@ -224,6 +238,7 @@ class _Memory:
         if not candidates:
             return {}
         _repeat, instance = min(candidates, key=lambda pair: pair[0])
+        self._values_read([instance])
         return {k: c for k, c in self.states[id(instance)].items() if not c.removed}
 
 
@@ -295,7 +310,7 @@ class _Importer:
     def run(self) -> ImportOutcome:
         if not self.reason:
             raise ValidationError(_("Say why you import these data: a reason is required."))
-        memory = _Memory(self.study, self.rules, [r.subject for r in self.records])
+        memory = _Memory(self.study, self.rules, self.records)
         # Guards that cannot refuse any of these subjects' writes (no lock in the study…) are
         # skipped: one test per import, not a query per record.
         self.guards = save_guards_for(self.study.pk, sorted({r.subject.pk for r in self.records}))
