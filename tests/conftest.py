@@ -14,11 +14,17 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.utils import translation
+from hypothesis import settings as hypothesis_settings
 
 from carnet.audit.services import SystemActor
 from carnet.config.environment import SQLITE_FILE
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+
+# Properties are checked, not timed: Hypothesis's 200 ms deadline per example failed
+# tests/randomization/test_minimisation.py on a loaded machine. Speed is the benchmarks' work.
+hypothesis_settings.register_profile("carnet", deadline=None)
+hypothesis_settings.load_profile("carnet")
 
 
 def database_vendor() -> str:

@@ -27,9 +27,9 @@ class MarginalCounts:
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
 
-    def add(self, levels: Mapping[str, str], arm: str) -> None:
+    def add(self, levels: Mapping[str, str], arm: str, subjects: int = 1) -> None:
         for factor, level in levels.items():
-            self.counts[(factor, level)][arm] += 1
+            self.counts[(factor, level)][arm] += subjects
 
     def of(self, factor: str, level: str, arm: str) -> int:
         return self.counts.get((factor, level), {}).get(arm, 0)
