@@ -175,7 +175,40 @@ class _Memory:
         for instance in found:
             self._keep(instance)
         written = {(r.subject.pk, r.event, r.occurrence, r.form, r.repeat) for r in records}
-        self._values_read([self.instances[key] for key in written if key in self.instances])
+        read_by_rules = self._forms_read_by_rules(records)
+        self._values_read(
+            instance
+            for key, instance in self.instances.items()
+            if key in written or key[:4] in read_by_rules
+        )
+
+    def _forms_read_by_rules(self, records: Sequence[FormRecord]) -> set[tuple[int, str, int, str]]:
+        """Return the other forms (subject, event, occurrence, form) the records' rules read,
+        as `_Context.values` finds them: read with the rest, not one query each."""
+        references: dict[str, set[tuple[str | None, str]]] = {}
+        found: set[tuple[int, str, int, str]] = set()
+        for record in records:
+            if record.form not in references:
+                form_rules = self.rules.forms.get(record.form)
+                rules = (
+                    [*form_rules.show_if.values()]
+                    + [rule for _item, rule in form_rules.calculations]
+                    + [rule for _check, rule in form_rules.checks]
+                    if form_rules is not None
+                    else []
+                )
+                references[record.form] = {
+                    (reference.event, self.rules.form_of_item.get(reference.name, ""))
+                    for rule in rules
+                    for reference in rule.reads
+                }
+            for reference_event, form in references[record.form]:
+                event = reference_event or record.event
+                if event == record.event and form == record.form:
+                    continue  # the record's own form: its state is in hand
+                occurrence = record.occurrence if event == record.event else 1
+                found.add((record.subject.pk, event, occurrence, form))
+        return found
 
     def _values_read(self, instances: Iterable[FormInstance]) -> None:
         """Read the values and open checks of stored instances not read yet."""
