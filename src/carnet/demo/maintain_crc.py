@@ -586,6 +586,11 @@ def patient_enter(  # noqa: C901
             actor=actor, subject=w.subject, status="on_treatment", on=cycles[0][1]
         )
         w.refresh()
+    kits = (
+        demo_pharmacy.CycleKits(pharmacist=pharmacist, subject=w.subject)
+        if pharmacist is not None
+        else None
+    )
     for n, day, cycle in cycles:
         w.visit("cycle", day, occurrence=n)
         w.save(
@@ -599,21 +604,26 @@ def patient_enter(  # noqa: C901
             ),
             occurrence=n,
         )
-        if pharmacist is not None and cycle["treatment"]["adm_given"] == 1:
-            # The assignment reads the visits (written at once) and the allocation, not forms.
-            cycle["treatment"]["kit_number"] = demo_pharmacy.cycle_kit(
-                pharmacist=pharmacist,
-                subject=w.subject,
+        w.save("cycle", "treatment", cycle["treatment"], occurrence=n)
+        if kits is not None and cycle["treatment"]["adm_given"] == 1:
+            # The assignment reads the visits written and the allocation, not forms: the kit
+            # goes into the form kept (its kit_number's place kept) when the kits are written,
+            # before the next write (a form not done, which writes the visits kept).
+            kits.add(
                 occurrence=n,
                 on=day,
                 dose_mg=cycle["treatment"]["adm_dose"],
+                values=w.summary.pending[-1].values,
             )
-        w.save("cycle", "treatment", cycle["treatment"], occurrence=n)
         if rng.random() < 0.015:
+            if kits is not None:
+                kits.flush()
             w.not_done("cycle", "ecog", "NOT_PERFORMED", occurrence=n)
         else:
             w.save("cycle", "ecog", {"ecog_ps": min(2, ecog + (rng.random() < 0.08))}, occurrence=n)
         if rng.random() < 0.03:
+            if kits is not None:
+                kits.flush()
             w.not_done("cycle", "laboratory", "NOT_PERFORMED", occurrence=n)
         else:
             lab = _lab_panel(
@@ -635,6 +645,9 @@ def patient_enter(  # noqa: C901
                 w.correct(
                     "cycle", "laboratory", version, {"haemoglobin": round(fixed, 1)}, occurrence=n
                 )
+
+    if kits is not None:
+        kits.flush()
 
     # Tumour assessments: sums follow a RECIST trajectory, nadir then progression.
     nadir = float(sum0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count
@@ -29,8 +30,6 @@ from carnet.accounts.services import role_grant, user_create
 from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_today
 from carnet.demo.accounts import DEMO_ROLES_FROM, demo_password
-from carnet.pharmacy.assignment import visit_kits_assign
-from carnet.pharmacy.dispensing import kit_dispense, kit_return
 from carnet.pharmacy.excursions import excursion_decide, excursion_report
 from carnet.pharmacy.models import Batch, Excursion, Kit, KitStatus
 from carnet.pharmacy.plan import pharmacy_plan
@@ -41,6 +40,7 @@ from carnet.pharmacy.shipments import (
     shipment_send,
 )
 from carnet.pharmacy.supply import batch_create, kits_generate
+from carnet.pharmacy.visit_dispensing import VisitDispensing, visits_kits_dispense
 from carnet.studies.models import Study
 from carnet.subjects.environments import environment_written
 from carnet.subjects.models import Subject
@@ -189,41 +189,45 @@ def cycles_bound(included_on: date, last_day: date) -> int:
     return max(0, (last_day - included_on).days) // 14 + 2
 
 
-def cycle_kit(
-    *,
-    pharmacist: User,
-    subject: Subject,
-    occurrence: int,
-    on: date,
-    dose_mg: int,
-) -> str:
-    """Assign (cycle 1's was assigned at randomisation) and dispense the cycle's kit to the day
-    unit; when the dose needed one vial only, the unused one comes back the same day. Return the
-    kit number the administration form records."""
-    moment = datetime.combine(on, time(9), tzinfo=ZoneInfo(subject.site.centre.time_zone))
-    (kit,) = visit_kits_assign(
-        actor=pharmacist, subject=subject, event="cycle", occurrence=occurrence, at=moment
-    )
-    kit_dispense(
-        actor=pharmacist,
-        study=subject.study,
-        site=subject.site,
-        number=kit.number,
-        on=on,
-        dispensed_to="Day unit nurse",
-    )
-    used = min(int(kit.quantity), max(1, math.ceil(dose_mg / VIAL_MG)))
-    if used < kit.quantity:
-        kit_return(
-            actor=pharmacist,
-            study=subject.study,
-            site=subject.site,
-            number=kit.number,
+class CycleKits:
+    """A patient's cycles whose kit the site's pharmacist assigns (cycle 1's was assigned at
+    randomisation) and dispenses to the day unit; when the dose needed one vial only, the unused
+    one comes back the same day. The cycles are kept and their kits written together
+    (`visits_kits_dispense`) before anything else is written (`flush`): the kits, ledger rows
+    and audit events are those of the cycles one after another, in the same order. Each cycle's
+    administration form, kept unwritten, gets its kit number then."""
+
+    def __init__(self, *, pharmacist: User, subject: Subject) -> None:
+        self.pharmacist, self.subject = pharmacist, subject
+        self.zone = ZoneInfo(subject.site.centre.time_zone)
+        self.due: list[tuple[VisitDispensing, dict[str, Any]]] = []
+
+    def add(self, *, occurrence: int, on: date, dose_mg: int, values: dict[str, Any]) -> None:
+        """Keep a cycle; ``values`` are its administration form's, whose kit_number is set when
+        the kits are written."""
+        moment = datetime.combine(on, time(9), tzinfo=self.zone)
+        visit = VisitDispensing(
+            event="cycle",
+            occurrence=occurrence,
+            at=moment,
             on=on,
-            quantity=Decimal(int(kit.quantity) - used),
-            note="Unused vial brought back by the day unit",
+            dispensed_to="Day unit nurse",
+            used=max(1, math.ceil(dose_mg / VIAL_MG)),
+            return_note="Unused vial brought back by the day unit",
         )
-    return kit.number
+        self.due.append((visit, values))
+
+    def flush(self) -> None:
+        """Write the kept cycles' kits (before any other write: the visits they read stay as
+        they were when the cycles were kept)."""
+        if not self.due:
+            return
+        due, self.due = self.due, []
+        found = visits_kits_dispense(
+            actor=self.pharmacist, subject=self.subject, visits=[visit for visit, _v in due]
+        )
+        for (_visit, values), (kit,) in zip(due, found, strict=True):
+            values["kit_number"] = kit.number
 
 
 def excursion_load(*, study: Study, pharmacist: User, on: date) -> Excursion | None:

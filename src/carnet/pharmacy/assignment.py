@@ -32,7 +32,7 @@ from carnet.randomization.kits import KitsExhausted, register_kit_assigner
 from carnet.randomization.models import Allocation
 from carnet.studies.models import Study
 from carnet.subjects.models import Subject
-from carnet.subjects.schedule import planned_occurrences
+from carnet.subjects.schedule import SubjectDates, planned_occurrences
 from carnet.subjects.scheduling import subject_dates
 
 # How far ahead the schedule is planned to find the next dispensing visit.
@@ -62,16 +62,18 @@ def next_dispensing_day(
     after: date,
     current: tuple[str, int] | None = None,
     randomised_on: date | None = None,
+    dates: SubjectDates | None = None,
 ) -> date | None:
     """Return the last day of the window of the subject's next dispensing visit after ``after``
     (any next visit when the plan names no dispensing event), or None when none is planned.
     ``current`` (event, occurrence) is the visit the kit is for: never its own next visit.
 
     ``randomised_on`` stands for the randomisation date while the allocation is being written
-    (the schedule's anchor is not stored yet)."""
+    (the schedule's anchor is not stored yet). ``dates`` are the subject's dates when the caller
+    read them already (several visits at once, nothing written in between that they read)."""
     if subject.study.current_version is None:
         return None
-    dates = subject_dates(subject)
+    dates = dates or subject_dates(subject)
     if dates.randomisation is None and randomised_on is not None:
         dates = dataclasses.replace(dates, randomisation=randomised_on)
     planned = planned_occurrences(

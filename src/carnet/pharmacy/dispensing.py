@@ -66,6 +66,47 @@ def _at_site(kit: Kit, site: StudySite) -> None:
         )
 
 
+def _dispensable(kit: Kit, site: StudySite) -> Subject:
+    """Refuse a kit that is not assigned to a patient of ``site``; return the patient."""
+    _at_site(kit, site)
+    if kit.status != KitStatus.ASSIGNED or kit.subject is None:
+        raise ValidationError(
+            _("kit %(number)s: only a kit assigned to a patient's visit is dispensed.")
+            % {"number": kit.number}
+        )
+    subject = kit.subject
+    if subject.site_id != site.pk:
+        raise ValidationError(
+            _("kit %(number)s: %(subject)s is followed at another site now.")
+            % {"number": kit.number, "subject": subject.identifier}
+        )
+    return subject
+
+
+def _returnable(
+    kit: Kit, site: StudySite, quantity: Decimal | int | str
+) -> tuple[Decimal, Subject]:
+    """Refuse a kit that is not dispensed from ``site`` or more back than it held; return the
+    unused quantity and the patient."""
+    _at_site(kit, site)
+    if kit.status != KitStatus.DISPENSED or kit.subject is None:
+        raise ValidationError(
+            _("kit %(number)s: only a dispensed kit comes back.") % {"number": kit.number}
+        )
+    unused = _positive(quantity, "quantity", zero=True)
+    if unused > kit.quantity:
+        raise ValidationError(
+            _("quantity: the kit held %(held)s when dispensed.") % {"held": kit.quantity}
+        )
+    return unused, kit.subject
+
+
+def _dispensed_to(dispensed_to: str) -> str:
+    if not dispensed_to.strip():
+        raise ValidationError(_("dispensed_to: say to whom the kit was handed."))
+    return dispensed_to.strip()
+
+
 def _positive(quantity: Decimal | int | str, field: str, *, zero: bool = False) -> Decimal:
     value = Decimal(str(quantity))
     if value < 0 or (value == 0 and not zero):
@@ -90,22 +131,10 @@ def kit_dispense(
     """Record that the pharmacy of ``site`` handed over a kit assigned to a subject; return the
     dispensing. Refused at another site than the kit's and the subject's."""
     pharmacist_require(actor, study, site)
-    if not dispensed_to.strip():
-        raise ValidationError(_("dispensed_to: say to whom the kit was handed."))
+    _dispensed_to(dispensed_to)
     with transaction.atomic():
         kit = _kit_locked(study, number)
-        _at_site(kit, site)
-        if kit.status != KitStatus.ASSIGNED or kit.subject is None:
-            raise ValidationError(
-                _("kit %(number)s: only a kit assigned to a patient's visit is dispensed.")
-                % {"number": kit.number}
-            )
-        subject = kit.subject
-        if subject.site_id != site.pk:
-            raise ValidationError(
-                _("kit %(number)s: %(subject)s is followed at another site now.")
-                % {"number": kit.number, "subject": subject.identifier}
-            )
+        subject = _dispensable(kit, site)
         given = kit.quantity if quantity is None else _positive(quantity, "quantity")
         if given > kit.quantity:
             raise ValidationError(_("quantity: the kit holds %(held)s.") % {"held": kit.quantity})
@@ -221,22 +250,13 @@ def kit_return(
     pharmacist_require(actor, study, site)
     with transaction.atomic():
         kit = _kit_locked(study, number)
-        _at_site(kit, site)
-        if kit.status != KitStatus.DISPENSED or kit.subject is None:
-            raise ValidationError(
-                _("kit %(number)s: only a dispensed kit comes back.") % {"number": kit.number}
-            )
-        unused = _positive(quantity, "quantity", zero=True)
-        if unused > kit.quantity:
-            raise ValidationError(
-                _("quantity: the kit held %(held)s when dispensed.") % {"held": kit.quantity}
-            )
+        unused, patient = _returnable(kit, site, quantity)
         now = utc_now()
         returned = Return.objects.create(
             study=study,
             environment=kit.environment,
             site=site,
-            subject=kit.subject,
+            subject=patient,
             kit=kit,
             product=kit.batch.product,
             quantity=unused,
@@ -255,7 +275,7 @@ def kit_return(
             site=site,
             kit=kit,
             quantity=unused,
-            subject=kit.subject,
+            subject=patient,
             reason=note,
             at=now,
             details={"on": on},

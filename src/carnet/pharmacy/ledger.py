@@ -63,6 +63,10 @@ class LedgerEntry:
     subject: Subject | None = None
     old: Any = None
     new: Any = None
+    # The entry's own reason and moment, when one call writes movements of several kinds (a
+    # visit's assignment, dispensing and return); else the call's.
+    reason: str | None = None
+    at: datetime | None = None
 
 
 def ledger_record(
@@ -88,8 +92,8 @@ def ledger_record(
             site=entry.site,
             subject=entry.subject,
             actor=label,
-            reason=reason,
-            at=at,
+            reason=reason if entry.reason is None else entry.reason,
+            at=entry.at or at,
         )
         for entry in entries
     ]
@@ -102,7 +106,7 @@ def ledger_record(
                 target=entry.target,
                 old=entry.old,
                 new=entry.new,
-                reason=reason,
+                reason=reason if entry.reason is None else entry.reason,
             )
             for entry in entries
         ],
@@ -144,6 +148,45 @@ def movements_record(
     )
 
 
+def movement_entry(
+    *,
+    kind: str,
+    environment: str,
+    site: StudySite | None,
+    kit: Kit | None = None,
+    product: str = "",
+    quantity: Any = 0,
+    subject: Subject | None = None,
+    reason: str | None = None,
+    at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> LedgerEntry:
+    """Return the ledger entry of one dispensing-side movement (see `movement_record`), for
+    services writing several at once."""
+    product = product or (kit.batch.product if kit else "")
+    return LedgerEntry(
+        kind=kind,
+        environment=environment,
+        site=site,
+        action=f"pharmacy.{kind}",
+        target=("pharmacy_kit", kit.number) if kit else ("pharmacy_product", product),
+        kit=kit,
+        product=product,
+        quantity=quantity,
+        subject=subject,
+        new={
+            "environment": environment,
+            "site": site.code if site else None,
+            "subject": subject.identifier if subject else None,
+            "product": product,
+            "quantity": str(quantity),
+            **(details or {}),
+        },
+        reason=reason,
+        at=at,
+    )
+
+
 def movement_record(
     *,
     actor: Actor,
@@ -161,29 +204,19 @@ def movement_record(
 ) -> StockMovement:
     """Record one dispensing-side movement of a kit or of a quantity of a product (assignment,
     dispensing, return, destruction, hospital stock)."""
-    product = product or (kit.batch.product if kit else "")
     (row,) = ledger_record(
         actor=actor,
         study=study,
         entries=[
-            LedgerEntry(
+            movement_entry(
                 kind=kind,
                 environment=environment,
                 site=site,
-                action=f"pharmacy.{kind}",
-                target=("pharmacy_kit", kit.number) if kit else ("pharmacy_product", product),
                 kit=kit,
                 product=product,
                 quantity=quantity,
                 subject=subject,
-                new={
-                    "environment": environment,
-                    "site": site.code if site else None,
-                    "subject": subject.identifier if subject else None,
-                    "product": product,
-                    "quantity": str(quantity),
-                    **(details or {}),
-                },
+                details=details,
             )
         ],
         reason=reason,

@@ -129,8 +129,9 @@ def shipment_send(*, actor: Actor, shipment: Shipment) -> Shipment:
     for kit in kits:
         old = kit_record(kit)
         kit.status, kit.updated_at = KitStatus.IN_TRANSIT, now
-        kit.save(update_fields=["status", "updated_at"])
         changes.append((kit, old))
+    # One UPDATE for the box: the kits read (and locked) above are the shipment's, all of them.
+    shipment.kits.update(status=KitStatus.IN_TRANSIT, updated_at=now)
     movements_record(
         actor=actor,
         study=shipment.study,
