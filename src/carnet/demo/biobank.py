@@ -54,11 +54,12 @@ from carnet.biobank.models import (
 from carnet.biobank.mta import agreement_create, destination_create
 from carnet.biobank.shipments import shipment_prepare, shipment_receive, shipment_send
 from carnet.biobank.storage import (
+    Placement,
     box_create,
     freezer_create,
     rack_create,
-    sample_store,
     sample_take_out,
+    samples_store,
 )
 from carnet.demo.synthetic import SEED
 from carnet.studies.models import Study
@@ -193,10 +194,7 @@ def _visit_samples(
         container="cryotube_2ml",
     )
     done.aliquots += len(tubes)
-    for tube in tubes:
-        storage.store(tube, frozen=True)
-    if tissue is not None:
-        storage.store(tissue, frozen=False)
+    storage.store([(tube, True) for tube in tubes] + ([(tissue, False)] if tissue else []))
     done.stored += len(tubes) + (tissue is not None)
 
 
@@ -308,8 +306,17 @@ class _Storage:
         )
         return _Shelf(self, freezer, kind, rows, columns)
 
-    def store(self, sample: Sample, *, frozen: bool) -> None:
-        sample_store(actor=self.technician, sample=sample, box=self.places[frozen].box())
+    def store(self, samples: list[tuple[Sample, bool]]) -> None:
+        """Put a visit's samples away (each ``(sample, frozen)``), in one batch per box: a new
+        box is made only once the samples before it are stored, as one at a time would."""
+        pending: list[Placement] = []
+        for sample, frozen in samples:
+            shelf = self.places[frozen]
+            if not shelf.has_room() and pending:
+                samples_store(actor=self.technician, placements=pending)
+                pending = []
+            pending.append(Placement(sample=sample, box=shelf.take()))
+        samples_store(actor=self.technician, placements=pending)
 
 
 class _Shelf:
@@ -322,12 +329,20 @@ class _Shelf:
             Box.objects.filter(rack__freezer=freezer).order_by("-created_at", "-pk").first()
         )
 
-    def box(self) -> Box:
-        """Return the box being filled, or a new one (a new rack every few boxes) when full."""
-        if self.current is not None:
-            self.current.refresh_from_db(fields=["used"])
-            if self.current.used < self.current.capacity:
-                return self.current
+    def has_room(self) -> bool:
+        return self.current is not None and self.current.used < self.current.capacity
+
+    def take(self) -> Box:
+        """Return the box being filled, or a new one (a new rack every few boxes) when full,
+        counting the position taken. The demo is the boxes' only writer while it loads: the
+        count kept here is the database's once the batch is stored."""
+        box = self.current
+        if box is None or box.used >= box.capacity:
+            box = self._new_box()
+        box.used += 1
+        return box
+
+    def _new_box(self) -> Box:
         number = Box.objects.filter(rack__freezer=self.freezer).count() + 1
         rack_name = f"R{(number - 1) // BOXES_PER_RACK + 1:02d}"
         rack = Rack.objects.filter(freezer=self.freezer, name=rack_name).first() or rack_create(
