@@ -36,7 +36,7 @@ from django.db import transaction
 
 from carnet.accounts.models import Centre, StudySite, User
 from carnet.biobank.aliquots import sample_aliquot
-from carnet.biobank.collection import expected_for, sample_collect, sample_process
+from carnet.biobank.collection import Step, expected_for, sample_collect, sample_process_many
 from carnet.biobank.consent import sample_dispose, samples_to_dispose
 from carnet.biobank.models import (
     Box,
@@ -217,10 +217,8 @@ def _plasma(
     wait = rng.randint(130, 200) if rng.random() < 0.05 else rng.randint(25, 95)
     first = drawn + timedelta(minutes=wait)
     second = first + timedelta(minutes=rng.randint(12, 20))
-    for kind, start in (("centrifugation", first), ("second_centrifugation", second)):
-        sample_process(
-            actor=nurse,
-            sample=sample,
+    steps = [
+        Step(
             kind=kind,
             started_at=start,
             ended_at=start + timedelta(minutes=10),
@@ -228,14 +226,17 @@ def _plasma(
             force_g=1600,
             held="cold",
         )
-    sample_process(
-        actor=nurse,
-        sample=sample,
-        kind="freezing",
-        started_at=second + timedelta(minutes=10 + rng.randint(10, 50)),
-        temperature=Decimal(-80),
-        held="cold",
+        for kind, start in (("centrifugation", first), ("second_centrifugation", second))
+    ]
+    steps.append(
+        Step(
+            kind="freezing",
+            started_at=second + timedelta(minutes=10 + rng.randint(10, 50)),
+            temperature=Decimal(-80),
+            held="cold",
+        )
     )
+    sample_process_many(actor=nurse, sample=sample, steps=steps)
     return sample
 
 
@@ -260,22 +261,14 @@ def _tissue(
     )
     fixed = taken + timedelta(minutes=rng.randint(5, 40))
     ended = fixed + timedelta(hours=rng.randint(18, 48))
-    sample_process(
-        actor=nurse,
-        sample=sample,
-        kind="fixation",
-        started_at=fixed,
-        ended_at=ended,
-        fixative="neutral_buffered_formalin",
-    )
-    # Embedded in paraffin and kept at room temperature: SPREC's long-term storage E.
-    sample_process(
-        actor=nurse,
-        sample=sample,
-        kind="freezing",
-        started_at=ended + timedelta(hours=2),
-        temperature=Decimal(20),
-    )
+    steps = [
+        Step(
+            kind="fixation", started_at=fixed, ended_at=ended, fixative="neutral_buffered_formalin"
+        ),
+        # Embedded in paraffin and kept at room temperature: SPREC's long-term storage E.
+        Step(kind="freezing", started_at=ended + timedelta(hours=2), temperature=Decimal(20)),
+    ]
+    sample_process_many(actor=nurse, sample=sample, steps=steps)
     return sample
 
 
