@@ -4,8 +4,10 @@ deviations from the protocol's conditions, and is an audit event of the study's 
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Context, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
 from carnet.accounts.permissions import Actor, PermissionDenied
-from carnet.audit.services import audit_record
+from carnet.audit.services import AuditEntry, audit_record, audit_record_many
 from carnet.biobank import sprec
 from carnet.biobank.expected import definition_of
 from carnet.biobank.models import (
@@ -232,6 +234,109 @@ def sample_process(
     return step
 
 
+@dataclass(frozen=True)
+class Step:
+    """One processing step to record, as `sample_process` takes it."""
+
+    kind: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    temperature: Decimal | None = None
+    force_g: int | None = None
+    braking: bool = True
+    held: str = Held.ROOM
+    fixative: str = ""
+    reason: str = ""
+
+
+@transaction.atomic
+def sample_process_many(
+    *, actor: Actor, sample: Sample, steps: Sequence[Step]
+) -> list[ProcessingStep]:
+    """Record (or correct, with a reason) several processing steps of a sample, in order, as
+    `sample_process` would one after another: the same checks per step, the same steps and one
+    audit event per step with the SPREC code and deviations as they stood after it; all or
+    nothing.
+
+    The steps already recorded are read once and the code recomputed in memory after each
+    step: a tube's three steps cost a handful of statements, not thirty."""
+    if not steps:
+        return []
+    _require_writer(actor, sample.subject)
+    expected = expected_for(sample.subject, sample.event, sample.expected_code)
+    recorded = {step.kind: step for step in ProcessingStep.objects.filter(sample=sample)}
+    label = _label(actor)
+    written: list[ProcessingStep] = []
+    entries: list[AuditEntry] = []
+    for given in steps:
+        _check_step(
+            expected, given.kind, given.started_at, given.ended_at, given.force_g, given.held,
+            given.fixative,
+        )  # fmt: skip
+        if sample.collected_at and given.started_at < sample.collected_at:
+            raise ValidationError(_("started_at: a step cannot start before the collection."))
+        step = recorded.get(given.kind)
+        old = _step_record(step) if step else None
+        if step is not None and not given.reason.strip():
+            raise ValidationError(
+                _("reason: the %(kind)s is already recorded; give a reason to correct it.")
+                % {"kind": StepKind(given.kind).label}
+            )
+        # A step corrected twice in the batch is one row, as one at a time.
+        step = step or ProcessingStep(sample=sample, kind=given.kind)
+        step.started_at, step.ended_at = given.started_at, given.ended_at
+        step.temperature, step.force_g, step.braking = (
+            given.temperature,
+            given.force_g,
+            given.braking,
+        )
+        step.held, step.fixative = given.held, given.fixative
+        step.recorded_at, step.recorded_by = utc_now(), label
+        recorded[given.kind] = step
+        if all(step is not other for other in written):
+            written.append(step)
+        new = _step_record(step)  # as given, as `sample_process` records it
+        # As the database gives it back: one at a time, the code is computed from the stored
+        # steps, and a step corrected again shows its stored values as the old ones.
+        _as_stored(step)
+        _compute(sample, expected, recorded)
+        entries.append(
+            AuditEntry(
+                action="biobank.sample_processed",
+                target=sample,
+                old=old,
+                new={
+                    **new,
+                    "sprec": sample.sprec,
+                    "deviations": _deviations(sample),
+                },
+                reason=given.reason,
+            )
+        )
+    for step in written:
+        if step.pk is not None:  # a correction
+            step.save()
+    ProcessingStep.objects.bulk_create([step for step in written if step.pk is None])
+    sample.collection.save(update_fields=["deviations"])
+    sample.updated_at = utc_now()
+    sample.save(update_fields=["sprec", "quality", "updated_at"])
+    audit_record_many(actor=actor, entries=entries, chain=sample.study.audit_chain)
+    return [recorded[given.kind] for given in steps]
+
+
+def _as_stored(step: ProcessingStep) -> None:
+    """Give the step's temperature and times the form the database returns: the temperature
+    to the field's decimal places, the times in UTC."""
+    field = ProcessingStep._meta.get_field("temperature")
+    if step.temperature is not None:
+        step.temperature = Decimal(step.temperature).quantize(
+            Decimal(1).scaleb(-field.decimal_places), context=Context(prec=field.max_digits)
+        )
+    step.started_at = step.started_at.astimezone(UTC)
+    if step.ended_at is not None:
+        step.ended_at = step.ended_at.astimezone(UTC)
+
+
 def _check_step(
     expected: ExpectedSample,
     kind: str,
@@ -293,7 +398,16 @@ def _spin(step: ProcessingStep | None) -> sprec.Spin | None:
 
 def _recompute(sample: Sample, expected: ExpectedSample) -> None:
     """Compute the sample's SPREC code, deviations and quality summary from what is recorded."""
-    steps = {step.kind: step for step in ProcessingStep.objects.filter(sample=sample)}
+    _compute(
+        sample, expected, {step.kind: step for step in ProcessingStep.objects.filter(sample=sample)}
+    )
+    sample.collection.save(update_fields=["deviations"])
+    sample.updated_at = utc_now()
+    sample.save(update_fields=["sprec", "quality", "updated_at"])
+
+
+def _compute(sample: Sample, expected: ExpectedSample, steps: dict[str, ProcessingStep]) -> None:
+    """Set the sample's SPREC code, deviations and quality summary (in memory) from ``steps``."""
     collection = sample.collection
     freezing = steps.get(StepKind.FREEZING)
     if expected.tissue:
@@ -327,10 +441,7 @@ def _recompute(sample: Sample, expected: ExpectedSample) -> None:
             )
         )
     collection.deviations = deviations_of(sample, expected, steps)
-    collection.save(update_fields=["deviations"])
     sample.quality = _quality(collection)
-    sample.updated_at = utc_now()
-    sample.save(update_fields=["sprec", "quality", "updated_at"])
 
 
 def _quality(collection: SampleCollection) -> str:

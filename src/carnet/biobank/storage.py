@@ -12,6 +12,7 @@ of the system chain (a freezer serves several studies).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -255,7 +256,14 @@ def _sample_locked(actor: Actor, sample: Sample) -> Sample:
 
 def _free_position(box: Box, position: str | None) -> tuple[int, int]:
     """Return the position asked for, free, or the first free one of the box."""
-    taken = set(SamplePosition.objects.filter(box=box).values_list("row", "column"))
+    return _free_in(
+        box, position, set(SamplePosition.objects.filter(box=box).values_list("row", "column"))
+    )
+
+
+def _free_in(box: Box, position: str | None, taken: set[tuple[int, int]]) -> tuple[int, int]:
+    """Return the position asked for, free, or the first free one, of a box whose occupied
+    positions are ``taken``."""
     if position:
         row, column = position_parse(position, box)
         if (row, column) in taken:
@@ -342,6 +350,195 @@ def sample_store(
         chain=sample.study.audit_chain,
     )
     return placed
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One sample to put away in a box, at a position or (None) the box's first free one."""
+
+    sample: Sample
+    box: Box
+    position: str | None = None
+
+
+@transaction.atomic
+def samples_store(*, actor: Actor, placements: Sequence[Placement]) -> list[SamplePosition]:
+    """Put several samples away, in order, as `sample_store` would one after another: the same
+    checks per sample (permission at its site, its status, not stored yet, a box of a freezer
+    in service at a centre the actor may use, a free position), the same positions, movements
+    and one audit event per sample; all or nothing.
+
+    The samples, boxes, centres and occupied positions are read once for the whole batch and
+    the rows written in bulk: a visit's five tubes cost a handful of statements, not seventy."""
+    if not placements:
+        return []
+    samples = {
+        sample.pk: sample
+        for sample in Sample.objects.select_for_update()
+        .select_related("study")
+        .filter(pk__in={placement.sample.pk for placement in placements})
+    }
+    boxes = {
+        box.pk: box
+        for box in Box.objects.select_related("rack__freezer").filter(
+            pk__in={placement.box.pk for placement in placements}
+        )
+    }
+    stored = set(
+        SamplePosition.objects.filter(sample_id__in=list(samples)).values_list(
+            "sample_id", flat=True
+        )
+    )
+    taken: dict[int, set[tuple[int, int]]] = {pk: set() for pk in boxes}
+    for box_id, row, column in SamplePosition.objects.filter(box_id__in=list(boxes)).values_list(
+        "box_id", "row", "column"
+    ):
+        taken[box_id].add((row, column))
+    checks = _BatchChecks(actor)
+    chosen: list[tuple[Sample, Box, int, int]] = []
+    for placement in placements:
+        sample = samples.get(placement.sample.pk)
+        if sample is None:
+            raise Sample.DoesNotExist("Sample matching query does not exist.")
+        box = boxes.get(placement.box.pk)
+        box, row, column = checks.placement(sample, box, placement.position, stored, taken)
+        stored.add(sample.pk)
+        taken[box.pk].add((row, column))
+        chosen.append((sample, box, row, column))
+    return _places_write(actor, chosen)
+
+
+class _BatchChecks:
+    """`sample_store`'s checks for one sample after another, each study's scope and centres
+    read once."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.scopes: dict[int, SiteScope] = {}
+        self.centres: dict[int, set[int]] = {}
+
+    def placement(
+        self,
+        sample: Sample,
+        box: Box | None,
+        position: str | None,
+        stored: set[int],
+        taken: dict[int, set[tuple[int, int]]],
+    ) -> tuple[Box, int, int]:
+        study = sample.study
+        if study.pk not in self.scopes:
+            self.scopes[study.pk] = _scope(self.actor, study)
+        scope = self.scopes[study.pk]
+        if scope.empty or not scope.allows(sample.site_id):
+            require_samples(self.actor, study, sample.site_id)  # refuses with its message
+        if sample.status not in STORABLE:
+            raise ValidationError(
+                _("Sample %(sample)s is %(status)s: it cannot be stored.")
+                % {"sample": sample.identifier, "status": sample.status}
+            )
+        if sample.pk in stored:
+            raise ValidationError(
+                _("Sample %(sample)s is already stored: move it instead.")
+                % {"sample": sample.identifier}
+            )
+        if box is None:  # as `sample_store` finds no such box, after the sample's checks
+            raise Box.DoesNotExist("Box matching query does not exist.")
+        if study.pk not in self.centres:
+            self.centres[study.pk] = set(centres_of(self.actor, study).values_list("pk", flat=True))
+        freezer = box.rack.freezer
+        if freezer.centre_id not in self.centres[study.pk]:
+            raise PermissionDenied(
+                _("You may not use freezer %(freezer)s for this study.") % {"freezer": freezer.name}
+            )
+        if freezer.status != FreezerStatus.IN_SERVICE:
+            raise ValidationError(
+                _("Freezer %(freezer)s is out of service: choose a box of another freezer.")
+                % {"freezer": freezer.name}
+            )
+        return (box, *_free_in(box, position, taken[box.pk]))
+
+
+def _places_write(actor: Actor, chosen: list[tuple[Sample, Box, int, int]]) -> list[SamplePosition]:
+    """Write the positions, the boxes' counts, the samples' status, the movements and one audit
+    event per sample of a checked batch, in its order."""
+    now, who = utc_now(), actor_label(actor)
+    positions = [
+        SamplePosition(
+            sample=sample,
+            study_id=sample.study_id,
+            site_id=sample.site_id,
+            box=box,
+            row=row,
+            column=column,
+            stored_at=now,
+            stored_by=who,
+        )
+        for sample, box, row, column in chosen
+    ]
+    try:
+        with transaction.atomic():
+            SamplePosition.objects.bulk_create(positions)
+    except IntegrityError:
+        # Someone stored another sample at one of these positions between our read and our
+        # write: name the first one now taken.
+        raise _taken_now(chosen) from None
+    per_box: dict[int, int] = {}
+    for _sample, box, _row, _column in chosen:
+        per_box[box.pk] = per_box.get(box.pk, 0) + 1
+    for box_id, count in per_box.items():
+        Box.objects.filter(pk=box_id).update(used=F("used") + count)
+    old_status = {sample.pk: sample.status for sample, _box, _row, _column in chosen}
+    Sample.objects.filter(pk__in=list(old_status)).update(
+        status=SampleStatus.STORED, updated_at=now
+    )
+    places = [place_of(box, row, column) for _sample, box, row, column in chosen]
+    StorageMovement.objects.bulk_create(
+        StorageMovement(
+            sample=sample,
+            kind=MovementKind.STORE,
+            from_place="",
+            to_place=place,
+            reason="",
+            moved_at=now,
+            moved_by=who,
+        )
+        for (sample, _box, _row, _column), place in zip(chosen, places, strict=True)
+    )
+    by_chain: dict[str, list[AuditEntry]] = {}
+    for (sample, _box, _row, _column), place in zip(chosen, places, strict=True):
+        sample.status, sample.updated_at = SampleStatus.STORED, now
+        by_chain.setdefault(sample.study.audit_chain, []).append(
+            AuditEntry(
+                action="biobank.sample_store",
+                target=sample,
+                old={"status": old_status[sample.pk], "place": ""},
+                new={"status": sample.status, "place": place},
+            )
+        )
+    for chain, entries in by_chain.items():
+        audit_record_many(actor=actor, entries=entries, chain=chain)
+    return positions
+
+
+def _taken_now(chosen: list[tuple[Sample, Box, int, int]]) -> ValidationError:
+    now_taken = set(
+        SamplePosition.objects.filter(
+            box_id__in={box.pk for _sample, box, _row, _column in chosen}
+        ).values_list("box_id", "row", "column")
+    )
+    first = next(
+        (
+            (box, row, column)
+            for _s, box, row, column in chosen
+            if (box.pk, row, column) in now_taken
+        ),
+        (chosen[0][1], chosen[0][2], chosen[0][3]),
+    )
+    box, row, column = first
+    return ValidationError(
+        _("position: %(position)s of box %(box)s already holds a sample.")
+        % {"position": position_name(row, column), "box": box.name}
+    )
 
 
 @transaction.atomic

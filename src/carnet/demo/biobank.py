@@ -36,7 +36,7 @@ from django.db import transaction
 
 from carnet.accounts.models import Centre, StudySite, User
 from carnet.biobank.aliquots import sample_aliquot
-from carnet.biobank.collection import expected_for, sample_collect, sample_process
+from carnet.biobank.collection import Step, expected_for, sample_collect, sample_process_many
 from carnet.biobank.consent import sample_dispose, samples_to_dispose
 from carnet.biobank.models import (
     Box,
@@ -54,11 +54,12 @@ from carnet.biobank.models import (
 from carnet.biobank.mta import agreement_create, destination_create
 from carnet.biobank.shipments import shipment_prepare, shipment_receive, shipment_send
 from carnet.biobank.storage import (
+    Placement,
     box_create,
     freezer_create,
     rack_create,
-    sample_store,
     sample_take_out,
+    samples_store,
 )
 from carnet.demo.synthetic import SEED
 from carnet.studies.models import Study
@@ -193,10 +194,7 @@ def _visit_samples(
         container="cryotube_2ml",
     )
     done.aliquots += len(tubes)
-    for tube in tubes:
-        storage.store(tube, frozen=True)
-    if tissue is not None:
-        storage.store(tissue, frozen=False)
+    storage.store([(tube, True) for tube in tubes] + ([(tissue, False)] if tissue else []))
     done.stored += len(tubes) + (tissue is not None)
 
 
@@ -219,10 +217,8 @@ def _plasma(
     wait = rng.randint(130, 200) if rng.random() < 0.05 else rng.randint(25, 95)
     first = drawn + timedelta(minutes=wait)
     second = first + timedelta(minutes=rng.randint(12, 20))
-    for kind, start in (("centrifugation", first), ("second_centrifugation", second)):
-        sample_process(
-            actor=nurse,
-            sample=sample,
+    steps = [
+        Step(
             kind=kind,
             started_at=start,
             ended_at=start + timedelta(minutes=10),
@@ -230,14 +226,17 @@ def _plasma(
             force_g=1600,
             held="cold",
         )
-    sample_process(
-        actor=nurse,
-        sample=sample,
-        kind="freezing",
-        started_at=second + timedelta(minutes=10 + rng.randint(10, 50)),
-        temperature=Decimal(-80),
-        held="cold",
+        for kind, start in (("centrifugation", first), ("second_centrifugation", second))
+    ]
+    steps.append(
+        Step(
+            kind="freezing",
+            started_at=second + timedelta(minutes=10 + rng.randint(10, 50)),
+            temperature=Decimal(-80),
+            held="cold",
+        )
     )
+    sample_process_many(actor=nurse, sample=sample, steps=steps)
     return sample
 
 
@@ -262,22 +261,14 @@ def _tissue(
     )
     fixed = taken + timedelta(minutes=rng.randint(5, 40))
     ended = fixed + timedelta(hours=rng.randint(18, 48))
-    sample_process(
-        actor=nurse,
-        sample=sample,
-        kind="fixation",
-        started_at=fixed,
-        ended_at=ended,
-        fixative="neutral_buffered_formalin",
-    )
-    # Embedded in paraffin and kept at room temperature: SPREC's long-term storage E.
-    sample_process(
-        actor=nurse,
-        sample=sample,
-        kind="freezing",
-        started_at=ended + timedelta(hours=2),
-        temperature=Decimal(20),
-    )
+    steps = [
+        Step(
+            kind="fixation", started_at=fixed, ended_at=ended, fixative="neutral_buffered_formalin"
+        ),
+        # Embedded in paraffin and kept at room temperature: SPREC's long-term storage E.
+        Step(kind="freezing", started_at=ended + timedelta(hours=2), temperature=Decimal(20)),
+    ]
+    sample_process_many(actor=nurse, sample=sample, steps=steps)
     return sample
 
 
@@ -308,8 +299,17 @@ class _Storage:
         )
         return _Shelf(self, freezer, kind, rows, columns)
 
-    def store(self, sample: Sample, *, frozen: bool) -> None:
-        sample_store(actor=self.technician, sample=sample, box=self.places[frozen].box())
+    def store(self, samples: list[tuple[Sample, bool]]) -> None:
+        """Put a visit's samples away (each ``(sample, frozen)``), in one batch per box: a new
+        box is made only once the samples before it are stored, as one at a time would."""
+        pending: list[Placement] = []
+        for sample, frozen in samples:
+            shelf = self.places[frozen]
+            if not shelf.has_room() and pending:
+                samples_store(actor=self.technician, placements=pending)
+                pending = []
+            pending.append(Placement(sample=sample, box=shelf.take()))
+        samples_store(actor=self.technician, placements=pending)
 
 
 class _Shelf:
@@ -322,12 +322,20 @@ class _Shelf:
             Box.objects.filter(rack__freezer=freezer).order_by("-created_at", "-pk").first()
         )
 
-    def box(self) -> Box:
-        """Return the box being filled, or a new one (a new rack every few boxes) when full."""
-        if self.current is not None:
-            self.current.refresh_from_db(fields=["used"])
-            if self.current.used < self.current.capacity:
-                return self.current
+    def has_room(self) -> bool:
+        return self.current is not None and self.current.used < self.current.capacity
+
+    def take(self) -> Box:
+        """Return the box being filled, or a new one (a new rack every few boxes) when full,
+        counting the position taken. The demo is the boxes' only writer while it loads: the
+        count kept here is the database's once the batch is stored."""
+        box = self.current
+        if box is None or box.used >= box.capacity:
+            box = self._new_box()
+        box.used += 1
+        return box
+
+    def _new_box(self) -> Box:
         number = Box.objects.filter(rack__freezer=self.freezer).count() + 1
         rack_name = f"R{(number - 1) // BOXES_PER_RACK + 1:02d}"
         rack = Rack.objects.filter(freezer=self.freezer, name=rack_name).first() or rack_create(
