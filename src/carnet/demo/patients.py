@@ -31,6 +31,7 @@ from carnet.demo.screening import screening_log_fill
 from carnet.demo.synthetic import StudyPatients, pending_flush
 from carnet.studies.models import Study
 from carnet.subjects.models import Subject
+from carnet.subjects.scheduling import schedules_planned_once
 
 # The data-entry account of each demo site (site 01's is a DEMO_ACCOUNTS role account).
 SITE_STAFF = {"01": "dataentry"} | {f"{n:02d}": name for name, _full, n in DEMO_SITE_STAFF}
@@ -95,7 +96,8 @@ def demo_patients_load(
                         needed=demo_pharmacy.cycles_bound(patient.included_on, last_day),
                     )
                 # One patient, one transaction: an interrupted run leaves whole patients only.
-                with transaction.atomic():
+                # Its schedule is planned once, at the end of its story.
+                with transaction.atomic(), schedules_planned_once():
                     if identifier == PHASE3:
                         maintain_crc.patient_enter(
                             patient,

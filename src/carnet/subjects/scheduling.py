@@ -10,7 +10,9 @@ event, since nothing clinical changes; `carnet schedule rebuild` goes through
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, timedelta
 from typing import Any
 
@@ -166,9 +168,44 @@ def _plan(dates: SubjectDates, definition: StudyDefinition | None) -> list[Plann
     return planned_occurrences(definition, dates, through=utc_today() + PLANNED_AHEAD)
 
 
-@transaction.atomic
+# The subjects whose schedule waits for the end of `schedules_planned_once` (None: not in one).
+_WAITING: ContextVar[set[int] | None] = ContextVar("schedules_waiting", default=None)
+
+
+@contextmanager
+def schedules_planned_once() -> Iterator[None]:
+    """Within, `schedule_refresh` notes the subject; on leaving, each subject noted is planned
+    once, from what is recorded then, inside the caller's transaction.
+
+    For a transaction that tells a patient's story at once (the demo, a migration): inclusion,
+    visits, treatment and randomisation each changed what the schedule reads, and each planned
+    it again. Nothing in such a story reads the stored schedule. On an error nothing is planned:
+    the transaction is rolled back."""
+    if _WAITING.get() is not None:
+        yield  # already within one: the outer one plans
+        return
+    waiting: set[int] = set()
+    token = _WAITING.set(waiting)
+    try:
+        yield
+    finally:
+        _WAITING.reset(token)
+    for subject in Subject.objects.select_related("study").filter(pk__in=waiting).order_by("pk"):
+        _schedule_store(subject)
+
+
 def schedule_refresh(*, subject: Subject) -> None:
-    """Plan the subject's schedule again from what is recorded now, and store it."""
+    """Plan the subject's schedule again from what is recorded now, and store it (or, within
+    `schedules_planned_once`, when it ends)."""
+    waiting = _WAITING.get()
+    if waiting is not None:
+        waiting.add(subject.pk)
+        return
+    _schedule_store(subject)
+
+
+@transaction.atomic
+def _schedule_store(subject: Subject) -> None:
     study = subject.study
     planned = _plan(subject_dates(subject), _definition(study))
     PlannedVisit.objects.filter(subject=subject).delete()
