@@ -95,10 +95,15 @@ class WriteContext:
     open_checks: list[CheckResult] = field(default_factory=list)
     # The write inserted its form instance: nothing refers to the form yet (no verification,
     # no query, no check result but those this write stored), so listeners may skip reading
-    # them. False wherever it is not known (the bulk path, a status change).
+    # them. False wherever it is not known (a status change).
     form_created: bool = False
     # The write's soft checks left results open on the form (stored by it, or kept).
     soft_checks_open: bool = False
+
+    def new_form_without_checks(self) -> bool:
+        """Whether this write created its form and left no check result open on it: such a
+        form has no query, no deviation, no verification yet (listeners need not read them)."""
+        return self.form_created and not self.soft_checks_open and not self.open_checks
 
     def after_commit(self, work: Callable[[], Any]) -> None:
         """Run ``work`` once this write is committed; never if it rolls back.

@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 
 from lark import Lark, Token, Tree
@@ -297,7 +297,15 @@ class _Builder:
 
 
 def parse(text: str, *, limits: Limits = DEFAULT_LIMITS) -> Expression:
-    """Return the parsed expression, or raise ExpressionSyntaxError saying where and why not."""
+    """Return the parsed expression, or raise ExpressionSyntaxError saying where and why not.
+
+    A study's rules are few and read again and again (each inclusion evaluates every
+    eligibility criterion): the trees, immutable, are kept by text, not parsed each time."""
+    return _parse(text, limits)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, limits: Limits) -> Expression:
     if len(text) > limits.max_length:
         raise _refuse(
             text, limits.max_length, f"the expression is longer than {limits.max_length} characters"

@@ -210,7 +210,7 @@ def sdv_reset_on_change(context: WriteContext) -> None:
 def sdv_reset_on_change_many(contexts: Sequence[WriteContext]) -> None:
     """The listener's set-wise form (the bulk path): one read finds the verified values of
     every changed form instance; each write then resets its own as the listener would."""
-    concerned = [context for context in contexts if _may_reset(context)]
+    concerned = [c for c in contexts if _may_reset(c) and not c.form_created]
     if not concerned:
         return
     by_instance: dict[int, list[SourceVerification]] = defaultdict(list)

@@ -357,11 +357,7 @@ def queries_follow_checks(context: WriteContext) -> None:
     """Listener: open the automatic queries of this form's new check results, close those of
     the results the save closed; the audit events go with the save's."""
     instance = context.form_instance
-    if instance.pk is None:
-        return
-    if context.form_created and not context.soft_checks_open and not context.open_checks:
-        # A form this write created has no query yet, and no open check result but those the
-        # write's soft checks or the listeners before this one left (none here).
+    if instance.pk is None or context.new_form_without_checks():
         return
     opened = list(
         CheckResult.objects.filter(form_instance=instance, open=True)
@@ -403,7 +399,11 @@ def queries_follow_checks_many(contexts: Sequence[WriteContext]) -> None:
     the check results to open or close queries for, one sync per reason opens and closes them
     all, and each write gets its own audit events (in the order its own sync would give them);
     the sites hear of the wave's new queries once, after the commit."""
-    by_instance = {c.form_instance.pk: c for c in contexts if c.form_instance.pk is not None}
+    by_instance = {
+        c.form_instance.pk: c
+        for c in contexts
+        if c.form_instance.pk is not None and not c.new_form_without_checks()
+    }
     ids = sorted(by_instance)
     opened: dict[int, list[int]] = defaultdict(list)
     closed: dict[int, list[int]] = defaultdict(list)

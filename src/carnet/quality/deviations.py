@@ -91,8 +91,8 @@ def deviations_on_save(context: WriteContext) -> None:
     """
     instance = context.form_instance
     checks = _deviation_checks(instance.study_version.parsed(), instance.form)
-    if not checks:
-        return  # most forms have no deviation check: nothing to read
+    if not checks or context.new_form_without_checks():
+        return  # most forms have no deviation check; a new form without open checks has none
     fired = {
         result.check_name: result
         for result in CheckResult.objects.filter(

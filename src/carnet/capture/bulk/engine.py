@@ -536,6 +536,11 @@ class _Importer:
             )
         self._values_write(writes, memory, now)
         self._checks_write(writes, memory, now)
+        for computed in writes:
+            # What the interactive save tells its listeners, so that they may skip reading
+            # what a form created by this write cannot have yet (verifications, queries).
+            computed.context.form_created = computed.first_save
+            computed.context.soft_checks_open = bool(computed.outcome.soft_checks)
         # Listeners with a set-wise form run once for the wave, the others once per instance.
         save_listeners_run_many([computed.context for computed in writes])
         for computed in writes:
