@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# One command: `carnet serve` starts `carnet worker` beside the server and stops it with it.
+# One command: `carnet demo` migrates the database first when it needs it; `carnet serve` runs
+# the system checks before it answers (so the demo skips them) and starts `carnet worker` beside
+# the server, and stops it with it.
 run: install
-	$(BIN)/carnet migrate --no-input
-	$(BIN)/carnet demo
+	$(BIN)/carnet demo --skip-checks
 	$(BIN)/carnet serve --host 127.0.0.1 --port $(PORT)
 
 test: install

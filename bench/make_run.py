@@ -3,11 +3,11 @@
     .venv/bin/python bench/make_run.py [--quick] [--data-dir DIR] [--port 8765] [--keep]
         [--demo-args "--no-patients"] [--same-secrets EARLIER_DATA_DIR]
 
-Runs the three commands of `make run` one after the other as the Makefile does (a new, empty
-data directory, SQLite), polls the server every 0.2 s until a page answers 200 (or a redirect),
-then stops it. Prints each step's wall time and CPU time (user + sys of the step's processes,
-the server's counted from /proc up to its first answer), and on the last line the totals and
-the load average. `--keep` leaves the data directory (to compare its content, see
+Runs the commands of the Makefile's `run` target one after the other, as read from the Makefile
+(a new, empty data directory, SQLite), polls the server every 0.2 s until a page answers 200 (or
+a redirect), then stops it. Prints each step's wall time and CPU time (user + sys of the step's
+processes, the server's counted from /proc up to its first answer), and on the last line the
+totals and the load average. `--keep` leaves the data directory (to compare its content, see
 bench/demo_digest.py).
 """
 
@@ -86,6 +86,23 @@ def _serve(environment: dict[str, str], port: int) -> tuple[float, float]:
         server.wait(timeout=30)
 
 
+def _run_recipe() -> list[list[str]]:
+    """Return the `carnet` commands of the Makefile's `run` target, each without `carnet`."""
+    makefile = Path(__file__).resolve().parents[1] / "Makefile"
+    lines = makefile.read_text(encoding="utf-8").splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("run:"))
+    commands = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        words = shlex.split(line.strip())
+        if words and words[0] == "$(BIN)/carnet":
+            commands.append(words[1:])
+    if not commands or commands[-1][0] != "serve":
+        raise SystemExit(f"{makefile}: the run target does not end with `carnet serve`")
+    return commands
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="", help="a new folder (default: a temporary one)")
@@ -116,19 +133,15 @@ def main() -> None:
     environment.pop("DATABASE_URL", None)
     environment.pop("DJANGO_SETTINGS_MODULE", None)
     try:
-        steps = {
-            "migrate": _step([CARNET, "migrate", "--no-input"], environment),
-            "demo": _step(
-                [
-                    CARNET,
-                    "demo",
-                    *shlex.split(options.demo_args),
-                    *(["--no-patients"] if options.quick else []),
-                ],
-                environment,
-            ),
-            "serve": _serve(environment, options.port),
-        }
+        steps = {}
+        for command in _run_recipe():
+            if command[0] == "serve":
+                steps["serve"] = _serve(environment, options.port)
+                continue
+            if command[0] == "demo":
+                command += shlex.split(options.demo_args)
+                command += ["--no-patients"] if options.quick else []
+            steps[command[0]] = _step([CARNET, *command], environment)
     finally:
         if not options.keep:
             shutil.rmtree(folder, ignore_errors=True)

@@ -407,3 +407,26 @@ def test_a_rule_reading_another_form_reads_its_saved_or_imported_values(
     )
     # 80 mm of lesions against the 70 kg saved before the import; not against the 90 kg imported.
     assert fired == {saved.pk}
+
+
+def test_the_import_builds_values_in_the_models_field_order() -> None:
+    """The engine builds a new value from positional arguments (`_value_new`): a field added to
+    ItemValue, or moved, must move there too."""
+    assert [field.attname for field in ItemValue._meta.concrete_fields] == [
+        "id",
+        "form_instance_id",
+        "item",
+        "item_oid",
+        "group",
+        "row",
+        "text",
+        "number",
+        "day",
+        "missing_code",
+        "removed",
+        "hidden",
+        "changed_in",
+        "study_version_id",
+        "updated_at",
+        "updated_by",
+    ]

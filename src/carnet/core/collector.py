@@ -30,6 +30,23 @@ def collector_calmed() -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """`collector_pause` for a block of a process that goes on: the migration of a new database
+    within `carnet demo`. Its cycles are freed in one pass at the end, and what lives on is left
+    out of later passes (the model states otherwise slowed every later full pass: the demo took
+    two seconds more after migrating in the same process than alone)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def collector_pause() -> None:
     """Stop the collector for the rest of a short process whose cycles are few and bounded.
 

@@ -15,10 +15,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.urls import get_resolver
 
 from carnet.accounts.permissions import permissions_remembered
 from carnet.audit.services import SystemActor
-from carnet.core.collector import collector_calmed
+from carnet.core.collector import collector_calmed, collector_paused
 from carnet.core.errors import CarnetError
 from carnet.demo import (
     DEMO_SITE_STAFF,
@@ -65,6 +66,10 @@ class Command(BaseCommand):
         # holds are read once, as within a request: the demo's pharmacists and staff ask the same
         # question for every kit and form, and a change of memberships (the demo grants roles
         # through the accounts' services) empties what was remembered.
+        if not options["no_patients"]:
+            # The patients' notifications link to their forms: the URLs (and the API's schemas)
+            # are loaded now, before the collector leaves what is loaded out of its passes.
+            get_resolver().url_patterns  # noqa: B018
         with collector_calmed(), permissions_remembered():
             self._handle(options)
 
@@ -115,7 +120,12 @@ class Command(BaseCommand):
         if not pending:
             return
         self.stdout.write(f"Migrating the database ({len(pending)} migrations)…")
-        call_command("migrate", interactive=False, verbosity=0)
+        if executor.loader.applied_migrations:
+            call_command("migrate", interactive=False, verbosity=0)
+            return
+        with collector_paused():  # a new database: no data migration walks any row
+            call_command("migrate", interactive=False, verbosity=0)
+        connection.close()
 
     def _scale(self, actor: SystemActor, count: int) -> None:
         """Load the scale study with a progress bar (a terminal redraws it; a log gets a line
