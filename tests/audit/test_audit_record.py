@@ -57,6 +57,24 @@ def test_a_value_without_a_json_form_is_refused_and_nothing_is_written(
     assert not AuditEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ({"dose": float("nan")}, r"\$\.dose: nan has no JSON form"),
+        ([1, {"at": float("inf")}], r"\$\[1\]\.at: inf has no JSON form"),
+        ({"file": [object()]}, r"\$\.file\[0\]: object must be converted to text first"),
+    ],
+)
+def test_a_value_without_a_json_form_is_refused_with_its_place_nothing_written(
+    system_actor: SystemActor, value: object, said: str
+) -> None:
+    """The trail turns values into JSON without walking them first: what json refuses is then
+    checked again, so the refusal still names the place, and nothing is written."""
+    with pytest.raises(TypeError, match=said):
+        audit_record(actor=system_actor, action="x", old={"ok": 1}, new=value)
+    assert not AuditEvent.objects.exists()
+
+
 def test_creating_an_account_writes_a_system_event_without_the_password(
     system_actor: SystemActor,
 ) -> None:

@@ -77,6 +77,16 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _canonical(value: Any) -> str:
+    """Return the canonical JSON of a value made `jsonable`, whose keys are all text: json
+    itself refuses the rest that has no JSON form (for the demo's 320,000 values, walking each
+    value first took a third of the time); the full check then says where."""
+    try:
+        return canonical_json(value, checked=True)
+    except (TypeError, ValueError):
+        return canonical_json(value)  # raises TypeError naming the place
+
+
 def _actor_fields(actor: Any) -> tuple[int | None, str]:
     if isinstance(actor, SystemActor):
         return None, actor.label
@@ -140,7 +150,7 @@ def audit_record_many(
         old_value, new_value = jsonable(entry.old), jsonable(entry.new)
         # Refuse values without one JSON form now, not when the verifier meets them; their
         # canonical text is then the hash's.
-        old_text, new_text = canonical_json(old_value), canonical_json(new_value)
+        old_text, new_text = _canonical(old_value), _canonical(new_value)
         prepared.append((entry, target_type, target_id, old_value, new_value, old_text, new_text))
 
     # Inside the caller's transaction (no savepoint: a failure here fails the whole change).

@@ -44,7 +44,10 @@ def canonical_json(value: Any, *, checked: bool = False) -> str:
         return "null"
     if not checked:
         _check(value, "$")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # allow_nan=False: a value the caller says is checked still never hashes as "NaN".
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def canonical_bytes(value: Any, *, checked: bool = False) -> bytes:
