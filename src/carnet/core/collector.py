@@ -36,8 +36,7 @@ def collector_calmed() -> Iterator[None]:
 def collector_paused() -> Iterator[None]:
     """`collector_pause` for a block of a process that goes on: the migration of a new database
     within `carnet demo`. Its cycles are freed in one pass at the end, and what lives on is left
-    out of later passes (the model states otherwise slowed every later full pass: the demo took
-    two seconds more after migrating in the same process than alone)."""
+    out of later passes, which would otherwise walk it again each time."""
     enabled = gc.isenabled()
     gc.disable()
     try:

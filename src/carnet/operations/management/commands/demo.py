@@ -125,7 +125,7 @@ class Command(BaseCommand):
             return
         with collector_paused():  # a new database: no data migration walks any row
             call_command("migrate", interactive=False, verbosity=0)
-        connection.close()
+        connection.close()  # the load starts on a new connection, as after `carnet migrate`
 
     def _scale(self, actor: SystemActor, count: int) -> None:
         """Load the scale study with a progress bar (a terminal redraws it; a log gets a line
