@@ -614,6 +614,8 @@ VALUE_COLUMNS = (
     "removed",
 )
 KEY = ["instance", "item", "row"]
+# What a value's form instance says of it: the same for every value of the instance.
+INSTANCE_OWNERS = ("subject_id", "event", "occurrence", "repeat")
 # Targets named at a time in a lookup of their events (SQLite's limit on parameters).
 TARGETS_AT_A_TIME = 500
 
@@ -952,26 +954,31 @@ def values_at_cutoff(study: Study, cutoff: Cutoff, folder: Path) -> ValueChanges
     return ValueChanges(study, cutoff, folder)
 
 
-def form_values_at(changes: ValueChanges | TrailReplay, form: str) -> pl.DataFrame:
+def form_values_at(
+    changes: ValueChanges | TrailReplay, form: str, *, in_order: bool = True
+) -> pl.DataFrame:
     """Return every value of one form in production that held something at the cut-off (a
     text or a missing code, not in a removed row), but never an identifying one.
 
     Columns (VALUE_COLUMNS): seq (stands for the value's last change: the same study version
     precedes it), instance, subject_id, event, occurrence, repeat, item, row, text, missing,
     removed (always false).
+
+    In the values' own order (KEY), not the one the database or a join handed them over in (no
+    order: PostgreSQL moves a row it updates), so that whatever reads them in order (the
+    laboratory's baselines) gives the same answer at the same cut-off every time; unless
+    ``in_order`` is false, for a reader that orders what it makes itself (`dataset_frame`):
+    sorting every value of a large study is a second or more for nothing.
     """
     values = changes.of_form(form)
     if values.is_empty():
         return values
-    # In the values' own order, not the one the database or a join handed them over in (no
-    # order: PostgreSQL moves a row it updates), so that whatever reads them in order (the
-    # laboratory's baselines) gives the same answer at the same cut-off every time.
-    return (
+    held = (
         values.with_columns(pl.col("removed").fill_null(False))
         .filter(~pl.col("removed") & ((pl.col("text") != "") | (pl.col("missing") != "")))
         .select(VALUE_COLUMNS)
-        .sort(KEY)
     )
+    return held.sort(KEY) if in_order else held
 
 
 # --- building a dataset --------------------------------------------------------------------
@@ -1030,17 +1037,26 @@ def dataset_frame(
     mine = mine.filter((pl.col("text") != "") | (pl.col("missing") != ""))
     if mine.is_empty():
         return empty
-    index = ["instance", "subject_id", "event", "occurrence", "repeat", "row"]
-    last_change = mine.group_by(index).agg(pl.col("seq").max()).sort("seq")
+    # Pivoted by (instance, row) alone: an instance's subject, event, occurrence and repeat are
+    # one, taken once per row of the dataset rather than carried through the pivot.
+    index = ["instance", "row"]
+    rows = mine.group_by(index).agg(
+        pl.col("seq").max(), *(pl.col(name).first() for name in INSTANCE_OWNERS)
+    )
     texts = mine.pivot(on="item", index=index, values="text", aggregate_function="first")
-    missing = mine.pivot(on="item", index=index, values="missing", aggregate_function="first")
-    missing = missing.rename({name: f"{name}_mc" for name in missing.columns if name not in index})
     wide = (
-        last_change.join_asof(versions, on="seq", strategy="backward")
+        rows.sort("seq")
+        .join_asof(versions, on="seq", strategy="backward")
         .join(texts, on=index, how="left")
-        .join(missing, on=index, how="left")
-        .join(subjects.select("subject_id", "study", "site", "subject"), on="subject_id")
-        .join(visits, on=["subject_id", "event", "occurrence"], how="left")
+    )
+    # Missing-data codes are rare: only the values that have one are pivoted.
+    coded = mine.filter(pl.col("missing") != "")
+    if coded.height:
+        missing = coded.pivot(on="item", index=index, values="missing", aggregate_function="first")
+        missing = missing.rename({name: f"{name}_mc" for name in names if name in missing.columns})
+        wide = wide.join(missing, on=index, how="left")
+    wide = wide.join(subjects.select("subject_id", "study", "site", "subject"), on="subject_id").join(
+        visits, on=["subject_id", "event", "occurrence"], how="left"
     )
     for column in dataset.columns:
         if column.name not in wide.columns:
@@ -1050,13 +1066,6 @@ def dataset_frame(
                 if source
                 else pl.lit(None, pl.String).alias(column.name)
             )
-    wide = wide.with_columns(
-        pl.when(pl.col(f"{name}_mc") == "")
-        .then(None)
-        .otherwise(pl.col(f"{name}_mc"))
-        .alias(f"{name}_mc")
-        for name in names
-    )
     ordered = wide.select(
         (_typed(column) if column.role == "value" else pl.col(column.name))
         .cast(column.dtype)

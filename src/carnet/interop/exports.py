@@ -292,7 +292,8 @@ def export_write(
     with tempfile.TemporaryDirectory(prefix="carnet-export-") as folder:
         changes = values_at_cutoff(study, cutoff, Path(folder))
         for form in form_names:
-            values = form_values_at(changes, form)
+            # Unordered: each dataset is sorted by its keys once built.
+            values = form_values_at(changes, form, in_order=False)
             news.append(captured_dates(plan, form, values, cutoff.cut_on))
             for dataset in (d for d in plan.datasets if d.form == form):
                 frame = rows.apply(
