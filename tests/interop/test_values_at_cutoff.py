@@ -5,13 +5,14 @@ subjects, hidden values, missing codes, a test-mode instance and an amendment.""
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import Max
 from polars.testing import assert_frame_equal
 
@@ -234,9 +235,8 @@ def test_outside_a_transaction_today_s_values_come_through_adbc_the_same(
 
     arrow_read, cursor_read, taken = read_both_ways(e, cutoff, tmp_path, monkeypatch)
 
-    # The form instances, then today's values; never from SQLite (carnet.db.arrow says why).
-    through_adbc = database_vendor() == "postgresql"
-    assert taken == [through_adbc, through_adbc]
+    # The form instances, then today's values (from SQLite by a process of its own).
+    assert taken == [True, True]
     assert arrow_read.keys() == cursor_read.keys()
     for name, frame in cursor_read.items():
         assert_frame_equal(arrow_read[name], frame, check_exact=True)
@@ -261,13 +261,46 @@ def test_inside_a_transaction_today_s_values_come_through_django_s_cursor(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_adbc_never_reads_an_sqlite_database(exporting: Exporting) -> None:
-    """Its driver's own copy of SQLite would break the locks of Python's on the same file: the
-    process's next connections failed with "disk I/O error"."""
+def test_adbc_reads_an_sqlite_database_only_from_a_process_of_its_own(
+    exporting: Exporting,
+) -> None:
+    """Its driver's own copy of SQLite would break the locks of Python's on the same file: read
+    in this process, the process's next connections failed with "disk I/O error"."""
+    e = exporting
     connection = connections["default"]
     rows = ItemValue.objects.order_by().values_list("form_instance_id", "item")
     assert not connection.in_atomic_block
-    assert (arrow.record_batches(rows) is None) == (connection.vendor == "sqlite")
+    batches = arrow.record_batches(rows)
+    assert batches is not None
+    assert sum(batch.num_rows for batch in batches) == ItemValue.objects.count()
+    assert "adbc_driver_sqlite" not in sys.modules
+    # This process goes on writing and reading the database it shares with the reader.
+    save(e, e.subject, event="cycle", values={"weight": 72})
+    connection.close()
+    assert ItemValue.objects.filter(item="weight").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_sqlite_reader_says_why(exporting: Exporting) -> None:
+    if database_vendor() != "sqlite":
+        pytest.skip("The reading process reads SQLite only.")
+    connection = connections["default"]
+    connection.ensure_connection()
+    read = arrow._streamed_by_reader(connection.settings_dict["NAME"], "SELECT * FROM nowhere")
+    with pytest.raises(DatabaseError, match="no such table: nowhere"):
+        list(read)
+
+
+def test_an_sqlite_database_in_memory_is_read_through_django_s_cursor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ADBC's process could not see a database that lives in this process's memory."""
+    connection = connections["default"]
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only.")
+    monkeypatch.setattr(connection, "in_atomic_block", False)
+    monkeypatch.setattr(connection, "is_in_memory_db", lambda: True)
+    assert arrow.record_batches(ItemValue.objects.values_list("item")) is None
 
 
 def test_the_postgresql_uri_is_django_s_settings_with_what_libpq_knows_of_its_options() -> None:

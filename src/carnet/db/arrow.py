@@ -8,24 +8,29 @@ without a copy.
 
 ADBC opens a connection of its own: it cannot see what Django's connection has written and not
 committed. `record_batches` therefore reads through it only outside any transaction of Django's
-(`in_atomic_block`), and only from PostgreSQL; otherwise it returns None and the caller reads
-through Django's cursor as before. A reader that needs the values consistent with later reads
-orders them itself (the export reads today's values before the events after its cut-off).
+(`in_atomic_block`); otherwise it returns None and the caller reads through Django's cursor as
+before. A reader that needs the values consistent with later reads orders them itself (the
+export reads today's values before the events after its cut-off).
 
-Never from SQLite, although ADBC reads it faster still: its driver carries a copy of SQLite of
-its own, and two copies of SQLite in one process break each other's file locks (POSIX locks
-belong to the process, and closing a file drops every lock the process holds on it: SQLite's
-"How To Corrupt An SQLite Database File", 2.2.1). Tried, the process's next connections to the
-database failed with "disk I/O error" (tests/e2e/test_exports.py).
+From SQLite, ADBC reads in a process of its own (`carnet.db.sqlite_reader`), which hands the
+batches over as an Arrow IPC stream. Its driver carries a copy of SQLite of its own, and two
+copies of SQLite in one process break each other's file locks (POSIX locks belong to the
+process, and closing a file drops every lock the process holds on it: SQLite's "How To Corrupt
+An SQLite Database File", 2.2.1). Tried in this process, its next connections to the database
+failed with "disk I/O error" (tests/e2e/test_exports.py). In a process of its own it is one
+more reader of the database, as SQLite allows; and it reads while this process works on the
+batches already read, on the machine's other core.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import QuerySet
 
 
@@ -55,13 +60,10 @@ def postgresql_conninfo(settings: dict[str, Any]) -> str:
     return make_conninfo("", **{**options, **given})
 
 
-def _adbc_query(queryset: QuerySet[Any]) -> tuple[Any, str] | None:
-    """Return an ADBC database and the query's SQL, or None when the query must go through
-    Django's connection (see the module's docstring)."""
+def _adbc_query(queryset: QuerySet[Any]) -> tuple[Any, str]:
+    """Return an ADBC database of PostgreSQL and the query's SQL (parameters inlined)."""
     # The vendor's own wrapper (compose_sql), which the stubs do not know.
     connection: Any = connections[queryset.db]
-    if connection.in_atomic_block or connection.vendor != "postgresql":
-        return None
     import adbc_driver_postgresql
 
     sql, params = queryset.query.sql_with_params()
@@ -78,12 +80,20 @@ def record_batches(queryset: QuerySet[Any]) -> Iterator[Any] | None:
     the queryset's column order; the names are the database's), or None where ADBC may not
     read them: the caller then reads through Django's cursor.
 
-    The batches are streamed (one at a time in memory); the connection closes when the
-    iterator is exhausted or closed."""
-    opened = _adbc_query(queryset)
-    if opened is None:
+    The batches are streamed (one at a time in memory); the connection closes, or the reading
+    process ends, when the iterator is exhausted or closed."""
+    connection: Any = connections[queryset.db]
+    if connection.in_atomic_block:
         return None
-    return _streamed(*opened)
+    if connection.vendor == "postgresql":
+        return _streamed(*_adbc_query(queryset))
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        sql, params = queryset.query.sql_with_params()
+        connection.ensure_connection()
+        # Each parameter quoted by SQLite itself (QUOTE(?)), as Django shows a query it ran.
+        literal = connection.ops.last_executed_query(None, sql, params)
+        return _streamed_by_reader(str(connection.settings_dict["NAME"]), literal)
+    return None
 
 
 def _streamed(database: Any, sql: str) -> Iterator[Any]:
@@ -101,3 +111,37 @@ def _streamed(database: Any, sql: str) -> Iterator[Any]:
         stream, _ = statement.execute_query()
         with pa.RecordBatchReader.from_stream(stream) as reader:
             yield from reader
+
+
+def _streamed_by_reader(database: str, sql: str) -> Iterator[Any]:
+    """Yield the batches that `carnet.db.sqlite_reader`, run as a process, reads."""
+    import pyarrow as pa
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "carnet.db.sqlite_reader", database],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        process.stdin.write(sql.encode("utf-8"))
+        process.stdin.close()
+        try:
+            with pa.ipc.open_stream(process.stdout) as reader:
+                yield from reader
+        except pa.ArrowInvalid:
+            # The process wrote no stream (or half of one): what it says of why is raised below.
+            if process.wait() == 0:
+                raise
+        if process.wait() != 0:
+            said = process.stderr.read().decode(errors="replace")
+            raise DatabaseError(f"The SQLite reading process failed: {said}")
+    finally:
+        if process.poll() is None:  # the batches were left unread: the process is not needed
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
