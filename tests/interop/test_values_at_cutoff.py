@@ -322,3 +322,25 @@ def test_the_postgresql_uri_is_django_s_settings_with_what_libpq_knows_of_its_op
         "port": "5433",
         "sslmode": "require",
     }
+
+
+def test_two_values_in_one_cell_keep_the_first_as_they_always_did() -> None:
+    """The pivot asks no aggregate (a value's keys are unique); should two values meet in one
+    cell all the same, the first is kept rather than the export failing."""
+    values = pl.DataFrame(
+        {
+            "instance": [1, 1, 1, 2],
+            "row": [0, 0, 0, 0],
+            "item": ["weight", "weight", "height", "weight"],
+            "text": ["70", "71", "180", "65"],
+        }
+    )
+    wide = datasets._pivoted(values, ["instance", "row"], "text").sort("instance")
+    assert wide.to_dicts() == [
+        {"instance": 1, "row": 0, "weight": "70", "height": "180"},
+        {"instance": 2, "row": 0, "weight": "65", "height": None},
+    ]
+    unique = values.filter(pl.col("text") != "71")
+    assert_frame_equal(
+        datasets._pivoted(unique, ["instance", "row"], "text").sort("instance"), wide
+    )

@@ -1041,6 +1041,18 @@ def _imputed(name: str) -> pl.Expr:
     return completed.str.to_date("%Y-%m-%d", strict=False)
 
 
+def _pivoted(values: pl.DataFrame, index: list[str], column: str) -> pl.DataFrame:
+    """Return the values' ``column`` with a column per item and a row per ``index``."""
+    try:
+        # A value's keys are unique (instance, item, row): no aggregate is needed, which makes
+        # the pivot about three times faster.
+        return values.pivot(on="item", index=index, values=column)
+    except pl.exceptions.ComputeError:
+        # Two values in one cell (a non-repeating group's value on a row other than 0): the
+        # first is kept, as it always was.
+        return values.pivot(on="item", index=index, values=column, aggregate_function="first")
+
+
 def dataset_frame(
     dataset: Dataset,
     values: pl.DataFrame,
@@ -1068,7 +1080,7 @@ def dataset_frame(
     rows = mine.group_by(index).agg(
         pl.col("seq").max(), *(pl.col(name).first() for name in INSTANCE_OWNERS)
     )
-    texts = mine.pivot(on="item", index=index, values="text", aggregate_function="first")
+    texts = _pivoted(mine, index, "text")
     wide = (
         rows.sort("seq")
         .join_asof(versions, on="seq", strategy="backward")
@@ -1077,7 +1089,7 @@ def dataset_frame(
     # Missing-data codes are rare: only the values that have one are pivoted.
     coded = mine.filter(pl.col("missing") != "")
     if coded.height:
-        missing = coded.pivot(on="item", index=index, values="missing", aggregate_function="first")
+        missing = _pivoted(coded, index, "missing")
         missing = missing.rename({name: f"{name}_mc" for name in names if name in missing.columns})
         wide = wide.join(missing, on=index, how="left")
     wide = wide.join(
