@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -221,6 +222,54 @@ class DatasetWriter:
         return folder.format(site="*")
 
 
+class WrittenInTurn:
+    """Writes each dataset on a thread of its own while the caller builds the next one.
+
+    Building (Polars) and writing (the format's encoder, zlib) both let go of the GIL, so the two
+    run at once on two cores. One dataset is written while one is built: memory holds two at
+    most. Datasets are written in the order given, so the archive's bytes do not change; the
+    progress is told on the caller's thread, once a dataset is written (telling it may write to
+    the database, whose connection belongs to the caller's thread).
+    """
+
+    def __init__(
+        self,
+        write: Callable[[str, pl.DataFrame, tuple[Column, ...]], None],
+        progress: Progress | None,
+        total: int,
+    ) -> None:
+        self._write = write
+        self._progress = progress
+        self._total = total
+        self._done = 0
+        self._pending: tuple[Future[None], str] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-writer")
+
+    def __enter__(self) -> WrittenInTurn:
+        return self
+
+    def __call__(self, name: str, frame: pl.DataFrame, columns: tuple[Column, ...]) -> None:
+        self._wait()
+        self._pending = (self._thread.submit(self._write, name, frame, columns), name)
+
+    def _wait(self) -> None:
+        if self._pending is None:
+            return
+        written, name = self._pending
+        self._pending = None
+        written.result()
+        self._done += 1
+        if self._progress:
+            self._progress(self._done, self._total, name)
+
+    def __exit__(self, *failed: object) -> None:
+        try:
+            if failed[0] is None:
+                self._wait()
+        finally:
+            self._thread.shutdown(wait=True)
+
+
 def export_write(
     *,
     actor: Actor,
@@ -284,12 +333,12 @@ def export_write(
             **{extra.name: extra.label for extra in extras},
         },
     )
-    write = writer.write
-
-    done = 0
     news: list[pl.DataFrame] = []
     form_names = list(dict.fromkeys(dataset.form for dataset in plan.datasets))
-    with tempfile.TemporaryDirectory(prefix="carnet-export-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="carnet-export-") as folder,
+        WrittenInTurn(writer.write, progress, total) as write,
+    ):
         changes = values_at_cutoff(study, cutoff, Path(folder))
         for form in form_names:
             # Unordered: each dataset is sorted by its keys once built.
@@ -302,26 +351,18 @@ def export_write(
                     )
                 )
                 write(dataset.name, frame, dataset.columns)
-                done += 1
-                if progress:
-                    progress(done, total, dataset.name)
             del values
-    # The datasets other apps add, for the subjects this reader sees.
-    readable = (
-        set(subjects["subject"].cast(pl.String).to_list()) if plan.sites is not None else None
-    )
-    for extra in extras:
-        extra_frame, extra_columns = extra.rows(study, cutoff, readable)
-        write(extra.name, extra_frame, extra_columns)
-        done += 1
-        if progress:
-            progress(done, total, extra.name)
-    # The subject dataset last: its date of last news counts the dates captured in every form.
-    captured = pl.concat(news) if news else pl.DataFrame()
-    subject_frame = subject_dataset(plan, last_news_with(subjects, captured))
-    write("subjects", subject_frame, subject_columns(subject_frame))
-    if progress:
-        progress(total, total, "subjects")
+        # The datasets other apps add, for the subjects this reader sees.
+        readable = (
+            set(subjects["subject"].cast(pl.String).to_list()) if plan.sites is not None else None
+        )
+        for extra in extras:
+            extra_frame, extra_columns = extra.rows(study, cutoff, readable)
+            write(extra.name, extra_frame, extra_columns)
+        # The subject dataset last: its date of last news counts the dates captured in every form.
+        captured = pl.concat(news) if news else pl.DataFrame()
+        subject_frame = subject_dataset(plan, last_news_with(subjects, captured))
+        write("subjects", subject_frame, subject_columns(subject_frame))
     if file_format == "csv":
         archive.add(f"{study.identifier}.sas", writer.programs.sas().encode("utf-8"))
         archive.add(f"{study.identifier}.R", writer.programs.r().encode("utf-8"))
