@@ -13,9 +13,9 @@ file and a fresh PostgreSQL database (dropped at the end). Then each reader, bes
   parses the text in native code. No Python object per value;
 - adbc: the Apache Arrow project's ADBC drivers (``adbc-driver-sqlite``,
   ``adbc-driver-postgresql``, C/C++; PostgreSQL's binary COPY), Arrow columns handed to Polars
-  without a copy: the fastest well-kept reader for Python we know of. Measured only where they
-  are installed (they are not Carnet's dependencies): ``pip install adbc-driver-sqlite
-  adbc-driver-postgresql``;
+  without a copy: the fastest well-kept reader for Python we know of, and the export's
+  (`carnet.db.arrow`; from SQLite in a process of its own, here in this one, which writes
+  nothing);
 - server: the database alone emitting the rows, no frame at all (``sqlite3`` and ``psql``
   writing them to /dev/null), where those command-line tools are on the machine.
 
