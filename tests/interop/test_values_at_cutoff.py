@@ -344,3 +344,25 @@ def test_two_values_in_one_cell_keep_the_first_as_they_always_did() -> None:
     assert_frame_equal(
         datasets._pivoted(unique, ["instance", "row"], "text").sort("instance"), wide
     )
+
+
+def test_a_form_value_off_its_row_leaves_its_cell_the_first_value_in_key_order(
+    exporting: Exporting, tmp_path: Path
+) -> None:
+    """Read unordered, a non-repeating group's values are sorted by key before the pivot should
+    one sit on a row other than 0 (never written so): the dataset does not depend on the order
+    the values came in."""
+    e = exporting
+    save(e, e.subject, values={"weight": 71})
+    cutoff = cut(e, "ROWS")
+    study = e.world.study
+    blinding, scope, codes = _reader(SystemActor(label="test"), study, True)
+    plan = export_plan(study=study, cutoff=cutoff, blinding=blinding, scope=scope, site_codes=codes)
+    subjects, visits, versions = reader_inputs(study, cutoff)
+    vitals = next(dataset for dataset in plan.datasets if dataset.name == "vitals")
+    values = form_values_at(values_at_cutoff(study, cutoff, tmp_path), "vitals")
+    weight = values.filter(pl.col("item") == "weight")
+    off_its_row = weight.with_columns(pl.col("row") + 1, pl.lit("99").alias("text"))
+    for given in (pl.concat([off_its_row, values]), pl.concat([values, off_its_row])):
+        frame = dataset_frame(vitals, given, subjects=subjects, visits=visits, versions=versions)
+        assert frame.get_column("weight").to_list() == [71.0]

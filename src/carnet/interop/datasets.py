@@ -1048,8 +1048,8 @@ def _pivoted(values: pl.DataFrame, index: list[str], column: str) -> pl.DataFram
         # the pivot about three times faster.
         return values.pivot(on="item", index=index, values=column)
     except pl.exceptions.ComputeError:
-        # Two values in one cell (a non-repeating group's value on a row other than 0): the
-        # first is kept, as it always was.
+        # Two values in one cell (a non-repeating group's value on a row other than 0, sorted
+        # by key first by `dataset_frame`): the first is kept, as it always was.
         return values.pivot(on="item", index=index, values=column, aggregate_function="first")
 
 
@@ -1068,6 +1068,10 @@ def dataset_frame(
         return empty
     mine = values.filter(pl.col("item").is_in(names))
     if not dataset.repeating_group:
+        # A non-repeating group's values are on row 0. Should one be on another all the same,
+        # its cell keeps the first value in key order (`_pivoted`), as it always did.
+        if (mine.get_column("row") != 0).any():
+            mine = mine.sort(KEY)
         mine = mine.with_columns(pl.lit(0, pl.Int64).alias("row"))
     # A removed repeat row leaves the dataset; so does a row with nothing in it.
     mine = mine.filter(~pl.col("removed"))
