@@ -19,6 +19,7 @@ FRENCH: dict[str, str] = {
     "The worker makes the zip; its progress is shown below, then its download link.": "Le processus de fond fabrique le zip ; son avancement s'affiche ci-dessous, puis son lien de téléchargement.",
     "There is no export %(number)s of yours in %(study)s.": "Vous n'avez pas d'export %(number)s dans %(study)s.",
     "This export is not ready.": "Cet export n'est pas prêt.",
+    "The SQLite reading process failed: %(said)s": "Le processus de lecture de SQLite a échoué : %(said)s",
     "Unblinded.": "Insu levé.",
     "Visits from": "Visites du",
     "Warehouse (Parquet by study, site and form)": "Entrepôt (Parquet par étude, centre et formulaire)",

@@ -32,6 +32,7 @@ from typing import Any
 
 from django.db import DatabaseError, connections
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 
 def postgresql_conninfo(settings: dict[str, Any]) -> str:
@@ -138,7 +139,7 @@ def _streamed_by_reader(database: str, sql: str) -> Iterator[Any]:
                 raise
         if process.wait() != 0:
             said = process.stderr.read().decode(errors="replace")
-            raise DatabaseError(f"The SQLite reading process failed: {said}")
+            raise DatabaseError(_("The SQLite reading process failed: %(said)s") % {"said": said})
     finally:
         if process.poll() is None:  # the batches were left unread: the process is not needed
             process.kill()
