@@ -6,12 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -90,47 +88,6 @@ def flush_past_the_audit_triggers() -> Iterator[None]:
     DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
     yield
     DatabaseOperations.sql_flush = original  # type: ignore[method-assign]
-
-
-def other_sessions_end() -> int:
-    """End every other session on this process's PostgreSQL test databases; return how many."""
-    from django.db import connections
-
-    ended = 0
-    for connection in connections.all():
-        if connection.vendor != "postgresql":
-            continue
-        # Client sessions: PostgreSQL stops its own workers (autovacuum) on a database it drops.
-        others = (
-            "FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(pg_terminate_backend(pid)) {others}")
-            ended += cursor.fetchone()[0]
-            # The sessions are signalled, not waited for (PostgreSQL 13 has no timeout to give).
-            for _tenth in range(50):
-                # Within a transaction the activity statistics are a snapshot: taken anew.
-                cursor.execute("SELECT pg_stat_clear_snapshot()")
-                cursor.execute(f"SELECT count(*) {others}")
-                if not cursor.fetchone()[0]:
-                    break
-                time.sleep(0.1)
-    return ended
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """The test databases, with no session left on them when they are dropped.
-
-    A live server's request thread keeps its database connection (CONN_MAX_AGE) for as long as
-    its client keeps the HTTP connection alive (PyCap's session, a browser): after the last
-    test, PostgreSQL refused to drop the test database ("being accessed by other users") and it
-    was left behind.
-    """
-    yield
-    with django_db_blocker.unblock():
-        other_sessions_end()
 
 
 @pytest.fixture

@@ -25,3 +25,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so two runs at once (two terminals, parallel CI jobs) never
     # share a test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-carnet-{os.getpid()}.sqlite3")}
+else:
+    # A live server's request thread closes its connection after each request, as it would
+    # after CONN_MAX_AGE: a client that keeps HTTP alive (PyCap's session, a browser) would
+    # otherwise keep a session on the test database, and PostgreSQL refuses to drop a database
+    # in use: it was left behind at the end of the run.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
