@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# One command: `carnet demo` migrates the database first when it needs it; `carnet serve` runs
-# the system checks before it answers (so the demo skips them) and starts `carnet worker` beside
-# the server, and stops it with it.
+# One command: `carnet serve --demo` starts `carnet demo` (which migrates the database first when
+# it needs it) in a process of its own and runs the system checks meanwhile on the other core (so
+# the demo skips them); once the demo is loaded it serves, with `carnet worker` beside the server,
+# and stops the worker with it.
 run: install
-	$(BIN)/carnet demo --skip-checks
-	$(BIN)/carnet serve --host 127.0.0.1 --port $(PORT)
+	$(BIN)/carnet serve --demo --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(BIN)/pytest --numprocesses auto --dist loadgroup

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils.translation import gettext as _
 
 
 class Command(BaseCommand):
@@ -38,11 +39,43 @@ class Command(BaseCommand):
             help="Do not start `carnet worker` beside the server (when it runs as a service of "
             "its own); tasks then wait in the database for a worker.",
         )
+        demo = parser.add_mutually_exclusive_group()
+        demo.add_argument(
+            "--demo",
+            action="store_const",
+            const=[],
+            dest="demo",
+            help="Load the demo first (`carnet demo`, migrating a new database), in a process of "
+            "its own while the server gets ready on the other core; serve once it is loaded "
+            "(`make run`).",
+        )
+        demo.add_argument(
+            "--demo-without-patients",
+            action="store_const",
+            const=["--no-patients"],
+            dest="demo",
+            help="The same, with the demo's accounts and studies only (`carnet demo "
+            "--no-patients`).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1.")
-        call_command("check")
+        demo = _demo_start(options["demo"]) if options["demo"] is not None else None
+        try:
+            # The system checks (which import every URL and the API's schemas, inherited by the
+            # web processes forked below) run beside the demo's load, not after it.
+            call_command("check")
+        except BaseException:
+            if demo is not None:
+                demo.terminate()
+                demo.wait()
+            raise
+        if demo is not None and demo.wait() != 0:
+            raise CommandError(
+                _("`carnet demo` failed (exit %(code)s): nothing is served.")
+                % {"code": demo.returncode}
+            )
         # Refuse to start on a database that is behind the code, rather than fail per request.
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
@@ -80,6 +113,13 @@ class Command(BaseCommand):
         finally:
             if worker is not None:
                 _worker_stop(worker)
+
+
+def _demo_start(arguments: list[str]) -> subprocess.Popen[bytes]:
+    """Start `carnet demo` as a child writing to this terminal; its system checks are ours."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "carnet.cli", "demo", "--skip-checks", *arguments]
+    )
 
 
 def _worker_start() -> subprocess.Popen[bytes]:
