@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -88,6 +89,30 @@ def flush_past_the_audit_triggers() -> Iterator[None]:
     DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
     yield
     DatabaseOperations.sql_flush = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> None:
+    """The test databases, dropped at the end of the run even with a session left on them.
+
+    PostgreSQL refuses to drop a database someone is connected to ("being accessed by other
+    users"), and the database was then left behind with a warning. A live server's request
+    thread no longer keeps its connection (settings/test.py); a session opened by a worker
+    early in the run was still seen left over. `DROP DATABASE … WITH (FORCE)` (PostgreSQL 13)
+    ends such sessions as it drops. It runs from a connection to the `postgres` database, never
+    from one of the sessions it ends.
+    """
+    if database_vendor() == "postgresql":
+        from django.db.backends.postgresql.creation import DatabaseCreation
+
+        def destroy(self: Any, test_database_name: str, verbosity: int) -> None:
+            name = self.connection.ops.quote_name(test_database_name)
+            with self._nodb_cursor() as cursor:
+                cursor.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+        # Left in place: pytest-django drops the databases after this fixture's end.
+        creation: Any = DatabaseCreation
+        creation._destroy_test_db = destroy
 
 
 @pytest.fixture
