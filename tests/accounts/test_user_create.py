@@ -39,3 +39,26 @@ def test_a_taken_user_name_is_refused_whatever_its_case(system_actor: SystemActo
     with pytest.raises(ValidationError, match="already taken"):
         user_create(actor=system_actor, username="claire", password=None)
     assert User.objects.count() == 1
+
+
+def test_a_password_hashed_by_the_caller_is_kept_and_still_checked_against_the_rules(
+    system_actor: SystemActor,
+) -> None:
+    from django.contrib.auth.hashers import make_password
+
+    hashed = make_password("a long enough password")
+    user = user_create(
+        actor=system_actor,
+        username="claire",
+        password="a long enough password",
+        password_hash=hashed,
+    )
+    assert user.password == hashed
+    assert user.check_password("a long enough password")
+    with pytest.raises(ValidationError, match="password"):
+        user_create(
+            actor=system_actor,
+            username="paul",
+            password="short",
+            password_hash=make_password("short"),
+        )

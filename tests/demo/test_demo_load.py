@@ -26,6 +26,17 @@ def test_the_demo_can_be_loaded_twice_without_changing_anything(system_actor: Sy
     assert AuditEvent.objects.filter(action__startswith="user.").count() == 16
 
 
+def test_the_demo_accounts_share_one_hash_of_their_one_password(
+    system_actor: SystemActor,
+) -> None:
+    # Argon2 costs a tenth of a second a hash on purpose: `make run` makes one, not twenty.
+    accounts = demo_load(actor=system_actor, password="one long demo password")
+    users = User.objects.filter(username__in=[a.username for a in accounts])
+    assert len({user.password for user in users}) == 1
+    assert all(user.check_password("one long demo password") for user in users)
+    assert not users[0].check_password("another long password")
+
+
 def test_the_demo_password_can_be_chosen(system_actor: SystemActor) -> None:
     demo_load(actor=system_actor)
     demo_load(actor=system_actor, password="another long password")
