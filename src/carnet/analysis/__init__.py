@@ -4,6 +4,10 @@ Designs, survival, tumour response and summary tables.
 
 Every computation takes an :class:`AnalysisSettings` (the statistical analysis plan's choices)
 and returns a frozen result that carries those settings and prints the conventions it used.
+
+SciPy is imported by the functions that use it, not with the modules: it takes about a second
+to import, and every process that loads the URLs (the server, `carnet demo`, each test worker)
+imports this package, most of them to compute nothing.
 """
 
 from carnet.analysis.designs import (

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from scipy import optimize, stats
 
 from carnet.analysis._checks import require_positive, require_probability
 from carnet.analysis.errors import AnalysisInputError
@@ -171,6 +170,8 @@ _Candidate = tuple[float, int, int, int, int, float, float, float]
 
 def _simon_proof_bound(p0: float, p1: float, power: float, best_expected: float) -> int:
     """Return a size beyond which no two-stage design has EN(p0) below ``best_expected``."""
+    from scipy import stats
+
     bound = 0.0
     for n1 in range(1, math.ceil(best_expected)):
         # Stage-1 rules "stop if <= r1" that keep P1(go on) >= power: r1 <= the largest such one,
@@ -186,6 +187,8 @@ class _BinomialTables:
     """Binomial point masses and upper tails for every size up to n_max, computed once."""
 
     def __init__(self, p: float, n_max: int) -> None:
+        from scipy import stats
+
         self.offset = n_max + 1
         counts = np.arange(-self.offset, n_max + 1)
         self.pmf = [stats.binom.pmf(np.arange(m + 1), m, p) for m in range(n_max + 1)]
@@ -274,6 +277,8 @@ def ahern_single_stage(
     >>> design.n, design.r
     (27, 4)
     """
+    from scipy import stats
+
     _require_p1_above_p0(p0, p1)
     require_probability("alpha", alpha)
     require_probability("power", power)
@@ -379,6 +384,8 @@ def survival_sample_size(
     >>> round(size.events_exact, 1), size.events
     (379.4, 380)
     """
+    from scipy import stats
+
     require_positive("hazard_ratio", hazard_ratio)
     if hazard_ratio == 1:
         raise AnalysisInputError(
@@ -516,6 +523,8 @@ def two_proportions_sample_size(
     >>> two_proportions_sample_size(0.5, 0.7).per_arm
     93
     """
+    from scipy import stats
+
     require_probability("p_control", p_control)
     require_probability("p_experimental", p_experimental)
     require_probability("alpha", alpha)
@@ -585,6 +594,8 @@ def _spent(
     spending: SpendingFunction, alpha: float, t: float, parameter: float | None = None
 ) -> float:
     """Return the error spent by information fraction t out of a total ``alpha``."""
+    from scipy import stats
+
     if spending is SpendingFunction.OBRIEN_FLEMING:
         return float(2 - 2 * stats.norm.cdf(stats.norm.ppf(1 - alpha / 2) / math.sqrt(t)))
     if spending is SpendingFunction.HWANG_SHIH_DECANI:
@@ -621,6 +632,8 @@ def group_sequential_boundaries(
     >>> [round(z, 2) for z in bounds.z_boundaries]
     [4.88, 3.36, 2.68, 2.29, 2.03]
     """
+    from scipy import optimize, stats
+
     require_probability("alpha", alpha)
     spending = SpendingFunction(spending)
     if sides not in (1, 2):
@@ -777,10 +790,14 @@ class _Density:
 
     def above(self, value: float, sd: float, shift: float) -> float:
         """Return P(S_k >= value, trial still going at the previous look)."""
+        from scipy import stats
+
         return float(np.dot(self.weights, stats.norm.sf((value - self.grid - shift) / sd)))
 
     def below(self, value: float, sd: float, shift: float) -> float:
         """Return P(S_k < value, trial still going at the previous look)."""
+        from scipy import stats
+
         return float(np.dot(self.weights, stats.norm.cdf((value - self.grid - shift) / sd)))
 
     def advance(self, lower: float, upper: float, sd: float, shift: float) -> _Density:
@@ -798,6 +815,7 @@ def _solve_bound(
     density: _Density, *, upper: bool, sd: float, root: float, shift: float, target: float
 ) -> float:
     """Return the Z bound whose crossing probability (above or below it) equals target."""
+    from scipy import optimize
 
     def crossing(z: float) -> float:
         if upper:
@@ -839,6 +857,8 @@ def group_sequential_design(
     >>> round(design.inflation, 2)
     1.07
     """
+    from scipy import optimize, stats
+
     require_probability("alpha", alpha)
     require_probability("power", power)
     fractions = _checked_fractions(information_fractions)

@@ -9,7 +9,6 @@ from enum import StrEnum
 from typing import Any
 
 import polars as pl
-from scipy import stats
 
 from carnet.analysis._checks import require_columns, require_no_nulls
 from carnet.analysis.errors import AnalysisInputError
@@ -643,6 +642,8 @@ def clopper_pearson(successes: int, trials: int, confidence_level: float) -> tup
     >>> tuple(round(x, 4) for x in clopper_pearson(7, 20, 0.95))
     (0.1539, 0.5922)
     """
+    from scipy import stats
+
     if trials <= 0:
         raise AnalysisInputError("A rate needs at least one subject.", parameter="trials")
     if not 0 <= successes <= trials:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from carnet.analysis._checks import require_no_nulls
 from carnet.analysis._frames import labels, require_events, strata_labels, time_and_event
@@ -146,6 +145,8 @@ def kaplan_meier(
     >>> curve.median.time
     3.0
     """
+    from scipy import stats
+
     times, events = time_and_event(
         frame, time=time, event=event, subject=subject, what="Kaplan-Meier"
     )
@@ -352,6 +353,8 @@ def logrank(
     >>> result.observed, round(result.chi_square, 3)
     ((3.0, 3.0), 2.557)
     """
+    from scipy import stats
+
     what = "Log-rank"
     times, events = time_and_event(frame, time=time, event=event, subject=subject, what=what)
     require_events(events, event=event, what=what)
@@ -455,6 +458,8 @@ class CoxResult:
 
     def p_value(self, test: str) -> float:
         """Return the chi-square p-value of ``"wald"``, ``"likelihood_ratio"`` or ``"score"``."""
+        from scipy import stats
+
         return float(stats.chi2.sf(getattr(self, test), self.degrees_of_freedom))
 
     def __str__(self) -> str:
@@ -563,6 +568,8 @@ def cox(
     >>> round(fit.term("arm=B").hazard_ratio, 3)
     0.401
     """
+    from scipy import stats
+
     what = "Cox model"
     times, events = time_and_event(frame, time=time, event=event, subject=subject, what=what)
     require_events(events, event=event, what=what)

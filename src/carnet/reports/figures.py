@@ -4,27 +4,38 @@ SVG. Each figure says what it drew (curves, at-risk rows, bars) so tests can che
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
+from carnet.analysis import KaplanMeierResult
 
-matplotlib.use("Agg")
-# Fixed ids in the SVG: the same data give the same file.
-matplotlib.rcParams["svg.hashsalt"] = "carnet"
-
-import matplotlib.dates as mdates  # noqa: E402 (the backend is chosen first)
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure as MplFigure  # noqa: E402
-
-from carnet.analysis import KaplanMeierResult  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
 
 COLOURS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000")
 RESPONSE_COLOURS = {"CR": "#1e7b34", "PR": "#6aa84f", "SD": "#f1c232", "PD": "#cc0000"}
 RESPONSE_COLOURS |= {"NE": "#999999", "NON-CR/NON-PD": "#f6b26b"}
+
+
+@functools.cache
+def _pyplot() -> ModuleType:
+    """Return pyplot, imported with the first figure: matplotlib takes half a second to import,
+    and every process that loads the URLs (the server, `carnet demo`, each test worker) imports
+    this module, most of them to draw nothing."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # Fixed ids in the SVG: the same data give the same file.
+    matplotlib.rcParams["svg.hashsalt"] = "carnet"
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class Figure:
 
 
 def _finish(figure: MplFigure, name: str, title: str, **counts: int) -> Figure:
+    plt = _pyplot()
     png = io.BytesIO()
     # Fixed metadata: the same data give the same bytes.
     figure.savefig(png, format="png", dpi=110, metadata={"Software": None})
@@ -66,6 +78,7 @@ def kaplan_meier_figure(
     result: KaplanMeierResult, *, name: str, title: str, ticks: Sequence[float], unit: str
 ) -> Figure:
     """Return the Kaplan-Meier curves (one per group) with the number at risk under them."""
+    plt = _pyplot()
     curves = result.curves
     figure = plt.figure(figsize=(8, 5.2 + 0.25 * len(curves)))
     grid = figure.add_gridspec(2, 1, height_ratios=[5, 0.6 + 0.35 * len(curves)], hspace=0.35)
@@ -114,6 +127,7 @@ def forest_figure(
     rows: Sequence[tuple[str, float, float, float]], *, name: str, title: str, reference: str
 ) -> Figure:
     """Return a forest plot: one hazard ratio with its interval per subgroup, log scale."""
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 1.2 + 0.38 * max(1, len(rows))))
     for index, (label, ratio, lower, upper) in enumerate(rows):
         axes.plot([lower, upper], [index, index], color="#333333")
@@ -141,6 +155,7 @@ def forest_figure(
 def waterfall_figure(rows: Sequence[tuple[str, float, str]], *, name: str, title: str) -> Figure:
     """Return the best percent change of the sum of diameters per patient, sorted, coloured by
     best overall response (the -30% and +20% RECIST thresholds drawn)."""
+    plt = _pyplot()
     ordered = sorted(rows, key=lambda row: -row[1])
     figure, axes = plt.subplots(figsize=(8, 4))
     axes.bar(
@@ -170,6 +185,7 @@ def spider_figure(
     """Return one line per patient: the percent change of the sum of target diameters from
     baseline at each assessment (day 0 is 0%), coloured by best overall response, with the
     -30% and +20% RECIST thresholds."""
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 4))
     drawn = set()
     for subject, points, response in rows:
@@ -209,6 +225,7 @@ def swimmer_figure(
 ) -> Figure:
     """Return one lane per patient: days on treatment (an arrow while ongoing) and the
     responses at each assessment."""
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 1 + 0.22 * max(1, len(rows))))
     for index, (_subject, days, ongoing, responses) in enumerate(rows):
         axes.barh(index, days, color="#bdd7ee", height=0.6)
@@ -232,6 +249,9 @@ def accrual_figure(
     by_site: dict[str, list[date]], *, target: int | None, name: str, title: str
 ) -> Figure:
     """Return cumulative inclusions over time, one line per site and the total, with the target."""
+    plt = _pyplot()
+    import matplotlib.dates as mdates
+
     figure, axes = plt.subplots(figsize=(8, 4))
     every = sorted(day for days in by_site.values() for day in days)
     curves = 0
