@@ -59,6 +59,25 @@ def demo_password_hash(password: str) -> str:
     return make_password(password)
 
 
+def demo_account_create(
+    *,
+    actor: SystemActor,
+    username: str,
+    full_name: str,
+    password: str,
+    is_administrator: bool = False,
+) -> User:
+    """Create a demo account with the demo password (and its one hash)."""
+    return user_create(
+        actor=actor,
+        username=username,
+        password=password,
+        password_hash=demo_password_hash(password),
+        full_name=full_name,
+        is_administrator=is_administrator,
+    )
+
+
 # Each demo account is named after its role. Site roles and the monitor work at sites; central
 # roles cover every site, as they do in a data centre.
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
@@ -130,12 +149,11 @@ def demo_load(*, actor: SystemActor, password: str | None = None) -> list[DemoAc
     for username, full_name, role, _sites in DEMO_ACCOUNTS:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user_create(
+            demo_account_create(
                 actor=actor,
                 username=username,
-                password=chosen,
-                password_hash=demo_password_hash(chosen),
                 full_name=full_name,
+                password=chosen,
                 is_administrator=role == Role.ADMINISTRATOR,
             )
             accounts.append(DemoAccount(username, chosen, created=True))
@@ -160,12 +178,8 @@ def demo_site_staff_load(*, actor: SystemActor, studies: list[Study]) -> list[De
         user = User.objects.filter(username=username).first()
         created = user is None
         if user is None:
-            user = user_create(
-                actor=actor,
-                username=username,
-                password=chosen,
-                password_hash=demo_password_hash(chosen),
-                full_name=full_name,
+            user = demo_account_create(
+                actor=actor, username=username, full_name=full_name, password=chosen
             )
         accounts.append(DemoAccount(username, chosen, created=created))
         for study in studies:

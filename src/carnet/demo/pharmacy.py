@@ -26,10 +26,10 @@ from django.db.models import Count
 
 from carnet.accounts.models import Membership, StudySite, User
 from carnet.accounts.roles import Role
-from carnet.accounts.services import role_grant, user_create
+from carnet.accounts.services import role_grant
 from carnet.audit.services import SystemActor
 from carnet.core.clock import utc_today
-from carnet.demo.accounts import DEMO_ROLES_FROM, demo_password, demo_password_hash
+from carnet.demo.accounts import DEMO_ROLES_FROM, demo_account_create, demo_password
 from carnet.pharmacy.excursions import excursion_decide, excursion_report
 from carnet.pharmacy.models import Batch, Excursion, Kit, KitStatus
 from carnet.pharmacy.plan import pharmacy_plan
@@ -74,12 +74,8 @@ def pharmacists_load(*, actor: SystemActor, study: Study) -> dict[str, User]:
     for username, full_name, number in DEMO_PHARMACISTS:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = user_create(
-                actor=actor,
-                username=username,
-                password=chosen,
-                password_hash=demo_password_hash(chosen),
-                full_name=full_name,
+            user = demo_account_create(
+                actor=actor, username=username, full_name=full_name, password=chosen
             )
         site = StudySite.objects.get(study=study, code=f"{number:02d}")
         if not Membership.objects.filter(
