@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -21,6 +21,7 @@ from carnet.audit.services import Actor, audit_record
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
+from carnet.db.prepared import Prepared
 from carnet.studies.models import BULKY_VERSION_FIELDS, Study
 
 
@@ -448,6 +449,24 @@ def token_waits_for_second_factor(token: ApiToken) -> bool:
     ).exists() and two_factor_required(token.user)
 
 
+def _live_token(key_hash: str) -> QuerySet[ApiToken]:
+    return (
+        ApiToken.objects.select_related("user", "study__current_version")
+        .defer(*(f"study__current_version__{name}" for name in BULKY_VERSION_FIELDS))
+        .annotate(
+            second_factor_enrolled=Exists(
+                TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)
+            )
+        )
+        .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
+        .order_by()
+    )
+
+
+# Read on every API call: compiled once (carnet/db/prepared.py).
+_LIVE_TOKEN = Prepared(_live_token, str)
+
+
 def token_authenticate(key: str) -> ApiToken | None:
     """Return the live token for a key (recording its use), or None; never says why.
 
@@ -459,18 +478,7 @@ def token_authenticate(key: str) -> ApiToken | None:
     key = key.strip().upper()
     if not re.fullmatch(r"[0-9A-F]{32}", key):
         return None
-    token = (
-        ApiToken.objects.select_related("user", "study__current_version")
-        .defer(*(f"study__current_version__{name}" for name in BULKY_VERSION_FIELDS))
-        .annotate(
-            second_factor_enrolled=Exists(
-                TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)
-            )
-        )
-        .filter(key_hash=_token_hash(key), revoked_at__isnull=True, user__is_active=True)
-        .order_by()
-        .first()
-    )
+    token = _LIVE_TOKEN.first(_token_hash(key))
     if token is None:
         return None
     now = utc_now()

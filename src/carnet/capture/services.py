@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
@@ -66,6 +67,7 @@ from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
 from carnet.core.hashing import sha256_hex
 from carnet.db.bulk import row_insert_unless_taken, rows_insert
+from carnet.db.prepared import Prepared
 from carnet.expressions import EvaluationError, evaluate
 from carnet.studies.definition.model import Item, StudyDefinition
 from carnet.studies.models import Study, StudyVersion
@@ -433,6 +435,30 @@ def _rules_resolve(
     return _form_rules(study, event, occurrence, form, repeat)
 
 
+def _instance(
+    subject_id: int, environment: str, event: str, occurrence: int, form: str, repeat: int
+) -> QuerySet[FormInstance]:
+    # Unordered and locking its own row only: the model's ordering would join the subject and the
+    # study, and FOR UPDATE would then lock the study's row and serialise every save of a study.
+    return FormInstance.objects.filter(
+        subject_id=subject_id,
+        environment=environment,
+        event=event,
+        occurrence=occurrence,
+        form=form,
+        repeat=repeat,
+    ).order_by()
+
+
+def _instance_locked(*where: Any) -> QuerySet[FormInstance]:
+    return _instance(*where).select_for_update(of=("self",))
+
+
+# Read by every save: compiled once (carnet/db/prepared.py).
+_INSTANCE = Prepared(_instance, int, str, str, int, str, int)
+_INSTANCE_LOCKED = Prepared(_instance_locked, int, str, str, int, str, int)
+
+
 def _target_lock(
     *,
     actor: User,
@@ -448,18 +474,9 @@ def _target_lock(
     event, occurrence, form, repeat = where
     study = subject.study
     environment = environment_written(study)  # a study taking no data is refused by a guard
-    found = FormInstance.objects.filter(
-        subject=subject,
-        environment=environment,
-        event=event,
-        occurrence=occurrence,
-        form=form,
-        repeat=repeat,
+    instance = (_INSTANCE_LOCKED if lock else _INSTANCE).first(
+        subject.pk, str(environment), event, occurrence, form, repeat
     )
-    # Unordered and locking its own row only: the model's ordering would join the subject and the
-    # study, and FOR UPDATE would then lock the study's row and serialise every save of a study.
-    found = found.order_by()
-    instance = (found.select_for_update(of=("self",)) if lock else found).first()
     if instance is None:
         instance = FormInstance(
             subject=subject,

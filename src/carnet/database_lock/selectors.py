@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
@@ -24,6 +25,7 @@ from carnet.database_lock.models import (
     LockStatus,
     Step,
 )
+from carnet.db.prepared import Prepared
 from carnet.studies.models import Study
 
 # The roles that sign each step: a membership in force for the whole study. The coordinating
@@ -154,9 +156,17 @@ def current_lock(study: Study) -> DatabaseLock | None:
     )
 
 
+def _locks_in_force(study_id: int) -> QuerySet[DatabaseLock]:
+    return DatabaseLock.objects.filter(study_id=study_id, status=LockStatus.LOCKED)
+
+
+# Read before every save (a guard): compiled once (carnet/db/prepared.py).
+_LOCK_IN_FORCE = Prepared(_locks_in_force, int)
+
+
 def study_is_locked(study_id: int) -> DatabaseLock | None:
     """Return the database lock in force over the study (its writes are refused), if any."""
-    return DatabaseLock.objects.filter(study_id=study_id, status=LockStatus.LOCKED).first()
+    return _LOCK_IN_FORCE.first(study_id)
 
 
 def locks_of(study: Study) -> list[DatabaseLock]:

@@ -12,13 +12,14 @@ from carnet.accounts.models import StudySite, User
 from carnet.accounts.permissions import PermissionDenied, site_scope
 from carnet.accounts.roles import Action
 from carnet.capture.models import FormInstance
+from carnet.db.prepared import Prepared
 from carnet.oversight.models import DataLock, DataSignature, Scope
 from carnet.studies.models import Study
 from carnet.subjects.models import Subject
 from carnet.subjects.selectors import subjects_visible
 
 
-def _covering(subject: Subject, event: str, occurrence: int, form: str, repeat: int) -> Q:
+def _covering(subject: Subject | int, event: str, occurrence: int, form: str, repeat: int) -> Q:
     return (
         Q(scope=Scope.SUBJECT, subject=subject)
         | Q(scope=Scope.VISIT, subject=subject, event=event, occurrence=occurrence)
@@ -38,16 +39,33 @@ def lock_covering(
 ) -> DataLock | None:
     """Return a lock in force over this form instance (its own, its visit's, its subject's or
     its site's), the widest first; None when the data are free."""
-    covering = _covering(subject, event, occurrence, form, repeat) | Q(
-        scope=Scope.SITE, site_id=subject.site_id
+    return _LOCK_COVERING.first(
+        subject.study_id, subject.pk, subject.site_id, event, occurrence, form, repeat
+    )
+
+
+def _locks_covering(
+    study_id: int,
+    subject_id: int,
+    site_id: int,
+    event: str,
+    occurrence: int,
+    form: str,
+    repeat: int,
+) -> QuerySet[DataLock]:
+    covering = _covering(subject_id, event, occurrence, form, repeat) | Q(
+        scope=Scope.SITE, site_id=site_id
     )
     return (
-        DataLock.objects.filter(study_id=subject.study_id, unlocked_at__isnull=True)
+        DataLock.objects.filter(study_id=study_id, unlocked_at__isnull=True)
         .filter(covering)
         .select_related("site", "subject")
         .order_by("locked_at", "id")
-        .first()
     )
+
+
+# Read before every save (a guard): compiled once (carnet/db/prepared.py).
+_LOCK_COVERING = Prepared(_locks_covering, int, int, int, str, int, str, int)
 
 
 def signatures_covering(

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Model
+from django.db.models import Max, Model, QuerySet
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import StudySite, User
@@ -23,6 +23,7 @@ from carnet.audit.services import AuditEntry, SystemActor, audit_record, audit_r
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.core.hashing import sha256_hex
+from carnet.db.prepared import Prepared
 from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study, StudyMode
 from carnet.subjects import vault
@@ -154,6 +155,16 @@ def entry_refusal(subject: Subject, *, on: date) -> str | None:
     return EntryLimits.of(subject).refusal(on)
 
 
+def _entry_withdrawals(subject_id: int) -> QuerySet[Withdrawal]:
+    return Withdrawal.objects.filter(
+        subject_id=subject_id, kind__in=[WithdrawalKind.DATA_USE, WithdrawalKind.FOLLOW_UP]
+    ).order_by("-withdrawn_on")
+
+
+# Read by every save: compiled once (carnet/db/prepared.py).
+_ENTRY_WITHDRAWALS = Prepared(_entry_withdrawals, int)
+
+
 @dataclass(frozen=True)
 class EntryLimits:
     """What limits entry for one subject, read once: a batch of visits asks for each date."""
@@ -175,9 +186,7 @@ class EntryLimits:
             return cls(subject, _("this subject is a screen failure and was never included"), None)
         # One read of the withdrawals that limit entry: this runs on every save.
         withdrawals: dict[str, Withdrawal] = {}
-        for withdrawal in subject.withdrawals.filter(
-            kind__in=[WithdrawalKind.DATA_USE, WithdrawalKind.FOLLOW_UP]
-        ).order_by("-withdrawn_on"):
+        for withdrawal in _ENTRY_WITHDRAWALS(subject.pk):
             withdrawals[withdrawal.kind] = withdrawal  # the earliest of a kind wins
         objection = withdrawals.get(WithdrawalKind.DATA_USE)
         if objection is not None:

@@ -1,0 +1,117 @@
+"""A prepared query gives what the ORM gives: the same rows, fields, related rows and locks."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Model, QuerySet
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+
+from carnet.accounts.models import StudySite
+from carnet.capture.models import FormInstance
+from carnet.capture.services import form_save
+from carnet.db.prepared import Prepared
+from tests.capture.conftest import Capture
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(instance: Model) -> dict[str, object]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def _sites(study_id: int, code: str) -> QuerySet[StudySite]:
+    return StudySite.objects.filter(study_id=study_id, code=code).select_related("centre")
+
+
+SITES = Prepared(_sites, int, str)
+
+
+def test_a_prepared_query_gives_the_orms_rows_with_their_related_rows(capture: Capture) -> None:
+    site = capture.subject.site
+    for _ in range(2):  # the first call prepares, the second runs the statement prepared
+        found = SITES(site.study_id, site.code)
+        expected = list(_sites(site.study_id, site.code))
+        assert [_fields(s) for s in found] == [_fields(s) for s in expected]
+        assert _fields(found[0].centre) == _fields(expected[0].centre)
+        assert found[0]._state.db == "default"
+        assert not found[0]._state.adding
+    assert SITES(site.study_id, "no such code") == []
+
+
+def test_a_prepared_query_sends_one_statement_and_compiles_once(capture: Capture) -> None:
+    site = capture.subject.site
+    SITES(site.study_id, site.code)
+    with CaptureQueriesContext(connection) as queries:
+        found = SITES(site.study_id, site.code)
+        assert found[0].centre.code  # read with the site, not after
+    assert len(queries) == 1
+
+
+def test_values_of_another_kind_go_through_the_orm(capture: Capture) -> None:
+    site = capture.subject.site
+    assert SITES(site.study_id, None) == list(_sites(site.study_id, None))  # type: ignore[arg-type]
+
+
+def _containing(code: str) -> QuerySet[StudySite]:
+    return StudySite.objects.filter(code__contains=code)
+
+
+def test_a_value_the_query_changes_is_never_prepared(capture: Capture) -> None:
+    # A LIKE pattern wraps the value: the ORM builds it each time, and the rows are still right.
+    code = capture.subject.site.code
+    contained = Prepared(_containing, str)
+    for _ in range(2):
+        assert [s.pk for s in contained(code)] == [s.pk for s in _containing(code)]
+    assert contained._statements[(connection.vendor, False)] is None
+
+
+def _instance_locked(subject_id: int, form: str) -> QuerySet[FormInstance]:
+    found = FormInstance.objects.filter(subject_id=subject_id, form=form).order_by()
+    return found.select_for_update(of=("self",))[:1]
+
+
+def _refused(run: object) -> bool:
+    try:
+        run()  # type: ignore[operator]
+    except TransactionManagementError:
+        return True
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_query_is_refused_outside_a_transaction_as_by_the_orm(capture: Capture) -> None:
+    form_save(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": "70"},
+    )
+    locked = Prepared(_instance_locked, int, str)
+    with transaction.atomic():
+        found = locked(capture.subject.pk, "vitals")
+        again = locked(capture.subject.pk, "vitals")
+    assert [_fields(f) for f in found] == [_fields(f) for f in again]
+    assert found[0].form == "vitals"
+    # PostgreSQL refuses FOR UPDATE outside a transaction; SQLite sends none and refuses nothing.
+    orm = _refused(lambda: list(_instance_locked(capture.subject.pk, "vitals")))
+    assert orm == (connection.vendor == "postgresql")
+    assert _refused(lambda: locked(capture.subject.pk, "vitals")) == orm
+
+
+def test_only_int_and_str_values_can_be_declared() -> None:
+    with pytest.raises(TypeError, match="int or str"):
+        Prepared(_sites, int, float)
+
+
+def _none_of(study_id: int) -> QuerySet[StudySite]:
+    return StudySite.objects.filter(study_id=study_id, pk__in=[])
+
+
+def test_a_query_known_to_find_nothing_is_left_to_the_orm(capture: Capture) -> None:
+    nothing = Prepared(_none_of, int)
+    assert nothing(capture.subject.site.study_id) == []
+    assert nothing._statements[(connection.vendor, False)] is None
