@@ -175,7 +175,7 @@ def _slots(
     parameters: Sequence[Any], markers: Sequence[int | str]
 ) -> list[tuple[int | None, Any]] | None:
     """Return, for each parameter, the position of the marker it is or None and the constant;
-    None when a marker reached the statement changed (a LIKE pattern, a cast)."""
+    None when a marker reached the statement changed (a LIKE pattern, a cast) or not at all."""
     slots: list[tuple[int | None, Any]] = []
     for parameter in parameters:
         position = next(
@@ -198,4 +198,7 @@ def _slots(
         ):
             return None
         slots.append((None, parameter))
+    # A marker found nowhere was changed past recognition (wrapped, cast): never prepared.
+    if {slot for slot, _constant in slots if slot is not None} != set(range(len(markers))):
+        return None
     return slots
