@@ -9,8 +9,11 @@ the new values in their places, and turn the rows into model instances as the OR
 converters, `Model.from_db`).
 
 Only what can be proven the same is prepared: values of the declared kinds (int, str) that reach
-the statement unchanged, rows of one model without select_related, prefetches or annotations.
-Anything else runs through the ORM each time, with the same result.
+the statement unchanged, rows of model instances (with their select_related rows and
+annotations), no prefetches. Anything else runs through the ORM each time, with the same result.
+
+The query must depend on its values only: whatever else it reads when it is built (the clock,
+a setting, the language) is frozen into the statement at the first call.
 """
 
 from __future__ import annotations
