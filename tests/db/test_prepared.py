@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from carnet.accounts.models import StudySite
 from carnet.capture.models import FormInstance
-from carnet.capture.services import form_save
+from carnet.capture.services import _INSTANCE_LOCKED, form_save
+from carnet.database_lock.selectors import _LOCK_IN_FORCE
+from carnet.db import prepared
 from carnet.db.prepared import Prepared
+from carnet.oversight.selectors import _LOCK_COVERING
+from carnet.subjects.services import _ENTRY_WITHDRAWALS
 from tests.capture.conftest import Capture
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +133,75 @@ def test_a_value_missing_from_the_statement_is_never_prepared(capture: Capture) 
         s.pk for s in _ignoring(site.study_id, "x")
     ]
     assert ignoring._statements[(connection.vendor, False)] is None
+
+
+def _instance_at(subject_id: int, occurrence: int, repeat: int) -> QuerySet[FormInstance]:
+    return FormInstance.objects.filter(
+        subject_id=subject_id, occurrence=occurrence, repeat=repeat
+    ).order_by("pk")
+
+
+def test_values_of_positive_integer_columns_are_prepared(capture: Capture) -> None:
+    # A value outside a column's range is answered by Django without asking, leaving its
+    # condition out of the statement: the values it prepares with must fit every integer column.
+    form_save(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": "70"},
+    )
+    at = Prepared(_instance_at, int, int, int)
+    for _ in range(2):
+        assert [f.pk for f in at(capture.subject.pk, 1, 1)] == [
+            f.pk for f in _instance_at(capture.subject.pk, 1, 1)
+        ]
+    assert at(capture.subject.pk, 2, 1) == []
+    # Out of the column's range, or of its type's: no rows, as from the ORM.
+    assert at(capture.subject.pk, -1, 1) == []
+    assert at(capture.subject.pk, 2**40, 1) == []
+    assert at._statements[(connection.vendor, False)] is not None
+
+
+def _occurrence_or(subject_id: int, occurrence: int) -> QuerySet[FormInstance]:
+    # A constant equal to a value the query is prepared with stays a constant.
+    constant = prepared._marker(int, 0)
+    return FormInstance.objects.filter(
+        Q(occurrence=constant) | Q(occurrence=occurrence), subject_id=subject_id
+    ).order_by("pk")
+
+
+def test_a_constant_equal_to_a_preparing_value_stays_a_constant(capture: Capture) -> None:
+    form_save(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": "70"},
+    )
+    either = Prepared(_occurrence_or, int, int)
+    for _ in range(2):
+        assert [f.pk for f in either(capture.subject.pk, 1)] == [
+            f.pk for f in _occurrence_or(capture.subject.pk, 1)
+        ]
+    assert either._statements[(connection.vendor, False)] is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reads_of_every_save_are_prepared(capture: Capture) -> None:
+    form_save(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": "70"},
+    )
+    for query in (_INSTANCE_LOCKED, _LOCK_COVERING, _LOCK_IN_FORCE, _ENTRY_WITHDRAWALS):
+        statements = [
+            v for (vendor, _), v in query._statements.items() if vendor == connection.vendor
+        ]
+        assert statements, query._build.__name__
+        assert None not in statements, query._build.__name__

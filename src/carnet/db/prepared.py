@@ -3,14 +3,15 @@
 Building and compiling a query costs Django a quarter to two thirds of a millisecond of CPU, often
 more than the database takes to answer it: a form's save sends about ten such reads, the demo's
 load forty thousand. A `Prepared` query is written with the ORM as usual, as a function of its
-values; the first call per database kind builds it with marker values, compiles it, and finds
-where each marker went among the statement's parameters. Later calls send that statement with
-the new values in their places, and turn the rows into model instances as the ORM does (its own
-converters, `Model.from_db`).
+values; the first call per database kind builds and compiles it twice, with two sets of marker
+values, and finds where each value went among the statement's parameters. Later calls send that
+statement with the new values in their places (typed as the ORM types them), and turn the rows
+into model instances as the ORM does (its own converters, `Model.from_db`).
 
 Only what can be proven the same is prepared: values of the declared kinds (int, str) that reach
-the statement unchanged, rows of model instances (with their select_related rows and
-annotations), no prefetches. Anything else runs through the ORM each time, with the same result.
+the statement unchanged (a wrapper type aside, as psycopg's Int4), rows of model instances (with
+their select_related rows and annotations), no prefetches. Anything else runs through the ORM
+each time, with the same result.
 
 The query must depend on its values only: whatever else it reads when it is built (the clock,
 a setting, the language) is frozen into the statement at the first call.
@@ -35,27 +36,29 @@ from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 
-# Markers no caller passes: a negative integer inside every integer column's range (Django
-# answers a value out of a column's range with no rows, without asking), a text with unit
-# separators.
-_INT_MARKER = -2_000_000_000
+# The query is built twice, with two sets of marker values: a parameter that follows the marker
+# from one build to the other is the caller's value, one that stays is a constant of the query
+# (even if it happens to equal a marker). Integer markers fit every integer column (a small
+# positive one included): Django answers a value out of a column's range with no rows, leaving
+# its condition out of the statement.
+_INT_MARKERS = (31_001, 32_003)
 
 
-def _marker(kind: type, position: int) -> int | str:
+def _marker(kind: type, position: int, build: int = 0) -> int | str:
     if kind is int:
-        return _INT_MARKER - position
+        return _INT_MARKERS[build] + position
     if kind is str:
-        return f"\x1fcarnet-prepared-{position}\x1f"
+        return f"\x1fcarnet-prepared-{build}-{position}\x1f"
     raise TypeError(f"A prepared query takes int or str values, not {kind.__name__}.")
 
 
 @dataclass(frozen=True)
 class _Statement:
     sql: str
-    # For each parameter of the statement: the position of the caller's value, or None for a
-    # constant of the query itself (then in `constants`).
-    slots: tuple[int | None, ...]
-    constants: tuple[Any, ...]
+    # For each parameter of the statement: the position of the caller's value and the type the
+    # ORM gives it (psycopg's Int4 for an integer column on PostgreSQL, say), or None and a
+    # constant of the query itself.
+    parameters: tuple[tuple[int | None, Any], ...]
     compiler: SQLCompiler
     model: type[Model]
     fields: tuple[str, ...]
@@ -113,16 +116,20 @@ class Prepared(Generic[M]):
             raise TransactionManagementError(
                 "select_for_update cannot be used outside of a transaction."
             )
-        constants = iter(statement.constants)
-        parameters = [next(constants) if slot is None else values[slot] for slot in statement.slots]
+        parameters = _parameters(statement, values)
+        if parameters is None:  # a value out of its column's range: the ORM answers it unasked
+            return list(self._queryset(values, using, first=first))
         with connection.cursor() as cursor:
             cursor.execute(statement.sql, parameters)
             rows = cursor.fetchall()
         return _instances(statement, rows, using)
 
     def _prepare(self, using: str, *, first: bool) -> _Statement | None:
-        markers = [_marker(kind, position) for position, kind in enumerate(self._kinds)]
-        queryset = self._queryset(markers, using, first=first)
+        builds = [
+            [_marker(kind, position, build) for position, kind in enumerate(self._kinds)]
+            for build in (0, 1)
+        ]
+        queryset = self._queryset(builds[0], using, first=first)
         if (
             queryset._iterable_class is not ModelIterable
             or vars(queryset).get("_prefetch_related_lookups")
@@ -134,20 +141,21 @@ class Prepared(Generic[M]):
         # every later call above.
         try:
             sql, parameters = compiler.as_sql()
+            other = self._queryset(builds[1], using, first=first).query.get_compiler(using=using)
+            other_sql, other_parameters = other.as_sql()
         except EmptyResultSet:  # a query known to find nothing: the ORM answers it unasked
             return _UNPREPARED
         info = compiler.klass_info
-        if info is None:
+        if info is None or sql != other_sql:
             return _UNPREPARED
-        slots = _slots(parameters, markers)
+        slots = _slots(parameters, other_parameters, builds)
         if slots is None:
             return _UNPREPARED
         select_fields: Sequence[int] = info["select_fields"]
         start, end = select_fields[0], select_fields[-1] + 1
         return _Statement(
             sql=sql,
-            slots=tuple(slot for slot, _constant in slots),
-            constants=tuple(constant for slot, constant in slots if slot is None),
+            parameters=tuple(slots),
             compiler=compiler,
             model=info["model"],
             fields=tuple(column[0].target.attname for column in compiler.select[start:end]),
@@ -174,34 +182,58 @@ def _instances(statement: _Statement, rows: list[Any], using: str) -> list[Any]:
     return instances
 
 
+# psycopg's integer types, by name (psycopg is not needed on SQLite), and the bits of their range.
+_INTEGER_BITS = {"Int2": 15, "Int4": 31, "Int8": 63}
+
+
+def _parameters(statement: _Statement, values: Sequence[Any]) -> list[Any] | None:
+    """Return the statement's parameters for ``values``, typed as the ORM types them; None for
+    a value outside its type's range (which the ORM never sends)."""
+    parameters = []
+    for slot, fixed in statement.parameters:
+        if slot is None:
+            parameters.append(fixed)
+            continue
+        value = values[slot]
+        if type(value) is not fixed:
+            bits = _INTEGER_BITS.get(fixed.__name__)
+            if bits is not None and not -(2**bits) <= value < 2**bits:
+                return None
+            value = fixed(value)
+        parameters.append(value)
+    return parameters
+
+
 def _slots(
-    parameters: Sequence[Any], markers: Sequence[int | str]
+    parameters: Sequence[Any], other_parameters: Sequence[Any], builds: Sequence[Sequence[Any]]
 ) -> list[tuple[int | None, Any]] | None:
-    """Return, for each parameter, the position of the marker it is or None and the constant;
-    None when a marker reached the statement changed (a LIKE pattern, a cast) or not at all."""
+    """Return, for each parameter, the position of the value it is or None and the constant;
+    None when a value reached the statement changed (a LIKE pattern, a cast) or not at all.
+
+    ``parameters`` and ``other_parameters`` are the two builds' (``builds`` their markers).
+    """
+    if len(parameters) != len(other_parameters):
+        return None
     slots: list[tuple[int | None, Any]] = []
-    for parameter in parameters:
+    for parameter, other in zip(parameters, other_parameters, strict=True):
+        if type(parameter) is type(other) and parameter == other:
+            slots.append((None, parameter))  # the same in both builds: the query's own
+            continue
         position = next(
             (
                 at
-                for at, marker in enumerate(markers)
-                if type(parameter) is type(marker) and parameter == marker
+                for at, (marker, other_marker) in enumerate(zip(*builds, strict=True))
+                if isinstance(parameter, type(marker))
+                and parameter == marker
+                and type(other) is type(parameter)
+                and other == other_marker
             ),
             None,
         )
-        if position is not None:
-            slots.append((position, None))
-            continue
-        if isinstance(parameter, str) and "\x1fcarnet-prepared-" in parameter:
+        if position is None:  # moved with the values, but changed on the way
             return None
-        if (
-            isinstance(parameter, int)
-            and parameter <= _INT_MARKER + 1
-            and parameter > (_INT_MARKER - len(markers) - 1_000)
-        ):
-            return None
-        slots.append((None, parameter))
-    # A marker found nowhere was changed past recognition (wrapped, cast): never prepared.
-    if {slot for slot, _constant in slots if slot is not None} != set(range(len(markers))):
+        slots.append((position, type(parameter)))
+    # A value found nowhere was changed past recognition (wrapped, cast): never prepared.
+    if {slot for slot, _constant in slots if slot is not None} != set(range(len(builds[0]))):
         return None
     return slots
