@@ -50,7 +50,7 @@ class Worker:
         interval: float = 2.0,
         once: bool = False,
         heartbeat: bool = True,
-        stop_with_parent: bool = False,
+        parent: int | None = None,
         backend: str = DEFAULT_TASK_BACKEND_ALIAS,
     ) -> None:
         self.worker_id = worker_id
@@ -58,7 +58,9 @@ class Worker:
         self.interval = interval
         self.once = once
         self.heartbeat = heartbeat
-        self.parent = os.getppid() if stop_with_parent else None
+        # The process whose end stops the worker: a worker orphaned before it was built (its
+        # server killed at start) has another parent already, and stops at its first look.
+        self.parent = parent
         self.backend = backend
         self.stopping = threading.Event()
         self.in_task = False
@@ -112,7 +114,7 @@ class Worker:
         return self.tasks_run
 
     def _loop(self) -> None:
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not self._parent_gone():
             if not connection.in_atomic_block:  # in-process tests run it inside their transaction
                 close_old_connections()  # a connection the database dropped while we slept
             self._keep_up()
@@ -129,9 +131,15 @@ class Worker:
         deadline = time.monotonic() + seconds
         while not self.stopping.is_set() and time.monotonic() < deadline:
             self.stopping.wait(min(0.5, max(0.0, deadline - time.monotonic())))
-            if self.parent is not None and os.getppid() != self.parent:
-                self.say("The process that started the worker has ended.")
-                self.stopping.set()
+            self._parent_gone()
+
+    def _parent_gone(self) -> bool:
+        """Whether the process that started the worker has ended (then stop)."""
+        if self.parent is None or os.getppid() == self.parent:
+            return False
+        self.say("The process that started the worker has ended.")
+        self.stopping.set()
+        return True
 
     def _keep_up(self) -> None:
         """Between tasks: say we are alive, enqueue due periodic jobs, requeue abandoned tasks."""

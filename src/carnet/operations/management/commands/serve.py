@@ -4,6 +4,7 @@ it for the background tasks (unless `--no-worker`)."""
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from typing import Any
@@ -123,9 +124,10 @@ def _demo_start(arguments: list[str]) -> subprocess.Popen[bytes]:
 
 
 def _worker_start() -> subprocess.Popen[bytes]:
-    """Start `carnet worker` as a child that stops when the server stops (or dies)."""
+    """Start `carnet worker` as a child that stops when the server stops (or dies), even if the
+    server dies before the worker is ready to notice."""
     return subprocess.Popen(
-        [sys.executable, "-m", "carnet.cli", "worker", "--stop-with-parent"],
+        [sys.executable, "-m", "carnet.cli", "worker", "--parent", str(os.getpid())],
         # A session of its own: a Ctrl-C at the terminal reaches the server alone, which then
         # asks the worker once to stop (a second signal would interrupt its task).
         start_new_session=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import datetime
 from typing import Any
 
@@ -91,7 +92,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stop-with-parent",
             action="store_true",
-            help="Stop when the process that started the worker ends (`carnet serve` uses it).",
+            help="Stop when the process that started the worker ends.",
+        )
+        parser.add_argument(
+            "--parent",
+            type=int,
+            metavar="PID",
+            help="Stop when process PID, which started the worker, ends; also when it has ended "
+            "before the worker is ready (`carnet serve` gives its own).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -106,6 +114,6 @@ class Command(BaseCommand):
             out=self.stdout,
             interval=options["interval"],
             once=options["once"],
-            stop_with_parent=options["stop_with_parent"],
+            parent=options["parent"] or (os.getppid() if options["stop_with_parent"] else None),
         )
         worker.run(requeue_running=options["requeue_running"])
