@@ -11,10 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from carnet.accounts.models import StudySite
 from carnet.capture.models import FormInstance
 from carnet.capture.services import _INSTANCE_LOCKED, form_save
+from carnet.coding.services import _TARGETS
 from carnet.database_lock.selectors import _LOCK_IN_FORCE
 from carnet.db import prepared
 from carnet.db.prepared import Prepared
-from carnet.oversight.selectors import _LOCK_COVERING
+from carnet.oversight.selectors import _LOCK_COVERING, _SIGNATURES_COVERING_LOCKED
+from carnet.randomization.factor_changes import _ALLOCATION_FACTORS
+from carnet.subjects.selectors import _SUBJECT_NAMED_AT, subject_for_actor
 from carnet.subjects.services import _ENTRY_WITHDRAWALS
 from tests.capture.conftest import Capture
 
@@ -199,7 +202,13 @@ def test_the_reads_of_every_save_are_prepared(capture: Capture) -> None:
         base_version=0,
         values={"weight": "70"},
     )
-    for query in (_INSTANCE_LOCKED, _LOCK_COVERING, _LOCK_IN_FORCE, _ENTRY_WITHDRAWALS):
+    subject = subject_for_actor(
+        capture.entry, study=capture.subject.study, identifier=capture.subject.identifier
+    )
+    assert subject.pk == capture.subject.pk
+    reads = (_INSTANCE_LOCKED, _LOCK_COVERING, _LOCK_IN_FORCE, _ENTRY_WITHDRAWALS)
+    reads += (_SIGNATURES_COVERING_LOCKED, _TARGETS, _ALLOCATION_FACTORS, _SUBJECT_NAMED_AT)
+    for query in reads:
         statements = [
             v for (vendor, _), v in query._statements.items() if vendor == connection.vendor
         ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from carnet.accounts.models import User
@@ -34,6 +35,7 @@ from carnet.coding.models import (
 )
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
+from carnet.db.prepared import Prepared
 from carnet.studies.models import Study
 
 BATCH = 2000
@@ -266,6 +268,14 @@ def _audit_new(term: CodedTerm) -> dict[str, Any]:
 # --- the save listener ---------------------------------------------------------------------------
 
 
+def _targets(study_id: int) -> QuerySet[CodingTarget]:
+    return CodingTarget.objects.filter(study_id=study_id).select_related("dictionary")
+
+
+# Read by every save that changes data (a listener): compiled once (carnet/db/prepared.py).
+_TARGETS = Prepared(_targets, int)
+
+
 def _coded_changes(
     contexts: Sequence[WriteContext],
 ) -> list[tuple[WriteContext, CodingTarget, Any]]:
@@ -275,10 +285,12 @@ def _coded_changes(
     if not changed:
         return []
     study_ids = {c.subject.study_id for c in changed}
-    targets = {
-        (t.study_id, t.form, t.item): t
-        for t in CodingTarget.objects.filter(study_id__in=study_ids).select_related("dictionary")
-    }
+    found = (
+        _TARGETS(*study_ids)
+        if len(study_ids) == 1  # a save, a study's import
+        else CodingTarget.objects.filter(study_id__in=study_ids).select_related("dictionary")
+    )
+    targets = {(t.study_id, t.form, t.item): t for t in found}
     wanted: list[tuple[WriteContext, CodingTarget, Any]] = []
     for context in changed:
         for change in context.changes:

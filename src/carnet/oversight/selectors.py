@@ -69,7 +69,7 @@ _LOCK_COVERING = Prepared(_locks_covering, int, int, int, str, int, str, int)
 
 
 def signatures_covering(
-    subject: Subject, event: str, occurrence: int, form: str, repeat: int
+    subject: Subject | int, event: str, occurrence: int, form: str, repeat: int
 ) -> QuerySet[DataSignature]:
     """Return the valid signatures over this form instance (its own, its visit's, the casebook)."""
     return (
@@ -77,6 +77,24 @@ def signatures_covering(
         .filter(_covering(subject, event, occurrence, form, repeat))
         .order_by("signed_at", "id")
     )
+
+
+def _signatures_covering_locked(
+    subject_id: int, event: str, occurrence: int, form: str, repeat: int
+) -> QuerySet[DataSignature]:
+    return signatures_covering(subject_id, event, occurrence, form, repeat).select_for_update()
+
+
+# Read by every save that changes data (a listener): compiled once (carnet/db/prepared.py).
+_SIGNATURES_COVERING_LOCKED = Prepared(_signatures_covering_locked, int, str, int, str, int)
+
+
+def signatures_covering_locked(
+    subject: Subject, event: str, occurrence: int, form: str, repeat: int
+) -> list[DataSignature]:
+    """Return the valid signatures over this form instance, locked until the transaction ends
+    (the change that voids them is then the only one)."""
+    return _SIGNATURES_COVERING_LOCKED(subject.pk, event, occurrence, form, repeat)
 
 
 def locks_of_subject(subject: Subject) -> list[DataLock]:

@@ -22,7 +22,7 @@ from carnet.capture.seams import SaveRefused, WriteContext, WriteKind
 from carnet.core.clock import utc_now
 from carnet.core.errors import ValidationError
 from carnet.oversight.models import DataLock, DataSignature, Scope
-from carnet.oversight.selectors import lock_covering, signatures_covering
+from carnet.oversight.selectors import lock_covering, signatures_covering_locked
 from carnet.studies.models import Study
 from carnet.subjects.models import Subject
 
@@ -293,10 +293,8 @@ def signatures_void_on_change(context: WriteContext) -> None:
     if context.kind == WriteKind.SAVE and not context.changes:
         return
     instance = context.form_instance
-    covering = list(
-        signatures_covering(
-            context.subject, instance.event, instance.occurrence, instance.form, instance.repeat
-        ).select_for_update()
+    covering = signatures_covering_locked(
+        context.subject, instance.event, instance.occurrence, instance.form, instance.repeat
     )
     if not covering:
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db.models import QuerySet
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -21,8 +22,17 @@ from carnet.capture.seams import (
     register_save_listener,
     register_save_listener_many,
 )
+from carnet.db.prepared import Prepared
 from carnet.messaging.services import message_send, recipient_language
 from carnet.randomization.models import Allocation
+
+
+def _allocation_factors(subject_id: int) -> QuerySet[Allocation]:
+    return Allocation.objects.filter(subject_id=subject_id).only("factors").order_by()
+
+
+# Read by every save that changes data (a listener): compiled once (carnet/db/prepared.py).
+_ALLOCATION_FACTORS = Prepared(_allocation_factors, int)
 
 
 def factor_change_notify(context: WriteContext) -> None:
@@ -30,9 +40,7 @@ def factor_change_notify(context: WriteContext) -> None:
     if not context.changes:
         return
     # One allocation at most (one-to-one); unordered, as the model's ordering joins the study.
-    allocation = (
-        Allocation.objects.filter(subject=context.subject).only("factors").order_by().first()
-    )
+    allocation = _ALLOCATION_FACTORS.first(context.subject.pk)
     if allocation is None:
         return
     changed = [

@@ -16,6 +16,7 @@ from carnet.accounts.permissions import PermissionDenied, require, site_scope
 from carnet.accounts.roles import Action
 from carnet.core.clock import utc_today
 from carnet.core.errors import ValidationError
+from carnet.db.prepared import Prepared
 from carnet.studies.definition.model import StudyDefinition
 from carnet.studies.models import Study
 from carnet.subjects.eligibility import CriterionResult, eligibility_items, evaluate_criteria
@@ -84,11 +85,41 @@ def subjects_visible(actor: User, *, study: Study) -> QuerySet[Subject]:
     return _scoped(actor, study, subjects).order_by("identifier")
 
 
+def _subject_named(study_id: int, identifier: str, environment: str) -> QuerySet[Subject]:
+    return Subject.objects.filter(
+        study_id=study_id, identifier=identifier, environment=environment
+    ).select_related("site", "site__centre")
+
+
+def _subject_named_at(
+    study_id: int, identifier: str, environment: str, site_id: int
+) -> QuerySet[Subject]:
+    return _subject_named(study_id, identifier, environment).filter(site_id=site_id)
+
+
+# Read by every request about one subject (each save): compiled once (carnet/db/prepared.py).
+_SUBJECT_NAMED = Prepared(_subject_named, int, str, str)
+_SUBJECT_NAMED_AT = Prepared(_subject_named_at, int, str, str, int)
+
+
 def subject_for_actor(actor: User, *, study: Study, identifier: str) -> Subject:
     """Return one subject; an unknown subject and one at another site look the same."""
     # Not through subjects_visible: the study is the caller's, and one row needs no order.
-    subjects = Subject.objects.filter(study=study, identifier=identifier)
-    subject = _scoped(actor, study, subjects.select_related("site", "site__centre")).first()
+    scope = site_scope(actor, Action.VIEW_SUBJECTS, study=study)
+    if scope.empty:
+        raise PermissionDenied(
+            _("You may not view subjects of %(study)s.") % {"study": study.identifier}
+        )
+    environment = str(environment_seen(actor, study=study))
+    subject: Subject | None
+    if scope.all_sites:
+        subject = _SUBJECT_NAMED.first(study.pk, identifier, environment)
+    elif len(scope.site_ids) == 1:
+        (site_id,) = scope.site_ids
+        subject = _SUBJECT_NAMED_AT.first(study.pk, identifier, environment, site_id)
+    else:
+        subjects = _subject_named(study.pk, identifier, environment)
+        subject = subjects.filter(site_id__in=scope.site_ids).first()
     if subject is None:
         raise PermissionDenied(
             _("There is no subject '%(identifier)s' you may see.") % {"identifier": identifier}
