@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet
@@ -74,6 +76,17 @@ def test_a_value_the_query_changes_is_never_prepared(capture: Capture) -> None:
     assert contained._statements[(connection.vendor, False)] is None
 
 
+def _vitals_saved(capture: Capture) -> None:
+    form_save(
+        actor=capture.entry,
+        subject=capture.subject,
+        event="baseline",
+        form="vitals",
+        base_version=0,
+        values={"weight": "70"},
+    )
+
+
 def _instance_locked(subject_id: int, form: str) -> QuerySet[FormInstance]:
     found = FormInstance.objects.filter(subject_id=subject_id, form=form).order_by()
     return found.select_for_update(of=("self",))[:1]
@@ -89,14 +102,7 @@ def _refused(run: object) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_locking_query_is_refused_outside_a_transaction_as_by_the_orm(capture: Capture) -> None:
-    form_save(
-        actor=capture.entry,
-        subject=capture.subject,
-        event="baseline",
-        form="vitals",
-        base_version=0,
-        values={"weight": "70"},
-    )
+    _vitals_saved(capture)
     locked = Prepared(_instance_locked, int, str)
     with transaction.atomic():
         found = locked(capture.subject.pk, "vitals")
@@ -147,14 +153,7 @@ def _instance_at(subject_id: int, occurrence: int, repeat: int) -> QuerySet[Form
 def test_values_of_positive_integer_columns_are_prepared(capture: Capture) -> None:
     # A value outside a column's range is answered by Django without asking, leaving its
     # condition out of the statement: the values it prepares with must fit every integer column.
-    form_save(
-        actor=capture.entry,
-        subject=capture.subject,
-        event="baseline",
-        form="vitals",
-        base_version=0,
-        values={"weight": "70"},
-    )
+    _vitals_saved(capture)
     at = Prepared(_instance_at, int, int, int)
     for _ in range(2):
         assert [f.pk for f in at(capture.subject.pk, 1, 1)] == [
@@ -176,14 +175,7 @@ def _occurrence_or(subject_id: int, occurrence: int) -> QuerySet[FormInstance]:
 
 
 def test_a_constant_equal_to_a_preparing_value_stays_a_constant(capture: Capture) -> None:
-    form_save(
-        actor=capture.entry,
-        subject=capture.subject,
-        event="baseline",
-        form="vitals",
-        base_version=0,
-        values={"weight": "70"},
-    )
+    _vitals_saved(capture)
     either = Prepared(_occurrence_or, int, int)
     for _ in range(2):
         assert [f.pk for f in either(capture.subject.pk, 1)] == [
@@ -194,20 +186,14 @@ def test_a_constant_equal_to_a_preparing_value_stays_a_constant(capture: Capture
 
 @pytest.mark.django_db(transaction=True)
 def test_the_reads_of_every_save_are_prepared(capture: Capture) -> None:
-    form_save(
-        actor=capture.entry,
-        subject=capture.subject,
-        event="baseline",
-        form="vitals",
-        base_version=0,
-        values={"weight": "70"},
-    )
+    _vitals_saved(capture)
     subject = subject_for_actor(
         capture.entry, study=capture.subject.study, identifier=capture.subject.identifier
     )
     assert subject.pk == capture.subject.pk
-    reads = (_INSTANCE_LOCKED, _LOCK_COVERING, _LOCK_IN_FORCE, _ENTRY_WITHDRAWALS)
-    reads += (_SIGNATURES_COVERING_LOCKED, _TARGETS, _ALLOCATION_FACTORS, _SUBJECT_NAMED_AT)
+    reads: tuple[Prepared[Any], ...] = (_INSTANCE_LOCKED, _LOCK_COVERING, _LOCK_IN_FORCE)
+    reads += (_ENTRY_WITHDRAWALS, _SIGNATURES_COVERING_LOCKED, _TARGETS)
+    reads += (_ALLOCATION_FACTORS, _SUBJECT_NAMED_AT)
     for query in reads:
         statements = [
             v for (vendor, _), v in query._statements.items() if vendor == connection.vendor
