@@ -30,16 +30,17 @@ ALIAS_BOMB = textwrap.dedent(
 )
 
 # Validates the bomb in a process of its own, held to 1 GB of memory: whatever happens, the
-# suite goes on. It prints how long validation took and what it found.
+# suite goes on. It prints the CPU time validation took (wall time would also count the other
+# processes of the suite) and what it found.
 VALIDATE_IN_A_BOUNDED_PROCESS = """
 import json, resource, sys, time
 limit = 1024 * 1024 * 1024
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from carnet.studies.definition import study_text_validate
 text = sys.stdin.read()
-started = time.perf_counter()
+started = time.thread_time()
 definition, findings = study_text_validate(text, name="bomb.yaml")
-elapsed = time.perf_counter() - started
+elapsed = time.thread_time() - started
 print(json.dumps({"seconds": elapsed, "findings": [
     [f.severity, f.file, f.line, f.column, f.path, f.message] for f in findings
 ]}))
@@ -103,9 +104,9 @@ def test_deep_nesting_is_refused_at_the_level_past_the_limit() -> None:
 def test_deep_flow_nesting_is_refused_at_once_without_a_recursion_error() -> None:
     # Brackets are the cheapest deep nesting: 2 MB of them, read ahead by the scanner.
     text = "format: 1\nstudy: " + "[" * 1_000_000 + "]" * 1_000_000 + "\n"
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: the refusal's cost, not the machine's load
     finding = refusal(text)
-    assert time.perf_counter() - started < 1
+    assert time.thread_time() - started < 1
     assert (finding.line, finding.column, finding.path) == (2, 8 + MAX_DEPTH, "(nesting)")
 
 
