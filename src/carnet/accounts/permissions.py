@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -74,12 +74,24 @@ def memberships_in_force(
     day = on or utc_today()
     if not user.is_active:
         return Membership.objects.none()
-    memberships = Membership.objects.filter(user=user, starts_on__lte=day).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=day)
-    )
     if day >= utc_today():
-        memberships = memberships.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=utc_now()))
+        memberships = memberships_in_force_now(user.pk, day, utc_now())
+    else:
+        memberships = Membership.objects.filter(user=user, starts_on__lte=day).filter(
+            Q(ends_on__isnull=True) | Q(ends_on__gte=day)
+        )
     return memberships.filter(study=study) if study is not None else memberships
+
+
+def memberships_in_force_now(user_id: int, day: date, now: datetime) -> QuerySet[Membership]:
+    """Return the memberships of an active user in force on ``day``, today or later, those
+    revoked with immediate effect before ``now`` left out: a function of its values only, so
+    that it can be prepared (db/prepared.py)."""
+    return (
+        Membership.objects.filter(user_id=user_id, starts_on__lte=day)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=day))
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=now))
+    )
 
 
 # One request asks the same question many times (the study, the subject, the save, the answer):

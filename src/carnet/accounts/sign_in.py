@@ -14,7 +14,7 @@ import hmac
 import io
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
@@ -24,7 +24,8 @@ from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
+from django.db.models.fields.json import KeyTransform
 from django.urls import reverse
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
@@ -33,12 +34,13 @@ from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from carnet.accounts.models import User, UserSession
-from carnet.accounts.permissions import memberships_in_force, roles_remember
+from carnet.accounts.models import Membership, User, UserSession
+from carnet.accounts.permissions import memberships_in_force_now, roles_remember
 from carnet.accounts.roles import UNBLINDED_ROLES, Role
 from carnet.audit.services import Actor, SystemActor, audit_record
-from carnet.core.clock import utc_now, utc_today
+from carnet.core.clock import utc_now
 from carnet.core.errors import CarnetError, ValidationError
+from carnet.db.prepared import Prepared
 from carnet.runtime_settings.services import system_setting_value
 
 RECOVERY_CODES = 10
@@ -135,24 +137,34 @@ def two_factor_required(user: User) -> bool:
     if user.is_superuser:
         return True
     # Only the study's list of roles is read, not its whole definition: pages and tokens of
-    # people without a second factor ask this on every request. The same read tells the
-    # request the person's roles in each study (the permission checks then read nothing).
-    today = utc_today()
-    in_force = list(
-        memberships_in_force(user, on=today)
-        .order_by()
-        .values_list(
-            "study_id", "role", "site_id", "study__current_version__definition__two_factor_roles"
-        )
-    )
-    roles_remember(
-        user, [(study, role, site) for study, role, site, _configured in in_force], on=today
-    )
-    for _study, role, _site, configured in in_force:
+    # people without a second factor ask this on every request, so the read is prepared. The
+    # same read tells the request the person's roles in each study (the permission checks then
+    # read nothing).
+    now = utc_now()
+    today = now.date()
+    in_force = _IN_FORCE_WITH_ROLES(user.pk, today, now) if user.is_active else []
+    roles_remember(user, [(m.study_id, m.role, m.site_id) for m in in_force], on=today)
+    for membership in in_force:
+        configured = membership.two_factor_roles  # type: ignore[attr-defined]
         roles = frozenset(configured) if configured else DEFAULT_TWO_FACTOR_ROLES
-        if role in roles:
+        if membership.role in roles:
             return True
     return False
+
+
+def _in_force_with_roles(user_id: int, day: date, now: datetime) -> QuerySet[Membership]:
+    """The memberships in force, each with the roles its study asks a second factor of."""
+    return (
+        memberships_in_force_now(user_id, day, now)
+        .only("study_id", "role", "site_id")
+        .annotate(
+            two_factor_roles=KeyTransform("two_factor_roles", "study__current_version__definition")
+        )
+        .order_by()
+    )
+
+
+_IN_FORCE_WITH_ROLES = Prepared(_in_force_with_roles, int, date, datetime)
 
 
 def token_second_factor_missing(user: User, *, enrolled: bool | None = None) -> bool:

@@ -8,10 +8,11 @@ values, and finds where each value went among the statement's parameters. Later 
 statement with the new values in their places (typed as the ORM types them), and turn the rows
 into model instances as the ORM does (its own converters, `Model.from_db`).
 
-Only what can be proven the same is prepared: values of the declared kinds (int, str) that reach
-the statement unchanged (a wrapper type aside, as psycopg's Int4), rows of model instances (with
-their select_related rows and annotations), no prefetches. Anything else runs through the ORM
-each time, with the same result.
+Only what can be proven the same is prepared: values of the declared kinds (int, str, date, aware
+datetime) that reach the statement as the ORM adapts them (a wrapper type, as psycopg's Int4;
+a date or time as the database takes it, text on SQLite), rows of model instances (with their
+select_related rows and annotations), no prefetches. Anything else runs through the ORM each
+time, with the same result.
 
 The query must depend on its values only: whatever else it reads when it is built (the clock,
 a setting, the language) is frozen into the statement at the first call.
@@ -22,10 +23,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import (  # type: ignore[attr-defined]
     ModelIterable,
@@ -44,20 +47,66 @@ M = TypeVar("M", bound=Model)
 _INT_MARKERS = (31_001, 32_003)
 
 
-def _marker(kind: type, position: int, build: int = 0) -> int | str:
+# Dates and times far from any clinical one, a century apart from one build to the other.
+_DATE_MARKERS = (date(2401, 1, 1), date(2501, 1, 1))
+
+
+def _marker(kind: type, position: int, build: int = 0) -> Any:
     if kind is int:
         return _INT_MARKERS[build] + position
     if kind is str:
         return f"\x1fcarnet-prepared-{build}-{position}\x1f"
-    raise TypeError(f"A prepared query takes int or str values, not {kind.__name__}.")
+    if kind is date:
+        return _DATE_MARKERS[build] + timedelta(days=position)
+    if kind is datetime:
+        day = _DATE_MARKERS[build]
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=position)
+    raise TypeError(
+        f"A prepared query takes int, str, date or datetime values, not {kind.__name__}."
+    )
+
+
+# A value the statement cannot take as the ORM would send it: the ORM answers the call.
+_TO_THE_ORM = object()
+
+
+def _adapter(kind: type, connection: BaseDatabaseWrapper) -> Callable[[Any], Any]:
+    """Return how the ORM turns a value of this kind into a parameter of this database."""
+    if kind is date:
+        return connection.ops.adapt_datefield_value
+    if kind is datetime:
+        adapt = connection.ops.adapt_datetimefield_value
+
+        def aware(value: datetime) -> Any:
+            # The ORM makes a naive time aware in the current time zone, with a warning.
+            return _TO_THE_ORM if value.tzinfo is None else adapt(value)
+
+        return aware
+    return _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _wrapped(wrapper: type) -> Callable[[int], Any]:
+    """Return how an integer is wrapped as the ORM wraps it (psycopg's Int4, say)."""
+    bits = _INTEGER_BITS.get(wrapper.__name__)
+
+    def wrap(value: int) -> Any:
+        if bits is not None and not -(2**bits) <= value < 2**bits:
+            return _TO_THE_ORM  # out of the type's range: the ORM answers it with no rows
+        return wrapper(value)
+
+    return wrap
 
 
 @dataclass(frozen=True)
 class _Statement:
     sql: str
-    # For each parameter of the statement: the position of the caller's value and the type the
-    # ORM gives it (psycopg's Int4 for an integer column on PostgreSQL, say), or None and a
-    # constant of the query itself.
+    # For each parameter of the statement: the position of the caller's value and how the ORM
+    # adapts it (wrapped in psycopg's Int4 for an integer column on PostgreSQL, a date as text
+    # on SQLite, say), or None and a constant of the query itself.
     parameters: tuple[tuple[int | None, Any], ...]
     compiler: SQLCompiler
     model: type[Model]
@@ -148,7 +197,10 @@ class Prepared(Generic[M]):
         info = compiler.klass_info
         if info is None or sql != other_sql:
             return _UNPREPARED
-        slots = _slots(parameters, other_parameters, builds)
+        adapters = [_adapter(kind, connections[using]) for kind in self._kinds]
+        adapted = [[adapt(marker) for adapt, marker in zip(adapters, builds[0], strict=True)]]
+        adapted += [[adapt(marker) for adapt, marker in zip(adapters, builds[1], strict=True)]]
+        slots = _slots(parameters, other_parameters, adapted, adapters)
         if slots is None:
             return _UNPREPARED
         select_fields: Sequence[int] = info["select_fields"]
@@ -187,30 +239,32 @@ _INTEGER_BITS = {"Int2": 15, "Int4": 31, "Int8": 63}
 
 
 def _parameters(statement: _Statement, values: Sequence[Any]) -> list[Any] | None:
-    """Return the statement's parameters for ``values``, typed as the ORM types them; None for
-    a value outside its type's range (which the ORM never sends)."""
+    """Return the statement's parameters for ``values``, adapted as the ORM adapts them; None
+    for a value the ORM would not send as it is (out of its type's range, a naive time)."""
     parameters = []
     for slot, fixed in statement.parameters:
         if slot is None:
             parameters.append(fixed)
             continue
-        value = values[slot]
-        if type(value) is not fixed:
-            bits = _INTEGER_BITS.get(fixed.__name__)
-            if bits is not None and not -(2**bits) <= value < 2**bits:
-                return None
-            value = fixed(value)
-        parameters.append(value)
+        parameter = fixed(values[slot])
+        if parameter is _TO_THE_ORM:
+            return None
+        parameters.append(parameter)
     return parameters
 
 
 def _slots(
-    parameters: Sequence[Any], other_parameters: Sequence[Any], builds: Sequence[Sequence[Any]]
+    parameters: Sequence[Any],
+    other_parameters: Sequence[Any],
+    adapted: Sequence[Sequence[Any]],
+    adapters: Sequence[Callable[[Any], Any]],
 ) -> list[tuple[int | None, Any]] | None:
-    """Return, for each parameter, the position of the value it is or None and the constant;
-    None when a value reached the statement changed (a LIKE pattern, a cast) or not at all.
+    """Return, for each parameter, the position of the value it is and how it is adapted, or
+    None and the constant; None when a value reached the statement changed (a LIKE pattern, a
+    cast) or not at all.
 
-    ``parameters`` and ``other_parameters`` are the two builds' (``builds`` their markers).
+    ``parameters`` and ``other_parameters`` are the two builds'; ``adapted`` their markers as
+    ``adapters`` turn them into parameters, one list per build.
     """
     if len(parameters) != len(other_parameters):
         return None
@@ -222,7 +276,7 @@ def _slots(
         position = next(
             (
                 at
-                for at, (marker, other_marker) in enumerate(zip(*builds, strict=True))
+                for at, (marker, other_marker) in enumerate(zip(*adapted, strict=True))
                 if isinstance(parameter, type(marker))
                 and parameter == marker
                 and type(other) is type(parameter)
@@ -232,8 +286,11 @@ def _slots(
         )
         if position is None:  # moved with the values, but changed on the way
             return None
-        slots.append((position, type(parameter)))
+        adapt = adapters[position]
+        if type(parameter) is not type(adapted[0][position]):  # an integer the ORM wrapped
+            adapt = _wrapped(type(parameter))
+        slots.append((position, adapt))
     # A value found nowhere was changed past recognition (wrapped, cast): never prepared.
-    if {slot for slot, _constant in slots if slot is not None} != set(range(len(builds[0]))):
+    if {slot for slot, _constant in slots if slot is not None} != set(range(len(adapted[0]))):
         return None
     return slots
