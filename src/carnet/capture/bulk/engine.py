@@ -162,6 +162,9 @@ class _Memory:
         self.environment = environment_written(study)
         ids = sorted({r.subject.pk for r in records})
         self.instances: dict[InstanceKey, FormInstance] = {}
+        # The first instance (lowest repeat) of each (subject, event, occurrence, form): what
+        # another form's rules read. Kept as instances are, so a lookup is not a scan of all.
+        self.first: dict[tuple[int, str, int, str], FormInstance] = {}
         self.states: dict[int, dict[Key, _Cell]] = {}  # by id(instance)
         self.stored: dict[int, dict[Key, ItemValue]] = {}
         self.open_checks: dict[int, dict[tuple[str, int], CheckResult]] = {}
@@ -239,6 +242,9 @@ class _Memory:
             instance.repeat,
         )
         self.instances[key] = instance
+        first = self.first.get(key[:4])
+        if first is None or instance.repeat < first.repeat:
+            self.first[key[:4]] = instance
         self.states.setdefault(id(instance), {})
         self.stored.setdefault(id(instance), {})
         self.open_checks.setdefault(id(instance), {})
@@ -263,14 +269,9 @@ class _Memory:
     def other(self, subject_id: int, event: str, occurrence: int, form: str) -> dict[Key, _Cell]:
         """Return the values of another form of a subject as rules read them (its first
         instance, removed rows left out), from memory."""
-        candidates = [
-            (key[4], instance)
-            for key, instance in self.instances.items()
-            if key[:4] == (subject_id, event, occurrence, form)
-        ]
-        if not candidates:
+        instance = self.first.get((subject_id, event, occurrence, form))
+        if instance is None:
             return {}
-        _repeat, instance = min(candidates, key=lambda pair: pair[0])
         self._values_read([instance])
         return {k: c for k, c in self.states[id(instance)].items() if not c.removed}
 
