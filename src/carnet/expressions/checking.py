@@ -84,6 +84,11 @@ class CheckedExpression:
         """Return the type the checker gave to ``node``, one of this expression's nodes."""
         return self._node_types[id(node)]
 
+    def type_of_or_none(self, node: Node) -> ValueType | None:
+        """Return the type the checker gave to ``node``; None for a node it did not type (a
+        CTCAE term's name)."""
+        return self._node_types.get(id(node))
+
     def __str__(self) -> str:
         return str(self.expression)
 

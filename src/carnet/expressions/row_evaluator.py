@@ -79,117 +79,193 @@ def _present(values: Iterable[Any]) -> list[Any]:
     return [value for value in values if value is not None]
 
 
-class _RowEvaluator:
-    def __init__(self, checked: CheckedExpression, values: Mapping[str, Value], clock: Clock):
-        self.checked = checked
-        self.values = values
-        self.clock = clock
+# An expression compiled for rows: a closure per node, called with the subject's values and
+# the clock. Compiled once per checked expression (a study's rules are evaluated for every form
+# saved or imported): walking the tree and asking each node's type on every evaluation was most
+# of the cost of a rule.
+Compiled = Callable[[Mapping[str, Value], Clock], Any]
 
-    def value_of(self, node: Reference) -> Any:
+
+def _compiled(checked: CheckedExpression, node: Node) -> Compiled:
+    """Return the closure of ``node``: its value, an integer made a decimal where the checker
+    promised one (if(), coalesce(), min()), as Polars casts to the column's common type."""
+    compute = _computed(checked, node)
+    # Values are dynamically typed here: the checker has already proved each operation fits.
+    if checked.type_of_or_none(node) == ValueType.DECIMAL:
+
+        def as_decimal(values: Mapping[str, Value], clock: Clock) -> Any:
+            value = compute(values, clock)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return float(value)
+            return value
+
+        return as_decimal
+
+    def as_computed(values: Mapping[str, Value], clock: Clock) -> Any:
+        value = compute(values, clock)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _integer(value)
+        return value
+
+    return as_computed
+
+
+def _computed(checked: CheckedExpression, node: Node) -> Compiled:
+    if isinstance(node, IntegerLiteral | DecimalLiteral | TextLiteral | BooleanLiteral):
+        return _constant(node.value)
+    if isinstance(node, DateLiteral):
+        return _constant(node.value)
+    if isinstance(node, MissingLiteral):
+        return _constant(None)
+    if isinstance(node, Reference):
+        return _reference(node.key)
+    if isinstance(node, Negate | Not):
+        return _unary(node, _compiled(checked, node.operand))
+    if isinstance(node, Binary):
+        return _binary(node.operator, _compiled(checked, node.left), _compiled(checked, node.right))
+    if isinstance(node, InList):
+        return _in_list(node, _compiled(checked, node.operand))
+    if isinstance(node, Call):
+        return _call(checked, node)
+    raise TypeError(f"unknown node {node!r}")
+
+
+def _constant(constant: Any) -> Compiled:
+    return lambda values, clock: constant
+
+
+def _reference(key: str) -> Compiled:
+    def reference(values: Mapping[str, Value], clock: Clock) -> Any:
         try:
-            value = self.values[node.key]
+            value = values[key]
         except KeyError:
-            raise EvaluationError(f"no value was supplied for {node.key}") from None
+            raise EvaluationError(f"no value was supplied for {key}") from None
         if isinstance(value, Decimal):
             return float(value)
         return value
 
-    # Values are dynamically typed here: the checker has already proved each operation fits.
-    def visit(self, node: Node) -> Any:
-        value = self.compute(node)
-        # An integer where the checker promised a decimal (if(), coalesce(), min()) becomes one,
-        # as Polars casts to the column's common type.
-        if isinstance(value, int) and not isinstance(value, bool):
-            if self.checked.type_of(node) == ValueType.DECIMAL:
-                return float(value)
-            return _integer(value)
-        return value
+    return reference
 
-    def compute(self, node: Node) -> Any:
-        if isinstance(node, IntegerLiteral | DecimalLiteral | TextLiteral | BooleanLiteral):
-            return node.value
-        if isinstance(node, DateLiteral):
-            return node.value
-        if isinstance(node, MissingLiteral):
-            return None
-        if isinstance(node, Reference):
-            return self.value_of(node)
-        if isinstance(node, Negate):
-            operand = self.visit(node.operand)
-            return None if operand is None else -operand
-        if isinstance(node, Not):
-            operand = self.visit(node.operand)
-            return None if operand is None else not operand
-        if isinstance(node, Binary):
-            return self.binary(node)
-        if isinstance(node, InList):
-            operand = self.visit(node.operand)
-            if operand is None:
-                return None
-            found = any(operand == option.value for option in node.options)
-            return found != node.negated
-        if isinstance(node, Call):
-            return self.call(node)
-        raise TypeError(f"unknown node {node!r}")
 
-    def binary(self, node: Binary) -> Any:
-        left, right = self.visit(node.left), self.visit(node.right)
-        operator = node.operator
-        if operator == "and":
-            if left is False or right is False:
+def _unary(node: Negate | Not, operand: Compiled) -> Compiled:
+    if isinstance(node, Negate):
+
+        def negate(values: Mapping[str, Value], clock: Clock) -> Any:
+            value = operand(values, clock)
+            return None if value is None else -value
+
+        return negate
+
+    def not_(values: Mapping[str, Value], clock: Clock) -> Any:
+        value = operand(values, clock)
+        return None if value is None else not value
+
+    return not_
+
+
+def _binary(operator: str, left: Compiled, right: Compiled) -> Compiled:
+    if operator == "and":
+
+        def and_(values: Mapping[str, Value], clock: Clock) -> Any:
+            first, second = left(values, clock), right(values, clock)
+            if first is False or second is False:
                 return False
-            return None if left is None or right is None else True
-        if operator == "or":
-            if left is True or right is True:
+            return None if first is None or second is None else True
+
+        return and_
+    if operator == "or":
+
+        def or_(values: Mapping[str, Value], clock: Clock) -> Any:
+            first, second = left(values, clock), right(values, clock)
+            if first is True or second is True:
                 return True
-            return None if left is None or right is None else False
-        if left is None or right is None:
+            return None if first is None or second is None else False
+
+        return or_
+
+    def applied(values: Mapping[str, Value], clock: Clock) -> Any:
+        first, second = left(values, clock), right(values, clock)
+        if first is None or second is None:
             return None
         try:
-            return _apply(operator, left, right)
+            return _apply(operator, first, second)
         except OverflowError:
             raise EvaluationError(f"{operator} gives a date outside the calendar") from None
 
-    def call(self, node: Call) -> Any:
-        name = node.function
-        element = counted_element(node)
-        if element is not None:
-            return self.count_where(node.arguments[0], element)
-        if name in AGGREGATES and len(node.arguments) == 1:
-            rows = self.visit(node.arguments[0])
-            return _aggregate(name, rows)
-        if name == "contains":
-            ticked, code = self.visit(node.arguments[0]), self.visit(node.arguments[1])
-            return None if ticked is None else code in ticked
-        if name == "today":
-            return self.clock()
-        if name == "ctcae_grade":
-            return self.ctcae_grade(node)
-        arguments = [self.visit(argument) for argument in node.arguments]
-        if name == "if":
-            return arguments[1] if arguments[0] is True else arguments[2]
-        if name == "coalesce":
-            return next((value for value in arguments if value is not None), None)
-        if name == "is_missing":
-            return arguments[0] is None
-        if any(value is None for value in arguments):
-            if name in ("sum", "min", "max"):
-                return _aggregate(name, arguments) if _present(arguments) else None
-            return None
-        return _function(name, arguments)
+    return applied
 
-    def ctcae_grade(self, node: Call) -> int | None:
-        """Return the CTCAE grade of a value over the terms the rule names (None: unknown)."""
-        term, *rest = node.arguments
-        unit = rest.pop() if len(rest) == 5 else None
-        assert isinstance(term, TextLiteral)
-        value, lln, uln, *more = (self.visit(argument) for argument in rest)
+
+def _in_list(node: InList, operand: Compiled) -> Compiled:
+    options, negated = tuple(option.value for option in node.options), node.negated
+
+    def in_list(values: Mapping[str, Value], clock: Clock) -> Any:
+        value = operand(values, clock)
+        if value is None:
+            return None
+        return any(value == option for option in options) != negated
+
+    return in_list
+
+
+def _call(checked: CheckedExpression, node: Call) -> Compiled:
+    name = node.function
+    element = counted_element(node)
+    if element is not None:
+        return _count_where(_compiled(checked, node.arguments[0]), element)
+    if name in AGGREGATES and len(node.arguments) == 1:
+        rows = _compiled(checked, node.arguments[0])
+        return lambda values, clock: _aggregate(name, rows(values, clock))
+    if name == "contains":
+        ticked, code = (_compiled(checked, argument) for argument in node.arguments)
+
+        def contains(values: Mapping[str, Value], clock: Clock) -> Any:
+            codes, wanted = ticked(values, clock), code(values, clock)
+            return None if codes is None else wanted in codes
+
+        return contains
+    if name == "today":
+        return lambda values, clock: clock()
+    if name == "ctcae_grade":
+        return _ctcae_grade(checked, node)
+    return _function_call(name, [_compiled(checked, argument) for argument in node.arguments])
+
+
+def _function_call(name: str, arguments: list[Compiled]) -> Compiled:
+    def called(values: Mapping[str, Value], clock: Clock) -> Any:
+        found = [argument(values, clock) for argument in arguments]
+        if name == "if":
+            return found[1] if found[0] is True else found[2]
+        if name == "coalesce":
+            return next((value for value in found if value is not None), None)
+        if name == "is_missing":
+            return found[0] is None
+        if any(value is None for value in found):
+            if name in ("sum", "min", "max"):
+                return _aggregate(name, found) if _present(found) else None
+            return None
+        return _function(name, found)
+
+    return called
+
+
+def _ctcae_grade(checked: CheckedExpression, node: Call) -> Compiled:
+    """Return the CTCAE grade of a value over the terms the rule names (None: unknown)."""
+    term, *rest = node.arguments
+    unit = rest.pop() if len(rest) == 5 else None
+    assert isinstance(term, TextLiteral)
+    unit_name = unit.value if isinstance(unit, TextLiteral) else ""
+    arguments = [_compiled(checked, argument) for argument in rest]
+    plans: list[tuple[Any, Any, float]] = []  # found at the first value, kept: they never change
+
+    def graded(values: Mapping[str, Value], clock: Clock) -> int | None:
+        value, lln, uln, *more = (argument(values, clock) for argument in arguments)
         baseline = more[0] if more else None
         if value is None:
             return None
+        if not plans:
+            plans[:] = [(each, *grading_plan(each, unit_name)) for each in terms_named(term.value)]
         grades = []
-        for each in terms_named(term.value):
-            bounds, factor = grading_plan(each, unit.value if isinstance(unit, TextLiteral) else "")
+        for each, bounds, factor in plans:
             limits = [value, lln, uln, baseline]
             if factor != 1.0:
                 limits = [None if amount is None else amount * factor for amount in limits]
@@ -200,20 +276,26 @@ class _RowEvaluator:
             )
         return combined(grades)
 
-    def count_where(self, condition: Node, element: Reference) -> int:
-        """Return the rows of ``element`` where ``condition`` is true (missing never counts)."""
-        rows = self.value_of(element) or ()
+    return graded
+
+
+def _count_where(condition: Compiled, element: Reference) -> Compiled:
+    """Return the rows of ``element`` where ``condition`` is true (missing never counts)."""
+    rows_of, key = _reference(element.key), element.key
+
+    def count_where(values: Mapping[str, Value], clock: Clock) -> int:
         found = 0
-        for entry in rows:
+        for entry in rows_of(values, clock) or ():
             if isinstance(entry, Decimal):
                 entry = float(entry)
-            one_row = _RowEvaluator(self.checked, {element.key: entry}, self.clock)
             try:
-                holds = one_row.visit(condition)
+                holds = condition({key: entry}, clock)
             except EvaluationError:
                 holds = None  # as in a whole-study check: a row that cannot be evaluated is unknown
             found += holds is True
         return found
+
+    return count_where
 
 
 def _apply(operator: str, left: Any, right: Any) -> Any:
@@ -283,6 +365,12 @@ def _function(name: str, arguments: list[Any]) -> Any:
     raise AssertionError(f"function without an evaluator: {name}")
 
 
+# The compiled closure of each checked expression, by identity: the expression is kept with
+# it, so that its id is not reused while it is here. Cleared when full, as the rules' cache.
+_COMPILED: dict[int, tuple[CheckedExpression, Compiled]] = {}
+_COMPILED_SIZE = 4096
+
+
 def evaluate(
     checked: CheckedExpression, values: Mapping[str, Value], *, clock: Clock = utc_today
 ) -> Value:
@@ -292,11 +380,16 @@ def evaluate(
     ``references``) to its value: None for missing (ND/NA/UNK included), a list for an item
     of a repeating group, a set of codes for a multiple-choice item. ``clock`` gives today().
     """
-    return _RowEvaluator(checked, values, clock).visit(checked.root)
+    found = _COMPILED.get(id(checked))
+    if found is None or found[0] is not checked:
+        if len(_COMPILED) >= _COMPILED_SIZE:
+            _COMPILED.clear()
+        found = _COMPILED[id(checked)] = (checked, _compiled(checked, checked.root))
+    return found[1](values, clock)
 
 
 def evaluate_part(
     checked: CheckedExpression, node: Node, values: Mapping[str, Value], clock: Clock
 ) -> Value:
     """Return the value of ``node``, one part of ``checked`` (the compiler folds constants so)."""
-    return _RowEvaluator(checked, values, clock).visit(node)
+    return _compiled(checked, node)(values, clock)
