@@ -8,6 +8,10 @@ subjects. Measured in one process:
 - the floor: a plain bulk insert of the same kind of rows (bench/checks_bulk.py's loader: form
   instances and values by PostgreSQL COPY or SQLite executemany, no validation, no checks, no
   audit), in a transaction rolled back;
+- two upper bounds for any implementation that keeps one hash-chained audit event per value:
+  the floor plus the bare hash chain of the events (no event row written), and the floor plus
+  one plain event row per value written as the values are (no JSON made, nothing hashed): the
+  database's own cost of storing the trail, which no use of the other core can hide;
 - the import: `forms_import` of every subject's forms (330 values per subject) with validation,
   calculations, branching, the 50 soft checks, the registered guards and listeners (automatic
   queries for the checks that fire…), check results, statuses and one audit event per value,
@@ -101,6 +105,44 @@ def _audit_floor(study: Any, values: int) -> None:
     )
 
 
+EVENT_COLUMNS = [
+    "chain", "seq", "occurred_at", "actor_id", "actor_label", "action", "target_type",
+    "target_id", "old", "new", "reason", "scheme", "prev_hash", "hash",
+]  # fmt: skip
+
+
+def _event_rows_write(values: int) -> None:
+    """Write one plain audit event row per value, as the floor writes the values: rows made
+    beforehand, COPY on PostgreSQL, executemany on SQLite, no JSON made and nothing hashed.
+    With the values' floor, the least any implementation that stores one event row per value
+    must spend in the database alone, however its CPU work is shared between the cores."""
+    from django.db import connection
+
+    from carnet.audit.models import AuditEvent
+
+    new = (
+        '{"event":"cycle","form":"labs","item":"hb","number":"12.5","occurrence":3,'
+        '"row":0,"text":"12.5"}'
+    )
+    digest = "0" * 64
+    rows = [
+        ("bench:storage", seq, "2026-12-07 00:00:00+00:00", None, "bench/import.py",
+         "item.changed", "capture.itemvalue", f"{seq}:hb:0", None, new, "bench import", 1,
+         digest, digest)
+        for seq in range(1, values + 1)
+    ]  # fmt: skip
+    table = AuditEvent._meta.db_table
+    names = ", ".join(connection.ops.quote_name(column) for column in EVENT_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
+
 def _bare_chain_seconds(values: int) -> float:
     """Seconds to chain ``values`` events with nothing but the hash itself (canonical JSON and
     SHA-256 of each, as the audit scheme defines): the least any implementation keeping one
@@ -150,6 +192,13 @@ def _child(subjects: int, profile: str = "") -> None:
         _audit_floor(study, floor_values)
         audit_seconds = time.perf_counter() - began
         transaction.set_rollback(True)
+    # The storage floor: the values' rows and one plain event row each, nothing else.
+    with transaction.atomic():
+        began = time.perf_counter()
+        checks_bulk._load(study)
+        _event_rows_write(floor_values)
+        storage_seconds = time.perf_counter() - began
+        transaction.set_rollback(True)
     hash_seconds = _bare_chain_seconds(floor_values)
     records = _records(study)
     values = sum(len(r.values) for r in records)
@@ -183,6 +232,7 @@ def _child(subjects: int, profile: str = "") -> None:
         "floor_values": floor_values,
         "floor_s": floor_seconds,
         "audit_s": audit_seconds,
+        "storage_s": storage_seconds,
         "hash_s": hash_seconds,
         "vendor": connection.vendor,
     }
@@ -242,6 +292,9 @@ def main() -> None:
     # An upper bound for any implementation: the plain insert of the values plus the bare hash
     # chain of their events (no event row written, no validation, no check).
     bound_rate = f["floor_values"] / (f["floor_s"] + f["hash_s"])
+    # Another: the values' rows and one plain event row each, written by the database alone
+    # (no JSON, no hash): what storing the trail costs, whatever runs beside it on the cores.
+    storage_rate = f["floor_values"] / f["storage_s"]
     print(
         f"database {options.database}; {subjects:,} subjects, {f['forms']:,.0f} forms, "
         f"{f['values']:,.0f} values sent, {f['values_written']:,.0f} written (calculated "
@@ -257,6 +310,10 @@ def main() -> None:
         f"floor + bare hash chain (no event rows, an upper bound): "
         f"{f['floor_s'] + f['hash_s']:.2f} s, {bound_rate:,.0f} values/s"
     )
+    print(
+        f"floor + one plain event row per value (no JSON, no hash, an upper bound): "
+        f"{f['storage_s']:.2f} s, {storage_rate:,.0f} values/s"
+    )
     print(f"import: {f['first_s']:.2f} s, {rate:,.0f} values/s")
     print(f"second run: {f['second_s']:.2f} s, {f['second_changed']:.0f} values changed")
     print(
@@ -265,6 +322,7 @@ def main() -> None:
         f"floor_with_audit_values_per_s={ceiling_rate:.0f} "
         f"ratio_to_floor_with_audit={ceiling_rate / rate:.1f} "
         f"upper_bound_values_per_s={bound_rate:.0f} "
+        f"storage_bound_values_per_s={storage_rate:.0f} "
         f"second_run_s={f['second_s']:.2f} second_changed={f['second_changed']:.0f} "
         f"target_100000={'met' if rate >= 100_000 else 'missed'}"
     )

@@ -6,6 +6,14 @@ Kept apart so that work on imports and on other apps does not edit the same line
 from __future__ import annotations
 
 FRENCH: dict[str, str] = {
+    "You may not import data into %(study)s.": "Vous ne pouvez pas importer de données dans %(study)s.",
+    "Your last dry run": "Votre dernier essai à blanc",
+    "Your last import": "Votre dernier import",
+    "%(files)s, sent on %(day)s.": "%(files)s, envoyé(s) le %(day)s.",
+    "Refused: nothing was written.": "Refusé : rien n'a été enregistré.",
+    "Failed: nothing was written.": "Échec : rien n'a été enregistré.",
+    "%(done)s of %(total)s forms checked": "%(done)s formulaires vérifiés sur %(total)s",
+    "The first %(shown)s are listed.": "Les %(shown)s premiers sont listés.",
     "subject identifier": "identifiant du sujet",
     "occurrence of a repeating event (default 1)": "occurrence d'une visite répétée (1 par défaut)",
     "instance of a repeating form (default 1)": "instance d'un formulaire répété (1 par défaut)",

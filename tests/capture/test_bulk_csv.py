@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from carnet.accounts.roles import Role
 from carnet.audit.models import AuditEvent
 from carnet.capture.bulk import (
     FileRefused,
@@ -19,7 +21,9 @@ from carnet.capture.bulk import (
 )
 from carnet.capture.bulk.csv_files import read_limited
 from carnet.capture.models import FormInstance, ItemValue
+from tests.accounts.personas import person
 from tests.capture.conftest import Capture, include
+from tests.web.helpers import enrol
 
 pytestmark = pytest.mark.django_db
 
@@ -218,10 +222,19 @@ def test_the_api_dry_runs_then_imports_an_uploaded_file(capture: Capture) -> Non
     assert refused.status_code == 403
 
 
-def test_the_import_page_dry_runs_lists_the_problems_then_imports(capture: Capture) -> None:
+def test_the_import_page_queues_a_dry_run_shows_its_progress_and_problems_then_imports(
+    capture: Capture, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The page queues the work for the worker (a page request is stopped after a minute), shows
+    a progress bar the page asks for again every second, then the problems, located; then the
+    corrected file is imported."""
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
     from django.urls import reverse
+    from django_tasks_db.models import DBTaskResult
+
+    from carnet.capture.bulk.run_models import ImportRun, ImportRunFile
+    from carnet.capture.bulk.tasks import import_run_task
 
     s = capture.subject.identifier
     client = Client()
@@ -232,21 +245,114 @@ def test_the_import_page_dry_runs_lists_the_problems_then_imports(capture: Captu
     def upload(text: str) -> SimpleUploadedFile:
         return SimpleUploadedFile("vitals.csv", text.encode("cp1252"), content_type="text/csv")
 
-    page = client.post(
-        url,
-        {
-            "files": upload(f"subject;event;weight\n{s};baseline;12\n"),
-            "reason": REASON,
-            "dry_run": "1",
-        },
-    )
-    assert page.status_code == 200
-    assert "12 is below the minimum 20 kg." in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(
+            url,
+            {
+                "files": upload(f"subject;event;weight\n{s};baseline;12\n"),
+                "reason": REASON,
+                "dry_run": "1",
+            },
+        )
+    assert answer.status_code == 302
+    run = ImportRun.objects.get()
+    assert DBTaskResult.objects.filter(args_kwargs__args=[run.pk]).count() == 1
+    queued = client.get(url).content.decode()
+    assert 'hx-trigger="every 1s"' in queued
+    assert "Waiting for the worker." in queued
+    assert 'id="import-bar"' in queued
+
+    import_run_task.call(run.pk)
+
+    progress = client.get(reverse("capture:import_progress", args=["MINI", run.pk]))
+    text = progress.content.decode()
+    assert "hx-trigger" not in text  # finished: the page stops asking
+    assert "vitals.csv:2" in text
+    assert "12 is below the minimum 20 kg." in text
     assert not FormInstance.objects.exists()
-    page = client.post(
-        url, {"files": upload(f"subject;event;weight\n{s};baseline;72,5\n"), "reason": REASON}
-    )
-    assert page.status_code == 200
+    run.refresh_from_db()
+    assert (run.status, run.problems_total) == ("done", 1)
+    assert not ImportRunFile.objects.exists()  # the file's values are nowhere now: no copy kept
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            url, {"files": upload(f"subject;event;weight\n{s};baseline;72,5\n"), "reason": REASON}
+        )
+    second = ImportRun.objects.exclude(pk=run.pk).get()
+    import_run_task.call(second.pk)
+    page = client.get(url).content.decode()
+    assert "1 forms read: 1 values changed in 1 forms" in page
     assert ItemValue.objects.get(item="weight").text == "72.5"
+    assert AuditEvent.objects.filter(action="item.changed", reason=REASON).exists()
+    # Another person sees neither the run nor its progress; a monitor not even the page.
+    other = Client()
+    other.force_login(person("dm2", study=capture.world.study, role=Role.DATA_MANAGER))
+    enrol(other)  # a data manager signs in with a second factor
+    assert other.get(url).status_code == 200
+    assert "Your last import" not in other.get(url).content.decode()
+    progress_url = reverse("capture:import_progress", args=["MINI", second.pk])
+    assert other.get(progress_url).status_code == 404
     client.force_login(capture.monitor)
     assert client.get(url).status_code == 404
+
+
+def test_an_import_with_a_bad_row_is_refused_by_the_worker_and_writes_nothing(
+    capture: Capture, django_capture_on_commit_callbacks: Any
+) -> None:
+    from carnet.capture.bulk.run_models import ImportRunFile
+    from carnet.capture.bulk.runs import import_run_execute, import_run_request
+
+    s = capture.subject.identifier
+    data = f"subject;event;weight\n{s};baseline;72\n{s};nowhere;70\n".encode()
+    with django_capture_on_commit_callbacks(execute=False):
+        run = import_run_request(
+            actor=capture.entry,
+            study=capture.world.study,
+            files=[("vitals.csv", io.BytesIO(data))],
+            reason=REASON,
+            dry_run=False,
+        )
+    assert ImportRunFile.objects.get(run=run).content == data
+    run = import_run_execute(run=run)
+    assert run.status == "refused"
+    assert run.problems_total >= 1
+    assert run.problems[0]["source"] == "vitals.csv:3"
+    assert not FormInstance.objects.exists()
+    assert not ImportRunFile.objects.exists()
+    # A task run twice leaves a finished run as it is.
+    assert import_run_execute(run=run).finished_at == run.finished_at
+
+
+def test_what_the_page_can_refuse_at_once_it_refuses_before_queueing(capture: Capture) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+
+    from carnet.capture.bulk.run_models import ImportRun
+
+    client = Client()
+    client.force_login(capture.entry)
+    url = reverse("capture:import", args=["MINI"])
+    no_file = client.post(url, {"reason": REASON})
+    assert no_file.status_code == 400
+    assert "Choose at least one CSV file to import." in no_file.content.decode()
+    file = SimpleUploadedFile("vitals.csv", b"subject;weight\n", content_type="text/csv")
+    no_reason = client.post(url, {"files": file, "reason": " "})
+    assert no_reason.status_code == 400
+    assert "a reason is required" in no_reason.content.decode()
+    assert not ImportRun.objects.exists()
+
+
+def test_the_progress_of_a_running_import_is_read_from_the_worker(capture: Capture) -> None:
+    """While the import's transaction holds the database (SQLite's one write lock), the worker
+    tells its progress through a file the page reads."""
+    from carnet.capture.bulk.run_models import ImportRun
+    from carnet.capture.bulk.runs import _progress_file, _progress_write, import_run_progress
+
+    run = ImportRun.objects.create(
+        study=capture.world.study, requested_by=capture.entry, status="running"
+    )
+    assert import_run_progress(run) == (0, 0)
+    _progress_write(_progress_file(run.pk), 500, 2_000)
+    assert import_run_progress(run) == (500, 2_000)
+    _progress_file(run.pk).unlink()

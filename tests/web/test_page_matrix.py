@@ -282,6 +282,8 @@ ACTIONS_AND_REDIRECTS = {
     # (none exists in this world: 404 for everyone; tests/interop checks their owner reads
     # them); asking for a site's archive is a POST.
     "studies/<str:identifier>/exports/<int:run_id>/progress/",
+    # An import run answers only the person who asked for it, likewise (tests/capture).
+    "studies/<str:identifier>/imports/<int:run_id>/progress/",
     "studies/<str:identifier>/exports/<int:run_id>/download/",
     "studies/<str:identifier>/documents/sites/<str:site>/archive/",
     "studies/<str:identifier>/documents/archives/<int:run_id>/progress/",

@@ -147,3 +147,6 @@ class ImportSettings(models.Model):
 
     def __str__(self) -> str:
         return f"import settings of {self.study}"
+
+
+from carnet.capture.bulk.run_models import ImportRun, ImportRunFile  # noqa: E402, F401 (imports)

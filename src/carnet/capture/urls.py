@@ -24,4 +24,9 @@ urlpatterns: list[URLPattern] = [
     path(FORM + "reopen/", views.form_reopen_page, name="reopen"),
     path(FORM + "files/<str:item>/", views.file_page, name="file"),
     path("studies/<str:identifier>/imports/", bulk_views.import_page, name="import"),
+    path(
+        "studies/<str:identifier>/imports/<int:run_id>/progress/",
+        bulk_views.import_progress,
+        name="import_progress",
+    ),
 ]

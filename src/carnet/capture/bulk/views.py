@@ -1,28 +1,29 @@
-"""The import page: upload CSV files of form data, dry-run or import them (the bulk path)."""
+"""The import page: upload CSV files of form data; the worker dry-runs or imports them (the bulk
+path) while the page shows its progress, then what it found."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from carnet.accounts.models import User
 from carnet.accounts.permissions import PermissionDenied, may
 from carnet.accounts.roles import Action
 from carnet.accounts.selectors import study_for_actor
-from carnet.capture.bulk.csv_files import files_import
-from carnet.capture.bulk.engine import ImportOutcome, ImportRefused, Problem, import_allowed
+from carnet.capture.bulk.engine import import_allowed
+from carnet.capture.bulk.run_models import ImportRun
+from carnet.capture.bulk.run_selectors import import_run_last, import_run_of
+from carnet.capture.bulk.runs import FINISHED, import_run_progress, import_run_request
 from carnet.capture.bulk.settings import import_settings_of, import_settings_set
 from carnet.core.errors import CarnetError
+from carnet.studies.models import Study
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
-    """Show the upload form; a POST dry-runs or imports the files and shows what it found, or
-    (``action=settings``, for those who manage the study) changes the import settings."""
+def _study(request: HttpRequest, identifier: str) -> tuple[User, Study]:
+    """Return the person and the study when they may import into it; 404 otherwise, as for a
+    study they may not see."""
     user = request.user
     assert isinstance(user, User)
     try:
@@ -31,8 +32,28 @@ def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
         raise Http404(str(error)) from error
     if not import_allowed(user, study):
         raise Http404("No such page.")
-    outcome: ImportOutcome | None = None
-    problems: list[Problem] = []
+    return user, study
+
+
+def _progress_context(study: Study, run: ImportRun) -> dict[str, object]:
+    done, total = import_run_progress(run)
+    return {
+        "study": study,
+        "run": run,
+        "finished": run.status in FINISHED,
+        "done": done,
+        "total": total,
+        "percent": 100 * done // total if total else 0,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Show the upload form and the person's latest import; a POST queues a dry run or an
+    import for the worker, or (``action=settings``, for those who manage the study) changes the
+    import settings."""
+    user, study = _study(request, identifier)
     refused_with = ""
     settings_changed = False
     if request.method == "POST" and request.POST.get("action") == "settings":
@@ -46,11 +67,9 @@ def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
             settings_changed = True
         except (CarnetError, PermissionDenied) as refusal:
             refused_with = str(refusal)
-    elif request.method == "POST" and not request.FILES.getlist("files"):
-        refused_with = _("Choose at least one CSV file to import.")
     elif request.method == "POST":
         try:
-            outcome = files_import(
+            import_run_request(
                 actor=user,
                 study=study,
                 files=[
@@ -60,23 +79,33 @@ def import_page(request: HttpRequest, identifier: str) -> HttpResponse:
                 reason=request.POST.get("reason", "")[:500],
                 dry_run=bool(request.POST.get("dry_run")),
             )
-            problems = outcome.problems
-        except ImportRefused as refused:
-            problems = refused.problems
-        except CarnetError as refusal:
+            return redirect("capture:import", identifier=study.identifier)
+        except (CarnetError, PermissionDenied) as refusal:
             refused_with = str(refusal)
+    last_run = import_run_last(actor=user, study=study)
     return render(
         request,
         "capture/bulk_import.html",
         {
             "study": study,
-            "outcome": outcome,
-            "problems": problems,
+            "progress": _progress_context(study, last_run) if last_run else None,
             "error": refused_with,
             "reason": request.POST.get("reason", "")[:500],
             "settings": import_settings_of(study),
             "may_change_settings": may(user, Action.MANAGE_STUDY, study=study),
             "settings_changed": settings_changed,
         },
-        status=400 if (problems and not (outcome and outcome.dry_run)) or refused_with else 200,
+        status=400 if refused_with else 200,
     )
+
+
+@login_required
+@require_GET
+def import_progress(request: HttpRequest, identifier: str, run_id: int) -> HttpResponse:
+    """Return an import's progress bar, then what it found (the page asks again every second
+    until it is finished)."""
+    user, study = _study(request, identifier)
+    run = import_run_of(actor=user, study=study, run_id=run_id)
+    if run is None:
+        raise Http404("No such import.")
+    return render(request, "capture/_import_progress.html", _progress_context(study, run))
