@@ -136,3 +136,24 @@ def test_more_rows_than_one_statement_takes_are_all_inserted_with_their_ids() ->
     stored = list(AuditEvent.objects.filter(chain="test:bulk").order_by("seq"))
     assert [e.seq for e in stored] == list(range(1, 25001))
     assert [e.pk for e in events] == [e.pk for e in stored]
+
+
+def test_rows_go_in_statements_of_bounded_size_on_every_database() -> None:
+    """PostgreSQL refuses a parameter of 1 GB or more ("invalid memory alloc request size"): an
+    import of a million values on PostgreSQL appended its 1.1 million audit events as one JSON
+    parameter and failed. The rows go in statements of at most ROWS_PER_STATEMENT."""
+    from django.test.utils import CaptureQueriesContext
+
+    from carnet.db.bulk import ROWS_PER_STATEMENT
+
+    total = 2 * ROWS_PER_STATEMENT + 1
+    events = [_event(seq) for seq in range(1, total + 1)]
+    with CaptureQueriesContext(connection) as queries:
+        rows_insert(events)
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) >= 3
+    if connection.vendor == "postgresql":
+        assert max(len(q["sql"]) for q in inserts) < 64 * 1024 * 1024
+    stored = list(AuditEvent.objects.filter(chain="test:bulk").order_by("seq"))
+    assert [e.seq for e in stored] == list(range(1, total + 1))
+    assert [e.pk for e in events] == [e.pk for e in stored]

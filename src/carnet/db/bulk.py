@@ -106,20 +106,25 @@ def _stamp(objects: Sequence[models.Model]) -> list[models.Field[Any, Any]]:
 # 250,000 in Debian's build. A bulk import of a hundred patients writes 50,000 audit events of
 # 13 columns: beyond either, it goes in several statements of one transaction.
 SQLITE_PARAMETERS = 32_766
+# PostgreSQL refuses a parameter of 1 GB or more: the 1.1 million audit events of a
+# million-value import, as one JSON parameter, were refused. Ten thousand rows make a few
+# megabytes, and as many statements cost no more than one.
+ROWS_PER_STATEMENT = 10_000
 
 
 def _insert_returning(objects: Sequence[models.Model], *, using: str, conflicts: str) -> bool:
     connection = connections[using]
+    per_statement = ROWS_PER_STATEMENT
     if connection.vendor != "postgresql":
         fields = len([f for f in type(objects[0])._meta.concrete_fields if not f.primary_key])
-        per_statement = max(1, SQLITE_PARAMETERS // max(1, fields))
-        if len(objects) > per_statement:
-            done = True
-            with transaction.atomic(using=using):
-                for start in range(0, len(objects), per_statement):
-                    part = objects[start : start + per_statement]
-                    done = _insert_returning_one(part, using=using, conflicts=conflicts) and done
-            return done
+        per_statement = min(per_statement, max(1, SQLITE_PARAMETERS // max(1, fields)))
+    if len(objects) > per_statement:
+        done = True
+        with transaction.atomic(using=using):
+            for start in range(0, len(objects), per_statement):
+                part = objects[start : start + per_statement]
+                done = _insert_returning_one(part, using=using, conflicts=conflicts) and done
+        return done
     return _insert_returning_one(objects, using=using, conflicts=conflicts)
 
 
