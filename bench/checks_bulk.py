@@ -387,13 +387,19 @@ VALUE_COLUMNS = [
 
 
 def _write(connection: Any, model: Any, rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows in bulk: COPY on PostgreSQL, executemany on SQLite."""
-    if not rows:
-        return
+    """Insert form instances or values in bulk."""
     from carnet.capture.models import FormInstance
 
     columns = INSTANCE_COLUMNS if model is FormInstance else VALUE_COLUMNS
-    table = model._meta.db_table
+    rows_write(connection, model._meta.db_table, columns, rows)
+
+
+def rows_write(
+    connection: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert rows in bulk, nothing else: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
     quote = connection.ops.quote_name
     names = ", ".join(quote(column) for column in columns)
     with connection.cursor() as cursor:

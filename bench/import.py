@@ -131,16 +131,7 @@ def _event_rows_write(values: int) -> None:
          digest, digest)
         for seq in range(1, values + 1)
     ]  # fmt: skip
-    table = AuditEvent._meta.db_table
-    names = ", ".join(connection.ops.quote_name(column) for column in EVENT_COLUMNS)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+    checks_bulk.rows_write(connection, AuditEvent._meta.db_table, EVENT_COLUMNS, rows)
 
 
 def _bare_chain_seconds(values: int) -> float:
