@@ -49,8 +49,8 @@ def import_run_request(
 ) -> ImportRun:
     """Queue an import (or a dry run) of CSV files for the worker; return its run.
 
-    What can be refused at once is: no file, no reason for an import, a file past the size
-    limit, someone who may not import into the study."""
+    What can be refused at once is: no file, no reason (a dry run too, as `files_import` asks),
+    a file past the size limit, someone who may not import into the study."""
     from carnet.capture.bulk.tasks import import_run_task
     from carnet.worker.services import enqueue_after_commit
 
@@ -61,7 +61,7 @@ def import_run_request(
     if not files:
         raise ValidationError(_("Choose at least one CSV file to import."))
     reason = reason.strip()
-    if not dry_run and not reason:
+    if not reason:
         raise ValidationError(_("Say why you import these data: a reason is required."))
     contents = []
     for name, stream in files:
