@@ -92,6 +92,14 @@ PAGES: dict[str, tuple[str, Rule, dict[str, str] | None, Rule]] = {
         {"reason": "matrix"},
         nobody,
     ),
+    # An import run answers only the person who asked for it (none of these people: 404 for
+    # everyone; tests/capture/test_bulk_csv.py checks its owner follows it and others do not).
+    "studies/<str:identifier>/imports/<int:run_id>/progress/": (
+        "/studies/MINI/imports/999999/progress/",
+        nobody,
+        None,
+        nobody,
+    ),
     PATTERN_FORM + "files/<str:item>/": (
         LESIONS + "files/scan_pdf/",
         sees_site_a,
